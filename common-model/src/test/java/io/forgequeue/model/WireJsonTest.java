@@ -1,0 +1,103 @@
+package io.forgequeue.model;
+
+import io.forgequeue.model.fixtures.SampleMessages;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.cfg.EnumFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.util.Base64;
+import java.util.List;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Every message survives a JSON round trip with the settings {@link Contract} prescribes. */
+class WireJsonTest {
+
+    private final JsonMapper json = JsonMapper.builder()
+            .enable(EnumFeature.READ_UNKNOWN_ENUM_VALUES_USING_DEFAULT_VALUE)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .build();
+
+    @Test
+    void everyEventRoundTripsThroughItsSealedInterface() {
+        for (JobEvent event : SampleMessages.everyEvent()) {
+            String text = json.writeValueAsString(event);
+
+            JobEvent back = json.readValue(text, JobEvent.class);
+
+            assertThat(back).as(text).isEqualTo(event);
+            assertThat(json.readTree(text).get("type").asString()).isEqualTo(event.type().name());
+        }
+    }
+
+    @Test
+    void jobMessageCancelAndPreviewRoundTrip() {
+        assertThat(json.readValue(json.writeValueAsString(SampleMessages.jobMessage()), JobMessage.class))
+                .isEqualTo(SampleMessages.jobMessage());
+        assertThat(json.readValue(json.writeValueAsString(SampleMessages.cancel()), CancelJobCommand.class))
+                .isEqualTo(SampleMessages.cancel());
+        assertThat(json.readValue(json.writeValueAsString(SampleMessages.preview()), JobPreview.class))
+                .isEqualTo(SampleMessages.preview());
+    }
+
+    @Test
+    void imageBytesTravelAsBase64AndInstantsAsIsoText() {
+        JobSucceeded done = (JobSucceeded) SampleMessages.everyEvent().get(3);
+
+        var tree = json.readTree(json.writeValueAsString(done));
+
+        assertThat(tree.get("images").get(0).get("data").asString())
+                .isEqualTo(Base64.getEncoder().encodeToString(SampleMessages.PNG_BYTES));
+        assertThat(tree.get("occurredAt").asString()).isEqualTo("2026-11-22T10:15:30.123456Z");
+        assertThat(tree.get("metadata").has("faceRestorationModel")).isTrue();
+    }
+
+    @Test
+    void readsMessagesFromANewerSenderWithUnknownFieldsAndCodes() {
+        String text = """
+                {"type":"FAILED","jobId":"%s","attempt":3,"workerId":"gpu-z","seq":9,
+                 "occurredAt":"2026-11-22T10:00:00Z","code":"SOMETHING_NEW","message":"new kind of failure",
+                 "retryable":false,"metadata":{},"addedInVersion2":{"nested":true}}
+                """.formatted(SampleMessages.JOB_ID);
+
+        JobFailed failed = (JobFailed) json.readValue(text, JobEvent.class);
+
+        assertThat(failed.code()).isEqualTo(ErrorCode.UNKNOWN);
+        assertThat(failed.message()).isEqualTo("new kind of failure");
+        assertThat(failed.attempt()).isEqualTo(3);
+    }
+
+    @Test
+    void jobMessageToleratesUnknownFieldsAndAnImpossibleSpec() {
+        String text = """
+                {"jobId":"%s","ticket":7,"pool":"default","submittedAt":"2026-11-22T10:00:00Z","priority":5,
+                 "spec":{"prompt":"","width":3,"height":64,"steps":0,"cfgScale":7,"seed":-1,"batchSize":1,"lora":"x"}}
+                """.formatted(UUID.randomUUID());
+
+        JobMessage message = json.readValue(text, JobMessage.class);
+
+        assertThat(message.spec().violations()).extracting(FieldViolation::field)
+                .containsExactly("prompt", "width", "steps");
+        assertThat(message.spec().negativePrompt()).isEmpty();
+    }
+
+    @Test
+    void refusesAnEventWithoutItsIdentity() {
+        String text = """
+                {"type":"HEARTBEAT","attempt":1,"workerId":"w","seq":1,"occurredAt":"2026-11-22T10:00:00Z"}""";
+
+        assertThatThrownBy(() -> json.readValue(text, JobEvent.class)).hasRootCauseInstanceOf(NullPointerException.class);
+    }
+
+    @Test
+    void attemptComesFromTheBrokersDeliveryCount() {
+        assertThat(JobMessage.attemptOf(null)).isEqualTo(1);
+        assertThat(JobMessage.attemptOf(0L)).isEqualTo(1);
+        assertThat(JobMessage.attemptOf(2)).isEqualTo(3);
+        assertThat(List.of(Topology.jobQueue("default"), Topology.deadLetterQueue("gpu-xl")))
+                .containsExactly("forge.jobs.default", "forge.jobs.gpu-xl.dead");
+    }
+}
