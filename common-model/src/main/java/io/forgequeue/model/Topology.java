@@ -1,5 +1,9 @@
 package io.forgequeue.model;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Names of the RabbitMQ exchanges, queues and routing keys, declared identically by the gateway and the
  * worker (declaration is idempotent as long as both agree, which is why the names live here).
@@ -51,7 +55,32 @@ public final class Topology {
     /** Header a quorum queue sets on a redelivered message: the number of earlier deliveries. */
     public static final String DELIVERY_COUNT_HEADER = "x-delivery-count";
 
+    /**
+     * Deliveries after which the broker itself dead-letters a job message. A backstop only: workers fail a
+     * job with {@link ErrorCode#TOO_MANY_ATTEMPTS} well before (their own, configurable limit).
+     */
+    public static final int BROKER_DELIVERY_LIMIT = 50;
+
     private Topology() {
+    }
+
+    /**
+     * Arguments of every job queue: a quorum queue that dead-letters to {@link #JOBS_DEAD_LETTER_EXCHANGE}
+     * (with the pool as routing key) and stops redelivering after {@link #BROKER_DELIVERY_LIMIT}. Gateway and
+     * worker both declare the queue with exactly these, or the broker refuses the second declaration.
+     */
+    public static Map<String, Object> jobQueueArguments(String pool) {
+        Map<String, Object> args = new LinkedHashMap<>();
+        args.put("x-queue-type", "quorum");
+        args.put("x-dead-letter-exchange", JOBS_DEAD_LETTER_EXCHANGE);
+        args.put("x-dead-letter-routing-key", requirePool(pool));
+        args.put(DELIVERY_LIMIT_ARGUMENT, BROKER_DELIVERY_LIMIT);
+        return Collections.unmodifiableMap(args);
+    }
+
+    /** Arguments of the dead-letter queue of a pool and of {@link #PERSIST_QUEUE}: a plain quorum queue. */
+    public static Map<String, Object> quorumQueueArguments() {
+        return Map.of("x-queue-type", "quorum");
     }
 
     /** Job queue of a pool, e.g. {@code forge.jobs.default}. */

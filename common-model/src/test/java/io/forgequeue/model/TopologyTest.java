@@ -29,6 +29,15 @@ class TopologyTest {
     }
 
     @Test
+    void jobQueuesAreQuorumQueuesDeadLetteringToTheirPool() {
+        assertThat(Topology.jobQueueArguments("sdxl"))
+                .containsEntry("x-queue-type", "quorum")
+                .containsEntry("x-dead-letter-exchange", "forge.jobs.dlx")
+                .containsEntry("x-dead-letter-routing-key", "sdxl")
+                .containsEntry("x-delivery-limit", 50);
+    }
+
+    @Test
     void namesEveryPerInstanceQueueAfterItsInstance() {
         assertThat(Topology.relayQueue("gw-1")).isEqualTo("forge.events.relay.gw-1");
         assertThat(Topology.controlQueue("gpu-a")).isEqualTo("forge.control.gpu-a");
