@@ -1,0 +1,80 @@
+package io.forgequeue.testsupport;
+
+import com.rabbitmq.client.ConnectionFactory;
+
+import java.util.Objects;
+
+/**
+ * A RabbitMQ broker (one node) and a virtual host on it. Immutable and thread-safe.
+ *
+ * @param host           broker host name or address; never blank
+ * @param port           AMQP port
+ * @param username       user for AMQP and the management API; never null
+ * @param password       that user's password; never null (may be empty)
+ * @param managementPort port of the management plugin's HTTP API (used to create virtual hosts)
+ * @param virtualHost    virtual host name, {@code "/"} for the default one; never null
+ */
+public record RabbitEndpoint(String host, int port, String username, String password, int managementPort,
+        String virtualHost) {
+
+    public RabbitEndpoint {
+        requireText(host, "host");
+        requirePort(port, "port");
+        Objects.requireNonNull(username, "username");
+        Objects.requireNonNull(password, "password");
+        requirePort(managementPort, "managementPort");
+        requireText(virtualHost, "virtualHost");
+    }
+
+    /** {@code host:port}, the form of {@code spring.rabbitmq.addresses}. */
+    public String addresses() {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    /**
+     * Creates a new virtual host named {@code prefix} plus a random suffix through the management HTTP API,
+     * grants this endpoint's user (guest unless configured otherwise) all permissions on it, and returns the
+     * endpoint for it. Virtual hosts made by test JVMs that have ended are deleted by a later test JVM on
+     * the harness-started local broker.
+     *
+     * @param prefix readable start of the name, e.g. the test class; letters, digits, {@code . - _}
+     *               (others are replaced)
+     */
+    public RabbitEndpoint withFreshVirtualHost(String prefix) {
+        String name = FreshNames.virtualHost(prefix);
+        RabbitManagementClient management = new RabbitManagementClient(this);
+        management.createVirtualHost(name);
+        management.grantAllPermissions(name, username);
+        return new RabbitEndpoint(host, port, username, password, managementPort, name);
+    }
+
+    /** A new connection factory for this endpoint (automatic recovery on, as the client's default). */
+    public ConnectionFactory connectionFactory() {
+        ConnectionFactory factory = new ConnectionFactory();
+        factory.setHost(host);
+        factory.setPort(port);
+        factory.setUsername(username);
+        factory.setPassword(password);
+        factory.setVirtualHost(virtualHost);
+        factory.setConnectionTimeout(10_000);
+        return factory;
+    }
+
+    @Override
+    public String toString() {
+        return "RabbitEndpoint[" + username + "@" + addresses() + ", vhost " + virtualHost + ", management port "
+                + managementPort + "]";
+    }
+
+    static void requireText(String value, String name) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException(name + " must not be blank");
+        }
+    }
+
+    static void requirePort(int port, String name) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException(name + " must be a TCP port (1-65535), got " + port);
+        }
+    }
+}
