@@ -1,0 +1,142 @@
+package io.forgequeue.forgesim;
+
+import java.util.Random;
+
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate.
+ * Thread-safe (synchronized; hung calls wait on this object's monitor).
+ */
+final class FaultPlan {
+
+    /** How an injected failure looks: the Python exception class, its message, and the sampling step it hits at. */
+    record Failure(String error, String message, int atStep) {
+
+        Failure {
+            if (error == null || error.isBlank()) {
+                error = "RuntimeError";
+            }
+            if (message == null) {
+                message = defaultMessage(error);
+            }
+            atStep = Math.max(0, atStep);
+        }
+    }
+
+    private int failNext;
+
+    private Failure failure = new Failure("RuntimeError", null, 0);
+
+    private int hangNext;
+
+    private int hungNow;
+
+    private long releaseEpoch;
+
+    private double failureRate;
+
+    private Failure rateFailure = new Failure("RuntimeError", null, 0);
+
+    private Random random = new Random(42);
+
+    private long failureSeed = 42;
+
+    synchronized void failNext(int count, Failure how) {
+        failNext = Math.max(0, count);
+        failure = how;
+    }
+
+    synchronized void hangNext(int count) {
+        hangNext = Math.max(0, count);
+    }
+
+    synchronized void failureRate(double rate, long seed, Failure how) {
+        if (rate < 0 || rate > 1) {
+            throw new IllegalArgumentException("rate must be in 0..1");
+        }
+        failureRate = rate;
+        failureSeed = seed;
+        random = new Random(seed);
+        rateFailure = how;
+    }
+
+    /** Clears every fault and lets hung calls go on (they then run normally). */
+    synchronized void clear() {
+        failNext = 0;
+        hangNext = 0;
+        failureRate = 0;
+        releaseEpoch++;
+        notifyAll();
+    }
+
+    /** Whether this call is to hang (consumes one from "hang next N"). */
+    synchronized boolean takeHang() {
+        if (hangNext > 0) {
+            hangNext--;
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Blocks a hung call until {@link #clear()} (returns normally) or until the calling thread is interrupted
+     * (the sim goes down or stops).
+     */
+    synchronized void awaitRelease() throws InterruptedException {
+        long epoch = releaseEpoch;
+        hungNow++;
+        try {
+            while (releaseEpoch == epoch) {
+                wait();
+            }
+        }
+        finally {
+            hungNow--;
+        }
+    }
+
+    /** The failure this call is to suffer, or null: "fail next N" first, then the random rate. */
+    synchronized Failure takeFailure() {
+        if (failNext > 0) {
+            failNext--;
+            return failure;
+        }
+        if (failureRate > 0 && random.nextDouble() < failureRate) {
+            return rateFailure;
+        }
+        return null;
+    }
+
+    synchronized ObjectNode describe() {
+        ObjectNode node = Json.object();
+        node.put("failNext", failNext);
+        node.put("failError", failure.error());
+        node.put("failMessage", failure.message());
+        node.put("failAtStep", failure.atStep());
+        node.put("hangNext", hangNext);
+        node.put("hungNow", hungNow);
+        node.put("failureRate", failureRate);
+        node.put("failureSeed", failureSeed);
+        node.put("failureRateError", rateFailure.error());
+        return node;
+    }
+
+    synchronized int hungNow() {
+        return hungNow;
+    }
+
+    static String defaultMessage(String error) {
+        return switch (error) {
+            case "OutOfMemoryError" -> "CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 23.99 GiB "
+                    + "of which 1.13 GiB is free. Of the allocated memory 19.87 GiB is allocated by PyTorch, and 1.42 GiB is "
+                    + "reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting "
+                    + "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation. (forge-sim: injected)";
+            case "NansException" -> "A tensor with all NaNs was produced in Unet. This could be either because there's not "
+                    + "enough precision to represent the picture, or because your video card does not support half type. "
+                    + "(forge-sim: injected)";
+            case "RuntimeError" -> "forge-sim: injected failure";
+            default -> "forge-sim: injected " + error;
+        };
+    }
+}

@@ -1,0 +1,200 @@
+package io.forgequeue.forgesim;
+
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import tools.jackson.databind.JsonNode;
+
+import static io.forgequeue.forgesim.SimTestSupport.await;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Faults injected through {@link ForgeSimAdmin} against an in-process sim. */
+class FaultInjectionTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    private static final String JOB = "{\"steps\":2,\"width\":16,\"height\":16}";
+
+    private ForgeSimServer sim;
+
+    private SimClient forge;
+
+    private ForgeSimAdmin admin;
+
+    @BeforeEach
+    void startSim() {
+        sim = SimTestSupport.startSim("--step-ms", "1", "--model-load-ms", "0");
+        forge = new SimClient(sim.baseUrl());
+        admin = new ForgeSimAdmin(sim.adminUrl());
+    }
+
+    @AfterEach
+    void stopSim() {
+        sim.close();
+    }
+
+    @Test
+    void failsTheNextCallsWithA500RuntimeErrorThenServesAgain() {
+        admin.failNext(2);
+
+        SimClient.Reply first = forge.txt2img(JOB);
+        SimClient.Reply second = forge.txt2img(JOB);
+        SimClient.Reply third = forge.txt2img(JOB);
+
+        assertThat(first.status()).isEqualTo(500);
+        assertThat(first.text()).isEqualTo("{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"forge-sim: injected failure\"}");
+        assertThat(second.status()).isEqualTo(500);
+        assertThat(third.status()).isEqualTo(200);
+        assertThat(forge.progress().get("state").get("job_count").asInt()).as("state.end() ran").isZero();
+        assertThat(admin.stats().calls().failed()).isEqualTo(2);
+    }
+
+    @Test
+    void failsWithACudaOutOfMemoryErrorAndCountsItInMemoryEvents() {
+        admin.failNextWithOutOfMemory(1);
+
+        SimClient.Reply reply = forge.txt2img(JOB);
+
+        assertThat(reply.status()).isEqualTo(500);
+        JsonNode body = reply.json();
+        assertThat(body.get("error").stringValue()).isEqualTo("OutOfMemoryError");
+        assertThat(body.get("message").stringValue()).startsWith("CUDA out of memory. Tried to allocate");
+        assertThat(body.get("detail").stringValue()).isEmpty();
+        assertThat(forge.get("/sdapi/v1/memory").json().get("cuda").get("events").get("oom").asLong()).isEqualTo(1);
+    }
+
+    @Test
+    void failsInTheMiddleOfAJobWithAnyErrorClassAndMessage() {
+        admin.failNext(1, "NansException", "A tensor with all NaNs was produced in VAE.", 3);
+        long start = System.nanoTime();
+
+        SimClient.Reply reply = forge.txt2img("{\"steps\":10,\"width\":16,\"height\":16}");
+
+        assertThat(reply.status()).isEqualTo(500);
+        assertThat(reply.json().get("error").stringValue()).isEqualTo("NansException");
+        assertThat(reply.json().get("message").stringValue()).isEqualTo("A tensor with all NaNs was produced in VAE.");
+        assertThat(forge.progress().get("state").get("sampling_step").asInt()).as("failed after step index 2").isEqualTo(2);
+        assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void hangsACallUntilTheFaultIsClearedWithoutBlockingOtherCalls() {
+        admin.hangNext(1);
+        CompletableFuture<SimClient.Reply> hung = forge.txt2imgAsync(JOB);
+        await("call hung", WAIT, () -> admin.state().hungNow() == 1);
+
+        SimClient.Reply other = forge.txt2img(JOB);
+        SimTestSupport.sleep(200);
+        assertThat(hung).isNotDone();
+        admin.clearFaults();
+
+        assertThat(other.status()).isEqualTo(200);
+        assertThat(hung.join().status()).isEqualTo(200);
+        assertThat(admin.state().hungNow()).isZero();
+        assertThat(admin.stats().calls().hung()).isEqualTo(1);
+    }
+
+    @Test
+    void goingDownRefusesConnectionsAndComingUpRebindsTheSamePort() {
+        int port = sim.apiPort();
+
+        ForgeSimAdmin.State down = admin.goDown();
+
+        assertThat(down.apiUp()).isFalse();
+        assertThatThrownBy(() -> forge.get("/internal/ping")).isInstanceOf(UncheckedIOException.class)
+                .hasCauseInstanceOf(ConnectException.class);
+        ForgeSimAdmin.State up = admin.comeUp();
+        assertThat(up.apiUp()).isTrue();
+        assertThat(up.apiPort()).isEqualTo(port);
+        assertThat(forge.txt2img(JOB).status()).isEqualTo(200);
+    }
+
+    @Test
+    void goingDownDropsTheRunningCallAndComesBackByItselfAfterTheGivenTime() {
+        admin.stepTime(Duration.ofMillis(50));
+        CompletableFuture<SimClient.Reply> running = forge.txt2imgAsync("{\"steps\":100,\"width\":16,\"height\":16}");
+        await("job running", WAIT, () -> admin.state().busy());
+
+        admin.goDown(Duration.ofMillis(400));
+
+        assertThatThrownBy(running::join).isInstanceOf(CompletionException.class);
+        assertThatThrownBy(() -> forge.get("/internal/ping")).hasCauseInstanceOf(ConnectException.class);
+        await("API back", WAIT, () -> admin.state().apiUp());
+        JsonNode progress = forge.progress();
+        assertThat(progress.get("state").get("job_count").asInt()).isZero();
+        assertThat(progress.get("state").get("job_timestamp").stringValue()).as("a restarted Forge forgot everything").isEqualTo("0");
+        assertThat(admin.state().loadedModel()).isNull();
+        assertThat(admin.state().busy()).isFalse();
+        assertThat(admin.stats().calls().aborted()).isEqualTo(1);
+    }
+
+    @Test
+    void goingDownReleasesHungCallsWithoutAnAnswer() {
+        admin.hangNext(1);
+        CompletableFuture<SimClient.Reply> hung = forge.txt2imgAsync(JOB);
+        await("call hung", WAIT, () -> admin.state().hungNow() == 1);
+
+        admin.goDown();
+
+        assertThatThrownBy(hung::join).isInstanceOf(CompletionException.class);
+        await("hung call released", WAIT, () -> admin.state().hungNow() == 0);
+        admin.comeUp();
+        assertThat(forge.txt2img(JOB).status()).isEqualTo(200);
+    }
+
+    @Test
+    void failsAShareOfCallsAtRandomReproduciblyForTheSameSeed() {
+        List<Integer> firstRun = statuses(40, 0.5, 7);
+        List<Integer> secondRun = statuses(40, 0.5, 7);
+
+        long failures = firstRun.stream().filter(s -> s == 500).count();
+        assertThat(failures).isBetween(8L, 32L);
+        assertThat(secondRun).isEqualTo(firstRun);
+        admin.clearFaults();
+        assertThat(statuses(5, 0, 1)).containsOnly(200);
+    }
+
+    @Test
+    void slowsTheNextModelLoadDown() {
+        forge.txt2img(JOB);
+        admin.slowModelLoad(Duration.ofMillis(300));
+        long start = System.nanoTime();
+
+        forge.txt2img(JOB);
+
+        assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(300);
+        assertThat(admin.state().modelLoadMs()).isEqualTo(300);
+    }
+
+    @Test
+    void appliesFaultsGivenAsStartupFlags() throws Exception {
+        try (ForgeSimServer flagged = SimTestSupport.startSim("--step-ms", "0", "--model-load-ms", "0", "--fail-next", "1",
+                "--fail-error", "OutOfMemoryError")) {
+            SimClient client = new SimClient(flagged.baseUrl());
+
+            assertThat(client.txt2img(JOB).json().get("error").stringValue()).isEqualTo("OutOfMemoryError");
+            assertThat(client.txt2img(JOB).status()).isEqualTo(200);
+        }
+    }
+
+    private List<Integer> statuses(int calls, double rate, long seed) {
+        if (rate > 0) {
+            admin.failureRate(rate, seed);
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            out.add(forge.txt2img(JOB).status());
+        }
+        return out;
+    }
+}
