@@ -1,0 +1,24 @@
+package io.forgequeue.worker.forge;
+
+import io.forgequeue.model.GeneratedImage;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a txt2img call produced.
+ *
+ * @param images         the generated images, paired with their seeds (may be fewer than asked, or none, after an
+ *                       interrupt)
+ * @param metadata       what Forge reported about the run (seed, model, sampler, ...) plus {@code forgeMillis}
+ * @param forgeMillis    wall time of the successful HTTP call
+ * @param imagesReturned how many images Forge sent in total (grid and extra images included)
+ */
+public record Txt2ImgResult(List<GeneratedImage> images, Map<String, Object> metadata, long forgeMillis,
+                            int imagesReturned) {
+
+    public Txt2ImgResult {
+        images = List.copyOf(images);
+        metadata = Map.copyOf(metadata);
+    }
+}

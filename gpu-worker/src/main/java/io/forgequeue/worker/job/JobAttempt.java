@@ -1,0 +1,73 @@
+package io.forgequeue.worker.job;
+
+import io.forgequeue.model.JobMessage;
+
+import java.util.UUID;
+
+/**
+ * One attempt at one job on this worker: its identity, its event stream and the requests to stop it, which other
+ * threads (cancel listener, shutdown watchdog) set while the listener thread waits for Forge. Thread-safe.
+ */
+final class JobAttempt {
+
+    private final JobMessage job;
+    private final int attempt;
+    private final EventStream events;
+    private volatile boolean cancelRequested;
+    private volatile boolean giveBackRequested;
+    private volatile boolean interruptSent;
+
+    JobAttempt(JobMessage job, int attempt, EventStream events) {
+        this.job = job;
+        this.attempt = attempt;
+        this.events = events;
+    }
+
+    UUID jobId() {
+        return job.jobId();
+    }
+
+    JobMessage job() {
+        return job;
+    }
+
+    int attempt() {
+        return attempt;
+    }
+
+    EventStream events() {
+        return events;
+    }
+
+    /** The owner cancelled the job: Forge is interrupted and the job ends CANCELLED. */
+    void requestCancel() {
+        cancelRequested = true;
+    }
+
+    /** The worker is shutting down and the grace period is over: Forge is interrupted, the job is given back. */
+    void requestGiveBack() {
+        giveBackRequested = true;
+    }
+
+    boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    boolean giveBackRequested() {
+        return giveBackRequested;
+    }
+
+    /** Whether Forge should not be called (again) for this attempt. */
+    boolean shouldStop() {
+        return cancelRequested || giveBackRequested;
+    }
+
+    void markInterruptSent() {
+        interruptSent = true;
+    }
+
+    /** Whether Forge was interrupted for this attempt: its images, if any, are partial. */
+    boolean interruptSent() {
+        return interruptSent;
+    }
+}

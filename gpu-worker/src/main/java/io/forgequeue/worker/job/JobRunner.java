@@ -1,0 +1,290 @@
+package io.forgequeue.worker.job;
+
+import dev.failsafe.CircuitBreakerOpenException;
+import dev.failsafe.TimeoutExceededException;
+import io.forgequeue.model.ErrorCode;
+import io.forgequeue.model.FieldViolation;
+import io.forgequeue.model.JobCancelled;
+import io.forgequeue.model.JobEvent;
+import io.forgequeue.model.JobFailed;
+import io.forgequeue.model.JobMessage;
+import io.forgequeue.model.JobRequeued;
+import io.forgequeue.model.JobStarted;
+import io.forgequeue.model.JobSucceeded;
+import io.forgequeue.worker.cancel.CancelledJobs;
+import io.forgequeue.worker.forge.CallStoppedException;
+import io.forgequeue.worker.forge.ForgeClient;
+import io.forgequeue.worker.forge.ForgeException;
+import io.forgequeue.worker.forge.Txt2ImgResult;
+import io.forgequeue.worker.system.WorkerMetrics;
+import io.forgequeue.worker.system.WorkerProperties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongFunction;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+/**
+ * Runs one delivery of a job to its end and says what to do with the message. Runs on the listener thread, one job
+ * at a time; the cancel listener and the progress watchdog reach the running attempt through {@link #current}.
+ *
+ * <p>Order of checks: cancelled before it arrived (CANCELLED, no Forge call) → too many attempts (FAILED
+ * TOO_MANY_ATTEMPTS) → impossible spec (FAILED INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run.
+ */
+@Component
+class JobRunner {
+
+    private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
+
+    private final ForgeClient forge;
+    private final JobEventPublisher publisher;
+    private final CancelledJobs cancelledJobs;
+    private final ShutdownGrace shutdown;
+    private final WorkerProperties worker;
+    private final WorkerMetrics metrics;
+    private final ScheduledExecutorService scheduler;
+    private final Clock clock;
+    private final AtomicReference<JobAttempt> current = new AtomicReference<>();
+
+    JobRunner(ForgeClient forge, JobEventPublisher publisher, CancelledJobs cancelledJobs, ShutdownGrace shutdown,
+              WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock) {
+        this.forge = forge;
+        this.publisher = publisher;
+        this.cancelledJobs = cancelledJobs;
+        this.shutdown = shutdown;
+        this.worker = worker;
+        this.metrics = metrics;
+        this.scheduler = workerScheduler;
+        this.clock = clock;
+        cancelledJobs.onCancel(this::cancelIfRunning);
+    }
+
+    Disposition run(JobMessage job, int attempt) {
+        UUID jobId = job.jobId();
+        EventStream events = new EventStream(publisher, worker.confirmTimeout());
+        if (cancelledJobs.isCancelled(jobId)) {
+            log.info("Job(id={}) was cancelled before it started; skipped without calling Forge", jobId);
+            finish(events, seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(),
+                    "cancelled before it started"), "cancelled", null);
+            return Disposition.ACK;
+        }
+        if (attempt > worker.maxAttempts()) {
+            String message = "The job was started " + (attempt - 1) + " times without finishing (the limit is "
+                    + worker.maxAttempts() + "), so it was stopped. Please try again later.";
+            log.error("Job(id={}) attempt {} exceeds the limit of {}; failed", jobId, attempt, worker.maxAttempts());
+            finish(events, seq -> new JobFailed(jobId, attempt, worker.id(), seq, clock.instant(),
+                    ErrorCode.TOO_MANY_ATTEMPTS, message, ErrorCode.TOO_MANY_ATTEMPTS.retryable(),
+                    Map.of("maxAttempts", worker.maxAttempts())), "failed", ErrorCode.TOO_MANY_ATTEMPTS);
+            return Disposition.ACK;
+        }
+        List<FieldViolation> violations = job.spec().violations();
+        if (!violations.isEmpty()) {
+            String message = "The job's settings are not valid: " + violations.stream()
+                    .map(v -> v.field() + " " + v.message()).collect(Collectors.joining("; ")) + ".";
+            List<Map<String, String>> details = violations.stream()
+                    .map(v -> Map.of("field", v.field(), "message", v.message())).toList();
+            log.warn("Job(id={}) has an impossible spec ({}); failed and dead-lettered", jobId,
+                    violations.stream().map(FieldViolation::field).toList());
+            finish(events, seq -> new JobFailed(jobId, attempt, worker.id(), seq, clock.instant(),
+                    ErrorCode.INVALID_SPEC, message, false, Map.of("violations", details)), "failed",
+                    ErrorCode.INVALID_SPEC);
+            return Disposition.DEAD_LETTER;
+        }
+        if (shutdown.isStopping()) {
+            finish(events, seq -> new JobRequeued(jobId, attempt, worker.id(), seq, clock.instant(),
+                    "worker shutting down"), "requeued", null);
+            return Disposition.REQUEUE;
+        }
+        return runOnForge(job, attempt, events);
+    }
+
+    private Disposition runOnForge(JobMessage job, int attempt, EventStream events) {
+        UUID jobId = job.jobId();
+        JobAttempt running = new JobAttempt(job, attempt, events);
+        current.set(running);
+        try {
+            Map<String, Object> startMetadata = new LinkedHashMap<>();
+            startMetadata.put("forgeUrl", forge.safeUrl());
+            startMetadata.put("pool", job.pool());
+            startMetadata.put("workerVersion", workerVersion());
+            events.send(seq -> new JobStarted(jobId, attempt, worker.id(), seq, clock.instant(), startMetadata));
+            if (cancelledJobs.isCancelled(jobId)) {
+                running.requestCancel(); // the cancel arrived between the first check and current.set
+            }
+            log.info("Job(id={}) attempt {} started ({}x{}, {} steps, {} image(s))", jobId, attempt,
+                    job.spec().width(), job.spec().height(), job.spec().steps(), job.spec().batchSize());
+            Result result;
+            try (ProgressReporter reporter = new ProgressReporter(running, forge, publisher, shutdown, worker, clock,
+                    scheduler)) {
+                result = generate(running);
+            }
+            finish(events, result.event(), result.outcome(), result.code());
+            return result.disposition();
+        } finally {
+            current.set(null);
+        }
+    }
+
+    /** What a finished attempt reports and what happens to its message. */
+    private record Result(LongFunction<JobEvent> event, String outcome, ErrorCode code, Disposition disposition) {
+    }
+
+    private Result generate(JobAttempt running) {
+        UUID jobId = running.jobId();
+        int attempt = running.attempt();
+        try {
+            Txt2ImgResult result = forge.generate(jobId, running.job().spec(), running::shouldStop);
+            if (running.cancelRequested()) {
+                log.info("Job(id={}) cancelled while running; {} partial image(s) discarded", jobId,
+                        result.images().size());
+                return cancelled(running, "interrupted while running");
+            }
+            if (running.giveBackRequested() && (running.interruptSent() || result.images().isEmpty())) {
+                return requeued(running, "worker shutting down", Disposition.REQUEUE);
+            }
+            if (result.images().isEmpty()) {
+                log.warn("Job(id={}) Forge returned no image", jobId);
+                return failed(running, ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), result.metadata());
+            }
+            log.info("Job(id={}) succeeded: {} image(s) in {} ms", jobId, result.images().size(),
+                    result.forgeMillis());
+            Map<String, Object> metadata = new LinkedHashMap<>(result.metadata());
+            if (running.job().spec().checkpoint() != null) {
+                metadata.put("checkpointRequested", running.job().spec().checkpoint());
+            }
+            return new Result(seq -> new JobSucceeded(jobId, attempt, worker.id(), seq, clock.instant(),
+                    result.images(), metadata), "succeeded", null, Disposition.ACK);
+        } catch (CallStoppedException e) {
+            return running.cancelRequested() ? cancelled(running, "cancelled before Forge was called")
+                    : requeued(running, "worker shutting down", Disposition.REQUEUE);
+        } catch (CircuitBreakerOpenException e) {
+            return stoppedOr(running, () -> outage(running, "the image server is unavailable"));
+        } catch (TimeoutExceededException e) {
+            return stoppedOr(running, () -> timedOut(running, null));
+        } catch (ForgeException e) {
+            return stoppedOr(running, () -> switch (e.failure()) {
+                case UNAVAILABLE -> outage(running, "the image server is unavailable");
+                case TIMEOUT -> timedOut(running, e);
+                default -> forgeFailed(running, e);
+            });
+        } catch (RuntimeException e) {
+            log.error("Job(id={}) failed inside the worker", jobId, e);
+            return failed(running, ErrorCode.WORKER_ERROR, ErrorCode.WORKER_ERROR.defaultMessage(),
+                    Map.of("exception", e.getClass().getName()));
+        }
+    }
+
+    /** A cancel or give-back request wins over the failure it caused (an interrupted or abandoned call). */
+    private Result stoppedOr(JobAttempt running, Supplier<Result> otherwise) {
+        if (running.cancelRequested()) {
+            return cancelled(running, "interrupted while running");
+        }
+        if (running.giveBackRequested()) {
+            return requeued(running, "worker shutting down", Disposition.REQUEUE);
+        }
+        return otherwise.get();
+    }
+
+    private Result outage(JobAttempt running, String reason) {
+        log.warn("Job(id={}) given back to the queue: {} (breaker {})", running.jobId(), reason,
+                forge.breakerState());
+        return requeued(running, reason, Disposition.REQUEUE_AND_PAUSE);
+    }
+
+    private Result timedOut(JobAttempt running, ForgeException e) {
+        String message = "The image server did not answer within " + describe(forge.callTimeout())
+                + ". Please try again.";
+        log.warn("Job(id={}) failed: Forge did not answer within {}{}", running.jobId(), describe(forge.callTimeout()),
+                e == null ? "" : " (" + e.getMessage() + ")");
+        return failed(running, ErrorCode.FORGE_TIMEOUT, message, Map.of("timeoutMillis",
+                forge.callTimeout().toMillis()));
+    }
+
+    private Result forgeFailed(JobAttempt running, ForgeException e) {
+        ErrorCode code = e.failure().code();
+        String message = code.defaultMessage();
+        if (code == ErrorCode.FORGE_REJECTED && e.forgeMessage() != null) {
+            message = code.defaultMessage().replaceAll("\\.$", "") + ": " + e.forgeMessage();
+        }
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        if (e.httpStatus() > 0) {
+            metadata.put("httpStatus", e.httpStatus());
+        }
+        if (e.forgeError() != null) {
+            metadata.put("forgeError", e.forgeError());
+        }
+        if (e.forgeMessage() != null) {
+            metadata.put("forgeMessage", e.forgeMessage());
+        }
+        if (code == ErrorCode.FORGE_AUTH || code == ErrorCode.FORGE_API_MISSING) {
+            log.error("Job(id={}) failed: {} (the worker's configuration needs fixing)", running.jobId(),
+                    e.getMessage());
+        } else {
+            log.warn("Job(id={}) failed: {}", running.jobId(), e.getMessage());
+        }
+        return failed(running, code, message, metadata);
+    }
+
+    private Result failed(JobAttempt running, ErrorCode code, String message, Map<String, Object> metadata) {
+        UUID jobId = running.jobId();
+        int attempt = running.attempt();
+        return new Result(seq -> new JobFailed(jobId, attempt, worker.id(), seq, clock.instant(), code, message,
+                code.retryable(), metadata), "failed", code, Disposition.ACK);
+    }
+
+    private Result cancelled(JobAttempt running, String reason) {
+        UUID jobId = running.jobId();
+        int attempt = running.attempt();
+        return new Result(seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(), reason),
+                "cancelled", null, Disposition.ACK);
+    }
+
+    private Result requeued(JobAttempt running, String reason, Disposition disposition) {
+        UUID jobId = running.jobId();
+        int attempt = running.attempt();
+        return new Result(seq -> new JobRequeued(jobId, attempt, worker.id(), seq, clock.instant(), reason),
+                "requeued", null, disposition);
+    }
+
+    /** Publishes the outcome, waits for its confirm (throws if there is none), counts it. */
+    private void finish(EventStream events, LongFunction<JobEvent> outcome, String name, ErrorCode code) {
+        events.finish(outcome);
+        metrics.jobFinished(name, code);
+    }
+
+    /** A cancel command arrived: if it is for the job running here, stop it now. */
+    private void cancelIfRunning(UUID jobId) {
+        JobAttempt running = current.get();
+        if (running == null || !running.jobId().equals(jobId)) {
+            return;
+        }
+        running.requestCancel();
+        if (!running.interruptSent() && forge.interruptOwnCall()) {
+            running.markInterruptSent();
+        }
+    }
+
+    static String describe(Duration d) {
+        long millis = d.toMillis();
+        if (millis % 1000 == 0) {
+            return millis / 1000 + " s";
+        }
+        return String.format(Locale.ROOT, "%.1f s", millis / 1000.0);
+    }
+
+    private static String workerVersion() {
+        String v = JobRunner.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+}

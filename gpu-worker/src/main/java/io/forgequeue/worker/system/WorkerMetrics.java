@@ -1,0 +1,167 @@
+package io.forgequeue.worker.system;
+
+import io.forgequeue.model.ErrorCode;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.springframework.stereotype.Component;
+
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The worker's own metrics, all under {@code gpu.worker.*} with low-cardinality tags (never a job id).
+ * Gauges read state that listeners keep up to date; nothing is queried at scrape time. Thread-safe.
+ *
+ * <ul>
+ *   <li>{@code gpu.worker.jobs} (counter; {@code outcome}, {@code code}): jobs finished by outcome;</li>
+ *   <li>{@code gpu.worker.forge.calls} (timer with percentile histogram; {@code call}, {@code outcome}): Forge calls;</li>
+ *   <li>{@code gpu.worker.forge.retries} (counter; {@code reason}): retried Forge calls;</li>
+ *   <li>{@code gpu.worker.forge.breaker.state} (gauge: 0 closed, 1 half-open, 2 open) and
+ *       {@code gpu.worker.forge.breaker.transitions} (counter; {@code state});</li>
+ *   <li>{@code gpu.worker.busy.time} / {@code gpu.worker.idle.time} (function counters, seconds, counted from the
+ *       first job on) and {@code gpu.worker.duty.cycle} (gauge, busy / (busy + idle), 0..1);</li>
+ *   <li>{@code gpu.worker.idle.gap} (timer with histogram): from the end of one job to the start of the next;</li>
+ *   <li>{@code gpu.worker.consuming} (gauge, 1 while the worker takes jobs, 0 while paused);</li>
+ *   <li>{@code gpu.worker.events} (counter; {@code type}, {@code result}): status events published.</li>
+ * </ul>
+ */
+@Component
+public class WorkerMetrics {
+
+    private final MeterRegistry registry;
+    private final AtomicInteger breakerState = new AtomicInteger();
+    private final AtomicInteger consuming = new AtomicInteger(1);
+    private final Timer idleGap;
+    private final DutyCycle dutyCycle = new DutyCycle();
+
+    public WorkerMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        Gauge.builder("gpu.worker.forge.breaker.state", breakerState, AtomicInteger::get)
+                .description("Forge circuit breaker: 0 closed, 1 half-open, 2 open").register(registry);
+        Gauge.builder("gpu.worker.consuming", consuming, AtomicInteger::get)
+                .description("1 while the worker takes jobs, 0 while consumption is paused").register(registry);
+        Gauge.builder("gpu.worker.duty.cycle", dutyCycle, d -> d.ratio(System.nanoTime()))
+                .description("Share of wall time spent running jobs since the first job started").register(registry);
+        FunctionCounter.builder("gpu.worker.busy.time", dutyCycle, d -> d.busySeconds(System.nanoTime()))
+                .baseUnit("seconds").description("Time spent running jobs").register(registry);
+        FunctionCounter.builder("gpu.worker.idle.time", dutyCycle, d -> d.idleSeconds(System.nanoTime()))
+                .baseUnit("seconds").description("Time spent waiting between jobs, from the first job on")
+                .register(registry);
+        idleGap = Timer.builder("gpu.worker.idle.gap")
+                .description("Time from the end of one job to the start of the next")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(100_000))
+                .maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry);
+    }
+
+    /** A job's handling ended with this outcome ({@code succeeded}, {@code failed}, ...); {@code code} may be null. */
+    public void jobFinished(String outcome, ErrorCode code) {
+        Counter.builder("gpu.worker.jobs")
+                .description("Jobs handled, by outcome")
+                .tag("outcome", outcome)
+                .tag("code", code == null ? "none" : code.name())
+                .register(registry).increment();
+    }
+
+    /** One Forge HTTP call ({@code txt2img}, {@code progress}, {@code interrupt}, {@code probe}) and how it ended. */
+    public void forgeCall(String call, String outcome, long nanos) {
+        Timer.builder("gpu.worker.forge.calls")
+                .description("Forge HTTP calls")
+                .tag("call", call)
+                .tag("outcome", outcome.toLowerCase(Locale.ROOT))
+                .publishPercentileHistogram()
+                .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A Forge call is retried ({@code outage} or {@code failure}). */
+    public void forgeRetry(String reason) {
+        Counter.builder("gpu.worker.forge.retries").description("Forge calls retried").tag("reason", reason)
+                .register(registry).increment();
+    }
+
+    /** The Forge circuit breaker moved: 0 closed, 1 half-open, 2 open. */
+    public void breakerState(int state, String name) {
+        breakerState.set(state);
+        Counter.builder("gpu.worker.forge.breaker.transitions").description("Forge circuit breaker transitions")
+                .tag("state", name).register(registry).increment();
+    }
+
+    /** Whether the job container consumes. */
+    public void consuming(boolean on) {
+        consuming.set(on ? 1 : 0);
+    }
+
+    /** A status event was published ({@code result}: confirmed, unconfirmed, returned, sent). */
+    public void event(String type, String result) {
+        Counter.builder("gpu.worker.events").description("Status events published").tag("type", type)
+                .tag("result", result).register(registry).increment();
+    }
+
+    /** The listener took a delivery (call at the very start of the listener). */
+    public void jobHandlingStarted() {
+        long gap = dutyCycle.start(System.nanoTime());
+        if (gap >= 0) {
+            idleGap.record(gap, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** The listener is about to return (call in its finally block). */
+    public void jobHandlingEnded() {
+        dutyCycle.end(System.nanoTime());
+    }
+
+    /** Share of busy time, for tests and logs. */
+    public double dutyCycle() {
+        return dutyCycle.ratio(System.nanoTime());
+    }
+
+    /** Busy/idle bookkeeping; synchronized because the scrape thread reads while the listener writes. */
+    static final class DutyCycle {
+        private long firstStart = -1;
+        private long busyStart = -1;
+        private long lastEnd = -1;
+        private long busyNanos;
+
+        /** @return nanoseconds since the previous job ended, or -1 for the first job */
+        synchronized long start(long now) {
+            if (firstStart < 0) {
+                firstStart = now;
+            }
+            busyStart = now;
+            return lastEnd < 0 ? -1 : now - lastEnd;
+        }
+
+        synchronized void end(long now) {
+            if (busyStart >= 0) {
+                busyNanos += now - busyStart;
+                busyStart = -1;
+            }
+            lastEnd = now;
+        }
+
+        synchronized double busySeconds(long now) {
+            return busy(now) / 1e9;
+        }
+
+        synchronized double idleSeconds(long now) {
+            return firstStart < 0 ? 0 : (now - firstStart - busy(now)) / 1e9;
+        }
+
+        synchronized double ratio(long now) {
+            if (firstStart < 0 || now <= firstStart) {
+                return 0;
+            }
+            return (double) busy(now) / (now - firstStart);
+        }
+
+        private long busy(long now) {
+            return busyNanos + (busyStart >= 0 ? now - busyStart : 0);
+        }
+    }
+}

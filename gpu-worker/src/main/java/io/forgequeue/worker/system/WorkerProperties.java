@@ -1,0 +1,101 @@
+package io.forgequeue.worker.system;
+
+import io.forgequeue.model.Topology;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Settings of the worker itself ({@code worker.*}). The Forge connection has its own record
+ * ({@code worker.forge.*}, {@code io.forgequeue.worker.forge.ForgeProperties}).
+ *
+ * @param id            this worker's id (env {@code WORKER_ID}); blank means "hostname plus a random suffix", unique
+ *                      per process, so that two processes never share a control queue
+ * @param pool          the pool whose job queue this worker consumes (env {@code WORKER_POOL})
+ * @param maxAttempts   a delivery whose attempt number is above this fails with TOO_MANY_ATTEMPTS instead of running
+ * @param shutdownGrace on SIGTERM, how long the running job may still take before Forge is interrupted and the job
+ *                      is given back to the queue
+ * @param confirmTimeout how long to wait for the broker to confirm an event
+ * @param progress      progress polling, throttling, heartbeats and previews
+ * @param cancel        the memory of cancel commands for jobs not running here
+ */
+@Validated
+@ConfigurationProperties("worker")
+public record WorkerProperties(
+        String id,
+        @DefaultValue(Topology.DEFAULT_POOL) String pool,
+        @DefaultValue("5") @Min(1) int maxAttempts,
+        @DefaultValue("30s") @NotNull Duration shutdownGrace,
+        @DefaultValue("10s") @NotNull Duration confirmTimeout,
+        @DefaultValue @Valid Progress progress,
+        @DefaultValue @Valid Cancel cancel) {
+
+    public WorkerProperties {
+        id = id == null || id.isBlank() ? generatedId() : id.trim();
+        pool = pool == null || pool.isBlank() ? Topology.DEFAULT_POOL : pool.trim();
+    }
+
+    /** The pool name must be usable in queue names (checked at startup). */
+    @AssertTrue(message = "worker.pool must be 1-64 characters of a-z, 0-9 and '-'")
+    public boolean isPoolValid() {
+        return Topology.isValidPool(pool);
+    }
+
+    /**
+     * Progress reporting while Forge generates.
+     *
+     * @param pollInterval      how often Forge's /progress is polled (on a second HTTP client)
+     * @param minInterval       PROGRESS events are sent only when the percentage changed and at most this often
+     * @param heartbeatInterval a HEARTBEAT event is sent this often while a job runs
+     * @param previews          whether live previews are fetched and relayed
+     * @param previewInterval   how often a preview image is fetched (other polls skip the image)
+     */
+    public record Progress(
+            @DefaultValue("500ms") @NotNull Duration pollInterval,
+            @DefaultValue("250ms") @NotNull Duration minInterval,
+            @DefaultValue("10s") @NotNull Duration heartbeatInterval,
+            @DefaultValue("true") boolean previews,
+            @DefaultValue("2s") @NotNull Duration previewInterval) {
+    }
+
+    /**
+     * Cancel commands for jobs that are not running here are remembered, so a later delivery is skipped.
+     *
+     * @param maxRemembered most job ids kept (the oldest are forgotten first)
+     * @param rememberFor   how long one is kept
+     */
+    public record Cancel(
+            @DefaultValue("10000") @Min(1) int maxRemembered,
+            @DefaultValue("6h") @NotNull Duration rememberFor) {
+    }
+
+    /** {@code <hostname>-<6 hex>}, lower case, only {@code [a-z0-9-]}. */
+    static String generatedId() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = System.getenv().getOrDefault("HOSTNAME", "worker");
+        }
+        String clean = host.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]+", "-").replaceAll("(^-+|-+$)", "");
+        if (clean.isEmpty()) {
+            clean = "worker";
+        }
+        if (clean.length() > 40) {
+            clean = clean.substring(0, 40);
+        }
+        byte[] suffix = new byte[3];
+        ThreadLocalRandom.current().nextBytes(suffix);
+        return clean + "-" + HexFormat.of().formatHex(suffix);
+    }
+}

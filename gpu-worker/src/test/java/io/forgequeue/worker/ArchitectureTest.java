@@ -1,0 +1,52 @@
+package io.forgequeue.worker;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.Test;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+/** Module and package boundaries of the worker (model: JobRunr's PackageDependenciesTest). */
+class ArchitectureTest {
+
+    private final JavaClasses classes = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("io.forgequeue.worker");
+
+    @Test
+    void neverReferencesTheGateway() {
+        noClasses().should().dependOnClassesThat().resideInAPackage("io.forgequeue.gateway..")
+                .check(classes);
+    }
+
+    @Test
+    void featurePackagesHaveNoCycles() {
+        slices().matching("io.forgequeue.worker.(*)..").should().beFreeOfCycles().check(classes);
+    }
+
+    @Test
+    void theForgeClientKnowsNothingOfJobsCancelsOrTheBroker() {
+        noClasses().that().resideInAPackage("io.forgequeue.worker.forge..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.forgequeue.worker.job..",
+                        "io.forgequeue.worker.cancel..", "org.springframework.amqp..", "com.rabbitmq..")
+                .check(classes);
+    }
+
+    @Test
+    void systemWiringDependsOnNoFeature() {
+        noClasses().that().resideInAPackage("io.forgequeue.worker.system..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.forgequeue.worker.job..",
+                        "io.forgequeue.worker.cancel..", "io.forgequeue.worker.forge..")
+                .check(classes);
+    }
+
+    @Test
+    void cancelMemoryDoesNotKnowHowJobsRun() {
+        noClasses().that().resideInAPackage("io.forgequeue.worker.cancel..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.forgequeue.worker.job..",
+                        "io.forgequeue.worker.forge..")
+                .check(classes);
+    }
+}

@@ -1,0 +1,95 @@
+package io.forgequeue.worker;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.GetResponse;
+import io.forgequeue.model.CancelJobCommand;
+import io.forgequeue.model.Contract;
+import io.forgequeue.model.JobMessage;
+import io.forgequeue.model.JobSpec;
+import io.forgequeue.model.Topology;
+import io.forgequeue.testsupport.RabbitEndpoint;
+import io.forgequeue.worker.system.WireJson;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** What the gateway would do, done by hand over a plain AMQP connection: publish jobs and cancels, peek queues. */
+final class TestBroker implements AutoCloseable {
+
+    private final Connection connection;
+    private final Channel channel;
+    private final JsonMapper json = WireJson.newMapper();
+    private final AtomicLong tickets = new AtomicLong();
+
+    TestBroker(RabbitEndpoint rabbit) throws Exception {
+        connection = rabbit.connectionFactory().newConnection("test-broker");
+        channel = connection.createChannel();
+        channel.confirmSelect();
+    }
+
+    /** Publishes a job for the pool (persistent, confirmed) and returns its id. */
+    UUID submit(JobSpec spec) {
+        return submit(UUID.randomUUID(), spec, Map.of());
+    }
+
+    UUID submit(JobSpec spec, Map<String, Object> headers) {
+        return submit(UUID.randomUUID(), spec, headers);
+    }
+
+    UUID submit(UUID jobId, JobSpec spec) {
+        return submit(jobId, spec, Map.of());
+    }
+
+    synchronized UUID submit(UUID jobId, JobSpec spec, Map<String, Object> headers) {
+        JobMessage message = new JobMessage(jobId, tickets.incrementAndGet(), Topology.DEFAULT_POOL, spec,
+                Instant.now());
+        publishRaw(Topology.JOBS_EXCHANGE, Topology.DEFAULT_POOL, json.writeValueAsBytes(message), headers);
+        return jobId;
+    }
+
+    synchronized void cancel(UUID jobId) {
+        publishRaw(Topology.CONTROL_EXCHANGE, "", json.writeValueAsBytes(new CancelJobCommand(jobId, Instant.now())),
+                Map.of());
+    }
+
+    synchronized void publishRaw(String exchange, String routingKey, byte[] body, Map<String, Object> headers) {
+        Map<String, Object> all = new HashMap<>(headers);
+        all.put(Contract.VERSION_HEADER, Contract.VERSION);
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                .contentType(Contract.CONTENT_TYPE).deliveryMode(2).headers(all).build();
+        try {
+            channel.basicPublish(exchange, routingKey, true, props, body);
+            channel.waitForConfirmsOrDie(10_000);
+        } catch (Exception e) {
+            throw new IllegalStateException("publish to " + exchange + " failed", e);
+        }
+    }
+
+    synchronized long messageCount(String queue) throws Exception {
+        return channel.queueDeclarePassive(queue).getMessageCount();
+    }
+
+    synchronized int consumerCount(String queue) throws Exception {
+        return channel.queueDeclarePassive(queue).getConsumerCount();
+    }
+
+    /** Takes one message off a queue (acked), or null. */
+    synchronized GetResponse take(String queue) throws Exception {
+        return channel.basicGet(queue, true);
+    }
+
+    synchronized void purge(String queue) throws Exception {
+        channel.queuePurge(queue);
+    }
+
+    @Override
+    public void close() throws Exception {
+        connection.close();
+    }
+}

@@ -1,0 +1,282 @@
+package io.forgequeue.worker.forge;
+
+import dev.failsafe.CircuitBreaker;
+import dev.failsafe.CircuitBreakerOpenException;
+import dev.failsafe.TimeoutExceededException;
+import io.forgequeue.model.JobSpec;
+import io.forgequeue.worker.forge.StubForge.Answer;
+import io.forgequeue.worker.system.WireJson;
+import io.forgequeue.worker.system.WorkerMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** The Forge client and its policies against an in-process HTTP stub (forge-api.md §11). */
+class ForgeClientTest {
+
+    private static final String TXT2IMG = "/sdapi/v1/txt2img";
+    private static final String PROGRESS = "/sdapi/v1/progress";
+    private static final String INTERRUPT = "/sdapi/v1/interrupt";
+    private static final String IMAGE = TestImages.base64Png(8, 8, 0x336699);
+
+    private final StubForge stub = new StubForge();
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    /** No sampler, scheduler or checkpoint: nothing to check against Forge's lists. */
+    private final JobSpec spec = aSpec().size(64, 64).steps(10).seed(5).sampler(null).scheduler(null).build();
+
+    @AfterEach
+    void stop() {
+        stub.close();
+    }
+
+    private ForgeClient client(URI url, String user, String password, Duration callTimeout, Duration breakerDelay) {
+        ForgeProperties props = new ForgeProperties(url, user, password, Duration.ofMillis(500), callTimeout,
+                Duration.ofSeconds(1), Duration.ofSeconds(2),
+                new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
+                        Duration.ofMillis(40)),
+                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50)));
+        WorkerMetrics metrics = new WorkerMetrics(registry);
+        ForgeConfiguration config = new ForgeConfiguration();
+        CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
+        return config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
+                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props));
+    }
+
+    private ForgeClient client() {
+        return client(stub.url(), null, null, Duration.ofSeconds(5), Duration.ofSeconds(30));
+    }
+
+    @Test
+    void generatesImagesPairedWithTheirSeedsAndModel() {
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+
+        Txt2ImgResult result = client().generate(UUID.randomUUID(), spec, () -> false);
+
+        assertThat(result.images()).hasSize(1);
+        assertThat(result.images().get(0).data()).isEqualTo(Base64.getDecoder().decode(IMAGE));
+        assertThat(result.images().get(0).seed()).isEqualTo(5L);
+        assertThat(result.metadata()).containsEntry("sdModelName", "stub").containsKey("forgeMillis");
+        assertThat(stub.requests(TXT2IMG).get(0).body()).contains("\"force_task_id\"").contains("\"send_images\":true");
+    }
+
+    @Test
+    void sendsBasicAuthOnEveryCallWhenCredentialsAreSet() {
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        ForgeClient forge = client(stub.url(), "worker", "s3cr:et", Duration.ofSeconds(5), Duration.ofSeconds(30));
+
+        forge.generate(UUID.randomUUID(), spec, () -> false);
+        forge.progress(false);
+        forge.probe();
+
+        String expected = "Basic " + Base64.getEncoder().encodeToString("worker:s3cr:et".getBytes());
+        assertThat(stub.requests()).hasSizeGreaterThanOrEqualTo(3)
+                .allSatisfy(r -> assertThat(r.authorization()).isEqualTo(expected));
+    }
+
+    @Test
+    void sendsNoAuthorizationHeaderWithoutCredentials() {
+        client().progress(false);
+
+        assertThat(stub.requests()).allSatisfy(r -> assertThat(r.authorization()).isNull());
+    }
+
+    @Test
+    void retriesA500AndSucceeds() {
+        stub.answer(TXT2IMG, new Answer(500, "{\"error\":\"RuntimeError\",\"message\":\"boom\"}", 0),
+                Answer.ok(StubForge.txt2img(IMAGE)));
+
+        Txt2ImgResult result = client().generate(UUID.randomUUID(), spec, () -> false);
+
+        assertThat(result.images()).hasSize(1);
+        assertThat(stub.requests(TXT2IMG)).hasSize(2);
+        assertThat(registry.get("gpu.worker.forge.retries").tag("reason", "failure").counter().count()).isEqualTo(1);
+    }
+
+    @Test
+    void givesUpOnA500AfterTwoRetries() {
+        stub.answer(TXT2IMG, new Answer(500, "{\"error\":\"RuntimeError\",\"message\":\"boom\"}", 0));
+
+        assertThatThrownBy(() -> client().generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOfSatisfying(ForgeException.class,
+                        e -> assertThat(e.failure()).isEqualTo(ForgeFailure.SERVER_ERROR));
+        assertThat(stub.requests(TXT2IMG)).hasSize(3);
+    }
+
+    @Test
+    void neverRetriesAValidationErrorOrAnOutOfMemoryError() {
+        stub.answer(TXT2IMG, new Answer(422, "{\"detail\":[{\"loc\":[\"body\",\"steps\"],\"msg\":\"bad\"}]}", 0));
+        ForgeClient forge = client();
+
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOfSatisfying(ForgeException.class,
+                        e -> assertThat(e.failure()).isEqualTo(ForgeFailure.REJECTED));
+        stub.answer(TXT2IMG, new Answer(500, "{\"error\":\"OutOfMemoryError\",\"message\":\"CUDA out of memory\"}", 0));
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOfSatisfying(ForgeException.class,
+                        e -> assertThat(e.failure()).isEqualTo(ForgeFailure.OUT_OF_MEMORY));
+
+        assertThat(stub.requests(TXT2IMG)).hasSize(2);
+        assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    }
+
+    @Test
+    void retriesAnOutageUntilTheBreakerOpensThenProbesUntilForgeIsBack() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        ForgeClient forge = client(URI.create("http://127.0.0.1:" + port), null, null, Duration.ofSeconds(5),
+                Duration.ofMillis(300));
+
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOf(CircuitBreakerOpenException.class);
+        assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(registry.get("gpu.worker.forge.retries").tag("reason", "outage").counter().count()).isEqualTo(5);
+        assertThat(registry.get("gpu.worker.forge.breaker.state").gauge().value()).isEqualTo(2.0);
+        assertThat(forge.probe()).as("rejected while open, without a call").isFalse();
+
+        Thread.sleep(400); // the breaker's delay is over: the next probe is the half-open trial call
+        assertThat(forge.probe()).isFalse();
+        assertThat(forge.breakerState()).as("a failed trial call opens it again").isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "half_open").counter().count())
+                .isEqualTo(1);
+        assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "open").counter().count())
+                .isEqualTo(2);
+    }
+
+    @Test
+    void closesTheBreakerWhenATrialProbeSucceeds() throws Exception {
+        stub.answer(TXT2IMG, new Answer(503, "unavailable", 0));
+        ForgeClient forge = client(stub.url(), null, null, Duration.ofSeconds(5), Duration.ofMillis(200));
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOf(CircuitBreakerOpenException.class);
+        assertThat(stub.requests(TXT2IMG)).hasSize(5);
+
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50)).until(forge::probe);
+
+        assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
+        assertThat(registry.get("gpu.worker.forge.breaker.state").gauge().value()).isZero();
+    }
+
+    @Test
+    void timesOutAHangingCallThenInterruptsAndWaitsForForgeToBeIdleBeforeTheNextCall() {
+        stub.answer(TXT2IMG, new Answer(200, StubForge.txt2img(IMAGE), 2_000));
+        ForgeClient forge = client(stub.url(), null, null, Duration.ofMillis(300), Duration.ofSeconds(30));
+
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOf(TimeoutExceededException.class);
+        assertThat(stub.requests(TXT2IMG)).as("first call and two retries").hasSize(3);
+        int interruptsAfterTimeouts = stub.requests(INTERRUPT).size();
+
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)), Answer.ok(StubForge.progress(1)),
+                Answer.ok(StubForge.progress(0)));
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        int before = stub.requests().size();
+        Txt2ImgResult result = forge.generate(UUID.randomUUID(), spec, () -> false);
+
+        assertThat(result.images()).hasSize(1);
+        List<String> calls = stub.requests().subList(before, stub.requests().size()).stream()
+                .map(StubForge.Request::path).toList();
+        assertThat(calls).containsExactly(PROGRESS, INTERRUPT, PROGRESS, PROGRESS, TXT2IMG);
+        assertThat(interruptsAfterTimeouts).as("the retries found Forge idle: no interrupt").isZero();
+    }
+
+    @Test
+    void interruptsOnlyWhileItsOwnCallIsInFlightAndForgeIsBusy() throws Exception {
+        ForgeClient forge = client();
+
+        assertThat(forge.interruptOwnCall()).as("no call in flight").isFalse();
+        assertThat(stub.requests(INTERRUPT)).isEmpty();
+
+        stub.answer(TXT2IMG, new Answer(200, StubForge.txt2img(IMAGE), 800));
+        CompletableFuture<Txt2ImgResult> running = CompletableFuture.supplyAsync(
+                () -> forge.generate(UUID.randomUUID(), spec, () -> false));
+        await().atMost(Duration.ofSeconds(2)).until(forge::isCallInFlight);
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(0)));
+        assertThat(forge.interruptOwnCall()).as("Forge idle (job_count 0)").isFalse();
+        assertThat(stub.requests(INTERRUPT)).isEmpty();
+
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
+        assertThat(forge.interruptOwnCall()).isTrue();
+        assertThat(stub.requests(INTERRUPT)).hasSize(1);
+        assertThat(running.get(5, TimeUnit.SECONDS).images()).hasSize(1);
+    }
+
+    @Test
+    void refusesASamplerSchedulerOrCheckpointForgeWouldSilentlyReplace() {
+        stub.answer("/sdapi/v1/samplers", Answer.ok("[{\"name\":\"Euler a\",\"aliases\":[\"k_euler_a\"]}]"));
+        stub.answer("/sdapi/v1/schedulers", Answer.ok("[{\"name\":\"karras\",\"label\":\"Karras\"}]"));
+        stub.answer("/sdapi/v1/sd-models", Answer.ok("[{\"title\":\"sdxl/juggernautXL.safetensors [abcdef0123]\","
+                + "\"model_name\":\"sdxl_juggernautXL\",\"hash\":\"abcdef0123\",\"sha256\":null,"
+                + "\"filename\":\"/models/sdxl/juggernautXL.safetensors\"}]"));
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        ForgeClient forge = client();
+
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler("k_euler_a").build(), () -> false))
+                .isInstanceOfSatisfying(ForgeException.class, e -> {
+                    assertThat(e.failure()).isEqualTo(ForgeFailure.REJECTED);
+                    assertThat(e.forgeMessage()).startsWith("unknown sampler 'k_euler_a' (available: Euler a)");
+                });
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler(null).scheduler("Beta").build(),
+                () -> false)).isInstanceOf(ForgeException.class);
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler(null).scheduler(null)
+                .checkpoint("juggernautXL_v9").build(), () -> false)).isInstanceOf(ForgeException.class);
+        assertThat(stub.requests(TXT2IMG)).isEmpty();
+
+        for (String alias : List.of("sdxl/juggernautXL.safetensors", "sdxl/juggernautXL.safetensors [abcdef0123]",
+                "sdxl_juggernautXL", "juggernautXL", "abcdef0123")) {
+            forge.generate(UUID.randomUUID(), aSpec().sampler("Euler a Karras").scheduler("karras").checkpoint(alias)
+                    .build(), () -> false);
+        }
+        assertThat(stub.requests(TXT2IMG)).hasSize(5);
+        assertThat(stub.requests("/sdapi/v1/samplers")).as("lists cached").hasSize(1);
+    }
+
+    @Test
+    void doesNotHoldJobsUpWhenForgeHasNoCatalogLists() {
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        ForgeClient forge = client();
+
+        forge.generate(UUID.randomUUID(), aSpec().sampler("Whatever").build(), () -> false);
+        forge.generate(UUID.randomUUID(), aSpec().sampler("Whatever").build(), () -> false);
+
+        assertThat(stub.requests(TXT2IMG)).hasSize(2);
+        assertThat(stub.requests("/sdapi/v1/samplers")).as("not asked again at once").hasSize(1);
+    }
+
+    @Test
+    void makesNoCallWhenTheJobIsStoppedBeforeAnAttempt() {
+        assertThatThrownBy(() -> client().generate(UUID.randomUUID(), spec, () -> true))
+                .isInstanceOf(CallStoppedException.class);
+        assertThat(stub.requests(TXT2IMG)).isEmpty();
+    }
+
+    @Test
+    void readsProgressAsAHintAndReturnsNothingWhenForgeDoesNotAnswer() {
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
+
+        ProgressSnapshot s = client().progress(false).orElseThrow();
+
+        assertThat(s.jobCount()).isEqualTo(1);
+        assertThat(s.samplingStep()).isEqualTo(5);
+        assertThat(s.samplingSteps()).isEqualTo(10);
+        assertThat(s.busy()).isTrue();
+        assertThat(stub.requests(PROGRESS).get(0)).isNotNull();
+        stub.answer(PROGRESS, new Answer(500, "oops", 0));
+        assertThat(client().progress(false)).isEmpty();
+    }
+}

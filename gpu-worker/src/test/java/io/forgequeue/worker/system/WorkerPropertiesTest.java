@@ -1,0 +1,34 @@
+package io.forgequeue.worker.system;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class WorkerPropertiesTest {
+
+    private static WorkerProperties withId(String id, String pool) {
+        return new WorkerProperties(id, pool, 5, Duration.ofSeconds(30), Duration.ofSeconds(10),
+                new WorkerProperties.Progress(Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofSeconds(10),
+                        true, Duration.ofSeconds(2)),
+                new WorkerProperties.Cancel(100, Duration.ofHours(1)));
+    }
+
+    @Test
+    void generatesAUniqueHostnameBasedIdWhenNoneIsGiven() {
+        WorkerProperties a = withId(null, null);
+        WorkerProperties b = withId("  ", "default");
+
+        assertThat(a.id()).matches("[a-z0-9-]+-[0-9a-f]{6}");
+        assertThat(a.id()).isNotEqualTo(b.id());
+        assertThat(a.pool()).isEqualTo("default");
+    }
+
+    @Test
+    void keepsAGivenIdAndChecksThePoolName() {
+        assertThat(withId("gpu-a", "sdxl").id()).isEqualTo("gpu-a");
+        assertThat(withId("gpu-a", "sdxl").isPoolValid()).isTrue();
+        assertThat(withId("gpu-a", "Bad Pool!").isPoolValid()).isFalse();
+    }
+}
