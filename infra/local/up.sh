@@ -67,7 +67,7 @@ done
 cat <<MSG
 
 Forge Queue is up ($(fq_since "$started") s).
-  Web page:      http://localhost:$GATEWAY_PORT/
+  Web page:      http://localhost:$GATEWAY_PORT/#key=$API_KEY
   API key:       $API_KEY   (also in $FQ_APP_DIR/api-key)
   REST API:      curl -H "Authorization: Bearer $API_KEY" http://localhost:$GATEWAY_PORT/api/v1/queue
   Forge:         $forge_url

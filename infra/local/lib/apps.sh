@@ -88,7 +88,7 @@ fq_start_app() {
   pid=$!
   echo "$pid" > "$FQ_APP_DIR/pids/$name.pid"
   local deadline=$((SECONDS + FQ_APP_START_TIMEOUT))
-  until curl -fsS -o /dev/null --max-time 2 "$health"; do
+  until curl -fs -o /dev/null --max-time 2 "$health"; do
     if ! kill -0 "$pid" 2> /dev/null; then
       rm -f "$FQ_APP_DIR/pids/$name.pid"
       tail -n 30 "$log" >&2 || true

@@ -1,5 +1,6 @@
 package io.forgequeue.model;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 
 import java.util.ArrayList;
@@ -136,7 +137,8 @@ public record JobSpec(
         return out;
     }
 
-    /** Whether {@link #violations()} is empty. */
+    /** Whether {@link #violations()} is empty. Not a JSON property. */
+    @JsonIgnore
     public boolean isValid() {
         return violations().isEmpty();
     }

@@ -34,6 +34,14 @@ class WireJsonTest {
     }
 
     @Test
+    void aSpecCarriesOnlyItsSettingsOnTheWire() {
+        var tree = json.readTree(json.writeValueAsString(SampleMessages.jobMessage())).get("spec");
+
+        assertThat(tree.propertyNames()).containsExactlyInAnyOrder("prompt", "negativePrompt", "width", "height",
+                "steps", "cfgScale", "sampler", "scheduler", "seed", "checkpoint", "batchSize");
+    }
+
+    @Test
     void jobMessageCancelAndPreviewRoundTrip() {
         assertThat(json.readValue(json.writeValueAsString(SampleMessages.jobMessage()), JobMessage.class))
                 .isEqualTo(SampleMessages.jobMessage());

@@ -1,0 +1,17 @@
+package io.forgequeue.gateway.apikey;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+import java.time.Duration;
+
+/**
+ * API key settings ({@code gateway.api-keys.*}).
+ *
+ * @param bootstrap a key inserted (hashed) at startup if missing, for local use; env
+ *                  {@code GATEWAY_BOOTSTRAP_API_KEY}; empty for none
+ * @param cacheTtl  how long a looked-up key is remembered in memory (saves a database round trip per request)
+ */
+@ConfigurationProperties("gateway.api-keys")
+public record ApiKeyProperties(@DefaultValue("") String bootstrap, @DefaultValue("60s") Duration cacheTtl) {
+}

@@ -1,0 +1,18 @@
+package io.forgequeue.gateway.apikey;
+
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * The authenticated owner of a request or WebSocket session: one API key. Jobs belong to a key; a key sees only
+ * its own jobs.
+ *
+ * @param keyId the key's id (never the key itself)
+ * @param name  the key's display name
+ */
+public record Caller(UUID keyId, String name) {
+
+    public Caller {
+        Objects.requireNonNull(keyId, "keyId");
+    }
+}

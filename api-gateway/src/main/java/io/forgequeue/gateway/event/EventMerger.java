@@ -1,0 +1,233 @@
+package io.forgequeue.gateway.event;
+
+import io.forgequeue.gateway.job.ImageInfo;
+import io.forgequeue.gateway.job.JobChanged;
+import io.forgequeue.gateway.job.JobRow;
+import io.forgequeue.gateway.job.JobRows;
+import io.forgequeue.gateway.system.DbTime;
+import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.SqlArrays;
+import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.EventType;
+import io.forgequeue.model.GeneratedImage;
+import io.forgequeue.model.JobCancelled;
+import io.forgequeue.model.JobEvent;
+import io.forgequeue.model.JobFailed;
+import io.forgequeue.model.JobProgressed;
+import io.forgequeue.model.JobRequeued;
+import io.forgequeue.model.JobStarted;
+import io.forgequeue.model.JobStatus;
+import io.forgequeue.model.JobSucceeded;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Merges one status event into its job ({@link MergeStatement}, which also stores the images of a SUCCEEDED
+ * event), counts the outcome, and announces the change ({@link JobChanged}) so that every gateway's
+ * WebSocket clients see it. Thread-safe; concurrent merges of one job serialise on its row lock.
+ */
+@Component
+class EventMerger {
+
+    private static final Logger log = LoggerFactory.getLogger(EventMerger.class);
+
+    private final JdbcClient jdbc;
+    private final JobRows rows;
+    private final WireJson json;
+    private final GatewayMetrics metrics;
+    private final ApplicationEventPublisher events;
+
+    EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics,
+                ApplicationEventPublisher events) {
+        this.jdbc = jdbc;
+        this.rows = rows;
+        this.json = json;
+        this.metrics = metrics;
+        this.events = events;
+    }
+
+    /** What became of an event. */
+    enum Outcome {
+        /** Moved the job forward. */
+        APPLIED,
+        /** An older event of the current attempt that filled in facts (metadata, start time, progress). */
+        LATE,
+        /** Already applied, or older and adding nothing. */
+        DUPLICATE,
+        /** The job is finished; nothing changes it any more. */
+        TERMINAL,
+        /** From an attempt older than the job's current one. */
+        STALE_ATTEMPT,
+        /** The transition table forbids the move. */
+        ILLEGAL_TRANSITION,
+        /** No such job. */
+        UNKNOWN_JOB;
+
+        String tag() {
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
+    }
+
+    record Result(Outcome outcome, JobStatus previousStatus, int previousAttempt, JobRow row) {
+    }
+
+    /** Merges the event with one statement (autocommit: the job row, its history and its images commit together). */
+    Result merge(JobEvent event) {
+        Result result = run(event);
+        record(event, result);
+        return result;
+    }
+
+    private Result run(JobEvent event) {
+        List<GeneratedImage> images = event instanceof JobSucceeded s ? s.images() : List.of();
+        int n = images.size();
+        Integer[] idx = new Integer[n];
+        String[] mime = new String[n];
+        Integer[] width = new Integer[n];
+        Integer[] height = new Integer[n];
+        Long[] seed = new Long[n];
+        String[] etag = new String[n];
+        byte[][] data = new byte[n][];
+        List<ImageInfo> infos = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            GeneratedImage image = images.get(i);
+            idx[i] = image.index();
+            mime[i] = image.mimeType();
+            width[i] = image.width();
+            height[i] = image.height();
+            seed[i] = image.seed();
+            etag[i] = etag(image.data());
+            data[i] = image.data();
+            infos.add(new ImageInfo(image.index(), image.mimeType(), image.width(), image.height(), image.seed(),
+                    etag[i], image.data().length));
+        }
+        Optional<Result> result = jdbc.sql(MergeStatement.SQL)
+                .param("id", event.jobId())
+                .param("attempt", event.attempt())
+                .param("seq", event.seq())
+                .param("implied", event.type().impliedStatus().name())
+                .param("worker", event.workerId())
+                .param("at", DbTime.of(event.occurredAt()))
+                .param("progress", event instanceof JobProgressed p ? p.percent() : null)
+                .param("code", event instanceof JobFailed f ? f.code().name() : null)
+                .param("message", event instanceof JobFailed f ? f.message() : null)
+                .param("meta", metadataJson(event))
+                .param("images", n == 0 ? null : json.toText(infos))
+                .param("reason", reason(event))
+                .param("img_idx", SqlArrays.typed("integer", idx))
+                .param("img_mime", SqlArrays.typed("text", mime))
+                .param("img_width", SqlArrays.typed("integer", width))
+                .param("img_height", SqlArrays.typed("integer", height))
+                .param("img_seed", SqlArrays.typed("bigint", seed))
+                .param("img_etag", SqlArrays.typed("text", etag))
+                .param("img_data", SqlArrays.typed("bytea", data))
+                .query((rs, i) -> {
+                    JobStatus old = JobStatus.valueOf(rs.getString("old_status"));
+                    int oldAttempt = rs.getInt("old_attempt");
+                    if (rs.getObject("id") != null) {
+                        return new Result(rs.getBoolean("fresh") ? Outcome.APPLIED : Outcome.LATE, old, oldAttempt,
+                                rows.mapRow(rs, i));
+                    }
+                    return new Result(rejection(event, old, oldAttempt, rs.getBoolean("late")), old, oldAttempt, null);
+                })
+                .optional();
+        return result.orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null));
+    }
+
+    private static Outcome rejection(JobEvent event, JobStatus old, int oldAttempt, boolean late) {
+        if (late) {
+            return Outcome.DUPLICATE;
+        }
+        if (event.attempt() < oldAttempt) {
+            return Outcome.STALE_ATTEMPT;
+        }
+        if (old.isTerminal()) {
+            return Outcome.TERMINAL;
+        }
+        return Outcome.ILLEGAL_TRANSITION;
+    }
+
+    private void record(JobEvent event, Result result) {
+        switch (result.outcome()) {
+            case APPLIED, LATE -> metrics.eventMerged(result.outcome().tag());
+            default -> {
+                metrics.eventRejected(result.outcome().tag());
+                if (result.outcome() == Outcome.ILLEGAL_TRANSITION || result.outcome() == Outcome.UNKNOWN_JOB) {
+                    log.warn("Job(id={}) event {} (attempt {}, seq {}) rejected: {}", event.jobId(), event.type(),
+                            event.attempt(), event.seq(), result.outcome().tag());
+                } else {
+                    log.debug("Job(id={}) event {} (attempt {}, seq {}) ignored: {}", event.jobId(), event.type(),
+                            event.attempt(), event.seq(), result.outcome().tag());
+                }
+                return;
+            }
+        }
+        JobRow row = result.row();
+        JobStatus previous = result.previousStatus();
+        if (result.outcome() == Outcome.APPLIED && previous != row.status()) {
+            log.debug("Job(id={}) {} -> {} (attempt {})", row.id(), previous, row.status(), row.attempt());
+            if (previous == JobStatus.QUEUED && row.status() == JobStatus.RUNNING && row.startedAt() != null) {
+                metrics.queueWait(Duration.between(row.createdAt(), row.startedAt()));
+            }
+            if (row.status().isTerminal()) {
+                metrics.jobFinished(row.status());
+                if (row.startedAt() != null && row.finishedAt() != null) {
+                    metrics.runTime(Duration.between(row.startedAt(), row.finishedAt()));
+                }
+                log.info("Job(id={}) {} after attempt {}", row.id(), row.status(), row.attempt());
+            }
+        }
+        // A heartbeat of a job already running in this attempt changes nothing a client sees: no relay update.
+        boolean invisible = event.type() == EventType.HEARTBEAT && previous == JobStatus.RUNNING
+                && row.status() == JobStatus.RUNNING && result.previousAttempt() == row.attempt();
+        if (!invisible) {
+            events.publishEvent(new JobChanged(row, previous, null));
+        }
+    }
+
+    private String metadataJson(JobEvent event) {
+        Map<String, Object> metadata = Map.of();
+        if (event instanceof JobStarted s) {
+            metadata = s.metadata();
+        } else if (event instanceof JobSucceeded s) {
+            metadata = s.metadata();
+        } else if (event instanceof JobFailed f) {
+            metadata = f.metadata();
+        }
+        return metadata.isEmpty() ? null : json.toText(metadata);
+    }
+
+    private static String reason(JobEvent event) {
+        if (event instanceof JobFailed f) {
+            return f.code().name();
+        }
+        if (event instanceof JobRequeued r) {
+            return r.reason() == null ? "requeued" : r.reason();
+        }
+        if (event instanceof JobCancelled c) {
+            return c.reason() == null ? "cancelled" : c.reason();
+        }
+        return event.type().name().toLowerCase(Locale.ROOT);
+    }
+
+    static String etag(byte[] data) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data), 0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

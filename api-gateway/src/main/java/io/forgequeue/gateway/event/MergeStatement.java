@@ -1,0 +1,145 @@
+package io.forgequeue.gateway.event;
+
+import io.forgequeue.gateway.job.JobRows;
+import io.forgequeue.model.JobStatus;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The one guarded statement that merges a status event into a job. It locks the row (SELECT ... FOR UPDATE in
+ * the first CTE, so concurrent merges of the same job serialise and each sees the other's result), classifies
+ * the event and writes the job row and its history row together.
+ *
+ * <p>Classification, against the row as it is now:
+ * <ul>
+ *   <li><b>fresh</b>: the job is not terminal, the event is newer ((attempt, seq) above the job's), and the move
+ *       from the job's status to the event's implied status is in {@link JobStatus}'s table (staying in QUEUED or
+ *       RUNNING counts as allowed: a progress, heartbeat, or a newer attempt's start). Applied: status, attempt,
+ *       seq, worker, error, finish time, images; progress never backwards within an attempt (a new attempt starts
+ *       from the event's value); metadata deep-merged with the event winning.</li>
+ *   <li><b>late</b>: same attempt as the job's, seq not above the job's (a duplicate, or an older event arriving
+ *       after a newer one). Status never changes, but facts the in-order delivery would have recorded are filled
+ *       in: metadata deep-merged with the existing values winning, the start time (earliest running-type event of
+ *       the attempt) and progress (the highest), the latter two only when a worker holds the job in this
+ *       attempt. So duplicated and shuffled deliveries of one attempt end in the same row as in-order delivery,
+ *       and an exact duplicate changes nothing (no write, no version bump).</li>
+ *   <li>anything else changes nothing (terminal job, older attempt, illegal move, unknown job).</li>
+ * </ul>
+ * A fresh SUCCEEDED also stores its images (bytes in {@code job_image}) in the same statement, so a client that sees
+ * SUCCEEDED can always download them. The final SELECT returns the old status/attempt/seq (to name the reason of a
+ * rejection) and the new row.
+ */
+final class MergeStatement {
+
+    static final String SQL = """
+            with ev as (
+                select cast(:id as uuid) as id, cast(:attempt as integer) as attempt, cast(:seq as bigint) as seq,
+                       cast(:implied as text) as implied, cast(:worker as text) as worker,
+                       cast(:at as timestamptz) as at, cast(:progress as integer) as progress,
+                       cast(:code as text) as code, cast(:message as text) as message,
+                       cast(:meta as jsonb) as meta, cast(:images as jsonb) as images, cast(:reason as text) as reason
+            ), old as (
+                select job.id, job.status, job.attempt, job.last_seq, job.progress, job.metadata, job.started_at,
+                       job.worker_id
+                from job join ev on job.id = ev.id
+                for update of job
+            ), calc as (
+                select old.*,
+                       (old.attempt > 0 and ev.attempt = old.attempt and ev.seq <= old.last_seq) as late,
+                       (old.status not in ('SUCCEEDED', 'FAILED', 'CANCELLED')
+                           and (ev.attempt > old.attempt or (ev.attempt = old.attempt and ev.seq > old.last_seq))
+                           and (old.status || '>' || ev.implied) in (%s)) as fresh,
+                       ev.attempt > old.attempt as new_attempt,
+                       (old.worker_id is not null and old.status <> 'QUEUED') as held
+                from old cross join ev
+            ), nxt as (
+                select calc.*,
+                       case when calc.fresh then ev.implied else calc.status end as n_status,
+                       case
+                           when calc.fresh and ev.implied = 'SUCCEEDED' then 100
+                           when calc.fresh and ev.implied = 'QUEUED' then 0
+                           when calc.fresh and calc.new_attempt then coalesce(ev.progress, 0)
+                           when calc.fresh then greatest(calc.progress, coalesce(ev.progress, 0))
+                           when calc.late and calc.held and calc.status = 'SUCCEEDED' then 100
+                           when calc.late and calc.held then greatest(calc.progress, coalesce(ev.progress, 0))
+                           else calc.progress
+                       end as n_progress,
+                       case
+                           when calc.fresh then fq_jsonb_deep_merge(calc.metadata, ev.meta)
+                           when calc.late then fq_jsonb_deep_merge(ev.meta, calc.metadata)
+                           else calc.metadata
+                       end as n_metadata,
+                       case
+                           when calc.fresh and ev.implied = 'QUEUED' then null
+                           when calc.fresh and calc.new_attempt then
+                               case when ev.implied = 'RUNNING' then ev.at end
+                           when calc.fresh and ev.implied = 'RUNNING' then least(coalesce(calc.started_at, ev.at), ev.at)
+                           when calc.late and calc.held and ev.implied = 'RUNNING' then
+                               least(coalesce(calc.started_at, ev.at), ev.at)
+                           else calc.started_at
+                       end as n_started_at
+                from calc cross join ev
+            ), upd as (
+                update job set
+                    status = nxt.n_status,
+                    progress = nxt.n_progress,
+                    metadata = nxt.n_metadata,
+                    started_at = nxt.n_started_at,
+                    attempt = case when nxt.fresh then ev.attempt else job.attempt end,
+                    last_seq = case when nxt.fresh then ev.seq else job.last_seq end,
+                    worker_id = case when not nxt.fresh then job.worker_id
+                                     when ev.implied = 'QUEUED' then null else ev.worker end,
+                    error_code = case when not nxt.fresh then job.error_code
+                                      when ev.implied = 'FAILED' then ev.code end,
+                    error_message = case when not nxt.fresh then job.error_message
+                                         when ev.implied = 'FAILED' then ev.message end,
+                    finished_at = case when nxt.fresh and ev.implied in ('SUCCEEDED', 'FAILED', 'CANCELLED')
+                                       then ev.at else job.finished_at end,
+                    last_event_at = case when nxt.fresh then now() else job.last_event_at end,
+                    images = case when nxt.fresh and ev.implied = 'SUCCEEDED' then ev.images else job.images end,
+                    version = job.version + 1
+                from nxt cross join ev
+                where job.id = nxt.id
+                  and (nxt.fresh or (nxt.late and (nxt.n_progress <> nxt.progress
+                                                   or nxt.n_metadata is distinct from nxt.metadata
+                                                   or nxt.n_started_at is distinct from nxt.started_at)))
+                returning %s
+            ), hist as (
+                insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason, occurred_at)
+                select upd.id, nxt.status, upd.status, upd.attempt, upd.worker_id, ev.reason, ev.at
+                from upd join nxt on nxt.id = upd.id cross join ev
+                where nxt.fresh and (nxt.status <> upd.status or nxt.attempt <> upd.attempt)
+            ), imgs as (
+                insert into job_image (job_id, idx, mime_type, width, height, seed, etag, data)
+                select upd.id, i.idx, i.mime_type, i.width, i.height, i.seed, i.etag, i.data
+                from upd join nxt on nxt.id = upd.id cross join ev
+                     cross join unnest(cast(:img_idx as integer[]), cast(:img_mime as text[]),
+                                        cast(:img_width as integer[]), cast(:img_height as integer[]),
+                                        cast(:img_seed as bigint[]), cast(:img_etag as text[]),
+                                        cast(:img_data as bytea[]))
+                         as i(idx, mime_type, width, height, seed, etag, data)
+                where nxt.fresh and ev.implied = 'SUCCEEDED'
+                on conflict do nothing
+            )
+            select nxt.status as old_status, nxt.attempt as old_attempt, nxt.last_seq as old_last_seq,
+                   nxt.fresh as fresh, nxt.late as late, upd.*
+            from nxt left join upd on upd.id = nxt.id
+            """.formatted(allowedMoves(), JobRows.columns("job"));
+
+    private MergeStatement() {
+    }
+
+    /** {@code 'FROM>TO'} literals for every move of the transition table, plus staying in a non-terminal state. */
+    static String allowedMoves() {
+        List<String> pairs = new ArrayList<>();
+        for (JobStatus from : JobStatus.values()) {
+            for (JobStatus to : JobStatus.values()) {
+                if (from.canMoveTo(to) || (from == to && !from.isTerminal())) {
+                    pairs.add("'" + from.name() + ">" + to.name() + "'");
+                }
+            }
+        }
+        return String.join(", ", pairs);
+    }
+}

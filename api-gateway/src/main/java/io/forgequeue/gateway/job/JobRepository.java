@@ -1,0 +1,220 @@
+package io.forgequeue.gateway.job;
+
+import io.forgequeue.gateway.queue.Positions;
+import io.forgequeue.gateway.system.DbTime;
+import io.forgequeue.model.JobStatus;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Repository;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * Statements on the job table for the REST side. Each change is ONE statement (data-modifying CTEs): the job row,
+ * its history row and its outbox entry are written together, so they commit together even without an explicit
+ * transaction.
+ */
+@Repository
+class JobRepository {
+
+    private static final String RETURNING = JobRows.columns("job").replace("job.", "");
+
+    /**
+     * The submit answer counts at most this many jobs ahead (the count costs one index entry and heap check per
+     * job): beyond it the position is a lower bound, corrected by GET and WebSocket, which count exactly.
+     */
+    static final int POSITION_SCAN_LIMIT = 2000;
+
+    private final JdbcClient jdbc;
+    private final JobRows rows;
+
+    JobRepository(JdbcClient jdbc, JobRows rows) {
+        this.jdbc = jdbc;
+        this.rows = rows;
+    }
+
+    /**
+     * Inserts a QUEUED job with its history row and an outbox entry already claimed by {@code instance}, unless the
+     * owner has {@code cap} or more jobs in flight (counted up to {@code cap}, so the check costs at most that many
+     * index entries). Returns the in-flight count and, if inserted, the row and its position.
+     *
+     * <p>The cap check and the insert are one statement but not serialised per key: concurrent submissions of one
+     * key can exceed the cap by at most the number of requests in flight at that moment.
+     */
+    Inserted insert(UUID id, UUID owner, String pool, String specJson, int cap, String instance, Duration lease) {
+        return jdbc.sql("""
+                        with cap as (
+                            select count(*) as in_flight from (
+                                select 1 from job
+                                where owner_key_id = :owner and status in ('QUEUED', 'RUNNING')
+                                limit :cap
+                            ) in_flight
+                        ), ins as (
+                            insert into job (id, owner_key_id, pool, spec, status)
+                            select :id, :owner, :pool, cast(:spec as jsonb), 'QUEUED' from cap where cap.in_flight < :cap
+                            returning %s
+                        ), hist as (
+                            insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
+                            select id, null, 'QUEUED', 0, 'submitted', created_at from ins
+                        ), ob as (
+                            insert into outbox (kind, job_id, claimed_by, claimed_until, attempts)
+                            select 'JOB', id, :instance, now() + make_interval(secs => :lease), 1 from ins
+                            returning id
+                        )
+                        select cap.in_flight, (select ob.id from ob) as outbox_id,
+                               (1 + (select count(*) from (
+                                    select 1 from job q
+                                    where q.pool = :pool and q.status = 'QUEUED' and q.ticket < ins.ticket
+                                    limit :scan) ahead))::int as position,
+                               ins.*
+                        from cap left join ins on true""".formatted(RETURNING))
+                .param("id", id).param("owner", owner).param("pool", pool).param("spec", specJson)
+                .param("cap", cap).param("instance", instance).param("lease", (double) lease.toMillis() / 1000)
+                .param("scan", POSITION_SCAN_LIMIT)
+                .query((rs, i) -> {
+                    long inFlight = rs.getLong("in_flight");
+                    if (rs.getObject("id") == null) {
+                        return new Inserted(inFlight, null, 0, 0);
+                    }
+                    return new Inserted(inFlight, rows.mapRow(rs, i), rs.getLong("outbox_id"), rs.getInt("position"));
+                })
+                .single();
+    }
+
+    /**
+     * Claims an Idempotency-Key for a new job (or takes over an expired one). False when the key is in use: then
+     * {@link #idempotencyKey} tells for which request and job.
+     */
+    boolean claimIdempotencyKey(UUID owner, String key, byte[] requestHash, UUID jobId, Duration retention) {
+        return jdbc.sql("""
+                        insert into idempotency_key (owner_key_id, idempotency_key, request_hash, job_id)
+                        values (:owner, :key, :hash, :job)
+                        on conflict (owner_key_id, idempotency_key) do update
+                            set request_hash = excluded.request_hash, job_id = excluded.job_id, created_at = now()
+                            where idempotency_key.created_at < now() - make_interval(secs => :retention)""")
+                .param("owner", owner).param("key", key).param("hash", requestHash).param("job", jobId)
+                .param("retention", (double) retention.toSeconds())
+                .update() == 1;
+    }
+
+    Optional<IdempotencyRecord> idempotencyKey(UUID owner, String key) {
+        return jdbc.sql("select request_hash, job_id from idempotency_key where owner_key_id = :owner and idempotency_key = :key")
+                .param("owner", owner).param("key", key)
+                .query((rs, i) -> new IdempotencyRecord(rs.getBytes("request_hash"), rs.getObject("job_id", UUID.class)))
+                .optional();
+    }
+
+    Optional<Positioned> find(UUID owner, UUID id) {
+        return jdbc.sql("select " + JobRows.columns("j") + ", " + Positions.POSITION_SQL + " as position "
+                        + "from job j where j.id = :id and j.owner_key_id = :owner")
+                .param("id", id).param("owner", owner)
+                .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
+                .optional();
+    }
+
+    /** A page of the owner's jobs, newest first, with tickets below {@code beforeTicket}. */
+    List<Positioned> list(UUID owner, Set<JobStatus> statuses, long beforeTicket, int limit) {
+        String filter = statuses.isEmpty() ? "" : " and j.status in (" + statuses.stream()
+                .map(s -> "'" + s.name() + "'").collect(Collectors.joining(",")) + ")";
+        return jdbc.sql("select " + JobRows.columns("j") + ", " + Positions.POSITION_SQL + " as position "
+                        + "from job j where j.owner_key_id = :owner and j.ticket < :before" + filter
+                        + " order by j.ticket desc limit :limit")
+                .param("owner", owner).param("before", beforeTicket).param("limit", limit)
+                .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
+                .list();
+    }
+
+    /** The owner's jobs still QUEUED or RUNNING (at most the in-flight cap, so small). */
+    List<Positioned> inFlight(UUID owner) {
+        return jdbc.sql("select " + JobRows.columns("j") + ", " + Positions.POSITION_SQL + " as position "
+                        + "from job j where j.owner_key_id = :owner and j.status in ('QUEUED', 'RUNNING') "
+                        + "order by j.ticket")
+                .param("owner", owner)
+                .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
+                .list();
+    }
+
+    /**
+     * Cancels the owner's job in one statement: QUEUED becomes CANCELLED at once; RUNNING gets
+     * {@code cancel_requested_at}; either way (once) an outbox entry for the cancel command, claimed by
+     * {@code instance}. Terminal jobs and repeated cancels of a running job change nothing.
+     */
+    Optional<Cancelled> cancel(UUID owner, UUID id, String instance, Duration lease) {
+        return jdbc.sql("""
+                        with cur as (
+                            select id, status, cancel_requested_at from job
+                            where id = :id and owner_key_id = :owner
+                            for update
+                        ), upd as (
+                            update job set
+                                status = case when cur.status = 'QUEUED' then 'CANCELLED' else job.status end,
+                                finished_at = case when cur.status = 'QUEUED' then now() else job.finished_at end,
+                                cancel_requested_at = coalesce(job.cancel_requested_at, now()),
+                                version = job.version + 1
+                            from cur
+                            where job.id = cur.id
+                              and (cur.status = 'QUEUED' or (cur.status = 'RUNNING' and cur.cancel_requested_at is null))
+                            returning %s
+                        ), hist as (
+                            insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
+                            select id, 'QUEUED', 'CANCELLED', attempt, 'cancelled by its owner', now()
+                            from upd where status = 'CANCELLED'
+                        ), ob as (
+                            insert into outbox (kind, job_id, claimed_by, claimed_until, attempts)
+                            select 'CANCEL', id, :instance, now() + make_interval(secs => :lease), 1 from upd
+                            returning id, created_at
+                        )
+                        select cur.status as old_status, (select ob.id from ob) as outbox_id,
+                               (select ob.created_at from ob) as outbox_created_at, upd.*
+                        from cur left join upd on true""".formatted(JobRows.columns("job")))
+                .param("id", id).param("owner", owner).param("instance", instance)
+                .param("lease", (double) lease.toMillis() / 1000)
+                .query((rs, i) -> new Cancelled(JobStatus.valueOf(rs.getString("old_status")),
+                        rs.getObject("id") == null ? null : rows.mapRow(rs, i),
+                        rs.getObject("outbox_id") == null ? 0 : rs.getLong("outbox_id"),
+                        DbTime.get(rs, "outbox_created_at")))
+                .optional();
+    }
+
+    /** The image's type, validator and bytes (null bytes when {@code ifNoneMatch} equals the validator). */
+    Optional<ImageBytes> image(UUID owner, UUID id, int index, String ifNoneMatch) {
+        return jdbc.sql("""
+                        select i.mime_type, i.etag, case when i.etag = :inm then null else i.data end as data
+                        from job_image i join job j on j.id = i.job_id
+                        where j.id = :id and j.owner_key_id = :owner and i.idx = :idx""")
+                .param("id", id).param("owner", owner).param("idx", index).param("inm", ifNoneMatch == null ? "" : ifNoneMatch)
+                .query((rs, i) -> new ImageBytes(rs.getString("mime_type"), rs.getString("etag"), rs.getBytes("data")))
+                .optional();
+    }
+
+    int purgeIdempotencyKeys(Duration retention) {
+        return jdbc.sql("delete from idempotency_key where created_at < now() - make_interval(secs => :retention)")
+                .param("retention", (double) retention.toSeconds()).update();
+    }
+
+    record Inserted(long inFlight, JobRow row, long outboxId, int position) {
+        boolean accepted() {
+            return row != null;
+        }
+    }
+
+    record IdempotencyRecord(byte[] requestHash, UUID jobId) {
+    }
+
+    record Positioned(JobRow row, Integer position) {
+    }
+
+    record Cancelled(JobStatus oldStatus, JobRow row, long outboxId, Instant outboxCreatedAt) {
+        boolean changed() {
+            return row != null;
+        }
+    }
+
+    record ImageBytes(String mimeType, String etag, byte[] data) {
+    }
+}

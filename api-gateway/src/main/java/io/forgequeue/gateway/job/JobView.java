@@ -1,0 +1,67 @@
+package io.forgequeue.gateway.job;
+
+import io.forgequeue.gateway.queue.Eta;
+import io.forgequeue.model.ErrorCode;
+import io.forgequeue.model.JobSpec;
+import io.forgequeue.model.JobStatus;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * A job as the API shows it (REST bodies and WebSocket frames). Absent (null) members are left out of the JSON.
+ *
+ * @param ticket          place in line: unique and increasing across all gateways
+ * @param position        1-based place among the QUEUED jobs of the pool; only while QUEUED (and not in update
+ *                        frames, where a position frame follows)
+ * @param eta             estimated seconds until done; only while QUEUED and once there is job history
+ * @param progress        0-100, never backwards within an attempt
+ * @param attempt         the attempt the job is on, 0 before a worker took it
+ * @param workerId        the worker running (or that ran) the job
+ * @param error           why it failed (FAILED only)
+ * @param images          links to the result images (SUCCEEDED only); bytes are never inline
+ * @param metadata        facts the worker reported (model, seed, ...), deep-merged
+ * @param cancelRequested whether its owner asked to cancel it
+ * @param version         increases with every change; WebSocket clients resume from it
+ */
+public record JobView(UUID id, JobStatus status, String pool, long ticket, Integer position, Eta eta, int progress,
+                      int attempt, String workerId, ErrorView error, List<ImageView> images, SpecView spec,
+                      Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
+                      Instant finishedAt, long version) {
+
+    /** This view with another position and ETA. */
+    public JobView withPosition(Integer newPosition, Eta newEta) {
+        return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, workerId, error, images,
+                spec, metadata, cancelRequested, createdAt, startedAt, finishedAt, version);
+    }
+
+    /**
+     * Why a job failed.
+     *
+     * @param code      stable error code ({@link ErrorCode} name)
+     * @param message   for a person
+     * @param retryable whether submitting the same job again may succeed
+     */
+    public record ErrorView(String code, String message, boolean retryable) {
+    }
+
+    /**
+     * One result image.
+     *
+     * @param url relative URL of the bytes: {@code /api/v1/jobs/{id}/images/{index}}
+     */
+    public record ImageView(int index, String url, String mimeType, int width, int height, long seed) {
+    }
+
+    /** The job's settings, defaults applied. */
+    public record SpecView(String prompt, String negativePrompt, int width, int height, int steps, double cfgScale,
+                           String sampler, String scheduler, long seed, String checkpoint, int batchSize) {
+
+        static SpecView of(JobSpec s) {
+            return new SpecView(s.prompt(), s.negativePrompt(), s.width(), s.height(), s.steps(), s.cfgScale(),
+                    s.sampler(), s.scheduler(), s.seed(), s.checkpoint(), s.batchSize());
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** The api-gateway application: REST API, WebSocket relay, PostgreSQL state and event merge of Forge Queue. */
+package io.forgequeue.gateway;

@@ -1,0 +1,318 @@
+package io.forgequeue.gateway.relay;
+
+import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.gateway.apikey.Caller;
+import io.forgequeue.gateway.job.JobQueries;
+import io.forgequeue.gateway.job.JobView;
+import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.model.JobPreview;
+import io.forgequeue.model.JobStatus;
+import jakarta.annotation.PreDestroy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataAccessException;
+import org.springframework.stereotype.Component;
+import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.adapter.NativeWebSocketSession;
+import org.springframework.web.socket.TextMessage;
+import org.springframework.web.socket.WebSocketSession;
+import org.springframework.web.socket.handler.TextWebSocketHandler;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The WebSocket endpoint {@code /ws}: plain JSON frames, protocol in {@code api-gateway/PROTOCOL.md}. Clients
+ * authenticate (first frame or Authorization header), subscribe to one job or all their jobs, get a snapshot from
+ * PostgreSQL first and then every newer version. Also the entry point for relayed updates and previews.
+ */
+@Component
+class JobSocketHandler extends TextWebSocketHandler {
+
+    static final CloseStatus UNAUTHORIZED = new CloseStatus(4401, "unauthorized");
+    static final CloseStatus AUTH_TIMEOUT = new CloseStatus(4408, "authentication timeout");
+    private static final Logger log = LoggerFactory.getLogger(JobSocketHandler.class);
+    private static final int MAX_RESUME_JOBS = 200;
+
+    private final SocketRegistry registry;
+    private final JobQueries jobs;
+    private final ApiKeys keys;
+    private final Frames frames;
+    private final PositionPusher positions;
+    private final GatewayMetrics metrics;
+    private final JsonMapper json;
+    private final RelayProperties properties;
+    private final ExecutorService senders;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ws-timer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    JobSocketHandler(SocketRegistry registry, JobQueries jobs, ApiKeys keys, Frames frames, PositionPusher positions,
+                     GatewayMetrics metrics, JsonMapper json, RelayProperties properties) {
+        this.registry = registry;
+        this.jobs = jobs;
+        this.keys = keys;
+        this.frames = frames;
+        this.positions = positions;
+        this.metrics = metrics;
+        this.json = json;
+        this.properties = properties;
+        this.senders = Executors.newFixedThreadPool(properties.sendThreads(), r -> {
+            Thread t = new Thread(r, "ws-send");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @Override
+    public void afterConnectionEstablished(WebSocketSession ws) {
+        limitBlockingSends(ws);
+        SocketSession session = new SocketSession(ws, senders, properties.maxQueuedFrames());
+        registry.add(session);
+        Caller caller = (Caller) ws.getAttributes().get(HeaderAuthInterceptor.CALLER_ATTRIBUTE);
+        if (caller != null) {
+            session.authenticate(caller);
+            session.send(frames.authenticated(caller.name()));
+            return;
+        }
+        timer.schedule(() -> {
+            if (session.caller() == null) {
+                session.send(frames.error("auth-timeout", "Send {\"type\":\"auth\",\"apiKey\":\"...\"} first.", null));
+                session.close(AUTH_TIMEOUT);
+            }
+        }, properties.authTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    protected void handleTextMessage(WebSocketSession ws, TextMessage message) {
+        SocketSession session = registry.get(ws.getId());
+        if (session == null) {
+            return;
+        }
+        JsonNode frame;
+        try {
+            frame = json.readTree(message.getPayload());
+        } catch (RuntimeException e) {
+            session.send(frames.error("bad-frame", "Frames are JSON objects with a \"type\".", null));
+            return;
+        }
+        String type = frame.path("type").asString("");
+        try {
+            if (session.caller() == null && !type.equals("auth")) {
+                session.send(frames.error("unauthorized", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"...\"}.", null));
+                session.close(UNAUTHORIZED);
+                return;
+            }
+            switch (type) {
+                case "auth" -> authenticate(session, frame);
+                case "subscribe" -> subscribe(session, frame);
+                case "unsubscribe" -> unsubscribe(session, frame);
+                case "ping" -> session.send(frames.pong());
+                default -> session.send(frames.error("bad-frame", "Unknown frame type '" + type + "'.", null));
+            }
+        } catch (DataAccessException e) {
+            log.warn("WebSocket frame {} failed, database unavailable: {}", type, e.getClass().getSimpleName());
+            session.send(frames.error("service-unavailable", "The job database cannot be reached; retry shortly.", null));
+        }
+    }
+
+    private void authenticate(SocketSession session, JsonNode frame) {
+        Optional<Caller> caller = keys.authenticate(frame.path("apiKey").asString(null));
+        if (caller.isEmpty() || (session.caller() != null && !session.caller().equals(caller.get()))) {
+            session.send(frames.error("unauthorized", "The API key is not valid.", null));
+            session.close(UNAUTHORIZED);
+            return;
+        }
+        session.authenticate(caller.get());
+        session.send(frames.authenticated(caller.get().name()));
+    }
+
+    private void subscribe(SocketSession session, JsonNode frame) {
+        UUID owner = session.caller().keyId();
+        if (frame.hasNonNull("jobId")) {
+            UUID jobId = parseId(frame.path("jobId").asString(""));
+            Long version = frame.hasNonNull("version") ? frame.get("version").asLong() : null;
+            Optional<JobView> view = Optional.empty();
+            if (jobId != null) {
+                registry.watch(session, jobId);
+                view = jobs.find(owner, jobId);
+            }
+            if (view.isEmpty()) {
+                if (jobId != null) {
+                    registry.unwatch(session, jobId);
+                }
+                // the same answer for a malformed id, an unknown job and another key's job
+                session.send(frames.error("job-not-found", "No such job among this key's jobs.", jobId));
+                return;
+            }
+            pushSnapshot(session, view.get(), version);
+            return;
+        }
+        if ("all".equals(frame.path("scope").asString(""))) {
+            Map<UUID, Long> known = new LinkedHashMap<>();
+            frame.path("versions").properties().stream().limit(MAX_RESUME_JOBS).forEach(e -> {
+                UUID id = parseId(e.getKey());
+                if (id != null && e.getValue().canConvertToLong()) {
+                    known.put(id, e.getValue().asLong());
+                }
+            });
+            registry.watchAll(session);
+            Map<UUID, JobView> views = new LinkedHashMap<>();
+            for (JobView v : jobs.inFlight(owner)) {
+                views.put(v.id(), v);
+            }
+            for (UUID id : known.keySet()) {
+                if (!views.containsKey(id)) {
+                    jobs.find(owner, id).ifPresent(v -> views.put(id, v));
+                }
+            }
+            for (JobView v : views.values()) {
+                registry.watch(session, v.id());
+                pushSnapshot(session, v, known.get(v.id()));
+            }
+            session.send(frames.subscribedAll(views.size()));
+            return;
+        }
+        session.send(frames.error("bad-frame", "subscribe needs a \"jobId\" or \"scope\":\"all\".", null));
+    }
+
+    private void pushSnapshot(SocketSession session, JobView view, Long clientVersion) {
+        int sent = session.snapshot(view, clientVersion, frames);
+        for (int i = 0; i < sent; i++) {
+            metrics.framePushed("snapshot");
+        }
+        if (view.status() == JobStatus.QUEUED && view.position() == null) {
+            positions.queueMoved(view.pool());
+        }
+    }
+
+    private void unsubscribe(SocketSession session, JsonNode frame) {
+        if (frame.hasNonNull("jobId")) {
+            UUID jobId = parseId(frame.path("jobId").asString(""));
+            if (jobId != null) {
+                registry.unwatch(session, jobId);
+            }
+            session.send(frames.unsubscribed(jobId));
+        } else {
+            registry.unwatchAll(session);
+            session.send(frames.unsubscribed(null));
+        }
+    }
+
+    @Override
+    public void afterConnectionClosed(WebSocketSession ws, CloseStatus status) {
+        SocketSession session = registry.get(ws.getId());
+        if (session != null) {
+            registry.remove(session);
+        }
+    }
+
+    @Override
+    public void handleTransportError(WebSocketSession ws, Throwable exception) {
+        log.debug("WebSocket session {} transport error: {}", ws.getId(), exception.getClass().getSimpleName());
+    }
+
+    /** A relayed job update: to every session watching the job or all of its owner's jobs. */
+    void onUpdate(JobUpdate update) {
+        JobView view = update.job();
+        for (SocketSession session : registry.interestedIn(view.id(), update.ownerKeyId())) {
+            Caller caller = session.caller();
+            boolean owns = caller != null && caller.keyId().equals(update.ownerKeyId());
+            if (!owns) {
+                continue; // never cross keys, whatever the index says
+            }
+            boolean auto = session.allJobs();
+            if (session.update(view, auto, frames)) {
+                metrics.framePushed("update");
+            }
+            if (auto) {
+                registry.index(session, view.id());
+            }
+        }
+        if (update.queueMoved()) {
+            positions.queueMoved(view.pool());
+        } else if (view.status() == JobStatus.QUEUED && view.position() == null) {
+            positions.queueMoved(view.pool());
+        }
+    }
+
+    /** A relayed preview: to the sessions watching that job. */
+    void onPreview(JobPreview preview) {
+        String frame = null;
+        for (SocketSession session : registry.watching(preview.jobId())) {
+            if (session.watches(preview.jobId())) {
+                if (frame == null) {
+                    frame = frames.preview(preview);
+                }
+                session.send(frame);
+                metrics.framePushed("preview");
+            }
+        }
+    }
+
+    /**
+     * After the broker connection came back (relay messages may have been lost meanwhile): re-read every watched
+     * job and send what is newer than what its session has.
+     */
+    void resyncAll() {
+        Map<UUID, Map<UUID, Optional<JobView>>> cache = new HashMap<>();
+        for (SocketSession session : registry.all()) {
+            Caller caller = session.caller();
+            if (caller == null) {
+                continue;
+            }
+            List<UUID> watched = session.watchedJobs();
+            for (UUID jobId : watched) {
+                try {
+                    Optional<JobView> view = cache.computeIfAbsent(caller.keyId(), k -> new HashMap<>())
+                            .computeIfAbsent(jobId, id -> jobs.find(caller.keyId(), id));
+                    view.ifPresent(v -> {
+                        if (session.update(v, false, frames)) {
+                            metrics.framePushed("update");
+                        }
+                    });
+                } catch (DataAccessException e) {
+                    log.warn("WebSocket re-sync failed: {}", e.getClass().getSimpleName());
+                    return;
+                }
+            }
+        }
+    }
+
+    void resyncAllSoon() {
+        timer.schedule(this::resyncAll, 1, TimeUnit.SECONDS);
+    }
+
+    private static UUID parseId(String text) {
+        try {
+            return UUID.fromString(text);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private void limitBlockingSends(WebSocketSession ws) {
+        if (ws instanceof NativeWebSocketSession n && n.getNativeSession() instanceof jakarta.websocket.Session s) {
+            s.getUserProperties().put("org.apache.tomcat.websocket.BLOCKING_SEND_TIMEOUT",
+                    properties.sendTimeout().toMillis());
+        }
+    }
+
+    @PreDestroy
+    void stop() {
+        timer.shutdownNow();
+        senders.shutdownNow();
+    }
+}

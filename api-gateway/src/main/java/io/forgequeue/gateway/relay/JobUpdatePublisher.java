@@ -1,0 +1,82 @@
+package io.forgequeue.gateway.relay;
+
+import io.forgequeue.gateway.job.JobChanged;
+import io.forgequeue.gateway.job.JobViews;
+import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.Contract;
+import io.forgequeue.model.Topology;
+import jakarta.annotation.PreDestroy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.core.MessageDeliveryMode;
+import org.springframework.amqp.core.MessageProperties;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+import org.springframework.context.event.EventListener;
+import org.springframework.stereotype.Component;
+
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Publishes every committed job change ({@link JobChanged}) as a {@link JobUpdate} on {@code relay.update}, so that
+ * every gateway instance (this one included) pushes it to its WebSocket clients. Transient and fire-and-forget: a
+ * client that misses one (broker hiccup, reconnect) gets a fresh snapshot when it re-subscribes with its last
+ * version, and the relay re-syncs its sessions after reconnecting to the broker.
+ */
+@Component
+class JobUpdatePublisher {
+
+    private static final Logger log = LoggerFactory.getLogger(JobUpdatePublisher.class);
+
+    private static final int MAX_WAITING = 50_000;
+
+    private final RabbitTemplate rabbit;
+    private final JobViews views;
+    private final WireJson json;
+    /** One thread keeps the order of updates and keeps broker trouble off request and consumer threads. */
+    private final ThreadPoolExecutor sender = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(MAX_WAITING), r -> {
+                Thread t = new Thread(r, "relay-publisher");
+                t.setDaemon(true);
+                return t;
+            }, new ThreadPoolExecutor.DiscardPolicy());
+    private volatile boolean failing;
+
+    JobUpdatePublisher(RabbitTemplate rabbit, JobViews views, WireJson json) {
+        this.rabbit = rabbit;
+        this.views = views;
+        this.json = json;
+    }
+
+    @EventListener
+    void onJobChanged(JobChanged change) {
+        JobUpdate update = new JobUpdate(change.row().ownerKeyId(), change.previousStatus(), change.queueMoved(),
+                views.toView(change.row(), change.position()));
+        sender.execute(() -> send(change, update));
+    }
+
+    @PreDestroy
+    void stop() {
+        sender.shutdown();
+    }
+
+    private void send(JobChanged change, JobUpdate update) {
+        MessageProperties props = new MessageProperties();
+        props.setContentType(Contract.CONTENT_TYPE);
+        props.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT);
+        props.setHeader(Contract.VERSION_HEADER, Contract.VERSION);
+        try {
+            rabbit.send(Topology.EVENTS_EXCHANGE, JobUpdate.ROUTING_KEY, new Message(json.toBytes(update), props));
+            failing = false;
+        } catch (AmqpException e) {
+            if (!failing) {
+                log.warn("Job(id={}) update not relayed, broker unreachable ({}); clients re-sync on reconnect",
+                        change.row().id(), e.getClass().getSimpleName());
+                failing = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.forgequeue.gateway.relay;
+
+import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.JobPreview;
+import io.forgequeue.model.Topology;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpRejectAndDontRequeueException;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.rabbit.annotation.RabbitListener;
+import org.springframework.stereotype.Component;
+
+/**
+ * Consumes this instance's relay queue ({@code forge.events.relay.<instance>}, bound {@code relay.#}) with a single
+ * consumer, so updates reach the sockets in the order they were published. Unknown relay kinds are ignored (newer
+ * gateways may add some).
+ */
+@Component
+class RelayListener {
+
+    private static final Logger log = LoggerFactory.getLogger(RelayListener.class);
+
+    private final JobSocketHandler sockets;
+    private final WireJson json;
+
+    RelayListener(JobSocketHandler sockets, WireJson json) {
+        this.sockets = sockets;
+        this.json = json;
+    }
+
+    @RabbitListener(id = "relay", queues = "#{@relayQueueName.value()}", concurrency = "1")
+    void onMessage(Message message) {
+        String key = message.getMessageProperties().getReceivedRoutingKey();
+        try {
+            if (JobUpdate.ROUTING_KEY.equals(key)) {
+                sockets.onUpdate(json.read(message.getBody(), JobUpdate.class));
+            } else if (Topology.PREVIEW_ROUTING_KEY.equals(key)) {
+                sockets.onPreview(json.read(message.getBody(), JobPreview.class));
+            }
+        } catch (RuntimeException e) {
+            log.debug("Relay message {} dropped: {}", key, e.getClass().getSimpleName());
+            throw new AmqpRejectAndDontRequeueException("unusable relay message", e);
+        }
+    }
+}

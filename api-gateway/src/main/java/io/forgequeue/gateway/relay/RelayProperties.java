@@ -1,0 +1,32 @@
+package io.forgequeue.gateway.relay;
+
+import jakarta.validation.constraints.Min;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The WebSocket relay ({@code gateway.websocket.*}); the protocol is in {@code api-gateway/PROTOCOL.md}.
+ *
+ * @param authTimeout      a session that has not authenticated within this time is closed
+ * @param positionDebounce queue movements within this window cost one position push per client
+ * @param allowedOrigins   Origin patterns allowed to open a session (keys, not cookies, authenticate, so "*" is safe)
+ * @param maxFrameBytes    largest frame a client may send
+ * @param sendTimeout      a frame a client does not take within this time disconnects it
+ * @param maxQueuedFrames  a client this many frames behind is disconnected (it resumes from its last version)
+ * @param sendThreads      threads writing frames to clients (a stalled client holds at most one)
+ */
+@Validated
+@ConfigurationProperties("gateway.websocket")
+public record RelayProperties(
+        @DefaultValue("5s") Duration authTimeout,
+        @DefaultValue("75ms") Duration positionDebounce,
+        @DefaultValue("*") List<String> allowedOrigins,
+        @DefaultValue("16384") @Min(256) int maxFrameBytes,
+        @DefaultValue("10s") Duration sendTimeout,
+        @DefaultValue("1000") @Min(10) int maxQueuedFrames,
+        @DefaultValue("4") @Min(1) int sendThreads) {
+}

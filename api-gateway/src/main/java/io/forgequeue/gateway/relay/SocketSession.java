@@ -1,0 +1,233 @@
+package io.forgequeue.gateway.relay;
+
+import io.forgequeue.gateway.apikey.Caller;
+import io.forgequeue.gateway.job.JobView;
+import io.forgequeue.model.JobStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.TextMessage;
+import org.springframework.web.socket.WebSocketSession;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One client connection: who it is, which jobs it watches and the last version of each it was sent. All state
+ * is guarded by this object's monitor, so a snapshot and a concurrent update for the same job can never be sent
+ * out of version order.
+ */
+final class SocketSession {
+
+    private static final Logger log = LoggerFactory.getLogger(SocketSession.class);
+
+    private final WebSocketSession ws;
+    private final Executor senders;
+    private final int maxQueuedFrames;
+    private volatile Caller caller;
+    private boolean allJobs;
+    private final Map<UUID, Watch> watches = new HashMap<>();
+    /** Frames waiting to be written, in order; drained by one sender thread at a time. */
+    private final ConcurrentLinkedQueue<String> outgoing = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicBoolean draining = new AtomicBoolean();
+
+    /**
+     * @param senders         threads that write frames (a slow client blocks at most one of them)
+     * @param maxQueuedFrames a client this many frames behind is disconnected; it resumes from its last version
+     */
+    SocketSession(WebSocketSession ws, Executor senders, int maxQueuedFrames) {
+        this.ws = ws;
+        this.senders = senders;
+        this.maxQueuedFrames = maxQueuedFrames;
+    }
+
+    /** A watched job: last version sent, and a buffered update while its snapshot is being read. */
+    static final class Watch {
+        long version = -1;
+        boolean snapshotPending;
+        JobView buffered;
+        String pool;
+        JobStatus status;
+        Integer position;
+    }
+
+    String id() {
+        return ws.getId();
+    }
+
+    Caller caller() {
+        return caller;
+    }
+
+    void authenticate(Caller who) {
+        this.caller = who;
+    }
+
+    synchronized boolean allJobs() {
+        return allJobs;
+    }
+
+    synchronized void watchAll(boolean on) {
+        allJobs = on;
+    }
+
+    /** Starts watching a job; its snapshot is to follow ({@link #snapshot}). */
+    synchronized void watch(UUID jobId) {
+        Watch w = watches.computeIfAbsent(jobId, id -> new Watch());
+        w.snapshotPending = true;
+    }
+
+    synchronized void unwatch(UUID jobId) {
+        watches.remove(jobId);
+    }
+
+    synchronized boolean watches(UUID jobId) {
+        return watches.containsKey(jobId);
+    }
+
+    synchronized List<UUID> watchedJobs() {
+        return List.copyOf(watches.keySet());
+    }
+
+    /** The watched jobs that are QUEUED in {@code pool}, as last sent. */
+    synchronized List<UUID> queuedIn(String pool) {
+        return watches.entrySet().stream()
+                .filter(e -> e.getValue().status == JobStatus.QUEUED && pool.equals(e.getValue().pool))
+                .map(Map.Entry::getKey).toList();
+    }
+
+    /**
+     * Sends the snapshot of a watched job (frame {@code snapshot}), or, when the client already has this version,
+     * a {@code subscribed} frame saying nothing changed. Then any update that arrived meanwhile and is newer.
+     * Returns the frames sent (0 when the job is no longer watched).
+     */
+    synchronized int snapshot(JobView view, Long clientVersion, Frames frames) {
+        Watch w = watches.get(view.id());
+        if (w == null) {
+            return 0;
+        }
+        int sent = 0;
+        if (clientVersion != null && clientVersion == view.version()) {
+            send(frames.subscribed(view.id(), view.version(), true));
+        } else {
+            send(frames.snapshot(view));
+            sent++;
+        }
+        remember(w, view);
+        w.snapshotPending = false;
+        if (w.buffered != null && w.buffered.version() > w.version) {
+            send(frames.update(w.buffered));
+            remember(w, w.buffered);
+            sent++;
+        }
+        w.buffered = null;
+        return sent;
+    }
+
+    /** Sends a newer version of a job (frame {@code update}); older or equal versions are dropped. */
+    synchronized boolean update(JobView view, boolean autoWatch, Frames frames) {
+        Watch w = watches.get(view.id());
+        if (w == null) {
+            if (!autoWatch) {
+                return false;
+            }
+            w = new Watch();
+            watches.put(view.id(), w);
+        }
+        if (w.snapshotPending) {
+            if (w.buffered == null || view.version() > w.buffered.version()) {
+                w.buffered = view;
+            }
+            return false;
+        }
+        if (view.version() <= w.version) {
+            return false;
+        }
+        send(frames.update(view));
+        remember(w, view);
+        return true;
+    }
+
+    /** Sends a new queue position of a watched, still queued job if it differs from the last one sent. */
+    synchronized boolean position(UUID jobId, int position, Frames frames) {
+        Watch w = watches.get(jobId);
+        if (w == null || w.snapshotPending || w.status != JobStatus.QUEUED || (w.position != null && w.position == position)) {
+            return false;
+        }
+        w.position = position;
+        send(frames.position(jobId, position, w.version));
+        return true;
+    }
+
+    /** Queues an encoded frame; frames are written in the order they were queued, off the caller's thread. */
+    void send(String frame) {
+        if (!ws.isOpen()) {
+            return;
+        }
+        if (queued.incrementAndGet() > maxQueuedFrames) {
+            log.info("WebSocket session {} is too slow ({} frames waiting); closing it", ws.getId(), maxQueuedFrames);
+            outgoing.clear();
+            close(CloseStatus.SESSION_NOT_RELIABLE.withReason("too slow"));
+            return;
+        }
+        outgoing.add(frame);
+        if (draining.compareAndSet(false, true)) {
+            senders.execute(this::drain);
+        }
+    }
+
+    private void drain() {
+        try {
+            String frame;
+            while ((frame = outgoing.poll()) != null) {
+                queued.decrementAndGet();
+                if (ws.isOpen()) {
+                    ws.sendMessage(new TextMessage(frame));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("WebSocket session {} send failed: {}", ws.getId(), e.getClass().getSimpleName());
+            outgoing.clear();
+            close(CloseStatus.SESSION_NOT_RELIABLE);
+        } finally {
+            draining.set(false);
+            if (!outgoing.isEmpty() && ws.isOpen() && draining.compareAndSet(false, true)) {
+                senders.execute(this::drain);
+            }
+        }
+    }
+
+    void close(CloseStatus status) {
+        try {
+            if (ws.isOpen()) {
+                ws.close(status);
+            }
+        } catch (IOException e) {
+            log.debug("WebSocket session {} close failed", ws.getId());
+        }
+    }
+
+    synchronized Long versionOf(UUID jobId) {
+        Watch w = watches.get(jobId);
+        return w == null ? null : w.version;
+    }
+
+    private static void remember(Watch w, JobView view) {
+        w.version = view.version();
+        w.status = view.status();
+        w.pool = view.pool();
+        if (view.status() != JobStatus.QUEUED) {
+            w.position = null;
+        } else if (view.position() != null) {
+            w.position = view.position();
+        }
+    }
+}

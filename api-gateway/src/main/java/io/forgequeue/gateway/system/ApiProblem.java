@@ -1,0 +1,82 @@
+package io.forgequeue.gateway.system;
+
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+
+import java.net.URI;
+import java.util.Locale;
+
+/**
+ * Every kind of error the HTTP API answers with, as RFC 9457 problem details. The {@code code} (and the last
+ * segment of the {@code type} URI) is stable: clients may branch on it. Never rename one, only add.
+ */
+public enum ApiProblem {
+
+    /** The body is not JSON, or a field has the wrong JSON type, or a field is unknown. */
+    MALFORMED_REQUEST(HttpStatus.BAD_REQUEST, "Malformed request"),
+    /** The body is well-formed JSON but breaks the job limits. */
+    VALIDATION_FAILED(HttpStatus.UNPROCESSABLE_CONTENT, "Invalid job"),
+    /** A query parameter or header has an invalid value. */
+    INVALID_PARAMETER(HttpStatus.BAD_REQUEST, "Invalid parameter"),
+    /** No API key, or one that is unknown. */
+    UNAUTHORIZED(HttpStatus.UNAUTHORIZED, "Missing or invalid API key"),
+    /** No job with this id among the caller's jobs. */
+    JOB_NOT_FOUND(HttpStatus.NOT_FOUND, "Job not found"),
+    /** The job has no image with this index (yet). */
+    IMAGE_NOT_FOUND(HttpStatus.NOT_FOUND, "Image not found"),
+    /** No such resource. */
+    NOT_FOUND(HttpStatus.NOT_FOUND, "Not found"),
+    /** The HTTP method is not supported on this resource. */
+    METHOD_NOT_ALLOWED(HttpStatus.METHOD_NOT_ALLOWED, "Method not allowed"),
+    /** The body's content type is not supported. */
+    UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    /** None of the accepted response types can be produced. */
+    NOT_ACCEPTABLE(HttpStatus.NOT_ACCEPTABLE, "Not acceptable"),
+    /** The body is larger than the configured limit. */
+    PAYLOAD_TOO_LARGE(HttpStatus.CONTENT_TOO_LARGE, "Request body too large"),
+    /** The key already has as many jobs queued or running as it may. */
+    TOO_MANY_JOBS_IN_FLIGHT(HttpStatus.TOO_MANY_REQUESTS, "Too many jobs in flight"),
+    /** The Idempotency-Key was used before with a different request body. */
+    IDEMPOTENCY_KEY_REUSED(HttpStatus.UNPROCESSABLE_CONTENT, "Idempotency key reused with a different request"),
+    /** The database cannot be reached; nothing was stored. */
+    SERVICE_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "Service temporarily unavailable"),
+    /** Anything unexpected; details are in the server log, never in the response. */
+    INTERNAL_ERROR(HttpStatus.INTERNAL_SERVER_ERROR, "Internal error");
+
+    /** Base of every {@code type} URI. */
+    public static final String TYPE_BASE = "https://forgequeue.io/problems/";
+
+    private final HttpStatus status;
+    private final String title;
+
+    ApiProblem(HttpStatus status, String title) {
+        this.status = status;
+        this.title = title;
+    }
+
+    public HttpStatus status() {
+        return status;
+    }
+
+    /** The stable code, e.g. {@code job-not-found}. */
+    public String code() {
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    public URI type() {
+        return URI.create(TYPE_BASE + code());
+    }
+
+    public String title() {
+        return title;
+    }
+
+    /** A problem detail of this kind with {@code type}, {@code title}, {@code status}, {@code detail} and {@code code}. */
+    public ProblemDetail toProblem(String detail) {
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, detail);
+        problem.setType(type());
+        problem.setTitle(title);
+        problem.setProperty("code", code());
+        return problem;
+    }
+}

@@ -1,0 +1,25 @@
+package io.forgequeue.gateway.system;
+
+import org.springframework.dao.DataAccessResourceFailureException;
+import org.springframework.dao.QueryTimeoutException;
+import org.springframework.dao.TransientDataAccessException;
+import org.springframework.jdbc.CannotGetJdbcConnectionException;
+
+/** Tells an unreachable or overloaded database (worth a 503 and a retry) from a bug. */
+public final class DatabaseFailures {
+
+    private DatabaseFailures() {
+    }
+
+    /** Whether {@code ex} (or a cause) means the database cannot be reached right now. */
+    public static boolean isUnavailable(Throwable ex) {
+        for (Throwable t = ex; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof CannotGetJdbcConnectionException || t instanceof DataAccessResourceFailureException
+                    || t instanceof TransientDataAccessException || t instanceof QueryTimeoutException
+                    || t instanceof java.sql.SQLTransientException || t instanceof java.net.ConnectException) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,279 @@
+package io.forgequeue.gateway;
+
+import com.rabbitmq.client.GetResponse;
+import io.forgequeue.model.CancelJobCommand;
+import io.forgequeue.model.ErrorCode;
+import io.forgequeue.model.JobEvent;
+import io.forgequeue.model.Topology;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Status events published to forge.events exactly as a worker would, merged into PostgreSQL; and cancel. */
+class EventMergeIT extends IntegrationTestBase {
+
+    private static final String ROW = """
+            select status, progress, attempt, last_seq, worker_id, error_code, error_message, metadata::text as metadata,
+                   images::text as images, started_at, finished_at,
+                   (select count(*) from job_image i where i.job_id = job.id) as image_rows
+            from job where id = ?""";
+
+    private JsonNode job(String key, UUID id) {
+        return api().get(key, "/api/v1/jobs/" + id).json();
+    }
+
+    private Map<String, Object> row(UUID id) {
+        return jdbc.queryForMap(ROW, id);
+    }
+
+    private long version(UUID id) {
+        return jdbc.queryForObject("select version from job where id = ?", Long.class, id);
+    }
+
+    @Test
+    void eventsPublishedLikeAWorkerTakeTheJobToSucceededWithImages() {
+        String key = newKey();
+        UUID id = api().submit(key, Api.job(newPool(), "events")).id();
+        TestWorker worker = BROKER.worker("gpu-1", id, 1);
+        JobEvent running = worker.running();
+        JobEvent progress = worker.progress(50);
+        JobEvent heartbeat = worker.heartbeat();
+        JobEvent succeeded = worker.succeeded(2);
+
+        worker.publish(running, progress, heartbeat, succeeded);
+
+        JsonNode done = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
+                j -> "SUCCEEDED".equals(j.get("status").asString()));
+        assertThat(done.get("progress").asInt()).isEqualTo(100);
+        assertThat(done.get("attempt").asInt()).isEqualTo(1);
+        assertThat(done.get("workerId").asString()).isEqualTo("gpu-1");
+        assertThat(java.time.Instant.parse(done.get("startedAt").asString())).isEqualTo(running.occurredAt());
+        assertThat(java.time.Instant.parse(done.get("finishedAt").asString())).isEqualTo(succeeded.occurredAt());
+        assertThat(done.has("position")).isFalse();
+        JsonNode metadata = done.get("metadata");
+        assertThat(metadata.get("forgeUrl").asString()).isEqualTo("http://127.0.0.1:7861");
+        assertThat(metadata.get("seed").asInt()).isEqualTo(42);
+        assertThat(metadata.get("worker").get("version").asString()).as("deep merge keeps nested fields").isEqualTo("1.0");
+        assertThat(metadata.get("worker").get("forgeMillis").asInt()).isEqualTo(1234);
+        assertThat(done.get("images")).hasSize(2);
+        String url = done.get("images").get(1).get("url").asString();
+        assertThat(url).isEqualTo("/api/v1/jobs/" + id + "/images/1");
+
+        Api.Response image = api().get(key, url);
+        assertThat(image.status()).isEqualTo(200);
+        assertThat(image.header("Content-Type")).isEqualTo("image/png");
+        assertThat(image.header("Cache-Control")).contains("immutable").contains("private").contains("max-age=31536000");
+        assertThat(image.raw().body()).hasSize(TestWorker.PNG.length).endsWith((byte) '1');
+        String etag = image.header("ETag");
+        assertThat(etag).isNotBlank();
+        Api.Response again = api().get(key, url, "If-None-Match", etag);
+        assertThat(again.status()).isEqualTo(304);
+        assertThat(api().get(key, "/api/v1/jobs/" + id + "/images/2").status()).isEqualTo(404);
+        // Four consumers merge concurrently, so RUNNING may be merged after SUCCEEDED (then it only fills in the
+        // start time): the history records the transitions as applied.
+        List<String> history = jdbc.queryForList("select coalesce(from_status, '') || '>' || to_status "
+                + "from job_state_history where job_id = ? order by id", String.class, id);
+        assertThat(history.get(0)).isEqualTo(">QUEUED");
+        assertThat(history.get(history.size() - 1)).endsWith(">SUCCEEDED");
+    }
+
+    private static JsonNode poolOf(JsonNode queue, String pool) {
+        for (JsonNode p : queue.get("pools")) {
+            if (pool.equals(p.get("pool").asString())) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void theQueueOverviewAndEtaReflectActiveWorkersAndRecentJobTimes() {
+        String key = newKey();
+        String pool = newPool();
+        for (int i = 0; i < 2; i++) {
+            UUID id = api().submit(key, Api.job(pool, "history " + i)).id();
+            TestWorker worker = BROKER.worker("gpu-eta", id, 1);
+            worker.publish(worker.running(), worker.progress(50), worker.succeeded(1));
+        }
+        UUID running = api().submit(key, Api.job(pool, "running")).id();
+        TestWorker busy = BROKER.worker("gpu-eta", running, 1);
+        busy.publish(busy.running());
+        UUID waiting = api().submit(key, Api.job(pool, "waiting")).id();
+
+        JsonNode queue = await().atMost(Duration.ofSeconds(10)).until(() -> api().get(key, "/api/v1/queue").json(),
+                q -> q.has("meanJobSeconds") && q.get("activeWorkers").asInt() >= 1 && poolOf(q, pool) != null
+                        && poolOf(q, pool).get("running").asInt() == 1 && poolOf(q, pool).get("depth").asInt() == 1);
+        assertThat(queue.get("meanJobSeconds").asDouble()).isPositive();
+        JsonNode eta = api().get(key, "/api/v1/jobs/" + waiting).json().get("eta");
+        assertThat(eta).as("position 1 with history and an active worker has an ETA").isNotNull();
+        assertThat(eta.get("seconds").asDouble()).isPositive();
+        assertThat(api().get(null, "/api/v1/queue").status()).isEqualTo(401);
+    }
+
+    @Test
+    void duplicatedAndShuffledEventsEndInTheSameRowAsInOrderDelivery() {
+        String key = newKey();
+        String pool = newPool();
+        UUID reference = api().submit(key, Api.job(pool, "in order")).id();
+        java.time.Instant start = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        TestWorker inOrder = BROKER.worker("gpu-2", reference, 1).clockAt(start);
+        List<JobEvent> events = List.of(inOrder.running(), inOrder.progress(10), inOrder.progress(40),
+                inOrder.heartbeat(), inOrder.progress(80), inOrder.succeeded(1));
+        for (JobEvent event : events) {
+            long before = version(reference);
+            TestWorker.publish(BROKER.channel(), List.of(event));
+            await().atMost(Duration.ofSeconds(10)).until(() -> version(reference) > before);
+        }
+        Map<String, Object> expected = row(reference);
+        assertThat(expected.get("status")).isEqualTo("SUCCEEDED");
+
+        Random random = new Random(7);
+        for (int round = 0; round < 4; round++) {
+            UUID id = api().submit(key, Api.job(pool, "shuffled " + round)).id();
+            TestWorker shuffled = BROKER.worker("gpu-2", id, 1).clockAt(start);
+            List<JobEvent> same = List.of(shuffled.running(), shuffled.progress(10), shuffled.progress(40),
+                    shuffled.heartbeat(), shuffled.progress(80), shuffled.succeeded(1));
+            List<JobEvent> delivery = new ArrayList<>(same);
+            delivery.addAll(same);
+            delivery.add(same.get(0));
+            Collections.shuffle(delivery, random);
+
+            TestWorker.publish(BROKER.channel(), delivery);
+
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(row(id)).isEqualTo(expected));
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(3))
+                    .untilAsserted(() -> assertThat(row(id)).isEqualTo(expected));
+        }
+        assertThat(counter("gpu.gateway.events.rejected", "reason", "duplicate")).isPositive();
+    }
+
+    @Test
+    void aFailedJobKeepsItsErrorAndRejectsLaterEventsAsTerminal() {
+        String key = newKey();
+        UUID id = api().submit(key, Api.job(newPool(), "will fail")).id();
+        TestWorker worker = BROKER.worker("gpu-3", id, 1);
+        worker.publish(worker.running(), worker.failed(ErrorCode.FORGE_OUT_OF_MEMORY));
+        JsonNode failed = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
+                j -> "FAILED".equals(j.get("status").asString()));
+        double terminalBefore = counter("gpu.gateway.events.rejected", "reason", "terminal");
+        long versionBefore = version(id);
+
+        worker.publish(worker.progress(90), worker.succeeded(1));
+
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> counter("gpu.gateway.events.rejected", "reason", "terminal") >= terminalBefore + 2);
+        assertThat(failed.get("error").get("code").asString()).isEqualTo("FORGE_OUT_OF_MEMORY");
+        assertThat(failed.get("error").get("message").asString()).isEqualTo(ErrorCode.FORGE_OUT_OF_MEMORY.defaultMessage());
+        assertThat(failed.get("error").get("retryable").asBoolean()).isTrue();
+        assertThat(version(id)).isEqualTo(versionBefore);
+        assertThat(job(key, id).get("status").asString()).isEqualTo("FAILED");
+    }
+
+    @Test
+    void aRequeuedJobWaitsAgainAndTheNewerAttemptWinsOverStaleEvents() {
+        String key = newKey();
+        String pool = newPool();
+        UUID id = api().submit(key, Api.job(pool, "given back")).id();
+        TestWorker first = BROKER.worker("gpu-4", id, 1);
+        first.publish(first.running(), first.progress(30), first.requeued());
+        JsonNode requeued = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
+                j -> "QUEUED".equals(j.get("status").asString()) && j.get("attempt").asInt() == 1);
+        assertThat(requeued.get("position").asInt()).isEqualTo(1);
+        assertThat(requeued.get("progress").asInt()).isZero();
+
+        TestWorker second = BROKER.worker("gpu-5", id, 2);
+        second.publish(second.running(), second.progress(60));
+        await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id).get("progress").asInt() == 60);
+        double staleBefore = counter("gpu.gateway.events.rejected", "reason", "stale-attempt");
+        first.publish(first.progress(99));
+        second.publish(second.succeeded(1));
+
+        JsonNode done = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
+                j -> "SUCCEEDED".equals(j.get("status").asString()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> counter("gpu.gateway.events.rejected", "reason", "stale-attempt") > staleBefore);
+        assertThat(done.get("attempt").asInt()).isEqualTo(2);
+        assertThat(done.get("workerId").asString()).isEqualTo("gpu-5");
+        assertThat(jdbc.queryForList("select from_status || '>' || to_status || '#' || attempt from job_state_history "
+                + "where job_id = ? and from_status is not null order by id", String.class, id))
+                .endsWith("QUEUED>RUNNING#2", "RUNNING>SUCCEEDED#2");
+    }
+
+    @Test
+    void eventsForUnknownJobsAndUnreadableMessagesAreCountedNotApplied() throws Exception {
+        double unknownBefore = counter("gpu.gateway.events.rejected", "reason", "unknown-job");
+        double unreadableBefore = counter("gpu.gateway.events.rejected", "reason", "unreadable");
+        TestWorker ghost = BROKER.worker("gpu-6", UUID.randomUUID(), 1);
+
+        ghost.publish(ghost.running());
+        BROKER.channel().basicPublish(Topology.EVENTS_EXCHANGE, "job.running", null, "{not json".getBytes());
+
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                counter("gpu.gateway.events.rejected", "reason", "unknown-job") > unknownBefore
+                        && counter("gpu.gateway.events.rejected", "reason", "unreadable") > unreadableBefore);
+    }
+
+    @Test
+    void cancellingAQueuedJobCancelsItAtOnceAndTellsTheWorkers() {
+        String key = newKey();
+        UUID id = api().submit(key, Api.job(newPool(), "cancel me")).id();
+        String tap = BROKER.controlTap();
+
+        Api.Response cancelled = api().delete(key, "/api/v1/jobs/" + id);
+        Api.Response again = api().delete(key, "/api/v1/jobs/" + id);
+
+        assertThat(cancelled.status()).isEqualTo(200);
+        assertThat(cancelled.json().get("status").asString()).isEqualTo("CANCELLED");
+        assertThat(cancelled.json().get("cancelRequested").asBoolean()).isTrue();
+        assertThat(again.status()).isEqualTo(200);
+        assertThat(again.json().get("version").asLong()).isEqualTo(cancelled.json().get("version").asLong());
+        GetResponse command = await().atMost(Duration.ofSeconds(10)).until(() -> BROKER.take(tap), m -> m != null);
+        assertThat(TestWorker.WIRE.readValue(command.getBody(), CancelJobCommand.class).jobId()).isEqualTo(id);
+
+        TestWorker late = BROKER.worker("gpu-7", id, 1);
+        double terminalBefore = counter("gpu.gateway.events.rejected", "reason", "terminal");
+        late.publish(late.running());
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> counter("gpu.gateway.events.rejected", "reason", "terminal") > terminalBefore);
+        assertThat(job(key, id).get("status").asString()).isEqualTo("CANCELLED");
+    }
+
+    @Test
+    void cancellingARunningJobAsksTheWorkerAndTheJobEndsWhenItConfirms() {
+        String key = newKey();
+        UUID id = api().submit(key, Api.job(newPool(), "running cancel")).id();
+        TestWorker worker = BROKER.worker("gpu-8", id, 1);
+        worker.publish(worker.running());
+        await().atMost(Duration.ofSeconds(10)).until(() -> "RUNNING".equals(job(key, id).get("status").asString()));
+        String tap = BROKER.controlTap();
+
+        Api.Response pending = api().delete(key, "/api/v1/jobs/" + id);
+        Api.Response stillPending = api().delete(key, "/api/v1/jobs/" + id);
+
+        assertThat(pending.status()).isEqualTo(202);
+        assertThat(pending.json().get("status").asString()).isEqualTo("RUNNING");
+        assertThat(pending.json().get("cancelRequested").asBoolean()).isTrue();
+        assertThat(stillPending.status()).isEqualTo(202);
+        GetResponse command = await().atMost(Duration.ofSeconds(10)).until(() -> BROKER.take(tap), m -> m != null);
+        assertThat(TestWorker.WIRE.readValue(command.getBody(), CancelJobCommand.class).jobId()).isEqualTo(id);
+        assertThat(jdbc.queryForObject("select count(*) from outbox where job_id = ? and kind = 'CANCEL'", Long.class, id))
+                .as("one command, however often the owner asks").isEqualTo(1L);
+
+        worker.publish(worker.cancelled());
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> "CANCELLED".equals(job(key, id).get("status").asString()));
+        Api.Response done = api().delete(key, "/api/v1/jobs/" + id);
+        assertThat(done.status()).isEqualTo(200);
+        assertThat(done.json().get("status").asString()).isEqualTo("CANCELLED");
+    }
+}

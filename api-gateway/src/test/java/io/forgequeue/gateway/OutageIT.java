@@ -1,0 +1,103 @@
+package io.forgequeue.gateway;
+
+import com.rabbitmq.client.GetResponse;
+import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.model.JobMessage;
+import io.forgequeue.model.Topology;
+import io.forgequeue.testsupport.PostgresEndpoint;
+import io.forgequeue.testsupport.RabbitEndpoint;
+import io.forgequeue.testsupport.TestInfrastructure;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.jdbc.core.JdbcTemplate;
+
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Outages, on a private virtual host and database of this class (the shared test broker keeps running for
+ * everyone else). A broker outage is simulated by deleting the gateway's virtual host (RabbitMQ closes every
+ * connection to it and refuses new ones) and creating it again, empty; a database outage by dropping the
+ * gateway's database.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OutageIT {
+
+    static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("outage");
+    static final PostgresEndpoint DB = TestInfrastructure.postgres().withFreshDatabase("outage");
+    static final Broker BROKER = new Broker(RABBIT);
+    static ConfigurableApplicationContext gateway;
+    static Api api;
+    static String key;
+
+    @BeforeAll
+    static void start() {
+        gateway = Gateways.start(RABBIT, DB, "gateway.instance-id=gw-outage");
+        api = new Api(Gateways.port(gateway));
+        key = "outage-" + UUID.randomUUID();
+        gateway.getBean(ApiKeys.class).ensure("outage", key);
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+        BROKER.close();
+    }
+
+    @Test
+    @Order(1)
+    void jobsSubmittedWhileTheBrokerIsDownAreAcceptedAndPublishedWhenItIsBack() {
+        assertThat(api.get(null, "/actuator/health/readiness").status()).isEqualTo(200);
+
+        BROKER.deleteVirtualHost();
+        await().atMost(Duration.ofSeconds(15)).until(() -> api.get(null, "/actuator/health/readiness").status() == 503);
+        Api.Response accepted = api.submit(key, Api.job("default", "during the outage"));
+        UUID id = accepted.id();
+        JdbcTemplate jdbc = gateway.getBean(JdbcTemplate.class);
+
+        assertThat(accepted.status()).isEqualTo(202);
+        await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(3)).until(() -> jdbc.queryForObject(
+                "select count(*) from outbox where job_id = ? and sent_at is null", Long.class, id) == 1);
+
+        BROKER.createVirtualHost();
+
+        GetResponse message = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                .until(() -> BROKER.take(Topology.jobQueue("default")), m -> m != null);
+        assertThat(TestWorker.WIRE.readValue(message.getBody(), JobMessage.class).jobId()).isEqualTo(id);
+        await().atMost(Duration.ofSeconds(10)).until(() -> jdbc.queryForObject(
+                "select count(*) from outbox where job_id = ? and sent_at is not null", Long.class, id) == 1);
+        await().atMost(Duration.ofSeconds(15)).until(() -> api.get(null, "/actuator/health/readiness").status() == 200);
+        assertThat(api.get(key, "/api/v1/jobs/" + id).json().get("status").asString()).isEqualTo("QUEUED");
+    }
+
+    @Test
+    @Order(2)
+    void anUnreachableDatabaseIsAnswered503WithAProblemAndNoTrace() throws Exception {
+        try (Connection admin = TestInfrastructure.postgres().connect(); Statement sql = admin.createStatement()) {
+            sql.execute("DROP DATABASE \"" + DB.database() + "\" WITH (FORCE)");
+        }
+
+        Api.Response submit = api.submit(key, Api.job("default", "no database"));
+        Api.Response list = api.get(key, "/api/v1/jobs");
+
+        for (Api.Response response : new Api.Response[] {submit, list}) {
+            assertThat(response.status()).as(response.text()).isEqualTo(503);
+            assertThat(response.header("Content-Type")).startsWith("application/problem+json");
+            assertThat(response.json().get("code").asString()).isEqualTo("service-unavailable");
+            assertThat(response.header("Retry-After")).isNotBlank();
+            assertThat(response.text()).doesNotContainIgnoringCase("exception").doesNotContain("SQL")
+                    .doesNotContain("at org.").doesNotContain("database \"");
+        }
+        assertThat(api.get(null, "/actuator/health/readiness").status()).isEqualTo(503);
+    }
+}

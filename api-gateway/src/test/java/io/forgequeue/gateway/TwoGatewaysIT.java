@@ -1,0 +1,131 @@
+package io.forgequeue.gateway;
+
+import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.testsupport.PostgresEndpoint;
+import io.forgequeue.testsupport.RabbitEndpoint;
+import io.forgequeue.testsupport.TestInfrastructure;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.jdbc.core.JdbcTemplate;
+import tools.jackson.databind.JsonNode;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Two gateway instances (two Spring contexts) on one database and one virtual host: gateway A does not consume the
+ * persist queue, so every event is merged by gateway B; both run the stuck-job sweep.
+ */
+class TwoGatewaysIT {
+
+    static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("two-gateways");
+    static final PostgresEndpoint DB = TestInfrastructure.postgres().withFreshDatabase("two_gateways");
+    static final Broker BROKER = new Broker(RABBIT);
+    static ConfigurableApplicationContext gatewayA;
+    static ConfigurableApplicationContext gatewayB;
+
+    @BeforeAll
+    static void start() {
+        String[] shared = {"gateway.stuck-sweep.threshold=2s", "gateway.stuck-sweep.interval=250ms"};
+        // one at a time: both would run the same Flyway migration (it locks, but sequential is simpler to read)
+        gatewayA = Gateways.start(RABBIT, DB, concat(shared, "gateway.instance-id=gw-a", "gateway.events.merge-enabled=false"));
+        gatewayB = Gateways.start(RABBIT, DB, concat(shared, "gateway.instance-id=gw-b"));
+    }
+
+    @AfterAll
+    static void stop() {
+        CompletableFuture.allOf(CompletableFuture.runAsync(() -> gatewayA.close()),
+                CompletableFuture.runAsync(() -> gatewayB.close())).join();
+        BROKER.close();
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(new String[0]);
+    }
+
+    private static String newKey() {
+        String raw = "two-" + UUID.randomUUID();
+        gatewayB.getBean(ApiKeys.class).ensure("two", raw);
+        return raw;
+    }
+
+    private static double count(ConfigurableApplicationContext gateway, String name, String tag, String value) {
+        MeterRegistry meters = gateway.getBean(MeterRegistry.class);
+        Counter counter = tag == null ? meters.find(name).counter() : meters.find(name).tag(tag, value).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    @Test
+    void aClientOnGatewayAReceivesTheEventsGatewayBMerged() {
+        String key = newKey();
+        Api a = new Api(Gateways.port(gatewayA));
+        UUID id = a.submit(key, Api.job("default", "across gateways")).id();
+        double mergedByA = count(gatewayA, "gpu.gateway.events.merged", "outcome", "applied");
+        double mergedByB = count(gatewayB, "gpu.gateway.events.merged", "outcome", "applied");
+        try (WsClient ws = WsClient.authenticated(Gateways.port(gatewayA), key)) {
+            ws.subscribe(id);
+            ws.nextOfType("snapshot");
+            TestWorker worker = BROKER.worker("gpu-b", id, 1);
+
+            worker.publish(worker.running(), worker.progress(50), worker.succeeded(1));
+
+            JsonNode done = ws.next(f -> "update".equals(f.path("type").asString())
+                    && "SUCCEEDED".equals(f.get("job").get("status").asString()));
+            assertThat(done.get("job").get("id").asString()).isEqualTo(id.toString());
+        }
+        assertThat(count(gatewayA, "gpu.gateway.events.merged", "outcome", "applied")).isEqualTo(mergedByA);
+        assertThat(count(gatewayB, "gpu.gateway.events.merged", "outcome", "applied")).isGreaterThan(mergedByB);
+    }
+
+    @Test
+    void theStuckSweepsOfTwoGatewaysFailEachStuckJobExactlyOnceAndTellTheClients() {
+        String key = newKey();
+        Api a = new Api(Gateways.port(gatewayA));
+        List<UUID> jobs = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            jobs.add(a.submit(key, Api.job("default", "stuck " + i)).id());
+        }
+        double stuckBefore = count(gatewayA, "gpu.gateway.jobs.stuck", null, null)
+                + count(gatewayB, "gpu.gateway.jobs.stuck", null, null);
+        JdbcTemplate jdbc = gatewayB.getBean(JdbcTemplate.class);
+        try (WsClient ws = WsClient.authenticated(Gateways.port(gatewayA), key)) {
+            ws.subscribe(jobs.get(0));
+            ws.nextOfType("snapshot");
+            for (UUID id : jobs) {
+                TestWorker worker = BROKER.worker("gpu-hung", id, 1);
+                worker.publish(worker.running());
+            }
+
+            JsonNode failed = ws.next(f -> "update".equals(f.path("type").asString())
+                    && "FAILED".equals(f.get("job").get("status").asString()));
+            await().atMost(Duration.ofSeconds(15)).until(() -> jdbc.queryForObject(
+                    "select count(*) from job where status = 'FAILED' and error_code = 'JOB_STUCK' and id = any(?::uuid[])",
+                    Long.class, "{" + String.join(",", jobs.stream().map(UUID::toString).toList()) + "}") == 6);
+
+            assertThat(failed.get("job").get("error").get("code").asString()).isEqualTo("JOB_STUCK");
+            assertThat(failed.get("job").get("error").get("message").asString())
+                    .contains("stopped reporting progress for more than 2 seconds");
+            for (UUID id : jobs) {
+                assertThat(jdbc.queryForObject("select count(*) from job_state_history where job_id = ? "
+                        + "and from_status = 'RUNNING' and to_status = 'FAILED'", Long.class, id))
+                        .as("job %s failed once", id).isEqualTo(1L);
+                assertThat(jdbc.queryForObject("select count(*) from outbox where job_id = ? and kind = 'CANCEL'",
+                        Long.class, id)).isEqualTo(1L);
+            }
+            assertThat(count(gatewayA, "gpu.gateway.jobs.stuck", null, null)
+                    + count(gatewayB, "gpu.gateway.jobs.stuck", null, null) - stuckBefore).isEqualTo(6.0);
+        }
+    }
+}
