@@ -51,10 +51,15 @@ else
     -- --port "$SIM_PORT" --step-ms "$SIM_STEP_MS"
 fi
 
+# The web page offers the samplers and checkpoints this Forge has; the gateway refuses others up front.
+samplers=$(fq_forge_names "$forge_url/sdapi/v1/samplers" name)
+checkpoints=$(fq_forge_names "$forge_url/sdapi/v1/sd-models" model_name)
+
 fq_start_app gateway "$FQ_GATEWAY_JAR" "http://127.0.0.1:$GATEWAY_PORT/actuator/health/readiness" -- \
   env SERVER_PORT="$GATEWAY_PORT" GATEWAY_INSTANCE_ID=gateway-1 GATEWAY_BOOTSTRAP_API_KEY="$API_KEY" \
   SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest \
-  SPRING_DATASOURCE_URL="$jdbc_url" SPRING_DATASOURCE_USERNAME=postgres SPRING_DATASOURCE_PASSWORD=
+  SPRING_DATASOURCE_URL="$jdbc_url" SPRING_DATASOURCE_USERNAME=postgres SPRING_DATASOURCE_PASSWORD= \
+  GATEWAY_JOBS_SAMPLERS="$samplers" GATEWAY_JOBS_CHECKPOINTS="$checkpoints"
 
 for ((i = 1; i <= WORKERS; i++)); do
   port=$((8090 + i))

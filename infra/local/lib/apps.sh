@@ -120,3 +120,12 @@ fq_stop_app() {
   fi
   rm -f "$pidfile"
 }
+
+# fq_forge_names URL FIELD: the values of FIELD in Forge's JSON list at URL, comma-separated (empty when Forge
+# cannot be asked; the gateway then accepts any valid name and the worker checks against Forge itself).
+fq_forge_names() {
+  local auth=()
+  [[ -n ${FORGE_USERNAME:-} ]] && auth=(-u "$FORGE_USERNAME:${FORGE_PASSWORD:-}")
+  curl -fs --max-time 10 "${auth[@]}" "$1" 2> /dev/null \
+    | grep -o "\"$2\": *\"[^\"]*\"" | sed 's/.*: *"\(.*\)"/\1/' | grep -v ',' | paste -sd, - || true
+}

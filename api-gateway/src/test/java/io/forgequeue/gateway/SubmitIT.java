@@ -304,4 +304,16 @@ class SubmitIT extends IntegrationTestBase {
         assertThat(prometheus).contains("gpu_gateway_jobs_submitted_total").contains("gpu_gateway_jobs_by_state")
                 .contains("gpu_gateway_outbox_lag_seconds").contains("application=\"api-gateway\"");
     }
+
+    @Test
+    void offersTheKnownSamplersAndTheLimitsToForms() {
+        Api.Response options = api().get(newKey(), "/api/v1/options");
+
+        assertThat(options.status()).isEqualTo(200);
+        assertThat(options.json().get("samplers").toString()).isEqualTo("[\"Euler a\",\"DPM++ 2M\"]");
+        assertThat(options.json().get("pools").get(0).asString()).isEqualTo("default");
+        assertThat(options.json().get("limits").get("sizeMax").asInt()).isEqualTo(2048);
+        assertThat(options.json().get("limits").get("defaultSteps").asInt()).isEqualTo(20);
+        assertThat(api().get(null, "/api/v1/options").status()).isEqualTo(401);
+    }
 }

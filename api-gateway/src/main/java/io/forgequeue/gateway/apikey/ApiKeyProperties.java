@@ -8,8 +8,8 @@ import java.time.Duration;
 /**
  * API key settings ({@code gateway.api-keys.*}).
  *
- * @param bootstrap a key inserted (hashed) at startup if missing, for local use; env
- *                  {@code GATEWAY_BOOTSTRAP_API_KEY}; empty for none
+ * @param bootstrap keys inserted (hashed) at startup if missing, for local use: one, or several separated by
+ *                  commas; env {@code GATEWAY_BOOTSTRAP_API_KEY}; empty for none
  * @param cacheTtl  how long a looked-up key is remembered in memory (saves a database round trip per request)
  */
 @ConfigurationProperties("gateway.api-keys")

@@ -6,7 +6,13 @@ import org.springframework.boot.ApplicationArguments;
 import org.springframework.boot.ApplicationRunner;
 import org.springframework.stereotype.Component;
 
-/** Inserts the configured bootstrap key ({@code GATEWAY_BOOTSTRAP_API_KEY}) at startup if it is missing. */
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Inserts the configured bootstrap keys ({@code GATEWAY_BOOTSTRAP_API_KEY}: one key, or several separated by commas)
+ * at startup if they are missing.
+ */
 @Component
 class BootstrapApiKey implements ApplicationRunner {
 
@@ -22,15 +28,26 @@ class BootstrapApiKey implements ApplicationRunner {
 
     @Override
     public void run(ApplicationArguments args) {
-        String raw = properties.bootstrap();
-        if (raw == null || raw.isBlank()) {
+        List<String> raw = bootstrapKeys(properties.bootstrap());
+        if (raw.isEmpty()) {
             log.info("No bootstrap API key configured (GATEWAY_BOOTSTRAP_API_KEY); only keys in the database work");
             return;
         }
-        if (raw.length() < 16) {
-            log.warn("The bootstrap API key is shorter than 16 characters; use a long random key outside local use");
+        for (int i = 0; i < raw.size(); i++) {
+            String key = raw.get(i);
+            if (key.length() < 16) {
+                log.warn("Bootstrap API key {} is shorter than 16 characters; use long random keys outside local use", i + 1);
+            }
+            Caller caller = keys.ensure(i == 0 ? "bootstrap" : "bootstrap-" + (i + 1), key);
+            log.info("ApiKey(id={}) bootstrap key ensured", caller.keyId());
         }
-        Caller caller = keys.ensure("bootstrap", raw);
-        log.info("ApiKey(id={}) bootstrap key ensured", caller.keyId());
+    }
+
+    /** The configured keys: one, or several separated by commas (blanks around them ignored). */
+    static List<String> bootstrapKeys(String configured) {
+        if (configured == null || configured.isBlank()) {
+            return List.of();
+        }
+        return Arrays.stream(configured.split(",")).map(String::trim).filter(k -> !k.isEmpty()).distinct().toList();
     }
 }

@@ -1,0 +1,184 @@
+package io.forgequeue.systemtest;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One of the system's apps (gateway or worker) running as a separate OS process from its packaged jar,
+ * with its output in a log file under {@code target/system-test-logs/}.
+ */
+final class AppProcess implements AutoCloseable {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private final String name;
+    private final Path jar;
+    private final Map<String, String> env;
+    private final int port;
+    private final Path log;
+    private Process process;
+
+    private AppProcess(String name, Path jar, Map<String, String> env, int port) {
+        this.name = name;
+        this.jar = jar;
+        this.env = Map.copyOf(env);
+        this.port = port;
+        this.log = SystemPaths.logDir().resolve(name + ".log");
+    }
+
+    /** Starts the jar with the given environment and waits until its readiness probe answers UP. */
+    static AppProcess start(String name, Path jar, Map<String, String> env, int port) {
+        AppProcess app = new AppProcess(name, jar, env, port);
+        app.launch();
+        return app;
+    }
+
+    void launch() {
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException(jar + " is missing: run ./mvnw verify from the root (it packages the apps first)");
+        }
+        List<String> cmd = new ArrayList<>(List.of(javaBinary(), "-Xmx384m", "-XX:TieredStopAtLevel=1",
+                "-Djava.security.egd=file:/dev/./urandom", "-jar", jar.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
+        pb.environment().put("SERVER_PORT", Integer.toString(port));
+        try {
+            process = pb.start();
+        } catch (IOException e) {
+            throw new IllegalStateException("could not start " + name, e);
+        }
+        awaitReady(Duration.ofSeconds(90));
+    }
+
+    /** Waits until {@code /actuator/health/readiness} answers 200, failing fast if the process dies. */
+    void awaitReady(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        URI uri = URI.create(baseUrl() + "/actuator/health/readiness");
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException(name + " exited with " + process.exitValue() + " during start; see " + log);
+            }
+            try {
+                HttpResponse<Void> r = HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(2)).build(),
+                        HttpResponse.BodyHandlers.discarding());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            sleep(250);
+        }
+        throw new IllegalStateException(name + " was not ready within " + timeout + "; see " + log);
+    }
+
+    String name() {
+        return name;
+    }
+
+    String baseUrl() {
+        return "http://127.0.0.1:" + port;
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    boolean isAlive() {
+        return process != null && process.isAlive();
+    }
+
+    Path log() {
+        return log;
+    }
+
+    /** SIGKILL: the process gets no chance to clean up. */
+    void kill() {
+        process.destroyForcibly();
+        waitFor(Duration.ofSeconds(10));
+    }
+
+    /** SIGSTOP: the process freezes (its sockets stay open). */
+    void freeze() {
+        signal("STOP");
+    }
+
+    /** SIGCONT: a frozen process resumes. */
+    void resume() {
+        signal("CONT");
+    }
+
+    /** SIGTERM, and SIGKILL if it has not ended within the grace period. */
+    void stop(Duration grace) {
+        if (process == null || !process.isAlive()) {
+            return;
+        }
+        process.destroy();
+        if (!waitFor(grace)) {
+            kill();
+        }
+    }
+
+    /** Starts the same app again (same port and environment) after it ended. */
+    void restart() {
+        if (isAlive()) {
+            throw new IllegalStateException(name + " is still running");
+        }
+        launch();
+    }
+
+    @Override
+    public void close() {
+        stop(Duration.ofSeconds(20));
+    }
+
+    private boolean waitFor(Duration d) {
+        try {
+            return process.waitFor(d.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void signal(String sig) {
+        try {
+            int rc = new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).start().waitFor();
+            if (rc != 0) {
+                throw new IllegalStateException("kill -" + sig + " " + process.pid() + " failed");
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}

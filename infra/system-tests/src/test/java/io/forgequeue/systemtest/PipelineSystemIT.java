@@ -1,0 +1,219 @@
+package io.forgequeue.systemtest;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import tools.jackson.databind.JsonNode;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static io.forgequeue.systemtest.ForgeQueueSystem.ALICE_KEY;
+import static io.forgequeue.systemtest.ForgeQueueSystem.BOB_KEY;
+import static io.forgequeue.systemtest.ForgeQueueSystem.job;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The whole pipeline with real processes: forge-sim, one gateway and two workers from their packaged jars,
+ * against real RabbitMQ and PostgreSQL, checked only through the public REST API and WebSocket.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PipelineSystemIT {
+
+    /** forge-sim takes this long per sampling step: a job of n steps runs n x STEP_MS. */
+    private static final int STEP_MS = 30;
+
+    private ForgeQueueSystem system;
+    private Http alice;
+    private Http bob;
+
+    @BeforeAll
+    void startSystem() {
+        system = ForgeQueueSystem.start("pipeline", 1, 2,
+                List.of("--step-ms", Integer.toString(STEP_MS), "--model-load-ms", "0", "--preview-every", "3"),
+                Map.of());
+        alice = system.http(0, ALICE_KEY);
+        bob = system.http(0, BOB_KEY);
+    }
+
+    @AfterAll
+    void stopSystem() {
+        if (system != null) {
+            system.close();
+        }
+    }
+
+    @Test
+    void twentyJobsFromTwoKeysAllSucceedWithValidImagesAndEachKeySeesOnlyItsOwn() throws IOException {
+        List<String> aliceJobs = new ArrayList<>();
+        List<String> bobJobs = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            aliceJobs.add(submit(alice, job("alice's fox " + i, 4)));
+            bobJobs.add(submit(bob, job("bob's owl " + i, 4)));
+        }
+
+        awaitStatus(alice, aliceJobs, "SUCCEEDED", Duration.ofSeconds(90));
+        awaitStatus(bob, bobJobs, "SUCCEEDED", Duration.ofSeconds(90));
+
+        for (String id : aliceJobs) {
+            JsonNode view = alice.get("/api/v1/jobs/" + id).json();
+            assertThat(view.path("images")).hasSize(1);
+            Http.Answer image = alice.get(view.path("images").get(0).path("url").asString());
+            assertThat(image.status()).isEqualTo(200);
+            assertThat(image.header("Content-Type")).isEqualTo("image/png");
+            BufferedImage png = ImageIO.read(new ByteArrayInputStream(image.bytes()));
+            assertThat(png).as("job %s's image decodes as PNG", id).isNotNull();
+            assertThat(png.getWidth()).isEqualTo(64);
+            assertThat(png.getHeight()).isEqualTo(64);
+        }
+        Set<String> aliceListed = listedIds(alice);
+        assertThat(aliceListed).containsAll(aliceJobs).doesNotContainAnyElementsOf(bobJobs);
+        assertThat(listedIds(bob)).containsAll(bobJobs).doesNotContainAnyElementsOf(aliceJobs);
+        String bobsJob = bobJobs.get(0);
+        assertThat(alice.get("/api/v1/jobs/" + bobsJob).status()).isEqualTo(404);
+        assertThat(alice.get("/api/v1/jobs/" + bobsJob + "/images/0").status()).isEqualTo(404);
+        assertThat(alice.delete("/api/v1/jobs/" + bobsJob).status()).isEqualTo(404);
+        assertThat(bob.get("/api/v1/jobs/" + bobsJob).json().path("status").asString()).isEqualTo("SUCCEEDED");
+    }
+
+    @Test
+    void positionsSeenWhileQueuedStrictlyDecreaseToOneBeforeTheJobRuns() {
+        try (WsClient ws = system.ws(0, ALICE_KEY)) {
+            List<String> ahead = new ArrayList<>();
+            for (int i = 0; i < 7; i++) {
+                ahead.add(submit(alice, job("backlog " + i, 10)));
+            }
+            JsonNode accepted = alice.post("/api/v1/jobs", job("the one we watch", 10)).json();
+            String watched = accepted.path("id").asString();
+            ws.subscribe(watched, null);
+
+            ws.await(f -> isJobFrame(f, watched) && f.path("job").path("status").asString().equals("SUCCEEDED"),
+                    Duration.ofSeconds(60));
+
+            List<Integer> positions = new ArrayList<>();
+            positions.add(accepted.path("position").asInt());
+            for (JsonNode f : ws.framesFor(watched)) {
+                String type = f.path("type").asString();
+                if (isJobFrame(f, watched) && !f.path("job").path("status").asString().equals("QUEUED")) {
+                    break;
+                }
+                Integer p = type.equals("position") ? Integer.valueOf(f.path("position").asInt())
+                        : f.path("job").hasNonNull("position") ? f.path("job").path("position").asInt() : null;
+                if (p != null && !p.equals(positions.get(positions.size() - 1))) {
+                    positions.add(p);
+                }
+            }
+            assertThat(positions.get(0)).as("position at submission").isGreaterThanOrEqualTo(7);
+            assertThat(positions).as("positions seen: %s", positions).isSortedAccordingTo((a, b) -> b - a)
+                    .doesNotHaveDuplicates().endsWith(1);
+            awaitStatus(alice, ahead, "SUCCEEDED", Duration.ofSeconds(60));
+        }
+    }
+
+    @Test
+    void everyClientGetsAnOrderedStreamEndingInTheTerminalStateEvenAfterReconnecting() {
+        String id = submit(alice, job("a slow lighthouse", 60));
+        try (WsClient steady = system.ws(0, ALICE_KEY)) {
+            steady.subscribe(id, null);
+            WsClient flaky = system.ws(0, ALICE_KEY);
+            flaky.subscribe(id, null);
+            JsonNode running = flaky.await(f -> isJobFrame(f, id)
+                    && f.path("job").path("status").asString().equals("RUNNING"), Duration.ofSeconds(30));
+            long lastSeen = running.path("job").path("version").asLong();
+            flaky.abort();
+
+            JsonNode terminal;
+            try (WsClient resumed = system.ws(0, ALICE_KEY)) {
+                resumed.subscribe(id, lastSeen);
+                terminal = resumed.await(f -> isJobFrame(f, id)
+                        && f.path("job").path("status").asString().equals("SUCCEEDED"), Duration.ofSeconds(30));
+                assertThat(versions(resumed.framesFor(id))).isSorted().doesNotHaveDuplicates();
+            }
+
+            steady.await(f -> isJobFrame(f, id) && f.path("job").path("status").asString().equals("SUCCEEDED"),
+                    Duration.ofSeconds(30));
+            List<JsonNode> stream = steady.framesFor(id).stream().filter(f -> isJobFrame(f, id)).toList();
+            assertThat(versions(stream)).as("versions in the order received").isSorted().doesNotHaveDuplicates();
+            List<String> statuses = stream.stream().map(f -> f.path("job").path("status").asString()).toList();
+            assertThat(statuses.get(statuses.size() - 1)).isEqualTo("SUCCEEDED");
+            assertThat(statuses).contains("RUNNING");
+            assertThat(statuses.subList(statuses.indexOf("RUNNING"), statuses.size()))
+                    .as("never back to QUEUED once running").doesNotContain("QUEUED");
+            assertThat(terminal.path("job").path("version").asLong())
+                    .isEqualTo(stream.get(stream.size() - 1).path("job").path("version").asLong());
+            JsonNode reloaded = alice.get("/api/v1/jobs/" + id).json();
+            assertThat(reloaded.path("status").asString()).isEqualTo("SUCCEEDED");
+            assertThat(reloaded.path("version").asLong()).isEqualTo(terminal.path("job").path("version").asLong());
+        }
+    }
+
+    @Test
+    void cancelsAQueuedJobAtOnceAndARunningJobByInterruptingForge() {
+        long interruptedBefore = system.forge().admin().state().calls().interrupted();
+        List<String> long1 = List.of(submit(alice, job("long a", 150)), submit(alice, job("long b", 150)));
+        String queued = submit(alice, job("waiting c", 150));
+        awaitStatus(alice, long1, "RUNNING", Duration.ofSeconds(30));
+
+        Http.Answer cancelQueued = alice.delete("/api/v1/jobs/" + queued);
+        assertThat(cancelQueued.status()).isEqualTo(200);
+        assertThat(cancelQueued.json().path("status").asString()).isEqualTo("CANCELLED");
+
+        Http.Answer cancelRunning = alice.delete("/api/v1/jobs/" + long1.get(0));
+        assertThat(cancelRunning.status()).isEqualTo(202);
+        awaitStatus(alice, List.of(long1.get(0)), "CANCELLED", Duration.ofSeconds(20));
+        assertThat(system.forge().admin().state().calls().interrupted()).isGreaterThan(interruptedBefore);
+        assertThat(alice.delete("/api/v1/jobs/" + long1.get(0)).json().path("status").asString()).isEqualTo("CANCELLED");
+
+        alice.delete("/api/v1/jobs/" + long1.get(1));
+        awaitStatus(alice, List.of(long1.get(1)), "CANCELLED", Duration.ofSeconds(20));
+        assertThat(alice.get("/api/v1/jobs/" + queued).json().path("status").asString())
+                .as("a cancelled job is never run later").isEqualTo("CANCELLED");
+    }
+
+    // ---------- helpers ----------
+
+    private static String submit(Http http, Map<String, Object> body) {
+        Http.Answer answer = http.post("/api/v1/jobs", body);
+        assertThat(answer.status()).as("submit: %s", answer).isEqualTo(202);
+        return answer.json().path("id").asString();
+    }
+
+    private static void awaitStatus(Http http, List<String> ids, String status, Duration timeout) {
+        await().atMost(timeout).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+            for (String id : ids) {
+                assertThat(http.get("/api/v1/jobs/" + id).json().path("status").asString()).as(id).isEqualTo(status);
+            }
+        });
+    }
+
+    private static Set<String> listedIds(Http http) {
+        Set<String> ids = new HashSet<>();
+        String cursor = null;
+        do {
+            JsonNode page = http.get("/api/v1/jobs?limit=100" + (cursor == null ? "" : "&cursor=" + cursor)).json();
+            page.path("items").forEach(j -> ids.add(j.path("id").asString()));
+            cursor = page.hasNonNull("nextCursor") ? page.path("nextCursor").asString() : null;
+        } while (cursor != null);
+        return ids;
+    }
+
+    private static boolean isJobFrame(JsonNode f, String id) {
+        String type = f.path("type").asString("");
+        return (type.equals("snapshot") || type.equals("update")) && id.equals(f.path("job").path("id").asString(null));
+    }
+
+    private static List<Long> versions(List<JsonNode> frames) {
+        return frames.stream().filter(f -> f.path("job").has("version"))
+                .map(f -> f.path("job").path("version").asLong()).toList();
+    }
+}
