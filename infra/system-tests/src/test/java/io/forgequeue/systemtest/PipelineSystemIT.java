@@ -113,7 +113,9 @@ class PipelineSystemIT {
                     positions.add(p);
                 }
             }
-            assertThat(positions.get(0)).as("position at submission").isGreaterThanOrEqualTo(7);
+            // 7 jobs ahead and 2 workers: at most a few of them have started by the time ours is stored
+            assertThat(positions.get(0)).as("position at submission").isGreaterThanOrEqualTo(4);
+            assertThat(positions).as("the client saw the queue move, not just the end").hasSizeGreaterThanOrEqualTo(3);
             assertThat(positions).as("positions seen: %s", positions).isSortedAccordingTo((a, b) -> b - a)
                     .doesNotHaveDuplicates().endsWith(1);
             awaitStatus(alice, ahead, "SUCCEEDED", Duration.ofSeconds(60));
