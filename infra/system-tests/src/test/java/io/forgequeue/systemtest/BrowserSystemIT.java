@@ -50,7 +50,8 @@ class BrowserSystemIT {
     void start() throws IOException, InterruptedException {
         ensureChromium();
         system = ForgeQueueSystem.start("browser", 1, 1,
-                List.of("--step-ms", "40", "--model-load-ms", "0", "--preview-every", "2"), Map.of());
+                List.of("--step-ms", "40", "--model-load-ms", "0", "--preview-every", "2"),
+                Map.of("WORKER_PROGRESS_PREVIEWINTERVAL", "200ms"));
         profile = Files.createTempDirectory("fq-chromium");
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
@@ -86,6 +87,10 @@ class BrowserSystemIT {
         // a job ahead of ours keeps the only worker busy for ~2 s, so ours has to wait in line
         assertThat(alice.post("/api/v1/jobs", job("the job ahead", 50)).status()).isEqualTo(202);
         browser.findElement(By.id("prompt")).sendKeys("a lighthouse at dusk, seen from the browser");
+        browser.findElement(By.tagName("summary")).click();
+        WebElement steps = browser.findElement(By.name("steps"));
+        steps.clear();
+        steps.sendKeys("40");
         browser.findElement(By.id("submit")).click();
 
         Set<String> seen = new LinkedHashSet<>();
@@ -94,11 +99,19 @@ class BrowserSystemIT {
                 .findFirst().orElse(null));
         String jobId = card.getAttribute("data-job-id");
         boolean queuedShot = false;
+        boolean previewShot = false;
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline && !"SUCCEEDED".equals(card.getAttribute("data-status"))) {
             String where = card.findElement(By.className("where")).getText();
             String badge = card.findElement(By.className("badge")).getText();
             seen.add(badge.replaceAll("\\d+%", "n%") + " | " + where.replaceAll("about .*", "about …"));
+            if (!card.findElements(By.cssSelector(".media img.live")).isEmpty()) {
+                seen.add("live preview");
+                if (!previewShot) {
+                    screenshot("1b-running-with-preview");
+                    previewShot = true;
+                }
+            }
             if (!queuedShot && badge.startsWith("QUEUED") && where.startsWith("Position")) {
                 screenshot("1-queued");
                 queuedShot = true;
@@ -108,7 +121,8 @@ class BrowserSystemIT {
         assertThat(card.getAttribute("data-status")).isEqualTo("SUCCEEDED");
         assertThat(seen).as("what the card showed on the way: %s", seen)
                 .anyMatch(s -> s.startsWith("QUEUED") && s.contains("Position 1 in the queue"))
-                .anyMatch(s -> s.startsWith("RUNNING n%"));
+                .anyMatch(s -> s.startsWith("RUNNING n%"))
+                .contains("live preview");
         waitForImage(wait, jobId);
         screenshot("2-done");
 
@@ -118,9 +132,27 @@ class BrowserSystemIT {
         assertThat(browser.findElement(By.cssSelector(".card[data-job-id='" + jobId + "'] .badge")).getText())
                 .isEqualTo("SUCCEEDED");
 
+        // the gateway dies while a job runs: the page reconnects by itself and still shows how the job ended
+        browser.findElement(By.id("prompt")).clear();
+        browser.findElement(By.id("prompt")).sendKeys("a job that ends while the page is cut off");
+        browser.findElement(By.id("submit")).click();
+        WebElement second = wait.until(d -> d.findElements(By.cssSelector(".card")).stream()
+                .filter(c -> c.findElement(By.className("prompt")).getText().contains("cut off"))
+                .findFirst().orElse(null));
+        String secondId = second.getAttribute("data-job-id");
+        wait.until(d -> "RUNNING".equals(second.getAttribute("data-status")));
+        system.gateway(0).kill();
+        new WebDriverWait(browser, Duration.ofSeconds(10)).until(d -> !d.findElement(By.id("conn-text")).getText().equals("live"));
+        system.gateway(0).restart();
+        new WebDriverWait(browser, Duration.ofSeconds(60)).until(d -> d.findElement(By.id("conn-text")).getText().equals("live"));
+        new WebDriverWait(browser, Duration.ofSeconds(30)).until(d -> "SUCCEEDED".equals(
+                d.findElement(By.cssSelector(".card[data-job-id='" + secondId + "']")).getAttribute("data-status")));
+        waitForImage(wait, secondId);
+        screenshot("4-after-reconnect");
+
         browser.manage().window().setSize(new Dimension(390, 844));
         AppProcess.sleep(300);
-        screenshot("4-phone-width");
+        screenshot("5-phone-width");
         Object overflow = ((JavascriptExecutor) browser).executeScript(
                 "return document.documentElement.scrollWidth > window.innerWidth");
         assertThat(overflow).as("no sideways scrolling at phone width").isEqualTo(false);
