@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops what infra/local/up.sh started: the workers first (they give back a running job), then the
-# gateway, forge-sim, PostgreSQL and RabbitMQ. Processes it did not start are left alone.
+# gateway, forge-sim, Prometheus (if infra/local/prometheus.sh started it), PostgreSQL and RabbitMQ.
+# Processes it did not start are left alone.
 # FQ_KEEP_SERVERS=1 keeps RabbitMQ and PostgreSQL running (and their data in every case).
 set -euo pipefail
 
@@ -18,6 +19,9 @@ for pidfile in "$FQ_APP_DIR"/pids/worker-*.pid; do
 done
 fq_stop_app gateway
 fq_stop_app forge-sim
+if [[ -f $FQ_RUN_DIR/prometheus.pid ]]; then
+  "$FQ_LOCAL_DIR/prometheus.sh" stop
+fi
 if [[ ${FQ_KEEP_SERVERS:-} != 1 ]]; then
   "$FQ_LOCAL_DIR/postgres.sh" stop
   "$FQ_LOCAL_DIR/rabbitmq.sh" stop

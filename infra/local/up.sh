@@ -13,6 +13,7 @@
 #   FQ_RABBIT_PORT / FQ_PG_PORT   broker and database ports (defaults 5701 / 55432)
 #   FQ_SKIP_BUILD=1    do not (re)build the jars
 #   FQ_JAVA_OPTS       extra JVM options for the apps
+#   FQ_PROMETHEUS=1    also start Prometheus (infra/local/prometheus.sh) on http://localhost:9090
 set -euo pipefail
 
 FQ_SERVICE=up
@@ -69,6 +70,10 @@ for ((i = 1; i <= WORKERS; i++)); do
     SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest
 done
 
+if [[ ${FQ_PROMETHEUS:-} == 1 ]]; then
+  "$FQ_LOCAL_DIR/prometheus.sh" start
+fi
+
 cat <<MSG
 
 Forge Queue is up ($(fq_since "$started") s).
@@ -82,3 +87,6 @@ Forge Queue is up ($(fq_since "$started") s).
   Logs:          $FQ_APP_DIR/logs/
   Stop:          infra/local/down.sh
 MSG
+if [[ ${FQ_PROMETHEUS:-} == 1 ]]; then
+  echo "  Prometheus:    http://localhost:${FQ_PROMETHEUS_PORT:-9090}/  (alerts: /alerts, targets: /targets)"
+fi

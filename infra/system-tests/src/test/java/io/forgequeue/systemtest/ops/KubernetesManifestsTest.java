@@ -1,0 +1,439 @@
+package io.forgequeue.systemtest.ops;
+
+import io.forgequeue.model.Topology;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static io.forgequeue.systemtest.ops.OpsFiles.at;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.map;
+import static io.forgequeue.systemtest.ops.OpsFiles.string;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+/**
+ * The Kubernetes manifests of infra/k8s/: every document is a well-formed object, the Deployments have images,
+ * resources and probes on the actuator health groups, the worker holds one GPU and outlives its job on shutdown,
+ * KEDA scales the worker Deployment on the real job queue, and every environment variable is one the apps read
+ * (their application.yml).
+ */
+class KubernetesManifestsTest {
+
+    private static final Path DIR = OpsFiles.path("infra/k8s");
+    private static final String NAMESPACE = "forge-queue";
+    private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace");
+
+    /** Variables read by the JVM itself (not by Spring), allowed in any app container. */
+    private static final Set<String> JVM_VARIABLES = Set.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS");
+
+    /**
+     * Spring Boot's spring.rabbitmq.virtual-host, bound by both apps (legacy env form). The gateway's
+     * application.yaml names it as a placeholder; the worker's binds the same RabbitProperties and names the
+     * variable in its header comment.
+     */
+    private static final Set<String> BOOT_RABBIT_VARIABLES = Set.of("SPRING_RABBITMQ_VIRTUAL_HOST");
+
+    /** Keys of the Secret the RabbitMQ Cluster Operator creates for a RabbitmqCluster ("<name>-default-user"). */
+    private static final Set<String> OPERATOR_SECRET_KEYS = Set.of("username", "password", "host", "port");
+
+    private static Map<Path, List<Map<String, Object>>> documentsByFile;
+    private static List<Map<String, Object>> objects;
+
+    @BeforeAll
+    static void parseEveryManifest() {
+        documentsByFile = new LinkedHashMap<>();
+        try (Stream<Path> files = Files.list(DIR)) {
+            files.filter(f -> f.toString().endsWith(".yaml") || f.toString().endsWith(".yml")).sorted()
+                    .forEach(f -> documentsByFile.put(f, OpsFiles.yamlDocuments(f)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        objects = new ArrayList<>();
+        documentsByFile.forEach((file, docs) -> {
+            if (!file.getFileName().toString().equals("kustomization.yaml")) {
+                objects.addAll(docs);
+            }
+        });
+        assertThat(objects).as("manifests in %s", DIR).hasSizeGreaterThanOrEqualTo(9);
+    }
+
+    @Test
+    void everyManifestHasAnApiVersionAKindAndANameInTheForgeQueueNamespace() {
+        for (Map<String, Object> object : objects) {
+            String id = describe(object);
+
+            assertThat(string(object, "apiVersion")).as("apiVersion of %s", id).isNotBlank();
+            assertThat(string(object, "kind")).as("kind of %s", id).isNotBlank();
+            assertThat(string(object, "metadata.name")).as("metadata.name of %s", id).matches("[a-z0-9][a-z0-9.-]*");
+            if (!CLUSTER_SCOPED.contains(string(object, "kind"))) {
+                assertThat(string(object, "metadata.namespace")).as("namespace of %s", id).isEqualTo(NAMESPACE);
+            }
+        }
+    }
+
+    @Test
+    void theKustomizationListsEveryManifestExceptTheExamplesAndOnlyExistingFiles() {
+        Map<String, Object> kustomization = documentsByFile.get(DIR.resolve("kustomization.yaml")).get(0);
+        List<?> resources = (List<?>) at(kustomization, "resources");
+        Set<String> expected = new TreeSet<>();
+        for (Path file : documentsByFile.keySet()) {
+            String name = file.getFileName().toString();
+            if (!name.equals("kustomization.yaml") && !name.contains(".example.")) {
+                expected.add(name);
+            }
+        }
+
+        assertThat(string(kustomization, "kind")).isEqualTo("Kustomization");
+        assertThat(string(kustomization, "namespace")).isEqualTo(NAMESPACE);
+        assertThat(new TreeSet<>(resources.stream().map(Object::toString).toList())).isEqualTo(expected);
+    }
+
+    @Test
+    void everyContainerHasAnImageAndResourceRequestsAndAMemoryLimit() {
+        for (Map<String, Object> deployment : ofKind("Deployment")) {
+            for (Map<String, Object> container : allContainers(deployment)) {
+                String id = describe(deployment) + " container " + container.get("name");
+
+                assertThat(string(container, "image")).as("image of %s", id).isNotBlank();
+                assertThat(map(container, "resources.requests")).as("requests of %s", id).containsKeys("cpu", "memory");
+                assertThat(map(container, "resources.limits")).as("limits of %s", id).containsKey("memory");
+            }
+        }
+    }
+
+    @Test
+    void theGatewayRunsTwoReplicasProbedOnItsActuatorHealthGroupsAndAnnotatedForPrometheus() {
+        Map<String, Object> gateway = deployment("api-gateway");
+        Map<String, Object> container = container(gateway, "api-gateway");
+        int port = Integer.parseInt(defaultOf(gatewayConfig().get("server.port")));
+
+        assertThat(at(gateway, "spec.replicas")).isEqualTo(2);
+        assertProbe(container, "readinessProbe", "/actuator/health/readiness", port);
+        assertProbe(container, "livenessProbe", "/actuator/health/liveness", port);
+        assertScrapeAnnotations(gateway, port);
+        assertThat(valueFrom(container, "GATEWAY_INSTANCE_ID")).as("GATEWAY_INSTANCE_ID")
+                .containsEntry("fieldRef", Map.of("fieldPath", "metadata.name"));
+    }
+
+    @Test
+    void theWorkerPodHoldsExactlyOneGpuAndIsScheduledOnGpuNodes() {
+        Map<String, Object> worker = deployment("gpu-worker");
+        int gpus = 0;
+
+        for (Map<String, Object> container : allContainers(worker)) {
+            Object limit = at(container, "resources.limits");
+            if (limit instanceof Map<?, ?> limits && limits.containsKey("nvidia.com/gpu")) {
+                gpus += Integer.parseInt(limits.get("nvidia.com/gpu").toString());
+            }
+        }
+
+        assertThat(gpus).as("nvidia.com/gpu limits in the worker pod").isEqualTo(1);
+        assertThat(map(worker, "spec.template.spec.nodeSelector")).isNotEmpty();
+    }
+
+    @Test
+    void theWorkerIsProbedOnItsActuatorTakesItsIdFromThePodNameAndDrivesTheForgeOfItsOwnPod() {
+        Map<String, Object> worker = deployment("gpu-worker");
+        Map<String, Object> container = container(worker, "gpu-worker");
+        int port = Integer.parseInt(workerConfig().get("server.port").toString());
+
+        assertProbe(container, "readinessProbe", "/actuator/health/readiness", port);
+        assertProbe(container, "livenessProbe", "/actuator/health/liveness", port);
+        assertScrapeAnnotations(worker, port);
+        assertThat(valueFrom(container, "WORKER_ID")).as("WORKER_ID")
+                .containsEntry("fieldRef", Map.of("fieldPath", "metadata.name"));
+
+        URI forge = URI.create(envValue(container, "FORGE_URL"));
+        assertThat(forge.getHost()).as("FORGE_URL host").isIn("127.0.0.1", "localhost");
+        Set<Integer> otherPorts = new HashSet<>();
+        for (Map<String, Object> c : allContainers(worker)) {
+            if (!"gpu-worker".equals(c.get("name"))) {
+                list(c, "ports").forEach(p -> otherPorts.add((Integer) p.get("containerPort")));
+            }
+        }
+        assertThat(otherPorts).as("ports of the Forge container in the worker pod").contains(forge.getPort());
+    }
+
+    /**
+     * On SIGTERM the worker may finish its job for worker.shutdown-grace, then interrupts Forge and gives the job
+     * back within AmqpConfiguration.AFTER_GRACE, and Spring waits 10 s more per phase; a job's Forge call lasts at
+     * most worker.forge.call-timeout. The kubelet must not kill the pod before all of that.
+     */
+    @Test
+    void theWorkersTerminationGracePeriodOutlastsAJobPlusTheShutdownGraceAndTheGiveBack() {
+        Map<String, Object> worker = deployment("gpu-worker");
+        Map<String, Object> container = container(worker, "gpu-worker");
+        Map<String, Object> config = workerConfig();
+        Duration grace = OpsFiles.duration(envOr(container, "WORKER_SHUTDOWNGRACE", config.get("worker.shutdown-grace")));
+        Duration callTimeout = OpsFiles.duration(
+                envOr(container, "WORKER_FORGE_CALLTIMEOUT", config.get("worker.forge.call-timeout")));
+        Duration afterGrace = workerAfterGrace();
+
+        Duration terminationGrace = Duration.ofSeconds(((Number) at(worker,
+                "spec.template.spec.terminationGracePeriodSeconds")).longValue());
+
+        assertThat(terminationGrace).as("terminationGracePeriodSeconds vs a job (%s) plus the shutdown grace (%s)",
+                callTimeout, grace).isGreaterThan(callTimeout.plus(grace));
+        assertThat(terminationGrace).as("terminationGracePeriodSeconds vs grace + give-back + Spring's 10 s")
+                .isGreaterThan(grace.plus(afterGrace).plusSeconds(10));
+    }
+
+    @Test
+    void theGatewaysTerminationGracePeriodOutlastsItsPreStopPauseAndSpringsGracefulShutdown() {
+        Map<String, Object> gateway = deployment("api-gateway");
+        Map<String, Object> container = container(gateway, "api-gateway");
+        Object phase = gatewayConfig().getOrDefault("spring.lifecycle.timeout-per-shutdown-phase", "30s");
+        List<?> preStop = (List<?>) at(container, "lifecycle.preStop.exec.command");
+        long pause = preStop == null ? 0 : Long.parseLong(preStop.get(preStop.size() - 1).toString());
+
+        long terminationGrace = ((Number) at(gateway, "spec.template.spec.terminationGracePeriodSeconds")).longValue();
+
+        assertThat(gatewayConfig().get("server.shutdown")).isEqualTo("graceful");
+        assertThat(terminationGrace).isGreaterThan(pause + OpsFiles.duration(phase).toSeconds());
+    }
+
+    @Test
+    void kedaScalesTheWorkerDeploymentOnTheLengthOfTheDefaultJobQueue() {
+        Map<String, Object> scaledObject = single("ScaledObject");
+        Map<String, Object> trigger = list(scaledObject, "spec.triggers").get(0);
+        String pool = string(single("ConfigMap"), "data.WORKER_POOL");
+        int min = ((Number) at(scaledObject, "spec.minReplicaCount")).intValue();
+        int max = ((Number) at(scaledObject, "spec.maxReplicaCount")).intValue();
+
+        assertThat(string(scaledObject, "apiVersion")).startsWith("keda.sh/");
+        assertThat(string(scaledObject, "spec.scaleTargetRef.kind")).isEqualTo("Deployment");
+        assertThat(string(scaledObject, "spec.scaleTargetRef.name")).isEqualTo(string(deployment("gpu-worker"), "metadata.name"));
+        assertThat(string(trigger, "type")).isEqualTo("rabbitmq");
+        assertThat(string(trigger, "metadata.queueName")).isEqualTo("forge.jobs.default")
+                .isEqualTo(Topology.jobQueue(pool));
+        assertThat(string(trigger, "metadata.mode")).isEqualTo("QueueLength");
+        // the management API counts ready + unacknowledged: running jobs keep their workers
+        assertThat(string(trigger, "metadata.protocol")).isEqualTo("http");
+        assertThat(min).isBetween(0, max);
+        assertThat(max).isPositive();
+        String authName = string(trigger, "authenticationRef.name");
+        assertThat(ofKind("TriggerAuthentication")).extracting(t -> string(t, "metadata.name")).contains(authName);
+        assertThat(at(deployment("gpu-worker"), "spec.replicas")).as("replicas are KEDA's to set").isNull();
+    }
+
+    @Test
+    void theTriggerAuthenticationReadsTheManagementUriFromASecret() {
+        Map<String, Object> auth = single("TriggerAuthentication");
+        Map<String, Object> ref = list(auth, "spec.secretTargetRef").get(0);
+
+        assertThat(string(ref, "parameter")).isEqualTo("host");
+        assertThat(string(exampleSecret(string(ref, "name")), "stringData." + string(ref, "key")))
+                .startsWith("http://").contains(":15672/");
+    }
+
+    @Test
+    void everyEnvironmentVariableOfAnAppContainerIsOneTheAppReads() {
+        Set<String> gatewayAllowed = allowedVariables("api-gateway/src/main/resources/application.yaml");
+        Set<String> workerAllowed = allowedVariables("gpu-worker/src/main/resources/application.yml");
+
+        assertThat(envNames(container(deployment("api-gateway"), "api-gateway"))).as("gateway env")
+                .isNotEmpty().isSubsetOf(gatewayAllowed);
+        assertThat(envNames(container(deployment("gpu-worker"), "gpu-worker"))).as("worker env")
+                .isNotEmpty().isSubsetOf(workerAllowed);
+    }
+
+    @Test
+    void everyConfigMapAndSecretReferenceNamesAKeyThatExists() {
+        Map<String, Object> configMap = single("ConfigMap");
+        String operatorSecret = string(single("RabbitmqCluster"), "metadata.name") + "-default-user";
+
+        for (Map<String, Object> deployment : ofKind("Deployment")) {
+            for (Map<String, Object> container : allContainers(deployment)) {
+                for (Map<String, Object> env : list(container, "env")) {
+                    String id = describe(deployment) + " " + env.get("name");
+                    Map<String, Object> cm = map(env, "valueFrom.configMapKeyRef");
+                    if (!cm.isEmpty()) {
+                        assertThat(cm.get("name")).as(id).isEqualTo(string(configMap, "metadata.name"));
+                        assertThat(map(configMap, "data")).as(id).containsKey(cm.get("key").toString());
+                    }
+                    Map<String, Object> secret = map(env, "valueFrom.secretKeyRef");
+                    if (!secret.isEmpty()) {
+                        String name = secret.get("name").toString();
+                        String key = secret.get("key").toString();
+                        if (name.equals(operatorSecret)) {
+                            assertThat(OPERATOR_SECRET_KEYS).as(id).contains(key);
+                        } else {
+                            assertThat(map(exampleSecret(name), "stringData")).as(id).containsKey(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rabbitMqIsAThreeNodeClusterOfTheOperatorAndPostgresAJdbcUrlFromASecret() {
+        Map<String, Object> rabbit = single("RabbitmqCluster");
+        Map<String, Object> gateway = container(deployment("api-gateway"), "api-gateway");
+        Map<String, Object> dbUrl = map(valueFrom(gateway, "SPRING_DATASOURCE_URL"), "secretKeyRef");
+
+        assertThat(string(rabbit, "apiVersion")).isEqualTo("rabbitmq.com/v1beta1");
+        assertThat(at(rabbit, "spec.replicas")).isEqualTo(3);
+        assertThat(dbUrl).as("SPRING_DATASOURCE_URL from a Secret").isNotEmpty();
+        assertThat(string(exampleSecret(dbUrl.get("name").toString()), "stringData." + dbUrl.get("key")))
+                .startsWith("jdbc:postgresql://");
+        assertThat(envValueOrRef(container(deployment("gpu-worker"), "gpu-worker"), "SPRING_DATASOURCE_URL"))
+                .as("the worker has no database").isNull();
+    }
+
+    @Test
+    void aDisruptionBudgetKeepsAGatewayAndTheServiceSelectsTheGatewayPods() {
+        Map<String, Object> gateway = deployment("api-gateway");
+        Map<String, Object> podLabels = map(gateway, "spec.template.metadata.labels");
+        Map<String, Object> pdb = single("PodDisruptionBudget");
+        Map<String, Object> service = single("Service");
+        int minAvailable = ((Number) at(pdb, "spec.minAvailable")).intValue();
+
+        assertThat(podLabels).containsAllEntriesOf(map(pdb, "spec.selector.matchLabels"));
+        assertThat(minAvailable).isBetween(1, ((Number) at(gateway, "spec.replicas")).intValue() - 1);
+        assertThat(podLabels).containsAllEntriesOf(map(service, "spec.selector"));
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------------
+
+    private static List<Map<String, Object>> ofKind(String kind) {
+        return objects.stream().filter(o -> kind.equals(o.get("kind"))).toList();
+    }
+
+    private static Map<String, Object> single(String kind) {
+        List<Map<String, Object>> found = ofKind(kind);
+        assertThat(found).as("objects of kind %s", kind).hasSize(1);
+        return found.get(0);
+    }
+
+    private static Map<String, Object> deployment(String name) {
+        return ofKind("Deployment").stream().filter(d -> name.equals(string(d, "metadata.name"))).findFirst()
+                .orElseGet(() -> fail("no Deployment " + name + " in " + DIR));
+    }
+
+    private static List<Map<String, Object>> allContainers(Map<String, Object> deployment) {
+        List<Map<String, Object>> all = new ArrayList<>(list(deployment, "spec.template.spec.initContainers"));
+        all.addAll(list(deployment, "spec.template.spec.containers"));
+        return all;
+    }
+
+    private static Map<String, Object> container(Map<String, Object> deployment, String name) {
+        return allContainers(deployment).stream().filter(c -> name.equals(c.get("name"))).findFirst()
+                .orElseGet(() -> fail("no container " + name + " in " + describe(deployment)));
+    }
+
+    private static Map<String, Object> exampleSecret(String name) {
+        return objects.stream().filter(o -> "Secret".equals(o.get("kind")) && name.equals(string(o, "metadata.name")))
+                .findFirst().orElseGet(() -> fail("no Secret " + name + " (secrets.example.yaml documents them)"));
+    }
+
+    private static Set<String> envNames(Map<String, Object> container) {
+        Set<String> names = new TreeSet<>();
+        list(container, "env").forEach(e -> names.add(e.get("name").toString()));
+        assertThat(list(container, "envFrom")).as("envFrom hides variable names; use env").isEmpty();
+        return names;
+    }
+
+    private static Map<String, Object> valueFrom(Map<String, Object> container, String name) {
+        return list(container, "env").stream().filter(e -> name.equals(e.get("name"))).findFirst()
+                .map(e -> map(e, "valueFrom")).orElseGet(() -> fail("no env " + name + " in " + container.get("name")));
+    }
+
+    private static String envValue(Map<String, Object> container, String name) {
+        return list(container, "env").stream().filter(e -> name.equals(e.get("name"))).findFirst()
+                .map(e -> string(e, "value")).orElseGet(() -> fail("no env " + name + " in " + container.get("name")));
+    }
+
+    private static Object envValueOrRef(Map<String, Object> container, String name) {
+        return list(container, "env").stream().filter(e -> name.equals(e.get("name"))).findFirst()
+                .map(e -> (Object) e).orElse(null);
+    }
+
+    private static Object envOr(Map<String, Object> container, String name, Object fallback) {
+        return list(container, "env").stream().filter(e -> name.equals(e.get("name")) && e.get("value") != null)
+                .findFirst().map(e -> e.get("value")).orElse(fallback);
+    }
+
+    private static void assertProbe(Map<String, Object> container, String probe, String path, int port) {
+        Map<String, Object> http = map(container, probe + ".httpGet");
+        assertThat(http.get("path")).as("%s path of %s", probe, container.get("name")).isEqualTo(path);
+        assertThat(portNumber(container, http.get("port"))).as("%s port", probe).isEqualTo(port);
+    }
+
+    private static void assertScrapeAnnotations(Map<String, Object> deployment, int port) {
+        Map<String, Object> annotations = map(deployment, "spec.template.metadata.annotations");
+        assertThat(annotations).as("scrape annotations of %s", describe(deployment))
+                .containsEntry("prometheus.io/scrape", "true")
+                .containsEntry("prometheus.io/port", Integer.toString(port))
+                .containsEntry("prometheus.io/path", "/actuator/prometheus");
+    }
+
+    /** A probe port is a number or the name of one of the container's ports. */
+    private static int portNumber(Map<String, Object> container, Object port) {
+        if (port instanceof Number n) {
+            return n.intValue();
+        }
+        return list(container, "ports").stream().filter(p -> String.valueOf(port).equals(p.get("name")))
+                .map(p -> ((Number) p.get("containerPort")).intValue()).findFirst()
+                .orElseGet(() -> fail("no port named " + port + " in " + container.get("name")));
+    }
+
+    private static Map<String, Object> gatewayConfig() {
+        return OpsFiles.flatten(OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml"));
+    }
+
+    private static Map<String, Object> workerConfig() {
+        return OpsFiles.flatten(OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml"));
+    }
+
+    /** "${PORT:8080}" -> "8080"; a plain value as it is. */
+    private static String defaultOf(Object value) {
+        Matcher m = Pattern.compile("\\$\\{[^:}]+:([^}]*)}").matcher(String.valueOf(value));
+        return m.matches() ? m.group(1) : String.valueOf(value);
+    }
+
+    /** AmqpConfiguration.AFTER_GRACE of the worker: the time it needs after the grace to give a job back. */
+    private static Duration workerAfterGrace() {
+        String source = OpsFiles.read("gpu-worker/src/main/java/io/forgequeue/worker/system/AmqpConfiguration.java");
+        Matcher m = Pattern.compile("AFTER_GRACE\\s*=\\s*Duration\\.ofSeconds\\((\\d+)\\)").matcher(source);
+        if (!m.find()) {
+            fail("AmqpConfiguration.AFTER_GRACE is no longer 'Duration.ofSeconds(n)': update this test");
+        }
+        return Duration.ofSeconds(Long.parseLong(m.group(1)));
+    }
+
+    /**
+     * What an app reads from the environment: the ${NAME} placeholders of its application.yml, the env form of
+     * every property it sets there (relaxed binding), and the JVM's own variables.
+     */
+    private static Set<String> allowedVariables(String applicationYml) {
+        Set<String> allowed = new TreeSet<>(JVM_VARIABLES);
+        allowed.addAll(BOOT_RABBIT_VARIABLES);
+        allowed.addAll(OpsFiles.placeholders(OpsFiles.read(applicationYml)));
+        for (String property : OpsFiles.flatten(OpsFiles.yamlFile(applicationYml)).keySet()) {
+            allowed.addAll(OpsFiles.envNamesOf(property));
+        }
+        return allowed;
+    }
+
+    private static String describe(Map<String, Object> object) {
+        return object.get("kind") + "/" + string(object, "metadata.name");
+    }
+}
