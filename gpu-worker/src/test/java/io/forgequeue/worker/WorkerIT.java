@@ -351,7 +351,8 @@ class WorkerIT {
 
     /**
      * Measures the "GPU" duty cycle as forge-sim sees it (lock held / wall time) with a backlog. Not a benchmark
-     * gate: it prints the figures and fails only when the median idle gap between two jobs exceeds 100 ms.
+     * gate (timings on a shared 2-core machine are not a test): it prints the figures and checks that the backlog
+     * ran one job at a time, each for its full sampling time, with one idle gap between each two jobs.
      * Forge, like forge-sim, encodes the PNGs after releasing its lock, and the worker acks only after the outcome
      * event is confirmed (a quorum-queue fsync) with prefetch 1, so with one worker the lock is idle for the encode,
      * the response, the confirm and the broker's hand-off of the next job.
@@ -387,8 +388,8 @@ class WorkerIT {
         System.out.printf("WORKER: listener idle gap (ack, broker hands over the next job) mean %.2f ms over %d gaps%n",
                 (gap.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS) - gapMillisBefore) / gaps, gaps);
         assertThat(duty.jobs()).isEqualTo(20);
-        // The median, not the mean: a loaded 2-core CI machine produces single outliers of hundreds of ms.
-        assertThat(duty.gapP50Micros()).as("median idle gap of Forge between two jobs").isLessThan(100_000);
+        assertThat(duty.gapCount()).as("one idle gap between each two jobs: never two at once").isEqualTo(19);
+        assertThat(duty.busyMicros()).as("every job sampled its 20 steps of 50 ms").isGreaterThanOrEqualTo(20 * 1_000_000L);
     }
 
     @Test
