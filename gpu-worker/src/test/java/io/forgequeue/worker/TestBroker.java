@@ -84,6 +84,25 @@ final class TestBroker implements AutoCloseable {
         return channel.basicGet(queue, true);
     }
 
+    /**
+     * Binds to the events exchange a quorum queue that is already full and refuses new messages
+     * ({@code x-overflow=reject-publish}): from now on the broker nacks every event published with that routing
+     * key, as it does while a quorum queue has no leader.
+     */
+    synchronized void refuseEvents(String queue, String bindingKey) throws Exception {
+        channel.queueDeclare(queue, true, false, false, Map.of("x-queue-type", "quorum", "x-max-length", 1,
+                "x-overflow", "reject-publish"));
+        for (int i = 0; i < 3; i++) { // a quorum queue starts refusing once it is over its limit
+            channel.basicPublish("", queue, null, new byte[] {1});
+            channel.waitForConfirms(10_000);
+        }
+        channel.queueBind(queue, Topology.EVENTS_EXCHANGE, bindingKey);
+    }
+
+    synchronized void deleteQueue(String queue) throws Exception {
+        channel.queueDelete(queue);
+    }
+
     synchronized void purge(String queue) throws Exception {
         channel.queuePurge(queue);
     }

@@ -76,7 +76,10 @@ import static org.awaitility.Awaitility.await;
         "worker.progress.heartbeat-interval=500ms",
         "worker.progress.preview-interval=200ms",
         "worker.shutdown-grace=5s",
-        "worker.confirm-timeout=5s"})
+        "worker.confirm-timeout=5s",
+        "worker.outcome.retry-for=60s",
+        "worker.outcome.retry-delay=100ms",
+        "worker.outcome.retry-max-delay=400ms"})
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WorkerIT {
 
@@ -350,6 +353,42 @@ class WorkerIT {
     }
 
     /**
+     * The broker refuses the outcome for a while (as a quorum queue does during a leader election): the worker
+     * sends the same event again with pauses until it is confirmed, and only then acks. The job runs on Forge once,
+     * the message is not handed back in a loop, and the next job runs normally.
+     */
+    @Test
+    @Order(11)
+    void sendsARefusedOutcomeAgainUntilTheBrokerTakesItWithoutRunningTheJobTwice() throws Exception {
+        long received = admin().stats().calls().received();
+        double nacked = eventResults("SUCCEEDED", "nacked");
+        broker.refuseEvents("it-refuse-outcomes", "job.succeeded");
+        UUID jobId;
+        try {
+            jobId = broker.submit(aSpec().size(256, 256).steps(5).build());
+            await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "nacked") - nacked >= 3);
+            assertThat(broker.messageCount(Topology.jobQueue("default"))).as("the job is held, not given back")
+                    .isZero();
+            assertThat(admin().stats().calls().received() - received).as("Forge ran the job once").isEqualTo(1);
+        } finally {
+            broker.deleteQueue("it-refuse-outcomes");
+        }
+
+        JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
+        await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "confirmed") > 0
+                && broker.messageCount(Topology.jobQueue("default")) == 0);
+        List<JobEvent> all = events.eventsOf(jobId);
+        assertThat(all).extracting(JobEvent::attempt).as(EventRecorder.describe(all)).containsOnly(1);
+        assertThat(all).filteredOn(e -> e.type() == EventType.SUCCEEDED).extracting(JobEvent::seq)
+                .as("every copy of the outcome is the same event").containsOnly(done.seq());
+        assertThat(all).extracting(JobEvent::type).doesNotContain(EventType.REQUEUED, EventType.FAILED);
+        assertThat(admin().stats().calls().received() - received).as("Forge ran the job once").isEqualTo(1);
+
+        UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+    }
+
+    /**
      * Measures the "GPU" duty cycle as forge-sim sees it (lock held / wall time) with a backlog. Not a benchmark
      * gate (timings on a shared 2-core machine are not a test): it prints the figures and checks that the backlog
      * ran one job at a time, each for its full sampling time, with one idle gap between each two jobs.
@@ -442,6 +481,11 @@ class WorkerIT {
 
     private ForgeSimAdmin admin() {
         return SIM.admin();
+    }
+
+    private double eventResults(String type, String result) {
+        var counter = meters.find("gpu.worker.events").tag("type", type).tag("result", result).counter();
+        return counter == null ? 0 : counter.count();
     }
 
     private double retries(String reason) {

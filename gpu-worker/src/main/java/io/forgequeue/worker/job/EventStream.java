@@ -1,6 +1,7 @@
 package io.forgequeue.worker.job;
 
 import io.forgequeue.model.JobEvent;
+import io.forgequeue.worker.system.WorkerProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -12,43 +13,69 @@ import java.util.function.LongFunction;
 /**
  * The events of one attempt of one job, numbered 1, 2, 3, ... and stored by the broker in that order.
  *
- * <p>Every event is sent only after the broker confirmed the previous one, so events never overtake each other
- * even though they leave from different threads (listener, progress poller) and possibly different channels; a
- * non-final event does not wait for its own confirm, so the RUNNING event costs the job nothing. The outcome is
- * sent last and waited for: the job message is acknowledged only once it is confirmed. After the outcome the
- * stream is closed and late progress events are dropped. Thread-safe.
+ * <p>Events leave in sequence order over one channel ({@link OrderedSender}), from whichever thread sends them
+ * (listener, progress poller); numbering and queueing happen under this object's monitor. No event waits for
+ * another's confirm: a non-final event is not waited for at all (a failure is logged and counted), so neither the
+ * RUNNING event nor a PROGRESS sent just before the end delays anything. The outcome is sent last and waited for:
+ * the job message is acknowledged only once the outcome is confirmed. After the outcome the stream is closed and
+ * late progress events are dropped. Thread-safe.
+ *
+ * <p>An outcome the broker refuses or does not confirm is sent again, unchanged (same sequence number, so the
+ * gateway's merge treats a second copy as a duplicate), after a pause that doubles up to a limit, for at most
+ * {@link WorkerProperties.Outcome#retryFor()}. Giving the job back at once instead would hand it straight back to
+ * this worker, which would run it on Forge again and meet the same refusal: a tight loop of wasted GPU time.
  */
 final class EventStream {
 
     private static final Logger log = LoggerFactory.getLogger(EventStream.class);
 
-    private final JobEventPublisher publisher;
+    /** Where the events go; {@link JobEventPublisher} in production. */
+    interface Sink {
+        /** Queues the event for sending; the correlation completes with the broker's confirm. */
+        CorrelationData send(JobEvent event);
+
+        /** Counts and logs the confirm of an event nobody waits for; never blocks. */
+        void whenConfirmed(CorrelationData correlation, JobEvent event);
+
+        /** Waits for the confirm; throws {@link AmqpException} when there is none or it is a refusal. */
+        void awaitConfirm(CorrelationData correlation, JobEvent event, Duration timeout);
+    }
+
+    /** Pauses the calling thread; replaced in tests. */
+    interface Pause {
+        void sleep(Duration duration) throws InterruptedException;
+    }
+
+    private final Sink sink;
     private final Duration confirmTimeout;
+    private final WorkerProperties.Outcome retry;
+    private final Pause pause;
     private long seq;
-    private CorrelationData pending;
-    private JobEvent pendingEvent;
     private boolean closed;
 
-    EventStream(JobEventPublisher publisher, Duration confirmTimeout) {
-        this.publisher = publisher;
+    EventStream(Sink sink, Duration confirmTimeout, WorkerProperties.Outcome retry) {
+        this(sink, confirmTimeout, retry, d -> Thread.sleep(d.toMillis()));
+    }
+
+    EventStream(Sink sink, Duration confirmTimeout, WorkerProperties.Outcome retry, Pause pause) {
+        this.sink = sink;
         this.confirmTimeout = confirmTimeout;
+        this.retry = retry;
+        this.pause = pause;
     }
 
     /**
-     * Sends a non-final event (RUNNING, PROGRESS, HEARTBEAT). A failure is logged, not thrown: the outcome decides.
+     * Sends a non-final event with the next sequence number, without waiting for its confirm.
      *
-     * @param event builds the event from its sequence number
-     * @return whether it was sent
+     * @return false when the stream is closed (the outcome was sent) or the event could not be queued
      */
     synchronized boolean send(LongFunction<JobEvent> event) {
         if (closed) {
             return false;
         }
-        settlePending();
         JobEvent e = event.apply(++seq);
         try {
-            pending = publisher.send(e);
-            pendingEvent = e;
+            sink.whenConfirmed(sink.send(e), e);
             return true;
         } catch (AmqpException ex) {
             log.warn("{} event (seq {}) not sent: {}", e.type(), e.seq(), ex.getMessage());
@@ -57,35 +84,54 @@ final class EventStream {
     }
 
     /**
-     * Sends the outcome and waits for the broker's confirm; closes the stream.
+     * Closes the stream and sends the outcome, sending it again while the broker refuses it (see the class
+     * comment); returns once the broker has confirmed it.
      *
-     * @throws AmqpException when the outcome could not be sent or was not confirmed (the job must not be acked)
+     * @throws AmqpException when the outcome was still not confirmed after {@code retryFor}, or the thread was
+     *                       interrupted while waiting (the job must not be acked)
      */
-    synchronized JobEvent finish(LongFunction<JobEvent> event) {
-        closed = true;
-        settlePending();
-        JobEvent e = event.apply(++seq);
-        CorrelationData correlation = publisher.send(e);
-        publisher.awaitConfirm(correlation, e, confirmTimeout);
-        return e;
+    JobEvent finish(LongFunction<JobEvent> event) {
+        JobEvent e;
+        CorrelationData correlation;
+        synchronized (this) {
+            closed = true;
+            e = event.apply(++seq);
+            correlation = sink.send(e);
+        }
+        long deadline = System.nanoTime() + retry.retryFor().toNanos();
+        Duration delay = retry.retryDelay();
+        for (int sends = 1; ; sends++) {
+            try {
+                sink.awaitConfirm(correlation, e, confirmTimeout);
+                if (sends > 1) {
+                    log.info("{} event of job {} confirmed at send {}", e.type(), e.jobId(), sends);
+                }
+                return e;
+            } catch (AmqpException ex) {
+                if (System.nanoTime() + delay.toNanos() - deadline > 0) {
+                    log.error("{} (sent {} times in {}); the job goes back to the queue", ex.getMessage(), sends,
+                            retry.retryFor());
+                    throw ex;
+                }
+                log.warn("{}; sending it again in {} ms", ex.getMessage(), delay.toMillis());
+                try {
+                    pause.sleep(delay);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw ex;
+                }
+                delay = min(delay.multipliedBy(2), retry.retryMaxDelay());
+                correlation = sink.send(e);
+            }
+        }
     }
 
-    /** Sequence number of the last event built. */
+    /** The sequence number of the last event sent (0 before the first). */
     synchronized long lastSeq() {
         return seq;
     }
 
-    private void settlePending() {
-        if (pending == null) {
-            return;
-        }
-        try {
-            publisher.awaitConfirm(pending, pendingEvent, confirmTimeout);
-        } catch (AmqpException ex) {
-            log.warn("{}", ex.getMessage());
-        } finally {
-            pending = null;
-            pendingEvent = null;
-        }
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 }

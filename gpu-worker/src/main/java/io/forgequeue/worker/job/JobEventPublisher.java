@@ -6,6 +6,8 @@ import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.Topology;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
+import io.forgequeue.worker.system.WorkerProperties;
+import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -30,11 +32,12 @@ import java.util.concurrent.TimeoutException;
 /**
  * Publishes status events to {@link Topology#EVENTS_EXCHANGE}: persistent JSON with the contract version header,
  * {@code mandatory}, each with a {@link CorrelationData} (id = job id) whose future completes when the broker
- * confirms it. Previews go fire-and-forget through a second template that is not {@code mandatory} (no gateway
- * may be listening). Thread-safe.
+ * confirms it. Events leave in the order they are sent, over one channel ({@link OrderedSender}), without waiting
+ * for each other's confirms. Previews go fire-and-forget through a second template that is not {@code mandatory}
+ * (no gateway may be listening). Thread-safe.
  */
 @Component
-class JobEventPublisher {
+class JobEventPublisher implements EventStream.Sink {
 
     private static final Logger log = LoggerFactory.getLogger(JobEventPublisher.class);
 
@@ -43,10 +46,12 @@ class JobEventPublisher {
     private final ObjectWriter eventWriter;
     private final ObjectWriter previewWriter;
     private final WorkerMetrics metrics;
+    private final OrderedSender sender;
 
     JobEventPublisher(RabbitTemplate rabbitTemplate, ConnectionFactory connectionFactory, WireJson json,
-                      WorkerMetrics metrics) {
+                      WorkerMetrics metrics, WorkerProperties worker) {
         this.events = rabbitTemplate;
+        this.sender = new OrderedSender(rabbitTemplate, worker.confirmTimeout());
         this.previews = new RabbitTemplate(connectionFactory);
         this.previews.setMandatory(false);
         this.previews.setUsePublisherConnection(true);
@@ -65,15 +70,40 @@ class JobEventPublisher {
         }
     }
 
-    /** Sends the event; the returned correlation completes with the broker's confirm. */
-    CorrelationData send(JobEvent event) {
+    /**
+     * Queues the event for sending after every event sent before it; returns at once. The returned correlation
+     * completes with the broker's confirm, or with a nack when the event could not be sent.
+     */
+    @Override
+    public CorrelationData send(JobEvent event) {
         MessageProperties props = properties(MessageDeliveryMode.PERSISTENT);
         props.setMessageId(event.jobId() + "/" + event.attempt() + "/" + event.seq());
         props.setType(event.type().name());
         CorrelationData correlation = new CorrelationData(event.jobId().toString());
-        events.send(Topology.EVENTS_EXCHANGE, event.routingKey(), new Message(eventWriter.writeValueAsBytes(event),
+        sender.send(Topology.EVENTS_EXCHANGE, event.routingKey(), new Message(eventWriter.writeValueAsBytes(event),
                 props), correlation);
         return correlation;
+    }
+
+    /** Counts (and logs a failure of) an event whose confirm nobody waits for. Never blocks. */
+    @Override
+    public void whenConfirmed(CorrelationData correlation, JobEvent event) {
+        correlation.getFuture().whenComplete((confirm, error) -> {
+            String result = error != null || confirm == null ? "unconfirmed" : !confirm.ack() ? "nacked"
+                    : correlation.getReturned() != null ? "returned" : "confirmed";
+            metrics.event(event.type().name(), result);
+            if (!result.equals("confirmed")) {
+                log.warn("{} event of job {} (attempt {}, seq {}) not confirmed: {}", event.type(), event.jobId(),
+                        event.attempt(), event.seq(), error != null ? error.toString()
+                                : confirm == null ? "no confirm" : confirm.ack() ? "unroutable" : confirm.reason());
+            }
+        });
+    }
+
+    /** Sends what is still queued (bounded), after the listener containers have stopped. */
+    @PreDestroy
+    void stop() {
+        sender.close();
     }
 
     /**
@@ -81,7 +111,8 @@ class JobEventPublisher {
      *
      * @throws EventNotConfirmedException when the broker refused it, could not route it, or did not answer in time
      */
-    void awaitConfirm(CorrelationData correlation, JobEvent event, Duration timeout) {
+    @Override
+    public void awaitConfirm(CorrelationData correlation, JobEvent event, Duration timeout) {
         CorrelationData.Confirm confirm;
         try {
             confirm = correlation.getFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -98,7 +129,8 @@ class JobEventPublisher {
         }
         if (!confirm.ack()) {
             metrics.event(event.type().name(), "nacked");
-            throw new EventNotConfirmedException(event, "broker nack: " + confirm.reason());
+            throw new EventNotConfirmedException(event, "refused by the broker (nack"
+                    + (confirm.reason() == null ? ")" : ": " + confirm.reason() + ")"));
         }
         if (correlation.getReturned() != null) {
             metrics.event(event.type().name(), "returned");

@@ -26,7 +26,9 @@ import java.io.IOException;
  * thread. The other dispositions are exceptions the container understands:
  * {@link ImmediateRequeueAmqpException} = nack with requeue (job given back after a confirmed REQUEUED event),
  * {@link AmqpRejectAndDontRequeueException} = nack without requeue, so the queue dead-letters the message (poison).
- * Any other exception (the outcome event could not be confirmed) also requeues: the job is not lost.
+ * Any other exception (the outcome event was still not confirmed after being sent again for
+ * {@code worker.outcome.retry-for}, see {@link EventStream#finish}) also requeues: the job is not lost, and the
+ * pauses between those sends keep a broker that refuses events from turning the job into a tight re-run loop.
  */
 @Component
 class JobListener {

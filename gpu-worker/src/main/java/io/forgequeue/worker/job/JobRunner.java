@@ -72,7 +72,7 @@ class JobRunner {
 
     Disposition run(JobMessage job, int attempt) {
         UUID jobId = job.jobId();
-        EventStream events = new EventStream(publisher, worker.confirmTimeout());
+        EventStream events = new EventStream(publisher, worker.confirmTimeout(), worker.outcome());
         if (cancelledJobs.isCancelled(jobId)) {
             log.info("Job(id={}) was cancelled before it started; skipped without calling Forge", jobId);
             finish(events, seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(),

@@ -26,6 +26,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param shutdownGrace on SIGTERM, how long the running job may still take before Forge is interrupted and the job
  *                      is given back to the queue
  * @param confirmTimeout how long to wait for the broker to confirm an event
+ * @param outcome       how long a job's outcome event is sent again when the broker does not confirm it
  * @param progress      progress polling, throttling, heartbeats and previews
  * @param cancel        the memory of cancel commands for jobs not running here
  */
@@ -37,6 +38,7 @@ public record WorkerProperties(
         @DefaultValue("5") @Min(1) int maxAttempts,
         @DefaultValue("30s") @NotNull Duration shutdownGrace,
         @DefaultValue("10s") @NotNull Duration confirmTimeout,
+        @DefaultValue @Valid Outcome outcome,
         @DefaultValue @Valid Progress progress,
         @DefaultValue @Valid Cancel cancel) {
 
@@ -49,6 +51,23 @@ public record WorkerProperties(
     @AssertTrue(message = "worker.pool must be 1-64 characters of a-z, 0-9 and '-'")
     public boolean isPoolValid() {
         return Topology.isValidPool(pool);
+    }
+
+    /**
+     * A job's outcome event (SUCCEEDED, FAILED, CANCELLED, REQUEUED) must be confirmed by the broker before the job
+     * message is acknowledged. When the broker refuses it (a nack, e.g. while a quorum queue elects a leader) or
+     * does not confirm it in time, the same event (same sequence number: a duplicate is a no-op for the gateway)
+     * is sent again after a growing pause, for at most {@code retryFor}; only then is the job given back to the
+     * queue, so a broker that refuses events never makes a worker re-run a job in a tight loop.
+     *
+     * @param retryFor      how long the outcome is sent again before the job is given back
+     * @param retryDelay    the first pause between two sends (doubled each time)
+     * @param retryMaxDelay the longest pause between two sends
+     */
+    public record Outcome(
+            @DefaultValue("2m") @NotNull Duration retryFor,
+            @DefaultValue("250ms") @NotNull Duration retryDelay,
+            @DefaultValue("5s") @NotNull Duration retryMaxDelay) {
     }
 
     /**

@@ -10,6 +10,7 @@ class WorkerPropertiesTest {
 
     private static WorkerProperties withId(String id, String pool) {
         return new WorkerProperties(id, pool, 5, Duration.ofSeconds(30), Duration.ofSeconds(10),
+                new WorkerProperties.Outcome(Duration.ofMinutes(2), Duration.ofMillis(250), Duration.ofSeconds(5)),
                 new WorkerProperties.Progress(Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofSeconds(10),
                         true, Duration.ofSeconds(2)),
                 new WorkerProperties.Cancel(100, Duration.ofHours(1)));

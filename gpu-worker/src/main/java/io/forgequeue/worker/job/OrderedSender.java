@@ -1,0 +1,130 @@
+package io.forgequeue.worker.job;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+
+import java.time.Duration;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Publishes status events in exactly the order they were submitted: one thread takes them from a queue and sends
+ * them over one dedicated channel ({@link RabbitTemplate#invoke}), so the broker stores the events of an attempt in
+ * sequence order without the worker having to wait for one event's confirm before sending the next. The caller
+ * gets the {@link CorrelationData} at once; it completes with the broker's confirm (or a nack when the event could
+ * not be sent).
+ *
+ * <p>Before, each event waited for the previous one's confirm to keep that order (events leave from the listener
+ * and the progress poller, and the connection factory hands out its cached channels round robin). A PROGRESS sent
+ * just before the job ended thus put a whole extra confirm round trip between Forge's end and the next job's start,
+ * and the RUNNING event of a fast job always did.
+ *
+ * <p>An event that could not be sent within {@code maxWait} (broker unreachable) is failed, not sent late. If the
+ * channel breaks, the event being sent is failed, its successors go out on a new channel once the broker answers.
+ * Thread-safe.
+ */
+final class OrderedSender implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(OrderedSender.class);
+    private static final long RETRY_PAUSE_MILLIS = 200;
+
+    private record Task(String exchange, String routingKey, Message message, CorrelationData correlation,
+                        long enqueuedNanos) {
+    }
+
+    private final RabbitTemplate template;
+    private final long maxWaitNanos;
+    private final LinkedBlockingQueue<Task> queue = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    OrderedSender(RabbitTemplate template, Duration maxWait) {
+        this.template = template;
+        this.maxWaitNanos = maxWait.toNanos();
+        this.thread = new Thread(this::loop, "event-sender");
+        this.thread.setDaemon(true);
+        this.thread.start();
+    }
+
+    /** Queues the message; {@code correlation} completes with the broker's confirm. */
+    void send(String exchange, String routingKey, Message message, CorrelationData correlation) {
+        if (!running) {
+            fail(correlation, "the worker is stopping");
+            return;
+        }
+        queue.add(new Task(exchange, routingKey, message, correlation, System.nanoTime()));
+    }
+
+    private void loop() {
+        Task[] sending = new Task[1];
+        while (running || !queue.isEmpty()) {
+            try {
+                template.invoke(ops -> {
+                    while (running || !queue.isEmpty()) {
+                        Task task = next();
+                        if (task == null) {
+                            continue;
+                        }
+                        if (System.nanoTime() - task.enqueuedNanos() > maxWaitNanos) {
+                            fail(task.correlation(), "not sent within " + Duration.ofNanos(maxWaitNanos));
+                            continue;
+                        }
+                        sending[0] = task;
+                        ops.send(task.exchange(), task.routingKey(), task.message(), task.correlation());
+                        sending[0] = null;
+                    }
+                    return null;
+                });
+            } catch (AmqpException | IllegalStateException e) {
+                if (sending[0] != null) {
+                    fail(sending[0].correlation(), "send failed: " + e.getMessage());
+                    sending[0] = null;
+                }
+                log.debug("Event channel unusable ({}); retrying", e.toString());
+                pause();
+            }
+        }
+    }
+
+    private Task next() {
+        try {
+            return queue.poll(200, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
+            return null;
+        }
+    }
+
+    private void pause() {
+        try {
+            Thread.sleep(RETRY_PAUSE_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
+        }
+    }
+
+    private static void fail(CorrelationData correlation, String reason) {
+        correlation.getFuture().complete(new CorrelationData.Confirm(false, reason));
+    }
+
+    /** Sends what is queued (for at most 5 s), then stops. */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Task left;
+        while ((left = queue.poll()) != null) {
+            fail(left.correlation(), "the worker stopped");
+        }
+    }
+}
