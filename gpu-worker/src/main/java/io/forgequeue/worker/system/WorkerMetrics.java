@@ -1,6 +1,7 @@
 package io.forgequeue.worker.system;
 
 import io.forgequeue.model.ErrorCode;
+import io.forgequeue.model.EventType;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -9,6 +10,7 @@ import io.micrometer.core.instrument.Timer;
 import org.springframework.stereotype.Component;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,9 +31,20 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code gpu.worker.consuming} (gauge, 1 while the worker takes jobs, 0 while paused);</li>
  *   <li>{@code gpu.worker.events} (counter; {@code type}, {@code result}): status events published.</li>
  * </ul>
+ *
+ * <p>Every counter series whose tag values are known is registered at 0 at startup ({@link #OUTCOMES} ×
+ * error codes, event types × {@link #EVENT_RESULTS}, retry reasons, breaker states), so that {@code rate()},
+ * {@code increase()} and {@code absent()} see the first event after a restart.
  */
 @Component
 public class WorkerMetrics {
+
+    /** Outcomes of a job's handling; {@code failed} comes with an error code, the others with {@code none}. */
+    public static final List<String> OUTCOMES = List.of("succeeded", "failed", "cancelled",
+            "requeued", "rejected");
+    /** What the broker answered to a published status event. */
+    public static final List<String> EVENT_RESULTS = List.of("confirmed", "nacked",
+            "unconfirmed", "returned");
 
     private final MeterRegistry registry;
     private final AtomicInteger breakerState = new AtomicInteger();
@@ -58,15 +71,58 @@ public class WorkerMetrics {
                 .minimumExpectedValue(Duration.ofNanos(100_000))
                 .maximumExpectedValue(Duration.ofMinutes(10))
                 .register(registry);
+        registerAtZero();
+    }
+
+    private void registerAtZero() {
+        for (String outcome : OUTCOMES) {
+            if (outcome.equals("failed")) {
+                for (ErrorCode code : ErrorCode.values()) {
+                    jobsCounter(outcome, code);
+                }
+            } else {
+                jobsCounter(outcome, null);
+            }
+        }
+        for (EventType type : EventType.values()) {
+            for (String result : EVENT_RESULTS) {
+                eventsCounter(type.name(), result);
+            }
+        }
+        for (String reason : List.of("outage", "failure")) {
+            retriesCounter(reason);
+        }
+        for (String state : List.of("closed", "half_open", "open")) {
+            transitionsCounter(state);
+        }
+    }
+
+    private Counter jobsCounter(String outcome, ErrorCode code) {
+        return Counter.builder("gpu.worker.jobs")
+                .description("Jobs handled, by outcome")
+                .tag("outcome", outcome)
+                .tag("code", code == null ? "none" : code.name())
+                .register(registry);
+    }
+
+    private Counter eventsCounter(String type, String result) {
+        return Counter.builder("gpu.worker.events").description("Status events published").tag("type", type)
+                .tag("result", result).register(registry);
+    }
+
+    private Counter retriesCounter(String reason) {
+        return Counter.builder("gpu.worker.forge.retries").description("Forge calls retried").tag("reason", reason)
+                .register(registry);
+    }
+
+    private Counter transitionsCounter(String state) {
+        return Counter.builder("gpu.worker.forge.breaker.transitions").description("Forge circuit breaker transitions")
+                .tag("state", state).register(registry);
     }
 
     /** A job's handling ended with this outcome ({@code succeeded}, {@code failed}, ...); {@code code} may be null. */
     public void jobFinished(String outcome, ErrorCode code) {
-        Counter.builder("gpu.worker.jobs")
-                .description("Jobs handled, by outcome")
-                .tag("outcome", outcome)
-                .tag("code", code == null ? "none" : code.name())
-                .register(registry).increment();
+        jobsCounter(outcome, code).increment();
     }
 
     /** One Forge HTTP call ({@code txt2img}, {@code progress}, {@code interrupt}, {@code probe}) and how it ended. */
@@ -81,15 +137,13 @@ public class WorkerMetrics {
 
     /** A Forge call is retried ({@code outage} or {@code failure}). */
     public void forgeRetry(String reason) {
-        Counter.builder("gpu.worker.forge.retries").description("Forge calls retried").tag("reason", reason)
-                .register(registry).increment();
+        retriesCounter(reason).increment();
     }
 
     /** The Forge circuit breaker moved: 0 closed, 1 half-open, 2 open. */
     public void breakerState(int state, String name) {
         breakerState.set(state);
-        Counter.builder("gpu.worker.forge.breaker.transitions").description("Forge circuit breaker transitions")
-                .tag("state", name).register(registry).increment();
+        transitionsCounter(name).increment();
     }
 
     /** Whether the job container consumes. */
@@ -99,8 +153,7 @@ public class WorkerMetrics {
 
     /** A status event was published ({@code result}: confirmed, unconfirmed, returned, sent). */
     public void event(String type, String result) {
-        Counter.builder("gpu.worker.events").description("Status events published").tag("type", type)
-                .tag("result", result).register(registry).increment();
+        eventsCounter(type, result).increment();
     }
 
     /** The listener took a delivery (call at the very start of the listener). */

@@ -54,4 +54,25 @@ class WorkerMetricsTest {
         assertThat(registry.get("gpu.worker.duty.cycle").gauge().value()).isBetween(0.0, 1.0);
         assertThat(registry.getMeters()).allSatisfy(m -> assertThat(m.getId().getName()).startsWith("gpu.worker."));
     }
+
+    @Test
+    void registersEveryKnownCounterSeriesAtZeroBeforeTheFirstEvent() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        new WorkerMetrics(registry);
+
+        for (io.forgequeue.model.ErrorCode code : io.forgequeue.model.ErrorCode.values()) {
+            assertThat(registry.get("gpu.worker.jobs").tags("outcome", "failed", "code", code.name()).counter()
+                    .count()).isZero();
+        }
+        assertThat(registry.get("gpu.worker.jobs").tags("outcome", "succeeded", "code", "none").counter().count())
+                .isZero();
+        assertThat(registry.get("gpu.worker.jobs").tags("outcome", "succeeded").counters()).hasSize(1);
+        for (io.forgequeue.model.EventType type : io.forgequeue.model.EventType.values()) {
+            assertThat(registry.get("gpu.worker.events").tag("type", type.name()).counters())
+                    .hasSize(WorkerMetrics.EVENT_RESULTS.size());
+        }
+        assertThat(registry.get("gpu.worker.forge.retries").counters()).hasSize(2);
+        assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "half_open").counter().count())
+                .isZero();
+    }
 }
