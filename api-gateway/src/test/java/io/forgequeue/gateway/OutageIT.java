@@ -71,8 +71,9 @@ class OutageIT {
 
         BROKER.createVirtualHost();
 
+        // until the gateway has declared the queue again, reading it fails: keep polling
         GetResponse message = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-                .until(() -> BROKER.take(Topology.jobQueue("default")), m -> m != null);
+                .ignoreExceptions().until(() -> BROKER.take(Topology.jobQueue("default")), m -> m != null);
         assertThat(TestWorker.WIRE.readValue(message.getBody(), JobMessage.class).jobId()).isEqualTo(id);
         await().atMost(Duration.ofSeconds(10)).until(() -> jdbc.queryForObject(
                 "select count(*) from outbox where job_id = ? and sent_at is not null", Long.class, id) == 1);
@@ -88,9 +89,11 @@ class OutageIT {
         }
 
         Api.Response submit = api.submit(key, Api.job("default", "no database"));
+        Api.Response keyedSubmit = api.post(key, "/api/v1/jobs", Api.job("default", "no database, keyed"),
+                "Idempotency-Key", "no-database-1"); // opens a transaction: CannotCreateTransactionException
         Api.Response list = api.get(key, "/api/v1/jobs");
 
-        for (Api.Response response : new Api.Response[] {submit, list}) {
+        for (Api.Response response : new Api.Response[] {submit, keyedSubmit, list}) {
             assertThat(response.status()).as(response.text()).isEqualTo(503);
             assertThat(response.header("Content-Type")).startsWith("application/problem+json");
             assertThat(response.json().get("code").asString()).isEqualTo("service-unavailable");

@@ -23,9 +23,11 @@ import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
 
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -49,14 +51,16 @@ class EventMerger {
     private final WireJson json;
     private final GatewayMetrics metrics;
     private final ApplicationEventPublisher events;
+    private final TransactionTemplate tx;
 
     EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics,
-                ApplicationEventPublisher events) {
+                ApplicationEventPublisher events, TransactionTemplate tx) {
         this.jdbc = jdbc;
         this.rows = rows;
         this.json = json;
         this.metrics = metrics;
         this.events = events;
+        this.tx = tx;
     }
 
     /** What became of an event. */
@@ -91,6 +95,37 @@ class EventMerger {
         return result;
     }
 
+    /**
+     * Merges one or more events in one transaction, each with the same guarded statement as {@link #merge}, in the
+     * order given (callers sort them by job, so concurrent batches lock rows in the same order). Nothing is counted
+     * or announced before the commit; if any statement fails, nothing of the batch is applied and the exception is
+     * thrown.
+     */
+    List<Result> mergeAll(List<JobEvent> batch) {
+        List<Result> results = tx.execute(status -> {
+            // PostgreSQL re-plans the merge for every execution otherwise: its cost model prefers custom plans for
+            // this statement, and planning it costs more than running it (about 0.9 ms against 0.4 ms, measured
+            // with pg_stat_statements.track_planning). The generic plan is the same index lookup of one job.
+            jdbc.sql("set local plan_cache_mode = force_generic_plan").update();
+            List<Result> out = new ArrayList<>(batch.size());
+            for (JobEvent event : batch) {
+                out.add(run(event));
+            }
+            return out;
+        });
+        for (int i = 0; i < batch.size(); i++) {
+            try {
+                record(batch.get(i), results.get(i));
+            } catch (RuntimeException e) {
+                // committed already: a failure to count or announce one event must not make the caller merge the
+                // batch again (the merges would be no-ops, and the others' announcements would be lost)
+                log.warn("Job(id={}) event {} merged but not announced: {}", batch.get(i).jobId(),
+                        batch.get(i).type(), e.toString());
+            }
+        }
+        return results;
+    }
+
     private Result run(JobEvent event) {
         List<GeneratedImage> images = event instanceof JobSucceeded s ? s.images() : List.of();
         int n = images.size();
@@ -121,11 +156,14 @@ class EventMerger {
                 .param("implied", event.type().impliedStatus().name())
                 .param("worker", event.workerId())
                 .param("at", DbTime.of(event.occurredAt()))
-                .param("progress", event instanceof JobProgressed p ? p.percent() : null)
-                .param("code", event instanceof JobFailed f ? f.code().name() : null)
-                .param("message", event instanceof JobFailed f ? f.message() : null)
-                .param("meta", metadataJson(event))
-                .param("images", n == 0 ? null : json.toText(infos))
+                // Nullable parameters carry their SQL type, so every event binds the same parameter types and the
+                // driver reuses the statement it prepared on the server (a null bound without a type makes it parse
+                // and plan the statement again whenever the previous event had a value there, or the other way round)
+                .param("progress", event instanceof JobProgressed p ? p.percent() : null, Types.INTEGER)
+                .param("code", event instanceof JobFailed f ? f.code().name() : null, Types.VARCHAR)
+                .param("message", event instanceof JobFailed f ? f.message() : null, Types.VARCHAR)
+                .param("meta", metadataJson(event), Types.VARCHAR)
+                .param("images", n == 0 ? null : json.toText(infos), Types.VARCHAR)
                 .param("reason", reason(event))
                 .param("img_idx", SqlArrays.typed("integer", idx))
                 .param("img_mime", SqlArrays.typed("text", mime))
@@ -180,12 +218,15 @@ class EventMerger {
         if (result.outcome() == Outcome.APPLIED && previous != row.status()) {
             log.debug("Job(id={}) {} -> {} (attempt {})", row.id(), previous, row.status(), row.attempt());
             if (previous == JobStatus.QUEUED && row.status() == JobStatus.RUNNING && row.startedAt() != null) {
-                metrics.queueWait(Duration.between(row.createdAt(), row.startedAt()));
+                metrics.queueWait(row.pool(), Duration.between(row.createdAt(), row.startedAt()));
+            }
+            if (previous == JobStatus.RUNNING && row.status() == JobStatus.QUEUED) {
+                metrics.jobRequeued(row.pool());
             }
             if (row.status().isTerminal()) {
-                metrics.jobFinished(row.status());
+                metrics.jobFinished(row.status(), row.pool(), row.errorCode());
                 if (row.startedAt() != null && row.finishedAt() != null) {
-                    metrics.runTime(Duration.between(row.startedAt(), row.finishedAt()));
+                    metrics.runTime(row.pool(), Duration.between(row.startedAt(), row.finishedAt()));
                 }
                 log.info("Job(id={}) {} after attempt {}", row.id(), row.status(), row.attempt());
             }

@@ -2,6 +2,7 @@ package io.forgequeue.gateway.job;
 
 import org.springframework.stereotype.Service;
 
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -26,5 +27,29 @@ public class JobQueries {
     /** The owner's QUEUED and RUNNING jobs, oldest first. */
     public List<JobView> inFlight(UUID owner) {
         return jobs.inFlight(owner).stream().map(p -> views.toView(p.row(), p.position())).toList();
+    }
+
+    /** The current version of each of these jobs that exists (a cheap check before reading whole jobs). */
+    public List<JobVersion> versions(Collection<UUID> jobIds) {
+        return jobIds.isEmpty() ? List.of() : jobs.versions(jobIds);
+    }
+
+    /**
+     * The versions of the owners' jobs that are QUEUED or RUNNING or have a ticket above {@code afterTicket}
+     * (created after the ticket watermark {@code afterTicket} was read).
+     */
+    public List<JobVersion> inFlightOrNewer(Collection<UUID> owners, long afterTicket) {
+        return owners.isEmpty() ? List.of() : jobs.inFlightOrNewer(owners, afterTicket);
+    }
+
+    /**
+     * The highest ticket handed out so far, committed or not: every job created after this call gets a higher one.
+     */
+    public long ticketWatermark() {
+        return jobs.ticketWatermark();
+    }
+
+    /** A job's owner and current version. */
+    public record JobVersion(UUID id, UUID ownerKeyId, long version) {
     }
 }

@@ -2,12 +2,14 @@ package io.forgequeue.gateway.job;
 
 import io.forgequeue.gateway.queue.Positions;
 import io.forgequeue.gateway.system.DbTime;
+import io.forgequeue.gateway.system.SqlArrays;
 import io.forgequeue.model.JobStatus;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Repository;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -137,6 +139,31 @@ class JobRepository {
                 .param("owner", owner)
                 .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
                 .list();
+    }
+
+    List<JobQueries.JobVersion> versions(Collection<UUID> ids) {
+        return jdbc.sql("select id, owner_key_id, version from job where id = any(cast(:ids as uuid[]))")
+                .param("ids", SqlArrays.of(ids))
+                .query((rs, i) -> new JobQueries.JobVersion(rs.getObject("id", UUID.class),
+                        rs.getObject("owner_key_id", UUID.class), rs.getLong("version")))
+                .list();
+    }
+
+    /** Uses the indexes job_owner_ticket (ticket above) and job_owner_in_flight (QUEUED, RUNNING). */
+    List<JobQueries.JobVersion> inFlightOrNewer(Collection<UUID> owners, long afterTicket) {
+        return jdbc.sql("""
+                        select id, owner_key_id, version from job
+                        where owner_key_id = any(cast(:owners as uuid[]))
+                          and (ticket > :after or status in ('QUEUED', 'RUNNING'))""")
+                .param("owners", SqlArrays.of(owners)).param("after", afterTicket)
+                .query((rs, i) -> new JobQueries.JobVersion(rs.getObject("id", UUID.class),
+                        rs.getObject("owner_key_id", UUID.class), rs.getLong("version")))
+                .list();
+    }
+
+    long ticketWatermark() {
+        return jdbc.sql("select case when is_called then last_value else last_value - 1 end from job_ticket_seq")
+                .query(Long.class).single();
     }
 
     /**

@@ -57,6 +57,7 @@ class JobService {
         this.tx = tx;
         this.events = events;
         this.metrics = metrics;
+        metrics.registerPools(properties.pools());
     }
 
     /** The outcome of a submission: the job, and whether it was an earlier submission with the same key. */
@@ -121,7 +122,7 @@ class JobService {
                     Map.of("limit", properties.maxInFlight(), "inFlight", inserted.inFlight()), headers);
         }
         JobRow row = inserted.row();
-        metrics.jobSubmitted();
+        metrics.jobSubmitted(row.pool());
         log.info("Job(id={}) submitted: pool {}, ticket {}", row.id(), row.pool(), row.ticket());
         events.publishEvent(new DispatchRequested(inserted.outboxId(),
                 new JobMessage(row.id(), row.ticket(), row.pool(), row.spec(), row.createdAt()), null));
@@ -151,7 +152,7 @@ class JobService {
                             : result.outboxCreatedAt())));
         }
         if (row.status() == JobStatus.CANCELLED) {
-            metrics.jobFinished(JobStatus.CANCELLED);
+            metrics.jobFinished(JobStatus.CANCELLED, row.pool(), null);
             log.info("Job(id={}) cancelled while queued", row.id());
         } else {
             log.info("Job(id={}) cancel requested while {}", row.id(), row.status());

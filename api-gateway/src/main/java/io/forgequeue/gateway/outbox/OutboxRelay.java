@@ -218,7 +218,7 @@ class OutboxRelay {
         try {
             outbox.failDispatch(entry.job().jobId(), ErrorCode.DISPATCH_FAILED.defaultMessage()).ifPresent(row -> {
                 log.error("Job(id={}) failed: its message could not be routed to pool {}", row.id(), row.pool());
-                metrics.jobFinished(JobStatus.FAILED);
+                metrics.jobFinished(JobStatus.FAILED, row.pool(), row.errorCode());
                 events.publishEvent(new JobChanged(row, JobStatus.QUEUED, null));
             });
             confirmed.add(entry.id());

@@ -49,8 +49,15 @@ public class QueueStats {
     void refresh() {
         try {
             snapshot = load();
-            metrics.jobsInState(JobStatus.QUEUED, snapshot.queued());
-            metrics.jobsInState(JobStatus.RUNNING, snapshot.running());
+            Map<String, Long> queued = new HashMap<>();
+            Map<String, Long> running = new HashMap<>();
+            snapshot.pools().forEach((pool, counts) -> {
+                queued.put(pool, counts.queued());
+                running.put(pool, counts.running());
+            });
+            metrics.jobsInState(JobStatus.QUEUED, queued);
+            metrics.jobsInState(JobStatus.RUNNING, running);
+            metrics.activeWorkers(snapshot.activeWorkers());
             if (failing) {
                 log.info("Queue statistics refresh works again");
                 failing = false;

@@ -20,9 +20,7 @@ import org.springframework.web.socket.handler.TextWebSocketHandler;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -90,7 +88,7 @@ class JobSocketHandler extends TextWebSocketHandler {
         timer.schedule(() -> {
             if (session.caller() == null) {
                 session.send(frames.error("auth-timeout", "Send {\"type\":\"auth\",\"apiKey\":\"...\"} first.", null));
-                session.close(AUTH_TIMEOUT);
+                session.closeAfterPending(AUTH_TIMEOUT);
             }
         }, properties.authTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -112,7 +110,7 @@ class JobSocketHandler extends TextWebSocketHandler {
         try {
             if (session.caller() == null && !type.equals("auth")) {
                 session.send(frames.error("unauthorized", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"...\"}.", null));
-                session.close(UNAUTHORIZED);
+                session.closeAfterPending(UNAUTHORIZED);
                 return;
             }
             switch (type) {
@@ -132,7 +130,7 @@ class JobSocketHandler extends TextWebSocketHandler {
         Optional<Caller> caller = keys.authenticate(frame.path("apiKey").asString(null));
         if (caller.isEmpty() || (session.caller() != null && !session.caller().equals(caller.get()))) {
             session.send(frames.error("unauthorized", "The API key is not valid.", null));
-            session.close(UNAUTHORIZED);
+            session.closeAfterPending(UNAUTHORIZED);
             return;
         }
         session.authenticate(caller.get());
@@ -227,6 +225,7 @@ class JobSocketHandler extends TextWebSocketHandler {
     /** A relayed job update: to every session watching the job or all of its owner's jobs. */
     void onUpdate(JobUpdate update) {
         JobView view = update.job();
+        EncodedUpdate encoded = new EncodedUpdate(() -> frames.update(view));
         for (SocketSession session : registry.interestedIn(view.id(), update.ownerKeyId())) {
             Caller caller = session.caller();
             boolean owns = caller != null && caller.keyId().equals(update.ownerKeyId());
@@ -234,8 +233,9 @@ class JobSocketHandler extends TextWebSocketHandler {
                 continue; // never cross keys, whatever the index says
             }
             boolean auto = session.allJobs();
-            if (session.update(view, auto, frames)) {
+            if (session.update(view, auto, encoded)) {
                 metrics.framePushed("update");
+                metrics.updateDelivered(update.changedAt());
             }
             if (auto) {
                 registry.index(session, view.id());
@@ -260,39 +260,6 @@ class JobSocketHandler extends TextWebSocketHandler {
                 metrics.framePushed("preview");
             }
         }
-    }
-
-    /**
-     * After the broker connection came back (relay messages may have been lost meanwhile): re-read every watched
-     * job and send what is newer than what its session has.
-     */
-    void resyncAll() {
-        Map<UUID, Map<UUID, Optional<JobView>>> cache = new HashMap<>();
-        for (SocketSession session : registry.all()) {
-            Caller caller = session.caller();
-            if (caller == null) {
-                continue;
-            }
-            List<UUID> watched = session.watchedJobs();
-            for (UUID jobId : watched) {
-                try {
-                    Optional<JobView> view = cache.computeIfAbsent(caller.keyId(), k -> new HashMap<>())
-                            .computeIfAbsent(jobId, id -> jobs.find(caller.keyId(), id));
-                    view.ifPresent(v -> {
-                        if (session.update(v, false, frames)) {
-                            metrics.framePushed("update");
-                        }
-                    });
-                } catch (DataAccessException e) {
-                    log.warn("WebSocket re-sync failed: {}", e.getClass().getSimpleName());
-                    return;
-                }
-            }
-        }
-    }
-
-    void resyncAllSoon() {
-        timer.schedule(this::resyncAll, 1, TimeUnit.SECONDS);
     }
 
     private static UUID parseId(String text) {

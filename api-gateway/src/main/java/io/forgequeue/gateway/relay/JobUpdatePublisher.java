@@ -2,6 +2,7 @@ package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobViews;
+import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.Contract;
 import io.forgequeue.model.Topology;
@@ -22,9 +23,12 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Publishes every committed job change ({@link JobChanged}) as a {@link JobUpdate} on {@code relay.update}, so that
- * every gateway instance (this one included) pushes it to its WebSocket clients. Transient and fire-and-forget: a
- * client that misses one (broker hiccup, reconnect) gets a fresh snapshot when it re-subscribes with its last
- * version, and the relay re-syncs its sessions after reconnecting to the broker.
+ * every gateway instance pushes it to its WebSocket clients. This instance's own clients get it at once, without the
+ * round trip through the broker (the copy that comes back on this instance's relay queue is recognised by its
+ * {@value #ORIGIN_HEADER} header and skipped). Transient and fire-and-forget: an update lost on the way (broker
+ * hiccup, restart, reconnect) is sent to the clients anyway by {@link SessionReconciler}, which compares what they
+ * were sent with PostgreSQL periodically and after a broker reconnect; a client that reconnects gets a fresh snapshot
+ * when it re-subscribes with its last version.
  */
 @Component
 class JobUpdatePublisher {
@@ -33,9 +37,14 @@ class JobUpdatePublisher {
 
     private static final int MAX_WAITING = 50_000;
 
+    /** The instance that published a relay message (it delivered the update to its own clients already). */
+    static final String ORIGIN_HEADER = "x-forge-gateway";
+
     private final RabbitTemplate rabbit;
     private final JobViews views;
     private final WireJson json;
+    private final JobSocketHandler sockets;
+    private final String instanceId;
     /** One thread keeps the order of updates and keeps broker trouble off request and consumer threads. */
     private final ThreadPoolExecutor sender = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(MAX_WAITING), r -> {
@@ -45,16 +54,19 @@ class JobUpdatePublisher {
             }, new ThreadPoolExecutor.DiscardPolicy());
     private volatile boolean failing;
 
-    JobUpdatePublisher(RabbitTemplate rabbit, JobViews views, WireJson json) {
+    JobUpdatePublisher(RabbitTemplate rabbit, JobViews views, WireJson json, JobSocketHandler sockets,
+                       InstanceProperties instance) {
         this.rabbit = rabbit;
         this.views = views;
         this.json = json;
+        this.sockets = sockets;
+        this.instanceId = instance.instanceId();
     }
 
     @EventListener
     void onJobChanged(JobChanged change) {
         JobUpdate update = new JobUpdate(change.row().ownerKeyId(), change.previousStatus(), change.queueMoved(),
-                views.toView(change.row(), change.position()));
+                views.toView(change.row(), change.position()), java.time.Instant.now());
         sender.execute(() -> send(change, update));
     }
 
@@ -64,7 +76,13 @@ class JobUpdatePublisher {
     }
 
     private void send(JobChanged change, JobUpdate update) {
+        try {
+            sockets.onUpdate(update); // this instance's clients first, in the same order as the relay
+        } catch (RuntimeException e) {
+            log.warn("Job(id={}) update not pushed to this instance's clients: {}", change.row().id(), e.toString());
+        }
         MessageProperties props = new MessageProperties();
+        props.setHeader(ORIGIN_HEADER, instanceId);
         props.setContentType(Contract.CONTENT_TYPE);
         props.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT);
         props.setHeader(Contract.VERSION_HEADER, Contract.VERSION);
@@ -73,7 +91,7 @@ class JobUpdatePublisher {
             failing = false;
         } catch (AmqpException e) {
             if (!failing) {
-                log.warn("Job(id={}) update not relayed, broker unreachable ({}); clients re-sync on reconnect",
+                log.warn("Job(id={}) update not relayed, broker unreachable ({}); the reconcile will send it",
                         change.row().id(), e.getClass().getSimpleName());
                 failing = true;
             }

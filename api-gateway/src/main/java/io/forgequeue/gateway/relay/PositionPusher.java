@@ -71,8 +71,12 @@ class PositionPusher {
                 }
                 Map<UUID, Integer> now = positions.positions(pool, waiting.keySet());
                 now.forEach((jobId, position) -> {
+                    // encoded once per version for all the sessions watching this job
+                    Map<Long, String> encoded = new java.util.HashMap<>(2);
+                    java.util.function.LongFunction<String> frame = version -> encoded.computeIfAbsent(version,
+                            v -> frames.position(jobId, position, v));
                     for (SocketSession session : waiting.get(jobId)) {
-                        if (session.position(jobId, position, frames)) {
+                        if (session.position(jobId, position, frame)) {
                             metrics.framePushed("position");
                         }
                     }

@@ -23,14 +23,14 @@ class RelayConfiguration implements WebSocketConfigurer {
     private final RelayProperties properties;
 
     RelayConfiguration(JobSocketHandler handler, ApiKeys keys, RelayProperties properties,
-                       ConnectionFactory connectionFactory) {
+                       ConnectionFactory connectionFactory, SessionReconciler reconciler) {
         this.handler = handler;
         this.keys = keys;
         this.properties = properties;
         AtomicBoolean first = new AtomicBoolean(true);
         connectionFactory.addConnectionListener(connection -> {
             if (!first.getAndSet(false)) {
-                handler.resyncAllSoon(); // relay messages may have been lost while disconnected
+                reconciler.reconcileSoon(); // relay messages may have been lost while disconnected
             }
         });
     }

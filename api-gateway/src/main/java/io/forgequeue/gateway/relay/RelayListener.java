@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.Topology;
@@ -12,8 +13,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Consumes this instance's relay queue ({@code forge.events.relay.<instance>}, bound {@code relay.#}) with a single
- * consumer, so updates reach the sockets in the order they were published. Unknown relay kinds are ignored (newer
- * gateways may add some).
+ * consumer, so updates reach the sockets in the order they were published. Updates this instance published itself
+ * are skipped unread: {@link JobUpdatePublisher} gave them to its clients already. Unknown relay kinds are ignored
+ * (newer gateways may add some).
  */
 @Component
 class RelayListener {
@@ -22,15 +24,20 @@ class RelayListener {
 
     private final JobSocketHandler sockets;
     private final WireJson json;
+    private final String instanceId;
 
-    RelayListener(JobSocketHandler sockets, WireJson json) {
+    RelayListener(JobSocketHandler sockets, WireJson json, InstanceProperties instance) {
         this.sockets = sockets;
         this.json = json;
+        this.instanceId = instance.instanceId();
     }
 
     @RabbitListener(id = "relay", queues = "#{@relayQueueName.value()}", concurrency = "1")
     void onMessage(Message message) {
         String key = message.getMessageProperties().getReceivedRoutingKey();
+        if (instanceId.equals(message.getMessageProperties().getHeader(JobUpdatePublisher.ORIGIN_HEADER))) {
+            return;
+        }
         try {
             if (JobUpdate.ROUTING_KEY.equals(key)) {
                 sockets.onUpdate(json.read(message.getBody(), JobUpdate.class));

@@ -18,6 +18,8 @@ import java.util.List;
  * @param sendTimeout      a frame a client does not take within this time disconnects it
  * @param maxQueuedFrames  a client this many frames behind is disconnected (it resumes from its last version)
  * @param sendThreads      threads writing frames to clients (a stalled client holds at most one)
+ * @param reconcileInterval how often what the clients were sent is compared with PostgreSQL, and what the relay
+ *                          failed to deliver is sent ({@link SessionReconciler}); also right after a broker reconnect
  */
 @Validated
 @ConfigurationProperties("gateway.websocket")
@@ -28,5 +30,6 @@ public record RelayProperties(
         @DefaultValue("16384") @Min(256) int maxFrameBytes,
         @DefaultValue("10s") Duration sendTimeout,
         @DefaultValue("1000") @Min(10) int maxQueuedFrames,
-        @DefaultValue("4") @Min(1) int sendThreads) {
+        @DefaultValue("4") @Min(1) int sendThreads,
+        @DefaultValue("5s") Duration reconcileInterval) {
 }

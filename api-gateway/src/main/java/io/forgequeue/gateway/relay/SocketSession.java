@@ -14,15 +14,21 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One client connection: who it is, which jobs it watches and the last version of each it was sent. All state
  * is guarded by this object's monitor, so a snapshot and a concurrent update for the same job can never be sent
  * out of version order.
+ *
+ * <p>A position frame still waiting to be written is replaced in place by a newer position of the same job and
+ * version, so a client that reads slowly while a long queue moves gets the latest positions, not a growing
+ * backlog of stale ones (which would get it closed as too slow).
  */
 final class SocketSession {
 
@@ -34,10 +40,14 @@ final class SocketSession {
     private volatile Caller caller;
     private boolean allJobs;
     private final Map<UUID, Watch> watches = new HashMap<>();
-    /** Frames waiting to be written, in order; drained by one sender thread at a time. */
-    private final ConcurrentLinkedQueue<String> outgoing = new ConcurrentLinkedQueue<>();
+    /** Frames waiting to be written, in order (text, or a {@link PositionSlot}); drained by one sender thread at a time. */
+    private final ConcurrentLinkedQueue<Object> outgoing = new ConcurrentLinkedQueue<>();
+    /** The position frame of each job that is queued and not yet written. */
+    private final ConcurrentHashMap<UUID, PositionSlot> pendingPositions = new ConcurrentHashMap<>();
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicBoolean draining = new AtomicBoolean();
+    /** Set once a close was queued behind the frames before it ({@link #closeAfterPending}): nothing more is queued. */
+    private volatile boolean closing;
 
     /**
      * @param senders         threads that write frames (a slow client blocks at most one of them)
@@ -47,6 +57,32 @@ final class SocketSession {
         this.ws = ws;
         this.senders = senders;
         this.maxQueuedFrames = maxQueuedFrames;
+    }
+
+    /** A queued position frame; a newer position of the same job and version replaces its text until it is written. */
+    private static final class PositionSlot {
+        final UUID jobId;
+        final long version;
+        final AtomicReference<String> frame;
+
+        PositionSlot(UUID jobId, long version, String frame) {
+            this.jobId = jobId;
+            this.version = version;
+            this.frame = new AtomicReference<>(frame);
+        }
+
+        /** False when the frame was written (taken) already. */
+        boolean replace(String newer) {
+            return frame.getAndUpdate(old -> old == null ? null : newer) != null;
+        }
+
+        String take() {
+            return frame.getAndSet(null);
+        }
+    }
+
+    /** A close queued behind the frames that were queued before it. */
+    private record PendingClose(CloseStatus status) {
     }
 
     /** A watched job: last version sent, and a buffered update while its snapshot is being read. */
@@ -133,7 +169,15 @@ final class SocketSession {
     }
 
     /** Sends a newer version of a job (frame {@code update}); older or equal versions are dropped. */
-    synchronized boolean update(JobView view, boolean autoWatch, Frames frames) {
+    boolean update(JobView view, boolean autoWatch, Frames frames) {
+        return update(view, autoWatch, new EncodedUpdate(() -> frames.update(view)));
+    }
+
+    /**
+     * Sends a newer version of a job (frame {@code update}), encoded at most once for all the sessions it goes to;
+     * older or equal versions are dropped.
+     */
+    synchronized boolean update(JobView view, boolean autoWatch, EncodedUpdate encoded) {
         Watch w = watches.get(view.id());
         if (w == null) {
             if (!autoWatch) {
@@ -151,30 +195,69 @@ final class SocketSession {
         if (view.version() <= w.version) {
             return false;
         }
-        send(frames.update(view));
+        send(encoded.frame());
         remember(w, view);
         return true;
     }
 
     /** Sends a new queue position of a watched, still queued job if it differs from the last one sent. */
-    synchronized boolean position(UUID jobId, int position, Frames frames) {
+    boolean position(UUID jobId, int position, Frames frames) {
+        return position(jobId, position, version -> frames.position(jobId, position, version));
+    }
+
+    /**
+     * Sends a new queue position of a watched, still queued job if it differs from the last one sent.
+     *
+     * @param frameForVersion the encoded frame for the version this session last saw (shared by the sessions that
+     *                        watch the same job, so it is encoded once)
+     */
+    synchronized boolean position(UUID jobId, int position, java.util.function.LongFunction<String> frameForVersion) {
         Watch w = watches.get(jobId);
         if (w == null || w.snapshotPending || w.status != JobStatus.QUEUED || (w.position != null && w.position == position)) {
             return false;
         }
         w.position = position;
-        send(frames.position(jobId, position, w.version));
+        String frame = frameForVersion.apply(w.version);
+        PositionSlot waiting = pendingPositions.get(jobId);
+        if (waiting != null && waiting.version == w.version && waiting.replace(frame)) {
+            return true;
+        }
+        PositionSlot slot = new PositionSlot(jobId, w.version, frame);
+        pendingPositions.put(jobId, slot);
+        enqueue(slot);
         return true;
     }
 
     /** Queues an encoded frame; frames are written in the order they were queued, off the caller's thread. */
     void send(String frame) {
-        if (!ws.isOpen()) {
+        enqueue(frame);
+    }
+
+    /**
+     * Closes the connection once every frame queued before this call was written (e.g. an {@code error} frame that
+     * explains the close: sent asynchronously, it would otherwise be overtaken by the close). Frames queued after
+     * this call are dropped.
+     */
+    void closeAfterPending(CloseStatus status) {
+        if (!ws.isOpen() || closing) {
+            return;
+        }
+        outgoing.add(new PendingClose(status));
+        closing = true;
+        queued.incrementAndGet();
+        if (draining.compareAndSet(false, true)) {
+            senders.execute(this::drain);
+        }
+    }
+
+    private void enqueue(Object frame) {
+        if (!ws.isOpen() || closing) {
             return;
         }
         if (queued.incrementAndGet() > maxQueuedFrames) {
             log.info("WebSocket session {} is too slow ({} frames waiting); closing it", ws.getId(), maxQueuedFrames);
             outgoing.clear();
+            pendingPositions.clear();
             close(CloseStatus.SESSION_NOT_RELIABLE.withReason("too slow"));
             return;
         }
@@ -186,16 +269,30 @@ final class SocketSession {
 
     private void drain() {
         try {
-            String frame;
-            while ((frame = outgoing.poll()) != null) {
+            Object item;
+            while ((item = outgoing.poll()) != null) {
                 queued.decrementAndGet();
-                if (ws.isOpen()) {
+                if (item instanceof PendingClose pending) {
+                    outgoing.clear();
+                    pendingPositions.clear();
+                    close(pending.status());
+                    return;
+                }
+                String frame;
+                if (item instanceof PositionSlot slot) {
+                    frame = slot.take();
+                    pendingPositions.remove(slot.jobId, slot);
+                } else {
+                    frame = (String) item;
+                }
+                if (frame != null && ws.isOpen()) {
                     ws.sendMessage(new TextMessage(frame));
                 }
             }
         } catch (IOException | RuntimeException e) {
             log.debug("WebSocket session {} send failed: {}", ws.getId(), e.getClass().getSimpleName());
             outgoing.clear();
+            pendingPositions.clear();
             close(CloseStatus.SESSION_NOT_RELIABLE);
         } finally {
             draining.set(false);
@@ -213,6 +310,29 @@ final class SocketSession {
         } catch (IOException e) {
             log.debug("WebSocket session {} close failed", ws.getId());
         }
+    }
+
+    /** The version last sent of every watched job that was not terminal then (and whose snapshot was sent). */
+    synchronized Map<UUID, Long> unfinishedVersions() {
+        Map<UUID, Long> out = new HashMap<>();
+        watches.forEach((jobId, w) -> {
+            if (!w.snapshotPending && w.status != null && !w.status.isTerminal()) {
+                out.put(jobId, w.version);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * Whether this session lacks {@code version} of a job: it watches the job and was sent an older version (not
+     * while its snapshot is being read), or, with {@code autoWatch} (an all-jobs session), does not watch it yet.
+     */
+    synchronized boolean lacks(UUID jobId, long version, boolean autoWatch) {
+        Watch w = watches.get(jobId);
+        if (w == null) {
+            return autoWatch;
+        }
+        return !w.snapshotPending && w.version < version;
     }
 
     synchronized Long versionOf(UUID jobId) {

@@ -87,7 +87,7 @@ class StuckJobSweeper {
             log.warn("Job(id={}) failed as stuck: no event from worker {} since {}", row.id(), row.workerId(),
                     row.lastEventAt());
             metrics.stuckJobFailed();
-            metrics.jobFinished(JobStatus.FAILED);
+            metrics.jobFinished(JobStatus.FAILED, row.pool(), row.errorCode());
             events.publishEvent(new JobChanged(row, JobStatus.RUNNING, null));
         }
         return failed;

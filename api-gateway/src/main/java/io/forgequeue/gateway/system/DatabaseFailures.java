@@ -4,6 +4,7 @@ import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.dao.QueryTimeoutException;
 import org.springframework.dao.TransientDataAccessException;
 import org.springframework.jdbc.CannotGetJdbcConnectionException;
+import org.springframework.transaction.TransactionSystemException;
 
 /** Tells an unreachable or overloaded database (worth a 503 and a retry) from a bug. */
 public final class DatabaseFailures {
@@ -17,6 +18,11 @@ public final class DatabaseFailures {
             if (t instanceof CannotGetJdbcConnectionException || t instanceof DataAccessResourceFailureException
                     || t instanceof TransientDataAccessException || t instanceof QueryTimeoutException
                     || t instanceof java.sql.SQLTransientException || t instanceof java.net.ConnectException) {
+                return true;
+            }
+            // the connection died inside a transaction: its rollback fails too and hides the first failure
+            if (t instanceof TransactionSystemException tse && tse.getApplicationException() != null
+                    && tse.getApplicationException() != t && isUnavailable(tse.getApplicationException())) {
                 return true;
             }
         }

@@ -1,14 +1,21 @@
 package io.forgequeue.gateway.system;
 
+import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
+import io.forgequeue.model.Topology;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 import java.time.Duration;
-import java.util.EnumMap;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,82 +23,198 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.DoubleAdder;
 
 /**
- * The gateway's own meters, all under {@code gpu.gateway.*} with low-cardinality tags (state, outcome, reason,
- * kind; never a job id or a pool). Gauges read values the features push (state counts from the periodic
- * refresh, sessions from the socket registry, outbox lag from the sweep): a scrape never queries the database.
+ * The gateway's own meters, all under {@code gpu.gateway.*} (catalogue: docs/metrics.md). Tags have bounded values:
+ * state, outcome, reason, kind, type, an {@link ErrorCode} name and the job's pool, whose values are capped by
+ * {@link MetricsProperties#maxPools()}; never a job id, a key or a worker id.
+ *
+ * <p>Every series whose tag values are known in advance is registered at startup with value 0 (every outcome, every
+ * error code, every refusal and rejection reason, ... of every configured pool), so {@code rate()},
+ * {@code increase()} and {@code absent()} see the first event after a restart. A pool that is not configured gets
+ * its series when it first appears.
+ *
+ * <p>Gauges read values the features push (state counts from the periodic queue refresh, sessions from the socket
+ * registry, outbox lag from the sweep): a scrape never queries the database. Thread-safe.
  */
 @Component
 public class GatewayMetrics {
 
-    private final MeterRegistry registry;
-    private final Counter submitted;
-    private final Timer queueWait;
-    private final Timer runTime;
-    private final Map<JobStatus, AtomicLong> byState = new EnumMap<>(JobStatus.class);
-    private final AtomicLong sessions = new AtomicLong();
-    private final DoubleAdder outboxLagSeconds = new DoubleAdder();
-    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    /** The {@code pool} tag of the pools beyond {@link MetricsProperties#maxPools()} (no pool name can start with '_'). */
+    public static final String OTHER_POOL = "_other";
+    /** The {@code code} tag of outcomes other than {@code failed}. */
+    static final String NO_CODE = "none";
 
+    static final String SUBMITTED = "gpu.gateway.jobs.submitted";
+    static final String REFUSED = "gpu.gateway.jobs.refused";
+    static final String FINISHED = "gpu.gateway.jobs.finished";
+    static final String REQUEUED = "gpu.gateway.jobs.requeued";
+    static final String STUCK = "gpu.gateway.jobs.stuck";
+    static final String BY_STATE = "gpu.gateway.jobs.by-state";
+    static final String QUEUE_WAIT = "gpu.gateway.jobs.queue.wait";
+    static final String RUN_TIME = "gpu.gateway.jobs.run.time";
+    static final String WORKERS_ACTIVE = "gpu.gateway.workers.active";
+    static final String SESSIONS = "gpu.gateway.websocket.sessions";
+    static final String FRAMES = "gpu.gateway.websocket.frames";
+    static final String DELIVERY_LAG = "gpu.gateway.websocket.delivery.lag";
+    static final String OUTBOX_LAG = "gpu.gateway.outbox.lag";
+    static final String OUTBOX_PUBLISHED = "gpu.gateway.outbox.published";
+    static final String OUTBOX_FAILURES = "gpu.gateway.outbox.failures";
+    static final String EVENTS_MERGED = "gpu.gateway.events.merged";
+    static final String EVENTS_REJECTED = "gpu.gateway.events.rejected";
+
+    static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency");
+    static final List<String> OUTBOX_KINDS = List.of("job", "cancel");
+    static final List<String> OUTBOX_FAILURE_REASONS = List.of("nack", "returned", "error");
+    static final List<String> MERGE_OUTCOMES = List.of("applied", "late");
+    static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt",
+            "illegal-transition", "unknown-job", "unreadable", "error");
+    static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview");
+
+    private final MeterRegistry registry;
+    private final int maxPools;
+    private final Counter stuck;
+    private final Timer deliveryLag;
+    private final AtomicLong sessions = new AtomicLong();
+    private final AtomicLong activeWorkers = new AtomicLong();
+    private final DoubleAdder outboxLagSeconds = new DoubleAdder();
+    /** Single-tag counters by "name|value". */
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    /** The meters of each pool that has its own series, and of {@link #OTHER_POOL} once used. */
+    private final Map<String, PoolMeters> pools = new ConcurrentHashMap<>();
+    /** Pools that got their own series without being configured (guarded by {@link #pools}). */
+    private int unconfiguredPools;
+
+    /** With the default settings (tests, tools). */
     public GatewayMetrics(MeterRegistry registry) {
-        this.registry = registry;
-        this.submitted = Counter.builder("gpu.gateway.jobs.submitted").description("Jobs accepted").register(registry);
-        this.queueWait = Timer.builder("gpu.gateway.jobs.queue.wait")
-                .description("Time from submission to the start of the first attempt")
-                .publishPercentileHistogram().register(registry);
-        this.runTime = Timer.builder("gpu.gateway.jobs.run.time")
-                .description("Time from the start of the last attempt to the outcome")
-                .publishPercentileHistogram().register(registry);
-        for (JobStatus state : new JobStatus[] {JobStatus.QUEUED, JobStatus.RUNNING}) {
-            AtomicLong value = new AtomicLong();
-            byState.put(state, value);
-            Gauge.builder("gpu.gateway.jobs.by-state", value, AtomicLong::get)
-                    .description("Jobs in a non-terminal state (all pools), refreshed periodically")
-                    .tag("state", tag(state)).register(registry);
-        }
-        Gauge.builder("gpu.gateway.websocket.sessions", sessions, AtomicLong::get)
-                .description("Open WebSocket sessions on this instance").register(registry);
-        Gauge.builder("gpu.gateway.outbox.lag", outboxLagSeconds, DoubleAdder::sum).baseUnit("seconds")
-                .description("Age of the oldest outbox entry not yet confirmed by the broker").register(registry);
+        this(registry, new MetricsProperties(20));
     }
 
-    public void jobSubmitted() {
-        submitted.increment();
+    @Autowired
+    public GatewayMetrics(MeterRegistry registry, MetricsProperties properties) {
+        this.registry = registry;
+        this.maxPools = properties.maxPools();
+        stuck = Counter.builder(STUCK)
+                .description("RUNNING jobs without events for the stuck threshold, failed with JOB_STUCK by this gateway")
+                .register(registry);
+        deliveryLag = Timer.builder(DELIVERY_LAG)
+                .description("From a job change being committed (event merge, cancel, sweep) to its update frame "
+                        + "being handed to a WebSocket session of this instance")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(100_000))
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry);
+        Gauge.builder(SESSIONS, sessions, AtomicLong::get)
+                .description("Open WebSocket sessions on this instance").register(registry);
+        Gauge.builder(WORKERS_ACTIVE, activeWorkers, AtomicLong::get)
+                .description("Distinct workers that sent an event within the worker window (PostgreSQL, all pools); "
+                        + "the divisor of the ETA")
+                .register(registry);
+        Gauge.builder(OUTBOX_LAG, outboxLagSeconds, DoubleAdder::sum).baseUnit("seconds")
+                .description("Age of the oldest outbox entry not yet confirmed by the broker").register(registry);
+        REFUSAL_REASONS.forEach(r -> counter(REFUSED, "reason", r));
+        OUTBOX_KINDS.forEach(k -> counter(OUTBOX_PUBLISHED, "kind", k));
+        OUTBOX_FAILURE_REASONS.forEach(r -> counter(OUTBOX_FAILURES, "reason", r));
+        MERGE_OUTCOMES.forEach(o -> counter(EVENTS_MERGED, "outcome", o));
+        REJECTION_REASONS.forEach(r -> counter(EVENTS_REJECTED, "reason", r));
+        FRAME_TYPES.forEach(t -> counter(FRAMES, "type", t));
+    }
+
+    /**
+     * Registers the series of the pools jobs may name ({@code gateway.jobs.pools}; empty means any pool, and then
+     * the default pool is registered), all at zero. These pools do not count against the cap.
+     */
+    public void registerPools(Collection<String> configured) {
+        List<String> names = configured.isEmpty() ? List.of(Topology.DEFAULT_POOL) : List.copyOf(configured);
+        synchronized (pools) {
+            for (String pool : names) {
+                pools.computeIfAbsent(pool, PoolMeters::new);
+            }
+        }
+    }
+
+    public void jobSubmitted(String pool) {
+        poolMeters(pool).submitted.increment();
     }
 
     /** A submission refused before anything was stored: {@code validation}, {@code cap}, {@code idempotency}. */
     public void submissionRefused(String reason) {
-        counter("gpu.gateway.jobs.refused", "reason", reason).increment();
+        counter(REFUSED, "reason", reason).increment();
     }
 
-    public void jobFinished(JobStatus outcome) {
-        counter("gpu.gateway.jobs.finished", "outcome", tag(outcome)).increment();
+    /**
+     * A job reached a terminal state through this gateway.
+     *
+     * @param errorCode the job's error code ({@link ErrorCode} name) when {@code outcome} is FAILED; anything else
+     *                  is counted as {@code UNKNOWN}
+     */
+    public void jobFinished(JobStatus outcome, String pool, String errorCode) {
+        if (!outcome.isTerminal()) {
+            return;
+        }
+        String code = outcome == JobStatus.FAILED ? codeTag(errorCode) : NO_CODE;
+        poolMeters(pool).finished(tag(outcome), code).increment();
     }
 
-    public void queueWait(Duration wait) {
+    /** A RUNNING job was given back to the queue (a worker's REQUEUED event merged: RUNNING to QUEUED). */
+    public void jobRequeued(String pool) {
+        poolMeters(pool).requeued.increment();
+    }
+
+    public void queueWait(String pool, Duration wait) {
         if (!wait.isNegative()) {
-            queueWait.record(wait);
+            poolMeters(pool).queueWait.record(wait);
         }
     }
 
-    public void runTime(Duration run) {
+    public void runTime(String pool, Duration run) {
         if (!run.isNegative()) {
-            runTime.record(run);
+            poolMeters(pool).runTime.record(run);
         }
     }
 
     public void stuckJobFailed() {
-        counter("gpu.gateway.jobs.stuck", null, null).increment();
+        stuck.increment();
     }
 
-    public void jobsInState(JobStatus state, long count) {
-        AtomicLong value = byState.get(state);
-        if (value != null) {
-            value.set(count);
+    /**
+     * The jobs in a non-terminal state per pool, as just read from PostgreSQL. Pools missing from the map are set
+     * to 0; pools beyond the cap are summed under {@link #OTHER_POOL}.
+     */
+    public void jobsInState(JobStatus state, Map<String, Long> countsByPool) {
+        if (state != JobStatus.QUEUED && state != JobStatus.RUNNING) {
+            return;
         }
+        Map<PoolMeters, Long> sums = new IdentityHashMap<>();
+        countsByPool.forEach((pool, n) -> sums.merge(poolMeters(pool), n, Long::sum));
+        List<PoolMeters> all;
+        synchronized (pools) {
+            all = new ArrayList<>(pools.values());
+        }
+        for (PoolMeters m : all) {
+            (state == JobStatus.QUEUED ? m.queued : m.running).set(sums.getOrDefault(m, 0L));
+        }
+    }
+
+    /** Distinct workers seen recently (from the queue statistics). */
+    public void activeWorkers(long count) {
+        activeWorkers.set(count);
     }
 
     public void sessionsOpen(long count) {
         sessions.set(count);
+    }
+
+    /**
+     * An update frame was handed to a WebSocket session.
+     *
+     * @param changedAt when the change was committed (on the gateway that made it), null when unknown (sent by an
+     *                  older gateway): not recorded
+     */
+    public void updateDelivered(Instant changedAt) {
+        if (changedAt == null) {
+            return;
+        }
+        Duration lag = Duration.between(changedAt, Instant.now());
+        deliveryLag.record(lag.isNegative() ? Duration.ZERO : lag); // clocks of two gateways may differ slightly
     }
 
     public void outboxLag(double seconds) {
@@ -101,36 +224,121 @@ public class GatewayMetrics {
 
     /** An outbox entry confirmed by the broker: {@code job} or {@code cancel}. */
     public void outboxPublished(String kind) {
-        counter("gpu.gateway.outbox.published", "kind", kind).increment();
+        counter(OUTBOX_PUBLISHED, "kind", kind).increment();
     }
 
     /** An outbox publication that will be retried or gave up: {@code nack}, {@code returned}, {@code error}. */
     public void outboxFailed(String reason) {
-        counter("gpu.gateway.outbox.failures", "reason", reason).increment();
+        counter(OUTBOX_FAILURES, "reason", reason).increment();
     }
 
     /** An event merged into a job: {@code applied} (moved the job) or {@code late} (filled in older facts). */
     public void eventMerged(String outcome) {
-        counter("gpu.gateway.events.merged", "outcome", outcome).increment();
+        counter(EVENTS_MERGED, "outcome", outcome).increment();
     }
 
     /** An event that changed nothing, by reason ({@code duplicate}, {@code terminal}, {@code stale-attempt} ...). */
     public void eventRejected(String reason) {
-        counter("gpu.gateway.events.rejected", "reason", reason).increment();
+        counter(EVENTS_REJECTED, "reason", reason).increment();
     }
 
     /** A frame pushed to a WebSocket client: {@code snapshot}, {@code update}, {@code position}, {@code preview}. */
     public void framePushed(String type) {
-        counter("gpu.gateway.websocket.frames", "type", type).increment();
+        counter(FRAMES, "type", type).increment();
     }
 
     private Counter counter(String name, String tagKey, String tagValue) {
-        String key = name + '|' + tagValue;
-        return counters.computeIfAbsent(key, k -> tagKey == null ? Counter.builder(name).register(registry)
-                : Counter.builder(name).tag(tagKey, tagValue).register(registry));
+        return counters.computeIfAbsent(name + '|' + tagValue,
+                k -> Counter.builder(name).tag(tagKey, tagValue).register(registry));
+    }
+
+    /** The meters of a pool: its own while it has some or the cap allows, else those of {@link #OTHER_POOL}. */
+    private PoolMeters poolMeters(String pool) {
+        PoolMeters meters = pool == null ? null : pools.get(pool);
+        if (meters != null) {
+            return meters;
+        }
+        synchronized (pools) {
+            meters = pool == null ? null : pools.get(pool);
+            if (meters == null) {
+                if (pool != null && unconfiguredPools < maxPools) {
+                    unconfiguredPools++;
+                    meters = new PoolMeters(pool);
+                    pools.put(pool, meters);
+                } else {
+                    meters = pools.computeIfAbsent(OTHER_POOL, PoolMeters::new);
+                }
+            }
+            return meters;
+        }
+    }
+
+    private static String codeTag(String errorCode) {
+        if (errorCode != null) {
+            for (ErrorCode code : ErrorCode.values()) {
+                if (code.name().equals(errorCode)) {
+                    return errorCode;
+                }
+            }
+        }
+        return ErrorCode.UNKNOWN.name();
     }
 
     private static String tag(JobStatus status) {
         return status.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The per-pool series, all registered (at zero) when the pool gets its own series. */
+    private final class PoolMeters {
+
+        final String pool;
+        final Counter submitted;
+        final Counter requeued;
+        final Timer queueWait;
+        final Timer runTime;
+        final AtomicLong queued = new AtomicLong();
+        final AtomicLong running = new AtomicLong();
+        /** By "outcome|code". */
+        final Map<String, Counter> finished = new ConcurrentHashMap<>();
+
+        PoolMeters(String pool) {
+            this.pool = pool;
+            submitted = Counter.builder(SUBMITTED).description("Jobs accepted (202) by this gateway")
+                    .tag("pool", pool).register(registry);
+            requeued = Counter.builder(REQUEUED)
+                    .description("RUNNING jobs given back to the queue (worker lost its Forge, shut down, ...)")
+                    .tag("pool", pool).register(registry);
+            queueWait = Timer.builder(QUEUE_WAIT)
+                    .description("Time from submission to the start of the first attempt")
+                    .tag("pool", pool)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(10))
+                    .maximumExpectedValue(Duration.ofHours(1))
+                    .register(registry);
+            runTime = Timer.builder(RUN_TIME)
+                    .description("Time from the start of the last attempt to the outcome")
+                    .tag("pool", pool)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(100))
+                    .maximumExpectedValue(Duration.ofMinutes(30))
+                    .register(registry);
+            Gauge.builder(BY_STATE, queued, AtomicLong::get)
+                    .description("Jobs in a non-terminal state (PostgreSQL), refreshed periodically")
+                    .tag("state", tag(JobStatus.QUEUED)).tag("pool", pool).register(registry);
+            Gauge.builder(BY_STATE, running, AtomicLong::get)
+                    .description("Jobs in a non-terminal state (PostgreSQL), refreshed periodically")
+                    .tag("state", tag(JobStatus.RUNNING)).tag("pool", pool).register(registry);
+            finished(tag(JobStatus.SUCCEEDED), NO_CODE);
+            finished(tag(JobStatus.CANCELLED), NO_CODE);
+            for (ErrorCode code : ErrorCode.values()) {
+                finished(tag(JobStatus.FAILED), code.name());
+            }
+        }
+
+        Counter finished(String outcome, String code) {
+            return finished.computeIfAbsent(outcome + '|' + code, k -> Counter.builder(FINISHED)
+                    .description("Jobs that reached a terminal state through this gateway")
+                    .tag("outcome", outcome).tag("code", code).tag("pool", pool).register(registry));
+        }
     }
 }

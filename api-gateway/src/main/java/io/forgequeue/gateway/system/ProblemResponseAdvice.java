@@ -41,6 +41,10 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
             return problem(ApiProblem.PAYLOAD_TOO_LARGE,
                     findCause(ex, BodySizeLimitFilter.PayloadTooLargeException.class).getMessage(), List.of());
         }
+        if (findCause(ex, Utf8BodyFilter.MalformedUtf8Exception.class) != null) {
+            return problem(ApiProblem.MALFORMED_REQUEST,
+                    findCause(ex, Utf8BodyFilter.MalformedUtf8Exception.class).getMessage(), List.of());
+        }
         JacksonException json = findCause(ex, JacksonException.class);
         if (json == null) {
             return problem(ApiProblem.MALFORMED_REQUEST, "A JSON request body is required.", List.of());
@@ -70,6 +74,11 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
         return problem(ApiProblem.PAYLOAD_TOO_LARGE, ex.getMessage(), List.of());
     }
 
+    @ExceptionHandler(Utf8BodyFilter.MalformedUtf8Exception.class)
+    ResponseEntity<Object> notUtf8(Utf8BodyFilter.MalformedUtf8Exception ex) {
+        return problem(ApiProblem.MALFORMED_REQUEST, ex.getMessage(), List.of());
+    }
+
     @ExceptionHandler(DataAccessException.class)
     ResponseEntity<Object> database(DataAccessException ex) {
         if (DatabaseFailures.isUnavailable(ex)) {
@@ -82,6 +91,11 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
 
     @ExceptionHandler(Exception.class)
     ResponseEntity<Object> unexpected(Exception ex) {
+        if (DatabaseFailures.isUnavailable(ex)) {
+            // e.g. CannotCreateTransactionException (not a DataAccessException) from a transaction template
+            log.warn("Database unavailable: {}", ex.getClass().getSimpleName());
+            return unavailable();
+        }
         log.error("Unexpected error", ex);
         return problem(ApiProblem.INTERNAL_ERROR, "An unexpected error occurred.", List.of());
     }

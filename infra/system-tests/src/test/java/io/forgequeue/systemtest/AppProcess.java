@@ -11,22 +11,34 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One of the system's apps (gateway or worker) running as a separate OS process from its packaged jar,
- * with its output in a log file under {@code target/system-test-logs/}.
+ * with its output in a log file under {@code target/system-test-logs/}. Processes still running when the test JVM
+ * exits (a test that never reached its clean-up) are killed by a shutdown hook.
  */
 final class AppProcess implements AutoCloseable {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(p -> {
+            p.destroyForcibly();
+            ProcessHandle.of(p.pid()).ifPresent(h -> h.destroyForcibly());
+        }), "app-process-reaper"));
+    }
 
     private final String name;
     private final Path jar;
     private final Map<String, String> env;
     private final int port;
     private final Path log;
-    private Process process;
+    private volatile Process process;
+    private volatile boolean frozen;
 
     private AppProcess(String name, Path jar, Map<String, String> env, int port) {
         this.name = name;
@@ -55,10 +67,14 @@ final class AppProcess implements AutoCloseable {
         pb.environment().put("SERVER_PORT", Integer.toString(port));
         try {
             process = pb.start();
+            RUNNING.add(process);
+            Process started = process;
+            started.onExit().thenRun(() -> RUNNING.remove(started));
+            frozen = false;
         } catch (IOException e) {
             throw new IllegalStateException("could not start " + name, e);
         }
-        awaitReady(Duration.ofSeconds(90));
+        awaitReady(Duration.ofSeconds(180)); // generous: the shared 2-core build machine is sometimes very busy
     }
 
     /** Waits until {@code /actuator/health/readiness} answers 200, failing fast if the process dies. */
@@ -83,7 +99,26 @@ final class AppProcess implements AutoCloseable {
             }
             sleep(250);
         }
-        throw new IllegalStateException(name + " was not ready within " + timeout + "; see " + log);
+        dumpThreads();
+        throw new IllegalStateException(name + " was not ready within " + timeout + "; see " + log
+                + " (a thread dump was appended to it)");
+    }
+
+    /** Appends a thread dump of the process to its log ({@code jcmd <pid> Thread.print}), for a diagnosis. */
+    private void dumpThreads() {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        if (!Files.isExecutable(jcmd) || !isAlive()) {
+            return;
+        }
+        try {
+            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), "Thread.print")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+            p.waitFor(20, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            // no dump then
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     String name() {
@@ -106,6 +141,23 @@ final class AppProcess implements AutoCloseable {
         return log;
     }
 
+    /** The environment it was started with (without SERVER_PORT). */
+    Map<String, String> env() {
+        return env;
+    }
+
+    boolean isFrozen() {
+        return frozen;
+    }
+
+    /** Sends SIGKILL and returns at once (safe to call from any thread; {@link #kill()} then waits for the end). */
+    void killNow() {
+        Process p = process;
+        if (p != null) {
+            p.destroyForcibly();
+        }
+    }
+
     /** SIGKILL: the process gets no chance to clean up. */
     void kill() {
         process.destroyForcibly();
@@ -115,17 +167,22 @@ final class AppProcess implements AutoCloseable {
     /** SIGSTOP: the process freezes (its sockets stay open). */
     void freeze() {
         signal("STOP");
+        frozen = true;
     }
 
     /** SIGCONT: a frozen process resumes. */
     void resume() {
         signal("CONT");
+        frozen = false;
     }
 
     /** SIGTERM, and SIGKILL if it has not ended within the grace period. */
     void stop(Duration grace) {
         if (process == null || !process.isAlive()) {
             return;
+        }
+        if (frozen) {
+            resume(); // a stopped process would never handle SIGTERM
         }
         process.destroy();
         if (!waitFor(grace)) {

@@ -8,6 +8,13 @@ import io.forgequeue.testsupport.TestInfrastructure;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,10 +22,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Supplier;
 
 /**
- * The whole system as real processes: forge-sim, gateways and workers from their packaged jars, against the
- * harness's real RabbitMQ (a fresh virtual host) and PostgreSQL (a fresh database).
+ * The whole system as real processes: forge-sim, gateways and workers from their packaged jars, against real
+ * RabbitMQ (a fresh virtual host) and PostgreSQL (a fresh database). By default those are the harness's shared test
+ * servers; {@link Builder#privateRabbit(int)} / {@link Builder#privatePostgres(int)} start servers of the system's
+ * own instead (infra/local scripts, data under {@code .run/faults}), which a test may stop, kill and restart.
  */
 final class ForgeQueueSystem implements AutoCloseable {
 
@@ -26,23 +40,61 @@ final class ForgeQueueSystem implements AutoCloseable {
     static final String ALICE_KEY = "fq_test_alice_" + UUID.randomUUID().toString().replace("-", "");
     static final String BOB_KEY = "fq_test_bob_" + UUID.randomUUID().toString().replace("-", "");
 
+    /** forge-sims still running; killed by a shutdown hook if the JVM ends before a system was closed. */
+    private static final java.util.Set<ForgeSimProcess> LIVE_SIMS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE_SIMS.forEach(ForgeSimProcess::kill), "forge-sim-reaper"));
+    }
+
     private final String name;
-    private final RabbitEndpoint rabbit;
+    private final PrivateServer rabbitServer;
     private final PostgresEndpoint postgres;
-    private final ForgeSimProcess forge;
+    private final PrivateServer postgresServer;
+    private final RabbitEndpoint rabbit;
+    private final List<String> forgeArgs;
+    private final boolean forgePerWorker;
+    private final List<ForgeSimProcess> forges = new ArrayList<>();
+    private final Map<AppProcess, ForgeSimProcess> forgeOfWorker = new HashMap<>();
     private final List<AppProcess> gateways = new ArrayList<>();
     private final List<AppProcess> workers = new ArrayList<>();
     private final Map<String, String> workerEnv;
+    private final Map<String, String> gatewayEnv;
 
-    private ForgeQueueSystem(String name, List<String> forgeArgs, Map<String, String> workerEnv) {
-        this.name = name;
-        this.workerEnv = Map.copyOf(workerEnv);
-        this.rabbit = TestInfrastructure.rabbit().withFreshVirtualHost("sys_" + name);
-        this.postgres = TestInfrastructure.postgres().withFreshDatabase("sys_" + name);
+    private ForgeQueueSystem(Builder b) {
+        this.name = b.name;
+        this.forgeArgs = List.copyOf(b.forgeArgs);
+        this.forgePerWorker = b.forgePerWorker;
+        this.workerEnv = Map.copyOf(b.workerEnv);
+        this.gatewayEnv = Map.copyOf(b.gatewayEnv);
+        PrivateServer startedRabbit = null;
+        PrivateServer startedPostgres = null;
         try {
-            this.forge = ForgeSimProcess.builder().args(forgeArgs.toArray(String[]::new)).start();
-        } catch (IOException e) {
-            throw new UncheckedIOException("forge-sim did not start", e);
+            if (b.privateRabbitPort > 0) {
+                startedRabbit = PrivateServer.rabbit(b.privateRabbitPort);
+                startedRabbit.startFresh();
+            }
+            if (b.privatePostgresPort > 0) {
+                startedPostgres = PrivateServer.postgres(b.privatePostgresPort);
+                startedPostgres.startFresh();
+            }
+            PostgresEndpoint database = startedPostgres != null ? startedPostgres.postgresEndpoint() : TestInfrastructure.postgres();
+            this.rabbit = VirtualHosts.createFresh(startedRabbit != null ? startedRabbit.rabbitEndpoint()
+                    : TestInfrastructure.rabbit(), "sys_" + name);
+            this.postgres = database.withFreshDatabase("sys_" + name);
+        } catch (RuntimeException e) {
+            if (startedRabbit != null) {
+                startedRabbit.close();
+            }
+            if (startedPostgres != null) {
+                startedPostgres.close();
+            }
+            throw e;
+        }
+        this.rabbitServer = startedRabbit;
+        this.postgresServer = startedPostgres;
+        if (!forgePerWorker) {
+            forges.add(startForge());
         }
     }
 
@@ -52,44 +104,222 @@ final class ForgeQueueSystem implements AutoCloseable {
      */
     static ForgeQueueSystem start(String name, int gatewayCount, int workerCount, List<String> forgeArgs,
                                   Map<String, String> workerEnv) {
-        ForgeQueueSystem system = new ForgeQueueSystem(name, forgeArgs, workerEnv);
+        return builder(name).gateways(gatewayCount).workers(workerCount).forgeArgs(forgeArgs).workerEnv(workerEnv).start();
+    }
+
+    static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    /** How to start a system. */
+    static final class Builder {
+        private final String name;
+        private int gatewayCount = 1;
+        private int workerCount = 1;
+        private List<String> forgeArgs = List.of();
+        private final Map<String, String> workerEnv = new LinkedHashMap<>();
+        private final Map<String, String> gatewayEnv = new LinkedHashMap<>();
+        private boolean forgePerWorker;
+        private int privateRabbitPort;
+        private int privatePostgresPort;
+
+        private Builder(String name) {
+            this.name = name;
+        }
+
+        Builder gateways(int count) {
+            gatewayCount = count;
+            return this;
+        }
+
+        Builder workers(int count) {
+            workerCount = count;
+            return this;
+        }
+
+        Builder forgeArgs(List<String> args) {
+            forgeArgs = List.copyOf(args);
+            return this;
+        }
+
+        Builder forgeArgs(String... args) {
+            return forgeArgs(List.of(args));
+        }
+
+        Builder workerEnv(Map<String, String> env) {
+            workerEnv.putAll(env);
+            return this;
+        }
+
+        Builder gatewayEnv(Map<String, String> env) {
+            gatewayEnv.putAll(env);
+            return this;
+        }
+
+        /** Each worker gets a forge-sim of its own (one GPU each), so faults can target one worker. */
+        Builder forgePerWorker() {
+            forgePerWorker = true;
+            return this;
+        }
+
+        /** A RabbitMQ node of this system's own on {@code port}, started fresh and stopped with the system. */
+        Builder privateRabbit(int port) {
+            privateRabbitPort = port;
+            return this;
+        }
+
+        /** A PostgreSQL cluster of this system's own on {@code port}, started fresh and stopped with the system. */
+        Builder privatePostgres(int port) {
+            privatePostgresPort = port;
+            return this;
+        }
+
+        /**
+         * Starts everything: the first gateway alone (it migrates the schema), then the other gateways and the
+         * workers side by side. Everything started is stopped again if a part fails to start.
+         */
+        ForgeQueueSystem start() {
+            ForgeQueueSystem system = new ForgeQueueSystem(this);
+            try {
+                if (gatewayCount > 0) {
+                    system.addGateway();
+                }
+                List<Supplier<AppProcess>> rest = new ArrayList<>();
+                for (int i = 2; i <= gatewayCount; i++) {
+                    rest.add(system::addGateway);
+                }
+                for (int i = 1; i <= workerCount; i++) {
+                    rest.add(system::addWorker);
+                }
+                startSideBySide(rest);
+                return system;
+            } catch (RuntimeException e) {
+                try {
+                    system.close();
+                } catch (RuntimeException closing) {
+                    e.addSuppressed(closing);
+                }
+                throw e;
+            }
+        }
+    }
+
+    private static void startSideBySide(List<Supplier<AppProcess>> starts) {
+        if (starts.isEmpty()) {
+            return;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(3, starts.size()));
         try {
-            for (int i = 1; i <= gatewayCount; i++) {
-                system.addGateway();
+            List<Future<AppProcess>> futures = new ArrayList<>();
+            for (Supplier<AppProcess> s : starts) {
+                futures.add(pool.submit(s::get));
             }
-            for (int i = 1; i <= workerCount; i++) {
-                system.addWorker();
+            RuntimeException failure = null;
+            for (Future<AppProcess> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    if (failure == null) {
+                        failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(e);
+                }
             }
-            return system;
-        } catch (RuntimeException e) {
-            system.close();
-            throw e;
+            if (failure != null) {
+                throw failure;
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 
     AppProcess addGateway() {
-        String id = name + "-gw" + (gateways.size() + 1);
+        String id;
+        int index;
+        synchronized (gateways) {
+            index = gateways.size();
+            id = name + "-gw" + (index + 1);
+            gateways.add(null); // reserves the index; set below
+        }
         Map<String, String> env = brokerEnv();
         env.put("SPRING_DATASOURCE_URL", postgres.jdbcUrl());
         env.put("SPRING_DATASOURCE_USERNAME", postgres.username());
         env.put("SPRING_DATASOURCE_PASSWORD", postgres.password() == null ? "" : postgres.password());
         env.put("GATEWAY_INSTANCE_ID", id);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
+        env.putAll(gatewayEnv);
         AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, freePort());
-        gateways.add(gw);
+        synchronized (gateways) {
+            gateways.set(index, gw);
+        }
         return gw;
     }
 
     AppProcess addWorker() {
-        String id = name + "-w" + (workers.size() + 1);
+        String id;
+        int index;
+        synchronized (workers) {
+            index = workers.size();
+            id = name + "-w" + (index + 1);
+            workers.add(null);
+        }
+        ForgeSimProcess sim;
+        if (forgePerWorker) {
+            sim = startForge();
+            synchronized (forges) {
+                forges.add(sim);
+            }
+        } else {
+            sim = forges.get(0);
+        }
         Map<String, String> env = brokerEnv();
-        env.put("FORGE_URL", forge.baseUrl().toString());
+        env.put("FORGE_URL", sim.baseUrl().toString());
         env.put("WORKER_ID", id);
         env.put("WORKER_POOL", "default");
         env.putAll(workerEnv);
         AppProcess w = AppProcess.start(id, SystemPaths.workerJar(), env, freePort());
-        workers.add(w);
+        synchronized (workers) {
+            workers.set(index, w);
+            forgeOfWorker.put(w, sim);
+        }
         return w;
+    }
+
+    private ForgeSimProcess startForge() {
+        try {
+            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(forgeArgs.toArray(String[]::new));
+            Path simJar = selfContainedForgeSimJar();
+            if (simJar != null) {
+                builder.classpath(SystemPaths.stableCopy(simJar).toString()); // immune to a rebuild meanwhile
+            }
+            ForgeSimProcess sim = builder.start();
+            LIVE_SIMS.add(sim);
+            return sim;
+        } catch (IOException e) {
+            throw new UncheckedIOException("forge-sim did not start", e);
+        }
+    }
+
+    /** The shaded forge-sim jar this test runs with, or null when forge-sim comes from class directories. */
+    private static Path selfContainedForgeSimJar() {
+        try {
+            var source = ForgeSimProcess.class.getProtectionDomain().getCodeSource();
+            if (source == null) {
+                return null;
+            }
+            Path location = Path.of(source.getLocation().toURI());
+            if (!Files.isRegularFile(location) || !location.toString().endsWith(".jar")) {
+                return null;
+            }
+            try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(location.toFile())) {
+                return zip.getEntry("io/forgequeue/forgesim/shaded/jackson/databind/json/JsonMapper.class") != null
+                        ? location : null;
+            }
+        } catch (IOException | java.net.URISyntaxException | RuntimeException e) {
+            return null;
+        }
     }
 
     private Map<String, String> brokerEnv() {
@@ -101,16 +331,46 @@ final class ForgeQueueSystem implements AutoCloseable {
         return env;
     }
 
+    String name() {
+        return name;
+    }
+
     AppProcess gateway(int index) {
         return gateways.get(index);
     }
 
-    List<AppProcess> workers() {
-        return List.copyOf(workers);
+    /** The gateways in start order (an entry is null while, or if, that gateway failed to start). */
+    List<AppProcess> gateways() {
+        synchronized (gateways) {
+            return java.util.Collections.unmodifiableList(new ArrayList<>(gateways));
+        }
     }
 
+    /** The workers in start order (an entry is null while, or if, that worker failed to start). */
+    List<AppProcess> workers() {
+        synchronized (workers) {
+            return java.util.Collections.unmodifiableList(new ArrayList<>(workers));
+        }
+    }
+
+    /** The (first) forge-sim; with {@link Builder#forgePerWorker()} the one of the first worker. */
     ForgeSimProcess forge() {
-        return forge;
+        synchronized (forges) {
+            return forges.get(0);
+        }
+    }
+
+    /** The forge-sim a worker drives. */
+    ForgeSimProcess forgeOf(AppProcess worker) {
+        synchronized (workers) {
+            return forgeOfWorker.get(worker);
+        }
+    }
+
+    List<ForgeSimProcess> forges() {
+        synchronized (forges) {
+            return List.copyOf(forges);
+        }
     }
 
     RabbitEndpoint rabbit() {
@@ -119,6 +379,22 @@ final class ForgeQueueSystem implements AutoCloseable {
 
     PostgresEndpoint postgres() {
         return postgres;
+    }
+
+    /** The system's own RabbitMQ node ({@link Builder#privateRabbit}); fails when it uses the shared one. */
+    PrivateServer rabbitServer() {
+        if (rabbitServer == null) {
+            throw new IllegalStateException("this system uses the shared test broker, which must not be restarted");
+        }
+        return rabbitServer;
+    }
+
+    /** The system's own PostgreSQL cluster ({@link Builder#privatePostgres}). */
+    PrivateServer postgresServer() {
+        if (postgresServer == null) {
+            throw new IllegalStateException("this system uses the shared test database server, which must not be restarted");
+        }
+        return postgresServer;
     }
 
     /** A REST client of gateway {@code index} with {@code apiKey}. */
@@ -130,16 +406,90 @@ final class ForgeQueueSystem implements AutoCloseable {
         return WsClient.connect(gateway(index).baseUrl(), apiKey);
     }
 
+    /** REST clients with {@code apiKey} of the gateways whose processes are alive, in index order. */
+    List<Http> liveHttp(String apiKey) {
+        return gateways().stream().filter(g -> g != null && g.isAlive()).map(g -> new Http(g.baseUrl(), apiKey)).toList();
+    }
+
+    /** Base URLs of the gateways whose processes are alive. */
+    List<String> liveGatewayUrls() {
+        return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::baseUrl).toList();
+    }
+
+    /**
+     * Runs a query on the system's database and returns its rows (column label to value). Used to check what was
+     * stored; the tests never write job data.
+     */
+    List<Map<String, Object>> sql(String query, Object... params) {
+        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement(query)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            List<Map<String, Object>> rows = new ArrayList<>();
+            if (!ps.execute()) {
+                return rows;
+            }
+            try (ResultSet rs = ps.getResultSet()) {
+                ResultSetMetaData meta = rs.getMetaData();
+                while (rs.next()) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    for (int i = 1; i <= meta.getColumnCount(); i++) {
+                        row.put(meta.getColumnLabel(i), rs.getObject(i));
+                    }
+                    rows.add(row);
+                }
+            }
+            return rows;
+        } catch (SQLException e) {
+            throw new IllegalStateException("query failed: " + query + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Runs a statement that changes data, for what an operator does by hand (README: API keys are added and
+     * disabled with SQL); never for job data. Returns the update count.
+     */
+    int operatorSql(String statement, Object... params) {
+        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement(statement)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("statement failed: " + statement + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The single number a query returns. */
+    long sqlLong(String query, Object... params) {
+        Object v = sql(query, params).get(0).values().iterator().next();
+        return v == null ? 0 : ((Number) v).longValue();
+    }
+
     @Override
     public void close() {
-        for (AppProcess w : workers) {
-            w.stop(Duration.ofSeconds(15));
+        for (AppProcess w : workers()) {
+            if (w != null) {
+                w.stop(Duration.ofSeconds(15));
+            }
         }
-        for (AppProcess g : gateways) {
-            g.stop(Duration.ofSeconds(15));
+        for (AppProcess g : gateways()) {
+            if (g != null) {
+                g.stop(Duration.ofSeconds(15));
+            }
         }
-        if (forge != null) {
-            forge.close();
+        for (ForgeSimProcess f : forges()) {
+            f.close();
+            LIVE_SIMS.remove(f);
+        }
+        if (rabbitServer == null) {
+            VirtualHosts.delete(rabbit);
+        }
+        if (rabbitServer != null) {
+            rabbitServer.close();
+        }
+        if (postgresServer != null) {
+            postgresServer.close();
         }
     }
 

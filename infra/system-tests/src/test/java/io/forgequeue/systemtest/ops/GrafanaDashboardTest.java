@@ -104,19 +104,25 @@ class GrafanaDashboardTest {
         String joined = String.join("\n", all);
 
         assertThat(used).contains(
-                "rabbitmq_queue_messages_ready",                  // queue depth per pool
+                "rabbitmq_queue_messages_ready",                  // queue depth per pool (messages)
+                "gpu_gateway_jobs_by_state",                      // ... and job rows per pool and state
                 "gpu_gateway_jobs_submitted_total",               // throughput
-                "gpu_gateway_jobs_finished_total",                // ... by outcome
+                "gpu_gateway_jobs_finished_total",                // ... by outcome, failures by error code
+                "gpu_gateway_jobs_requeued_total",                // jobs given back
                 "gpu_gateway_jobs_queue_wait_seconds_bucket",     // queue wait percentiles
                 "gpu_gateway_jobs_run_time_seconds_bucket",       // run time percentiles
                 "gpu_worker_forge_calls_seconds_bucket",          // Forge call latency
                 "gpu_worker_busy_time_seconds_total",             // duty cycle per worker
                 "gpu_worker_forge_breaker_state",                 // breaker per worker
-                "gpu_worker_jobs_total",                          // errors by code
+                "gpu_worker_jobs_total",                          // worker outcomes
                 "gpu_gateway_websocket_sessions",                 // WebSocket sessions
+                "gpu_gateway_websocket_delivery_lag_seconds_bucket", // ... and their delivery lag
+                "http_server_requests_seconds_bucket",            // REST latency percentiles
                 "gpu_gateway_outbox_lag_seconds");                // outbox lag
         assertThat(joined).contains("histogram_quantile(0.95, sum by (le) (rate(gpu_gateway_jobs_queue_wait_seconds_bucket")
-                .contains("sum by (code)").contains("sum by (queue) (rabbitmq_queue_messages_ready");
+                .contains("sum by (code) (increase(gpu_gateway_jobs_finished_total{outcome=\"failed\"")
+                .contains("max by (pool, state) (gpu_gateway_jobs_by_state{pool=~\"$pool\"})")
+                .contains("sum by (queue) (rabbitmq_queue_messages_ready");
     }
 
     @Test

@@ -1,0 +1,258 @@
+package io.forgequeue.bench;
+
+import io.forgequeue.forgesim.ForgeSimAdmin;
+import io.forgequeue.forgesim.ForgeSimProcess;
+import io.forgequeue.testsupport.PostgresEndpoint;
+import io.forgequeue.testsupport.RabbitEndpoint;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The whole system for one scenario, as real processes on loopback: one gateway and N workers from the packaged
+ * jars, each worker with its own forge-sim (one worker per Forge, as in production), against a fresh virtual host on
+ * the benchmark's broker and a fresh database on its PostgreSQL.
+ */
+final class BenchSystem implements AutoCloseable {
+
+    static final String POOL = "default";
+
+    private final BenchContext ctx;
+    private final String name;
+    private final Jars jars;
+    private final RabbitEndpoint rabbit;
+    private final PostgresEndpoint postgres;
+    /** API keys of the system, like independent users: load spreads over them (each has its own in-flight cap). */
+    private final List<String> apiKeys = new ArrayList<>();
+    private final List<ForgeSimProcess> sims = new ArrayList<>();
+    private final List<AppProcess> workers = new ArrayList<>();
+    private final List<String> simArgs;
+    private AppProcess gateway;
+    private GatewayClient api;
+
+    private BenchSystem(BenchContext ctx, String name, Jars jars, List<String> simArgs) {
+        this.ctx = ctx;
+        this.name = name;
+        this.jars = jars;
+        this.simArgs = List.copyOf(simArgs);
+        for (int i = 0; i < Math.max(1, ctx.options().apiKeys()); i++) {
+            apiKeys.add("fq_bench_" + i + "_" + UUID.randomUUID().toString().replace("-", ""));
+        }
+        RabbitEndpoint broker = ctx.servers().rabbit();
+        String vhost = "bench_" + name + "_" + UUID.randomUUID().toString().substring(0, 8);
+        ctx.rabbitAdmin().createVhost(vhost, broker.username());
+        this.rabbit = new RabbitEndpoint(broker.host(), broker.port(), broker.username(), broker.password(),
+                broker.managementPort(), vhost);
+        this.postgres = ctx.servers().postgres().withFreshDatabase("bench_" + name);
+    }
+
+    /** Starts forge-sims and workers ({@code workers} of each) and the gateway, in parallel, and waits until ready. */
+    static BenchSystem start(BenchContext ctx, String name, Jars jars, int workers, List<String> simArgs) {
+        BenchSystem system = new BenchSystem(ctx, name, jars, simArgs);
+        try {
+            system.startGateway();
+            system.addWorkers(workers);
+            system.gateway.awaitReady(Duration.ofSeconds(180));
+            system.api = new GatewayClient(system.gateway.baseUrl(), system.apiKeys);
+            return system;
+        } catch (RuntimeException e) {
+            system.close();
+            throw e;
+        }
+    }
+
+    private void startGateway() {
+        Map<String, String> env = brokerEnv();
+        env.put("SPRING_DATASOURCE_URL", postgres.jdbcUrl());
+        env.put("SPRING_DATASOURCE_USERNAME", postgres.username());
+        env.put("SPRING_DATASOURCE_PASSWORD", postgres.password());
+        env.put("GATEWAY_INSTANCE_ID", name + "-gw1");
+        env.put("GATEWAY_BOOTSTRAP_API_KEY", String.join(",", apiKeys));
+        env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
+        env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
+        List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
+        jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
+        gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, freePort(),
+                ctx.logDir());
+    }
+
+    /** Starts {@code count} more workers, each with its own forge-sim, and waits until all are ready. */
+    void addWorkers(int count) {
+        List<AppProcess> started = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            ForgeSimProcess sim;
+            try {
+                sim = ForgeSimProcess.builder().args(simArgs.toArray(String[]::new)).echoOutput(false).start();
+            } catch (IOException e) {
+                throw new UncheckedIOException("forge-sim did not start", e);
+            }
+            sims.add(sim);
+            String id = name + "-w" + (workers.size() + 1);
+            Map<String, String> env = brokerEnv();
+            env.put("FORGE_URL", sim.baseUrl().toString());
+            env.put("WORKER_ID", id);
+            env.put("WORKER_POOL", POOL);
+            env.putAll(BenchOptions.envFor(ctx.options().workerEnv(), jars.label()));
+            List<String> jvm = new ArrayList<>(List.of("-Xms128m", "-Xmx256m"));
+            jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-" + id));
+            AppProcess w = AppProcess.launch(name + "-" + jars.label() + "-" + id.substring(name.length() + 1),
+                    jars.worker(), jvm, env, freePort(), ctx.logDir());
+            workers.add(w);
+            started.add(w);
+        }
+        for (AppProcess w : started) {
+            w.awaitReady(Duration.ofSeconds(180));
+        }
+    }
+
+    /** Stops the last {@code count} workers (SIGTERM; they finish or give back their job) and their sims. */
+    void stopWorkers(int count) {
+        for (int i = 0; i < count && !workers.isEmpty(); i++) {
+            workers.remove(workers.size() - 1).stop(Duration.ofSeconds(40));
+            sims.remove(sims.size() - 1).close();
+        }
+    }
+
+    private Map<String, String> brokerEnv() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("SPRING_RABBITMQ_ADDRESSES", rabbit.addresses());
+        env.put("SPRING_RABBITMQ_USERNAME", rabbit.username());
+        env.put("SPRING_RABBITMQ_PASSWORD", rabbit.password());
+        env.put("SPRING_RABBITMQ_VIRTUAL_HOST", rabbit.virtualHost());
+        return env;
+    }
+
+    String name() {
+        return name;
+    }
+
+    Jars jars() {
+        return jars;
+    }
+
+    GatewayClient api() {
+        return api;
+    }
+
+    /** The first API key (scenarios that need one owner for all their jobs use it). */
+    String apiKey() {
+        return apiKeys.get(0);
+    }
+
+    List<String> apiKeys() {
+        return List.copyOf(apiKeys);
+    }
+
+    AppProcess gateway() {
+        return gateway;
+    }
+
+    List<AppProcess> workers() {
+        return List.copyOf(workers);
+    }
+
+    List<ForgeSimProcess> sims() {
+        return List.copyOf(sims);
+    }
+
+    List<ForgeSimAdmin> simAdmins() {
+        return sims.stream().map(ForgeSimProcess::admin).toList();
+    }
+
+    RabbitEndpoint rabbit() {
+        return rabbit;
+    }
+
+    /** Sets every sim's step time. */
+    void stepTime(Duration step) {
+        simAdmins().forEach(a -> a.stepTime(step));
+    }
+
+    /** Depth of the job queue, the persist queue and this gateway's relay queue. */
+    Map<String, Long> queueDepths() {
+        Map<String, Long> all = ctx.rabbitAdmin().queueDepths(rabbit.virtualHost());
+        Map<String, Long> out = new LinkedHashMap<>();
+        out.put("jobs", all.getOrDefault("forge.jobs." + POOL, 0L));
+        out.put("persist", all.getOrDefault("forge.events.persist", 0L));
+        out.put("relay", all.getOrDefault("forge.events.relay." + name + "-gw1", 0L));
+        return out;
+    }
+
+    /** A CPU meter over every process of the system, the broker, PostgreSQL and this benchmark process. */
+    ProcStats.CpuMeter cpuMeter() {
+        long gw = gateway.pid();
+        List<Long> workerPids = workers.stream().map(AppProcess::pid).toList();
+        List<Long> simPids = sims.stream().map(ForgeSimProcess::pid).toList();
+        long rabbitPid = ctx.servers().rabbitPid();
+        long pgPid = ctx.servers().postgresPid();
+        long self = ProcessHandle.current().pid();
+        return new ProcStats.CpuMeter()
+                .add("gateway", () -> ProcStats.cpuTicks(gw))
+                .add("workers", () -> workerPids.stream().mapToLong(ProcStats::cpuTicks).sum())
+                .add("forge-sims", () -> simPids.stream().mapToLong(ProcStats::cpuTicks).sum())
+                .add("rabbitmq", () -> ProcStats.cpuTicks(rabbitPid))
+                .add("postgres", () -> ProcStats.cpuTicksWithChildren(pgPid))
+                .add("bench-client", () -> ProcStats.cpuTicks(self))
+                .addPart("gateway-jit", () -> ProcStats.jitTicks(gw))
+                .addPart("workers-jit", () -> workerPids.stream().mapToLong(ProcStats::jitTicks).sum());
+    }
+
+    @Override
+    public void close() {
+        if (api != null) {
+            api.close();
+        }
+        List<Thread> stoppers = new ArrayList<>();
+        for (AppProcess w : workers) {
+            Thread t = new Thread(() -> w.stop(Duration.ofSeconds(20)), "stop-" + w.name());
+            t.start();
+            stoppers.add(t);
+        }
+        stoppers.forEach(BenchSystem::join);
+        if (gateway != null) {
+            gateway.stop(Duration.ofSeconds(20));
+        }
+        sims.forEach(ForgeSimProcess::close);
+        try {
+            ctx.rabbitAdmin().deleteVhost(rabbit.virtualHost());
+        } catch (RuntimeException e) {
+            System.err.println("could not delete virtual host " + rabbit.virtualHost() + ": " + e.getMessage());
+        }
+        try (Connection c = ctx.servers().postgres().connect(); Statement s = c.createStatement()) {
+            s.execute("DROP DATABASE IF EXISTS \"" + postgres.database() + "\" WITH (FORCE)");
+        } catch (Exception e) {
+            System.err.println("could not drop database " + postgres.database() + ": " + e.getMessage());
+        }
+    }
+
+    private static void join(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    Path logDir() {
+        return ctx.logDir();
+    }
+}
