@@ -1,5 +1,7 @@
 package io.forgequeue.bench;
 
+import io.forgequeue.testsupport.TestInfrastructure;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -11,21 +13,9 @@ final class BenchPaths {
     private BenchPaths() {
     }
 
-    /** The repository root: system property {@code forgequeue.root}, else the nearest folder above holding infra/local. */
+    /** The repository root (see {@code TestInfrastructure.repositoryRoot()}). */
     static Path root() {
-        String prop = System.getProperty("forgequeue.root");
-        if (prop != null && Files.isDirectory(Path.of(prop, "infra", "local"))) {
-            return Path.of(prop).toAbsolutePath();
-        }
-        Path p = Path.of("").toAbsolutePath();
-        while (p != null && !Files.isDirectory(p.resolve("infra").resolve("local"))) {
-            p = p.getParent();
-        }
-        if (p == null) {
-            throw new IllegalStateException("cannot find the repository root (no infra/local above "
-                    + Path.of("").toAbsolutePath() + "); set -Dforgequeue.root");
-        }
-        return p;
+        return TestInfrastructure.repositoryRoot();
     }
 
     static Path createDirectories(Path dir) {

@@ -1,5 +1,7 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.TestInfrastructure;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -11,20 +13,9 @@ final class SystemPaths {
     private SystemPaths() {
     }
 
-    /** The repository root: system property {@code forgequeue.root}, else found by walking up. */
+    /** The repository root (see {@code TestInfrastructure.repositoryRoot()}). */
     static Path root() {
-        String prop = System.getProperty("forgequeue.root");
-        if (prop != null && Files.isDirectory(Path.of(prop, "infra", "local"))) {
-            return Path.of(prop).toAbsolutePath();
-        }
-        Path p = Path.of("").toAbsolutePath();
-        while (p != null && !Files.isDirectory(p.resolve("infra").resolve("local"))) {
-            p = p.getParent();
-        }
-        if (p == null) {
-            throw new IllegalStateException("cannot find the repository root (no infra/local above " + Path.of("").toAbsolutePath() + ")");
-        }
-        return p;
+        return TestInfrastructure.repositoryRoot();
     }
 
     static Path gatewayJar() {

@@ -103,6 +103,17 @@ public final class TestInfrastructure {
     }
 
     /**
+     * The repository root: system property {@code forgequeue.root} (set by the root pom for Failsafe) if it holds
+     * {@code infra/local}, else the nearest folder above {@code user.dir} that does. For tests and the benchmark
+     * that start the packaged apps or read the project's files.
+     *
+     * @throws IllegalStateException when neither is found
+     */
+    public static Path repositoryRoot() {
+        return LocalServers.findRoot();
+    }
+
+    /**
      * Spring Boot properties for the given endpoints, for {@code @DynamicPropertySource}:
      * {@code spring.rabbitmq.addresses/username/password/virtual-host} and
      * {@code spring.datasource.url/username/password}. Either argument may be null; its properties are then

@@ -1,5 +1,6 @@
 package io.forgequeue.systemtest.ops;
 
+import io.forgequeue.testsupport.TestInfrastructure;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -45,21 +46,9 @@ final class OpsFiles {
     private OpsFiles() {
     }
 
-    /** The repository root: system property {@code forgequeue.root}, else the first directory above with infra/local. */
+    /** The repository root (see {@code TestInfrastructure.repositoryRoot()}). */
     static Path root() {
-        String prop = System.getProperty("forgequeue.root");
-        if (prop != null && Files.isDirectory(Path.of(prop, "infra", "local"))) {
-            return Path.of(prop).toAbsolutePath();
-        }
-        Path p = Path.of("").toAbsolutePath();
-        while (p != null && !Files.isDirectory(p.resolve("infra").resolve("local"))) {
-            p = p.getParent();
-        }
-        if (p == null) {
-            throw new IllegalStateException("cannot find the repository root (no infra/local above "
-                    + Path.of("").toAbsolutePath() + ")");
-        }
-        return p;
+        return TestInfrastructure.repositoryRoot();
     }
 
     static Path path(String relative) {
