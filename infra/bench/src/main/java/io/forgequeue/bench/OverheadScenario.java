@@ -4,7 +4,6 @@ import io.forgequeue.forgesim.ForgeSimAdmin;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
