@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.system;
 
 import jakarta.servlet.FilterChain;
-import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.http.HttpServletRequest;
@@ -68,26 +67,17 @@ class BodySizeLimitFilter extends OncePerRequestFilter {
         @Override
         public ServletInputStream getInputStream() throws IOException {
             if (stream == null) {
-                ServletInputStream in = super.getInputStream();
-                stream = new ServletInputStream() {
+                stream = new InspectedInputStream(super.getInputStream()) {
                     private long count;
 
                     @Override
-                    public int read() throws IOException {
-                        int b = in.read();
-                        if (b >= 0) {
-                            check(1);
-                        }
-                        return b;
+                    protected void passed(int b) throws PayloadTooLargeException {
+                        check(1);
                     }
 
                     @Override
-                    public int read(byte[] buf, int off, int len) throws IOException {
-                        int n = in.read(buf, off, len);
-                        if (n > 0) {
-                            check(n);
-                        }
-                        return n;
+                    protected void passed(byte[] buf, int off, int n) throws PayloadTooLargeException {
+                        check(n);
                     }
 
                     private void check(int n) throws PayloadTooLargeException {
@@ -95,21 +85,6 @@ class BodySizeLimitFilter extends OncePerRequestFilter {
                         if (count > max) {
                             throw new PayloadTooLargeException(message);
                         }
-                    }
-
-                    @Override
-                    public boolean isFinished() {
-                        return in.isFinished();
-                    }
-
-                    @Override
-                    public boolean isReady() {
-                        return in.isReady();
-                    }
-
-                    @Override
-                    public void setReadListener(ReadListener listener) {
-                        in.setReadListener(listener);
                     }
                 };
             }

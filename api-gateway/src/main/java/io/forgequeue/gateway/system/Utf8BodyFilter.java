@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.system;
 
 import jakarta.servlet.FilterChain;
-import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.http.HttpServletRequest;
@@ -128,60 +127,23 @@ class Utf8BodyFilter extends OncePerRequestFilter {
         @Override
         public ServletInputStream getInputStream() throws IOException {
             if (stream == null) {
-                ServletInputStream in = super.getInputStream();
                 Utf8Validator utf8 = new Utf8Validator();
-                stream = new ServletInputStream() {
+                stream = new InspectedInputStream(super.getInputStream()) {
                     private long offset;
 
                     @Override
-                    public int read() throws IOException {
-                        int b = in.read();
-                        if (b < 0) {
-                            end();
-                        } else {
-                            check(b);
-                        }
-                        return b;
-                    }
-
-                    @Override
-                    public int read(byte[] buf, int off, int len) throws IOException {
-                        int n = in.read(buf, off, len);
-                        if (n < 0) {
-                            end();
-                        }
-                        for (int i = 0; i < n; i++) {
-                            check(buf[off + i] & 0xFF);
-                        }
-                        return n;
-                    }
-
-                    private void check(int b) throws MalformedUtf8Exception {
+                    protected void passed(int b) throws MalformedUtf8Exception {
                         if (!utf8.accept(b)) {
                             throw new MalformedUtf8Exception(offset);
                         }
                         offset++;
                     }
 
-                    private void end() throws MalformedUtf8Exception {
+                    @Override
+                    protected void ended() throws MalformedUtf8Exception {
                         if (!utf8.complete()) {
                             throw new MalformedUtf8Exception(offset);
                         }
-                    }
-
-                    @Override
-                    public boolean isFinished() {
-                        return in.isFinished();
-                    }
-
-                    @Override
-                    public boolean isReady() {
-                        return in.isReady();
-                    }
-
-                    @Override
-                    public void setReadListener(ReadListener listener) {
-                        in.setReadListener(listener);
                     }
                 };
             }
