@@ -14,6 +14,7 @@ import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.JobProgressed;
 import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.JobSpec;
+import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.RabbitEndpoint;
@@ -44,6 +45,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -408,6 +410,13 @@ class WorkerIT {
         }
         admin().resetStats();
         var gap = meters.get("gpu.worker.idle.gap").timer();
+        Map<String, Long> turnaroundsBefore = new LinkedHashMap<>();
+        double turnaroundMillisBefore = 0;
+        for (String stage : List.of(WorkerMetrics.PREPARE, WorkerMetrics.RESULT, WorkerMetrics.CONFIRM)) {
+            var timer = meters.get("gpu.worker.turnaround").tag("stage", stage).timer();
+            turnaroundsBefore.put(stage, timer.count());
+            turnaroundMillisBefore += timer.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
 
         listeners.getListenerContainer("jobs").start();
         events.awaitType(jobs.get(0), EventType.RUNNING, WAIT); // the gap before the first job is recorded by now
@@ -426,6 +435,17 @@ class WorkerIT {
         long gaps = gap.count() - gapsBefore;
         System.out.printf("WORKER: listener idle gap (ack, broker hands over the next job) mean %.2f ms over %d gaps%n",
                 (gap.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS) - gapMillisBefore) / gaps, gaps);
+        double turnaroundMillis = -turnaroundMillisBefore;
+        for (Map.Entry<String, Long> before : turnaroundsBefore.entrySet()) {
+            var timer = meters.get("gpu.worker.turnaround").tag("stage", before.getKey()).timer();
+            System.out.printf("WORKER: turnaround %s mean %.2f ms, max %.2f ms%n", before.getKey(),
+                    timer.mean(java.util.concurrent.TimeUnit.MILLISECONDS),
+                    timer.max(java.util.concurrent.TimeUnit.MILLISECONDS));
+            assertThat(timer.count() - before.getValue()).as("one %s time per job", before.getKey()).isEqualTo(20);
+            turnaroundMillis += timer.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+        assertThat(turnaroundMillis).as("the stages are the worker's time around Forge's 20 x 1 s, never Forge's own")
+                .isPositive().isLessThan(10_000);
         assertThat(duty.jobs()).isEqualTo(20);
         assertThat(duty.gapCount()).as("one idle gap between each two jobs: never two at once").isEqualTo(19);
         assertThat(duty.busyMicros()).as("every job sampled its 20 steps of 50 ms").isGreaterThanOrEqualTo(20 * 1_000_000L);
@@ -470,6 +490,7 @@ class WorkerIT {
                 .contains("gpu_worker_forge_breaker_state{application=\"gpu-worker\"} 0.0")
                 .contains("gpu_worker_duty_cycle")
                 .contains("gpu_worker_idle_gap_seconds_bucket")
+                .contains("gpu_worker_turnaround_seconds_bucket{application=\"gpu-worker\",stage=\"confirm\"")
                 .contains("gpu_worker_busy_time_seconds_total")
                 .doesNotContain(SIM.baseUrl().getPort() + "\"}"); // no high-cardinality tags
     }

@@ -78,10 +78,10 @@ public class ForgeClient {
                     "Forge would silently replace a setting: " + problem, null);
         });
         Txt2ImgRequest request = Txt2ImgRequest.of(jobId, spec);
-        return (Txt2ImgResult) jobCalls.get(ctx -> attempt(request, spec, stop));
+        return (Txt2ImgResult) jobCalls.get(ctx -> attempt(request, spec, stop, ctx.isFirstAttempt()));
     }
 
-    private Txt2ImgResult attempt(Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop) {
+    private Txt2ImgResult attempt(Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop, boolean firstTry) {
         if (stop.getAsBoolean()) {
             throw new CallStoppedException();
         }
@@ -94,13 +94,14 @@ public class ForgeClient {
         txt2imgInFlight.set(true);
         try {
             ForgeApi.RawResult raw = (ForgeApi.RawResult) timedCall.get(() -> api.txt2img(request));
-            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            long answered = System.nanoTime();
+            long millis = TimeUnit.NANOSECONDS.toMillis(answered - start);
             ForgeInfo info = ForgeInfo.parse(raw.info(), json);
             List<GeneratedImage> images = ResultImages.pair(raw.images(), info, spec.batchSize(), spec.seed());
             Map<String, Object> metadata = new LinkedHashMap<>(info.toMetadata());
             metadata.put("forgeMillis", millis);
             metadata.put("imagesReturned", raw.images().size());
-            return new Txt2ImgResult(images, metadata, millis, raw.images().size());
+            return new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered, firstTry);
         } catch (TimeoutExceededException e) {
             outcome = "timeout";
             abandonedCallMayRun = true;

@@ -13,9 +13,12 @@ import java.util.Map;
  * @param metadata       what Forge reported about the run (seed, model, sampler, ...) plus {@code forgeMillis}
  * @param forgeMillis    wall time of the successful HTTP call
  * @param imagesReturned how many images Forge sent in total (grid and extra images included)
+ * @param sentNanos      {@link System#nanoTime()} when the successful request was sent
+ * @param answeredNanos  {@link System#nanoTime()} when its answer had been read
+ * @param firstTry       whether the successful request was the first one of this job (no retry before it)
  */
 public record Txt2ImgResult(List<GeneratedImage> images, Map<String, Object> metadata, long forgeMillis,
-                            int imagesReturned) {
+                            int imagesReturned, long sentNanos, long answeredNanos, boolean firstTry) {
 
     public Txt2ImgResult {
         images = List.copyOf(images);

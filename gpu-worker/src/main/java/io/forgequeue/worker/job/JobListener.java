@@ -49,13 +49,14 @@ class JobListener {
 
     @RabbitListener(id = ConsumptionControl.JOBS_CONTAINER, queues = "#{@jobQueue.name}")
     void onJob(Message message, Channel channel) {
+        long deliveredNanos = System.nanoTime();
         metrics.jobHandlingStarted();
         try {
             JobMessage job = parse(message);
             MDC.put("jobId", job.jobId().toString());
             Object deliveryCount = message.getMessageProperties().getHeader(Topology.DELIVERY_COUNT_HEADER);
             int attempt = JobMessage.attemptOf(deliveryCount instanceof Number n ? n : null);
-            Disposition disposition = runner.run(job, attempt);
+            Disposition disposition = runner.run(job, attempt, deliveredNanos);
             switch (disposition) {
                 case ACK -> {
                 }

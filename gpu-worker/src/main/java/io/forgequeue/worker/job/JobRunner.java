@@ -70,7 +70,12 @@ class JobRunner {
         cancelledJobs.onCancel(this::cancelIfRunning);
     }
 
-    Disposition run(JobMessage job, int attempt) {
+    /**
+     * Runs the job and publishes its outcome.
+     *
+     * @param deliveredNanos {@link System#nanoTime()} when the listener took the delivery (for the turnaround times)
+     */
+    Disposition run(JobMessage job, int attempt, long deliveredNanos) {
         UUID jobId = job.jobId();
         EventStream events = new EventStream(publisher, worker.confirmTimeout(), worker.outcome());
         if (cancelledJobs.isCancelled(jobId)) {
@@ -106,10 +111,10 @@ class JobRunner {
                     "worker shutting down"), "requeued", null);
             return Disposition.REQUEUE;
         }
-        return runOnForge(job, attempt, events);
+        return runOnForge(job, attempt, events, deliveredNanos);
     }
 
-    private Disposition runOnForge(JobMessage job, int attempt, EventStream events) {
+    private Disposition runOnForge(JobMessage job, int attempt, EventStream events, long deliveredNanos) {
         UUID jobId = job.jobId();
         JobAttempt running = new JobAttempt(job, attempt, events);
         current.set(running);
@@ -129,6 +134,12 @@ class JobRunner {
                     scheduler)) {
                 result = generate(running);
             }
+            if (result.forge() != null) {
+                if (result.forge().firstTry()) {
+                    metrics.turnaround(WorkerMetrics.PREPARE, result.forge().sentNanos() - deliveredNanos);
+                }
+                metrics.turnaround(WorkerMetrics.RESULT, System.nanoTime() - result.forge().answeredNanos());
+            }
             finish(events, result.event(), result.outcome(), result.code());
             return result.disposition();
         } finally {
@@ -136,8 +147,16 @@ class JobRunner {
         }
     }
 
-    /** What a finished attempt reports and what happens to its message. */
-    private record Result(LongFunction<JobEvent> event, String outcome, ErrorCode code, Disposition disposition) {
+    /**
+     * What a finished attempt reports and what happens to its message; {@code forge} is Forge's answer when the
+     * job succeeded (for the turnaround times), else null.
+     */
+    private record Result(LongFunction<JobEvent> event, String outcome, ErrorCode code, Disposition disposition,
+                          Txt2ImgResult forge) {
+
+        Result(LongFunction<JobEvent> event, String outcome, ErrorCode code, Disposition disposition) {
+            this(event, outcome, code, disposition, null);
+        }
     }
 
     private Result generate(JobAttempt running) {
@@ -164,7 +183,7 @@ class JobRunner {
                 metadata.put("checkpointRequested", running.job().spec().checkpoint());
             }
             return new Result(seq -> new JobSucceeded(jobId, attempt, worker.id(), seq, clock.instant(),
-                    result.images(), metadata), "succeeded", null, Disposition.ACK);
+                    result.images(), metadata), "succeeded", null, Disposition.ACK, result);
         } catch (CallStoppedException e) {
             return running.cancelRequested() ? cancelled(running, "cancelled before Forge was called")
                     : requeued(running, "worker shutting down", Disposition.REQUEUE);
@@ -259,7 +278,9 @@ class JobRunner {
 
     /** Publishes the outcome, waits for its confirm (throws if there is none), counts it. */
     private void finish(EventStream events, LongFunction<JobEvent> outcome, String name, ErrorCode code) {
+        long sent = System.nanoTime();
         events.finish(outcome);
+        metrics.turnaround(WorkerMetrics.CONFIRM, System.nanoTime() - sent);
         metrics.jobFinished(name, code);
     }
 

@@ -10,8 +10,10 @@ import io.micrometer.core.instrument.Timer;
 import org.springframework.stereotype.Component;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -28,6 +30,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code gpu.worker.busy.time} / {@code gpu.worker.idle.time} (function counters, seconds, counted from the
  *       first job on) and {@code gpu.worker.duty.cycle} (gauge, busy / (busy + idle), 0..1);</li>
  *   <li>{@code gpu.worker.idle.gap} (timer with histogram): from the end of one job to the start of the next;</li>
+ *   <li>{@code gpu.worker.turnaround} (timer with histogram; {@code stage}): the worker's own time around a job's
+ *       Forge call, the part of the GPU's idle gap spent here: {@value #PREPARE} (job delivered → txt2img sent, first
+ *       try only), {@value #RESULT} (Forge answered → outcome handed to the broker), {@value #CONFIRM} (outcome
+ *       handed to the broker → confirmed; every outcome);</li>
  *   <li>{@code gpu.worker.consuming} (gauge, 1 while the worker takes jobs, 0 while paused);</li>
  *   <li>{@code gpu.worker.events} (counter; {@code type}, {@code result}): status events published.</li>
  * </ul>
@@ -46,10 +52,18 @@ public class WorkerMetrics {
     public static final List<String> EVENT_RESULTS = List.of("confirmed", "nacked",
             "unconfirmed", "returned");
 
+    /** Turnaround stage: the job was delivered → its txt2img request was sent. */
+    public static final String PREPARE = "prepare";
+    /** Turnaround stage: Forge answered → the outcome event was handed to the broker. */
+    public static final String RESULT = "result";
+    /** Turnaround stage: the outcome event was handed to the broker → the broker confirmed it. */
+    public static final String CONFIRM = "confirm";
+
     private final MeterRegistry registry;
     private final AtomicInteger breakerState = new AtomicInteger();
     private final AtomicInteger consuming = new AtomicInteger(1);
     private final Timer idleGap;
+    private final Map<String, Timer> turnaround = new HashMap<>();
     private final DutyCycle dutyCycle = new DutyCycle();
 
     public WorkerMetrics(MeterRegistry registry) {
@@ -71,6 +85,15 @@ public class WorkerMetrics {
                 .minimumExpectedValue(Duration.ofNanos(100_000))
                 .maximumExpectedValue(Duration.ofMinutes(10))
                 .register(registry);
+        for (String stage : List.of(PREPARE, RESULT, CONFIRM)) {
+            turnaround.put(stage, Timer.builder("gpu.worker.turnaround")
+                    .description("The worker's own time around a job's Forge call, by stage")
+                    .tag("stage", stage)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofNanos(10_000))
+                    .maximumExpectedValue(Duration.ofMinutes(5))
+                    .register(registry));
+        }
         registerAtZero();
     }
 
@@ -154,6 +177,15 @@ public class WorkerMetrics {
     /** A status event was published ({@code result}: confirmed, unconfirmed, returned, sent). */
     public void event(String type, String result) {
         eventsCounter(type, result).increment();
+    }
+
+    /** One turnaround stage ({@link #PREPARE}, {@link #RESULT}, {@link #CONFIRM}) took this long. */
+    public void turnaround(String stage, long nanos) {
+        Timer timer = turnaround.get(stage);
+        if (timer == null) {
+            throw new IllegalArgumentException("unknown turnaround stage " + stage);
+        }
+        timer.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
     }
 
     /** The listener took a delivery (call at the very start of the listener). */

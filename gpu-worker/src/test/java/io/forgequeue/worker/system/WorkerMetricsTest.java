@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 class WorkerMetricsTest {
@@ -56,6 +57,24 @@ class WorkerMetricsTest {
     }
 
     @Test
+    void recordsTurnaroundTimesByStageAndRefusesAnUnknownStage() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        WorkerMetrics metrics = new WorkerMetrics(registry);
+
+        metrics.turnaround(WorkerMetrics.CONFIRM, 2 * MS);
+        metrics.turnaround(WorkerMetrics.CONFIRM, 4 * MS);
+        metrics.turnaround(WorkerMetrics.PREPARE, -5); // a clock step backwards counts as 0
+
+        var confirm = registry.get("gpu.worker.turnaround").tag("stage", "confirm").timer();
+        assertThat(confirm.count()).isEqualTo(2);
+        assertThat(confirm.mean(java.util.concurrent.TimeUnit.MILLISECONDS)).isCloseTo(3.0, within(1e-9));
+        assertThat(registry.get("gpu.worker.turnaround").tag("stage", "prepare").timer().totalTime(
+                java.util.concurrent.TimeUnit.NANOSECONDS)).isZero();
+        assertThat(registry.get("gpu.worker.turnaround").tag("stage", "result").timer().count()).isZero();
+        assertThatThrownBy(() -> metrics.turnaround("lunch", MS)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void registersEveryKnownCounterSeriesAtZeroBeforeTheFirstEvent() {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         new WorkerMetrics(registry);
@@ -72,6 +91,8 @@ class WorkerMetricsTest {
                     .hasSize(WorkerMetrics.EVENT_RESULTS.size());
         }
         assertThat(registry.get("gpu.worker.forge.retries").counters()).hasSize(2);
+        assertThat(registry.get("gpu.worker.turnaround").timers()).extracting(t -> t.getId().getTag("stage"))
+                .containsExactlyInAnyOrder(WorkerMetrics.PREPARE, WorkerMetrics.RESULT, WorkerMetrics.CONFIRM);
         assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "half_open").counter().count())
                 .isZero();
     }
