@@ -1,10 +1,8 @@
 package io.forgequeue.bench;
 
+import io.forgequeue.testsupport.AppReadiness;
+
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,7 +16,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class AppProcess implements AutoCloseable {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final String name;
     private final int port;
@@ -54,27 +51,8 @@ final class AppProcess implements AutoCloseable {
 
     /** Waits until {@code /actuator/health/readiness} answers 200, failing fast if the process dies. */
     AppProcess awaitReady(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        URI uri = URI.create(baseUrl() + "/actuator/health/readiness");
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException(name + " exited with " + process.exitValue() + " during start; see " + log);
-            }
-            try {
-                HttpResponse<Void> r = HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(2)).build(),
-                        HttpResponse.BodyHandlers.discarding());
-                if (r.statusCode() == 200) {
-                    return this;
-                }
-            } catch (IOException e) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            Sleep.millis(250);
-        }
-        throw new IllegalStateException(name + " was not ready within " + timeout + "; see " + log);
+        AppReadiness.await(process, name, baseUrl(), log, timeout);
+        return this;
     }
 
     String name() {

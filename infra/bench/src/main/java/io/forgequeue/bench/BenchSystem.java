@@ -73,9 +73,7 @@ final class BenchSystem implements AutoCloseable {
 
     private void startGateway() {
         Map<String, String> env = brokerEnv();
-        env.put("SPRING_DATASOURCE_URL", postgres.jdbcUrl());
-        env.put("SPRING_DATASOURCE_USERNAME", postgres.username());
-        env.put("SPRING_DATASOURCE_PASSWORD", postgres.password());
+        env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", name + "-gw1");
         env.put("GATEWAY_BOOTSTRAP_API_KEY", String.join(",", apiKeys));
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
@@ -124,12 +122,7 @@ final class BenchSystem implements AutoCloseable {
     }
 
     private Map<String, String> brokerEnv() {
-        Map<String, String> env = new LinkedHashMap<>();
-        env.put("SPRING_RABBITMQ_ADDRESSES", rabbit.addresses());
-        env.put("SPRING_RABBITMQ_USERNAME", rabbit.username());
-        env.put("SPRING_RABBITMQ_PASSWORD", rabbit.password());
-        env.put("SPRING_RABBITMQ_VIRTUAL_HOST", rabbit.virtualHost());
-        return env;
+        return rabbit.appEnvironment();
     }
 
     String name() {

@@ -1,10 +1,8 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.AppReadiness;
+
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +20,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class AppProcess implements AutoCloseable {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
 
     static {
@@ -77,48 +74,12 @@ final class AppProcess implements AutoCloseable {
         awaitReady(Duration.ofSeconds(180)); // generous: the shared 2-core build machine is sometimes very busy
     }
 
-    /** Waits until {@code /actuator/health/readiness} answers 200, failing fast if the process dies. */
+    /**
+     * Waits until {@code /actuator/health/readiness} answers 200, failing fast if the process dies (on timeout a
+     * thread dump goes to the log).
+     */
     void awaitReady(Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        URI uri = URI.create(baseUrl() + "/actuator/health/readiness");
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException(name + " exited with " + process.exitValue() + " during start; see " + log);
-            }
-            try {
-                HttpResponse<Void> r = HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(2)).build(),
-                        HttpResponse.BodyHandlers.discarding());
-                if (r.statusCode() == 200) {
-                    return;
-                }
-            } catch (IOException e) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            sleep(250);
-        }
-        dumpThreads();
-        throw new IllegalStateException(name + " was not ready within " + timeout + "; see " + log
-                + " (a thread dump was appended to it)");
-    }
-
-    /** Appends a thread dump of the process to its log ({@code jcmd <pid> Thread.print}), for a diagnosis. */
-    private void dumpThreads() {
-        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
-        if (!Files.isExecutable(jcmd) || !isAlive()) {
-            return;
-        }
-        try {
-            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), "Thread.print")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-            p.waitFor(20, TimeUnit.SECONDS);
-        } catch (IOException e) {
-            // no dump then
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        AppReadiness.await(process, name, baseUrl(), log, timeout);
     }
 
     String name() {

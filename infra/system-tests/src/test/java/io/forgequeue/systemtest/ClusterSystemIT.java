@@ -567,9 +567,7 @@ class ClusterSystemIT {
 
     private AppProcess startGateway(int n) {
         Map<String, String> env = brokerEnv();
-        env.put("SPRING_DATASOURCE_URL", database.jdbcUrl());
-        env.put("SPRING_DATASOURCE_USERNAME", database.username());
-        env.put("SPRING_DATASOURCE_PASSWORD", database.password());
+        env.putAll(database.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", "cluster-gw" + n);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");

@@ -244,9 +244,7 @@ final class ForgeQueueSystem implements AutoCloseable {
             gateways.add(null); // reserves the index; set below
         }
         Map<String, String> env = brokerEnv();
-        env.put("SPRING_DATASOURCE_URL", postgres.jdbcUrl());
-        env.put("SPRING_DATASOURCE_USERNAME", postgres.username());
-        env.put("SPRING_DATASOURCE_PASSWORD", postgres.password() == null ? "" : postgres.password());
+        env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", id);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.putAll(gatewayEnv);
@@ -323,12 +321,7 @@ final class ForgeQueueSystem implements AutoCloseable {
     }
 
     private Map<String, String> brokerEnv() {
-        Map<String, String> env = new LinkedHashMap<>();
-        env.put("SPRING_RABBITMQ_ADDRESSES", rabbit.addresses());
-        env.put("SPRING_RABBITMQ_USERNAME", rabbit.username());
-        env.put("SPRING_RABBITMQ_PASSWORD", rabbit.password());
-        env.put("SPRING_RABBITMQ_VIRTUAL_HOST", rabbit.virtualHost());
-        return env;
+        return rabbit.appEnvironment();
     }
 
     String name() {

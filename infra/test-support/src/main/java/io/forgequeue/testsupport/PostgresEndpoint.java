@@ -4,6 +4,8 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 
@@ -31,6 +33,18 @@ public record PostgresEndpoint(String host, int port, String username, String pa
     /** {@code jdbc:postgresql://host:port/database}. */
     public String jdbcUrl() {
         return "jdbc:postgresql://" + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port + "/" + database;
+    }
+
+    /**
+     * The environment that points the gateway (run as a process) at this database: {@code SPRING_DATASOURCE_URL},
+     * {@code _USERNAME}, {@code _PASSWORD}. A new mutable map.
+     */
+    public Map<String, String> appEnvironment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("SPRING_DATASOURCE_URL", jdbcUrl());
+        env.put("SPRING_DATASOURCE_USERNAME", username);
+        env.put("SPRING_DATASOURCE_PASSWORD", password);
+        return env;
     }
 
     /**

@@ -2,6 +2,8 @@ package io.forgequeue.testsupport;
 
 import com.rabbitmq.client.ConnectionFactory;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -46,6 +48,20 @@ public record RabbitEndpoint(String host, int port, String username, String pass
         management.createVirtualHost(name);
         management.grantAllPermissions(name, username);
         return new RabbitEndpoint(host, port, username, password, managementPort, name);
+    }
+
+    /**
+     * The environment that points the gateway or a worker (run as a process) at this endpoint:
+     * {@code SPRING_RABBITMQ_ADDRESSES}, {@code _USERNAME}, {@code _PASSWORD}, {@code _VIRTUAL_HOST}. A new mutable
+     * map, so a caller can add the app's own settings.
+     */
+    public Map<String, String> appEnvironment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("SPRING_RABBITMQ_ADDRESSES", addresses());
+        env.put("SPRING_RABBITMQ_USERNAME", username);
+        env.put("SPRING_RABBITMQ_PASSWORD", password);
+        env.put("SPRING_RABBITMQ_VIRTUAL_HOST", virtualHost);
+        return env;
     }
 
     /** A new connection factory for this endpoint (automatic recovery on, as the client's default). */
