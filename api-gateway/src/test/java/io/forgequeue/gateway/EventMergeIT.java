@@ -180,6 +180,42 @@ class EventMergeIT extends IntegrationTestBase {
     }
 
     @Test
+    void aWorkerThatStartsAFinishedJobAgainIsAskedToStopOnceAndTheResultStays() {
+        String key = newKey();
+        UUID id = api().submit(key, Api.job(newPool(), "done once")).id();
+        TestWorker first = BROKER.worker("gpu-9", id, 1);
+        first.publish(first.running(), first.succeeded(1));
+        await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(job(key, id).get("status").asString()));
+        String tap = BROKER.controlTap();
+        double redundantBefore = counter("gpu.gateway.jobs.redundant.attempts", null, null);
+        double ignoredBefore = ignored();
+
+        // the same attempt's RUNNING again (a duplicate) is no new run: nothing to stop
+        first.publish(first.running());
+        await().atMost(Duration.ofSeconds(10)).until(() -> ignored() > ignoredBefore);
+        double terminalBefore = counter("gpu.gateway.events.rejected", "reason", "terminal");
+        // the job's message came back (its ack was lost): a second worker starts attempt 2 and reports progress
+        TestWorker again = BROKER.worker("gpu-10", id, 2);
+        again.publish(again.running(), again.progress(40));
+
+        GetResponse command = await().atMost(Duration.ofSeconds(10)).until(() -> BROKER.take(tap), m -> m != null);
+        assertThat(TestWorker.WIRE.readValue(command.getBody(), CancelJobCommand.class).jobId()).isEqualTo(id);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> counter("gpu.gateway.events.rejected", "reason", "terminal") >= terminalBefore + 2);
+        assertThat(BROKER.take(tap)).as("one command per redundant attempt, not one per event").isNull();
+        assertThat(counter("gpu.gateway.jobs.redundant.attempts", null, null)).isEqualTo(redundantBefore + 1);
+        JsonNode done = job(key, id);
+        assertThat(done.get("status").asString()).isEqualTo("SUCCEEDED");
+        assertThat(done.get("attempt").asInt()).isEqualTo(1);
+        assertThat(done.get("workerId").asString()).isEqualTo("gpu-9");
+    }
+
+    private double ignored() {
+        return counter("gpu.gateway.events.rejected", "reason", "duplicate")
+                + counter("gpu.gateway.events.rejected", "reason", "terminal");
+    }
+
+    @Test
     void aRequeuedJobWaitsAgainAndTheNewerAttemptWinsOverStaleEvents() {
         String key = newKey();
         String pool = newPool();

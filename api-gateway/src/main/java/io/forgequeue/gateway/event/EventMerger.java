@@ -4,6 +4,7 @@ import io.forgequeue.gateway.job.ImageInfo;
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.job.JobRows;
+import io.forgequeue.gateway.job.RedundantAttempt;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.SqlArrays;
@@ -209,6 +210,11 @@ class EventMerger {
                 } else {
                     log.debug("Job(id={}) event {} (attempt {}, seq {}) ignored: {}", event.jobId(), event.type(),
                             event.attempt(), event.seq(), result.outcome().tag());
+                }
+                if (result.outcome() == Outcome.TERMINAL && event.type() == EventType.RUNNING
+                        && event.attempt() > result.previousAttempt()) {
+                    // a newer attempt of a finished job is running somewhere: the job's message was delivered again
+                    events.publishEvent(new RedundantAttempt(event.jobId(), event.attempt(), event.workerId()));
                 }
                 return;
             }

@@ -2,10 +2,12 @@ package io.forgequeue.gateway.outbox;
 
 import io.forgequeue.gateway.job.DispatchRequested;
 import io.forgequeue.gateway.job.JobChanged;
+import io.forgequeue.gateway.job.RedundantAttempt;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.Contract;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
@@ -25,6 +27,7 @@ import org.springframework.dao.DataAccessException;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -90,6 +93,26 @@ class OutboxRelay {
     @EventListener
     void onDispatchRequested(DispatchRequested request) {
         toPublish.add(new OutboxEntry(request.outboxId(), 1, request.job(), request.cancel()));
+    }
+
+    /**
+     * A worker runs an attempt of a job that has already ended: tell the workers to cancel it (the worker running
+     * it interrupts Forge; the others remember the id and skip a later delivery). Best effort, without the outbox:
+     * a lost command costs GPU time, never a result, since the merge ignores whatever that attempt reports.
+     */
+    @EventListener
+    void onRedundantAttempt(RedundantAttempt attempt) {
+        metrics.redundantAttempt();
+        log.info("Job(id={}) had already ended when worker {} started attempt {}; asking it to stop",
+                attempt.jobId(), attempt.workerId(), attempt.attempt());
+        try {
+            CancelJobCommand cancel = new CancelJobCommand(attempt.jobId(), Instant.now());
+            controlTemplate.send(Topology.CONTROL_EXCHANGE, "",
+                    message(json.toBytes(cancel), attempt.jobId() + "/stop-" + attempt.attempt()));
+        } catch (AmqpException e) {
+            log.warn("Job(id={}): could not ask worker {} to stop its redundant attempt: {}", attempt.jobId(),
+                    attempt.workerId(), e.getMessage());
+        }
     }
 
     /** The safety net: publishes what nobody holds; also refreshes the lag gauge. */

@@ -48,6 +48,7 @@ public class GatewayMetrics {
     static final String FINISHED = "gpu.gateway.jobs.finished";
     static final String REQUEUED = "gpu.gateway.jobs.requeued";
     static final String STUCK = "gpu.gateway.jobs.stuck";
+    static final String REDUNDANT = "gpu.gateway.jobs.redundant.attempts";
     static final String BY_STATE = "gpu.gateway.jobs.by-state";
     static final String QUEUE_WAIT = "gpu.gateway.jobs.queue.wait";
     static final String RUN_TIME = "gpu.gateway.jobs.run.time";
@@ -72,6 +73,7 @@ public class GatewayMetrics {
     private final MeterRegistry registry;
     private final int maxPools;
     private final Counter stuck;
+    private final Counter redundant;
     private final Timer deliveryLag;
     private final AtomicLong sessions = new AtomicLong();
     private final AtomicLong activeWorkers = new AtomicLong();
@@ -92,6 +94,9 @@ public class GatewayMetrics {
     public GatewayMetrics(MeterRegistry registry, MetricsProperties properties) {
         this.registry = registry;
         this.maxPools = properties.maxPools();
+        redundant = Counter.builder(REDUNDANT)
+                .description("Attempts a worker started of jobs that had already ended; each was asked to stop")
+                .register(registry);
         stuck = Counter.builder(STUCK)
                 .description("RUNNING jobs without events for the stuck threshold, failed with JOB_STUCK by this gateway")
                 .register(registry);
@@ -173,6 +178,11 @@ public class GatewayMetrics {
 
     public void stuckJobFailed() {
         stuck.increment();
+    }
+
+    /** A worker started an attempt of a job that had already ended (see {@code RedundantAttempt}). */
+    public void redundantAttempt() {
+        redundant.increment();
     }
 
     /**
