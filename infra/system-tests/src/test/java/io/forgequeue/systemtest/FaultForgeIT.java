@@ -2,14 +2,9 @@ package io.forgequeue.systemtest;
 
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.ErrorCode;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 import tools.jackson.databind.JsonNode;
 
 import java.time.Duration;
@@ -27,34 +22,20 @@ import static java.time.Duration.ofSeconds;
  * other's is healthy. The workers run with a 3 s call timeout and a circuit breaker that half-opens after 5 s (so the
  * scenarios fit in CI); everything else is the default (2 retries of a 500 or a timeout, none of an OOM).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@ExtendWith(ReliabilitySummary.class)
-class FaultForgeIT {
+class FaultForgeIT extends FaultSuite {
 
     private static final Duration CALL_TIMEOUT = ofSeconds(3);
 
-    private FaultRig rig;
-
-    private FaultRig rig() {
-        if (rig == null) {
-            rig = new FaultRig(ForgeQueueSystem.builder("faultforge").gateways(1).workers(2).forgePerWorker()
-                    .forgeArgs("--step-ms", "40", "--model-load-ms", "0", "--preview-every", "5")
-                    .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000"))
-                    .workerEnv(Map.of("WORKER_FORGE_CALLTIMEOUT", CALL_TIMEOUT.toSeconds() + "s",
-                            "WORKER_FORGE_BREAKER_DELAY", "5s",
-                            "WORKER_FORGE_BREAKER_PROBEINTERVAL", "1s",
-                            "WORKER_FORGE_RETRY_OUTAGEMAXDELAY", "2s",
-                            "WORKER_FORGE_SETTLETIMEOUT", "10s")));
-        }
-        return rig;
-    }
-
-    @AfterAll
-    void stop() {
-        if (rig != null) {
-            rig.close();
-        }
+    @Override
+    ForgeQueueSystem.Builder system() {
+        return ForgeQueueSystem.builder("faultforge").gateways(1).workers(2).forgePerWorker()
+                .forgeArgs(STEADY_FORGE)
+                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000"))
+                .workerEnv(Map.of("WORKER_FORGE_CALLTIMEOUT", CALL_TIMEOUT.toSeconds() + "s",
+                        "WORKER_FORGE_BREAKER_DELAY", "5s",
+                        "WORKER_FORGE_BREAKER_PROBEINTERVAL", "1s",
+                        "WORKER_FORGE_RETRY_OUTAGEMAXDELAY", "2s",
+                        "WORKER_FORGE_SETTLETIMEOUT", "10s"));
     }
 
     @Test

@@ -1,13 +1,8 @@
 package io.forgequeue.systemtest;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -25,28 +20,14 @@ import static java.time.Duration.ofSeconds;
  * a PostgreSQL cluster of its own ({@link PrivateServer}: ports {@value PrivateServer#RABBIT_PORT} and
  * {@value PrivateServer#PG_PORT}, data under {@code .run/faults}), never on the shared test servers.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@ExtendWith(ReliabilitySummary.class)
-class FaultInfrastructureRestartIT {
+class FaultInfrastructureRestartIT extends FaultSuite {
 
-    private FaultRig rig;
-
-    private FaultRig rig() {
-        if (rig == null) {
-            rig = new FaultRig(ForgeQueueSystem.builder("faultinfra").gateways(2).workers(2)
-                    .privateRabbit(PrivateServer.RABBIT_PORT).privatePostgres(PrivateServer.PG_PORT)
-                    .forgeArgs("--step-ms", "40", "--model-load-ms", "0", "--preview-every", "5")
-                    .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000")));
-        }
-        return rig;
-    }
-
-    @AfterAll
-    void stop() {
-        if (rig != null) {
-            rig.close();
-        }
+    @Override
+    ForgeQueueSystem.Builder system() {
+        return ForgeQueueSystem.builder("faultinfra").gateways(2).workers(2)
+                .privateRabbit(PrivateServer.RABBIT_PORT).privatePostgres(PrivateServer.PG_PORT)
+                .forgeArgs(STEADY_FORGE)
+                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000"));
     }
 
     @Test

@@ -4,14 +4,9 @@ import com.rabbitmq.client.AMQP;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.Topology;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 import tools.jackson.databind.JsonNode;
 
 import java.nio.charset.StandardCharsets;
@@ -41,32 +36,18 @@ import static java.time.Duration.ofSeconds;
  * sweep fails its job, then resumed (SIGCONT). The gateway sweeps every second with an 8 s threshold and the workers
  * heartbeat every 2 s, so a stuck job is noticed within CI time.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@ExtendWith(ReliabilitySummary.class)
-class FaultMessagesIT {
+class FaultMessagesIT extends FaultSuite {
 
     private static final Duration STUCK_THRESHOLD = ofSeconds(8);
 
-    private FaultRig rig;
-
-    private FaultRig rig() {
-        if (rig == null) {
-            rig = new FaultRig(ForgeQueueSystem.builder("faultmsg").gateways(1).workers(2).forgePerWorker()
-                    .forgeArgs("--step-ms", "40", "--model-load-ms", "0", "--preview-every", "5")
-                    .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000",
-                            "GATEWAY_STUCKSWEEP_THRESHOLD", STUCK_THRESHOLD.toSeconds() + "s",
-                            "GATEWAY_STUCKSWEEP_INTERVAL", "1s"))
-                    .workerEnv(Map.of("WORKER_PROGRESS_HEARTBEATINTERVAL", "2s")));
-        }
-        return rig;
-    }
-
-    @AfterAll
-    void stop() {
-        if (rig != null) {
-            rig.close();
-        }
+    @Override
+    ForgeQueueSystem.Builder system() {
+        return ForgeQueueSystem.builder("faultmsg").gateways(1).workers(2).forgePerWorker()
+                .forgeArgs(STEADY_FORGE)
+                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000",
+                        "GATEWAY_STUCKSWEEP_THRESHOLD", STUCK_THRESHOLD.toSeconds() + "s",
+                        "GATEWAY_STUCKSWEEP_INTERVAL", "1s"))
+                .workerEnv(Map.of("WORKER_PROGRESS_HEARTBEATINTERVAL", "2s"));
     }
 
     @Test

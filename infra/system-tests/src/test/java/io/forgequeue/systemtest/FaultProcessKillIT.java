@@ -1,14 +1,9 @@
 package io.forgequeue.systemtest;
 
 import io.forgequeue.forgesim.ForgeSimProcess;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,29 +21,15 @@ import static java.time.Duration.ofSeconds;
  * gateways (two running, clients reconnect to the other), under a steady stream of jobs. Two gateways, two workers,
  * each worker with a forge-sim of its own so a kill can be timed on that worker's Forge.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@ExtendWith(ReliabilitySummary.class)
-class FaultProcessKillIT {
+class FaultProcessKillIT extends FaultSuite {
 
-    private FaultRig rig;
-
-    private FaultRig rig() {
-        if (rig == null) {
-            rig = new FaultRig(ForgeQueueSystem.builder("faultkill").gateways(2).workers(2).forgePerWorker()
-                    .forgeArgs("--step-ms", "40", "--model-load-ms", "0", "--preview-every", "5")
-                    .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000",
-                            // a gateway killed between commit and publish leaves its outbox entry leased: keep it short
-                            "GATEWAY_JOBS_OUTBOXLEASE", "3s", "GATEWAY_OUTBOX_LEASE", "3s")));
-        }
-        return rig;
-    }
-
-    @AfterAll
-    void stop() {
-        if (rig != null) {
-            rig.close();
-        }
+    @Override
+    ForgeQueueSystem.Builder system() {
+        return ForgeQueueSystem.builder("faultkill").gateways(2).workers(2).forgePerWorker()
+                .forgeArgs(STEADY_FORGE)
+                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000",
+                        // a gateway killed between commit and publish leaves its outbox entry leased: keep it short
+                        "GATEWAY_JOBS_OUTBOXLEASE", "3s", "GATEWAY_OUTBOX_LEASE", "3s"));
     }
 
     /** When a worker was killed, and how the moment was chosen. */

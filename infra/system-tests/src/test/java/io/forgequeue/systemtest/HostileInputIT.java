@@ -1,13 +1,8 @@
 package io.forgequeue.systemtest;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 import tools.jackson.databind.JsonNode;
 
 import java.io.ByteArrayInputStream;
@@ -40,31 +35,17 @@ import static java.time.Duration.ofSeconds;
  * submissions from one key (429s for it, nothing for the others). One gateway with an in-flight cap of 20 per key, an
  * API-key cache of 1 s (so a revoked key is refused within a second) and a 2 s WebSocket auth timeout.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-@ExtendWith(ReliabilitySummary.class)
-class HostileInputIT {
+class HostileInputIT extends FaultSuite {
 
     private static final int MAX_IN_FLIGHT = 20;
 
-    private FaultRig rig;
-
-    private FaultRig rig() {
-        if (rig == null) {
-            rig = new FaultRig(ForgeQueueSystem.builder("hostile").gateways(1).workers(1)
-                    .forgeArgs("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2")
-                    .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", Integer.toString(MAX_IN_FLIGHT),
-                            "GATEWAY_APIKEYS_CACHETTL", "1s",
-                            "GATEWAY_WEBSOCKET_AUTHTIMEOUT", "2s")));
-        }
-        return rig;
-    }
-
-    @AfterAll
-    void stop() {
-        if (rig != null) {
-            rig.close();
-        }
+    @Override
+    ForgeQueueSystem.Builder system() {
+        return ForgeQueueSystem.builder("hostile").gateways(1).workers(1)
+                .forgeArgs("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2")
+                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", Integer.toString(MAX_IN_FLIGHT),
+                        "GATEWAY_APIKEYS_CACHETTL", "1s",
+                        "GATEWAY_WEBSOCKET_AUTHTIMEOUT", "2s"));
     }
 
     /** One bad request of the corpus. */
