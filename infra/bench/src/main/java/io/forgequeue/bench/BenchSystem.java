@@ -1,5 +1,6 @@
 package io.forgequeue.bench;
 
+import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.forgesim.ForgeSimAdmin;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.testsupport.PostgresEndpoint;
@@ -7,7 +8,6 @@ import io.forgequeue.testsupport.RabbitEndpoint;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -80,7 +80,7 @@ final class BenchSystem implements AutoCloseable {
         env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
         List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
         jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
-        gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, freePort(),
+        gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, FreePort.next(),
                 ctx.logDir());
     }
 
@@ -104,7 +104,7 @@ final class BenchSystem implements AutoCloseable {
             List<String> jvm = new ArrayList<>(List.of("-Xms128m", "-Xmx256m"));
             jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-" + id));
             AppProcess w = AppProcess.launch(name + "-" + jars.label() + "-" + id.substring(name.length() + 1),
-                    jars.worker(), jvm, env, freePort(), ctx.logDir());
+                    jars.worker(), jvm, env, FreePort.next(), ctx.logDir());
             workers.add(w);
             started.add(w);
         }
@@ -233,15 +233,6 @@ final class BenchSystem implements AutoCloseable {
             t.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

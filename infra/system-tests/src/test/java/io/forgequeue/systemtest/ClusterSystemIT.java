@@ -1,5 +1,6 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.PostgresEndpoint;
@@ -16,7 +17,6 @@ import tools.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -571,7 +571,7 @@ class ClusterSystemIT {
         env.put("GATEWAY_INSTANCE_ID", "cluster-gw" + n);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
-        return AppProcess.start("cluster-gw" + n, SystemPaths.gatewayJar(), env, freePort());
+        return AppProcess.start("cluster-gw" + n, SystemPaths.gatewayJar(), env, FreePort.next());
     }
 
     private AppProcess startWorker(int n) {
@@ -580,7 +580,7 @@ class ClusterSystemIT {
         env.put("WORKER_ID", "cluster-w" + n);
         env.put("WORKER_POOL", Topology.DEFAULT_POOL);
         env.put("WORKER_SHUTDOWNGRACE", "5s");
-        return AppProcess.start("cluster-w" + n, SystemPaths.workerJar(), env, freePort());
+        return AppProcess.start("cluster-w" + n, SystemPaths.workerJar(), env, FreePort.next());
     }
 
     private Map<String, String> brokerEnv() {
@@ -844,15 +844,6 @@ class ClusterSystemIT {
 
     private static String fmt(double d) {
         return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
-    }
-
-    private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static <T> T join(Future<T> f) {

@@ -1,5 +1,6 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
@@ -7,7 +8,6 @@ import io.forgequeue.testsupport.TestInfrastructure;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -248,7 +248,7 @@ final class ForgeQueueSystem implements AutoCloseable {
         env.put("GATEWAY_INSTANCE_ID", id);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.putAll(gatewayEnv);
-        AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, freePort());
+        AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, FreePort.next());
         synchronized (gateways) {
             gateways.set(index, gw);
         }
@@ -277,7 +277,7 @@ final class ForgeQueueSystem implements AutoCloseable {
         env.put("WORKER_ID", id);
         env.put("WORKER_POOL", "default");
         env.putAll(workerEnv);
-        AppProcess w = AppProcess.start(id, SystemPaths.workerJar(), env, freePort());
+        AppProcess w = AppProcess.start(id, SystemPaths.workerJar(), env, FreePort.next());
         synchronized (workers) {
             workers.set(index, w);
             forgeOfWorker.put(w, sim);
@@ -483,15 +483,6 @@ final class ForgeQueueSystem implements AutoCloseable {
         }
         if (postgresServer != null) {
             postgresServer.close();
-        }
-    }
-
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 
