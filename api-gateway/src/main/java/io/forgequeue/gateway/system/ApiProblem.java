@@ -71,6 +71,24 @@ public enum ApiProblem {
         return title;
     }
 
+    /**
+     * The generic kind for an error status the container or the framework produced on its own (no controller
+     * chose one): 400, 401, 404, 405, 406, 413, 415, 503, else {@code otherwise}.
+     */
+    public static ApiProblem forStatus(int status, ApiProblem otherwise) {
+        return switch (status) {
+            case 400 -> MALFORMED_REQUEST;
+            case 401 -> UNAUTHORIZED;
+            case 404 -> NOT_FOUND;
+            case 405 -> METHOD_NOT_ALLOWED;
+            case 406 -> NOT_ACCEPTABLE;
+            case 413 -> PAYLOAD_TOO_LARGE;
+            case 415 -> UNSUPPORTED_MEDIA_TYPE;
+            case 503 -> SERVICE_UNAVAILABLE;
+            default -> otherwise;
+        };
+    }
+
     /** A problem detail of this kind with {@code type}, {@code title}, {@code status}, {@code detail} and {@code code}. */
     public ProblemDetail toProblem(String detail) {
         ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, detail);

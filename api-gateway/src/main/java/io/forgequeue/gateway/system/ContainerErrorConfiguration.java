@@ -112,16 +112,8 @@ class ContainerErrorConfiguration implements WebServerFactoryCustomizer<Configur
 
         /** The problem for a status (nothing of the request is echoed: the URL may be anything). */
         static ProblemDetail problem(int status) {
-            ApiProblem kind = switch (status) {
-                case 401 -> ApiProblem.UNAUTHORIZED;
-                case 404 -> ApiProblem.NOT_FOUND;
-                case 405 -> ApiProblem.METHOD_NOT_ALLOWED;
-                case 406 -> ApiProblem.NOT_ACCEPTABLE;
-                case 413 -> ApiProblem.PAYLOAD_TOO_LARGE;
-                case 415 -> ApiProblem.UNSUPPORTED_MEDIA_TYPE;
-                case 503 -> ApiProblem.SERVICE_UNAVAILABLE;
-                default -> status < 500 ? ApiProblem.MALFORMED_REQUEST : ApiProblem.INTERNAL_ERROR;
-            };
+            ApiProblem kind = ApiProblem.forStatus(status,
+                    status < 500 ? ApiProblem.MALFORMED_REQUEST : ApiProblem.INTERNAL_ERROR);
             String detail = switch (kind) {
                 case MALFORMED_REQUEST -> "The request was refused: its URL, method or headers are not valid "
                         + "(for example an encoded '/' or '\\' in the path, or a '%' not followed by two hex digits).";

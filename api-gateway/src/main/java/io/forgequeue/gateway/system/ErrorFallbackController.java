@@ -31,17 +31,7 @@ class ErrorFallbackController implements ErrorController {
         if (status >= 500 && failure instanceof Throwable t) {
             log.error("Unexpected error outside the controllers", t);
         }
-        ApiProblem kind = switch (status) {
-            case 400 -> ApiProblem.MALFORMED_REQUEST;
-            case 401 -> ApiProblem.UNAUTHORIZED;
-            case 404 -> ApiProblem.NOT_FOUND;
-            case 405 -> ApiProblem.METHOD_NOT_ALLOWED;
-            case 406 -> ApiProblem.NOT_ACCEPTABLE;
-            case 413 -> ApiProblem.PAYLOAD_TOO_LARGE;
-            case 415 -> ApiProblem.UNSUPPORTED_MEDIA_TYPE;
-            case 503 -> ApiProblem.SERVICE_UNAVAILABLE;
-            default -> ApiProblem.INTERNAL_ERROR;
-        };
+        ApiProblem kind = ApiProblem.forStatus(status, ApiProblem.INTERNAL_ERROR);
         ProblemDetail problem = kind.toProblem(kind == ApiProblem.INTERNAL_ERROR ? "An unexpected error occurred."
                 : kind.title() + ".");
         problem.setStatus(status);
