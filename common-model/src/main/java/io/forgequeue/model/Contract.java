@@ -17,7 +17,7 @@ package io.forgequeue.model;
 public final class Contract {
 
     /** Version of this contract. Bumped only for a change an older reader would misread. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     /** AMQP message header carrying {@link #VERSION}. */
     public static final String VERSION_HEADER = "x-forge-contract";

@@ -7,32 +7,34 @@ import java.util.Objects;
 import java.util.UUID;
 
 /**
- * A job handed to the workers of a pool (gateway to job queue). Persistent, published only after the job's
- * row has committed (transactional outbox). The attempt number is not in the body: the worker derives it
- * from the broker's {@link Topology#DELIVERY_COUNT_HEADER} ({@link #attemptOf(Number)}).
+ * A job handed to one worker by the scheduler (gateway to the worker's own queue, {@link Topology#workerQueue}).
+ * Persistent and mandatory; published right after the assignment committed in the job's row.
+ *
+ * <p>{@code (jobId, attempt, workerId)} is the <em>assignment</em>: every event the worker sends about this job
+ * carries the same attempt, and the gateway merges only events of the job's current assignment. An assignment
+ * can be revoked (the worker was lost, paused or went away); the job is then handed out again with a higher
+ * attempt, and whatever the old assignment still reports is ignored.
  *
  * @param jobId       the job's id; never null
- * @param ticket      the job's place in line, unique and increasing across all gateways
+ * @param attempt     the assignment number, from 1 (one more for every hand-out of this job)
+ * @param workerId    the worker the job is assigned to; never null
+ * @param ticket      the job's place in line at submission, unique and increasing across all gateways
  * @param pool        the pool (group of workers) that runs it; never null
  * @param spec        what to generate; never null (but may break its limits, see {@link JobSpec#violations()})
  * @param submittedAt when the gateway accepted the job; never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobMessage(UUID jobId, long ticket, String pool, JobSpec spec, Instant submittedAt) {
+public record JobMessage(UUID jobId, int attempt, String workerId, long ticket, String pool, JobSpec spec,
+                         Instant submittedAt) {
 
     public JobMessage {
         Objects.requireNonNull(jobId, "jobId");
+        Objects.requireNonNull(workerId, "workerId");
         Objects.requireNonNull(pool, "pool");
         Objects.requireNonNull(spec, "spec");
         Objects.requireNonNull(submittedAt, "submittedAt");
-    }
-
-    /**
-     * The attempt number of a delivery: 1 for the first, 2 after one earlier delivery, and so on.
-     *
-     * @param deliveryCount the value of {@link Topology#DELIVERY_COUNT_HEADER}, or null on a first delivery
-     */
-    public static int attemptOf(Number deliveryCount) {
-        return deliveryCount == null ? 1 : Math.max(0, deliveryCount.intValue()) + 1;
+        if (attempt < 1) {
+            throw new IllegalArgumentException("attempt must be at least 1, was " + attempt);
+        }
     }
 }

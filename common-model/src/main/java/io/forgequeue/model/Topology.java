@@ -9,11 +9,12 @@ import java.util.Map;
  * worker (declaration is idempotent as long as both agree, which is why the names live here).
  *
  * <pre>
- * gateway --(routing key = pool)--&gt; [forge.jobs] direct --&gt; forge.jobs.&lt;pool&gt; (quorum, DLX)
- *                                       forge.jobs.dlx --&gt; forge.jobs.&lt;pool&gt;.dead
+ * scheduler --(routing key = worker id)--&gt; [forge.jobs] direct --&gt; forge.jobs.worker.&lt;worker-id&gt; (exclusive, DLX)
+ *                                              forge.jobs.dlx --&gt; forge.jobs.&lt;pool&gt;.dead
  * worker  --(job.&lt;event&gt;)--------&gt; [forge.events] topic --&gt; forge.events.persist (quorum, all gateways)
  * gateway --(relay.&lt;kind&gt;)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt; (one per gateway)
  * worker  --(relay.preview)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt;
+ * worker  --(worker.status)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt;
  * gateway ------------------------&gt; [forge.control] fanout --&gt; forge.control.&lt;worker-id&gt; (one per worker)
  * </pre>
  *
@@ -22,7 +23,7 @@ import java.util.Map;
  */
 public final class Topology {
 
-    /** Direct exchange the gateway publishes job messages to; the routing key is the pool name. */
+    /** Direct exchange the scheduler publishes job messages to; the routing key is the worker's id. */
     public static final String JOBS_EXCHANGE = "forge.jobs";
 
     /** Direct exchange that dead-letters rejected job messages; the routing key is the pool name. */
@@ -43,38 +44,29 @@ public final class Topology {
     /** Routing key of {@link JobPreview} frames (worker to relay queues, never persisted). */
     public static final String PREVIEW_ROUTING_KEY = "relay.preview";
 
+    /** Routing key of {@link WorkerStatus} announcements (worker to every gateway's relay queue). */
+    public static final String WORKER_STATUS_ROUTING_KEY = "worker.status";
+
+    /** Binding of each gateway's relay queue for worker announcements. */
+    public static final String WORKER_BINDING = "worker.#";
+
     /** Fanout exchange for commands to every worker ({@link CancelJobCommand}). */
     public static final String CONTROL_EXCHANGE = "forge.control";
 
     /** The pool used when a job names none. */
     public static final String DEFAULT_POOL = "default";
 
-    /** Quorum queue argument: deliveries after which the broker itself dead-letters a message (backstop). */
-    public static final String DELIVERY_LIMIT_ARGUMENT = "x-delivery-limit";
-
-    /** Header a quorum queue sets on a redelivered message: the number of earlier deliveries. */
-    public static final String DELIVERY_COUNT_HEADER = "x-delivery-count";
-
-    /**
-     * Deliveries after which the broker itself dead-letters a job message. A backstop only: workers fail a
-     * job with {@link ErrorCode#TOO_MANY_ATTEMPTS} well before (their own, configurable limit).
-     */
-    public static final int BROKER_DELIVERY_LIMIT = 50;
-
     private Topology() {
     }
 
     /**
-     * Arguments of every job queue: a quorum queue that dead-letters to {@link #JOBS_DEAD_LETTER_EXCHANGE}
-     * (with the pool as routing key) and stops redelivering after {@link #BROKER_DELIVERY_LIMIT}. Gateway and
-     * worker both declare the queue with exactly these, or the broker refuses the second declaration.
+     * Arguments of a worker's job queue: it dead-letters to {@link #JOBS_DEAD_LETTER_EXCHANGE} with the worker's
+     * pool as routing key (a message the worker cannot read lands in the pool's dead-letter queue).
      */
-    public static Map<String, Object> jobQueueArguments(String pool) {
+    public static Map<String, Object> workerQueueArguments(String pool) {
         Map<String, Object> args = new LinkedHashMap<>();
-        args.put("x-queue-type", "quorum");
         args.put("x-dead-letter-exchange", JOBS_DEAD_LETTER_EXCHANGE);
         args.put("x-dead-letter-routing-key", requirePool(pool));
-        args.put(DELIVERY_LIMIT_ARGUMENT, BROKER_DELIVERY_LIMIT);
         return Collections.unmodifiableMap(args);
     }
 
@@ -83,14 +75,23 @@ public final class Topology {
         return Map.of("x-queue-type", "quorum");
     }
 
-    /** Job queue of a pool, e.g. {@code forge.jobs.default}. */
-    public static String jobQueue(String pool) {
-        return JOBS_EXCHANGE + "." + requirePool(pool);
+    /**
+     * A worker's own job queue, e.g. {@code forge.jobs.worker.gpu-box-0}: exclusive to the worker's connection, so
+     * it never outlives the worker; the scheduler publishes to it through {@link #JOBS_EXCHANGE} with the worker's
+     * id as routing key ({@link #workerRoutingKey}).
+     */
+    public static String workerQueue(String workerId) {
+        return JOBS_EXCHANGE + ".worker." + requireWorkerId(workerId);
+    }
+
+    /** Routing key of a worker's job queue on {@link #JOBS_EXCHANGE}. */
+    public static String workerRoutingKey(String workerId) {
+        return "worker." + requireWorkerId(workerId);
     }
 
     /** Dead-letter queue of a pool, e.g. {@code forge.jobs.default.dead}. */
     public static String deadLetterQueue(String pool) {
-        return jobQueue(pool) + ".dead";
+        return JOBS_EXCHANGE + "." + requirePool(pool) + ".dead";
     }
 
     /** Relay queue of one gateway instance. */
@@ -106,6 +107,19 @@ public final class Topology {
     /** Whether {@code pool} is a usable pool name: 1 to 64 characters of {@code [a-z0-9-]}. */
     public static boolean isValidPool(String pool) {
         return pool != null && pool.matches("[a-z0-9][a-z0-9-]{0,63}");
+    }
+
+    /** Whether {@code workerId} is usable in queue names: 1 to 100 characters of {@code [A-Za-z0-9._-]}. */
+    public static boolean isValidWorkerId(String workerId) {
+        return workerId != null && workerId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
+    }
+
+    private static String requireWorkerId(String workerId) {
+        if (!isValidWorkerId(workerId)) {
+            throw new IllegalArgumentException("Worker id must be 1-100 characters of A-Z, a-z, 0-9, '.', '_' and '-': "
+                    + workerId);
+        }
+        return workerId;
     }
 
     private static String requirePool(String pool) {

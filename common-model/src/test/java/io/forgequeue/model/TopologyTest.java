@@ -25,16 +25,26 @@ class TopologyTest {
         assertThat(Topology.isValidPool("a.b")).isFalse();
         assertThat(Topology.isValidPool("Upper")).isFalse();
         assertThat(Topology.isValidPool("x".repeat(65))).isFalse();
-        assertThatThrownBy(() -> Topology.jobQueue("#")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Topology.deadLetterQueue("#")).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
-    void jobQueuesAreQuorumQueuesDeadLetteringToTheirPool() {
-        assertThat(Topology.jobQueueArguments("sdxl"))
-                .containsEntry("x-queue-type", "quorum")
+    void workerQueuesDeadLetterToTheirPoolAndRefuseIdsThatCouldEscapeTheirName() {
+        assertThat(Topology.workerQueueArguments("sdxl"))
                 .containsEntry("x-dead-letter-exchange", "forge.jobs.dlx")
-                .containsEntry("x-dead-letter-routing-key", "sdxl")
-                .containsEntry("x-delivery-limit", 50);
+                .containsEntry("x-dead-letter-routing-key", "sdxl");
+        assertThat(Topology.workerQueue("gpu-box-0")).isEqualTo("forge.jobs.worker.gpu-box-0");
+        assertThat(Topology.workerRoutingKey("gpu-box-0")).isEqualTo("worker.gpu-box-0");
+        assertThat(Topology.deadLetterQueue("gpu-xl")).isEqualTo("forge.jobs.gpu-xl.dead");
+        assertThat(Topology.isValidWorkerId("w#1")).isFalse();
+        assertThat(Topology.isValidWorkerId("")).isFalse();
+        assertThatThrownBy(() -> Topology.workerQueue("a b")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void workerAnnouncementsTravelOnTheirOwnKeysNeitherPersistedNorRelayedAsUpdates() {
+        assertThat(Topology.WORKER_STATUS_ROUTING_KEY).startsWith("worker.").matches(k -> !k.startsWith("job."));
+        assertThat(Topology.WORKER_BINDING).isEqualTo("worker.#");
     }
 
     @Test

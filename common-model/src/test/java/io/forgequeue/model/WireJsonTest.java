@@ -7,7 +7,6 @@ import tools.jackson.databind.cfg.EnumFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.util.Base64;
-import java.util.List;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -49,6 +48,35 @@ class WireJsonTest {
                 .isEqualTo(SampleMessages.cancel());
         assertThat(json.readValue(json.writeValueAsString(SampleMessages.preview()), JobPreview.class))
                 .isEqualTo(SampleMessages.preview());
+        assertThat(json.readValue(json.writeValueAsString(SampleMessages.stopAssignment()), CancelJobCommand.class))
+                .isEqualTo(SampleMessages.stopAssignment());
+        assertThat(json.readValue(json.writeValueAsString(SampleMessages.workerStatus()), WorkerStatus.class))
+                .isEqualTo(SampleMessages.workerStatus());
+    }
+
+    @Test
+    void aWorkerStatusFromANewerWorkerReadsWithAnUnknownStateAsNotAvailable() {
+        String text = """
+                {"workerId":"w","instance":"%s","pool":"default","state":"HIBERNATING","seq":3,"intervalMillis":1000,
+                 "sentAt":"2026-11-22T10:00:00Z","forge":{"identity":"http://f:7860","gpuName":"A100"},"extra":1}
+                """.formatted(UUID.randomUUID());
+
+        WorkerStatus status = json.readValue(text, WorkerStatus.class);
+
+        assertThat(status.state()).isEqualTo(WorkerState.UNKNOWN);
+        assertThat(status.state().takesJobs()).isFalse();
+        assertThat(status.forge().checkpoints()).isEmpty();
+        assertThat(status.running()).isNull();
+    }
+
+    @Test
+    void anOwnersCancelStopsEveryAttemptAndAnAssignmentStopOnlyItsOwn() {
+        assertThat(SampleMessages.cancel().stops(7, "any-worker")).isTrue();
+        assertThat(SampleMessages.cancel().isOwnersCancel()).isTrue();
+        assertThat(SampleMessages.stopAssignment().stops(2, SampleMessages.WORKER_ID)).isTrue();
+        assertThat(SampleMessages.stopAssignment().stops(3, SampleMessages.WORKER_ID)).isFalse();
+        assertThat(SampleMessages.stopAssignment().stops(2, "another-worker")).isFalse();
+        assertThat(SampleMessages.stopAssignment().isOwnersCancel()).isFalse();
     }
 
     @Test
@@ -81,7 +109,7 @@ class WireJsonTest {
     @Test
     void jobMessageToleratesUnknownFieldsAndAnImpossibleSpec() {
         String text = """
-                {"jobId":"%s","ticket":7,"pool":"default","submittedAt":"2026-11-22T10:00:00Z","priority":5,
+                {"jobId":"%s","attempt":1,"workerId":"w","ticket":7,"pool":"default","submittedAt":"2026-11-22T10:00:00Z","priority":5,
                  "spec":{"prompt":"","width":3,"height":64,"steps":0,"cfgScale":7,"seed":-1,"batchSize":1,"lora":"x"}}
                 """.formatted(UUID.randomUUID());
 
@@ -101,11 +129,12 @@ class WireJsonTest {
     }
 
     @Test
-    void attemptComesFromTheBrokersDeliveryCount() {
-        assertThat(JobMessage.attemptOf(null)).isEqualTo(1);
-        assertThat(JobMessage.attemptOf(0L)).isEqualTo(1);
-        assertThat(JobMessage.attemptOf(2)).isEqualTo(3);
-        assertThat(List.of(Topology.jobQueue("default"), Topology.deadLetterQueue("gpu-xl")))
-                .containsExactly("forge.jobs.default", "forge.jobs.gpu-xl.dead");
+    void aJobMessageWithoutAnAssignmentIsRefused() {
+        String text = """
+                {"jobId":"%s","ticket":7,"pool":"default","submittedAt":"2026-11-22T10:00:00Z",
+                 "spec":{"prompt":"x","width":64,"height":64,"steps":1,"cfgScale":7,"seed":-1,"batchSize":1}}
+                """.formatted(UUID.randomUUID());
+
+        assertThatThrownBy(() -> json.readValue(text, JobMessage.class)).hasRootCauseInstanceOf(NullPointerException.class);
     }
 }
