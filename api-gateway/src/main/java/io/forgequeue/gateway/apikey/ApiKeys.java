@@ -1,11 +1,20 @@
 package io.forgequeue.gateway.apikey;
 
+import io.forgequeue.gateway.quota.Quota;
+import io.forgequeue.gateway.quota.QuotaProperties;
+import io.forgequeue.gateway.system.PostgresNotifications;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.dao.DataAccessException;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.UUID;
@@ -13,22 +22,34 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * API keys, stored as SHA-256 hashes (the keys are long random strings, so a plain fast hash is enough; the key
- * itself is never stored or logged). Lookups are cached for {@link ApiKeyProperties#cacheTtl()}, misses for a few
- * seconds. Thread-safe.
+ * itself is never stored or logged), with their quotas. Lookups are cached for {@link ApiKeyProperties#cacheTtl()},
+ * misses for a few seconds; a change of a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
+ * gateway's copies at once and is announced as {@link ApiKeyChanged}. Thread-safe.
  */
 @Service
 public class ApiKeys {
 
+    static final String CHANNEL = "fq_keys";
+
+    private static final Logger log = LoggerFactory.getLogger(ApiKeys.class);
     private static final long MISS_TTL_NANOS = 5_000_000_000L;
     private static final int CACHE_MAX = 10_000;
+    private static final String COLUMNS = "id, name, disabled_at, max_queued, max_running, weight, max_priority";
 
     private final JdbcClient jdbc;
+    private final QuotaProperties quotas;
+    private final ApplicationEventPublisher events;
     private final long ttlNanos;
     private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<UUID, CachedQuota> quotaCache = new ConcurrentHashMap<>();
 
-    ApiKeys(JdbcClient jdbc, ApiKeyProperties properties) {
+    ApiKeys(JdbcClient jdbc, ApiKeyProperties properties, QuotaProperties quotas, ApplicationEventPublisher events,
+            PostgresNotifications notifications) {
         this.jdbc = jdbc;
+        this.quotas = quotas;
+        this.events = events;
         this.ttlNanos = properties.cacheTtl().toNanos();
+        notifications.listen(CHANNEL, this::onKeyChanged, this::forgetAll);
     }
 
     /** The owner of {@code rawKey}, or empty when the key is unknown or disabled. */
@@ -43,9 +64,9 @@ public class ApiKeys {
         if (cached != null && now < cached.expiresAt()) {
             return Optional.ofNullable(cached.caller());
         }
-        Optional<Caller> caller = jdbc.sql("select id, name from api_key where key_hash = :hash and disabled_at is null")
+        Optional<Caller> caller = jdbc.sql("select " + COLUMNS + " from api_key where key_hash = :hash")
                 .param("hash", hash)
-                .query((rs, i) -> new Caller(rs.getObject("id", UUID.class), rs.getString("name")))
+                .query((rs, i) -> rs.getTimestamp("disabled_at") != null ? null : caller(rs))
                 .optional();
         if (cache.size() > CACHE_MAX) {
             cache.clear();
@@ -54,15 +75,81 @@ public class ApiKeys {
         return caller;
     }
 
+    /**
+     * The quota of the key with this id (the defaults for an unknown key). Cached like authentication; the scheduler
+     * asks for it on every pick.
+     */
+    public Quota quotaOf(UUID keyId) {
+        long now = System.nanoTime();
+        CachedQuota cached = quotaCache.get(keyId);
+        if (cached != null && now < cached.expiresAt()) {
+            return cached.quota();
+        }
+        Quota quota;
+        try {
+            quota = jdbc.sql("select " + COLUMNS + " from api_key where id = :id").param("id", keyId)
+                    .query((rs, i) -> caller(rs).quota()).optional().orElseGet(this::defaults);
+        } catch (DataAccessException e) {
+            if (cached != null) {
+                return cached.quota();
+            }
+            throw e;
+        }
+        if (quotaCache.size() > CACHE_MAX) {
+            quotaCache.clear();
+        }
+        quotaCache.put(keyId, new CachedQuota(quota, now + ttlNanos));
+        return quota;
+    }
+
+    /** The quota a key without limits of its own has. */
+    public Quota defaults() {
+        return quotas.resolve(null, null, null, null);
+    }
+
     /** Stores {@code rawKey} under {@code name} unless it exists already; returns its owner. */
     public Caller ensure(String name, String rawKey) {
         byte[] hash = hash(rawKey);
         jdbc.sql("""
-                        insert into api_key (id, name, key_hash) values (:id, :name, :hash)
+                        insert into api_key (id, name, key_hash, key_prefix) values (:id, :name, :hash, :prefix)
                         on conflict (key_hash) do nothing""")
-                .param("id", UUID.randomUUID()).param("name", name).param("hash", hash).update();
+                .param("id", UUID.randomUUID()).param("name", name).param("hash", hash)
+                .param("prefix", prefixOf(rawKey)).update();
         cache.remove(HexFormat.of().formatHex(hash));
         return authenticate(rawKey).orElseThrow(() -> new IllegalStateException("API key " + name + " is disabled"));
+    }
+
+    /** The first characters of a key that may be shown to operators (never enough to use it). */
+    static String prefixOf(String rawKey) {
+        return rawKey.length() <= 8 ? "" : rawKey.substring(0, Math.min(8, rawKey.length() / 4));
+    }
+
+    private void onKeyChanged(String payload) {
+        UUID keyId;
+        try {
+            keyId = UUID.fromString(payload);
+        } catch (IllegalArgumentException e) {
+            return;
+        }
+        cache.values().removeIf(c -> c.caller() != null && c.caller().keyId().equals(keyId));
+        quotaCache.remove(keyId);
+        boolean disabled = jdbc.sql("select disabled_at is not null from api_key where id = :id").param("id", keyId)
+                .query(Boolean.class).optional().orElse(true);
+        log.debug("ApiKey(id={}) changed (disabled: {})", keyId, disabled);
+        events.publishEvent(new ApiKeyChanged(keyId, disabled));
+    }
+
+    /** After a gap in the notifications: any cached key may be stale. */
+    private void forgetAll() {
+        cache.clear();
+        quotaCache.clear();
+    }
+
+    private Caller caller(ResultSet rs) throws SQLException {
+        Quota quota = quotas.resolve((Integer) rs.getObject("max_queued"), (Integer) rs.getObject("max_running"),
+                (Double) rs.getObject("weight"), rs.getObject("max_priority") == null ? null
+                        : ((Number) rs.getObject("max_priority")).intValue());
+        return new Caller(rs.getObject("id", UUID.class), rs.getString("name"), quota);
     }
 
     static byte[] hash(String rawKey) {
@@ -74,5 +161,8 @@ public class ApiKeys {
     }
 
     private record Cached(Caller caller, long expiresAt) {
+    }
+
+    private record CachedQuota(Quota quota, long expiresAt) {
     }
 }

@@ -1,5 +1,7 @@
 package io.forgequeue.gateway.apikey;
 
+import io.forgequeue.gateway.quota.Quota;
+
 import java.util.Objects;
 import java.util.UUID;
 
@@ -9,10 +11,12 @@ import java.util.UUID;
  *
  * @param keyId the key's id (never the key itself)
  * @param name  the key's display name
+ * @param quota what the key may use (defaults applied)
  */
-public record Caller(UUID keyId, String name) {
+public record Caller(UUID keyId, String name, Quota quota) {
 
     public Caller {
         Objects.requireNonNull(keyId, "keyId");
+        Objects.requireNonNull(quota, "quota");
     }
 }

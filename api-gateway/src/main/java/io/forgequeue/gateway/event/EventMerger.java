@@ -5,6 +5,7 @@ import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.job.JobRows;
 import io.forgequeue.gateway.job.RedundantAttempt;
+import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.SqlArrays;
@@ -53,15 +54,17 @@ class EventMerger {
     private final GatewayMetrics metrics;
     private final ApplicationEventPublisher events;
     private final TransactionTemplate tx;
+    private final double defaultWeight;
 
     EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics,
-                ApplicationEventPublisher events, TransactionTemplate tx) {
+                ApplicationEventPublisher events, TransactionTemplate tx, QuotaProperties quotas) {
         this.jdbc = jdbc;
         this.rows = rows;
         this.json = json;
         this.metrics = metrics;
         this.events = events;
         this.tx = tx;
+        this.defaultWeight = quotas.weight();
     }
 
     /** What became of an event. */
@@ -76,6 +79,10 @@ class EventMerger {
         TERMINAL,
         /** From an attempt older than the job's current one. */
         STALE_ATTEMPT,
+        /** From the job's current attempt, but sent by a worker that no longer holds it (taken back). */
+        REVOKED,
+        /** From an attempt the scheduler never handed out (above the job's current one). */
+        UNKNOWN_ASSIGNMENT,
         /** The transition table forbids the move. */
         ILLEGAL_TRANSITION,
         /** No such job. */
@@ -166,6 +173,7 @@ class EventMerger {
                 .param("meta", metadataJson(event), Types.VARCHAR)
                 .param("images", n == 0 ? null : json.toText(infos), Types.VARCHAR)
                 .param("reason", reason(event))
+                .param("weight", defaultWeight)
                 .param("img_idx", SqlArrays.typed("integer", idx))
                 .param("img_mime", SqlArrays.typed("text", mime))
                 .param("img_width", SqlArrays.typed("integer", width))
@@ -180,21 +188,28 @@ class EventMerger {
                         return new Result(rs.getBoolean("fresh") ? Outcome.APPLIED : Outcome.LATE, old, oldAttempt,
                                 rows.mapRow(rs, i));
                     }
-                    return new Result(rejection(event, old, oldAttempt, rs.getBoolean("late")), old, oldAttempt, null);
+                    return new Result(rejection(event, old, oldAttempt, rs.getBoolean("late"), rs.getBoolean("current")),
+                            old, oldAttempt, null);
                 })
                 .optional();
         return result.orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null));
     }
 
-    private static Outcome rejection(JobEvent event, JobStatus old, int oldAttempt, boolean late) {
+    static Outcome rejection(JobEvent event, JobStatus old, int oldAttempt, boolean late, boolean current) {
         if (late) {
             return Outcome.DUPLICATE;
         }
         if (event.attempt() < oldAttempt) {
             return Outcome.STALE_ATTEMPT;
         }
+        if (event.attempt() > oldAttempt) {
+            return Outcome.UNKNOWN_ASSIGNMENT;
+        }
         if (old.isTerminal()) {
             return Outcome.TERMINAL;
+        }
+        if (!current) {
+            return Outcome.REVOKED;
         }
         return Outcome.ILLEGAL_TRANSITION;
     }
@@ -204,16 +219,18 @@ class EventMerger {
             case APPLIED, LATE -> metrics.eventMerged(result.outcome().tag());
             default -> {
                 metrics.eventRejected(result.outcome().tag());
-                if (result.outcome() == Outcome.ILLEGAL_TRANSITION || result.outcome() == Outcome.UNKNOWN_JOB) {
+                if (result.outcome() == Outcome.ILLEGAL_TRANSITION || result.outcome() == Outcome.UNKNOWN_JOB
+                        || result.outcome() == Outcome.UNKNOWN_ASSIGNMENT) {
                     log.warn("Job(id={}) event {} (attempt {}, seq {}) rejected: {}", event.jobId(), event.type(),
                             event.attempt(), event.seq(), result.outcome().tag());
                 } else {
                     log.debug("Job(id={}) event {} (attempt {}, seq {}) ignored: {}", event.jobId(), event.type(),
                             event.attempt(), event.seq(), result.outcome().tag());
                 }
-                if (result.outcome() == Outcome.TERMINAL && event.type() == EventType.RUNNING
-                        && event.attempt() > result.previousAttempt()) {
-                    // a newer attempt of a finished job is running somewhere: the job's message was delivered again
+                if ((result.outcome() == Outcome.TERMINAL || result.outcome() == Outcome.REVOKED
+                        || result.outcome() == Outcome.STALE_ATTEMPT) && event.type() == EventType.RUNNING) {
+                    // an attempt that is no longer the worker's started anyway (taken back while the worker was
+                    // frozen, or the job ended meanwhile): nobody will see its result, so stop the GPU
                     events.publishEvent(new RedundantAttempt(event.jobId(), event.attempt(), event.workerId()));
                 }
                 return;

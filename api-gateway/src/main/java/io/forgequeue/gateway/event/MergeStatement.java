@@ -1,34 +1,36 @@
 package io.forgequeue.gateway.event;
 
 import io.forgequeue.gateway.job.JobRows;
+import io.forgequeue.gateway.job.JobTransitions;
 import io.forgequeue.model.JobStatus;
-
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The one guarded statement that merges a status event into a job. It locks the row (SELECT ... FOR UPDATE in
  * the first CTE, so concurrent merges of the same job serialise and each sees the other's result), classifies
  * the event and writes the job row and its history row together.
  *
- * <p>Classification, against the row as it is now:
+ * <p>An event belongs to an <em>assignment</em> {@code (attempt, workerId)}. It is <b>current</b> when its attempt
+ * is the job's attempt and its worker is the job's assigned worker (for a finished job: the worker that finished it).
+ * Classification, against the row as it is now:
  * <ul>
- *   <li><b>fresh</b>: the job is not terminal, the event is newer ((attempt, seq) above the job's), and the move
- *       from the job's status to the event's implied status is in {@link JobStatus}'s table (staying in QUEUED or
- *       RUNNING counts as allowed: a progress, heartbeat, or a newer attempt's start). Applied: status, attempt,
- *       seq, worker, error, finish time, images; progress never backwards within an attempt (a new attempt starts
- *       from the event's value); metadata deep-merged with the event winning.</li>
- *   <li><b>late</b>: same attempt as the job's, seq not above the job's (a duplicate, or an older event arriving
- *       after a newer one). Status never changes, but facts the in-order delivery would have recorded are filled
- *       in: metadata deep-merged with the existing values winning, the start time (earliest running-type event of
- *       the attempt) and progress (the highest), the latter two only when a worker holds the job in this
- *       attempt. So duplicated and shuffled deliveries of one attempt end in the same row as in-order delivery,
- *       and an exact duplicate changes nothing (no write, no version bump).</li>
- *   <li>anything else changes nothing (terminal job, older attempt, illegal move, unknown job).</li>
+ *   <li><b>fresh</b>: current, the job is not terminal, the sequence number is above the last applied one, and the
+ *       move from the job's status to the event's implied status is in {@link JobStatus}'s table (staying in QUEUED
+ *       or RUNNING counts as allowed: a progress or heartbeat). Applied: status, seq, worker, error, finish time,
+ *       images; progress never backwards within an attempt; metadata deep-merged with the event winning. A job that
+ *       goes back to the queue (REQUEUED) or ends releases its assignment (the worker's GPU slot). A job that ends
+ *       after it ran corrects its key's fair-share clock by the GPU seconds it really took minus its estimate.</li>
+ *   <li><b>late</b>: current, seq not above the job's (a duplicate, or an older event arriving after a newer one).
+ *       Status never changes, but facts the in-order delivery would have recorded are filled in: metadata
+ *       deep-merged with the existing values winning, the start time (earliest running-type event of the
+ *       attempt) and progress (the highest), the latter two only when a worker holds the job in this attempt. So
+ *       duplicated and shuffled deliveries of one attempt end in the same row as in-order delivery, and an exact
+ *       duplicate changes nothing (no write, no version bump).</li>
+ *   <li>anything else changes nothing: an older attempt (stale), the current attempt from a worker that no longer
+ *       holds it (revoked), an attempt the scheduler never handed out (unknown), a terminal job, an illegal move.</li>
  * </ul>
  * A fresh SUCCEEDED also stores its images (bytes in {@code job_image}) in the same statement, so a client that sees
- * SUCCEEDED can always download them. The final SELECT returns the old status/attempt/seq (to name the reason of a
- * rejection) and the new row.
+ * SUCCEEDED can always download them. The final SELECT returns the old status/attempt/seq and the flags (to name the
+ * reason of a rejection) and the new row.
  */
 final class MergeStatement {
 
@@ -38,28 +40,33 @@ final class MergeStatement {
                        cast(:implied as text) as implied, cast(:worker as text) as worker,
                        cast(:at as timestamptz) as at, cast(:progress as integer) as progress,
                        cast(:code as text) as code, cast(:message as text) as message,
-                       cast(:meta as jsonb) as meta, cast(:images as jsonb) as images, cast(:reason as text) as reason
+                       cast(:meta as jsonb) as meta, cast(:images as jsonb) as images, cast(:reason as text) as reason,
+                       cast(:weight as double precision) as default_weight
             ), old as (
                 select job.id, job.status, job.attempt, job.last_seq, job.progress, job.metadata, job.started_at,
-                       job.worker_id
+                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost
                 from job join ev on job.id = ev.id
                 for update of job
-            ), calc as (
+            ), cur as (
                 select old.*,
-                       (old.attempt > 0 and ev.attempt = old.attempt and ev.seq <= old.last_seq) as late,
-                       (old.status not in ('SUCCEEDED', 'FAILED', 'CANCELLED')
-                           and (ev.attempt > old.attempt or (ev.attempt = old.attempt and ev.seq > old.last_seq))
-                           and (old.status || '>' || ev.implied) in (%s)) as fresh,
-                       ev.attempt > old.attempt as new_attempt,
-                       (old.worker_id is not null and old.status <> 'QUEUED') as held
+                       old.status in ('SUCCEEDED', 'FAILED', 'CANCELLED') as terminal,
+                       (ev.attempt = old.attempt and ev.worker = case
+                           when old.status in ('SUCCEEDED', 'FAILED', 'CANCELLED') then old.worker_id
+                           else old.assigned_worker end) is true as current
                 from old cross join ev
+            ), calc as (
+                select cur.*,
+                       (cur.current and ev.seq <= cur.last_seq) as late,
+                       (cur.current and not cur.terminal and ev.seq > cur.last_seq
+                           and (cur.status || '>' || ev.implied) in (%s)) as fresh,
+                       (cur.worker_id is not null and cur.status <> 'QUEUED') as held
+                from cur cross join ev
             ), nxt as (
                 select calc.*,
                        case when calc.fresh then ev.implied else calc.status end as n_status,
                        case
                            when calc.fresh and ev.implied = 'SUCCEEDED' then 100
                            when calc.fresh and ev.implied = 'QUEUED' then 0
-                           when calc.fresh and calc.new_attempt then coalesce(ev.progress, 0)
                            when calc.fresh then greatest(calc.progress, coalesce(ev.progress, 0))
                            when calc.late and calc.held and calc.status = 'SUCCEEDED' then 100
                            when calc.late and calc.held then greatest(calc.progress, coalesce(ev.progress, 0))
@@ -72,8 +79,6 @@ final class MergeStatement {
                        end as n_metadata,
                        case
                            when calc.fresh and ev.implied = 'QUEUED' then null
-                           when calc.fresh and calc.new_attempt then
-                               case when ev.implied = 'RUNNING' then ev.at end
                            when calc.fresh and ev.implied = 'RUNNING' then least(coalesce(calc.started_at, ev.at), ev.at)
                            when calc.late and calc.held and ev.implied = 'RUNNING' then
                                least(coalesce(calc.started_at, ev.at), ev.at)
@@ -86,10 +91,13 @@ final class MergeStatement {
                     progress = nxt.n_progress,
                     metadata = nxt.n_metadata,
                     started_at = nxt.n_started_at,
-                    attempt = case when nxt.fresh then ev.attempt else job.attempt end,
                     last_seq = case when nxt.fresh then ev.seq else job.last_seq end,
                     worker_id = case when not nxt.fresh then job.worker_id
                                      when ev.implied = 'QUEUED' then null else ev.worker end,
+                    assigned_worker = case when nxt.fresh and ev.implied <> 'RUNNING' then null
+                                           else job.assigned_worker end,
+                    assigned_at = case when nxt.fresh and ev.implied <> 'RUNNING' then null else job.assigned_at end,
+                    queued_at = case when nxt.fresh and ev.implied = 'QUEUED' then now() else job.queued_at end,
                     error_code = case when not nxt.fresh then job.error_code
                                       when ev.implied = 'FAILED' then ev.code end,
                     error_message = case when not nxt.fresh then job.error_message
@@ -107,9 +115,9 @@ final class MergeStatement {
                 returning %s
             ), hist as (
                 insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason, occurred_at)
-                select upd.id, nxt.status, upd.status, upd.attempt, upd.worker_id, ev.reason, ev.at
+                select upd.id, nxt.status, upd.status, upd.attempt, ev.worker, ev.reason, ev.at
                 from upd join nxt on nxt.id = upd.id cross join ev
-                where nxt.fresh and (nxt.status <> upd.status or nxt.attempt <> upd.attempt)
+                where nxt.fresh and nxt.status <> upd.status
             ), imgs as (
                 insert into job_image (job_id, idx, mime_type, width, height, seed, etag, data)
                 select upd.id, i.idx, i.mime_type, i.width, i.height, i.seed, i.etag, i.data
@@ -121,25 +129,20 @@ final class MergeStatement {
                          as i(idx, mime_type, width, height, seed, etag, data)
                 where nxt.fresh and ev.implied = 'SUCCEEDED'
                 on conflict do nothing
+            ), fair as (
+                update fair_clock f
+                set vfinish = f.vfinish
+                    + (extract(epoch from ev.at - nxt.n_started_at) - nxt.cost) / coalesce(k.weight, ev.default_weight)
+                from nxt join api_key k on k.id = nxt.owner_key_id cross join ev
+                where f.owner_key_id = nxt.owner_key_id and f.pool = nxt.pool and nxt.fresh
+                  and ev.implied in ('SUCCEEDED', 'FAILED', 'CANCELLED') and nxt.n_started_at is not null
+                  and ev.at > nxt.n_started_at
             )
             select nxt.status as old_status, nxt.attempt as old_attempt, nxt.last_seq as old_last_seq,
-                   nxt.fresh as fresh, nxt.late as late, upd.*
+                   nxt.fresh as fresh, nxt.late as late, nxt.current as current, upd.*
             from nxt left join upd on upd.id = nxt.id
-            """.formatted(allowedMoves(), JobRows.columns("job"));
+            """.formatted(JobTransitions.movesAndStays(), JobRows.columns("job"));
 
     private MergeStatement() {
-    }
-
-    /** {@code 'FROM>TO'} literals for every move of the transition table, plus staying in a non-terminal state. */
-    static String allowedMoves() {
-        List<String> pairs = new ArrayList<>();
-        for (JobStatus from : JobStatus.values()) {
-            for (JobStatus to : JobStatus.values()) {
-                if (from.canMoveTo(to) || (from == to && !from.isTerminal())) {
-                    pairs.add("'" + from.name() + ">" + to.name() + "'");
-                }
-            }
-        }
-        return String.join(", ", pairs);
     }
 }

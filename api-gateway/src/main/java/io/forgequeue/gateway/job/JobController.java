@@ -117,10 +117,10 @@ class JobController {
         }
         Set<JobStatus> statuses = parseStatuses(status);
         long before = cursor == null || cursor.isBlank() ? Long.MAX_VALUE : decodeCursor(cursor);
-        List<JobRepository.Positioned> page = jobs.list(caller.keyId(), statuses, before, limit + 1);
+        List<JobRow> page = jobs.list(caller.keyId(), statuses, before, limit + 1);
         List<JobView> items = new ArrayList<>();
         for (int i = 0; i < Math.min(limit, page.size()); i++) {
-            items.add(views.toView(page.get(i).row(), page.get(i).position()));
+            items.add(views.toView(page.get(i)));
         }
         String next = page.size() > limit ? encodeCursor(items.get(items.size() - 1).ticket()) : null;
         return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(new JobPage(items, next));

@@ -1,6 +1,5 @@
 package io.forgequeue.gateway.job;
 
-import jakarta.validation.constraints.Min;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
@@ -12,19 +11,17 @@ import java.util.List;
  * Job submission rules ({@code gateway.jobs.*}). Field limits are not here: they are {@code JobSpec.Limits} in
  * common-model, the one place they are written.
  *
- * @param maxInFlight          most jobs one API key may have QUEUED or RUNNING at once; more is answered 429
- * @param retryAfter           the Retry-After sent with that 429
- * @param pools                pools a job may name; empty = any valid pool name (its queue is declared on first use)
+ * @param retryAfter           the Retry-After sent with the 429 of a key over its {@code maxQueued} quota
+ * @param pools                pools a job may name; empty = any valid pool name
  * @param samplers             sampler names accepted; empty = unknown list, any valid name is accepted
  * @param checkpoints          checkpoint names accepted; empty = any valid name
  * @param idempotencyRetention how long an Idempotency-Key is remembered
- * @param outboxLease          how long this instance owns the outbox entry of a job it just stored (it publishes
+ * @param outboxLease          how long this instance owns the outbox entry of a cancel it just stored (it publishes
  *                             it right after commit; after the lease any instance's sweep may)
  */
 @Validated
 @ConfigurationProperties("gateway.jobs")
 public record JobProperties(
-        @DefaultValue("50") @Min(1) int maxInFlight,
         @DefaultValue("10s") Duration retryAfter,
         @DefaultValue List<String> pools,
         @DefaultValue List<String> samplers,

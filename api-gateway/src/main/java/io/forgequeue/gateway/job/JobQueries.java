@@ -21,12 +21,12 @@ public class JobQueries {
 
     /** The owner's job, or empty when it does not exist or belongs to another key (indistinguishable). */
     public Optional<JobView> find(UUID owner, UUID jobId) {
-        return jobs.find(owner, jobId).map(p -> views.toView(p.row(), p.position()));
+        return jobs.find(owner, jobId).map(views::toView);
     }
 
     /** The owner's QUEUED and RUNNING jobs, oldest first. */
     public List<JobView> inFlight(UUID owner) {
-        return jobs.inFlight(owner).stream().map(p -> views.toView(p.row(), p.position())).toList();
+        return jobs.inFlight(owner).stream().map(views::toView).toList();
     }
 
     /** The current version of each of these jobs that exists (a cheap check before reading whole jobs). */

@@ -1,6 +1,5 @@
 package io.forgequeue.gateway.job;
 
-import io.forgequeue.gateway.queue.Positions;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.SqlArrays;
 import io.forgequeue.model.JobStatus;
@@ -26,12 +25,6 @@ class JobRepository {
 
     private static final String RETURNING = JobRows.columns("job").replace("job.", "");
 
-    /**
-     * The submit answer counts at most this many jobs ahead (the count costs one index entry and heap check per
-     * job): beyond it the position is a lower bound, corrected by GET and WebSocket, which count exactly.
-     */
-    static final int POSITION_SCAN_LIMIT = 2000;
-
     private final JdbcClient jdbc;
     private final JobRows rows;
 
@@ -40,50 +33,61 @@ class JobRepository {
         this.rows = rows;
     }
 
+    /** What a new job is, beyond its spec: its place in the scheduler's order and its limits. */
+    record NewJob(UUID id, UUID owner, String pool, String specJson, int priority, double cost, double weight,
+                  String checkpoint, String sampler) {
+    }
+
     /**
-     * Inserts a QUEUED job with its history row and an outbox entry already claimed by {@code instance}, unless the
-     * owner has {@code cap} or more jobs in flight (counted up to {@code cap}, so the check costs at most that many
-     * index entries). Returns the in-flight count and, if inserted, the row and its position.
+     * Inserts a QUEUED job with its history row, unless the owner has {@code maxQueued} or more jobs waiting (counted
+     * up to {@code maxQueued}, so the check costs at most that many index entries). In the same statement the job
+     * gets its fair-share tag: its key's virtual finish time in the pool, but never below the pool's virtual time
+     * (an idle key cannot bank credit), and the key's clock moves on by {@code cost / weight}. Returns the waiting
+     * count and, if inserted, the row.
      *
      * <p>The cap check and the insert are one statement but not serialised per key: concurrent submissions of one
      * key can exceed the cap by at most the number of requests in flight at that moment.
      */
-    Inserted insert(UUID id, UUID owner, String pool, String specJson, int cap, String instance, Duration lease) {
+    Inserted insert(NewJob job, int maxQueued) {
         return jdbc.sql("""
                         with cap as (
-                            select count(*) as in_flight from (
+                            select count(*) as waiting from (
                                 select 1 from job
-                                where owner_key_id = :owner and status in ('QUEUED', 'RUNNING')
+                                where owner_key_id = :owner and status = 'QUEUED'
                                 limit :cap
-                            ) in_flight
+                            ) w
+                        ), vt as (
+                            select coalesce((select vtime from pool_clock where pool = :pool), 0) as vtime
+                        ), clock as (
+                            insert into fair_clock as f (owner_key_id, pool, vfinish)
+                            select :owner, :pool, vt.vtime + :share from cap, vt where cap.waiting < :cap
+                            on conflict (owner_key_id, pool) do update
+                                set vfinish = greatest(f.vfinish, (select vtime from vt)) + :share
+                            returning vfinish
                         ), ins as (
-                            insert into job (id, owner_key_id, pool, spec, status)
-                            select :id, :owner, :pool, cast(:spec as jsonb), 'QUEUED' from cap where cap.in_flight < :cap
+                            insert into job (id, owner_key_id, pool, spec, status, priority, requested_priority, fair_tag,
+                                             cost, checkpoint, sampler)
+                            select :id, :owner, :pool, cast(:spec as jsonb), 'QUEUED', :priority, :priority,
+                                   clock.vfinish - :share, :cost, :checkpoint, :sampler
+                            from clock
                             returning %s
                         ), hist as (
                             insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
                             select id, null, 'QUEUED', 0, 'submitted', created_at from ins
-                        ), ob as (
-                            insert into outbox (kind, job_id, claimed_by, claimed_until, attempts)
-                            select 'JOB', id, :instance, now() + make_interval(secs => :lease), 1 from ins
-                            returning id
                         )
-                        select cap.in_flight, (select ob.id from ob) as outbox_id,
-                               (1 + (select count(*) from (
-                                    select 1 from job q
-                                    where q.pool = :pool and q.status = 'QUEUED' and q.ticket < ins.ticket
-                                    limit :scan) ahead))::int as position,
-                               ins.*
+                        select cap.waiting, ins.*
                         from cap left join ins on true""".formatted(RETURNING))
-                .param("id", id).param("owner", owner).param("pool", pool).param("spec", specJson)
-                .param("cap", cap).param("instance", instance).param("lease", (double) lease.toMillis() / 1000)
-                .param("scan", POSITION_SCAN_LIMIT)
+                .param("id", job.id()).param("owner", job.owner()).param("pool", job.pool())
+                .param("spec", job.specJson()).param("cap", maxQueued).param("priority", job.priority())
+                .param("cost", job.cost()).param("share", job.cost() / job.weight())
+                .param("checkpoint", job.checkpoint(), java.sql.Types.VARCHAR)
+                .param("sampler", job.sampler(), java.sql.Types.VARCHAR)
                 .query((rs, i) -> {
-                    long inFlight = rs.getLong("in_flight");
+                    long waiting = rs.getLong("waiting");
                     if (rs.getObject("id") == null) {
-                        return new Inserted(inFlight, null, 0, 0);
+                        return new Inserted(waiting, null);
                     }
-                    return new Inserted(inFlight, rows.mapRow(rs, i), rs.getLong("outbox_id"), rs.getInt("position"));
+                    return new Inserted(waiting, rows.mapRow(rs, i));
                 })
                 .single();
     }
@@ -111,33 +115,30 @@ class JobRepository {
                 .optional();
     }
 
-    Optional<Positioned> find(UUID owner, UUID id) {
-        return jdbc.sql("select " + JobRows.columns("j") + ", " + Positions.POSITION_SQL + " as position "
-                        + "from job j where j.id = :id and j.owner_key_id = :owner")
+    Optional<JobRow> find(UUID owner, UUID id) {
+        return jdbc.sql("select " + JobRows.columns("j") + " from job j where j.id = :id and j.owner_key_id = :owner")
                 .param("id", id).param("owner", owner)
-                .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
+                .query(rows)
                 .optional();
     }
 
     /** A page of the owner's jobs, newest first, with tickets below {@code beforeTicket}. */
-    List<Positioned> list(UUID owner, Set<JobStatus> statuses, long beforeTicket, int limit) {
+    List<JobRow> list(UUID owner, Set<JobStatus> statuses, long beforeTicket, int limit) {
         String filter = statuses.isEmpty() ? "" : " and j.status in (" + statuses.stream()
                 .map(s -> "'" + s.name() + "'").collect(Collectors.joining(",")) + ")";
-        return jdbc.sql("select " + JobRows.columns("j") + ", " + Positions.POSITION_SQL + " as position "
-                        + "from job j where j.owner_key_id = :owner and j.ticket < :before" + filter
-                        + " order by j.ticket desc limit :limit")
+        return jdbc.sql("select " + JobRows.columns("j") + " from job j where j.owner_key_id = :owner "
+                        + "and j.ticket < :before" + filter + " order by j.ticket desc limit :limit")
                 .param("owner", owner).param("before", beforeTicket).param("limit", limit)
-                .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
+                .query(rows)
                 .list();
     }
 
-    /** The owner's jobs still QUEUED or RUNNING (at most the in-flight cap, so small). */
-    List<Positioned> inFlight(UUID owner) {
-        return jdbc.sql("select " + JobRows.columns("j") + ", " + Positions.POSITION_SQL + " as position "
-                        + "from job j where j.owner_key_id = :owner and j.status in ('QUEUED', 'RUNNING') "
-                        + "order by j.ticket")
+    /** The owner's jobs still QUEUED or RUNNING (at most its caps, so few). */
+    List<JobRow> inFlight(UUID owner) {
+        return jdbc.sql("select " + JobRows.columns("j") + " from job j where j.owner_key_id = :owner "
+                        + "and j.status in ('QUEUED', 'RUNNING') order by j.ticket")
                 .param("owner", owner)
-                .query((rs, i) -> new Positioned(rows.mapRow(rs, i), (Integer) rs.getObject("position")))
+                .query(rows)
                 .list();
     }
 
@@ -181,6 +182,7 @@ class JobRepository {
                             update job set
                                 status = case when cur.status = 'QUEUED' then 'CANCELLED' else job.status end,
                                 finished_at = case when cur.status = 'QUEUED' then now() else job.finished_at end,
+                                assigned_worker = case when cur.status = 'QUEUED' then null else job.assigned_worker end,
                                 cancel_requested_at = coalesce(job.cancel_requested_at, now()),
                                 version = job.version + 1
                             from cur
@@ -224,16 +226,13 @@ class JobRepository {
                 .param("retention", (double) retention.toSeconds()).update();
     }
 
-    record Inserted(long inFlight, JobRow row, long outboxId, int position) {
+    record Inserted(long inFlight, JobRow row) {
         boolean accepted() {
             return row != null;
         }
     }
 
     record IdempotencyRecord(byte[] requestHash, UUID jobId) {
-    }
-
-    record Positioned(JobRow row, Integer position) {
     }
 
     record Cancelled(JobStatus oldStatus, JobRow row, long outboxId, Instant outboxCreatedAt) {

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.job;
 
+import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.Topology;
 
@@ -20,10 +21,16 @@ import io.forgequeue.model.Topology;
  * @param seed           -1 (random, default) or 0-4294967294
  * @param checkpoint     model name; default: the server's current one
  * @param batchSize      images, 1-8; default 1
+ * @param priority       {@code high}, {@code normal} (default) or {@code low}; at most what the key is allowed
  */
 public record JobRequest(String pool, String prompt, String negativePrompt, Integer width, Integer height,
                          Integer steps, Double cfgScale, String sampler, String scheduler, Long seed,
-                         String checkpoint, Integer batchSize) {
+                         String checkpoint, Integer batchSize, Priority priority) {
+
+    /** The priority class, defaulted. */
+    Priority priorityOrDefault() {
+        return priority == null ? Priority.NORMAL : priority;
+    }
 
     /** The pool, defaulted. */
     String poolOrDefault() {

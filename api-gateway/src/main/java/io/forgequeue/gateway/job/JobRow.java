@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.job;
 
+import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
 
@@ -11,18 +12,37 @@ import java.util.UUID;
 /**
  * One row of the {@code job} table, as read. Never leaves the gateway: the API shows {@link JobView}.
  *
- * @param attempt  attempt of the last applied event, 0 before any
+ * @param attempt  the number of the job's current assignment (hand-outs so far), 0 before the first
  * @param lastSeq  sequence number of the last applied event within {@code attempt}
  * @param version  increases by one with every change of the row
+ * @param priority          effective priority level (0 high, 1 normal, 2 low; a low job that waited long is 1)
+ * @param requestedPriority the level its owner asked for
+ * @param fairTag           its start tag in the fair-share order of its pool
+ * @param cost              its estimated GPU seconds
+ * @param assignedWorker    the worker its current attempt is assigned to, or null
+ * @param assignedAt        when that assignment was made, or null
+ * @param queuedAt          when it last entered the queue
  */
 public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
                      int progress, int attempt, long lastSeq, String workerId, String errorCode,
                      String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
                      Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
-                     Instant lastEventAt, long version) {
+                     Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
+                     double cost, String assignedWorker, Instant assignedAt, Instant queuedAt) {
 
     public JobRow {
         metadata = metadata == null ? Map.of() : metadata;
         images = images == null ? List.of() : List.copyOf(images);
+    }
+
+    /** What the queue index keeps of this row. */
+    public JobState toQueueState() {
+        return new JobState(id, version, status, pool, ownerKeyId, priority, fairTag, ticket, spec.checkpoint(),
+                spec.sampler(), cost, millis(queuedAt), assignedWorker, attempt, millis(assignedAt),
+                millis(startedAt));
+    }
+
+    private static long millis(Instant t) {
+        return t == null ? 0 : t.toEpochMilli();
     }
 }

@@ -21,7 +21,8 @@ public class JobRows implements RowMapper<JobRow> {
     private static final List<String> COLUMNS = List.of("id", "owner_key_id", "pool", "ticket", "spec::text as spec",
             "status", "progress", "attempt", "last_seq", "worker_id", "error_code", "error_message",
             "metadata::text as metadata", "images::text as images", "cancel_requested_at", "created_at",
-            "started_at", "finished_at", "last_event_at", "version");
+            "started_at", "finished_at", "last_event_at", "version", "priority", "requested_priority", "fair_tag", "cost",
+            "assigned_worker", "assigned_at", "queued_at");
 
     private final WireJson json;
 
@@ -56,6 +57,13 @@ public class JobRows implements RowMapper<JobRow> {
                 DbTime.get(rs, "started_at"),
                 DbTime.get(rs, "finished_at"),
                 DbTime.get(rs, "last_event_at"),
-                rs.getLong("version"));
+                rs.getLong("version"),
+                rs.getInt("priority"),
+                rs.getInt("requested_priority"),
+                rs.getDouble("fair_tag"),
+                rs.getDouble("cost"),
+                rs.getString("assigned_worker"),
+                DbTime.get(rs, "assigned_at"),
+                DbTime.get(rs, "queued_at"));
     }
 }

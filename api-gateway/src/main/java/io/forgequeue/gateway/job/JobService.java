@@ -1,6 +1,7 @@
 package io.forgequeue.gateway.job;
 
 import io.forgequeue.gateway.apikey.Caller;
+import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.gateway.system.ApiException;
 import io.forgequeue.gateway.system.ApiProblem;
 import io.forgequeue.gateway.system.FieldError;
@@ -8,7 +9,6 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.CancelJobCommand;
-import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.Topology;
@@ -31,7 +31,9 @@ import java.util.UUID;
 
 /**
  * Submitting and cancelling jobs. Validation happens before anything is stored; the job row, its history and its
- * outbox entry are one statement; the outbox entry is published right after commit ({@link DispatchRequested}).
+ * fair-share tag are one statement; the scheduler learns of the job from PostgreSQL's notification and hands it
+ * to a worker when its turn comes. A cancel's outbox entry is published right after commit
+ * ({@link DispatchRequested}).
  */
 @Service
 class JobService {
@@ -46,9 +48,11 @@ class JobService {
     private final TransactionTemplate tx;
     private final ApplicationEventPublisher events;
     private final GatewayMetrics metrics;
+    private final JobCosts costs;
 
     JobService(JobRepository jobs, JobViews views, JobProperties properties, InstanceProperties instance,
-               WireJson json, TransactionTemplate tx, ApplicationEventPublisher events, GatewayMetrics metrics) {
+               WireJson json, TransactionTemplate tx, ApplicationEventPublisher events, GatewayMetrics metrics,
+               JobCosts costs) {
         this.jobs = jobs;
         this.views = views;
         this.properties = properties;
@@ -57,6 +61,7 @@ class JobService {
         this.tx = tx;
         this.events = events;
         this.metrics = metrics;
+        this.costs = costs;
         metrics.registerPools(properties.pools());
     }
 
@@ -73,32 +78,41 @@ class JobService {
             throw new ApiException(ApiProblem.VALIDATION_FAILED, "The job has " + errors.size()
                     + (errors.size() == 1 ? " invalid field." : " invalid fields."), errors, Map.of(), HttpHeaders.EMPTY);
         }
+        Priority priority = request.priorityOrDefault();
+        if (!priority.allowedBy(caller.quota().maxPriority())) {
+            metrics.submissionRefused("priority");
+            throw new ApiException(ApiProblem.PRIORITY_NOT_ALLOWED, "This API key may submit jobs with priority "
+                    + allowedPriorities(caller.quota().maxPriority()) + ", not " + priority.wireName() + ".",
+                    List.of(new FieldError("priority", "is above what this key may use (at most "
+                            + caller.quota().maxPriority().wireName() + ")")),
+                    Map.of("maxPriority", caller.quota().maxPriority().wireName()), HttpHeaders.EMPTY);
+        }
         if (idempotencyKey != null && !idempotencyKey.matches("[\\x21-\\x7E]{1,255}")) {
             throw new ApiException(ApiProblem.INVALID_PARAMETER, "The Idempotency-Key header is not valid.",
                     List.of(new FieldError("Idempotency-Key", "must be 1-255 visible ASCII characters")), Map.of(),
                     HttpHeaders.EMPTY);
         }
-        UUID id = UuidV7.next();
-        String specJson = json.toText(spec);
         UUID owner = caller.keyId();
+        String specJson = json.toText(spec);
+        JobRepository.NewJob job = new JobRepository.NewJob(UuidV7.next(), owner, pool, specJson, priority.level(),
+                costs.estimate(pool, spec), caller.quota().weight(), spec.checkpoint(), spec.sampler());
+        int maxQueued = caller.quota().maxQueued();
         if (idempotencyKey == null) {
-            return accepted(jobs.insert(id, owner, pool, specJson, properties.maxInFlight(), instanceId,
-                    properties.outboxLease()));
+            return accepted(jobs.insert(job, maxQueued), maxQueued);
         }
-        byte[] hash = sha256(pool + "\n" + specJson);
+        byte[] hash = sha256(pool + "\n" + specJson + (priority == Priority.NORMAL ? "" : "\npriority=" + priority));
         Object outcome = tx.execute(status -> {
-            if (!jobs.claimIdempotencyKey(owner, idempotencyKey, hash, id, properties.idempotencyRetention())) {
+            if (!jobs.claimIdempotencyKey(owner, idempotencyKey, hash, job.id(), properties.idempotencyRetention())) {
                 return jobs.idempotencyKey(owner, idempotencyKey).orElseThrow();
             }
-            JobRepository.Inserted inserted = jobs.insert(id, owner, pool, specJson, properties.maxInFlight(),
-                    instanceId, properties.outboxLease());
+            JobRepository.Inserted inserted = jobs.insert(job, maxQueued);
             if (!inserted.accepted()) {
                 status.setRollbackOnly();
             }
             return inserted;
         });
         if (outcome instanceof JobRepository.Inserted inserted) {
-            return accepted(inserted);
+            return accepted(inserted, maxQueued);
         }
         JobRepository.IdempotencyRecord earlier = (JobRepository.IdempotencyRecord) outcome;
         if (!Arrays.equals(earlier.requestHash(), hash)) {
@@ -107,27 +121,34 @@ class JobService {
                     + "different job. Use a new key for a new job.", List.of(), Map.of("jobId", earlier.jobId()),
                     HttpHeaders.EMPTY);
         }
-        JobRepository.Positioned found = jobs.find(owner, earlier.jobId()).orElseThrow();
-        return new Submission(views.toView(found.row(), found.position()), true);
+        JobRow found = jobs.find(owner, earlier.jobId()).orElseThrow();
+        return new Submission(views.toView(found), true);
     }
 
-    private Submission accepted(JobRepository.Inserted inserted) {
+    private static String allowedPriorities(Priority max) {
+        return switch (max) {
+            case HIGH -> "high, normal or low";
+            case NORMAL -> "normal or low";
+            case LOW -> "low";
+        };
+    }
+
+    private Submission accepted(JobRepository.Inserted inserted, int maxQueued) {
         if (!inserted.accepted()) {
             metrics.submissionRefused("cap");
             HttpHeaders headers = new HttpHeaders();
             headers.set(HttpHeaders.RETRY_AFTER, String.valueOf(Math.max(1, properties.retryAfter().toSeconds())));
             throw new ApiException(ApiProblem.TOO_MANY_JOBS_IN_FLIGHT, "This API key already has "
-                    + inserted.inFlight() + " jobs queued or running; the limit is " + properties.maxInFlight()
-                    + ". Submit more when some have finished.", List.of(),
-                    Map.of("limit", properties.maxInFlight(), "inFlight", inserted.inFlight()), headers);
+                    + inserted.inFlight() + " jobs waiting in the queue; the limit is " + maxQueued
+                    + ". Submit more when some have started.", List.of(),
+                    Map.of("limit", maxQueued, "inFlight", inserted.inFlight()), headers);
         }
         JobRow row = inserted.row();
         metrics.jobSubmitted(row.pool());
-        log.info("Job(id={}) submitted: pool {}, ticket {}", row.id(), row.pool(), row.ticket());
-        events.publishEvent(new DispatchRequested(inserted.outboxId(),
-                new JobMessage(row.id(), row.ticket(), row.pool(), row.spec(), row.createdAt()), null));
-        events.publishEvent(new JobChanged(row, null, inserted.position()));
-        return new Submission(views.toView(row, inserted.position()), false);
+        log.info("Job(id={}) submitted: pool {}, ticket {}, priority {}", row.id(), row.pool(), row.ticket(),
+                Priority.ofLevel(row.priority()).wireName());
+        events.publishEvent(new JobChanged(row, null, null));
+        return new Submission(views.toView(row), false);
     }
 
     /** Cancels a job: the answer and the job as it is afterwards. */
@@ -142,12 +163,12 @@ class JobService {
         JobRepository.Cancelled result = jobs.cancel(caller.keyId(), id, instanceId, properties.outboxLease())
                 .orElseThrow(() -> notFound(id));
         if (!result.changed()) {
-            JobRepository.Positioned current = jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id));
-            return new Cancellation(views.toView(current.row(), current.position()), result.oldStatus());
+            JobRow current = jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id));
+            return new Cancellation(views.toView(current), result.oldStatus());
         }
         JobRow row = result.row();
         if (result.outboxId() > 0) {
-            events.publishEvent(new DispatchRequested(result.outboxId(), null,
+            events.publishEvent(new DispatchRequested(result.outboxId(),
                     new CancelJobCommand(row.id(), result.outboxCreatedAt() == null ? Instant.now()
                             : result.outboxCreatedAt())));
         }
@@ -158,12 +179,11 @@ class JobService {
             log.info("Job(id={}) cancel requested while {}", row.id(), row.status());
         }
         events.publishEvent(new JobChanged(row, result.oldStatus(), null));
-        return new Cancellation(views.toView(row, null), result.oldStatus());
+        return new Cancellation(views.toView(row), result.oldStatus());
     }
 
     JobView find(Caller caller, UUID id) {
-        JobRepository.Positioned found = jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id));
-        return views.toView(found.row(), found.position());
+        return views.toView(jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id)));
     }
 
     static ApiException notFound(UUID id) {

@@ -1,6 +1,7 @@
 package io.forgequeue.gateway.job;
 
 import io.forgequeue.gateway.queue.Eta;
+import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
@@ -25,16 +26,31 @@ import java.util.UUID;
  * @param metadata        facts the worker reported (model, seed, ...), deep-merged
  * @param cancelRequested whether its owner asked to cancel it
  * @param version         increases with every change; WebSocket clients resume from it
+ * @param priority        the priority class its owner asked for
+ * @param waiting         why and behind whom it waits; only while QUEUED
  */
 public record JobView(UUID id, JobStatus status, String pool, long ticket, Integer position, Eta eta, int progress,
                       int attempt, String workerId, ErrorView error, List<ImageView> images, SpecView spec,
                       Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
-                      Instant finishedAt, long version) {
+                      Instant finishedAt, long version, Priority priority, WaitingView waiting) {
 
     /** This view with another position and ETA. */
     public JobView withPosition(Integer newPosition, Eta newEta) {
         return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, workerId, error, images,
-                spec, metadata, cancelRequested, createdAt, startedAt, finishedAt, version);
+                spec, metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting);
+    }
+
+    /**
+     * Where a queued job stands in the scheduler's plan.
+     *
+     * @param ahead    jobs that start before it (position - 1): jobs already assigned to a GPU, then the waiting jobs
+     *                 the scheduler serves first (higher priority, fairer turn)
+     * @param ownAhead of those, the caller's own jobs
+     * @param next     whether it is already assigned to a GPU and starts when that GPU finishes its current job
+     * @param blocked  why it cannot start right now however long it waits (no GPU available, no GPU offers its
+     *                 checkpoint), for a person; null when it just waits its turn
+     */
+    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked) {
     }
 
     /**

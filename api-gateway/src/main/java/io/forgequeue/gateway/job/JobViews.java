@@ -1,25 +1,40 @@
 package io.forgequeue.gateway.job;
 
+import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
 import org.springframework.stereotype.Component;
 
 import java.util.List;
+import java.util.UUID;
 
-/** Maps {@link JobRow}s to {@link JobView}s (image links, error, ETA from the latest queue snapshot). */
+/**
+ * Maps {@link JobRow}s to {@link JobView}s: image links, error, and for a queued job its standing in the
+ * scheduler's plan (from the {@link QueueIndex}: no query) with the ETA.
+ */
 @Component
 public class JobViews {
 
     private final QueueStats queue;
+    private final QueueIndex index;
 
-    JobViews(QueueStats queue) {
+    JobViews(QueueStats queue, QueueIndex index) {
         this.queue = queue;
+        this.index = index;
     }
 
-    /** The view of {@code row}; {@code position} is used only while the job is QUEUED. */
-    public JobView toView(JobRow row, Integer position) {
-        Integer pos = row.status() == JobStatus.QUEUED ? position : null;
+    /** The view of {@code row}, with its current standing when it is QUEUED. */
+    public JobView toView(JobRow row) {
+        Integer position = null;
+        JobView.WaitingView waiting = null;
+        if (row.status() == JobStatus.QUEUED) {
+            QueueIndex.Standing standing = standing(row);
+            position = standing.position();
+            waiting = new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
+                    standing.assigned() ? null : queue.blockedReason(row.pool(), row.spec().checkpoint()));
+        }
         JobView.ErrorView error = null;
         if (row.status() == JobStatus.FAILED) {
             ErrorCode code = parse(row.errorCode());
@@ -30,13 +45,26 @@ public class JobViews {
                 .map(i -> new JobView.ImageView(i.index(), imageUrl(row, i.index()), i.mimeType(), i.width(),
                         i.height(), i.seed()))
                 .toList();
-        return new JobView(row.id(), row.status(), row.pool(), row.ticket(), pos, queue.etaFor(pos), row.progress(),
-                row.attempt(), row.workerId(), error, images, JobView.SpecView.of(row.spec()),
+        return new JobView(row.id(), row.status(), row.pool(), row.ticket(), position,
+                waiting != null && waiting.blocked() != null ? null : queue.etaFor(row.pool(), position),
+                row.progress(), row.attempt(), row.workerId(), error, images, JobView.SpecView.of(row.spec()),
                 row.metadata().isEmpty() ? null : row.metadata(), row.cancelRequestedAt() != null, row.createdAt(),
-                row.startedAt(), row.finishedAt(), row.version());
+                row.startedAt(), row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting);
     }
 
-    static String jobUrl(java.util.UUID id) {
+    /** Where a queued row stands: as the index knows it, or (not there yet: just submitted) where it would be. */
+    private QueueIndex.Standing standing(JobRow row) {
+        QueueIndex.Standing known = index.standing(row.id());
+        if (known != null) {
+            return known;
+        }
+        if (row.assignedWorker() != null) {
+            return new QueueIndex.Standing(1, 0, true);
+        }
+        return index.standingOf(row.toQueueState());
+    }
+
+    static String jobUrl(UUID id) {
         return "/api/v1/jobs/" + id;
     }
 

@@ -1,24 +1,18 @@
 package io.forgequeue.gateway.outbox;
 
 import io.forgequeue.gateway.job.DispatchRequested;
-import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.RedundantAttempt;
+import io.forgequeue.gateway.system.ContractMessage;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
-import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.CancelJobCommand;
-import io.forgequeue.model.Contract;
-import io.forgequeue.model.ErrorCode;
-import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.Topology;
 import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
 import org.springframework.amqp.core.Message;
-import org.springframework.amqp.core.MessageDeliveryMode;
-import org.springframework.amqp.core.MessageProperties;
 import org.springframework.amqp.rabbit.connection.CorrelationData;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.context.ApplicationEventPublisher;
@@ -35,8 +29,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Publishes outbox entries with publisher confirms (job messages also mandatory) and marks them sent once the
- * broker confirmed them.
+ * Publishes outbox entries (cancel commands) with publisher confirms and marks them sent once the broker confirmed
+ * them. (Jobs themselves are no longer published on submission: the scheduler hands them to workers.)
  *
  * <p>Latency path: the instance that commits a job (or cancel) has already claimed its outbox entry in the same
  * statement and hands it to the publisher thread at once ({@link DispatchRequested}); no polling delay. The
@@ -53,9 +47,7 @@ class OutboxRelay {
     private static final int MAX_BATCH = 1000;
 
     private final OutboxRepository outbox;
-    private final RabbitTemplate jobTemplate;
     private final RabbitTemplate controlTemplate;
-    private final PoolQueues.PoolQueueDeclarer pools;
     private final WireJson json;
     private final GatewayMetrics metrics;
     private final OutboxProperties properties;
@@ -70,13 +62,10 @@ class OutboxRelay {
     private volatile boolean running = true;
     private volatile boolean brokerFailing;
 
-    OutboxRelay(OutboxRepository outbox, JobMessageTemplate jobTemplate, RabbitTemplate controlTemplate,
-                PoolQueues.PoolQueueDeclarer pools, WireJson json, GatewayMetrics metrics, OutboxProperties properties,
-                InstanceProperties instance, ApplicationEventPublisher events) {
+    OutboxRelay(OutboxRepository outbox, RabbitTemplate controlTemplate, WireJson json, GatewayMetrics metrics,
+                OutboxProperties properties, InstanceProperties instance, ApplicationEventPublisher events) {
         this.outbox = outbox;
-        this.jobTemplate = jobTemplate.template();
         this.controlTemplate = controlTemplate;
-        this.pools = pools;
         this.json = json;
         this.metrics = metrics;
         this.properties = properties;
@@ -92,7 +81,7 @@ class OutboxRelay {
 
     @EventListener
     void onDispatchRequested(DispatchRequested request) {
-        toPublish.add(new OutboxEntry(request.outboxId(), 1, request.job(), request.cancel()));
+        toPublish.add(new OutboxEntry(request.outboxId(), 1, request.cancel()));
     }
 
     /**
@@ -103,10 +92,12 @@ class OutboxRelay {
     @EventListener
     void onRedundantAttempt(RedundantAttempt attempt) {
         metrics.redundantAttempt();
-        log.info("Job(id={}) had already ended when worker {} started attempt {}; asking it to stop",
-                attempt.jobId(), attempt.workerId(), attempt.attempt());
+        log.info("Job(id={}) attempt {} is no longer worker {}'s (the job ended or was handed to another worker) "
+                + "but it started it; asking it to stop", attempt.jobId(), attempt.attempt(), attempt.workerId());
         try {
-            CancelJobCommand cancel = new CancelJobCommand(attempt.jobId(), Instant.now());
+            // only that attempt on that worker: the worker that runs the job now is not disturbed
+            CancelJobCommand cancel = new CancelJobCommand(attempt.jobId(), Instant.now(), attempt.attempt(),
+                    attempt.workerId());
             controlTemplate.send(Topology.CONTROL_EXCHANGE, "",
                     message(json.toBytes(cancel), attempt.jobId() + "/stop-" + attempt.attempt()));
         } catch (AmqpException e) {
@@ -184,11 +175,7 @@ class OutboxRelay {
     private boolean publish(OutboxEntry entry) {
         CorrelationData correlation = new CorrelationData(String.valueOf(entry.id()));
         try {
-            if (entry.job() != null) {
-                pools.ensure(entry.job().pool());
-                jobTemplate.send(Topology.JOBS_EXCHANGE, entry.job().pool(),
-                        message(json.toBytes(entry.job()), entry.job().jobId().toString()), correlation);
-            } else if (entry.cancel() != null) {
+            if (entry.cancel() != null) {
                 controlTemplate.send(Topology.CONTROL_EXCHANGE, "",
                         message(json.toBytes(entry.cancel()), entry.cancel().jobId().toString()), correlation);
             } else {
@@ -216,7 +203,8 @@ class OutboxRelay {
                         error != null ? error.getClass().getSimpleName() : confirm == null ? "no confirm" : confirm.reason());
                 failed.add(entry.id());
             } else if (correlation.getReturned() != null) {
-                returned(entry);
+                metrics.outboxFailed("returned");
+                confirmed.add(entry.id()); // a cancel nobody listens to (no worker running): nothing to do
             } else {
                 metrics.outboxPublished(entry.kind());
                 confirmed.add(entry.id());
@@ -225,39 +213,8 @@ class OutboxRelay {
         return true;
     }
 
-    private void returned(OutboxEntry entry) {
-        metrics.outboxFailed("returned");
-        if (entry.job() == null) {
-            confirmed.add(entry.id()); // a cancel nobody listens to (no worker running): nothing to do
-            return;
-        }
-        log.warn("Job(id={}) message returned by the broker (no queue for pool {}), attempt {}", entry.job().jobId(),
-                entry.job().pool(), entry.attempts());
-        pools.forget(entry.job().pool());
-        if (entry.attempts() < properties.maxReturnAttempts()) {
-            failed.add(entry.id()); // the next sweep declares the pool's queue again and retries
-            return;
-        }
-        try {
-            outbox.failDispatch(entry.job().jobId(), ErrorCode.DISPATCH_FAILED.defaultMessage()).ifPresent(row -> {
-                log.error("Job(id={}) failed: its message could not be routed to pool {}", row.id(), row.pool());
-                metrics.jobFinished(JobStatus.FAILED, row.pool(), row.errorCode());
-                events.publishEvent(new JobChanged(row, JobStatus.QUEUED, null));
-            });
-            confirmed.add(entry.id());
-        } catch (DataAccessException e) {
-            failed.add(entry.id());
-        }
-    }
-
     private static Message message(byte[] body, String messageId) {
-        MessageProperties props = new MessageProperties();
-        props.setContentType(Contract.CONTENT_TYPE);
-        props.setContentEncoding("UTF-8");
-        props.setDeliveryMode(MessageDeliveryMode.PERSISTENT);
-        props.setMessageId(messageId);
-        props.setHeader(Contract.VERSION_HEADER, Contract.VERSION);
-        return new Message(body, props);
+        return ContractMessage.persistent(body, messageId);
     }
 
     private void writeLoop() {

@@ -1,21 +1,14 @@
 package io.forgequeue.gateway.outbox;
 
-import io.forgequeue.gateway.job.JobRow;
-import io.forgequeue.gateway.job.JobRows;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.SqlArrays;
-import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.CancelJobCommand;
-import io.forgequeue.model.ErrorCode;
-import io.forgequeue.model.JobMessage;
-import io.forgequeue.model.JobSpec;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Repository;
 
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
-import java.util.Optional;
 import java.util.UUID;
 
 /** Statements on the outbox table. Claims use FOR UPDATE SKIP LOCKED, so any number of gateways can sweep. */
@@ -23,16 +16,15 @@ import java.util.UUID;
 class OutboxRepository {
 
     private final JdbcClient jdbc;
-    private final WireJson json;
-    private final JobRows rows;
 
-    OutboxRepository(JdbcClient jdbc, WireJson json, JobRows rows) {
+    OutboxRepository(JdbcClient jdbc) {
         this.jdbc = jdbc;
-        this.json = json;
-        this.rows = rows;
     }
 
-    /** A claimed entry; {@code stale} when it is a job message for a job that is no longer QUEUED. */
+    /**
+     * A claimed entry; {@code stale} when there is nothing to publish (a job message entry written by a version
+     * before the scheduler: jobs are handed out by the scheduler now).
+     */
     record Claimed(OutboxEntry entry, boolean stale) {
     }
 
@@ -55,26 +47,17 @@ class OutboxRepository {
                             from picked where o.id = picked.id
                             returning o.id, o.kind, o.job_id, o.created_at, o.attempts
                         )
-                        select c.id, c.kind, c.job_id, c.created_at, c.attempts,
-                               j.pool, j.ticket, j.spec::text as spec, j.status, j.created_at as job_created_at
-                        from claimed c left join job j on j.id = c.job_id
-                        order by c.id""")
+                        select c.id, c.kind, c.job_id, c.created_at, c.attempts from claimed c order by c.id""")
                 .param("instance", instance).param("lease", (double) lease.toMillis() / 1000).param("limit", limit)
                 .query((rs, i) -> {
                     long id = rs.getLong("id");
                     int attempts = rs.getInt("attempts");
                     UUID jobId = rs.getObject("job_id", UUID.class);
                     if ("CANCEL".equals(rs.getString("kind"))) {
-                        return new Claimed(new OutboxEntry(id, attempts, null,
+                        return new Claimed(new OutboxEntry(id, attempts,
                                 new CancelJobCommand(jobId, DbTime.get(rs, "created_at"))), false);
                     }
-                    if (rs.getString("pool") == null) {
-                        return new Claimed(new OutboxEntry(id, attempts, null, null), true);
-                    }
-                    JobMessage message = new JobMessage(jobId, rs.getLong("ticket"), rs.getString("pool"),
-                            json.read(rs.getString("spec"), JobSpec.class), DbTime.get(rs, "job_created_at"));
-                    return new Claimed(new OutboxEntry(id, attempts, message, null),
-                            !"QUEUED".equals(rs.getString("status")));
+                    return new Claimed(new OutboxEntry(id, attempts, null), true);
                 })
                 .list();
     }
@@ -105,22 +88,5 @@ class OutboxRepository {
                         delete from outbox where id in (
                             select id from outbox where sent_at < now() - make_interval(secs => :retention) limit 10000)""")
                 .param("retention", (double) retention.toSeconds()).update();
-    }
-
-    /** Fails a still-QUEUED job whose message cannot be routed; returns the row if it changed. */
-    Optional<JobRow> failDispatch(UUID jobId, String message) {
-        return jdbc.sql("""
-                        with upd as (
-                            update job set status = 'FAILED', error_code = :code, error_message = :message,
-                                           finished_at = now(), version = version + 1
-                            where id = :id and status = 'QUEUED'
-                            returning %s
-                        ), hist as (
-                            insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
-                            select id, 'QUEUED', 'FAILED', attempt, :code, now() from upd
-                        )
-                        select * from upd""".formatted(JobRows.columns("job")))
-                .param("id", jobId).param("code", ErrorCode.DISPATCH_FAILED.name()).param("message", message)
-                .query(rows).optional();
     }
 }

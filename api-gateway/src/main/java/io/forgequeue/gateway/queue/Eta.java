@@ -1,7 +1,9 @@
 package io.forgequeue.gateway.queue;
 
 /**
- * Estimated seconds until a queued job is done: {@code position x mean job time / active workers}.
+ * Estimated seconds until a queued job is done: {@code position x mean job time of its pool / available workers of
+ * its pool}. Workers that are paused (Forge unreachable), draining or gone do not count, so an outage shows as no
+ * ETA instead of an optimistic one.
  *
  * @param seconds    the point estimate
  * @param minSeconds lower end of the range (from the 20th percentile of recent job times), or null while there
@@ -11,20 +13,22 @@ package io.forgequeue.gateway.queue;
 public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
 
     /**
-     * The ETA of the job at {@code position}, or null when it cannot be estimated (no finished job in the
-     * history window, or no active worker).
+     * The ETA of the job at {@code position}, or null when it cannot be estimated (no finished job of the pool in
+     * the history window, or no available worker).
      */
-    public static Eta of(int position, QueueSnapshot queue, int minSamplesForRange) {
-        if (position < 1 || queue.samples() == 0 || queue.activeWorkers() == 0 || queue.meanJobSeconds() == null) {
+    public static Eta of(int position, QueueSnapshot.PoolHistory history, int availableWorkers,
+                         int minSamplesForRange) {
+        if (position < 1 || history.samples() == 0 || availableWorkers <= 0 || history.meanJobSeconds() == null) {
             return null;
         }
-        double perWorker = (double) position / queue.activeWorkers();
-        double seconds = round(perWorker * queue.meanJobSeconds());
-        if (queue.samples() < minSamplesForRange || queue.lowJobSeconds() == null || queue.highJobSeconds() == null) {
+        double perWorker = (double) position / availableWorkers;
+        double seconds = round(perWorker * history.meanJobSeconds());
+        if (history.samples() < minSamplesForRange || history.lowJobSeconds() == null
+                || history.highJobSeconds() == null) {
             return new Eta(seconds, null, null);
         }
-        double low = Math.min(seconds, round(perWorker * queue.lowJobSeconds()));
-        double high = Math.max(seconds, round(perWorker * queue.highJobSeconds()));
+        double low = Math.min(seconds, round(perWorker * history.lowJobSeconds()));
+        double high = Math.max(seconds, round(perWorker * history.highJobSeconds()));
         return new Eta(seconds, low, high);
     }
 

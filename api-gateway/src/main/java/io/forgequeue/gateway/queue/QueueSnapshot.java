@@ -4,35 +4,37 @@ import java.time.Instant;
 import java.util.Map;
 
 /**
- * The queue as of {@code refreshedAt}: depth per pool, active workers and recent job times.
+ * Recent job times per pool as of {@code refreshedAt} (from PostgreSQL, refreshed about once a second).
  *
- * @param pools           queued and running jobs per pool (pools with neither are left out)
- * @param activeWorkers   distinct worker ids that sent an event within the worker window
- * @param samples         finished jobs the job times below are computed from (0 = no history yet)
- * @param meanJobSeconds  mean run time of those jobs, or null without history
- * @param lowJobSeconds   20th percentile of those run times, or null
- * @param highJobSeconds  80th percentile of those run times, or null
+ * @param pools the pools that finished jobs within the history window
  */
-public record QueueSnapshot(Map<String, PoolCounts> pools, int activeWorkers, int samples, Double meanJobSeconds,
-                            Double lowJobSeconds, Double highJobSeconds, Instant refreshedAt) {
+public record QueueSnapshot(Map<String, PoolHistory> pools, Instant refreshedAt) {
 
     public QueueSnapshot {
         pools = Map.copyOf(pools);
     }
 
     static QueueSnapshot empty() {
-        return new QueueSnapshot(Map.of(), 0, 0, null, null, null, Instant.EPOCH);
+        return new QueueSnapshot(Map.of(), Instant.EPOCH);
     }
 
-    public long queued() {
-        return pools.values().stream().mapToLong(PoolCounts::queued).sum();
+    /** The history of {@code pool}, or an empty one. */
+    public PoolHistory pool(String pool) {
+        return pools.getOrDefault(pool, PoolHistory.NONE);
     }
 
-    public long running() {
-        return pools.values().stream().mapToLong(PoolCounts::running).sum();
-    }
+    /**
+     * Run times of a pool's recently finished jobs.
+     *
+     * @param samples                 finished jobs they are computed from (0 = no history)
+     * @param meanJobSeconds          mean run time, or null without history
+     * @param lowJobSeconds           20th percentile, or null
+     * @param highJobSeconds          80th percentile, or null
+     * @param secondsPerStandardImage measured GPU seconds per standard image (512x512, 20 steps), or null
+     */
+    public record PoolHistory(int samples, Double meanJobSeconds, Double lowJobSeconds, Double highJobSeconds,
+                              Double secondsPerStandardImage) {
 
-    /** Queued and running jobs of one pool. */
-    public record PoolCounts(long queued, long running) {
+        static final PoolHistory NONE = new PoolHistory(0, null, null, null, null);
     }
 }

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.queue;
 
+import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.JobStatus;
 import org.slf4j.Logger;
@@ -14,50 +15,92 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * A periodically refreshed snapshot of the queue (depths, active workers, recent job times), so that ETAs, the
- * queue overview and the state gauges never cost a query each. Two small queries per refresh, served by partial
- * indexes. Thread-safe (the snapshot is an immutable value swapped atomically).
+ * What the queue looks like beyond single jobs: recent job times per pool (a snapshot refreshed from PostgreSQL
+ * every {@link QueueProperties#refreshInterval()}, one query), counts from the {@link QueueIndex}, available
+ * workers from the {@link WorkerDirectory}; from these the ETA and the reason a job waits. Also feeds the
+ * queue gauges. Thread-safe (the snapshot is an immutable value swapped atomically).
  */
 @Component
 public class QueueStats {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStats.class);
+    /** Seconds per standard image assumed for a pool that has not finished a job yet. */
+    static final double DEFAULT_SECONDS_PER_STANDARD_IMAGE = 1.0;
 
     private final JdbcClient jdbc;
     private final QueueProperties properties;
     private final GatewayMetrics metrics;
+    private final QueueIndex index;
+    private final WorkerDirectory fleet;
     private volatile QueueSnapshot snapshot = QueueSnapshot.empty();
     private volatile boolean failing;
 
-    QueueStats(JdbcClient jdbc, QueueProperties properties, GatewayMetrics metrics) {
+    QueueStats(JdbcClient jdbc, QueueProperties properties, GatewayMetrics metrics, QueueIndex index,
+               WorkerDirectory fleet) {
         this.jdbc = jdbc;
         this.properties = properties;
         this.metrics = metrics;
+        this.index = index;
+        this.fleet = fleet;
     }
 
-    /** The latest snapshot (refreshed every {@link QueueProperties#refreshInterval()}). */
+    /** The latest snapshot of job times. */
     public QueueSnapshot snapshot() {
         return snapshot;
     }
 
-    /** The ETA of the job at {@code position} with the latest snapshot, or null if unknown. */
-    public Eta etaFor(Integer position) {
-        return position == null ? null : Eta.of(position, snapshot, properties.minSamplesForRange());
+    /** The ETA of the job at {@code position} in {@code pool}, or null if unknown. */
+    public Eta etaFor(String pool, Integer position) {
+        if (position == null) {
+            return null;
+        }
+        return Eta.of(position, snapshot.pool(pool), fleet.available(pool).size(), properties.minSamplesForRange());
+    }
+
+    /** Measured GPU seconds of one standard image (512x512, 20 steps) in {@code pool}, or a default. */
+    public double secondsPerStandardImage(String pool) {
+        Double measured = snapshot.pool(pool).secondsPerStandardImage();
+        return measured == null || !(measured > 0) ? DEFAULT_SECONDS_PER_STANDARD_IMAGE : measured;
+    }
+
+    /**
+     * Why a queued job of {@code pool} cannot start however long it waits right now, for a person; null when
+     * workers are there to run it.
+     */
+    public String blockedReason(String pool, String checkpoint) {
+        WorkerDirectory.PoolFleet workers = fleet.byPool().get(pool);
+        if (workers == null || workers.available() + workers.paused() == 0) {
+            return "No GPU is connected right now. Your job waits and starts on its own when one connects.";
+        }
+        if (workers.available() == 0) {
+            return "No GPU is available right now (its image server is unreachable or it is restarting). Your job "
+                    + "waits and starts on its own when one is back.";
+        }
+        if (checkpoint != null && fleet.available(pool).stream().noneMatch(w -> w.offersCheckpoint(checkpoint))) {
+            return "No GPU offers checkpoint " + checkpoint + " right now. Your job waits and starts when one does.";
+        }
+        return null;
     }
 
     @Scheduled(fixedDelayString = "${gateway.queue.refresh-interval:1s}", initialDelay = 0)
     void refresh() {
+        Map<String, QueueIndex.PoolCounts> counts = index.counts();
+        Map<String, Long> queued = new HashMap<>();
+        Map<String, Long> running = new HashMap<>();
+        counts.forEach((pool, c) -> {
+            queued.put(pool, (long) c.queued());
+            running.put(pool, (long) c.running());
+        });
+        metrics.jobsInState(JobStatus.QUEUED, queued);
+        metrics.jobsInState(JobStatus.RUNNING, running);
+        metrics.activeWorkers(fleet.available().size());
         try {
             snapshot = load();
-            Map<String, Long> queued = new HashMap<>();
-            Map<String, Long> running = new HashMap<>();
-            snapshot.pools().forEach((pool, counts) -> {
-                queued.put(pool, counts.queued());
-                running.put(pool, counts.running());
-            });
-            metrics.jobsInState(JobStatus.QUEUED, queued);
-            metrics.jobsInState(JobStatus.RUNNING, running);
-            metrics.activeWorkers(snapshot.activeWorkers());
+            Map<String, Double> oldest = new HashMap<>();
+            for (String pool : counts.keySet()) {
+                oldest.put(pool, oldestQueuedSeconds(pool));
+            }
+            metrics.oldestQueued(oldest);
             if (failing) {
                 log.info("Queue statistics refresh works again");
                 failing = false;
@@ -70,45 +113,45 @@ public class QueueStats {
         }
     }
 
-    QueueSnapshot load() {
-        Map<String, long[]> counts = new HashMap<>();
-        jdbc.sql("""
-                        select 'Q' as s, pool, count(*) as n from job where status = 'QUEUED' group by pool
-                        union all
-                        select 'R' as s, pool, count(*) as n from job where status = 'RUNNING' group by pool""")
-                .query(rs -> {
-                    long[] c = counts.computeIfAbsent(rs.getString("pool"), p -> new long[2]);
-                    c[rs.getString("s").equals("Q") ? 0 : 1] = rs.getLong("n");
-                });
-        Map<String, QueueSnapshot.PoolCounts> pools = new HashMap<>();
-        counts.forEach((pool, c) -> pools.put(pool, new QueueSnapshot.PoolCounts(c[0], c[1])));
+    /** Seconds the oldest queued job of {@code pool} has waited (its lowest ticket: one index lookup). */
+    private double oldestQueuedSeconds(String pool) {
         return jdbc.sql("""
-                        with recent as (
-                            select extract(epoch from finished_at - started_at)::float8 as d
+                        select coalesce(extract(epoch from now() - min(created_at)), 0)::float8 from (
+                            select created_at from job where pool = :pool and status = 'QUEUED' order by ticket limit 1
+                        ) oldest""")
+                .param("pool", pool).query(Double.class).single();
+    }
+
+    QueueSnapshot load() {
+        Map<String, QueueSnapshot.PoolHistory> pools = new HashMap<>();
+        jdbc.sql("""
+                        with latest as (
+                            select pool, extract(epoch from finished_at - started_at)::float8 as d,
+                                   (spec ->> 'width')::float8 * (spec ->> 'height')::float8 * (spec ->> 'steps')::float8
+                                       * greatest((spec ->> 'batchSize')::float8, 1) / (512.0 * 512.0 * 20.0) as units,
+                                   finished_at
                             from job
                             where finished_at > now() - make_interval(secs => :history)
                               and status = 'SUCCEEDED' and started_at is not null
                             order by finished_at desc
-                            limit :samples
+                            limit :scan
+                        ), recent as (
+                            select *, row_number() over (partition by pool order by finished_at desc) as rn from latest
                         )
-                        select (select count(distinct worker_id) from (
-                                    select worker_id from job
-                                    where status = 'RUNNING' and last_event_at > now() - make_interval(secs => :workers)
-                                    union all
-                                    select worker_id from job
-                                    where finished_at > now() - make_interval(secs => :workers) and worker_id is not null
-                                ) w) as workers,
-                               count(*) as samples,
-                               avg(greatest(d, 0)) as mean,
+                        select pool, count(*) as samples, avg(greatest(d, 0)) as mean,
                                percentile_cont(0.2) within group (order by greatest(d, 0)) as low,
-                               percentile_cont(0.8) within group (order by greatest(d, 0)) as high
-                        from recent""")
+                               percentile_cont(0.8) within group (order by greatest(d, 0)) as high,
+                               sum(greatest(d, 0)) / nullif(sum(units), 0) as per_unit
+                        from recent where rn <= :samples
+                        group by pool""")
                 .param("history", (double) properties.historyWindow().toSeconds())
                 .param("samples", properties.historySamples())
-                .param("workers", (double) properties.workerWindow().toSeconds())
-                .query((rs, i) -> new QueueSnapshot(pools, rs.getInt("workers"), rs.getInt("samples"),
-                        (Double) rs.getObject("mean"), (Double) rs.getObject("low"), (Double) rs.getObject("high"),
-                        Instant.now()))
-                .single();
+                .param("scan", properties.historySamples() * 20)
+                .query(rs -> {
+                    pools.put(rs.getString("pool"), new QueueSnapshot.PoolHistory(rs.getInt("samples"),
+                            (Double) rs.getObject("mean"), (Double) rs.getObject("low"), (Double) rs.getObject("high"),
+                            (Double) rs.getObject("per_unit")));
+                });
+        return new QueueSnapshot(pools, Instant.now());
     }
 }

@@ -2,6 +2,7 @@ package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.queue.Eta;
+import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.model.JobPreview;
 import org.springframework.stereotype.Component;
@@ -48,9 +49,12 @@ class Frames {
                 : frame("unsubscribed").with("jobId", jobId));
     }
 
-    String position(UUID jobId, int position, long version) {
-        Eta eta = queue.etaFor(position);
-        return encode(frame("position").with("jobId", jobId).with("position", position).with("eta", eta)
+    /** A new place in the queue: position, ETA and what the job waits for (PROTOCOL.md). */
+    String position(UUID jobId, String pool, QueueIndex.Standing standing, String blocked, long version) {
+        Eta eta = blocked == null ? queue.etaFor(pool, standing.position()) : null;
+        return encode(frame("position").with("jobId", jobId).with("position", standing.position()).with("eta", eta)
+                .with("waiting", new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
+                        blocked))
                 .with("version", version));
     }
 

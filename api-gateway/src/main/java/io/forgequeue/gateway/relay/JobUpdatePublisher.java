@@ -66,7 +66,7 @@ class JobUpdatePublisher {
     @EventListener
     void onJobChanged(JobChanged change) {
         JobUpdate update = new JobUpdate(change.row().ownerKeyId(), change.previousStatus(), change.queueMoved(),
-                views.toView(change.row(), change.position()), java.time.Instant.now());
+                views.toView(change.row()), java.time.Instant.now());
         sender.execute(() -> send(change, update));
     }
 

@@ -1,16 +1,18 @@
 package io.forgequeue.gateway.relay;
 
-import io.forgequeue.gateway.queue.Positions;
+import io.forgequeue.gateway.queue.QueueIndex;
+import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.dao.DataAccessException;
 import org.springframework.stereotype.Component;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,9 +22,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Pushes new queue positions to waiting clients when the queue of a pool moved. Movements are coalesced: the
- * first one schedules a flush after {@link RelayProperties#positionDebounce()}, later ones in that window only
- * mark their pool, so a burst costs one position query per pool and at most one frame per client and job.
+ * Pushes new queue positions to waiting clients when the queue of a pool moved (the {@link QueueIndex} changed: a
+ * job arrived, was handed out, cancelled or given back). Movements are coalesced: the first one schedules a flush
+ * after {@link RelayProperties#positionDebounce()}, later ones in that window only mark their pool, so a burst costs
+ * one pass over the watched jobs of the pool and at most one frame per client and job. Positions come from the
+ * index (an order-statistic lookup per watched job), never from a query.
  */
 @Component
 class PositionPusher {
@@ -30,11 +34,13 @@ class PositionPusher {
     private static final Logger log = LoggerFactory.getLogger(PositionPusher.class);
 
     private final SocketRegistry registry;
-    private final Positions positions;
+    private final QueueIndex index;
+    private final QueueStats stats;
     private final Frames frames;
     private final GatewayMetrics metrics;
     private final long debounceMillis;
     private final Set<String> dirty = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean allDirty = new AtomicBoolean();
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ws-positions");
@@ -42,18 +48,24 @@ class PositionPusher {
         return t;
     });
 
-    PositionPusher(SocketRegistry registry, Positions positions, Frames frames, GatewayMetrics metrics,
+    PositionPusher(SocketRegistry registry, QueueIndex index, QueueStats stats, Frames frames, GatewayMetrics metrics,
                    RelayProperties properties) {
         this.registry = registry;
-        this.positions = positions;
+        this.index = index;
+        this.stats = stats;
         this.frames = frames;
         this.metrics = metrics;
         this.debounceMillis = properties.positionDebounce().toMillis();
+        index.onChange(this::queueMoved);
     }
 
-    /** The queue of {@code pool} moved: push new positions soon. */
+    /** The queue of {@code pool} moved (null: every pool, after a reload): push new positions soon. */
     void queueMoved(String pool) {
-        dirty.add(pool);
+        if (pool == null) {
+            allDirty.set(true);
+        } else {
+            dirty.add(pool);
+        }
         if (scheduled.compareAndSet(false, true)) {
             timer.schedule(this::flush, debounceMillis, TimeUnit.MILLISECONDS);
         }
@@ -63,28 +75,34 @@ class PositionPusher {
         scheduled.set(false);
         List<String> pools = new ArrayList<>(dirty);
         dirty.removeAll(pools);
-        for (String pool : pools) {
-            try {
-                Map<UUID, List<SocketSession>> waiting = registry.queuedWatchesIn(pool);
-                if (waiting.isEmpty()) {
-                    continue;
-                }
-                Map<UUID, Integer> now = positions.positions(pool, waiting.keySet());
-                now.forEach((jobId, position) -> {
-                    // encoded once per version for all the sessions watching this job
-                    Map<Long, String> encoded = new java.util.HashMap<>(2);
-                    java.util.function.LongFunction<String> frame = version -> encoded.computeIfAbsent(version,
-                            v -> frames.position(jobId, position, v));
-                    for (SocketSession session : waiting.get(jobId)) {
-                        if (session.position(jobId, position, frame)) {
-                            metrics.framePushed("position");
-                        }
-                    }
-                });
-            } catch (DataAccessException e) {
-                log.warn("Position push for pool {} failed: {}", pool, e.getClass().getSimpleName());
-            } catch (RuntimeException e) {
-                log.error("Position push for pool {} failed", pool, e);
+        if (allDirty.getAndSet(false)) {
+            pools = null;
+        }
+        try {
+            Map<UUID, List<SocketSession>> waiting = pools == null ? registry.queuedWatches()
+                    : registry.queuedWatchesIn(pools);
+            waiting.forEach(this::push);
+        } catch (RuntimeException e) {
+            log.error("Position push failed", e);
+        }
+    }
+
+    private void push(UUID jobId, List<SocketSession> sessions) {
+        QueueIndex.Standing standing = index.standing(jobId);
+        if (standing == null) {
+            return; // no longer queued: its update frame says so
+        }
+        String pool = sessions.get(0).poolOf(jobId);
+        String blocked = standing.assigned() || pool == null ? null : stats.blockedReason(pool,
+                sessions.get(0).checkpointOf(jobId));
+        long detail = Objects.hash(standing.ownAhead(), standing.assigned(), blocked);
+        // encoded once per version for all the sessions watching this job
+        Map<Long, String> encoded = new HashMap<>(2);
+        java.util.function.LongFunction<String> frame = version -> encoded.computeIfAbsent(version,
+                v -> frames.position(jobId, pool, standing, blocked, v));
+        for (SocketSession session : sessions) {
+            if (session.position(jobId, standing.position(), detail, frame)) {
+                metrics.framePushed("position");
             }
         }
     }

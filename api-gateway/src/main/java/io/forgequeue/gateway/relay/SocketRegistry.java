@@ -93,14 +93,19 @@ class SocketRegistry {
     }
 
     /** Queued jobs of {@code pool} watched by any session, with their sessions. */
-    Map<UUID, List<SocketSession>> queuedWatchesIn(String pool) {
+    Map<UUID, List<SocketSession>> queuedWatchesIn(java.util.Collection<String> pools) {
         Map<UUID, List<SocketSession>> out = new HashMap<>();
         for (SocketSession session : sessions.values()) {
-            for (UUID jobId : session.queuedIn(pool)) {
+            for (UUID jobId : session.queuedIn(pools)) {
                 out.computeIfAbsent(jobId, id -> new java.util.ArrayList<>()).add(session);
             }
         }
         return out;
+    }
+
+    /** Every watched QUEUED job of every pool, with the sessions watching it. */
+    Map<UUID, List<SocketSession>> queuedWatches() {
+        return queuedWatchesIn(null);
     }
 
     int size() {

@@ -91,8 +91,10 @@ final class SocketSession {
         boolean snapshotPending;
         JobView buffered;
         String pool;
+        String checkpoint;
         JobStatus status;
         Integer position;
+        long positionDetail;
     }
 
     String id() {
@@ -133,11 +135,24 @@ final class SocketSession {
         return List.copyOf(watches.keySet());
     }
 
-    /** The watched jobs that are QUEUED in {@code pool}, as last sent. */
-    synchronized List<UUID> queuedIn(String pool) {
+    /** The watched jobs that are QUEUED in one of {@code pools} (every pool when null), as last sent. */
+    synchronized List<UUID> queuedIn(java.util.Collection<String> pools) {
         return watches.entrySet().stream()
-                .filter(e -> e.getValue().status == JobStatus.QUEUED && pool.equals(e.getValue().pool))
+                .filter(e -> e.getValue().status == JobStatus.QUEUED
+                        && (pools == null || pools.contains(e.getValue().pool)))
                 .map(Map.Entry::getKey).toList();
+    }
+
+    /** The pool of a watched job as last sent, or null. */
+    synchronized String poolOf(UUID jobId) {
+        Watch w = watches.get(jobId);
+        return w == null ? null : w.pool;
+    }
+
+    /** The checkpoint of a watched job as last sent, or null. */
+    synchronized String checkpointOf(UUID jobId) {
+        Watch w = watches.get(jobId);
+        return w == null ? null : w.checkpoint;
     }
 
     /**
@@ -200,11 +215,6 @@ final class SocketSession {
         return true;
     }
 
-    /** Sends a new queue position of a watched, still queued job if it differs from the last one sent. */
-    boolean position(UUID jobId, int position, Frames frames) {
-        return position(jobId, position, version -> frames.position(jobId, position, version));
-    }
-
     /**
      * Sends a new queue position of a watched, still queued job if it differs from the last one sent.
      *
@@ -212,11 +222,22 @@ final class SocketSession {
      *                        watch the same job, so it is encoded once)
      */
     synchronized boolean position(UUID jobId, int position, java.util.function.LongFunction<String> frameForVersion) {
+        return position(jobId, position, 0, frameForVersion);
+    }
+
+    /**
+     * As {@link #position(UUID, int, java.util.function.LongFunction)}; {@code detail} stands for the rest of the
+     * frame (what the job waits for): a frame is also sent when only that changed.
+     */
+    synchronized boolean position(UUID jobId, int position, long detail,
+                                  java.util.function.LongFunction<String> frameForVersion) {
         Watch w = watches.get(jobId);
-        if (w == null || w.snapshotPending || w.status != JobStatus.QUEUED || (w.position != null && w.position == position)) {
+        if (w == null || w.snapshotPending || w.status != JobStatus.QUEUED
+                || (w.position != null && w.position == position && w.positionDetail == detail)) {
             return false;
         }
         w.position = position;
+        w.positionDetail = detail;
         String frame = frameForVersion.apply(w.version);
         PositionSlot waiting = pendingPositions.get(jobId);
         if (waiting != null && waiting.version == w.version && waiting.replace(frame)) {
@@ -344,6 +365,7 @@ final class SocketSession {
         w.version = view.version();
         w.status = view.status();
         w.pool = view.pool();
+        w.checkpoint = view.spec() == null ? null : view.spec().checkpoint();
         if (view.status() != JobStatus.QUEUED) {
             w.position = null;
         } else if (view.position() != null) {

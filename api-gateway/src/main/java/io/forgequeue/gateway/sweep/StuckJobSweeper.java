@@ -3,6 +3,7 @@ package io.forgequeue.gateway.sweep;
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.job.JobRows;
+import io.forgequeue.gateway.job.JobTransitions;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
@@ -66,9 +67,10 @@ class StuckJobSweeper {
                             for update skip locked
                         ), upd as (
                             update job set status = 'FAILED', error_code = :code, error_message = :message,
-                                           finished_at = now(), version = job.version + 1
+                                           finished_at = now(), assigned_worker = null, assigned_at = null,
+                                           version = job.version + 1
                             from stuck
-                            where job.id = stuck.id and job.status = 'RUNNING'
+                            where job.id = stuck.id and job.status = 'RUNNING' and job.status in (%s)
                             returning %s
                         ), hist as (
                             insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason, occurred_at)
@@ -76,7 +78,8 @@ class StuckJobSweeper {
                         ), cancel as (
                             insert into outbox (kind, job_id) select 'CANCEL', id from upd
                         )
-                        select * from upd""".formatted(JobRows.columns("job")))
+                        select * from upd""".formatted(JobTransitions.sourcesOf(JobStatus.FAILED),
+                        JobRows.columns("job")))
                 .param("threshold", (double) properties.threshold().toMillis() / 1000)
                 .param("limit", properties.batchSize())
                 .param("code", ErrorCode.JOB_STUCK.name())

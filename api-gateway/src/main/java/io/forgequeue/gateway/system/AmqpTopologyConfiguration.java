@@ -19,8 +19,8 @@ import org.springframework.context.annotation.Primary;
 
 /**
  * The broker topology of the contract (common-model {@link Topology}), declared idempotently and identically to
- * the worker: exchanges, the shared persist queue, the control fanout and this instance's relay queue. Job queues
- * of pools are declared by the outbox relay (configured pools at start, any other pool before its first job).
+ * the worker: exchanges, the shared persist queue, the control fanout and this instance's relay queue (bound to
+ * relay updates, previews and worker announcements). Job queues belong to the workers (each declares its own).
  * Declarations are repeated by Spring's admin after every reconnect.
  */
 @Configuration(proxyBeanMethods = false)
@@ -40,7 +40,9 @@ class AmqpTopologyConfiguration {
         Queue relay = new Queue(Topology.relayQueue(instance.instanceId()), false, true, true);
         Binding persistBinding = BindingBuilder.bind(persist).to(events).with(Topology.PERSIST_BINDING);
         Binding relayBinding = BindingBuilder.bind(relay).to(events).with(Topology.RELAY_BINDING);
-        return new Declarables(jobs, dlx, events, control, persist, relay, persistBinding, relayBinding);
+        Binding workerBinding = BindingBuilder.bind(relay).to(events).with(Topology.WORKER_BINDING);
+        return new Declarables(jobs, dlx, events, control, persist, relay, persistBinding, relayBinding,
+                workerBinding);
     }
 
     /** Fire-and-forget publications (relay updates) and cancel commands: not mandatory. */
@@ -53,7 +55,7 @@ class AmqpTopologyConfiguration {
         return template;
     }
 
-    /** Job messages: mandatory, with correlated confirms; a return means the pool's queue is missing. */
+    /** Job messages: mandatory, with correlated confirms; a return means the worker's queue is gone. */
     @Bean(MANDATORY_TEMPLATE)
     RabbitTemplate mandatoryRabbitTemplate(RabbitTemplateConfigurer configurer,
                                            ConnectionFactory connectionFactory) {

@@ -34,8 +34,10 @@ public enum ApiProblem {
     NOT_ACCEPTABLE(HttpStatus.NOT_ACCEPTABLE, "Not acceptable"),
     /** The body is larger than the configured limit. */
     PAYLOAD_TOO_LARGE(HttpStatus.CONTENT_TOO_LARGE, "Request body too large"),
-    /** The key already has as many jobs queued or running as it may. */
+    /** The key already has as many jobs waiting as its quota allows ({@code maxQueued}). */
     TOO_MANY_JOBS_IN_FLIGHT(HttpStatus.TOO_MANY_REQUESTS, "Too many jobs in flight"),
+    /** The key may not ask for this priority class (its quota's {@code maxPriority} is lower). */
+    PRIORITY_NOT_ALLOWED(HttpStatus.FORBIDDEN, "Priority not allowed for this key"),
     /** The Idempotency-Key was used before with a different request body. */
     IDEMPOTENCY_KEY_REUSED(HttpStatus.UNPROCESSABLE_CONTENT, "Idempotency key reused with a different request"),
     /** The database cannot be reached; nothing was stored. */

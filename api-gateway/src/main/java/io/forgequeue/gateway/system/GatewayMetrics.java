@@ -50,6 +50,7 @@ public class GatewayMetrics {
     static final String STUCK = "gpu.gateway.jobs.stuck";
     static final String REDUNDANT = "gpu.gateway.jobs.redundant.attempts";
     static final String BY_STATE = "gpu.gateway.jobs.by-state";
+    static final String OLDEST_QUEUED = "gpu.gateway.jobs.queue.oldest";
     static final String QUEUE_WAIT = "gpu.gateway.jobs.queue.wait";
     static final String RUN_TIME = "gpu.gateway.jobs.run.time";
     static final String WORKERS_ACTIVE = "gpu.gateway.workers.active";
@@ -62,12 +63,12 @@ public class GatewayMetrics {
     static final String EVENTS_MERGED = "gpu.gateway.events.merged";
     static final String EVENTS_REJECTED = "gpu.gateway.events.rejected";
 
-    static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency");
+    static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency", "priority");
     static final List<String> OUTBOX_KINDS = List.of("job", "cancel");
     static final List<String> OUTBOX_FAILURE_REASONS = List.of("nack", "returned", "error");
     static final List<String> MERGE_OUTCOMES = List.of("applied", "late");
-    static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt",
-            "illegal-transition", "unknown-job", "unreadable", "error");
+    static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt", "revoked",
+            "unknown-assignment", "illegal-transition", "unknown-job", "unreadable", "error");
     static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview");
 
     private final MeterRegistry registry;
@@ -110,8 +111,8 @@ public class GatewayMetrics {
         Gauge.builder(SESSIONS, sessions, AtomicLong::get)
                 .description("Open WebSocket sessions on this instance").register(registry);
         Gauge.builder(WORKERS_ACTIVE, activeWorkers, AtomicLong::get)
-                .description("Distinct workers that sent an event within the worker window (PostgreSQL, all pools); "
-                        + "the divisor of the ETA")
+                .description("Workers the scheduler may hand jobs to now (announcing, READY, not refused), all "
+                        + "pools; per pool they are the divisor of the ETA")
                 .register(registry);
         Gauge.builder(OUTBOX_LAG, outboxLagSeconds, DoubleAdder::sum).baseUnit("seconds")
                 .description("Age of the oldest outbox entry not yet confirmed by the broker").register(registry);
@@ -204,7 +205,23 @@ public class GatewayMetrics {
         }
     }
 
-    /** Distinct workers seen recently (from the queue statistics). */
+    /**
+     * Seconds the oldest QUEUED job of each pool has waited (0 for pools missing from the map): with the queued count,
+     * what autoscaling reads now that the backlog is in PostgreSQL, not in the broker.
+     */
+    public void oldestQueued(Map<String, Double> secondsByPool) {
+        Map<PoolMeters, Double> max = new IdentityHashMap<>();
+        secondsByPool.forEach((pool, s) -> max.merge(poolMeters(pool), s, Math::max));
+        List<PoolMeters> all;
+        synchronized (pools) {
+            all = new ArrayList<>(pools.values());
+        }
+        for (PoolMeters m : all) {
+            m.oldestQueuedSeconds.set(Double.doubleToRawLongBits(max.getOrDefault(m, 0.0)));
+        }
+    }
+
+    /** Workers available to the scheduler (announcing, READY, not refused), all pools. */
     public void activeWorkers(long count) {
         activeWorkers.set(count);
     }
@@ -308,6 +325,7 @@ public class GatewayMetrics {
         final Timer runTime;
         final AtomicLong queued = new AtomicLong();
         final AtomicLong running = new AtomicLong();
+        final AtomicLong oldestQueuedSeconds = new AtomicLong();
         /** By "outcome|code". */
         final Map<String, Counter> finished = new ConcurrentHashMap<>();
 
@@ -338,6 +356,10 @@ public class GatewayMetrics {
             Gauge.builder(BY_STATE, running, AtomicLong::get)
                     .description("Jobs in a non-terminal state (PostgreSQL), refreshed periodically")
                     .tag("state", tag(JobStatus.RUNNING)).tag("pool", pool).register(registry);
+            Gauge.builder(OLDEST_QUEUED, oldestQueuedSeconds, v -> Double.longBitsToDouble(v.get())).baseUnit("seconds")
+                    .description("How long the oldest QUEUED job of the pool has waited (0 when none); with "
+                            + "by-state{state=queued} the autoscaling signal")
+                    .tag("pool", pool).register(registry);
             finished(tag(JobStatus.SUCCEEDED), NO_CODE);
             finished(tag(JobStatus.CANCELLED), NO_CODE);
             for (ErrorCode code : ErrorCode.values()) {

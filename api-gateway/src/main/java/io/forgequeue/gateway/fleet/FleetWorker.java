@@ -1,0 +1,64 @@
+package io.forgequeue.gateway.fleet;
+
+import io.forgequeue.model.WorkerState;
+import io.forgequeue.model.WorkerStatus;
+
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * One worker as the gateway last heard of it. Immutable; the directory replaces it with every status.
+ *
+ * @param id              the worker's id
+ * @param instance        its process (a restart is a new instance)
+ * @param pool            the pool it serves
+ * @param state           what it said it does
+ * @param running         the assignment it said it works on, or null
+ * @param forge           what its Forge offers, or null when unknown
+ * @param instanceSeenNanos when this gateway first heard of this instance ({@link System#nanoTime()})
+ * @param lastSeenNanos   when this gateway last heard of it
+ * @param idleSinceNanos  when the current run of idle READY statuses began, or 0 when it holds a job
+ * @param idleReports     how many idle READY statuses in a row it sent
+ * @param refusedBecause  why the scheduler gives it nothing although it is READY (it shares its Forge with a worker
+ *                        that was there first), or null
+ */
+public record FleetWorker(String id, UUID instance, String pool, WorkerState state, WorkerStatus.Assignment running,
+                          WorkerStatus.ForgeOffer forge, long instanceSeenNanos, long lastSeenNanos,
+                          long idleSinceNanos, int idleReports, String refusedBecause) {
+
+    /** Whether it announced itself within {@code timeoutNanos} before {@code nowNanos}. */
+    public boolean alive(long nowNanos, long timeoutNanos) {
+        return state != WorkerState.GONE && nowNanos - lastSeenNanos <= timeoutNanos;
+    }
+
+    /** Whether the scheduler may hand it a job (alive, READY, not refused). */
+    public boolean available(long nowNanos, long timeoutNanos) {
+        return alive(nowNanos, timeoutNanos) && state.takesJobs() && refusedBecause == null;
+    }
+
+    /** Whether its Forge offers {@code checkpoint} (null = any job without a checkpoint; unknown lists offer all). */
+    public boolean offersCheckpoint(String checkpoint) {
+        return checkpoint == null || forge == null || forge.checkpoints().isEmpty()
+                || forge.checkpoints().contains(checkpoint);
+    }
+
+    /** Whether its Forge offers {@code sampler} (null = the server's default; unknown lists offer all). */
+    public boolean offersSampler(String sampler) {
+        return sampler == null || forge == null || forge.samplers().isEmpty() || forge.samplers().contains(sampler);
+    }
+
+    /** The checkpoints its Forge offers (empty when unknown). */
+    public List<String> checkpoints() {
+        return forge == null ? List.of() : forge.checkpoints();
+    }
+
+    /** The checkpoint its Forge has loaded, or null when unknown. */
+    public String loadedCheckpoint() {
+        return forge == null ? null : forge.loadedCheckpoint();
+    }
+
+    /** Its Forge's identity, or null when unknown. */
+    public String forgeIdentity() {
+        return forge == null ? null : forge.identity();
+    }
+}

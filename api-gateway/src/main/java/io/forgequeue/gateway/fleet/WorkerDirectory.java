@@ -1,0 +1,234 @@
+package io.forgequeue.gateway.fleet;
+
+import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerState;
+import io.forgequeue.model.WorkerStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.LongSupplier;
+
+/**
+ * The workers that announced themselves ({@link WorkerStatus}, on every gateway's relay queue), with when this
+ * gateway last heard of each. Every gateway keeps one, so the queue overview, the ETA and (on the leader) the
+ * scheduler see the same fleet, and a new leader knows it at once.
+ *
+ * <p>A worker is <em>alive</em> while it announced itself within {@link FleetProperties#presenceTimeout()} and
+ * did not say goodbye; <em>available</em> when alive, READY and not refused. Two live workers that announce the
+ * same Forge share one GPU server (its progress, previews and interrupt are global, forge-api.md §5-6): the one
+ * heard of first keeps it, the other is refused until the first is gone. Thread-safe.
+ */
+@Component
+public class WorkerDirectory {
+
+    private static final Logger log = LoggerFactory.getLogger(WorkerDirectory.class);
+
+    private final Map<String, FleetWorker> workers = new ConcurrentHashMap<>();
+    private final Map<String, Long> lastSeq = new ConcurrentHashMap<>();
+    private volatile java.util.Set<String> lastAvailable = java.util.Set.of();
+    private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+    private final long timeoutNanos;
+    private final long forgetNanos;
+    private final LongSupplier clock;
+
+    public WorkerDirectory(FleetProperties properties) {
+        this(properties, System::nanoTime);
+    }
+
+    WorkerDirectory(FleetProperties properties, LongSupplier nanoClock) {
+        this.timeoutNanos = properties.presenceTimeout().toNanos();
+        this.forgetNanos = properties.forgetAfter().toNanos();
+        this.clock = nanoClock;
+    }
+
+    /** Called after every change (a status that changed what the scheduler may do, a worker refused or freed). */
+    public void onChange(Runnable listener) {
+        listeners.add(listener);
+    }
+
+    /** Takes a worker's announcement; an older status of the same instance than the last one is ignored. */
+    public void accept(WorkerStatus status) {
+        if (!Topology.isValidWorkerId(status.workerId()) || !Topology.isValidPool(status.pool())) {
+            log.warn("Worker status with an unusable id or pool ignored");
+            return;
+        }
+        long now = clock.getAsLong();
+        boolean[] changed = {false};
+        workers.compute(status.workerId(), (id, old) -> {
+            boolean sameInstance = old != null && old.instance().equals(status.instance());
+            if (sameInstance && old.state() != WorkerState.GONE && status.seq() <= lastSeq.getOrDefault(id, -1L)) {
+                return old;
+            }
+            lastSeq.put(id, status.seq());
+            boolean idle = status.running() == null && status.state() == WorkerState.READY;
+            long idleSince = !idle ? 0 : sameInstance && old.idleSinceNanos() != 0 ? old.idleSinceNanos() : now;
+            int idleReports = !idle ? 0 : sameInstance ? old.idleReports() + 1 : 1;
+            FleetWorker next = new FleetWorker(id, status.instance(), status.pool(), status.state(), status.running(),
+                    status.forge(), sameInstance ? old.instanceSeenNanos() : now, now, idleSince, idleReports,
+                    sameInstance ? old.refusedBecause() : null);
+            changed[0] = old == null || !sameInstance || old.state() != next.state()
+                    || !java.util.Objects.equals(old.running(), next.running())
+                    || !java.util.Objects.equals(old.forge(), next.forge())
+                    || !old.alive(now, timeoutNanos) || idleReports == 2;
+            if (old == null || !sameInstance) {
+                log.info("Worker {} joined pool {} ({})", id, status.pool(), status.state());
+            } else if (old.state() != status.state()) {
+                log.info("Worker {} is {} (was {})", id, status.state(), old.state());
+            }
+            return next;
+        });
+        refreshRefusals();
+        if (changed[0]) {
+            fire();
+        }
+    }
+
+    /** Every worker heard of (alive or not), by id. */
+    public Collection<FleetWorker> all() {
+        return List.copyOf(workers.values());
+    }
+
+    public Optional<FleetWorker> get(String workerId) {
+        return Optional.ofNullable(workers.get(workerId));
+    }
+
+    /** Whether the worker announced itself recently and did not say goodbye. */
+    public boolean isAlive(FleetWorker worker) {
+        return worker.alive(clock.getAsLong(), timeoutNanos);
+    }
+
+    /** Whether the scheduler may hand the worker a job now. */
+    public boolean isAvailable(FleetWorker worker) {
+        return worker.available(clock.getAsLong(), timeoutNanos);
+    }
+
+    /** The workers of {@code pool} the scheduler may hand jobs to now. */
+    public List<FleetWorker> available(String pool) {
+        long now = clock.getAsLong();
+        return workers.values().stream().filter(w -> w.pool().equals(pool) && w.available(now, timeoutNanos))
+                .sorted(Comparator.comparing(FleetWorker::id)).toList();
+    }
+
+    /** Every available worker, any pool. */
+    public List<FleetWorker> available() {
+        long now = clock.getAsLong();
+        return workers.values().stream().filter(w -> w.available(now, timeoutNanos))
+                .sorted(Comparator.comparing(FleetWorker::id)).toList();
+    }
+
+    /** Counts per pool: available, paused or draining (alive but taking nothing), refused. */
+    public Map<String, PoolFleet> byPool() {
+        long now = clock.getAsLong();
+        Map<String, int[]> counts = new java.util.TreeMap<>();
+        for (FleetWorker w : workers.values()) {
+            if (!w.alive(now, timeoutNanos)) {
+                continue;
+            }
+            int[] c = counts.computeIfAbsent(w.pool(), p -> new int[3]);
+            if (w.refusedBecause() != null) {
+                c[2]++;
+            } else if (w.state().takesJobs()) {
+                c[0]++;
+            } else {
+                c[1]++;
+            }
+        }
+        Map<String, PoolFleet> out = new java.util.TreeMap<>();
+        counts.forEach((pool, c) -> out.put(pool, new PoolFleet(c[0], c[1], c[2])));
+        return out;
+    }
+
+    /**
+     * Alive workers per pool and what they offer.
+     *
+     * @param available workers that take jobs
+     * @param paused    alive workers that take none now (Forge unreachable, shutting down)
+     * @param refused   workers refused because they share a Forge with another
+     */
+    public record PoolFleet(int available, int paused, int refused) {
+    }
+
+    /**
+     * Every second: drops workers not heard of for {@link FleetProperties#forgetAfter()}, re-evaluates refusals (a
+     * worker whose Forge was held by one that is now lost may take over) and tells the listeners when the set of
+     * available workers changed (a worker fell silent).
+     */
+    @org.springframework.scheduling.annotation.Scheduled(fixedDelay = 1000)
+    public void expire() {
+        long now = clock.getAsLong();
+        boolean removed = workers.values().removeIf(w -> now - w.lastSeenNanos() > forgetNanos);
+        java.util.Set<String> available = new java.util.HashSet<>();
+        for (FleetWorker w : workers.values()) {
+            if (w.available(now, timeoutNanos)) {
+                available.add(w.id());
+            }
+        }
+        boolean availabilityChanged = !available.equals(lastAvailable);
+        lastAvailable = available;
+        if (refreshRefusals() || removed || availabilityChanged) {
+            fire();
+        }
+    }
+
+    /** Re-decides which workers share a Forge; true when a refusal started or ended. */
+    private synchronized boolean refreshRefusals() {
+        long now = clock.getAsLong();
+        Map<String, FleetWorker> holder = new java.util.HashMap<>();
+        List<FleetWorker> sorted = new ArrayList<>(workers.values());
+        sorted.sort(Comparator.comparingLong(FleetWorker::instanceSeenNanos).thenComparing(FleetWorker::id));
+        boolean changed = false;
+        for (FleetWorker w : sorted) {
+            String identity = w.forgeIdentity();
+            String reason = null;
+            if (identity != null && w.alive(now, timeoutNanos)) {
+                FleetWorker first = holder.putIfAbsent(identity, w);
+                if (first != null) {
+                    reason = "its Forge (" + identity + ") is already driven by worker " + first.id();
+                }
+            }
+            if (!java.util.Objects.equals(reason, w.refusedBecause())) {
+                changed = true;
+                FleetWorker updated = new FleetWorker(w.id(), w.instance(), w.pool(), w.state(), w.running(),
+                        w.forge(), w.instanceSeenNanos(), w.lastSeenNanos(), w.idleSinceNanos(), w.idleReports(),
+                        reason);
+                workers.replace(w.id(), w, updated);
+                if (reason != null) {
+                    log.warn("Worker {} refused: {}; it gets no job while that worker is alive (run one worker per "
+                            + "Forge)", w.id(), reason);
+                } else {
+                    log.info("Worker {} no longer refused", w.id());
+                }
+            }
+        }
+        return changed;
+    }
+
+    private void fire() {
+        for (Runnable listener : listeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                log.warn("Fleet listener failed: {}", e.toString());
+            }
+        }
+    }
+
+    /** The presence timeout in nanoseconds. */
+    public long timeoutNanos() {
+        return timeoutNanos;
+    }
+
+    /** This directory's clock ({@link System#nanoTime()} in production). */
+    public long nanoTime() {
+        return clock.getAsLong();
+    }
+}

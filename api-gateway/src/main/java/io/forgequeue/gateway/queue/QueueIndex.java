@@ -1,0 +1,428 @@
+package io.forgequeue.gateway.queue;
+
+import io.forgequeue.model.JobStatus;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.function.Predicate;
+
+/**
+ * The queue as the scheduler sees it, in memory on every gateway: per pool the jobs waiting for a hand-out in the
+ * scheduler's order, and every job that holds a GPU slot (assigned or running) by worker and by key. Kept from
+ * PostgreSQL's notifications (and the scheduler's own changes, applied at once); each job's state carries the row's
+ * version, so an older state never overwrites a newer one.
+ *
+ * <p>Reads: a job's position (1 + the pool's assigned jobs that have not started + the waiting jobs before it in
+ * the order), how many of those are the owner's own, counts per pool and per checkpoint, and, for the leader, the
+ * best waiting job a worker may take ({@link #pick}). Positions cost an order-statistic lookup, never a query.
+ * Thread-safe (one monitor; every operation is short).
+ */
+public final class QueueIndex {
+
+    /** Removed jobs whose version is remembered, so a late older state cannot bring them back. */
+    private static final int TOMBSTONES = 100_000;
+
+    private final Comparator<JobState> order;
+    private final LongSupplier nanoClock;
+    private final Map<UUID, JobState> waiting = new HashMap<>();
+    private final Map<UUID, Held> held = new HashMap<>();
+    private final Map<String, Pool> pools = new TreeMap<>();
+    private final Map<String, Set<UUID>> byWorker = new HashMap<>();
+    private final Map<UUID, Integer> heldByOwner = new HashMap<>();
+    private final Map<UUID, Long> removedVersions = new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<UUID, Long> eldest) {
+            return size() > TOMBSTONES;
+        }
+    };
+    private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+    private long changes;
+
+    /**
+     * @param order     the scheduler's order of waiting jobs (a total order: ties end on the unique ticket)
+     * @param nanoClock {@link System#nanoTime()} in production; when this gateway learned of an assignment
+     */
+    public QueueIndex(Comparator<JobState> order, LongSupplier nanoClock) {
+        this.order = order;
+        this.nanoClock = nanoClock;
+    }
+
+    /**
+     * A job holding a GPU slot.
+     *
+     * @param seenNanos when this gateway learned of the assignment ({@link System#nanoTime()})
+     */
+    public record Held(JobState job, long seenNanos) {
+
+        public boolean running() {
+            return job.status() == JobStatus.RUNNING;
+        }
+    }
+
+    /** The waiting jobs of one pool. */
+    private final class Pool {
+        final RankedSet<JobState> ranked = new RankedSet<>(order);
+        /** Waiting jobs grouped by (owner, checkpoint, sampler): the scheduler picks among the groups' heads. */
+        final Map<GroupKey, TreeSet<JobState>> groups = new HashMap<>();
+        final Map<UUID, Set<GroupKey>> groupsOfOwner = new HashMap<>();
+        final TreeSet<JobState> heads = new TreeSet<>(order);
+        final Map<String, Integer> perCheckpoint = new HashMap<>();
+        int assignedNotStarted;
+        int running;
+    }
+
+    private record GroupKey(UUID owner, String checkpoint, String sampler) {
+        static GroupKey of(JobState s) {
+            return new GroupKey(s.owner(), s.checkpoint(), s.sampler());
+        }
+    }
+
+    /** Called with the pool after every change of the index (and with null after a reload). */
+    public void onChange(Consumer<String> listener) {
+        listeners.add(listener);
+    }
+
+    /** Applies a job's new state; an older state than the one known is ignored. */
+    public void apply(JobState state) {
+        String changedPool;
+        synchronized (this) {
+            changedPool = applyLocked(state) ? state.pool() : null;
+        }
+        if (changedPool != null) {
+            fire(changedPool);
+        }
+    }
+
+    /** Replaces everything with {@code states}: every job that is QUEUED or assigned, as a reload read them. */
+    public void replaceAll(Collection<JobState> states) {
+        synchronized (this) {
+            waiting.clear();
+            held.clear();
+            pools.clear();
+            byWorker.clear();
+            heldByOwner.clear();
+            removedVersions.clear();
+            for (JobState s : states) {
+                applyLocked(s);
+            }
+        }
+        fire(null);
+    }
+
+    private boolean applyLocked(JobState s) {
+        JobState known = waiting.get(s.id());
+        Held knownHeld = held.get(s.id());
+        long knownVersion = known != null ? known.version() : knownHeld != null ? knownHeld.job().version()
+                : removedVersions.getOrDefault(s.id(), -1L);
+        if (s.version() <= knownVersion) {
+            return false;
+        }
+        if (known != null) {
+            removeWaiting(known);
+        }
+        if (knownHeld != null) {
+            removeHeld(knownHeld);
+        }
+        if (s.waiting()) {
+            addWaiting(s);
+        } else if (s.held()) {
+            addHeld(new Held(s, knownHeld != null && knownHeld.job().attempt() == s.attempt()
+                    && Objects.equals(knownHeld.job().assignedWorker(), s.assignedWorker())
+                    ? knownHeld.seenNanos() : nanoClock.getAsLong()));
+        } else {
+            removedVersions.put(s.id(), s.version());
+        }
+        changes++;
+        return true;
+    }
+
+    private void addWaiting(JobState s) {
+        waiting.put(s.id(), s);
+        removedVersions.remove(s.id());
+        Pool pool = pools.computeIfAbsent(s.pool(), p -> new Pool());
+        pool.ranked.add(s);
+        GroupKey key = GroupKey.of(s);
+        TreeSet<JobState> group = pool.groups.computeIfAbsent(key, g -> new TreeSet<>(order));
+        pool.groupsOfOwner.computeIfAbsent(s.owner(), o -> new HashSet<>()).add(key);
+        JobState head = group.isEmpty() ? null : group.first();
+        group.add(s);
+        if (head == null || order.compare(s, head) < 0) {
+            if (head != null) {
+                pool.heads.remove(head);
+            }
+            pool.heads.add(s);
+        }
+        pool.perCheckpoint.merge(checkpointKey(s.checkpoint()), 1, Integer::sum);
+    }
+
+    private void removeWaiting(JobState s) {
+        waiting.remove(s.id());
+        Pool pool = pools.get(s.pool());
+        if (pool == null) {
+            return;
+        }
+        pool.ranked.remove(s);
+        GroupKey key = GroupKey.of(s);
+        TreeSet<JobState> group = pool.groups.get(key);
+        if (group != null) {
+            boolean wasHead = !group.isEmpty() && group.first().id().equals(s.id());
+            group.remove(s);
+            if (wasHead) {
+                pool.heads.remove(s);
+                if (!group.isEmpty()) {
+                    pool.heads.add(group.first());
+                }
+            }
+            if (group.isEmpty()) {
+                pool.groups.remove(key);
+                Set<GroupKey> ofOwner = pool.groupsOfOwner.get(s.owner());
+                if (ofOwner != null && ofOwner.remove(key) && ofOwner.isEmpty()) {
+                    pool.groupsOfOwner.remove(s.owner());
+                }
+            }
+        }
+        pool.perCheckpoint.computeIfPresent(checkpointKey(s.checkpoint()), (k, n) -> n <= 1 ? null : n - 1);
+        dropIfEmpty(s.pool(), pool);
+    }
+
+    private void addHeld(Held h) {
+        JobState s = h.job();
+        held.put(s.id(), h);
+        removedVersions.remove(s.id());
+        byWorker.computeIfAbsent(s.assignedWorker(), w -> new HashSet<>()).add(s.id());
+        heldByOwner.merge(s.owner(), 1, Integer::sum);
+        Pool pool = pools.computeIfAbsent(s.pool(), p -> new Pool());
+        if (h.running()) {
+            pool.running++;
+        } else {
+            pool.assignedNotStarted++;
+        }
+    }
+
+    private void removeHeld(Held h) {
+        JobState s = h.job();
+        held.remove(s.id());
+        Set<UUID> ofWorker = byWorker.get(s.assignedWorker());
+        if (ofWorker != null) {
+            ofWorker.remove(s.id());
+            if (ofWorker.isEmpty()) {
+                byWorker.remove(s.assignedWorker());
+            }
+        }
+        heldByOwner.computeIfPresent(s.owner(), (k, n) -> n <= 1 ? null : n - 1);
+        Pool pool = pools.get(s.pool());
+        if (pool != null) {
+            if (h.running()) {
+                pool.running--;
+            } else {
+                pool.assignedNotStarted--;
+            }
+            dropIfEmpty(s.pool(), pool);
+        }
+    }
+
+    private void dropIfEmpty(String name, Pool pool) {
+        if (pool.ranked.size() == 0 && pool.running == 0 && pool.assignedNotStarted == 0) {
+            pools.remove(name);
+        }
+    }
+
+    private static String checkpointKey(String checkpoint) {
+        return checkpoint == null ? "" : checkpoint;
+    }
+
+    private void fire(String pool) {
+        for (Consumer<String> listener : listeners) {
+            listener.accept(pool);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- reads
+
+    /**
+     * Where a queued job stands: its position (1 = starts next), how many jobs start before it and how many of
+     * those are its owner's own. Empty when the job is not queued (unknown, running or finished).
+     *
+     * @param position 1 + the jobs that start before it
+     * @param ownAhead of those, the owner's own jobs
+     * @param assigned whether it is already assigned to a worker (it starts when that worker finishes its job)
+     */
+    public record Standing(int position, int ownAhead, boolean assigned) {
+
+        /** Jobs that start before this one. */
+        public int ahead() {
+            return position - 1;
+        }
+    }
+
+    /** The standing of a queued job, or null when it is not queued here. */
+    public synchronized Standing standing(UUID jobId) {
+        JobState s = waiting.get(jobId);
+        if (s != null) {
+            return standingOf(s);
+        }
+        Held h = held.get(jobId);
+        if (h != null && !h.running()) {
+            return new Standing(1, 0, true);
+        }
+        return null;
+    }
+
+    /**
+     * The standing a job with this state would have: for a job just submitted, whose notification may not have
+     * arrived yet.
+     */
+    public synchronized Standing standingOf(JobState s) {
+        Pool pool = pools.get(s.pool());
+        if (pool == null) {
+            return new Standing(1, 0, false);
+        }
+        int rank = pool.ranked.rank(s);
+        int own = 0;
+        for (GroupKey key : pool.groupsOfOwner.getOrDefault(s.owner(), Set.of())) {
+            own += pool.groups.get(key).headSet(s, false).size();
+        }
+        return new Standing(1 + pool.assignedNotStarted + rank, own, false);
+    }
+
+    /** Waiting and held counts of one pool. */
+    public record PoolCounts(int waiting, int assignedNotStarted, int running, Map<String, Integer> perCheckpoint) {
+
+        /** QUEUED jobs (waiting + assigned but not started). */
+        public int queued() {
+            return waiting + assignedNotStarted;
+        }
+    }
+
+    /** Counts per pool (pools with no queued or running job are left out). */
+    public synchronized Map<String, PoolCounts> counts() {
+        Map<String, PoolCounts> out = new TreeMap<>();
+        pools.forEach((name, p) -> out.put(name, new PoolCounts(p.ranked.size(), p.assignedNotStarted, p.running,
+                Map.copyOf(p.perCheckpoint))));
+        return out;
+    }
+
+    /** The jobs assigned to {@code worker} (not finished). */
+    public synchronized List<Held> heldBy(String worker) {
+        Set<UUID> ids = byWorker.get(worker);
+        if (ids == null) {
+            return List.of();
+        }
+        List<Held> out = new ArrayList<>(ids.size());
+        for (UUID id : ids) {
+            out.add(held.get(id));
+        }
+        return out;
+    }
+
+    /** The keys with jobs waiting or holding a slot in {@code pool}, with how many slots each holds there. */
+    public synchronized Map<UUID, Integer> ownersIn(String pool) {
+        Map<UUID, Integer> out = new HashMap<>();
+        Pool p = pools.get(pool);
+        if (p != null) {
+            p.groupsOfOwner.keySet().forEach(o -> out.put(o, 0));
+        }
+        for (Held h : held.values()) {
+            if (h.job().pool().equals(pool)) {
+                out.merge(h.job().owner(), 1, Integer::sum);
+            }
+        }
+        return out;
+    }
+
+    /** How many of {@code owner}'s jobs wait in {@code pool} (not assigned yet). */
+    public synchronized int waitingOf(UUID owner, String pool) {
+        Pool p = pools.get(pool);
+        if (p == null) {
+            return 0;
+        }
+        int n = 0;
+        for (GroupKey key : p.groupsOfOwner.getOrDefault(owner, Set.of())) {
+            n += p.groups.get(key).size();
+        }
+        return n;
+    }
+
+    /** The workers that hold at least one job. */
+    public synchronized Set<String> workersHolding() {
+        return Set.copyOf(byWorker.keySet());
+    }
+
+    /** How many GPU slots {@code owner}'s jobs hold (assigned or running). */
+    public synchronized int heldByOwner(UUID owner) {
+        return heldByOwner.getOrDefault(owner, 0);
+    }
+
+    /** Whether {@code jobId} is waiting for a hand-out. */
+    public synchronized boolean isWaiting(UUID jobId) {
+        return waiting.containsKey(jobId);
+    }
+
+    /** The waiting state of a job, or null. */
+    public synchronized JobState waitingState(UUID jobId) {
+        return waiting.get(jobId);
+    }
+
+    /**
+     * The first waiting job of {@code pool}, in the scheduler's order, that {@code eligible} accepts, looking only at
+     * the head of each (owner, checkpoint, sampler) group: the best candidate of a group is its head, so the cost
+     * does not grow with the backlog, only with the number of groups skipped. Null when none qualifies.
+     */
+    public synchronized JobState pick(String pool, Predicate<JobState> eligible) {
+        Pool p = pools.get(pool);
+        if (p == null) {
+            return null;
+        }
+        for (JobState head : p.heads) {
+            if (eligible.test(head)) {
+                return head;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The heads of the groups of {@code pool} in the scheduler's order, at most {@code limit} of them, that
+     * {@code eligible} accepts (placement rules look beyond the first candidate).
+     */
+    public synchronized List<JobState> candidates(String pool, Predicate<JobState> eligible, int limit) {
+        Pool p = pools.get(pool);
+        if (p == null) {
+            return List.of();
+        }
+        List<JobState> out = new ArrayList<>();
+        for (JobState head : p.heads) {
+            if (eligible.test(head)) {
+                out.add(head);
+                if (out.size() >= limit) {
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Every waiting job, in no particular order (tests and the scale simulation). */
+    public synchronized int waitingCount() {
+        return waiting.size();
+    }
+
+    /** How many changes were applied since start (changes the positions may depend on). */
+    public synchronized long changes() {
+        return changes;
+    }
+}

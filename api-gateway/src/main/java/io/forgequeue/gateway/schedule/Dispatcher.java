@@ -1,0 +1,406 @@
+package io.forgequeue.gateway.schedule;
+
+import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.gateway.fleet.FleetWorker;
+import io.forgequeue.gateway.fleet.WorkerDirectory;
+import io.forgequeue.gateway.job.JobMoves;
+import io.forgequeue.gateway.job.JobRow;
+import io.forgequeue.gateway.queue.JobState;
+import io.forgequeue.gateway.queue.QueueIndex;
+import io.forgequeue.gateway.system.ContractMessage;
+import io.forgequeue.gateway.system.JobMessageTemplate;
+import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.CancelJobCommand;
+import io.forgequeue.model.JobMessage;
+import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerState;
+import io.forgequeue.model.WorkerStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.DataAccessException;
+import org.springframework.stereotype.Component;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * The scheduler's loop, active only on the leader. Each round it takes back what must be taken back (assignments of
+ * workers that are lost, gone, restarted, paused or draining, and assignments whose message was lost), promotes
+ * {@code low} jobs that waited too long, then fills every available worker's free slots (1 running + lookahead)
+ * with the best waiting job it may take: first in the policy's order among jobs of the worker's pool, whose
+ * checkpoint and sampler its Forge offers, of keys below their running quota. Each hand-out is one guarded statement
+ * ({@link JobMoves#assign}) followed by the job message to the worker's own queue (mandatory, confirmed; a return or
+ * nack takes the assignment back at once).
+ *
+ * <p>It wakes on every change of the queue index or the fleet, and at least every
+ * {@link SchedulerProperties#tick()}. One named thread ({@code scheduler}); the rest of the gateway only signals it.
+ */
+@Component
+class Dispatcher implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+    /** Most low-priority jobs promoted per round. */
+    private static final int PROMOTE_BATCH = 500;
+    /** How often the promotion of aged low-priority jobs runs. */
+    private static final long PROMOTE_EVERY_NANOS = 1_000_000_000L;
+
+    private final SchedulerLease lease;
+    private final QueueIndex index;
+    private final WorkerDirectory fleet;
+    private final JobMoves moves;
+    private final ApiKeys keys;
+    private final RabbitTemplate jobs;
+    private final RabbitTemplate control;
+    private final WireJson json;
+    private final SchedulerProperties properties;
+    private final SchedulerMetrics metrics;
+    private final Object signal = new Object();
+    private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
+    /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
+    private final Map<String, Long> stopsSent = new HashMap<>();
+    private boolean signalled;
+    private volatile boolean running;
+    private volatile Thread thread;
+    private long leaderSinceNanos;
+    private long lastPromoteNanos;
+
+    Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
+               JobMessageTemplate jobTemplate, RabbitTemplate rabbitTemplate, WireJson json,
+               SchedulerProperties properties, SchedulerMetrics metrics) {
+        this.lease = lease;
+        this.index = index;
+        this.fleet = fleet;
+        this.moves = moves;
+        this.keys = keys;
+        this.jobs = jobTemplate.template();
+        this.control = rabbitTemplate;
+        this.json = json;
+        this.properties = properties;
+        this.metrics = metrics;
+        index.onChange(pool -> wake());
+        fleet.onChange(this::wake);
+        lease.onAcquired(() -> {
+            leaderSinceNanos = System.nanoTime();
+            wake();
+        });
+    }
+
+    /** Asks for a round soon (any thread). */
+    void wake() {
+        synchronized (signal) {
+            signalled = true;
+            signal.notifyAll();
+        }
+    }
+
+    private void loop() {
+        long tickMillis = Math.max(10, properties.tick().toMillis());
+        while (running) {
+            synchronized (signal) {
+                if (!signalled) {
+                    try {
+                        signal.wait(tickMillis);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                signalled = false;
+            }
+            Optional<JobMoves.Lease> current = lease.current();
+            if (current.isEmpty()) {
+                toRevoke.clear();
+                continue;
+            }
+            try {
+                if (round(current.get())) {
+                    wake(); // handed something out: there may be more to do
+                }
+            } catch (DataAccessException e) {
+                log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
+                sleepQuietly(tickMillis);
+            } catch (RuntimeException e) {
+                log.error("Scheduling round failed", e);
+                sleepQuietly(tickMillis);
+            }
+        }
+    }
+
+    /** One round; true when it handed out at least one job. */
+    boolean round(JobMoves.Lease l) {
+        long now = fleet.nanoTime();
+        takeBack(l, now);
+        if (now - lastPromoteNanos > PROMOTE_EVERY_NANOS && properties.policy() == SchedulerPolicy.FAIR) {
+            lastPromoteNanos = now;
+            int promoted = moves.promoteWaitingLowPriority(properties.lowPriorityMaxWait(), PROMOTE_BATCH, l);
+            if (promoted > 0) {
+                metrics.promoted(promoted);
+                log.info("{} low-priority job(s) waited longer than {} and now compete as normal", promoted,
+                        properties.lowPriorityMaxWait());
+            }
+        }
+        boolean handedOut = false;
+        List<FleetWorker> workers = new ArrayList<>(fleet.available());
+        // the emptiest workers first, so a burst spreads over the fleet before lookahead slots fill
+        workers.sort(Comparator.comparingInt((FleetWorker w) -> index.heldBy(w.id()).size()));
+        Set<UUID> skip = new HashSet<>();
+        for (FleetWorker worker : workers) {
+            int free = properties.slotsPerWorker() - index.heldBy(worker.id()).size();
+            while (free > 0 && running) {
+                long started = System.nanoTime();
+                JobState job = index.pick(worker.pool(), s -> !skip.contains(s.id()) && mayTake(worker, s));
+                if (job == null) {
+                    break;
+                }
+                if (job.attempt() >= properties.maxAttempts()) {
+                    moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
+                        log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
+                                properties.maxAttempts());
+                        index.apply(row.toQueueState());
+                    });
+                    skip.add(job.id());
+                    continue;
+                }
+                Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), worker.id(), properties.maxAttempts(), l);
+                if (assigned.isEmpty()) {
+                    skip.add(job.id()); // it changed meanwhile (cancelled, or the lease ended); its notification follows
+                    continue;
+                }
+                JobRow row = assigned.get().row();
+                index.apply(row.toQueueState());
+                publish(assigned.get().message());
+                metrics.handedOut(System.nanoTime() - started);
+                log.debug("Job(id={}) attempt {} assigned to worker {}", row.id(), row.attempt(), worker.id());
+                handedOut = true;
+                free--;
+            }
+        }
+        return handedOut;
+    }
+
+    /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */
+    private boolean mayTake(FleetWorker worker, JobState job) {
+        return worker.offersCheckpoint(job.checkpoint()) && worker.offersSampler(job.sampler())
+                && keys.quotaOf(job.owner()).mayRunMore(index.heldByOwner(job.owner()));
+    }
+
+    private void publish(JobMessage message) {
+        CorrelationData correlation = new CorrelationData(message.jobId() + "/" + message.attempt());
+        try {
+            jobs.send(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(message.workerId()),
+                    ContractMessage.persistent(json.toBytes(message), message.jobId() + "/" + message.attempt()),
+                    correlation);
+        } catch (AmqpException e) {
+            log.warn("Job(id={}) message to worker {} not sent ({}); taking the assignment back", message.jobId(),
+                    message.workerId(), e.getClass().getSimpleName());
+            revokeLater(message, "returned", "its job message could not be sent to the worker");
+            return;
+        }
+        correlation.getFuture().whenComplete((confirm, error) -> {
+            if (error != null || confirm == null || !confirm.ack()) {
+                log.warn("Job(id={}) message to worker {} not confirmed; taking the assignment back",
+                        message.jobId(), message.workerId());
+                revokeLater(message, "returned", "the broker did not take its job message");
+            } else if (correlation.getReturned() != null) {
+                log.warn("Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
+                        message.jobId(), message.workerId());
+                revokeLater(message, "returned", "the worker it was given to was gone");
+            }
+        });
+    }
+
+    private void revokeLater(JobMessage message, String reasonTag, String reason) {
+        toRevoke.add(new Revocation(message.jobId(), message.attempt(), message.workerId(), reasonTag, reason));
+        wake();
+    }
+
+    private record Revocation(UUID jobId, int attempt, String worker, String tag, String reason) {
+    }
+
+    /**
+     * Takes back: returned or unconfirmed hand-outs; every assignment of a worker that is lost (silent past the
+     * presence timeout), gone or unknown (after the grace of one presence timeout from becoming leader); the
+     * assignments a worker got before it restarted; the not-started ones of a worker that paused or drains; those a
+     * worker evidently never received (idle twice since). Also tells workers to stop attempts they report that are
+     * no longer theirs.
+     */
+    private void takeBack(JobMoves.Lease l, long now) {
+        for (Revocation r; (r = toRevoke.poll()) != null; ) {
+            Revocation rev = r;
+            moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l).ifPresent(row -> {
+                metrics.revoked(rev.tag(), 1);
+                index.apply(row.toQueueState());
+            });
+        }
+        long timeout = fleet.timeoutNanos();
+        for (String workerId : index.workersHolding()) {
+            Optional<FleetWorker> known = fleet.get(workerId);
+            if (known.isEmpty()) {
+                if (now - leaderSinceNanos > timeout) {
+                    revokeAll(workerId, "lost", "worker " + workerId + " is not announcing itself", l);
+                }
+                continue;
+            }
+            FleetWorker w = known.get();
+            if (w.state() == WorkerState.GONE) {
+                revokeAll(workerId, "gone", "worker " + workerId + " shut down", l);
+                continue;
+            }
+            if (!fleet.isAlive(w)) {
+                if (now - leaderSinceNanos > timeout) {
+                    revokeAll(workerId, "lost", "worker " + workerId + " lost (no announcement for "
+                            + (now - w.lastSeenNanos()) / 1_000_000_000 + " s)", l);
+                }
+                continue;
+            }
+            for (QueueIndex.Held h : index.heldBy(workerId)) {
+                TakeBack why = takeBackReason(w, h);
+                if (why != null) {
+                    moves.revokeAssignment(h.job().id(), h.job().attempt(), workerId, why.reason(), l).ifPresent(row -> {
+                        metrics.revoked(why.tag(), 1);
+                        log.info("Job(id={}) attempt {} taken back from worker {}: {}", row.id(), h.job().attempt(),
+                                workerId, why.reason());
+                        index.apply(row.toQueueState());
+                    });
+                }
+            }
+        }
+        for (FleetWorker w : fleet.all()) {
+            if (w.running() != null && fleet.isAlive(w)) {
+                stopIfNotTheirs(w, w.running(), now);
+            }
+        }
+    }
+
+    /** Why an assignment is taken back from a live worker: a metric tag and a reason for people. */
+    private record TakeBack(String tag, String reason) {
+    }
+
+    /** Why this assignment should be taken back from a live worker, or null. */
+    private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h) {
+        if (h.seenNanos() - w.instanceSeenNanos() < 0) {
+            return new TakeBack("restarted", "assigned before worker " + w.id() + " restarted");
+        }
+        if (!h.running() && w.state() == WorkerState.PAUSED) {
+            return new TakeBack("paused", "worker " + w.id() + " paused (its Forge is unavailable)");
+        }
+        if (!h.running() && w.state() == WorkerState.DRAINING) {
+            return new TakeBack("paused", "worker " + w.id() + " is shutting down");
+        }
+        long grace = properties.lostMessageGrace().toNanos();
+        if (w.idleReports() >= 2 && w.idleSinceNanos() - h.seenNanos() > grace) {
+            return new TakeBack("lost-message", "worker " + w.id() + " never received it");
+        }
+        WorkerStatus.Assignment running = w.running();
+        if (h.running() && running != null && !(running.jobId().equals(h.job().id())
+                && running.attempt() == h.job().attempt()) && w.lastSeenNanos() - h.seenNanos() > grace) {
+            return new TakeBack("lost-message", "worker " + w.id() + " runs another job");
+        }
+        return null;
+    }
+
+    private void revokeAll(String workerId, String tag, String reason, JobMoves.Lease l) {
+        List<JobRow> rows = moves.revokeWorker(workerId, JobMoves.Scope.ALL, reason, l);
+        if (!rows.isEmpty()) {
+            metrics.revoked(tag, rows.size());
+            log.warn("{}: {} job(s) go back to the queue", reason, rows.size());
+            rows.forEach(row -> index.apply(row.toQueueState()));
+        }
+    }
+
+    /** A worker reports running an attempt that is not (or no longer) its assignment: tell it to stop. */
+    private void stopIfNotTheirs(FleetWorker w, WorkerStatus.Assignment running, long now) {
+        boolean theirs = index.heldBy(w.id()).stream().anyMatch(h -> h.job().id().equals(running.jobId())
+                && h.job().attempt() == running.attempt());
+        if (theirs) {
+            return;
+        }
+        // the assignment may be so new that its notification has not arrived: only act on it after the grace
+        String key = running.jobId() + "/" + running.attempt() + "/" + w.id();
+        Long last = stopsSent.get(key);
+        if (last == null) {
+            stopsSent.put(key, now - properties.stopRepeat().toNanos() + properties.lostMessageGrace().toNanos());
+            return;
+        }
+        if (now - last < properties.stopRepeat().toNanos()) {
+            return;
+        }
+        stopsSent.put(key, now);
+        if (stopsSent.size() > 10_000) {
+            stopsSent.clear();
+        }
+        sendStop(running.jobId(), running.attempt(), w.id());
+        log.info("Job(id={}) attempt {} is not worker {}'s any more (revoked or finished): told it to stop",
+                running.jobId(), running.attempt(), w.id());
+    }
+
+    /** Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. */
+    void sendStop(UUID jobId, int attempt, String worker) {
+        metrics.stopSent();
+        try {
+            CancelJobCommand stop = new CancelJobCommand(jobId, Instant.now(), attempt, worker);
+            control.send(Topology.CONTROL_EXCHANGE, "",
+                    ContractMessage.persistent(json.toBytes(stop), jobId + "/stop-" + attempt));
+        } catch (AmqpException e) {
+            log.warn("Job(id={}): could not tell worker {} to stop attempt {}: {}", jobId, worker, attempt,
+                    e.getMessage());
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void start() {
+        running = true;
+        if (!properties.enabled()) {
+            return;
+        }
+        Thread t = new Thread(this::loop, "scheduler");
+        t.setDaemon(true);
+        thread = t;
+        t.start();
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Stops before the lease is released (the lease's phase is lower). */
+    @Override
+    public int getPhase() {
+        return Integer.MAX_VALUE - 1900;
+    }
+}

@@ -1,0 +1,51 @@
+package io.forgequeue.gateway.schedule;
+
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+import java.time.Duration;
+
+/**
+ * The scheduler ({@code gateway.scheduler.*}); docs/scheduling.md explains each.
+ *
+ * @param enabled              whether this gateway may become the scheduler (at least one must)
+ * @param policy               the order and placement rule: {@code fair} (priority classes, fair share between keys)
+ *                             or {@code fifo} (submission order only, round 1's behaviour, for comparison)
+ * @param lookahead            jobs handed to a worker beyond the one it runs, so it never waits for the scheduler
+ * @param maxAttempts          a job handed out this many times without finishing fails with TOO_MANY_ATTEMPTS
+ * @param leaseTtl             how long the leader's lease lasts without renewal (the failover time, about)
+ * @param renewInterval        how often the leader renews its lease and the others try to take it
+ * @param tick                 the dispatcher checks the fleet at least this often (it also wakes on every change)
+ * @param lowPriorityMaxWait   a {@code low} job that waited this long competes as {@code normal}
+ * @param lostMessageGrace     an assignment is taken for lost when its worker reported twice that it holds nothing,
+ *                             the first time at least this long after the assignment
+ * @param stopRepeat           a worker still reporting a revoked or finished attempt is told again to stop it after this
+ */
+@Validated
+@ConfigurationProperties("gateway.scheduler")
+public record SchedulerProperties(
+        @DefaultValue("true") boolean enabled,
+        @DefaultValue("fair") @NotNull SchedulerPolicy policy,
+        @DefaultValue("1") @Min(0) int lookahead,
+        @DefaultValue("5") @Min(1) int maxAttempts,
+        @DefaultValue("3s") @NotNull Duration leaseTtl,
+        @DefaultValue("500ms") @NotNull Duration renewInterval,
+        @DefaultValue("250ms") @NotNull Duration tick,
+        @DefaultValue("2m") @NotNull Duration lowPriorityMaxWait,
+        @DefaultValue("1s") @NotNull Duration lostMessageGrace,
+        @DefaultValue("5s") @NotNull Duration stopRepeat) {
+
+    public SchedulerProperties {
+        if (renewInterval.compareTo(leaseTtl) >= 0) {
+            throw new IllegalArgumentException("gateway.scheduler.renew-interval must be shorter than lease-ttl");
+        }
+    }
+
+    /** GPU slots of one worker: the job it runs plus the lookahead. */
+    int slotsPerWorker() {
+        return 1 + lookahead;
+    }
+}
