@@ -2,6 +2,7 @@ package io.forgequeue.worker.cancel;
 
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.worker.system.WireJson;
+import io.forgequeue.worker.system.WorkerProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -10,7 +11,10 @@ import org.springframework.amqp.core.Message;
 import org.springframework.amqp.rabbit.annotation.RabbitListener;
 import org.springframework.stereotype.Component;
 
-/** Reads {@link CancelJobCommand}s from this worker's own control queue (bound to the control fanout). */
+/**
+ * Reads {@link CancelJobCommand}s from this worker's own control queue (bound to the control fanout): an owner's
+ * cancel (every attempt) or a stop of one attempt meant for one worker; a stop meant for another worker is ignored.
+ */
 @Component
 class CancelListener {
 
@@ -18,10 +22,12 @@ class CancelListener {
 
     private final CancelledJobs cancelledJobs;
     private final WireJson json;
+    private final String workerId;
 
-    CancelListener(CancelledJobs cancelledJobs, WireJson json) {
+    CancelListener(CancelledJobs cancelledJobs, WireJson json, WorkerProperties worker) {
         this.cancelledJobs = cancelledJobs;
         this.json = json;
+        this.workerId = worker.id();
     }
 
     @RabbitListener(id = "control", queues = "#{@controlQueue.name}")
@@ -33,10 +39,19 @@ class CancelListener {
             log.warn("Unreadable control message dropped ({})", e.getClass().getSimpleName());
             throw new AmqpRejectAndDontRequeueException("unreadable control message", e);
         }
+        if (command.workerId() != null && !command.workerId().equals(workerId)) {
+            return; // a stop for another worker's attempt
+        }
         MDC.put("jobId", command.jobId().toString());
         try {
-            log.info("Job(id={}) cancel requested", command.jobId());
-            cancelledJobs.cancel(command.jobId());
+            if (command.isOwnersCancel()) {
+                log.info("Job(id={}) cancel requested", command.jobId());
+                cancelledJobs.cancel(command.jobId());
+            } else {
+                log.info("Job(id={}) attempt {} is no longer this worker's: stop it", command.jobId(),
+                        command.attempt());
+                cancelledJobs.stopAttempt(command.jobId(), command.attempt());
+            }
         } finally {
             MDC.remove("jobId");
         }

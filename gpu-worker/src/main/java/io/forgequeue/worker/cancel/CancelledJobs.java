@@ -13,15 +13,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 
 /**
- * The jobs whose owners asked to cancel them, remembered for a while so that a job delivered later is skipped
- * without calling Forge. Bounded: at most {@code worker.cancel.max-remembered} ids, each for
- * {@code worker.cancel.remember-for}; the oldest are forgotten first. Thread-safe.
+ * The jobs whose owners asked to cancel them, and the single attempts this worker was told to stop (assignments the
+ * scheduler took back), remembered for a while so that a job delivered later is skipped without calling Forge.
+ * Bounded: at most {@code worker.cancel.max-remembered} entries, each for {@code worker.cancel.remember-for}; the
+ * oldest are forgotten first. Thread-safe.
  *
- * <p>Listeners hear of every cancel as it arrives (the job runner uses this to stop its running job); this class
- * knows nothing about running jobs.
+ * <p>Listeners hear of every cancel or stop as it arrives (the job runner uses this to stop its running job); this
+ * class knows nothing about running jobs.
  */
 @Component
 public class CancelledJobs {
@@ -29,8 +30,9 @@ public class CancelledJobs {
     private final int maxEntries;
     private final Duration ttl;
     private final Clock clock;
-    private final Map<UUID, Instant> cancelledAt = new LinkedHashMap<>();
-    private final List<Consumer<UUID>> listeners = new CopyOnWriteArrayList<>();
+    /** By job id (an owner's cancel) or "jobId#attempt" (a stop of one attempt). */
+    private final Map<String, Instant> cancelledAt = new LinkedHashMap<>();
+    private final List<BiConsumer<UUID, Integer>> listeners = new CopyOnWriteArrayList<>();
 
     @Autowired
     public CancelledJobs(WorkerProperties worker, Clock clock) {
@@ -43,39 +45,60 @@ public class CancelledJobs {
         this.clock = clock;
     }
 
-    /** Called for every cancel command, after it is remembered. */
-    public void onCancel(Consumer<UUID> listener) {
+    /**
+     * Called for every cancel or stop, after it is remembered, with the job and the attempt to stop (null: every
+     * attempt).
+     */
+    public void onCancel(BiConsumer<UUID, Integer> listener) {
         listeners.add(listener);
     }
 
-    /** Remembers the cancel and tells the listeners. */
+    /** Remembers its owner's cancel of a job (every attempt) and tells the listeners. */
     public void cancel(UUID jobId) {
+        remember(jobId.toString(), jobId, null);
+    }
+
+    /** Remembers a stop of one attempt of a job (taken back from this worker) and tells the listeners. */
+    public void stopAttempt(UUID jobId, int attempt) {
+        remember(jobId + "#" + attempt, jobId, attempt);
+    }
+
+    private void remember(String key, UUID jobId, Integer attempt) {
         Instant now = clock.instant();
         synchronized (cancelledAt) {
-            cancelledAt.remove(jobId);
-            cancelledAt.put(jobId, now);
+            cancelledAt.remove(key);
+            cancelledAt.put(key, now);
             expire(now);
             while (cancelledAt.size() > maxEntries) {
-                Iterator<UUID> oldest = cancelledAt.keySet().iterator();
+                Iterator<String> oldest = cancelledAt.keySet().iterator();
                 oldest.next();
                 oldest.remove();
             }
         }
-        for (Consumer<UUID> listener : listeners) {
-            listener.accept(jobId);
+        for (BiConsumer<UUID, Integer> listener : listeners) {
+            listener.accept(jobId, attempt);
         }
     }
 
-    /** Whether a cancel for this job arrived and has not expired. */
+    /** Whether its owner cancelled this job (and it has not expired). */
     public boolean isCancelled(UUID jobId) {
+        return isRemembered(jobId.toString());
+    }
+
+    /** Whether this attempt must not run: its owner cancelled the job, or this worker was told to stop it. */
+    public boolean isStopped(UUID jobId, int attempt) {
+        return isRemembered(jobId.toString()) || isRemembered(jobId + "#" + attempt);
+    }
+
+    private boolean isRemembered(String key) {
         Instant now = clock.instant();
         synchronized (cancelledAt) {
-            Instant at = cancelledAt.get(jobId);
+            Instant at = cancelledAt.get(key);
             if (at == null) {
                 return false;
             }
             if (at.plus(ttl).isBefore(now)) {
-                cancelledAt.remove(jobId);
+                cancelledAt.remove(key);
                 return false;
             }
             return true;
@@ -92,7 +115,7 @@ public class CancelledJobs {
 
     /** Insertion order is time order, so expired entries are at the head. */
     private void expire(Instant now) {
-        Iterator<Map.Entry<UUID, Instant>> it = cancelledAt.entrySet().iterator();
+        Iterator<Map.Entry<String, Instant>> it = cancelledAt.entrySet().iterator();
         while (it.hasNext()) {
             if (it.next().getValue().plus(ttl).isBefore(now)) {
                 it.remove();

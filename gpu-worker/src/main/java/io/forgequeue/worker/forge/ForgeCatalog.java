@@ -28,12 +28,14 @@ final class ForgeCatalog {
     private static final Logger log = LoggerFactory.getLogger(ForgeCatalog.class);
 
     /** The names Forge accepts, as fetched at {@code fetchedNanos}. */
-    record Lists(Set<String> samplers, Set<String> schedulers, Set<String> checkpoints, long fetchedNanos) {
+    record Lists(Set<String> samplers, Set<String> schedulers, Set<String> checkpoints, Set<String> modelNames,
+                 long fetchedNanos) {
 
         Lists {
             samplers = Set.copyOf(samplers);
             schedulers = Set.copyOf(schedulers);
             checkpoints = Set.copyOf(checkpoints);
+            modelNames = Set.copyOf(modelNames);
         }
 
         /** The problem with the spec's names, or empty when Forge knows them all. */
@@ -82,13 +84,16 @@ final class ForgeCatalog {
                 add(schedulers, s.get("label"));
             }
             Set<String> checkpoints = new LinkedHashSet<>();
+            Set<String> modelNames = new LinkedHashSet<>();
             for (JsonNode m : array(modelList)) {
+                add(modelNames, m.get("model_name"));
                 String title = text(m.get("title"));
                 String hash = text(m.get("hash"));
                 if (title != null) {
                     checkpoints.add(title);
                     String name = title.replaceFirst(" \\[[0-9a-fA-F]+]$", "");
                     checkpoints.add(name);
+                    modelNames.add(name);
                     if (hash != null) {
                         checkpoints.add(name + " [" + hash + "]");
                     }
@@ -104,7 +109,7 @@ final class ForgeCatalog {
                     checkpoints.add(dot > 0 ? base.substring(0, dot) : base);
                 }
             }
-            return new Lists(samplers, schedulers, checkpoints, nowNanos);
+            return new Lists(samplers, schedulers, checkpoints, modelNames, nowNanos);
         }
 
         private static Iterable<JsonNode> array(JsonNode node) {
@@ -159,6 +164,16 @@ final class ForgeCatalog {
             problem = fresh == null ? Optional.empty() : fresh.problemWith(spec);
         }
         return problem;
+    }
+
+    /** The lists as last fetched (fetching them when missing or older than {@link #MAX_AGE}), or null. */
+    Lists lists() {
+        long now = System.nanoTime();
+        Lists current = lists;
+        if (current == null || now - current.fetchedNanos() > MAX_AGE.toNanos()) {
+            current = refresh(now);
+        }
+        return current;
     }
 
     private Lists refresh(long now) {

@@ -229,6 +229,25 @@ public class ForgeClient {
     }
 
     /** Forge's URL without credentials. */
+    /**
+     * What this Forge offers, for the worker's announcements: its identity (the URL without credentials), the
+     * checkpoints by their stable names (model name and title without hash, forge-api.md §7), samplers and
+     * schedulers. Empty while Forge's lists cannot be read.
+     */
+    public Optional<Offer> offer() {
+        ForgeCatalog.Lists lists = catalog.lists();
+        if (lists == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new Offer(safeUrl(), List.copyOf(new java.util.TreeSet<>(lists.modelNames())),
+                List.copyOf(new java.util.TreeSet<>(lists.samplers())),
+                List.copyOf(new java.util.TreeSet<>(lists.schedulers()))));
+    }
+
+    /** What a Forge offers (see {@link #offer()}). */
+    public record Offer(String identity, List<String> checkpoints, List<String> samplers, List<String> schedulers) {
+    }
+
     public String safeUrl() {
         return props.safeUrl();
     }

@@ -5,7 +5,9 @@ import io.forgequeue.worker.forge.ForgeProperties;
 import io.forgequeue.worker.system.WorkerMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.amqp.core.AmqpAdmin;
 import org.springframework.amqp.core.MessageListenerContainer;
+import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.stereotype.Component;
@@ -45,9 +47,15 @@ class ConsumptionControl implements DisposableBean {
         return t;
     });
 
+    private final AmqpAdmin admin;
+    private final String queueName;
+
     ConsumptionControl(RabbitListenerEndpointRegistry registry, ForgeClient forge, ForgeProperties forgeProps,
-                       ScheduledExecutorService workerScheduler, WorkerMetrics metrics, ShutdownGrace shutdown) {
+                       ScheduledExecutorService workerScheduler, WorkerMetrics metrics, ShutdownGrace shutdown,
+                       AmqpAdmin admin, Queue jobQueue) {
         this.registry = registry;
+        this.admin = admin;
+        this.queueName = jobQueue.getName();
         this.forge = forge;
         this.scheduler = workerScheduler;
         this.metrics = metrics;
@@ -69,6 +77,12 @@ class ConsumptionControl implements DisposableBean {
 
     boolean isPaused() {
         return paused.get();
+    }
+
+    /** Whether the job consumer runs (this worker can receive a job now). */
+    boolean isConsuming() {
+        MessageListenerContainer container = registry.getListenerContainer(JOBS_CONTAINER);
+        return container != null && container.isRunning() && !paused.get();
     }
 
     private void scheduleProbe() {
@@ -96,6 +110,16 @@ class ConsumptionControl implements DisposableBean {
     private void resume() {
         if (shutdown.isStopping()) {
             return;
+        }
+        // What waits in this worker's queue was assigned before the pause; the scheduler took it back when this
+        // worker announced PAUSED (or will, seeing that it never ran): drop it rather than run it as a revoked attempt.
+        try {
+            int purged = admin.purgeQueue(queueName);
+            if (purged > 0) {
+                log.info("Dropped {} job message(s) assigned before the pause", purged);
+            }
+        } catch (RuntimeException e) {
+            log.debug("Own queue not purged: {}", e.getMessage());
         }
         container().start();
         paused.set(false);

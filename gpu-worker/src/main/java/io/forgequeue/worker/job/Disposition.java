@@ -4,9 +4,9 @@ package io.forgequeue.worker.job;
 enum Disposition {
     /** Done (succeeded, failed, cancelled): acknowledge. */
     ACK,
-    /** Given back (shutdown): requeue. */
+    /** Given back (shutdown; REQUEUED confirmed): acknowledge, the scheduler hands the job out again. */
     REQUEUE,
-    /** Given back because Forge is down: requeue, and stop consuming until Forge answers. */
+    /** Given back because Forge is down: acknowledge, and stop consuming until Forge answers. */
     REQUEUE_AND_PAUSE,
     /** Impossible job: reject without requeue, so the broker dead-letters it. */
     DEAD_LETTER

@@ -2,14 +2,16 @@ package io.forgequeue.worker.job;
 
 import com.rabbitmq.client.Channel;
 import io.forgequeue.model.JobMessage;
-import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
+import io.forgequeue.worker.system.WorkerProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.springframework.amqp.AmqpRejectAndDontRequeueException;
-import org.springframework.amqp.ImmediateRequeueAmqpException;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.ImmediateAcknowledgeAmqpException;
 import org.springframework.amqp.core.Message;
 import org.springframework.amqp.rabbit.annotation.RabbitListener;
 import org.springframework.stereotype.Component;
@@ -17,18 +19,18 @@ import org.springframework.stereotype.Component;
 import java.io.IOException;
 
 /**
- * Consumes the job queue of this worker's pool: prefetch 1, one job at a time per process.
+ * Consumes this worker's own job queue ({@code forge.jobs.worker.<id>}, fed only by the scheduler): prefetch 1, one
+ * job at a time per process; the one message waiting behind it is the scheduler's lookahead.
  *
  * <p><b>Acknowledgement: AUTO, on purpose.</b> The whole job runs on this listener thread, and the method returns
- * only after the broker has confirmed the job's outcome event; the container acks when the method returns. So a
- * worker killed at any moment before that (even between the confirm and the ack) has not acked, its channel
- * closes and the broker delivers the job again. MANUAL ack would only be needed if the work finished on another
- * thread. The other dispositions are exceptions the container understands:
- * {@link ImmediateRequeueAmqpException} = nack with requeue (job given back after a confirmed REQUEUED event),
- * {@link AmqpRejectAndDontRequeueException} = nack without requeue, so the queue dead-letters the message (poison).
- * Any other exception (the outcome event was still not confirmed after being sent again for
- * {@code worker.outcome.retry-for}, see {@link EventStream#finish}) also requeues: the job is not lost, and the
- * pauses between those sends keep a broker that refuses events from turning the job into a tight re-run loop.
+ * only after the broker has confirmed the job's outcome event; the container acks when the method returns. The job
+ * row in PostgreSQL is the truth, not this message: a worker killed at any moment loses its queue with its
+ * connection, and the scheduler, no longer hearing from it, hands its jobs to others. So a job given back (REQUEUED
+ * confirmed: Forge unavailable, shutting down) is acked too, and the scheduler assigns it again (possibly to this
+ * worker). {@link AmqpRejectAndDontRequeueException} = nack without requeue, so the queue dead-letters the message
+ * (poison). An outcome event still not confirmed after being sent again for {@code worker.outcome.retry-for}
+ * ({@link EventStream#finish}) drops the message: requeueing it to this worker's own queue would only run it again
+ * here; the scheduler sees that this worker no longer holds the job and hands it out again.
  */
 @Component
 class JobListener {
@@ -39,12 +41,17 @@ class JobListener {
     private final ConsumptionControl consumption;
     private final WireJson json;
     private final WorkerMetrics metrics;
+    private final Holding holding;
+    private final String workerId;
 
-    JobListener(JobRunner runner, ConsumptionControl consumption, WireJson json, WorkerMetrics metrics) {
+    JobListener(JobRunner runner, ConsumptionControl consumption, WireJson json, WorkerMetrics metrics,
+                Holding holding, WorkerProperties worker) {
         this.runner = runner;
         this.consumption = consumption;
         this.json = json;
         this.metrics = metrics;
+        this.holding = holding;
+        this.workerId = worker.id();
     }
 
     @RabbitListener(id = ConsumptionControl.JOBS_CONTAINER, queues = "#{@jobQueue.name}")
@@ -54,23 +61,34 @@ class JobListener {
         try {
             JobMessage job = parse(message);
             MDC.put("jobId", job.jobId().toString());
-            Object deliveryCount = message.getMessageProperties().getHeader(Topology.DELIVERY_COUNT_HEADER);
-            int attempt = JobMessage.attemptOf(deliveryCount instanceof Number n ? n : null);
-            Disposition disposition = runner.run(job, attempt, deliveredNanos);
+            if (!workerId.equals(job.workerId())) {
+                log.warn("Job(id={}) message assigned to worker {} arrived at {}: dead-lettered", job.jobId(),
+                        job.workerId(), workerId);
+                throw new AmqpRejectAndDontRequeueException("job " + job.jobId() + " is not assigned to this worker");
+            }
+            holding.taken(new WorkerStatus.Assignment(job.jobId(), job.attempt()));
+            Disposition disposition;
+            try {
+                disposition = runner.run(job, deliveredNanos);
+            } catch (AmqpException e) {
+                log.error("Job(id={}) attempt {}: its outcome could not be handed to the broker ({}); dropping the "
+                        + "message, the scheduler will hand the job out again", job.jobId(), job.attempt(),
+                        e.getMessage());
+                throw new ImmediateAcknowledgeAmqpException("outcome of job " + job.jobId() + " not confirmed");
+            }
             switch (disposition) {
-                case ACK -> {
+                case ACK, REQUEUE -> {
                 }
                 case DEAD_LETTER -> throw new AmqpRejectAndDontRequeueException("job " + job.jobId()
                         + " has an impossible spec");
-                case REQUEUE -> throw new ImmediateRequeueAmqpException("job " + job.jobId() + " given back");
                 case REQUEUE_AND_PAUSE -> {
+                    // no more deliveries (the lookahead behind this job) until Forge answers again
                     stopOwnConsumer(message, channel);
                     consumption.pauseUntilForgeAnswers();
-                    throw new ImmediateRequeueAmqpException("job " + job.jobId()
-                            + " given back: Forge is unavailable");
                 }
             }
         } finally {
+            holding.released();
             MDC.remove("jobId");
             metrics.jobHandlingEnded();
         }
@@ -94,8 +112,8 @@ class JobListener {
     }
 
     /**
-     * Cancels this consumer before the job is requeued, so the broker hands the job to another worker instead of
-     * straight back to this one (and this worker takes no other job) while the container is being stopped.
+     * Cancels this consumer before the job is acked, so the broker does not deliver the lookahead job behind it to a
+     * worker whose Forge is down while the container is being stopped.
      */
     private static void stopOwnConsumer(Message message, Channel channel) {
         String tag = message.getMessageProperties().getConsumerTag();

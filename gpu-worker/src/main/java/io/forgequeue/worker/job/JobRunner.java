@@ -39,8 +39,9 @@ import java.util.stream.Collectors;
  * Runs one delivery of a job to its end and says what to do with the message. Runs on the listener thread, one job
  * at a time; the cancel listener and the progress watchdog reach the running attempt through {@link #current}.
  *
- * <p>Order of checks: cancelled before it arrived (CANCELLED, no Forge call) → too many attempts (FAILED
- * TOO_MANY_ATTEMPTS) → impossible spec (FAILED INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run.
+ * <p>Order of checks: taken back from this worker before it arrived (skipped, no event) → cancelled before it
+ * arrived (CANCELLED, no Forge call) → too many attempts (FAILED TOO_MANY_ATTEMPTS) → impossible spec (FAILED
+ * INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run.
  */
 @Component
 class JobRunner {
@@ -56,9 +57,12 @@ class JobRunner {
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
     private final AtomicReference<JobAttempt> current = new AtomicReference<>();
+    private final Holding holding;
 
     JobRunner(ForgeClient forge, JobEventPublisher publisher, CancelledJobs cancelledJobs, ShutdownGrace shutdown,
-              WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock) {
+              WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock,
+              Holding holding) {
+        this.holding = holding;
         this.forge = forge;
         this.publisher = publisher;
         this.cancelledJobs = cancelledJobs;
@@ -75,9 +79,16 @@ class JobRunner {
      *
      * @param deliveredNanos {@link System#nanoTime()} when the listener took the delivery (for the turnaround times)
      */
-    Disposition run(JobMessage job, int attempt, long deliveredNanos) {
+    Disposition run(JobMessage job, long deliveredNanos) {
         UUID jobId = job.jobId();
+        int attempt = job.attempt();
         EventStream events = new EventStream(publisher, worker.confirmTimeout(), worker.outcome());
+        if (!cancelledJobs.isCancelled(jobId) && cancelledJobs.isStopped(jobId, attempt)) {
+            log.info("Job(id={}) attempt {} was taken back from this worker before it started; skipped", jobId,
+                    attempt);
+            metrics.jobFinished("skipped", null);
+            return Disposition.ACK;
+        }
         if (cancelledJobs.isCancelled(jobId)) {
             log.info("Job(id={}) was cancelled before it started; skipped without calling Forge", jobId);
             finish(events, seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(),
@@ -124,7 +135,7 @@ class JobRunner {
             startMetadata.put("pool", job.pool());
             startMetadata.put("workerVersion", workerVersion());
             events.send(seq -> new JobStarted(jobId, attempt, worker.id(), seq, clock.instant(), startMetadata));
-            if (cancelledJobs.isCancelled(jobId)) {
+            if (cancelledJobs.isStopped(jobId, attempt)) {
                 running.requestCancel(); // the cancel arrived between the first check and current.set
             }
             log.info("Job(id={}) attempt {} started ({}x{}, {} steps, {} image(s))", jobId, attempt,
@@ -178,6 +189,7 @@ class JobRunner {
             }
             log.info("Job(id={}) succeeded: {} image(s) in {} ms", jobId, result.images().size(),
                     result.forgeMillis());
+            holding.ranWith(running.job().spec().checkpoint());
             Map<String, Object> metadata = new LinkedHashMap<>(result.metadata());
             if (running.job().spec().checkpoint() != null) {
                 metadata.put("checkpointRequested", running.job().spec().checkpoint());
@@ -284,10 +296,11 @@ class JobRunner {
         metrics.jobFinished(name, code);
     }
 
-    /** A cancel command arrived: if it is for the job running here, stop it now. */
-    private void cancelIfRunning(UUID jobId) {
+    /** A cancel (attempt null) or a stop of one attempt arrived: if it is for the attempt running here, stop it. */
+    private void cancelIfRunning(UUID jobId, Integer attempt) {
         JobAttempt running = current.get();
-        if (running == null || !running.jobId().equals(jobId)) {
+        if (running == null || !running.jobId().equals(jobId)
+                || (attempt != null && attempt != running.attempt())) {
             return;
         }
         running.requestCancel();

@@ -13,18 +13,22 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
- * The whole broker topology of the contract, declared at startup (and again after every reconnect) by Spring's
- * RabbitAdmin. The gateway declares the same names with the same arguments, so whichever starts first creates
- * them and the other's declaration is a no-op. This worker declares only its own pool's queues.
+ * The broker topology of the contract this worker needs, declared at startup (and again after every reconnect) by
+ * Spring's RabbitAdmin. The gateway declares the shared names with the same arguments, so whichever starts first
+ * creates them and the other's declaration is a no-op. The worker's own job and control queues are exclusive to
+ * its connection: they never outlive it, and the scheduler, not the broker, decides what it runs.
  */
 @Configuration(proxyBeanMethods = false)
 public class AmqpTopologyConfiguration {
 
-    /** The job queue of this worker's pool (quorum, dead-letters to the pool's dead-letter queue). */
+    /**
+     * This worker's own job queue, fed only by the scheduler (routing key {@code worker.<id>} on
+     * {@code forge.jobs}); an unreadable message dead-letters to the pool's dead-letter queue.
+     */
     @Bean
     Queue jobQueue(WorkerProperties worker) {
-        return QueueBuilder.durable(Topology.jobQueue(worker.pool()))
-                .withArguments(Topology.jobQueueArguments(worker.pool()))
+        return QueueBuilder.nonDurable(Topology.workerQueue(worker.id())).exclusive().autoDelete()
+                .withArguments(Topology.workerQueueArguments(worker.pool()))
                 .build();
     }
 
@@ -45,7 +49,7 @@ public class AmqpTopologyConfiguration {
                 .withArguments(Topology.quorumQueueArguments()).build();
         Queue persist = QueueBuilder.durable(Topology.PERSIST_QUEUE)
                 .withArguments(Topology.quorumQueueArguments()).build();
-        Binding jobBinding = BindingBuilder.bind(jobQueue).to(jobs).with(pool);
+        Binding jobBinding = BindingBuilder.bind(jobQueue).to(jobs).with(Topology.workerRoutingKey(worker.id()));
         Binding deadLetterBinding = BindingBuilder.bind(deadLetterQueue).to(deadLetters).with(pool);
         Binding persistBinding = BindingBuilder.bind(persist).to(events).with(Topology.PERSIST_BINDING);
         Binding controlBinding = BindingBuilder.bind(controlQueue).to(control);

@@ -29,6 +29,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param outcome       how long a job's outcome event is sent again when the broker does not confirm it
  * @param progress      progress polling, throttling, heartbeats and previews
  * @param cancel        the memory of cancel commands for jobs not running here
+ * @param presence      how often the worker announces itself to the gateways
  */
 @Validated
 @ConfigurationProperties("worker")
@@ -40,11 +41,18 @@ public record WorkerProperties(
         @DefaultValue("10s") @NotNull Duration confirmTimeout,
         @DefaultValue @Valid Outcome outcome,
         @DefaultValue @Valid Progress progress,
-        @DefaultValue @Valid Cancel cancel) {
+        @DefaultValue @Valid Cancel cancel,
+        @DefaultValue @Valid Presence presence) {
 
     public WorkerProperties {
         id = id == null || id.isBlank() ? generatedId() : id.trim();
         pool = pool == null || pool.isBlank() ? Topology.DEFAULT_POOL : pool.trim();
+    }
+
+    /** The id must be usable in queue names (checked at startup). */
+    @AssertTrue(message = "worker.id must be 1-100 characters of A-Z, a-z, 0-9, '.', '_' and '-'")
+    public boolean isIdValid() {
+        return Topology.isValidWorkerId(id);
     }
 
     /** The pool name must be usable in queue names (checked at startup). */
@@ -96,6 +104,18 @@ public record WorkerProperties(
     public record Cancel(
             @DefaultValue("10000") @Min(1) int maxRemembered,
             @DefaultValue("6h") @NotNull Duration rememberFor) {
+    }
+
+    /**
+     * The worker's announcements ({@code WorkerStatus}) to every gateway: the scheduler gives jobs only to workers
+     * it heard from recently, so the gateway's presence timeout must be a few intervals.
+     *
+     * @param interval        how often it announces itself (also at once when its state changes)
+     * @param offerEvery      how often an announcement repeats what its Forge offers (sent at once when it changes)
+     */
+    public record Presence(
+            @DefaultValue("1s") @NotNull Duration interval,
+            @DefaultValue("30s") @NotNull Duration offerEvery) {
     }
 
     /** {@code <hostname>-<6 hex>}, lower case, only {@code [a-z0-9-]}. */
