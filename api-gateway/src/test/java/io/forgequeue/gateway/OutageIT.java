@@ -73,7 +73,7 @@ class OutageIT {
 
         // until the gateway has declared the queue again, reading it fails: keep polling
         GetResponse message = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-                .ignoreExceptions().until(() -> BROKER.take(Topology.jobQueue("default")), m -> m != null);
+                .ignoreExceptions().until(() -> BROKER.take(Topology.deadLetterQueue("default")), m -> m != null);
         assertThat(TestWorker.WIRE.readValue(message.getBody(), JobMessage.class).jobId()).isEqualTo(id);
         await().atMost(Duration.ofSeconds(10)).until(() -> jdbc.queryForObject(
                 "select count(*) from outbox where job_id = ? and sent_at is not null", Long.class, id) == 1);

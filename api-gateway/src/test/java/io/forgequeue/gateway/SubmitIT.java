@@ -44,7 +44,7 @@ class SubmitIT extends IntegrationTestBase {
         assertThat(job.get("spec").get("prompt").asString()).isEqualTo("a lighthouse at dusk");
         assertThat(job.get("spec").get("cfgScale").asDouble()).as("default applied").isEqualTo(7.0);
         GetResponse message = await().atMost(Duration.ofSeconds(10))
-                .until(() -> BROKER.take(Topology.jobQueue(pool)), m -> m != null);
+                .until(() -> BROKER.take(Topology.deadLetterQueue(pool)), m -> m != null);
         JobMessage sent = TestWorker.WIRE.readValue(message.getBody(), JobMessage.class);
         assertThat(sent.jobId()).hasToString(job.get("id").asString());
         assertThat(sent.ticket()).isEqualTo(job.get("ticket").asLong());
@@ -84,7 +84,7 @@ class SubmitIT extends IntegrationTestBase {
             assertThat(now.get("position").asInt()).as("position of the job with the %d. smallest ticket", i + 1)
                     .isEqualTo(i + 1);
         }
-        await().atMost(Duration.ofSeconds(20)).until(() -> BROKER.depth(Topology.jobQueue(pool)) == 100);
+        await().atMost(Duration.ofSeconds(20)).until(() -> BROKER.depth(Topology.deadLetterQueue(pool)) == 100);
     }
 
     @Test

@@ -19,18 +19,37 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** What the gateway would do, done by hand over a plain AMQP connection: publish jobs and cancels, peek queues. */
+/**
+ * What the gateway's scheduler would do, done by hand over a plain AMQP connection: hand jobs to a worker (its own
+ * queue, with the next attempt of the job), publish cancels and stops, peek queues.
+ */
 final class TestBroker implements AutoCloseable {
+
+    /** The worker jobs are handed to unless a test says otherwise. */
+    static final String WORKER = "it-worker";
 
     private final Connection connection;
     private final Channel channel;
     private final JsonMapper json = WireJson.newMapper();
     private final AtomicLong tickets = new AtomicLong();
+    private final Map<UUID, Integer> attempts = new HashMap<>();
+    private volatile String worker = WORKER;
 
     TestBroker(RabbitEndpoint rabbit) throws Exception {
         connection = rabbit.connectionFactory().newConnection("test-broker");
         channel = connection.createChannel();
         channel.confirmSelect();
+    }
+
+    /** Hands the following jobs to {@code workerId}. */
+    TestBroker to(String workerId) {
+        this.worker = workerId;
+        return this;
+    }
+
+    /** The attempt the last hand-out of {@code jobId} had (0 before the first). */
+    synchronized int attemptOf(UUID jobId) {
+        return attempts.getOrDefault(jobId, 0);
     }
 
     /** Publishes a job for the pool (persistent, confirmed) and returns its id. */
@@ -46,11 +65,30 @@ final class TestBroker implements AutoCloseable {
         return submit(jobId, spec, Map.of());
     }
 
+    /** Hands the job (its next attempt) to the current worker, as the scheduler would. */
     synchronized UUID submit(UUID jobId, JobSpec spec, Map<String, Object> headers) {
-        JobMessage message = new JobMessage(jobId, tickets.incrementAndGet(), Topology.DEFAULT_POOL, spec,
-                Instant.now());
-        publishRaw(Topology.JOBS_EXCHANGE, Topology.DEFAULT_POOL, json.writeValueAsBytes(message), headers);
+        int attempt = attempts.merge(jobId, 1, Integer::sum);
+        JobMessage message = new JobMessage(jobId, attempt, worker, tickets.incrementAndGet(), Topology.DEFAULT_POOL,
+                spec, Instant.now());
+        publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message),
+                headers);
         return jobId;
+    }
+
+    /** Hands the job to the current worker as attempt {@code attempt}. */
+    synchronized UUID submitAttempt(UUID jobId, int attempt, JobSpec spec) {
+        attempts.put(jobId, attempt);
+        JobMessage message = new JobMessage(jobId, attempt, worker, tickets.incrementAndGet(), Topology.DEFAULT_POOL,
+                spec, Instant.now());
+        publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message),
+                Map.of());
+        return jobId;
+    }
+
+    /** Tells {@code workerId} to stop one attempt of a job (a revoked assignment). */
+    synchronized void stop(UUID jobId, int attempt, String workerId) {
+        publishRaw(Topology.CONTROL_EXCHANGE, "", json.writeValueAsBytes(new CancelJobCommand(jobId, Instant.now(),
+                attempt, workerId)), Map.of());
     }
 
     synchronized void cancel(UUID jobId) {

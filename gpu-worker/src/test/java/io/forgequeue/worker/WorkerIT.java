@@ -180,7 +180,7 @@ class WorkerIT {
         List<JobPreview> previews = events.previewsOf(jobId);
         assertThat(previews).as("live previews relayed").isNotEmpty();
         assertThat(previews).allSatisfy(p -> assertThat(p.data().length).isBetween(1, JobPreview.MAX_BYTES));
-        assertThat(broker.messageCount(Topology.jobQueue("default"))).isZero();
+        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
         assertThat(meters.get("gpu.worker.jobs").tag("outcome", "succeeded").counter().count()).isPositive();
     }
 
@@ -260,8 +260,8 @@ class WorkerIT {
         assertThat(meters.get("gpu.worker.consuming").gauge().value()).isZero();
         assertThat(meters.get("gpu.worker.forge.breaker.state").gauge().value()).isEqualTo(2.0);
         EventRecorder.sleep(500);
-        assertThat(broker.messageCount(Topology.jobQueue("default"))).as("job waits in the queue").isEqualTo(1);
-        assertThat(broker.consumerCount(Topology.jobQueue("default"))).isZero();
+        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).as("job waits in the queue").isEqualTo(1);
+        assertThat(broker.consumerCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
 
         admin().comeUp();
 
@@ -342,15 +342,15 @@ class WorkerIT {
     void failsAJobDeliveredTooManyTimesAndAcksIt() throws Exception {
         long received = admin().stats().calls().received();
 
-        // A quorum queue sets x-delivery-count only on redeliveries, so a first delivery keeps this one.
-        UUID jobId = broker.submit(aSpec().build(), Map.of(Topology.DELIVERY_COUNT_HEADER, 5));
+        // the scheduler handed this job out 5 times already; a worker never runs a 6th attempt
+        UUID jobId = broker.submitAttempt(UUID.randomUUID(), 6, aSpec().build());
 
         JobFailed failed = (JobFailed) events.awaitOutcome(jobId, WAIT);
         assertThat(failed.code()).isEqualTo(ErrorCode.TOO_MANY_ATTEMPTS);
         assertThat(failed.attempt()).isEqualTo(6);
         assertThat(failed.message()).contains("5 times").contains("limit is 5");
         EventRecorder.sleep(200);
-        assertThat(broker.messageCount(Topology.jobQueue("default"))).isZero();
+        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
         assertThat(admin().stats().calls().received()).isEqualTo(received);
     }
 
@@ -369,7 +369,7 @@ class WorkerIT {
         try {
             jobId = broker.submit(aSpec().size(256, 256).steps(5).build());
             await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "nacked") - nacked >= 3);
-            assertThat(broker.messageCount(Topology.jobQueue("default"))).as("the job is held, not given back")
+            assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).as("the job is held, not given back")
                     .isZero();
             assertThat(admin().stats().calls().received() - received).as("Forge ran the job once").isEqualTo(1);
         } finally {
@@ -378,7 +378,7 @@ class WorkerIT {
 
         JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
         await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "confirmed") > 0
-                && broker.messageCount(Topology.jobQueue("default")) == 0);
+                && broker.messageCount(Topology.workerQueue(TestBroker.WORKER)) == 0);
         List<JobEvent> all = events.eventsOf(jobId);
         assertThat(all).extracting(JobEvent::attempt).as(EventRecorder.describe(all)).containsOnly(1);
         assertThat(all).filteredOn(e -> e.type() == EventType.SUCCEEDED).extracting(JobEvent::seq)

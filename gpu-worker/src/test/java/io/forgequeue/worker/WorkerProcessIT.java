@@ -53,7 +53,7 @@ class WorkerProcessIT {
         for (WorkerProcess worker : workers.values()) {
             worker.awaitStarted(Duration.ofSeconds(90));
         }
-        await().atMost(WAIT).until(() -> broker.consumerCount(Topology.jobQueue("default")) == 3);
+        await().atMost(WAIT).until(() -> broker.consumerCount(Topology.workerQueue(TestBroker.WORKER)) == 3);
     }
 
     @AfterAll
@@ -91,7 +91,7 @@ class WorkerProcessIT {
                 .hasSize(1);
         assertThat(all.stream().filter(e -> e.type() == EventType.RUNNING).map(JobEvent::attempt))
                 .containsExactly(1, 2);
-        assertThat(broker.messageCount(Topology.jobQueue("default"))).isZero();
+        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
         assertThat(events.problems()).isEmpty();
     }
 
@@ -129,7 +129,7 @@ class WorkerProcessIT {
         last.awaitExit(WAIT);
         workers.clear();
         assertThat(sim.admin().stats().calls().interrupted() - interrupted).isEqualTo(1);
-        assertThat(broker.messageCount(Topology.jobQueue("default"))).as("the job waits for another worker")
+        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).as("the job waits for another worker")
                 .isEqualTo(1);
         List<EventType> types = new ArrayList<>();
         events.eventsOf(jobId).forEach(e -> types.add(e.type()));

@@ -21,10 +21,13 @@ import java.util.UUID;
  * @param idleReports     how many idle READY statuses in a row it sent
  * @param refusedBecause  why the scheduler gives it nothing although it is READY (it shares its Forge with a worker
  *                        that was there first), or null
+ * @param seq             the sequence number of its last status (grows with every status of the instance)
+ * @param intervalNanos   how often it said it announces itself
  */
 public record FleetWorker(String id, UUID instance, String pool, WorkerState state, WorkerStatus.Assignment running,
                           WorkerStatus.ForgeOffer forge, long instanceSeenNanos, long lastSeenNanos,
-                          long idleSinceNanos, int idleReports, String refusedBecause) {
+                          long idleSinceNanos, int idleReports, String refusedBecause, long seq,
+                          long intervalNanos) {
 
     /** Whether it announced itself within {@code timeoutNanos} before {@code nowNanos}. */
     public boolean alive(long nowNanos, long timeoutNanos) {
@@ -34,6 +37,12 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
     /** Whether the scheduler may hand it a job (alive, READY, not refused). */
     public boolean available(long nowNanos, long timeoutNanos) {
         return alive(nowNanos, timeoutNanos) && state.takesJobs() && refusedBecause == null;
+    }
+
+    /** This worker with another refusal reason. */
+    FleetWorker withRefusal(String reason) {
+        return new FleetWorker(id, instance, pool, state, running, forge, instanceSeenNanos, lastSeenNanos,
+                idleSinceNanos, idleReports, reason, seq, intervalNanos);
     }
 
     /** Whether its Forge offers {@code checkpoint} (null = any job without a checkpoint; unknown lists offer all). */

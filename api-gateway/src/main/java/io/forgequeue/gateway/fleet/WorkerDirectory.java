@@ -40,6 +40,7 @@ public class WorkerDirectory {
     private final long forgetNanos;
     private final LongSupplier clock;
 
+    @org.springframework.beans.factory.annotation.Autowired
     public WorkerDirectory(FleetProperties properties) {
         this(properties, System::nanoTime);
     }
@@ -72,9 +73,12 @@ public class WorkerDirectory {
             boolean idle = status.running() == null && status.state() == WorkerState.READY;
             long idleSince = !idle ? 0 : sameInstance && old.idleSinceNanos() != 0 ? old.idleSinceNanos() : now;
             int idleReports = !idle ? 0 : sameInstance ? old.idleReports() + 1 : 1;
+            // a status without the offer repeats the last one (workers send it only when it changed, now and then)
+            WorkerStatus.ForgeOffer offer = status.forge() == null && sameInstance ? old.forge() : status.forge();
             FleetWorker next = new FleetWorker(id, status.instance(), status.pool(), status.state(), status.running(),
-                    status.forge(), sameInstance ? old.instanceSeenNanos() : now, now, idleSince, idleReports,
-                    sameInstance ? old.refusedBecause() : null);
+                    offer, sameInstance ? old.instanceSeenNanos() : now, now, idleSince, idleReports,
+                    sameInstance ? old.refusedBecause() : null, status.seq(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(Math.max(100, status.intervalMillis())));
             changed[0] = old == null || !sameInstance || old.state() != next.state()
                     || !java.util.Objects.equals(old.running(), next.running())
                     || !java.util.Objects.equals(old.forge(), next.forge())
@@ -197,9 +201,7 @@ public class WorkerDirectory {
             }
             if (!java.util.Objects.equals(reason, w.refusedBecause())) {
                 changed = true;
-                FleetWorker updated = new FleetWorker(w.id(), w.instance(), w.pool(), w.state(), w.running(),
-                        w.forge(), w.instanceSeenNanos(), w.lastSeenNanos(), w.idleSinceNanos(), w.idleReports(),
-                        reason);
+                FleetWorker updated = w.withRefusal(reason);
                 workers.replace(w.id(), w, updated);
                 if (reason != null) {
                     log.warn("Worker {} refused: {}; it gets no job while that worker is alive (run one worker per "

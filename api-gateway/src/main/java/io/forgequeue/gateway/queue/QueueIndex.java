@@ -64,9 +64,10 @@ public final class QueueIndex {
     /**
      * A job holding a GPU slot.
      *
-     * @param seenNanos when this gateway learned of the assignment ({@link System#nanoTime()})
+     * @param seenNanos         when this gateway learned of the assignment ({@link System#nanoTime()})
+     * @param runningSinceNanos when this gateway learned that it runs, or 0 while it has not started
      */
-    public record Held(JobState job, long seenNanos) {
+    public record Held(JobState job, long seenNanos, long runningSinceNanos) {
 
         public boolean running() {
             return job.status() == JobStatus.RUNNING;
@@ -140,9 +141,13 @@ public final class QueueIndex {
         if (s.waiting()) {
             addWaiting(s);
         } else if (s.held()) {
-            addHeld(new Held(s, knownHeld != null && knownHeld.job().attempt() == s.attempt()
-                    && Objects.equals(knownHeld.job().assignedWorker(), s.assignedWorker())
-                    ? knownHeld.seenNanos() : nanoClock.getAsLong()));
+            boolean sameAssignment = knownHeld != null && knownHeld.job().attempt() == s.attempt()
+                    && Objects.equals(knownHeld.job().assignedWorker(), s.assignedWorker());
+            long now = nanoClock.getAsLong();
+            long seen = sameAssignment ? knownHeld.seenNanos() : now;
+            long runningSince = s.status() != JobStatus.RUNNING ? 0
+                    : sameAssignment && knownHeld.runningSinceNanos() != 0 ? knownHeld.runningSinceNanos() : now;
+            addHeld(new Held(s, seen, runningSince));
         } else {
             removedVersions.put(s.id(), s.version());
         }

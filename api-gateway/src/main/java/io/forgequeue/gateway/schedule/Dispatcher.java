@@ -245,6 +245,7 @@ class Dispatcher implements SmartLifecycle {
             });
         }
         long timeout = fleet.timeoutNanos();
+        Set<String> evaluated = new HashSet<>();
         for (String workerId : index.workersHolding()) {
             Optional<FleetWorker> known = fleet.get(workerId);
             if (known.isEmpty()) {
@@ -266,6 +267,7 @@ class Dispatcher implements SmartLifecycle {
                 continue;
             }
             for (QueueIndex.Held h : index.heldBy(workerId)) {
+                evaluated.add(h.job().id() + "/" + h.job().attempt());
                 TakeBack why = takeBackReason(w, h);
                 if (why != null) {
                     moves.revokeAssignment(h.job().id(), h.job().attempt(), workerId, why.reason(), l).ifPresent(row -> {
@@ -282,13 +284,31 @@ class Dispatcher implements SmartLifecycle {
                 stopIfNotTheirs(w, w.running(), now);
             }
         }
+        suspicions.keySet().retainAll(evaluated);
     }
 
     /** Why an assignment is taken back from a live worker: a metric tag and a reason for people. */
     private record TakeBack(String tag, String reason) {
     }
 
-    /** Why this assignment should be taken back from a live worker, or null. */
+    /**
+     * An assignment its worker did not report although it should have: since when, and the worker's status
+     * sequence number when that was first seen.
+     */
+    private record Suspicion(long sinceNanos, long firstSeq) {
+    }
+
+    /** Assignments under suspicion of being lost, by "jobId/attempt". */
+    private final Map<String, Suspicion> suspicions = new HashMap<>();
+
+    /**
+     * Why this assignment should be taken back from a live worker, or null. A worker reports only the job it works
+     * on, with a status at least every interval: an assignment not started yet is lost when the worker reported
+     * twice that it is idle since then (its message never arrived: queue re-created, or the leader died between the
+     * commit and the publish); a running one is lost when the worker kept reporting other work (or none) for three
+     * intervals (its outcome could not be delivered: the merge of an outcome that is merely late arrives well
+     * before).
+     */
     private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h) {
         if (h.seenNanos() - w.instanceSeenNanos() < 0) {
             return new TakeBack("restarted", "assigned before worker " + w.id() + " restarted");
@@ -299,16 +319,25 @@ class Dispatcher implements SmartLifecycle {
         if (!h.running() && w.state() == WorkerState.DRAINING) {
             return new TakeBack("paused", "worker " + w.id() + " is shutting down");
         }
-        long grace = properties.lostMessageGrace().toNanos();
-        if (w.idleReports() >= 2 && w.idleSinceNanos() - h.seenNanos() > grace) {
-            return new TakeBack("lost-message", "worker " + w.id() + " never received it");
+        String key = h.job().id() + "/" + h.job().attempt();
+        long since = h.running() ? h.runningSinceNanos() : h.seenNanos();
+        WorkerStatus.Assignment reported = w.running();
+        boolean matches = reported != null && reported.jobId().equals(h.job().id())
+                && reported.attempt() == h.job().attempt();
+        boolean missing = h.running() ? !matches : reported == null && w.state() == WorkerState.READY;
+        if (!missing || w.lastSeenNanos() - since <= properties.lostMessageGrace().toNanos()) {
+            suspicions.remove(key);
+            return null;
         }
-        WorkerStatus.Assignment running = w.running();
-        if (h.running() && running != null && !(running.jobId().equals(h.job().id())
-                && running.attempt() == h.job().attempt()) && w.lastSeenNanos() - h.seenNanos() > grace) {
-            return new TakeBack("lost-message", "worker " + w.id() + " runs another job");
+        Suspicion s = suspicions.computeIfAbsent(key, k -> new Suspicion(w.lastSeenNanos(), w.seq()));
+        boolean lost = h.running() ? w.lastSeenNanos() - s.sinceNanos() >= 3 * w.intervalNanos()
+                : w.seq() > s.firstSeq();
+        if (!lost) {
+            return null;
         }
-        return null;
+        suspicions.remove(key);
+        return h.running() ? new TakeBack("lost-message", "worker " + w.id() + " no longer reports it")
+                : new TakeBack("lost-message", "worker " + w.id() + " never received it");
     }
 
     private void revokeAll(String workerId, String tag, String reason, JobMoves.Lease l) {

@@ -6,6 +6,8 @@ import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobHeartbeat;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
+import io.forgequeue.gateway.quota.Priority;
+import io.forgequeue.gateway.quota.QuotaProperties;
 import org.junit.jupiter.api.Test;
 import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.dao.DataIntegrityViolationException;
@@ -48,7 +50,7 @@ class MergeBatcherTest {
         volatile Predicate<JobEvent> broken = e -> false;
 
         FakeMerger() {
-            super(null, null, null, metrics, null, null);
+            super(null, null, null, metrics, null, null, new QuotaProperties(50, 0, 1.0, Priority.NORMAL));
         }
 
         @Override

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.event;
 
+import io.forgequeue.gateway.job.JobTransitions;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -8,7 +9,7 @@ class MergeStatementTest {
 
     @Test
     void allowsExactlyTheTransitionTableAndStayingInANonTerminalState() {
-        String moves = MergeStatement.allowedMoves();
+        String moves = JobTransitions.movesAndStays();
 
         assertThat(moves.split(", ")).containsExactlyInAnyOrder(
                 "'QUEUED>QUEUED'", "'QUEUED>RUNNING'", "'QUEUED>SUCCEEDED'", "'QUEUED>FAILED'", "'QUEUED>CANCELLED'",

@@ -2,26 +2,23 @@ package io.forgequeue.gateway.queue;
 
 import org.junit.jupiter.api.Test;
 
-import java.time.Instant;
-import java.util.Map;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 class EtaTest {
 
-    private static QueueSnapshot queue(int workers, int samples, Double mean, Double low, Double high) {
-        return new QueueSnapshot(Map.of(), workers, samples, mean, low, high, Instant.now());
+    private static QueueSnapshot.PoolHistory history(int samples, Double mean, Double low, Double high) {
+        return new QueueSnapshot.PoolHistory(samples, mean, low, high, null);
     }
 
     @Test
-    void isUnknownWithoutHistoryOrWithoutActiveWorkers() {
-        assertThat(Eta.of(3, queue(2, 0, null, null, null), 5)).isNull();
-        assertThat(Eta.of(3, queue(0, 10, 4.0, 3.0, 5.0), 5)).isNull();
+    void isUnknownWithoutHistoryOrWithoutAvailableWorkers() {
+        assertThat(Eta.of(3, history(0, null, null, null), 2, 5)).isNull();
+        assertThat(Eta.of(3, history(10, 4.0, 3.0, 5.0), 0, 5)).as("every worker of the pool paused or gone").isNull();
     }
 
     @Test
-    void isPositionTimesMeanJobTimeOverActiveWorkers() {
-        Eta eta = Eta.of(6, queue(3, 2, 10.0, 8.0, 12.0), 5);
+    void isPositionTimesMeanJobTimeOverAvailableWorkers() {
+        Eta eta = Eta.of(6, history(2, 10.0, 8.0, 12.0), 3, 5);
 
         assertThat(eta.seconds()).isEqualTo(20.0);
         assertThat(eta.minSeconds()).as("no range below 5 samples").isNull();
@@ -30,7 +27,7 @@ class EtaTest {
 
     @Test
     void givesARangeFromThePercentilesOnceThereIsEnoughHistory() {
-        Eta eta = Eta.of(4, queue(2, 50, 10.0, 6.0, 15.0), 5);
+        Eta eta = Eta.of(4, history(50, 10.0, 6.0, 15.0), 2, 5);
 
         assertThat(eta.seconds()).isEqualTo(20.0);
         assertThat(eta.minSeconds()).isEqualTo(12.0);

@@ -63,6 +63,18 @@ class ConsumptionControl implements DisposableBean {
         this.probeMillis = Math.max(10, forgeProps.breaker().probeInterval().toMillis());
     }
 
+    /**
+     * At startup: a worker whose Forge does not answer takes no job (it announces PAUSED, so the scheduler hands it
+     * nothing) until a probe succeeds.
+     */
+    @org.springframework.context.event.EventListener(org.springframework.boot.context.event.ApplicationReadyEvent.class)
+    void probeForgeAtStartup() {
+        if (!forge.probe()) {
+            log.warn("Forge does not answer at startup; taking no job until it does");
+            pauseUntilForgeAnswers();
+        }
+    }
+
     /** Stops taking jobs until a health probe succeeds. Idempotent. */
     void pauseUntilForgeAnswers() {
         if (!paused.compareAndSet(false, true)) {

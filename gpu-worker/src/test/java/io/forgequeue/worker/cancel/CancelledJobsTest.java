@@ -89,11 +89,33 @@ class CancelledJobsTest {
     void tellsItsListenersOfEveryCancel() {
         CancelledJobs jobs = new CancelledJobs(10, Duration.ofHours(1), clock);
         List<UUID> heard = new ArrayList<>();
-        jobs.onCancel(heard::add);
+        List<Integer> attempts = new ArrayList<>();
+        jobs.onCancel((jobId, attempt) -> {
+            heard.add(jobId);
+            attempts.add(attempt);
+        });
         UUID id = UUID.randomUUID();
 
         jobs.cancel(id);
+        jobs.stopAttempt(id, 3);
 
-        assertThat(heard).containsExactly(id);
+        assertThat(heard).containsExactly(id, id);
+        assertThat(attempts).containsExactly(null, 3);
+    }
+
+    @Test
+    void aStoppedAttemptStopsOnlyThatAttemptWhileAnOwnersCancelStopsEvery() {
+        CancelledJobs jobs = new CancelledJobs(10, Duration.ofHours(1), clock);
+        UUID revoked = UUID.randomUUID();
+        UUID cancelled = UUID.randomUUID();
+
+        jobs.stopAttempt(revoked, 2);
+        jobs.cancel(cancelled);
+
+        assertThat(jobs.isStopped(revoked, 2)).isTrue();
+        assertThat(jobs.isStopped(revoked, 3)).as("the attempt handed out next runs").isFalse();
+        assertThat(jobs.isCancelled(revoked)).isFalse();
+        assertThat(jobs.isStopped(cancelled, 1)).isTrue();
+        assertThat(jobs.isStopped(cancelled, 7)).isTrue();
     }
 }

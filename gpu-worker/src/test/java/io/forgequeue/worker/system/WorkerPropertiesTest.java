@@ -13,7 +13,8 @@ class WorkerPropertiesTest {
                 new WorkerProperties.Outcome(Duration.ofMinutes(2), Duration.ofMillis(250), Duration.ofSeconds(5)),
                 new WorkerProperties.Progress(Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofSeconds(10),
                         true, Duration.ofSeconds(2)),
-                new WorkerProperties.Cancel(100, Duration.ofHours(1)));
+                new WorkerProperties.Cancel(100, Duration.ofHours(1)),
+                new WorkerProperties.Presence(Duration.ofSeconds(1), Duration.ofSeconds(30)));
     }
 
     @Test
