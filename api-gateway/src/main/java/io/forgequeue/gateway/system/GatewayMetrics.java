@@ -61,6 +61,7 @@ public class GatewayMetrics {
     static final String OUTBOX_FAILURES = "gpu.gateway.outbox.failures";
     static final String EVENTS_MERGED = "gpu.gateway.events.merged";
     static final String EVENTS_REJECTED = "gpu.gateway.events.rejected";
+    static final String BROKER_CONNECTED = "gpu.gateway.broker.connected";
 
     static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency");
     static final List<String> OUTBOX_KINDS = List.of("job", "cancel");
@@ -77,6 +78,7 @@ public class GatewayMetrics {
     private final Timer deliveryLag;
     private final AtomicLong sessions = new AtomicLong();
     private final AtomicLong activeWorkers = new AtomicLong();
+    private final AtomicLong brokerConnected = new AtomicLong();
     private final DoubleAdder outboxLagSeconds = new DoubleAdder();
     /** Single-tag counters by "name|value". */
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
@@ -115,6 +117,10 @@ public class GatewayMetrics {
                 .register(registry);
         Gauge.builder(OUTBOX_LAG, outboxLagSeconds, DoubleAdder::sum).baseUnit("seconds")
                 .description("Age of the oldest outbox entry not yet confirmed by the broker").register(registry);
+        Gauge.builder(BROKER_CONNECTED, brokerConnected, AtomicLong::get)
+                .description("1 while this instance holds a connection to RabbitMQ, else 0 (jobs are still "
+                        + "accepted into the outbox)")
+                .register(registry);
         REFUSAL_REASONS.forEach(r -> counter(REFUSED, "reason", r));
         OUTBOX_KINDS.forEach(k -> counter(OUTBOX_PUBLISHED, "kind", k));
         OUTBOX_FAILURE_REASONS.forEach(r -> counter(OUTBOX_FAILURES, "reason", r));
@@ -207,6 +213,11 @@ public class GatewayMetrics {
     /** Distinct workers seen recently (from the queue statistics). */
     public void activeWorkers(long count) {
         activeWorkers.set(count);
+    }
+
+    /** Whether this instance holds a connection to the broker now. */
+    public void brokerConnected(boolean connected) {
+        brokerConnected.set(connected ? 1 : 0);
     }
 
     public void sessionsOpen(long count) {
