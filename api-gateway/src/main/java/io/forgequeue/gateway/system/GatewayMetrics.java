@@ -56,6 +56,7 @@ public class GatewayMetrics {
     static final String SESSIONS = "gpu.gateway.websocket.sessions";
     static final String FRAMES = "gpu.gateway.websocket.frames";
     static final String DELIVERY_LAG = "gpu.gateway.websocket.delivery.lag";
+    static final String UPDATES_DROPPED = "gpu.gateway.websocket.updates.dropped";
     static final String OUTBOX_LAG = "gpu.gateway.outbox.lag";
     static final String OUTBOX_PUBLISHED = "gpu.gateway.outbox.published";
     static final String OUTBOX_FAILURES = "gpu.gateway.outbox.failures";
@@ -75,6 +76,7 @@ public class GatewayMetrics {
     private final int maxPools;
     private final Counter stuck;
     private final Counter redundant;
+    private final Counter updatesDropped;
     private final Timer deliveryLag;
     private final AtomicLong sessions = new AtomicLong();
     private final AtomicLong activeWorkers = new AtomicLong();
@@ -101,6 +103,9 @@ public class GatewayMetrics {
                 .register(registry);
         stuck = Counter.builder(STUCK)
                 .description("RUNNING jobs without events for the stuck threshold, failed with JOB_STUCK by this gateway")
+                .register(registry);
+        updatesDropped = Counter.builder(UPDATES_DROPPED)
+                .description("Job updates dropped because the relay's backlog was full; the reconcile sends them")
                 .register(registry);
         deliveryLag = Timer.builder(DELIVERY_LAG)
                 .description("From a job change being committed (event merge, cancel, sweep) to its update frame "
@@ -236,6 +241,11 @@ public class GatewayMetrics {
         }
         Duration lag = Duration.between(changedAt, Instant.now());
         deliveryLag.record(lag.isNegative() ? Duration.ZERO : lag); // clocks of two gateways may differ slightly
+    }
+
+    /** A job update was dropped: the relay's backlog ({@code gateway.websocket.max-pending-updates}) was full. */
+    public void updateDropped() {
+        updatesDropped.increment();
     }
 
     public void outboxLag(double seconds) {
