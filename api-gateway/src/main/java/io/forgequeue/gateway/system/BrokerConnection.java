@@ -39,7 +39,7 @@ class BrokerConnection implements ConnectionListener {
 
     @Override
     public void onClose(Connection connection) {
-        lost("closed by this instance", true);
+        lost(null, true);
     }
 
     @Override
@@ -58,7 +58,7 @@ class BrokerConnection implements ConnectionListener {
             return;
         }
         if (deliberate) {
-            log.info("Broker connection {}", why);
+            log.info("Closed the broker connection");
         } else {
             log.warn("Lost the broker connection ({}); jobs are accepted into the outbox and published once it is "
                     + "back", why);
