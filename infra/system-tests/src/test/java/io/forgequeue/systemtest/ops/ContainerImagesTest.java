@@ -170,7 +170,7 @@ class ContainerImagesTest {
 
     @Test
     void eachImageExposesThePortItsAppListensOn() {
-        String gatewayPort = defaultOf(OpsFiles.flatten(
+        String gatewayPort = OpsFiles.defaultOf(OpsFiles.flatten(
                 OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml")).get("server.port"));
         String workerPort = String.valueOf(OpsFiles.flatten(
                 OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml")).get("server.port"));
@@ -275,12 +275,6 @@ class ContainerImagesTest {
 
     private static Set<String> exposedPorts(String artifactId) {
         return new TreeSet<>(map(images.get(artifactId).config(), "ExposedPorts").keySet());
-    }
-
-    /** "${PORT:8080}" -> "8080"; a plain value as it is. */
-    private static String defaultOf(Object value) {
-        Matcher m = Pattern.compile("\\$\\{[^:}]+:([^}]*)}").matcher(String.valueOf(value));
-        return m.matches() ? m.group(1) : String.valueOf(value);
     }
 
     private static Map<String, Object> deployment(String name) {

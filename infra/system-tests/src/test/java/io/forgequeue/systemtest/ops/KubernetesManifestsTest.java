@@ -17,8 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static io.forgequeue.systemtest.ops.OpsFiles.at;
@@ -161,7 +159,7 @@ class KubernetesManifestsTest {
     void theGatewayRunsTwoReplicasProbedOnItsActuatorHealthGroupsAndAnnotatedForPrometheus() {
         Map<String, Object> gateway = deployment("api-gateway");
         Map<String, Object> container = container(gateway, "api-gateway");
-        int port = Integer.parseInt(defaultOf(gatewayConfig().get("server.port")));
+        int port = Integer.parseInt(OpsFiles.defaultOf(gatewayConfig().get("server.port")));
 
         assertThat(at(gateway, "spec.replicas")).isEqualTo(2);
         assertProbe(container, "readinessProbe", "/actuator/health/readiness", port);
@@ -440,12 +438,6 @@ class KubernetesManifestsTest {
 
     private static Map<String, Object> workerConfig() {
         return OpsFiles.flatten(OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml"));
-    }
-
-    /** "${PORT:8080}" -> "8080"; a plain value as it is. */
-    private static String defaultOf(Object value) {
-        Matcher m = Pattern.compile("\\$\\{[^:}]+:([^}]*)}").matcher(String.valueOf(value));
-        return m.matches() ? m.group(1) : String.valueOf(value);
     }
 
     /**
