@@ -199,7 +199,7 @@
     if (job.status === 'QUEUED') {
       where.textContent = job.position ? `Position ${job.position} in the queue${etaText(job.eta)}` : 'Waiting in the queue';
     } else if (job.status === 'RUNNING') {
-      where.textContent = job.cancelRequested ? 'Cancelling…' : `Generating on ${job.workerId || 'a GPU'}`;
+      where.textContent = job.cancelRequested ? 'Cancelling…' : 'Generating…';
     } else if (job.status === 'SUCCEEDED') {
       const seed = job.images && job.images[0] ? ` · seed ${job.images[0].seed}` : '';
       where.textContent = `Done${duration(job)}${seed}`;

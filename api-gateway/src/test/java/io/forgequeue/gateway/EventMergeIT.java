@@ -56,15 +56,17 @@ class EventMergeIT extends IntegrationTestBase {
                 j -> "SUCCEEDED".equals(j.get("status").asString()));
         assertThat(done.get("progress").asInt()).isEqualTo(100);
         assertThat(done.get("attempt").asInt()).isEqualTo(1);
-        assertThat(done.get("workerId").asString()).isEqualTo("gpu-1");
+        assertThat(done.has("workerId")).as("the worker is the operators' business").isFalse();
+        assertThat(row(id).get("worker_id")).isEqualTo("gpu-1");
         assertThat(java.time.Instant.parse(done.get("startedAt").asString())).isEqualTo(running.occurredAt());
         assertThat(java.time.Instant.parse(done.get("finishedAt").asString())).isEqualTo(succeeded.occurredAt());
         assertThat(done.has("position")).isFalse();
-        JsonNode metadata = done.get("metadata");
-        assertThat(metadata.get("forgeUrl").asString()).isEqualTo("http://127.0.0.1:7861");
-        assertThat(metadata.get("seed").asInt()).isEqualTo(42);
-        assertThat(metadata.get("worker").get("version").asString()).as("deep merge keeps nested fields").isEqualTo("1.0");
-        assertThat(metadata.get("worker").get("forgeMillis").asInt()).isEqualTo(1234);
+        assertThat(done.get("metadata").get("seed").asInt()).isEqualTo(42);
+        JsonNode stored = TestWorker.WIRE.readTree((String) row(id).get("metadata"));
+        assertThat(stored.get("forgeUrl").asString()).isEqualTo("http://127.0.0.1:7861");
+        assertThat(stored.get("seed").asInt()).isEqualTo(42);
+        assertThat(stored.get("worker").get("version").asString()).as("deep merge keeps nested fields").isEqualTo("1.0");
+        assertThat(stored.get("worker").get("forgeMillis").asInt()).isEqualTo(1234);
         assertThat(done.get("images")).hasSize(2);
         String url = done.get("images").get(1).get("url").asString();
         assertThat(url).isEqualTo("/api/v1/jobs/" + id + "/images/1");
@@ -85,6 +87,68 @@ class EventMergeIT extends IntegrationTestBase {
                 + "from job_state_history where job_id = ? order by id", String.class, id);
         assertThat(history.get(0)).isEqualTo(">QUEUED");
         assertThat(history.get(history.size() - 1)).endsWith(">SUCCEEDED");
+    }
+
+    // Issue 15: job views carried the worker's id, its Forge URL and version, Forge's raw error text and exception
+    // class names.
+    @Test
+    void aJobShowsItsOwnerWhatTheGenerationUsedButNoWorkerAndNoInternalsOverRestOrWebSocket() {
+        String key = newKey();
+        String pool = newPool();
+        UUID id = api().submit(key, Api.job(pool, "internals")).id();
+        TestWorker worker = BROKER.worker("gpu-internal-7f", id, 1);
+        Map<String, Object> started = Map.of("forgeUrl", "http://10.20.30.40:7860", "pool", pool,
+                "workerVersion", "0.1.0-internal");
+        // whatever a worker sends: what Forge reported, and technical details of the failure
+        Map<String, Object> failure = Map.of("seed", 1234, "sdModelName", "flux1-dev", "sampler", "Euler a",
+                "forgeVersion", "f2.0.1-internal", "forgeMillis", 4321, "httpStatus", 500,
+                "forgeError", "NansException", "forgeMessage", "NaNs in /opt/forge/modules/processing.py",
+                "exception", "java.lang.IllegalStateException", "addedByANewerWorker", "internal");
+
+        JsonNode failedFrame;
+        try (WsClient ws = WsClient.authenticated(port, key)) {
+            ws.subscribe(id);
+            ws.nextOfType("snapshot");
+            worker.publish(worker.running(started),
+                    worker.failed(ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), failure));
+            // both events merged (RUNNING may come second and only fill in its facts): the last version of the job
+            long last = await().atMost(Duration.ofSeconds(10)).until(() -> versionWithBothEvents(id), v -> v > 0);
+            failedFrame = ws.next(f -> id.toString().equals(f.path("job").path("id").asString())
+                    && f.path("job").path("version").asLong() == last);
+            ws.seen().forEach(f -> assertShowsNoInternals(f.toString()));
+        }
+        JsonNode job = api().get(key, "/api/v1/jobs/" + id).json();
+        JsonNode list = api().get(key, "/api/v1/jobs?limit=100").json();
+
+        for (JsonNode shown : List.of(failedFrame.get("job"), job)) {
+            assertThat(shown.get("error").get("code").asString()).isEqualTo("NO_IMAGES");
+            assertThat(shown.get("error").get("message").asString()).isEqualTo(ErrorCode.NO_IMAGES.defaultMessage());
+            assertThat(shown.get("metadata").get("seed").asInt()).isEqualTo(1234);
+            assertThat(shown.get("metadata").get("sdModelName").asString()).isEqualTo("flux1-dev");
+            assertThat(shown.get("metadata").get("sampler").asString()).isEqualTo("Euler a");
+            assertThat(shown.has("workerId")).isFalse();
+        }
+        assertShowsNoInternals(job.toString());
+        assertShowsNoInternals(list.toString());
+        JsonNode stored = TestWorker.WIRE.readTree((String) row(id).get("metadata"));
+        assertThat(stored.get("forgeUrl").asString()).as("kept for operators").isEqualTo("http://10.20.30.40:7860");
+        assertThat(stored.get("forgeError").asString()).isEqualTo("NansException");
+        assertThat(stored.get("exception").asString()).isEqualTo("java.lang.IllegalStateException");
+        assertThat(row(id).get("worker_id")).isEqualTo("gpu-internal-7f");
+    }
+
+    /** The job's version once its RUNNING and FAILED events are both merged, else -1. */
+    private long versionWithBothEvents(UUID id) {
+        Map<String, Object> job = jdbc.queryForMap("select status, metadata::text as metadata, version from job "
+                + "where id = ?", id);
+        boolean both = "FAILED".equals(job.get("status")) && ((String) job.get("metadata")).contains("forgeUrl");
+        return both ? ((Number) job.get("version")).longValue() : -1;
+    }
+
+    private static void assertShowsNoInternals(String json) {
+        assertThat(json).doesNotContain("gpu-internal-7f", "workerId", "forgeUrl", "10.20.30.40", "workerVersion",
+                "0.1.0-internal", "forgeVersion", "forgeMillis", "httpStatus", "forgeError", "NansException",
+                "forgeMessage", "/opt/forge", "exception", "java.lang", "addedByANewerWorker");
     }
 
     private static JsonNode poolOf(JsonNode queue, String pool) {
@@ -207,7 +271,7 @@ class EventMergeIT extends IntegrationTestBase {
         JsonNode done = job(key, id);
         assertThat(done.get("status").asString()).isEqualTo("SUCCEEDED");
         assertThat(done.get("attempt").asInt()).isEqualTo(1);
-        assertThat(done.get("workerId").asString()).isEqualTo("gpu-9");
+        assertThat(row(id).get("worker_id")).isEqualTo("gpu-9");
     }
 
     private double ignored() {
@@ -239,7 +303,7 @@ class EventMergeIT extends IntegrationTestBase {
         await().atMost(Duration.ofSeconds(10))
                 .until(() -> counter("gpu.gateway.events.rejected", "reason", "stale-attempt") > staleBefore);
         assertThat(done.get("attempt").asInt()).isEqualTo(2);
-        assertThat(done.get("workerId").asString()).isEqualTo("gpu-5");
+        assertThat(row(id).get("worker_id")).isEqualTo("gpu-5");
         assertThat(jdbc.queryForList("select from_status || '>' || to_status || '#' || attempt from job_state_history "
                 + "where job_id = ? and from_status is not null order by id", String.class, id))
                 .endsWith("QUEUED>RUNNING#2", "RUNNING>SUCCEEDED#2");

@@ -117,10 +117,13 @@ class MetricsIT {
     @Test
     void atStartupEveryOutcomeErrorCodeReasonAndPoolHasASeriesAtZero() {
         List<PrometheusScrape.Sample> ours = atStartup.all().stream()
-                .filter(s -> s.name().startsWith("gpu_gateway_")).toList();
+                .filter(s -> s.name().startsWith("gpu_gateway_"))
+                .filter(s -> !s.name().equals("gpu_gateway_broker_connected")).toList();
 
         assertThat(ours).as("gpu_gateway_* series at startup").isNotEmpty()
                 .allSatisfy(s -> assertThat(s.value()).as("%s %s at startup", s.name(), s.labels()).isZero());
+        assertThat(atStartup.value("gpu_gateway_broker_connected")).as("connected to the broker at startup")
+                .isEqualTo(1.0);
         for (String pool : POOLS) {
             for (ErrorCode code : ErrorCode.values()) {
                 assertThat(atStartup.value("gpu_gateway_jobs_finished_total", "outcome", "failed", "code", code.name(),

@@ -54,17 +54,31 @@ class OutageIT {
         BROKER.close();
     }
 
+    /** The gauge operators watch: 1 while the gateway holds a broker connection. */
+    private static double brokerConnected() {
+        return PrometheusScrape.of(api).value("gpu_gateway_broker_connected");
+    }
+
+    // Issue 15: readiness used to include the broker, so every gateway left the load balancer while it was away.
     @Test
     @Order(1)
-    void jobsSubmittedWhileTheBrokerIsDownAreAcceptedAndPublishedWhenItIsBack() {
+    void whileTheBrokerIsDownTheGatewayStaysReadyAndAcceptsJobsThatArePublishedWhenItIsBack() {
         assertThat(api.get(null, "/actuator/health/readiness").status()).isEqualTo(200);
+        assertThat(brokerConnected()).isEqualTo(1.0);
 
         BROKER.deleteVirtualHost();
-        await().atMost(Duration.ofSeconds(15)).until(() -> api.get(null, "/actuator/health/readiness").status() == 503);
+        await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected() == 0.0);
+        Api.Response health = await().atMost(Duration.ofSeconds(15)).until(() -> api.get(null, "/actuator/health"),
+                h -> "DOWN".equals(h.json().path("components").path("rabbit").path("status").asString()));
+        Api.Response readiness = api.get(null, "/actuator/health/readiness");
         Api.Response accepted = api.submit(key, Api.job("default", "during the outage"));
         UUID id = accepted.id();
         JdbcTemplate jdbc = gateway.getBean(JdbcTemplate.class);
 
+        assertThat(readiness.status()).as(readiness.text()).isEqualTo(200);
+        assertThat(readiness.json().path("status").asString()).isEqualTo("UP");
+        assertThat(health.json().path("components").path("db").path("status").asString()).isEqualTo("UP");
+        assertThat(health.json().path("components").path("rabbit").has("details")).as("no broker details").isFalse();
         assertThat(accepted.status()).isEqualTo(202);
         await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(3)).until(() -> jdbc.queryForObject(
                 "select count(*) from outbox where job_id = ? and sent_at is null", Long.class, id) == 1);
@@ -77,7 +91,9 @@ class OutageIT {
         assertThat(TestWorker.WIRE.readValue(message.getBody(), JobMessage.class).jobId()).isEqualTo(id);
         await().atMost(Duration.ofSeconds(10)).until(() -> jdbc.queryForObject(
                 "select count(*) from outbox where job_id = ? and sent_at is not null", Long.class, id) == 1);
-        await().atMost(Duration.ofSeconds(15)).until(() -> api.get(null, "/actuator/health/readiness").status() == 200);
+        await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected() == 1.0);
+        await().atMost(Duration.ofSeconds(15)).until(() -> "UP".equals(api.get(null, "/actuator/health").json()
+                .path("components").path("rabbit").path("status").asString()));
         assertThat(api.get(key, "/api/v1/jobs/" + id).json().get("status").asString()).isEqualTo("QUEUED");
     }
 

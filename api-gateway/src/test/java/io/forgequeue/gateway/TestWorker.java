@@ -62,8 +62,11 @@ final class TestWorker {
     }
 
     JobEvent running() {
-        return new JobStarted(jobId, attempt, workerId, ++seq, tick(), Map.of("forgeUrl", "http://127.0.0.1:7861",
-                "worker", Map.of("version", "1.0", "gpu", "test")));
+        return running(Map.of("forgeUrl", "http://127.0.0.1:7861", "worker", Map.of("version", "1.0", "gpu", "test")));
+    }
+
+    JobEvent running(Map<String, Object> metadata) {
+        return new JobStarted(jobId, attempt, workerId, ++seq, tick(), metadata);
     }
 
     JobEvent progress(int percent) {
@@ -86,8 +89,11 @@ final class TestWorker {
     }
 
     JobEvent failed(ErrorCode code) {
-        return new JobFailed(jobId, attempt, workerId, ++seq, tick(), code, code.defaultMessage(), code.retryable(),
-                Map.of("forgeError", "OutOfMemoryError"));
+        return failed(code, code.defaultMessage(), Map.of("forgeError", "OutOfMemoryError"));
+    }
+
+    JobEvent failed(ErrorCode code, String message, Map<String, Object> metadata) {
+        return new JobFailed(jobId, attempt, workerId, ++seq, tick(), code, message, code.retryable(), metadata);
     }
 
     JobEvent cancelled() {

@@ -13,7 +13,8 @@ import java.util.UUID;
  * @param code      stable error code; never null
  * @param message   what happened, for a person (no stack traces); never null
  * @param retryable whether submitting the same job again may succeed
- * @param metadata  technical details worth keeping (e.g. Forge's error class); never null
+ * @param metadata  technical details worth keeping for operators (e.g. Forge's error class); clients do not see
+ *                  them (the gateway shows only the keys it allows); never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record JobFailed(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt,

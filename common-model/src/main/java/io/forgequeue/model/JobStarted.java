@@ -9,8 +9,9 @@ import java.util.UUID;
 /**
  * A worker took the job and is about to call Forge ({@link EventType#RUNNING}).
  *
- * @param metadata facts worth keeping with the job (e.g. {@code forgeUrl} without credentials,
- *                 {@code workerVersion}); deep-merged into the job's metadata; never null
+ * @param metadata facts worth keeping with the job for operators (e.g. {@code pool}, {@code workerVersion});
+ *                 deep-merged into the job's metadata, which clients see only in part (the gateway shows the keys
+ *                 it allows); never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record JobStarted(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt,

@@ -14,6 +14,7 @@ import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.JobProgressed;
 import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.JobSpec;
+import io.forgequeue.model.JobStarted;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.model.Topology;
@@ -177,6 +178,9 @@ class WorkerIT {
         }
         assertThat(done.metadata()).containsKeys("seed", "allSeeds", "sdModelName", "sampler", "forgeMillis");
         assertThat(done.metadata().get("sampler")).isEqualTo("DPM++ 2M");
+        // issue 15: nobody needs the Forge URL with every job (it is the worker's configuration)
+        assertThat(((JobStarted) all.get(0)).metadata()).containsKeys("pool", "workerVersion")
+                .doesNotContainKey("forgeUrl");
         List<JobPreview> previews = events.previewsOf(jobId);
         assertThat(previews).as("live previews relayed").isNotEmpty();
         assertThat(previews).allSatisfy(p -> assertThat(p.data().length).isBetween(1, JobPreview.MAX_BYTES));

@@ -251,7 +251,14 @@ class EventMerger {
                 if (row.startedAt() != null && row.finishedAt() != null) {
                     metrics.runTime(row.pool(), Duration.between(row.startedAt(), row.finishedAt()));
                 }
-                log.info("Job(id={}) {} after attempt {}", row.id(), row.status(), row.attempt());
+                // the worker and the error code are for operators: clients see neither the worker nor its details
+                if (row.status() == JobStatus.FAILED) {
+                    log.info("Job(id={}) FAILED after attempt {} on worker {}: {}", row.id(), row.attempt(),
+                            row.workerId(), row.errorCode());
+                } else {
+                    log.info("Job(id={}) {} after attempt {} on worker {}", row.id(), row.status(), row.attempt(),
+                            row.workerId());
+                }
             }
         }
         // A heartbeat of a job already running in this attempt changes nothing a client sees: no relay update.

@@ -20,24 +20,25 @@ import java.util.UUID;
  * @param eta             estimated seconds until done; only while QUEUED and once there is job history
  * @param progress        0-100, never backwards within an attempt
  * @param attempt         the attempt the job is on, 0 before a worker took it
- * @param workerId        the worker running (or that ran) the job
- * @param error           why it failed (FAILED only)
+ * @param error           why it failed (FAILED only): a stable code and a message for a person
  * @param images          links to the result images (SUCCEEDED only); bytes are never inline
- * @param metadata        facts the worker reported (model, seed, ...), deep-merged
+ * @param metadata        what the generation used, as the worker reported it: only the keys of
+ *                        {@link JobViews#PUBLIC_METADATA} (seed, model, sampler, ...). Which worker ran the job and
+ *                        its technical details stay with the operators (database, logs, metrics)
  * @param cancelRequested whether its owner asked to cancel it
  * @param version         increases with every change; WebSocket clients resume from it
  * @param priority        the priority class its owner asked for
  * @param waiting         why and behind whom it waits; only while QUEUED
  */
 public record JobView(UUID id, JobStatus status, String pool, long ticket, Integer position, Eta eta, int progress,
-                      int attempt, String workerId, ErrorView error, List<ImageView> images, SpecView spec,
+                      int attempt, ErrorView error, List<ImageView> images, SpecView spec,
                       Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
                       Instant finishedAt, long version, Priority priority, WaitingView waiting) {
 
     /** This view with another position and ETA. */
     public JobView withPosition(Integer newPosition, Eta newEta) {
-        return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, workerId, error, images,
-                spec, metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting);
+        return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, error, images, spec,
+                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting);
     }
 
     /**

@@ -7,15 +7,28 @@ import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
 import org.springframework.stereotype.Component;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
  * Maps {@link JobRow}s to {@link JobView}s: image links, error, and for a queued job its standing in the
- * scheduler's plan (from the {@link QueueIndex}: no query) with the ETA.
+ * scheduler's plan (from the {@link QueueIndex}: no query) with the ETA. A view shows its owner what a user needs
+ * and nothing about the machinery: no worker id, and of the metadata workers report only the keys of
+ * {@link #PUBLIC_METADATA}, whatever a worker sends (the row keeps everything, for operators).
  */
 @Component
 public class JobViews {
+
+    /**
+     * The metadata keys a job's owner sees: what the generation used (seed, model, sampler, ...) and why its
+     * settings were refused ({@code violations}). Not shown: Forge's URL, version and raw error text, HTTP status,
+     * exception class names, timings, the worker's version, and any key a worker adds later.
+     */
+    public static final Set<String> PUBLIC_METADATA = Set.of("seed", "allSeeds", "sdModelName", "sdModelHash",
+            "sampler", "scheduler", "steps", "cfgScale", "width", "height", "checkpointRequested", "violations");
 
     private final QueueStats queue;
     private final QueueIndex index;
@@ -47,9 +60,20 @@ public class JobViews {
                 .toList();
         return new JobView(row.id(), row.status(), row.pool(), row.ticket(), position,
                 waiting != null && waiting.blocked() != null ? null : queue.etaFor(row.pool(), position),
-                row.progress(), row.attempt(), row.workerId(), error, images, JobView.SpecView.of(row.spec()),
-                row.metadata().isEmpty() ? null : row.metadata(), row.cancelRequestedAt() != null, row.createdAt(),
-                row.startedAt(), row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting);
+                row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
+                publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
+                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting);
+    }
+
+    /** The allowed keys of {@code metadata}, in their stored order; null when none is left. */
+    private static Map<String, Object> publicMetadata(Map<String, Object> metadata) {
+        Map<String, Object> shown = new LinkedHashMap<>();
+        metadata.forEach((key, value) -> {
+            if (PUBLIC_METADATA.contains(key)) {
+                shown.put(key, value);
+            }
+        });
+        return shown.isEmpty() ? null : shown;
     }
 
     /** Where a queued row stands: as the index knows it, or (not there yet: just submitted) where it would be. */

@@ -2,6 +2,7 @@ package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobViews;
+import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.Contract;
@@ -17,25 +18,19 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-
 /**
  * Publishes every committed job change ({@link JobChanged}) as a {@link JobUpdate} on {@code relay.update}, so that
  * every gateway instance pushes it to its WebSocket clients. This instance's own clients get it at once, without the
  * round trip through the broker (the copy that comes back on this instance's relay queue is recognised by its
  * {@value #ORIGIN_HEADER} header and skipped). Transient and fire-and-forget: an update lost on the way (broker
- * hiccup, restart, reconnect) is sent to the clients anyway by {@link SessionReconciler}, which compares what they
- * were sent with PostgreSQL periodically and after a broker reconnect; a client that reconnects gets a fresh snapshot
- * when it re-subscribes with its last version.
+ * hiccup, restart, reconnect, or dropped because the {@link UpdateQueue} backlog was full) is sent to the clients
+ * anyway by {@link SessionReconciler}, which compares what they were sent with PostgreSQL periodically and after a
+ * broker reconnect; a client that reconnects gets a fresh snapshot when it re-subscribes with its last version.
  */
 @Component
 class JobUpdatePublisher {
 
     private static final Logger log = LoggerFactory.getLogger(JobUpdatePublisher.class);
-
-    private static final int MAX_WAITING = 50_000;
 
     /** The instance that published a relay message (it delivered the update to its own clients already). */
     static final String ORIGIN_HEADER = "x-forge-gateway";
@@ -45,34 +40,29 @@ class JobUpdatePublisher {
     private final WireJson json;
     private final JobSocketHandler sockets;
     private final String instanceId;
-    /** One thread keeps the order of updates and keeps broker trouble off request and consumer threads. */
-    private final ThreadPoolExecutor sender = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(MAX_WAITING), r -> {
-                Thread t = new Thread(r, "relay-publisher");
-                t.setDaemon(true);
-                return t;
-            }, new ThreadPoolExecutor.DiscardPolicy());
+    private final UpdateQueue sender;
     private volatile boolean failing;
 
     JobUpdatePublisher(RabbitTemplate rabbit, JobViews views, WireJson json, JobSocketHandler sockets,
-                       InstanceProperties instance) {
+                       InstanceProperties instance, RelayProperties properties, GatewayMetrics metrics) {
         this.rabbit = rabbit;
         this.views = views;
         this.json = json;
         this.sockets = sockets;
         this.instanceId = instance.instanceId();
+        this.sender = new UpdateQueue(properties.maxPendingUpdates(), metrics);
     }
 
     @EventListener
     void onJobChanged(JobChanged change) {
         JobUpdate update = new JobUpdate(change.row().ownerKeyId(), change.previousStatus(), change.queueMoved(),
                 views.toView(change.row()), java.time.Instant.now());
-        sender.execute(() -> send(change, update));
+        sender.submit(() -> send(change, update));
     }
 
     @PreDestroy
     void stop() {
-        sender.shutdown();
+        sender.stop();
     }
 
     private void send(JobChanged change, JobUpdate update) {

@@ -20,6 +20,11 @@ import java.util.List;
  * @param sendThreads      threads writing frames to clients (a stalled client holds at most one)
  * @param reconcileInterval how often what the clients were sent is compared with PostgreSQL, and what the relay
  *                          failed to deliver is sent ({@link SessionReconciler}); also right after a broker reconnect
+ * @param maxPendingUpdates job updates this instance holds while its relay thread is busy (pushing to its own
+ *                          clients, publishing to the other gateways); an update beyond that is dropped, counted in
+ *                          {@code gpu.gateway.websocket.updates.dropped} and logged at most once a minute, and its
+ *                          change reaches the clients through the reconcile instead. Each holds the job's view (a
+ *                          few KB with a long prompt)
  */
 @Validated
 @ConfigurationProperties("gateway.websocket")
@@ -31,5 +36,6 @@ public record RelayProperties(
         @DefaultValue("10s") Duration sendTimeout,
         @DefaultValue("1000") @Min(10) int maxQueuedFrames,
         @DefaultValue("4") @Min(1) int sendThreads,
-        @DefaultValue("5s") Duration reconcileInterval) {
+        @DefaultValue("5s") Duration reconcileInterval,
+        @DefaultValue("50000") @Min(1) int maxPendingUpdates) {
 }

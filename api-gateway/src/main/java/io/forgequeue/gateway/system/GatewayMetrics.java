@@ -57,11 +57,13 @@ public class GatewayMetrics {
     static final String SESSIONS = "gpu.gateway.websocket.sessions";
     static final String FRAMES = "gpu.gateway.websocket.frames";
     static final String DELIVERY_LAG = "gpu.gateway.websocket.delivery.lag";
+    static final String UPDATES_DROPPED = "gpu.gateway.websocket.updates.dropped";
     static final String OUTBOX_LAG = "gpu.gateway.outbox.lag";
     static final String OUTBOX_PUBLISHED = "gpu.gateway.outbox.published";
     static final String OUTBOX_FAILURES = "gpu.gateway.outbox.failures";
     static final String EVENTS_MERGED = "gpu.gateway.events.merged";
     static final String EVENTS_REJECTED = "gpu.gateway.events.rejected";
+    static final String BROKER_CONNECTED = "gpu.gateway.broker.connected";
 
     static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency", "priority");
     static final List<String> OUTBOX_KINDS = List.of("job", "cancel");
@@ -75,9 +77,11 @@ public class GatewayMetrics {
     private final int maxPools;
     private final Counter stuck;
     private final Counter redundant;
+    private final Counter updatesDropped;
     private final Timer deliveryLag;
     private final AtomicLong sessions = new AtomicLong();
     private final AtomicLong activeWorkers = new AtomicLong();
+    private final AtomicLong brokerConnected = new AtomicLong();
     private final DoubleAdder outboxLagSeconds = new DoubleAdder();
     /** Single-tag counters by "name|value". */
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
@@ -101,6 +105,9 @@ public class GatewayMetrics {
         stuck = Counter.builder(STUCK)
                 .description("RUNNING jobs without events for the stuck threshold, failed with JOB_STUCK by this gateway")
                 .register(registry);
+        updatesDropped = Counter.builder(UPDATES_DROPPED)
+                .description("Job updates dropped because the relay's backlog was full; the reconcile sends them")
+                .register(registry);
         deliveryLag = Timer.builder(DELIVERY_LAG)
                 .description("From a job change being committed (event merge, cancel, sweep) to its update frame "
                         + "being handed to a WebSocket session of this instance")
@@ -116,6 +123,10 @@ public class GatewayMetrics {
                 .register(registry);
         Gauge.builder(OUTBOX_LAG, outboxLagSeconds, DoubleAdder::sum).baseUnit("seconds")
                 .description("Age of the oldest outbox entry not yet confirmed by the broker").register(registry);
+        Gauge.builder(BROKER_CONNECTED, brokerConnected, AtomicLong::get)
+                .description("1 while this instance holds a connection to RabbitMQ, else 0 (jobs are still "
+                        + "accepted into the outbox)")
+                .register(registry);
         REFUSAL_REASONS.forEach(r -> counter(REFUSED, "reason", r));
         OUTBOX_KINDS.forEach(k -> counter(OUTBOX_PUBLISHED, "kind", k));
         OUTBOX_FAILURE_REASONS.forEach(r -> counter(OUTBOX_FAILURES, "reason", r));
@@ -226,6 +237,11 @@ public class GatewayMetrics {
         activeWorkers.set(count);
     }
 
+    /** Whether this instance holds a connection to the broker now. */
+    public void brokerConnected(boolean connected) {
+        brokerConnected.set(connected ? 1 : 0);
+    }
+
     public void sessionsOpen(long count) {
         sessions.set(count);
     }
@@ -242,6 +258,11 @@ public class GatewayMetrics {
         }
         Duration lag = Duration.between(changedAt, Instant.now());
         deliveryLag.record(lag.isNegative() ? Duration.ZERO : lag); // clocks of two gateways may differ slightly
+    }
+
+    /** A job update was dropped: the relay's backlog ({@code gateway.websocket.max-pending-updates}) was full. */
+    public void updateDropped() {
+        updatesDropped.increment();
     }
 
     public void outboxLag(double seconds) {

@@ -68,7 +68,10 @@ class GatewayMetricsTest {
                 "update", "position", "preview");
         assertThat(registry.find("gpu.gateway.jobs.stuck").counter()).isNotNull();
         assertThat(registry.find("gpu.gateway.websocket.delivery.lag").timer()).isNotNull();
+        assertThat(registry.find("gpu.gateway.websocket.updates.dropped").counter()).isNotNull();
         assertThat(registry.find("gpu.gateway.workers.active").gauge()).isNotNull();
+        assertThat(registry.find("gpu.gateway.broker.connected").gauge()).as("0 until the first connection")
+                .isNotNull().extracting(g -> g.value()).isEqualTo(0.0);
         assertThat(registry.getMeters().stream().filter(m -> m instanceof Counter).mapToDouble(m -> ((Counter) m).count())
                 .sum()).isZero();
     }

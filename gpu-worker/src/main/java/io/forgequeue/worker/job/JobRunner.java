@@ -130,8 +130,7 @@ class JobRunner {
         JobAttempt running = new JobAttempt(job, attempt, events);
         current.set(running);
         try {
-            Map<String, Object> startMetadata = new LinkedHashMap<>();
-            startMetadata.put("forgeUrl", forge.safeUrl());
+            Map<String, Object> startMetadata = new LinkedHashMap<>(); // kept for operators: no Forge URL
             startMetadata.put("pool", job.pool());
             startMetadata.put("workerVersion", workerVersion());
             events.send(seq -> new JobStarted(jobId, attempt, worker.id(), seq, clock.instant(), startMetadata));

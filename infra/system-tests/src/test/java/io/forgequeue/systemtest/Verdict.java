@@ -94,7 +94,7 @@ final class Verdict {
                 default -> {
                     v.lost++;
                     v.violations.add("job " + s.id + " still " + status + " at the end (attempt "
-                            + job.path("attempt").asInt() + ", worker " + job.path("workerId").asString("-") + ")");
+                            + job.path("attempt").asInt() + ")");
                 }
             }
             if (job.path("attempt").asInt() > 1) {

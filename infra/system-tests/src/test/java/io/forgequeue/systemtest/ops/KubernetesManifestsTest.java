@@ -17,8 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static io.forgequeue.systemtest.ops.OpsFiles.at;
@@ -29,10 +27,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 /**
- * The Kubernetes manifests of infra/k8s/: every document is a well-formed object, the Deployments have images,
- * resources and probes on the actuator health groups, the worker holds one GPU and outlives its job on shutdown,
- * KEDA scales the worker Deployment on the real job queue, and every environment variable is one the apps read
- * (their application.yml).
+ * The Kubernetes manifests of infra/k8s/: every document is a well-formed object, the Deployments run the images the
+ * Maven build defines (set in one place, kustomization.yaml) and have resources and probes on the actuator health
+ * groups, the worker holds one GPU and outlives its job on shutdown, KEDA scales the worker Deployment on the real job
+ * queue, and every environment variable is one the apps read (their application.yml).
  */
 class KubernetesManifestsTest {
 
@@ -119,10 +117,49 @@ class KubernetesManifestsTest {
     }
 
     @Test
+    void theAppContainersRunTheImagesTheMavenBuildDefines() {
+        Map<String, Object> gateway = container(deployment("api-gateway"), "api-gateway");
+        Map<String, Object> worker = container(deployment("gpu-worker"), "gpu-worker");
+
+        assertThat(string(gateway, "image")).isEqualTo(ImageDefinitions.reference("api-gateway"));
+        assertThat(string(worker, "image")).isEqualTo(ImageDefinitions.reference("gpu-worker"));
+    }
+
+    /**
+     * kustomization.yaml is the one place where an operator points the manifests at a registry: it has an entry for
+     * every image a container names, the apps' images go to one registry under their module names with the project
+     * version, and the Forge sidecar's image is the operator's own (the build makes no such image).
+     */
+    @Test
+    void theKustomizationSetsEveryImageAndTheAppsImagesComeFromOneRegistryWithTheProjectVersion() {
+        Map<String, Object> kustomization = documentsByFile.get(DIR.resolve("kustomization.yaml")).get(0);
+        Map<String, Map<String, Object>> entries = new LinkedHashMap<>();
+        list(kustomization, "images").forEach(e -> entries.put(string(e, "name"), e));
+        Set<String> named = new TreeSet<>();
+        ofKind("Deployment").forEach(d -> allContainers(d)
+                .forEach(c -> named.add(ImageDefinitions.withoutTag(string(c, "image")))));
+        Set<String> registries = new TreeSet<>();
+        String forge = string(container(deployment("gpu-worker"), "forge"), "image");
+
+        assertThat(entries.keySet()).as("images: entries of kustomization.yaml").containsExactlyInAnyOrderElementsOf(named);
+        for (String app : List.of("api-gateway", "gpu-worker")) {
+            Map<String, Object> entry = entries.get(ImageDefinitions.repository(app));
+            String newName = string(entry, "newName");
+
+            assertThat(string(entry, "newTag")).as("newTag of %s", app).isEqualTo(ImageDefinitions.projectVersion());
+            assertThat(newName).as("newName of %s", app).endsWith("/" + app);
+            registries.add(newName.substring(0, newName.length() - app.length() - 1));
+        }
+        assertThat(registries).as("registries of the apps' images").hasSize(1);
+        assertThat(ImageDefinitions.withoutTag(forge)).as("the Forge image").isNotIn(
+                ImageDefinitions.APP_MODULES.keySet().stream().map(ImageDefinitions::repository).toList());
+    }
+
+    @Test
     void theGatewayRunsTwoReplicasProbedOnItsActuatorHealthGroupsAndAnnotatedForPrometheus() {
         Map<String, Object> gateway = deployment("api-gateway");
         Map<String, Object> container = container(gateway, "api-gateway");
-        int port = Integer.parseInt(defaultOf(gatewayConfig().get("server.port")));
+        int port = Integer.parseInt(OpsFiles.defaultOf(gatewayConfig().get("server.port")));
 
         assertThat(at(gateway, "spec.replicas")).isEqualTo(2);
         assertProbe(container, "readinessProbe", "/actuator/health/readiness", port);
@@ -184,7 +221,7 @@ class KubernetesManifestsTest {
         Duration grace = OpsFiles.duration(envOr(container, "WORKER_SHUTDOWNGRACE", config.get("worker.shutdown-grace")));
         Duration callTimeout = OpsFiles.duration(
                 envOr(container, "WORKER_FORGE_CALLTIMEOUT", config.get("worker.forge.call-timeout")));
-        Duration afterGrace = workerAfterGrace();
+        Duration afterGrace = OpsFiles.workerAfterGrace();
 
         Duration terminationGrace = Duration.ofSeconds(((Number) at(worker,
                 "spec.template.spec.terminationGracePeriodSeconds")).longValue());
@@ -401,22 +438,6 @@ class KubernetesManifestsTest {
 
     private static Map<String, Object> workerConfig() {
         return OpsFiles.flatten(OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml"));
-    }
-
-    /** "${PORT:8080}" -> "8080"; a plain value as it is. */
-    private static String defaultOf(Object value) {
-        Matcher m = Pattern.compile("\\$\\{[^:}]+:([^}]*)}").matcher(String.valueOf(value));
-        return m.matches() ? m.group(1) : String.valueOf(value);
-    }
-
-    /** AmqpConfiguration.AFTER_GRACE of the worker: the time it needs after the grace to give a job back. */
-    private static Duration workerAfterGrace() {
-        String source = OpsFiles.read("gpu-worker/src/main/java/io/forgequeue/worker/system/AmqpConfiguration.java");
-        Matcher m = Pattern.compile("AFTER_GRACE\\s*=\\s*Duration\\.ofSeconds\\((\\d+)\\)").matcher(source);
-        if (!m.find()) {
-            fail("AmqpConfiguration.AFTER_GRACE is no longer 'Duration.ofSeconds(n)': update this test");
-        }
-        return Duration.ofSeconds(Long.parseLong(m.group(1)));
     }
 
     /**

@@ -252,6 +252,23 @@ final class OpsFiles {
         return Duration.parse(s);
     }
 
+    /** "${PORT:8080}" -> "8080"; a plain value as it is. */
+    static String defaultOf(Object value) {
+        Matcher m = Pattern.compile("\\$\\{[^:}]+:([^}]*)}").matcher(String.valueOf(value));
+        return m.matches() ? m.group(1) : String.valueOf(value);
+    }
+
+    /** AmqpConfiguration.AFTER_GRACE of the worker: the time it needs after the grace to give a job back. */
+    static Duration workerAfterGrace() {
+        String source = read("gpu-worker/src/main/java/io/forgequeue/worker/system/AmqpConfiguration.java");
+        Matcher m = Pattern.compile("AFTER_GRACE\\s*=\\s*Duration\\.ofSeconds\\((\\d+)\\)").matcher(source);
+        if (!m.find()) {
+            throw new AssertionError("AmqpConfiguration.AFTER_GRACE is no longer 'Duration.ofSeconds(n)': update "
+                    + "OpsFiles.workerAfterGrace");
+        }
+        return Duration.ofSeconds(Long.parseLong(m.group(1)));
+    }
+
     // ---- promtool -----------------------------------------------------------------------------------------------
 
     /** Output and exit code of a finished command. */

@@ -1,0 +1,67 @@
+package io.forgequeue.gateway.system;
+
+import com.rabbitmq.client.ShutdownSignalException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.rabbit.connection.Connection;
+import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import org.springframework.amqp.rabbit.connection.ConnectionListener;
+import org.springframework.stereotype.Component;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Whether this instance holds a connection to RabbitMQ, for operators: the gauge {@code gpu.gateway.broker.connected}
+ * and one log line per change. Readiness does not depend on it: while the broker is away the gateway keeps accepting
+ * jobs (the outbox publishes them later) and serving what PostgreSQL holds. The health endpoint still shows the
+ * broker as its {@code rabbit} component. Thread-safe.
+ */
+@Component
+class BrokerConnection implements ConnectionListener {
+
+    private static final Logger log = LoggerFactory.getLogger(BrokerConnection.class);
+
+    private final GatewayMetrics metrics;
+    private final AtomicBoolean connected = new AtomicBoolean();
+
+    BrokerConnection(ConnectionFactory connectionFactory, GatewayMetrics metrics) {
+        this.metrics = metrics;
+        connectionFactory.addConnectionListener(this); // told at once if the connection is open already
+    }
+
+    @Override
+    public void onCreate(Connection connection) {
+        metrics.brokerConnected(true);
+        if (!connected.getAndSet(true)) {
+            log.info("Connected to the broker");
+        }
+    }
+
+    @Override
+    public void onClose(Connection connection) {
+        lost(null, true);
+    }
+
+    @Override
+    public void onShutDown(ShutdownSignalException signal) {
+        lost(signal.getMessage(), signal.isInitiatedByApplication());
+    }
+
+    @Override
+    public void onFailed(Exception exception) {
+        lost(exception.toString(), false);
+    }
+
+    private void lost(String why, boolean deliberate) {
+        metrics.brokerConnected(false);
+        if (!connected.getAndSet(false)) {
+            return;
+        }
+        if (deliberate) {
+            log.info("Closed the broker connection");
+        } else {
+            log.warn("Lost the broker connection ({}); jobs are accepted into the outbox and published once it is "
+                    + "back", why);
+        }
+    }
+}
