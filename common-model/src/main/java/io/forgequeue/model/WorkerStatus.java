@@ -77,5 +77,24 @@ public record WorkerStatus(String workerId, UUID instance, String pool, WorkerSt
             schedulers = schedulers == null ? List.of() : List.copyOf(schedulers);
             loadSeconds = loadSeconds == null ? Map.of() : Map.copyOf(loadSeconds);
         }
+
+        /**
+         * The form in which two names of one checkpoint compare equal: Forge accepts a checkpoint by its title
+         * ({@code "sdxl/juggernaut.safetensors [a1b2c3d4e5]"}), the title without hash, or its model name
+         * ({@code "sdxl_juggernaut"}: folders joined with '_', no extension), forge-api.md §7. This drops the hash,
+         * joins folders with '_' and drops the extension. Null stays null.
+         */
+        public static String canonical(String checkpoint) {
+            if (checkpoint == null) {
+                return null;
+            }
+            String name = checkpoint.trim().replaceFirst("\\s*\\[[0-9a-fA-F]{6,64}]$", "").replace('/', '_')
+                    .replace('\\', '_');
+            int dot = name.lastIndexOf('.');
+            if (dot > 0 && name.substring(dot + 1).matches("(?i)safetensors|ckpt|pt|pth|bin|gguf")) {
+                name = name.substring(0, dot);
+            }
+            return name;
+        }
     }
 }

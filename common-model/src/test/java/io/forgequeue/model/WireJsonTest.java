@@ -138,4 +138,14 @@ class WireJsonTest {
 
         assertThatThrownBy(() -> json.readValue(text, JobMessage.class)).isInstanceOf(JacksonException.class);
     }
+
+    @Test
+    void namesOfOneCheckpointCompareEqualInCanonicalForm() {
+        assertThat(WorkerStatus.ForgeOffer.canonical("sdxl/juggernaut.safetensors [a1b2c3d4e5]"))
+                .isEqualTo("sdxl_juggernaut");
+        assertThat(WorkerStatus.ForgeOffer.canonical("sdxl/juggernaut.safetensors")).isEqualTo("sdxl_juggernaut");
+        assertThat(WorkerStatus.ForgeOffer.canonical("sdxl_juggernaut")).isEqualTo("sdxl_juggernaut");
+        assertThat(WorkerStatus.ForgeOffer.canonical("flux1-dev.v2")).as("not an extension").isEqualTo("flux1-dev.v2");
+        assertThat(WorkerStatus.ForgeOffer.canonical(null)).isNull();
+    }
 }

@@ -45,10 +45,42 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
                 idleSinceNanos, idleReports, reason, seq, intervalNanos);
     }
 
-    /** Whether its Forge offers {@code checkpoint} (null = any job without a checkpoint; unknown lists offer all). */
+    /**
+     * Whether its Forge offers {@code checkpoint} under any of its names (null = a job without a checkpoint runs
+     * anywhere; a worker that could not list its checkpoints offers all).
+     */
     public boolean offersCheckpoint(String checkpoint) {
-        return checkpoint == null || forge == null || forge.checkpoints().isEmpty()
-                || forge.checkpoints().contains(checkpoint);
+        if (checkpoint == null || forge == null || forge.checkpoints().isEmpty()) {
+            return true;
+        }
+        String wanted = WorkerStatus.ForgeOffer.canonical(checkpoint);
+        for (String offered : forge.checkpoints()) {
+            if (wanted.equals(WorkerStatus.ForgeOffer.canonical(offered))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether its Forge has {@code checkpoint} loaded (by any of its names). */
+    public boolean hasLoaded(String checkpoint) {
+        String loaded = loadedCheckpoint();
+        return checkpoint != null && loaded != null
+                && WorkerStatus.ForgeOffer.canonical(checkpoint).equals(WorkerStatus.ForgeOffer.canonical(loaded));
+    }
+
+    /** Seconds its Forge took to load {@code checkpoint} (its own measurement), or null when never measured. */
+    public Double loadSeconds(String checkpoint) {
+        if (forge == null || checkpoint == null) {
+            return null;
+        }
+        String wanted = WorkerStatus.ForgeOffer.canonical(checkpoint);
+        for (var e : forge.loadSeconds().entrySet()) {
+            if (wanted.equals(WorkerStatus.ForgeOffer.canonical(e.getKey()))) {
+                return e.getValue();
+            }
+        }
+        return null;
     }
 
     /** Whether its Forge offers {@code sampler} (null = the server's default; unknown lists offer all). */

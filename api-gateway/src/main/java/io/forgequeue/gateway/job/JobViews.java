@@ -59,7 +59,8 @@ public class JobViews {
                         i.height(), i.seed()))
                 .toList();
         return new JobView(row.id(), row.status(), row.pool(), row.ticket(), position,
-                waiting != null && waiting.blocked() != null ? null : queue.etaFor(row.pool(), position),
+                waiting != null && waiting.blocked() != null ? null
+                        : queue.etaFor(row.pool(), position, row.spec().checkpoint()),
                 row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
                 publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
                 row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting);

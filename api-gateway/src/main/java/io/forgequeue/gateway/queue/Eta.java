@@ -32,6 +32,12 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
         return new Eta(seconds, low, high);
     }
 
+    /** This ETA later by {@code seconds} (e.g. a checkpoint load before the job can start). */
+    public Eta plus(double seconds) {
+        return new Eta(round(this.seconds + seconds), minSeconds == null ? null : round(minSeconds + seconds),
+                maxSeconds == null ? null : round(maxSeconds + seconds));
+    }
+
     private static double round(double value) {
         return Math.round(value * 10.0) / 10.0;
     }

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.queue;
 
+import io.forgequeue.gateway.fleet.FleetWorker;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.JobStatus;
@@ -12,6 +13,7 @@ import org.springframework.stereotype.Component;
 
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -51,10 +53,27 @@ public class QueueStats {
 
     /** The ETA of the job at {@code position} in {@code pool}, or null if unknown. */
     public Eta etaFor(String pool, Integer position) {
+        return etaFor(pool, position, null);
+    }
+
+    /**
+     * The ETA of a job at {@code position} in {@code pool} that needs {@code checkpoint}: as {@link Eta#of}, plus the
+     * time to load the checkpoint when no available worker of the pool has it loaded (the workers' own measured load
+     * times, averaged), or null if unknown.
+     */
+    public Eta etaFor(String pool, Integer position, String checkpoint) {
         if (position == null) {
             return null;
         }
-        return Eta.of(position, snapshot.pool(pool), fleet.available(pool).size(), properties.minSamplesForRange());
+        List<FleetWorker> workers = fleet.available(pool);
+        Eta eta = Eta.of(position, snapshot.pool(pool), workers.size(), properties.minSamplesForRange());
+        if (eta == null || checkpoint == null || workers.stream().anyMatch(w -> w.hasLoaded(checkpoint))) {
+            return eta;
+        }
+        double load = workers.stream().filter(w -> w.offersCheckpoint(checkpoint))
+                .map(w -> w.loadSeconds(checkpoint)).filter(java.util.Objects::nonNull)
+                .mapToDouble(Double::doubleValue).average().orElse(0);
+        return load <= 0 ? eta : eta.plus(load);
     }
 
     /** Measured GPU seconds of one standard image (512x512, 20 steps) in {@code pool}, or a default. */

@@ -93,13 +93,13 @@ class PositionPusher {
             return; // no longer queued: its update frame says so
         }
         String pool = sessions.get(0).poolOf(jobId);
-        String blocked = standing.assigned() || pool == null ? null : stats.blockedReason(pool,
-                sessions.get(0).checkpointOf(jobId));
+        String checkpoint = sessions.get(0).checkpointOf(jobId);
+        String blocked = standing.assigned() || pool == null ? null : stats.blockedReason(pool, checkpoint);
         long detail = Objects.hash(standing.ownAhead(), standing.assigned(), blocked);
         // encoded once per version for all the sessions watching this job
         Map<Long, String> encoded = new HashMap<>(2);
         java.util.function.LongFunction<String> frame = version -> encoded.computeIfAbsent(version,
-                v -> frames.position(jobId, pool, standing, blocked, v));
+                v -> frames.position(jobId, pool, checkpoint, standing, blocked, v));
         for (SocketSession session : sessions) {
             if (session.position(jobId, standing.position(), detail, frame)) {
                 metrics.framePushed("position");

@@ -142,7 +142,7 @@ class Dispatcher implements SmartLifecycle {
     boolean round(JobMoves.Lease l) {
         long now = fleet.nanoTime();
         takeBack(l, now);
-        if (now - lastPromoteNanos > PROMOTE_EVERY_NANOS && properties.policy() == SchedulerPolicy.FAIR) {
+        if (now - lastPromoteNanos > PROMOTE_EVERY_NANOS && properties.policy().usesPriorities()) {
             lastPromoteNanos = now;
             int promoted = moves.promoteWaitingLowPriority(properties.lowPriorityMaxWait(), PROMOTE_BATCH, l);
             if (promoted > 0) {
@@ -152,42 +152,157 @@ class Dispatcher implements SmartLifecycle {
             }
         }
         boolean handedOut = false;
-        List<FleetWorker> workers = new ArrayList<>(fleet.available());
-        // the emptiest workers first, so a burst spreads over the fleet before lookahead slots fill
-        workers.sort(Comparator.comparingInt((FleetWorker w) -> index.heldBy(w.id()).size()));
+        Map<String, List<Slot>> byPool = new HashMap<>();
+        for (FleetWorker worker : fleet.available()) {
+            byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
+        }
+        for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
+            handedOut |= fill(pool.getKey(), pool.getValue(), l);
+        }
+        passOvers.keySet().removeIf(id -> !index.isWaiting(id));
+        return handedOut;
+    }
+
+    /** Fills the free slots of one pool's workers, the emptiest and soonest free first; true when it handed out. */
+    private boolean fill(String pool, List<Slot> slots, JobMoves.Lease l) {
         Set<UUID> skip = new HashSet<>();
-        for (FleetWorker worker : workers) {
-            int free = properties.slotsPerWorker() - index.heldBy(worker.id()).size();
-            while (free > 0 && running) {
-                long started = System.nanoTime();
-                JobState job = index.pick(worker.pool(), s -> !skip.contains(s.id()) && mayTake(worker, s));
-                if (job == null) {
-                    break;
+        RoundContext ctx = new RoundContext(pool, slots, skip);
+        Placement placement = properties.policy().placement();
+        boolean any = false;
+        boolean progress = true;
+        while (progress && running) {
+            progress = false;
+            slots.sort(Comparator.comparingInt(Slot::free).reversed().thenComparingDouble(Slot::busySeconds));
+            for (Slot slot : slots) {
+                if (slot.free() <= 0) {
+                    continue;
                 }
+                long started = System.nanoTime();
+                JobState job = placement.choose(slot, ctx);
+                if (job == null) {
+                    continue;
+                }
+                skip.add(job.id());
+                progress = true;
                 if (job.attempt() >= properties.maxAttempts()) {
                     moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
                         log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
                                 properties.maxAttempts());
                         index.apply(row.toQueueState());
                     });
-                    skip.add(job.id());
                     continue;
                 }
-                Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), worker.id(), properties.maxAttempts(), l);
+                boolean wasForced = ctx.forced(job);
+                boolean switching = slot.needsSwitch(job);
+                Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), slot.worker().id(),
+                        properties.maxAttempts(), l);
                 if (assigned.isEmpty()) {
-                    skip.add(job.id()); // it changed meanwhile (cancelled, or the lease ended); its notification follows
-                    continue;
+                    continue; // it changed meanwhile (cancelled, or the lease ended); its notification follows
                 }
                 JobRow row = assigned.get().row();
                 index.apply(row.toQueueState());
+                slot.assigned(job);
+                passOvers.remove(job.id());
                 publish(assigned.get().message());
                 metrics.handedOut(System.nanoTime() - started);
-                log.debug("Job(id={}) attempt {} assigned to worker {}", row.id(), row.attempt(), worker.id());
-                handedOut = true;
-                free--;
+                if (switching) {
+                    metrics.switching();
+                }
+                if (wasForced) {
+                    metrics.forced();
+                }
+                log.debug("Job(id={}) attempt {} assigned to worker {}{}", row.id(), row.attempt(),
+                        slot.worker().id(), switching ? " (checkpoint switch)" : "");
+                any = true;
             }
         }
-        return handedOut;
+        return any;
+    }
+
+    /** A worker as this round sees it: free slots, the checkpoint it will have loaded, how long it is busy. */
+    private Slot slot(FleetWorker worker) {
+        List<QueueIndex.Held> held = index.heldBy(worker.id());
+        String loadedNext = worker.loadedCheckpoint();
+        long latest = Long.MIN_VALUE;
+        double busy = 0;
+        long nowMillis = System.currentTimeMillis();
+        for (QueueIndex.Held h : held) {
+            JobState s = h.job();
+            if (s.checkpoint() != null && s.assignedAtMillis() >= latest) {
+                latest = s.assignedAtMillis();
+                loadedNext = s.checkpoint();
+            }
+            busy += h.running() ? Math.max(0, s.cost() - (nowMillis - s.startedAtMillis()) / 1000.0) : s.cost();
+        }
+        return new Slot(worker, properties.slotsPerWorker() - held.size(), loadedNext, busy,
+                properties.affinity().defaultLoadSeconds());
+    }
+
+    /** When a waiting job was first passed over for affinity, and how often since. */
+    private record PassOver(int count, long firstNanos) {
+    }
+
+    /** Jobs passed over for affinity (leader memory; a new leader starts counting afresh). */
+    private final Map<UUID, PassOver> passOvers = new HashMap<>();
+
+    /** What the placement rules see of one pool in one round. */
+    private final class RoundContext implements Placement.Context {
+
+        private final String pool;
+        private final List<Slot> slots;
+        private final Set<UUID> skip;
+        private final Map<String, Integer> waiting;
+
+        RoundContext(String pool, List<Slot> slots, Set<UUID> skip) {
+            this.pool = pool;
+            this.slots = slots;
+            this.skip = skip;
+            QueueIndex.PoolCounts counts = index.counts().get(pool);
+            this.waiting = counts == null ? Map.of() : counts.perCheckpoint();
+        }
+
+        @Override
+        public List<JobState> candidates(Slot slot) {
+            FleetWorker worker = slot.worker();
+            return index.candidates(pool, s -> !skip.contains(s.id()) && mayTake(worker, s),
+                    properties.affinity().lookahead());
+        }
+
+        @Override
+        public int waiting(String checkpoint) {
+            return waiting.getOrDefault(checkpoint == null ? "" : checkpoint, 0);
+        }
+
+        @Override
+        public boolean forced(JobState job) {
+            PassOver p = passOvers.get(job.id());
+            return p != null && (p.count() >= properties.affinity().maxPassOvers()
+                    || System.nanoTime() - p.firstNanos() >= properties.affinity().maxDelay().toNanos());
+        }
+
+        @Override
+        public void passedOver(JobState job) {
+            metrics.passedOver();
+            passOvers.merge(job.id(), new PassOver(1, System.nanoTime()),
+                    (a, b) -> new PassOver(a.count() + 1, a.firstNanos()));
+        }
+
+        @Override
+        public boolean cheaperElsewhere(JobState job, Slot worker) {
+            double here = worker.busySeconds() + worker.switchSeconds(job);
+            for (Slot other : slots) {
+                if (other != worker && !other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint())
+                        && other.busySeconds() < here) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public long nowMillis() {
+            return System.currentTimeMillis();
+        }
     }
 
     /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */

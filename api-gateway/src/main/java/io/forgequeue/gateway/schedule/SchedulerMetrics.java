@@ -25,6 +25,9 @@ class SchedulerMetrics {
     private final Timer decisions;
     private final Counter stops;
     private final Counter promoted;
+    private final Counter passedOver;
+    private final Counter forced;
+    private final Counter switching;
     private final Map<String, Counter> revocations;
 
     SchedulerMetrics(MeterRegistry registry) {
@@ -40,6 +43,16 @@ class SchedulerMetrics {
                 .register(registry);
         promoted = Counter.builder("gpu.gateway.scheduler.promotions")
                 .description("Low-priority jobs that waited past gateway.scheduler.low-priority-max-wait and moved up")
+                .register(registry);
+        passedOver = Counter.builder("gpu.gateway.scheduler.passed-over")
+                .description("Times a waiting job was passed over for a later one whose model a worker had loaded")
+                .register(registry);
+        forced = Counter.builder("gpu.gateway.scheduler.passed-over.forced")
+                .description("Jobs handed out ahead of everything because they had been passed over too often or "
+                        + "too long (gateway.scheduler.affinity.*)")
+                .register(registry);
+        switching = Counter.builder("gpu.gateway.scheduler.handouts.switching")
+                .description("Hand-outs that make the worker load another checkpoint first")
                 .register(registry);
         revocations = REVOCATION_REASONS.stream().collect(Collectors.toUnmodifiableMap(Function.identity(),
                 reason -> Counter.builder("gpu.gateway.scheduler.revocations").tag("reason", reason)
@@ -59,6 +72,18 @@ class SchedulerMetrics {
 
     void stopSent() {
         stops.increment();
+    }
+
+    void passedOver() {
+        passedOver.increment();
+    }
+
+    void forced() {
+        forced.increment();
+    }
+
+    void switching() {
+        switching.increment();
     }
 
     void promoted(int count) {

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.schedule;
 
+import jakarta.validation.Valid;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
@@ -23,6 +24,7 @@ import java.time.Duration;
  * @param lostMessageGrace     an assignment is taken for lost when its worker reported twice that it holds nothing,
  *                             the first time at least this long after the assignment
  * @param stopRepeat           a worker still reporting a revoked or finished attempt is told again to stop it after this
+ * @param affinity             model-aware placement: how far it looks and how long a job may be passed over
  */
 @Validated
 @ConfigurationProperties("gateway.scheduler")
@@ -36,12 +38,29 @@ public record SchedulerProperties(
         @DefaultValue("250ms") @NotNull Duration tick,
         @DefaultValue("2m") @NotNull Duration lowPriorityMaxWait,
         @DefaultValue("1s") @NotNull Duration lostMessageGrace,
-        @DefaultValue("5s") @NotNull Duration stopRepeat) {
+        @DefaultValue("5s") @NotNull Duration stopRepeat,
+        @DefaultValue @Valid Affinity affinity) {
 
     public SchedulerProperties {
         if (renewInterval.compareTo(leaseTtl) >= 0) {
             throw new IllegalArgumentException("gateway.scheduler.renew-interval must be shorter than lease-ttl");
         }
+    }
+
+    /**
+     * Model-aware placement ({@code gateway.scheduler.affinity.*}).
+     *
+     * @param lookahead          how many candidates (group heads in the policy's order) a placement looks at
+     * @param maxPassOvers       a job passed over this often for jobs whose model a worker has loaded goes to the next
+     *                           worker that can run it, switch or not
+     * @param maxDelay           ... likewise once it was first passed over this long ago
+     * @param defaultLoadSeconds assumed checkpoint load time of a worker that has not measured one yet
+     */
+    public record Affinity(
+            @DefaultValue("32") @Min(1) int lookahead,
+            @DefaultValue("4") @Min(0) int maxPassOvers,
+            @DefaultValue("30s") @NotNull Duration maxDelay,
+            @DefaultValue("10") double defaultLoadSeconds) {
     }
 
     /** GPU slots of one worker: the job it runs plus the lookahead. */

@@ -1,0 +1,68 @@
+package io.forgequeue.gateway.schedule;
+
+import io.forgequeue.gateway.fleet.FleetWorker;
+import io.forgequeue.gateway.queue.JobState;
+import io.forgequeue.model.WorkerStatus;
+
+/**
+ * An available worker during one scheduling round: how many jobs it may still be given, the checkpoint it will have
+ * loaded when it starts the next one (that of the last job assigned to it, else the one it reported), and how long
+ * until it could start a job given now (estimated from the costs of what it holds). Updated as the round assigns.
+ * Not thread-safe (one round, one thread).
+ */
+final class Slot {
+
+    private final FleetWorker worker;
+    private final double defaultLoadSeconds;
+    private int free;
+    private String loadedNext;
+    private double busySeconds;
+
+    Slot(FleetWorker worker, int free, String loadedNext, double busySeconds, double defaultLoadSeconds) {
+        this.worker = worker;
+        this.free = free;
+        this.loadedNext = loadedNext;
+        this.busySeconds = busySeconds;
+        this.defaultLoadSeconds = defaultLoadSeconds;
+    }
+
+    FleetWorker worker() {
+        return worker;
+    }
+
+    int free() {
+        return free;
+    }
+
+    String loadedNext() {
+        return loadedNext;
+    }
+
+    double busySeconds() {
+        return busySeconds;
+    }
+
+    /** Whether running {@code job} next here means loading another checkpoint first. */
+    boolean needsSwitch(JobState job) {
+        return job.checkpoint() != null && (loadedNext == null || !WorkerStatus.ForgeOffer.canonical(job.checkpoint())
+                .equals(WorkerStatus.ForgeOffer.canonical(loadedNext)));
+    }
+
+    /** Seconds this worker takes to load the job's checkpoint (0 when no switch is needed). */
+    double switchSeconds(JobState job) {
+        if (!needsSwitch(job)) {
+            return 0;
+        }
+        Double measured = worker.loadSeconds(job.checkpoint());
+        return measured == null ? defaultLoadSeconds : measured;
+    }
+
+    /** The job was assigned to this worker in this round. */
+    void assigned(JobState job) {
+        busySeconds += switchSeconds(job) + job.cost();
+        if (job.checkpoint() != null) {
+            loadedNext = job.checkpoint();
+        }
+        free--;
+    }
+}
