@@ -17,7 +17,7 @@ import tools.jackson.databind.node.ObjectNode;
  * POST /admin/faults/hold                {"count":N, "atStep":K}: held after K steps, lock kept, until released
  * POST /admin/faults/interrupt           {"count":N, "atStep":K}: interrupted after K steps, as by another client
  * POST /admin/faults/clear               clears all faults, releases hung and held calls
- * POST /admin/release                    releases held calls (faults for later calls stay)
+ * POST /admin/release                    releases hung and held calls (faults for later calls stay)
  * POST /admin/foreign-job                {"request":{txt2img body}, "ui":false, "holdAtStep":-1}: another client's
  *                                        job, started at once on its own thread; answers {"taskId":"..."}
  * POST /admin/down                       {"forMs":X} optional: closes the API socket (connections refused)
@@ -103,8 +103,8 @@ final class AdminApi {
             return Router.Response.json(state());
         });
         r.post("/admin/release", false, req -> {
-            faults.releaseHeld();
-            LOG.log(System.Logger.Level.INFO, "held calls released");
+            faults.release();
+            LOG.log(System.Logger.Level.INFO, "hung and held calls released");
             return Router.Response.json(state());
         });
         r.post("/admin/foreign-job", false, req -> {

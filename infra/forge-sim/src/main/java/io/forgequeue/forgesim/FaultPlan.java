@@ -99,8 +99,9 @@ final class FaultPlan {
         notifyAll();
     }
 
-    /** Lets every held call go on; faults for later calls stay. */
-    synchronized void releaseHeld() {
+    /** Lets every hung and held call go on; faults planned for later calls stay. */
+    synchronized void release() {
+        releaseEpoch++;
         holdReleaseEpoch++;
         notifyAll();
     }
@@ -124,7 +125,7 @@ final class FaultPlan {
     }
 
     /**
-     * Blocks a held call until {@link #releaseHeld()} or {@link #clear()} (returns normally) or until the calling
+     * Blocks a held call until {@link #release()} or {@link #clear()} (returns normally) or until the calling
      * thread is interrupted (the sim goes down or stops).
      */
     synchronized void awaitHoldRelease() throws InterruptedException {

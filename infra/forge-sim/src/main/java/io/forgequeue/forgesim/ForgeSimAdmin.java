@@ -79,7 +79,7 @@ public final class ForgeSimAdmin {
      * @param width      width
      * @param height     height
      * @param ui         whether it stands for a web UI job
-     * @param holdAtStep hold it after this many steps, with the queue lock, until {@link #releaseHeld()}; -1 for no
+     * @param holdAtStep hold it after this many steps, with the queue lock, until {@link #release()}; -1 for no
      */
     public record ForeignJob(String prompt, int steps, int width, int height, boolean ui, int holdAtStep) {
 
@@ -160,15 +160,15 @@ public final class ForgeSimAdmin {
 
     /**
      * The next {@code count} txt2img calls stop after {@code atStep} sampling steps (0: before the first step) and
-     * keep Forge's queue lock, with their progress and live preview visible, until {@link #releaseHeld()} or
+     * keep Forge's queue lock, with their progress and live preview visible, until {@link #release()} or
      * {@link #clearFaults()}. {@code atStep} must be below the call's steps.
      */
     public State holdNext(int count, int atStep) {
         return toState(post("/admin/faults/hold", Json.object().put("count", count).put("atStep", atStep)));
     }
 
-    /** Lets every held call go on. */
-    public State releaseHeld() {
+    /** Lets every hung and held call go on; faults planned for later calls stay (unlike {@link #clearFaults()}). */
+    public State release() {
         return toState(post("/admin/release", Json.object()));
     }
 

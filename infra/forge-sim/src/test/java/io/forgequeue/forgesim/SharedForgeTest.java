@@ -93,7 +93,7 @@ class SharedForgeTest {
         assertThat(pending.get("tasks").get(0).stringValue()).isEqualTo("job-mine");
         assertThat(admin.state().currentTask()).isEqualTo(other);
 
-        admin.releaseHeld();
+        admin.release();
         await("my call held at step 5", WAIT, () -> "job-mine".equals(admin.state().currentTask())
                 && admin.state().heldNow() == 1);
         JsonNode active = taskProgress("job-mine", -1);
@@ -111,7 +111,7 @@ class SharedForgeTest {
         assertThat(otherDone.get("active").booleanValue()).isFalse();
         assertThat(otherDone.get("completed").booleanValue()).isTrue();
 
-        admin.releaseHeld();
+        admin.release();
         assertThat(mine.join().status()).isEqualTo(200);
         assertThat(taskProgress("job-mine", -1).get("completed").booleanValue()).isTrue();
         assertThat(admin.state().currentTask()).isNull();
@@ -176,7 +176,7 @@ class SharedForgeTest {
         CompletableFuture<SimClient.Reply> queued = forge.txt2imgAsync("{\"steps\":2,\"width\":16,\"height\":16}");
         await("a second call queued", WAIT, () -> admin.state().waiting() == 1);
         forge.post("/sdapi/v1/interrupt", "{}");
-        admin.releaseHeld();
+        admin.release();
 
         assertThat(held.get("job_count").asInt()).isEqualTo(1);
         assertThat(held.get("job").stringValue()).isEqualTo("scripts_txt2img");
@@ -195,7 +195,7 @@ class SharedForgeTest {
         JsonNode running = forge.progress().get("state");
         forge.post("/sdapi/v1/interrupt", "{}");
         JsonNode interrupted = forge.progress().get("state");
-        admin.releaseHeld();
+        admin.release();
         await("the UI job ended", WAIT, () -> admin.state().foreignRunning() == 0);
         JsonNode idle = forge.progress().get("state");
 
@@ -206,6 +206,25 @@ class SharedForgeTest {
         assertThat(idle.get("interrupted").booleanValue()).as("wrap_gradio_call resets the flags").isFalse();
         assertThat(taskProgress(task, -1).get("completed").booleanValue()).isTrue();
         assertThat(admin.stats().calls().completed()).isEqualTo(1);
+    }
+
+    @Test
+    void releaseLetsHungAndHeldCallsGoOnAndKeepsFaultsPlannedForLaterCalls() {
+        start();
+        admin.hangNext(1);
+        CompletableFuture<SimClient.Reply> hung = forge.txt2imgAsync("{\"steps\":4,\"width\":16,\"height\":16}");
+        await("hung", WAIT, () -> admin.state().hungNow() == 1);
+        admin.startForeignJob(ForgeSimAdmin.ForeignJob.api("other", 4).heldAtStep(1));
+        await("the other job held", WAIT, () -> admin.state().heldNow() == 1);
+        admin.holdNext(1, 2);
+
+        admin.release();
+
+        await("the released call held at its own step", WAIT, () -> admin.state().heldNow() == 1
+                && admin.state().foreignRunning() == 0);
+        assertThat(admin.state().holdNext()).isZero();
+        admin.release();
+        assertThat(hung.join().status()).isEqualTo(200);
     }
 
     @Test
