@@ -134,9 +134,10 @@ class WorkerIT {
         admin().clearFaults();
         admin().comeUp();
         admin().stepTime(Duration.ofMillis(20));
+        admin().webui(false);
         await().atMost(WAIT).until(() -> {
             ForgeSimAdmin.State s = admin().state();
-            return s.apiUp() && !s.busy() && s.waiting() == 0 && s.hungNow() == 0;
+            return s.apiUp() && !s.busy() && s.waiting() == 0 && s.hungNow() == 0 && s.foreignRunning() == 0;
         });
         await().atMost(WAIT).until(() -> forge.breakerState() == CircuitBreaker.State.CLOSED
                 && listeners.getListenerContainer("jobs").isRunning());
@@ -497,6 +498,79 @@ class WorkerIT {
                 .contains("gpu_worker_turnaround_seconds_bucket{application=\"gpu-worker\",stage=\"confirm\"")
                 .contains("gpu_worker_busy_time_seconds_total")
                 .doesNotContain(SIM.baseUrl().getPort() + "\"}"); // no high-cardinality tags
+    }
+
+    /** Issue 15: a person interrupting the job in Forge's web UI must not make it SUCCEEDED with a half image. */
+    @Test
+    @Order(15)
+    void givesBackAJobSomeoneElseInterruptedOnForgeAndRunsItAgain() {
+        double interrupted = foreign("interrupted");
+        admin().interruptNext(1, 3);
+
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(10).build());
+
+        JobRequeued requeued = (JobRequeued) events.await(jobId, e -> e.type() == EventType.REQUEUED, WAIT);
+        assertThat(requeued.attempt()).isEqualTo(1);
+        assertThat(requeued.reason()).contains("interrupted").contains("someone else");
+        JobSucceeded done = (JobSucceeded) events.await(jobId, e -> e.type() == EventType.SUCCEEDED, WAIT);
+        assertThat(done.attempt()).isEqualTo(2);
+        assertThat(events.eventsOf(jobId)).filteredOn(e -> e.attempt() == 1).extracting(JobEvent::type)
+                .doesNotContain(EventType.SUCCEEDED, EventType.FAILED);
+        assertThat(foreign("interrupted") - interrupted).isEqualTo(1);
+    }
+
+    /**
+     * Issue 15: while another client's job runs on Forge (a person in its web UI), the worker does not send its
+     * txt2img, reports none of that job's progress or previews, and runs its own once Forge is idle.
+     */
+    @Test
+    @Order(16)
+    void waitsForAnotherClientsJobOnForgeAndReportsOnlyItsOwnProgress() {
+        admin().webui(true);
+        long received = admin().stats().calls().received();
+        long interrupted = admin().stats().calls().interrupted();
+        admin().startForeignJob(ForgeSimAdmin.ForeignJob.ui("a person's castle", 60).heldAtStep(20));
+        await().atMost(WAIT).until(() -> admin().state().heldNow() == 1);
+
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(30).build());
+        await().atMost(WAIT).until(() -> meters.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
+        events.awaitType(jobId, EventType.HEARTBEAT, WAIT); // many progress polls and preview intervals later
+
+        assertThat(events.eventsOf(jobId)).extracting(JobEvent::type).doesNotContain(EventType.PROGRESS);
+        assertThat(events.previewsOf(jobId)).isEmpty();
+        assertThat(admin().stats().calls().received() - received).as("only the other client's job").isEqualTo(1);
+        admin().release();
+
+        assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(events.eventsOf(jobId)).filteredOn(e -> e instanceof JobProgressed)
+                .extracting(e -> ((JobProgressed) e).steps()).isNotEmpty().containsOnly(30);
+        assertThat(events.previewsOf(jobId)).extracting(JobPreview::steps).containsOnly(30);
+        assertThat(admin().stats().calls().interrupted() - interrupted).isZero();
+        assertThat(meters.get("gpu.worker.forge.busy.waiting").gauge().value()).isZero();
+    }
+
+    /** Issue 15: cancelling a job that waits for another client's job must not interrupt that job. */
+    @Test
+    @Order(17)
+    void cancelsAJobWaitingForAnotherClientsJobWithoutInterruptingThatJob() {
+        long interrupted = admin().stats().calls().interrupted();
+        admin().startForeignJob(ForgeSimAdmin.ForeignJob.api("someone else's cat", 60).heldAtStep(20));
+        await().atMost(WAIT).until(() -> admin().state().heldNow() == 1);
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(30).build());
+        await().atMost(WAIT).until(() -> meters.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
+
+        broker.cancel(jobId);
+
+        JobCancelled cancelled = (JobCancelled) events.awaitOutcome(jobId, WAIT);
+        assertThat(cancelled.reason()).contains("before Forge was called");
+        assertThat(admin().state().heldNow()).as("the other job still runs").isEqualTo(1);
+        admin().release();
+        await().atMost(WAIT).until(() -> admin().state().foreignRunning() == 0);
+        assertThat(admin().stats().calls().interrupted() - interrupted).isZero();
+    }
+
+    private double foreign(String event) {
+        return meters.get("gpu.worker.forge.foreign").tag("event", event).counter().count();
     }
 
     private HttpResponse<String> get(HttpClient http, String path) throws Exception {

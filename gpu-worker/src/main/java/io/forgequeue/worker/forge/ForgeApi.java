@@ -13,12 +13,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The raw Forge HTTP calls, each mapped to a result or a {@link ForgeException}; no retries here.
  *
  * <p>Two HTTP clients, so that polling never waits behind the long txt2img connection (forge-api.md §2, §11.3):
- * {@code jobHttp} carries only txt2img; {@code controlHttp} carries progress, interrupt and health probes. Both
+ * {@code jobHttp} carries only txt2img; {@code controlHttp} carries progress, task progress, interrupt and health
+ * probes. Both
  * have the connect timeout; each request has its own read timeout (txt2img: the call timeout; the others: the
  * poll timeout). Every request carries Basic auth when credentials are configured (§11.10). Thread-safe.
  */
@@ -27,6 +29,7 @@ final class ForgeApi {
     static final String TXT2IMG = "txt2img";
     static final String PROGRESS = "progress";
     static final String INTERRUPT = "interrupt";
+    static final String TASK_PROGRESS = "task_progress";
     static final Duration TXT2IMG_BACKSTOP = Duration.ofSeconds(1);
 
     private final HttpClient jobHttp;
@@ -119,6 +122,35 @@ final class ForgeApi {
             throw e;
         } catch (RuntimeException e) {
             throw ForgeErrors.badResponse(PROGRESS, "not JSON", e);
+        }
+    }
+
+    /**
+     * POST /internal/progress for one {@code force_task_id} (WebUI mode only: without it Forge answers 404, which
+     * surfaces as {@link ForgeFailure#API_MISSING}). Not behind {@code --api-auth} in Forge; the header is sent anyway.
+     *
+     * @param knownPreviewId the id of the last preview received for this task (-1: none), so that only a newer one
+     *                       comes back
+     * @param withPreview    whether to ask for the live preview at all
+     */
+    TaskProgress taskProgress(String taskId, int knownPreviewId, boolean withPreview) {
+        byte[] body = json.writeValueAsBytes(Map.of("id_task", taskId, "id_live_preview", knownPreviewId,
+                "live_preview", withPreview));
+        HttpRequest http = request("internal/progress", pollTimeout)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .build();
+        byte[] answer = send(controlHttp, http, TASK_PROGRESS);
+        try {
+            JsonNode root = json.readTree(answer);
+            if (root == null || !root.isObject()) {
+                throw ForgeErrors.badResponse(TASK_PROGRESS, "not a JSON object", null);
+            }
+            return TaskProgress.parse(root);
+        } catch (ForgeException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw ForgeErrors.badResponse(TASK_PROGRESS, "not JSON", e);
         }
     }
 

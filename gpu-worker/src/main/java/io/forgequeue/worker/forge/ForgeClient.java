@@ -11,14 +11,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
+import java.net.ConnectException;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -26,13 +28,36 @@ import java.util.function.BooleanSupplier;
  * probes. Built once by {@link ForgeConfiguration}. Thread-safe; meant for one job at a time (forge-api.md §11.1:
  * one txt2img in flight per server), while other threads poll, interrupt or probe.
  *
+ * <p><b>A Forge shared with other clients</b> (a person in its web UI, another API client; issue 15). Forge's progress,
+ * live preview and interrupt are global (§2, §5, §6), so:
+ * <ul>
+ *   <li>a txt2img is sent only while Forge is idle: while it runs another client's job the worker waits, up to
+ *       {@code busy-timeout}, then gives the job back ({@link ForgeBusyException});</li>
+ *   <li>progress and previews are read through {@link #ownProgress}, which gives them only while Forge works on this
+ *       worker's request ({@link CallWatch}: exact with {@code force_task_id} and /internal/progress in WebUI mode,
+ *       a cautious judgement from the global state in API-only mode);</li>
+ *   <li>{@link #interruptOwnCall} and the interrupt of an abandoned request are sent only when the job Forge runs
+ *       is provably this worker's;</li>
+ *   <li>a generation someone else interrupted is reported as such ({@link Txt2ImgResult#interruptedElsewhere()}),
+ *       so that its unfinished images are never the job's result.</li>
+ * </ul>
+ *
  * <p>Failures surface as {@link ForgeException}, {@link TimeoutExceededException} (the call timeout, after
- * retries), {@link CircuitBreakerOpenException} (Forge is considered down) or {@link CallStoppedException}.
+ * retries), {@link CircuitBreakerOpenException} (Forge is considered down), {@link ForgeBusyException} or
+ * {@link CallStoppedException}.
  */
 public class ForgeClient {
 
     private static final Logger log = LoggerFactory.getLogger(ForgeClient.class);
-    private static final long SETTLE_POLL_MILLIS = 250;
+    /** How often Forge's state is read while waiting for it to be idle. */
+    private static final long IDLE_POLL_MILLIS = 250;
+    /**
+     * An idle state read this recently, and after the previous answer (typically the check right after that answer),
+     * stands for the check before the next txt2img, so that a backlog costs no extra round trip between two jobs. A
+     * job another client starts within this window is not seen before the send: the txt2img then queues behind it in
+     * Forge's lock, and attribution still holds (WebUI mode) or ends at the second job (API-only mode).
+     */
+    private static final long RECENT_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     private final ForgeApi api;
     private final FailsafeExecutor<Object> jobCalls;
@@ -43,15 +68,22 @@ public class ForgeClient {
     private final WorkerMetrics metrics;
     private final JsonMapper json;
     private final ForgeCatalog catalog;
+    private final ForgeIdentity identity;
 
-    /** True while our own txt2img request is outstanding. */
-    private final AtomicBoolean txt2imgInFlight = new AtomicBoolean();
-    /** Set when a txt2img was abandoned (timeout, dropped connection): Forge may still be generating it. */
-    private volatile boolean abandonedCallMayRun;
+    /** Our txt2img request outstanding right now, or null. */
+    private volatile CallWatch current;
+    /** The last txt2img that was abandoned (timeout, dropped connection): Forge may still be generating it. */
+    private volatile CallWatch abandoned;
+    /** When the last progress request that found Forge idle was sent. */
+    private volatile long lastIdleNanos;
+    private volatile boolean idleSeen;
+    /** When the last txt2img answer arrived. */
+    private volatile long lastAnswerNanos;
+    private volatile boolean taskApiMissingLogged;
 
     ForgeClient(ForgeApi api, FailsafeExecutor<Object> jobCalls, FailsafeExecutor<Object> timedCall,
                 FailsafeExecutor<Object> probes, CircuitBreaker<Object> breaker, ForgeProperties props,
-                WorkerMetrics metrics, JsonMapper json) {
+                WorkerMetrics metrics, JsonMapper json, ForgeIdentity identity) {
         this.api = api;
         this.jobCalls = jobCalls;
         this.timedCall = timedCall;
@@ -61,16 +93,20 @@ public class ForgeClient {
         this.metrics = metrics;
         this.json = json;
         this.catalog = new ForgeCatalog(api::getJson);
+        this.identity = identity;
     }
 
     /**
-     * Generates the job's images. Blocks for the whole generation, retries included.
+     * Generates the job's images. Blocks for the whole generation, retries included, and before each attempt until
+     * Forge is idle.
      *
      * <p>First the spec's sampler, scheduler and checkpoint are checked against Forge's lists, because Forge would
      * silently use its defaults instead of an unknown name ({@link ForgeFailure#REJECTED}, not retried).
      *
-     * @param stop checked before every attempt; when true the attempt is not made ({@link CallStoppedException})
+     * @param stop checked before every attempt and while waiting for Forge; when true the attempt is not made
+     *             ({@link CallStoppedException})
      * @return the images (possibly fewer than asked, or none, when Forge was interrupted)
+     * @throws ForgeBusyException Forge ran another client's job for longer than {@code busy-timeout}
      */
     public Txt2ImgResult generate(UUID jobId, JobSpec spec, BooleanSupplier stop) {
         catalog.problemWith(spec).ifPresent(problem -> {
@@ -78,100 +114,214 @@ public class ForgeClient {
                     "Forge would silently replace a setting: " + problem, null);
         });
         Txt2ImgRequest request = Txt2ImgRequest.of(jobId, spec);
-        return (Txt2ImgResult) jobCalls.get(ctx -> attempt(request, spec, stop, ctx.isFirstAttempt()));
+        return (Txt2ImgResult) jobCalls.get(ctx -> attempt(jobId, request, spec, stop, ctx.isFirstAttempt()));
     }
 
-    private Txt2ImgResult attempt(Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop, boolean firstTry) {
+    private Txt2ImgResult attempt(UUID jobId, Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop,
+                                  boolean firstTry) {
         if (stop.getAsBoolean()) {
             throw new CallStoppedException();
         }
-        settleAbandonedCall();
+        awaitIdleForge(jobId, stop);
         if (stop.getAsBoolean()) {
             throw new CallStoppedException();
         }
+        CallWatch watch = new CallWatch(taskIdFor(jobId), spec.steps());
+        Txt2ImgRequest sent = request.withTaskId(watch.taskId());
         long start = System.nanoTime();
         long answered = start;
         boolean answer = false;
         String outcome = "success";
-        txt2imgInFlight.set(true);
+        current = watch;
+        ForgeApi.RawResult raw;
         try {
-            ForgeApi.RawResult raw = (ForgeApi.RawResult) timedCall.get(() -> api.txt2img(request));
+            raw = (ForgeApi.RawResult) timedCall.get(() -> api.txt2img(sent));
             answered = System.nanoTime();
             answer = true;
-            long millis = TimeUnit.NANOSECONDS.toMillis(answered - start);
-            ForgeInfo info = ForgeInfo.parse(raw.info(), json);
-            List<GeneratedImage> images = ResultImages.pair(raw.images(), info, spec.batchSize(), spec.seed());
-            Map<String, Object> metadata = new LinkedHashMap<>(info.toMetadata());
-            metadata.put("forgeMillis", millis);
-            metadata.put("imagesReturned", raw.images().size());
-            return new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered, firstTry);
+            lastAnswerNanos = answered;
         } catch (TimeoutExceededException e) {
             outcome = "timeout";
-            abandonedCallMayRun = true;
+            abandoned = watch;
             log.warn("Forge txt2img did not answer within {} ms; abandoned", props.callTimeout().toMillis());
             throw e;
         } catch (ForgeException e) {
             outcome = e.failure().name();
             if (e.mayStillRun()) {
-                abandonedCallMayRun = true;
+                abandoned = watch;
             }
             throw e;
         } finally {
-            txt2imgInFlight.set(false);
+            current = null;
             // the HTTP call alone: reading the images out of the answer is the worker's time (turnaround "result")
             metrics.forgeCall(ForgeApi.TXT2IMG, outcome, (answer ? answered : System.nanoTime()) - start);
         }
+        long millis = TimeUnit.NANOSECONDS.toMillis(answered - start);
+        ForgeInfo info = ForgeInfo.parse(raw.info(), json);
+        List<GeneratedImage> images = ResultImages.pair(raw.images(), info, spec.batchSize(), spec.seed());
+        CallWatch.Interruption interruption = watch.conclude(info.jobTimestamp(), raw.images().isEmpty(),
+                this::progressAfterAnswer);
+        boolean elsewhere = interruption == CallWatch.Interruption.ELSEWHERE;
+        if (elsewhere) {
+            metrics.forgeForeign(WorkerMetrics.INTERRUPTED);
+            log.warn("Forge's txt2img for Job(id={}) was interrupted by another client of {} ({} image(s) came "
+                    + "back unfinished)", jobId, identity, raw.images().size());
+        }
+        Map<String, Object> metadata = new LinkedHashMap<>(info.toMetadata());
+        metadata.put("forgeMillis", millis);
+        metadata.put("imagesReturned", raw.images().size());
+        return new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered, firstTry,
+                elsewhere);
+    }
+
+    /** A {@code force_task_id} of its own for every request, also for retries of one job (§5). */
+    private static String taskIdFor(UUID jobId) {
+        byte[] random = new byte[4];
+        ThreadLocalRandom.current().nextBytes(random);
+        return jobId + "-" + HexFormat.of().formatHex(random);
+    }
+
+    /** Forge's state right after an answer, to read the flags the answered job left; null when it cannot be read. */
+    private ProgressSnapshot progressAfterAnswer() {
+        try {
+            return timedProgress(false);
+        } catch (ForgeException e) {
+            log.debug("Progress after the answer not read: {}", e.getMessage());
+            return null;
+        }
     }
 
     /**
-     * After an abandoned txt2img, Forge keeps generating (there is no cancel on disconnect): interrupt it and wait,
-     * bounded by {@code settle-timeout}, until Forge is idle, so the next job does not queue behind an orphan
-     * (forge-api.md §11.11). An outage here fails the attempt like any other outage.
+     * Before a txt2img, Forge must be idle (forge-api.md §11.1, §11.11):
+     * <ul>
+     *   <li>while it still runs a txt2img this worker abandoned (timeout, dropped connection: there is no cancel on
+     *       disconnect), that one is interrupted and the wait is bounded by {@code settle-timeout}. Only when it is
+     *       provably ours: its task is active (WebUI mode), or the job Forge runs is the one attributed to it while
+     *       it was outstanding (API-only mode). After a Forge restart, or when the running job is someone else's
+     *       (another worker's retry, a person in the web UI), nothing is interrupted;</li>
+     *   <li>while it runs another client's job, the txt2img waits, bounded by {@code busy-timeout}
+     *       ({@link ForgeBusyException}), logged and counted ({@code gpu.worker.forge.busy.*}).</li>
+     * </ul>
+     * An outage here fails the attempt like any other outage.
      */
-    private void settleAbandonedCall() {
-        if (!abandonedCallMayRun) {
+    private void awaitIdleForge(UUID jobId, BooleanSupplier stop) {
+        CallWatch orphan = abandoned;
+        long idleAt = lastIdleNanos;
+        if (orphan == null && idleSeen && idleAt - lastAnswerNanos > 0
+                && System.nanoTime() - idleAt < RECENT_IDLE_NANOS) {
             return;
         }
-        long deadline = System.nanoTime() + props.settleTimeout().toNanos();
+        long start = System.nanoTime();
+        long settleDeadline = 0;
         boolean interruptSent = false;
-        while (true) {
-            ProgressSnapshot state = timedProgress(false);
-            if (!state.busy()) {
-                abandonedCallMayRun = false;
-                log.info("Forge is idle; the abandoned txt2img is over");
-                return;
+        boolean waiting = false;
+        boolean withheldCounted = false;
+        try {
+            while (true) {
+                ProgressSnapshot state = timedProgress(false);
+                if (!state.busy()) {
+                    if (orphan != null) {
+                        abandoned = null;
+                        log.info("Forge is idle; the abandoned txt2img is over");
+                    }
+                    if (waiting) {
+                        log.info("Job(id={}) goes on: Forge is idle after {} ms", jobId,
+                                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+                    }
+                    return;
+                }
+                long now = System.nanoTime();
+                if (orphan != null && runsAbandonedCall(orphan, state)) {
+                    if (!interruptSent) {
+                        log.warn("Forge is still running our abandoned txt2img (job_count={}); interrupting it",
+                                state.jobCount());
+                        orphan.markOwnInterrupt();
+                        callInterrupt();
+                        interruptSent = true;
+                        settleDeadline = now + props.settleTimeout().toNanos();
+                    } else if (now > settleDeadline) {
+                        throw ForgeException.of(ForgeFailure.TIMEOUT,
+                                "Forge was still busy with an abandoned txt2img after " + props.settleTimeout());
+                    }
+                } else {
+                    if (orphan != null && !interruptSent && !withheldCounted) {
+                        withheldCounted = true;
+                        metrics.forgeForeign(WorkerMetrics.INTERRUPT_WITHHELD);
+                        log.info("Forge runs a job that is not provably our abandoned txt2img; it is not interrupted");
+                    }
+                    if (!waiting) {
+                        waiting = true;
+                        metrics.forgeBusyWaiting(true);
+                        metrics.forgeForeign(WorkerMetrics.BUSY_WAIT);
+                        log.warn("Job(id={}) waits: Forge at {} is busy with another client's job (job '{}', step "
+                                + "{}/{}); its txt2img is sent once Forge is idle, at most {} from now", jobId,
+                                identity, state.job(), state.samplingStep(), state.samplingSteps(),
+                                props.busyTimeout());
+                    }
+                    if (now - start > props.busyTimeout().toNanos()) {
+                        metrics.forgeForeign(WorkerMetrics.BUSY_TIMEOUT);
+                        log.warn("Job(id={}) not started: Forge was busy with another client's job for {}", jobId,
+                                props.busyTimeout());
+                        throw new ForgeBusyException(Duration.ofNanos(now - start));
+                    }
+                }
+                if (stop.getAsBoolean()) {
+                    throw new CallStoppedException();
+                }
+                sleep(IDLE_POLL_MILLIS);
             }
-            if (!interruptSent) {
-                log.warn("Forge is still running an abandoned txt2img (job_count={}); interrupting it",
-                        state.jobCount());
-                callInterrupt();
-                interruptSent = true;
+        } finally {
+            if (waiting) {
+                metrics.forgeBusyWaiting(false);
+                metrics.forgeBusyWait(System.nanoTime() - start);
             }
-            if (System.nanoTime() > deadline) {
-                throw ForgeException.of(ForgeFailure.TIMEOUT,
-                        "Forge was still busy with an abandoned txt2img after " + props.settleTimeout());
-            }
-            sleep(SETTLE_POLL_MILLIS);
         }
     }
 
+    /** Whether the busy Forge runs our abandoned request (see {@link #awaitIdleForge}). */
+    private boolean runsAbandonedCall(CallWatch orphan, ProgressSnapshot state) {
+        TaskProgress task = taskProgress(orphan, false);
+        if (task != null) {
+            return task.active();
+        }
+        return orphan.stillRuns(state);
+    }
+
     /**
-     * Interrupts Forge, but only while our own txt2img is in flight and Forge reports a running job
-     * (forge-api.md §6, §11.5: an interrupt at any other time is lost or kills someone else's next job).
+     * Interrupts Forge, but only while our own txt2img is in flight and the job Forge runs is provably it
+     * (forge-api.md §6, §11.5: an interrupt at any other time is lost, kills someone else's job, or kills the next
+     * client's). While our request still waits behind another client's job this returns false; the caller tries
+     * again later.
      *
      * @return whether the interrupt was sent
      */
     public boolean interruptOwnCall() {
-        if (!txt2imgInFlight.get()) {
+        CallWatch watch = current;
+        if (watch == null) {
             return false;
         }
         try {
-            ProgressSnapshot state = timedProgress(false);
-            if (!state.busy() || !txt2imgInFlight.get()) {
+            boolean ours;
+            boolean otherRuns;
+            TaskProgress task = taskProgress(watch, false);
+            if (task != null) {
+                ours = task.active();
+                otherRuns = !ours && task.queued();
+            } else {
+                ProgressSnapshot state = timedProgress(false);
+                ours = watch.attribute(state);
+                otherRuns = !ours && state.busy();
+            }
+            if (!ours || current != watch) {
+                if (otherRuns && watch.markInterruptWithheld()) {
+                    metrics.forgeForeign(WorkerMetrics.INTERRUPT_WITHHELD);
+                    log.info("Not interrupting Forge: the job it runs is not ours (ours waits or cannot be told "
+                            + "apart); trying again later");
+                }
                 return false;
             }
+            watch.markOwnInterrupt();
             callInterrupt();
-            log.info("Forge interrupted (job_count={})", state.jobCount());
+            log.info("Forge interrupted (our task {})", watch.taskId());
             return true;
         } catch (ForgeException e) {
             log.warn("Could not interrupt Forge: {}", e.getMessage());
@@ -181,10 +331,71 @@ public class ForgeClient {
 
     /** Whether our txt2img request is outstanding right now. */
     public boolean isCallInFlight() {
-        return txt2imgInFlight.get();
+        return current != null;
     }
 
-    /** Forge's progress, or empty when Forge did not answer; never goes through the breaker (a hint only). */
+    /**
+     * Progress and live preview of our own txt2img, or empty: when no request of ours is outstanding, when Forge
+     * does not answer, and whenever the job Forge runs is not provably ours (another client's job ahead of ours, or
+     * after it). Never goes through the breaker (a hint only). See {@link CallWatch} for how "ours" is decided.
+     *
+     * @param withImage whether to ask for the live preview (costs bandwidth)
+     */
+    public Optional<OwnProgress> ownProgress(boolean withImage) {
+        CallWatch watch = current;
+        if (watch == null) {
+            return Optional.empty();
+        }
+        try {
+            TaskProgress task = taskProgress(watch, withImage);
+            if (task != null) {
+                if (!task.active()) {
+                    if (task.queued()) {
+                        otherJobSeen(watch);
+                    }
+                    return Optional.empty();
+                }
+                if (task.livePreview() != null) {
+                    watch.lastPreviewId(task.idLivePreview());
+                }
+                flagsOfOurJob(watch);
+                return Optional.of(OwnProgress.of(task, watch.steps()));
+            }
+            ProgressSnapshot state = timedProgress(withImage);
+            if (!watch.attribute(state)) {
+                if (state.busy()) {
+                    otherJobSeen(watch);
+                }
+                return Optional.empty();
+            }
+            return Optional.of(OwnProgress.of(state, watch.steps()));
+        } catch (ForgeException e) {
+            log.debug("Progress poll failed: {}", e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** WebUI mode: our task holds the lock, so the global state read now is our job's (its flags, its timestamp). */
+    private void flagsOfOurJob(CallWatch watch) {
+        try {
+            watch.observeTask(timedProgress(false));
+        } catch (ForgeException e) {
+            log.debug("Progress poll failed: {}", e.getMessage());
+        }
+    }
+
+    private void otherJobSeen(CallWatch watch) {
+        if (watch.markOtherJobSeen()) {
+            metrics.forgeForeign(WorkerMetrics.PROGRESS_WITHHELD);
+            log.info("Forge runs another client's job during our txt2img (task {}); its progress and previews are "
+                    + "not reported", watch.taskId());
+        }
+    }
+
+    /**
+     * Forge's progress, whatever job it runs (maybe another client's), or empty when Forge did not answer; never
+     * goes through the breaker (a hint only). For our own job use {@link #ownProgress}.
+     */
     public Optional<ProgressSnapshot> progress(boolean withImage) {
         try {
             return Optional.of(timedProgress(withImage));
@@ -252,13 +463,63 @@ public class ForgeClient {
         return props.safeUrl();
     }
 
+    /**
+     * The Forge this worker drives, as a stable name (the normalized URL, see {@link ForgeIdentity}): two workers
+     * reporting the same identity share one Forge.
+     */
+    public ForgeIdentity forgeIdentity() {
+        return identity;
+    }
+
+    /**
+     * POST /internal/progress for a request's task, or null when Forge has none (API-only mode: 404) or answers it
+     * with anything else; remembered for the request. An outage or a timeout is thrown like any failed call.
+     */
+    private TaskProgress taskProgress(CallWatch watch, boolean withPreview) {
+        if (watch.taskApi() == CallWatch.TaskApi.MISSING) {
+            return null;
+        }
+        long start = System.nanoTime();
+        String outcome = "success";
+        try {
+            TaskProgress task = api.taskProgress(watch.taskId(), watch.lastPreviewId(), withPreview);
+            watch.taskApi(CallWatch.TaskApi.AVAILABLE);
+            return task;
+        } catch (ForgeException e) {
+            outcome = e.failure().name();
+            if (e.failure().isOutage() || e.failure() == ForgeFailure.TIMEOUT) {
+                throw e;
+            }
+            watch.taskApi(CallWatch.TaskApi.MISSING);
+            if (!taskApiMissingLogged) {
+                taskApiMissingLogged = true;
+                log.info("Forge at {} has no usable /internal/progress ({}): API-only mode (--nowebui); progress is "
+                        + "attributed from its global state", identity, e.getMessage());
+            }
+            return null;
+        } finally {
+            metrics.forgeCall(ForgeApi.TASK_PROGRESS, outcome, System.nanoTime() - start);
+        }
+    }
+
     private ProgressSnapshot timedProgress(boolean withImage) {
         long start = System.nanoTime();
         String outcome = "success";
         try {
-            return api.progress(withImage);
+            ProgressSnapshot state = api.progress(withImage);
+            if (!state.busy()) {
+                lastIdleNanos = start;
+                idleSeen = true;
+            }
+            return state;
         } catch (ForgeException e) {
             outcome = e.failure().name();
+            if (abandoned != null && e.getCause() instanceof ConnectException) {
+                // Forge's process is down or restarting: its jobs died with it, so a job found running later is
+                // someone else's (another worker's retry), never our abandoned request
+                abandoned = null;
+                log.info("Forge refuses connections; the abandoned txt2img is gone with it");
+            }
             throw e;
         } finally {
             metrics.forgeCall(ForgeApi.PROGRESS, outcome, System.nanoTime() - start);

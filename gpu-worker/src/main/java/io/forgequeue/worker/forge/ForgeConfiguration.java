@@ -122,11 +122,12 @@ class ForgeConfiguration {
         FailsafeExecutor<Object> jobCalls = Failsafe.with(forgeOutageRetry, forgeFailureRetry, forgeCircuitBreaker);
         FailsafeExecutor<Object> timedCall = Failsafe.with(forgeCallTimeout);
         FailsafeExecutor<Object> probes = Failsafe.with(forgeCircuitBreaker);
-        log.info("Forge client for {} (call timeout {} ms, breaker opens after {} failures for {} ms)",
-                props.safeUrl(), props.callTimeout().toMillis(), props.breaker().failureThreshold(),
+        ForgeIdentity identity = ForgeIdentity.of(props.url(), ForgeIdentity.localHostName());
+        log.info("Forge client for {} (identity {}; call timeout {} ms, breaker opens after {} failures for {} ms)",
+                props.safeUrl(), identity, props.callTimeout().toMillis(), props.breaker().failureThreshold(),
                 props.breaker().delay().toMillis());
         return new ForgeClient(new ForgeApi(props, wireJson.mapper()), jobCalls, timedCall, probes,
-                forgeCircuitBreaker, props, metrics, wireJson.mapper());
+                forgeCircuitBreaker, props, metrics, wireJson.mapper(), identity);
     }
 
     static boolean isOutage(Throwable t) {

@@ -22,8 +22,11 @@ import java.time.Duration;
  * @param callTimeout    limit of one txt2img call (the read timeout and the Failsafe timeout); size it for the
  *                       slowest job including a first model load
  * @param pollTimeout    limit of the small calls: progress, interrupt, health probe
- * @param settleTimeout  after a txt2img was abandoned (timeout, dropped connection), how long to wait for Forge
- *                       to become idle (job_count 0) before the next txt2img is sent
+ * @param settleTimeout  after a txt2img was abandoned (timeout, dropped connection) and Forge still runs it, how long
+ *                       to wait, once it is interrupted, for Forge to become idle (job_count 0) before the next
+ *                       txt2img is sent
+ * @param busyTimeout    how long a txt2img waits while Forge runs another client's job (a person in its web UI,
+ *                       another API client) before the job is given back to the queue
  * @param retry          retries of transient failures
  * @param breaker        the circuit breaker in front of Forge
  */
@@ -37,6 +40,7 @@ public record ForgeProperties(
         @DefaultValue("180s") @NotNull Duration callTimeout,
         @DefaultValue("5s") @NotNull Duration pollTimeout,
         @DefaultValue("30s") @NotNull Duration settleTimeout,
+        @DefaultValue("10m") @NotNull Duration busyTimeout,
         @DefaultValue @Valid Retry retry,
         @DefaultValue @Valid Breaker breaker) {
 
@@ -61,7 +65,8 @@ public record ForgeProperties(
     public String toString() {
         return "ForgeProperties[url=" + safeUrl() + ", username=" + username + ", password="
                 + (password == null ? "none" : "****") + ", connectTimeout=" + connectTimeout + ", callTimeout="
-                + callTimeout + ", pollTimeout=" + pollTimeout + ", settleTimeout=" + settleTimeout + ", retry="
+                + callTimeout + ", pollTimeout=" + pollTimeout + ", settleTimeout=" + settleTimeout + ", busyTimeout="
+                + busyTimeout + ", retry="
                 + retry + ", breaker=" + breaker + "]";
     }
 

@@ -11,7 +11,9 @@ import java.util.UUID;
  * Body of POST /sdapi/v1/txt2img (forge-api.md §3). Null fields are left out so Forge applies its defaults.
  *
  * <p>Fixed choices: one batch ({@code n_iter 1}) of {@code batch_size} images; {@code send_images true} and
- * {@code save_images false} (no files on the server and no grid at index 0); {@code force_task_id} = the job id;
+ * {@code save_images false} (no files on the server and no grid at index 0); {@code force_task_id} = the job id, and
+ * for each request sent, the job id plus a random suffix ({@link #withTaskId}) so that Forge's per-task progress tells
+ * every request (a retry, an abandoned one) apart;
  * the checkpoint is chosen per job through {@code override_settings} (atomic with the job, unlike POST /options)
  * and NOT restored afterwards, so that consecutive jobs on the same checkpoint cost no reload in Forge.
  */
@@ -33,6 +35,12 @@ record Txt2ImgRequest(
         @JsonProperty("send_images") boolean sendImages,
         @JsonProperty("save_images") boolean saveImages,
         @JsonProperty("force_task_id") String forceTaskId) {
+
+    /** The same request with another {@code force_task_id}. */
+    Txt2ImgRequest withTaskId(String taskId) {
+        return new Txt2ImgRequest(prompt, negativePrompt, width, height, steps, cfgScale, samplerName, scheduler, seed,
+                batchSize, nIter, overrideSettings, overrideSettingsRestoreAfterwards, sendImages, saveImages, taskId);
+    }
 
     static Txt2ImgRequest of(UUID jobId, JobSpec spec) {
         Map<String, Object> overrides = spec.checkpoint() == null ? null

@@ -16,9 +16,13 @@ import java.util.Map;
  * @param sentNanos      {@link System#nanoTime()} when the successful request was sent
  * @param answeredNanos  {@link System#nanoTime()} when its answer had been read
  * @param firstTry       whether the successful request was the first one of this job (no retry before it)
+ * @param interruptedElsewhere whether someone other than this worker interrupted (or skipped) the generation on
+ *                       Forge, e.g. a person pressing Interrupt in Forge's web UI: the images are unfinished and must
+ *                       not be stored as the job's result (the job runs again)
  */
 public record Txt2ImgResult(List<GeneratedImage> images, Map<String, Object> metadata, long forgeMillis,
-                            int imagesReturned, long sentNanos, long answeredNanos, boolean firstTry) {
+                            int imagesReturned, long sentNanos, long answeredNanos, boolean firstTry,
+                            boolean interruptedElsewhere) {
 
     public Txt2ImgResult {
         images = List.copyOf(images);

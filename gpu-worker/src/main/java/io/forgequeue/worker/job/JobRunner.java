@@ -13,6 +13,7 @@ import io.forgequeue.model.JobStarted;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.worker.cancel.CancelledJobs;
 import io.forgequeue.worker.forge.CallStoppedException;
+import io.forgequeue.worker.forge.ForgeBusyException;
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ForgeException;
 import io.forgequeue.worker.forge.Txt2ImgResult;
@@ -182,6 +183,13 @@ class JobRunner {
             if (running.giveBackRequested() && (running.interruptSent() || result.images().isEmpty())) {
                 return requeued(running, "worker shutting down", Disposition.REQUEUE);
             }
+            if (result.interruptedElsewhere()) {
+                // issue 15: someone else stopped it on a shared Forge; its images are unfinished, it runs again
+                log.warn("Job(id={}) was interrupted on Forge by another client; {} unfinished image(s) discarded, "
+                        + "the job is given back to run again", jobId, result.images().size());
+                return requeued(running, "interrupted on the image server by someone else; it runs again",
+                        Disposition.REQUEUE);
+            }
             if (result.images().isEmpty()) {
                 log.warn("Job(id={}) Forge returned no image", jobId);
                 return failed(running, ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), result.metadata());
@@ -198,6 +206,13 @@ class JobRunner {
         } catch (CallStoppedException e) {
             return running.cancelRequested() ? cancelled(running, "cancelled before Forge was called")
                     : requeued(running, "worker shutting down", Disposition.REQUEUE);
+        } catch (ForgeBusyException e) {
+            return stoppedOr(running, () -> {
+                log.warn("Job(id={}) given back to the queue: Forge was busy with another client's job for {} ms",
+                        jobId, e.waited().toMillis());
+                return requeued(running, "the image server was busy with someone else's work for "
+                        + describe(e.waited()), Disposition.REQUEUE);
+            });
         } catch (CircuitBreakerOpenException e) {
             return stoppedOr(running, () -> outage(running, "the image server is unavailable"));
         } catch (TimeoutExceededException e) {

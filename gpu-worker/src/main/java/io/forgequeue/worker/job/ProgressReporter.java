@@ -5,7 +5,7 @@ import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.JobProgressed;
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ImageFormat;
-import io.forgequeue.worker.forge.ProgressSnapshot;
+import io.forgequeue.worker.forge.OwnProgress;
 import io.forgequeue.worker.system.WorkerProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,12 +22,13 @@ import java.util.concurrent.TimeUnit;
  * Watches one running attempt from the worker's scheduler threads while the listener thread waits for txt2img:
  * <ul>
  *   <li>polls Forge's progress (a second HTTP client) every {@code poll-interval}, skipping the image except when a
- *       preview is due, and sends throttled PROGRESS events; progress counts only while our txt2img is in flight
- *       and Forge reports a job (forge-api.md §11.3, §11.4);</li>
+ *       preview is due, and sends throttled PROGRESS events; progress and previews count only while Forge works on
+ *       our own txt2img ({@link ForgeClient#ownProgress}), never on another client's job (forge-api.md §11.3,
+ *       §11.4);</li>
  *   <li>relays previews of at most {@link JobPreview#MAX_BYTES} on {@code relay.preview};</li>
  *   <li>sends a HEARTBEAT every {@code heartbeat-interval};</li>
  *   <li>turns a cancel or an expired shutdown grace into an interrupt, repeated on each poll until it could be sent
- *       (only while our call is in flight and Forge is busy, §11.5).</li>
+ *       (only while Forge runs our own call, §11.5).</li>
  * </ul>
  */
 final class ProgressReporter implements AutoCloseable {
@@ -85,23 +86,18 @@ final class ProgressReporter implements AutoCloseable {
             }
             long now = System.nanoTime();
             boolean previewDue = config.previews() && now - lastPreviewNanos >= config.previewInterval().toNanos();
-            Optional<ProgressSnapshot> read = forge.progress(previewDue);
-            if (read.isEmpty() || !read.get().busy() || !forge.isCallInFlight()) {
+            Optional<OwnProgress> read = forge.ownProgress(previewDue);
+            if (read.isEmpty() || !forge.isCallInFlight()) {
                 return;
             }
-            ProgressSnapshot s = read.get();
-            int steps = s.samplingSteps() > 0 ? s.samplingSteps() : attempt.job().spec().steps();
-            int step = Math.max(0, Math.min(s.samplingStep(), steps));
-            int percent = (int) Math.max(0, Math.min(100, Math.floor(s.progress() * 100)));
-            if (throttle.offer(percent, now)) {
-                Double eta = s.progress() >= 0.05 && s.samplingStep() > 0 && s.etaRelative() >= 0
-                        ? Math.round(s.etaRelative() * 10) / 10.0 : null;
+            OwnProgress p = read.get();
+            if (throttle.offer(p.percent(), now)) {
                 attempt.events().send(seq -> new JobProgressed(attempt.jobId(), attempt.attempt(), workerId, seq,
-                        clock.instant(), step, Math.max(1, steps), percent, eta));
+                        clock.instant(), p.step(), p.steps(), p.percent(), p.etaSeconds()));
             }
             if (previewDue) {
                 lastPreviewNanos = now;
-                relayPreview(s, step, steps);
+                relayPreview(p);
             }
         } catch (RuntimeException e) {
             log.debug("Progress poll failed: {}", e.toString());
@@ -110,8 +106,8 @@ final class ProgressReporter implements AutoCloseable {
         }
     }
 
-    private void relayPreview(ProgressSnapshot s, int step, int steps) {
-        byte[] image = s.currentImageBytes();
+    private void relayPreview(OwnProgress p) {
+        byte[] image = p.preview();
         if (image == null || image.length == 0 || image.length > JobPreview.MAX_BYTES) {
             return;
         }
@@ -120,8 +116,8 @@ final class ProgressReporter implements AutoCloseable {
             return;
         }
         lastPreviewHash = hash;
-        publisher.sendPreview(new JobPreview(attempt.jobId(), attempt.attempt(), workerId, clock.instant(), step,
-                Math.max(1, steps), ImageFormat.detect(image).mimeType(), image));
+        publisher.sendPreview(new JobPreview(attempt.jobId(), attempt.attempt(), workerId, clock.instant(), p.step(),
+                p.steps(), ImageFormat.detect(image).mimeType(), image));
     }
 
     private void beat() {

@@ -35,7 +35,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       try only), {@value #RESULT} (Forge answered → outcome handed to the broker), {@value #CONFIRM} (outcome
  *       handed to the broker → confirmed; every outcome);</li>
  *   <li>{@code gpu.worker.consuming} (gauge, 1 while the worker takes jobs, 0 while paused);</li>
- *   <li>{@code gpu.worker.events} (counter; {@code type}, {@code result}): status events published.</li>
+ *   <li>{@code gpu.worker.events} (counter; {@code type}, {@code result}): status events published;</li>
+ *   <li>{@code gpu.worker.forge.foreign} (counter; {@code event}, one of {@link #FOREIGN_EVENTS}): what this worker
+ *       saw of other clients of its Forge (a person in its web UI, another API client);</li>
+ *   <li>{@code gpu.worker.forge.busy.waiting} (gauge, 1 while a txt2img waits for Forge to finish another client's
+ *       job) and {@code gpu.worker.forge.busy.wait} (timer): each such wait.</li>
  * </ul>
  *
  * <p>Every counter series whose tag values are known is registered at 0 at startup ({@link #OUTCOMES} ×
@@ -52,6 +56,20 @@ public class WorkerMetrics {
     public static final List<String> EVENT_RESULTS = List.of("confirmed", "nacked",
             "unconfirmed", "returned");
 
+    /** A txt2img waited because Forge was running another client's job. */
+    public static final String BUSY_WAIT = "busy_wait";
+    /** Forge stayed busy with another client's job past {@code busy-timeout}: the job was given back. */
+    public static final String BUSY_TIMEOUT = "busy_timeout";
+    /** During a txt2img Forge ran another client's job; its progress and previews were not reported (once a call). */
+    public static final String PROGRESS_WITHHELD = "progress_withheld";
+    /** An interrupt (cancel, give-back, abandoned call) was not sent: the job Forge ran was not this worker's. */
+    public static final String INTERRUPT_WITHHELD = "interrupt_withheld";
+    /** Someone else interrupted this worker's generation: the unfinished images were dropped, the job given back. */
+    public static final String INTERRUPTED = "interrupted";
+    /** Values of the {@code event} tag of {@code gpu.worker.forge.foreign}. */
+    public static final List<String> FOREIGN_EVENTS = List.of(BUSY_WAIT, BUSY_TIMEOUT, PROGRESS_WITHHELD,
+            INTERRUPT_WITHHELD, INTERRUPTED);
+
     /** Turnaround stage: the job was delivered → its txt2img request was sent. */
     public static final String PREPARE = "prepare";
     /** Turnaround stage: Forge answered → the outcome event was handed to the broker. */
@@ -62,6 +80,8 @@ public class WorkerMetrics {
     private final MeterRegistry registry;
     private final AtomicInteger breakerState = new AtomicInteger();
     private final AtomicInteger consuming = new AtomicInteger(1);
+    private final AtomicInteger busyWaiting = new AtomicInteger();
+    private final Timer busyWait;
     private final Timer idleGap;
     private final Map<String, Timer> turnaround = new HashMap<>();
     private final DutyCycle dutyCycle = new DutyCycle();
@@ -84,6 +104,11 @@ public class WorkerMetrics {
                 .publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofNanos(100_000))
                 .maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry);
+        Gauge.builder("gpu.worker.forge.busy.waiting", busyWaiting, AtomicInteger::get)
+                .description("1 while a txt2img waits for Forge to finish another client's job").register(registry);
+        busyWait = Timer.builder("gpu.worker.forge.busy.wait")
+                .description("Time a txt2img waited for Forge to finish another client's job")
                 .register(registry);
         for (String stage : List.of(PREPARE, RESULT, CONFIRM)) {
             turnaround.put(stage, Timer.builder("gpu.worker.turnaround")
@@ -118,6 +143,33 @@ public class WorkerMetrics {
         for (String state : List.of("closed", "half_open", "open")) {
             transitionsCounter(state);
         }
+        for (String event : FOREIGN_EVENTS) {
+            foreignCounter(event);
+        }
+    }
+
+    private Counter foreignCounter(String event) {
+        return Counter.builder("gpu.worker.forge.foreign")
+                .description("What this worker saw of other clients of its Forge, by event")
+                .tag("event", event).register(registry);
+    }
+
+    /** Something about another client of this worker's Forge ({@link #FOREIGN_EVENTS}). */
+    public void forgeForeign(String event) {
+        if (!FOREIGN_EVENTS.contains(event)) {
+            throw new IllegalArgumentException("unknown foreign event " + event);
+        }
+        foreignCounter(event).increment();
+    }
+
+    /** A txt2img starts or stops waiting for Forge to finish another client's job. */
+    public void forgeBusyWaiting(boolean waiting) {
+        busyWaiting.set(waiting ? 1 : 0);
+    }
+
+    /** A wait for Forge to finish another client's job is over (Forge idle, timeout or job stopped). */
+    public void forgeBusyWait(long nanos) {
+        busyWait.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
     }
 
     private Counter jobsCounter(String outcome, ErrorCode code) {

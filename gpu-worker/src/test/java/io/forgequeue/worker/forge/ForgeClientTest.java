@@ -18,7 +18,9 @@ import java.util.Base64;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -31,6 +33,7 @@ class ForgeClientTest {
     private static final String TXT2IMG = "/sdapi/v1/txt2img";
     private static final String PROGRESS = "/sdapi/v1/progress";
     private static final String INTERRUPT = "/sdapi/v1/interrupt";
+    private static final String TASK = "/internal/progress";
     private static final String IMAGE = TestImages.base64Png(8, 8, 0x336699);
 
     private final StubForge stub = new StubForge();
@@ -44,11 +47,14 @@ class ForgeClientTest {
     }
 
     private ForgeClient client(URI url, String user, String password, Duration callTimeout, Duration breakerDelay) {
-        ForgeProperties props = new ForgeProperties(url, user, password, Duration.ofMillis(500), callTimeout,
-                Duration.ofSeconds(1), Duration.ofSeconds(2),
+        return client(new ForgeProperties(url, user, password, Duration.ofMillis(500), callTimeout,
+                Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5),
                 new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50)));
+                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50))));
+    }
+
+    private ForgeClient client(ForgeProperties props) {
         WorkerMetrics metrics = new WorkerMetrics(registry);
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
@@ -173,7 +179,7 @@ class ForgeClientTest {
     }
 
     @Test
-    void timesOutAHangingCallThenInterruptsAndWaitsForForgeToBeIdleBeforeTheNextCall() {
+    void timesOutAHangingCallThenInterruptsItWhileForgeStillRunsItAndWaitsForForgeToBeIdleBeforeTheNextCall() {
         stub.answer(TXT2IMG, new Answer(200, StubForge.txt2img(IMAGE), 2_000));
         ForgeClient forge = client(stub.url(), null, null, Duration.ofMillis(300), Duration.ofSeconds(30));
 
@@ -184,6 +190,7 @@ class ForgeClientTest {
 
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)), Answer.ok(StubForge.progress(1)),
                 Answer.ok(StubForge.progress(0)));
+        stub.answer(TASK, Answer.ok(StubForge.taskProgress(true))); // Forge says: the abandoned task runs
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
         int before = stub.requests().size();
         Txt2ImgResult result = forge.generate(UUID.randomUUID(), spec, () -> false);
@@ -191,29 +198,150 @@ class ForgeClientTest {
         assertThat(result.images()).hasSize(1);
         List<String> calls = stub.requests().subList(before, stub.requests().size()).stream()
                 .map(StubForge.Request::path).toList();
-        assertThat(calls).containsExactly(PROGRESS, INTERRUPT, PROGRESS, PROGRESS, TXT2IMG);
+        assertThat(calls).containsExactly(PROGRESS, TASK, INTERRUPT, PROGRESS, TASK, PROGRESS, TXT2IMG, PROGRESS);
+        assertThat(stub.requests(TASK).get(0).body()).as("asks about the abandoned request's own task")
+                .contains(taskIdOf(stub.requests(TXT2IMG).get(2)));
         assertThat(interruptsAfterTimeouts).as("the retries found Forge idle: no interrupt").isZero();
     }
 
+    /** Issue 15: after a timeout, a busy Forge may be running another client's job, e.g. another worker's retry. */
     @Test
-    void interruptsOnlyWhileItsOwnCallIsInFlightAndForgeIsBusy() throws Exception {
+    void neverInterruptsAJobThatIsNotProvablyItsAbandonedCallAndWaitsForItInstead() {
+        stub.answer(TXT2IMG, new Answer(200, StubForge.txt2img(IMAGE), 2_000));
+        ForgeClient forge = client(stub.url(), null, null, Duration.ofMillis(300), Duration.ofSeconds(30));
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOf(TimeoutExceededException.class);
+
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)), Answer.ok(StubForge.progress(1)),
+                Answer.ok(StubForge.progress(0)));
+        stub.answer(TASK, Answer.ok(StubForge.taskProgress(false))); // ours waits: another task holds the lock
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        int before = stub.requests().size();
+        Txt2ImgResult result = forge.generate(UUID.randomUUID(), spec, () -> false);
+
+        assertThat(result.images()).hasSize(1);
+        List<String> calls = stub.requests().subList(before, stub.requests().size()).stream()
+                .map(StubForge.Request::path).toList();
+        assertThat(calls).containsExactly(PROGRESS, TASK, PROGRESS, TASK, PROGRESS, TXT2IMG, PROGRESS);
+        assertThat(foreign("interrupt_withheld")).isEqualTo(1);
+        assertThat(foreign("busy_wait")).isEqualTo(1);
+        assertThat(registry.get("gpu.worker.forge.busy.wait").timer().count()).isEqualTo(1);
+        assertThat(registry.get("gpu.worker.forge.busy.waiting").gauge().value()).isZero();
+    }
+
+    @Test
+    void givesUpWaitingForABusyForgeAfterTheBusyTimeout() {
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
+        ForgeProperties props = new ForgeProperties(stub.url(), null, null, Duration.ofMillis(500),
+                Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(300),
+                new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
+                        Duration.ofMillis(40)),
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)));
+        ForgeClient forge = client(props);
+
+        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                .isInstanceOfSatisfying(ForgeBusyException.class,
+                        e -> assertThat(e.waited()).isGreaterThanOrEqualTo(Duration.ofMillis(300)));
+
+        assertThat(stub.requests(TXT2IMG)).isEmpty();
+        assertThat(stub.requests(INTERRUPT)).isEmpty();
+        assertThat(foreign("busy_timeout")).isEqualTo(1);
+        assertThat(forge.breakerState()).as("a busy Forge is not a broken one").isEqualTo(CircuitBreaker.State.CLOSED);
+    }
+
+    @Test
+    void stopsWaitingForABusyForgeWhenTheJobIsStopped() {
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
+        ForgeClient forge = client();
+        AtomicBoolean stop = new AtomicBoolean();
+
+        CompletableFuture<Txt2ImgResult> waiting = CompletableFuture.supplyAsync(
+                () -> forge.generate(UUID.randomUUID(), spec, stop::get));
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> registry.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
+        stop.set(true);
+
+        assertThatThrownBy(() -> waiting.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(CallStoppedException.class);
+        assertThat(stub.requests(TXT2IMG)).isEmpty();
+        assertThat(registry.get("gpu.worker.forge.busy.waiting").gauge().value()).isZero();
+    }
+
+    private static String taskIdOf(StubForge.Request txt2img) {
+        int at = txt2img.body().indexOf("\"force_task_id\":\"") + "\"force_task_id\":\"".length();
+        return txt2img.body().substring(at, txt2img.body().indexOf('"', at));
+    }
+
+    private double foreign(String event) {
+        return registry.get("gpu.worker.forge.foreign").tag("event", event).counter().count();
+    }
+
+    @Test
+    void interruptsOnlyWhileItsOwnCallIsInFlightAndForgeRunsIt() throws Exception {
         ForgeClient forge = client();
 
         assertThat(forge.interruptOwnCall()).as("no call in flight").isFalse();
         assertThat(stub.requests(INTERRUPT)).isEmpty();
 
-        stub.answer(TXT2IMG, new Answer(200, StubForge.txt2img(IMAGE), 800));
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        CountDownLatch answer = stub.hold(TXT2IMG);
         CompletableFuture<Txt2ImgResult> running = CompletableFuture.supplyAsync(
                 () -> forge.generate(UUID.randomUUID(), spec, () -> false));
-        await().atMost(Duration.ofSeconds(2)).until(forge::isCallInFlight);
+        await().atMost(Duration.ofSeconds(5)).until(forge::isCallInFlight);
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(0)));
         assertThat(forge.interruptOwnCall()).as("Forge idle (job_count 0)").isFalse();
         assertThat(stub.requests(INTERRUPT)).isEmpty();
 
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
-        assertThat(forge.interruptOwnCall()).isTrue();
+        assertThat(forge.interruptOwnCall()).as("API-only mode: the one job since Forge was idle").isTrue();
         assertThat(stub.requests(INTERRUPT)).hasSize(1);
-        assertThat(running.get(5, TimeUnit.SECONDS).images()).hasSize(1);
+        answer.countDown();
+        Txt2ImgResult result = running.get(5, TimeUnit.SECONDS);
+        assertThat(result.images()).hasSize(1);
+        assertThat(result.interruptedElsewhere()).as("our own interrupt").isFalse();
+    }
+
+    @Test
+    void withTaskProgressInterruptsOnlyWhenForgeSaysOurTaskIsTheActiveOne() throws Exception {
+        stub.answer(TASK, Answer.ok(StubForge.taskProgress(false)));
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        CountDownLatch answer = stub.hold(TXT2IMG);
+        ForgeClient forge = client();
+        CompletableFuture<Txt2ImgResult> running = CompletableFuture.supplyAsync(
+                () -> forge.generate(UUID.randomUUID(), spec, () -> false));
+        await().atMost(Duration.ofSeconds(5)).until(forge::isCallInFlight);
+        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
+
+        assertThat(forge.interruptOwnCall()).as("ours waits in Forge's queue: the running job is another's")
+                .isFalse();
+        assertThat(forge.ownProgress(false)).isEmpty();
+        stub.answer(TASK, Answer.ok(StubForge.taskProgress(true)));
+        assertThat(forge.ownProgress(false)).hasValueSatisfying(p -> assertThat(p.percent()).isEqualTo(50));
+        assertThat(forge.interruptOwnCall()).isTrue();
+        answer.countDown();
+
+        assertThat(stub.requests(INTERRUPT)).hasSize(1);
+        assertThat(running.get(5, TimeUnit.SECONDS).interruptedElsewhere()).isFalse();
+        assertThat(foreign("interrupt_withheld")).isEqualTo(1);
+        assertThat(foreign("progress_withheld")).isEqualTo(1);
+    }
+
+    @Test
+    void reportsAGenerationThatCameBackWithoutAnyImageAsInterruptedElsewhere() {
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img()));
+
+        Txt2ImgResult result = client().generate(UUID.randomUUID(), spec, () -> false);
+
+        assertThat(result.images()).isEmpty();
+        assertThat(result.interruptedElsewhere()).isTrue();
+        assertThat(foreign("interrupted")).isEqualTo(1);
+    }
+
+    @Test
+    void exposesTheForgeIdentity() {
+        ForgeClient forge = client(URI.create("http://forge.example.org:7861/"), "u", "p", Duration.ofSeconds(5),
+                Duration.ofSeconds(30));
+
+        assertThat(forge.forgeIdentity().value()).isEqualTo("http://forge.example.org:7861");
     }
 
     @Test

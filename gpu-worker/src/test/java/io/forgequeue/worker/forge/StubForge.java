@@ -13,8 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A tiny in-process HTTP server standing in for Forge in unit tests of the client: each path answers with a
@@ -37,6 +39,7 @@ final class StubForge implements AutoCloseable {
     private final ExecutorService executor = Executors.newCachedThreadPool();
     private final Map<String, List<Answer>> scripts = new ConcurrentHashMap<>();
     private final List<Request> requests = new CopyOnWriteArrayList<>();
+    private final Map<String, CountDownLatch> gates = new ConcurrentHashMap<>();
 
     StubForge() {
         try {
@@ -51,10 +54,21 @@ final class StubForge implements AutoCloseable {
         answer("/sdapi/v1/interrupt", Answer.ok("{}"));
     }
 
+    /** GET /progress of an API txt2img of 10 steps at step 5 ({@code jobCount} 1), or idle after it (0). */
     static String progress(int jobCount) {
         return "{\"progress\":0.5,\"eta_relative\":1.0,\"state\":{\"skipped\":false,\"interrupted\":false,"
-                + "\"job\":\"\",\"job_count\":" + jobCount + ",\"job_no\":0,\"sampling_step\":5,\"sampling_steps\":10},"
+                + "\"job\":\"" + (jobCount == 0 ? "" : "scripts_txt2img") + "\",\"job_count\":" + jobCount
+                + ",\"job_timestamp\":\"20250101120000\",\"job_no\":0,\"sampling_step\":5,\"sampling_steps\":10},"
                 + "\"current_image\":null,\"textinfo\":null}";
+    }
+
+    /** POST /internal/progress (WebUI mode) for a task that is {@code active} or waits in the queue. */
+    static String taskProgress(boolean active) {
+        return active
+                ? "{\"active\":true,\"queued\":false,\"completed\":false,\"progress\":0.5,\"eta\":1.0,"
+                        + "\"live_preview\":null,\"id_live_preview\":-1,\"textinfo\":null}"
+                : "{\"active\":false,\"queued\":true,\"completed\":false,\"progress\":null,\"eta\":null,"
+                        + "\"live_preview\":null,\"id_live_preview\":-1,\"textinfo\":\"In queue: 1/1\"}";
     }
 
     static String txt2img(String... base64Images) {
@@ -63,7 +77,8 @@ final class StubForge implements AutoCloseable {
             images.append(images.isEmpty() ? "" : ",").append('"').append(image).append('"');
         }
         return "{\"images\":[" + images + "],\"parameters\":{},\"info\":\"{\\\"seed\\\": 5, \\\"all_seeds\\\": [5],"
-                + " \\\"index_of_first_image\\\": 0, \\\"sd_model_name\\\": \\\"stub\\\"}\"}";
+                + " \\\"index_of_first_image\\\": 0, \\\"sd_model_name\\\": \\\"stub\\\","
+                + " \\\"job_timestamp\\\": \\\"20250101120000\\\"}\"}";
     }
 
     URI url() {
@@ -73,6 +88,13 @@ final class StubForge implements AutoCloseable {
     /** Answers for a path, in order; the last one repeats. */
     void answer(String path, Answer... answers) {
         scripts.put(path, new CopyOnWriteArrayList<>(List.of(answers)));
+    }
+
+    /** Requests for {@code path} are recorded at once but answered only after the returned latch is counted down. */
+    CountDownLatch hold(String path) {
+        CountDownLatch gate = new CountDownLatch(1);
+        gates.put(path, gate);
+        return gate;
     }
 
     List<Request> requests() {
@@ -102,6 +124,10 @@ final class StubForge implements AutoCloseable {
             answer = script.size() > 1 ? script.remove(0) : script.get(0);
         }
         try {
+            CountDownLatch gate = gates.get(path);
+            if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("held answer for " + path + " never released");
+            }
             if (answer.delayMillis() > 0) {
                 Thread.sleep(answer.delayMillis());
             }

@@ -14,10 +14,15 @@ import tools.jackson.databind.node.ObjectNode;
  * POST /admin/faults/fail                {"count":N, "error":"OutOfMemoryError", "message":"...", "atStep":0}
  * POST /admin/faults/hang                {"count":N}
  * POST /admin/faults/failure-rate        {"rate":0.1, "seed":42, "error":"RuntimeError", "message":"..."}
- * POST /admin/faults/clear               clears all faults, releases hung calls
+ * POST /admin/faults/hold                {"count":N, "atStep":K}: held after K steps, lock kept, until released
+ * POST /admin/faults/interrupt           {"count":N, "atStep":K}: interrupted after K steps, as by another client
+ * POST /admin/faults/clear               clears all faults, releases hung and held calls
+ * POST /admin/release                    releases hung and held calls (faults for later calls stay)
+ * POST /admin/foreign-job                {"request":{txt2img body}, "ui":false, "holdAtStep":-1}: another client's
+ *                                        job, started at once on its own thread; answers {"taskId":"..."}
  * POST /admin/down                       {"forMs":X} optional: closes the API socket (connections refused)
  * POST /admin/up                         rebinds the API port
- * POST /admin/settings                   {"stepMs":..., "modelLoadMs":..., "unloadModel":true}
+ * POST /admin/settings                   {"stepMs":..., "modelLoadMs":..., "unloadModel":true, "webui":true}
  * </pre>
  */
 final class AdminApi {
@@ -28,15 +33,22 @@ final class AdminApi {
 
     private final Txt2ImgEngine engine;
 
+    private final ForgeApi forgeApi;
+
+    private final TaskQueue tasks;
+
     private final FaultPlan faults;
 
     private final SimStats stats;
 
     private final Options options;
 
-    AdminApi(ForgeSimServer server, Txt2ImgEngine engine, FaultPlan faults, SimStats stats, Options options) {
+    AdminApi(ForgeSimServer server, Txt2ImgEngine engine, ForgeApi forgeApi, TaskQueue tasks, FaultPlan faults, SimStats stats,
+            Options options) {
         this.server = server;
         this.engine = engine;
+        this.forgeApi = forgeApi;
+        this.tasks = tasks;
         this.faults = faults;
         this.stats = stats;
         this.options = options;
@@ -74,6 +86,38 @@ final class AdminApi {
             LOG.log(System.Logger.Level.INFO, "fault: fail txt2img calls with probability {0}", rate);
             return Router.Response.json(state());
         });
+        r.post("/admin/faults/hold", false, req -> {
+            JsonNode body = body(req);
+            int count = intField(body, "count", 1);
+            int atStep = intField(body, "atStep", 0);
+            faults.holdNext(count, atStep);
+            LOG.log(System.Logger.Level.INFO, "fault: hold the next {0} txt2img call(s) after {1} step(s)", count, atStep);
+            return Router.Response.json(state());
+        });
+        r.post("/admin/faults/interrupt", false, req -> {
+            JsonNode body = body(req);
+            int count = intField(body, "count", 1);
+            int atStep = intField(body, "atStep", 0);
+            faults.interruptNext(count, atStep);
+            LOG.log(System.Logger.Level.INFO, "fault: interrupt the next {0} txt2img call(s) after {1} step(s)", count, atStep);
+            return Router.Response.json(state());
+        });
+        r.post("/admin/release", false, req -> {
+            faults.release();
+            LOG.log(System.Logger.Level.INFO, "hung and held calls released");
+            return Router.Response.json(state());
+        });
+        r.post("/admin/foreign-job", false, req -> {
+            JsonNode body = body(req);
+            JsonNode request = body.get("request");
+            Txt2ImgRequest validated = Txt2ImgRequest.validate(request == null || request.isNull() ? Json.object() : request);
+            boolean ui = body.path("ui").asBoolean(false);
+            int holdAtStep = body.path("holdAtStep").asInt(-1);
+            String taskId = engine.startForeign(validated, new Txt2ImgEngine.Origin(ui, holdAtStep));
+            LOG.log(System.Logger.Level.INFO, "foreign {0} job {1} started{2}", ui ? "web UI" : "API", taskId,
+                    holdAtStep >= 0 ? ", held after " + holdAtStep + " step(s)" : "");
+            return Router.Response.json(Json.object().put("taskId", taskId));
+        });
         r.post("/admin/faults/clear", false, req -> {
             faults.clear();
             LOG.log(System.Logger.Level.INFO, "faults cleared");
@@ -107,6 +151,9 @@ final class AdminApi {
             if (body.path("unloadModel").asBoolean(false)) {
                 engine.unload();
             }
+            if (body.has("webui")) {
+                forgeApi.webui(body.get("webui").asBoolean());
+            }
             return Router.Response.json(state());
         });
         return r;
@@ -119,6 +166,7 @@ final class AdminApi {
         api.put("host", server.host());
         api.put("port", server.apiPort());
         api.put("adminPort", server.adminPort());
+        api.put("webui", forgeApi.webui());
         ObjectNode settings = root.putObject("settings");
         settings.put("stepMs", engine.stepMs());
         settings.put("modelLoadMs", engine.modelLoadMs());
@@ -136,6 +184,15 @@ final class AdminApi {
         ObjectNode queue = root.putObject("queue");
         queue.put("busy", engine.busy());
         queue.put("waiting", engine.queued());
+        String current = tasks.current();
+        if (current == null) {
+            queue.putNull("currentTask");
+        }
+        else {
+            queue.put("currentTask", current);
+        }
+        queue.set("pendingTasks", tasks.pendingTasks().get("tasks"));
+        queue.put("foreignRunning", engine.foreignRunning());
         root.set("txt2img", stats.snapshot(false, System.nanoTime()).get("txt2img"));
         return root;
     }

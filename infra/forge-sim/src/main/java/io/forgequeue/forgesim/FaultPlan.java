@@ -5,8 +5,10 @@ import java.util.Random;
 import tools.jackson.databind.node.ObjectNode;
 
 /**
- * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate.
- * Thread-safe (synchronized; hung calls wait on this object's monitor).
+ * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate, hold
+ * the next N calls at a sampling step (holding the queue lock) until released, and interrupt the next N calls at a
+ * sampling step as another client's {@code POST /interrupt} would. Thread-safe (synchronized; hung and held calls
+ * wait on this object's monitor).
  */
 final class FaultPlan {
 
@@ -33,6 +35,18 @@ final class FaultPlan {
     private int hungNow;
 
     private long releaseEpoch;
+
+    private int holdNext;
+
+    private int holdAtStep;
+
+    private int heldNow;
+
+    private long holdReleaseEpoch;
+
+    private int interruptNext;
+
+    private int interruptAtStep;
 
     private double failureRate;
 
@@ -61,13 +75,71 @@ final class FaultPlan {
         rateFailure = how;
     }
 
-    /** Clears every fault and lets hung calls go on (they then run normally). */
+    /** The next {@code count} calls stop after {@code atStep} sampling steps (0: before the first) and hold the lock. */
+    synchronized void holdNext(int count, int atStep) {
+        holdNext = Math.max(0, count);
+        holdAtStep = Math.max(0, atStep);
+    }
+
+    /** The next {@code count} calls are interrupted after {@code atStep} sampling steps (0: before the first). */
+    synchronized void interruptNext(int count, int atStep) {
+        interruptNext = Math.max(0, count);
+        interruptAtStep = Math.max(0, atStep);
+    }
+
+    /** Clears every fault and lets hung and held calls go on (they then run normally). */
     synchronized void clear() {
         failNext = 0;
         hangNext = 0;
         failureRate = 0;
+        holdNext = 0;
+        interruptNext = 0;
         releaseEpoch++;
+        holdReleaseEpoch++;
         notifyAll();
+    }
+
+    /** Lets every hung and held call go on; faults planned for later calls stay. */
+    synchronized void release() {
+        releaseEpoch++;
+        holdReleaseEpoch++;
+        notifyAll();
+    }
+
+    /** The sampling step this call is to be held at (consumes one from "hold next N"), or -1. */
+    synchronized int takeHold() {
+        if (holdNext > 0) {
+            holdNext--;
+            return holdAtStep;
+        }
+        return -1;
+    }
+
+    /** The sampling step this call is to be interrupted at (consumes one from "interrupt next N"), or -1. */
+    synchronized int takeInterrupt() {
+        if (interruptNext > 0) {
+            interruptNext--;
+            return interruptAtStep;
+        }
+        return -1;
+    }
+
+    /**
+     * Blocks a held call until {@link #release()} or {@link #clear()} (returns normally) or until the calling
+     * thread is interrupted (the sim goes down or stops).
+     */
+    synchronized void awaitHoldRelease() throws InterruptedException {
+        long epoch = holdReleaseEpoch;
+        heldNow++;
+        notifyAll();
+        try {
+            while (holdReleaseEpoch == epoch) {
+                wait();
+            }
+        }
+        finally {
+            heldNow--;
+        }
     }
 
     /** Whether this call is to hang (consumes one from "hang next N"). */
@@ -116,6 +188,11 @@ final class FaultPlan {
         node.put("failAtStep", failure.atStep());
         node.put("hangNext", hangNext);
         node.put("hungNow", hungNow);
+        node.put("holdNext", holdNext);
+        node.put("holdAtStep", holdAtStep);
+        node.put("heldNow", heldNow);
+        node.put("interruptNext", interruptNext);
+        node.put("interruptAtStep", interruptAtStep);
         node.put("failureRate", failureRate);
         node.put("failureSeed", failureSeed);
         node.put("failureRateError", rateFailure.error());
@@ -124,6 +201,10 @@ final class FaultPlan {
 
     synchronized int hungNow() {
         return hungNow;
+    }
+
+    synchronized int heldNow() {
+        return heldNow;
     }
 
     static String defaultMessage(String error) {

@@ -12,8 +12,9 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * Forge's HTTP API routes ({@code modules/api/api.py}) on top of the engine. Every {@code /sdapi/v1} route is
- * behind {@code --api-auth} when it is set; {@code /internal/ping} and the extension route
- * {@code /sdapi/v1/loras} are not, as in Forge.
+ * behind {@code --api-auth} when it is set; {@code /internal/*} and the extension route {@code /sdapi/v1/loras} are
+ * not, as in Forge. {@code /internal/progress} and {@code /internal/pending-tasks} answer only in WebUI mode
+ * ({@link #webui(boolean)}); in API-only mode ({@code --nowebui}) they are 404, as in Forge.
  */
 final class ForgeApi {
 
@@ -25,6 +26,8 @@ final class ForgeApi {
 
     private final GenerationState state;
 
+    private final TaskQueue tasks;
+
     private final Options options;
 
     private final Catalog catalog;
@@ -33,13 +36,26 @@ final class ForgeApi {
 
     private final ApiAuth auth;
 
-    ForgeApi(Txt2ImgEngine engine, GenerationState state, Options options, Catalog catalog, SimStats stats, ApiAuth auth) {
+    private volatile boolean webui;
+
+    ForgeApi(Txt2ImgEngine engine, GenerationState state, TaskQueue tasks, Options options, Catalog catalog, SimStats stats,
+            ApiAuth auth) {
         this.engine = engine;
         this.state = state;
+        this.tasks = tasks;
         this.options = options;
         this.catalog = catalog;
         this.stats = stats;
         this.auth = auth;
+    }
+
+    /** Switches WebUI mode (the {@code /internal/progress} and {@code /internal/pending-tasks} routes) on or off. */
+    void webui(boolean on) {
+        webui = on;
+    }
+
+    boolean webui() {
+        return webui;
     }
 
     Router router() {
@@ -74,7 +90,54 @@ final class ForgeApi {
         r.post(v1 + "refresh-checkpoints", true, req -> Router.Response.json(Json.NODES.nullNode()));
         r.get(v1 + "loras", false, req -> Router.Response.json(Json.array())); // extension route: no auth
         r.get("/internal/ping", false, req -> Router.Response.json(Json.object()));
+        r.post("/internal/progress", false, this::taskProgress);
+        r.get("/internal/pending-tasks", false, req -> {
+            requireWebui();
+            return Router.Response.json(tasks.pendingTasks());
+        });
         return r;
+    }
+
+    private void requireWebui() {
+        if (!webui) {
+            throw ApiError.http(404, "Not Found");
+        }
+    }
+
+    /**
+     * POST /internal/progress ({@code modules/progress.py progressapi}): the progress of one task by its id. A task
+     * that does not hold the lock gets {@code active=false}, null progress and eta, and "In queue: i/n" or
+     * "Waiting..."; the task that holds it gets the job's progress and, when asked, a newer live preview.
+     */
+    private Router.Response taskProgress(Router.Request request) {
+        requireWebui();
+        JsonNode body = request.json();
+        if (body == null || !body.isObject()) {
+            ArrayNode errors = Json.array();
+            errors.add(body == null ? Txt2ImgRequest.error("missing", List.of("body"), "Field required", null)
+                    : Txt2ImgRequest.error("model_attributes_type", List.of("body"),
+                            "Input should be a valid dictionary or object to extract fields from", body));
+            throw ApiError.validation(errors);
+        }
+        JsonNode idNode = body.get("id_task");
+        String id = idNode == null || idNode.isNull() ? null : idNode.asString();
+        int knownPreview = body.path("id_live_preview").asInt(-1);
+        boolean livePreview = body.path("live_preview").asBoolean(true);
+        boolean active = tasks.isActive(id);
+        ObjectNode answer = Json.object();
+        answer.put("active", active);
+        answer.put("queued", tasks.isQueued(id));
+        answer.put("completed", tasks.isCompleted(id));
+        if (!active) {
+            answer.putNull("progress");
+            answer.putNull("eta");
+            answer.putNull("live_preview");
+            answer.put("id_live_preview", -1);
+            answer.put("textinfo", tasks.queueText(id));
+            return Router.Response.json(answer);
+        }
+        answer.setAll(state.taskProgress(livePreview, knownPreview, options.livePreviewsEnabled(), options.previewEvery()));
+        return Router.Response.json(answer);
     }
 
     private ApiError checkAuth(Router.Request request) {

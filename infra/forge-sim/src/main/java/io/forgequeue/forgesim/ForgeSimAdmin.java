@@ -51,10 +51,52 @@ public final class ForgeSimAdmin {
     public record Stats(Counters calls, DutyCycle duty) {
     }
 
-    /** Answer of {@link #state()}: what the sim is set to do right now. */
+    /**
+     * Answer of {@link #state()}: what the sim is set to do right now.
+     *
+     * @param webui          whether {@code /internal/progress} and {@code /internal/pending-tasks} answer
+     * @param heldNow        calls held at a sampling step right now (see {@link #holdNext})
+     * @param currentTask    Forge's current task id ({@code force_task_id} or a generated one), or null
+     * @param pendingTasks   task ids waiting for the queue lock, in arrival order
+     * @param foreignRunning foreign jobs ({@link #startForeignJob}) that have not ended
+     */
     public record State(boolean apiUp, int apiPort, int adminPort, double stepMs, long modelLoadMs, int failNext,
             String failError, int hangNext, int hungNow, double failureRate, String loadedModel, String selectedModel,
-            long modelLoads, boolean busy, int waiting, Counters calls) {
+            long modelLoads, boolean busy, int waiting, Counters calls, boolean webui, int holdNext, int heldNow,
+            int interruptNext, String currentTask, List<String> pendingTasks, int foreignRunning) {
+
+        public State {
+            pendingTasks = List.copyOf(pendingTasks);
+        }
+    }
+
+    /**
+     * A job of another client of the same Forge, for {@link #startForeignJob}: a second API client, or a person using
+     * Forge's web UI ({@code ui}: the job is named after its task id and its flags reset when it ends).
+     *
+     * @param prompt     drawn into its images and live previews
+     * @param steps      sampling steps
+     * @param width      width
+     * @param height     height
+     * @param ui         whether it stands for a web UI job
+     * @param holdAtStep hold it after this many steps, with the queue lock, until {@link #release()}; -1 for no
+     */
+    public record ForeignJob(String prompt, int steps, int width, int height, boolean ui, int holdAtStep) {
+
+        /** Another API client's txt2img. */
+        public static ForeignJob api(String prompt, int steps) {
+            return new ForeignJob(prompt, steps, 512, 512, false, -1);
+        }
+
+        /** A person's generation in the web UI. */
+        public static ForeignJob ui(String prompt, int steps) {
+            return new ForeignJob(prompt, steps, 512, 512, true, -1);
+        }
+
+        /** The same job, held after {@code step} sampling steps until released. */
+        public ForeignJob heldAtStep(int step) {
+            return new ForeignJob(prompt, steps, width, height, ui, step);
+        }
     }
 
     private final URI adminUrl;
@@ -116,7 +158,47 @@ public final class ForgeSimAdmin {
         return toState(post("/admin/faults/failure-rate", Json.object().put("rate", rate).put("seed", seed).put("error", errorClass)));
     }
 
-    /** Clears every fault; hung calls then run normally and answer. */
+    /**
+     * The next {@code count} txt2img calls stop after {@code atStep} sampling steps (0: before the first step) and
+     * keep Forge's queue lock, with their progress and live preview visible, until {@link #release()} or
+     * {@link #clearFaults()}. {@code atStep} must be below the call's steps.
+     */
+    public State holdNext(int count, int atStep) {
+        return toState(post("/admin/faults/hold", Json.object().put("count", count).put("atStep", atStep)));
+    }
+
+    /** Lets every hung and held call go on; faults planned for later calls stay (unlike {@link #clearFaults()}). */
+    public State release() {
+        return toState(post("/admin/release", Json.object()));
+    }
+
+    /**
+     * The next {@code count} txt2img calls are interrupted after {@code atStep} sampling steps (0: before the first
+     * step, so they return no image), as another client's POST /interrupt at that moment would. The call answers
+     * 200 with its unfinished images, and the interrupted flag stays set while Forge is idle afterwards.
+     */
+    public State interruptNext(int count, int atStep) {
+        return toState(post("/admin/faults/interrupt", Json.object().put("count", count).put("atStep", atStep)));
+    }
+
+    /**
+     * Starts another client's job on the sim at once (it queues for the lock like any call) and returns its task
+     * id. It ends by itself unless held; {@link State#foreignRunning()} counts it until then.
+     */
+    public String startForeignJob(ForeignJob job) {
+        ObjectNode request = Json.object().put("prompt", job.prompt()).put("steps", job.steps())
+                .put("width", job.width()).put("height", job.height());
+        ObjectNode body = Json.object().put("ui", job.ui()).put("holdAtStep", job.holdAtStep());
+        body.set("request", request);
+        return post("/admin/foreign-job", body).path("taskId").asString();
+    }
+
+    /** WebUI mode on or off: whether {@code /internal/progress} and {@code /internal/pending-tasks} answer. */
+    public State webui(boolean on) {
+        return toState(post("/admin/settings", Json.object().put("webui", on)));
+    }
+
+    /** Clears every fault; hung and held calls then run normally and answer. */
     public State clearFaults() {
         return toState(post("/admin/faults/clear", Json.object()));
     }
@@ -203,14 +285,20 @@ public final class ForgeSimAdmin {
         JsonNode api = s.path("api");
         JsonNode faults = s.path("faults");
         JsonNode model = s.path("model");
+        JsonNode queue = s.path("queue");
+        List<String> pending = new ArrayList<>();
+        queue.path("pendingTasks").forEach(t -> pending.add(t.asString()));
         return new State(api.path("up").asBoolean(), api.path("port").asInt(), api.path("adminPort").asInt(),
                 s.path("settings").path("stepMs").asDouble(), s.path("settings").path("modelLoadMs").asLong(),
                 faults.path("failNext").asInt(), faults.path("failError").asString(null),
                 faults.path("hangNext").asInt(), faults.path("hungNow").asInt(), faults.path("failureRate").asDouble(),
                 model.path("loaded").isNull() ? null : model.path("loaded").asString(null),
                 model.path("selected").asString(null), model.path("loads").asLong(),
-                s.path("queue").path("busy").asBoolean(), s.path("queue").path("waiting").asInt(),
-                toCounters(s.path("txt2img")));
+                queue.path("busy").asBoolean(), queue.path("waiting").asInt(),
+                toCounters(s.path("txt2img")), api.path("webui").asBoolean(), faults.path("holdNext").asInt(),
+                faults.path("heldNow").asInt(), faults.path("interruptNext").asInt(),
+                queue.path("currentTask").isNull() ? null : queue.path("currentTask").asString(null), pending,
+                queue.path("foreignRunning").asInt());
     }
 
     private static Stats toStats(JsonNode s) {

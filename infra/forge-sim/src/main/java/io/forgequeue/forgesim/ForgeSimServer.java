@@ -40,6 +40,8 @@ public final class ForgeSimServer implements AutoCloseable {
 
     private final GenerationState state;
 
+    private final TaskQueue tasks;
+
     private final Router apiRouter;
 
     private final ExecutorService apiExecutor;
@@ -77,8 +79,11 @@ public final class ForgeSimServer implements AutoCloseable {
                     new FaultPlan.Failure(config.failError(), config.failMessage(), 0));
         }
         SimStats stats = new SimStats();
-        this.engine = new Txt2ImgEngine(state, options, catalog, faults, stats, config.stepMs(), config.modelLoadMs());
-        this.apiRouter = new ForgeApi(engine, state, options, catalog, stats, ApiAuth.parse(config.apiAuth())).router();
+        this.tasks = new TaskQueue();
+        this.engine = new Txt2ImgEngine(state, tasks, options, catalog, faults, stats, config.stepMs(), config.modelLoadMs());
+        ForgeApi forgeApi = new ForgeApi(engine, state, tasks, options, catalog, stats, ApiAuth.parse(config.apiAuth()));
+        forgeApi.webui(config.webui());
+        this.apiRouter = forgeApi.router();
         this.apiExecutor = Executors.newFixedThreadPool(config.threads(), daemonThreads("forge-sim-api-"));
         this.adminExecutor = Executors.newFixedThreadPool(4, daemonThreads("forge-sim-admin-"));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("forge-sim-timer-"));
@@ -96,7 +101,7 @@ public final class ForgeSimServer implements AutoCloseable {
             throw e;
         }
         this.adminServer = admin;
-        adminServer.createContext("/", new AdminApi(this, engine, faults, stats, options).router());
+        adminServer.createContext("/", new AdminApi(this, engine, forgeApi, tasks, faults, stats, options).router());
         adminServer.setExecutor(adminExecutor);
         apiServer.start();
         adminServer.start();
@@ -158,6 +163,7 @@ public final class ForgeSimServer implements AutoCloseable {
             toStop.stop(0);
             engine.abortAll();
             state.reset();
+            tasks.reset();
             engine.unload();
             LOG.log(System.Logger.Level.INFO, "API on port {0} is down{1}", String.valueOf(apiPort),
                     forMs > 0 ? " for " + forMs + " ms" : "");

@@ -46,6 +46,8 @@ final class GenerationState {
 
     private int currentImageSamplingStep;
 
+    private int idLivePreview;
+
     /** {@code state.begin(job)}: a new job starts; clears the flags and the preview. */
     synchronized void begin(String jobName) {
         samplingStep = 0;
@@ -57,6 +59,7 @@ final class GenerationState {
         previewSource = null;
         currentImage = null;
         currentImageSamplingStep = 0;
+        idLivePreview = 0;
         skipped = false;
         interrupted = false;
         stoppingGeneration = false;
@@ -66,6 +69,17 @@ final class GenerationState {
     /** {@code state.end()}: only {@code job} and {@code job_count} are reset. */
     synchronized void end() {
         job = "";
+        jobCount = 0;
+    }
+
+    /**
+     * What {@code call_queue.wrap_gradio_call} does after a job started from the web UI: the flags are reset, so
+     * an interrupt of a UI job leaves no trace in the idle state (forge-api.md §6).
+     */
+    synchronized void endUiJob() {
+        skipped = false;
+        interrupted = false;
+        stoppingGeneration = false;
         jobCount = 0;
     }
 
@@ -148,6 +162,53 @@ final class GenerationState {
         previewSource = null;
         currentImage = null;
         currentImageSamplingStep = 0;
+        idLivePreview = 0;
+    }
+
+    /**
+     * The per-task part of POST /internal/progress for the task that holds the lock ({@code modules/progress.py}):
+     * {@code progress} without Forge's 0.01 offset (null-free: 0 while the job count is unknown), {@code eta} (null
+     * until there is progress), and the live preview as a {@code data:} URI when one newer than
+     * {@code knownPreviewId} exists.
+     */
+    synchronized ObjectNode taskProgress(boolean livePreview, int knownPreviewId, boolean livePreviews, int previewEvery) {
+        double progress = 0;
+        if (jobCount > 0) {
+            progress += (double) jobNo / jobCount;
+            if (samplingSteps > 0) {
+                progress += 1.0 / jobCount * samplingStep / samplingSteps;
+            }
+        }
+        progress = Math.min(progress, 1);
+        double elapsed = (System.nanoTime() - timeStartNanos) / 1e9;
+        ObjectNode body = Json.object();
+        body.put("progress", progress);
+        if (progress > 0) {
+            body.put("eta", elapsed / progress - elapsed);
+        }
+        else {
+            body.putNull("eta");
+        }
+        String preview = null;
+        int previewId = knownPreviewId;
+        if (livePreviews && livePreview) {
+            if (samplingStep - currentImageSamplingStep >= previewEvery && previewEvery != -1) {
+                renderPreview();
+            }
+            if (idLivePreview != knownPreviewId && currentImage != null) {
+                preview = "data:image/png;base64," + currentImage;
+                previewId = idLivePreview;
+            }
+        }
+        if (preview == null) {
+            body.putNull("live_preview");
+        }
+        else {
+            body.put("live_preview", preview);
+        }
+        body.put("id_live_preview", previewId);
+        body.putNull("textinfo");
+        return body;
     }
 
     /**
@@ -219,5 +280,6 @@ final class GenerationState {
         byte[] png = PngEncoder.encode(ImageRenderer.render(spec), spec.width(), spec.height(), null);
         currentImage = Base64.getEncoder().encodeToString(png);
         currentImageSamplingStep = samplingStep;
+        idLivePreview++;
     }
 }

@@ -26,10 +26,12 @@ import java.util.Map;
  * @param hangNext      hang this many txt2img calls until the fault is cleared (startup fault)
  * @param failureRate   probability 0..1 that any txt2img call fails (startup fault)
  * @param failureSeed   seed of the failure-rate random generator
+ * @param webui         WebUI mode (Forge started without {@code --nowebui}): the {@code /internal/progress} and
+ *                      {@code /internal/pending-tasks} routes exist (default false: API-only, where they are 404)
  */
 public record SimConfig(String host, int port, int adminPort, double stepMs, long modelLoadMs, String apiAuth,
         int previewEvery, List<String> models, int threads, int failNext, String failError, String failMessage,
-        int hangNext, double failureRate, long failureSeed) {
+        int hangNext, double failureRate, long failureSeed, boolean webui) {
 
     private static final Map<String, String> FLAGS = new LinkedHashMap<>();
 
@@ -50,6 +52,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         FLAGS.put("hang-next", "hang the next N txt2img calls until cleared via the admin API (default 0)");
         FLAGS.put("failure-rate", "probability 0..1 that a txt2img call fails (default 0)");
         FLAGS.put("failure-seed", "seed for --failure-rate (default 42)");
+        FLAGS.put("webui", "WebUI mode: serve /internal/progress and /internal/pending-tasks (no value)");
     }
 
     public SimConfig {
@@ -113,8 +116,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
             if (!FLAGS.containsKey(name)) {
                 throw new IllegalArgumentException("unknown option --" + name);
             }
-            if (name.equals("listen")) {
-                values.put("listen", value == null ? "true" : value);
+            if (name.equals("listen") || name.equals("webui")) {
+                values.put(name, value == null ? "true" : value);
                 continue;
             }
             if (value == null) {
@@ -144,7 +147,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
                 values.get("fail-message"),
                 intValue(values, "hang-next", 0),
                 doubleValue(values, "failure-rate", 0),
-                longValue(values, "failure-seed", 42));
+                longValue(values, "failure-seed", 42),
+                Boolean.parseBoolean(values.getOrDefault("webui", "false")));
     }
 
     /** Human-readable list of options, for --help and error messages. */
@@ -158,7 +162,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
     /** Same settings with other ports (used by tests and by {@link ForgeSimProcess}). */
     public SimConfig withPorts(int newPort, int newAdminPort) {
         return new SimConfig(host, newPort, newAdminPort, stepMs, modelLoadMs, apiAuth, previewEvery, models, threads,
-                failNext, failError, failMessage, hangNext, failureRate, failureSeed);
+                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui);
     }
 
     private static List<String> splitList(String raw) {

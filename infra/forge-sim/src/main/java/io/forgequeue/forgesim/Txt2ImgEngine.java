@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -40,6 +41,23 @@ final class Txt2ImgEngine {
     private record ImagePlan(ImageRenderer.Spec spec, String infotext) {
     }
 
+    /**
+     * Who sends a call. API clients use {@link #API}; the admin API's foreign jobs may stand for a person using the
+     * web UI: then Forge's UI wrapper runs the job ({@code state.job} = the task id, the flags reset when it ends,
+     * the task finished even after an error).
+     *
+     * @param ui         whether the call stands for a web UI job
+     * @param holdAtStep hold the call at this sampling step until released, or -1 (else the "hold next" fault decides)
+     */
+    record Origin(boolean ui, int holdAtStep) {
+
+        static final Origin API = new Origin(false, -1);
+    }
+
+    /** The faults one call suffers: a failure (or null), and the steps it is held and interrupted at (or -1). */
+    private record CallFaults(FaultPlan.Failure failure, int holdAt, int interruptAt) {
+    }
+
     private static final List<String> UPSCALERS = List.of("Latent", "Latent (antialiased)", "Latent (bicubic)",
             "Latent (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)", "None", "Lanczos", "Nearest",
             "DAT x2", "DAT x3", "DAT x4", "ESRGAN_4x", "LDSR", "R-ESRGAN 4x+", "R-ESRGAN 4x+ Anime6B", "ScuNET",
@@ -47,9 +65,13 @@ final class Txt2ImgEngine {
 
     private static final int MAX_PIXELS_PER_BATCH = 4096 * 4096;
 
+    private static final System.Logger LOG = System.getLogger("forge-sim");
+
     private final ReentrantLock queueLock = new ReentrantLock(true);
 
     private final GenerationState state;
+
+    private final TaskQueue tasks;
 
     private final Options options;
 
@@ -75,9 +97,14 @@ final class Txt2ImgEngine {
 
     private final AtomicLong ooms = new AtomicLong();
 
-    Txt2ImgEngine(GenerationState state, Options options, Catalog catalog, FaultPlan faults, SimStats stats,
+    private final AtomicInteger foreignRunning = new AtomicInteger();
+
+    private final AtomicInteger foreignThreads = new AtomicInteger();
+
+    Txt2ImgEngine(GenerationState state, TaskQueue tasks, Options options, Catalog catalog, FaultPlan faults, SimStats stats,
             double stepMs, long modelLoadMs) {
         this.state = state;
+        this.tasks = tasks;
         this.options = options;
         this.catalog = catalog;
         this.faults = faults;
@@ -140,8 +167,42 @@ final class Txt2ImgEngine {
         }
     }
 
+    /** Foreign jobs (started through the admin API) that have not ended yet. */
+    int foreignRunning() {
+        return foreignRunning.get();
+    }
+
+    /**
+     * Starts a job as another client of this Forge would (a second API client, or a person in the web UI), on its
+     * own thread, and returns its task id at once. It takes its place in the queue like any call.
+     */
+    String startForeign(Txt2ImgRequest request, Origin origin) {
+        String given = request.string("force_task_id");
+        String taskId = given == null || given.isEmpty() ? TaskQueue.newTaskId(origin.ui() ? "ui" : "txt2img") : given;
+        Txt2ImgRequest withId = request.with("force_task_id", Json.NODES.stringNode(taskId));
+        foreignRunning.incrementAndGet();
+        Thread thread = new Thread(() -> {
+            try {
+                txt2img(withId, origin);
+            }
+            catch (Aborted | ApiError e) {
+                LOG.log(System.Logger.Level.DEBUG, "foreign job {0} ended without an answer: {1}", taskId, e.toString());
+            }
+            finally {
+                foreignRunning.decrementAndGet();
+            }
+        }, "forge-sim-foreign-" + foreignThreads.incrementAndGet());
+        thread.setDaemon(true);
+        thread.start();
+        return taskId;
+    }
+
     /** POST /sdapi/v1/txt2img, from a validated request to the response parts. */
     Result txt2img(Txt2ImgRequest request) {
+        return txt2img(request, Origin.API);
+    }
+
+    private Result txt2img(Txt2ImgRequest request, Origin origin) {
         stats.received();
         Txt2ImgRequest p = applyInfotext(request);
         checkScripts(p);
@@ -154,12 +215,15 @@ final class Txt2ImgEngine {
         // fix_p_invalid_sampler_and_scheduler inside process_images
         Catalog.SamplerChoice fixed = Catalog.samplerAndScheduler(choice.sampler(), scheduler, false);
 
+        String forcedId = p.string("force_task_id");
+        String taskId = forcedId == null || forcedId.isEmpty() ? TaskQueue.newTaskId("txt2img") : forcedId;
         long myEpoch = epoch.get();
         List<ImagePlan> plans;
         ObjectNode info;
         boolean interrupted;
         boolean skipped;
         register();
+        tasks.add(taskId);
         try {
             if (faults.takeHang()) {
                 stats.hung();
@@ -170,16 +234,28 @@ final class Txt2ImgEngine {
             try {
                 stats.busyStart(System.nanoTime());
                 try {
-                    state.begin("scripts_txt2img");
+                    // api.py text2imgapi: begin, start_task, process, finish_task (only on success), end;
+                    // call_queue.wrap_gradio_gpu_call for UI jobs: the task finishes in any case, the flags reset
+                    state.begin(origin.ui() ? taskId : "scripts_txt2img");
+                    tasks.start(taskId);
                     try {
-                        JobOutcome outcome = runJob(p, fixed, myEpoch);
+                        JobOutcome outcome = runJob(p, fixed, myEpoch, origin);
                         plans = outcome.plans();
                         info = outcome.info();
                         interrupted = state.interrupted();
                         skipped = outcome.anySkipped();
+                        if (!origin.ui()) {
+                            tasks.finish(taskId);
+                        }
                     }
                     finally {
+                        if (origin.ui()) {
+                            tasks.finish(taskId);
+                        }
                         state.end();
+                        if (origin.ui()) {
+                            state.endUiJob();
+                        }
                     }
                 }
                 finally {
@@ -192,10 +268,12 @@ final class Txt2ImgEngine {
         }
         catch (InterruptedException e) {
             stats.aborted();
+            tasks.forget(taskId);
             throw new Aborted();
         }
         catch (Aborted e) {
             stats.aborted();
+            tasks.forget(taskId);
             throw e;
         }
         catch (ApiError e) {
@@ -215,11 +293,13 @@ final class Txt2ImgEngine {
     }
 
     /** Everything between {@code state.begin()} and {@code state.end()}: Forge's process_images. */
-    private JobOutcome runJob(Txt2ImgRequest p, Catalog.SamplerChoice choice, long myEpoch) {
+    private JobOutcome runJob(Txt2ImgRequest p, Catalog.SamplerChoice choice, long myEpoch, Origin origin) {
         FaultPlan.Failure failure = faults.takeFailure();
         if (failure != null && failure.atStep() == 0) {
             throw fail(failure);
         }
+        int holdAt = origin.holdAtStep() >= 0 ? origin.holdAtStep() : faults.takeHold();
+        CallFaults callFaults = new CallFaults(failure, holdAt, faults.takeInterrupt());
 
         // override_settings: an unknown checkpoint is dropped silently; an unknown key is a KeyError
         Map<String, JsonNode> overrides = new LinkedHashMap<>();
@@ -245,7 +325,7 @@ final class Txt2ImgEngine {
                     ensureLoaded(myEpoch);
                 }
             }
-            return processImages(p, choice, failure, myEpoch);
+            return processImages(p, choice, callFaults, myEpoch);
         }
         finally {
             if (p.flag("override_settings_restore_afterwards")) {
@@ -255,7 +335,7 @@ final class Txt2ImgEngine {
     }
 
     /** Forge's process_images_inner. */
-    private JobOutcome processImages(Txt2ImgRequest p, Catalog.SamplerChoice choice, FaultPlan.Failure failure, long myEpoch) {
+    private JobOutcome processImages(Txt2ImgRequest p, Catalog.SamplerChoice choice, CallFaults failure, long myEpoch) {
         int batchSize = (int) Math.min(Integer.MAX_VALUE, Math.max(0, p.integer("batch_size")));
         int nIter = (int) Math.min(Integer.MAX_VALUE, Math.max(0, p.integer("n_iter")));
         int steps = (int) Math.min(100_000, p.integer("steps"));
@@ -412,12 +492,23 @@ final class Txt2ImgEngine {
         return new JobOutcome(outputs, info, anySkipped);
     }
 
-    /** One sampling pass; returns the number of steps completed before an interrupt or skip stopped it. */
-    private int sample(int steps, ImageRenderer.Spec source, FaultPlan.Failure failure, int[] stepCounter, long myEpoch) {
+    /**
+     * One sampling pass; returns the number of steps completed before an interrupt or skip stopped it. The call's
+     * injected faults act at the step counted over the whole call: held (lock kept, state visible) or interrupted
+     * after that many steps, failed at it.
+     */
+    private int sample(int steps, ImageRenderer.Spec source, CallFaults callFaults, int[] stepCounter, long myEpoch) {
         state.startSampling(steps, source);
         long deadline = System.nanoTime();
         int done = 0;
         for (int k = 1; k <= steps; k++) {
+            if (stepCounter[0] == callFaults.interruptAt()) {
+                state.interrupt(); // as another client's POST /interrupt at this moment
+            }
+            if (stepCounter[0] == callFaults.holdAt()) {
+                hold(myEpoch);
+                deadline = System.nanoTime();
+            }
             if (state.interrupted() || state.skipped()) {
                 break; // the denoiser checks the flags before each step and returns the last latent
             }
@@ -432,11 +523,24 @@ final class Txt2ImgEngine {
             done = k;
             state.stepDone(k - 1);
             stepCounter[0]++;
+            FaultPlan.Failure failure = callFaults.failure();
             if (failure != null && stepCounter[0] == failure.atStep()) {
                 throw fail(failure);
             }
         }
         return done;
+    }
+
+    /** Holds the call where it is, with the queue lock, until the admin API releases it. */
+    private void hold(long myEpoch) {
+        checkEpoch(myEpoch);
+        try {
+            faults.awaitHoldRelease();
+        }
+        catch (InterruptedException e) {
+            throw new Aborted();
+        }
+        checkEpoch(myEpoch);
     }
 
     private ApiError fail(FaultPlan.Failure failure) {
