@@ -441,7 +441,7 @@ public class ForgeClient {
 
     /** Forge's URL without credentials. */
     /**
-     * What this Forge offers, for the worker's announcements: its identity (the URL without credentials), the
+     * What this Forge offers, for the worker's announcements: its identity ({@link #forgeIdentity()}), the
      * checkpoints by their stable names (model name and title without hash, forge-api.md §7), samplers and
      * schedulers. Empty while Forge's lists cannot be read.
      */
@@ -450,7 +450,7 @@ public class ForgeClient {
         if (lists == null) {
             return Optional.empty();
         }
-        return Optional.of(new Offer(safeUrl(), List.copyOf(new java.util.TreeSet<>(lists.modelNames())),
+        return Optional.of(new Offer(identity.value(), List.copyOf(new java.util.TreeSet<>(lists.modelNames())),
                 List.copyOf(new java.util.TreeSet<>(lists.samplers())),
                 List.copyOf(new java.util.TreeSet<>(lists.schedulers()))));
     }
