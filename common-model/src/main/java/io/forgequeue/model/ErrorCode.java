@@ -32,6 +32,12 @@ public enum ErrorCode {
     JOB_STUCK("The job stopped reporting progress and was given up. Please try again.", true),
     /** The job could not be handed to the queue. */
     DISPATCH_FAILED("The job could not be queued. Please try again.", true),
+    /**
+     * The image server generated with another checkpoint than the job asked for (Forge silently runs its current
+     * model when a per-request override names one it cannot load), also after the worker asked it to load the
+     * requested one and tried again. No image of the wrong model is delivered.
+     */
+    MODEL_MISMATCH("The GPU server used a different model than the one requested.", true),
     /** An unexpected error inside the worker. */
     WORKER_ERROR("An unexpected error occurred while running the job.", true),
     /** A code this reader does not know (sent by a newer version). */
