@@ -1,2 +1,5 @@
-/** Checks of the operations files: Prometheus config and alert rules, Grafana dashboard, Kubernetes manifests. */
+/**
+ * Checks of the operations files: Prometheus config and alert rules, Grafana dashboard, Kubernetes manifests, and the
+ * local scripts of infra/local/ (up.sh, down.sh and their functions).
+ */
 package io.forgequeue.systemtest.ops;
