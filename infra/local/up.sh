@@ -45,6 +45,13 @@ export FQ_PG_DB=${FQ_PG_DB:-forgequeue}
 # One line per worker: "NAME PORT FORGE_URL SIM_PORT" (checks the settings before anything starts).
 layout=$(fq_worker_layout "$GATEWAY_PORT")
 mapfile -t workers <<< "$layout"
+# Every app's port, before anything starts: free, or held by the same app of this FQ_RUN_DIR.
+fq_check_app_port gateway "$FQ_GATEWAY_JAR" "$GATEWAY_PORT"
+for line in "${workers[@]}"; do
+  read -r name port forge_url sim_port <<< "$line"
+  fq_check_app_port "$name" "$FQ_WORKER_JAR" "$port"
+  [[ $sim_port == - ]] || fq_check_app_port "forge-sim-${name#worker-}" "$FQ_FORGE_SIM_JAR" "$sim_port"
+done
 started=$(fq_now)
 
 command -v java > /dev/null || fq_die "Java 17 or newer is required (Debian: apt-get install openjdk-17-jre-headless)"

@@ -136,6 +136,23 @@ fq_app_pid() {
   fi
 }
 
+# fq_check_app_port NAME JAR PORT: dies unless PORT is free for NAME or NAME (started by up.sh from this FQ_RUN_DIR)
+# already runs on it: when another process listens on PORT, or NAME runs on another port (a system started with
+# other settings from the same FQ_RUN_DIR).
+fq_check_app_port() {
+  local name=$1 jar=$2 port=$3 pid running_port
+  if pid=$(fq_app_pid "$name" "$jar"); then
+    running_port=$(sed -n 2p "$FQ_APP_DIR/pids/$name.pid")
+    if [[ -n $running_port && $running_port != "$port" ]]; then
+      fq_die "$name already runs (pid $pid) on port $running_port, not $port: this FQ_RUN_DIR ($FQ_RUN_DIR) holds a \
+system started with other settings. Stop it (infra/local/down.sh), or give this system its own FQ_RUN_DIR"
+    fi
+  elif [[ -n $(fq_listen_inodes "$port") ]]; then
+    fq_die "port $port, wanted by $name, is already in use by $(fq_port_owners "$port"). Another local system? \
+Give this one its own ports and FQ_RUN_DIR (see the top of infra/local/up.sh)"
+  fi
+}
+
 # fq_start_app NAME JAR PORT HEALTH_PATH -- [env VAR=value ...] [app args...]
 # Starts `java -jar JAR args` unless NAME already runs, then waits until http://127.0.0.1:PORT/HEALTH_PATH answers
 # 200 from the process it started (fq_await_app). Refuses a PORT another process already listens on, and a NAME
@@ -154,21 +171,13 @@ fq_start_app() {
   fi
   args=("$@")
   mkdir -p "$FQ_APP_DIR/pids" "$FQ_APP_DIR/logs"
-  local log=$FQ_APP_DIR/logs/$name.log pidfile=$FQ_APP_DIR/pids/$name.pid pid running_port
+  local log=$FQ_APP_DIR/logs/$name.log pidfile=$FQ_APP_DIR/pids/$name.pid pid
+  fq_check_app_port "$name" "$jar" "$port"
   if pid=$(fq_app_pid "$name" "$jar"); then
-    running_port=$(sed -n 2p "$pidfile")
-    if [[ -n $running_port && $running_port != "$port" ]]; then
-      fq_die "$name already runs (pid $pid) on port $running_port, not $port: this FQ_RUN_DIR ($FQ_RUN_DIR) holds a \
-system started with other settings. Stop it (infra/local/down.sh), or give this system its own FQ_RUN_DIR"
-    fi
     fq_log "$name already running (pid $pid)"
     return 0
   fi
   [[ -f $jar ]] || fq_die "$jar is missing: build with ./mvnw -DskipTests package"
-  if [[ -n $(fq_listen_inodes "$port") ]]; then
-    fq_die "port $port, wanted by $name, is already in use by $(fq_port_owners "$port"). Another local system? \
-Give this one its own ports and FQ_RUN_DIR (see the top of infra/local/up.sh)"
-  fi
   local t
   t=$(fq_now)
   # The variables are exported in the subshell, not passed on a command line, so that API keys never show in ps.

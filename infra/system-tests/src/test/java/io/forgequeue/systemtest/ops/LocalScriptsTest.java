@@ -190,6 +190,24 @@ class LocalScriptsTest {
     }
 
     @Test
+    void anAppOfThisRunDirectoryRunningOnAnotherPortIsNotTakenForTheOneAskedFor(@TempDir Path runDir) throws IOException {
+        Path jar = Files.writeString(runDir.resolve("app.jar"), "never run");
+
+        LocalScripts.Run run = LocalScripts.functions(Map.of("FQ_RUN_DIR", runDir.toString()), """
+                bash -c 'sleep 30; exit 0' %s < /dev/null > /dev/null 2>&1 &
+                running=$!
+                mkdir -p "$FQ_APP_DIR/pids"
+                printf '%%s\n18091\n' "$running" > "$FQ_APP_DIR/pids/worker-1.pid"
+                (fq_check_app_port worker-1 %s 18091) && echo "same port: fine"
+                (fq_check_app_port worker-1 %s 18191) || echo "other port: refused"
+                kill "$running"
+                """.formatted(jar, jar, jar));
+
+        assertThat(run.lines()).as(run.toString()).containsExactly("same port: fine", "other port: refused");
+        assertThat(run.stderr()).contains("worker-1 already runs (pid", "on port 18091, not 18191");
+    }
+
+    @Test
     void aPortNobodyListensOnHasNoHolder() throws IOException {
         int port;
         try (ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
