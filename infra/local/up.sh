@@ -72,7 +72,8 @@ for line in "${workers[@]}"; do
   if [[ $sim_port == - ]]; then
     fq_log "$name drives the Forge at $forge_url"
   else
-    fq_start_app "forge-sim-${name#worker-}" "$FQ_FORGE_SIM_JAR" "$sim_port" "/sdapi/v1/progress?skip_current_image=true" \
+    fq_start_app "forge-sim-${name#worker-}" "$FQ_FORGE_SIM_JAR" "$sim_port" \
+      "/sdapi/v1/progress?skip_current_image=true" \
       -- --port "$sim_port" --admin-port "$((sim_port + 1))" --step-ms "$SIM_STEP_MS"
   fi
 done

@@ -258,7 +258,7 @@ fq_forge_names() {
 # comma-separated, in the first one's order, so the gateway accepts only what any worker's Forge can run. A Forge
 # that cannot be asked is left out; empty when none can.
 fq_forge_common_names() {
-  local path=$1 field=$2 url names common= asked=
+  local path=$1 field=$2 url names common='' asked=''
   shift 2
   for url in "$@"; do
     names=$(fq_forge_names "$url$path" "$field")

@@ -85,8 +85,9 @@ fq_port_owners() {
   if ((${#out[@]} == 0)); then
     echo "an unknown process"
   else
-    local IFS=';'
-    echo "${out[*]}" | sed 's/;/; /g'
+    local joined
+    joined=$(printf '%s; ' "${out[@]}")
+    echo "${joined%; }"
   fi
 }
 
