@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Stops what infra/local/up.sh started: the workers first (they give back a running job), then the
-# gateway, forge-sim, Prometheus (if infra/local/prometheus.sh started it), PostgreSQL and RabbitMQ.
+# gateway, the forge-sims, Prometheus (if infra/local/prometheus.sh started it), PostgreSQL and RabbitMQ.
 # Processes it did not start are left alone.
 # FQ_KEEP_SERVERS=1 keeps RabbitMQ and PostgreSQL running (and their data in every case).
+# A system started with its own FQ_RUN_DIR, FQ_RABBIT_PORT or FQ_PG_PORT is stopped with the same values (up.sh
+# prints the command).
 set -euo pipefail
 
 FQ_SERVICE=down
@@ -18,7 +20,9 @@ for pidfile in "$FQ_APP_DIR"/pids/worker-*.pid; do
   fq_stop_app "$(basename "$pidfile" .pid)"
 done
 fq_stop_app gateway
-fq_stop_app forge-sim
+for pidfile in "$FQ_APP_DIR"/pids/forge-sim*.pid; do
+  fq_stop_app "$(basename "$pidfile" .pid)"
+done
 if [[ -f $FQ_RUN_DIR/prometheus.pid ]]; then
   "$FQ_LOCAL_DIR/prometheus.sh" stop
 fi

@@ -41,6 +41,56 @@ fq_port_in_use() {
   fi
 }
 
+# Inodes of the sockets listening on TCP port $1 (IPv4 and IPv6), one a line, read from /proc/net/tcp{,6}.
+fq_listen_inodes() {
+  local port_hex files=() f
+  port_hex=$(printf '%04X' "$1")
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [[ -r $f ]] && files+=("$f")
+  done
+  ((${#files[@]} > 0)) || return 0
+  # Columns: sl local_address rem_address st ... inode (10th); st 0A = LISTEN; the port is the hex after the last ':'.
+  awk -v port="$port_hex" 'FNR > 1 && $4 == "0A" { n = split($2, a, ":"); if (a[n] == port) print $10 }' "${files[@]}"
+}
+
+# Who listens on TCP port $2, judged from one look at the sockets: "self" (process $1 holds a listening socket on
+# it, so an answer on that port comes from that process), "other" (only other processes do) or "none".
+fq_port_holder() {
+  local pid=$1 port=$2 inodes links inode
+  inodes=$(fq_listen_inodes "$port")
+  if [[ -z $inodes ]]; then
+    echo none
+    return 0
+  fi
+  links=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2> /dev/null || true)
+  for inode in $inodes; do
+    if grep -qxF "socket:[$inode]" <<< "$links"; then
+      echo self
+      return 0
+    fi
+  done
+  echo other
+}
+
+# The processes listening on TCP port $1, for messages: "pid 123 (java -jar ...)", several separated by "; ",
+# "an unknown process" when none is found (scans every process: not for loops).
+fq_port_owners() {
+  local inode pid cmd out=()
+  for pid in $(for inode in $(fq_listen_inodes "$1"); do
+    find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname "socket:\[$inode\]" 2> /dev/null | cut -d/ -f3
+  done | sort -un); do
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | cut -c1-120)
+    out+=("pid $pid (${cmd% })")
+  done
+  if ((${#out[@]} == 0)); then
+    echo "an unknown process"
+  else
+    local joined
+    joined=$(printf '%s; ' "${out[@]}")
+    echo "${joined%; }"
+  fi
+}
+
 # True when pid $1 is alive and its command line contains $2 (guards against pid reuse).
 fq_pid_matches() {
   local pid=$1 needle=$2

@@ -18,6 +18,7 @@ import io.forgequeue.model.JobStarted;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.model.Topology;
+import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.forgequeue.worker.forge.ForgeClient;
@@ -104,7 +105,8 @@ class WorkerIT {
 
     static ForgeSimProcess startSim() {
         try {
-            return ForgeSimProcess.start("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2");
+            return ForgeSimProcess.builder().args("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2")
+                    .echoOutput(false).logTo(AppLogs.register("forge-sim", AppLogs.file("worker-it-forge"))).start();
         } catch (Exception e) {
             throw new IllegalStateException("forge-sim did not start", e);
         }

@@ -1,14 +1,17 @@
 package io.forgequeue.worker;
 
+import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.RabbitEndpoint;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.Writer;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  * A gpu-worker as a separate OS process: {@code java -jar target/gpu-worker-<version>.jar} (Failsafe runs after
  * {@code package}, and passes the jar's path as {@code forgequeue.worker.jar}); without the jar (an IDE run) the
  * test classpath and the main class are used instead. Configured through the same environment variables as in
- * production.
+ * production. Its output is kept ({@link #output()}) and written to {@code target/test-logs/<id>.log} (registered
+ * with {@link AppLogs}: a failing test shows its tail), not to the console.
  */
 final class WorkerProcess implements AutoCloseable {
 
@@ -30,16 +34,20 @@ final class WorkerProcess implements AutoCloseable {
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private final Thread pump;
 
-    private WorkerProcess(String id, Process process) {
+    private WorkerProcess(String id, Process process, Path log) {
         this.id = id;
         this.process = process;
         this.pump = new Thread(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                    StandardCharsets.UTF_8))) {
+                    StandardCharsets.UTF_8));
+                    Writer file = Files.newBufferedWriter(log, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                            StandardOpenOption.APPEND)) {
                 String line;
                 while ((line = in.readLine()) != null) {
                     output.add(line);
-                    System.err.println("[" + id + "] " + line);
+                    file.write(line);
+                    file.write('\n');
+                    file.flush();
                     if (line.contains("Started GpuWorkerApplication")) {
                         started.complete(null);
                     }
@@ -78,7 +86,7 @@ final class WorkerProcess implements AutoCloseable {
         pb.environment().put("FORGE_URL", forgeUrl.toString());
         pb.environment().put("WORKER_ID", id);
         pb.environment().put("WORKER_POOL", "default");
-        return new WorkerProcess(id, pb.start());
+        return new WorkerProcess(id, pb.start(), AppLogs.register(id, AppLogs.file(id)));
     }
 
     WorkerProcess awaitStarted(Duration timeout) {

@@ -5,6 +5,7 @@ import io.forgequeue.model.EventType;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.Topology;
+import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import org.junit.jupiter.api.AfterAll;
@@ -43,7 +44,8 @@ class WorkerProcessIT {
 
     @BeforeAll
     static void start() throws Exception {
-        sim = ForgeSimProcess.start("--step-ms", "50", "--model-load-ms", "0");
+        sim = ForgeSimProcess.builder().args("--step-ms", "50", "--model-load-ms", "0").echoOutput(false)
+                .logTo(AppLogs.register("forge-sim", AppLogs.file("worker-process-it-forge"))).start();
         events = new EventRecorder(RABBIT);
         broker = new TestBroker(RABBIT);
         for (String id : List.of("proc-a", "proc-b", "proc-c")) {

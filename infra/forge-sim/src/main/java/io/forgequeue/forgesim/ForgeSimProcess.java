@@ -4,11 +4,13 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.Writer;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -21,6 +23,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,7 +32,8 @@ import java.util.regex.Pattern;
  * io.forgequeue.forgesim.ForgeSimMain --port 0 ...}. {@link #start} returns once the sim printed its listening line,
  * so {@link #baseUrl()} and {@link #adminUrl()} are ready to use. {@link #kill()} is a crash (SIGKILL),
  * {@link #close()} a graceful stop (SIGTERM, then SIGKILL after 10 s). The child's output is kept (last 500 lines,
- * {@link #recentOutput()}) and echoed to this process's stderr with a {@code [forge-sim]} prefix unless disabled.
+ * {@link #recentOutput()}), appended to a log file if one is given ({@link Builder#logTo}), and echoed to this
+ * process's stderr with a {@code [forge-sim]} prefix unless disabled.
  *
  * <pre>{@code
  * try (ForgeSimProcess sim = ForgeSimProcess.start("--step-ms", "0", "--model-load-ms", "0")) {
@@ -85,6 +89,8 @@ public final class ForgeSimProcess implements AutoCloseable {
 
         private boolean echoOutput = true;
 
+        private Path logFile;
+
         private String classpath;
 
         private Builder() {
@@ -120,6 +126,12 @@ public final class ForgeSimProcess implements AutoCloseable {
             return this;
         }
 
+        /** Appends the child's output (stdout and stderr) to this file, e.g. to keep it off the console. */
+        public Builder logTo(Path file) {
+            logFile = file;
+            return this;
+        }
+
         /** Overrides the classpath of the child (default: the forge-sim jar, or this JVM's classpath). */
         public Builder classpath(String cp) {
             classpath = cp;
@@ -145,8 +157,11 @@ public final class ForgeSimProcess implements AutoCloseable {
             Deque<String> output = new ArrayDeque<>();
             CompletableFuture<int[]> ports = new CompletableFuture<>();
             String tag = "[forge-sim " + process.pid() + "] ";
-            pump(process.getInputStream(), output, tag, echoOutput, ports, "forge-sim-stdout-" + process.pid());
-            pump(process.getErrorStream(), output, tag, echoOutput, null, "forge-sim-stderr-" + process.pid());
+            Writer log = logFile == null ? null : Files.newBufferedWriter(logFile, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Sink sink = new Sink(output, echoOutput ? tag : null, log);
+            pump(process.getInputStream(), sink, ports, "forge-sim-stdout-" + process.pid());
+            pump(process.getErrorStream(), sink, null, "forge-sim-stderr-" + process.pid());
             process.onExit().thenRun(() -> ports.completeExceptionally(
                     new IllegalStateException("forge-sim exited with code " + process.exitValue() + " before listening")));
             try {
@@ -258,21 +273,59 @@ public final class ForgeSimProcess implements AutoCloseable {
         }
     }
 
-    private static void pump(InputStream in, Deque<String> output, String tag, boolean echo, CompletableFuture<int[]> ports,
-            String threadName) {
+    /**
+     * Where the child's lines go: the kept last lines, the echo (with {@code tag}; none when null) and the log file
+     * (none when null; closed when both streams have ended). Lines of stdout and stderr are written whole, one at a
+     * time.
+     */
+    private record Sink(Deque<String> output, String tag, Writer log, AtomicInteger openStreams) {
+
+        Sink(Deque<String> output, String tag, Writer log) {
+            this(output, tag, log, new AtomicInteger(2));
+        }
+
+        void streamEnded() {
+            if (openStreams.decrementAndGet() == 0 && log != null) {
+                synchronized (output) {
+                    try {
+                        log.close();
+                    }
+                    catch (IOException e) {
+                        // nothing more to write anyway
+                    }
+                }
+            }
+        }
+
+        void accept(String line) {
+            synchronized (output) {
+                output.addLast(line);
+                while (output.size() > KEPT_LINES) {
+                    output.removeFirst();
+                }
+                if (log != null) {
+                    try {
+                        log.write(line);
+                        log.write('\n');
+                        log.flush();
+                    }
+                    catch (IOException e) {
+                        // the log file is best effort; the kept lines still have it
+                    }
+                }
+            }
+            if (tag != null) {
+                System.err.println(tag + line);
+            }
+        }
+    }
+
+    private static void pump(InputStream in, Sink sink, CompletableFuture<int[]> ports, String threadName) {
         Thread t = new Thread(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
-                    synchronized (output) {
-                        output.addLast(line);
-                        while (output.size() > KEPT_LINES) {
-                            output.removeFirst();
-                        }
-                    }
-                    if (echo) {
-                        System.err.println(tag + line);
-                    }
+                    sink.accept(line);
                     if (ports != null && !ports.isDone()) {
                         Matcher m = LISTENING.matcher(line);
                         if (m.find()) {
@@ -283,6 +336,9 @@ public final class ForgeSimProcess implements AutoCloseable {
             }
             catch (IOException e) {
                 // the process is gone
+            }
+            finally {
+                sink.streamEnded();
             }
         }, threadName);
         t.setDaemon(true);

@@ -2,9 +2,12 @@ package io.forgequeue.forgesim;
 
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -16,9 +19,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ForgeSimProcessIT {
 
     @Test
-    void startsAsASeparateProcessServesForgesApiAndDiesOnKill() throws Exception {
+    void startsAsASeparateProcessServesForgesApiAndDiesOnKill(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("forge-sim.log");
         long start = System.nanoTime();
-        ForgeSimProcess sim = ForgeSimProcess.start("--step-ms", "0", "--model-load-ms", "0", "--api-auth", "u:p");
+        ForgeSimProcess sim = ForgeSimProcess.builder().args("--step-ms", "0", "--model-load-ms", "0", "--api-auth", "u:p")
+                .echoOutput(false).logTo(log).start();
         long startupMs = (System.nanoTime() - start) / 1_000_000;
         System.out.println("forge-sim process ready in " + startupMs + " ms (pid " + sim.pid() + ", classpath "
                 + ForgeSimProcess.defaultClasspath().split(java.io.File.pathSeparator)[0] + ")");
@@ -36,6 +41,8 @@ class ForgeSimProcessIT {
             sim.admin().failNextWithOutOfMemory(1);
             assertThat(forge.txt2img("{\"steps\":1}").json().get("error").stringValue()).isEqualTo("OutOfMemoryError");
             assertThat(sim.recentOutput()).anyMatch(line -> line.startsWith(ForgeSimMain.LISTENING_PREFIX));
+            assertThat(Files.readString(log)).as("the child's output, in the log file (written before start() returns)")
+                    .contains(ForgeSimMain.LISTENING_PREFIX);
 
             sim.kill();
 
@@ -59,7 +66,8 @@ class ForgeSimProcessIT {
             assertThat(first.isAlive()).isFalse();
         }
 
-        try (ForgeSimProcess second = ForgeSimProcess.start("--port", String.valueOf(port), "--admin-port", "0")) {
+        try (ForgeSimProcess second = ForgeSimProcess.builder().args("--port", String.valueOf(port), "--admin-port", "0")
+                .echoOutput(false).start()) {
             assertThat(second.apiPort()).isEqualTo(port);
             assertThat(new SimClient(second.baseUrl()).get("/internal/ping").status()).isEqualTo(200);
         }

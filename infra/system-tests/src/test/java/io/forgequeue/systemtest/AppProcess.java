@@ -1,5 +1,6 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.AppReadiness;
 
 import java.io.IOException;
@@ -15,7 +16,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One of the system's apps (gateway or worker) running as a separate OS process from its packaged jar,
- * with its output in a log file under {@code target/system-test-logs/}. Processes still running when the test JVM
+ * with its output in a log file under {@code target/system-test-logs/} (registered with {@link AppLogs}, so a failing
+ * test shows its tail). Processes still running when the test JVM
  * exits (a test that never reached its clean-up) are killed by a shutdown hook.
  */
 final class AppProcess implements AutoCloseable {
@@ -42,7 +44,7 @@ final class AppProcess implements AutoCloseable {
         this.jar = jar;
         this.env = Map.copyOf(env);
         this.port = port;
-        this.log = SystemPaths.logDir().resolve(name + ".log");
+        this.log = AppLogs.register(name, SystemPaths.logDir().resolve(name + ".log"));
     }
 
     /** Starts the jar with the given environment and waits until its readiness probe answers UP. */

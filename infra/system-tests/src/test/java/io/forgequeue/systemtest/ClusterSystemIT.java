@@ -1,5 +1,6 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.Topology;
@@ -102,8 +103,10 @@ class ClusterSystemIT {
             Future<?> clusterUp = starter.submit(cluster::startFresh);
             database = TestInfrastructure.postgres().withFreshDatabase("sys_cluster");
             for (int i = 0; i < 3; i++) {
+                String sim = "cluster-forge" + (i + 1);
                 forges.add(ForgeSimProcess.builder().echoOutput(false).args("--step-ms", Integer.toString(STEP_MS),
-                        "--model-load-ms", "0", "--preview-every", "5").start());
+                        "--model-load-ms", "0", "--preview-every", "5")
+                        .logTo(AppLogs.register(sim, SystemPaths.logDir().resolve(sim + ".log"))).start());
             }
             join(clusterUp);
             figure("cluster formation (reset + parallel start of 3 nodes until each answers)", seconds(t0));

@@ -1,5 +1,6 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.testsupport.PostgresEndpoint;
@@ -55,6 +56,7 @@ final class ForgeQueueSystem implements AutoCloseable {
     private final List<String> forgeArgs;
     private final boolean forgePerWorker;
     private final List<ForgeSimProcess> forges = new ArrayList<>();
+    private int forgesStarted;
     private final Map<AppProcess, ForgeSimProcess> forgeOfWorker = new HashMap<>();
     private final List<AppProcess> gateways = new ArrayList<>();
     private final List<AppProcess> workers = new ArrayList<>();
@@ -286,8 +288,13 @@ final class ForgeQueueSystem implements AutoCloseable {
     }
 
     private ForgeSimProcess startForge() {
+        String simName;
+        synchronized (forges) {
+            simName = name + "-forge" + (++forgesStarted);
+        }
         try {
-            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(forgeArgs.toArray(String[]::new));
+            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(forgeArgs.toArray(String[]::new))
+                    .echoOutput(false).logTo(AppLogs.register(simName, SystemPaths.logDir().resolve(simName + ".log")));
             Path simJar = selfContainedForgeSimJar();
             if (simJar != null) {
                 builder.classpath(SystemPaths.stableCopy(simJar).toString()); // immune to a rebuild meanwhile
