@@ -64,6 +64,7 @@ public class WorkerDirectory {
         }
         long now = clock.getAsLong();
         boolean[] changed = {false};
+        boolean[] identityMayMatter = {false};
         workers.compute(status.workerId(), (id, old) -> {
             boolean sameInstance = old != null && old.instance().equals(status.instance());
             if (sameInstance && old.state() != WorkerState.GONE && status.seq() <= lastSeq.getOrDefault(id, -1L)) {
@@ -83,6 +84,9 @@ public class WorkerDirectory {
                     || !java.util.Objects.equals(old.running(), next.running())
                     || !java.util.Objects.equals(old.forge(), next.forge())
                     || !old.alive(now, timeoutNanos) || idleReports == 2;
+            identityMayMatter[0] = old == null || !sameInstance || !old.alive(now, timeoutNanos)
+                    || !java.util.Objects.equals(old.forgeIdentity(), next.forgeIdentity())
+                    || (old.state() != next.state() && next.state() == WorkerState.GONE);
             if (old == null || !sameInstance) {
                 log.info("Worker {} joined pool {} ({})", id, status.pool(), status.state());
             } else if (old.state() != status.state()) {
@@ -90,8 +94,9 @@ public class WorkerDirectory {
             }
             return next;
         });
-        refreshRefusals();
-        if (changed[0]) {
+        // who holds which Forge changes only when a worker comes, goes or names another Forge: not on every status
+        boolean refusals = identityMayMatter[0] && refreshRefusals();
+        if (changed[0] || refusals) {
             fire();
         }
     }
