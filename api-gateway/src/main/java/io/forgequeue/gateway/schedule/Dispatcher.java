@@ -74,7 +74,7 @@ class Dispatcher implements SmartLifecycle {
     private boolean signalled;
     private volatile boolean running;
     private volatile Thread thread;
-    private long leaderSinceNanos;
+    private volatile long leaderSinceNanos;
     private long lastPromoteNanos;
 
     Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
