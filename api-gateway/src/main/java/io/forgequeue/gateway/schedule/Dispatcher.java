@@ -179,9 +179,9 @@ class Dispatcher implements SmartLifecycle {
                     continue;
                 }
                 JobRow row = assigned.get().row();
+                metrics.handedOut(row.pool(), System.nanoTime() - started); // the decision: pick + committed assignment
                 index.apply(row.toQueueState());
                 publish(assigned.get().message());
-                metrics.handedOut(System.nanoTime() - started);
                 log.debug("Job(id={}) attempt {} assigned to worker {}", row.id(), row.attempt(), worker.id());
                 handedOut = true;
                 free--;
