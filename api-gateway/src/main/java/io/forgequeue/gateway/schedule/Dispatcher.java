@@ -168,6 +168,7 @@ class Dispatcher implements SmartLifecycle {
                     moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
                         log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
                                 properties.maxAttempts());
+                        metrics.jobFailed(row.pool(), row.errorCode());
                         index.apply(row.toQueueState());
                     });
                     skip.add(job.id());

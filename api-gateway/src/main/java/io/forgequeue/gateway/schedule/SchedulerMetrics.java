@@ -1,6 +1,7 @@
 package io.forgequeue.gateway.schedule;
 
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.model.JobStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.stereotype.Component;
@@ -42,6 +43,11 @@ class SchedulerMetrics {
     /** A job of {@code pool} handed out, {@code decisionNanos} from the pick to the committed assignment. */
     void handedOut(String pool, long decisionNanos) {
         gatewayMetrics.handedOut(pool, decisionNanos);
+    }
+
+    /** The scheduler failed a job of {@code pool} (TOO_MANY_ATTEMPTS): counted with every other terminal job. */
+    void jobFailed(String pool, String errorCode) {
+        gatewayMetrics.jobFinished(JobStatus.FAILED, pool, errorCode);
     }
 
     void revoked(String reason, int count) {
