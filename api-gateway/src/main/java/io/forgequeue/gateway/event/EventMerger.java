@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.event;
 
+import io.forgequeue.gateway.apikey.KeyNames;
 import io.forgequeue.gateway.job.ImageInfo;
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobRow;
@@ -8,6 +9,7 @@ import io.forgequeue.gateway.job.RedundantAttempt;
 import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.KeyMetrics;
 import io.forgequeue.gateway.system.SqlArrays;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.EventType;
@@ -52,16 +54,20 @@ class EventMerger {
     private final JobRows rows;
     private final WireJson json;
     private final GatewayMetrics metrics;
+    private final KeyMetrics keyMetrics;
+    private final KeyNames keyNames;
     private final ApplicationEventPublisher events;
     private final TransactionTemplate tx;
     private final double defaultWeight;
 
-    EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics,
-                ApplicationEventPublisher events, TransactionTemplate tx, QuotaProperties quotas) {
+    EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics, KeyMetrics keyMetrics,
+                KeyNames keyNames, ApplicationEventPublisher events, TransactionTemplate tx, QuotaProperties quotas) {
         this.jdbc = jdbc;
         this.rows = rows;
         this.json = json;
         this.metrics = metrics;
+        this.keyMetrics = keyMetrics;
+        this.keyNames = keyNames;
         this.events = events;
         this.tx = tx;
         this.defaultWeight = quotas.weight();
@@ -249,7 +255,9 @@ class EventMerger {
             if (row.status().isTerminal()) {
                 metrics.jobFinished(row.status(), row.pool(), row.errorCode());
                 if (row.startedAt() != null && row.finishedAt() != null) {
-                    metrics.runTime(row.pool(), Duration.between(row.startedAt(), row.finishedAt()));
+                    Duration gpu = Duration.between(row.startedAt(), row.finishedAt());
+                    metrics.runTime(row.pool(), gpu);
+                    keyMetrics.gpuTime(keyNames.nameOf(row.ownerKeyId()), gpu);
                 }
                 // the worker and the error code are for operators: clients see neither the worker nor its details
                 if (row.status() == JobStatus.FAILED) {

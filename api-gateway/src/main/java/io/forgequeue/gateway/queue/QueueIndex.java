@@ -362,6 +362,34 @@ public final class QueueIndex {
         return n;
     }
 
+    /**
+     * The jobs of one key, all pools.
+     *
+     * @param queued  QUEUED jobs: waiting for a hand-out, or assigned and not started
+     * @param running RUNNING jobs
+     */
+    public record OwnerJobs(int queued, int running) {
+    }
+
+    /** Queued and running jobs per key, all pools (keys with neither are left out); for the per-key meters. */
+    public synchronized Map<UUID, OwnerJobs> jobsByOwner() {
+        Map<UUID, int[]> counts = new HashMap<>();
+        for (Pool p : pools.values()) {
+            p.groupsOfOwner.forEach((owner, keys) -> {
+                int[] c = counts.computeIfAbsent(owner, o -> new int[2]);
+                for (GroupKey key : keys) {
+                    c[0] += p.groups.get(key).size();
+                }
+            });
+        }
+        for (Held h : held.values()) {
+            counts.computeIfAbsent(h.job().owner(), o -> new int[2])[h.running() ? 1 : 0]++;
+        }
+        Map<UUID, OwnerJobs> out = new HashMap<>();
+        counts.forEach((owner, c) -> out.put(owner, new OwnerJobs(c[0], c[1])));
+        return out;
+    }
+
     /** The workers that hold at least one job. */
     public synchronized Set<String> workersHolding() {
         return Set.copyOf(byWorker.keySet());

@@ -1,8 +1,10 @@
 package io.forgequeue.gateway.queue;
 
+import io.forgequeue.gateway.apikey.KeyNames;
 import io.forgequeue.gateway.fleet.FleetWorker;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.KeyMetrics;
 import io.forgequeue.model.JobStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,12 +17,14 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 /**
  * What the queue looks like beyond single jobs: recent job times per pool (a snapshot refreshed from PostgreSQL
  * every {@link QueueProperties#refreshInterval()}, one query), counts from the {@link QueueIndex}, available
  * workers from the {@link WorkerDirectory}; from these the ETA and the reason a job waits. Also feeds the
- * queue gauges. Thread-safe (the snapshot is an immutable value swapped atomically).
+ * queue gauges: jobs by state and the oldest queued job per pool (the autoscaling signal), workers by state per pool,
+ * queued and running jobs per key. Thread-safe (the snapshot is an immutable value swapped atomically).
  */
 @Component
 public class QueueStats {
@@ -34,12 +38,16 @@ public class QueueStats {
     private final GatewayMetrics metrics;
     private final QueueIndex index;
     private final WorkerDirectory fleet;
+    private final KeyMetrics keyMetrics;
+    private final KeyNames keyNames;
     private volatile QueueSnapshot snapshot = QueueSnapshot.empty();
     private volatile boolean failing;
 
     QueueStats(JdbcClient jdbc, QueueProperties properties, GatewayMetrics metrics, QueueIndex index,
-               WorkerDirectory fleet) {
+               WorkerDirectory fleet, KeyMetrics keyMetrics, KeyNames keyNames) {
         this.jdbc = jdbc;
+        this.keyMetrics = keyMetrics;
+        this.keyNames = keyNames;
         this.properties = properties;
         this.metrics = metrics;
         this.index = index;
@@ -113,6 +121,17 @@ public class QueueStats {
         metrics.jobsInState(JobStatus.QUEUED, queued);
         metrics.jobsInState(JobStatus.RUNNING, running);
         metrics.activeWorkers(fleet.available().size());
+        Map<String, GatewayMetrics.WorkerCounts> workers = new HashMap<>();
+        fleet.byPool().forEach((pool, f) -> workers.put(pool,
+                new GatewayMetrics.WorkerCounts(f.available(), f.paused(), f.refused())));
+        metrics.workersInState(workers);
+        Map<String, KeyMetrics.Load> perKey = new HashMap<>();
+        for (Map.Entry<UUID, QueueIndex.OwnerJobs> e : index.jobsByOwner().entrySet()) {
+            // names are cached: a query only for a key not seen before (or changed since)
+            perKey.merge(keyNames.nameOf(e.getKey()), new KeyMetrics.Load(e.getValue().queued(), e.getValue().running()),
+                    (a, b) -> new KeyMetrics.Load(a.queued() + b.queued(), a.running() + b.running()));
+        }
+        keyMetrics.keyLoads(perKey);
         try {
             snapshot = load();
             Map<String, Double> oldest = new HashMap<>();

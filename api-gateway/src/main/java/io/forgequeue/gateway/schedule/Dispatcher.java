@@ -188,6 +188,7 @@ class Dispatcher implements SmartLifecycle {
                     moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
                         log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
                                 properties.maxAttempts());
+                        metrics.jobFailed(row.pool(), row.errorCode());
                         index.apply(row.toQueueState());
                     });
                     continue;
@@ -200,11 +201,11 @@ class Dispatcher implements SmartLifecycle {
                     continue; // it changed meanwhile (cancelled, or the lease ended); its notification follows
                 }
                 JobRow row = assigned.get().row();
+                metrics.handedOut(row.pool(), System.nanoTime() - started); // the decision: pick + committed assignment
                 index.apply(row.toQueueState());
                 slot.assigned(job);
                 passOvers.remove(job.id());
                 publish(assigned.get().message());
-                metrics.handedOut(System.nanoTime() - started);
                 if (switching) {
                     metrics.switching();
                 }

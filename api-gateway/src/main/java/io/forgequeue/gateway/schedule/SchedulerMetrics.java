@@ -1,20 +1,20 @@
 package io.forgequeue.gateway.schedule;
 
+import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.model.JobStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import org.springframework.stereotype.Component;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
  * The scheduler's meters ({@code gpu.gateway.scheduler.*}, catalogue: docs/metrics.md), all registered at start.
- * Tags: {@code reason} of a revocation only. Thread-safe.
+ * Tags: {@code reason} of a revocation only; the hand-outs are timed per pool by {@link GatewayMetrics} (which bounds
+ * the pool tag). Leadership meters: {@link SchedulerLease}. Thread-safe.
  */
 @Component
 class SchedulerMetrics {
@@ -22,7 +22,7 @@ class SchedulerMetrics {
     static final List<String> REVOCATION_REASONS = List.of("lost", "gone", "restarted", "paused", "lost-message",
             "returned");
 
-    private final Timer decisions;
+    private final GatewayMetrics gatewayMetrics;
     private final Counter stops;
     private final Counter promoted;
     private final Counter passedOver;
@@ -30,14 +30,8 @@ class SchedulerMetrics {
     private final Counter switching;
     private final Map<String, Counter> revocations;
 
-    SchedulerMetrics(MeterRegistry registry) {
-        decisions = Timer.builder("gpu.gateway.scheduler.handouts")
-                .description("Hand-outs by the scheduler, timed from the pick to the committed assignment "
-                        + "(the decision latency; the job message follows asynchronously)")
-                .publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofNanos(50_000))
-                .maximumExpectedValue(Duration.ofSeconds(5))
-                .register(registry);
+    SchedulerMetrics(MeterRegistry registry, GatewayMetrics gatewayMetrics) {
+        this.gatewayMetrics = gatewayMetrics;
         stops = Counter.builder("gpu.gateway.scheduler.stops")
                 .description("Stop commands sent to workers for attempts that are no longer theirs (revoked or finished)")
                 .register(registry);
@@ -59,8 +53,14 @@ class SchedulerMetrics {
                         .description("Assignments taken back from workers, by reason").register(registry)));
     }
 
-    void handedOut(long decisionNanos) {
-        decisions.record(decisionNanos, TimeUnit.NANOSECONDS);
+    /** A job of {@code pool} handed out, {@code decisionNanos} from the pick to the committed assignment. */
+    void handedOut(String pool, long decisionNanos) {
+        gatewayMetrics.handedOut(pool, decisionNanos);
+    }
+
+    /** The scheduler failed a job of {@code pool} (TOO_MANY_ATTEMPTS): counted with every other terminal job. */
+    void jobFailed(String pool, String errorCode) {
+        gatewayMetrics.jobFinished(JobStatus.FAILED, pool, errorCode);
     }
 
     void revoked(String reason, int count) {

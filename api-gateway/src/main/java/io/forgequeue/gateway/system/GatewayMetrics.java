@@ -19,20 +19,22 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.DoubleAdder;
 
 /**
  * The gateway's own meters, all under {@code gpu.gateway.*} (catalogue: docs/metrics.md). Tags have bounded values:
  * state, outcome, reason, kind, type, an {@link ErrorCode} name and the job's pool, whose values are capped by
- * {@link MetricsProperties#maxPools()}; never a job id, a key or a worker id.
+ * {@link MetricsProperties#maxPools()}; never a job id, a key or a worker id (per-key meters, tagged with the key's
+ * name and bounded on their own, are {@link KeyMetrics}).
  *
  * <p>Every series whose tag values are known in advance is registered at startup with value 0 (every outcome, every
  * error code, every refusal and rejection reason, ... of every configured pool), so {@code rate()},
  * {@code increase()} and {@code absent()} see the first event after a restart. A pool that is not configured gets
  * its series when it first appears.
  *
- * <p>Gauges read values the features push (state counts from the periodic queue refresh, sessions from the socket
+ * <p>Gauges read values the features push (state and worker counts from the periodic queue refresh, sessions from the socket
  * registry, outbox lag from the sweep): a scrape never queries the database. Thread-safe.
  */
 @Component
@@ -54,6 +56,8 @@ public class GatewayMetrics {
     static final String QUEUE_WAIT = "gpu.gateway.jobs.queue.wait";
     static final String RUN_TIME = "gpu.gateway.jobs.run.time";
     static final String WORKERS_ACTIVE = "gpu.gateway.workers.active";
+    static final String WORKERS_BY_STATE = "gpu.gateway.workers.by-state";
+    static final String HANDOUTS = "gpu.gateway.scheduler.handouts";
     static final String SESSIONS = "gpu.gateway.websocket.sessions";
     static final String FRAMES = "gpu.gateway.websocket.frames";
     static final String DELIVERY_LAG = "gpu.gateway.websocket.delivery.lag";
@@ -72,6 +76,7 @@ public class GatewayMetrics {
     static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt", "revoked",
             "unknown-assignment", "illegal-transition", "unknown-job", "unreadable", "error");
     static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview");
+    static final List<String> WORKER_STATES = List.of("available", "paused", "refused");
 
     private final MeterRegistry registry;
     private final int maxPools;
@@ -92,7 +97,7 @@ public class GatewayMetrics {
 
     /** With the default settings (tests, tools). */
     public GatewayMetrics(MeterRegistry registry) {
-        this(registry, new MetricsProperties(20));
+        this(registry, MetricsProperties.defaults());
     }
 
     @Autowired
@@ -232,6 +237,45 @@ public class GatewayMetrics {
         }
     }
 
+    /**
+     * The live workers of a pool by what the scheduler may do with them.
+     *
+     * @param available announcing, READY and not refused: the scheduler hands them jobs
+     * @param paused    announcing but taking nothing now (Forge unreachable, shutting down)
+     * @param refused   READY but refused because another worker drives the same Forge
+     */
+    public record WorkerCounts(long available, long paused, long refused) {
+    }
+
+    /**
+     * The live workers per pool by state, as the fleet directory sees them now. Pools missing from the map are set to
+     * 0; pools beyond the cap are summed under {@link #OTHER_POOL}.
+     */
+    public void workersInState(Map<String, WorkerCounts> countsByPool) {
+        Map<PoolMeters, WorkerCounts> sums = new IdentityHashMap<>();
+        countsByPool.forEach((pool, c) -> sums.merge(poolMeters(pool), c, (a, b) -> new WorkerCounts(
+                a.available() + b.available(), a.paused() + b.paused(), a.refused() + b.refused())));
+        List<PoolMeters> all;
+        synchronized (pools) {
+            all = new ArrayList<>(pools.values());
+        }
+        WorkerCounts none = new WorkerCounts(0, 0, 0);
+        for (PoolMeters m : all) {
+            WorkerCounts c = sums.getOrDefault(m, none);
+            m.workersAvailable.set(c.available());
+            m.workersPaused.set(c.paused());
+            m.workersRefused.set(c.refused());
+        }
+    }
+
+    /**
+     * The scheduler handed a job of {@code pool} to a worker; {@code decisionNanos} from the pick to the committed
+     * assignment.
+     */
+    public void handedOut(String pool, long decisionNanos) {
+        poolMeters(pool).handouts.record(decisionNanos, TimeUnit.NANOSECONDS);
+    }
+
     /** Workers available to the scheduler (announcing, READY, not refused), all pools. */
     public void activeWorkers(long count) {
         activeWorkers.set(count);
@@ -347,6 +391,10 @@ public class GatewayMetrics {
         final AtomicLong queued = new AtomicLong();
         final AtomicLong running = new AtomicLong();
         final AtomicLong oldestQueuedSeconds = new AtomicLong();
+        final AtomicLong workersAvailable = new AtomicLong();
+        final AtomicLong workersPaused = new AtomicLong();
+        final AtomicLong workersRefused = new AtomicLong();
+        final Timer handouts;
         /** By "outcome|code". */
         final Map<String, Counter> finished = new ConcurrentHashMap<>();
 
@@ -381,11 +429,29 @@ public class GatewayMetrics {
                     .description("How long the oldest QUEUED job of the pool has waited (0 when none); with "
                             + "by-state{state=queued} the autoscaling signal")
                     .tag("pool", pool).register(registry);
+            workerGauge("available", workersAvailable);
+            workerGauge("paused", workersPaused);
+            workerGauge("refused", workersRefused);
+            handouts = Timer.builder(HANDOUTS)
+                    .description("Hand-outs by the scheduler (leader only), timed from the pick to the committed "
+                            + "assignment (the decision latency; the job message follows asynchronously)")
+                    .tag("pool", pool)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofNanos(50_000))
+                    .maximumExpectedValue(Duration.ofSeconds(5))
+                    .register(registry);
             finished(tag(JobStatus.SUCCEEDED), NO_CODE);
             finished(tag(JobStatus.CANCELLED), NO_CODE);
             for (ErrorCode code : ErrorCode.values()) {
                 finished(tag(JobStatus.FAILED), code.name());
             }
+        }
+
+        private void workerGauge(String state, AtomicLong value) {
+            Gauge.builder(WORKERS_BY_STATE, value, AtomicLong::get)
+                    .description("Live workers of the pool (announcing within the presence timeout) by state: "
+                            + "available to the scheduler, paused (taking nothing), refused (shares a Forge)")
+                    .tag("state", state).tag("pool", pool).register(registry);
         }
 
         Counter finished(String outcome, String code) {

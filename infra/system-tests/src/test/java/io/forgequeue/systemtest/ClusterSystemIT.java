@@ -64,8 +64,10 @@ import static org.awaitility.Awaitility.await;
 class ClusterSystemIT {
 
     private static final List<Integer> NODE_PORTS = List.of(5711, 5712, 5713);
-    private static final String JOB_QUEUE = Topology.jobQueue(Topology.DEFAULT_POOL);
-    private static final List<String> QUORUM_QUEUES = List.of(JOB_QUEUE, Topology.PERSIST_QUEUE,
+    // compile fix only (issue 16 removed the pool job queue; jobs wait in PostgreSQL): the node leading the events'
+    // quorum queue is the one killed now. This test is being reworked for the scheduler.
+    private static final String JOB_QUEUE = Topology.PERSIST_QUEUE;
+    private static final List<String> QUORUM_QUEUES = List.of(Topology.PERSIST_QUEUE,
             Topology.deadLetterQueue(Topology.DEFAULT_POOL));
     private static final Set<String> TERMINAL = Set.of("SUCCEEDED", "FAILED", "CANCELLED");
     private static final String ALICE_KEY = "fq_cluster_alice_" + UUID.randomUUID().toString().replace("-", "");
@@ -507,8 +509,7 @@ class ClusterSystemIT {
         SoftAssertions soft = new SoftAssertions();
         soft.assertThat(describe(facts, f -> !f.status().equals("SUCCEEDED")))
                 .as("jobs that did not succeed (status/attempt/worker/error)").isEmpty();
-        soft.assertThat(deadLetters).as("job messages dead-lettered after %s deliveries within seconds",
-                Topology.BROKER_DELIVERY_LIMIT).isZero();
+        soft.assertThat(deadLetters).as("job messages dead-lettered within seconds").isZero();
         soft.assertAll();
     }
 

@@ -69,7 +69,8 @@ class FaultMessagesIT extends FaultSuite {
             int i = 0;
             for (byte[] body : poison.values()) {
                 if (i++ % 2 == 0) {
-                    r.observer.inject("", Topology.jobQueue(Topology.DEFAULT_POOL), json, body); // straight to the queue
+                    // compile fix only (no pool job queue since issue 16): straight to the first worker's own queue
+                    r.observer.inject("", Topology.workerQueue(r.system.workers().get(0).name()), json, body);
                 } else {
                     r.observer.inject(Topology.JOBS_EXCHANGE, Topology.DEFAULT_POOL, json, body);
                 }

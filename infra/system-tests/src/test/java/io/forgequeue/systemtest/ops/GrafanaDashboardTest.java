@@ -104,8 +104,16 @@ class GrafanaDashboardTest {
         String joined = String.join("\n", all);
 
         assertThat(used).contains(
-                "rabbitmq_queue_messages_ready",                  // queue depth per pool (messages)
-                "gpu_gateway_jobs_by_state",                      // ... and job rows per pool and state
+                "rabbitmq_queue_messages_ready",                  // messages per queue (events, dead letters, ...)
+                "gpu_gateway_jobs_by_state",                      // queue depth: job rows per pool and state
+                "gpu_gateway_jobs_queue_oldest_seconds",          // ... and the oldest queued job (scaling signal)
+                "gpu_gateway_workers_by_state",                   // workers per pool: available, paused, refused
+                "gpu_gateway_scheduler_handouts_seconds_count",   // hand-outs per second
+                "gpu_gateway_scheduler_handouts_seconds_bucket",  // ... and the decision latency
+                "gpu_gateway_scheduler_revocations_total",        // revocations by reason
+                "gpu_gateway_scheduler_leader",                   // the leader per gateway
+                "gpu_gateway_keys_jobs",                          // per key: queued and running
+                "gpu_gateway_keys_gpu_time_seconds_total",        // ... and GPU time share
                 "gpu_gateway_jobs_submitted_total",               // throughput
                 "gpu_gateway_jobs_finished_total",                // ... by outcome, failures by error code
                 "gpu_gateway_jobs_requeued_total",                // jobs given back
@@ -122,7 +130,13 @@ class GrafanaDashboardTest {
         assertThat(joined).contains("histogram_quantile(0.95, sum by (le) (rate(gpu_gateway_jobs_queue_wait_seconds_bucket")
                 .contains("sum by (code) (increase(gpu_gateway_jobs_finished_total{outcome=\"failed\"")
                 .contains("max by (pool, state) (gpu_gateway_jobs_by_state{pool=~\"$pool\"})")
+                .contains("max by (pool, state) (gpu_gateway_workers_by_state{pool=~\"$pool\"})")
+                .contains("histogram_quantile(0.99, sum by (le) (rate(gpu_gateway_scheduler_handouts_seconds_bucket")
+                .contains("sum by (reason) (rate(gpu_gateway_scheduler_revocations_total")
+                .contains("max by (gateway) (gpu_gateway_scheduler_leader)")
                 .contains("sum by (queue) (rabbitmq_queue_messages_ready");
+        // the backlog is in PostgreSQL since issue 16: no panel reads it from the broker's (gone) pool queues
+        assertThat(joined).doesNotContain("forge\\\\.jobs\\\\.($pool)");
     }
 
     @Test

@@ -1,8 +1,8 @@
 package io.forgequeue.systemtest.ops;
 
-import io.forgequeue.model.Topology;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static io.forgequeue.systemtest.ops.OpsFiles.at;
@@ -29,8 +31,9 @@ import static org.assertj.core.api.Assertions.fail;
 /**
  * The Kubernetes manifests of infra/k8s/: every document is a well-formed object, the Deployments run the images the
  * Maven build defines (set in one place, kustomization.yaml) and have resources and probes on the actuator health
- * groups, the worker holds one GPU and outlives its job on shutdown, KEDA scales the worker Deployment on the real job
- * queue, and every environment variable is one the apps read (their application.yml).
+ * groups, the worker holds one GPU and outlives its job on shutdown, KEDA scales the worker Deployment on the
+ * gateways' queue metrics of its pool (catalogued, and answering right on synthetic series), and every environment
+ * variable is one the apps read (their application.yml).
  */
 class KubernetesManifestsTest {
 
@@ -247,37 +250,123 @@ class KubernetesManifestsTest {
     }
 
     @Test
-    void kedaScalesTheWorkerDeploymentOnTheLengthOfTheDefaultJobQueue() {
+    void kedaScalesTheWorkerDeploymentOfItsPoolOnTheGatewaysQueueDepthAndOldestWaitFromPrometheus() {
         Map<String, Object> scaledObject = single("ScaledObject");
-        Map<String, Object> trigger = list(scaledObject, "spec.triggers").get(0);
+        Map<String, Map<String, Object>> triggers = triggersByName(scaledObject);
         String pool = string(single("ConfigMap"), "data.WORKER_POOL");
+        String poolSelector = "pool=\"" + pool + "\"";
         int min = ((Number) at(scaledObject, "spec.minReplicaCount")).intValue();
         int max = ((Number) at(scaledObject, "spec.maxReplicaCount")).intValue();
 
         assertThat(string(scaledObject, "apiVersion")).startsWith("keda.sh/");
         assertThat(string(scaledObject, "spec.scaleTargetRef.kind")).isEqualTo("Deployment");
         assertThat(string(scaledObject, "spec.scaleTargetRef.name")).isEqualTo(string(deployment("gpu-worker"), "metadata.name"));
-        assertThat(string(trigger, "type")).isEqualTo("rabbitmq");
-        assertThat(string(trigger, "metadata.queueName")).isEqualTo("forge.jobs.default")
-                .isEqualTo(Topology.jobQueue(pool));
-        assertThat(string(trigger, "metadata.mode")).isEqualTo("QueueLength");
-        // the management API counts ready + unacknowledged: running jobs keep their workers
-        assertThat(string(trigger, "metadata.protocol")).isEqualTo("http");
+        assertThat(map(deployment("gpu-worker"), "spec.template.metadata.labels"))
+                .as("the worker pods' pool label").containsEntry("forgequeue.io/pool", pool);
+        assertThat(triggers).containsOnlyKeys("queue-depth", "oldest-wait");
+        for (Map.Entry<String, Map<String, Object>> e : triggers.entrySet()) {
+            Map<String, Object> trigger = e.getValue();
+            String query = string(trigger, "metadata.query");
+            assertThat(string(trigger, "type")).as("type of %s", e.getKey()).isEqualTo("prometheus");
+            assertThat(query).as("query of %s selects the worker's pool", e.getKey()).contains(poolSelector);
+            assertThat(URI.create(string(trigger, "metadata.serverAddress")).getScheme()).as("serverAddress")
+                    .isIn("http", "https");
+            assertThat(Double.parseDouble(string(trigger, "metadata.threshold"))).as("threshold of %s", e.getKey())
+                    .isPositive();
+            assertThat(Double.parseDouble(string(trigger, "metadata.activationThreshold")))
+                    .as("activationThreshold of %s", e.getKey()).isNotNegative();
+            // an empty answer (no gateway scraped) must be an error that holds the replicas, not a 0 that scales in
+            assertThat(string(trigger, "metadata.ignoreNullValues")).as("ignoreNullValues of %s", e.getKey())
+                    .isEqualTo("false");
+        }
+        assertThat(string(triggers.get("queue-depth"), "metadata.query")).contains("gpu_gateway_jobs_by_state")
+                .contains("queued").contains("running");
+        assertThat(string(triggers.get("queue-depth"), "metricType")).isEqualTo("AverageValue");
+        assertThat(string(triggers.get("oldest-wait"), "metadata.query"))
+                .contains("gpu_gateway_jobs_queue_oldest_seconds");
+        assertThat(string(triggers.get("oldest-wait"), "metricType")).isEqualTo("Value");
         assertThat(min).isBetween(0, max);
         assertThat(max).isPositive();
-        String authName = string(trigger, "authenticationRef.name");
-        assertThat(ofKind("TriggerAuthentication")).extracting(t -> string(t, "metadata.name")).contains(authName);
         assertThat(at(deployment("gpu-worker"), "spec.replicas")).as("replicas are KEDA's to set").isNull();
     }
 
+    /** One worker per job it can hold at once (running + lookahead), so at full load no job waits for a GPU. */
     @Test
-    void theTriggerAuthenticationReadsTheManagementUriFromASecret() {
-        Map<String, Object> auth = single("TriggerAuthentication");
-        Map<String, Object> ref = list(auth, "spec.secretTargetRef").get(0);
+    void theQueueDepthTriggerAsksForOneWorkerPerRunningJobAndItsLookahead() {
+        Map<String, Object> depth = triggersByName(single("ScaledObject")).get("queue-depth");
+        String source = OpsFiles.read(
+                "api-gateway/src/main/java/io/forgequeue/gateway/schedule/SchedulerProperties.java");
+        Matcher lookahead = Pattern.compile("@DefaultValue\\(\"(\\d+)\"\\)\\s*@Min\\(0\\)\\s*int lookahead")
+                .matcher(source);
 
-        assertThat(string(ref, "parameter")).isEqualTo("host");
-        assertThat(string(exampleSecret(string(ref, "name")), "stringData." + string(ref, "key")))
-                .startsWith("http://").contains(":15672/");
+        assertThat(lookahead.find()).as("SchedulerProperties.lookahead with its @DefaultValue").isTrue();
+        assertThat(Integer.parseInt(string(depth, "metadata.threshold")))
+                .isEqualTo(1 + Integer.parseInt(lookahead.group(1)));
+    }
+
+    @Test
+    void everyMetricTheKedaQueriesReadIsInTheMetricCatalogue() {
+        Set<String> catalogue = OpsFiles.catalogue();
+        Map<String, String> unknown = new LinkedHashMap<>();
+
+        triggersByName(single("ScaledObject")).forEach((name, trigger) -> {
+            Set<String> metrics = OpsFiles.metricNames(string(trigger, "metadata.query"));
+            assertThat(metrics).as("metrics of %s", name).isNotEmpty();
+            metrics.stream().filter(m -> !OpsFiles.isCatalogued(m, catalogue)).forEach(m -> unknown.put(m, name));
+        });
+
+        assertThat(unknown).as("metric -> trigger, not in docs/metrics.md").isEmpty();
+    }
+
+    /**
+     * The triggers' queries on synthetic series as two gateway pods report them (with Kubernetes target labels, and
+     * another pool beside): each answers one sample, the depth counts the pool's queued and running jobs once
+     * however many gateways report them, the oldest wait is the largest any gateway saw. Needs promtool.
+     */
+    @Test
+    void theKedaQueriesAnswerOneSampleCountingEveryJobOnceWhateverTheNumberOfGateways(@TempDir Path tmp)
+            throws IOException {
+        Map<String, Map<String, Object>> triggers = triggersByName(single("ScaledObject"));
+        String pool = string(single("ConfigMap"), "data.WORKER_POOL");
+        StringBuilder series = new StringBuilder();
+        for (String gw : List.of("api-gateway-7d9-a", "api-gateway-7d9-b")) {
+            String target = "job=\"api-gateway\",namespace=\"forge-queue\",pod=\"" + gw + "\",gateway=\"" + gw
+                    + "\",application=\"api-gateway\",pool=\"";
+            series.append(seriesLine("gpu_gateway_jobs_by_state", target + pool + "\",state=\"queued\"", "5"))
+                    .append(seriesLine("gpu_gateway_jobs_by_state", target + pool + "\",state=\"running\"", "2"))
+                    .append(seriesLine("gpu_gateway_jobs_by_state", target + "other-pool\",state=\"queued\"", "40"))
+                    .append(seriesLine("gpu_gateway_jobs_queue_oldest_seconds", target + pool + "\"",
+                            gw.endsWith("a") ? "91" : "90"))
+                    .append(seriesLine("gpu_gateway_jobs_queue_oldest_seconds", target + "other-pool\"", "900"));
+        }
+        String test = "rule_files: []\n"
+                + "evaluation_interval: 1m\n"
+                + "tests:\n"
+                + "  - interval: 1m\n"
+                + "    input_series:\n" + series
+                + "    promql_expr_test:\n"
+                + exprTest(string(triggers.get("queue-depth"), "metadata.query"), "7")
+                + exprTest(string(triggers.get("oldest-wait"), "metadata.query"), "91");
+        Files.writeString(tmp.resolve("keda-test.yml"), test);
+
+        OpsFiles.Result result = OpsFiles.promtool(tmp, "test", "rules", "keda-test.yml");
+
+        assertThat(result.exitCode()).as("promtool test rules on the KEDA queries:\n%s\n%s", result.output(), test)
+                .isZero();
+    }
+
+    @Test
+    void everyTriggerAuthenticationAScaledObjectNamesExists() {
+        Set<String> authentications = new TreeSet<>();
+        ofKind("TriggerAuthentication").forEach(t -> authentications.add(string(t, "metadata.name")));
+
+        for (Map<String, Object> trigger : list(single("ScaledObject"), "spec.triggers")) {
+            String ref = string(trigger, "authenticationRef.name");
+            if (ref != null) {
+                assertThat(authentications).as("TriggerAuthentication of trigger %s", trigger.get("name"))
+                        .contains(ref);
+            }
+        }
     }
 
     @Test
@@ -349,6 +438,28 @@ class KubernetesManifestsTest {
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------------
+
+    private static Map<String, Map<String, Object>> triggersByName(Map<String, Object> scaledObject) {
+        Map<String, Map<String, Object>> byName = new LinkedHashMap<>();
+        for (Map<String, Object> trigger : list(scaledObject, "spec.triggers")) {
+            assertThat(string(trigger, "name")).as("every trigger has a name (it names its metric in KEDA)")
+                    .isNotBlank();
+            byName.put(string(trigger, "name"), trigger);
+        }
+        return byName;
+    }
+
+    private static String seriesLine(String metric, String labels, String value) {
+        return "      - series: '" + metric + "{" + labels + "}'\n        values: '" + value + "+0x5'\n";
+    }
+
+    private static String exprTest(String query, String value) {
+        return "      - expr: '" + query.replace("'", "''") + "'\n"
+                + "        eval_time: 5m\n"
+                + "        exp_samples:\n"
+                + "          - labels: '{}'\n"
+                + "            value: " + value + "\n";
+    }
 
     private static List<Map<String, Object>> ofKind(String kind) {
         return objects.stream().filter(o -> kind.equals(o.get("kind"))).toList();

@@ -97,7 +97,7 @@ class PrometheusRulesTest {
     }
 
     @Test
-    void theRulesCoverBacklogBreakerStuckJobsOutboxFailuresDeadLettersAndDownApps() {
+    void theRulesCoverBacklogBreakerStuckJobsOutboxFailuresDeadLettersDownAppsAndTheScheduler() {
         Map<String, String> exprByAlert = new HashMap<>();
         for (Map<String, Object> alert : alerts()) {
             exprByAlert.put(string(alert, "alert"), string(alert, "expr"));
@@ -106,9 +106,25 @@ class PrometheusRulesTest {
         assertThat(exprByAlert).containsKeys("ForgeQueueJobsWaitingWithoutWorker", "ForgeWorkerBreakerOpen",
                 "ForgeQueueStuckJobsSwept", "ForgeQueueOutboxLag", "ForgeQueueHighFailureRatio",
                 "ForgeQueueDeadLetters", "ForgeQueueGatewayDown", "ForgeWorkerDown", "ForgeWorkersMissing",
-                "ForgeQueueRabbitMQDown", "ForgeQueueRabbitMQNodesMissing");
+                "ForgeQueueRabbitMQDown", "ForgeQueueRabbitMQNodesMissing", "ForgeQueueBacklogGrowing",
+                "ForgeQueueNoSchedulerLeader", "ForgeQueueSeveralSchedulerLeaders", "ForgeQueueSchedulerStuck",
+                "ForgeQueueWorkersRefused", "ForgeQueueRevocationSpike");
+        // the backlog is in PostgreSQL since issue 16: the gateways report it, not the broker
         assertThat(exprByAlert.get("ForgeQueueJobsWaitingWithoutWorker"))
-                .contains("rabbitmq_queue_messages_ready", "rabbitmq_queue_consumers");
+                .contains("gpu_gateway_jobs_by_state{state=\"queued\"}",
+                        "gpu_gateway_workers_by_state{state=\"available\"}")
+                .doesNotContain("rabbitmq_");
+        assertThat(exprByAlert.get("ForgeQueueBacklogGrowing"))
+                .contains("gpu_gateway_jobs_by_state{state=\"queued\"}").doesNotContain("rabbitmq_");
+        assertThat(exprByAlert.get("ForgeQueueNoSchedulerLeader"))
+                .contains("sum(gpu_gateway_scheduler_leader) == 0", "absent(gpu_gateway_scheduler_leader)");
+        assertThat(exprByAlert.get("ForgeQueueSeveralSchedulerLeaders"))
+                .contains("sum(gpu_gateway_scheduler_leader) > 1");
+        assertThat(exprByAlert.get("ForgeQueueSchedulerStuck")).contains("gpu_gateway_jobs_queue_oldest_seconds",
+                "gpu_gateway_workers_by_state{state=\"available\"}", "gpu_gateway_scheduler_handouts_seconds_count");
+        assertThat(exprByAlert.get("ForgeQueueWorkersRefused"))
+                .contains("gpu_gateway_workers_by_state{state=\"refused\"}");
+        assertThat(exprByAlert.get("ForgeQueueRevocationSpike")).contains("gpu_gateway_scheduler_revocations_total");
         assertThat(exprByAlert.get("ForgeWorkerBreakerOpen")).contains("gpu_worker_forge_breaker_state");
         assertThat(exprByAlert.get("ForgeQueueStuckJobsSwept")).contains("gpu_gateway_jobs_stuck_total");
         assertThat(exprByAlert.get("ForgeQueueOutboxLag")).contains("gpu_gateway_outbox_lag_seconds");
