@@ -53,7 +53,7 @@ class DispatcherMetricsTest {
             // enabled=false: start() runs no thread of its own; the test drives the rounds
             new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, MAX_ATTEMPTS, Duration.ofSeconds(3),
                     Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
-                    Duration.ofSeconds(5)),
+                    Duration.ofSeconds(5), new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
             new SchedulerMetrics(registry, gatewayMetrics));
 
     // Bug regression (issue 16): a job the scheduler failed with TOO_MANY_ATTEMPTS was missing from
