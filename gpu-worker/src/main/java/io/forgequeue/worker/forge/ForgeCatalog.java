@@ -196,6 +196,11 @@ final class ForgeCatalog {
         return current != null ? current : refresh(System.nanoTime());
     }
 
+    /** The lists as last read, without any call; null before the first successful fetch. */
+    Lists lastRead() {
+        return lists;
+    }
+
     /** Reads the lists again now (the periodic refresh); null when Forge does not give them. */
     Lists refreshNow() {
         long now = System.nanoTime();

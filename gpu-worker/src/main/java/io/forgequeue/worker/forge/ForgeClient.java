@@ -260,9 +260,12 @@ public class ForgeClient {
                 firstTry, elsewhere), verdict, run.loadNanos());
     }
 
-    /** The listed checkpoints, as last read (empty when Forge's lists could not be read). */
+    /**
+     * The listed checkpoints as last read, without a call (empty before Forge's lists were read): nothing may delay
+     * the outcome of an answered job.
+     */
     private List<Checkpoint> listedModels() {
-        ForgeCatalog.Lists lists = catalog.cached();
+        ForgeCatalog.Lists lists = catalog.lastRead();
         return lists == null ? List.of() : lists.models();
     }
 
