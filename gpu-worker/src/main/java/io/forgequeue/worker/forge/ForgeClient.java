@@ -113,11 +113,11 @@ public class ForgeClient {
      * <p>First the spec's sampler, scheduler and checkpoint are checked against Forge's lists, because Forge would
      * silently use its defaults instead of an unknown name ({@link ForgeFailure#REJECTED}, not retried).
      *
-     * @param stop checked before every attempt and while waiting for Forge; when true the attempt is not made
-     *             ({@link CallStoppedException})
      * <p>Then, when the job names a checkpoint, the model that ran is verified (see the class comment): on a
      * mismatch Forge is asked to load the requested checkpoint and the job runs once more.
      *
+     * @param stop checked before every attempt and while waiting for Forge; when true the attempt is not made
+     *             ({@link CallStoppedException})
      * @return the images (possibly fewer than asked, or none, when Forge was interrupted)
      * @throws ForgeBusyException Forge ran another client's job for longer than {@code busy-timeout}
      * @throws ModelMismatchException Forge ran another model than requested, also on the second try
