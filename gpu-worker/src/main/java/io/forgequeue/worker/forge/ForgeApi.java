@@ -30,6 +30,7 @@ final class ForgeApi {
     static final String PROGRESS = "progress";
     static final String INTERRUPT = "interrupt";
     static final String TASK_PROGRESS = "task_progress";
+    static final String OPTIONS = "options";
     static final Duration TXT2IMG_BACKSTOP = Duration.ofSeconds(1);
 
     private final HttpClient jobHttp;
@@ -162,6 +163,19 @@ final class ForgeApi {
         } catch (RuntimeException e) {
             throw ForgeErrors.badResponse(path, "not JSON", e);
         }
+    }
+
+    /**
+     * POST /sdapi/v1/options with {@code options} (forge-api.md §7). Forge only records a checkpoint as selected and
+     * loads it with the next generation; A1111 loads it during this request, so its read timeout is the call
+     * timeout. An unknown checkpoint is a 500 ({@code RuntimeError "model 'x' not found"}).
+     */
+    void setOptions(Map<String, Object> options) {
+        HttpRequest http = request("sdapi/v1/options", callTimeout)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(options)))
+                .build();
+        send(controlHttp, http, OPTIONS);
     }
 
     /** POST /sdapi/v1/interrupt: stops whatever job Forge is running (it has no task id). */

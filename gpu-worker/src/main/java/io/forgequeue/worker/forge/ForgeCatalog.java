@@ -6,7 +6,9 @@ import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -16,9 +18,11 @@ import java.util.function.Function;
  * silently replace by its defaults (forge-api.md §3, §11.7): an unknown {@code sampler_name} becomes the first
  * sampler, an unknown scheduler "Automatic", an unknown {@code sd_model_checkpoint} the current model.
  *
- * <p>The lists are fetched lazily and kept for {@link #MAX_AGE}; a name not found in lists older than
- * {@link #RECHECK_AFTER} triggers one refresh (a model may have been added). When the lists cannot be fetched the
- * job is not held up: validation is skipped (and not tried again for {@link #RECHECK_AFTER}). Thread-safe.
+ * <p>The lists are fetched lazily and kept for {@link #MAX_AGE}, and read again every
+ * {@code worker.models.catalog-refresh} by {@link #refreshNow()} (so that a model added on the server reaches the
+ * worker's announcements); a name not found in lists older than {@link #RECHECK_AFTER} triggers one refresh (a model
+ * may have been added). When the lists cannot be fetched the job is not held up: validation is skipped (and not tried
+ * again for {@link #RECHECK_AFTER}). Thread-safe.
  */
 final class ForgeCatalog {
 
@@ -27,15 +31,19 @@ final class ForgeCatalog {
 
     private static final Logger log = LoggerFactory.getLogger(ForgeCatalog.class);
 
-    /** The names Forge accepts, as fetched at {@code fetchedNanos}. */
+    /**
+     * The names Forge accepts, as fetched at {@code fetchedNanos}: {@code checkpoints} holds every alias,
+     * {@code modelNames} the stable names the worker announces, {@code models} the listed checkpoints themselves.
+     */
     record Lists(Set<String> samplers, Set<String> schedulers, Set<String> checkpoints, Set<String> modelNames,
-                 long fetchedNanos) {
+                 List<Checkpoint> models, long fetchedNanos) {
 
         Lists {
             samplers = Set.copyOf(samplers);
             schedulers = Set.copyOf(schedulers);
             checkpoints = Set.copyOf(checkpoints);
             modelNames = Set.copyOf(modelNames);
+            models = List.copyOf(models);
         }
 
         /** The problem with the spec's names, or empty when Forge knows them all. */
@@ -85,12 +93,15 @@ final class ForgeCatalog {
             }
             Set<String> checkpoints = new LinkedHashSet<>();
             Set<String> modelNames = new LinkedHashSet<>();
+            List<Checkpoint> models = new ArrayList<>();
             for (JsonNode m : array(modelList)) {
                 add(modelNames, m.get("model_name"));
                 String title = text(m.get("title"));
                 String hash = text(m.get("hash"));
                 if (title != null) {
                     checkpoints.add(title);
+                    models.add(new Checkpoint(title, text(m.get("model_name")), hash, text(m.get("sha256")),
+                            text(m.get("filename"))));
                     String name = title.replaceFirst(" \\[[0-9a-fA-F]+]$", "");
                     checkpoints.add(name);
                     modelNames.add(name);
@@ -109,7 +120,7 @@ final class ForgeCatalog {
                     checkpoints.add(dot > 0 ? base.substring(0, dot) : base);
                 }
             }
-            return new Lists(samplers, schedulers, checkpoints, modelNames, nowNanos);
+            return new Lists(samplers, schedulers, checkpoints, modelNames, models, nowNanos);
         }
 
         private static Iterable<JsonNode> array(JsonNode node) {
@@ -174,6 +185,27 @@ final class ForgeCatalog {
             current = refresh(now);
         }
         return current;
+    }
+
+    /**
+     * The lists as last fetched, without a call (null before the first successful fetch); only the very first use
+     * fetches them (once per {@link #RECHECK_AFTER} while that fails).
+     */
+    Lists cached() {
+        Lists current = lists;
+        return current != null ? current : refresh(System.nanoTime());
+    }
+
+    /** The lists as last read, without any call; null before the first successful fetch. */
+    Lists lastRead() {
+        return lists;
+    }
+
+    /** Reads the lists again now (the periodic refresh); null when Forge does not give them. */
+    Lists refreshNow() {
+        long now = System.nanoTime();
+        failedOnce = false; // a scheduled refresh is rare enough to try even right after a failure
+        return refresh(now);
     }
 
     private Lists refresh(long now) {

@@ -42,9 +42,15 @@ import java.util.function.BooleanSupplier;
  *       so that its unfinished images are never the job's result.</li>
  * </ul>
  *
+ * <p><b>Models</b> (issue 17): after each txt2img the model Forge reports it used ({@code info.sd_model_name},
+ * {@code sd_model_hash}) tells which checkpoint is loaded now and, with the call's duration, this Forge's speed and
+ * load times ({@link ForgeModels}); all three go into {@link #offer()}. A job that names a checkpoint is verified
+ * ({@link ModelCheck}): when another model ran, its images are not delivered, Forge is asked to load the requested
+ * one (POST /sdapi/v1/options) and the job runs once more; a second mismatch is a {@link ModelMismatchException}.
+ *
  * <p>Failures surface as {@link ForgeException}, {@link TimeoutExceededException} (the call timeout, after
- * retries), {@link CircuitBreakerOpenException} (Forge is considered down), {@link ForgeBusyException} or
- * {@link CallStoppedException}.
+ * retries), {@link CircuitBreakerOpenException} (Forge is considered down), {@link ForgeBusyException},
+ * {@link ModelMismatchException} or {@link CallStoppedException}.
  */
 public class ForgeClient {
 
@@ -69,6 +75,8 @@ public class ForgeClient {
     private final JsonMapper json;
     private final ForgeCatalog catalog;
     private final ForgeIdentity identity;
+    private final ForgeModels models;
+    private final ModelProperties modelProps;
 
     /** Our txt2img request outstanding right now, or null. */
     private volatile CallWatch current;
@@ -83,7 +91,7 @@ public class ForgeClient {
 
     ForgeClient(ForgeApi api, FailsafeExecutor<Object> jobCalls, FailsafeExecutor<Object> timedCall,
                 FailsafeExecutor<Object> probes, CircuitBreaker<Object> breaker, ForgeProperties props,
-                WorkerMetrics metrics, JsonMapper json, ForgeIdentity identity) {
+                WorkerMetrics metrics, JsonMapper json, ForgeIdentity identity, ModelProperties modelProps) {
         this.api = api;
         this.jobCalls = jobCalls;
         this.timedCall = timedCall;
@@ -94,6 +102,8 @@ public class ForgeClient {
         this.json = json;
         this.catalog = new ForgeCatalog(api::getJson);
         this.identity = identity;
+        this.modelProps = modelProps;
+        this.models = new ForgeModels(metrics, modelProps.taggedCheckpoints());
     }
 
     /**
@@ -103,10 +113,14 @@ public class ForgeClient {
      * <p>First the spec's sampler, scheduler and checkpoint are checked against Forge's lists, because Forge would
      * silently use its defaults instead of an unknown name ({@link ForgeFailure#REJECTED}, not retried).
      *
+     * <p>Then, when the job names a checkpoint, the model that ran is verified (see the class comment): on a
+     * mismatch Forge is asked to load the requested checkpoint and the job runs once more.
+     *
      * @param stop checked before every attempt and while waiting for Forge; when true the attempt is not made
      *             ({@link CallStoppedException})
      * @return the images (possibly fewer than asked, or none, when Forge was interrupted)
      * @throws ForgeBusyException Forge ran another client's job for longer than {@code busy-timeout}
+     * @throws ModelMismatchException Forge ran another model than requested, also on the second try
      */
     public Txt2ImgResult generate(UUID jobId, JobSpec spec, BooleanSupplier stop) {
         catalog.problemWith(spec).ifPresent(problem -> {
@@ -114,11 +128,59 @@ public class ForgeClient {
                     "Forge would silently replace a setting: " + problem, null);
         });
         Txt2ImgRequest request = Txt2ImgRequest.of(jobId, spec);
-        return (Txt2ImgResult) jobCalls.get(ctx -> attempt(jobId, request, spec, stop, ctx.isFirstAttempt()));
+        Generated first = (Generated) jobCalls.get(ctx -> attempt(jobId, request, spec, stop, ctx.isFirstAttempt()));
+        if (first.verdict().kind() != ModelCheck.Kind.MISMATCH) {
+            return first.result();
+        }
+        ModelCheck.Verdict wrong = first.verdict();
+        if (stop.getAsBoolean()) {
+            throw new CallStoppedException();
+        }
+        try {
+            selectCheckpoint(spec.checkpoint());
+        } catch (ForgeException e) {
+            if (e.failure().isOutage()) {
+                throw e;
+            }
+            metrics.modelMismatch(WorkerMetrics.MISMATCH_FAILED);
+            log.warn("Job(id={}) Forge at {} ran model {} instead of {} and refused to load {} ({})", jobId, identity,
+                    wrong.used(), wrong.requested(), wrong.requested(), e.getMessage());
+            throw new ModelMismatchException(wrong.requested(), wrong.used(), e.getMessage());
+        }
+        metrics.modelMismatch(WorkerMetrics.MISMATCH_RETRIED);
+        log.warn("Job(id={}) Forge at {} ran model {} instead of {}; its images are dropped, Forge was asked to load {} "
+                + "and the job runs once more", jobId, identity, wrong.used(), wrong.requested(), wrong.requested());
+        Generated second = (Generated) jobCalls.get(ctx -> attempt(jobId, request, spec, stop, false));
+        if (second.verdict().kind() != ModelCheck.Kind.MISMATCH) {
+            return second.result();
+        }
+        metrics.modelMismatch(WorkerMetrics.MISMATCH_FAILED);
+        log.warn("Job(id={}) Forge at {} ran model {} instead of {} again; the job fails", jobId, identity,
+                second.verdict().used(), second.verdict().requested());
+        throw new ModelMismatchException(second.verdict().requested(), second.verdict().used(), null);
     }
 
-    private Txt2ImgResult attempt(UUID jobId, Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop,
-                                  boolean firstTry) {
+    /** One answered call: its result, what the check of the model that ran found, and its load part. */
+    private record Generated(Txt2ImgResult result, ModelCheck.Verdict verdict, long loadNanos) {
+    }
+
+    /** POST /sdapi/v1/options {"sd_model_checkpoint": name}: Forge loads it with its next generation. */
+    private void selectCheckpoint(String checkpoint) {
+        long start = System.nanoTime();
+        String outcome = "success";
+        try {
+            models.selected();
+            api.setOptions(Map.of("sd_model_checkpoint", checkpoint));
+        } catch (ForgeException e) {
+            outcome = e.failure().name();
+            throw e;
+        } finally {
+            metrics.forgeCall(ForgeApi.OPTIONS, outcome, System.nanoTime() - start);
+        }
+    }
+
+    private Generated attempt(UUID jobId, Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop,
+                              boolean firstTry) {
         if (stop.getAsBoolean()) {
             throw new CallStoppedException();
         }
@@ -133,6 +195,7 @@ public class ForgeClient {
         boolean answer = false;
         String outcome = "success";
         current = watch;
+        metrics.txt2imgStarted(start);
         ForgeApi.RawResult raw;
         try {
             raw = (ForgeApi.RawResult) timedCall.get(() -> api.txt2img(sent));
@@ -154,13 +217,34 @@ public class ForgeClient {
             current = null;
             // the HTTP call alone: reading the images out of the answer is the worker's time (turnaround "result")
             metrics.forgeCall(ForgeApi.TXT2IMG, outcome, (answer ? answered : System.nanoTime()) - start);
+            if (!answer) {
+                metrics.txt2imgEnded(System.nanoTime(), 0);
+                models.unknown("a txt2img failed or was abandoned");
+            }
         }
+        Generated generated = null;
+        try {
+            generated = answered(jobId, spec, raw, watch, start, answered, firstTry);
+            return generated;
+        } finally {
+            metrics.txt2imgEnded(answered, generated == null ? 0 : generated.loadNanos());
+        }
+    }
+
+    private Generated answered(UUID jobId, JobSpec spec, ForgeApi.RawResult raw, CallWatch watch, long start,
+                               long answered, boolean firstTry) {
         long millis = TimeUnit.NANOSECONDS.toMillis(answered - start);
         ForgeInfo info = ForgeInfo.parse(raw.info(), json);
         List<GeneratedImage> images = ResultImages.pair(raw.images(), info, spec.batchSize(), spec.seed());
         CallWatch.Interruption interruption = watch.conclude(info.jobTimestamp(), raw.images().isEmpty(),
                 this::progressAfterAnswer);
         boolean elsewhere = interruption == CallWatch.Interruption.ELSEWHERE;
+        List<Checkpoint> listed = listedModels();
+        boolean complete = interruption == CallWatch.Interruption.NONE && images.size() >= spec.batchSize();
+        ForgeModels.Run run = models.answered(spec, info, listed, answered - start, complete);
+        ModelCheck.Verdict verdict = spec.checkpoint() == null || !modelProps.verify() || elsewhere || images.isEmpty()
+                ? new ModelCheck.Verdict(ModelCheck.Kind.UNKNOWN, spec.checkpoint(), run.ran())
+                : ModelCheck.verify(spec.checkpoint(), info, listed);
         if (elsewhere) {
             metrics.forgeForeign(WorkerMetrics.INTERRUPTED);
             log.warn("Forge's txt2img for Job(id={}) was interrupted by another client of {} ({} image(s) came "
@@ -169,8 +253,20 @@ public class ForgeClient {
         Map<String, Object> metadata = new LinkedHashMap<>(info.toMetadata());
         metadata.put("forgeMillis", millis);
         metadata.put("imagesReturned", raw.images().size());
-        return new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered, firstTry,
-                elsewhere);
+        if (verdict.kind() == ModelCheck.Kind.MATCH) {
+            metadata.put("modelVerified", true);
+        }
+        return new Generated(new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered,
+                firstTry, elsewhere), verdict, run.loadNanos());
+    }
+
+    /**
+     * The listed checkpoints as last read, without a call (empty before Forge's lists were read): nothing may delay
+     * the outcome of an answered job.
+     */
+    private List<Checkpoint> listedModels() {
+        ForgeCatalog.Lists lists = catalog.lastRead();
+        return lists == null ? List.of() : lists.models();
     }
 
     /** A {@code force_task_id} of its own for every request, also for retries of one job (§5). */
@@ -250,6 +346,7 @@ public class ForgeClient {
                     }
                     if (!waiting) {
                         waiting = true;
+                        models.unknown("another client's job runs on Forge");
                         metrics.forgeBusyWaiting(true);
                         metrics.forgeForeign(WorkerMetrics.BUSY_WAIT);
                         log.warn("Job(id={}) waits: Forge at {} is busy with another client's job (job '{}', step "
@@ -439,26 +536,70 @@ public class ForgeClient {
         return props.callTimeout();
     }
 
-    /** Forge's URL without credentials. */
     /**
      * What this Forge offers, for the worker's announcements: its identity ({@link #forgeIdentity()}), the
      * checkpoints by their stable names (model name and title without hash, forge-api.md §7), samplers and
-     * schedulers. Empty while Forge's lists cannot be read.
+     * schedulers, the checkpoint loaded now and the measured load times and speed ({@link ForgeModels}). Empty while
+     * Forge's lists cannot be read. Makes no call once the lists were read (they are refreshed by
+     * {@link #refreshCatalog()}).
      */
     public Optional<Offer> offer() {
-        ForgeCatalog.Lists lists = catalog.lists();
+        ForgeCatalog.Lists lists = catalog.cached();
         if (lists == null) {
             return Optional.empty();
         }
+        Map<String, Double> loads = new java.util.TreeMap<>();
+        models.loadSeconds().forEach((name, seconds) -> loads.put(name, roughly(seconds)));
+        Double perStep = models.secondsPerStep();
         return Optional.of(new Offer(identity.value(), List.copyOf(new java.util.TreeSet<>(lists.modelNames())),
                 List.copyOf(new java.util.TreeSet<>(lists.samplers())),
-                List.copyOf(new java.util.TreeSet<>(lists.schedulers()))));
+                List.copyOf(new java.util.TreeSet<>(lists.schedulers())), models.loaded(), loads,
+                perStep == null ? null : roughly(perStep)));
     }
 
-    /** What a Forge offers (see {@link #offer()}). */
-    public record Offer(String identity, List<String> checkpoints, List<String> samplers, List<String> schedulers) {
+    /**
+     * Three significant digits: the measured figures move a little with every job, and an offer that changes is
+     * announced at once; a change below 1 % tells the scheduler nothing.
+     */
+    static double roughly(double value) {
+        if (!(value > 0) || Double.isInfinite(value)) {
+            return value;
+        }
+        return new java.math.BigDecimal(value).round(new java.math.MathContext(3)).doubleValue();
     }
 
+    /**
+     * Reads Forge's lists again (the periodic refresh, {@code worker.models.catalog-refresh}), so that a model added
+     * on the server is offered; an offer that changed is announced at once.
+     *
+     * @return whether the lists could be read
+     */
+    public boolean refreshCatalog() {
+        ForgeCatalog.Lists lists = catalog.refreshNow();
+        if (lists == null) {
+            return false;
+        }
+        models.offered(List.copyOf(new java.util.TreeSet<>(lists.models().stream().map(Checkpoint::offeredName)
+                .toList())));
+        return true;
+    }
+
+    /**
+     * What a Forge offers (see {@link #offer()}).
+     *
+     * @param loadedCheckpoint the checkpoint loaded now (one of {@code checkpoints}), or null when unknown
+     * @param loadSeconds      measured seconds to load each checkpoint (names as in {@code checkpoints})
+     * @param secondsPerStep   measured seconds per sampling step of a 512×512 image, or null before it is known
+     */
+    public record Offer(String identity, List<String> checkpoints, List<String> samplers, List<String> schedulers,
+                        String loadedCheckpoint, Map<String, Double> loadSeconds, Double secondsPerStep) {
+
+        public Offer {
+            loadSeconds = Map.copyOf(loadSeconds);
+        }
+    }
+
+    /** Forge's URL without credentials. */
     public String safeUrl() {
         return props.safeUrl();
     }
@@ -519,6 +660,9 @@ public class ForgeClient {
                 // someone else's (another worker's retry), never our abandoned request
                 abandoned = null;
                 log.info("Forge refuses connections; the abandoned txt2img is gone with it");
+            }
+            if (e.getCause() instanceof ConnectException) {
+                models.unknown("Forge refuses connections (a restart unloads every model)");
             }
             throw e;
         } finally {

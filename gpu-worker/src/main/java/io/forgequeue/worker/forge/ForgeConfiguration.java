@@ -118,7 +118,8 @@ class ForgeConfiguration {
     @Bean
     ForgeClient forgeClient(ForgeProperties props, WireJson wireJson, WorkerMetrics metrics,
                             RetryPolicy<Object> forgeOutageRetry, RetryPolicy<Object> forgeFailureRetry,
-                            CircuitBreaker<Object> forgeCircuitBreaker, Timeout<Object> forgeCallTimeout) {
+                            CircuitBreaker<Object> forgeCircuitBreaker, Timeout<Object> forgeCallTimeout,
+                            ModelProperties modelProps) {
         FailsafeExecutor<Object> jobCalls = Failsafe.with(forgeOutageRetry, forgeFailureRetry, forgeCircuitBreaker);
         FailsafeExecutor<Object> timedCall = Failsafe.with(forgeCallTimeout);
         FailsafeExecutor<Object> probes = Failsafe.with(forgeCircuitBreaker);
@@ -127,7 +128,7 @@ class ForgeConfiguration {
                 props.safeUrl(), identity, props.callTimeout().toMillis(), props.breaker().failureThreshold(),
                 props.breaker().delay().toMillis());
         return new ForgeClient(new ForgeApi(props, wireJson.mapper()), jobCalls, timedCall, probes,
-                forgeCircuitBreaker, props, metrics, wireJson.mapper(), identity);
+                forgeCircuitBreaker, props, metrics, wireJson.mapper(), identity, modelProps);
     }
 
     static boolean isOutage(Throwable t) {

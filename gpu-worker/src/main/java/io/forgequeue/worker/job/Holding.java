@@ -13,7 +13,6 @@ import java.util.concurrent.atomic.AtomicReference;
 class Holding {
 
     private final AtomicReference<WorkerStatus.Assignment> current = new AtomicReference<>();
-    private volatile String lastCheckpoint;
 
     void taken(WorkerStatus.Assignment assignment) {
         current.set(assignment);
@@ -26,17 +25,5 @@ class Holding {
     /** The assignment being worked on, or null when idle. */
     WorkerStatus.Assignment current() {
         return current.get();
-    }
-
-    /** A job ran on {@code checkpoint} (null: the server's current one): Forge keeps it loaded. */
-    void ranWith(String checkpoint) {
-        if (checkpoint != null) {
-            lastCheckpoint = checkpoint;
-        }
-    }
-
-    /** The checkpoint the last job that named one ran with, or null. */
-    String lastCheckpoint() {
-        return lastCheckpoint;
     }
 }

@@ -16,6 +16,7 @@ import io.forgequeue.worker.forge.CallStoppedException;
 import io.forgequeue.worker.forge.ForgeBusyException;
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ForgeException;
+import io.forgequeue.worker.forge.ModelMismatchException;
 import io.forgequeue.worker.forge.Txt2ImgResult;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.worker.system.WorkerProperties;
@@ -58,12 +59,9 @@ class JobRunner {
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
     private final AtomicReference<JobAttempt> current = new AtomicReference<>();
-    private final Holding holding;
 
     JobRunner(ForgeClient forge, JobEventPublisher publisher, CancelledJobs cancelledJobs, ShutdownGrace shutdown,
-              WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock,
-              Holding holding) {
-        this.holding = holding;
+              WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock) {
         this.forge = forge;
         this.publisher = publisher;
         this.cancelledJobs = cancelledJobs;
@@ -196,7 +194,6 @@ class JobRunner {
             }
             log.info("Job(id={}) succeeded: {} image(s) in {} ms", jobId, result.images().size(),
                     result.forgeMillis());
-            holding.ranWith(running.job().spec().checkpoint());
             Map<String, Object> metadata = new LinkedHashMap<>(result.metadata());
             if (running.job().spec().checkpoint() != null) {
                 metadata.put("checkpointRequested", running.job().spec().checkpoint());
@@ -213,6 +210,8 @@ class JobRunner {
                 return requeued(running, "the image server was busy with someone else's work for "
                         + describe(e.waited()), Disposition.REQUEUE);
             });
+        } catch (ModelMismatchException e) {
+            return stoppedOr(running, () -> modelMismatch(running, e));
         } catch (CircuitBreakerOpenException e) {
             return stoppedOr(running, () -> outage(running, "the image server is unavailable"));
         } catch (TimeoutExceededException e) {
@@ -254,6 +253,18 @@ class JobRunner {
                 e == null ? "" : " (" + e.getMessage() + ")");
         return failed(running, ErrorCode.FORGE_TIMEOUT, message, Map.of("timeoutMillis",
                 forge.callTimeout().toMillis()));
+    }
+
+    /** Issue 17: Forge generated with another checkpoint, twice; no image of the wrong model is delivered. */
+    private Result modelMismatch(JobAttempt running, ModelMismatchException e) {
+        log.warn("Job(id={}) failed: {}", running.jobId(), e.getMessage());
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put("checkpointRequested", e.requested());
+        metadata.put("checkpointUsed", e.used());
+        if (e.forgeMessage() != null) {
+            metadata.put("forgeMessage", e.forgeMessage());
+        }
+        return failed(running, ErrorCode.MODEL_MISMATCH, e.userMessage(), metadata);
     }
 
     private Result forgeFailed(JobAttempt running, ForgeException e) {

@@ -19,7 +19,6 @@ import org.springframework.stereotype.Component;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.Executors;
@@ -146,7 +145,7 @@ class WorkerAnnouncer implements SmartLifecycle {
     private WorkerStatus.ForgeOffer currentOffer() {
         try {
             return forge.offer().map(o -> new WorkerStatus.ForgeOffer(o.identity(), o.checkpoints(), o.samplers(),
-                    o.schedulers(), holding.lastCheckpoint(), Map.of(), null)).orElse(null);
+                    o.schedulers(), o.loadedCheckpoint(), o.loadSeconds(), o.secondsPerStep())).orElse(null);
         } catch (RuntimeException e) {
             return null;
         }

@@ -39,7 +39,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code gpu.worker.forge.foreign} (counter; {@code event}, one of {@link #FOREIGN_EVENTS}): what this worker
  *       saw of other clients of its Forge (a person in its web UI, another API client);</li>
  *   <li>{@code gpu.worker.forge.busy.waiting} (gauge, 1 while a txt2img waits for Forge to finish another client's
- *       job) and {@code gpu.worker.forge.busy.wait} (timer): each such wait.</li>
+ *       job) and {@code gpu.worker.forge.busy.wait} (timer): each such wait;</li>
+ *   <li>{@code gpu.worker.checkpoint.switches} (counter; {@code checkpoint}) and
+ *       {@code gpu.worker.checkpoint.switch.time} (timer; {@code checkpoint}): txt2img calls that loaded another
+ *       checkpoint than the one loaded before, and the part of each spent loading (once the speed is known); the
+ *       {@code checkpoint} tag is the canonical name of the checkpoint loaded, bounded ({@code _other} beyond
+ *       {@code worker.models.tagged-checkpoints});</li>
+ *   <li>{@code gpu.worker.model.mismatch} (counter; {@code outcome} {@value #MISMATCH_RETRIED} or
+ *       {@value #MISMATCH_FAILED}): Forge ran another model than the job asked for; retried once, or the job
+ *       failed;</li>
+ *   <li>{@code gpu.worker.gpu.time} (function counter, seconds; {@code activity} {@value #GENERATING},
+ *       {@value #LOADING}, {@value #IDLE}): the worker's GPU time from its first txt2img on: txt2img calls in flight
+ *       (loading = the measured load part of calls that switched checkpoints, generating = the rest) and the time
+ *       without one while consuming. generating ÷ the sum is the useful GPU share.</li>
  * </ul>
  *
  * <p>Every counter series whose tag values are known is registered at 0 at startup ({@link #OUTCOMES} ×
@@ -70,6 +82,19 @@ public class WorkerMetrics {
     public static final List<String> FOREIGN_EVENTS = List.of(BUSY_WAIT, BUSY_TIMEOUT, PROGRESS_WITHHELD,
             INTERRUPT_WITHHELD, INTERRUPTED);
 
+    /** Outcome of a model mismatch: the call was made once more after asking Forge to load the model. */
+    public static final String MISMATCH_RETRIED = "retried";
+    /** Outcome of a model mismatch: the job failed (MODEL_MISMATCH). */
+    public static final String MISMATCH_FAILED = "failed";
+    /** GPU time activity: a txt2img in flight, not loading. */
+    public static final String GENERATING = "generating";
+    /** GPU time activity: the load part of a txt2img that switched checkpoints. */
+    public static final String LOADING = "loading";
+    /** GPU time activity: consuming, no txt2img in flight. */
+    public static final String IDLE = "idle";
+    /** Tag value of checkpoints beyond the bound. */
+    public static final String OTHER_CHECKPOINT = "_other";
+
     /** Turnaround stage: the job was delivered → its txt2img request was sent. */
     public static final String PREPARE = "prepare";
     /** Turnaround stage: Forge answered → the outcome event was handed to the broker. */
@@ -85,6 +110,7 @@ public class WorkerMetrics {
     private final Timer idleGap;
     private final Map<String, Timer> turnaround = new HashMap<>();
     private final DutyCycle dutyCycle = new DutyCycle();
+    private final GpuTime gpuTime = new GpuTime();
 
     public WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -119,6 +145,15 @@ public class WorkerMetrics {
                     .maximumExpectedValue(Duration.ofMinutes(5))
                     .register(registry));
         }
+        FunctionCounter.builder("gpu.worker.gpu.time", gpuTime, g -> g.seconds(GENERATING, System.nanoTime()))
+                .baseUnit("seconds").tag("activity", GENERATING)
+                .description("GPU time by activity, from the first txt2img on").register(registry);
+        FunctionCounter.builder("gpu.worker.gpu.time", gpuTime, g -> g.seconds(LOADING, System.nanoTime()))
+                .baseUnit("seconds").tag("activity", LOADING)
+                .description("GPU time by activity, from the first txt2img on").register(registry);
+        FunctionCounter.builder("gpu.worker.gpu.time", gpuTime, g -> g.seconds(IDLE, System.nanoTime()))
+                .baseUnit("seconds").tag("activity", IDLE)
+                .description("GPU time by activity, from the first txt2img on").register(registry);
         registerAtZero();
     }
 
@@ -146,6 +181,73 @@ public class WorkerMetrics {
         for (String event : FOREIGN_EVENTS) {
             foreignCounter(event);
         }
+        for (String outcome : List.of(MISMATCH_RETRIED, MISMATCH_FAILED)) {
+            mismatchCounter(outcome);
+        }
+        checkpointSeen(OTHER_CHECKPOINT);
+    }
+
+    private Counter mismatchCounter(String outcome) {
+        return Counter.builder("gpu.worker.model.mismatch")
+                .description("Forge ran another model than the job asked for, by what followed")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    private Counter switchCounter(String checkpoint) {
+        return Counter.builder("gpu.worker.checkpoint.switches")
+                .description("txt2img calls that loaded another checkpoint first, by checkpoint loaded")
+                .tag("checkpoint", checkpoint).register(registry);
+    }
+
+    private Timer switchTimer(String checkpoint) {
+        return Timer.builder("gpu.worker.checkpoint.switch.time")
+                .description("Time Forge spent loading a checkpoint in a switch, by checkpoint loaded")
+                .tag("checkpoint", checkpoint).register(registry);
+    }
+
+    /** A new value of the {@code checkpoint} tag: its switch series are registered at 0. */
+    public void checkpointSeen(String checkpoint) {
+        switchCounter(checkpoint);
+        switchTimer(checkpoint);
+    }
+
+    /**
+     * A txt2img loaded {@code checkpoint} (a bounded tag value) instead of the one loaded before.
+     *
+     * @param loadNanos the part of the call spent loading, or a negative value when it is not known yet
+     */
+    public void checkpointSwitched(String checkpoint, long loadNanos) {
+        switchCounter(checkpoint).increment();
+        if (loadNanos >= 0) {
+            switchTimer(checkpoint).record(loadNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Forge ran another model than asked for ({@link #MISMATCH_RETRIED} or {@link #MISMATCH_FAILED}). */
+    public void modelMismatch(String outcome) {
+        if (!outcome.equals(MISMATCH_RETRIED) && !outcome.equals(MISMATCH_FAILED)) {
+            throw new IllegalArgumentException("unknown mismatch outcome " + outcome);
+        }
+        mismatchCounter(outcome).increment();
+    }
+
+    /** A txt2img request is sent ({@link System#nanoTime()}). */
+    public void txt2imgStarted(long nowNanos) {
+        gpuTime.callStarted(nowNanos);
+    }
+
+    /**
+     * The txt2img request ended (answered, failed or abandoned).
+     *
+     * @param loadNanos the part of it spent loading a checkpoint (0 when none or unknown)
+     */
+    public void txt2imgEnded(long nowNanos, long loadNanos) {
+        gpuTime.callEnded(nowNanos, loadNanos);
+    }
+
+    /** Seconds of GPU time so far in {@code activity} ({@link #GENERATING}, {@link #LOADING}, {@link #IDLE}). */
+    public double gpuSeconds(String activity) {
+        return gpuTime.seconds(activity, System.nanoTime());
     }
 
     private Counter foreignCounter(String event) {
@@ -224,6 +326,7 @@ public class WorkerMetrics {
     /** Whether the job container consumes. */
     public void consuming(boolean on) {
         consuming.set(on ? 1 : 0);
+        gpuTime.consuming(on, System.nanoTime());
     }
 
     /** A status event was published ({@code result}: confirmed, unconfirmed, returned, sent). */
@@ -299,6 +402,68 @@ public class WorkerMetrics {
 
         private long busy(long now) {
             return busyNanos + (busyStart >= 0 ? now - busyStart : 0);
+        }
+    }
+
+    /**
+     * The worker's GPU time by activity, from its first txt2img on: a call in flight is generating or loading (the
+     * split is known when it ends, so it is counted then), the time without one while consuming is idle, and a
+     * pause counts nowhere. Monotonic (function counters); synchronized because the scrape thread reads while the
+     * listener writes.
+     */
+    static final class GpuTime {
+        private long callStart = -1;
+        private long idleStart = -1;
+        private boolean started;
+        private boolean consuming = true;
+        private long generatingNanos;
+        private long loadingNanos;
+        private long idleNanos;
+
+        synchronized void callStarted(long now) {
+            closeIdle(now);
+            started = true;
+            callStart = now;
+        }
+
+        synchronized void callEnded(long now, long loadNanos) {
+            if (callStart < 0) {
+                return;
+            }
+            long took = Math.max(0, now - callStart);
+            long load = Math.min(Math.max(0, loadNanos), took);
+            loadingNanos += load;
+            generatingNanos += took - load;
+            callStart = -1;
+            if (consuming) {
+                idleStart = now;
+            }
+        }
+
+        synchronized void consuming(boolean on, long now) {
+            if (!on) {
+                closeIdle(now);
+            } else if (!consuming && started && callStart < 0) {
+                idleStart = now;
+            }
+            consuming = on;
+        }
+
+        synchronized double seconds(String activity, long now) {
+            long nanos = switch (activity) {
+                case GENERATING -> generatingNanos;
+                case LOADING -> loadingNanos;
+                case IDLE -> idleNanos + (idleStart >= 0 ? Math.max(0, now - idleStart) : 0);
+                default -> throw new IllegalArgumentException("unknown activity " + activity);
+            };
+            return nanos / 1e9;
+        }
+
+        private void closeIdle(long now) {
+            if (idleStart >= 0) {
+                idleNanos += Math.max(0, now - idleStart);
+                idleStart = -1;
+            }
         }
     }
 }

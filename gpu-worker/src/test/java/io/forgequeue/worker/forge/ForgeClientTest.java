@@ -59,7 +59,7 @@ class ForgeClientTest {
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
         return config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
-                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props));
+                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props), ModelProperties.defaults());
     }
 
     private ForgeClient client() {
@@ -351,7 +351,7 @@ class ForgeClientTest {
         stub.answer("/sdapi/v1/sd-models", Answer.ok("[{\"title\":\"sdxl/juggernautXL.safetensors [abcdef0123]\","
                 + "\"model_name\":\"sdxl_juggernautXL\",\"hash\":\"abcdef0123\",\"sha256\":null,"
                 + "\"filename\":\"/models/sdxl/juggernautXL.safetensors\"}]"));
-        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2imgRan("juggernautXL", "abcdef0123", IMAGE)));
         ForgeClient forge = client();
 
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler("k_euler_a").build(), () -> false))
@@ -372,6 +372,29 @@ class ForgeClientTest {
         }
         assertThat(stub.requests(TXT2IMG)).hasSize(5);
         assertThat(stub.requests("/sdapi/v1/samplers")).as("lists cached").hasSize(1);
+    }
+
+    @Test
+    void failsAModelMismatchAtOnceWhenForgeRefusesToLoadTheRequestedModel() {
+        stub.answer("/sdapi/v1/samplers", Answer.ok("[{\"name\":\"Euler a\"}]"));
+        stub.answer("/sdapi/v1/schedulers", Answer.ok("[{\"name\":\"karras\",\"label\":\"Karras\"}]"));
+        stub.answer("/sdapi/v1/sd-models", Answer.ok("[{\"title\":\"a.safetensors [aaaaaaaaaa]\",\"model_name\":\"a\","
+                + "\"hash\":\"aaaaaaaaaa\"},{\"title\":\"b.safetensors [bbbbbbbbbb]\",\"model_name\":\"b\","
+                + "\"hash\":\"bbbbbbbbbb\"}]"));
+        stub.answer(TXT2IMG, Answer.ok(StubForge.txt2imgRan("a", "aaaaaaaaaa", IMAGE)));
+        stub.answer("/sdapi/v1/options", new Answer(500,
+                "{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"model 'b' not found\"}", 0));
+
+        assertThatThrownBy(() -> client().generate(UUID.randomUUID(),
+                aSpec().sampler(null).scheduler(null).checkpoint("b").build(), () -> false))
+                .isInstanceOfSatisfying(ModelMismatchException.class, e -> {
+                    assertThat(e.userMessage()).isEqualTo("The GPU server used model a instead of b.");
+                    assertThat(e.forgeMessage()).contains("model 'b' not found");
+                });
+        assertThat(stub.requests("/sdapi/v1/options").get(0).body()).isEqualTo("{\"sd_model_checkpoint\":\"b\"}");
+        assertThat(stub.requests(TXT2IMG)).as("no retry of a model Forge cannot load").hasSize(1);
+        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "failed").counter().count()).isEqualTo(1);
+        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "retried").counter().count()).isZero();
     }
 
     @Test

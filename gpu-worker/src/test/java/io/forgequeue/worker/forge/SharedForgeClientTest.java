@@ -69,7 +69,7 @@ class SharedForgeClientTest {
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
         return config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
-                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props));
+                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props), ModelProperties.defaults());
     }
 
     private ForgeClient start(boolean webui) throws Exception {

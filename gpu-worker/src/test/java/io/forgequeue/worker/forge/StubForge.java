@@ -81,6 +81,14 @@ final class StubForge implements AutoCloseable {
                 + " \\\"job_timestamp\\\": \\\"20250101120000\\\"}\"}";
     }
 
+    /** A txt2img answer with one image whose {@code info} reports that {@code modelName} ({@code modelHash}) ran. */
+    static String txt2imgRan(String modelName, String modelHash, String base64Image) {
+        return "{\"images\":[\"" + base64Image + "\"],\"parameters\":{},\"info\":\"{\\\"seed\\\": 5, "
+                + "\\\"all_seeds\\\": [5], \\\"index_of_first_image\\\": 0, \\\"sd_model_name\\\": \\\""
+                + modelName + "\\\", \\\"sd_model_hash\\\": \\\"" + modelHash
+                + "\\\", \\\"job_timestamp\\\": \\\"20250101120000\\\"}\"}";
+    }
+
     URI url() {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
     }

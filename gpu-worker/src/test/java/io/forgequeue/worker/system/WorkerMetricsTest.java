@@ -96,4 +96,54 @@ class WorkerMetricsTest {
         assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "half_open").counter().count())
                 .isZero();
     }
+
+    @Test
+    void splitsGpuTimeIntoGeneratingLoadingAndIdleFromTheFirstCallOn() {
+        WorkerMetrics.GpuTime gpu = new WorkerMetrics.GpuTime();
+        long s = 1_000 * MS;
+
+        gpu.consuming(true, 0);
+        assertThat(gpu.seconds(WorkerMetrics.IDLE, 5 * s)).as("nothing before the first call").isZero();
+        gpu.callStarted(5 * s);
+        assertThat(gpu.seconds(WorkerMetrics.GENERATING, 7 * s)).as("counted when the call ends").isZero();
+        gpu.callEnded(15 * s, 3 * s);                 // 10 s call, 3 s of it loading
+        double idleBetween = gpu.seconds(WorkerMetrics.IDLE, 17 * s);
+        gpu.consuming(false, 17 * s);                 // paused: counts nowhere
+        gpu.consuming(true, 27 * s);
+        gpu.callStarted(28 * s);
+        gpu.callEnded(30 * s, 5 * s);                 // a load longer than the call is capped
+
+        assertThat(idleBetween).isCloseTo(2.0, within(1e-9));
+        assertThat(gpu.seconds(WorkerMetrics.GENERATING, 31 * s)).isCloseTo(7.0, within(1e-9));
+        assertThat(gpu.seconds(WorkerMetrics.LOADING, 31 * s)).isCloseTo(5.0, within(1e-9));
+        assertThat(gpu.seconds(WorkerMetrics.IDLE, 31 * s)).isCloseTo(2.0 + 1.0 + 1.0, within(1e-9));
+    }
+
+    @Test
+    void registersTheModelMetricsAtZeroAndCountsMismatchesAndSwitches() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        WorkerMetrics metrics = new WorkerMetrics(registry);
+
+        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "retried").counter().count()).isZero();
+        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "failed").counter().count()).isZero();
+        assertThat(registry.get("gpu.worker.checkpoint.switches").tag("checkpoint", "_other").counter().count())
+                .isZero();
+        assertThat(registry.get("gpu.worker.gpu.time").functionCounters()).extracting(c -> c.getId().getTag("activity"))
+                .containsExactlyInAnyOrder(WorkerMetrics.GENERATING, WorkerMetrics.LOADING, WorkerMetrics.IDLE);
+
+        metrics.checkpointSeen("sdxl_juggernaut");
+        assertThat(registry.get("gpu.worker.checkpoint.switch.time").tag("checkpoint", "sdxl_juggernaut").timer()
+                .count()).isZero();
+        metrics.checkpointSwitched("sdxl_juggernaut", 1500 * MS);
+        metrics.checkpointSwitched("sdxl_juggernaut", -1);
+        metrics.modelMismatch(WorkerMetrics.MISMATCH_RETRIED);
+
+        assertThat(registry.get("gpu.worker.checkpoint.switches").tag("checkpoint", "sdxl_juggernaut").counter()
+                .count()).isEqualTo(2);
+        assertThat(registry.get("gpu.worker.checkpoint.switch.time").tag("checkpoint", "sdxl_juggernaut").timer()
+                .count()).as("only measured loads are timed").isEqualTo(1);
+        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "retried").counter().count())
+                .isEqualTo(1);
+        assertThatThrownBy(() -> metrics.modelMismatch("maybe")).isInstanceOf(IllegalArgumentException.class);
+    }
 }

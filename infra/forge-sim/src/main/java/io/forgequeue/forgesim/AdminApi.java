@@ -9,13 +9,15 @@ import tools.jackson.databind.node.ObjectNode;
  *
  * <pre>
  * GET  /admin/state                      settings, faults, model, queue and call counters
- * GET  /admin/stats[?gaps=true]          call counters + duty cycle (busy, wall, span, idle-gap percentiles)
+ * GET  /admin/stats[?gaps=true]          call counters + duty cycle (busy, wall, span, idle-gap percentiles,
+ *                                        loading and generating time, useful share)
  * POST /admin/stats/reset
  * POST /admin/faults/fail                {"count":N, "error":"OutOfMemoryError", "message":"...", "atStep":0}
  * POST /admin/faults/hang                {"count":N}
  * POST /admin/faults/failure-rate        {"rate":0.1, "seed":42, "error":"RuntimeError", "message":"..."}
  * POST /admin/faults/hold                {"count":N, "atStep":K}: held after K steps, lock kept, until released
  * POST /admin/faults/interrupt           {"count":N, "atStep":K}: interrupted after K steps, as by another client
+ * POST /admin/faults/ignore-override     {"count":N}: the next N calls run the loaded checkpoint, whatever they ask for
  * POST /admin/faults/clear               clears all faults, releases hung and held calls
  * POST /admin/release                    releases hung and held calls (faults for later calls stay)
  * POST /admin/foreign-job                {"request":{txt2img body}, "ui":false, "holdAtStep":-1}: another client's
@@ -100,6 +102,12 @@ final class AdminApi {
             int atStep = intField(body, "atStep", 0);
             faults.interruptNext(count, atStep);
             LOG.log(System.Logger.Level.INFO, "fault: interrupt the next {0} txt2img call(s) after {1} step(s)", count, atStep);
+            return Router.Response.json(state());
+        });
+        r.post("/admin/faults/ignore-override", false, req -> {
+            int count = intField(body(req), "count", 1);
+            faults.ignoreOverrideNext(count);
+            LOG.log(System.Logger.Level.INFO, "fault: the next {0} txt2img call(s) ignore the checkpoint they ask for", count);
             return Router.Response.json(state());
         });
         r.post("/admin/release", false, req -> {

@@ -7,8 +7,9 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate, hold
  * the next N calls at a sampling step (holding the queue lock) until released, and interrupt the next N calls at a
- * sampling step as another client's {@code POST /interrupt} would. Thread-safe (synchronized; hung and held calls
- * wait on this object's monitor).
+ * sampling step as another client's {@code POST /interrupt} would, and make the next N calls ignore the checkpoint
+ * they ask for (Forge issues #1940, #1610: the loaded model runs instead, reported truthfully). Thread-safe
+ * (synchronized; hung and held calls wait on this object's monitor).
  */
 final class FaultPlan {
 
@@ -47,6 +48,8 @@ final class FaultPlan {
     private int interruptNext;
 
     private int interruptAtStep;
+
+    private int ignoreOverrideNext;
 
     private double failureRate;
 
@@ -87,8 +90,26 @@ final class FaultPlan {
         interruptAtStep = Math.max(0, atStep);
     }
 
+    /**
+     * The next {@code count} calls run the checkpoint that is loaded (the selected one when none is), whatever their
+     * {@code override_settings} or POST /options ask for, and report it truthfully in {@code info}.
+     */
+    synchronized void ignoreOverrideNext(int count) {
+        ignoreOverrideNext = Math.max(0, count);
+    }
+
+    /** Whether this call ignores the checkpoint it asks for (consumes one from "ignore override next N"). */
+    synchronized boolean takeIgnoreOverride() {
+        if (ignoreOverrideNext > 0) {
+            ignoreOverrideNext--;
+            return true;
+        }
+        return false;
+    }
+
     /** Clears every fault and lets hung and held calls go on (they then run normally). */
     synchronized void clear() {
+        ignoreOverrideNext = 0;
         failNext = 0;
         hangNext = 0;
         failureRate = 0;
@@ -193,6 +214,7 @@ final class FaultPlan {
         node.put("heldNow", heldNow);
         node.put("interruptNext", interruptNext);
         node.put("interruptAtStep", interruptAtStep);
+        node.put("ignoreOverrideNext", ignoreOverrideNext);
         node.put("failureRate", failureRate);
         node.put("failureSeed", failureSeed);
         node.put("failureRateError", rateFailure.error());

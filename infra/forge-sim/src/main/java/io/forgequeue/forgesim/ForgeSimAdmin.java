@@ -37,10 +37,14 @@ public final class ForgeSimAdmin {
      * @param dutyCycle    busyMicros / spanMicros (0..1)
      * @param gapCount     idle gaps measured (from a job's lock release to the next job's acquire)
      * @param gapsMicros   every gap in order, only when asked for with {@code stats(true)}, else empty
+     * @param modelLoads   checkpoint loads (each a switch, or the first load after start or unload)
+     * @param loadingMicros busy time spent loading checkpoints (a load is counted once it ends)
+     * @param generatingMicros busy time not spent loading: busyMicros - loadingMicros
+     * @param usefulShare  generatingMicros / wallMicros (0..1): the "useful GPU share"
      */
     public record DutyCycle(long jobs, boolean running, long busyMicros, long wallMicros, long spanMicros, double dutyCycle,
             long gapCount, long gapP50Micros, long gapP90Micros, long gapP99Micros, long gapMaxMicros, double gapMeanMicros,
-            List<Long> gapsMicros) {
+            List<Long> gapsMicros, long modelLoads, long loadingMicros, long generatingMicros, double usefulShare) {
 
         public DutyCycle {
             gapsMicros = List.copyOf(gapsMicros);
@@ -59,11 +63,12 @@ public final class ForgeSimAdmin {
      * @param currentTask    Forge's current task id ({@code force_task_id} or a generated one), or null
      * @param pendingTasks   task ids waiting for the queue lock, in arrival order
      * @param foreignRunning foreign jobs ({@link #startForeignJob}) that have not ended
+     * @param ignoreOverrideNext calls still to ignore the checkpoint they ask for (see {@link #ignoreOverrideNext})
      */
     public record State(boolean apiUp, int apiPort, int adminPort, double stepMs, long modelLoadMs, int failNext,
             String failError, int hangNext, int hungNow, double failureRate, String loadedModel, String selectedModel,
             long modelLoads, boolean busy, int waiting, Counters calls, boolean webui, int holdNext, int heldNow,
-            int interruptNext, String currentTask, List<String> pendingTasks, int foreignRunning) {
+            int interruptNext, String currentTask, List<String> pendingTasks, int foreignRunning, int ignoreOverrideNext) {
 
         public State {
             pendingTasks = List.copyOf(pendingTasks);
@@ -179,6 +184,15 @@ public final class ForgeSimAdmin {
      */
     public State interruptNext(int count, int atStep) {
         return toState(post("/admin/faults/interrupt", Json.object().put("count", count).put("atStep", atStep)));
+    }
+
+    /**
+     * The next {@code count} txt2img calls ignore the checkpoint they ask for, in {@code override_settings} or
+     * selected through POST /options (Forge issues #1940, #1610): the loaded checkpoint runs (the selected one when
+     * none is loaded), and {@code info} reports it truthfully. For testing a client's check of the model that ran.
+     */
+    public State ignoreOverrideNext(int count) {
+        return toState(post("/admin/faults/ignore-override", Json.object().put("count", count)));
     }
 
     /**
@@ -298,7 +312,7 @@ public final class ForgeSimAdmin {
                 toCounters(s.path("txt2img")), api.path("webui").asBoolean(), faults.path("holdNext").asInt(),
                 faults.path("heldNow").asInt(), faults.path("interruptNext").asInt(),
                 queue.path("currentTask").isNull() ? null : queue.path("currentTask").asString(null), pending,
-                queue.path("foreignRunning").asInt());
+                queue.path("foreignRunning").asInt(), faults.path("ignoreOverrideNext").asInt());
     }
 
     private static Stats toStats(JsonNode s) {
@@ -308,7 +322,9 @@ public final class ForgeSimAdmin {
         DutyCycle duty = new DutyCycle(d.path("jobs").asLong(), d.path("running").asBoolean(), d.path("busyMicros").asLong(),
                 d.path("wallMicros").asLong(), d.path("spanMicros").asLong(), d.path("dutyCycle").asDouble(),
                 d.path("gapCount").asLong(), d.path("gapP50Micros").asLong(), d.path("gapP90Micros").asLong(),
-                d.path("gapP99Micros").asLong(), d.path("gapMaxMicros").asLong(), d.path("gapMeanMicros").asDouble(), gaps);
+                d.path("gapP99Micros").asLong(), d.path("gapMaxMicros").asLong(), d.path("gapMeanMicros").asDouble(), gaps,
+                d.path("modelLoads").asLong(), d.path("loadingMicros").asLong(), d.path("generatingMicros").asLong(),
+                d.path("usefulShare").asDouble());
         return new Stats(toCounters(s.path("txt2img")), duty);
     }
 

@@ -81,6 +81,12 @@ public final class ForgeSimServer implements AutoCloseable {
         SimStats stats = new SimStats();
         this.tasks = new TaskQueue();
         this.engine = new Txt2ImgEngine(state, tasks, options, catalog, faults, stats, config.stepMs(), config.modelLoadMs());
+        if (config.loaded() != null) {
+            Catalog.Checkpoint preloaded = catalog.checkpoint(config.loaded());
+            options.restore("sd_model_checkpoint", Json.NODES.stringNode(preloaded.title()));
+            options.restore("sd_checkpoint_hash", Json.NODES.stringNode(preloaded.sha256()));
+            engine.preload(preloaded);
+        }
         ForgeApi forgeApi = new ForgeApi(engine, state, tasks, options, catalog, stats, ApiAuth.parse(config.apiAuth()));
         forgeApi.webui(config.webui());
         this.apiRouter = forgeApi.router();

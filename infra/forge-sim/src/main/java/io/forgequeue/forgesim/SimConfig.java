@@ -28,10 +28,13 @@ import java.util.Map;
  * @param failureSeed   seed of the failure-rate random generator
  * @param webui         WebUI mode (Forge started without {@code --nowebui}): the {@code /internal/progress} and
  *                      {@code /internal/pending-tasks} routes exist (default false: API-only, where they are 404)
+ * @param loaded        a checkpoint (any alias Forge accepts) selected and already loaded at start, so that the first
+ *                      job using it pays no load; null (default) for Forge's behaviour: the first model selected,
+ *                      nothing loaded
  */
 public record SimConfig(String host, int port, int adminPort, double stepMs, long modelLoadMs, String apiAuth,
         int previewEvery, List<String> models, int threads, int failNext, String failError, String failMessage,
-        int hangNext, double failureRate, long failureSeed, boolean webui) {
+        int hangNext, double failureRate, long failureSeed, boolean webui, String loaded) {
 
     private static final Map<String, String> FLAGS = new LinkedHashMap<>();
 
@@ -53,6 +56,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         FLAGS.put("failure-rate", "probability 0..1 that a txt2img call fails (default 0)");
         FLAGS.put("failure-seed", "seed for --failure-rate (default 42)");
         FLAGS.put("webui", "WebUI mode: serve /internal/progress and /internal/pending-tasks (no value)");
+        FLAGS.put("loaded", "checkpoint selected and already loaded at start (default: none loaded)");
     }
 
     public SimConfig {
@@ -79,6 +83,12 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
             failError = "RuntimeError";
         }
         ApiAuth.parse(apiAuth); // fails like Forge does at startup on a malformed value
+        if (loaded != null && loaded.isBlank()) {
+            loaded = null;
+        }
+        if (loaded != null && new Catalog(models).checkpoint(loaded) == null) {
+            throw new IllegalArgumentException("--loaded '" + loaded + "' is none of the models " + models);
+        }
     }
 
     /** Defaults, with the API on {@code port} and the admin API on {@code port + 1} (or both random for 0). */
@@ -148,7 +158,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
                 intValue(values, "hang-next", 0),
                 doubleValue(values, "failure-rate", 0),
                 longValue(values, "failure-seed", 42),
-                Boolean.parseBoolean(values.getOrDefault("webui", "false")));
+                Boolean.parseBoolean(values.getOrDefault("webui", "false")),
+                values.get("loaded"));
     }
 
     /** Human-readable list of options, for --help and error messages. */
@@ -162,7 +173,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
     /** Same settings with other ports (used by tests and by {@link ForgeSimProcess}). */
     public SimConfig withPorts(int newPort, int newAdminPort) {
         return new SimConfig(host, newPort, newAdminPort, stepMs, modelLoadMs, apiAuth, previewEvery, models, threads,
-                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui);
+                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui, loaded);
     }
 
     private static List<String> splitList(String raw) {

@@ -8,7 +8,9 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * Counters of txt2img calls and the "GPU" duty cycle as the sim itself sees it: a busy interval runs from the moment
  * a txt2img call acquires the queue lock until it releases it; the idle gap is the time between one release and the
- * next acquire. Thread-safe (synchronized; called twice per job, so contention is negligible).
+ * next acquire. Busy time splits into loading (checkpoint loads, each counted once it ends) and generating (the
+ * rest), so that generating ÷ wall is the "useful GPU share". Thread-safe (synchronized; called a few times per job,
+ * so contention is negligible).
  */
 final class SimStats {
 
@@ -36,6 +38,10 @@ final class SimStats {
     private long jobs;
 
     private long busyNanos;
+
+    private long loadingNanos;
+
+    private long modelLoads;
 
     private long firstStartNanos = -1;
 
@@ -79,6 +85,15 @@ final class SimStats {
         currentStartNanos = nowNanos;
     }
 
+    /** A checkpoint load inside a busy interval took this long (not counted when stats were reset meanwhile). */
+    synchronized void modelLoaded(long nanos) {
+        if (currentStartNanos < 0) {
+            return;
+        }
+        modelLoads++;
+        loadingNanos += Math.max(0, nanos);
+    }
+
     /** The call released the lock. */
     synchronized void busyEnd(long nowNanos) {
         if (currentStartNanos < 0) {
@@ -112,6 +127,8 @@ final class SimStats {
         aborted = 0;
         jobs = 0;
         busyNanos = 0;
+        loadingNanos = 0;
+        modelLoads = 0;
         firstStartNanos = -1;
         lastEndNanos = -1;
         currentStartNanos = -1;
@@ -142,6 +159,11 @@ final class SimStats {
         duty.put("wallMicros", wall / 1_000);
         duty.put("spanMicros", span / 1_000);
         duty.put("dutyCycle", span <= 0 ? 0.0 : Math.min(1.0, (double) busy / span));
+        long loading = Math.min(loadingNanos, busy);
+        duty.put("modelLoads", modelLoads);
+        duty.put("loadingMicros", loading / 1_000);
+        duty.put("generatingMicros", busy / 1_000 - loading / 1_000);
+        duty.put("usefulShare", wall <= 0 ? 0.0 : Math.min(1.0, (double) (busy - loading) / wall));
         long[] sorted = Arrays.copyOf(gapsMicros, gapCount);
         Arrays.sort(sorted);
         duty.put("gapCount", gapCount);

@@ -54,8 +54,11 @@ final class Txt2ImgEngine {
         static final Origin API = new Origin(false, -1);
     }
 
-    /** The faults one call suffers: a failure (or null), and the steps it is held and interrupted at (or -1). */
-    private record CallFaults(FaultPlan.Failure failure, int holdAt, int interruptAt) {
+    /**
+     * The faults one call suffers: a failure (or null), the steps it is held and interrupted at (or -1), and whether
+     * it ignores the checkpoint it asks for ({@code pinModel}: the loaded one runs).
+     */
+    private record CallFaults(FaultPlan.Failure failure, int holdAt, int interruptAt, boolean pinModel) {
     }
 
     private static final List<String> UPSCALERS = List.of("Latent", "Latent (antialiased)", "Latent (bicubic)",
@@ -139,6 +142,13 @@ final class Txt2ImgEngine {
 
     long ooms() {
         return ooms.get();
+    }
+
+    /** Starts with {@code checkpoint} loaded (the {@code --loaded} flag): no job pays for it, no load is counted. */
+    void preload(Catalog.Checkpoint checkpoint) {
+        synchronized (modelMonitor) {
+            loaded = checkpoint;
+        }
     }
 
     /** POST /unload-checkpoint: the next job loads its checkpoint again. */
@@ -299,7 +309,7 @@ final class Txt2ImgEngine {
             throw fail(failure);
         }
         int holdAt = origin.holdAtStep() >= 0 ? origin.holdAtStep() : faults.takeHold();
-        CallFaults callFaults = new CallFaults(failure, holdAt, faults.takeInterrupt());
+        CallFaults callFaults = new CallFaults(failure, holdAt, faults.takeInterrupt(), faults.takeIgnoreOverride());
 
         // override_settings: an unknown checkpoint is dropped silently; an unknown key is a KeyError
         Map<String, JsonNode> overrides = new LinkedHashMap<>();
@@ -315,7 +325,12 @@ final class Txt2ImgEngine {
         });
         try {
             JsonNode wantedCheckpoint = overrides.get("sd_model_checkpoint");
-            if (wantedCheckpoint == null || !wantedCheckpoint.isString() || catalog.checkpoint(wantedCheckpoint.stringValue()) == null) {
+            if (callFaults.pinModel()) {
+                // the "ignore override" fault: Forge runs what it has (issues #1940, #1610) and says so in info
+                overrides.remove("sd_model_checkpoint");
+                keepLoaded(myEpoch);
+            }
+            else if (wantedCheckpoint == null || !wantedCheckpoint.isString() || catalog.checkpoint(wantedCheckpoint.stringValue()) == null) {
                 overrides.remove("sd_model_checkpoint");
                 ensureLoaded(myEpoch);
             }
@@ -445,7 +460,12 @@ final class Txt2ImgEngine {
             if (state.interrupted() || state.stoppingGeneration()) {
                 break;
             }
-            ensureLoaded(myEpoch);
+            if (failure.pinModel()) {
+                keepLoaded(myEpoch);
+            }
+            else {
+                ensureLoaded(myEpoch);
+            }
             if (nIter > 1) {
                 state.setJob("Batch " + (n + 1) + " out of " + nIter);
             }
@@ -561,15 +581,24 @@ final class Txt2ImgEngine {
         }
     }
 
+    /** The "ignore override" fault: whatever is loaded stays; only when nothing is, the selected one is loaded. */
+    private void keepLoaded(long myEpoch) {
+        if (loaded == null) {
+            ensureLoaded(myEpoch);
+        }
+    }
+
     private void loadCheckpoint(Catalog.Checkpoint wanted, long myEpoch) {
         long wait = modelLoadNanos;
+        long start = System.nanoTime();
         if (wait > 0) {
-            waitUntil(System.nanoTime() + wait, myEpoch);
+            waitUntil(start + wait, myEpoch);
         }
         synchronized (modelMonitor) {
             loaded = wanted;
         }
         modelLoads.incrementAndGet();
+        stats.modelLoaded(System.nanoTime() - start);
     }
 
     private Catalog.Checkpoint closestCheckpoint(String name) {

@@ -24,28 +24,31 @@ class QueueAndProgressTest {
             SimClient forge = new SimClient(sim.baseUrl());
             ForgeSimAdmin admin = new ForgeSimAdmin(sim.adminUrl());
             List<CompletableFuture<Long>> doneAt = new ArrayList<>();
+            admin.holdNext(1, 1); // the first call keeps the lock until all others queue behind it, however slow we are
 
             for (int i = 0; i < 5; i++) {
-                int waiting = i - 1;
+                int waiting = i;
                 doneAt.add(forge.txt2imgAsync("{\"prompt\":\"job " + i + "\",\"steps\":5,\"width\":16,\"height\":16}")
                         .thenApply(r -> {
                             assertThat(r.status()).isEqualTo(200);
                             return System.nanoTime();
                         }));
                 if (i == 0) {
-                    await("first job running", WAIT, () -> admin.state().busy());
+                    await("first job running and held", WAIT, () -> admin.state().heldNow() == 1);
                 }
                 else {
-                    await(i + " calls queued", WAIT, () -> admin.state().waiting() == waiting + 1);
+                    await(i + " calls queued", WAIT, () -> admin.state().waiting() == waiting);
                 }
             }
+            admin.release();
 
             List<Long> times = doneAt.stream().map(CompletableFuture::join).toList();
             for (int i = 1; i < times.size(); i++) {
                 assertThat(times.get(i)).as("job %d finishes after job %d", i, i - 1).isGreaterThan(times.get(i - 1));
-                assertThat((times.get(i) - times.get(i - 1)) / 1_000_000).as("jobs do not overlap (each takes 5 x 20 ms)")
-                        .isGreaterThanOrEqualTo(90);
             }
+            ForgeSimAdmin.DutyCycle duty = admin.stats().duty();
+            assertThat(duty.busyMicros()).as("each job holds the lock for 5 x 20 ms").isGreaterThanOrEqualTo(5 * 100_000L);
+            assertThat(duty.spanMicros()).as("busy intervals do not overlap").isGreaterThanOrEqualTo(duty.busyMicros());
             assertThat(admin.stats().duty().jobs()).isEqualTo(5);
         }
     }

@@ -52,6 +52,8 @@ class SimConfigTest {
         assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--step-ms")).withMessageContaining("needs a value");
         assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--api-auth", "u:p:q"));
         assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--failure-rate", "1.5"));
+        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--models", "a,b", "--loaded", "c"))
+                .withMessageContaining("--loaded 'c'");
     }
 
     @Test

@@ -1,0 +1,96 @@
+package io.forgequeue.worker.forge;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+class ForgeTimingsTest {
+
+    /** 20 steps of one 512x512 image: 20 reference steps. */
+    private static final double TWENTY = ForgeTimings.referenceSteps(20, 1, 512, 512);
+
+    @Test
+    void normalisesAJobsWorkToStepsOfOne512x512Image() {
+        assertThat(TWENTY).isEqualTo(20.0);
+        assertThat(ForgeTimings.referenceSteps(10, 2, 1024, 1024)).isEqualTo(80.0);
+        assertThat(ForgeTimings.referenceSteps(30, 1, 256, 256)).isEqualTo(7.5);
+    }
+
+    @Test
+    void learnsTheSpeedAsAMovingAverageOfCallsThatNeededNoSwitch() {
+        ForgeTimings timings = new ForgeTimings();
+
+        ForgeTimings.Split first = timings.record("a", "a", TWENTY, 2.0, true);
+        Double afterOne = timings.secondsPerStep();
+        timings.record("a", "a", TWENTY, 4.0, true);
+
+        assertThat(first).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(afterOne).isCloseTo(0.1, within(1e-12));
+        assertThat(timings.secondsPerStep()).isCloseTo(0.1 + ForgeTimings.ALPHA * (0.2 - 0.1), within(1e-12));
+        assertThat(timings.loadSeconds()).isEmpty();
+    }
+
+    @Test
+    void attributesTheTimeBeyondTheExpectedGenerationToTheLoadOfASwitch() {
+        ForgeTimings timings = new ForgeTimings();
+        timings.record("a", "a", TWENTY, 2.0, true); // 0.1 s per step
+
+        ForgeTimings.Split toB = timings.record("a", "b", TWENTY, 5.0, true);
+        timings.record("b", "a", 2 * TWENTY, 4.5, true); // 4 s expected: 0.5 s load
+        timings.record("a", "b", TWENTY, 6.0, true); // 4 s load
+
+        assertThat(toB.switched()).isTrue();
+        assertThat(toB.loadSeconds()).isCloseTo(3.0, within(1e-12));
+        assertThat(timings.loadSeconds().get("b")).isCloseTo(3.0 + ForgeTimings.ALPHA * (4.0 - 3.0), within(1e-12));
+        assertThat(timings.loadSeconds().get("a")).isCloseTo(0.5, within(1e-12));
+        assertThat(timings.secondsPerStep()).as("a switch is no speed sample").isCloseTo(0.1, within(1e-12));
+    }
+
+    @Test
+    void neverMeasuresANegativeLoad() {
+        ForgeTimings timings = new ForgeTimings();
+        timings.record("a", "a", TWENTY, 2.0, true);
+
+        ForgeTimings.Split fast = timings.record("a", "b", TWENTY, 1.0, true);
+
+        assertThat(fast.loadSeconds()).isZero();
+        assertThat(timings.loadSeconds()).containsEntry("b", 0.0);
+    }
+
+    @Test
+    void countsASwitchBeforeTheSpeedIsKnownButMeasuresNoLoad() {
+        ForgeTimings timings = new ForgeTimings();
+
+        ForgeTimings.Split split = timings.record("a", "b", TWENTY, 5.0, true);
+
+        assertThat(split).isEqualTo(new ForgeTimings.Split(true, 0));
+        assertThat(timings.loadSeconds()).isEmpty();
+        assertThat(timings.secondsPerStep()).isNull();
+    }
+
+    @Test
+    void learnsNothingWhenWhatWasLoadedBeforeOrWhatRanIsUnknown() {
+        ForgeTimings timings = new ForgeTimings();
+
+        ForgeTimings.Split unknownBefore = timings.record(null, "a", TWENTY, 2.0, true);
+        ForgeTimings.Split unknownRan = timings.record("a", null, TWENTY, 2.0, true);
+
+        assertThat(unknownBefore).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(unknownRan).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(timings.secondsPerStep()).isNull();
+    }
+
+    @Test
+    void aCallThatMayNotTeachStillSaysHowLongItLoadedButLeavesTheAveragesAlone() {
+        ForgeTimings timings = new ForgeTimings();
+        timings.record("a", "a", TWENTY, 2.0, true);
+
+        ForgeTimings.Split split = timings.record("a", "b", TWENTY, 5.0, false);
+        timings.record("b", "b", TWENTY, 9.0, false);
+
+        assertThat(split).isEqualTo(new ForgeTimings.Split(true, 3.0));
+        assertThat(timings.loadSeconds()).isEmpty();
+        assertThat(timings.secondsPerStep()).isCloseTo(0.1, within(1e-12));
+    }
+}
