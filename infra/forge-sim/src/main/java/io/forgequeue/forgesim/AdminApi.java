@@ -13,8 +13,10 @@ import tools.jackson.databind.node.ObjectNode;
  * POST /admin/stats/reset
  * POST /admin/faults/fail                {"count":N, "error":"OutOfMemoryError", "message":"...", "atStep":0}
  * POST /admin/faults/hang                {"count":N}
+ * POST /admin/faults/hold                {"atStep":N}: calls stop after sampling step N until released (0: no hold)
+ * POST /admin/faults/release             lets the calls held now go on (the hold stays for later calls)
  * POST /admin/faults/failure-rate        {"rate":0.1, "seed":42, "error":"RuntimeError", "message":"..."}
- * POST /admin/faults/clear               clears all faults, releases hung calls
+ * POST /admin/faults/clear               clears all faults, releases hung and held calls
  * POST /admin/down                       {"forMs":X} optional: closes the API socket (connections refused)
  * POST /admin/up                         rebinds the API port
  * POST /admin/settings                   {"stepMs":..., "modelLoadMs":..., "unloadModel":true}
@@ -62,6 +64,17 @@ final class AdminApi {
             int count = intField(body(req), "count", 1);
             faults.hangNext(count);
             LOG.log(System.Logger.Level.INFO, "fault: hang the next {0} txt2img call(s)", count);
+            return Router.Response.json(state());
+        });
+        r.post("/admin/faults/hold", false, req -> {
+            int step = intField(body(req), "atStep", 1);
+            faults.holdAtStep(step);
+            LOG.log(System.Logger.Level.INFO, "fault: hold txt2img calls after sampling step {0}", step);
+            return Router.Response.json(state());
+        });
+        r.post("/admin/faults/release", false, req -> {
+            faults.releaseHeld();
+            LOG.log(System.Logger.Level.INFO, "held txt2img calls released");
             return Router.Response.json(state());
         });
         r.post("/admin/faults/failure-rate", false, req -> {

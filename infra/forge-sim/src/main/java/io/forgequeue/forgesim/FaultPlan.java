@@ -1,12 +1,13 @@
 package io.forgequeue.forgesim;
 
 import java.util.Random;
+import java.util.function.BooleanSupplier;
 
 import tools.jackson.databind.node.ObjectNode;
 
 /**
- * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate.
- * Thread-safe (synchronized; hung calls wait on this object's monitor).
+ * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate, hold
+ * calls at a sampling step. Thread-safe (synchronized; hung and held calls wait on this object's monitor).
  */
 final class FaultPlan {
 
@@ -34,6 +35,12 @@ final class FaultPlan {
 
     private long releaseEpoch;
 
+    private int holdAtStep;
+
+    private int heldNow;
+
+    private long holdEpoch;
+
     private double failureRate;
 
     private Failure rateFailure = new Failure("RuntimeError", null, 0);
@@ -51,6 +58,22 @@ final class FaultPlan {
         hangNext = Math.max(0, count);
     }
 
+    /**
+     * From now on every call stops after sampling step {@code step} (counted over the whole call, 1-based) and waits
+     * there, holding the queue lock, until it is released, the hold moves to another step, the faults are cleared or
+     * the call is interrupted or skipped. {@code 0} removes the hold.
+     */
+    synchronized void holdAtStep(int step) {
+        holdAtStep = Math.max(0, step);
+        notifyAll();
+    }
+
+    /** Lets the calls held right now go on; the hold stays for the calls that reach its step later. */
+    synchronized void releaseHeld() {
+        holdEpoch++;
+        notifyAll();
+    }
+
     synchronized void failureRate(double rate, long seed, Failure how) {
         if (rate < 0 || rate > 1) {
             throw new IllegalArgumentException("rate must be in 0..1");
@@ -66,7 +89,9 @@ final class FaultPlan {
         failNext = 0;
         hangNext = 0;
         failureRate = 0;
+        holdAtStep = 0;
         releaseEpoch++;
+        holdEpoch++;
         notifyAll();
     }
 
@@ -96,6 +121,30 @@ final class FaultPlan {
         }
     }
 
+    /**
+     * Holds a call that has just finished sampling step {@code step} when the hold is set at that step: runs
+     * {@code onHold} once, then waits until the call is released ({@link #releaseHeld()}, {@link #clear()}, the hold
+     * moves) or {@code stop} says the call was interrupted or skipped (checked every 20 ms). Returns whether the call
+     * was held.
+     */
+    synchronized boolean holdAfter(int step, Runnable onHold, BooleanSupplier stop) throws InterruptedException {
+        if (holdAtStep != step || stop.getAsBoolean()) {
+            return false;
+        }
+        long epoch = holdEpoch;
+        heldNow++;
+        onHold.run();
+        try {
+            while (holdAtStep == step && holdEpoch == epoch && !stop.getAsBoolean()) {
+                wait(20);
+            }
+        }
+        finally {
+            heldNow--;
+        }
+        return true;
+    }
+
     /** The failure this call is to suffer, or null: "fail next N" first, then the random rate. */
     synchronized Failure takeFailure() {
         if (failNext > 0) {
@@ -116,6 +165,8 @@ final class FaultPlan {
         node.put("failAtStep", failure.atStep());
         node.put("hangNext", hangNext);
         node.put("hungNow", hungNow);
+        node.put("holdAtStep", holdAtStep);
+        node.put("heldNow", heldNow);
         node.put("failureRate", failureRate);
         node.put("failureSeed", failureSeed);
         node.put("failureRateError", rateFailure.error());

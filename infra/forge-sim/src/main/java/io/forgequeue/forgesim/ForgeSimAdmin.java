@@ -21,9 +21,12 @@ import tools.jackson.databind.node.ObjectNode;
  */
 public final class ForgeSimAdmin {
 
-    /** Counts of txt2img calls since the last {@link #resetStats()}. */
+    /**
+     * Counts of txt2img calls since the last {@link #resetStats()}; {@code held} counts the times a call stopped at
+     * the step of {@link #holdAtStep(int)}.
+     */
     public record Counters(long received, long started, long completed, long interrupted, long skipped, long failed,
-            long rejected, long hung, long aborted) {
+            long rejected, long hung, long aborted, long held) {
     }
 
     /**
@@ -51,10 +54,13 @@ public final class ForgeSimAdmin {
     public record Stats(Counters calls, DutyCycle duty) {
     }
 
-    /** Answer of {@link #state()}: what the sim is set to do right now. */
+    /**
+     * Answer of {@link #state()}: what the sim is set to do right now. {@code holdAtStep} is the step calls are held
+     * at (0: none), {@code heldNow} the calls held there right now.
+     */
     public record State(boolean apiUp, int apiPort, int adminPort, double stepMs, long modelLoadMs, int failNext,
             String failError, int hangNext, int hungNow, double failureRate, String loadedModel, String selectedModel,
-            long modelLoads, boolean busy, int waiting, Counters calls) {
+            long modelLoads, boolean busy, int waiting, Counters calls, int holdAtStep, int heldNow) {
     }
 
     private final URI adminUrl;
@@ -107,6 +113,21 @@ public final class ForgeSimAdmin {
         return toState(post("/admin/faults/hang", Json.object().put("count", count)));
     }
 
+    /**
+     * From now on every txt2img call stops after sampling step {@code step} (1-based, counted over the whole call)
+     * and waits there, holding Forge's queue lock and showing its progress and preview, as a stalled GPU would, until
+     * {@link #releaseHeld()}, another step is set, {@link #clearFaults()}, or an interrupt or skip. Moving the hold
+     * to another step lets the held calls go on to it. {@code 0} removes the hold.
+     */
+    public State holdAtStep(int step) {
+        return toState(post("/admin/faults/hold", Json.object().put("atStep", step)));
+    }
+
+    /** Lets the calls held right now go on; calls that reach the hold's step later stop there again. */
+    public State releaseHeld() {
+        return toState(post("/admin/faults/release", Json.object()));
+    }
+
     /** Every txt2img call fails with probability {@code rate} (seeded, so runs repeat), as RuntimeError. */
     public State failureRate(double rate, long seed) {
         return failureRate(rate, seed, "RuntimeError");
@@ -116,7 +137,7 @@ public final class ForgeSimAdmin {
         return toState(post("/admin/faults/failure-rate", Json.object().put("rate", rate).put("seed", seed).put("error", errorClass)));
     }
 
-    /** Clears every fault; hung calls then run normally and answer. */
+    /** Clears every fault; hung and held calls then run normally and answer. */
     public State clearFaults() {
         return toState(post("/admin/faults/clear", Json.object()));
     }
@@ -210,7 +231,7 @@ public final class ForgeSimAdmin {
                 model.path("loaded").isNull() ? null : model.path("loaded").asString(null),
                 model.path("selected").asString(null), model.path("loads").asLong(),
                 s.path("queue").path("busy").asBoolean(), s.path("queue").path("waiting").asInt(),
-                toCounters(s.path("txt2img")));
+                toCounters(s.path("txt2img")), faults.path("holdAtStep").asInt(), faults.path("heldNow").asInt());
     }
 
     private static Stats toStats(JsonNode s) {
@@ -227,6 +248,6 @@ public final class ForgeSimAdmin {
     private static Counters toCounters(JsonNode c) {
         return new Counters(c.path("received").asLong(), c.path("started").asLong(), c.path("completed").asLong(),
                 c.path("interrupted").asLong(), c.path("skipped").asLong(), c.path("failed").asLong(),
-                c.path("rejected").asLong(), c.path("hung").asLong(), c.path("aborted").asLong());
+                c.path("rejected").asLong(), c.path("hung").asLong(), c.path("aborted").asLong(), c.path("held").asLong());
     }
 }

@@ -435,8 +435,22 @@ final class Txt2ImgEngine {
             if (failure != null && stepCounter[0] == failure.atStep()) {
                 throw fail(failure);
             }
+            if (holdAfter(stepCounter[0])) {
+                deadline = System.nanoTime(); // the steps after a hold take their own time again
+            }
         }
         return done;
+    }
+
+    /** Waits here while the injected hold is set at this step (a stalled GPU); an interrupt or skip ends it. */
+    private boolean holdAfter(int step) {
+        try {
+            return faults.holdAfter(step, stats::held, () -> state.interrupted() || state.skipped());
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Aborted();
+        }
     }
 
     private ApiError fail(FaultPlan.Failure failure) {
