@@ -80,7 +80,9 @@ class BrowserSystemIT {
               }
             };
             record();
-            new MutationObserver(record).observe(document.getElementById('jobs'),
+            if (window.cardObserver) window.cardObserver.disconnect();
+            window.cardObserver = new MutationObserver(record);
+            window.cardObserver.observe(document.getElementById('jobs'),
                 { subtree: true, childList: true, characterData: true, attributes: true });
             """;
 
