@@ -31,6 +31,8 @@ final class SimStats {
 
     private long hung;
 
+    private long held;
+
     private long aborted;
 
     private long jobs;
@@ -57,6 +59,10 @@ final class SimStats {
 
     synchronized void hung() {
         hung++;
+    }
+
+    synchronized void held() {
+        held++;
     }
 
     synchronized void aborted() {
@@ -109,6 +115,7 @@ final class SimStats {
         failed = 0;
         rejected = 0;
         hung = 0;
+        held = 0;
         aborted = 0;
         jobs = 0;
         busyNanos = 0;
@@ -129,6 +136,7 @@ final class SimStats {
         calls.put("failed", failed);
         calls.put("rejected", rejected);
         calls.put("hung", hung);
+        calls.put("held", held);
         calls.put("aborted", aborted);
 
         ObjectNode duty = root.putObject("duty");

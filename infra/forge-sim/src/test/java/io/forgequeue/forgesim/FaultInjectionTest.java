@@ -105,6 +105,52 @@ class FaultInjectionTest {
     }
 
     @Test
+    void holdsCallsAfterAStepWithTheirProgressShownAndTheQueueLockHeldUntilReleased() {
+        String tenSteps = "{\"steps\":10,\"width\":16,\"height\":16}";
+        admin.holdAtStep(3);
+        CompletableFuture<SimClient.Reply> first = forge.txt2imgAsync(tenSteps);
+        await("first call held", WAIT, () -> admin.state().heldNow() == 1);
+        CompletableFuture<SimClient.Reply> second = forge.txt2imgAsync(tenSteps);
+        await("second call waiting for the lock", WAIT, () -> admin.state().waiting() == 1);
+
+        JsonNode progress = forge.progress().get("state");
+        assertThat(progress.get("sampling_step").asInt()).as("step index 2 done").isEqualTo(2);
+        assertThat(admin.state().busy()).isTrue();
+        assertThat(first).isNotDone();
+        admin.releaseHeld();
+
+        assertThat(first.join().status()).isEqualTo(200);
+        await("second call held at the same step", WAIT, () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
+        assertThat(second).isNotDone();
+        admin.holdAtStep(7);
+        await("second call moved on to the new step", WAIT,
+                () -> admin.state().calls().held() == 3 && forge.progress().get("state").get("sampling_step").asInt() == 6);
+        assertThat(second).isNotDone();
+        admin.clearFaults();
+        assertThat(second.join().status()).isEqualTo(200);
+        assertThat(admin.state().heldNow()).isZero();
+        assertThat(admin.state().holdAtStep()).isZero();
+        assertThat(forge.txt2img(tenSteps).status()).as("no hold after clearing").isEqualTo(200);
+        assertThat(admin.stats().calls().held()).isEqualTo(3);
+    }
+
+    @Test
+    void anInterruptEndsAHeldCallWithItsPartialResult() {
+        admin.holdAtStep(2);
+        CompletableFuture<SimClient.Reply> held = forge.txt2imgAsync("{\"steps\":10,\"width\":16,\"height\":16}");
+        await("call held", WAIT, () -> admin.state().heldNow() == 1);
+
+        forge.post("/sdapi/v1/interrupt", "{}");
+
+        SimClient.Reply reply = held.join();
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(reply.json().get("images")).hasSize(1);
+        assertThat(admin.stats().calls().interrupted()).isEqualTo(1);
+        assertThat(admin.state().heldNow()).isZero();
+        assertThat(admin.state().holdAtStep()).as("the hold stays for the next calls").isEqualTo(2);
+    }
+
+    @Test
     void goingDownRefusesConnectionsAndComingUpRebindsTheSamePort() {
         int port = sim.apiPort();
 
