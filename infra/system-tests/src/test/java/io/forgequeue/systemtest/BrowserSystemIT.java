@@ -87,7 +87,8 @@ class BrowserSystemIT {
             """;
 
     private static final Pattern QUEUED_LINE = Pattern.compile("Position \\d+ in the queue( · about .+)?|Waiting in the queue");
-    private static final Pattern RUNNING_LINE = Pattern.compile("Generating on .+|Cancelling…");
+    // the running line names no worker (issue 15, item 11: no worker internals in user views)
+    private static final Pattern RUNNING_LINE = Pattern.compile("Generating…|Cancelling…");
     private static final Pattern SUCCEEDED_LINE = Pattern.compile("Done( in [\\d.]+ s| in \\d+ min \\d+ s)?( · seed \\d+)?");
 
     private ForgeQueueSystem system;
