@@ -150,9 +150,13 @@ class WorkerIT {
     @Order(1)
     void runsAJobAndReportsRunningProgressAndSucceededInOrderWithIntactImages() throws Exception {
         JobSpec spec = aSpec().size(512, 768).steps(30).seed(1234).batchSize(2).build();
+        admin().holdAtStep(10); // mid-sampling until progress and a preview were relayed, however slow the machine
 
         UUID jobId = broker.submit(spec);
 
+        await().atMost(WAIT).until(() -> !events.previewsOf(jobId).isEmpty()
+                && events.eventsOf(jobId).stream().anyMatch(e -> e.type() == EventType.PROGRESS));
+        admin().clearFaults();
         JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
         List<JobEvent> all = events.eventsOf(jobId);
         assertThat(all.get(0).type()).isEqualTo(EventType.RUNNING);
@@ -284,8 +288,9 @@ class WorkerIT {
     @Order(7)
     void cancelsARunningJobByInterruptingForge() {
         long interrupted = admin().stats().calls().interrupted();
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(60).build()); // 60 x 20 ms = 1.2 s
-        events.awaitType(jobId, EventType.PROGRESS, WAIT);
+        admin().holdAtStep(2); // the job stays on the GPU until the interrupt (within the 2 s call timeout)
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(60).build());
+        await().atMost(WAIT).until(() -> admin().state().heldNow() == 1);
 
         broker.cancel(jobId);
 

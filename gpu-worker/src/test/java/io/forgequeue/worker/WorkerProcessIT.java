@@ -49,7 +49,7 @@ class WorkerProcessIT {
         events = new EventRecorder(RABBIT);
         broker = new TestBroker(RABBIT);
         for (String id : List.of("proc-a", "proc-b", "proc-c")) {
-            workers.put(id, WorkerProcess.start(id, RABBIT, sim.baseUrl(), "--worker.shutdown-grace=2s",
+            workers.put(id, WorkerProcess.start(id, RABBIT, sim.baseUrl(), "--worker.shutdown-grace=5s",
                     "--worker.progress.poll-interval=100ms", "--worker.progress.min-interval=100ms"));
         }
         for (WorkerProcess worker : workers.values()) {
@@ -77,12 +77,15 @@ class WorkerProcessIT {
     @Test
     @Order(1)
     void aWorkerKilledMidJobGivesTheJobBackAndAnotherWorkerFinishesItExactlyOnce() throws Exception {
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(40).build()); // 40 x 50 ms = 2 s
+        sim.admin().holdAtStep(5); // the job stays mid-sampling until its worker is dead
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(40).build());
         JobEvent running = events.awaitType(jobId, EventType.RUNNING, WAIT);
         events.awaitType(jobId, EventType.PROGRESS, WAIT);
+        await().atMost(WAIT).until(() -> sim.admin().state().heldNow() == 1);
         WorkerProcess victim = workers.remove(running.workerId());
 
         victim.kill();
+        sim.admin().clearFaults(); // the dead worker's call runs out on the GPU, as on a real Forge
 
         JobEvent done = events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
         assertThat(done.attempt()).isEqualTo(2);
@@ -100,11 +103,15 @@ class WorkerProcessIT {
     @Test
     @Order(2)
     void sigtermLetsTheRunningJobFinishWithinTheGracePeriod() throws Exception {
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(20).build()); // 1 s
+        sim.admin().holdAtStep(19); // one step (50 ms) left when the worker has begun to shut down
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(20).build());
         JobEvent running = events.awaitType(jobId, EventType.RUNNING, WAIT);
+        await().atMost(WAIT).until(() -> sim.admin().state().heldNow() == 1);
         WorkerProcess worker = workers.remove(running.workerId());
 
         worker.terminate();
+        await().atMost(WAIT).until(() -> worker.output().stream().anyMatch(line -> line.contains("Shutting down: no new jobs")));
+        sim.admin().clearFaults();
 
         JobEvent done = events.awaitOutcome(jobId, WAIT);
         assertThat(done.type()).isEqualTo(EventType.SUCCEEDED);
@@ -120,8 +127,10 @@ class WorkerProcessIT {
         assertThat(workers).hasSize(1);
         WorkerProcess last = workers.values().iterator().next();
         long interrupted = sim.admin().stats().calls().interrupted();
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(140).build()); // 7 s
+        sim.admin().holdAtStep(5); // the job outlasts the grace period: it is held until the worker interrupts it
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(20).build());
         events.awaitType(jobId, EventType.PROGRESS, WAIT);
+        await().atMost(WAIT).until(() -> sim.admin().state().heldNow() == 1);
 
         last.terminate();
 

@@ -3,6 +3,8 @@ package io.forgequeue.worker.job;
 import io.forgequeue.model.JobMessage;
 
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * One attempt at one job on this worker: its identity, its event stream and the requests to stop it, which other
@@ -16,6 +18,7 @@ final class JobAttempt {
     private volatile boolean cancelRequested;
     private volatile boolean giveBackRequested;
     private volatile boolean interruptSent;
+    private final AtomicBoolean interrupting = new AtomicBoolean();
 
     JobAttempt(JobMessage job, int attempt, EventStream events) {
         this.job = job;
@@ -62,8 +65,30 @@ final class JobAttempt {
         return cancelRequested || giveBackRequested;
     }
 
-    void markInterruptSent() {
-        interruptSent = true;
+    /**
+     * Interrupts Forge for this attempt at most once, whichever thread asks first (the cancel listener and the
+     * progress poll both do): only the thread that claims it calls {@code interrupt}, and a claim whose interrupt was
+     * not sent (Forge not busy yet) is given up, so a later poll tries again. Forge's interrupt is global: a second
+     * one, sent after this job ended, would cut short the next job Forge runs (issue 15).
+     *
+     * @param interrupt sends the interrupt if it still applies; says whether it was sent
+     * @return whether this call sent it
+     */
+    boolean interruptOnce(BooleanSupplier interrupt) {
+        if (!interrupting.compareAndSet(false, true)) {
+            return false;
+        }
+        boolean sent = false;
+        try {
+            sent = interrupt.getAsBoolean();
+            return sent;
+        } finally {
+            if (sent) {
+                interruptSent = true;
+            } else {
+                interrupting.set(false);
+            }
+        }
     }
 
     /** Whether Forge was interrupted for this attempt: its images, if any, are partial. */

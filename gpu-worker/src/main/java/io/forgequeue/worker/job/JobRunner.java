@@ -329,9 +329,7 @@ class JobRunner {
             return;
         }
         running.requestCancel();
-        if (!running.interruptSent() && forge.interruptOwnCall()) {
-            running.markInterruptSent();
-        }
+        running.interruptOnce(forge::interruptOwnCall);
     }
 
     static String describe(Duration d) {

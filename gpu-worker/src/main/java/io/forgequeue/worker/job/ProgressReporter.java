@@ -67,8 +67,8 @@ final class ProgressReporter implements AutoCloseable {
 
     /** The stop request that arrived while the listener thread waits: act on it now rather than at the next poll. */
     void interruptIfStopping() {
-        if (attempt.shouldStop() && !attempt.interruptSent() && forge.interruptOwnCall()) {
-            attempt.markInterruptSent();
+        if (attempt.shouldStop()) {
+            attempt.interruptOnce(forge::interruptOwnCall);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.forgequeue.forgesim;
 
+import java.util.OptionalInt;
+
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -15,7 +17,11 @@ import tools.jackson.databind.node.ObjectNode;
  * POST /admin/faults/fail                {"count":N, "error":"OutOfMemoryError", "message":"...", "atStep":0}
  * POST /admin/faults/hang                {"count":N}
  * POST /admin/faults/failure-rate        {"rate":0.1, "seed":42, "error":"RuntimeError", "message":"..."}
- * POST /admin/faults/hold                {"count":N, "atStep":K}: held after K steps, lock kept, until released
+ * POST /admin/faults/hold                {"count":N, "atStep":K}: the next N calls held after K steps (0: before the
+ *                                        first), lock kept, until released
+ *                                        {"atStep":K}: every call from now on held after K steps until released,
+ *                                        interrupted or skipped, or the hold moves (0: no hold)
+ * POST /admin/faults/release             lets the calls held now go on (the hold stays for later calls)
  * POST /admin/faults/interrupt           {"count":N, "atStep":K}: interrupted after K steps, as by another client
  * POST /admin/faults/ignore-override     {"count":N}: the next N calls run the loaded checkpoint, whatever they ask for
  * POST /admin/faults/clear               clears all faults, releases hung and held calls
@@ -78,6 +84,26 @@ final class AdminApi {
             LOG.log(System.Logger.Level.INFO, "fault: hang the next {0} txt2img call(s)", count);
             return Router.Response.json(state());
         });
+        r.post("/admin/faults/hold", false, req -> {
+            JsonNode body = body(req);
+            if (body.hasNonNull("count")) {
+                int count = intField(body, "count", 1);
+                int atStep = intField(body, "atStep", 0);
+                faults.hold(OptionalInt.of(count), atStep);
+                LOG.log(System.Logger.Level.INFO, "fault: hold the next {0} txt2img call(s) after {1} step(s)", count, atStep);
+            }
+            else {
+                int atStep = intField(body, "atStep", 1);
+                faults.hold(OptionalInt.empty(), atStep);
+                LOG.log(System.Logger.Level.INFO, "fault: hold every txt2img call after {0} step(s)", atStep);
+            }
+            return Router.Response.json(state());
+        });
+        r.post("/admin/faults/release", false, req -> {
+            faults.releaseHeld();
+            LOG.log(System.Logger.Level.INFO, "held txt2img calls released");
+            return Router.Response.json(state());
+        });
         r.post("/admin/faults/failure-rate", false, req -> {
             JsonNode body = body(req);
             double rate = body.path("rate").asDouble(0);
@@ -86,14 +112,6 @@ final class AdminApi {
             }
             faults.failureRate(rate, body.path("seed").asLong(42), failure(body));
             LOG.log(System.Logger.Level.INFO, "fault: fail txt2img calls with probability {0}", rate);
-            return Router.Response.json(state());
-        });
-        r.post("/admin/faults/hold", false, req -> {
-            JsonNode body = body(req);
-            int count = intField(body, "count", 1);
-            int atStep = intField(body, "atStep", 0);
-            faults.holdNext(count, atStep);
-            LOG.log(System.Logger.Level.INFO, "fault: hold the next {0} txt2img call(s) after {1} step(s)", count, atStep);
             return Router.Response.json(state());
         });
         r.post("/admin/faults/interrupt", false, req -> {

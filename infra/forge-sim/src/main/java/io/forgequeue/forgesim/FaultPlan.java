@@ -1,15 +1,23 @@
 package io.forgequeue.forgesim;
 
+import java.util.OptionalInt;
 import java.util.Random;
+import java.util.function.BooleanSupplier;
 
 import tools.jackson.databind.node.ObjectNode;
 
 /**
  * Injected faults for txt2img: fail the next N calls, hang the next N calls, fail at random with a seeded rate, hold
- * the next N calls at a sampling step (holding the queue lock) until released, and interrupt the next N calls at a
- * sampling step as another client's {@code POST /interrupt} would, and make the next N calls ignore the checkpoint
- * they ask for (Forge issues #1940, #1610: the loaded model runs instead, reported truthfully). Thread-safe
- * (synchronized; hung and held calls wait on this object's monitor).
+ * calls at a sampling step with the queue lock (the next N calls, or every call from now on) until released, and
+ * interrupt the next N calls at a sampling step as another client's {@code POST /interrupt} would, and make the next N
+ * calls ignore the checkpoint they ask for (Forge issues #1940, #1610: the loaded model runs instead, reported
+ * truthfully). Thread-safe (synchronized; hung and held calls wait on this object's monitor).
+ *
+ * <p>There is one hold plan: a step and an optional count. With a count, the next N calls to take the lock are held
+ * at that step, each until released or cleared: like a GPU stuck inside a step, an interrupt or skip acts only when
+ * the call goes on. Without a count, every call (also one already running) is held when it reaches the step, and
+ * waits between two steps where Forge checks its flags: an interrupt or skip ends the wait, and so does moving the
+ * hold to another step. A foreign job may bring a step of its own ({@link #takeHold(int)}), held like a counted one.
  */
 final class FaultPlan {
 
@@ -27,6 +35,22 @@ final class FaultPlan {
         }
     }
 
+    /**
+     * The hold of one call, taken when it takes the queue lock: the step its own hold stops it at (from a counted
+     * hold, or its foreign job's; -1 for none), and the step it was last held at, so that it is held at most once at
+     * each point. Guarded by the plan's monitor.
+     */
+    static final class CallHold {
+
+        private final int ownStep;
+
+        private int heldAt = -1;
+
+        private CallHold(int ownStep) {
+            this.ownStep = ownStep;
+        }
+    }
+
     private int failNext;
 
     private Failure failure = new Failure("RuntimeError", null, 0);
@@ -37,13 +61,18 @@ final class FaultPlan {
 
     private long releaseEpoch;
 
+    /** The hold plan's step: after this many sampling steps (0: before the first; with no count, 0 is no hold). */
+    private int holdAtStep;
+
+    /** Calls the counted hold still takes (0 with no count). */
     private int holdNext;
 
-    private int holdAtStep;
+    /** Whether the hold plan has no count: every call stops at its step. */
+    private boolean holdEveryCall;
 
     private int heldNow;
 
-    private long holdReleaseEpoch;
+    private long holdEpoch;
 
     private int interruptNext;
 
@@ -78,10 +107,25 @@ final class FaultPlan {
         rateFailure = how;
     }
 
-    /** The next {@code count} calls stop after {@code atStep} sampling steps (0: before the first) and hold the lock. */
-    synchronized void holdNext(int count, int atStep) {
-        holdNext = Math.max(0, count);
-        holdAtStep = Math.max(0, atStep);
+    /**
+     * Sets the hold plan, replacing the one before. With a count, the next {@code count} calls stop after
+     * {@code atStep} sampling steps (0: before the first) and keep the lock until released. Without, every call
+     * from now on stops after {@code atStep} steps ({@code 0} removes the hold); calls held at the old step of a plan
+     * without count go on (and stop again at the new step if they have not passed it).
+     */
+    synchronized void hold(OptionalInt count, int atStep) {
+        int step = Math.max(0, atStep);
+        if (count.isPresent()) {
+            holdNext = Math.max(0, count.getAsInt());
+            holdEveryCall = false;
+            holdAtStep = holdNext > 0 ? step : 0;
+        }
+        else {
+            holdNext = 0;
+            holdEveryCall = step > 0;
+            holdAtStep = step;
+        }
+        notifyAll();
     }
 
     /** The next {@code count} calls are interrupted after {@code atStep} sampling steps (0: before the first). */
@@ -113,27 +157,44 @@ final class FaultPlan {
         failNext = 0;
         hangNext = 0;
         failureRate = 0;
+        holdAtStep = 0;
         holdNext = 0;
+        holdEveryCall = false;
         interruptNext = 0;
         releaseEpoch++;
-        holdReleaseEpoch++;
+        holdEpoch++;
         notifyAll();
     }
 
-    /** Lets every hung and held call go on; faults planned for later calls stay. */
+    /** Lets every hung and held call go on; faults planned for later calls (the hold plan too) stay. */
     synchronized void release() {
         releaseEpoch++;
-        holdReleaseEpoch++;
+        releaseHeld();
+    }
+
+    /** Lets the calls held right now go on; the hold plan stays for the calls that reach its step later. */
+    synchronized void releaseHeld() {
+        holdEpoch++;
         notifyAll();
     }
 
-    /** The sampling step this call is to be held at (consumes one from "hold next N"), or -1. */
-    synchronized int takeHold() {
-        if (holdNext > 0) {
-            holdNext--;
-            return holdAtStep;
+    /**
+     * The hold of a call that has just taken the queue lock: {@code ownStep} if it brings one (a foreign job's, -1
+     * for none), else one from a counted hold plan (consuming it), else none of its own. Every call also follows a
+     * hold plan without count.
+     */
+    synchronized CallHold takeHold(int ownStep) {
+        if (ownStep >= 0) {
+            return new CallHold(ownStep);
         }
-        return -1;
+        if (holdNext > 0) {
+            int step = holdAtStep;
+            if (--holdNext == 0) {
+                holdAtStep = 0;
+            }
+            return new CallHold(step);
+        }
+        return new CallHold(-1);
     }
 
     /** The sampling step this call is to be interrupted at (consumes one from "interrupt next N"), or -1. */
@@ -146,21 +207,40 @@ final class FaultPlan {
     }
 
     /**
-     * Blocks a held call until {@link #release()} or {@link #clear()} (returns normally) or until the calling
-     * thread is interrupted (the sim goes down or stops).
+     * Holds a call that has done {@code steps} sampling steps if its own hold or the hold plan without count stops it
+     * there (once per point): runs {@code onHold}, then waits. A call held at its own step waits until released
+     * ({@link #release()}, {@link #releaseHeld()}, {@link #clear()}); one held by the plan without count also goes on
+     * when the plan moves or is removed, or when {@code interruptedOrSkipped} says so (checked every 20 ms). Throws
+     * {@link InterruptedException} when the calling thread is interrupted (the sim goes down or stops).
+     *
+     * @return whether the call was held
      */
-    synchronized void awaitHoldRelease() throws InterruptedException {
-        long epoch = holdReleaseEpoch;
+    synchronized boolean holdAt(CallHold call, int steps, Runnable onHold, BooleanSupplier interruptedOrSkipped)
+            throws InterruptedException {
+        if (call.heldAt == steps) {
+            return false;
+        }
+        boolean own = call.ownStep == steps;
+        if (!own && !(holdsEveryCallAt(steps) && !interruptedOrSkipped.getAsBoolean())) {
+            return false;
+        }
+        call.heldAt = steps;
+        long epoch = holdEpoch;
         heldNow++;
-        notifyAll();
+        onHold.run();
         try {
-            while (holdReleaseEpoch == epoch) {
-                wait();
+            while (holdEpoch == epoch && (own || holdsEveryCallAt(steps) && !interruptedOrSkipped.getAsBoolean())) {
+                wait(20);
             }
         }
         finally {
             heldNow--;
         }
+        return true;
+    }
+
+    private boolean holdsEveryCallAt(int steps) {
+        return holdEveryCall && holdAtStep == steps;
     }
 
     /** Whether this call is to hang (consumes one from "hang next N"). */
@@ -173,8 +253,8 @@ final class FaultPlan {
     }
 
     /**
-     * Blocks a hung call until {@link #clear()} (returns normally) or until the calling thread is interrupted
-     * (the sim goes down or stops).
+     * Blocks a hung call until {@link #clear()} or {@link #release()} (returns normally) or until the calling thread
+     * is interrupted (the sim goes down or stops).
      */
     synchronized void awaitRelease() throws InterruptedException {
         long epoch = releaseEpoch;
@@ -209,8 +289,9 @@ final class FaultPlan {
         node.put("failAtStep", failure.atStep());
         node.put("hangNext", hangNext);
         node.put("hungNow", hungNow);
-        node.put("holdNext", holdNext);
         node.put("holdAtStep", holdAtStep);
+        node.put("holdNext", holdNext);
+        node.put("holdEveryCall", holdEveryCall);
         node.put("heldNow", heldNow);
         node.put("interruptNext", interruptNext);
         node.put("interruptAtStep", interruptAtStep);

@@ -21,9 +21,12 @@ import tools.jackson.databind.node.ObjectNode;
  */
 public final class ForgeSimAdmin {
 
-    /** Counts of txt2img calls since the last {@link #resetStats()}. */
+    /**
+     * Counts of txt2img calls since the last {@link #resetStats()}; {@code held} counts the times a call stopped at
+     * a hold's step ({@link #holdAtStep(int)}, {@link #holdNext(int, int)}, a foreign job's own).
+     */
     public record Counters(long received, long started, long completed, long interrupted, long skipped, long failed,
-            long rejected, long hung, long aborted) {
+            long rejected, long hung, long aborted, long held) {
     }
 
     /**
@@ -59,7 +62,10 @@ public final class ForgeSimAdmin {
      * Answer of {@link #state()}: what the sim is set to do right now.
      *
      * @param webui          whether {@code /internal/progress} and {@code /internal/pending-tasks} answer
-     * @param heldNow        calls held at a sampling step right now (see {@link #holdNext})
+     * @param holdAtStep     the hold fault's step: every call's ({@link #holdAtStep(int)}; 0: none), or, while
+     *                       {@code holdNext} is above 0, the counted hold's ({@link #holdNext(int, int)})
+     * @param holdNext       calls the counted hold still takes
+     * @param heldNow        calls held at a sampling step right now, by either hold or their foreign job's own
      * @param currentTask    Forge's current task id ({@code force_task_id} or a generated one), or null
      * @param pendingTasks   task ids waiting for the queue lock, in arrival order
      * @param foreignRunning foreign jobs ({@link #startForeignJob}) that have not ended
@@ -67,8 +73,9 @@ public final class ForgeSimAdmin {
      */
     public record State(boolean apiUp, int apiPort, int adminPort, double stepMs, long modelLoadMs, int failNext,
             String failError, int hangNext, int hungNow, double failureRate, String loadedModel, String selectedModel,
-            long modelLoads, boolean busy, int waiting, Counters calls, boolean webui, int holdNext, int heldNow,
-            int interruptNext, String currentTask, List<String> pendingTasks, int foreignRunning, int ignoreOverrideNext) {
+            long modelLoads, boolean busy, int waiting, Counters calls, boolean webui, int holdAtStep, int holdNext,
+            int heldNow, int interruptNext, String currentTask, List<String> pendingTasks, int foreignRunning,
+            int ignoreOverrideNext) {
 
         public State {
             pendingTasks = List.copyOf(pendingTasks);
@@ -154,6 +161,26 @@ public final class ForgeSimAdmin {
         return toState(post("/admin/faults/hang", Json.object().put("count", count)));
     }
 
+    /**
+     * From now on every txt2img call, also one running now, stops after sampling step {@code step} (1-based, counted
+     * over the whole call) and waits there, holding Forge's queue lock and showing its progress and preview, as a
+     * stalled GPU would, until {@link #releaseHeld()} (or {@link #release()}), another step is set,
+     * {@link #clearFaults()}, or an interrupt or skip. Moving the hold to another step lets the held calls go on to
+     * it. {@code 0} removes the hold. A call with no more than {@code step} steps is not held. Replaces a hold of
+     * {@link #holdNext(int, int)} that has calls left.
+     */
+    public State holdAtStep(int step) {
+        return toState(post("/admin/faults/hold", Json.object().put("atStep", step)));
+    }
+
+    /**
+     * Lets the calls held right now go on (by either hold, or their foreign job's own); calls that reach the hold's
+     * step later stop there again. Hung calls stay hung (see {@link #release()}).
+     */
+    public State releaseHeld() {
+        return toState(post("/admin/faults/release", Json.object()));
+    }
+
     /** Every txt2img call fails with probability {@code rate} (seeded, so runs repeat), as RuntimeError. */
     public State failureRate(double rate, long seed) {
         return failureRate(rate, seed, "RuntimeError");
@@ -165,14 +192,18 @@ public final class ForgeSimAdmin {
 
     /**
      * The next {@code count} txt2img calls stop after {@code atStep} sampling steps (0: before the first step) and
-     * keep Forge's queue lock, with their progress and live preview visible, until {@link #release()} or
-     * {@link #clearFaults()}. {@code atStep} must be below the call's steps.
+     * keep Forge's queue lock, with their progress and live preview visible, until {@link #release()},
+     * {@link #releaseHeld()} or {@link #clearFaults()}; an interrupt or skip sent meanwhile acts when they go on.
+     * {@code atStep} must be below the call's steps. Replaces a hold of {@link #holdAtStep(int)}.
      */
     public State holdNext(int count, int atStep) {
         return toState(post("/admin/faults/hold", Json.object().put("count", count).put("atStep", atStep)));
     }
 
-    /** Lets every hung and held call go on; faults planned for later calls stay (unlike {@link #clearFaults()}). */
+    /**
+     * Lets every hung and held call go on; faults planned for later calls stay (unlike {@link #clearFaults()}),
+     * the hold too.
+     */
     public State release() {
         return toState(post("/admin/release", Json.object()));
     }
@@ -309,8 +340,8 @@ public final class ForgeSimAdmin {
                 model.path("loaded").isNull() ? null : model.path("loaded").asString(null),
                 model.path("selected").asString(null), model.path("loads").asLong(),
                 queue.path("busy").asBoolean(), queue.path("waiting").asInt(),
-                toCounters(s.path("txt2img")), api.path("webui").asBoolean(), faults.path("holdNext").asInt(),
-                faults.path("heldNow").asInt(), faults.path("interruptNext").asInt(),
+                toCounters(s.path("txt2img")), api.path("webui").asBoolean(), faults.path("holdAtStep").asInt(),
+                faults.path("holdNext").asInt(), faults.path("heldNow").asInt(), faults.path("interruptNext").asInt(),
                 queue.path("currentTask").isNull() ? null : queue.path("currentTask").asString(null), pending,
                 queue.path("foreignRunning").asInt(), faults.path("ignoreOverrideNext").asInt());
     }
@@ -331,6 +362,6 @@ public final class ForgeSimAdmin {
     private static Counters toCounters(JsonNode c) {
         return new Counters(c.path("received").asLong(), c.path("started").asLong(), c.path("completed").asLong(),
                 c.path("interrupted").asLong(), c.path("skipped").asLong(), c.path("failed").asLong(),
-                c.path("rejected").asLong(), c.path("hung").asLong(), c.path("aborted").asLong());
+                c.path("rejected").asLong(), c.path("hung").asLong(), c.path("aborted").asLong(), c.path("held").asLong());
     }
 }

@@ -33,6 +33,8 @@ final class SimStats {
 
     private long hung;
 
+    private long held;
+
     private long aborted;
 
     private long jobs;
@@ -63,6 +65,10 @@ final class SimStats {
 
     synchronized void hung() {
         hung++;
+    }
+
+    synchronized void held() {
+        held++;
     }
 
     synchronized void aborted() {
@@ -124,6 +130,7 @@ final class SimStats {
         failed = 0;
         rejected = 0;
         hung = 0;
+        held = 0;
         aborted = 0;
         jobs = 0;
         busyNanos = 0;
@@ -146,6 +153,7 @@ final class SimStats {
         calls.put("failed", failed);
         calls.put("rejected", rejected);
         calls.put("hung", hung);
+        calls.put("held", held);
         calls.put("aborted", aborted);
 
         ObjectNode duty = root.putObject("duty");

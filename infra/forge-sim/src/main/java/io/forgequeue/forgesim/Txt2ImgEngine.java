@@ -47,7 +47,8 @@ final class Txt2ImgEngine {
      * the task finished even after an error).
      *
      * @param ui         whether the call stands for a web UI job
-     * @param holdAtStep hold the call at this sampling step until released, or -1 (else the "hold next" fault decides)
+     * @param holdAtStep hold the call after this many sampling steps until released, or -1 (else a counted hold
+     *                   fault may; the hold fault for every call applies in any case)
      */
     record Origin(boolean ui, int holdAtStep) {
 
@@ -55,10 +56,10 @@ final class Txt2ImgEngine {
     }
 
     /**
-     * The faults one call suffers: a failure (or null), the steps it is held and interrupted at (or -1), and whether
+     * The faults one call suffers: a failure (or null), its hold, the step it is interrupted at (or -1), and whether
      * it ignores the checkpoint it asks for ({@code pinModel}: the loaded one runs).
      */
-    private record CallFaults(FaultPlan.Failure failure, int holdAt, int interruptAt, boolean pinModel) {
+    private record CallFaults(FaultPlan.Failure failure, FaultPlan.CallHold hold, int interruptAt, boolean pinModel) {
     }
 
     private static final List<String> UPSCALERS = List.of("Latent", "Latent (antialiased)", "Latent (bicubic)",
@@ -308,8 +309,8 @@ final class Txt2ImgEngine {
         if (failure != null && failure.atStep() == 0) {
             throw fail(failure);
         }
-        int holdAt = origin.holdAtStep() >= 0 ? origin.holdAtStep() : faults.takeHold();
-        CallFaults callFaults = new CallFaults(failure, holdAt, faults.takeInterrupt(), faults.takeIgnoreOverride());
+        CallFaults callFaults = new CallFaults(failure, faults.takeHold(origin.holdAtStep()), faults.takeInterrupt(),
+                faults.takeIgnoreOverride());
 
         // override_settings: an unknown checkpoint is dropped silently; an unknown key is a KeyError
         Map<String, JsonNode> overrides = new LinkedHashMap<>();
@@ -525,9 +526,8 @@ final class Txt2ImgEngine {
             if (stepCounter[0] == callFaults.interruptAt()) {
                 state.interrupt(); // as another client's POST /interrupt at this moment
             }
-            if (stepCounter[0] == callFaults.holdAt()) {
-                hold(myEpoch);
-                deadline = System.nanoTime();
+            if (hold(callFaults.hold(), stepCounter[0], myEpoch)) {
+                deadline = System.nanoTime(); // the steps after a hold take their own time again
             }
             if (state.interrupted() || state.skipped()) {
                 break; // the denoiser checks the flags before each step and returns the last latent
@@ -551,16 +551,22 @@ final class Txt2ImgEngine {
         return done;
     }
 
-    /** Holds the call where it is, with the queue lock, until the admin API releases it. */
-    private void hold(long myEpoch) {
-        checkEpoch(myEpoch);
+    /**
+     * Holds the call here, after {@code steps} sampling steps, with the queue lock and its state visible, when its
+     * own hold or the hold fault for every call says so (see {@link FaultPlan}); returns whether it was held.
+     */
+    private boolean hold(FaultPlan.CallHold hold, int steps, long myEpoch) {
+        boolean held;
         try {
-            faults.awaitHoldRelease();
+            held = faults.holdAt(hold, steps, stats::held, () -> state.interrupted() || state.skipped());
         }
         catch (InterruptedException e) {
             throw new Aborted();
         }
-        checkEpoch(myEpoch);
+        if (held) {
+            checkEpoch(myEpoch);
+        }
+        return held;
     }
 
     private ApiError fail(FaultPlan.Failure failure) {

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -102,6 +103,128 @@ class FaultInjectionTest {
         assertThat(hung.join().status()).isEqualTo(200);
         assertThat(admin.state().hungNow()).isZero();
         assertThat(admin.stats().calls().hung()).isEqualTo(1);
+    }
+
+    @Test
+    void holdsCallsAfterAStepWithTheirProgressShownAndTheQueueLockHeldUntilReleased() {
+        String tenSteps = "{\"steps\":10,\"width\":16,\"height\":16}";
+        admin.holdAtStep(3);
+        CompletableFuture<SimClient.Reply> first = forge.txt2imgAsync(tenSteps);
+        await("first call held", WAIT, () -> admin.state().heldNow() == 1);
+        CompletableFuture<SimClient.Reply> second = forge.txt2imgAsync(tenSteps);
+        await("second call waiting for the lock", WAIT, () -> admin.state().waiting() == 1);
+
+        JsonNode progress = forge.progress().get("state");
+        assertThat(progress.get("sampling_step").asInt()).as("step index 2 done").isEqualTo(2);
+        assertThat(admin.state().busy()).isTrue();
+        assertThat(first).isNotDone();
+        admin.releaseHeld();
+
+        assertThat(first.join().status()).isEqualTo(200);
+        await("second call held at the same step", WAIT, () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
+        assertThat(second).isNotDone();
+        admin.holdAtStep(7);
+        await("second call moved on to the new step", WAIT,
+                () -> admin.state().calls().held() == 3 && forge.progress().get("state").get("sampling_step").asInt() == 6);
+        assertThat(second).isNotDone();
+        admin.clearFaults();
+        assertThat(second.join().status()).isEqualTo(200);
+        assertThat(admin.state().heldNow()).isZero();
+        assertThat(admin.state().holdAtStep()).isZero();
+        assertThat(forge.txt2img(tenSteps).status()).as("no hold after clearing").isEqualTo(200);
+        assertThat(admin.stats().calls().held()).isEqualTo(3);
+    }
+
+    @Test
+    void anInterruptEndsAHeldCallWithItsPartialResult() {
+        admin.holdAtStep(2);
+        CompletableFuture<SimClient.Reply> held = forge.txt2imgAsync("{\"steps\":10,\"width\":16,\"height\":16}");
+        await("call held", WAIT, () -> admin.state().heldNow() == 1);
+
+        forge.post("/sdapi/v1/interrupt", "{}");
+
+        SimClient.Reply reply = held.join();
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(reply.json().get("images")).hasSize(1);
+        assertThat(admin.stats().calls().interrupted()).isEqualTo(1);
+        assertThat(admin.state().heldNow()).isZero();
+        assertThat(admin.state().holdAtStep()).as("the hold stays for the next calls").isEqualTo(2);
+    }
+
+    @Test
+    void aHoldWithACountReplacesTheHoldForEveryCallAndKeepsItsCallThroughAnInterruptUntilReleased() {
+        String tenSteps = "{\"steps\":10,\"width\":16,\"height\":16}";
+        admin.holdAtStep(3);
+        CompletableFuture<SimClient.Reply> first = forge.txt2imgAsync(tenSteps);
+        await("first call held by the hold for every call", WAIT, () -> admin.state().heldNow() == 1);
+
+        ForgeSimAdmin.State counted = admin.holdNext(1, 5);
+        assertThat(within(first).status()).as("the first call went on to its end").isEqualTo(200);
+        CompletableFuture<SimClient.Reply> second = forge.txt2imgAsync(tenSteps);
+        await("second call held after 5 steps", WAIT, () -> admin.state().heldNow() == 1);
+        forge.post("/sdapi/v1/interrupt", "{}");
+        CompletableFuture<SimClient.Reply> third = forge.txt2imgAsync(tenSteps);
+        await("a third call waiting for the lock", WAIT, () -> admin.state().waiting() == 1);
+        JsonNode heldState = forge.progress().get("state");
+        ForgeSimAdmin.State whileHeld = admin.state();
+        assertThat(second).as("still held after the interrupt").isNotDone();
+        admin.releaseHeld();
+
+        assertThat(counted.holdNext()).isEqualTo(1);
+        assertThat(counted.holdAtStep()).isEqualTo(5);
+        assertThat(whileHeld.heldNow()).isEqualTo(1);
+        assertThat(whileHeld.holdNext()).as("taken by the second call").isZero();
+        assertThat(heldState.get("interrupted").booleanValue()).isTrue();
+        assertThat(heldState.get("sampling_step").asInt()).as("step index 4 done").isEqualTo(4);
+        SimClient.Reply partial = within(second);
+        assertThat(partial.status()).isEqualTo(200);
+        assertThat(partial.imageCount()).as("interrupted when it went on").isEqualTo(1);
+        assertThat(within(third).status()).as("the hold took one call only").isEqualTo(200);
+        assertThat(admin.stats().calls().interrupted()).isEqualTo(1);
+        assertThat(admin.stats().calls().held()).isEqualTo(2);
+        assertThat(admin.state().holdAtStep()).isZero();
+    }
+
+    @Test
+    void bothReleasesLetHeldCallsGoOnAndKeepTheHoldWhileOnlyTheAdminReleaseFreesHungCalls() {
+        admin.hangNext(1);
+        CompletableFuture<SimClient.Reply> hung = forge.txt2imgAsync(JOB);
+        await("hung", WAIT, () -> admin.state().hungNow() == 1);
+        admin.holdAtStep(1);
+        CompletableFuture<SimClient.Reply> first = forge.txt2imgAsync(JOB);
+        await("first call held", WAIT, () -> admin.state().heldNow() == 1);
+
+        admin.releaseHeld();
+        assertThat(within(first).status()).isEqualTo(200);
+        assertThat(admin.state().hungNow()).as("releaseHeld leaves hung calls alone").isEqualTo(1);
+        CompletableFuture<SimClient.Reply> second = forge.txt2imgAsync(JOB);
+        await("second call held", WAIT, () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
+        admin.release();
+
+        assertThat(within(second).status()).isEqualTo(200);
+        await("the hung call went on and is held in turn", WAIT,
+                () -> admin.state().calls().held() == 3 && admin.state().heldNow() == 1 && admin.state().hungNow() == 0);
+        assertThat(admin.state().holdAtStep()).isEqualTo(1);
+        admin.clearFaults();
+        assertThat(within(hung).status()).isEqualTo(200);
+    }
+
+    @Test
+    void aCallASkipFreedFromTheHoldIsNotHeldAgainWhenItsNextBatchStartsAtTheSameStepCount() {
+        admin.holdAtStep(3);
+        CompletableFuture<SimClient.Reply> call = forge.txt2imgAsync("{\"steps\":5,\"n_iter\":2,\"width\":16,\"height\":16}");
+        await("held in the first batch", WAIT, () -> admin.state().heldNow() == 1);
+
+        forge.post("/sdapi/v1/skip", "{}");
+
+        SimClient.Reply reply = within(call);
+        assertThat(reply.imageCount()).as("the skipped batch as it is, and the second").isEqualTo(2);
+        assertThat(admin.stats().calls().held()).isEqualTo(1);
+        assertThat(admin.state().holdAtStep()).isEqualTo(3);
+    }
+
+    private static SimClient.Reply within(CompletableFuture<SimClient.Reply> call) {
+        return call.orTimeout(WAIT.toMillis(), TimeUnit.MILLISECONDS).join();
     }
 
     @Test

@@ -57,13 +57,13 @@ class QueueAndProgressTest {
     void reportsProgressWhileRunningAndTheLastJobsValuesWhenIdle() {
         try (ForgeSimServer sim = startSim("--step-ms", "25", "--model-load-ms", "0")) {
             SimClient forge = new SimClient(sim.baseUrl());
+            ForgeSimAdmin admin = new ForgeSimAdmin(sim.adminUrl());
+            admin.holdAtStep(25); // the 5th step of the second batch
             CompletableFuture<SimClient.Reply> call = forge.txt2imgAsync("{\"steps\":20,\"width\":16,\"height\":16,\"n_iter\":2}");
 
-            await("second batch running", WAIT, () -> {
-                JsonNode s = forge.progress().get("state");
-                return s.get("job_no").asInt() == 1 && s.get("sampling_step").asInt() >= 2;
-            });
+            await("second batch running", WAIT, () -> admin.state().heldNow() == 1);
             JsonNode running = forge.progress();
+            admin.clearFaults();
             SimClient.Reply reply = call.join();
             JsonNode idle = forge.progress();
 
@@ -181,14 +181,16 @@ class QueueAndProgressTest {
         try (ForgeSimServer sim = startSim("--step-ms", "20", "--model-load-ms", "0")) {
             SimClient forge = new SimClient(sim.baseUrl());
             ForgeSimAdmin admin = new ForgeSimAdmin(sim.adminUrl());
+            admin.holdAtStep(2); // the first job stays on the GPU until it is interrupted
             CompletableFuture<SimClient.Reply> running = forge.txt2imgAsync("{\"steps\":50,\"width\":16,\"height\":16,\"n_iter\":2}");
-            await("first job running", WAIT, () -> forge.progress().get("state").get("sampling_step").asInt() >= 2);
+            await("first job running", WAIT, () -> admin.state().heldNow() == 1);
             CompletableFuture<SimClient.Reply> queued = forge.txt2imgAsync("{\"steps\":5,\"width\":16,\"height\":16,\"n_iter\":2}");
             await("second call queued", WAIT, () -> admin.state().waiting() == 1);
 
             forge.post("/sdapi/v1/interrupt", "{}");
 
             assertThat(running.join().imageCount()).isEqualTo(1);
+            admin.clearFaults(); // the second job stops at step 2 as well
             assertThat(queued.join().imageCount()).isEqualTo(2);
             assertThat(forge.progress().get("state").get("interrupted").booleanValue()).isFalse();
         }

@@ -14,10 +14,10 @@ import java.time.Duration;
 import java.util.Base64;
 
 /**
- * Creates and deletes virtual hosts through RabbitMQ's management API over HTTP/1.1. The test harness's own
- * {@code RabbitEndpoint.withFreshVirtualHost} uses the JDK client's default (HTTP/2 with an h2c upgrade attempt);
- * when its PUT is the first request on a new connection (a fresh node, or after the idle connection was closed)
- * the management API drops the connection and the PUT fails with "EOF reached while reading". Names follow the
+ * Creates and deletes virtual hosts through RabbitMQ's management API over HTTP/1.1. With the JDK client's default
+ * (HTTP/2 with an h2c upgrade attempt), a PUT that is the first request on a new connection (a fresh node, or after
+ * the idle connection was closed) is dropped by the management API and fails with "EOF reached while reading"; the
+ * harness's {@code RabbitEndpoint.withFreshVirtualHost} uses HTTP/1.1 as well since issue 15. Names follow the
  * harness's pattern ({@code <prefix>_fq<pid>_<6 chars>}), so its sweeper removes those of ended JVMs.
  */
 final class VirtualHosts {

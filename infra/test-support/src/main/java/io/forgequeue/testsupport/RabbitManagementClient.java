@@ -17,20 +17,35 @@ import java.util.regex.Pattern;
 /** The few calls of RabbitMQ's management HTTP API the harness needs (java.net.http, no JSON library). */
 final class RabbitManagementClient {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient HTTP = newHttpClient();
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final Pattern NAME = Pattern.compile("\"name\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
 
+    private final HttpClient http;
     private final String baseUrl;
     private final String authorization;
     private final String description;
 
     RabbitManagementClient(RabbitEndpoint endpoint) {
+        this(endpoint, HTTP);
+    }
+
+    RabbitManagementClient(RabbitEndpoint endpoint, HttpClient http) {
+        this.http = http;
         String host = endpoint.host().indexOf(':') >= 0 ? "[" + endpoint.host() + "]" : endpoint.host();
         this.baseUrl = "http://" + host + ":" + endpoint.managementPort() + "/api";
         this.authorization = "Basic " + Base64.getEncoder()
                 .encodeToString((endpoint.username() + ":" + endpoint.password()).getBytes(StandardCharsets.UTF_8));
         this.description = "management API " + baseUrl;
+    }
+
+    /**
+     * The client the harness uses: HTTP/1.1. With the JDK's default (HTTP/2 over an h2c upgrade) the management API
+     * drops a PUT that is the first request on a new connection ("EOF reached while reading"), so a test JVM failed
+     * to create its virtual host whenever its connection had been closed (issue 15).
+     */
+    static HttpClient newHttpClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     }
 
     /** Fails unless the API answers {@code /overview} with 200 for these credentials. */
@@ -78,7 +93,7 @@ final class RabbitManagementClient {
         }
         HttpResponse<String> response;
         try {
-            response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             throw new IllegalStateException(description + ": " + method + " " + path + " failed: " + e, e);
         } catch (InterruptedException e) {

@@ -57,6 +57,19 @@ class RabbitSmokeIT {
     }
 
     @Test
+    void createsAVirtualHostWhenThePutIsTheFirstRequestOnANewConnection() {
+        // issue 15: the JDK client's default HTTP/2 upgrade made this PUT fail with "EOF reached while reading"
+        RabbitManagementClient fresh = new RabbitManagementClient(TestInfrastructure.rabbit(),
+                RabbitManagementClient.newHttpClient());
+        String name = FreshNames.virtualHost("first-put");
+
+        fresh.createVirtualHost(name);
+
+        assertThat(new RabbitManagementClient(rabbit).virtualHostNames()).contains(name);
+        fresh.deleteVirtualHost(name);
+    }
+
+    @Test
     void persistentMessagesConfirmedByTheBrokerComeBackInOrderFromADurableQuorumQueue() throws Exception {
         try (Channel channel = connection.createChannel()) {
             declareWorkQueue(channel, "smoke.jobs");
