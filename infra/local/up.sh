@@ -2,7 +2,8 @@
 # Brings the whole Forge Queue system up on this machine as plain processes on loopback:
 # RabbitMQ, PostgreSQL, forge-sim (unless FORGE_URL points at a real Forge), the api-gateway and
 # FQ_WORKERS gpu-workers (default 2). Running it again is harmless: what already runs is kept.
-# Prints the web page's URL, the local API key and where the logs are. Stop with infra/local/down.sh.
+# Prints the web page's URL, the local API key, how to reach the admin API (its token is in .run/local/admin-token)
+# and where the logs are. Stop with infra/local/down.sh.
 #
 # Environment (all optional):
 #   FORGE_URL          a real Forge (e.g. http://gpu-box:7860); forge-sim is not started then
@@ -40,6 +41,7 @@ fq_build_jars_if_needed
 "$FQ_LOCAL_DIR/postgres.sh" start
 
 API_KEY=$(fq_local_api_key)
+ADMIN_TOKEN=$(fq_local_admin_token)
 rabbit_addr="127.0.0.1:$FQ_RABBIT_PORT"
 jdbc_url="jdbc:postgresql://127.0.0.1:$FQ_PG_PORT/$FQ_PG_DB"
 
@@ -58,6 +60,7 @@ checkpoints=$(fq_forge_names "$forge_url/sdapi/v1/sd-models" model_name)
 
 fq_start_app gateway "$FQ_GATEWAY_JAR" "http://127.0.0.1:$GATEWAY_PORT/actuator/health/readiness" -- \
   env SERVER_PORT="$GATEWAY_PORT" GATEWAY_INSTANCE_ID=gateway-1 GATEWAY_BOOTSTRAP_API_KEY="$API_KEY" \
+  GATEWAY_ADMIN_TOKENS="$ADMIN_TOKEN" \
   SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest \
   SPRING_DATASOURCE_URL="$jdbc_url" SPRING_DATASOURCE_USERNAME=postgres SPRING_DATASOURCE_PASSWORD= \
   GATEWAY_JOBS_SAMPLERS="$samplers" GATEWAY_JOBS_CHECKPOINTS="$checkpoints"
@@ -80,6 +83,7 @@ Forge Queue is up ($(fq_since "$started") s).
   Web page:      http://localhost:$GATEWAY_PORT/#key=$API_KEY
   API key:       $API_KEY   (also in $FQ_APP_DIR/api-key)
   REST API:      curl -H "Authorization: Bearer $API_KEY" http://localhost:$GATEWAY_PORT/api/v1/queue
+  Admin API:     curl -H "Authorization: Bearer \$(cat $FQ_APP_DIR/admin-token)" http://localhost:$GATEWAY_PORT/api/v1/admin/keys
   Forge:         $forge_url
   Workers:       $WORKERS (actuator on ports 8091..$((8090 + WORKERS)))
   RabbitMQ UI:   http://localhost:$((FQ_RABBIT_PORT + 10000))/  (guest/guest)

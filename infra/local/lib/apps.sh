@@ -46,6 +46,16 @@ fq_local_api_key() {
   cat "$file"
 }
 
+# The local admin token of the admin API (created once, kept in .run/local/admin-token like the API key).
+fq_local_admin_token() {
+  local file=$FQ_APP_DIR/admin-token
+  mkdir -p "$FQ_APP_DIR"
+  if [[ ! -s $file ]]; then
+    (umask 077 && printf 'fqadmin_local_%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$file")
+  fi
+  cat "$file"
+}
+
 fq_app_pid() {
   local pidfile=$FQ_APP_DIR/pids/$1.pid
   [[ -f $pidfile ]] || return 1
