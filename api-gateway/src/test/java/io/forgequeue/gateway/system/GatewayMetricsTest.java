@@ -57,7 +57,7 @@ class GatewayMetricsTest {
     @Test
     void everyReasonKindAndFrameTypeIsRegisteredAtZeroBeforeAnyEvent() {
         assertThat(tagValues("gpu.gateway.jobs.refused", "reason")).containsExactlyInAnyOrder("validation", "cap",
-                "idempotency");
+                "idempotency", "priority");
         assertThat(tagValues("gpu.gateway.events.rejected", "reason")).containsExactlyInAnyOrder("duplicate",
                 "terminal", "stale-attempt", "illegal-transition", "unknown-job", "unreadable", "error");
         assertThat(tagValues("gpu.gateway.events.merged", "outcome")).containsExactlyInAnyOrder("applied", "late");
