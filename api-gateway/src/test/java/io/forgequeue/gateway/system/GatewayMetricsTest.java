@@ -59,7 +59,8 @@ class GatewayMetricsTest {
         assertThat(tagValues("gpu.gateway.jobs.refused", "reason")).containsExactlyInAnyOrder("validation", "cap",
                 "idempotency", "priority");
         assertThat(tagValues("gpu.gateway.events.rejected", "reason")).containsExactlyInAnyOrder("duplicate",
-                "terminal", "stale-attempt", "illegal-transition", "unknown-job", "unreadable", "error");
+                "terminal", "stale-attempt", "revoked", "unknown-assignment", "illegal-transition", "unknown-job",
+                "unreadable", "error");
         assertThat(tagValues("gpu.gateway.events.merged", "outcome")).containsExactlyInAnyOrder("applied", "late");
         assertThat(tagValues("gpu.gateway.outbox.published", "kind")).containsExactlyInAnyOrder("job", "cancel");
         assertThat(tagValues("gpu.gateway.outbox.failures", "reason")).containsExactlyInAnyOrder("nack",
