@@ -5,13 +5,16 @@ import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.ApiException;
 import io.forgequeue.gateway.system.ApiProblem;
 import io.forgequeue.gateway.system.FieldError;
+import io.forgequeue.gateway.system.PersistenceConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.data.domain.Page;
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
 
 import java.time.Instant;
@@ -46,11 +49,12 @@ public class KeyAdministration {
     private final TransactionTemplate tx;
     private final KeySecrets secrets = new KeySecrets();
 
-    KeyAdministration(ApiKeyRepository repository, ApiKeys keys, QuotaProperties quotas, TransactionTemplate tx) {
+    KeyAdministration(ApiKeyRepository repository, ApiKeys keys, QuotaProperties quotas,
+                      @Qualifier(PersistenceConfiguration.JPA_TRANSACTIONS) PlatformTransactionManager transactions) {
         this.repository = repository;
         this.keys = keys;
         this.quotas = quotas;
-        this.tx = tx;
+        this.tx = new TransactionTemplate(transactions);
     }
 
     /** Creates a key with a new secret; throws {@link ApiProblem#INVALID_KEY_SETTINGS} for a bad name or limit. */
