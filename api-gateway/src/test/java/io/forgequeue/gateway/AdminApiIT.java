@@ -13,10 +13,13 @@ import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.JsonNode;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,8 +57,8 @@ class AdminApiIT {
     /** A second gateway on the same database and broker, without admin tokens; started by the test that needs it. */
     static ConfigurableApplicationContext otherGateway;
 
-    @org.springframework.test.context.DynamicPropertySource
-    static void infrastructure(org.springframework.test.context.DynamicPropertyRegistry registry) {
+    @DynamicPropertySource
+    static void infrastructure(DynamicPropertyRegistry registry) {
         TestInfrastructure.springProperties(RABBIT, DB).forEach((name, value) -> registry.add(name, () -> value));
     }
 
@@ -400,7 +403,7 @@ class AdminApiIT {
     private static byte[] sha256(String text) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -78,10 +78,13 @@ public class ApiKeys {
         if (cache.size() > CACHE_MAX) {
             cache.clear();
         }
-        if (this.generation.get() == generation) {
-            // else a key changed while this was read: what was read may be the old state, so it is not remembered
-            cache.put(cacheKey, new Cached(caller, found.map(Found::keyId).orElse(null),
-                    now + (caller != null ? ttlNanos : MISS_TTL_NANOS)));
+        Cached entry = new Cached(caller, found.map(Found::keyId).orElse(null),
+                now + (caller != null ? ttlNanos : MISS_TTL_NANOS));
+        cache.put(cacheKey, entry);
+        if (this.generation.get() != generation) {
+            // a key changed while this was read: what was read may be its old state (checked after the put, so a
+            // drop that ran between a check and the put cannot leave the entry behind)
+            cache.remove(cacheKey, entry);
         }
         return Optional.ofNullable(caller);
     }
@@ -110,8 +113,10 @@ public class ApiKeys {
         if (quotaCache.size() > CACHE_MAX) {
             quotaCache.clear();
         }
-        if (this.generation.get() == generation) {
-            quotaCache.put(keyId, new CachedQuota(quota, now + ttlNanos));
+        CachedQuota entry = new CachedQuota(quota, now + ttlNanos);
+        quotaCache.put(keyId, entry);
+        if (this.generation.get() != generation) {
+            quotaCache.remove(keyId, entry);
         }
         return quota;
     }

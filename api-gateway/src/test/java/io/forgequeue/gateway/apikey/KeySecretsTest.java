@@ -1,9 +1,12 @@
 package io.forgequeue.gateway.apikey;
 
+import io.forgequeue.gateway.quota.Priority;
+import io.forgequeue.gateway.quota.Quota;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashSet;
 import java.util.Set;
+import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -44,9 +47,8 @@ class KeySecretsTest {
     @Test
     void aCreatedKeyNeverPrintsItsSecret() {
         String key = secrets.generate();
-        CreatedKey created = new CreatedKey(new ManagedKey(java.util.UUID.randomUUID(), "n", "fq_abcde", null, null,
-                null, null, null, null, null, new io.forgequeue.gateway.quota.Quota(1, 0, 1,
-                io.forgequeue.gateway.quota.Priority.NORMAL)), key);
+        CreatedKey created = new CreatedKey(new ManagedKey(UUID.randomUUID(), "n", "fq_abcde", null, null, null, null,
+                null, null, null, new Quota(1, 0, 1, Priority.NORMAL)), key);
 
         assertThat(created.toString()).doesNotContain(key.substring(3));
     }
