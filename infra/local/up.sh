@@ -3,7 +3,8 @@
 # RabbitMQ, PostgreSQL, the api-gateway and FQ_WORKERS gpu-workers (default 2), each worker with a forge-sim of its
 # own (one worker per Forge: Forge's progress, preview and interrupt are global to the Forge), or each with one of
 # the real Forges given in FORGE_URLS / FORGE_URL. Running it again is harmless: what already runs is kept.
-# Prints the web page's URL, the local API key and where the logs are. Stop with infra/local/down.sh.
+# Prints the web page's URL, the local API key, how to reach the admin API (its token is in .run/local/admin-token)
+# and where the logs are. Stop with infra/local/down.sh.
 #
 # Environment (all optional):
 #   FORGE_URL          one real Forge (e.g. http://gpu-box:7860): one worker drives it, no forge-sim is started
@@ -62,6 +63,7 @@ fq_build_jars_if_needed
 "$FQ_LOCAL_DIR/postgres.sh" start
 
 API_KEY=$(fq_local_api_key)
+ADMIN_TOKEN=$(fq_local_admin_token)
 rabbit_addr="127.0.0.1:$FQ_RABBIT_PORT"
 jdbc_url="jdbc:postgresql://127.0.0.1:$FQ_PG_PORT/$FQ_PG_DB"
 
@@ -86,6 +88,7 @@ checkpoints=$(fq_forge_common_names /sdapi/v1/sd-models model_name "${forge_urls
 fq_start_app gateway "$FQ_GATEWAY_JAR" "$GATEWAY_PORT" /actuator/health/readiness -- \
   env SERVER_PORT="$GATEWAY_PORT" GATEWAY_INSTANCE_ID=gateway-1 \
   GATEWAY_BOOTSTRAP_API_KEY="$(fq_merge_api_keys "$API_KEY" "${GATEWAY_BOOTSTRAP_API_KEY:-}")" \
+  GATEWAY_ADMIN_TOKENS="$ADMIN_TOKEN" \
   SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest \
   SPRING_DATASOURCE_URL="$jdbc_url" SPRING_DATASOURCE_USERNAME=postgres SPRING_DATASOURCE_PASSWORD= \
   GATEWAY_JOBS_SAMPLERS="$samplers" GATEWAY_JOBS_CHECKPOINTS="$checkpoints"
@@ -120,6 +123,7 @@ Forge Queue is up ($(fq_since "$started") s).
   Web page:      http://localhost:$GATEWAY_PORT/#key=$API_KEY
   API key:       $API_KEY   (also in $FQ_APP_DIR/api-key)
   REST API:      curl -H "Authorization: Bearer $API_KEY" http://localhost:$GATEWAY_PORT/api/v1/queue
+  Admin API:     curl -H "Authorization: Bearer \$(cat $FQ_APP_DIR/admin-token)" http://localhost:$GATEWAY_PORT/api/v1/admin/keys
   Workers:       ${#workers[@]}, one per Forge$worker_summary
   RabbitMQ UI:   http://localhost:$((FQ_RABBIT_PORT + 10000))/  (guest/guest)
   Metrics:       http://localhost:$GATEWAY_PORT/actuator/prometheus, http://localhost:$first_worker_port/actuator/prometheus

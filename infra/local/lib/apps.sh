@@ -124,6 +124,17 @@ FQ_GATEWAY_PORT, FQ_WORKER_PORT and FQ_FORGE_SIM_PORT apart"
 }
 
 # fq_app_pid NAME JAR: the pid of NAME when up.sh started it and it still runs (JAR on its command line).
+
+# The local admin token of the admin API (created once, kept in .run/local/admin-token like the API key).
+fq_local_admin_token() {
+  local file=$FQ_APP_DIR/admin-token
+  mkdir -p "$FQ_APP_DIR"
+  if [[ ! -s $file ]]; then
+    (umask 077 && printf 'fqadmin_local_%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$file")
+  fi
+  cat "$file"
+}
+
 fq_app_pid() {
   local pidfile=$FQ_APP_DIR/pids/$1.pid pid
   [[ -f $pidfile ]] || return 1

@@ -5,6 +5,7 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.Test;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
@@ -40,6 +41,28 @@ class ArchitectureTest {
     void onlyTheJobFeatureAndItsReadersUseTheJobRow() {
         noClasses().that().resideInAnyPackage("io.forgequeue.gateway.apikey..", "io.forgequeue.gateway.queue..")
                 .should().dependOnClassesThat().resideInAPackage("io.forgequeue.gateway.job..")
+                .check(classes);
+    }
+
+    /** docs/decisions/0001: job state moves stay guarded SQL statements; JPA is for the CRUD-shaped tables. */
+    @Test
+    void jobStateIsNeverMovedThroughJpa() {
+        noClasses().that().resideInAnyPackage("io.forgequeue.gateway.job..", "io.forgequeue.gateway.event..",
+                        "io.forgequeue.gateway.schedule..", "io.forgequeue.gateway.sweep..",
+                        "io.forgequeue.gateway.outbox..", "io.forgequeue.gateway.queue..")
+                .should().dependOnClassesThat().resideInAnyPackage("jakarta.persistence..",
+                        "org.springframework.data.jpa..", "org.springframework.data.repository..", "org.hibernate..")
+                .check(classes);
+    }
+
+    /** Entities stay inside their feature package; its public methods return records. */
+    @Test
+    void entitiesAndRepositoriesAreNotPublic() {
+        classes().that().areAnnotatedWith(jakarta.persistence.Entity.class)
+                .should().notBePublic().andShould().haveSimpleNameEndingWith("Entity")
+                .check(classes);
+        classes().that().areAssignableTo(org.springframework.data.repository.Repository.class)
+                .should().notBePublic().andShould().haveSimpleNameEndingWith("Repository")
                 .check(classes);
     }
 

@@ -21,7 +21,8 @@ import java.io.IOException;
 import java.util.Optional;
 
 /**
- * Requires {@code Authorization: Bearer <key>} on every request under {@code /api/v1/} except the OpenAPI document,
+ * Requires {@code Authorization: Bearer <key>} on every request under {@code /api/v1/} except the OpenAPI document
+ * and the admin API ({@code /api/v1/admin/}, which takes admin tokens instead),
  * and puts the key's {@link Caller} into the request for controllers. An unknown key is 401; an unreachable
  * database is 503.
  */
@@ -43,7 +44,12 @@ class ApiKeyFilter extends OncePerRequestFilter {
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
         String path = request.getRequestURI().substring(request.getContextPath().length());
-        return !path.startsWith("/api/v1/") || path.startsWith("/api/v1/openapi");
+        return !path.startsWith("/api/v1/") || path.startsWith("/api/v1/openapi") || isAdminPath(path);
+    }
+
+    /** The admin API takes admin tokens, never API keys (its own filter checks them). */
+    static boolean isAdminPath(String path) {
+        return path.equals("/api/v1/admin") || path.startsWith("/api/v1/admin/");
     }
 
     @Override

@@ -4,6 +4,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 
 import java.time.Duration;
+import java.util.List;
 
 /**
  * API key settings ({@code gateway.api-keys.*}).
@@ -14,4 +15,9 @@ import java.time.Duration;
  */
 @ConfigurationProperties("gateway.api-keys")
 public record ApiKeyProperties(@DefaultValue("") String bootstrap, @DefaultValue("60s") Duration cacheTtl) {
+
+    /** The configured bootstrap keys, one per entry. */
+    public List<String> bootstrapKeys() {
+        return BootstrapApiKey.bootstrapKeys(bootstrap);
+    }
 }

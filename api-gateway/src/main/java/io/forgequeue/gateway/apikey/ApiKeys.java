@@ -19,10 +19,12 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * API keys, stored as SHA-256 hashes (the keys are long random strings, so a plain fast hash is enough; the key
- * itself is never stored or logged), with their quotas. Lookups are cached for {@link ApiKeyProperties#cacheTtl()},
+ * itself is never stored or logged), with their quotas. The hot path of every request: one indexed select by hash
+ * with plain SQL, cached (the admin API, {@link KeyAdministration}, maps the same table with JPA). Lookups are cached for {@link ApiKeyProperties#cacheTtl()},
  * misses for a few seconds; a change of a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
  * gateway's copies at once and is announced as {@link ApiKeyChanged}. Thread-safe.
  */
@@ -42,6 +44,8 @@ public class ApiKeys {
     private final long ttlNanos;
     private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<UUID, CachedQuota> quotaCache = new ConcurrentHashMap<>();
+    /** Grows with every drop of cached entries: a lookup that overlapped one does not store what it read. */
+    private final AtomicLong generation = new AtomicLong();
 
     ApiKeys(JdbcClient jdbc, ApiKeyProperties properties, QuotaProperties quotas, ApplicationEventPublisher events,
             PostgresNotifications notifications) {
@@ -64,15 +68,25 @@ public class ApiKeys {
         if (cached != null && now < cached.expiresAt()) {
             return Optional.ofNullable(cached.caller());
         }
-        Optional<Caller> caller = jdbc.sql("select " + COLUMNS + " from api_key where key_hash = :hash")
+        long generation = this.generation.get();
+        Optional<Found> found = jdbc.sql("select " + COLUMNS + " from api_key where key_hash = :hash")
                 .param("hash", hash)
-                .query((rs, i) -> rs.getTimestamp("disabled_at") != null ? null : caller(rs))
+                .query((rs, i) -> new Found(rs.getObject("id", UUID.class),
+                        rs.getTimestamp("disabled_at") != null ? null : caller(rs)))
                 .optional();
+        Caller caller = found.map(Found::caller).orElse(null);
         if (cache.size() > CACHE_MAX) {
             cache.clear();
         }
-        cache.put(cacheKey, new Cached(caller.orElse(null), now + (caller.isPresent() ? ttlNanos : MISS_TTL_NANOS)));
-        return caller;
+        Cached entry = new Cached(caller, found.map(Found::keyId).orElse(null),
+                now + (caller != null ? ttlNanos : MISS_TTL_NANOS));
+        cache.put(cacheKey, entry);
+        if (this.generation.get() != generation) {
+            // a key changed while this was read: what was read may be its old state (checked after the put, so a
+            // drop that ran between a check and the put cannot leave the entry behind)
+            cache.remove(cacheKey, entry);
+        }
+        return Optional.ofNullable(caller);
     }
 
     /**
@@ -85,6 +99,7 @@ public class ApiKeys {
         if (cached != null && now < cached.expiresAt()) {
             return cached.quota();
         }
+        long generation = this.generation.get();
         Quota quota;
         try {
             quota = jdbc.sql("select " + COLUMNS + " from api_key where id = :id").param("id", keyId)
@@ -98,7 +113,11 @@ public class ApiKeys {
         if (quotaCache.size() > CACHE_MAX) {
             quotaCache.clear();
         }
-        quotaCache.put(keyId, new CachedQuota(quota, now + ttlNanos));
+        CachedQuota entry = new CachedQuota(quota, now + ttlNanos);
+        quotaCache.put(keyId, entry);
+        if (this.generation.get() != generation) {
+            quotaCache.remove(keyId, entry);
+        }
         return quota;
     }
 
@@ -115,6 +134,7 @@ public class ApiKeys {
                         on conflict (key_hash) do nothing""")
                 .param("id", UUID.randomUUID()).param("name", name).param("hash", hash)
                 .param("prefix", prefixOf(rawKey)).update();
+        generation.incrementAndGet();
         cache.remove(HexFormat.of().formatHex(hash));
         return authenticate(rawKey).orElseThrow(() -> new IllegalStateException("API key " + name + " is disabled"));
     }
@@ -131,16 +151,26 @@ public class ApiKeys {
         } catch (IllegalArgumentException e) {
             return;
         }
-        cache.values().removeIf(c -> c.caller() != null && c.caller().keyId().equals(keyId));
-        quotaCache.remove(keyId);
+        forget(keyId);
         boolean disabled = jdbc.sql("select disabled_at is not null from api_key where id = :id").param("id", keyId)
                 .query(Boolean.class).optional().orElse(true);
         log.debug("ApiKey(id={}) changed (disabled: {})", keyId, disabled);
         events.publishEvent(new ApiKeyChanged(keyId, disabled));
     }
 
+    /**
+     * Drops what this gateway remembers of one key (accepted or refused), so the next request reads it again: on a
+     * change notification, and right after the admin API changed the key here (before the notification arrives).
+     */
+    void forget(UUID keyId) {
+        generation.incrementAndGet();
+        cache.values().removeIf(c -> keyId.equals(c.keyId()));
+        quotaCache.remove(keyId);
+    }
+
     /** After a gap in the notifications: any cached key may be stale. */
     private void forgetAll() {
+        generation.incrementAndGet();
         cache.clear();
         quotaCache.clear();
     }
@@ -160,7 +190,11 @@ public class ApiKeys {
         }
     }
 
-    private record Cached(Caller caller, long expiresAt) {
+    /** A lookup's outcome: the caller (null when the key is unknown or disabled) and the key's id (null: unknown). */
+    private record Cached(Caller caller, UUID keyId, long expiresAt) {
+    }
+
+    private record Found(UUID keyId, Caller caller) {
     }
 
     private record CachedQuota(Quota quota, long expiresAt) {

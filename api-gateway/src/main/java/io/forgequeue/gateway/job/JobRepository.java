@@ -210,6 +210,44 @@ class JobRepository {
                 .optional();
     }
 
+    /**
+     * Cancels every QUEUED job of {@code owner} in one statement (its key was disabled): each becomes CANCELLED with
+     * its history row and an outbox entry for the cancel command (a job already handed to a worker is taken back by
+     * it), claimed by {@code instance}. RUNNING jobs are left to finish.
+     */
+    List<Cancelled> cancelQueuedOf(UUID owner, String reason, String instance, Duration lease) {
+        return jdbc.sql("""
+                        with cur as (
+                            select id from job
+                            where owner_key_id = :owner and status = 'QUEUED'
+                            for update
+                        ), upd as (
+                            update job set
+                                status = 'CANCELLED', finished_at = now(), assigned_worker = null,
+                                cancel_requested_at = coalesce(job.cancel_requested_at, now()),
+                                version = job.version + 1
+                            from cur
+                            where job.id = cur.id and job.status = 'QUEUED' and job.status in (%s)
+                            returning %s
+                        ), hist as (
+                            insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
+                            select id, 'QUEUED', 'CANCELLED', attempt, :reason, now() from upd
+                        ), ob as (
+                            insert into outbox (kind, job_id, claimed_by, claimed_until, attempts)
+                            select 'CANCEL', id, :instance, now() + make_interval(secs => :lease), 1 from upd
+                            returning id, job_id, created_at
+                        )
+                        select ob.id as outbox_id, ob.created_at as outbox_created_at, upd.*
+                        from upd join ob on ob.job_id = upd.id
+                        order by upd.ticket""".formatted(JobTransitions.sourcesOf(JobStatus.CANCELLED),
+                        JobRows.columns("job")))
+                .param("owner", owner).param("reason", reason).param("instance", instance)
+                .param("lease", (double) lease.toMillis() / 1000)
+                .query((rs, i) -> new Cancelled(JobStatus.QUEUED, rows.mapRow(rs, i), rs.getLong("outbox_id"),
+                        DbTime.get(rs, "outbox_created_at")))
+                .list();
+    }
+
     /** The image's type, validator and bytes (null bytes when {@code ifNoneMatch} equals the validator). */
     Optional<ImageBytes> image(UUID owner, UUID id, int index, String ifNoneMatch) {
         return jdbc.sql("""

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.apikey.ApiKeyChanged;
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.job.JobQueries;
@@ -10,6 +11,7 @@ import io.forgequeue.model.JobStatus;
 import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.context.event.EventListener;
 import org.springframework.dao.DataAccessException;
 import org.springframework.stereotype.Component;
 import org.springframework.web.socket.CloseStatus;
@@ -39,6 +41,7 @@ class JobSocketHandler extends TextWebSocketHandler {
 
     static final CloseStatus UNAUTHORIZED = new CloseStatus(4401, "unauthorized");
     static final CloseStatus AUTH_TIMEOUT = new CloseStatus(4408, "authentication timeout");
+    static final CloseStatus KEY_DISABLED = new CloseStatus(4401, "key disabled");
     private static final Logger log = LoggerFactory.getLogger(JobSocketHandler.class);
     private static final int MAX_RESUME_JOBS = 200;
 
@@ -128,7 +131,8 @@ class JobSocketHandler extends TextWebSocketHandler {
 
     private void authenticate(SocketSession session, JsonNode frame) {
         Optional<Caller> caller = keys.authenticate(frame.path("apiKey").asString(null));
-        if (caller.isEmpty() || (session.caller() != null && !session.caller().equals(caller.get()))) {
+        if (caller.isEmpty() || (session.caller() != null
+                && !session.caller().keyId().equals(caller.get().keyId()))) {
             session.send(frames.error("unauthorized", "The API key is not valid.", null));
             session.closeAfterPending(UNAUTHORIZED);
             return;
@@ -220,6 +224,30 @@ class JobSocketHandler extends TextWebSocketHandler {
     @Override
     public void handleTransportError(WebSocketSession ws, Throwable exception) {
         log.debug("WebSocket session {} transport error: {}", ws.getId(), exception.getClass().getSimpleName());
+    }
+
+    /**
+     * A key was disabled (on any gateway; PostgreSQL told this one): its sessions here get an error frame
+     * {@code key-disabled} and are closed with 4401. Runs on the notification thread; the frames and closes are
+     * written by the sender threads.
+     */
+    @EventListener
+    void onKeyChanged(ApiKeyChanged change) {
+        if (!change.disabled()) {
+            return;
+        }
+        int closed = 0;
+        for (SocketSession session : registry.all()) {
+            Caller caller = session.caller();
+            if (caller != null && caller.keyId().equals(change.keyId())) {
+                session.send(frames.error("key-disabled", "This API key was disabled.", null));
+                session.closeAfterPending(KEY_DISABLED);
+                closed++;
+            }
+        }
+        if (closed > 0) {
+            log.info("ApiKey(id={}) disabled: closing its {} WebSocket session(s) here", change.keyId(), closed);
+        }
     }
 
     /** A relayed job update: to every session watching the job or all of its owner's jobs. */

@@ -40,6 +40,16 @@ public enum ApiProblem {
     PRIORITY_NOT_ALLOWED(HttpStatus.FORBIDDEN, "Priority not allowed for this key"),
     /** The Idempotency-Key was used before with a different request body. */
     IDEMPOTENCY_KEY_REUSED(HttpStatus.UNPROCESSABLE_CONTENT, "Idempotency key reused with a different request"),
+    /** Admin API: no admin token, or one that is not configured ({@code gateway.admin.tokens}). */
+    ADMIN_UNAUTHORIZED(HttpStatus.UNAUTHORIZED, "Missing or invalid admin token"),
+    /** Admin API: the credential is an API key for jobs; the admin API takes only admin tokens. */
+    ADMIN_FORBIDDEN(HttpStatus.FORBIDDEN, "Not an admin credential"),
+    /** Admin API: this gateway has no admin token configured, so the admin API is off. */
+    ADMIN_API_DISABLED(HttpStatus.FORBIDDEN, "Admin API disabled"),
+    /** Admin API: no API key with this id. */
+    KEY_NOT_FOUND(HttpStatus.NOT_FOUND, "API key not found"),
+    /** Admin API: the key's name or a limit is out of bounds (see {@code errors}). */
+    INVALID_KEY_SETTINGS(HttpStatus.UNPROCESSABLE_CONTENT, "Invalid key settings"),
     /** The database cannot be reached; nothing was stored. */
     SERVICE_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "Service temporarily unavailable"),
     /** Anything unexpected; details are in the server log, never in the response. */

@@ -157,7 +157,10 @@ public class GatewayMetrics {
         poolMeters(pool).submitted.increment();
     }
 
-    /** A submission refused before anything was stored: {@code validation}, {@code cap}, {@code idempotency}. */
+    /**
+     * A submission refused before anything was stored: {@code validation}, {@code cap}, {@code idempotency},
+     * {@code priority}.
+     */
     public void submissionRefused(String reason) {
         counter(REFUSED, "reason", reason).increment();
     }

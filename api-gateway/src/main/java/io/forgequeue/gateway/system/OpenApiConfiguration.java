@@ -22,8 +22,15 @@ class OpenApiConfiguration {
                         Every request carries an API key: `Authorization: Bearer <key>`. Errors are RFC 9457
                         problem details (`application/problem+json`) with a stable `type` URI and `code`; field
                         errors are listed in `errors` as `{field, message}`. Live updates: WebSocket `/ws`,
-                        protocol in PROTOCOL.md."""))
-                .components(new Components().addSecuritySchemes("apiKey", new SecurityScheme()
-                        .type(SecurityScheme.Type.HTTP).scheme("bearer").description("An API key")));
+                        protocol in PROTOCOL.md.
+                        The admin API (`/api/v1/admin/`, tag admin) takes an admin token instead
+                        (`gateway.admin.tokens`, env `GATEWAY_ADMIN_TOKENS`); an API key is refused there, and an admin
+                        token is not an API key."""))
+                .components(new Components()
+                        .addSecuritySchemes("apiKey", new SecurityScheme()
+                                .type(SecurityScheme.Type.HTTP).scheme("bearer").description("An API key"))
+                        .addSecuritySchemes("adminToken", new SecurityScheme()
+                                .type(SecurityScheme.Type.HTTP).scheme("bearer").description(
+                                        "An admin token (gateway.admin.tokens); only for /api/v1/admin/")));
     }
 }

@@ -93,7 +93,13 @@ final class RabbitManagementClient {
         }
         HttpResponse<String> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            try {
+                response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            } catch (IOException first) {
+                // once more on a new connection: a kept-alive one may have been closed by the server meanwhile (every
+                // call here is idempotent)
+                response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            }
         } catch (IOException e) {
             throw new IllegalStateException(description + ": " + method + " " + path + " failed: " + e, e);
         } catch (InterruptedException e) {
