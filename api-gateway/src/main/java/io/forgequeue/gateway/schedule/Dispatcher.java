@@ -154,7 +154,9 @@ class Dispatcher implements SmartLifecycle {
         boolean handedOut = false;
         Map<String, List<Slot>> byPool = new HashMap<>();
         for (FleetWorker worker : fleet.available()) {
-            byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
+            if (!waitingForAnnouncement(worker)) {
+                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
+            }
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
             handedOut |= fill(pool.getKey(), pool.getValue(), l);
@@ -339,7 +341,26 @@ class Dispatcher implements SmartLifecycle {
 
     private void revokeLater(JobMessage message, String reasonTag, String reason) {
         toRevoke.add(new Revocation(message.jobId(), message.attempt(), message.workerId(), reasonTag, reason));
+        // the worker's queue is gone (or the broker refused): no more hand-outs to it until it announces itself
+        // again, or every job given to it in the meantime would come back too and use up an attempt
+        fleet.get(message.workerId()).ifPresent(w -> returnedAt.merge(w.id(), w.seq(), Math::max));
         wake();
+    }
+
+    /** Workers whose job message came back, with their status sequence number at the time. */
+    private final Map<String, Long> returnedAt = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Whether a worker's message came back and it has not announced itself since. */
+    private boolean waitingForAnnouncement(FleetWorker worker) {
+        Long seq = returnedAt.get(worker.id());
+        if (seq == null) {
+            return false;
+        }
+        if (worker.seq() > seq) {
+            returnedAt.remove(worker.id(), seq);
+            return false;
+        }
+        return true;
     }
 
     private record Revocation(UUID jobId, int attempt, String worker, String tag, String reason) {
