@@ -18,7 +18,7 @@ import java.util.UUID;
  * @param priority          effective priority level (0 high, 1 normal, 2 low; a low job that waited long is 1)
  * @param requestedPriority the level its owner asked for
  * @param fairTag           its start tag in the fair-share order of its pool
- * @param cost              its estimated GPU seconds
+ * @param cost              its size in standard images (one 512x512 image at 20 steps)
  * @param assignedWorker    the worker its current attempt is assigned to, or null
  * @param assignedAt        when that assignment was made, or null
  * @param queuedAt          when it last entered the queue

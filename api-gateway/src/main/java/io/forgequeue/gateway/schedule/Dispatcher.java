@@ -7,6 +7,7 @@ import io.forgequeue.gateway.job.JobMoves;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.gateway.queue.QueueIndex;
+import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.ContractMessage;
 import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
@@ -67,6 +68,7 @@ class Dispatcher implements SmartLifecycle {
     private final WireJson json;
     private final SchedulerProperties properties;
     private final SchedulerMetrics metrics;
+    private final QueueStats stats;
     private final Object signal = new Object();
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
@@ -79,8 +81,9 @@ class Dispatcher implements SmartLifecycle {
 
     Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
                JobMessageTemplate jobTemplate, RabbitTemplate rabbitTemplate, WireJson json,
-               SchedulerProperties properties, SchedulerMetrics metrics) {
+               SchedulerProperties properties, SchedulerMetrics metrics, QueueStats stats) {
         this.lease = lease;
+        this.stats = stats;
         this.index = index;
         this.fleet = fleet;
         this.moves = moves;
@@ -229,16 +232,23 @@ class Dispatcher implements SmartLifecycle {
         long latest = Long.MIN_VALUE;
         double busy = 0;
         long nowMillis = System.currentTimeMillis();
+        double perUnit = stats.secondsPerStandardImage(worker.pool());
+        int holding = 0;
         for (QueueIndex.Held h : held) {
             JobState s = h.job();
+            if (worker.movedOn(s.id(), s.attempt())) {
+                continue; // the worker said it moved on: done on its side, the outcome's merge is on its way
+            }
+            holding++;
             if (s.checkpoint() != null && s.assignedAtMillis() >= latest) {
                 latest = s.assignedAtMillis();
                 loadedNext = s.checkpoint();
             }
-            busy += h.running() ? Math.max(0, s.cost() - (nowMillis - s.startedAtMillis()) / 1000.0) : s.cost();
+            double seconds = s.cost() * perUnit;
+            busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
         }
-        return new Slot(worker, properties.slotsPerWorker() - held.size(), loadedNext, busy,
-                properties.affinity().defaultLoadSeconds());
+        return new Slot(worker, properties.slotsPerWorker() - holding, loadedNext, busy,
+                properties.affinity().defaultLoadSeconds(), perUnit);
     }
 
     /** When a waiting job was first passed over for affinity, and how often since. */
