@@ -153,41 +153,56 @@ class Dispatcher implements SmartLifecycle {
         }
         boolean handedOut = false;
         List<FleetWorker> workers = new ArrayList<>(fleet.available());
-        // the emptiest workers first, so a burst spreads over the fleet before lookahead slots fill
+        // the emptiest workers first, and in passes (first every worker's first slot, then the lookahead), so a burst
+        // spreads over the idle workers instead of waiting in one worker's lookahead while another has nothing
         workers.sort(Comparator.comparingInt((FleetWorker w) -> index.heldBy(w.id()).size()));
         Set<UUID> skip = new HashSet<>();
-        for (FleetWorker worker : workers) {
-            int free = properties.slotsPerWorker() - index.heldBy(worker.id()).size();
-            while (free > 0 && running) {
-                long started = System.nanoTime();
-                JobState job = index.pick(worker.pool(), s -> !skip.contains(s.id()) && mayTake(worker, s));
-                if (job == null) {
-                    break;
-                }
-                if (job.attempt() >= properties.maxAttempts()) {
-                    moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
-                        log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
-                                properties.maxAttempts());
-                        index.apply(row.toQueueState());
-                    });
-                    skip.add(job.id());
+        Set<String> nothingFor = new HashSet<>();
+        for (int slot = 0; slot < properties.slotsPerWorker() && running; slot++) {
+            for (FleetWorker worker : workers) {
+                if (!running || nothingFor.contains(worker.id()) || index.heldBy(worker.id()).size() > slot) {
                     continue;
                 }
-                Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), worker.id(), properties.maxAttempts(), l);
-                if (assigned.isEmpty()) {
-                    skip.add(job.id()); // it changed meanwhile (cancelled, or the lease ended); its notification follows
-                    continue;
+                if (handOutOne(worker, skip, l)) {
+                    handedOut = true;
+                } else {
+                    nothingFor.add(worker.id());
                 }
-                JobRow row = assigned.get().row();
-                index.apply(row.toQueueState());
-                publish(assigned.get().message());
-                metrics.handedOut(System.nanoTime() - started);
-                log.debug("Job(id={}) attempt {} assigned to worker {}", row.id(), row.attempt(), worker.id());
-                handedOut = true;
-                free--;
             }
         }
         return handedOut;
+    }
+
+    /** Hands {@code worker} the best job it may take; false when there is none. */
+    private boolean handOutOne(FleetWorker worker, Set<UUID> skip, JobMoves.Lease l) {
+        while (running) {
+            long started = System.nanoTime();
+            JobState job = index.pick(worker.pool(), s -> !skip.contains(s.id()) && mayTake(worker, s));
+            if (job == null) {
+                return false;
+            }
+            if (job.attempt() >= properties.maxAttempts()) {
+                moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
+                    log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
+                            properties.maxAttempts());
+                    index.apply(row.toQueueState());
+                });
+                skip.add(job.id());
+                continue;
+            }
+            Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), worker.id(), properties.maxAttempts(), l);
+            if (assigned.isEmpty()) {
+                skip.add(job.id()); // it changed meanwhile (cancelled, or the lease ended); its notification follows
+                continue;
+            }
+            JobRow row = assigned.get().row();
+            index.apply(row.toQueueState());
+            publish(assigned.get().message());
+            metrics.handedOut(System.nanoTime() - started);
+            log.debug("Job(id={}) attempt {} assigned to worker {}", row.id(), row.attempt(), worker.id());
+            return true;
+        }
+        return false;
     }
 
     /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */
