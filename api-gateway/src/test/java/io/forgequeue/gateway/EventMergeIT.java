@@ -281,6 +281,7 @@ class EventMergeIT extends IntegrationTestBase {
         UUID id = api().submit(key, Api.job(pool, "given back")).id();
         JobAttempt attempt1 = first.next();
         attempt1.publish(attempt1.running(), attempt1.progress(30));
+        await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id).get("progress").asInt() == 30);
         // as the real worker when its Forge fails: it pauses, then gives the job back
         first.pause();
         await().atMost(Duration.ofSeconds(10)).until(() -> !fleet.isAvailable(fleet.get(first.id()).orElseThrow()));

@@ -60,7 +60,7 @@ final class TestWorker implements AutoCloseable {
     private final String id;
     private final String pool;
     private final WorkerStatus.ForgeOffer offer;
-    private final boolean autoRun;
+    private boolean autoRun;
     private final LinkedBlockingQueue<JobAttempt> deliveries = new LinkedBlockingQueue<>();
     private final List<JobMessage> received = new CopyOnWriteArrayList<>();
     private final List<JobMessage> dropped = new CopyOnWriteArrayList<>();
@@ -216,10 +216,25 @@ final class TestWorker implements AutoCloseable {
         holding = held;
         JobAttempt attempt = new JobAttempt(message, delivery.getProperties(), this::publishEvents,
                 this::publishPreview, () -> settle(held));
-        if (autoRun) {
-            runner.execute(attempt::succeed);
-        } else {
-            deliveries.add(attempt);
+        synchronized (deliveries) {
+            if (autoRun) {
+                runner.execute(attempt::succeed);
+            } else {
+                deliveries.add(attempt);
+            }
+        }
+    }
+
+    /**
+     * From now on runs every job it receives to success at once, beginning with those received and not taken by
+     * the test yet.
+     */
+    void runEverything() {
+        synchronized (deliveries) {
+            autoRun = true;
+            for (JobAttempt pending; (pending = deliveries.poll()) != null; ) {
+                runner.execute(pending::succeed);
+            }
         }
     }
 
