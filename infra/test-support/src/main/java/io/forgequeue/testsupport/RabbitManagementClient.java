@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
 /** The few calls of RabbitMQ's management HTTP API the harness needs (java.net.http, no JSON library). */
 final class RabbitManagementClient {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final Pattern NAME = Pattern.compile("\"name\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
 
@@ -78,7 +79,14 @@ final class RabbitManagementClient {
         }
         HttpResponse<String> response;
         try {
-            response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            try {
+                response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            } catch (IOException stale) {
+                // the server closes idle kept-alive connections; the client only retries GETs on one it finds
+                // closed (e.g. "EOF reached while reading" for the next test class's PUT a minute later): once more
+                // on a new connection (every call here is idempotent)
+                response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            }
         } catch (IOException e) {
             throw new IllegalStateException(description + ": " + method + " " + path + " failed: " + e, e);
         } catch (InterruptedException e) {
