@@ -36,14 +36,24 @@ class RankedSetTest {
             int value = random.nextInt(range);
             boolean growing = (step / 10_000) % 2 == 0;
             int op = random.nextInt(10);
+            // plain comparisons in the loop (60,000 AssertJ assertions per seed cost seconds); AssertJ on a mismatch
             if (op < (growing ? 6 : 3)) {
-                assertThat(ranked.add(value)).as("add %d", value).isEqualTo(model.add(value));
+                boolean added = ranked.add(value);
+                if (added != model.add(value)) {
+                    assertThat(added).as("step %d: add %d", step, value).isEqualTo(!added);
+                }
             } else if (op < 8) {
-                assertThat(ranked.remove(value)).as("remove %d", value).isEqualTo(model.remove(value));
-            } else {
-                assertThat(ranked.rank(value)).as("rank of %d", value).isEqualTo(model.headSet(value).size());
+                boolean removed = ranked.remove(value);
+                if (removed != model.remove(value)) {
+                    assertThat(removed).as("step %d: remove %d", step, value).isEqualTo(!removed);
+                }
+            } else if (ranked.rank(value) != model.headSet(value).size()) {
+                assertThat(ranked.rank(value)).as("step %d: rank of %d", step, value)
+                        .isEqualTo(model.headSet(value).size());
             }
-            assertThat(ranked.size()).isEqualTo(model.size());
+            if (ranked.size() != model.size()) {
+                assertThat(ranked.size()).as("step %d: size", step).isEqualTo(model.size());
+            }
             if (step % 5_000 == 0) {
                 assertThat(listOf(ranked)).isEqualTo(new ArrayList<>(model));
                 if (!model.isEmpty()) {
