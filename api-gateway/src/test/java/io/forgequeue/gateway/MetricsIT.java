@@ -121,14 +121,27 @@ class MetricsIT {
 
     @Test
     void atStartupEveryOutcomeErrorCodeReasonAndPoolHasASeriesAtZero() {
+        // states rather than counts of what happened: connected, listening to PostgreSQL, leading the scheduler
+        Set<String> states = Set.of("gpu_gateway_broker_connected", "gpu_gateway_pg_notifications_resyncs_total",
+                "gpu_gateway_scheduler_leader", "gpu_gateway_scheduler_leader_changes_total");
         List<PrometheusScrape.Sample> ours = atStartup.all().stream()
                 .filter(s -> s.name().startsWith("gpu_gateway_"))
-                .filter(s -> !s.name().equals("gpu_gateway_broker_connected")).toList();
+                .filter(s -> !states.contains(s.name())).toList();
 
         assertThat(ours).as("gpu_gateway_* series at startup").isNotEmpty()
                 .allSatisfy(s -> assertThat(s.value()).as("%s %s at startup", s.name(), s.labels()).isZero());
         assertThat(atStartup.value("gpu_gateway_broker_connected")).as("connected to the broker at startup")
                 .isEqualTo(1.0);
+        assertThat(atStartup.value("gpu_gateway_pg_notifications_resyncs_total")).as("the first LISTEN, if made yet")
+                .isBetween(0.0, 1.0);
+        assertThat(atStartup.value("gpu_gateway_scheduler_leader_changes_total"))
+                .as("became the scheduler once if it took the lease yet")
+                .isEqualTo(atStartup.value("gpu_gateway_scheduler_leader")).isBetween(0.0, 1.0);
+        await("the only gateway leads").atMost(Duration.ofSeconds(10))
+                .until(() -> scrape().value("gpu_gateway_scheduler_leader") == 1.0);
+        for (String reason : List.of("lost", "gone", "restarted", "paused", "lost-message", "returned")) {
+            assertThat(atStartup.value("gpu_gateway_scheduler_revocations_total", "reason", reason)).isZero();
+        }
         for (String pool : POOLS) {
             for (ErrorCode code : ErrorCode.values()) {
                 assertThat(atStartup.value("gpu_gateway_jobs_finished_total", "outcome", "failed", "code", code.name(),

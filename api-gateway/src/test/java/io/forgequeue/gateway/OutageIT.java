@@ -99,6 +99,8 @@ class OutageIT {
         try {
             JobAttempt handedOut = after.next();
             assertThat(handedOut.jobId()).isEqualTo(id);
+            assertThat(handedOut.attempt()).as("the outage used up at most the one hand-out that could not be sent")
+                    .isLessThanOrEqualTo(2);
             handedOut.succeed();
             await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(
                     api.get(key, "/api/v1/jobs/" + id).json().get("status").asString()));
