@@ -57,9 +57,10 @@ class GatewayMetricsTest {
     @Test
     void everyReasonKindAndFrameTypeIsRegisteredAtZeroBeforeAnyEvent() {
         assertThat(tagValues("gpu.gateway.jobs.refused", "reason")).containsExactlyInAnyOrder("validation", "cap",
-                "idempotency");
+                "idempotency", "priority");
         assertThat(tagValues("gpu.gateway.events.rejected", "reason")).containsExactlyInAnyOrder("duplicate",
-                "terminal", "stale-attempt", "illegal-transition", "unknown-job", "unreadable", "error");
+                "terminal", "stale-attempt", "revoked", "unknown-assignment", "illegal-transition", "unknown-job",
+                "unreadable", "error");
         assertThat(tagValues("gpu.gateway.events.merged", "outcome")).containsExactlyInAnyOrder("applied", "late");
         assertThat(tagValues("gpu.gateway.outbox.published", "kind")).containsExactlyInAnyOrder("job", "cancel");
         assertThat(tagValues("gpu.gateway.outbox.failures", "reason")).containsExactlyInAnyOrder("nack",
