@@ -20,6 +20,12 @@ final class Gateways {
     static final String PRESENCE_TIMEOUT = "gateway.fleet.presence-timeout=2500ms";
     /** The scheduler looks at the fleet at least this often (it also wakes on every change). */
     static final String SCHEDULER_TICK = "gateway.scheduler.tick=50ms";
+    /**
+     * An assignment is taken for lost when its worker reported twice that it holds nothing, the first time this long
+     * after the assignment. Longer than the default (1 s): on a loaded machine a job message can take more than a
+     * second to reach a test worker, which would then get the job twice.
+     */
+    static final String LOST_MESSAGE_GRACE = "gateway.scheduler.lost-message-grace=3s";
     /** A low-priority job competes as normal after this wait (tests of the promotion wait this long). */
     static final String LOW_PRIORITY_MAX_WAIT = "gateway.scheduler.low-priority-max-wait=8s";
 
@@ -33,7 +39,7 @@ final class Gateways {
         args.add("--spring.main.banner-mode=off");
         args.add("--gateway.outbox.sweep-interval=200ms");
         args.add("--gateway.queue.refresh-interval=200ms");
-        for (String p : List.of(PRESENCE_TIMEOUT, SCHEDULER_TICK, LOW_PRIORITY_MAX_WAIT)) {
+        for (String p : List.of(PRESENCE_TIMEOUT, SCHEDULER_TICK, LOST_MESSAGE_GRACE, LOW_PRIORITY_MAX_WAIT)) {
             args.add("--" + p);
         }
         for (String p : properties) {

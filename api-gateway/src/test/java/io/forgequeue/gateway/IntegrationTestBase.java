@@ -43,6 +43,7 @@ import static org.awaitility.Awaitility.await;
                 "gateway.web.max-body-bytes=65536",
                 Gateways.PRESENCE_TIMEOUT,
                 Gateways.SCHEDULER_TICK,
+                Gateways.LOST_MESSAGE_GRACE,
                 Gateways.LOW_PRIORITY_MAX_WAIT})
 abstract class IntegrationTestBase {
 

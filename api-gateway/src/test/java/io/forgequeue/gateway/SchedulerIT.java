@@ -66,6 +66,12 @@ class SchedulerIT extends IntegrationTestBase {
         return jobs.stream().filter(id -> assignedWorker(id) != null).count();
     }
 
+    /** Waits until the counter with this reason reaches {@code value} (it is counted just after the commit). */
+    private void awaitCounter(String name, String reason, double value) {
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(counter(name, "reason", reason))
+                .as("%s{reason=%s}", name, reason).isEqualTo(value));
+    }
+
     private int priorityLevel(UUID id) {
         return jdbc.queryForObject("select priority from job where id = ?", Integer.class, id);
     }
@@ -323,7 +329,7 @@ class SchedulerIT extends IntegrationTestBase {
                 + " paused (its Forge is unavailable)");
         assertThat(assignment(jobs.get(0))).as("its running job stays (the worker gives it back itself)")
                 .containsEntry("status", "RUNNING").containsEntry("assigned_worker", gpu.id());
-        assertThat(counter("gpu.gateway.scheduler.revocations", "reason", "paused")).isEqualTo(pausedBefore + 1);
+        awaitCounter("gpu.gateway.scheduler.revocations", "paused", pausedBefore + 1);
         UUID later = submit(key, pool, 1, "during the pause").get(0);
         await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
                 .until(() -> assignedWorker(jobs.get(1)) == null && assignedWorker(later) == null);
@@ -365,7 +371,7 @@ class SchedulerIT extends IntegrationTestBase {
                 + silent.id() + " lost (no announcement for"));
         assertThat(history(jobs.get(1))).anyMatch(h -> h.startsWith("QUEUED>QUEUED#1@" + silent.id() + ": worker "
                 + silent.id() + " lost"));
-        assertThat(counter("gpu.gateway.scheduler.revocations", "reason", "lost")).isEqualTo(lostBefore + 2);
+        awaitCounter("gpu.gateway.scheduler.revocations", "lost", lostBefore + 2);
         assertThat(api().get(key, "/api/v1/jobs/" + jobs.get(0)).json().get("progress").asInt()).isZero();
 
         // what it reports now changes nothing; starting the attempt again gets it a stop for that attempt only
@@ -429,8 +435,7 @@ class SchedulerIT extends IntegrationTestBase {
                 + gpu.id() + " restarted");
         assertThat(history(jobs.get(1))).contains("QUEUED>QUEUED#1@" + gpu.id() + ": assigned before worker "
                 + gpu.id() + " restarted");
-        assertThat(counter("gpu.gateway.scheduler.revocations", "reason", "restarted"))
-                .isEqualTo(restartedBefore + 2);
+        awaitCounter("gpu.gateway.scheduler.revocations", "restarted", restartedBefore + 2);
         double staleBefore = counter("gpu.gateway.events.rejected", "reason", "stale-attempt");
         old.publish(old.succeeded(1));
         await().atMost(Duration.ofSeconds(10))
@@ -459,8 +464,7 @@ class SchedulerIT extends IntegrationTestBase {
         assertThat(again.attempt()).isEqualTo(2);
         assertThat(history(id)).contains("QUEUED>QUEUED#1@" + gpu.id() + ": worker " + gpu.id()
                 + " never received it");
-        assertThat(counter("gpu.gateway.scheduler.revocations", "reason", "lost-message"))
-                .isEqualTo(lostMessagesBefore + 1);
+        awaitCounter("gpu.gateway.scheduler.revocations", "lost-message", lostMessagesBefore + 1);
         again.succeed();
         await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
     }

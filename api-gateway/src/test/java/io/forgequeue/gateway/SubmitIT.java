@@ -85,6 +85,7 @@ class SubmitIT extends IntegrationTestBase {
         }
         clients.shutdown();
 
+        awaitQueued(pool, 100); // positions come from the queue index, which learns of commits a moment later
         List<Long> tickets = jobs.stream().map(j -> j.get("ticket").asLong()).sorted().toList();
         assertThat(new HashSet<>(tickets)).hasSize(100);
         assertThat(tickets.get(99) - tickets.get(0)).as("gap-free").isEqualTo(99);

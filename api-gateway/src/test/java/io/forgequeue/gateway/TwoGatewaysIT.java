@@ -127,8 +127,13 @@ class TwoGatewaysIT {
                 await().atMost(Duration.ofSeconds(15)).until(() -> "SUCCEEDED".equals(
                         b.get(key, "/api/v1/jobs/" + id).json().get("status").asString()));
             }
-            assertThat(gpu.receivedJobs()).containsExactlyInAnyOrder(viaA, viaB);
-            assertThat(gpu.received()).allSatisfy(m -> assertThat(m.attempt()).isEqualTo(1));
+            // (under load an assignment may be taken for lost and handed out again: the outcome still counts once)
+            assertThat(gpu.receivedJobs()).containsAll(List.of(viaA, viaB));
+            JdbcTemplate jdbc = gatewayB.getBean(JdbcTemplate.class);
+            for (UUID id : List.of(viaA, viaB)) {
+                assertThat(jdbc.queryForObject("select count(*) from job_state_history where job_id = ? "
+                        + "and to_status = 'SUCCEEDED'", Long.class, id)).isEqualTo(1L);
+            }
         }
     }
 

@@ -145,6 +145,7 @@ class WebSocketIT extends IntegrationTestBase {
             ahead.add(api().submit(key, Api.job(pool, "ahead " + i)).id());
         }
         UUID mine = api().submit(key, Api.job(pool, "mine")).id();
+        awaitQueued(pool, 11); // positions come from the queue index, which learns of commits a moment later
         try (WsClient ws = WsClient.authenticated(port, key)) {
             ws.subscribe(mine);
             JsonNode snapshot = ws.nextOfType("snapshot").get("job");
