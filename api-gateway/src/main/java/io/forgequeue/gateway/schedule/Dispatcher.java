@@ -8,6 +8,7 @@ import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.system.BrokerConnection;
 import io.forgequeue.gateway.system.ContractMessage;
 import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
@@ -44,7 +45,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * with the best waiting job it may take: first in the policy's order among jobs of the worker's pool, whose
  * checkpoint and sampler its Forge offers, of keys below their running quota. Each hand-out is one guarded statement
  * ({@link JobMoves#assign}) followed by the job message to the worker's own queue (mandatory, confirmed; a return or
- * nack takes the assignment back at once).
+ * nack takes the assignment back at once). While the broker is unreachable it hands out nothing (take-backs go on).
  *
  * <p>It wakes on every change of the queue index or the fleet, and at least every
  * {@link SchedulerProperties#tick()}. One named thread ({@code scheduler}); the rest of the gateway only signals it.
@@ -57,6 +58,8 @@ class Dispatcher implements SmartLifecycle {
     private static final int PROMOTE_BATCH = 500;
     /** How often the promotion of aged low-priority jobs runs. */
     private static final long PROMOTE_EVERY_NANOS = 1_000_000_000L;
+    /** After a job message could not be sent, no hand-out for this long (the connection state may lag). */
+    private static final long SEND_BACKOFF_NANOS = 1_000_000_000L;
 
     private final SchedulerLease lease;
     private final QueueIndex index;
@@ -69,6 +72,7 @@ class Dispatcher implements SmartLifecycle {
     private final SchedulerProperties properties;
     private final SchedulerMetrics metrics;
     private final QueueStats stats;
+    private final BrokerConnection broker;
     private final Object signal = new Object();
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
@@ -78,10 +82,12 @@ class Dispatcher implements SmartLifecycle {
     private volatile Thread thread;
     private volatile long leaderSinceNanos;
     private long lastPromoteNanos;
+    private volatile long sendFailedNanos;
+    private volatile boolean sendFailed;
 
     Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
                JobMessageTemplate jobTemplate, RabbitTemplate rabbitTemplate, WireJson json,
-               SchedulerProperties properties, SchedulerMetrics metrics, QueueStats stats) {
+               SchedulerProperties properties, SchedulerMetrics metrics, QueueStats stats, BrokerConnection broker) {
         this.lease = lease;
         this.stats = stats;
         this.index = index;
@@ -93,6 +99,7 @@ class Dispatcher implements SmartLifecycle {
         this.json = json;
         this.properties = properties;
         this.metrics = metrics;
+        this.broker = broker;
         index.onChange(pool -> wake());
         fleet.onChange(this::wake);
         lease.onAcquired(() -> {
@@ -155,6 +162,9 @@ class Dispatcher implements SmartLifecycle {
             }
         }
         boolean handedOut = false;
+        if (!mayPublish()) {
+            return false;
+        }
         Map<String, List<Slot>> byPool = new HashMap<>();
         for (FleetWorker worker : fleet.available()) {
             if (!waitingForAnnouncement(worker)) {
@@ -175,11 +185,11 @@ class Dispatcher implements SmartLifecycle {
         Placement placement = properties.policy().placement();
         boolean any = false;
         boolean progress = true;
-        while (progress && running) {
+        while (progress && running && mayPublish()) {
             progress = false;
             slots.sort(Comparator.comparingInt(Slot::free).reversed().thenComparingDouble(Slot::busySeconds));
             for (Slot slot : slots) {
-                if (slot.free() <= 0) {
+                if (slot.free() <= 0 || !mayPublish()) {
                     continue;
                 }
                 long started = System.nanoTime();
@@ -318,6 +328,15 @@ class Dispatcher implements SmartLifecycle {
         }
     }
 
+    /**
+     * Whether job messages can be sent now: the broker is connected and no send failed within the backoff. Without
+     * this, a broker outage turned every hand-out into an attempt that could not be sent and was taken back at once,
+     * so a job failed with TOO_MANY_ATTEMPTS within a second while its worker still counted as alive.
+     */
+    private boolean mayPublish() {
+        return broker.isConnected() && !(sendFailed && System.nanoTime() - sendFailedNanos < SEND_BACKOFF_NANOS);
+    }
+
     /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */
     private boolean mayTake(FleetWorker worker, JobState job) {
         return worker.offersCheckpoint(job.checkpoint()) && worker.offersSampler(job.sampler())
@@ -331,6 +350,8 @@ class Dispatcher implements SmartLifecycle {
                     ContractMessage.persistent(json.toBytes(message), message.jobId() + "/" + message.attempt()),
                     correlation);
         } catch (AmqpException e) {
+            sendFailedNanos = System.nanoTime();
+            sendFailed = true;
             log.warn("Job(id={}) message to worker {} not sent ({}); taking the assignment back", message.jobId(),
                     message.workerId(), e.getClass().getSimpleName());
             revokeLater(message, "returned", "its job message could not be sent to the worker");

@@ -14,10 +14,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Whether this instance holds a connection to RabbitMQ, for operators: the gauge {@code gpu.gateway.broker.connected}
  * and one log line per change. Readiness does not depend on it: while the broker is away the gateway keeps accepting
  * jobs (the outbox publishes them later) and serving what PostgreSQL holds. The health endpoint still shows the
- * broker as its {@code rabbit} component. Thread-safe.
+ * broker as its {@code rabbit} component. The scheduler hands out no job while there is no connection (each hand-out
+ * would fail to send and use up one of the job's attempts). Thread-safe.
  */
 @Component
-class BrokerConnection implements ConnectionListener {
+public class BrokerConnection implements ConnectionListener {
 
     private static final Logger log = LoggerFactory.getLogger(BrokerConnection.class);
 
@@ -27,6 +28,11 @@ class BrokerConnection implements ConnectionListener {
     BrokerConnection(ConnectionFactory connectionFactory, GatewayMetrics metrics) {
         this.metrics = metrics;
         connectionFactory.addConnectionListener(this); // told at once if the connection is open already
+    }
+
+    /** Whether this instance holds a connection to the broker now (false until the first one is made). */
+    public boolean isConnected() {
+        return connected.get();
     }
 
     @Override
