@@ -176,6 +176,16 @@ final class ForgeCatalog {
         return current;
     }
 
+    /**
+     * Forge answers (again): if its lists were never read, they are asked for at the next use rather than after the
+     * usual pause (a worker that started while Forge was down announces what it offers as soon as it is back).
+     */
+    void forgeAnswers() {
+        if (lists == null) {
+            failedOnce = false;
+        }
+    }
+
     private Lists refresh(long now) {
         if (failedOnce && now - failedAtNanos < RECHECK_AFTER.toNanos()) {
             return lists; // do not ask a Forge without these lists on every job

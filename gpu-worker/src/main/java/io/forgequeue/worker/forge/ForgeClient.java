@@ -204,6 +204,7 @@ public class ForgeClient {
     public boolean probe() {
         try {
             probes.get(() -> timedProgress(false));
+            catalog.forgeAnswers();
             return true;
         } catch (CircuitBreakerOpenException e) {
             return false;
