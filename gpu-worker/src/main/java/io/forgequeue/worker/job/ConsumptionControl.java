@@ -58,6 +58,8 @@ class ConsumptionControl implements DisposableBean {
     private final AtomicBoolean paused = new AtomicBoolean();
     /** The broker confirmed a consumer on this worker's queue, and neither it nor its connection failed since. */
     private final AtomicBoolean consumerUp = new AtomicBoolean();
+    /** The connection the registered consumer uses, when known (a late shutdown of an older one changes nothing). */
+    private volatile Object consumerConnection;
     private volatile boolean checkedAtStartup;
     private final ExecutorService lifecycle = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "worker-consumption");
@@ -84,7 +86,8 @@ class ConsumptionControl implements DisposableBean {
 
     /**
      * Hears when the consumer connection (not the publisher connection: events and announcements use their own) shuts
-     * down: this worker's queue went with it.
+     * down: this worker's queue went with it. The shutdown of a connection older than the registered consumer's (its
+     * notice may come after the new consumer registered) changes nothing.
      */
     private void watchConsumerConnection(ConnectionFactory connectionFactory) {
         ConnectionListener listener = new ConnectionListener() {
@@ -95,7 +98,10 @@ class ConsumptionControl implements DisposableBean {
 
             @Override
             public void onShutDown(com.rabbitmq.client.ShutdownSignalException signal) {
-                consumerLost("the consumer connection closed");
+                Object known = consumerConnection;
+                if (known == null || known == signal.getReference()) {
+                    consumerLost("the consumer connection closed");
+                }
             }
         };
         connectionFactory.addConnectionListener(listener);
@@ -108,7 +114,12 @@ class ConsumptionControl implements DisposableBean {
     /** The broker registered a consumer: on this worker's job queue, it can receive jobs. */
     @EventListener
     void onConsumeOk(ConsumeOkEvent event) {
-        if (queueName.equals(event.getQueue()) && consumerUp.compareAndSet(false, true)) {
+        if (!queueName.equals(event.getQueue())) {
+            return;
+        }
+        consumerConnection = event.getSource() instanceof com.rabbitmq.client.DefaultConsumer consumer
+                && consumer.getChannel() != null ? consumer.getChannel().getConnection() : null;
+        if (consumerUp.compareAndSet(false, true)) {
             log.debug("Job consumer registered on {}", queueName);
         }
     }

@@ -103,6 +103,26 @@ class ConsumptionControlTest {
     }
 
     @Test
+    void aLateNoticeThatTheConsumersPreviousConnectionShutDownDoesNotUndoTheNewConsumer() {
+        com.rabbitmq.client.Connection before = mock(com.rabbitmq.client.Connection.class);
+        com.rabbitmq.client.Connection after = mock(com.rabbitmq.client.Connection.class);
+        control.onConsumeOk(new ConsumeOkEvent(consumerOn(before), QUEUE, "tag-1"));
+        control.onConsumeOk(new ConsumeOkEvent(consumerOn(after), QUEUE, "tag-2"));
+
+        connectionFactory.shutdownCompleted(new ShutdownSignalException(true, false, null, before));
+        assertThat(control.isConsuming()).isTrue();
+        connectionFactory.shutdownCompleted(new ShutdownSignalException(true, false, null, after));
+
+        assertThat(control.isConsuming()).isFalse();
+    }
+
+    private static com.rabbitmq.client.DefaultConsumer consumerOn(com.rabbitmq.client.Connection connection) {
+        com.rabbitmq.client.Channel channel = mock(com.rabbitmq.client.Channel.class);
+        when(channel.getConnection()).thenReturn(connection);
+        return new com.rabbitmq.client.DefaultConsumer(channel);
+    }
+
+    @Test
     void stopsConsumingWhileItsJobConsumerRestartsButNotForAnotherContainer() {
         consumeOk(QUEUE);
 
