@@ -30,6 +30,7 @@ final class TestBroker implements AutoCloseable {
     /** The worker jobs are handed to unless a test says otherwise. */
     static final String WORKER = "it-worker";
 
+    private final RabbitEndpoint rabbit;
     private final Connection connection;
     private final Channel channel;
     private final JsonMapper json = WireJson.newMapper();
@@ -39,6 +40,7 @@ final class TestBroker implements AutoCloseable {
     private volatile String worker = WORKER;
 
     TestBroker(RabbitEndpoint rabbit) throws Exception {
+        this.rabbit = rabbit;
         connection = rabbit.connectionFactory().newConnection("test-broker");
         channel = connection.createChannel();
         channel.confirmSelect();
@@ -158,6 +160,47 @@ final class TestBroker implements AutoCloseable {
                 probe.close();
             }
         }
+    }
+
+    /**
+     * The connections to this virtual host, as the management API lists them: its name for each (to close it) by the
+     * name the client gave the connection (e.g. {@code rabbitConnectionFactory#1a2b:0}; Spring names a publisher
+     * connection {@code rabbitConnectionFactory.publisher#...}).
+     */
+    Map<String, String> connectionsByClientName() throws Exception {
+        String vhost = java.net.URLEncoder.encode(rabbit.virtualHost(), java.nio.charset.StandardCharsets.UTF_8);
+        tools.jackson.databind.JsonNode list = json.readTree(management("GET", "/api/vhosts/" + vhost
+                + "/connections"));
+        Map<String, String> out = new HashMap<>();
+        for (tools.jackson.databind.JsonNode c : list) {
+            tools.jackson.databind.JsonNode clientName = c.path("client_properties").path("connection_name");
+            if (!clientName.isMissingNode()) {
+                out.put(clientName.asString(), c.path("name").asString());
+            }
+        }
+        return out;
+    }
+
+    /** Closes a connection as an operator (or a network fault) would: the broker drops it and its exclusive queues. */
+    void closeConnection(String managementName) throws Exception {
+        management("DELETE", "/api/connections/" + java.net.URLEncoder.encode(managementName,
+                java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20"));
+    }
+
+    private String management(String method, String path) throws Exception {
+        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://"
+                        + rabbit.host() + ":" + rabbit.managementPort() + path))
+                .timeout(java.time.Duration.ofSeconds(10))
+                .header("Authorization", "Basic " + java.util.Base64.getEncoder().encodeToString(
+                        (rabbit.username() + ":" + rabbit.password()).getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).build();
+        java.net.http.HttpResponse<String> response = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(request,
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() / 100 != 2) {
+            throw new IllegalStateException(method + " " + path + " answered " + response.statusCode());
+        }
+        return response.body();
     }
 
     synchronized long messageCount(String queue) throws Exception {

@@ -600,6 +600,30 @@ class WorkerIT {
     }
 
     /**
+     * Its exclusive queue goes with its consumer connection (an operator closed it, or the network dropped it, while
+     * the publisher connection stayed): the worker connects again, declares its queue again, and once it says READY
+     * the scheduler's hand-out reaches it.
+     */
+    @Test
+    @Order(12)
+    void comesBackReadyWithItsQueueAfterItsConsumerConnectionWasClosed() throws Exception {
+        Map<String, String> before = broker.connectionsByClientName();
+        List<String> consumerConnections = before.keySet().stream()
+                .filter(name -> name.startsWith("rabbitConnectionFactory#")).toList();
+        assertThat(consumerConnections).as(before.keySet().toString()).hasSize(1);
+
+        broker.closeConnection(before.get(consumerConnections.get(0)));
+
+        await().atMost(WAIT).until(() -> broker.connectionsByClientName().keySet().stream()
+                .anyMatch(name -> name.startsWith("rabbitConnectionFactory#") && !consumerConnections.contains(name)));
+        int mark = events.statusCount(WORKER);
+        events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.READY, WAIT);
+        UUID jobId = UUID.randomUUID();
+        assertThat(broker.offer(jobId, aSpec().size(256, 256).steps(5).build())).as("its queue is back").isTrue();
+        assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+    }
+
+    /**
      * While it works on a job the worker names the assignment in its announcements (the scheduler checks them
      * against what it assigned); once the job is settled it announces that it holds nothing. A job that loads a
      * checkpoint changes the offer (Forge keeps it loaded), which is announced at once.
