@@ -17,7 +17,12 @@ import java.util.regex.Pattern;
 /** The few calls of RabbitMQ's management HTTP API the harness needs (java.net.http, no JSON library). */
 final class RabbitManagementClient {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /**
+     * HTTP/1.1: by default the client upgrades to HTTP/2, keeps that connection, and after a quiet minute (a long test
+     * class) the broker has closed it; the next call then failed with "EOF reached while reading".
+     */
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static final Pattern NAME = Pattern.compile("\"name\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
 
@@ -78,7 +83,12 @@ final class RabbitManagementClient {
         }
         HttpResponse<String> response;
         try {
-            response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            try {
+                response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            } catch (IOException stale) {
+                // every call here is idempotent: once more, on a fresh connection, for a kept one the server closed
+                response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            }
         } catch (IOException e) {
             throw new IllegalStateException(description + ": " + method + " " + path + " failed: " + e, e);
         } catch (InterruptedException e) {
