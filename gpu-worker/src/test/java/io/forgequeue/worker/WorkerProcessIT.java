@@ -58,7 +58,7 @@ class WorkerProcessIT {
                     "--worker.presence.interval=300ms"));
         }
         for (WorkerProcess worker : workers.values()) {
-            worker.awaitStarted(Duration.ofSeconds(90));
+            worker.awaitStarted(Duration.ofSeconds(180)); // three JVMs at once: slow on a busy 2-core machine
         }
         for (String id : workers.keySet()) {
             events.awaitStatus(id, 0, s -> s.state() == WorkerState.READY, WAIT);
