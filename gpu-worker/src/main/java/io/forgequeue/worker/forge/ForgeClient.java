@@ -245,6 +245,17 @@ public class ForgeClient {
                 List.copyOf(new java.util.TreeSet<>(lists.schedulers()))));
     }
 
+    /**
+     * Like {@link #offer()}, but while Forge's lists were never read it asks for them now, not only after the pause
+     * that spares a Forge without these lists a call per job. For the announcements, which ask with a backoff of
+     * their own: a first read that failed (a slow or restarting Forge) must not leave the worker without an offer for
+     * long.
+     */
+    public Optional<Offer> offerAskingAgain() {
+        catalog.forgeAnswers();
+        return offer();
+    }
+
     /** What a Forge offers (see {@link #offer()}). */
     public record Offer(String identity, List<String> checkpoints, List<String> samplers, List<String> schedulers) {
     }

@@ -54,6 +54,8 @@ class WorkerAnnouncer implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(WorkerAnnouncer.class);
     private static final long CHECK_MILLIS = 100;
+    /** The longest pause between two requests for Forge's lists while none could be read. */
+    static final java.time.Duration MAX_OFFER_ASK_PAUSE = java.time.Duration.ofSeconds(30);
 
     /** Where announcements go: the broker in production. */
     interface Sink {
@@ -79,6 +81,9 @@ class WorkerAnnouncer implements SmartLifecycle {
     private volatile ForgeClient.Offer knownOffer;
     /** Whether Forge's lists were asked for at least once (the first announcement waits for it). */
     private volatile boolean offerAsked;
+    // on worker-offer only: while no offer is known, when to ask Forge again, and the pause after that
+    private long nextOfferAskNanos;
+    private long offerAskPauseNanos;
     // guarded by this
     private boolean started;
     private boolean failing;
@@ -106,6 +111,7 @@ class WorkerAnnouncer implements SmartLifecycle {
         this.clock = clock;
         this.intervalNanos = worker.presence().interval().toNanos();
         this.offerEveryNanos = worker.presence().offerEvery().toNanos();
+        this.nextOfferAskNanos = System.nanoTime();
     }
 
     /** Over the publisher connection, JSON with the contract header, not persistent, not mandatory. */
@@ -209,10 +215,25 @@ class WorkerAnnouncer implements SmartLifecycle {
                 o.schedulers(), holding.lastCheckpoint(), Map.of(), null);
     }
 
-    /** On {@code worker-offer}: reads what Forge offers (its lists are cached, so this rarely calls Forge). */
+    /**
+     * On {@code worker-offer}: reads what Forge offers (its lists are cached, so this rarely calls Forge). While no
+     * offer is known yet (the first read failed: Forge slow, down or restarting) it asks again after a pause that
+     * starts at the interval and doubles up to {@link #MAX_OFFER_ASK_PAUSE}.
+     */
     void readOffer() {
         try {
-            forge.offer().ifPresent(o -> knownOffer = o);
+            if (knownOffer != null || !offerAsked) {
+                forge.offer().ifPresent(o -> knownOffer = o);
+            } else {
+                long now = System.nanoTime();
+                if (now - nextOfferAskNanos < 0) {
+                    return;
+                }
+                forge.offerAskingAgain().ifPresent(o -> knownOffer = o);
+                offerAskPauseNanos = Math.min(Math.max(offerAskPauseNanos * 2, intervalNanos),
+                        MAX_OFFER_ASK_PAUSE.toNanos());
+                nextOfferAskNanos = now + offerAskPauseNanos;
+            }
         } catch (RuntimeException e) {
             log.debug("Forge offer not read: {}", e.toString());
         } finally {

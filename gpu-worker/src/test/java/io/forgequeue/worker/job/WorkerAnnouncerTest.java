@@ -112,6 +112,39 @@ class WorkerAnnouncerTest {
         assertThat(sent).singleElement().satisfies(s -> assertThat(s.forge()).isNotNull());
     }
 
+    /** Else a Forge that was slow once (the catalog waits 30 s after a failure) would leave it without an offer. */
+    @Test
+    void asksForgeForItsListsAgainSoonWhenTheFirstReadFailedAndAnnouncesTheOfferOnceKnown() {
+        when(forge.offer()).thenReturn(Optional.empty());
+        when(forge.offerAskingAgain()).thenReturn(Optional.empty(), Optional.of(offer));
+        WorkerAnnouncer announcer = announcer(Duration.ZERO, LONG);
+        announcer.readOffer();
+        announcer.tick();
+
+        announcer.readOffer(); // asks again: nothing yet
+        announcer.tick();
+        announcer.readOffer(); // asks again (the pause starts at the interval, here zero)
+        announcer.tick();
+
+        assertThat(sent).extracting(s -> s.forge() != null).containsExactly(false, false, true);
+        org.mockito.Mockito.verify(forge, org.mockito.Mockito.times(2)).offerAskingAgain();
+    }
+
+    @Test
+    void pausesBetweenTwoRequestsForForgesListsWhileItCannotReadThem() {
+        when(forge.offer()).thenReturn(Optional.empty());
+        when(forge.offerAskingAgain()).thenReturn(Optional.empty());
+        WorkerAnnouncer announcer = announcer(LONG, LONG);
+
+        announcer.readOffer();
+        announcer.readOffer();
+        announcer.readOffer();
+        announcer.readOffer();
+
+        org.mockito.Mockito.verify(forge, org.mockito.Mockito.times(1)).offer();
+        org.mockito.Mockito.verify(forge, org.mockito.Mockito.times(1)).offerAskingAgain();
+    }
+
     @Test
     void announcesAtOnceWhenItTakesOrReleasesAnAssignmentAndOtherwiseOnlyWhenDue() {
         WorkerAnnouncer announcer = announcer(LONG, LONG);
