@@ -144,7 +144,7 @@ class WorkerIT {
                 try {
                     queueAtFirstAnnouncement.set(broker.queueState(Topology.workerQueue(WORKER)));
                 } catch (Exception e) {
-                    throw new IllegalStateException(e);
+                    e.printStackTrace(); // left unset: the test says so; throwing would close the recorder's channel
                 }
             }
         });
