@@ -697,6 +697,9 @@ class WorkerIT {
         for (UUID jobId : jobs) {
             assertThat(events.awaitOutcome(jobId, Duration.ofSeconds(60)).type()).isEqualTo(EventType.SUCCEEDED);
         }
+        // the confirm time is recorded once the broker confirmed the outcome, which the recorder may hear first
+        await().atMost(WAIT).until(() -> meters.get("gpu.worker.turnaround").tag("stage", WorkerMetrics.CONFIRM)
+                .timer().count() - turnaroundsBefore.get(WorkerMetrics.CONFIRM) >= 20);
         ForgeSimAdmin.DutyCycle duty = admin().stats().duty();
         System.out.printf("DUTY CYCLE (forge-sim, 20 x 1 s jobs, one worker): %.4f; busy %d ms over %d ms; "
                         + "idle gap p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms (%d gaps)%n",
