@@ -43,12 +43,15 @@ import java.util.stream.Collectors;
  *
  * <p>Order of checks: taken back from this worker before it arrived (skipped, no event) → cancelled before it
  * arrived (CANCELLED, no Forge call) → too many attempts (FAILED TOO_MANY_ATTEMPTS) → impossible spec (FAILED
- * INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run.
+ * INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run. While it runs, an owner's cancel ends it CANCELLED
+ * and a stop of this attempt (the scheduler took it back) ends it REQUEUED; both interrupt Forge.
  */
 @Component
 class JobRunner {
 
     private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
+    /** The reason of the REQUEUED event of an attempt the scheduler took back while it ran. */
+    static final String TAKEN_BACK = "taken back by the scheduler";
 
     private final ForgeClient forge;
     private final JobEventPublisher publisher;
@@ -133,8 +136,11 @@ class JobRunner {
             startMetadata.put("pool", job.pool());
             startMetadata.put("workerVersion", workerVersion());
             events.send(seq -> new JobStarted(jobId, attempt, worker.id(), seq, clock.instant(), startMetadata));
-            if (cancelledJobs.isStopped(jobId, attempt)) {
-                running.requestCancel(); // the cancel arrived between the first check and current.set
+            // a cancel or stop that arrived between the first checks and current.set
+            if (cancelledJobs.isCancelled(jobId)) {
+                running.requestCancel();
+            } else if (cancelledJobs.isStopped(jobId, attempt)) {
+                running.requestTakeBack();
             }
             log.info("Job(id={}) attempt {} started ({}x{}, {} steps, {} image(s))", jobId, attempt,
                     job.spec().width(), job.spec().height(), job.spec().steps(), job.spec().batchSize());
@@ -178,6 +184,11 @@ class JobRunner {
                         result.images().size());
                 return cancelled(running, "interrupted while running");
             }
+            if (running.takeBackRequested()) {
+                log.info("Job(id={}) attempt {} taken back while running; {} image(s) discarded", jobId, attempt,
+                        result.images().size());
+                return takenBack(running);
+            }
             if (running.giveBackRequested() && (running.interruptSent() || result.images().isEmpty())) {
                 return requeued(running, "worker shutting down", Disposition.REQUEUE);
             }
@@ -202,6 +213,7 @@ class JobRunner {
                     result.images(), metadata), "succeeded", null, Disposition.ACK, result);
         } catch (CallStoppedException e) {
             return running.cancelRequested() ? cancelled(running, "cancelled before Forge was called")
+                    : running.takeBackRequested() ? takenBack(running)
                     : requeued(running, "worker shutting down", Disposition.REQUEUE);
         } catch (ForgeBusyException e) {
             return stoppedOr(running, () -> {
@@ -229,10 +241,13 @@ class JobRunner {
         }
     }
 
-    /** A cancel or give-back request wins over the failure it caused (an interrupted or abandoned call). */
+    /** A cancel, take-back or give-back request wins over the failure it caused (an interrupted call). */
     private Result stoppedOr(JobAttempt running, Supplier<Result> otherwise) {
         if (running.cancelRequested()) {
             return cancelled(running, "interrupted while running");
+        }
+        if (running.takeBackRequested()) {
+            return takenBack(running);
         }
         if (running.giveBackRequested()) {
             return requeued(running, "worker shutting down", Disposition.REQUEUE);
@@ -306,6 +321,11 @@ class JobRunner {
                 "cancelled", null, Disposition.ACK);
     }
 
+    /** The scheduler took the attempt back: whatever it produced is not this worker's to report. */
+    private Result takenBack(JobAttempt running) {
+        return requeued(running, TAKEN_BACK, Disposition.REQUEUE);
+    }
+
     private Result requeued(JobAttempt running, String reason, Disposition disposition) {
         UUID jobId = running.jobId();
         int attempt = running.attempt();
@@ -321,14 +341,21 @@ class JobRunner {
         metrics.jobFinished(name, code);
     }
 
-    /** A cancel (attempt null) or a stop of one attempt arrived: if it is for the attempt running here, stop it. */
+    /**
+     * A cancel (attempt null: it ends CANCELLED) or a stop of one attempt (it ends REQUEUED) arrived: if it is for the
+     * attempt running here, stop it.
+     */
     private void cancelIfRunning(UUID jobId, Integer attempt) {
         JobAttempt running = current.get();
         if (running == null || !running.jobId().equals(jobId)
                 || (attempt != null && attempt != running.attempt())) {
             return;
         }
-        running.requestCancel();
+        if (attempt == null) {
+            running.requestCancel();
+        } else {
+            running.requestTakeBack();
+        }
         running.interruptOnce(forge::interruptOwnCall);
     }
 
