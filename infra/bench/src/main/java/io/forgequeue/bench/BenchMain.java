@@ -84,7 +84,7 @@ public final class BenchMain {
                     report.write(o.outDir(), command, now(), ProcStats.loadAverage());
                 }
                 if (o.scenarios().contains("fairness")) {
-                    section("fairness: 3 keys, 2 workers, scheduler policies " + FairnessScenario.POLICIES
+                    section("fairness: 3 keys, 2 workers, scheduler policies " + o.fairnessPolicies()
                             + " side by side (current build)");
                     fairnessGroup(ctx, jarSets.get(jarSets.size() - 1), report);
                     report.write(o.outDir(), command, now(), ProcStats.loadAverage());
@@ -245,7 +245,7 @@ public final class BenchMain {
         BenchOptions o = ctx.options();
         List<FairnessScenario.PolicySystem> systems = new ArrayList<>();
         try {
-            for (String policy : FairnessScenario.POLICIES) {
+            for (String policy : o.fairnessPolicies()) {
                 systems.add(FairnessScenario.start(ctx, current, policy));
             }
             for (int round = 0; round < o.rounds(); round++) {

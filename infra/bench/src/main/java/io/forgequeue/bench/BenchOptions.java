@@ -17,7 +17,8 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                     List<Integer> throughputWorkers, int throughputSeconds, int warmupSeconds, int throughputInFlight,
                     List<Integer> submitRates, int submitSeconds, List<Integer> fanoutClients, int fanoutJobs,
                     int fanoutRounds, int perfTestSeconds, List<Integer> perfTestConsumers, int apiKeys, int rounds,
-                    int fairnessFlood, int fairnessJobMillis, int fairnessMaxSeconds, boolean quick) {
+                    int fairnessFlood, int fairnessJobMillis, int fairnessMaxSeconds, int fairnessPrimer,
+                    List<String> fairnessPolicies, boolean quick) {
 
     /** Key prefix (in gatewayEnv / workerEnv) of a setting for the baseline build only. */
     static final String BASELINE_ONLY = "baseline:";
@@ -70,7 +71,10 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                   --perftest-seconds N    per PerfTest run (15)   --perftest-consumers L (1,2,4)
                   --fairness-flood N      jobs the flooding key submits at once (100)
                   --fairness-job-ms N     time of one job of the fairness scenario (1000)
-                  --fairness-max-seconds N  the flood's keys stop submitting after this, drained or not (300)
+                  --fairness-max-seconds N  the steady and trickle keys stop submitting after this, drained or not (300)
+                  --fairness-primer N     jobs run before the fairness measurement so the gateway's job times are
+                                          right (30; 0 = none: the cost estimates start from the gateway's default)
+                  --fairness-policies L   scheduler policies to run the fairness scenario with (fifo,fair)
                   --rounds N              measurements per scenario and build, alternating the builds (3 with
                                           --compare-with, else 1); the table shows the median
                   --api-keys N            API keys ("users") the load is spread over, each with its own WebSocket
@@ -119,6 +123,11 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 throw new IllegalArgumentException("unknown scenario '" + s + "'\n" + usage());
             }
         }
+        for (String policy : v.getOrDefault("fairness-policies", "fifo,fair").split(",")) {
+            if (!List.of("fifo", "fair").contains(policy)) {
+                throw new IllegalArgumentException("--fairness-policies takes fifo and/or fair, got '" + policy + "'");
+            }
+        }
         String compare = v.remove("compare-with");
         String out = v.remove("out");
         Path outDir = out != null ? Path.of(out).toAbsolutePath() : root.resolve("infra/bench/target/bench-results")
@@ -135,13 +144,14 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 integer(v, "fanout-rounds", quick ? 1 : 3), integer(v, "perftest-seconds", quick ? 5 : 15),
                 integers(v, "perftest-consumers", quick ? "1,2" : "1,2,4"), integer(v, "api-keys", 16), integer(v, "rounds", compare != null ? 3 : 1),
                 integer(v, "fairness-flood", quick ? 30 : 100), integer(v, "fairness-job-ms", 1000),
-                integer(v, "fairness-max-seconds", quick ? 120 : 300), quick);
+                integer(v, "fairness-max-seconds", quick ? 120 : 300), integer(v, "fairness-primer", 30),
+                List.of(v.getOrDefault("fairness-policies", "fifo,fair").split(",")), quick);
         v.remove("gateway-heap");
         v.remove("jfr-settings");
         for (String k : List.of("rabbit-port", "pg-port", "duty-jobs", "duty-job-ms", "duty-sizes", "overhead-jobs", "throughput-workers",
                 "throughput-seconds", "warmup-seconds", "throughput-in-flight", "submit-rates", "submit-seconds",
                 "fanout-clients", "fanout-jobs", "fanout-rounds", "perftest-seconds", "perftest-consumers", "api-keys", "rounds",
-                "fairness-flood", "fairness-job-ms", "fairness-max-seconds")) {
+                "fairness-flood", "fairness-job-ms", "fairness-max-seconds", "fairness-primer", "fairness-policies")) {
             v.remove(k);
         }
         if (!v.isEmpty()) {
@@ -199,6 +209,8 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
         m.put("fairnessFlood", fairnessFlood);
         m.put("fairnessJobMillis", fairnessJobMillis);
         m.put("fairnessMaxSeconds", fairnessMaxSeconds);
+        m.put("fairnessPrimer", fairnessPrimer);
+        m.put("fairnessPolicies", fairnessPolicies);
         m.put("gatewayHeap", gatewayHeap);
         m.put("gatewayEnv", gatewayEnv);
         m.put("workerEnv", workerEnv);

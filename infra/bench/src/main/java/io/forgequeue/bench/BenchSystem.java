@@ -95,8 +95,8 @@ final class BenchSystem implements AutoCloseable {
         // a scenario's backlog with 429; builds before the scheduler had the in-flight cap instead)
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000");
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
-        env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
         env.putAll(gatewayEnv);
+        env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
         List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
         jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
         gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, FreePort.next(),
@@ -184,6 +184,13 @@ final class BenchSystem implements AutoCloseable {
 
     Jars jars() {
         return jars;
+    }
+
+    /** The settings this system's gateway got beyond the defaults: its own, then {@code --gateway-env}. */
+    Map<String, String> gatewayEnv() {
+        Map<String, String> env = new LinkedHashMap<>(gatewayEnv);
+        env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
+        return env;
     }
 
     GatewayClient api() {

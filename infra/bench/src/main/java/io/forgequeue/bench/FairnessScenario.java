@@ -24,16 +24,26 @@ import java.util.concurrent.TimeUnit;
  */
 final class FairnessScenario {
 
-    static final List<String> POLICIES = List.of("fifo", "fair");
     static final List<String> KEYS = List.of("flood", "steady", "trickle");
-    /** Slices of the fairness figures: several jobs per GPU, as a GPU serves whole jobs. */
-    static final double SLICE_SECONDS = 5;
+    /**
+     * Slices of the fairness figures, in job times: longer than the wait of a fairly served arrival (the job each
+     * GPU runs plus the one assigned behind it: 2 job times, more when the machine stalls) and many whole jobs per
+     * GPU (a GPU serves whole jobs: one job more or less is 5 % of a slice's 20).
+     */
+    static final int SLICE_JOBS = 10;
+    /**
+     * The gateway's job-time history for this scenario ({@code gateway.queue.history-samples}, default 200): the
+     * ETAs and the fair-share cost estimates come from the mean of the last N finished jobs; a fresh system's first
+     * jobs take several times as long (cold JVMs), so with 200 they would skew every estimate for minutes. 20 lets
+     * the primer's warm jobs replace them.
+     */
+    static final int HISTORY_SAMPLES = 20;
+    /** forge-sim's time per job does not depend on the image size; the gateway's default cost per 512x512x20 image. */
+    private static final double GATEWAY_DEFAULT_SECONDS_PER_STANDARD_IMAGE = 1.0;
     private static final int STEPS = 20;
     private static final long STEADY_PERIOD_MILLIS = 1000;
     private static final long TRICKLE_PERIOD_MILLIS = 5000;
     private static final long TRICKLE_OFFSET_MILLIS = 2500;
-    /** Jobs run before the measurement so the gateway's job times (ETA, cost estimates) are of this job size. */
-    private static final int PRIMER_JOBS = 10;
 
     /** One policy's system: its gateway runs with {@code GATEWAY_SCHEDULER_POLICY=policy}. */
     record PolicySystem(String policy, BenchSystem system, JobTracker tracker) implements AutoCloseable {
@@ -54,7 +64,8 @@ final class FairnessScenario {
     /** Starts a system of 2 workers whose gateway uses {@code policy}, with 4 keys (3 measured, 1 to prime). */
     static PolicySystem start(BenchContext ctx, Jars jars, String policy) {
         BenchSystem system = BenchSystem.start(ctx, "fair-" + policy, jars, 2,
-                List.of("--step-ms", "0", "--model-load-ms", "0"), Map.of("GATEWAY_SCHEDULER_POLICY", policy), 4);
+                List.of("--step-ms", "0", "--model-load-ms", "0"), Map.of("GATEWAY_SCHEDULER_POLICY", policy,
+                        "GATEWAY_QUEUE_HISTORYSAMPLES", Integer.toString(HISTORY_SAMPLES)), 4);
         try {
             return new PolicySystem(policy, system, JobTracker.open(system));
         } catch (RuntimeException e) {
@@ -70,7 +81,7 @@ final class FairnessScenario {
         ScenarioResult r = new ScenarioResult("fairness", system.jars().label(), ps.policy());
         system.stepTime(Duration.ofNanos(o.fairnessJobMillis() * 1_000_000L / STEPS));
         List<String> keys = system.apiKeys();
-        Double mean = prime(system, tracker, keys.get(3));
+        Double mean = prime(system, tracker, keys.get(3), o.fairnessPrimer());
 
         List<Sent> sent = new CopyOnWriteArrayList<>();
         List<JsonNode> queueSamples = new CopyOnWriteArrayList<>();
@@ -151,10 +162,16 @@ final class FairnessScenario {
         }
         Map<String, Double> weights = new LinkedHashMap<>();
         KEYS.forEach(k -> weights.put(k, 1.0));
-        FairnessFigures.Result f = FairnessFigures.compute(jobs, weights, SLICE_SECONDS);
+        double sliceSeconds = SLICE_JOBS * o.fairnessJobMillis() / 1000.0;
+        FairnessFigures.Result f = FairnessFigures.compute(jobs, weights, sliceSeconds);
         double floodDone = jobs.stream().filter(j -> j.key().equals("flood")).mapToDouble(FairnessFigures.Job::finished)
                 .max().orElse(Double.NaN);
-        figures(r, f, ps.policy(), floodDone);
+        double actual = jobs.stream().mapToDouble(j -> j.finished() - j.started()).average().orElse(Double.NaN);
+        // the cost the flood's jobs were tagged with: the pool's mean job time then (all jobs are of one size), or
+        // without history the gateway's default per standard image
+        double estimated = mean != null ? mean
+                : GATEWAY_DEFAULT_SECONDS_PER_STANDARD_IMAGE * 64 * 64 * STEPS / (512.0 * 512.0 * 20.0);
+        figures(r, f, ps.policy(), floodDone, estimated / actual);
         r.detail("policy", ps.policy());
         r.detail("workers", system.workers().size());
         r.detail("jobMillis", o.fairnessJobMillis());
@@ -166,7 +183,11 @@ final class FairnessScenario {
         r.detail("wallSeconds", DutyScenario.round(wallSeconds, 3));
         r.detail("failedJobs", failed);
         r.detail("meanJobSecondsBefore", mean);
-        r.detail("sliceSeconds", SLICE_SECONDS);
+        r.detail("estimatedJobSecondsAtFlood", DutyScenario.round(estimated, 4));
+        r.detail("actualMeanJobSeconds", DutyScenario.round(actual, 4));
+        r.detail("historySamples", historySamples(system));
+        r.detail("primerJobs", o.fairnessPrimer());
+        r.detail("sliceSeconds", sliceSeconds);
         r.detail("contendedSlices", f.contendedSlices());
         r.detail("etaJobs", f.etaJobs());
         r.detail("etaBiasP50Seconds", DutyScenario.round(f.etaBiasP50Seconds(), 3));
@@ -206,7 +227,8 @@ final class FairnessScenario {
         return r;
     }
 
-    private static void figures(ScenarioResult r, FairnessFigures.Result f, String policy, double floodDone) {
+    private static void figures(ScenarioResult r, FairnessFigures.Result f, String policy, double floodDone,
+                                double estimateRatio) {
         for (String k : KEYS) {
             FairnessFigures.KeyFigures kf = f.keys().get(k);
             r.figure(Figure.of("fairness", "wait p50, " + k + " key", DutyScenario.round(kf.waitP50(), 2), "s"));
@@ -221,36 +243,56 @@ final class FairnessScenario {
         r.figure(policy.equals("fair") ? Figure.atLeast("fairness", jain, j, "", 0.95) : Figure.of("fairness", jain, j, ""));
         r.figure(Figure.of("fairness", "ETA error p50, share of the wait", DutyScenario.round(f.etaErrorP50() * 100, 1), "%"));
         r.figure(Figure.of("fairness", "ETA error p90, share of the wait", DutyScenario.round(f.etaErrorP90() * 100, 1), "%"));
+        for (String k : KEYS) {
+            r.figure(Figure.of("fairness", "ETA error p50, " + k + " key", DutyScenario.round(f.keys().get(k).etaErrorP50() * 100, 1),
+                    "%"));
+        }
         r.figure(Figure.of("fairness", "flood drained after", DutyScenario.round(floodDone, 1), "s"));
+        r.figure(Figure.of("fairness", "cost estimate at the flood's submission / actual job time",
+                DutyScenario.round(estimateRatio, 2), "×"));
     }
 
     /**
-     * Runs {@link #PRIMER_JOBS} jobs of the scenario's size with a fourth key and waits until the gateway's job
-     * times include them: ETAs and fair-share cost estimates come from recent job times, which would otherwise be
-     * none (or the zero-latency jobs of a warm-up). Returns the gateway's mean job time then.
+     * Runs {@code count} jobs of the scenario's size with a fourth key and waits until the gateway's job times are
+     * theirs: ETAs and fair-share cost estimates come from recent job times, which would otherwise be none (or the
+     * zero-latency jobs of a warm-up). Returns the gateway's mean job time then (null without primer).
      */
-    private static Double prime(BenchSystem system, JobTracker tracker, String key) {
+    private static Double prime(BenchSystem system, JobTracker tracker, String key, int count) {
+        if (count == 0) {
+            System.out.println("  no primer: the gateway has no job times yet");
+            return null;
+        }
         List<UUID> ids = new ArrayList<>();
-        for (int i = 0; i < PRIMER_JOBS; i++) {
+        for (int i = 0; i < count; i++) {
             GatewayClient.Submitted s = system.api().submitAsync(GatewayClient.job("primer " + i, STEPS), key).join();
             accepted(s);
             ids.add(s.jobId());
         }
         tracker.awaitAll(ids, Duration.ofSeconds(120));
         ids.forEach(tracker::forget);
+        // the gateway refreshes its job times every second (gateway.queue.refresh-interval): one refresh after the
+        // last primer job, so the mean is of the warm jobs and not of a snapshot taken mid-primer
+        Sleep.millis(1500);
+        int history = historySamples(system);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         Double mean = null;
         while (System.nanoTime() < deadline) {
             JsonNode q = queue(system, key);
             JsonNode pool = q == null ? null : pool(q);
-            if (pool != null && pool.path("samples").asInt() >= PRIMER_JOBS) {
+            if (pool != null && pool.path("samples").asInt() >= Math.min(count, history)) {
                 mean = pool.path("meanJobSeconds").asDouble();
                 break;
             }
             Sleep.millis(200);
         }
-        System.out.printf(Locale.ROOT, "  primed with %d jobs; the gateway's mean job time: %s s%n", PRIMER_JOBS, mean);
+        System.out.printf(Locale.ROOT, "  primed with %d jobs; the gateway's mean job time: %s s%n", count, mean);
         return mean;
+    }
+
+    /** The gateway's job-time history length: this scenario's, unless {@code --gateway-env} set another. */
+    private static int historySamples(BenchSystem system) {
+        return Integer.parseInt(system.gatewayEnv().getOrDefault("GATEWAY_QUEUE_HISTORYSAMPLES",
+                Integer.toString(HISTORY_SAMPLES)));
     }
 
     private static void submit(BenchSystem system, Map<String, Object> body, String apiKey, String key, Double mean,

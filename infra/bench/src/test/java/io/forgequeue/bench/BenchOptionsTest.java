@@ -19,6 +19,7 @@ class BenchOptionsTest {
                 "fairness");
         assertThat(o.fairnessFlood()).isEqualTo(100);
         assertThat(o.fairnessJobMillis()).isEqualTo(1000);
+        assertThat(o.fairnessPolicies()).containsExactly("fifo", "fair");
         assertThat(o.dutyJobs()).isEqualTo(100);
         assertThat(o.dutyJobMillis()).isEqualTo(500);
         assertThat(o.throughputWorkers()).containsExactly(1, 2, 4);
