@@ -27,6 +27,8 @@ import java.util.UUID;
 final class BenchSystem implements AutoCloseable {
 
     static final String POOL = "default";
+    /** How long an app may take to become ready: on this shared 2-core machine at a load of 30, a worker took 168 s. */
+    private static final Duration STARTUP = Duration.ofSeconds(300);
 
     private final BenchContext ctx;
     private final String name;
@@ -76,7 +78,7 @@ final class BenchSystem implements AutoCloseable {
         try {
             system.startGateway();
             system.addWorkers(workers);
-            system.gateway.awaitReady(Duration.ofSeconds(180));
+            system.gateway.awaitReady(STARTUP);
             system.api = new GatewayClient(system.gateway.baseUrl(), system.apiKeys);
             system.awaitScheduling(Duration.ofSeconds(60));
             return system;
@@ -128,7 +130,7 @@ final class BenchSystem implements AutoCloseable {
             started.add(w);
         }
         for (AppProcess w : started) {
-            w.awaitReady(Duration.ofSeconds(180));
+            w.awaitReady(STARTUP);
         }
         if (api != null) {
             awaitScheduling(Duration.ofSeconds(60));

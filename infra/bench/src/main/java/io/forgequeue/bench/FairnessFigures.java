@@ -78,9 +78,13 @@ final class FairnessFigures {
      * @param etaErrorP90       share of the wait
      * @param etaBiasP50Seconds median of (predicted start - started): negative = the ETA promised an earlier start
      * @param etaAbsErrorP50Seconds median absolute error in seconds
+     * @param etaDoneErrorP50 the ETA taken as the API defines it, "until done": |submitted + eta - finished| /
+     *                        (finished - submitted), median (no conversion to a start involved)
+     * @param etaDoneErrorP90 the same, p90
      */
     record Result(Map<String, KeyFigures> keys, double jain, int contendedSlices, double sliceSeconds, int etaJobs,
-                  double etaErrorP50, double etaErrorP90, double etaBiasP50Seconds, double etaAbsErrorP50Seconds) {
+                  double etaErrorP50, double etaErrorP90, double etaBiasP50Seconds, double etaAbsErrorP50Seconds,
+                  double etaDoneErrorP50, double etaDoneErrorP90) {
 
         Result {
             keys = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(keys));
@@ -153,15 +157,18 @@ final class FairnessFigures {
         List<Double> errors = etaErrors(jobs);
         List<Double> bias = new ArrayList<>();
         List<Double> absolute = new ArrayList<>();
+        List<Double> done = new ArrayList<>();
         for (Job j : jobs) {
             Double predicted = predictedStart(j);
             if (predicted != null && j.waitSeconds() > 0) {
                 bias.add(predicted - j.started());
                 absolute.add(Math.abs(predicted - j.started()));
+                done.add(Math.abs(j.submitted() + j.etaSeconds() - j.finished()) / (j.finished() - j.submitted()));
             }
         }
         return new Result(perKey, jain(rates), contended, sliceSeconds, errors.size(), percentile(errors, 50),
-                percentile(errors, 90), percentile(bias, 50), percentile(absolute, 50));
+                percentile(errors, 90), percentile(bias, 50), percentile(absolute, 50), percentile(done, 50),
+                percentile(done, 90));
     }
 
     /** When the job's ETA at submission said it would start, or null when it showed none. */

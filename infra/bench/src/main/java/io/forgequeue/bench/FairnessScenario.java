@@ -192,6 +192,8 @@ final class FairnessScenario {
         r.detail("etaJobs", f.etaJobs());
         r.detail("etaBiasP50Seconds", DutyScenario.round(f.etaBiasP50Seconds(), 3));
         r.detail("etaAbsErrorP50Seconds", DutyScenario.round(f.etaAbsErrorP50Seconds(), 3));
+        r.detail("etaDoneErrorP50", DutyScenario.round(f.etaDoneErrorP50(), 3));
+        r.detail("etaDoneErrorP90", DutyScenario.round(f.etaDoneErrorP90(), 3));
         Map<String, Object> perKey = new LinkedHashMap<>();
         f.keys().forEach((k, kf) -> {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -113,6 +113,9 @@ class FairnessFiguresTest {
         assertThat(r.etaErrorP50()).isCloseTo(0.2, within(1e-9));
         assertThat(r.etaErrorP90()).isCloseTo(1.0, within(1e-9));
         assertThat(r.etaBiasP50Seconds()).isEqualTo(-2.0);
+        // as "until done": 5 s promised, done after 6 (1/6); 0.5 s promised, done after 3 (2.5/3)
+        assertThat(r.etaDoneErrorP50()).isCloseTo(1.0 / 6, within(1e-9));
+        assertThat(r.etaDoneErrorP90()).isCloseTo(2.5 / 3, within(1e-9));
     }
 
     @Test
