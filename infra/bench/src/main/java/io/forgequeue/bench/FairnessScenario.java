@@ -97,6 +97,7 @@ final class FairnessScenario {
         boolean bounded;
         try {
             timer.scheduleAtFixedRate(() -> {
+                // never throws: an exception would end the sampling (scheduleAtFixedRate runs a task that threw no more)
                 JsonNode q = queue(system, keys.get(0));
                 if (q != null) {
                     queueSamples.add(q);
@@ -213,7 +214,7 @@ final class FairnessScenario {
             m.put("at", q.path("at").asString(""));
             m.put("depth", q.path("depth").asLong());
             m.put("running", q.path("running").asLong());
-            m.put("meanJobSeconds", pool == null ? null : pool.path("meanJobSeconds").asDouble());
+            m.put("meanJobSeconds", meanJobSeconds(q, null));
             return m;
         }).toList());
         r.detail("jobs", jobs.stream().map(j -> List.of(j.key(), DutyScenario.round(j.submitted(), 3),
@@ -332,10 +333,14 @@ final class FairnessScenario {
         return null;
     }
 
-    private static Double meanJobSeconds(JsonNode queue, Double fallback) {
+    /** The pool's mean job time in a queue answer, else {@code fallback} (no history yet: null there). */
+    static Double meanJobSeconds(JsonNode queue, Double fallback) {
         JsonNode pool = pool(queue);
         JsonNode mean = pool == null ? null : pool.get("meanJobSeconds");
-        return mean == null || !mean.isNumber() ? fallback : mean.asDouble();
+        if (mean == null || !mean.isNumber()) {
+            return fallback;
+        }
+        return mean.asDouble();
     }
 
     private static long count(List<Sent> sent, String key) {
