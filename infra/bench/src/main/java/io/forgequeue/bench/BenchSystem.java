@@ -27,7 +27,10 @@ import java.util.UUID;
 final class BenchSystem implements AutoCloseable {
 
     static final String POOL = "default";
-    /** How long an app may take to become ready: on this shared 2-core machine at a load of 30, a worker took 168 s. */
+    /**
+     * How long an app (or a forge-sim) may take to become ready: on this shared 2-core machine a worker took 168 s at
+     * a load of 30, and forge-sim missed its default start-up timeout at a load of 45.
+     */
     private static final Duration STARTUP = Duration.ofSeconds(300);
 
     private final BenchContext ctx;
@@ -111,7 +114,8 @@ final class BenchSystem implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             ForgeSimProcess sim;
             try {
-                sim = ForgeSimProcess.builder().args(simArgs.toArray(String[]::new)).echoOutput(false).start();
+                sim = ForgeSimProcess.builder().args(simArgs.toArray(String[]::new)).echoOutput(false)
+                        .startupTimeout(STARTUP).start();
             } catch (IOException e) {
                 throw new UncheckedIOException("forge-sim did not start", e);
             }
