@@ -246,6 +246,18 @@ class JobDataEraseIT {
         assertThat(api().get(key, "/api/v1/jobs/" + id).json()).isEqualTo(erased);
     }
 
+    @Test
+    void documentsTheEraseOperationInTheOpenApiDocument() {
+        JsonNode doc = api().get(null, "/api/v1/openapi").json();
+
+        JsonNode erase = doc.get("paths").get("/api/v1/jobs/{id}/data").get("delete");
+        assertThat(erase.get("summary").asString()).isEqualTo("Erase a finished job's prompt and images");
+        assertThat(erase.get("description").asString()).contains("tombstone").contains("Idempotent")
+                .contains("gateway.retention.after");
+        assertThat(erase.get("responses").propertyNames()).contains("200", "401", "404", "409");
+        assertThat(doc.toString()).contains("dataErased");
+    }
+
     // --- helpers ---
 
     private Api api() {
@@ -406,13 +418,12 @@ class JobDataEraseIT {
             }
         }
 
+        /** Numbers and sends in one step, so the gateways never see a newer status before an older one. */
         private void announce() {
-            publishStatus(new WorkerStatus(id, instance, pool, WorkerState.READY, statusSeq.incrementAndGet(),
-                    running.get(), null, 200, Instant.now()));
-        }
-
-        private void publishStatus(WorkerStatus status) {
-            send(Topology.WORKER_STATUS_ROUTING_KEY, WIRE.writeValueAsBytes(status));
+            synchronized (events) {
+                send(Topology.WORKER_STATUS_ROUTING_KEY, WIRE.writeValueAsBytes(new WorkerStatus(id, instance, pool,
+                        WorkerState.READY, statusSeq.incrementAndGet(), running.get(), null, 200, Instant.now())));
+            }
         }
 
         private void publish(JobEvent event) {

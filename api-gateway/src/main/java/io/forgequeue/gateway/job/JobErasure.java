@@ -37,7 +37,7 @@ public class JobErasure {
      * The metadata keys an erased job keeps: what the generation used and how it ran, none of them text a person
      * wrote or a server could have copied the prompt into.
      */
-    public static final List<String> KEPT_METADATA = List.of("seed", "allSeeds", "sdModelName", "sdModelHash",
+    static final List<String> KEPT_METADATA = List.of("seed", "allSeeds", "sdModelName", "sdModelHash",
             "sampler", "scheduler", "steps", "cfgScale", "width", "height", "checkpointRequested", "checkpointUsed",
             "modelVerified", "pool", "workerVersion", "forgeVersion", "forgeMillis", "imagesReturned", "jobTimestamp",
             "httpStatus", "timeoutMillis", "maxAttempts", "imageBytes", "maxImageBytes");
