@@ -192,8 +192,10 @@
     badge.textContent = job.status === 'RUNNING' ? `RUNNING ${job.progress || 0}%` : job.status;
     card.dataset.status = job.status;
     card.querySelector('.when').textContent = new Date(job.createdAt).toLocaleString();
-    card.querySelector('.prompt').textContent = job.spec ? job.spec.prompt : '';
-    card.querySelector('.prompt').title = job.spec ? job.spec.prompt : '';
+    // an erased job (docs/data-retention.md) has an empty prompt and no images: say so instead
+    const prompt = job.dataErased ? 'Prompt and images erased' : (job.spec ? job.spec.prompt : '');
+    card.querySelector('.prompt').textContent = prompt;
+    card.querySelector('.prompt').title = prompt;
 
     const where = card.querySelector('.where');
     if (job.status === 'QUEUED') {
@@ -213,7 +215,10 @@
     bar.querySelector('.fill').style.width = `${job.progress || 0}%`;
 
     const media = card.querySelector('.media');
-    if (job.status === 'SUCCEEDED' && job.images && media.dataset.final !== 'true') {
+    if (job.dataErased) {
+      media.dataset.final = 'true';
+      media.replaceChildren();
+    } else if (job.status === 'SUCCEEDED' && job.images && media.dataset.final !== 'true') {
       media.dataset.final = 'true';
       media.classList.remove('preview');
       media.replaceChildren(...job.images.map((image) => imageFigure(job, image)));
@@ -224,7 +229,7 @@
     const error = card.querySelector('.error-text');
     error.textContent = job.status === 'FAILED' && job.error ? job.error.message : '';
     card.querySelector('.cancel').hidden = TERMINAL.has(job.status) || job.cancelRequested;
-    card.querySelector('.retry').hidden = !(job.status === 'FAILED' || job.status === 'CANCELLED');
+    card.querySelector('.retry').hidden = !(job.status === 'FAILED' || job.status === 'CANCELLED') || !!job.dataErased;
   }
 
   function imageFigure(job, image) {

@@ -25,7 +25,8 @@ import io.forgequeue.model.JobStatus;
  *       deep-merged with the existing values winning, the start time (earliest running-type event of the
  *       attempt) and progress (the highest), the latter two only when a worker holds the job in this attempt. So
  *       duplicated and shuffled deliveries of one attempt end in the same row as in-order delivery, and an exact
- *       duplicate changes nothing (no write, no version bump).</li>
+ *       duplicate changes nothing (no write, no version bump). The metadata of a job whose data were erased
+ *       ({@code data_erased_at}) is left alone, so a late copy of its outcome cannot bring back what was erased.</li>
  *   <li>anything else changes nothing: an older attempt (stale), the current attempt from a worker that no longer
  *       holds it (revoked), an attempt the scheduler never handed out (unknown), a terminal job, an illegal move.</li>
  * </ul>
@@ -45,7 +46,7 @@ final class MergeStatement {
                        cast(:weight as double precision) as default_weight, cast(:rates as jsonb) as rates
             ), old as (
                 select job.id, job.status, job.attempt, job.last_seq, job.progress, job.metadata, job.started_at,
-                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost
+                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost, job.data_erased_at
                 from job join ev on job.id = ev.id
                 for update of job
             ), cur as (
@@ -75,7 +76,7 @@ final class MergeStatement {
                        end as n_progress,
                        case
                            when calc.fresh then fq_jsonb_deep_merge(calc.metadata, ev.meta)
-                           when calc.late then fq_jsonb_deep_merge(ev.meta, calc.metadata)
+                           when calc.late and calc.data_erased_at is null then fq_jsonb_deep_merge(ev.meta, calc.metadata)
                            else calc.metadata
                        end as n_metadata,
                        case

@@ -22,17 +22,34 @@ import java.util.UUID;
  * @param assignedWorker    the worker its current attempt is assigned to, or null
  * @param assignedAt        when that assignment was made, or null
  * @param queuedAt          when it last entered the queue
+ * @param dataErasedAt      when its prompts, images and prompt-bearing metadata were erased (its owner asked, or the
+ *                          retention time passed); null while it holds them. An erased job is a tombstone: see
+ *                          {@link JobErasure}
+ * @param dataErasedBy      {@code owner} or {@code retention} when erased, else null
  */
 public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
                      int progress, int attempt, long lastSeq, String workerId, String errorCode,
                      String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
                      Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
                      Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
-                     double cost, String assignedWorker, Instant assignedAt, Instant queuedAt) {
+                     double cost, String assignedWorker, Instant assignedAt, Instant queuedAt,
+                     Instant dataErasedAt, String dataErasedBy) {
 
     public JobRow {
         metadata = metadata == null ? Map.of() : metadata;
         images = images == null ? List.of() : List.copyOf(images);
+    }
+
+    /** A row whose data were not erased. */
+    public JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
+                  int progress, int attempt, long lastSeq, String workerId, String errorCode,
+                  String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
+                  Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
+                  Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
+                  double cost, String assignedWorker, Instant assignedAt, Instant queuedAt) {
+        this(id, ownerKeyId, pool, ticket, spec, status, progress, attempt, lastSeq, workerId, errorCode, errorMessage,
+                metadata, images, cancelRequestedAt, createdAt, startedAt, finishedAt, lastEventAt, version, priority,
+                requestedPriority, fairTag, cost, assignedWorker, assignedAt, queuedAt, null, null);
     }
 
     /** What the queue index keeps of this row. */

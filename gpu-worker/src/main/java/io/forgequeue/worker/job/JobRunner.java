@@ -45,6 +45,8 @@ import java.util.stream.Collectors;
  * arrived (CANCELLED, no Forge call) → too many attempts (FAILED TOO_MANY_ATTEMPTS) → impossible spec (FAILED
  * INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run. While it runs, an owner's cancel ends it CANCELLED
  * and a stop of this attempt (the scheduler took it back) ends it REQUEUED; both interrupt Forge.
+ * After the run, images that add up to more than {@code worker.outcome.max-image-bytes} fail the job
+ * (IMAGES_TOO_LARGE) instead of being sent.
  */
 @Component
 class JobRunner {
@@ -203,6 +205,11 @@ class JobRunner {
                 log.warn("Job(id={}) Forge returned no image", jobId);
                 return failed(running, ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), result.metadata());
             }
+            long imageBytes = result.images().stream().mapToLong(i -> i.data().length).sum();
+            long maxImageBytes = worker.outcome().maxImageBytes().toBytes();
+            if (imageBytes > maxImageBytes) {
+                return imagesTooLarge(running, result.images().size(), imageBytes, maxImageBytes);
+            }
             log.info("Job(id={}) succeeded: {} image(s) in {} ms", jobId, result.images().size(),
                     result.forgeMillis());
             Map<String, Object> metadata = new LinkedHashMap<>(result.metadata());
@@ -280,6 +287,31 @@ class JobRunner {
             metadata.put("forgeMessage", e.forgeMessage());
         }
         return failed(running, ErrorCode.MODEL_MISMATCH, e.userMessage(), metadata);
+    }
+
+    /**
+     * Issue 19: the images do not fit in one outcome event (the broker would refuse it, and the job would be given
+     * back and run again and again). Fails the job, which is acked: nothing runs it again.
+     */
+    private Result imagesTooLarge(JobAttempt running, int images, long imageBytes, long maxImageBytes) {
+        log.warn("Job(id={}) failed: its {} image(s) take {} bytes, more than the {} an outcome event may carry "
+                + "(worker.outcome.max-image-bytes)", running.jobId(), images, imageBytes, maxImageBytes);
+        String message = "The generated " + (images == 1 ? "image takes " : "images take ") + size(imageBytes)
+                + ", more than the " + size(maxImageBytes) + " a job may return. Try fewer images per job or a "
+                + "smaller size.";
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put("imagesReturned", images);
+        metadata.put("imageBytes", imageBytes);
+        metadata.put("maxImageBytes", maxImageBytes);
+        return failed(running, ErrorCode.IMAGES_TOO_LARGE, message, metadata);
+    }
+
+    /** A size for a person: MB with one decimal, or whole KB below 1 MB (1 KB = 1024 bytes, as the setting's unit). */
+    static String size(long bytes) {
+        if (bytes >= 1024 * 1024) {
+            return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024.0));
+        }
+        return Math.max(1, Math.round(bytes / 1024.0)) + " KB";
     }
 
     private Result forgeFailed(JobAttempt running, ForgeException e) {

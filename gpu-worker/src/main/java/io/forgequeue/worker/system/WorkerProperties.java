@@ -6,7 +6,9 @@ import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 import java.net.InetAddress;
@@ -71,14 +73,40 @@ public record WorkerProperties(
      * scheduler, no longer hearing that this worker holds the job, hands it out again), so a broker that refuses
      * events never makes a worker re-run a job in a tight loop.
      *
+     * <p>A SUCCEEDED event carries the job's images (base64 in the JSON: 4/3 of their size), and the broker refuses a
+     * message above its {@code max_message_size} (RabbitMQ 4: 16 MiB by default; 3.x: 128 MiB). Images that add up
+     * to more than {@code maxImageBytes} are not sent: the job fails with {@code IMAGES_TOO_LARGE} (acked, not run
+     * again). The default, 10 MiB, makes an event of at most about 13.4 MiB: below 16 MiB with room for the rest of
+     * the event. Raise it only together with the broker's limit (keep 4/3 x it + 1 MiB below).
+     *
      * @param retryFor      how long the outcome is sent again before the job message is dropped
      * @param retryDelay    the first pause between two sends (doubled each time)
      * @param retryMaxDelay the longest pause between two sends
+     * @param maxImageBytes most bytes of images (all of a job's images together, before base64) one outcome carries
      */
     public record Outcome(
             @DefaultValue("2m") @NotNull Duration retryFor,
             @DefaultValue("250ms") @NotNull Duration retryDelay,
-            @DefaultValue("5s") @NotNull Duration retryMaxDelay) {
+            @DefaultValue("5s") @NotNull Duration retryMaxDelay,
+            @DefaultValue("10MB") @NotNull DataSize maxImageBytes) {
+
+        /** The default of {@code maxImageBytes}. */
+        public static final DataSize DEFAULT_MAX_IMAGE_BYTES = DataSize.ofMegabytes(10);
+
+        @ConstructorBinding
+        public Outcome {
+        }
+
+        /** Before {@code maxImageBytes} existed (tests, tools): the default bound. */
+        public Outcome(Duration retryFor, Duration retryDelay, Duration retryMaxDelay) {
+            this(retryFor, retryDelay, retryMaxDelay, DEFAULT_MAX_IMAGE_BYTES);
+        }
+
+        /** {@code maxImageBytes} must leave room for at least one small image. */
+        @AssertTrue(message = "worker.outcome.max-image-bytes must be at least 1KB")
+        public boolean isMaxImageBytesValid() {
+            return maxImageBytes == null || maxImageBytes.toBytes() >= 1024;
+        }
     }
 
     /**
