@@ -69,6 +69,7 @@ class Dispatcher implements SmartLifecycle {
     private final SchedulerMetrics metrics;
     private final Object signal = new Object();
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
+    private final UnreachableWorkers unreachable = new UnreachableWorkers();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
     private final Map<String, Long> stopsSent = new HashMap<>();
     private boolean signalled;
@@ -154,7 +155,9 @@ class Dispatcher implements SmartLifecycle {
         boolean handedOut = false;
         Map<String, List<Slot>> byPool = new HashMap<>();
         for (FleetWorker worker : fleet.available()) {
-            byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
+            if (unreachable.mayReceive(worker)) {
+                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
+            }
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
             handedOut |= fill(pool.getKey(), pool.getValue(), l);
@@ -331,6 +334,7 @@ class Dispatcher implements SmartLifecycle {
             } else if (correlation.getReturned() != null) {
                 log.warn("Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
                         message.jobId(), message.workerId());
+                unreachable.returned(message.workerId(), fleet.get(message.workerId()));
                 revokeLater(message, "returned", "the worker it was given to was gone");
             }
         });
