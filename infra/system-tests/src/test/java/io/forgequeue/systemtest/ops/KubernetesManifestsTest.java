@@ -1,6 +1,5 @@
 package io.forgequeue.systemtest.ops;
 
-import io.forgequeue.model.Topology;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -259,7 +258,7 @@ class KubernetesManifestsTest {
         assertThat(string(scaledObject, "spec.scaleTargetRef.name")).isEqualTo(string(deployment("gpu-worker"), "metadata.name"));
         assertThat(string(trigger, "type")).isEqualTo("rabbitmq");
         assertThat(string(trigger, "metadata.queueName")).isEqualTo("forge.jobs.default")
-                .isEqualTo(Topology.jobQueue(pool));
+                .isEqualTo("forge.jobs." + pool);
         assertThat(string(trigger, "metadata.mode")).isEqualTo("QueueLength");
         // the management API counts ready + unacknowledged: running jobs keep their workers
         assertThat(string(trigger, "metadata.protocol")).isEqualTo("http");
