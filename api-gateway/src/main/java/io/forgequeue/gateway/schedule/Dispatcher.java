@@ -70,6 +70,7 @@ class Dispatcher implements SmartLifecycle {
     private final Object signal = new Object();
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
     private final UnreachableWorkers unreachable = new UnreachableWorkers();
+    private final BrokerLink link;
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
     private final Map<String, Long> stopsSent = new HashMap<>();
     private boolean signalled;
@@ -91,6 +92,8 @@ class Dispatcher implements SmartLifecycle {
         this.json = json;
         this.properties = properties;
         this.metrics = metrics;
+        this.link = new BrokerLink(fleet::nanoTime);
+        jobs.getConnectionFactory().addConnectionListener(link); // told at once if the connection is open already
         index.onChange(pool -> wake());
         fleet.onChange(this::wake);
         lease.onAcquired(() -> {
@@ -143,6 +146,9 @@ class Dispatcher implements SmartLifecycle {
     boolean round(JobMoves.Lease l) {
         long now = fleet.nanoTime();
         takeBack(l, now);
+        if (!link.isUp()) {
+            return false; // a job message could not be published: the job would only lose an attempt
+        }
         if (now - lastPromoteNanos > PROMOTE_EVERY_NANOS && properties.policy().usesPriorities()) {
             lastPromoteNanos = now;
             int promoted = moves.promoteWaitingLowPriority(properties.lowPriorityMaxWait(), PROMOTE_BATCH, l);
@@ -364,11 +370,14 @@ class Dispatcher implements SmartLifecycle {
             });
         }
         long timeout = fleet.timeoutNanos();
+        // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
+        // leader, or its broker connection came back, that long ago)
+        boolean judging = now - Math.max(leaderSinceNanos, link.hearingSinceNanos(now)) > timeout;
         Set<String> evaluated = new HashSet<>();
         for (String workerId : index.workersHolding()) {
             Optional<FleetWorker> known = fleet.get(workerId);
             if (known.isEmpty()) {
-                if (now - leaderSinceNanos > timeout) {
+                if (judging) {
                     revokeAll(workerId, "lost", "worker " + workerId + " is not announcing itself", l);
                 }
                 continue;
@@ -379,7 +388,7 @@ class Dispatcher implements SmartLifecycle {
                 continue;
             }
             if (!fleet.isAlive(w)) {
-                if (now - leaderSinceNanos > timeout) {
+                if (judging) {
                     revokeAll(workerId, "lost", "worker " + workerId + " lost (no announcement for "
                             + (now - w.lastSeenNanos()) / 1_000_000_000 + " s)", l);
                 }
