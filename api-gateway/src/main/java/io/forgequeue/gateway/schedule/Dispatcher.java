@@ -76,7 +76,9 @@ class Dispatcher implements SmartLifecycle {
     private boolean signalled;
     private volatile boolean running;
     private volatile Thread thread;
-    private long leaderSinceNanos;
+    private volatile long leaderSinceNanos;
+    /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
+    private long suspicionsTerm;
     private long lastPromoteNanos;
 
     Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
@@ -133,6 +135,7 @@ class Dispatcher implements SmartLifecycle {
                     wake(); // handed something out: there may be more to do
                 }
             } catch (DataAccessException e) {
+                suspicions.clear(); // nothing could be merged meanwhile either
                 log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
                 sleepQuietly(tickMillis);
             } catch (RuntimeException e) {
@@ -145,6 +148,10 @@ class Dispatcher implements SmartLifecycle {
     /** One round; true when it handed out at least one job. */
     boolean round(JobMoves.Lease l) {
         long now = fleet.nanoTime();
+        if (suspicionsTerm != leaderSinceNanos) {
+            suspicionsTerm = leaderSinceNanos;
+            suspicions.clear(); // what a previous term suspected was seen before a gap in which nothing was judged
+        }
         takeBack(l, now);
         if (!link.isUp()) {
             return false; // a job message could not be published: the job would only lose an attempt
@@ -412,30 +419,20 @@ class Dispatcher implements SmartLifecycle {
                 stopIfNotTheirs(w, w.running(), now);
             }
         }
-        suspicions.keySet().retainAll(evaluated);
+        suspicions.retainAll(evaluated);
     }
 
     /** Why an assignment is taken back from a live worker: a metric tag and a reason for people. */
     private record TakeBack(String tag, String reason) {
     }
 
-    /**
-     * An assignment its worker did not report although it should have: since when, and the worker's status
-     * sequence number when that was first seen.
-     */
-    private record Suspicion(long sinceNanos, long firstSeq) {
-    }
-
     /** Assignments under suspicion of being lost, by "jobId/attempt". */
-    private final Map<String, Suspicion> suspicions = new HashMap<>();
+    private final Suspicions suspicions = new Suspicions();
 
     /**
-     * Why this assignment should be taken back from a live worker, or null. A worker reports only the job it works
-     * on, with a status at least every interval: an assignment not started yet is lost when the worker reported
-     * twice that it is idle since then (its message never arrived: queue re-created, or the leader died between the
-     * commit and the publish); a running one is lost when the worker kept reporting other work (or none) for three
-     * intervals (its outcome could not be delivered: the merge of an outcome that is merely late arrives well
-     * before).
+     * Why this assignment should be taken back from a live worker, or null: it was assigned before the worker
+     * restarted, the worker paused or drains before starting it, or the worker does not report it although it should
+     * ({@link Suspicions}: its message or its outcome was lost).
      */
     private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h) {
         if (h.seenNanos() - w.instanceSeenNanos() < 0) {
@@ -454,16 +451,12 @@ class Dispatcher implements SmartLifecycle {
                 && reported.attempt() == h.job().attempt();
         boolean missing = h.running() ? !matches : reported == null && w.state() == WorkerState.READY;
         if (!missing || w.lastSeenNanos() - since <= properties.lostMessageGrace().toNanos()) {
-            suspicions.remove(key);
+            suspicions.cleared(key);
             return null;
         }
-        Suspicion s = suspicions.computeIfAbsent(key, k -> new Suspicion(w.lastSeenNanos(), w.seq()));
-        boolean lost = h.running() ? w.lastSeenNanos() - s.sinceNanos() >= 3 * w.intervalNanos()
-                : w.seq() > s.firstSeq();
-        if (!lost) {
+        if (!suspicions.missed(key, h.running(), w.lastSeenNanos(), w.seq(), w.intervalNanos())) {
             return null;
         }
-        suspicions.remove(key);
         return h.running() ? new TakeBack("lost-message", "worker " + w.id() + " no longer reports it")
                 : new TakeBack("lost-message", "worker " + w.id() + " never received it");
     }
