@@ -374,6 +374,7 @@ class Dispatcher implements SmartLifecycle {
             moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l).ifPresent(row -> {
                 metrics.revoked(rev.tag(), 1);
                 index.apply(row.toQueueState());
+                sendStop(rev.jobId(), rev.attempt(), rev.worker());
             });
         }
         long timeout = fleet.timeoutNanos();
@@ -410,6 +411,7 @@ class Dispatcher implements SmartLifecycle {
                         log.info("Job(id={}) attempt {} taken back from worker {}: {}", row.id(), h.job().attempt(),
                                 workerId, why.reason());
                         index.apply(row.toQueueState());
+                        sendStop(h.job().id(), h.job().attempt(), workerId);
                     });
                 }
             }
@@ -466,7 +468,10 @@ class Dispatcher implements SmartLifecycle {
         if (!rows.isEmpty()) {
             metrics.revoked(tag, rows.size());
             log.warn("{}: {} job(s) go back to the queue", reason, rows.size());
-            rows.forEach(row -> index.apply(row.toQueueState()));
+            rows.forEach(row -> {
+                index.apply(row.toQueueState());
+                sendStop(row.id(), row.attempt(), workerId);
+            });
         }
     }
 
@@ -496,7 +501,12 @@ class Dispatcher implements SmartLifecycle {
                 running.jobId(), running.attempt(), w.id());
     }
 
-    /** Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. */
+    /**
+     * Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. Sent for every assignment
+     * taken back, at once: a worker that still has the job message (a frozen worker, or a lookahead taken for lost
+     * while it waited behind other messages) skips it when it arrives instead of running it, and a worker still
+     * running the attempt interrupts it; one that reports running it later is told again ({@code stopIfNotTheirs}).
+     */
     void sendStop(UUID jobId, int attempt, String worker) {
         metrics.stopSent();
         try {
