@@ -98,6 +98,9 @@ class FaultMessagesIT extends FaultSuite {
             });
             load.stop();
 
+            // a worker busy rejecting poison reports itself idle (it holds no assignment), so the scheduler may take
+            // the lookahead waiting behind the poison for a lost message and hand it out again: it tells the worker to
+            // stop that attempt at once, so the old message is skipped when it arrives (no job completes twice)
             Verdict v = r.verdict("scenario 8", load, List.of(live));
             double unknown = Prometheus.sum(r.system.gateway(0).baseUrl(), "gpu_gateway_events_rejected_total",
                     Map.of("reason", "unknown-job")) - unknownBefore;
@@ -365,13 +368,16 @@ class FaultMessagesIT extends FaultSuite {
             });
             boolean bothDone = BrokerObserver.waitFor(ofSeconds(60), () -> Workload.isTerminal(status(alice, running.jobId()))
                     && Workload.isTerminal(status(alice, assigned.jobId())));
+            // the scheduler told the frozen worker to stop both attempts when it took them back
+            boolean stopsWaiting = BrokerObserver.waitFor(ofSeconds(10),
+                    () -> stopOf(r, running, victim) != null && stopOf(r, assigned, victim) != null);
             JsonNode runningBefore = alice.get("/api/v1/jobs/" + running.jobId()).json();
             JsonNode assignedBefore = alice.get("/api/v1/jobs/" + assigned.jobId()).json();
             Map<String, Double> rejectedBefore = r.rejectedByReason();
             Instant resumedAt = Instant.now();
             victim.resume();
 
-            // it reports the attempt it still runs (held on its Forge): it is told to stop it, and does
+            // it still runs its attempt (held on its Forge): told to stop it, it interrupts it
             BrokerObserver.Command[] stopRunning = new BrokerObserver.Command[1];
             boolean runningStopped = BrokerObserver.waitFor(ofSeconds(30),
                     () -> (stopRunning[0] = stopOf(r, running, victim)) != null);
@@ -421,7 +427,11 @@ class FaultMessagesIT extends FaultSuite {
                                     && assignedMoved <= RERUN_WITHIN.toSeconds(), String.format("started elsewhere %.1f s and "
                                     + "%.1f s after the freeze, not within %d s", runningMoved, assignedMoved,
                             RERUN_WITHIN.toSeconds()))
-                    .require(runningStopped, "the resumed worker reported running the revoked attempt " + running.jobId()
+                    .require(stopsWaiting, "no stop for the taken-back attempts " + running.jobId() + "#"
+                            + running.attempt() + " and " + assigned.jobId() + "#" + assigned.attempt() + " (a "
+                            + "CancelJobCommand with that attempt and worker on forge.control) was sent while the worker "
+                            + "was frozen")
+                    .require(runningStopped, "the resumed worker ran the revoked attempt " + running.jobId()
                             + "#" + running.attempt() + " and was not told to stop it (no CancelJobCommand with that attempt "
                             + "and worker on forge.control)")
                     .require(runningInterrupted && assignedInterrupted, "the resumed worker did not interrupt its Forge "
@@ -440,10 +450,11 @@ class FaultMessagesIT extends FaultSuite {
                     .require(assignedAfter.equals(assignedBefore), "the resumed worker's late events changed job "
                             + assigned.jobId() + ": " + assignedBefore + " -> " + assignedAfter);
             v.note(String.format("frozen with 1 running + 1 assigned; they started elsewhere %.1f s and %.1f s after the "
-                            + "freeze (presence timeout %d s); after SIGCONT: its running attempt stopped (Forge call "
-                            + "interrupted), the revoked lookahead %s; late events refused %s", runningMoved, assignedMoved,
-                    ForgeQueueSystem.PRESENCE_TIMEOUT.toSeconds(), startedRevoked ? "started and stopped the same way"
-                            : "skipped", refused));
+                            + "freeze (presence timeout %d s); stops for both sent when they were taken back; after "
+                            + "SIGCONT: its running attempt stopped (Forge call interrupted), the revoked lookahead %s; "
+                            + "late events refused %s", runningMoved, assignedMoved,
+                    ForgeQueueSystem.PRESENCE_TIMEOUT.toSeconds(), startedRevoked ? "started and stopped"
+                            : "skipped when it arrived", refused));
             v.reportAndAssert();
         }
     }
