@@ -75,12 +75,15 @@ class Dispatcher implements SmartLifecycle {
     private final BrokerConnection broker;
     private final Object signal = new Object();
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
+    private final UnreachableWorkers unreachable = new UnreachableWorkers();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
     private final Map<String, Long> stopsSent = new HashMap<>();
     private boolean signalled;
     private volatile boolean running;
     private volatile Thread thread;
     private volatile long leaderSinceNanos;
+    /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
+    private long suspicionsTerm;
     private long lastPromoteNanos;
     private volatile long sendFailedNanos;
     private volatile boolean sendFailed;
@@ -139,6 +142,7 @@ class Dispatcher implements SmartLifecycle {
                     wake(); // handed something out: there may be more to do
                 }
             } catch (DataAccessException e) {
+                suspicions.clear(); // nothing could be merged meanwhile either
                 log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
                 sleepQuietly(tickMillis);
             } catch (RuntimeException e) {
@@ -151,7 +155,14 @@ class Dispatcher implements SmartLifecycle {
     /** One round; true when it handed out at least one job. */
     boolean round(JobMoves.Lease l) {
         long now = fleet.nanoTime();
+        if (suspicionsTerm != leaderSinceNanos) {
+            suspicionsTerm = leaderSinceNanos;
+            suspicions.clear(); // what a previous term suspected was seen before a gap in which nothing was judged
+        }
         takeBack(l, now);
+        if (!broker.isConnected()) {
+            return false; // a job message could not be published: the job would only lose an attempt
+        }
         if (now - lastPromoteNanos > PROMOTE_EVERY_NANOS && properties.policy().usesPriorities()) {
             lastPromoteNanos = now;
             int promoted = moves.promoteWaitingLowPriority(properties.lowPriorityMaxWait(), PROMOTE_BATCH, l);
@@ -167,7 +178,7 @@ class Dispatcher implements SmartLifecycle {
         }
         Map<String, List<Slot>> byPool = new HashMap<>();
         for (FleetWorker worker : fleet.available()) {
-            if (!waitingForAnnouncement(worker)) {
+            if (unreachable.mayReceive(worker)) {
                 byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
             }
         }
@@ -365,6 +376,7 @@ class Dispatcher implements SmartLifecycle {
             } else if (correlation.getReturned() != null) {
                 log.warn("Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
                         message.jobId(), message.workerId());
+                unreachable.returned(message.workerId(), fleet.get(message.workerId()));
                 revokeLater(message, "returned", "the worker it was given to was gone");
             }
         });
@@ -372,26 +384,7 @@ class Dispatcher implements SmartLifecycle {
 
     private void revokeLater(JobMessage message, String reasonTag, String reason) {
         toRevoke.add(new Revocation(message.jobId(), message.attempt(), message.workerId(), reasonTag, reason));
-        // the worker's queue is gone (or the broker refused): no more hand-outs to it until it announces itself
-        // again, or every job given to it in the meantime would come back too and use up an attempt
-        fleet.get(message.workerId()).ifPresent(w -> returnedAt.merge(w.id(), w.seq(), Math::max));
         wake();
-    }
-
-    /** Workers whose job message came back, with their status sequence number at the time. */
-    private final Map<String, Long> returnedAt = new java.util.concurrent.ConcurrentHashMap<>();
-
-    /** Whether a worker's message came back and it has not announced itself since. */
-    private boolean waitingForAnnouncement(FleetWorker worker) {
-        Long seq = returnedAt.get(worker.id());
-        if (seq == null) {
-            return false;
-        }
-        if (worker.seq() > seq) {
-            returnedAt.remove(worker.id(), seq);
-            return false;
-        }
-        return true;
     }
 
     private record Revocation(UUID jobId, int attempt, String worker, String tag, String reason) {
@@ -410,14 +403,18 @@ class Dispatcher implements SmartLifecycle {
             moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l).ifPresent(row -> {
                 metrics.revoked(rev.tag(), 1);
                 index.apply(row.toQueueState());
+                sendStop(rev.jobId(), rev.attempt(), rev.worker());
             });
         }
         long timeout = fleet.timeoutNanos();
+        // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
+        // leader, or its broker connection came back, that long ago)
+        boolean judging = now - Math.max(leaderSinceNanos, broker.hearingSinceNanos(now)) > timeout;
         Set<String> evaluated = new HashSet<>();
         for (String workerId : index.workersHolding()) {
             Optional<FleetWorker> known = fleet.get(workerId);
             if (known.isEmpty()) {
-                if (now - leaderSinceNanos > timeout) {
+                if (judging) {
                     revokeAll(workerId, "lost", "worker " + workerId + " is not announcing itself", l);
                 }
                 continue;
@@ -428,7 +425,7 @@ class Dispatcher implements SmartLifecycle {
                 continue;
             }
             if (!fleet.isAlive(w)) {
-                if (now - leaderSinceNanos > timeout) {
+                if (judging) {
                     revokeAll(workerId, "lost", "worker " + workerId + " lost (no announcement for "
                             + (now - w.lastSeenNanos()) / 1_000_000_000 + " s)", l);
                 }
@@ -443,6 +440,7 @@ class Dispatcher implements SmartLifecycle {
                         log.info("Job(id={}) attempt {} taken back from worker {}: {}", row.id(), h.job().attempt(),
                                 workerId, why.reason());
                         index.apply(row.toQueueState());
+                        sendStop(h.job().id(), h.job().attempt(), workerId);
                     });
                 }
             }
@@ -452,30 +450,20 @@ class Dispatcher implements SmartLifecycle {
                 stopIfNotTheirs(w, w.running(), now);
             }
         }
-        suspicions.keySet().retainAll(evaluated);
+        suspicions.retainAll(evaluated);
     }
 
     /** Why an assignment is taken back from a live worker: a metric tag and a reason for people. */
     private record TakeBack(String tag, String reason) {
     }
 
-    /**
-     * An assignment its worker did not report although it should have: since when, and the worker's status
-     * sequence number when that was first seen.
-     */
-    private record Suspicion(long sinceNanos, long firstSeq) {
-    }
-
     /** Assignments under suspicion of being lost, by "jobId/attempt". */
-    private final Map<String, Suspicion> suspicions = new HashMap<>();
+    private final Suspicions suspicions = new Suspicions();
 
     /**
-     * Why this assignment should be taken back from a live worker, or null. A worker reports only the job it works
-     * on, with a status at least every interval: an assignment not started yet is lost when the worker reported
-     * twice that it is idle since then (its message never arrived: queue re-created, or the leader died between the
-     * commit and the publish); a running one is lost when the worker kept reporting other work (or none) for three
-     * intervals (its outcome could not be delivered: the merge of an outcome that is merely late arrives well
-     * before).
+     * Why this assignment should be taken back from a live worker, or null: it was assigned before the worker
+     * restarted, the worker paused or drains before starting it, or the worker does not report it although it should
+     * ({@link Suspicions}: its message or its outcome was lost).
      */
     private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h) {
         if (h.seenNanos() - w.instanceSeenNanos() < 0) {
@@ -494,16 +482,12 @@ class Dispatcher implements SmartLifecycle {
                 && reported.attempt() == h.job().attempt();
         boolean missing = h.running() ? !matches : reported == null && w.state() == WorkerState.READY;
         if (!missing || w.lastSeenNanos() - since <= properties.lostMessageGrace().toNanos()) {
-            suspicions.remove(key);
+            suspicions.cleared(key);
             return null;
         }
-        Suspicion s = suspicions.computeIfAbsent(key, k -> new Suspicion(w.lastSeenNanos(), w.seq()));
-        boolean lost = h.running() ? w.lastSeenNanos() - s.sinceNanos() >= 3 * w.intervalNanos()
-                : w.seq() > s.firstSeq();
-        if (!lost) {
+        if (!suspicions.missed(key, h.running(), w.lastSeenNanos(), w.seq(), w.intervalNanos())) {
             return null;
         }
-        suspicions.remove(key);
         return h.running() ? new TakeBack("lost-message", "worker " + w.id() + " no longer reports it")
                 : new TakeBack("lost-message", "worker " + w.id() + " never received it");
     }
@@ -513,7 +497,10 @@ class Dispatcher implements SmartLifecycle {
         if (!rows.isEmpty()) {
             metrics.revoked(tag, rows.size());
             log.warn("{}: {} job(s) go back to the queue", reason, rows.size());
-            rows.forEach(row -> index.apply(row.toQueueState()));
+            rows.forEach(row -> {
+                index.apply(row.toQueueState());
+                sendStop(row.id(), row.attempt(), workerId);
+            });
         }
     }
 
@@ -543,7 +530,12 @@ class Dispatcher implements SmartLifecycle {
                 running.jobId(), running.attempt(), w.id());
     }
 
-    /** Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. */
+    /**
+     * Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. Sent for every assignment
+     * taken back, at once: a worker that still has the job message (a frozen worker, or a lookahead taken for lost
+     * while it waited behind other messages) skips it when it arrives instead of running it, and a worker still
+     * running the attempt interrupts it; one that reports running it later is told again ({@code stopIfNotTheirs}).
+     */
     void sendStop(UUID jobId, int attempt, String worker) {
         metrics.stopSent();
         try {
