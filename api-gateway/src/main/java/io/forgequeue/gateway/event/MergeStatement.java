@@ -18,7 +18,9 @@ import io.forgequeue.model.JobStatus;
  *       or RUNNING counts as allowed: a progress or heartbeat). Applied: status, seq, worker, error, finish time,
  *       images; progress never backwards within an attempt; metadata deep-merged with the event winning. A job that
  *       goes back to the queue (REQUEUED) or ends releases its assignment (the worker's GPU slot). A job that ends
- *       after it ran corrects its key's fair-share clock by the GPU seconds it really took minus its estimate.</li>
+ *       after it ran corrects its key's fair-share clock (which counts standard images, docs/scheduling.md): by what
+ *       the GPU seconds it really took are worth at its pool's measured speed ({@code :rates}, seconds per standard
+ *       image per pool), minus its size; not at all while its pool has no measured speed.</li>
  *   <li><b>late</b>: current, seq not above the job's (a duplicate, or an older event arriving after a newer one).
  *       Status never changes, but facts the in-order delivery would have recorded are filled in: metadata
  *       deep-merged with the existing values winning, the start time (earliest running-type event of the
@@ -41,10 +43,10 @@ final class MergeStatement {
                        cast(:at as timestamptz) as at, cast(:progress as integer) as progress,
                        cast(:code as text) as code, cast(:message as text) as message,
                        cast(:meta as jsonb) as meta, cast(:images as jsonb) as images, cast(:reason as text) as reason,
-                       cast(:weight as double precision) as default_weight
+                       cast(:weight as double precision) as default_weight, cast(:rates as jsonb) as rates
             ), old as (
                 select job.id, job.status, job.attempt, job.last_seq, job.progress, job.metadata, job.started_at,
-                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost
+                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost, job.spec
                 from job join ev on job.id = ev.id
                 for update of job
             ), cur as (
@@ -132,11 +134,16 @@ final class MergeStatement {
             ), fair as (
                 update fair_clock f
                 set vfinish = f.vfinish
-                    + (extract(epoch from ev.at - nxt.n_started_at) - nxt.cost) / coalesce(k.weight, ev.default_weight)
+                    + (extract(epoch from ev.at - nxt.n_started_at) / cast(ev.rates ->> nxt.pool as double precision)
+                       - cast(nxt.spec ->> 'width' as double precision) * cast(nxt.spec ->> 'height' as double precision)
+                         * cast(nxt.spec ->> 'steps' as double precision)
+                         * greatest(coalesce(cast(nxt.spec ->> 'batchSize' as double precision), 1), 1)
+                         / (512.0 * 512.0 * 20.0))
+                      / coalesce(k.weight, ev.default_weight)
                 from nxt join api_key k on k.id = nxt.owner_key_id cross join ev
                 where f.owner_key_id = nxt.owner_key_id and f.pool = nxt.pool and nxt.fresh
                   and ev.implied in ('SUCCEEDED', 'FAILED', 'CANCELLED') and nxt.n_started_at is not null
-                  and ev.at > nxt.n_started_at
+                  and ev.at > nxt.n_started_at and cast(ev.rates ->> nxt.pool as double precision) > 0
             )
             select nxt.status as old_status, nxt.attempt as old_attempt, nxt.last_seq as old_last_seq,
                    nxt.fresh as fresh, nxt.late as late, nxt.current as current, upd.*

@@ -34,16 +34,21 @@ class JobRepository {
     }
 
     /** What a new job is, beyond its spec: its place in the scheduler's order and its limits. */
-    record NewJob(UUID id, UUID owner, String pool, String specJson, int priority, double cost, double weight,
-                  String checkpoint, String sampler) {
+    /**
+     * @param cost  estimated GPU seconds (placement, ETA)
+     * @param units size in standard images ({@link JobCosts#units}): what the key's fair-share clock moves by, over
+     *              {@code weight}
+     */
+    record NewJob(UUID id, UUID owner, String pool, String specJson, int priority, double cost, double units,
+                  double weight, String checkpoint, String sampler) {
     }
 
     /**
      * Inserts a QUEUED job with its history row, unless the owner has {@code maxQueued} or more jobs waiting (counted
      * up to {@code maxQueued}, so the check costs at most that many index entries). In the same statement the job
      * gets its fair-share tag: its key's virtual finish time in the pool, but never below the pool's virtual time
-     * (an idle key cannot bank credit), and the key's clock moves on by {@code cost / weight}. Returns the waiting
-     * count and, if inserted, the row.
+     * (an idle key cannot bank credit), and the key's clock moves on by {@code units / weight} (standard images).
+     * Returns the waiting count and, if inserted, the row.
      *
      * <p>The cap check and the insert are one statement but not serialised per key: concurrent submissions of one
      * key can exceed the cap by at most the number of requests in flight at that moment.
@@ -79,7 +84,7 @@ class JobRepository {
                         from cap left join ins on true""".formatted(RETURNING))
                 .param("id", job.id()).param("owner", job.owner()).param("pool", job.pool())
                 .param("spec", job.specJson()).param("cap", maxQueued).param("priority", job.priority())
-                .param("cost", job.cost()).param("share", job.cost() / job.weight())
+                .param("cost", job.cost()).param("share", job.units() / job.weight())
                 .param("checkpoint", job.checkpoint(), java.sql.Types.VARCHAR)
                 .param("sampler", job.sampler(), java.sql.Types.VARCHAR)
                 .query((rs, i) -> {

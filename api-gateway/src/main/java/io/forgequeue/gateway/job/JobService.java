@@ -95,7 +95,8 @@ class JobService {
         UUID owner = caller.keyId();
         String specJson = json.toText(spec);
         JobRepository.NewJob job = new JobRepository.NewJob(UuidV7.next(), owner, pool, specJson, priority.level(),
-                costs.estimate(pool, spec), caller.quota().weight(), spec.checkpoint(), spec.sampler());
+                costs.estimate(pool, spec), JobCosts.units(spec), caller.quota().weight(), spec.checkpoint(),
+                spec.sampler());
         int maxQueued = caller.quota().maxQueued();
         if (idempotencyKey == null) {
             return accepted(jobs.insert(job, maxQueued), maxQueued);

@@ -91,6 +91,21 @@ public class QueueStats {
     }
 
     /**
+     * The measured GPU seconds of one standard image in each pool that has recent job times (no default): what the
+     * merge converts a finished job's GPU seconds into standard images with, to correct its key's fair-share clock.
+     */
+    public Map<String, Double> measuredSecondsPerStandardImage() {
+        Map<String, Double> out = new HashMap<>();
+        snapshot.pools().forEach((pool, history) -> {
+            Double measured = history.secondsPerStandardImage();
+            if (measured != null && measured > 0) {
+                out.put(pool, measured);
+            }
+        });
+        return out;
+    }
+
+    /**
      * Why a queued job of {@code pool} cannot start however long it waits right now, for a person; null when
      * workers are there to run it.
      */
