@@ -287,13 +287,55 @@ class PlacementSystemIT {
     }
 
     /**
+     * Affinity reorders only within bounds, so issue 16's fairness test still passes with mixed checkpoints: key A
+     * queues 24 jobs alternating X and Y; after A's first 4 finished, key B submits 4 (X, Y, X, Y) at once: B's jobs
+     * are among the 8 hand-outs after its submission, and while both keys have work their GPU seconds are within
+     * 20 % of each other.
+     *
+     * <p>Runs after the kill test, so worker 1 is a new instance that has announced no loaded checkpoint, while
+     * worker 2 has X loaded: the GPUs' checkpoint lanes progress unevenly, as they do whenever one checkpoint is in
+     * more demand.
+     */
+    @Test
+    @Order(4)
+    @Disabled("fails on sched (issue 17 acceptance: fairness with mixed checkpoints): B's jobs were hand-outs "
+            + "[3, 5, 8, 12], GPU seconds A 3.35 / B 1.81. Worker 2 (X loaded) ran A's X jobs far ahead of A's Y jobs "
+            + "while worker 1 loaded Y (the Y jobs were passed over without counting, another worker being "
+            + "'cheaper'), and the pool's virtual time (the tag of the last job handed out) followed the X jobs: B's Y "
+            + "jobs got tags behind A's delayed Y jobs, B's X jobs ahead of A's X jobs. See the s16-accept report")
+    void theFairnessOfIssue16HoldsWithMixedCheckpoints() throws Exception {
+        Http a = system.http(0, trace.createKey("mixed-a", null));
+        Http b = system.http(0, trace.createKey("mixed-b", null));
+        List<String> aJobs = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            aJobs.add(submit(a, ScheduleTrace.job("a mixed " + i, STEPS, null, i % 2 == 0 ? X : Y)));
+        }
+        trace.awaitSucceeded("mixed-a", 4, FINISH);
+
+        List<String> bJobs = ScheduleTrace.submitAtOnce(b, List.of(ScheduleTrace.job("b mixed 0", STEPS, null, X),
+                ScheduleTrace.job("b mixed 1", STEPS, null, Y), ScheduleTrace.job("b mixed 2", STEPS, null, X),
+                ScheduleTrace.job("b mixed 3", STEPS, null, Y)));
+
+        List<String> all = new ArrayList<>(aJobs);
+        all.addAll(bJobs);
+        trace.awaitFinished(all, FINISH);
+        ScheduleTrace.Sharing sharing = trace.sharing(aJobs, bJobs);
+        figure("placement-fairness", sharing.toString());
+
+        assertThat(trace.runs(all).values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
+        assertThat(sharing.bTurns()).as("B's jobs among the next 8 hand-outs after B's submission")
+                .allMatch(t -> t >= 1 && t <= 8);
+        assertThat(sharing.ratio()).as("GPU seconds while both keys wait: %s", sharing).isLessThanOrEqualTo(1.2);
+    }
+
+    /**
      * A GPU server that silently runs its loaded model instead of the one the job asks for (forge-sim's
      * ignore-override fault, as Forge does when an override names a model it cannot load): the worker sees the
      * model that ran, drops the image, asks Forge to load the right one and tries once more; when that runs the
      * wrong model too, the job fails with MODEL_MISMATCH and a message naming both models. No image is stored.
      */
     @Test
-    @Order(4)
+    @Order(5)
     @Disabled("waits for issue 17's worker-side model verification and forge-sim's ignore-override fault "
             + "(branch s17-worker); enable when it is merged")
     void aGpuIgnoringTheRequestedModelFailsTheJobWithModelMismatchAfterOneRetry() throws Exception {

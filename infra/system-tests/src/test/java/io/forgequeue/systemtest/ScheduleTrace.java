@@ -181,6 +181,74 @@ final class ScheduleTrace {
         return system.sqlLong("select count(*) from job where status = 'QUEUED' and assigned_worker is null");
     }
 
+    /**
+     * How two keys shared the GPUs: where B's jobs came among the hand-outs that followed B's first submission
+     * (1-based), and each key's GPU seconds from the start of B's first job to the end of B's last (the period both
+     * keys had work), clipped to that period.
+     */
+    record Sharing(List<Integer> bTurns, double gpuA, double gpuB, double seconds, List<String> order) {
+
+        /** The larger GPU time over the smaller. */
+        double ratio() {
+            return Math.max(gpuA, gpuB) / Math.min(gpuA, gpuB);
+        }
+
+        @Override
+        public String toString() {
+            return String.format("B's jobs were hand-outs %s after B's submission; over %.2f s while both waited: "
+                    + "GPU s A %.2f, B %.2f (ratio %.2f); hand-out order %s", bTurns, seconds, gpuA, gpuB, ratio(),
+                    order);
+        }
+    }
+
+    /** How key A (its jobs {@code aJobs}) and key B ({@code bJobs}, submitted later) shared the GPUs. */
+    Sharing sharing(List<String> aJobs, List<String> bJobs) {
+        List<String> all = new ArrayList<>(aJobs);
+        all.addAll(bJobs);
+        Map<String, Run> runs = runs(all);
+        long bArrived = bJobs.stream().mapToLong(this::submittedRowId).min().orElseThrow();
+        List<String> order = handOutsAfter(bArrived).stream().map(HandOut::jobId).toList();
+        List<Integer> bTurns = bJobs.stream().map(id -> order.indexOf(id) + 1).sorted().toList();
+        Instant from = bJobs.stream().map(id -> runs.get(id).startedAt()).min(java.util.Comparator.naturalOrder())
+                .orElseThrow();
+        Instant to = bJobs.stream().map(id -> runs.get(id).finishedAt()).max(java.util.Comparator.naturalOrder())
+                .orElseThrow();
+        double gpuA = aJobs.stream().mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to)).sum();
+        double gpuB = bJobs.stream().mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to)).sum();
+        return new Sharing(bTurns, gpuA, gpuB, Duration.between(from, to).toMillis() / 1000.0, order.stream()
+                .limit(12).map(id -> bJobs.contains(id) ? "B" : "A").toList());
+    }
+
+    /** Submits the jobs at the same moment, one thread each (a client posting a batch); their ids in order. */
+    static List<String> submitAtOnce(Http http, List<Map<String, Object>> bodies) throws Exception {
+        java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(bodies.size());
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<String>> ids = new ArrayList<>();
+            for (Map<String, Object> body : bodies) {
+                ids.add(clients.submit(() -> {
+                    go.await();
+                    return submit(http, body);
+                }));
+            }
+            go.countDown();
+            List<String> out = new ArrayList<>();
+            for (java.util.concurrent.Future<String> id : ids) {
+                out.add(id.get());
+            }
+            return out;
+        } finally {
+            clients.shutdownNow();
+        }
+    }
+
+    /** Waits until at least {@code n} jobs of the key named {@code keyName} succeeded. */
+    void awaitSucceeded(String keyName, int n, Duration timeout) {
+        await().atMost(timeout).pollInterval(Duration.ofMillis(100)).until(() -> system.sqlLong(
+                "select count(*) from job j join api_key k on k.id = j.owner_key_id where k.name = ? "
+                        + "and j.status = 'SUCCEEDED'", keyName) >= n);
+    }
+
     /** Submits a job and returns its id (202 expected). */
     static String submit(Http http, Map<String, Object> body) {
         Http.Answer answer = http.post("/api/v1/jobs", body);

@@ -119,35 +119,21 @@ class SchedulingSystemIT {
         for (int i = 0; i < 24; i++) {
             aJobs.add(submit(a, ScheduleTrace.job("a's fox " + i, STEPS, null, null)));
         }
-        await().atMost(FINISH).pollInterval(Duration.ofMillis(100)).until(() ->
-                system.sqlLong("select count(*) from job j join api_key k on k.id = j.owner_key_id "
-                        + "where k.name = 'fair-a' and j.status = 'SUCCEEDED'") >= 4);
+        trace.awaitSucceeded("fair-a", 4, FINISH);
 
-        List<String> bJobs = submitAtOnce(b, IntStream.range(0, 4)
+        List<String> bJobs = ScheduleTrace.submitAtOnce(b, IntStream.range(0, 4)
                 .mapToObj(i -> ScheduleTrace.job("b's owl " + i, STEPS, null, null)).toList());
 
         List<String> all = new ArrayList<>(aJobs);
         all.addAll(bJobs);
         trace.awaitFinished(all, FINISH);
-        Map<String, ScheduleTrace.Run> runs = trace.runs(all);
-        assertThat(runs.values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
+        ScheduleTrace.Sharing sharing = trace.sharing(aJobs, bJobs);
+        figure("fairness", sharing.toString());
 
-        long bArrived = bJobs.stream().mapToLong(trace::submittedRowId).min().orElseThrow();
-        List<ScheduleTrace.HandOut> next = trace.handOutsAfter(bArrived);
-        List<String> order = next.stream().map(ScheduleTrace.HandOut::jobId).toList();
-        List<Integer> bTurns = bJobs.stream().map(id -> order.indexOf(id) + 1).sorted().toList();
-        Instant from = bJobs.stream().map(id -> runs.get(id).startedAt()).min(Comparator.naturalOrder()).orElseThrow();
-        Instant to = bJobs.stream().map(id -> runs.get(id).finishedAt()).max(Comparator.naturalOrder()).orElseThrow();
-        double gpuA = aJobs.stream().mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to)).sum();
-        double gpuB = bJobs.stream().mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to)).sum();
-        figure("fairness", String.format("B's jobs were hand-outs %s after B's submission; over %.2f s while both "
-                + "waited: GPU s A %.2f, B %.2f (ratio %.2f); hand-out order %s", bTurns,
-                Duration.between(from, to).toMillis() / 1000.0, gpuA, gpuB, Math.max(gpuA, gpuB) / Math.min(gpuA, gpuB),
-                order.stream().limit(12).map(id -> bJobs.contains(id) ? "B" : "A").toList()));
-
-        assertThat(bTurns).as("B's jobs among the next 8 hand-outs after B's submission").allMatch(t -> t >= 1 && t <= 8);
-        assertThat(Math.max(gpuA, gpuB)).as("GPU seconds while both keys wait: A %.2f, B %.2f", gpuA, gpuB)
-                .isLessThanOrEqualTo(1.2 * Math.min(gpuA, gpuB));
+        assertThat(trace.runs(all).values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
+        assertThat(sharing.bTurns()).as("B's jobs among the next 8 hand-outs after B's submission")
+                .allMatch(t -> t >= 1 && t <= 8);
+        assertThat(sharing.ratio()).as("GPU seconds while both keys wait: %s", sharing).isLessThanOrEqualTo(1.2);
     }
 
     /**
@@ -350,29 +336,6 @@ class SchedulingSystemIT {
 
     private Http http(String key) {
         return system.http(0, key);
-    }
-
-    /** Submits the jobs at the same moment, one thread each (a client posting a batch). */
-    private static List<String> submitAtOnce(Http http, List<Map<String, Object>> bodies) throws Exception {
-        ExecutorService clients = Executors.newFixedThreadPool(bodies.size());
-        try {
-            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
-            List<Future<String>> ids = new ArrayList<>();
-            for (Map<String, Object> body : bodies) {
-                ids.add(clients.submit(() -> {
-                    go.await();
-                    return submit(http, body);
-                }));
-            }
-            go.countDown();
-            List<String> out = new ArrayList<>();
-            for (Future<String> id : ids) {
-                out.add(id.get());
-            }
-            return out;
-        } finally {
-            clients.shutdownNow();
-        }
     }
 
     private void awaitAvailableWorkers(int n) {
