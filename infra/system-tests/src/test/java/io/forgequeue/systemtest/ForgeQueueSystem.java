@@ -297,13 +297,47 @@ final class ForgeQueueSystem implements AutoCloseable {
         return w;
     }
 
+    /**
+     * Starts one more worker with a forge-sim of its own run with {@code forgeArgs} instead of the system's (a GPU
+     * that offers other checkpoints, or loads them at another speed), whether or not the system was built with
+     * {@link Builder#forgePerWorker()}. Safe to call from several threads at once (workers start side by side).
+     */
+    AppProcess addWorkerWithForge(List<String> forgeArgs) {
+        String id;
+        int index;
+        synchronized (workers) {
+            index = workers.size();
+            id = name + "-w" + (index + 1);
+            workers.add(null);
+        }
+        ForgeSimProcess sim = startForge(forgeArgs);
+        synchronized (forges) {
+            forges.add(sim);
+        }
+        Map<String, String> env = brokerEnv();
+        env.put("FORGE_URL", sim.baseUrl().toString());
+        env.put("WORKER_ID", id);
+        env.put("WORKER_POOL", "default");
+        env.putAll(workerEnv);
+        AppProcess w = AppProcess.start(id, SystemPaths.workerJar(), env, FreePort.next());
+        synchronized (workers) {
+            workers.set(index, w);
+            forgeOfWorker.put(w, sim);
+        }
+        return w;
+    }
+
     private ForgeSimProcess startForge() {
+        return startForge(forgeArgs);
+    }
+
+    private ForgeSimProcess startForge(List<String> args) {
         String simName;
         synchronized (forges) {
             simName = name + "-forge" + (++forgesStarted);
         }
         try {
-            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(forgeArgs.toArray(String[]::new))
+            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(args.toArray(String[]::new))
                     .echoOutput(false).logTo(AppLogs.register(simName, SystemPaths.logDir().resolve(simName + ".log")));
             Path simJar = selfContainedForgeSimJar();
             if (simJar != null) {
