@@ -28,18 +28,24 @@ public final class BenchMain {
     public static void main(String[] args) {
         Path root = BenchPaths.root();
         BenchOptions options;
+        ScaleOptions scale;
         try {
-            options = BenchOptions.parse(args, root);
+            List<String> rest = new ArrayList<>();
+            scale = ScaleOptions.parse(args, rest, List.of(args).contains("--quick"));
+            options = BenchOptions.parse(rest.toArray(String[]::new), root);
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
+            if (e.getMessage() != null && e.getMessage().startsWith("usage:")) {
+                System.err.print(ScaleOptions.usage());
+            }
             System.exit(2);
             return;
         }
-        int code = new BenchMain().run(root, options, String.join(" ", args));
+        int code = new BenchMain().run(root, options, scale, String.join(" ", args));
         System.exit(code);
     }
 
-    private int run(Path root, BenchOptions o, String argLine) {
+    private int run(Path root, BenchOptions o, ScaleOptions scale, String argLine) {
         String started = now();
         double loadAtStart = ProcStats.loadAverage();
         Path logDir = BenchPaths.createDirectories(o.outDir().resolve("logs"));
@@ -81,6 +87,16 @@ public final class BenchMain {
                 if (o.scenarios().contains("fanout")) {
                     section("WebSocket fan-out" + builds);
                     fanOutGroup(ctx, jarSets, report);
+                    report.write(o.outDir(), command, now(), ProcStats.loadAverage());
+                }
+                if (o.scenarios().contains("scale")) {
+                    section("the scheduler at scale: " + scale.workers() + " simulated workers, " + scale.keys()
+                            + " keys, " + scale.jobs() + " jobs (current build)");
+                    double before = ProcStats.loadAverage();
+                    for (ScenarioResult r : ScaleScenario.run(ctx, scale)) {
+                        r.detail("loadAverage1m", Map.of("before", before, "after", ProcStats.loadAverage()));
+                        report.add(r);
+                    }
                     report.write(o.outDir(), command, now(), ProcStats.loadAverage());
                 }
             } finally {
