@@ -3,10 +3,10 @@ package io.forgequeue.gateway.apikey;
 import io.forgequeue.gateway.quota.Quota;
 import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.PostgresNotifications;
+import io.forgequeue.gateway.system.SqlArrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.dao.DataAccessException;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 
@@ -23,7 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * API keys, stored as SHA-256 hashes (the keys are long random strings, so a plain fast hash is enough; the key
  * itself is never stored or logged), with their quotas. Lookups are cached for {@link ApiKeyProperties#cacheTtl()},
- * misses for a few seconds; a change of a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
+ * misses for a few seconds, quotas until the key changes; a change of a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
  * gateway's copies at once and is announced as {@link ApiKeyChanged}. Thread-safe.
  */
 @Service
@@ -41,7 +41,9 @@ public class ApiKeys {
     private final ApplicationEventPublisher events;
     private final long ttlNanos;
     private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<UUID, CachedQuota> quotaCache = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<UUID, Quota> quotaCache = new ConcurrentHashMap<>();
+    /** Grows with every invalidation of cached quotas, so a load that raced with a change does not store it. */
+    private final java.util.concurrent.atomic.AtomicLong quotaGeneration = new java.util.concurrent.atomic.AtomicLong();
 
     ApiKeys(JdbcClient jdbc, ApiKeyProperties properties, QuotaProperties quotas, ApplicationEventPublisher events,
             PostgresNotifications notifications) {
@@ -76,30 +78,51 @@ public class ApiKeys {
     }
 
     /**
-     * The quota of the key with this id (the defaults for an unknown key). Cached like authentication; the scheduler
-     * asks for it on every pick.
+     * The quota of the key with this id (the defaults for an unknown key). The scheduler asks for it for every
+     * candidate of every pick, so quotas are cached until the key changes (the {@code fq_keys} notification drops the
+     * entry on every gateway, a gap in the notifications drops them all), not for a time: with thousands of keys a
+     * time-to-live made the scheduler look one up in PostgreSQL on most decisions (issue 21). A miss costs one query;
+     * {@link #loadQuotas} fills many misses with one.
      */
     public Quota quotaOf(UUID keyId) {
-        long now = System.nanoTime();
-        CachedQuota cached = quotaCache.get(keyId);
-        if (cached != null && now < cached.expiresAt()) {
-            return cached.quota();
+        Quota cached = quotaCache.get(keyId);
+        if (cached != null) {
+            return cached;
         }
-        Quota quota;
-        try {
-            quota = jdbc.sql("select " + COLUMNS + " from api_key where id = :id").param("id", keyId)
-                    .query((rs, i) -> caller(rs).quota()).optional().orElseGet(this::defaults);
-        } catch (DataAccessException e) {
-            if (cached != null) {
-                return cached.quota();
+        loadQuotas(java.util.List.of(keyId));
+        return quotaCache.getOrDefault(keyId, defaults());
+    }
+
+    /** Caches the quotas of those of {@code keyIds} not cached yet, with one statement (none when all are). */
+    public void loadQuotas(java.util.Collection<UUID> keyIds) {
+        java.util.List<UUID> missing = new java.util.ArrayList<>();
+        for (UUID id : keyIds) {
+            if (!quotaCache.containsKey(id)) {
+                missing.add(id);
             }
-            throw e;
         }
-        if (quotaCache.size() > CACHE_MAX) {
+        if (missing.isEmpty()) {
+            return;
+        }
+        long generation = quotaGeneration.get();
+        java.util.Map<UUID, Quota> found = new java.util.HashMap<>();
+        jdbc.sql("select " + COLUMNS + " from api_key where id = any(cast(:ids as uuid[]))")
+                .param("ids", SqlArrays.of(missing))
+                .query(rs -> {
+                    Caller c = caller(rs);
+                    found.put(c.keyId(), c.quota());
+                });
+        if (quotaCache.size() + missing.size() > CACHE_MAX) {
             quotaCache.clear();
         }
-        quotaCache.put(keyId, new CachedQuota(quota, now + ttlNanos));
-        return quota;
+        synchronized (quotaGeneration) {
+            if (quotaGeneration.get() != generation) {
+                return; // a key changed meanwhile: what was read may be older than the change; read again next time
+            }
+            for (UUID id : missing) {
+                quotaCache.put(id, found.getOrDefault(id, defaults()));
+            }
+        }
     }
 
     /** The quota a key without limits of its own has. */
@@ -132,7 +155,10 @@ public class ApiKeys {
             return;
         }
         cache.values().removeIf(c -> c.caller() != null && c.caller().keyId().equals(keyId));
-        quotaCache.remove(keyId);
+        synchronized (quotaGeneration) {
+            quotaGeneration.incrementAndGet();
+            quotaCache.remove(keyId);
+        }
         boolean disabled = jdbc.sql("select disabled_at is not null from api_key where id = :id").param("id", keyId)
                 .query(Boolean.class).optional().orElse(true);
         log.debug("ApiKey(id={}) changed (disabled: {})", keyId, disabled);
@@ -142,7 +168,10 @@ public class ApiKeys {
     /** After a gap in the notifications: any cached key may be stale. */
     private void forgetAll() {
         cache.clear();
-        quotaCache.clear();
+        synchronized (quotaGeneration) {
+            quotaGeneration.incrementAndGet();
+            quotaCache.clear();
+        }
     }
 
     private Caller caller(ResultSet rs) throws SQLException {
@@ -163,6 +192,4 @@ public class ApiKeys {
     private record Cached(Caller caller, long expiresAt) {
     }
 
-    private record CachedQuota(Quota quota, long expiresAt) {
-    }
 }
