@@ -93,7 +93,13 @@ public final class BenchMain {
                     section("the scheduler at scale: " + scale.workers() + " simulated workers, " + scale.keys()
                             + " keys, " + scale.jobs() + " jobs (current build)");
                     double before = ProcStats.loadAverage();
-                    for (ScenarioResult r : ScaleScenario.run(ctx, scale)) {
+                    List<ScenarioResult> scaled;
+                    try {
+                        scaled = ScaleScenario.run(ctx, scale);
+                    } catch (AssertionError e) { // test-support's readiness wait fails with an AssertionError
+                        throw new IllegalStateException(e.getMessage(), e);
+                    }
+                    for (ScenarioResult r : scaled) {
                         r.detail("loadAverage1m", Map.of("before", before, "after", ProcStats.loadAverage()));
                         report.add(r);
                     }
