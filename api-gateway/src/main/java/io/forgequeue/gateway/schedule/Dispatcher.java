@@ -185,6 +185,7 @@ class Dispatcher implements SmartLifecycle {
                 if (job == null) {
                     continue;
                 }
+                metrics.picked(System.nanoTime() - started);
                 skip.add(job.id());
                 progress = true;
                 if (job.attempt() >= properties.maxAttempts()) {

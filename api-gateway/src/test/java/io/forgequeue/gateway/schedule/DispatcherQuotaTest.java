@@ -75,5 +75,8 @@ class DispatcherQuotaTest {
         order.verify(keys).loadQuotas(owners);
         order.verify(keys, org.mockito.Mockito.atLeastOnce()).quotaOf(any());
         verify(keys, times(1)).loadQuotas(any());
+        // every job chosen for the worker was timed as a pick, the in-memory part of a decision
+        org.assertj.core.api.Assertions.assertThat(registry.get("gpu.gateway.scheduler.picks").timer().count())
+                .isEqualTo(50);
     }
 }
