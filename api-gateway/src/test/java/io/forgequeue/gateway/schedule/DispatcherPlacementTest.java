@@ -55,7 +55,7 @@ class DispatcherPlacementTest {
             new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3), Duration.ofMillis(500),
                     Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1), Duration.ofSeconds(5),
                     new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
-            new SchedulerMetrics(registry, new GatewayMetrics(registry)), mock(QueueStats.class), Brokers.connected());
+            new SchedulerMetrics(registry, new GatewayMetrics(registry)), oneSecondPerStandardImage(), Brokers.connected());
     private final UUID owner = UUID.randomUUID();
     private final Map<UUID, JobRow> waiting = new HashMap<>();
     private final Map<UUID, String> assignedTo = new HashMap<>();
@@ -114,6 +114,13 @@ class DispatcherPlacementTest {
 
         // the jobs cost 20 s each: once w-a holds two (40 s), w-b loading the checkpoint (10 s) starts sooner
         assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
+    }
+
+    /** Job costs are in standard images; here one takes a GPU second, so a job's cost reads as its seconds. */
+    private static QueueStats oneSecondPerStandardImage() {
+        QueueStats stats = mock(QueueStats.class);
+        when(stats.secondsPerStandardImage(anyString())).thenReturn(1.0);
+        return stats;
     }
 
     private void worker(String id, String loaded) {
