@@ -224,8 +224,9 @@ class QueryPlansIT {
                     scans.put(oneLine(s.sql()), plan);
                 }
             }
-            assertThat(reloadPlanWithoutSeqScans(c)).as("the reload can be served by job_queued and job_assigned")
-                    .contains("job_queued").contains("job_assigned");
+            // which partial index serves the queued part (job_queued or job_owner_in_flight) is the planner's choice
+            assertThat(reloadPlanWithoutSeqScans(c)).as("the reload can be served by partial indexes")
+                    .containsAnyOf("job_queued", "job_owner_in_flight").contains("job_assigned");
         }
         // the paths above really ran: every kind of statement is among those explained
         assertThat(explained).anyMatch(s -> s.contains("insert into job ("));
