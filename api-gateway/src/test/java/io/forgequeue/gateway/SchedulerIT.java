@@ -373,6 +373,19 @@ class SchedulerIT extends IntegrationTestBase {
                 + silent.id() + " lost"));
         awaitCounter("gpu.gateway.scheduler.revocations", "lost", lostBefore + 2);
         assertThat(api().get(key, "/api/v1/jobs/" + jobs.get(0)).json().get("progress").asInt()).isZero();
+        // each assignment taken back is told to stop at once, that attempt on that worker only
+        List<CancelJobCommand> stops = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            CancelJobCommand c = nextCommand(tap);
+            if (c != null) {
+                stops.add(c);
+            }
+            return stops.stream().map(CancelJobCommand::jobId).toList().containsAll(jobs);
+        });
+        assertThat(stops).allSatisfy(c -> {
+            assertThat(c.attempt()).isEqualTo(1);
+            assertThat(c.workerId()).isEqualTo(silent.id());
+        });
 
         // what it reports now changes nothing; starting the attempt again gets it a stop for that attempt only
         double revokedBefore = counter("gpu.gateway.events.rejected", "reason", "revoked");
@@ -381,8 +394,8 @@ class SchedulerIT extends IntegrationTestBase {
                 .until(() -> counter("gpu.gateway.events.rejected", "reason", "revoked") >= revokedBefore + 2);
         assertThat(assignment(jobs.get(0))).containsEntry("status", "QUEUED");
         running.publish(running.running());
-        CancelJobCommand stop = JobAttempt.WIRE.readValue(await().atMost(Duration.ofSeconds(10))
-                .until(() -> BROKER.take(tap), m -> m != null).getBody(), CancelJobCommand.class);
+        CancelJobCommand stop = await().atMost(Duration.ofSeconds(10)).until(() -> nextCommand(tap),
+                c -> c != null && c.jobId().equals(jobs.get(0)));
         assertThat(stop.jobId()).isEqualTo(jobs.get(0));
         assertThat(stop.attempt()).isEqualTo(1);
         assertThat(stop.workerId()).isEqualTo(silent.id());
