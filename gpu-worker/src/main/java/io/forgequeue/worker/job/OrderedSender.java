@@ -1,14 +1,17 @@
 package io.forgequeue.worker.job;
 
+import com.rabbitmq.client.Channel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
 import org.springframework.amqp.core.Message;
+import org.springframework.amqp.rabbit.connection.ChannelProxy;
 import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.amqp.rabbit.core.RabbitOperations;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 
 import java.time.Duration;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,12 +28,16 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>An event that could not be sent within {@code maxWait} (broker unreachable) is failed, not sent late. If the
  * channel breaks, the event being sent is failed, its successors go out on a new channel once the broker answers.
+ * After the broker refuses an event (a nack), the channel is closed and the next event goes out on a new one: a
+ * RabbitMQ 3.10 channel that first published to a quorum queue while it elected a new leader (its node was killed)
+ * kept refusing every event until the old node came back, almost two minutes, while new channels were accepted.
  * Thread-safe.
  */
 final class OrderedSender implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(OrderedSender.class);
     private static final long RETRY_PAUSE_MILLIS = 200;
+    private static final String NOT_SENT = "not sent: ";
 
     private record Task(String exchange, String routingKey, Message message, CorrelationData correlation,
                         long enqueuedNanos) {
@@ -38,9 +45,11 @@ final class OrderedSender implements AutoCloseable {
 
     private final RabbitTemplate template;
     private final long maxWaitNanos;
-    private final LinkedBlockingQueue<Task> queue = new LinkedBlockingQueue<>();
+    private final LinkedBlockingDeque<Task> queue = new LinkedBlockingDeque<>();
     private final Thread thread;
     private volatile boolean running = true;
+    /** Set when the broker refused an event sent on the current channel: the next send uses a new channel. */
+    private volatile boolean renew;
 
     OrderedSender(RabbitTemplate template, Duration maxWait) {
         this.template = template;
@@ -56,6 +65,11 @@ final class OrderedSender implements AutoCloseable {
             fail(correlation, "the worker is stopping");
             return;
         }
+        correlation.getFuture().whenComplete((confirm, error) -> {
+            if (confirm != null && !confirm.isAck() && !isOwnFailure(confirm)) {
+                renew = true;
+            }
+        });
         queue.add(new Task(exchange, routingKey, message, correlation, System.nanoTime()));
     }
 
@@ -68,6 +82,12 @@ final class OrderedSender implements AutoCloseable {
                         Task task = next();
                         if (task == null) {
                             continue;
+                        }
+                        if (renew) {
+                            renew = false;
+                            queue.addFirst(task); // keeps its place in the order
+                            closeChannel(ops);
+                            return null;
                         }
                         if (System.nanoTime() - task.enqueuedNanos() > maxWaitNanos) {
                             fail(task.correlation(), "not sent within " + Duration.ofNanos(maxWaitNanos));
@@ -90,6 +110,20 @@ final class OrderedSender implements AutoCloseable {
         }
     }
 
+    /** Closes the channel for good (not back to the cache), so the next {@code invoke} opens a new one. */
+    private static void closeChannel(RabbitOperations ops) {
+        try {
+            ops.execute(channel -> {
+                Channel target = channel instanceof ChannelProxy proxy ? proxy.getTargetChannel() : channel;
+                target.close();
+                return null;
+            });
+        } catch (AmqpException | IllegalStateException e) {
+            log.debug("Closing the event channel failed ({}); a new one is opened anyway", e.toString());
+        }
+        log.info("The broker refused an event; the next events go out on a new channel");
+    }
+
     private Task next() {
         try {
             return queue.poll(200, TimeUnit.MILLISECONDS);
@@ -110,7 +144,12 @@ final class OrderedSender implements AutoCloseable {
     }
 
     private static void fail(CorrelationData correlation, String reason) {
-        correlation.getFuture().complete(new CorrelationData.Confirm(false, reason));
+        correlation.getFuture().complete(new CorrelationData.Confirm(false, NOT_SENT + reason));
+    }
+
+    /** Whether a negative confirm is this sender's own (the event never reached the broker), not the broker's. */
+    private static boolean isOwnFailure(CorrelationData.Confirm confirm) {
+        return confirm.getReason() != null && confirm.getReason().startsWith(NOT_SENT);
     }
 
     /** Sends what is queued (for at most 5 s), then stops. */
