@@ -26,15 +26,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * "lane"), which merges whatever its consumer delivered while the previous batch was being merged together, in one
  * transaction (one commit instead of one per event), then acknowledges them with one multiple-ack. Under light load
  * a batch is a single event, so nothing waits for a batch to fill, and a single event is merged by one statement in
- * autocommit (one round trip to PostgreSQL instead of three; measured in one benchmark run, issue 8: the outcome
- * reached the WebSocket client about 0.8× as late). The lanes merge in parallel, as the consumers did before, so
- * PostgreSQL's backends and the machine's cores are used as before (one lane instead of four: 0.84× the jobs/s).
+ * autocommit (one round trip to PostgreSQL; a transaction adds the plan-cache setting and the commit). The lanes
+ * merge in parallel, one per consumer, so several PostgreSQL backends and cores work at once. Why this stays
+ * hand-written: docs/decisions/0003-hand-written-outbox-and-merge-batcher.md.
  *
  * <p>Guarantees kept: every event is merged by the guarded statement ({@link EventMerger}); a message is acked only
  * after its merge committed; the relay hears of a change only after the commit. A batch is sorted by job (stable, so
  * the events of one job keep their order), so concurrent batches (other lanes, other gateways) lock rows in the same
- * order and cannot deadlock. If a batch fails, its events are merged one by one (one autocommit statement each, the
- * path used before batching), so one bad event cannot hold back the others: a database that cannot be reached
+ * order and cannot deadlock. If a batch fails, its events are merged one by one (one autocommit statement each), so
+ * one bad event cannot hold back the others: a database that cannot be reached
  * returns the events to the queue after a pause, any other failure drops only the event that caused it (counted).
  *
  * <p>The multiple-ack is safe because a channel belongs to one consumer thread, whose deliveries all go to the same

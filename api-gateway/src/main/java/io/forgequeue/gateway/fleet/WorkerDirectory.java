@@ -106,8 +106,8 @@ public class WorkerDirectory {
             return next;
         });
         // who holds which Forge changes only when a worker comes, goes or names another Forge: not on every status,
-        // and only among the workers that name the Forge(s) concerned (issue 21: re-deciding the whole fleet for every
-        // worker that joined or came back made 500 workers' announcements pile up)
+        // and only among the workers that name the Forge(s) concerned (re-deciding the whole fleet for every worker
+        // that joins or comes back would make a large fleet's announcements pile up)
         boolean refusals = false;
         if (identityMayMatter[0]) {
             java.util.Set<String> identities = new java.util.HashSet<>();

@@ -13,7 +13,7 @@ import java.util.UUID;
 import java.util.stream.Collectors;
 
 /**
- * Erases the data of finished jobs (issue 19; docs/data-retention.md), for the erase API and for the retention sweep,
+ * Erases the data of finished jobs (docs/data-retention.md), for the erase API and for the retention sweep,
  * with the same statement so that both leave the same tombstone. Erasing a job:
  * <ul>
  *   <li>deletes its images ({@code job_image}: the bytes, whose PNG text chunks also carry the prompt) and their

@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Publishes outbox entries (cancel commands) with publisher confirms and marks them sent once the broker confirmed
- * them. (Jobs themselves are no longer published on submission: the scheduler hands them to workers.)
+ * them. Jobs are not published here: the scheduler hands them to workers.
  *
  * <p>Latency path: the instance that commits a job (or cancel) has already claimed its outbox entry in the same
  * statement and hands it to the publisher thread at once ({@link DispatchRequested}); no polling delay. The

@@ -1,2 +1,2 @@
-/** Transactional outbox relay: publishes committed job messages and cancel commands with publisher confirms. */
+/** Transactional outbox relay: publishes committed cancel commands with publisher confirms. */
 package io.forgequeue.gateway.outbox;

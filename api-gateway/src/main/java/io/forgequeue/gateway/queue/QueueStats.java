@@ -100,8 +100,8 @@ public class QueueStats {
     /**
      * The fleet as ETAs and waiting reasons see it: available workers per pool and counts, taken at most
      * {@link #FLEET_VIEW_NANOS} ago. Every job view and every position frame asks; deciding it from the directory
-     * each time sorted the whole fleet per job (issue 21: with 500 workers, the main cost of position pushes and of
-     * the job views built on the scheduler's thread for each hand-out).
+     * each time would sort the whole fleet per job, on the scheduler's thread too (it builds a job view for each
+     * hand-out).
      */
     record FleetView(long takenNanos, Map<String, List<FleetWorker>> availableByPool,
                      Map<String, WorkerDirectory.PoolFleet> byPool) {

@@ -83,7 +83,7 @@ class PositionPusher {
             Map<UUID, List<SocketSession>> waiting = pools == null ? registry.queuedWatches()
                     : registry.queuedWatchesIn(pools);
             // why jobs wait depends only on their pool and checkpoint: decided once per flush, not per watched job
-            // (issue 21: with 500 workers, deciding it for each of 1,000 watched jobs cost more than the positions)
+            // (with a large fleet, deciding it for each watched job would cost more than the positions)
             Map<List<String>, Optional<String>> blocked = new HashMap<>();
             waiting.forEach((jobId, sessions) -> push(jobId, sessions, blocked));
         } catch (RuntimeException e) {

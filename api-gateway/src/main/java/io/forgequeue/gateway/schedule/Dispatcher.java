@@ -173,7 +173,7 @@ class Dispatcher implements SmartLifecycle {
             }
         }
         // the quotas of every key that may be picked, cached with one statement for the keys not seen yet: no
-        // decision waits for a look-up (issue 21: with 1,000 keys most decisions did)
+        // decision waits for a look-up
         keys.loadQuotas(index.waitingOwners());
         boolean handedOut = false;
         if (!mayPublish()) {
@@ -330,9 +330,9 @@ class Dispatcher implements SmartLifecycle {
         /**
          * Per canonical checkpoint, how soon the soonest free worker that has it loaded (and offers it) could start a
          * job: computed once per round and checkpoint, dropped for the checkpoints an assignment changes
-         * ({@link #assigned}). Asking every other worker for every candidate of every free worker cost
-         * slots x candidates x workers per round (8 million checks for 500 free workers), which made a new leader
-         * or a fleet that came back idle wait seconds for its first hand-outs (issue 21).
+         * ({@link #assigned}). Asking every other worker for every candidate of every free worker would cost
+         * slots x candidates x workers per round, so a new leader or a fleet that came back idle would wait for its
+         * first hand-outs.
          */
         private final Map<String, Double> soonestLoaded = new HashMap<>();
 

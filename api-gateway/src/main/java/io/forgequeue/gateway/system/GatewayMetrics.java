@@ -226,7 +226,7 @@ public class GatewayMetrics {
 
     /**
      * Seconds the oldest QUEUED job of each pool has waited (0 for pools missing from the map): with the queued count,
-     * what autoscaling reads now that the backlog is in PostgreSQL, not in the broker.
+     * what autoscaling reads, since the backlog is in PostgreSQL, not in the broker.
      */
     public void oldestQueued(Map<String, Double> secondsByPool) {
         Map<PoolMeters, Double> max = new IdentityHashMap<>();

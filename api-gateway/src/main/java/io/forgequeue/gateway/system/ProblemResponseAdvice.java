@@ -112,7 +112,7 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
                                                           HttpStatusCode statusCode, WebRequest request) {
         if (body instanceof ProblemDetail problem && (problem.getProperties() == null
                 || !problem.getProperties().containsKey("code"))) {
-            ApiProblem kind = forStatus(statusCode.value());
+            ApiProblem kind = ApiProblem.forStatus(statusCode.value(), ApiProblem.INTERNAL_ERROR);
             problem.setType(kind.type());
             problem.setTitle(kind.title());
             problem.setProperty("code", kind.code());
@@ -121,19 +121,6 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
             }
         }
         return super.createResponseEntity(body, headers, statusCode, request);
-    }
-
-    private static ApiProblem forStatus(int status) {
-        return switch (status) {
-            case 400 -> ApiProblem.MALFORMED_REQUEST;
-            case 404 -> ApiProblem.NOT_FOUND;
-            case 405 -> ApiProblem.METHOD_NOT_ALLOWED;
-            case 406 -> ApiProblem.NOT_ACCEPTABLE;
-            case 413 -> ApiProblem.PAYLOAD_TOO_LARGE;
-            case 415 -> ApiProblem.UNSUPPORTED_MEDIA_TYPE;
-            case 503 -> ApiProblem.SERVICE_UNAVAILABLE;
-            default -> ApiProblem.INTERNAL_ERROR;
-        };
     }
 
     private static ResponseEntity<Object> problem(ApiProblem kind, String detail, List<FieldError> errors) {

@@ -60,9 +60,8 @@ final class ForgeApi {
      * Forge (uvicorn) speaks HTTP/1.1; no h2c upgrade attempts, no redirects. The client's own selector thread
      * completes each exchange ({@code executor(Runnable::run)}) instead of handing the answer to a pool thread
      * first: the calls are blocking {@code send}s whose body handler only collects bytes, so nothing runs on the
-     * selector thread that could hold it up, and the answer reaches the waiting thread one hop sooner (on this
-     * machine a zero-latency txt2img round trip p50 0.30 → 0.24 ms quiet; more under load, where every thread
-     * hand-off waits for a core). That time is part of the GPU's idle gap between two jobs.
+     * selector thread that could hold it up, and the answer reaches the waiting thread one thread hand-off sooner
+     * (under load every hand-off waits for a core). That time is part of the GPU's idle gap between two jobs.
      */
     private static HttpClient newClient(Duration connectTimeout) {
         return HttpClient.newBuilder()

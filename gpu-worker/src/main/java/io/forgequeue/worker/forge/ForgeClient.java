@@ -28,7 +28,7 @@ import java.util.function.BooleanSupplier;
  * probes. Built once by {@link ForgeConfiguration}. Thread-safe; meant for one job at a time (forge-api.md §11.1:
  * one txt2img in flight per server), while other threads poll, interrupt or probe.
  *
- * <p><b>A Forge shared with other clients</b> (a person in its web UI, another API client; issue 15). Forge's progress,
+ * <p><b>A Forge shared with other clients</b> (a person in its web UI, another API client). Forge's progress,
  * live preview and interrupt are global (§2, §5, §6), so:
  * <ul>
  *   <li>a txt2img is sent only while Forge is idle: while it runs another client's job the worker waits, up to
@@ -42,7 +42,7 @@ import java.util.function.BooleanSupplier;
  *       so that its unfinished images are never the job's result.</li>
  * </ul>
  *
- * <p><b>Models</b> (issue 17): after each txt2img the model Forge reports it used ({@code info.sd_model_name},
+ * <p><b>Models</b>: after each txt2img the model Forge reports it used ({@code info.sd_model_name},
  * {@code sd_model_hash}) tells which checkpoint is loaded now and, with the call's duration, this Forge's speed and
  * load times ({@link ForgeModels}); all three go into {@link #offer()}. A job that names a checkpoint is verified
  * ({@link ModelCheck}): when another model ran, its images are not delivered, Forge is asked to load the requested

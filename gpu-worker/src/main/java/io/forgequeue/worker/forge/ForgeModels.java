@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the worker knows about its Forge's models (issue 17): the checkpoint loaded now, as the last txt2img showed it
+ * What the worker knows about its Forge's models: the checkpoint loaded now, as the last txt2img showed it
  * ({@code info.sd_model_name}/{@code sd_model_hash}, matched against the catalog), and the speed and load times
  * learned from its own calls ({@link ForgeTimings}). Counts checkpoint switches by checkpoint.
  *

@@ -4,7 +4,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * This Forge's speed and checkpoint load times, learned from the worker's own txt2img calls (issue 17), for the
+ * This Forge's speed and checkpoint load times, learned from the worker's own txt2img calls, for the
  * scheduler's placement and ETAs.
  *
  * <p>A job's work is its sampling steps at the reference size: {@code steps × batch size × width × height / 512²}

@@ -5,7 +5,7 @@ import io.forgequeue.model.WorkerStatus;
 import java.util.List;
 
 /**
- * Which checkpoint ran, and whether it is the one a job asked for (issue 17). Forge silently runs its current model
+ * Which checkpoint ran, and whether it is the one a job asked for. Forge silently runs its current model
  * when a per-request override names one it cannot load (forge-api.md §3; Forge issues #1940, #1610), so after each
  * txt2img the model {@code info} reports is compared with the requested one, by every name Forge knows a checkpoint
  * by ({@link Checkpoint}). A mismatch is called only when the two are provably different: when the report or the

@@ -2,7 +2,7 @@ package io.forgequeue.worker.forge;
 
 /**
  * Forge generated with another checkpoint than the job asked for, also after the worker asked it to load the
- * requested one (or it refused to): the images are not the job's result (issue 17).
+ * requested one (or it refused to): the images are not the job's result.
  */
 public class ModelMismatchException extends RuntimeException {
 

@@ -9,7 +9,7 @@ import org.springframework.validation.annotation.Validated;
 import java.time.Duration;
 
 /**
- * What the worker keeps and checks about its Forge's checkpoints ({@code worker.models.*}, issue 17).
+ * What the worker keeps and checks about its Forge's checkpoints ({@code worker.models.*}).
  *
  * @param verify          compare the model Forge reports it used with the requested checkpoint after every txt2img;
  *                        on a mismatch ask Forge to load the requested one and try once more, then fail the job

@@ -83,7 +83,7 @@ final class JobAttempt {
      * Interrupts Forge for this attempt at most once, whichever thread asks first (the cancel listener and the
      * progress poll both do): only the thread that claims it calls {@code interrupt}, and a claim whose interrupt was
      * not sent (Forge not busy yet) is given up, so a later poll tries again. Forge's interrupt is global: a second
-     * one, sent after this job ended, would cut short the next job Forge runs (issue 15).
+     * one, sent after this job ended, would cut short the next job Forge runs.
      *
      * @param interrupt sends the interrupt if it still applies; says whether it was sent
      * @return whether this call sent it

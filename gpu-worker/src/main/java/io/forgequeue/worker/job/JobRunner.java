@@ -195,7 +195,7 @@ class JobRunner {
                 return requeued(running, "worker shutting down", Disposition.REQUEUE);
             }
             if (result.interruptedElsewhere()) {
-                // issue 15: someone else stopped it on a shared Forge; its images are unfinished, it runs again
+                // someone else stopped it on a shared Forge; its images are unfinished, it runs again
                 log.warn("Job(id={}) was interrupted on Forge by another client; {} unfinished image(s) discarded, "
                         + "the job is given back to run again", jobId, result.images().size());
                 return requeued(running, "interrupted on the image server by someone else; it runs again",
@@ -277,7 +277,7 @@ class JobRunner {
                 forge.callTimeout().toMillis()));
     }
 
-    /** Issue 17: Forge generated with another checkpoint, twice; no image of the wrong model is delivered. */
+    /** Forge generated with another checkpoint, twice: no image of the wrong model is delivered. */
     private Result modelMismatch(JobAttempt running, ModelMismatchException e) {
         log.warn("Job(id={}) failed: {}", running.jobId(), e.getMessage());
         Map<String, Object> metadata = new LinkedHashMap<>();
@@ -290,7 +290,7 @@ class JobRunner {
     }
 
     /**
-     * Issue 19: the images do not fit in one outcome event (the broker would refuse it, and the job would be given
+     * The images do not fit in one outcome event (the broker would refuse it, and the job would be given
      * back and run again and again). Fails the job, which is acked: nothing runs it again.
      */
     private Result imagesTooLarge(JobAttempt running, int images, long imageBytes, long maxImageBytes) {

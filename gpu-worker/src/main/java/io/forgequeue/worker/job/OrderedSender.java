@@ -21,10 +21,10 @@ import java.util.concurrent.TimeUnit;
  * gets the {@link CorrelationData} at once; it completes with the broker's confirm (or a nack when the event could
  * not be sent).
  *
- * <p>Before, each event waited for the previous one's confirm to keep that order (events leave from the listener
- * and the progress poller, and the connection factory hands out its cached channels round robin). A PROGRESS sent
- * just before the job ended thus put a whole extra confirm round trip between Forge's end and the next job's start,
- * and the RUNNING event of a fast job always did.
+ * <p>One channel, not the connection factory's cached channels (handed out round robin), is what keeps the order:
+ * events leave from the listener and from the progress poller, and over two channels they could overtake each
+ * other. No event waits for another's confirm, so a PROGRESS or RUNNING event sent just before a job ends adds no
+ * confirm round trip between Forge's end and the next job's start.
  *
  * <p>An event that could not be sent within {@code maxWait} (broker unreachable) is failed, not sent late. If the
  * channel breaks, the event being sent is failed, its successors go out on a new channel once the broker answers.

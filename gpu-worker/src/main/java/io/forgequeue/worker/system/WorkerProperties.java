@@ -97,7 +97,7 @@ public record WorkerProperties(
         public Outcome {
         }
 
-        /** Before {@code maxImageBytes} existed (tests, tools): the default bound. */
+        /** With the default {@code maxImageBytes} (for tests and tools). */
         public Outcome(Duration retryFor, Duration retryDelay, Duration retryMaxDelay) {
             this(retryFor, retryDelay, retryMaxDelay, DEFAULT_MAX_IMAGE_BYTES);
         }

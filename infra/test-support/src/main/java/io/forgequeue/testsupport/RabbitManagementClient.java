@@ -41,8 +41,8 @@ final class RabbitManagementClient {
 
     /**
      * The client the harness uses: HTTP/1.1. With the JDK's default (HTTP/2 over an h2c upgrade) the management API
-     * drops a PUT that is the first request on a new connection ("EOF reached while reading"), so a test JVM failed
-     * to create its virtual host whenever its connection had been closed (issue 15).
+     * drops a PUT that is the first request on a new connection ("EOF reached while reading"), so a test JVM would
+     * fail to create its virtual host whenever its connection had been closed.
      */
     static HttpClient newHttpClient() {
         return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
