@@ -49,6 +49,16 @@ public class JobMoves {
      * up {@code maxAttempts}, or the lease is not valid. Moves the pool's virtual time to the job's fair tag.
      */
     public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease) {
+        return assign(jobId, worker, maxAttempts, lease, Double.POSITIVE_INFINITY);
+    }
+
+    /**
+     * As {@link #assign(UUID, String, int, Lease)}, but moves the pool's virtual time at most to {@code clockTag}:
+     * the tag of the job fair order would hand out now. When placement takes a job out of that order (a warm
+     * checkpoint elsewhere), the virtual time stays with the jobs passed over, so keys that submit meanwhile are
+     * tagged from there and not behind the passed-over jobs.
+     */
+    public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease, double clockTag) {
         Optional<JobRow> row = jdbc.sql("""
                         with upd as (
                             update job set assigned_worker = :worker, assigned_at = now(), attempt = job.attempt + 1,
@@ -57,7 +67,7 @@ public class JobMoves {
                               and job.attempt < :max and %s
                             returning %s
                         ), clock as (
-                            insert into pool_clock (pool, vtime) select pool, fair_tag from upd
+                            insert into pool_clock (pool, vtime) select pool, least(fair_tag, :clockTag) from upd
                             on conflict (pool) do update set vtime = greatest(pool_clock.vtime, excluded.vtime)
                         ), hist as (
                             insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason,
@@ -66,7 +76,7 @@ public class JobMoves {
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
                 .param("id", jobId).param("worker", worker).param("max", maxAttempts)
-                .param("holder", lease.holder()).param("epoch", lease.epoch())
+                .param("holder", lease.holder()).param("epoch", lease.epoch()).param("clockTag", clockTag)
                 .query(rows).optional();
         row.ifPresent(r -> events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null)));
         return row.map(r -> new Assigned(r, new JobMessage(r.id(), r.attempt(), worker, r.ticket(), r.pool(),

@@ -225,8 +225,11 @@ class Dispatcher implements SmartLifecycle {
                 }
                 boolean wasForced = ctx.forced(job);
                 boolean switching = slot.needsSwitch(job);
+                // the pool's virtual time follows the head of the fair order, not a job placement took out of it
+                JobState head = index.pick(pool, s -> s.priority() == job.priority());
+                double clockTag = head == null ? job.tag() : Math.min(job.tag(), head.tag());
                 Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), slot.worker().id(),
-                        properties.maxAttempts(), l);
+                        properties.maxAttempts(), l, clockTag);
                 if (assigned.isEmpty()) {
                     continue; // it changed meanwhile (cancelled, or the lease ended); its notification follows
                 }

@@ -31,6 +31,7 @@ import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyDouble;
 import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.Mockito.mock;
@@ -68,7 +69,7 @@ class DispatcherPlacementTest {
         UUID second = job("ckpt-a", 1.0, 2, 1.0);
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
         when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
-        when(moves.assign(any(), anyString(), anyInt(), any())).thenAnswer(call -> {
+        when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
             UUID id = call.getArgument(0);
             String worker = call.getArgument(1);
             assignedTo.put(id, worker);
@@ -97,7 +98,7 @@ class DispatcherPlacementTest {
         }
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
         when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
-        when(moves.assign(any(), anyString(), anyInt(), any())).thenAnswer(call -> {
+        when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
             UUID id = call.getArgument(0);
             String worker = call.getArgument(1);
             assignedTo.put(id, worker);

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -301,11 +300,6 @@ class PlacementSystemIT {
      */
     @Test
     @Order(4)
-    @Disabled("fails on sched (issue 17 acceptance: fairness with mixed checkpoints): B's jobs were hand-outs "
-            + "[3, 5, 8, 12], GPU seconds A 3.35 / B 1.81. Worker 2 (X loaded) ran A's X jobs far ahead of A's Y jobs "
-            + "while worker 1 loaded Y (the Y jobs were passed over without counting, another worker being "
-            + "'cheaper'), and the pool's virtual time (the tag of the last job handed out) followed the X jobs: B's Y "
-            + "jobs got tags behind A's delayed Y jobs, B's X jobs ahead of A's X jobs. See the s16-accept report")
     void theFairnessOfIssue16HoldsWithMixedCheckpoints() throws Exception {
         Http a = system.http(0, trace.createKey("mixed-a", null));
         Http b = system.http(0, trace.createKey("mixed-b", null));
@@ -339,8 +333,6 @@ class PlacementSystemIT {
      */
     @Test
     @Order(5)
-    @Disabled("waits for issue 17's worker-side model verification and forge-sim's ignore-override fault "
-            + "(branch s17-worker); enable when it is merged")
     void aGpuIgnoringTheRequestedModelFailsTheJobWithModelMismatchAfterOneRetry() throws Exception {
         ForgeSimProcess sim = system.forgeOf(w2);
         String loadedOnW2 = canonical(sim.admin().state().loadedModel());
