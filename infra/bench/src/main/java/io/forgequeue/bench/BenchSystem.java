@@ -82,7 +82,7 @@ final class BenchSystem implements AutoCloseable {
             system.startGateway();
             system.addWorkers(workers);
             system.gateway.awaitReady(STARTUP);
-            system.api = new GatewayClient(system.gateway.baseUrl(), system.apiKeys);
+            system.api = new GatewayClient(system.gateway.baseUrl(), system.gateway.managementUrl(), system.apiKeys);
             system.awaitScheduling(Duration.ofSeconds(60));
             return system;
         } catch (RuntimeException e) {
@@ -105,7 +105,7 @@ final class BenchSystem implements AutoCloseable {
         List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
         jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
         gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, FreePort.next(),
-                ctx.logDir());
+                FreePort.next(), ctx.logDir());
     }
 
     /** Starts {@code count} more workers, each with its own forge-sim, and waits until all are ready. */

@@ -64,7 +64,7 @@ class FaultForgeIT extends FaultSuite {
             while (Duration.between(from, Instant.now()).compareTo(outage) < 0) {
                 maxDepth = Math.max(maxDepth, r.system.sqlLong("select count(*) from job where status = 'QUEUED'"));
                 boolean paused = r.system.workers().stream()
-                        .allMatch(w -> Prometheus.sum(w.baseUrl(), "gpu_worker_consuming") == 0);
+                        .allMatch(w -> Prometheus.sum(w.managementUrl(), "gpu_worker_consuming") == 0);
                 bothPaused |= paused;
                 if (paused && !leftOut) {
                     long assigned = r.system.sqlLong("select count(*) from job where status = 'QUEUED' "
@@ -153,7 +153,7 @@ class FaultForgeIT extends FaultSuite {
         ForgeSimProcess forge = r.system.forgeOf(worker);
         Workload load = r.workload("s7err", Workload.Settings.steady(ofMillis(400)));
         try (load; Watcher live = r.watcher("s7-client", 0, load)) {
-            double retriesBefore = Prometheus.sum(worker.baseUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"));
+            double retriesBefore = Prometheus.sum(worker.managementUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"));
             load.start();
             FaultRig.sleep(ofSeconds(2));
             long failed0 = forge.admin().stats().calls().failed();
@@ -176,7 +176,7 @@ class FaultForgeIT extends FaultSuite {
             load.stop();
 
             Verdict v = r.verdict("scenario 7", load, List.of(live));
-            double retries = Prometheus.sum(worker.baseUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"))
+            double retries = Prometheus.sum(worker.managementUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"))
                     - retriesBefore;
             v.expectFailures(Map.of(ErrorCode.FORGE_ERROR.name(), 1, ErrorCode.FORGE_OUT_OF_MEMORY.name(), 1));
             checkFailure(v, forgeError.jobId(), ErrorCode.FORGE_ERROR);
@@ -203,7 +203,7 @@ class FaultForgeIT extends FaultSuite {
     private static double breakerOpens(FaultRig r) {
         double total = 0;
         for (AppProcess w : r.system.workers()) {
-            total += Prometheus.sum(w.baseUrl(), "gpu_worker_forge_breaker_transitions_total", Map.of("state", "open"));
+            total += Prometheus.sum(w.managementUrl(), "gpu_worker_forge_breaker_transitions_total", Map.of("state", "open"));
         }
         return total;
     }

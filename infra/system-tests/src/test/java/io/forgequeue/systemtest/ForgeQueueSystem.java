@@ -264,7 +264,7 @@ final class ForgeQueueSystem implements AutoCloseable {
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.putAll(SCHEDULER_GATEWAY_ENV);
         env.putAll(gatewayEnv);
-        AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, FreePort.next());
+        AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, FreePort.next(), FreePort.next());
         synchronized (gateways) {
             gateways.set(index, gw);
         }
@@ -458,6 +458,11 @@ final class ForgeQueueSystem implements AutoCloseable {
     /** Base URLs of the gateways whose processes are alive. */
     List<String> liveGatewayUrls() {
         return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::baseUrl).toList();
+    }
+
+    /** The actuators (management ports) of the live gateways: their {@code /actuator/prometheus}. */
+    List<String> liveGatewayManagementUrls() {
+        return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::managementUrl).toList();
     }
 
     /**
