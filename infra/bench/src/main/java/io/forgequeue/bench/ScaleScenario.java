@@ -453,6 +453,13 @@ final class ScaleScenario {
         env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", "scale-gw" + n);
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000000");
+        // a load generator, not abuse: issue 19's per-key rate limits far above what it sends
+        env.put("GATEWAY_RATELIMITS_REQUESTS_BURST", "1000000");
+        env.put("GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "1000000");
+        env.put("GATEWAY_RATELIMITS_FRAMES_BURST", "1000000");
+        env.put("GATEWAY_RATELIMITS_FRAMES_PERSECOND", "1000000");
+        env.put("GATEWAY_WEBSOCKET_MAXSESSIONSPERKEY", "1000000");
+        env.put("GATEWAY_WEBSOCKET_MAXUNAUTHENTICATEDSESSIONS", "1000000");
         env.put("LOGGING_LEVEL_IO_FORGEQUEUE_GATEWAY_FLEET", "WARN"); // 500 "worker joined" lines are noise here
         env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), "current"));
         List<String> jvm = new ArrayList<>(List.of("-Xms512m", "-Xmx1g"));
