@@ -8,11 +8,10 @@ import java.util.UUID;
 import java.util.concurrent.Executor;
 
 /**
- * What {@link ApiKeys} remembers of the keys it looked up, by the hex SHA-256 of the raw key (issue 19). Two bounded
+ * What {@link ApiKeys} remembers of the keys it looked up, by the hex SHA-256 of the raw key. Two bounded
  * Caffeine caches, so that strangers cannot flush it: keys that exist (enabled or disabled) in one, keys that do not
  * exist in the other. A flood of random keys only ever fills the second, where they evict each other; the keys of
- * real callers stay in the first until their time is up or they change. (Before, one map was cleared as a whole past
- * 10,000 entries: 10,001 random keys made every real caller's next request a database lookup.) Thread-safe.
+ * real callers stay in the first until their time is up or they change. Thread-safe.
  */
 final class KeyCache {
 

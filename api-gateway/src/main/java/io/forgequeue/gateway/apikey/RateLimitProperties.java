@@ -7,7 +7,7 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
 
 /**
- * Per-key rate limits ({@code gateway.rate-limits.*}; issue 19), token buckets: a key may spend {@code burst} at
+ * Per-key rate limits ({@code gateway.rate-limits.*}), token buckets: a key may spend {@code burst} at
  * once, and gets {@code perSecond} back every second. One key's flood is refused (429 with Retry-After, or its
  * WebSocket closed) while every other key is served as usual. Each gateway instance counts on its own: with n
  * instances behind a load balancer a key gets up to n times the rate.

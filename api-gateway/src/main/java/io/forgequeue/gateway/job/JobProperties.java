@@ -19,7 +19,7 @@ import java.util.List;
  * @param idempotencyRetention how long an Idempotency-Key is remembered
  * @param outboxLease          how long this instance owns the outbox entry of a cancel it just stored (it publishes
  *                             it right after commit; after the lease any instance's sweep may)
- * @param maxCost              the most GPU work one job may ask for, as width x height x steps x images (issue 19),
+ * @param maxCost              the most GPU work one job may ask for, as width x height x steps x images,
  *                             besides the field limits (which alone allow 4 MP x 150 steps x 8 images); a job above it
  *                             is refused with 422. Default 629,145,600 = four 1024x1024 images at 150 steps; 0 = no
  *                             bound

@@ -88,7 +88,7 @@ class JobSocketHandler extends TextWebSocketHandler {
         limitBlockingSends(ws);
         Caller caller = (Caller) ws.getAttributes().get(HeaderAuthInterceptor.CALLER_ATTRIBUTE);
         if (caller == null && unauthenticatedSessions() >= properties.maxUnauthenticatedSessions()) {
-            // issue 19: connections that never authenticate hold a slot each for auth-timeout; cap them
+            // connections that never authenticate hold a slot each for auth-timeout; cap them
             metrics.rateLimited(GatewayMetrics.LIMIT_UNAUTHENTICATED);
             log.warn("WebSocket connection refused: {} sessions here have not authenticated yet (the limit)",
                     properties.maxUnauthenticatedSessions());
@@ -165,7 +165,7 @@ class JobSocketHandler extends TextWebSocketHandler {
         admit(session, caller.get());
     }
 
-    /** Authenticates the session unless its key already holds as many sessions here as it may (issue 19). */
+    /** Authenticates the session unless its key already holds as many sessions here as it may. */
     private void admit(SocketSession session, Caller caller) {
         long others = registry.all().stream()
                 .filter(s -> s != session && s.caller() != null && s.caller().keyId().equals(caller.keyId())).count();

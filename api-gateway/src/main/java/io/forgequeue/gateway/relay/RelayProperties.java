@@ -25,7 +25,7 @@ import java.util.List;
  *                          {@code gpu.gateway.websocket.updates.dropped} and logged at most once a minute, and its
  *                          change reaches the clients through the reconcile instead. Each holds the job's view (a
  *                          few KB with a long prompt)
- * @param maxSessionsPerKey open sessions one key may hold on this instance (issue 19); one more is refused (error frame
+ * @param maxSessionsPerKey open sessions one key may hold on this instance; one more is refused (error frame
  *                          {@code too-many-sessions}, closed with 4429)
  * @param maxUnauthenticatedSessions sessions on this instance that have not authenticated yet (each may wait
  *                          {@code auth-timeout}); a connection beyond that is closed at once with 1013 (try again later)

@@ -13,7 +13,7 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * CORS for the REST API ({@code gateway.web.cors.*}; issue 19). Off by default: without listed origins no answer
+ * CORS for the REST API ({@code gateway.web.cors.*}). Off by default: without listed origins no answer
  * carries {@code Access-Control-Allow-Origin}, so a page of another origin cannot read the API from a browser. With
  * origins, a filter placed before the API-key check answers their preflight requests (which carry no key) and marks
  * their answers; the key still travels as a Bearer header (no cookies, so no credentials mode).

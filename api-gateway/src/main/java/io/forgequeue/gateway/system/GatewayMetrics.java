@@ -177,7 +177,7 @@ public class GatewayMetrics {
         counter(REFUSED, "reason", reason).increment();
     }
 
-    /** Something refused by a rate limit or a session cap ({@link #LIMITS}; issue 19). */
+    /** Something refused by a rate limit or a session cap ({@link #LIMITS}). */
     public void rateLimited(String limit) {
         counter(RATE_LIMITED, "limit", limit).increment();
     }

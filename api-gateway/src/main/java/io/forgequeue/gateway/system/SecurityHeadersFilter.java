@@ -12,7 +12,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
 import java.io.IOException;
 
 /**
- * Security headers on every answer of the public port, errors included (set before anything else runs; issue 19).
+ * Security headers on every answer of the public port, errors included (set before anything else runs).
  * The web page keeps the API key in localStorage, so a script injected into it would leak the key: the
  * Content-Security-Policy ({@link WebProperties#contentSecurityPolicy()}) lets only the page's own script file run
  * (the page has no inline script or style) and forbids framing; {@code nosniff} stops a browser from running an

@@ -13,7 +13,7 @@ import java.util.List;
  * Limits and headers of the HTTP API and the web page ({@code gateway.web.*}).
  *
  * @param maxBodyBytes          largest request body accepted; a larger one is answered 413 before it is read further
- * @param contentSecurityPolicy the Content-Security-Policy of every answer (issue 19): the web page keeps the API key
+ * @param contentSecurityPolicy the Content-Security-Policy of every answer: the web page keeps the API key
  *                              in localStorage, so no script may run but the page's own file, and no page may frame it
  * @param cors                  cross-origin REST calls from browsers: off unless origins are listed
  */
@@ -33,7 +33,7 @@ public record WebProperties(
             + "frame-ancestors 'none'; object-src 'none'";
 
     /**
-     * CORS for {@code /api/**} (issue 19). Off by default: a browser page of another origin cannot call the API.
+     * CORS for {@code /api/**}. Off by default: a browser page of another origin cannot call the API.
      *
      * @param allowedOrigins origins allowed to call the API from a browser (e.g. {@code https://app.example.com});
      *                       empty: none (CORS off)

@@ -27,7 +27,7 @@ import java.time.Duration;
  *       breaker opens; then the job is given back to the queue, never failed;</li>
  *   <li>500 and timeouts of the small calls (progress, the settle wait after an abandoned call): retried
  *       {@code retry.max-retries} times (default 2), then the job fails (FORGE_ERROR / FORGE_TIMEOUT);</li>
- *   <li>the txt2img call timeout ({@code call-timeout}): NOT retried and NOT counted by the breaker (issue 19). A
+ *   <li>the txt2img call timeout ({@code call-timeout}): NOT retried and NOT counted by the breaker. A
  *       job that needs longer than the limit needs it again on the next try, so each retry would hold the GPU for
  *       another full call timeout while everyone's jobs wait; and a user who sends such jobs on purpose must not be
  *       able to open the breaker, which pauses the worker for everyone. The job fails at once with FORGE_TIMEOUT.

@@ -99,7 +99,7 @@ final class BenchSystem implements AutoCloseable {
         // each key may have 1,000 jobs waiting (the scheduler's gateway.quotas.max-queued, default 50, would refuse
         // a scenario's backlog with 429; builds before the scheduler had the in-flight cap instead)
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000");
-        // a load generator, not abuse: issue 19's per-key rate limits far above what it sends
+        // a load generator, not abuse: the per-key rate limits far above what it sends
         env.put("GATEWAY_RATELIMITS_REQUESTS_BURST", "1000000");
         env.put("GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "1000000");
         env.put("GATEWAY_RATELIMITS_FRAMES_BURST", "1000000");

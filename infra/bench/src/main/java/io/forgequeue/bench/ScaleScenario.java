@@ -453,7 +453,7 @@ final class ScaleScenario {
         env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", "scale-gw" + n);
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000000");
-        // a load generator, not abuse: issue 19's per-key rate limits far above what it sends
+        // a load generator, not abuse: the per-key rate limits far above what it sends
         env.put("GATEWAY_RATELIMITS_REQUESTS_BURST", "1000000");
         env.put("GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "1000000");
         env.put("GATEWAY_RATELIMITS_FRAMES_BURST", "1000000");
