@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A private Prometheus run as a plain process (no systemd, no Docker), bound to 127.0.0.1, scraping the local
-# system (gateway 8080, workers 8091-8092, RabbitMQ 16701) with the alert rules of infra/prometheus/ loaded.
+# system (gateway's management port 8081, workers 8091-8092, RabbitMQ 16701) with the alert rules of infra/prometheus/ loaded.
 #
 # Usage: infra/local/prometheus.sh {install|start|stop|status|check}
 #   install  apt-get install prometheus if /usr/bin/prometheus or /usr/bin/promtool is missing (needs root).

@@ -13,6 +13,8 @@
 #   FORGE_USERNAME / FORGE_PASSWORD   Basic auth for Forges started with --api-auth (the same for all)
 #   FQ_WORKERS         number of gpu-worker processes with forge-sims (default 2, at most 16)
 #   FQ_GATEWAY_PORT    gateway HTTP port (default 8080)
+#   FQ_GATEWAY_MANAGEMENT_PORT   the gateway's actuator port: health, Prometheus (default 8081; never on the public
+#                      port)
 #   FQ_WORKER_PORT     first worker's actuator port (default 8091); worker i uses FQ_WORKER_PORT + i - 1
 #   FQ_FORGE_SIM_PORT  first forge-sim's port (default 7861); forge-sim i uses FQ_FORGE_SIM_PORT + 2(i - 1) and
 #                      its admin API the port above; FQ_FORGE_SIM_STEP_MS time per step (default 100)
@@ -26,7 +28,7 @@
 #                      default ports; see infra/prometheus/prometheus.yml)
 #
 # A second system on the same machine needs its own FQ_RUN_DIR and ports, e.g.
-#   FQ_RUN_DIR=$PWD/.run/two FQ_GATEWAY_PORT=18080 FQ_WORKER_PORT=18091 FQ_FORGE_SIM_PORT=18861 \
+#   FQ_RUN_DIR=$PWD/.run/two FQ_GATEWAY_PORT=18080 FQ_GATEWAY_MANAGEMENT_PORT=18081 FQ_WORKER_PORT=18091 FQ_FORGE_SIM_PORT=18861 \
 #     FQ_RABBIT_PORT=5721 FQ_PG_PORT=55442 infra/local/up.sh
 # A port another process already listens on is refused, and an app counts as up only when the answer to its health
 # probe comes from the very process up.sh started (its pid holds the port), never from another system's app.
@@ -39,12 +41,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$FQ_LOCAL_DIR/lib/apps.sh"
 
 GATEWAY_PORT=${FQ_GATEWAY_PORT:-8080}
+GATEWAY_MANAGEMENT_PORT=${FQ_GATEWAY_MANAGEMENT_PORT:-8081}
 SIM_STEP_MS=${FQ_FORGE_SIM_STEP_MS:-100}
 export FQ_RABBIT_PORT=${FQ_RABBIT_PORT:-5701}
 export FQ_PG_PORT=${FQ_PG_PORT:-55432}
 export FQ_PG_DB=${FQ_PG_DB:-forgequeue}
 # One line per worker: "NAME PORT FORGE_URL SIM_PORT" (checks the settings before anything starts).
-layout=$(fq_worker_layout "$GATEWAY_PORT")
+layout=$(fq_worker_layout "$GATEWAY_PORT" "$GATEWAY_MANAGEMENT_PORT")
 mapfile -t workers <<< "$layout"
 # Every app's port, before anything starts: free, or held by the same app of this FQ_RUN_DIR.
 fq_check_app_port gateway "$FQ_GATEWAY_JAR" "$GATEWAY_PORT"
@@ -85,8 +88,9 @@ samplers=$(fq_forge_common_names /sdapi/v1/samplers name "${forge_urls[@]}")
 checkpoints=$(fq_forge_common_names /sdapi/v1/sd-models model_name "${forge_urls[@]}")
 
 # The operator's own keys (GATEWAY_BOOTSTRAP_API_KEY) stay valid; the local key is added to them.
-fq_start_app gateway "$FQ_GATEWAY_JAR" "$GATEWAY_PORT" /actuator/health/readiness -- \
-  env SERVER_PORT="$GATEWAY_PORT" GATEWAY_INSTANCE_ID=gateway-1 \
+FQ_HEALTH_PORT=$GATEWAY_MANAGEMENT_PORT fq_start_app gateway "$FQ_GATEWAY_JAR" "$GATEWAY_PORT" \
+  /actuator/health/readiness -- \
+  env SERVER_PORT="$GATEWAY_PORT" MANAGEMENT_SERVER_PORT="$GATEWAY_MANAGEMENT_PORT" GATEWAY_INSTANCE_ID=gateway-1 \
   GATEWAY_BOOTSTRAP_API_KEY="$(fq_merge_api_keys "$API_KEY" "${GATEWAY_BOOTSTRAP_API_KEY:-}")" \
   GATEWAY_ADMIN_TOKENS="$ADMIN_TOKEN" \
   SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest \
@@ -104,8 +108,8 @@ for line in "${workers[@]}"; do
 done
 
 if [[ ${FQ_PROMETHEUS:-} == 1 ]]; then
-  if [[ $GATEWAY_PORT != 8080 || ${FQ_WORKER_PORT:-8091} != 8091 || ${#workers[@]} -gt 2 || $FQ_RABBIT_PORT != 5701 ]]; then
-    fq_warn "infra/prometheus/prometheus.yml scrapes the default ports (gateway 8080, workers 8091-8092, RabbitMQ \
+  if [[ $GATEWAY_MANAGEMENT_PORT != 8081 || ${FQ_WORKER_PORT:-8091} != 8091 || ${#workers[@]} -gt 2 || $FQ_RABBIT_PORT != 5701 ]]; then
+    fq_warn "infra/prometheus/prometheus.yml scrapes the default ports (gateway 8081, workers 8091-8092, RabbitMQ \
 16701); edit its targets for this system's ports"
   fi
   "$FQ_LOCAL_DIR/prometheus.sh" start
@@ -126,7 +130,7 @@ Forge Queue is up ($(fq_since "$started") s).
   Admin API:     curl -H "Authorization: Bearer \$(cat $FQ_APP_DIR/admin-token)" http://localhost:$GATEWAY_PORT/api/v1/admin/keys
   Workers:       ${#workers[@]}, one per Forge$worker_summary
   RabbitMQ UI:   http://localhost:$((FQ_RABBIT_PORT + 10000))/  (guest/guest)
-  Metrics:       http://localhost:$GATEWAY_PORT/actuator/prometheus, http://localhost:$first_worker_port/actuator/prometheus
+  Metrics:       http://localhost:$GATEWAY_MANAGEMENT_PORT/actuator/prometheus, http://localhost:$first_worker_port/actuator/prometheus
   Logs:          $FQ_APP_DIR/logs/
   Stop:          $stop_cmd
 MSG

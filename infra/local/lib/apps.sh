@@ -63,7 +63,7 @@ fq_merge_api_keys() {
   echo "${merged[*]}"
 }
 
-# fq_worker_layout GATEWAY_PORT: one line per gpu-worker, "NAME PORT FORGE_URL SIM_PORT": its actuator port, the
+# fq_worker_layout GATEWAY_PORT [GATEWAY_MANAGEMENT_PORT]: one line per gpu-worker, "NAME PORT FORGE_URL SIM_PORT": its actuator port, the
 # Forge it drives and the port of the forge-sim to start for it ("-" for a real Forge). One worker per Forge:
 #   FORGE_URLS (comma-separated) or FORGE_URL   real Forges, one worker each; FQ_WORKERS, if set, must match
 #   otherwise                                   FQ_WORKERS (default 2) workers, each with a forge-sim of its own
@@ -71,9 +71,11 @@ fq_merge_api_keys() {
 # 7861, 7863, ..) with its admin API one above. Dies when a port is out of range or two of them, or the gateway's,
 # coincide.
 fq_worker_layout() {
-  local gateway_port=$1 worker_base=${FQ_WORKER_PORT:-8091} sim_base=${FQ_FORGE_SIM_PORT:-7861}
+  local gateway_port=$1 management_port=${2:-} worker_base=${FQ_WORKER_PORT:-8091} sim_base=${FQ_FORGE_SIM_PORT:-7861}
   local workers=${FQ_WORKERS:-} forges=() url i
   fq_require_port FQ_GATEWAY_PORT "$gateway_port"
+  [[ -z $management_port ]] || fq_require_port FQ_GATEWAY_MANAGEMENT_PORT "$management_port"
+  [[ $management_port != "$gateway_port" ]] || fq_die "FQ_GATEWAY_MANAGEMENT_PORT must differ from FQ_GATEWAY_PORT"
   fq_require_port FQ_WORKER_PORT "$worker_base"
   fq_require_port FQ_FORGE_SIM_PORT "$sim_base"
   [[ -z $workers || $workers =~ ^[0-9]+$ ]] || fq_die "FQ_WORKERS must be a number, got '$workers'"
@@ -100,6 +102,7 @@ previews). For several workers give one Forge each: FORGE_URLS=http://gpu-a:7860
   ((workers >= 1 && workers <= 16)) || fq_die "FQ_WORKERS must be 1-16, got '$workers'"
 
   local -A used=([$gateway_port]=gateway)
+  [[ -z $management_port ]] || used[$management_port]="the gateway's management port"
   local lines=() claims claim line port sim
   for ((i = 1; i <= workers; i++)); do
     port=$((worker_base + i - 1))
@@ -115,7 +118,7 @@ previews). For several workers give one Forge each: FORGE_URLS=http://gpu-a:7860
       port=${claim%% *}
       fq_require_port "the port of ${claim#* }" "$port"
       [[ -z ${used[$port]:-} ]] || fq_die "port $port would be both ${used[$port]} and ${claim#* }: move \
-FQ_GATEWAY_PORT, FQ_WORKER_PORT and FQ_FORGE_SIM_PORT apart"
+FQ_GATEWAY_PORT, FQ_GATEWAY_MANAGEMENT_PORT, FQ_WORKER_PORT and FQ_FORGE_SIM_PORT apart"
       used[$port]=${claim#* }
     done
     lines+=("$line")
@@ -168,8 +171,10 @@ Give this one its own ports and FQ_RUN_DIR (see the top of infra/local/up.sh)"
 # Starts `java -jar JAR args` unless NAME already runs, then waits until http://127.0.0.1:PORT/HEALTH_PATH answers
 # 200 from the process it started (fq_await_app). Refuses a PORT another process already listens on, and a NAME
 # that already runs on another port (a system started with other settings from the same FQ_RUN_DIR).
+# FQ_HEALTH_PORT (optional, e.g. `FQ_HEALTH_PORT=8081 fq_start_app ...`): the app's management port, where
+# HEALTH_PATH is asked instead of PORT (the gateway's actuator is not on its public port); refused when in use too.
 fq_start_app() {
-  local name=$1 jar=$2 port=$3 health=$4
+  local name=$1 jar=$2 port=$3 health=$4 health_port=${FQ_HEALTH_PORT:-$3}
   shift 4
   [[ ${1:-} == -- ]] && shift
   local envs=() args=()
@@ -188,6 +193,9 @@ fq_start_app() {
     fq_log "$name already running (pid $pid)"
     return 0
   fi
+  if [[ $health_port != "$port" && -n $(fq_listen_inodes "$health_port") ]]; then
+    fq_die "port $health_port, wanted by $name for its actuator, is already in use by $(fq_port_owners "$health_port")"
+  fi
   [[ -f $jar ]] || fq_die "$jar is missing: build with ./mvnw -DskipTests package"
   local t
   t=$(fq_now)
@@ -199,7 +207,7 @@ fq_start_app() {
   ) &
   pid=$!
   printf '%s\n%s\n' "$pid" "$port" > "$pidfile"
-  fq_await_app "$name" "$pid" "$port" "http://127.0.0.1:$port$health" "$log"
+  fq_await_app "$name" "$pid" "$port" "http://127.0.0.1:$health_port$health" "$log"
   fq_log "$name up in $(fq_since "$t") s (pid $pid, port $port, log $log)"
 }
 

@@ -36,6 +36,7 @@ final class Gateways {
         List<String> args = new ArrayList<>();
         TestInfrastructure.springProperties(rabbit, db).forEach((k, v) -> args.add("--" + k + "=" + v));
         args.add("--server.port=0");
+        args.add("--management.server.port=0");
         args.add("--spring.main.banner-mode=off");
         args.add("--gateway.outbox.sweep-interval=200ms");
         args.add("--gateway.queue.refresh-interval=200ms");
@@ -50,5 +51,15 @@ final class Gateways {
 
     static int port(ConfigurableApplicationContext context) {
         return Integer.parseInt(context.getEnvironment().getProperty("local.server.port"));
+    }
+
+    /** The actuator's own port (management.server.port), never the public one. */
+    static int managementPort(ConfigurableApplicationContext context) {
+        return Integer.parseInt(context.getEnvironment().getProperty("local.management.port"));
+    }
+
+    /** The actuator of the gateway: health, probes and Prometheus. */
+    static Api management(ConfigurableApplicationContext context) {
+        return new Api(managementPort(context));
     }
 }

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalManagementPort;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -59,6 +60,9 @@ abstract class IntegrationTestBase {
     @LocalServerPort
     int port;
 
+    @LocalManagementPort
+    int managementPort;
+
     @Autowired
     ApiKeys apiKeys;
 
@@ -93,6 +97,11 @@ abstract class IntegrationTestBase {
 
     Api api() {
         return new Api(port);
+    }
+
+    /** The actuator's own port: health, probes and Prometheus. */
+    Api management() {
+        return new Api(managementPort);
     }
 
     /** A new API key (stored hashed) with the default quota, unique to the calling test. */

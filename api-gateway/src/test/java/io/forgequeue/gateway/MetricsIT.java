@@ -46,6 +46,7 @@ class MetricsIT {
 
     static org.springframework.context.ConfigurableApplicationContext gateway;
     static Api api;
+    static Api management;
     static int port;
     /** The first scrape, taken before any request or job. */
     static PrometheusScrape atStartup;
@@ -58,7 +59,8 @@ class MetricsIT {
                 "gateway.stuck-sweep.threshold=4s", "gateway.stuck-sweep.interval=250ms");
         port = Gateways.port(gateway);
         api = new Api(port);
-        atStartup = PrometheusScrape.of(api);
+        management = Gateways.management(gateway);
+        atStartup = PrometheusScrape.of(management);
     }
 
     @AfterAll
@@ -76,7 +78,7 @@ class MetricsIT {
     }
 
     private static PrometheusScrape scrape() {
-        return PrometheusScrape.of(api);
+        return PrometheusScrape.of(management);
     }
 
     /** A worker of {@code pool} on this class's broker; the test closes it. */

@@ -37,12 +37,14 @@ class OutageIT {
     static final Broker BROKER = new Broker(RABBIT);
     static ConfigurableApplicationContext gateway;
     static Api api;
+    static Api management;
     static String key;
 
     @BeforeAll
     static void start() {
         gateway = Gateways.start(RABBIT, DB, "gateway.instance-id=gw-outage");
         api = new Api(Gateways.port(gateway));
+        management = Gateways.management(gateway);
         key = "outage-" + UUID.randomUUID();
         gateway.getBean(ApiKeys.class).ensure("outage", key);
     }
@@ -55,14 +57,14 @@ class OutageIT {
 
     /** The gauge operators watch: 1 while the gateway holds a broker connection. */
     private static double brokerConnected() {
-        return PrometheusScrape.of(api).value("gpu_gateway_broker_connected");
+        return PrometheusScrape.of(management).value("gpu_gateway_broker_connected");
     }
 
     // Issue 15: readiness used to include the broker, so every gateway left the load balancer while it was away.
     @Test
     @Order(1)
     void whileTheBrokerIsDownTheGatewayStaysReadyAndAcceptsJobsThatAreHandedOutWhenItIsBack() {
-        assertThat(api.get(null, "/actuator/health/readiness").status()).isEqualTo(200);
+        assertThat(management.get(null, "/actuator/health/readiness").status()).isEqualTo(200);
         assertThat(brokerConnected()).isEqualTo(1.0);
         String pool = "outage";
         JdbcTemplate jdbc = gateway.getBean(JdbcTemplate.class);
@@ -73,9 +75,9 @@ class OutageIT {
         BROKER.deleteVirtualHost();
         before.close(); // its connection went with the virtual host
         await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected() == 0.0);
-        Api.Response health = await().atMost(Duration.ofSeconds(15)).until(() -> api.get(null, "/actuator/health"),
+        Api.Response health = await().atMost(Duration.ofSeconds(15)).until(() -> management.get(null, "/actuator/health"),
                 h -> "DOWN".equals(h.json().path("components").path("rabbit").path("status").asString()));
-        Api.Response readiness = api.get(null, "/actuator/health/readiness");
+        Api.Response readiness = management.get(null, "/actuator/health/readiness");
         Api.Response accepted = api.submit(key, Api.job(pool, "during the outage"));
         UUID id = accepted.id();
 
@@ -108,7 +110,7 @@ class OutageIT {
             after.close();
         }
         await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected() == 1.0);
-        await().atMost(Duration.ofSeconds(15)).until(() -> "UP".equals(api.get(null, "/actuator/health").json()
+        await().atMost(Duration.ofSeconds(15)).until(() -> "UP".equals(management.get(null, "/actuator/health").json()
                 .path("components").path("rabbit").path("status").asString()));
     }
 
@@ -132,6 +134,6 @@ class OutageIT {
             assertThat(response.text()).doesNotContainIgnoringCase("exception").doesNotContain("SQL")
                     .doesNotContain("at org.").doesNotContain("database \"");
         }
-        assertThat(api.get(null, "/actuator/health/readiness").status()).isEqualTo(503);
+        assertThat(management.get(null, "/actuator/health/readiness").status()).isEqualTo(503);
     }
 }

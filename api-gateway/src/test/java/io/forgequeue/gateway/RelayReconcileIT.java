@@ -73,7 +73,7 @@ class RelayReconcileIT {
             BROKER.deleteVirtualHost();
             UUID id;
             try {
-                await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected(a) == 0.0);
+                await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected(Gateways.management(gatewayA)) == 0.0);
                 id = a.submit(key, Api.job("default", "created and cancelled while the broker is away")).id();
                 Api.Response cancel = a.delete(key, "/api/v1/jobs/" + id);
                 assertThat(cancel.status()).isEqualTo(200);
@@ -89,7 +89,7 @@ class RelayReconcileIT {
             assertThat(told.path("job").path("version").asLong())
                     .isEqualTo(a.get(key, "/api/v1/jobs/" + id).json().path("version").asLong());
         }
-        await().atMost(Duration.ofSeconds(30)).until(() -> brokerConnected(new Api(Gateways.port(gatewayB))) == 1.0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> brokerConnected(Gateways.management(gatewayB)) == 1.0);
     }
 
     @Test

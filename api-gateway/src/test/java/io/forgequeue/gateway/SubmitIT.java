@@ -319,9 +319,9 @@ class SubmitIT extends IntegrationTestBase {
         assertThat(doc.json().get("paths").has("/api/v1/jobs/{id}/images/{index}")).isTrue();
         assertThat(yaml.status()).isEqualTo(200);
         assertThat(yaml.text()).contains("openapi:");
-        assertThat(api().get(null, "/actuator/health/liveness").json().get("status").asString()).isEqualTo("UP");
-        assertThat(api().get(null, "/actuator/health/readiness").json().get("status").asString()).isEqualTo("UP");
-        String prometheus = api().get(null, "/actuator/prometheus").text();
+        assertThat(management().get(null, "/actuator/health/liveness").json().get("status").asString()).isEqualTo("UP");
+        assertThat(management().get(null, "/actuator/health/readiness").json().get("status").asString()).isEqualTo("UP");
+        String prometheus = management().get(null, "/actuator/prometheus").text();
         assertThat(prometheus).contains("gpu_gateway_jobs_submitted_total").contains("gpu_gateway_jobs_by_state")
                 .contains("gpu_gateway_outbox_lag_seconds").contains("application=\"api-gateway\"");
     }

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.annotation.JsonEnumDefaultValue;
  */
 public enum ErrorCode {
 
-    /** Forge did not answer within the per-call timeout (after retries). */
+    /** Forge did not answer within the per-call timeout (a txt2img that outlasts it is not retried). */
     FORGE_TIMEOUT("The image server did not answer in time. Please try again.", true),
     /** Forge could not be reached (connection refused, reset) after retries. */
     FORGE_UNAVAILABLE("The image server could not be reached. Please try again later.", true),

@@ -273,9 +273,9 @@ class WorkerIT {
 
     @Test
     @Order(5)
-    void failsAHangingCallWithAFriendlyTimeoutAndRunsTheNextJob() {
+    void failsAHangingCallWithAFriendlyTimeoutAtOnceAndRunsTheNextJob() {
         long received = admin().stats().calls().received();
-        admin().hangNext(3);
+        admin().hangNext(1);
 
         UUID hung = broker.submit(aSpec().size(256, 256).steps(5).build());
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
@@ -285,7 +285,8 @@ class WorkerIT {
         assertThat(failed.message()).isEqualTo("The image server did not answer within 2 s. Please try again.");
         assertThat(failed.retryable()).isTrue();
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        assertThat(admin().stats().calls().received() - received).as("3 attempts + the next job").isEqualTo(4);
+        // issue 19: a call that outlasts the timeout is not retried at full length
+        assertThat(admin().stats().calls().received() - received).as("1 attempt + the next job").isEqualTo(2);
     }
 
     /**

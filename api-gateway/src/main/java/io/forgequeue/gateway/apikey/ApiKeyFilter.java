@@ -2,6 +2,7 @@ package io.forgequeue.gateway.apikey;
 
 import io.forgequeue.gateway.system.ApiProblem;
 import io.forgequeue.gateway.system.DatabaseFailures;
+import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.ProblemWriter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -18,13 +19,14 @@ import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
  * Requires {@code Authorization: Bearer <key>} on every request under {@code /api/v1/} except the OpenAPI document
  * and the admin API ({@code /api/v1/admin/}, which takes admin tokens instead),
  * and puts the key's {@link Caller} into the request for controllers. An unknown key is 401; an unreachable
- * database is 503.
+ * database is 503; a key over its request rate ({@link RateLimits}) is 429 with Retry-After.
  */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 20)
@@ -35,10 +37,14 @@ class ApiKeyFilter extends OncePerRequestFilter {
 
     private final ApiKeys keys;
     private final ProblemWriter problems;
+    private final RateLimits rateLimits;
+    private final GatewayMetrics metrics;
 
-    ApiKeyFilter(ApiKeys keys, ProblemWriter problems) {
+    ApiKeyFilter(ApiKeys keys, ProblemWriter problems, RateLimits rateLimits, GatewayMetrics metrics) {
         this.keys = keys;
         this.problems = problems;
+        this.rateLimits = rateLimits;
+        this.metrics = metrics;
     }
 
     @Override
@@ -75,6 +81,17 @@ class ApiKeyFilter extends OncePerRequestFilter {
             ProblemDetail problem = ApiProblem.UNAUTHORIZED.toProblem(raw == null
                     ? "Send your API key as 'Authorization: Bearer <key>'."
                     : "The API key is not valid.");
+            problems.write(request, response, problem);
+            return;
+        }
+        Duration wait = rateLimits.tryRequest(caller.get().keyId());
+        if (wait != null) {
+            metrics.rateLimited(GatewayMetrics.LIMIT_REQUESTS);
+            long seconds = RateLimits.retryAfterSeconds(wait);
+            response.setHeader(HttpHeaders.RETRY_AFTER, Long.toString(seconds));
+            ProblemDetail problem = ApiProblem.RATE_LIMITED.toProblem("This API key sent more requests than its rate "
+                    + "limit allows. Retry after " + seconds + " s.");
+            problem.setProperty("retryAfterSeconds", seconds);
             problems.write(request, response, problem);
             return;
         }

@@ -15,6 +15,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -30,7 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * API keys, stored as SHA-256 hashes (the keys are long random strings, so a plain fast hash is enough; the key
  * itself is never stored or logged), with their quotas. The hot path of every request: one indexed select by hash
  * with plain SQL, cached (the admin API, {@link KeyAdministration}, maps the same table with JPA). Lookups are
- * cached for {@link ApiKeyProperties#cacheTtl()}, misses for a few seconds, quotas until the key changes; a change of
+ * cached for {@link ApiKeyProperties#cacheTtl()}, misses for a few seconds, in a bounded {@link KeyCache} that random
+ * keys cannot flush, quotas until the key changes; a change of
  * a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
  * gateway's copies at once and is announced as {@link ApiKeyChanged}. Thread-safe.
  */
@@ -40,7 +42,9 @@ public class ApiKeys {
     static final String CHANNEL = "fq_keys";
 
     private static final Logger log = LoggerFactory.getLogger(ApiKeys.class);
-    private static final long MISS_TTL_NANOS = 5_000_000_000L;
+    private static final Duration MISS_TTL = Duration.ofSeconds(5);
+    private static final long MISS_TTL_NANOS = MISS_TTL.toNanos();
+    /** Quotas remembered at once (the scheduler's keys: ids of queued jobs' keys, never a stranger's guess). */
     private static final int CACHE_MAX = 10_000;
     private static final String COLUMNS = "id, name, disabled_at, max_queued, max_running, weight, max_priority";
 
@@ -48,7 +52,7 @@ public class ApiKeys {
     private final QuotaProperties quotas;
     private final ApplicationEventPublisher events;
     private final long ttlNanos;
-    private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
+    private final KeyCache cache;
     private final ConcurrentHashMap<UUID, Quota> quotaCache = new ConcurrentHashMap<>();
     /** Grows with every drop of cached entries: a lookup that overlapped one does not store what it read. */
     private final AtomicLong generation = new AtomicLong();
@@ -59,6 +63,8 @@ public class ApiKeys {
         this.quotas = quotas;
         this.events = events;
         this.ttlNanos = properties.cacheTtl().toNanos();
+        this.cache = new KeyCache(properties.cacheTtl().compareTo(MISS_TTL) > 0 ? properties.cacheTtl() : MISS_TTL,
+                MISS_TTL);
         notifications.listen(CHANNEL, this::onKeyChanged, this::forgetAll);
     }
 
@@ -70,8 +76,8 @@ public class ApiKeys {
         byte[] hash = hash(rawKey);
         String cacheKey = HexFormat.of().formatHex(hash);
         long now = System.nanoTime();
-        Cached cached = cache.get(cacheKey);
-        if (cached != null && now < cached.expiresAt()) {
+        KeyCache.Entry cached = cache.get(cacheKey, now);
+        if (cached != null) {
             return Optional.ofNullable(cached.caller());
         }
         long generation = this.generation.get();
@@ -81,10 +87,7 @@ public class ApiKeys {
                         rs.getTimestamp("disabled_at") != null ? null : caller(rs)))
                 .optional();
         Caller caller = found.map(Found::caller).orElse(null);
-        if (cache.size() > CACHE_MAX) {
-            cache.clear();
-        }
-        Cached entry = new Cached(caller, found.map(Found::keyId).orElse(null),
+        KeyCache.Entry entry = new KeyCache.Entry(caller, found.map(Found::keyId).orElse(null),
                 now + (caller != null ? ttlNanos : MISS_TTL_NANOS));
         cache.put(cacheKey, entry);
         if (this.generation.get() != generation) {
@@ -189,7 +192,7 @@ public class ApiKeys {
             generation.incrementAndGet();
             quotaCache.remove(keyId);
         }
-        cache.values().removeIf(c -> keyId.equals(c.keyId()));
+        cache.forget(keyId);
     }
 
     /** After a gap in the notifications: any cached key may be stale. */
@@ -198,7 +201,7 @@ public class ApiKeys {
             generation.incrementAndGet();
             quotaCache.clear();
         }
-        cache.clear();
+        cache.forgetAll();
     }
 
     private Caller caller(ResultSet rs) throws SQLException {
@@ -214,10 +217,6 @@ public class ApiKeys {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
-    }
-
-    /** A lookup's outcome: the caller (null when the key is unknown or disabled) and the key's id (null: unknown). */
-    private record Cached(Caller caller, UUID keyId, long expiresAt) {
     }
 
     private record Found(UUID keyId, Caller caller) {

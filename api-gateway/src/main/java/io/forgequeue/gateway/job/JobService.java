@@ -228,6 +228,14 @@ class JobService {
             errors.add(new FieldError("pool", "is not a known pool (known: " + String.join(", ", properties.pools()) + ")"));
         }
         spec.violations().forEach(v -> errors.add(new FieldError(v.field(), v.message())));
+        if (spec.violations().isEmpty() && properties.maxCost() > 0) {
+            long cost = (long) spec.width() * spec.height() * spec.steps() * spec.batchSize();
+            if (cost > properties.maxCost()) {
+                errors.add(new FieldError("cost", String.format(java.util.Locale.ROOT, "width x height x steps x "
+                        + "batchSize is %,d; one job may ask for at most %,d: ask for fewer steps, a smaller size or "
+                        + "fewer images", cost, properties.maxCost())));
+            }
+        }
         if (spec.sampler() != null && !properties.samplers().isEmpty() && !properties.samplers().contains(spec.sampler())
                 && errors.stream().noneMatch(e -> e.field().equals("sampler"))) {
             errors.add(new FieldError("sampler", "is not a known sampler (known: " + String.join(", ", properties.samplers()) + ")"));

@@ -1,6 +1,7 @@
 package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.apikey.ApiKeyChanged;
+import io.forgequeue.gateway.apikey.RateLimits;
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.job.JobQueries;
@@ -42,6 +43,9 @@ class JobSocketHandler extends TextWebSocketHandler {
     static final CloseStatus UNAUTHORIZED = new CloseStatus(4401, "unauthorized");
     static final CloseStatus AUTH_TIMEOUT = new CloseStatus(4408, "authentication timeout");
     static final CloseStatus KEY_DISABLED = new CloseStatus(4401, "key disabled");
+    static final CloseStatus TOO_MANY_SESSIONS = new CloseStatus(4429, "too many sessions");
+    static final CloseStatus RATE_LIMITED = new CloseStatus(4429, "rate limited");
+    static final CloseStatus TOO_MANY_UNAUTHENTICATED = CloseStatus.SERVICE_OVERLOAD.withReason("too many connections");
     private static final Logger log = LoggerFactory.getLogger(JobSocketHandler.class);
     private static final int MAX_RESUME_JOBS = 200;
 
@@ -53,6 +57,7 @@ class JobSocketHandler extends TextWebSocketHandler {
     private final GatewayMetrics metrics;
     private final JsonMapper json;
     private final RelayProperties properties;
+    private final RateLimits rateLimits;
     private final ExecutorService senders;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ws-timer");
@@ -61,7 +66,7 @@ class JobSocketHandler extends TextWebSocketHandler {
     });
 
     JobSocketHandler(SocketRegistry registry, JobQueries jobs, ApiKeys keys, Frames frames, PositionPusher positions,
-                     GatewayMetrics metrics, JsonMapper json, RelayProperties properties) {
+                     GatewayMetrics metrics, JsonMapper json, RelayProperties properties, RateLimits rateLimits) {
         this.registry = registry;
         this.jobs = jobs;
         this.keys = keys;
@@ -70,6 +75,7 @@ class JobSocketHandler extends TextWebSocketHandler {
         this.metrics = metrics;
         this.json = json;
         this.properties = properties;
+        this.rateLimits = rateLimits;
         this.senders = Executors.newFixedThreadPool(properties.sendThreads(), r -> {
             Thread t = new Thread(r, "ws-send");
             t.setDaemon(true);
@@ -80,12 +86,19 @@ class JobSocketHandler extends TextWebSocketHandler {
     @Override
     public void afterConnectionEstablished(WebSocketSession ws) {
         limitBlockingSends(ws);
+        Caller caller = (Caller) ws.getAttributes().get(HeaderAuthInterceptor.CALLER_ATTRIBUTE);
+        if (caller == null && unauthenticatedSessions() >= properties.maxUnauthenticatedSessions()) {
+            // connections that never authenticate hold a slot each for auth-timeout; cap them
+            metrics.rateLimited(GatewayMetrics.LIMIT_UNAUTHENTICATED);
+            log.warn("WebSocket connection refused: {} sessions here have not authenticated yet (the limit)",
+                    properties.maxUnauthenticatedSessions());
+            closeQuietly(ws, TOO_MANY_UNAUTHENTICATED);
+            return;
+        }
         SocketSession session = new SocketSession(ws, senders, properties.maxQueuedFrames());
         registry.add(session);
-        Caller caller = (Caller) ws.getAttributes().get(HeaderAuthInterceptor.CALLER_ATTRIBUTE);
         if (caller != null) {
-            session.authenticate(caller);
-            session.send(frames.authenticated(caller.name()));
+            admit(session, caller);
             return;
         }
         timer.schedule(() -> {
@@ -110,6 +123,14 @@ class JobSocketHandler extends TextWebSocketHandler {
             return;
         }
         String type = frame.path("type").asString("");
+        Caller sender = session.caller();
+        if (sender != null && rateLimits.tryFrame(sender.keyId()) != null) {
+            metrics.rateLimited(GatewayMetrics.LIMIT_FRAMES);
+            session.send(frames.error("rate-limited", "This API key sent more WebSocket frames than its rate limit "
+                    + "allows; reconnect later.", null));
+            session.closeAfterPending(RATE_LIMITED);
+            return;
+        }
         try {
             if (session.caller() == null && !type.equals("auth")) {
                 session.send(frames.error("unauthorized", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"...\"}.", null));
@@ -137,8 +158,38 @@ class JobSocketHandler extends TextWebSocketHandler {
             session.closeAfterPending(UNAUTHORIZED);
             return;
         }
-        session.authenticate(caller.get());
-        session.send(frames.authenticated(caller.get().name()));
+        if (session.caller() != null) {
+            session.send(frames.authenticated(caller.get().name())); // the same key again
+            return;
+        }
+        admit(session, caller.get());
+    }
+
+    /** Authenticates the session unless its key already holds as many sessions here as it may. */
+    private void admit(SocketSession session, Caller caller) {
+        long others = registry.all().stream()
+                .filter(s -> s != session && s.caller() != null && s.caller().keyId().equals(caller.keyId())).count();
+        if (others >= properties.maxSessionsPerKey()) {
+            metrics.rateLimited(GatewayMetrics.LIMIT_SESSIONS);
+            session.send(frames.error("too-many-sessions", "This API key already has " + others + " open sessions "
+                    + "here; the limit is " + properties.maxSessionsPerKey() + ".", null));
+            session.closeAfterPending(TOO_MANY_SESSIONS);
+            return;
+        }
+        session.authenticate(caller);
+        session.send(frames.authenticated(caller.name()));
+    }
+
+    private long unauthenticatedSessions() {
+        return registry.all().stream().filter(s -> s.caller() == null).count();
+    }
+
+    private static void closeQuietly(WebSocketSession ws, CloseStatus status) {
+        try {
+            ws.close(status);
+        } catch (java.io.IOException | RuntimeException e) {
+            log.debug("WebSocket session {} could not be closed: {}", ws.getId(), e.getClass().getSimpleName());
+        }
     }
 
     private void subscribe(SocketSession session, JsonNode frame) {

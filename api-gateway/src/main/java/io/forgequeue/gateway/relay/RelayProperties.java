@@ -25,6 +25,10 @@ import java.util.List;
  *                          {@code gpu.gateway.websocket.updates.dropped} and logged at most once a minute, and its
  *                          change reaches the clients through the reconcile instead. Each holds the job's view (a
  *                          few KB with a long prompt)
+ * @param maxSessionsPerKey open sessions one key may hold on this instance; one more is refused (error frame
+ *                          {@code too-many-sessions}, closed with 4429)
+ * @param maxUnauthenticatedSessions sessions on this instance that have not authenticated yet (each may wait
+ *                          {@code auth-timeout}); a connection beyond that is closed at once with 1013 (try again later)
  */
 @Validated
 @ConfigurationProperties("gateway.websocket")
@@ -37,5 +41,7 @@ public record RelayProperties(
         @DefaultValue("1000") @Min(10) int maxQueuedFrames,
         @DefaultValue("4") @Min(1) int sendThreads,
         @DefaultValue("5s") Duration reconcileInterval,
-        @DefaultValue("50000") @Min(1) int maxPendingUpdates) {
+        @DefaultValue("50000") @Min(1) int maxPendingUpdates,
+        @DefaultValue("10") @Min(1) int maxSessionsPerKey,
+        @DefaultValue("200") @Min(1) int maxUnauthenticatedSessions) {
 }

@@ -38,6 +38,8 @@ public enum ApiProblem {
     PAYLOAD_TOO_LARGE(HttpStatus.CONTENT_TOO_LARGE, "Request body too large"),
     /** The key already has as many jobs waiting as its quota allows ({@code maxQueued}). */
     TOO_MANY_JOBS_IN_FLIGHT(HttpStatus.TOO_MANY_REQUESTS, "Too many jobs in flight"),
+    /** The key sent more requests than its rate limit allows ({@code gateway.rate-limits.requests}); see Retry-After. */
+    RATE_LIMITED(HttpStatus.TOO_MANY_REQUESTS, "Too many requests"),
     /** The key may not ask for this priority class (its quota's {@code maxPriority} is lower). */
     PRIORITY_NOT_ALLOWED(HttpStatus.FORBIDDEN, "Priority not allowed for this key"),
     /** The Idempotency-Key was used before with a different request body. */

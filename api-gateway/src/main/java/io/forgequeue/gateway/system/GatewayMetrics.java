@@ -68,6 +68,17 @@ public class GatewayMetrics {
     static final String EVENTS_MERGED = "gpu.gateway.events.merged";
     static final String EVENTS_REJECTED = "gpu.gateway.events.rejected";
     static final String BROKER_CONNECTED = "gpu.gateway.broker.connected";
+    static final String RATE_LIMITED = "gpu.gateway.rate-limited";
+
+    /** {@code limit} tag: a key's REST requests over {@code gateway.rate-limits.requests}. */
+    public static final String LIMIT_REQUESTS = "requests";
+    /** {@code limit} tag: a key's WebSocket frames over {@code gateway.rate-limits.frames}. */
+    public static final String LIMIT_FRAMES = "frames";
+    /** {@code limit} tag: a key's WebSocket session over {@code gateway.websocket.max-sessions-per-key}. */
+    public static final String LIMIT_SESSIONS = "sessions";
+    /** {@code limit} tag: a connection over {@code gateway.websocket.max-unauthenticated-sessions}. */
+    public static final String LIMIT_UNAUTHENTICATED = "unauthenticated-sessions";
+    static final List<String> LIMITS = List.of(LIMIT_REQUESTS, LIMIT_FRAMES, LIMIT_SESSIONS, LIMIT_UNAUTHENTICATED);
 
     static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency", "priority");
     static final List<String> OUTBOX_KINDS = List.of("job", "cancel");
@@ -138,6 +149,7 @@ public class GatewayMetrics {
         MERGE_OUTCOMES.forEach(o -> counter(EVENTS_MERGED, "outcome", o));
         REJECTION_REASONS.forEach(r -> counter(EVENTS_REJECTED, "reason", r));
         FRAME_TYPES.forEach(t -> counter(FRAMES, "type", t));
+        LIMITS.forEach(l -> counter(RATE_LIMITED, "limit", l));
     }
 
     /**
@@ -163,6 +175,11 @@ public class GatewayMetrics {
      */
     public void submissionRefused(String reason) {
         counter(REFUSED, "reason", reason).increment();
+    }
+
+    /** Something refused by a rate limit or a session cap ({@link #LIMITS}). */
+    public void rateLimited(String limit) {
+        counter(RATE_LIMITED, "limit", limit).increment();
     }
 
     /**

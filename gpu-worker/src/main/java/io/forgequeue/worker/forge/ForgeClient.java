@@ -212,6 +212,11 @@ public class ForgeClient {
             if (e.mayStillRun()) {
                 abandoned = watch;
             }
+            if (e.failure() == ForgeFailure.TIMEOUT) {
+                // the job's own call ran out of time: about the job, not Forge's health (see ForgeConfiguration)
+                throw new ForgeException(ForgeFailure.CALL_TIMEOUT, e.httpStatus(), e.forgeError(), e.forgeMessage(),
+                        e.mayStillRun(), e.getMessage(), e);
+            }
             throw e;
         } finally {
             current = null;

@@ -25,16 +25,25 @@ import java.time.Duration;
  * <ul>
  *   <li>outage (connection refused/reset, 502/503/504): retried with backoff without a count limit, until the
  *       breaker opens; then the job is given back to the queue, never failed;</li>
- *   <li>500 and timeouts: retried {@code retry.max-retries} times (default 2), then the job fails
- *       (FORGE_ERROR / FORGE_TIMEOUT);</li>
+ *   <li>500 and timeouts of the small calls (progress, the settle wait after an abandoned call): retried
+ *       {@code retry.max-retries} times (default 2), then the job fails (FORGE_ERROR / FORGE_TIMEOUT);</li>
+ *   <li>the txt2img call timeout ({@code call-timeout}): NOT retried and NOT counted by the breaker. A
+ *       job that needs longer than the limit needs it again on the next try, so each retry would hold the GPU for
+ *       another full call timeout while everyone's jobs wait; and a user who sends such jobs on purpose must not be
+ *       able to open the breaker, which pauses the worker for everyone. The job fails at once with FORGE_TIMEOUT.
+ *       A Forge that really hangs is still noticed: the next attempt first reads its progress, and a progress call
+ *       that gets no answer within {@code poll-timeout} (or an abandoned call Forge does not let go of within
+ *       {@code settle-timeout}) counts for the breaker;</li>
  *   <li>out of memory: NOT retried. Forge already tries to recover inside the call (sliced attention, tiled VAE,
  *       forge-api.md §8); the same size on the same GPU runs out of memory again in nearly every case, and a retry
  *       costs a full generation while the whole queue waits. The job fails at once with FORGE_OUT_OF_MEMORY, whose
  *       message tells the user to ask for a smaller size or fewer images;</li>
  *   <li>401/403/404/422 and other 4xx, unreadable 200: never retried.</li>
  * </ul>
- * The breaker counts outages and timeouts only: a 500 with a Python error or an out-of-memory error is an answer
- * from a healthy server about one job, so it must not stop the worker from consuming.
+ * The breaker is for Forge outages only: connection failures, 502/503/504, and small calls that Forge, which answers
+ * them without waiting for its generation lock, does not answer in time. A 500 with a Python error, an out-of-memory
+ * error or a txt2img that outlasts the call timeout is an answer (or a non-answer) about one job, so it must not stop
+ * the worker from consuming.
  */
 @Configuration(proxyBeanMethods = false)
 class ForgeConfiguration {
@@ -88,7 +97,7 @@ class ForgeConfiguration {
         return backoff(builder, r.outageDelay(), r.outageMaxDelay()).build();
     }
 
-    /** A 500 or a timeout is retried a few times, then the job fails. */
+    /** A 500 or a small call's timeout is retried a few times, then the job fails; a txt2img timeout is not. */
     @Bean
     RetryPolicy<Object> forgeFailureRetry(ForgeProperties props, WorkerMetrics metrics) {
         ForgeProperties.Retry r = props.retry();
@@ -111,7 +120,8 @@ class ForgeConfiguration {
      *   <li>the breaker sits inside both retries so that every retried attempt is counted by it, and once it is
      *       open the next attempt fails fast with CircuitBreakerOpenException, which ends the outage retries;</li>
      *   <li>the timeout is innermost and wraps only the HTTP call, so the settle step (bounded by its own limit)
-     *       does not eat into it and a timeout counts as one breaker failure.</li>
+     *       does not eat into it; the breaker and the retries let a {@link TimeoutExceededException} through
+     *       untouched (see the class comment).</li>
      * </ul>
      * Health probes use the same breaker alone: {@code CircuitBreaker(GET /progress)}.
      */
@@ -135,12 +145,14 @@ class ForgeConfiguration {
         return t instanceof ForgeException e && e.failure().isOutage();
     }
 
+    /** The txt2img call timeout ({@link TimeoutExceededException}) is about the job: never retried. */
     static boolean isRetriedFailure(Throwable t) {
-        return t instanceof TimeoutExceededException || t instanceof ForgeException e && e.failure().isRetriedFailure();
+        return t instanceof ForgeException e && e.failure().isRetriedFailure();
     }
 
+    /** The txt2img call timeout ({@link TimeoutExceededException}) is about the job: never counted. */
     static boolean saysForgeIsUnhealthy(Throwable t) {
-        return t instanceof TimeoutExceededException || t instanceof ForgeException e && e.failure().countsForBreaker();
+        return t instanceof ForgeException e && e.failure().countsForBreaker();
     }
 
     private static RetryPolicyBuilder<Object> backoff(RetryPolicyBuilder<Object> b, Duration delay, Duration max) {

@@ -7,8 +7,18 @@ public enum ForgeFailure {
 
     /** Forge could not be reached: connection refused or reset, 502/503/504. Never fails a job. */
     UNAVAILABLE(ErrorCode.FORGE_UNAVAILABLE),
-    /** The call did not finish within its timeout. Retried, then the job fails. */
+    /**
+     * A call did not finish within its timeout: a small call within {@code poll-timeout} (retried, counted by the
+     * breaker), or a txt2img answered HTTP 408. The txt2img call timeout itself is a Failsafe
+     * {@code TimeoutExceededException}, neither retried nor counted (see {@code ForgeConfiguration}).
+     */
     TIMEOUT(ErrorCode.FORGE_TIMEOUT),
+    /**
+     * The txt2img call itself ran into a timeout other than the Failsafe one: its own read timeout (a backstop
+     * behind the call timeout) or a proxy's HTTP 408. About the job, like the call timeout: neither retried nor
+     * counted by the breaker.
+     */
+    CALL_TIMEOUT(ErrorCode.FORGE_TIMEOUT),
     /** HTTP 500 (other than out of memory), a non-JSON 500 or another 5xx. Retried, then the job fails. */
     SERVER_ERROR(ErrorCode.FORGE_ERROR),
     /** HTTP 500 with {@code error: OutOfMemoryError}. Not retried (see {@code ForgeConfiguration}). */

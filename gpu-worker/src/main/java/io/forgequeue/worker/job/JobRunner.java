@@ -238,7 +238,7 @@ class JobRunner {
         } catch (ForgeException e) {
             return stoppedOr(running, () -> switch (e.failure()) {
                 case UNAVAILABLE -> outage(running, "the image server is unavailable");
-                case TIMEOUT -> timedOut(running, e);
+                case TIMEOUT, CALL_TIMEOUT -> timedOut(running, e);
                 default -> forgeFailed(running, e);
             });
         } catch (RuntimeException e) {

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 /** The Forge client and its policies against an in-process HTTP stub (forge-api.md §11). */
@@ -185,8 +186,7 @@ class ForgeClientTest {
 
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
                 .isInstanceOf(TimeoutExceededException.class);
-        assertThat(stub.requests(TXT2IMG)).as("first call and two retries").hasSize(3);
-        int interruptsAfterTimeouts = stub.requests(INTERRUPT).size();
+        assertThat(stub.requests(TXT2IMG)).as("a call timeout is not retried").hasSize(1);
 
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)), Answer.ok(StubForge.progress(1)),
                 Answer.ok(StubForge.progress(0)));
@@ -200,8 +200,58 @@ class ForgeClientTest {
                 .map(StubForge.Request::path).toList();
         assertThat(calls).containsExactly(PROGRESS, TASK, INTERRUPT, PROGRESS, TASK, PROGRESS, TXT2IMG, PROGRESS);
         assertThat(stub.requests(TASK).get(0).body()).as("asks about the abandoned request's own task")
-                .contains(taskIdOf(stub.requests(TXT2IMG).get(2)));
-        assertThat(interruptsAfterTimeouts).as("the retries found Forge idle: no interrupt").isZero();
+                .contains(taskIdOf(stub.requests(TXT2IMG).get(0)));
+    }
+
+    /** Issue 19: one user's jobs that outlast the call timeout must not pause the worker for everyone. */
+    @Test
+    void failsAJobThatOutlastsTheCallTimeoutAtOnceWithoutCountingItAgainstForge() {
+        stub.answer(TXT2IMG, new Answer(200, StubForge.txt2img(IMAGE), 1_000));
+        ForgeClient forge = client(stub.url(), null, null, Duration.ofMillis(200), Duration.ofSeconds(30));
+
+        for (int job = 0; job < 7; job++) {
+            assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                    .isInstanceOf(TimeoutExceededException.class);
+        }
+
+        // the stub records an abandoned request when its handler runs, which may be just after the client gave up
+        await().atMost(Duration.ofSeconds(5)).until(() -> stub.requests(TXT2IMG).size() >= 7);
+        assertThat(stub.requests(TXT2IMG)).as("one call per job, never retried at full length").hasSize(7);
+        assertThat(forge.breakerState()).as("more timeouts than the breaker's threshold (5)")
+                .isEqualTo(CircuitBreaker.State.CLOSED);
+        assertThat(registry.get("gpu.worker.forge.retries").tag("reason", "failure").counter().count()).isZero();
+    }
+
+    /** Issue 19: a proxy's 408 or the read backstop on a txt2img is the job's timeout too. */
+    @Test
+    void treatsATimeoutAnswerToTheTxt2imgCallAsTheJobsOwnTimeout() {
+        stub.answer(TXT2IMG, new Answer(408, "request timeout", 0));
+        ForgeClient forge = client();
+
+        for (int job = 0; job < 6; job++) {
+            assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
+                    .isInstanceOfSatisfying(ForgeException.class,
+                            e -> assertThat(e.failure()).isEqualTo(ForgeFailure.CALL_TIMEOUT));
+        }
+
+        assertThat(stub.requests(TXT2IMG)).hasSize(6);
+        assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    }
+
+    /** Issue 19: the breaker still opens for a Forge that hangs: it does not even answer its progress calls. */
+    @Test
+    void opensTheBreakerWhenForgeStopsAnsweringItsProgressCalls() {
+        stub.answer(PROGRESS, new Answer(200, StubForge.progress(0), 3_000));
+        ForgeClient forge = client(stub.url(), null, null, Duration.ofSeconds(5), Duration.ofSeconds(30));
+
+        Throwable last = null;
+        for (int job = 0; job < 3 && !(last instanceof CircuitBreakerOpenException); job++) {
+            last = catchThrowable(() -> forge.generate(UUID.randomUUID(), spec, () -> false));
+        }
+
+        assertThat(last).isInstanceOf(CircuitBreakerOpenException.class);
+        assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(stub.requests(TXT2IMG)).isEmpty();
     }
 
     /** Issue 15: after a timeout, a busy Forge may be running another client's job, e.g. another worker's retry. */

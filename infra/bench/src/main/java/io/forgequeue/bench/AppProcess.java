@@ -19,18 +19,30 @@ final class AppProcess implements AutoCloseable {
 
     private final String name;
     private final int port;
+    /** The actuator's port: the gateway's management port, or {@link #port} (the worker serves only the actuator). */
+    private final int managementPort;
     private final Path log;
     private final Process process;
 
-    private AppProcess(String name, int port, Path log, Process process) {
+    private AppProcess(String name, int port, int managementPort, Path log, Process process) {
         this.name = name;
         this.port = port;
+        this.managementPort = managementPort;
         this.log = log;
         this.process = process;
     }
 
     /** Launches the jar; call {@link #awaitReady} before using it (several can start in parallel). */
     static AppProcess launch(String name, Path jar, List<String> jvmArgs, Map<String, String> env, int port, Path logDir) {
+        return launch(name, jar, jvmArgs, env, port, port, logDir);
+    }
+
+    /**
+     * Launches an app whose actuator listens on a port of its own ({@code MANAGEMENT_SERVER_PORT}: the gateway, whose
+     * actuator is never on its public port; a build from before that answers there all the same once it is set).
+     */
+    static AppProcess launch(String name, Path jar, List<String> jvmArgs, Map<String, String> env, int port,
+                             int managementPort, Path logDir) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
@@ -42,8 +54,11 @@ final class AppProcess implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         pb.environment().put("SERVER_PORT", Integer.toString(port));
+        if (managementPort != port) {
+            pb.environment().put("MANAGEMENT_SERVER_PORT", Integer.toString(managementPort));
+        }
         try {
-            return new AppProcess(name, port, log, pb.start());
+            return new AppProcess(name, port, managementPort, log, pb.start());
         } catch (IOException e) {
             throw new IllegalStateException("could not start " + name, e);
         }
@@ -51,7 +66,7 @@ final class AppProcess implements AutoCloseable {
 
     /** Waits until {@code /actuator/health/readiness} answers 200, failing fast if the process dies. */
     AppProcess awaitReady(Duration timeout) {
-        AppReadiness.await(process, name, baseUrl(), log, timeout);
+        AppReadiness.await(process, name, managementUrl(), log, timeout);
         return this;
     }
 
@@ -61,6 +76,11 @@ final class AppProcess implements AutoCloseable {
 
     String baseUrl() {
         return "http://127.0.0.1:" + port;
+    }
+
+    /** Where its actuator answers: health, {@code /actuator/prometheus}, {@code /actuator/metrics}. */
+    String managementUrl() {
+        return "http://127.0.0.1:" + managementPort;
     }
 
     long pid() {

@@ -82,7 +82,7 @@ final class BenchSystem implements AutoCloseable {
             system.startGateway();
             system.addWorkers(workers);
             system.gateway.awaitReady(STARTUP);
-            system.api = new GatewayClient(system.gateway.baseUrl(), system.apiKeys);
+            system.api = new GatewayClient(system.gateway.baseUrl(), system.gateway.managementUrl(), system.apiKeys);
             system.awaitScheduling(Duration.ofSeconds(60));
             return system;
         } catch (RuntimeException e) {
@@ -99,13 +99,20 @@ final class BenchSystem implements AutoCloseable {
         // each key may have 1,000 jobs waiting (the scheduler's gateway.quotas.max-queued, default 50, would refuse
         // a scenario's backlog with 429; builds before the scheduler had the in-flight cap instead)
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000");
+        // a load generator, not abuse: the per-key rate limits far above what it sends
+        env.put("GATEWAY_RATELIMITS_REQUESTS_BURST", "1000000");
+        env.put("GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "1000000");
+        env.put("GATEWAY_RATELIMITS_FRAMES_BURST", "1000000");
+        env.put("GATEWAY_RATELIMITS_FRAMES_PERSECOND", "1000000");
+        env.put("GATEWAY_WEBSOCKET_MAXSESSIONSPERKEY", "1000000");
+        env.put("GATEWAY_WEBSOCKET_MAXUNAUTHENTICATEDSESSIONS", "1000000");
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
         env.putAll(gatewayEnv);
         env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
         List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
         jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
         gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, FreePort.next(),
-                ctx.logDir());
+                FreePort.next(), ctx.logDir());
     }
 
     /** Starts {@code count} more workers, each with its own forge-sim, and waits until all are ready. */

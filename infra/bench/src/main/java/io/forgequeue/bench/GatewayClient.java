@@ -31,6 +31,8 @@ final class GatewayClient implements AutoCloseable {
     }
 
     private final String baseUrl;
+    /** The gateway's actuator (its management port): every {@code /actuator/...} path goes there. */
+    private final String managementUrl;
     private final List<String> apiKeys;
     private final String apiKey;
     private final AtomicInteger next = new AtomicInteger();
@@ -38,8 +40,9 @@ final class GatewayClient implements AutoCloseable {
     private final HttpClient http;
 
     /** Submissions rotate over {@code apiKeys}; everything else uses the first. */
-    GatewayClient(String baseUrl, List<String> apiKeys) {
+    GatewayClient(String baseUrl, String managementUrl, List<String> apiKeys) {
         this.baseUrl = baseUrl;
+        this.managementUrl = managementUrl;
         this.apiKeys = List.copyOf(apiKeys);
         this.apiKey = apiKeys.get(0);
         this.executor = Executors.newFixedThreadPool(4, r -> {
@@ -128,7 +131,8 @@ final class GatewayClient implements AutoCloseable {
     }
 
     private HttpRequest.Builder request(String path, String key) {
-        return HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(Duration.ofSeconds(30))
+        String base = path.startsWith("/actuator") ? managementUrl : baseUrl;
+        return HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
                 .header("Authorization", "Bearer " + key);
     }
 

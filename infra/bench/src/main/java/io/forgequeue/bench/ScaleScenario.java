@@ -175,7 +175,7 @@ final class ScaleScenario {
         String s = r.scenario();
         long gwPid = leader.pid();
         resetStatements();
-        PromPage before = PromPage.scrape(leader.baseUrl());
+        PromPage before = PromPage.scrape(leader.managementUrl());
         SimFleet.Stats fleetBefore = fleet.stats();
         long schedTicks0 = ProcStats.threadTicks(gwPid, n -> n.equals("scheduler"));
         long gwTicks0 = ProcStats.cpuTicks(gwPid);
@@ -186,7 +186,7 @@ final class ScaleScenario {
         sleep(o.windowSeconds());
         double seconds = (System.nanoTime() - t0) / 1e9;
         String windowEnd = sqlText("select now()::text");
-        PromPage after = PromPage.scrape(leader.baseUrl());
+        PromPage after = PromPage.scrape(leader.managementUrl());
         SimFleet.Stats fleetAfter = fleet.stats();
         long schedTicks = ProcStats.threadTicks(gwPid, n -> n.equals("scheduler")) - schedTicks0;
         long gwTicks = ProcStats.cpuTicks(gwPid) - gwTicks0;
@@ -371,7 +371,7 @@ final class ScaleScenario {
             sleepMillis(100);
         }
         gateways.remove(leader);
-        double leaderNow = PromPage.scrape(other.baseUrl()).sum("gpu_gateway_scheduler_leader");
+        double leaderNow = PromPage.scrape(other.managementUrl()).sum("gpu_gateway_scheduler_leader");
         System.out.printf("  failover: %s handed out %.2f s after the kill (leader gauge %.0f)%n", other.name(), took,
                 leaderNow);
         r.figure(Figure.atMost("scale-failover", "leader failover under load (kill to first hand-out)", took, "s", 5));
@@ -392,7 +392,7 @@ final class ScaleScenario {
                 withdrawn, gateway.name());
         double secondsPerJob = (MIN_STEPS + MAX_STEPS) / 2.0 * SECONDS_PER_STEP * o.timeFactor();
         double rate = o.workers() / secondsPerJob;
-        GatewayClient api = new GatewayClient(gateway.baseUrl(), rawKeys);
+        GatewayClient api = new GatewayClient(gateway.baseUrl(), gateway.managementUrl(), rawKeys);
         AtomicLong accepted = new AtomicLong();
         AtomicLong refused = new AtomicLong();
         Random random = new Random(21);
@@ -453,13 +453,21 @@ final class ScaleScenario {
         env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", "scale-gw" + n);
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000000");
+        // a load generator, not abuse: the per-key rate limits far above what it sends
+        env.put("GATEWAY_RATELIMITS_REQUESTS_BURST", "1000000");
+        env.put("GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "1000000");
+        env.put("GATEWAY_RATELIMITS_FRAMES_BURST", "1000000");
+        env.put("GATEWAY_RATELIMITS_FRAMES_PERSECOND", "1000000");
+        env.put("GATEWAY_WEBSOCKET_MAXSESSIONSPERKEY", "1000000");
+        env.put("GATEWAY_WEBSOCKET_MAXUNAUTHENTICATEDSESSIONS", "1000000");
         env.put("LOGGING_LEVEL_IO_FORGEQUEUE_GATEWAY_FLEET", "WARN"); // 500 "worker joined" lines are noise here
         env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), "current"));
         List<String> jvm = new ArrayList<>(List.of("-Xms512m", "-Xmx1g"));
         jvm.addAll(ctx.profilingArgs("scale-gw" + n));
         // the run's private copy of the current jars (BenchMain took it): a rebuild meanwhile changes nothing
         Jars jars = Jars.in("current", ctx.outDir().resolve("jars"));
-        return AppProcess.launch("scale-gw" + n, jars.gateway(), jvm, env, FreePort.next(), ctx.logDir());
+        return AppProcess.launch("scale-gw" + n, jars.gateway(), jvm, env, FreePort.next(), FreePort.next(),
+                ctx.logDir());
     }
 
     private void createKeys() {
@@ -603,7 +611,7 @@ final class ScaleScenario {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             for (AppProcess g : gateways) {
-                if (g.isAlive() && PromPage.scrape(g.baseUrl()).sum("gpu_gateway_scheduler_leader") >= 1) {
+                if (g.isAlive() && PromPage.scrape(g.managementUrl()).sum("gpu_gateway_scheduler_leader") >= 1) {
                     return g;
                 }
             }
@@ -616,7 +624,7 @@ final class ScaleScenario {
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
         while (System.nanoTime() < deadline) {
-            if (PromPage.scrape(g.baseUrl()).sum("gpu_gateway_jobs_by_state", "state=\"queued\"") >= n) {
+            if (PromPage.scrape(g.managementUrl()).sum("gpu_gateway_jobs_by_state", "state=\"queued\"") >= n) {
                 return (System.nanoTime() - start) / 1e9;
             }
             sleepMillis(250);

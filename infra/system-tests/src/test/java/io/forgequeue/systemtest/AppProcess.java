@@ -35,21 +35,32 @@ final class AppProcess implements AutoCloseable {
     private final Path jar;
     private final Map<String, String> env;
     private final int port;
+    /** The actuator's port: the gateway's management port, or {@link #port} (the worker serves only the actuator). */
+    private final int managementPort;
     private final Path log;
     private volatile Process process;
     private volatile boolean frozen;
 
-    private AppProcess(String name, Path jar, Map<String, String> env, int port) {
+    private AppProcess(String name, Path jar, Map<String, String> env, int port, int managementPort) {
         this.name = name;
         this.jar = jar;
         this.env = Map.copyOf(env);
         this.port = port;
+        this.managementPort = managementPort;
         this.log = AppLogs.register(name, SystemPaths.logDir().resolve(name + ".log"));
     }
 
     /** Starts the jar with the given environment and waits until its readiness probe answers UP. */
     static AppProcess start(String name, Path jar, Map<String, String> env, int port) {
-        AppProcess app = new AppProcess(name, jar, env, port);
+        return start(name, jar, env, port, port);
+    }
+
+    /**
+     * Starts an app whose actuator listens on a port of its own ({@code MANAGEMENT_SERVER_PORT}, the gateway: never
+     * on its public port) and waits until its readiness probe there answers UP.
+     */
+    static AppProcess start(String name, Path jar, Map<String, String> env, int port, int managementPort) {
+        AppProcess app = new AppProcess(name, jar, env, port, managementPort);
         app.launch();
         return app;
     }
@@ -64,6 +75,9 @@ final class AppProcess implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         pb.environment().put("SERVER_PORT", Integer.toString(port));
+        if (managementPort != port) {
+            pb.environment().put("MANAGEMENT_SERVER_PORT", Integer.toString(managementPort));
+        }
         try {
             process = pb.start();
             RUNNING.add(process);
@@ -81,15 +95,21 @@ final class AppProcess implements AutoCloseable {
      * thread dump goes to the log).
      */
     void awaitReady(Duration timeout) {
-        AppReadiness.await(process, name, baseUrl(), log, timeout);
+        AppReadiness.await(process, name, managementUrl(), log, timeout);
     }
 
     String name() {
         return name;
     }
 
+    /** The public port: REST API, web page, WebSocket (the worker's: its actuator). */
     String baseUrl() {
         return "http://127.0.0.1:" + port;
+    }
+
+    /** Where its actuator answers: health, probes, {@code /actuator/prometheus}. */
+    String managementUrl() {
+        return "http://127.0.0.1:" + managementPort;
     }
 
     long pid() {
@@ -104,7 +124,7 @@ final class AppProcess implements AutoCloseable {
         return log;
     }
 
-    /** The environment it was started with (without SERVER_PORT). */
+    /** The environment it was started with (without SERVER_PORT and MANAGEMENT_SERVER_PORT). */
     Map<String, String> env() {
         return env;
     }

@@ -635,7 +635,7 @@ class ClusterSystemIT {
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000");
         env.putAll(ForgeQueueSystem.SCHEDULER_GATEWAY_ENV);
-        return AppProcess.start("cluster-gw" + n, SystemPaths.gatewayJar(), env, FreePort.next());
+        return AppProcess.start("cluster-gw" + n, SystemPaths.gatewayJar(), env, FreePort.next(), FreePort.next());
     }
 
     private AppProcess startWorker(int n) {
@@ -747,7 +747,7 @@ class ClusterSystemIT {
     }
 
     private static String scrape(AppProcess app) {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(app.baseUrl() + "/actuator/prometheus"))
+        HttpRequest request = HttpRequest.newBuilder(URI.create(app.managementUrl() + "/actuator/prometheus"))
                 .timeout(Duration.ofSeconds(10)).GET().build();
         try {
             HttpResponse<String> r = SCRAPER.send(request, HttpResponse.BodyHandlers.ofString());

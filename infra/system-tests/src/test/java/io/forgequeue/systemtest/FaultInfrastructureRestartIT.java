@@ -70,7 +70,7 @@ class FaultInfrastructureRestartIT extends FaultSuite {
 
             Verdict v = r.verdict("scenario 2", load, List.of(live, other));
             double redundant = r.system.gateways().stream()
-                    .mapToDouble(g -> Prometheus.sum(g.baseUrl(), "gpu_gateway_jobs_redundant_attempts_total")).sum();
+                    .mapToDouble(g -> Prometheus.sum(g.managementUrl(), "gpu_gateway_jobs_redundant_attempts_total")).sum();
             v.expectFailures(Map.of())
                     .note("broker outages " + outages + "; client connects " + live.connects() + " + " + other.connects()
                             + "; jobs submitted and cancelled during an outage " + cancelledWhileDown

@@ -66,7 +66,7 @@ class FaultMessagesIT extends FaultSuite {
             load.start();
             FaultRig.sleep(ofSeconds(2));
             long deadBefore = Math.max(0, r.observer.readyMessages(deadQueue));
-            double unknownBefore = Prometheus.sum(r.system.gateway(0).baseUrl(), "gpu_gateway_events_rejected_total",
+            double unknownBefore = Prometheus.sum(r.system.gateway(0).managementUrl(), "gpu_gateway_events_rejected_total",
                     Map.of("reason", "unknown-job"));
             AMQP.BasicProperties json = new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
             // each worker's own queue gets every poison message, through the exchange the scheduler publishes to
@@ -102,7 +102,7 @@ class FaultMessagesIT extends FaultSuite {
             // the lookahead waiting behind the poison for a lost message and hand it out again: it tells the worker to
             // stop that attempt at once, so the old message is skipped when it arrives (no job completes twice)
             Verdict v = r.verdict("scenario 8", load, List.of(live));
-            double unknown = Prometheus.sum(r.system.gateway(0).baseUrl(), "gpu_gateway_events_rejected_total",
+            double unknown = Prometheus.sum(r.system.gateway(0).managementUrl(), "gpu_gateway_events_rejected_total",
                     Map.of("reason", "unknown-job")) - unknownBefore;
             long stored = r.system.sqlLong("select count(*) from job where not starts_with(spec->>'prompt', 's')");
             v.expectFailures(Map.of())
@@ -125,7 +125,7 @@ class FaultMessagesIT extends FaultSuite {
     @Timeout(value = 15, unit = TimeUnit.MINUTES)
     void duplicatedAndReorderedEventsLeaveEveryJobAsInOrderDeliveryWould() {
         FaultRig r = rig();
-        String gateway = r.system.gateway(0).baseUrl();
+        String gateway = r.system.gateway(0).managementUrl(); // its actuator: the merge counters
         Workload load = r.workload("s9dup", Workload.Settings.steady(ofMillis(300)).withCancelEvery(8));
         Set<String> before = new HashSet<>();
         r.observer.events().forEach(e -> before.add(e.jobId()));
@@ -355,7 +355,7 @@ class FaultMessagesIT extends FaultSuite {
             FaultRig.Assignment running = pair[0];
             FaultRig.Assignment assigned = pair[1];
             long interruptedBefore = forge.admin().stats().calls().interrupted();
-            double workerSkippedBefore = Prometheus.sum(victim.baseUrl(), "gpu_worker_jobs_total", Map.of("outcome", "skipped"));
+            double workerSkippedBefore = Prometheus.sum(victim.managementUrl(), "gpu_worker_jobs_total", Map.of("outcome", "skipped"));
             victim.freeze();
             Instant frozenAt = Instant.now();
 
@@ -389,7 +389,7 @@ class FaultMessagesIT extends FaultSuite {
             // then it takes the revoked lookahead from its queue: skipped, or started and told to stop
             BrokerObserver.Command[] stopAssigned = new BrokerObserver.Command[1];
             boolean stoppedOrSkipped = BrokerObserver.waitFor(ofSeconds(30),
-                    () -> (stopAssigned[0] = stopOf(r, assigned, victim)) != null || Prometheus.sum(victim.baseUrl(),
+                    () -> (stopAssigned[0] = stopOf(r, assigned, victim)) != null || Prometheus.sum(victim.managementUrl(),
                             "gpu_worker_jobs_total", Map.of("outcome", "skipped")) > workerSkippedBefore);
             boolean startedRevoked = r.observer.eventsOf(assigned.jobId()).stream().anyMatch(e -> e.type().equals("RUNNING")
                     && e.workerId().equals(victim.name()) && e.attempt() == assigned.attempt());
@@ -408,7 +408,7 @@ class FaultMessagesIT extends FaultSuite {
             } catch (AssertionError e) {
                 // reported below
             }
-            awaitMergesQuiet(r, r.system.gateway(0).baseUrl());
+            awaitMergesQuiet(r, r.system.gateway(0).managementUrl());
             Map<String, Long> refused = r.rejectedSince(rejectedBefore);
             long lateRefused = refused.getOrDefault("revoked", 0L) + refused.getOrDefault("stale-attempt", 0L)
                     + refused.getOrDefault("terminal", 0L);

@@ -243,8 +243,8 @@ class FaultProcessKillIT extends FaultSuite {
             }
             long startedOnVictim = r.observer.eventsOf(pair[1].jobId()).stream()
                     .filter(e -> e.type().equals("RUNNING") && e.workerId().equals(victim.name())).count();
-            double lost = Prometheus.sum(r.system.leader() == null ? r.system.gateway(0).baseUrl()
-                    : r.system.leader().baseUrl(), "gpu_gateway_scheduler_revocations_total", Map.of("reason", "lost"));
+            double lost = Prometheus.sum(r.system.leader() == null ? r.system.gateway(0).managementUrl()
+                    : r.system.leader().managementUrl(), "gpu_gateway_scheduler_revocations_total", Map.of("reason", "lost"));
             v.expectFailures(Map.of())
                     .require(bothMoved, "the killed worker's running job " + pair[0].jobId() + " and assigned job "
                             + pair[1].jobId() + " did not both start elsewhere within 60 s")

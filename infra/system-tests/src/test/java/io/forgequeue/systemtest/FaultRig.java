@@ -94,7 +94,7 @@ final class FaultRig implements AutoCloseable {
         Map<String, Double> out = new LinkedHashMap<>();
         for (String reason : REJECTION_REASONS) {
             double sum = 0;
-            for (String gateway : system.liveGatewayUrls()) {
+            for (String gateway : system.liveGatewayManagementUrls()) {
                 sum += Prometheus.sum(gateway, "gpu_gateway_events_rejected_total", Map.of("reason", reason));
             }
             out.put(reason, sum);

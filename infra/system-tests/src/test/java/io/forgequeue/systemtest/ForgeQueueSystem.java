@@ -60,7 +60,12 @@ final class ForgeQueueSystem implements AutoCloseable {
     static final Map<String, String> SCHEDULER_GATEWAY_ENV = Map.of(
             "GATEWAY_FLEET_PRESENCETIMEOUT", PRESENCE_TIMEOUT.toMillis() + "ms",
             "GATEWAY_SCHEDULER_LEASETTL", LEASE_TTL.toMillis() + "ms",
-            "GATEWAY_SCHEDULER_RENEWINTERVAL", LEASE_RENEW_INTERVAL.toMillis() + "ms");
+            "GATEWAY_SCHEDULER_RENEWINTERVAL", LEASE_RENEW_INTERVAL.toMillis() + "ms",
+            // the scenarios' clients share two keys and are no abuse: far above what they send (issue 19's limits
+            // have tests of their own, AbuseLimitsIT)
+            "GATEWAY_RATELIMITS_REQUESTS_BURST", "100000", "GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "100000",
+            "GATEWAY_RATELIMITS_FRAMES_BURST", "100000", "GATEWAY_RATELIMITS_FRAMES_PERSECOND", "100000",
+            "GATEWAY_WEBSOCKET_MAXSESSIONSPERKEY", "100000");
     /** The workers' presence settings for tests. */
     static final Map<String, String> SCHEDULER_WORKER_ENV = Map.of(
             "WORKER_PRESENCE_INTERVAL", PRESENCE_INTERVAL.toMillis() + "ms");
@@ -264,7 +269,7 @@ final class ForgeQueueSystem implements AutoCloseable {
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
         env.putAll(SCHEDULER_GATEWAY_ENV);
         env.putAll(gatewayEnv);
-        AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, FreePort.next());
+        AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, FreePort.next(), FreePort.next());
         synchronized (gateways) {
             gateways.set(index, gw);
         }
@@ -458,6 +463,11 @@ final class ForgeQueueSystem implements AutoCloseable {
     /** Base URLs of the gateways whose processes are alive. */
     List<String> liveGatewayUrls() {
         return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::baseUrl).toList();
+    }
+
+    /** The actuators (management ports) of the live gateways: their {@code /actuator/prometheus}. */
+    List<String> liveGatewayManagementUrls() {
+        return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::managementUrl).toList();
     }
 
     /**

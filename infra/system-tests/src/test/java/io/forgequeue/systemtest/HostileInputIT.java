@@ -97,7 +97,7 @@ class HostileInputIT extends FaultSuite {
         long historyAfter = r.system.sqlLong("select count(*) from job_state_history") - history;
         long publishedAfter = r.observer.jobMessageDeliveries() - published;
         long forgeAfter = r.system.forges().stream().mapToLong(f -> f.admin().state().calls().received()).sum() - forgeCalls;
-        int ready = new Http(r.system.gateway(0).baseUrl(), null).get("/actuator/health/readiness").status();
+        int ready = new Http(r.system.gateway(0).managementUrl(), null).get("/actuator/health/readiness").status();
         // jobs a wrongly accepted bad request created would count against alice's queued cap later: cancel them
         for (JsonNode job : alice.get("/api/v1/jobs?status=QUEUED,RUNNING&limit=100").json().path("items")) {
             if (!job.path("spec").path("prompt").asString("").startsWith("s11ok")) {

@@ -100,6 +100,21 @@ class ComposeFileTest {
                 .as("the worker's default Forge is the forge-sim service").contains("forge-sim:" + forgeSimListens);
     }
 
+    /** Issue 19: the gateway's actuator is on its management port: not published, but health-checked and scraped. */
+    @Test
+    void theGatewaysManagementPortIsNotPublishedButHealthCheckedAndScraped() {
+        Object envPort = map(services, "api-gateway.environment").get("MANAGEMENT_SERVER_PORT");
+        String management = envPort != null ? envPort.toString() : String.valueOf(OpsFiles.flatten(
+                OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml")).get("management.server.port"));
+        String healthcheck = String.valueOf(map(services, "api-gateway.healthcheck").get("test"));
+        String scrapes = String.valueOf(OpsFiles.yamlFile("infra/prometheus/prometheus-compose.yml"));
+
+        assertThat(containerPorts("api-gateway")).doesNotContain(management);
+        assertThat(healthcheck).contains("/dev/tcp/127.0.0.1/" + management + " ").contains("/actuator/health/readiness");
+        assertThat(scrapes).contains("api-gateway:" + management).doesNotContain("api-gateway:" + containerPorts(
+                "api-gateway").get(0));
+    }
+
     /** The container side of "host-ip:host-port:container-port" entries. */
     private static List<String> containerPorts(String service) {
         Object ports = map(services, service).get("ports");

@@ -176,7 +176,10 @@ class ContainerImagesTest {
                 OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml")).get("server.port"));
         ImageArchive forgeSim = images.get("forge-sim");
 
-        assertThat(exposedPorts("api-gateway")).containsExactly(gatewayPort + "/tcp");
+        String gatewayManagement = String.valueOf(OpsFiles.flatten(
+                OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml")).get("management.server.port"));
+        assertThat(exposedPorts("api-gateway")).containsExactlyInAnyOrder(gatewayPort + "/tcp",
+                gatewayManagement + "/tcp");
         assertThat(exposedPorts("gpu-worker")).as("the worker's actuator").containsExactly(workerPort + "/tcp");
         // forge-sim: Forge API and admin API (port + 1), on all interfaces (the default 127.0.0.1 is unreachable
         // from outside the container)

@@ -162,12 +162,12 @@ class KubernetesManifestsTest {
     void theGatewayRunsTwoReplicasProbedOnItsActuatorHealthGroupsAndAnnotatedForPrometheus() {
         Map<String, Object> gateway = deployment("api-gateway");
         Map<String, Object> container = container(gateway, "api-gateway");
-        int port = Integer.parseInt(OpsFiles.defaultOf(gatewayConfig().get("server.port")));
+        int management = ((Number) gatewayConfig().get("management.server.port")).intValue();
 
         assertThat(at(gateway, "spec.replicas")).isEqualTo(2);
-        assertProbe(container, "readinessProbe", "/actuator/health/readiness", port);
-        assertProbe(container, "livenessProbe", "/actuator/health/liveness", port);
-        assertScrapeAnnotations(gateway, port);
+        assertProbe(container, "readinessProbe", "/actuator/health/readiness", management);
+        assertProbe(container, "livenessProbe", "/actuator/health/liveness", management);
+        assertScrapeAnnotations(gateway, management);
         assertThat(valueFrom(container, "GATEWAY_INSTANCE_ID")).as("GATEWAY_INSTANCE_ID")
                 .containsEntry("fieldRef", Map.of("fieldPath", "metadata.name"));
     }
@@ -435,6 +435,20 @@ class KubernetesManifestsTest {
         assertThat(podLabels).containsAllEntriesOf(map(pdb, "spec.selector.matchLabels"));
         assertThat(minAvailable).isBetween(1, ((Number) at(gateway, "spec.replicas")).intValue() - 1);
         assertThat(podLabels).containsAllEntriesOf(map(service, "spec.selector"));
+    }
+
+    /** Issue 19: the actuator (health, metrics) is on the management port, which no Service routes. */
+    @Test
+    void theServiceRoutesOnlyTheGatewaysPublicPortNeverItsManagementPort() {
+        Map<String, Object> container = container(deployment("api-gateway"), "api-gateway");
+        Map<String, Object> service = single("Service");
+        int port = Integer.parseInt(OpsFiles.defaultOf(gatewayConfig().get("server.port")));
+        int management = ((Number) gatewayConfig().get("management.server.port")).intValue();
+
+        assertThat(management).isNotEqualTo(port);
+        List<Integer> routed = list(service, "spec.ports").stream()
+                .map(p -> portNumber(container, p.get("targetPort"))).toList();
+        assertThat(routed).containsExactly(port);
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class LocalSystemIT {
     @Test
     void upStartsOneForgeSimPerWorkerOnTheGivenPortsAndKeepsTheOperatorsOwnKey() throws Exception {
         int gateway = freePorts(0);
+        int management = freePorts(0);
         int workers = freePorts(0, 1);
         int sims = freePorts(0, 1, 2, 3);
         int rabbit = freeRabbitPorts();
@@ -59,6 +60,7 @@ class LocalSystemIT {
                 "FQ_RABBIT_PORT", Integer.toString(rabbit), "FQ_PG_PORT", Integer.toString(postgres),
                 "FQ_FORGE_SIM_STEP_MS", "0", "GATEWAY_BOOTSTRAP_API_KEY", operatorKey));
         env.put("FQ_JAVA_OPTS", "-Xmx384m -XX:TieredStopAtLevel=1");
+        env.put("FQ_GATEWAY_MANAGEMENT_PORT", Integer.toString(management));
         LocalScripts.Run down;
         try {
             LocalScripts.Run up = LocalScripts.script(env, Duration.ofMinutes(8), "up.sh");
@@ -71,6 +73,10 @@ class LocalSystemIT {
             assertThat(status(queue, operatorKey)).as("the operator's own key").isEqualTo(200);
             assertThat(status(queue, localKey)).as("the local key up.sh made").isEqualTo(200);
             assertThat(status(queue, "fq_nobody_" + UUID.randomUUID())).as("any other key").isEqualTo(401);
+            assertThat(status("http://127.0.0.1:" + management + "/actuator/health/readiness", null))
+                    .as("the gateway's actuator on its management port").isEqualTo(200);
+            assertThat(status("http://127.0.0.1:" + gateway + "/actuator/prometheus", null))
+                    .as("never on the public port").isEqualTo(404);
             for (int i = 0; i < 2; i++) {
                 JsonNode health = json("http://127.0.0.1:" + (workers + i) + "/actuator/health");
                 assertThat(health.path("components").path("forge").path("details").path("url").asString())
@@ -87,7 +93,7 @@ class LocalSystemIT {
         assertThat(down.exitCode()).as("down.sh:\n%s", down).isZero();
         assertThat(down.stdout()).contains("worker-1 stopped", "worker-2 stopped", "gateway stopped",
                 "forge-sim-1 stopped", "forge-sim-2 stopped");
-        for (int port : List.of(gateway, workers, workers + 1, sims, sims + 2, rabbit, postgres)) {
+        for (int port : List.of(gateway, management, workers, workers + 1, sims, sims + 2, rabbit, postgres)) {
             assertThat(listening(port)).as("something still listens on %d after down.sh", port).isFalse();
         }
         deleteTree(runDir); // kept when a check failed, for a look at the logs under local/logs/

@@ -206,14 +206,14 @@ class PrometheusRulesTest {
         }
 
         assertThat(at(config, "rule_files")).isEqualTo(List.of("alerts.yml"));
-        assertThat(pathByTarget).containsEntry("api-gateway 127.0.0.1:8080", "/actuator/prometheus")
+        assertThat(pathByTarget).containsEntry("api-gateway 127.0.0.1:8081", "/actuator/prometheus")
                 .containsEntry("gpu-worker 127.0.0.1:8091", "/actuator/prometheus")
                 .containsEntry("gpu-worker 127.0.0.1:8092", "/actuator/prometheus")
                 .containsEntry("rabbitmq 127.0.0.1:16701", "/metrics")
                 .containsEntry("rabbitmq-per-object 127.0.0.1:16701", "/metrics/per-object");
         assertThat(labelsByTarget.get("127.0.0.1:8091")).containsEntry("worker", "worker-1");
         assertThat(labelsByTarget.get("127.0.0.1:8092")).containsEntry("worker", "worker-2");
-        assertThat(labelsByTarget.get("127.0.0.1:8080")).containsKey("gateway");
+        assertThat(labelsByTarget.get("127.0.0.1:8081")).containsKey("gateway");
     }
 
     /**
