@@ -10,6 +10,7 @@ import io.forgequeue.model.JobSpec;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import dev.failsafe.TimeoutExceededException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -244,21 +245,26 @@ class SharedForgeClientTest {
 
     @ParameterizedTest(name = "webui={0}")
     @ValueSource(booleans = {true, false})
-    void afterATimeoutInterruptsItsAbandonedRequestWhileForgeStillRunsItThenRetries(boolean webui) throws Exception {
+    void aTimedOutCallFailsItsJobAndTheNextCallInterruptsTheAbandonedRequestForgeStillRuns(boolean webui)
+            throws Exception {
         ForgeClient forge = start(webui, Duration.ofSeconds(3), Duration.ofSeconds(30));
         admin.holdNext(1, 2);
         CompletableFuture<Txt2ImgResult> job = generateAsync(forge);
         await().atMost(WAIT).until(() -> admin.state().heldNow() == 1);
         assertThat(forge.ownProgress(false)).as("seen as ours while outstanding").isPresent();
 
-        // the call times out; before the retry the worker finds Forge still running it and interrupts it
+        // the call times out: the job fails (a call timeout is the job's, not retried at full length)
+        assertThatThrownBy(() -> job.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(TimeoutExceededException.class);
+        assertThat(admin.state().calls().received()).as("not sent again").isEqualTo(1);
+        assertThat(admin.state().heldNow()).as("Forge still runs the abandoned request").isEqualTo(1);
+
+        // the next job finds it still running and interrupts it before sending its own txt2img
+        CompletableFuture<Txt2ImgResult> next = generateAsync(forge);
         await().atMost(WAIT).until(() -> globalState().path("state").path("interrupted").asBoolean());
-        assertThat(admin.state().calls().received()).as("no retry sent yet").isEqualTo(1);
         admin.release();
 
-        Txt2ImgResult result = job.get(10, TimeUnit.SECONDS);
+        Txt2ImgResult result = next.get(10, TimeUnit.SECONDS);
         assertThat(result.images()).hasSize(1);
-        assertThat(result.firstTry()).isFalse();
         assertThat(result.interruptedElsewhere()).isFalse();
         assertThat(admin.stats().calls().interrupted()).as("our abandoned request").isEqualTo(1);
         assertThat(foreign("interrupt_withheld")).isZero();
