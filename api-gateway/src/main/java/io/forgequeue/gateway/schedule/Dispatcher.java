@@ -321,6 +321,11 @@ class Dispatcher implements SmartLifecycle {
         }
 
         @Override
+        public void declined(JobState job) {
+            passOvers.putIfAbsent(job.id(), new PassOver(0, System.nanoTime()));
+        }
+
+        @Override
         public void passedOver(JobState job) {
             metrics.passedOver();
             passOvers.merge(job.id(), new PassOver(1, System.nanoTime()),
