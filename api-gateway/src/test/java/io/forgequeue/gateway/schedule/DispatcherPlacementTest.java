@@ -127,6 +127,25 @@ class DispatcherPlacementTest {
         assertThat(assignedTo).doesNotContainKey(jobs[2]).doesNotContainValue("w-b");
     }
 
+    @Test
+    void aWorkerThatNeverLoadedACheckpointAssumesTheLoadTimeTheFleetMeasuredForIt() {
+        // issue 17's mixed-fleet benchmark: a GPU that had never loaded a checkpoint assumed the default 10 s for it,
+        // more than the other GPU's backlog, so it never switched to it, and never measured its real 2 s
+        worker("w-a", "ckpt-a", Map.of("ckpt-a", 2.0));
+        worker("w-b", "ckpt-b", Map.of("ckpt-b", 2.0));
+        UUID[] jobs = new UUID[4];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 3.0);
+        }
+        assignments(3.0);
+        dispatcher.start();
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // w-a holds two (6 s of work); w-b loads ckpt-a in the 2 s w-a measured (not 10) and starts sooner
+        assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
+    }
+
     private Dispatcher dispatcher(Duration maxDelay) {
         return new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
                 new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), json,
@@ -162,9 +181,13 @@ class DispatcherPlacementTest {
     }
 
     private void worker(String id, String loaded) {
+        worker(id, loaded, Map.of());
+    }
+
+    private void worker(String id, String loaded, Map<String, Double> loadSeconds) {
         fleet.accept(new WorkerStatus(id, UUID.randomUUID(), "default", WorkerState.READY, 1, null,
                 new WorkerStatus.ForgeOffer("http://forge-" + id, List.of("ckpt-a", "ckpt-b"), List.of(), List.of(),
-                        loaded, Map.of(), null), 1000, Instant.now()));
+                        loaded, loadSeconds, null), 1000, Instant.now()));
     }
 
     private UUID job(String checkpoint, double tag, long ticket, double cost) {
