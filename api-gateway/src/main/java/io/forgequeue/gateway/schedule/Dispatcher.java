@@ -36,6 +36,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.ToDoubleFunction;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
@@ -180,9 +181,11 @@ class Dispatcher implements SmartLifecycle {
             return false;
         }
         Map<String, List<Slot>> byPool = new HashMap<>();
-        for (FleetWorker worker : fleet.available()) {
+        List<FleetWorker> available = fleet.available();
+        UnmeasuredLoads unmeasured = new UnmeasuredLoads(available);
+        for (FleetWorker worker : available) {
             if (unreachable.mayReceive(worker)) {
-                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
+                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker, unmeasured));
             }
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
@@ -255,8 +258,39 @@ class Dispatcher implements SmartLifecycle {
         return any;
     }
 
+    /**
+     * The load time assumed for a worker that has not loaded a checkpoint yet: the mean of what the pool's other
+     * workers measured for it, else {@code affinity.default-load-seconds}. Without the fleet's measurement a worker
+     * that never loaded a checkpoint assumed the default (10 s) for ever, so it never found a switch to it worth it
+     * and never measured it (issue 17's mixed-fleet benchmark: checkpoints of 2-4 s, no switch at all). Per round.
+     */
+    private final class UnmeasuredLoads {
+
+        private final List<FleetWorker> workers;
+        private final Map<String, Double> seconds = new HashMap<>();
+
+        UnmeasuredLoads(List<FleetWorker> workers) {
+            this.workers = workers;
+        }
+
+        ToDoubleFunction<String> forPool(String pool) {
+            return checkpoint -> seconds.computeIfAbsent(pool + "\n" + Placement.CheckpointKey.of(checkpoint), k -> {
+                double sum = 0;
+                int n = 0;
+                for (FleetWorker w : workers) {
+                    Double measured = w.pool().equals(pool) ? w.loadSeconds(checkpoint) : null;
+                    if (measured != null) {
+                        sum += measured;
+                        n++;
+                    }
+                }
+                return n == 0 ? properties.affinity().defaultLoadSeconds() : sum / n;
+            });
+        }
+    }
+
     /** A worker as this round sees it: free slots, the checkpoint it will have loaded, how long it is busy. */
-    private Slot slot(FleetWorker worker) {
+    private Slot slot(FleetWorker worker, UnmeasuredLoads unmeasured) {
         List<QueueIndex.Held> held = index.heldBy(worker.id());
         String loadedNext = worker.loadedCheckpoint();
         long latest = Long.MIN_VALUE;
@@ -278,7 +312,7 @@ class Dispatcher implements SmartLifecycle {
             busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
         }
         return new Slot(worker, properties.slotsPerWorker() - holding, loadedNext, busy,
-                properties.affinity().defaultLoadSeconds(), perUnit);
+                unmeasured.forPool(worker.pool()), perUnit);
     }
 
     /** When a waiting job was first passed over for affinity, and how often since. */
@@ -321,6 +355,11 @@ class Dispatcher implements SmartLifecycle {
             PassOver p = passOvers.get(job.id());
             return p != null && (p.count() >= properties.affinity().maxPassOvers()
                     || System.nanoTime() - p.firstNanos() >= properties.affinity().maxDelay().toNanos());
+        }
+
+        @Override
+        public void declined(JobState job) {
+            passOvers.putIfAbsent(job.id(), new PassOver(0, System.nanoTime()));
         }
 
         @Override

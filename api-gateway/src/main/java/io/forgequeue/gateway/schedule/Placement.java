@@ -81,7 +81,7 @@ enum Placement {
      * if it needs no switch here; else the first candidate within the lookahead that needs none (those before it wait,
      * counted as passed over, bounded); else, every candidate needing a switch here, the first one that no other
      * worker would start sooner than this one can load its model (another worker has it loaded and frees up first):
-     * a switch only where it saves waiting.
+     * a switch only where it saves waiting. A job a worker declines so stays idle is bounded by max-delay too.
      */
     COST_AWARE {
         @Override
@@ -114,6 +114,10 @@ enum Placement {
                     return job;
                 }
             }
+            // this worker stays idle rather than switch for any of them: that delays them as passing over does, so
+            // their wait counts against max-delay (a job declined by every idle worker was never "passed over" and
+            // waited without bound; issue 17's mixed-fleet benchmark). Not against max-pass-overs: rounds come often.
+            c.forEach(ctx::declined);
             return null;
         }
     };
@@ -135,6 +139,12 @@ enum Placement {
 
         /** The job was passed over for a later one (affinity). */
         void passedOver(JobState job);
+
+        /**
+         * A worker stayed idle rather than switch for the job (it would start sooner elsewhere): from the first time,
+         * its wait counts against {@code max-delay}.
+         */
+        void declined(JobState job);
 
         /** Whether another available worker would start the job sooner than {@code worker} can (no switch there). */
         boolean cheaperElsewhere(JobState job, Slot worker);

@@ -13,7 +13,8 @@ import io.forgequeue.model.WorkerStatus;
 final class Slot {
 
     private final FleetWorker worker;
-    private final double defaultLoadSeconds;
+    /** Load time of a checkpoint this worker has not measured (the fleet's measurement, else the default). */
+    private final java.util.function.ToDoubleFunction<String> unmeasuredLoadSeconds;
     private final double secondsPerUnit;
     private int free;
     private String loadedNext;
@@ -22,14 +23,14 @@ final class Slot {
     /**
      * @param secondsPerUnit the pool's measured GPU seconds per standard image (job costs are in standard images)
      */
-    Slot(FleetWorker worker, int free, String loadedNext, double busySeconds, double defaultLoadSeconds,
-         double secondsPerUnit) {
+    Slot(FleetWorker worker, int free, String loadedNext, double busySeconds,
+         java.util.function.ToDoubleFunction<String> unmeasuredLoadSeconds, double secondsPerUnit) {
         this.worker = worker;
         this.secondsPerUnit = secondsPerUnit;
         this.free = free;
         this.loadedNext = loadedNext;
         this.busySeconds = busySeconds;
-        this.defaultLoadSeconds = defaultLoadSeconds;
+        this.unmeasuredLoadSeconds = unmeasuredLoadSeconds;
     }
 
     FleetWorker worker() {
@@ -60,7 +61,7 @@ final class Slot {
             return 0;
         }
         Double measured = worker.loadSeconds(job.checkpoint());
-        return measured == null ? defaultLoadSeconds : measured;
+        return measured == null ? unmeasuredLoadSeconds.applyAsDouble(job.checkpoint()) : measured;
     }
 
     /** The job was assigned to this worker in this round. */

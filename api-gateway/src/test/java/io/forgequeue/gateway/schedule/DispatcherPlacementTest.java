@@ -51,12 +51,7 @@ class DispatcherPlacementTest {
     private final JobMoves moves = mock(JobMoves.class);
     private final ApiKeys keys = mock(ApiKeys.class);
     private final WireJson json = mock(WireJson.class);
-    private final Dispatcher dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
-            new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), json,
-            new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3), Duration.ofMillis(500),
-                    Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1), Duration.ofSeconds(5),
-                    new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
-            new SchedulerMetrics(registry, new GatewayMetrics(registry)), oneSecondPerStandardImage(), Brokers.connected());
+    private final Dispatcher dispatcher = dispatcher(Duration.ofSeconds(30));
     private final UUID owner = UUID.randomUUID();
     private final Map<UUID, JobRow> waiting = new HashMap<>();
     private final Map<UUID, String> assignedTo = new HashMap<>();
@@ -67,19 +62,7 @@ class DispatcherPlacementTest {
         worker("w-b", "ckpt-b");
         UUID first = job("ckpt-a", 0.0, 1, 1.0);
         UUID second = job("ckpt-a", 1.0, 2, 1.0);
-        when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
-        when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
-        when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
-            UUID id = call.getArgument(0);
-            String worker = call.getArgument(1);
-            assignedTo.put(id, worker);
-            JobRow w = waiting.get(id);
-            JobRow row = new JobRow(id, owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0, null, null,
-                    null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1, w.fairTag(), 1.0, worker,
-                    Instant.now(), Instant.now());
-            return Optional.of(new JobMoves.Assigned(row, new JobMessage(id, 1, worker, w.ticket(), "default",
-                    w.spec(), Instant.now())));
-        });
+        assignments(1.0);
 
         dispatcher.start();
         dispatcher.round(new JobMoves.Lease("gw-1", 1));
@@ -96,6 +79,86 @@ class DispatcherPlacementTest {
         for (int i = 0; i < jobs.length; i++) {
             jobs[i] = job("ckpt-a", i, i + 1, 20.0);
         }
+        assignments(20.0);
+
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // the jobs cost 20 s each: once w-a holds two (40 s), w-b loading the checkpoint (10 s) starts sooner
+        assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
+    }
+
+    @Test
+    void aJobThatIdleWorkersDeclineForAffinityWaitsNoLongerThanTheMaximumDelay() {
+        // issue 17's mixed-fleet benchmark: a GPU holding another checkpoint declined every job of the busy checkpoint
+        // ("another worker starts it sooner") round after round; no job counted as passed over, so none was ever
+        // forced, and the jobs waited far beyond max-delay next to an idle GPU
+        Dispatcher noDelay = dispatcher(Duration.ZERO);
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-b");
+        UUID[] jobs = new UUID[3];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 1.0);
+        }
+        assignments(1.0);
+        noDelay.start();
+
+        noDelay.round(new JobMoves.Lease("gw-1", 1));
+        noDelay.round(new JobMoves.Lease("gw-1", 1));
+
+        // w-b declines the jobs w-a frees up for before a 10 s load; once a declined job has waited max-delay (here
+        // 0) it goes to the idle worker, switch or not (without the bound, w-b would decline them forever)
+        assertThat(assignedTo).containsKeys(jobs).containsValue("w-b").containsValue("w-a");
+    }
+
+    @Test
+    void withinTheMaximumDelayAnIdleWorkerStillDeclinesASwitchThatSavesNoWaiting() {
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-b");
+        UUID[] jobs = new UUID[3];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 1.0);
+        }
+        assignments(1.0);
+        dispatcher.start();
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(assignedTo).doesNotContainKey(jobs[2]).doesNotContainValue("w-b");
+    }
+
+    @Test
+    void aWorkerThatNeverLoadedACheckpointAssumesTheLoadTimeTheFleetMeasuredForIt() {
+        // issue 17's mixed-fleet benchmark: a GPU that had never loaded a checkpoint assumed the default 10 s for it,
+        // more than the other GPU's backlog, so it never switched to it, and never measured its real 2 s
+        worker("w-a", "ckpt-a", Map.of("ckpt-a", 2.0));
+        worker("w-b", "ckpt-b", Map.of("ckpt-b", 2.0));
+        UUID[] jobs = new UUID[4];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 3.0);
+        }
+        assignments(3.0);
+        dispatcher.start();
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // w-a holds two (6 s of work); w-b loads ckpt-a in the 2 s w-a measured (not 10) and starts sooner
+        assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
+    }
+
+    private Dispatcher dispatcher(Duration maxDelay) {
+        return new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
+                new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), json,
+                new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3), Duration.ofMillis(500),
+                        Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1), Duration.ofSeconds(5),
+                        new SchedulerProperties.Affinity(32, 4, maxDelay, 10)),
+                new SchedulerMetrics(registry, new GatewayMetrics(registry)), oneSecondPerStandardImage(),
+                Brokers.connected());
+    }
+
+    /** Assignments succeed (the job's row as assigned, with {@code cost}), and are recorded in {@code assignedTo}. */
+    private void assignments(double cost) {
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
         when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
         when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
@@ -104,17 +167,11 @@ class DispatcherPlacementTest {
             assignedTo.put(id, worker);
             JobRow w = waiting.get(id);
             JobRow row = new JobRow(id, owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0, null, null,
-                    null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1, w.fairTag(), 20.0,
-                    worker, Instant.now(), Instant.now());
+                    null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1, w.fairTag(), cost, worker,
+                    Instant.now(), Instant.now());
             return Optional.of(new JobMoves.Assigned(row, new JobMessage(id, 1, worker, w.ticket(), "default",
                     w.spec(), Instant.now())));
         });
-
-        dispatcher.start();
-        dispatcher.round(new JobMoves.Lease("gw-1", 1));
-
-        // the jobs cost 20 s each: once w-a holds two (40 s), w-b loading the checkpoint (10 s) starts sooner
-        assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
     }
 
     /** Job costs are in standard images; here one takes a GPU second, so a job's cost reads as its seconds. */
@@ -125,9 +182,13 @@ class DispatcherPlacementTest {
     }
 
     private void worker(String id, String loaded) {
+        worker(id, loaded, Map.of());
+    }
+
+    private void worker(String id, String loaded, Map<String, Double> loadSeconds) {
         fleet.accept(new WorkerStatus(id, UUID.randomUUID(), "default", WorkerState.READY, 1, null,
                 new WorkerStatus.ForgeOffer("http://forge-" + id, List.of("ckpt-a", "ckpt-b"), List.of(), List.of(),
-                        loaded, Map.of(), null), 1000, Instant.now()));
+                        loaded, loadSeconds, null), 1000, Instant.now()));
     }
 
     private UUID job(String checkpoint, double tag, long ticket, double cost) {

@@ -95,6 +95,12 @@ public final class BenchMain {
                     fairnessGroup(ctx, jarSets.get(jarSets.size() - 1), report);
                     report.write(o.outDir(), command, now(), ProcStats.loadAverage());
                 }
+                if (o.scenarios().contains("mixed")) {
+                    section("mixed fleet: 4 workers, 3 checkpoints, 3 keys, scheduler policies " + o.mixedPolicies()
+                            + " one after the other (current build)");
+                    mixedGroup(ctx, jarSets.get(jarSets.size() - 1), report);
+                    report.write(o.outDir(), command, now(), ProcStats.loadAverage());
+                }
                 if (o.scenarios().contains("scale")) {
                     section("the scheduler at scale: " + scale.workers() + " simulated workers, " + scale.keys()
                             + " keys, " + scale.jobs() + " jobs (current build)");
@@ -283,6 +289,36 @@ public final class BenchMain {
         } finally {
             systems.forEach(FairnessScenario.PolicySystem::close);
         }
+    }
+
+    /**
+     * The mixed-fleet scenario on the current build, once per scheduler policy and round: each policy's system is
+     * started for its run and stopped after it (4 gateways with 4 workers and 4 forge-sims each would not fit this
+     * machine at once), the order of the policies reversed every other round. The goals between the policies are
+     * added to {@code fair}'s results.
+     */
+    private static void mixedGroup(BenchContext ctx, Jars current, Report report) {
+        BenchOptions o = ctx.options();
+        List<MixedScenario.Measured> measured = new ArrayList<>();
+        for (int round = 0; round < o.rounds(); round++) {
+            List<String> order = new ArrayList<>(o.mixedPolicies());
+            if (round % 2 == 1) {
+                java.util.Collections.reverse(order);
+            }
+            for (String policy : order) {
+                System.out.println("  round " + (round + 1) + ", policy " + policy + ":");
+                double before = ProcStats.loadAverage();
+                MixedScenario.Measured m = MixedScenario.run(ctx, current, policy);
+                m.result().detail("loadAverage1m", Map.of("before", before, "after", ProcStats.loadAverage()));
+                measured.add(m);
+            }
+        }
+        // per round: the comparison of that round's policies
+        for (int round = 0; round < o.rounds(); round++) {
+            int n = o.mixedPolicies().size();
+            MixedScenario.compare(measured.subList(round * n, round * n + n));
+        }
+        measured.forEach(m -> report.add(m.result()));
     }
 
     /** Runs one scenario and records the machine's load average before and after it (other users share it). */

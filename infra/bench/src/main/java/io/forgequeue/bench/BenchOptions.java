@@ -18,7 +18,7 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                     List<Integer> submitRates, int submitSeconds, List<Integer> fanoutClients, int fanoutJobs,
                     int fanoutRounds, int perfTestSeconds, List<Integer> perfTestConsumers, int apiKeys, int rounds,
                     int fairnessFlood, int fairnessJobMillis, int fairnessMaxSeconds, int fairnessPrimer,
-                    List<String> fairnessPolicies, boolean quick) {
+                    List<String> fairnessPolicies, int mixedSeconds, List<String> mixedPolicies, boolean quick) {
 
     /** Key prefix (in gatewayEnv / workerEnv) of a setting for the baseline build only. */
     static final String BASELINE_ONLY = "baseline:";
@@ -43,13 +43,14 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
 
     static final List<String> ALL = List.of("ceiling", "duty", "overhead", "throughput", "submit", "fanout", "fairness");
     /** Scenarios that run only when named ({@code --scenarios scale}): not part of the default set. */
-    static final List<String> ON_REQUEST = List.of("scale");
+    static final List<String> ON_REQUEST = List.of("scale", "mixed");
 
     static String usage() {
         return """
                 usage: infra/bench/run.sh [options]
                   --scenarios a,b,...     any of ceiling,duty,overhead,throughput,submit,fanout,fairness (default: all),
-                                          or scale (the scheduler at scale, simulated workers; only when named)
+                                          or scale (the scheduler at scale, simulated workers; only when named),
+                                          or mixed (issue 17's mixed fleet, 4 policies, ~12 min; only when named)
                   --compare-with DIR      also run every scenario on the api-gateway/gpu-worker jars in DIR (a baseline),
                                           interleaved with the current build, and report current/baseline ratios
                   --quick                 small sizes (a smoke run of a few minutes)
@@ -78,6 +79,8 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                   --fairness-primer N     jobs run before the fairness measurement so the gateway's job times are
                                           right (30; 0 = none: the cost estimates start from the gateway's default)
                   --fairness-policies L   scheduler policies to run the fairness scenario with (fifo,fair)
+                  --mixed-seconds N       how long the mixed scenario's keys submit (60; --quick 30)
+                  --mixed-policies L      scheduler policies of the mixed scenario (fifo,swarmui,invokeai,fair)
                   --rounds N              measurements per scenario and build, alternating the builds (3 with
                                           --compare-with, else 1); the table shows the median
                   --api-keys N            API keys ("users") the load is spread over, each with its own WebSocket
@@ -131,6 +134,11 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 throw new IllegalArgumentException("--fairness-policies takes fifo and/or fair, got '" + policy + "'");
             }
         }
+        for (String policy : v.getOrDefault("mixed-policies", String.join(",", MixedScenario.POLICIES)).split(",")) {
+            if (!MixedScenario.POLICIES.contains(policy)) {
+                throw new IllegalArgumentException("--mixed-policies takes " + MixedScenario.POLICIES + ", got '" + policy + "'");
+            }
+        }
         String compare = v.remove("compare-with");
         String out = v.remove("out");
         Path outDir = out != null ? Path.of(out).toAbsolutePath() : root.resolve("infra/bench/target/bench-results")
@@ -148,13 +156,15 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 integers(v, "perftest-consumers", quick ? "1,2" : "1,2,4"), integer(v, "api-keys", 16), integer(v, "rounds", compare != null ? 3 : 1),
                 integer(v, "fairness-flood", quick ? 30 : 100), integer(v, "fairness-job-ms", 1000),
                 integer(v, "fairness-max-seconds", quick ? 120 : 300), integer(v, "fairness-primer", 30),
-                List.of(v.getOrDefault("fairness-policies", "fifo,fair").split(",")), quick);
+                List.of(v.getOrDefault("fairness-policies", "fifo,fair").split(",")),
+                integer(v, "mixed-seconds", quick ? 30 : 60),
+                List.of(v.getOrDefault("mixed-policies", String.join(",", MixedScenario.POLICIES)).split(",")), quick);
         v.remove("gateway-heap");
         v.remove("jfr-settings");
         for (String k : List.of("rabbit-port", "pg-port", "duty-jobs", "duty-job-ms", "duty-sizes", "overhead-jobs", "throughput-workers",
                 "throughput-seconds", "warmup-seconds", "throughput-in-flight", "submit-rates", "submit-seconds",
                 "fanout-clients", "fanout-jobs", "fanout-rounds", "perftest-seconds", "perftest-consumers", "api-keys", "rounds",
-                "fairness-flood", "fairness-job-ms", "fairness-max-seconds", "fairness-primer", "fairness-policies")) {
+                "fairness-flood", "fairness-job-ms", "fairness-max-seconds", "fairness-primer", "fairness-policies", "mixed-seconds", "mixed-policies")) {
             v.remove(k);
         }
         if (!v.isEmpty()) {
@@ -214,6 +224,8 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
         m.put("fairnessMaxSeconds", fairnessMaxSeconds);
         m.put("fairnessPrimer", fairnessPrimer);
         m.put("fairnessPolicies", fairnessPolicies);
+        m.put("mixedSeconds", mixedSeconds);
+        m.put("mixedPolicies", mixedPolicies);
         m.put("gatewayHeap", gatewayHeap);
         m.put("gatewayEnv", gatewayEnv);
         m.put("workerEnv", workerEnv);

@@ -1,9 +1,7 @@
 package io.forgequeue.bench;
 
-import tools.jackson.databind.JsonNode;
 
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -11,9 +9,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -54,10 +49,6 @@ final class FairnessScenario {
         }
     }
 
-    /** A job as submitted: whose, the answer to the POST, the gateway's mean job time then. */
-    private record Sent(String key, GatewayClient.Submitted answer, Double meanJobSeconds) {
-    }
-
     private FairnessScenario() {
     }
 
@@ -81,41 +72,29 @@ final class FairnessScenario {
         ScenarioResult r = new ScenarioResult("fairness", system.jars().label(), ps.policy());
         system.stepTime(Duration.ofNanos(o.fairnessJobMillis() * 1_000_000L / STEPS));
         List<String> keys = system.apiKeys();
-        Double mean = prime(system, tracker, keys.get(3), o.fairnessPrimer());
+        List<Map<String, Object>> primer = new ArrayList<>();
+        for (int i = 0; i < o.fairnessPrimer(); i++) {
+            primer.add(GatewayClient.job("primer " + i, STEPS));
+        }
+        Double mean = KeyedLoad.prime(system, tracker, keys.get(3), primer, historySamples(system));
 
-        List<Sent> sent = new CopyOnWriteArrayList<>();
-        List<JsonNode> queueSamples = new CopyOnWriteArrayList<>();
-        Double[] latestMean = {mean};
         Map<String, Object> body = GatewayClient.job("fairness", STEPS);
-        ScheduledExecutorService timer = Executors.newScheduledThreadPool(3, runnable -> {
-            Thread t = new Thread(runnable, "fairness");
-            t.setDaemon(true);
-            return t;
-        });
         long t0 = System.nanoTime();
         List<UUID> flood = new ArrayList<>();
         boolean bounded;
+        KeyedLoad load = new KeyedLoad(system, keys.get(0), mean, 3, "fairness");
         try {
-            timer.scheduleAtFixedRate(() -> {
-                // never throws: an exception would end the sampling (scheduleAtFixedRate runs a task that threw no more)
-                JsonNode q = queue(system, keys.get(0));
-                if (q != null) {
-                    queueSamples.add(q);
-                    latestMean[0] = meanJobSeconds(q, latestMean[0]);
-                }
-            }, 1000, 1000, TimeUnit.MILLISECONDS);
             List<CompletableFuture<GatewayClient.Submitted>> posts = new ArrayList<>();
             for (int i = 0; i < o.fairnessFlood(); i++) {
                 posts.add(system.api().submitAsync(body, keys.get(0)));
             }
-            timer.scheduleAtFixedRate(() -> submit(system, body, keys.get(1), "steady", latestMean[0], sent),
+            load.timer().scheduleAtFixedRate(() -> load.submit(body, keys.get(1), "steady"),
                     STEADY_PERIOD_MILLIS, STEADY_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
-            timer.scheduleAtFixedRate(() -> submit(system, body, keys.get(2), "trickle", latestMean[0], sent),
+            load.timer().scheduleAtFixedRate(() -> load.submit(body, keys.get(2), "trickle"),
                     TRICKLE_OFFSET_MILLIS, TRICKLE_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
             for (CompletableFuture<GatewayClient.Submitted> p : posts) {
                 GatewayClient.Submitted s = p.join();
-                accepted(s);
-                sent.add(new Sent("flood", s, mean));
+                load.record("flood", s, mean);
                 flood.add(s.jobId());
             }
             // until the flood has drained (its last job finished), or the bound
@@ -130,37 +109,13 @@ final class FairnessScenario {
                 throw new IllegalStateException(e);
             }
         } finally {
-            timer.shutdownNow();
-            try {
-                timer.awaitTermination(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            load.close();
         }
         double submitSeconds = (System.nanoTime() - t0) / 1e9;
-        List<UUID> ids = sent.stream().map(s -> s.answer().jobId()).toList();
+        List<UUID> ids = load.ids();
         long failed = tracker.awaitAll(ids, Duration.ofMillis(ids.size() * (long) o.fairnessJobMillis() + 120_000));
         double wallSeconds = (System.nanoTime() - t0) / 1e9;
-
-        List<FairnessFigures.Job> jobs = new ArrayList<>();
-        Instant origin = null;
-        for (Sent s : sent) {
-            Instant created = Json.instant(s.answer().job(), "createdAt");
-            origin = origin == null || created.isBefore(origin) ? created : origin;
-        }
-        for (Sent s : sent) {
-            JobTracker.Terminal t = tracker.terminal(s.answer().jobId()).join();
-            Instant started = Json.instant(t.job(), "startedAt");
-            Instant finished = Json.instant(t.job(), "finishedAt");
-            if (!t.succeeded() || started == null || finished == null) {
-                continue;
-            }
-            JsonNode eta = s.answer().job().path("eta").path("seconds");
-            jobs.add(new FairnessFigures.Job(s.key(), seconds(origin, Json.instant(s.answer().job(), "createdAt")),
-                    seconds(origin, started), seconds(origin, finished), eta.isNumber() ? eta.asDouble() : null,
-                    s.meanJobSeconds()));
-            tracker.forget(s.answer().jobId());
-        }
+        List<FairnessFigures.Job> jobs = load.finishedJobs(tracker);
         Map<String, Double> weights = new LinkedHashMap<>();
         KEYS.forEach(k -> weights.put(k, 1.0));
         double sliceSeconds = SLICE_JOBS * o.fairnessJobMillis() / 1000.0;
@@ -177,8 +132,8 @@ final class FairnessScenario {
         r.detail("workers", system.workers().size());
         r.detail("jobMillis", o.fairnessJobMillis());
         r.detail("floodJobs", o.fairnessFlood());
-        r.detail("submitted", Map.of("flood", count(sent, "flood"), "steady", count(sent, "steady"),
-                "trickle", count(sent, "trickle")));
+        r.detail("submitted", Map.of("flood", load.count("flood"), "steady", load.count("steady"),
+                "trickle", load.count("trickle")));
         r.detail("stoppedAtBound", bounded);
         r.detail("submitSeconds", DutyScenario.round(submitSeconds, 3));
         r.detail("wallSeconds", DutyScenario.round(wallSeconds, 3));
@@ -195,31 +150,9 @@ final class FairnessScenario {
         r.detail("etaAbsErrorP50Seconds", DutyScenario.round(f.etaAbsErrorP50Seconds(), 3));
         r.detail("etaDoneErrorP50", DutyScenario.round(f.etaDoneErrorP50(), 3));
         r.detail("etaDoneErrorP90", DutyScenario.round(f.etaDoneErrorP90(), 3));
-        Map<String, Object> perKey = new LinkedHashMap<>();
-        f.keys().forEach((k, kf) -> {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("jobs", kf.jobs());
-            m.put("waitP50Seconds", DutyScenario.round(kf.waitP50(), 3));
-            m.put("waitP95Seconds", DutyScenario.round(kf.waitP95(), 3));
-            m.put("gpuShare", DutyScenario.round(kf.gpuShare(), 4));
-            m.put("backloggedContendedSlices", kf.backlogSlices());
-            m.put("gpusWhileBacklogged", DutyScenario.round(kf.rate(), 3));
-            m.put("etaErrorP50", DutyScenario.round(kf.etaErrorP50(), 3));
-            perKey.put(k, m);
-        });
-        r.detail("perKey", perKey);
-        r.detail("queueSamples", queueSamples.stream().map(q -> {
-            Map<String, Object> m = new LinkedHashMap<>();
-            JsonNode pool = pool(q);
-            m.put("at", q.path("at").asString(""));
-            m.put("depth", q.path("depth").asLong());
-            m.put("running", q.path("running").asLong());
-            m.put("meanJobSeconds", meanJobSeconds(q, null));
-            return m;
-        }).toList());
-        r.detail("jobs", jobs.stream().map(j -> List.of(j.key(), DutyScenario.round(j.submitted(), 3),
-                DutyScenario.round(j.started(), 3), DutyScenario.round(j.finished(), 3),
-                j.etaSeconds() == null ? -1 : j.etaSeconds())).toList());
+        r.detail("perKey", KeyedLoad.perKeyDetail(f));
+        r.detail("queueSamples", load.queueSamples());
+        r.detail("jobs", KeyedLoad.jobRows(jobs));
         StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
                 "  %s: Jain %.3f over %d contended slices; flood drained after %.1f s%s; ETA error p50 %.0f %% p90 %.0f %%;",
                 ps.policy(), f.jain(), f.contendedSlices(), floodDone, bounded ? " (bound reached)" : "",
@@ -255,99 +188,10 @@ final class FairnessScenario {
                 DutyScenario.round(estimateRatio, 2), "×"));
     }
 
-    /**
-     * Runs {@code count} jobs of the scenario's size with a fourth key and waits until the gateway's job times are
-     * theirs: ETAs and fair-share cost estimates come from recent job times, which would otherwise be none (or the
-     * zero-latency jobs of a warm-up). Returns the gateway's mean job time then (null without primer).
-     */
-    private static Double prime(BenchSystem system, JobTracker tracker, String key, int count) {
-        if (count == 0) {
-            System.out.println("  no primer: the gateway has no job times yet");
-            return null;
-        }
-        List<UUID> ids = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            GatewayClient.Submitted s = system.api().submitAsync(GatewayClient.job("primer " + i, STEPS), key).join();
-            accepted(s);
-            ids.add(s.jobId());
-        }
-        tracker.awaitAll(ids, Duration.ofSeconds(120));
-        ids.forEach(tracker::forget);
-        // the gateway refreshes its job times every second (gateway.queue.refresh-interval): one refresh after the
-        // last primer job, so the mean is of the warm jobs and not of a snapshot taken mid-primer
-        Sleep.millis(1500);
-        int history = historySamples(system);
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        Double mean = null;
-        while (System.nanoTime() < deadline) {
-            JsonNode q = queue(system, key);
-            JsonNode pool = q == null ? null : pool(q);
-            if (pool != null && pool.path("samples").asInt() >= Math.min(count, history)) {
-                mean = pool.path("meanJobSeconds").asDouble();
-                break;
-            }
-            Sleep.millis(200);
-        }
-        System.out.printf(Locale.ROOT, "  primed with %d jobs; the gateway's mean job time: %s s%n", count, mean);
-        return mean;
-    }
-
     /** The gateway's job-time history length: this scenario's, unless {@code --gateway-env} set another. */
     private static int historySamples(BenchSystem system) {
         return Integer.parseInt(system.gatewayEnv().getOrDefault("GATEWAY_QUEUE_HISTORYSAMPLES",
                 Integer.toString(HISTORY_SAMPLES)));
     }
 
-    private static void submit(BenchSystem system, Map<String, Object> body, String apiKey, String key, Double mean,
-                               List<Sent> sent) {
-        try {
-            GatewayClient.Submitted s = system.api().submitAsync(body, apiKey).join();
-            accepted(s);
-            sent.add(new Sent(key, s, mean));
-        } catch (RuntimeException e) {
-            System.err.println("  fairness: a " + key + " submission failed: " + e);
-        }
-    }
-
-    private static void accepted(GatewayClient.Submitted s) {
-        if (!s.accepted()) {
-            throw new IllegalStateException("submission refused: " + s.status() + " " + s.body());
-        }
-    }
-
-    /** {@code GET /api/v1/queue} as {@code key} sees it, or null when it fails. */
-    private static JsonNode queue(BenchSystem system, String key) {
-        try {
-            return system.api().get("/api/v1/queue", key);
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    private static JsonNode pool(JsonNode queue) {
-        for (JsonNode p : queue.path("pools")) {
-            if (p.path("pool").asString("").equals(BenchSystem.POOL)) {
-                return p;
-            }
-        }
-        return null;
-    }
-
-    /** The pool's mean job time in a queue answer, else {@code fallback} (no history yet: null there). */
-    static Double meanJobSeconds(JsonNode queue, Double fallback) {
-        JsonNode pool = pool(queue);
-        JsonNode mean = pool == null ? null : pool.get("meanJobSeconds");
-        if (mean == null || !mean.isNumber()) {
-            return fallback;
-        }
-        return mean.asDouble();
-    }
-
-    private static long count(List<Sent> sent, String key) {
-        return sent.stream().filter(s -> s.key().equals(key)).count();
-    }
-
-    private static double seconds(Instant origin, Instant t) {
-        return Json.micros(origin, t) / 1e6;
-    }
 }

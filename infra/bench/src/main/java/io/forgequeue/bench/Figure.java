@@ -28,6 +28,10 @@ record Figure(String scenario, String name, double value, String unit, String go
         return new Figure(scenario, name, value, unit, "< " + trim(goal), value < goal);
     }
 
+    static Figure above(String scenario, String name, double value, String unit, double goal) {
+        return new Figure(scenario, name, value, unit, "> " + trim(goal), value > goal);
+    }
+
     String key() {
         return scenario + " / " + name;
     }

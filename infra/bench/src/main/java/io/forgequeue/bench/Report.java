@@ -60,13 +60,14 @@ final class Report {
         return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
     }
 
-    /** Whether {@code value} meets a goal written as "≥ x", "≤ x" or "< x". */
+    /** Whether {@code value} meets a goal written as "≥ x", "≤ x", "> x" or "< x". */
     static Boolean meets(double value, String goal) {
         if (Double.isNaN(value)) {
             return null;
         }
         double x = Double.parseDouble(goal.substring(2).strip());
-        return goal.startsWith("≥") ? value >= x : goal.startsWith("≤") ? value <= x : value < x;
+        return goal.startsWith("≥") ? value >= x : goal.startsWith("≤") ? value <= x : goal.startsWith(">") ? value > x
+                : value < x;
     }
 
     static final class Row {

@@ -196,6 +196,8 @@ final class AdminApi {
         ObjectNode settings = root.putObject("settings");
         settings.put("stepMs", engine.stepMs());
         settings.put("modelLoadMs", engine.modelLoadMs());
+        ObjectNode ownLoads = settings.putObject("checkpointLoadMs");
+        engine.checkpointLoadMs().forEach(ownLoads::put);
         root.set("faults", faults.describe());
         ObjectNode model = root.putObject("model");
         Catalog.Checkpoint loaded = engine.loadedCheckpoint();

@@ -81,6 +81,7 @@ public final class ForgeSimServer implements AutoCloseable {
         SimStats stats = new SimStats();
         this.tasks = new TaskQueue();
         this.engine = new Txt2ImgEngine(state, tasks, options, catalog, faults, stats, config.stepMs(), config.modelLoadMs());
+        engine.checkpointLoadMs(config.checkpointLoadMs());
         if (config.loaded() != null) {
             Catalog.Checkpoint preloaded = catalog.checkpoint(config.loaded());
             options.restore("sd_model_checkpoint", Json.NODES.stringNode(preloaded.title()));

@@ -31,10 +31,13 @@ import java.util.Map;
  * @param loaded        a checkpoint (any alias Forge accepts) selected and already loaded at start, so that the first
  *                      job using it pays no load; null (default) for Forge's behaviour: the first model selected,
  *                      nothing loaded
+ * @param checkpointLoadMs load time per checkpoint in milliseconds, overriding {@code modelLoadMs} for the checkpoints
+ *                      it names (keys: any alias Forge accepts, as given; empty by default)
  */
 public record SimConfig(String host, int port, int adminPort, double stepMs, long modelLoadMs, String apiAuth,
         int previewEvery, List<String> models, int threads, int failNext, String failError, String failMessage,
-        int hangNext, double failureRate, long failureSeed, boolean webui, String loaded) {
+        int hangNext, double failureRate, long failureSeed, boolean webui, String loaded,
+        Map<String, Long> checkpointLoadMs) {
 
     private static final Map<String, String> FLAGS = new LinkedHashMap<>();
 
@@ -57,6 +60,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         FLAGS.put("failure-seed", "seed for --failure-rate (default 42)");
         FLAGS.put("webui", "WebUI mode: serve /internal/progress and /internal/pending-tasks (no value)");
         FLAGS.put("loaded", "checkpoint selected and already loaded at start (default: none loaded)");
+        FLAGS.put("checkpoint-load-ms", "load time per checkpoint, \"name=ms,name2=ms\" (default: model-load-ms for all)");
     }
 
     public SimConfig {
@@ -88,6 +92,17 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         }
         if (loaded != null && new Catalog(models).checkpoint(loaded) == null) {
             throw new IllegalArgumentException("--loaded '" + loaded + "' is none of the models " + models);
+        }
+        checkpointLoadMs = Map.copyOf(checkpointLoadMs == null ? Map.of() : checkpointLoadMs);
+        Catalog catalog = new Catalog(models);
+        for (Map.Entry<String, Long> e : checkpointLoadMs.entrySet()) {
+            if (catalog.checkpoint(e.getKey()) == null) {
+                throw new IllegalArgumentException("--checkpoint-load-ms '" + e.getKey() + "' is none of the models "
+                        + models);
+            }
+            if (e.getValue() < 0) {
+                throw new IllegalArgumentException("--checkpoint-load-ms must not be negative");
+            }
         }
     }
 
@@ -159,7 +174,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
                 doubleValue(values, "failure-rate", 0),
                 longValue(values, "failure-seed", 42),
                 Boolean.parseBoolean(values.getOrDefault("webui", "false")),
-                values.get("loaded"));
+                values.get("loaded"),
+                loadTimes(values.get("checkpoint-load-ms")));
     }
 
     /** Human-readable list of options, for --help and error messages. */
@@ -173,7 +189,29 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
     /** Same settings with other ports (used by tests and by {@link ForgeSimProcess}). */
     public SimConfig withPorts(int newPort, int newAdminPort) {
         return new SimConfig(host, newPort, newAdminPort, stepMs, modelLoadMs, apiAuth, previewEvery, models, threads,
-                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui, loaded);
+                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui, loaded, checkpointLoadMs);
+    }
+
+    /** "name=ms,name2=ms" as a map (null or blank: empty). */
+    private static Map<String, Long> loadTimes(String raw) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        if (raw == null) {
+            return out;
+        }
+        for (String part : splitList(raw)) {
+            int eq = part.lastIndexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("--checkpoint-load-ms needs name=ms pairs, got '" + part + "'");
+            }
+            String ms = part.substring(eq + 1).strip();
+            try {
+                out.put(part.substring(0, eq).strip(), Long.parseLong(ms));
+            }
+            catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--checkpoint-load-ms needs an integer, got '" + ms + "'");
+            }
+        }
+        return out;
     }
 
     private static List<String> splitList(String raw) {

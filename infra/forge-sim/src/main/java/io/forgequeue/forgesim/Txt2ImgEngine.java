@@ -5,6 +5,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -95,6 +96,9 @@ final class Txt2ImgEngine {
 
     private volatile long modelLoadNanos;
 
+    /** Load times of the checkpoints that have their own ({@code --checkpoint-load-ms}); others take modelLoadNanos. */
+    private volatile Map<Catalog.Checkpoint, Long> checkpointLoadNanos = Map.of();
+
     private volatile Catalog.Checkpoint loaded;
 
     private final AtomicLong modelLoads = new AtomicLong();
@@ -123,6 +127,20 @@ final class Txt2ImgEngine {
 
     void modelLoadMs(long ms) {
         this.modelLoadNanos = ms * 1_000_000;
+    }
+
+    /** Own load times for some checkpoints (keys: any alias the catalog knows), replacing earlier ones. */
+    void checkpointLoadMs(Map<String, Long> loadMs) {
+        Map<Catalog.Checkpoint, Long> nanos = new java.util.HashMap<>();
+        loadMs.forEach((alias, ms) -> nanos.put(Objects.requireNonNull(catalog.checkpoint(alias), alias), ms * 1_000_000));
+        this.checkpointLoadNanos = Map.copyOf(nanos);
+    }
+
+    /** The own load times, by checkpoint title, in milliseconds. */
+    Map<String, Long> checkpointLoadMs() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        checkpointLoadNanos.forEach((c, nanos) -> out.put(c.title(), nanos / 1_000_000));
+        return out;
     }
 
     double stepMs() {
@@ -595,7 +613,7 @@ final class Txt2ImgEngine {
     }
 
     private void loadCheckpoint(Catalog.Checkpoint wanted, long myEpoch) {
-        long wait = modelLoadNanos;
+        long wait = checkpointLoadNanos.getOrDefault(wanted, modelLoadNanos);
         long start = System.nanoTime();
         if (wait > 0) {
             waitUntil(start + wait, myEpoch);

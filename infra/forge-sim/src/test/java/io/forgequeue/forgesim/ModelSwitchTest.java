@@ -153,4 +153,32 @@ class ModelSwitchTest {
         assertThat(admin.state().modelLoads()).as("no load for the preloaded checkpoint").isZero();
         assertThat(forge.get("/sdapi/v1/options").json().get("sd_model_checkpoint").stringValue()).startsWith("sub/b.ckpt");
     }
+
+    @Test
+    void chargesEachCheckpointItsOwnLoadTimeAndTheDefaultToTheOthers() {
+        start("--step-ms", "0", "--model-load-ms", "50", "--models", "a.safetensors,sub/b.ckpt,c.safetensors",
+                "--checkpoint-load-ms", "a=400,sub/b.ckpt=150");
+
+        long a = timedLoad("a");
+        long b = timedLoad("b");
+        long c = timedLoad("c");
+
+        assertThat(a).as("a's own load time").isBetween(400_000L, 400_000L + 150_000L);
+        assertThat(b).as("b's own load time, named by another alias").isBetween(150_000L, 150_000L + 150_000L);
+        assertThat(c).as("c has none of its own: --model-load-ms").isBetween(50_000L, 50_000L + 100_000L);
+        assertThat(admin.state().modelLoads()).isEqualTo(3);
+    }
+
+    @Test
+    void refusesALoadTimeForACheckpointItDoesNotHave() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> SimConfig.fromArgs("--models", "a.safetensors",
+                "--checkpoint-load-ms", "z=100")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'z'");
+    }
+
+    /** Runs a job of {@code checkpoint} (not loaded) and returns the loading time it added, in microseconds. */
+    private long timedLoad(String checkpoint) {
+        long before = admin.stats().duty().loadingMicros();
+        run(checkpoint);
+        return admin.stats().duty().loadingMicros() - before;
+    }
 }

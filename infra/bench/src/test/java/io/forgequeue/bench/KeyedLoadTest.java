@@ -4,7 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-class FairnessScenarioTest {
+class KeyedLoadTest {
 
     @Test
     void aPoolWithoutJobHistoryHasNoMeanJobTimeEvenWithoutAFallback() {
@@ -12,9 +12,9 @@ class FairnessScenarioTest {
         String noHistory = "{\"pools\":[{\"pool\":\"default\",\"depth\":3,\"meanJobSeconds\":null,\"samples\":0}]}";
         String history = "{\"pools\":[{\"pool\":\"default\",\"depth\":3,\"meanJobSeconds\":1.25,\"samples\":20}]}";
 
-        assertThat(FairnessScenario.meanJobSeconds(Json.MAPPER.readTree(noHistory), null)).isNull();
-        assertThat(FairnessScenario.meanJobSeconds(Json.MAPPER.readTree(noHistory), 2.0)).isEqualTo(2.0);
-        assertThat(FairnessScenario.meanJobSeconds(Json.MAPPER.readTree(history), null)).isEqualTo(1.25);
+        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(noHistory), null)).isNull();
+        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(noHistory), 2.0)).isEqualTo(2.0);
+        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(history), null)).isEqualTo(1.25);
     }
 
     @Test
