@@ -125,6 +125,21 @@ final class TestWorker {
         }
     }
 
+    /** Publishes a worker's announcement (as a worker's WorkerAnnouncer does) and waits for the broker's confirm. */
+    static void announce(Channel channel, io.forgequeue.model.WorkerStatus status) {
+        try {
+            channel.confirmSelect();
+            AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                    .contentType(Contract.CONTENT_TYPE).deliveryMode(1)
+                    .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+            channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, false, props,
+                    WIRE.writeValueAsBytes(status));
+            channel.waitForConfirmsOrDie(10_000);
+        } catch (IOException | InterruptedException | TimeoutException e) {
+            throw new IllegalStateException("could not publish the worker status", e);
+        }
+    }
+
     void preview(int step) {
         JobPreview preview = new JobPreview(jobId, attempt, workerId, tick(), step, 20, "image/png", PNG);
         try {

@@ -22,13 +22,15 @@ import java.util.UUID;
  * @param assignedWorker    the worker its current attempt is assigned to, or null
  * @param assignedAt        when that assignment was made, or null
  * @param queuedAt          when it last entered the queue
+ * @param hiddenAt          when its owner hid it from the history, or null
  */
 public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
                      int progress, int attempt, long lastSeq, String workerId, String errorCode,
                      String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
                      Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
                      Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
-                     double cost, String assignedWorker, Instant assignedAt, Instant queuedAt) {
+                     double cost, String assignedWorker, Instant assignedAt, Instant queuedAt,
+                     Instant hiddenAt) {
 
     public JobRow {
         metadata = metadata == null ? Map.of() : metadata;

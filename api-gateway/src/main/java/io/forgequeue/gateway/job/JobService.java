@@ -182,6 +182,27 @@ class JobService {
         return new Cancellation(views.toView(row), result.oldStatus());
     }
 
+    /**
+     * Hides the caller's finished job from its history, or shows it again ({@code hide} false). Idempotent: a job
+     * already as asked is returned unchanged. A job still QUEUED or RUNNING cannot be hidden (409 job-not-finished).
+     */
+    JobView hide(Caller caller, UUID id, boolean hide) {
+        java.util.Optional<JobRow> changed = jobs.hide(caller.keyId(), id, hide);
+        if (changed.isPresent()) {
+            JobRow row = changed.get();
+            log.info("Job(id={}) {} by its owner", row.id(), hide ? "hidden" : "shown again");
+            events.publishEvent(new JobChanged(row, row.status(), null));
+            return views.toView(row);
+        }
+        JobRow current = jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id));
+        if (!current.status().isTerminal()) {
+            throw new ApiException(ApiProblem.JOB_NOT_FINISHED, "Job " + id + " is " + current.status()
+                    + "; only a finished job can be removed from the history (cancel it first).", List.of(),
+                    Map.of("jobId", id, "status", current.status().name()), HttpHeaders.EMPTY);
+        }
+        return views.toView(current);
+    }
+
     JobView find(Caller caller, UUID id) {
         return views.toView(jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id)));
     }

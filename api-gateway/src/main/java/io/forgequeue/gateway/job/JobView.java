@@ -29,16 +29,18 @@ import java.util.UUID;
  * @param version         increases with every change; WebSocket clients resume from it
  * @param priority        the priority class its owner asked for
  * @param waiting         why and behind whom it waits; only while QUEUED
+ * @param hiddenAt        when its owner hid it from the history (a finished job); absent while shown
  */
 public record JobView(UUID id, JobStatus status, String pool, long ticket, Integer position, Eta eta, int progress,
                       int attempt, ErrorView error, List<ImageView> images, SpecView spec,
                       Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
-                      Instant finishedAt, long version, Priority priority, WaitingView waiting) {
+                      Instant finishedAt, long version, Priority priority, WaitingView waiting,
+                      Instant hiddenAt) {
 
     /** This view with another position and ETA. */
     public JobView withPosition(Integer newPosition, Eta newEta) {
         return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, error, images, spec,
-                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting);
+                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting, hiddenAt);
     }
 
     /**

@@ -63,7 +63,7 @@ public class JobViews {
                         : queue.etaFor(row.pool(), position, row.spec().checkpoint()),
                 row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
                 publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
-                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting);
+                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting, row.hiddenAt());
     }
 
     /** The allowed keys of {@code metadata}, in their stored order; null when none is left. */
