@@ -71,6 +71,13 @@ class Dispatcher implements SmartLifecycle {
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
     private final Map<String, Long> stopsSent = new HashMap<>();
+    /**
+     * Workers whose queue was missing when a job message reached the broker (returned: the worker paused or left
+     * and its status saying so has not arrived yet), with the status they had then. Such a worker gets nothing more
+     * until it announces itself again: handing it the job back at once would be returned again, and each return
+     * counts as an attempt, so one paused worker used to fail a job (too many attempts) within milliseconds.
+     */
+    private final Map<String, FleetStatus> withoutQueue = new java.util.concurrent.ConcurrentHashMap<>();
     private boolean signalled;
     private volatile boolean running;
     private volatile Thread thread;
@@ -154,6 +161,9 @@ class Dispatcher implements SmartLifecycle {
         boolean handedOut = false;
         Map<String, List<Slot>> byPool = new HashMap<>();
         for (FleetWorker worker : fleet.available()) {
+            if (lacksQueue(worker)) {
+                continue;
+            }
             byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
@@ -332,9 +342,28 @@ class Dispatcher implements SmartLifecycle {
             } else if (correlation.getReturned() != null) {
                 log.warn("Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
                         message.jobId(), message.workerId());
+                fleet.get(message.workerId()).ifPresent(w ->
+                        withoutQueue.put(w.id(), new FleetStatus(w.instance(), w.seq())));
                 revokeLater(message, "returned", "the worker it was given to was gone");
             }
         });
+    }
+
+    /** A worker's status as of one announcement: its process and the announcement's sequence number. */
+    private record FleetStatus(UUID instance, long seq) {
+    }
+
+    /** Whether the worker's queue was found missing and it has not announced itself since. */
+    private boolean lacksQueue(FleetWorker worker) {
+        FleetStatus missing = withoutQueue.get(worker.id());
+        if (missing == null) {
+            return false;
+        }
+        if (missing.instance().equals(worker.instance()) && worker.seq() <= missing.seq()) {
+            return true;
+        }
+        withoutQueue.remove(worker.id(), missing);
+        return false;
     }
 
     private void revokeLater(JobMessage message, String reasonTag, String reason) {
