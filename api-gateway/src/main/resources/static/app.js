@@ -560,7 +560,7 @@
       case 'QUEUED': {
         const position = job.position ? `Position ${job.position} in the queue` : 'Waiting in the queue';
         const eta = job.waiting && job.waiting.blocked ? '' : etaText(job.eta);
-        if (job.attempt > 0) return `Returned to the queue, will run again · ${position.toLowerCase()}${eta}`;
+        if (wasReturned(job)) return `Returned to the queue, will run again · ${position.toLowerCase()}${eta}`;
         return position + eta;
       }
       case 'RUNNING': {
@@ -580,6 +580,11 @@
       default:
         return '';
     }
+  }
+
+  /** Whether a queued job was on a GPU and came back (its GPU stopped): the server says so in its job view. */
+  function wasReturned(job) {
+    return !!(job.waiting && job.waiting.returned);
   }
 
   /** Why a queued job waits: what blocks it, or who is before it. */
@@ -1049,7 +1054,8 @@
           else if (job.position != null && frame.position < job.position) state.movedBack.delete(job.id);
           job.position = frame.position;
           job.eta = frame.eta;
-          if (frame.waiting) job.waiting = frame.waiting;
+          // a position frame leaves out "returned": it changes only with the job (its update frame)
+          if (frame.waiting) job.waiting = Object.assign({}, frame.waiting, { returned: job.waiting && job.waiting.returned });
           const card = state.cards.get(frame.jobId);
           if (card) renderCard(card, job);
         }

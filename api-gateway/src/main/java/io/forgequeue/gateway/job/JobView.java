@@ -52,8 +52,11 @@ public record JobView(UUID id, JobStatus status, String pool, long ticket, Integ
      * @param next     whether it is already assigned to a GPU and starts when that GPU finishes its current job
      * @param blocked  why it cannot start right now however long it waits (no GPU available, no GPU offers its
      *                 checkpoint), for a person; null when it just waits its turn
+     * @param returned whether it was handed to a GPU before and given back (its GPU stopped, paused or left): it
+     *                 will run again. In job views always set; left out of position frames (it changes only with
+     *                 the job, whose update frame says so)
      */
-    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked) {
+    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked, Boolean returned) {
     }
 
     /**

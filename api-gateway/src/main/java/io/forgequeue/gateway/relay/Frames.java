@@ -60,7 +60,7 @@ class Frames {
         Eta eta = blocked == null ? queue.etaFor(pool, standing.position(), checkpoint) : null;
         return encode(frame("position").with("jobId", jobId).with("position", standing.position()).with("eta", eta)
                 .with("waiting", new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
-                        blocked))
+                        blocked, null))
                 .with("version", version));
     }
 
