@@ -127,6 +127,19 @@ class JobHistoryIT extends IntegrationTestBase {
         }
     }
 
+    @Test
+    void theOpenApiDocumentDescribesHistorySearchCancelWaitingAndMe() {
+        JsonNode paths = api().get(null, "/api/v1/openapi").json().get("paths");
+
+        assertThat(paths.get("/api/v1/jobs/{id}/hidden").has("put")).isTrue();
+        assertThat(paths.get("/api/v1/jobs/{id}/hidden").has("delete")).isTrue();
+        assertThat(paths.get("/api/v1/jobs/cancel-waiting").has("post")).isTrue();
+        assertThat(paths.get("/api/v1/me").has("get")).isTrue();
+        List<String> listParameters = new ArrayList<>();
+        paths.get("/api/v1/jobs").get("get").get("parameters").forEach(p -> listParameters.add(p.get("name").asString()));
+        assertThat(listParameters).contains("q", "hidden", "status", "limit", "cursor");
+    }
+
     private static List<UUID> ids(JsonNode page) {
         List<UUID> ids = new ArrayList<>();
         page.get("items").forEach(j -> ids.add(UUID.fromString(j.get("id").asString())));

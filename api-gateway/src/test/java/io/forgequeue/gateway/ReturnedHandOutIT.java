@@ -27,6 +27,7 @@ class ReturnedHandOutIT extends IntegrationTestBase {
         String worker = "noq-" + UUID.randomUUID().toString().substring(0, 8);
         UUID instance = UUID.randomUUID();
         UUID id = api().submit(key, Api.job(pool, "handed to a worker without a queue")).id();
+        boolean returnedBefore = api().get(key, "/api/v1/jobs/" + id).json().get("waiting").get("returned").asBoolean();
 
         // READY, but it never declared its queue: every job message to it comes back
         TestWorker.announce(BROKER.channel(), status(worker, instance, pool, 1));
@@ -35,6 +36,7 @@ class ReturnedHandOutIT extends IntegrationTestBase {
             return ((Number) row.get("attempt")).intValue() >= 1 && row.get("assigned_worker") == null;
         });
         Map<String, Object> afterReturn = row(id);
+        boolean returnedAfter = api().get(key, "/api/v1/jobs/" + id).json().get("waiting").get("returned").asBoolean();
         TestWorker.announce(BROKER.channel(), status(worker, instance, pool, 2));
         await().atMost(Duration.ofSeconds(10)).until(() -> {
             Map<String, Object> row = row(id);
@@ -43,6 +45,8 @@ class ReturnedHandOutIT extends IntegrationTestBase {
         Map<String, Object> afterSecondReturn = row(id);
 
         assertThat(afterReturn).containsEntry("status", "QUEUED").containsEntry("attempt", 1);
+        assertThat(returnedBefore).isFalse();
+        assertThat(returnedAfter).as("the user is told it was given back and will run again").isTrue();
         assertThat(afterSecondReturn).as("one more hand-out per announcement, no more")
                 .containsEntry("status", "QUEUED").containsEntry("attempt", 2);
         api().delete(key, "/api/v1/jobs/" + id);
