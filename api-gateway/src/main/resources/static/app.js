@@ -126,6 +126,7 @@
   }
 
   function quoted(job) {
+    if (job.dataErased) return 'the job whose prompt was erased';
     return `"${short(job.spec ? job.spec.prompt : '')}"`;
   }
 
@@ -504,9 +505,11 @@
     prio.hidden = !job.priority || job.priority === 'normal';
     setText(prio, job.priority === 'high' ? 'High priority' : job.priority === 'low' ? 'Low priority' : '');
     setText(card.querySelector('.when'), formatTime(job.createdAt));
+    // an erased job (docs/data-retention.md) has an empty prompt and no images: say so instead
+    const promptText = job.dataErased ? 'Prompt and images erased' : (job.spec ? job.spec.prompt : '');
     const prompt = card.querySelector('.prompt');
-    setText(prompt, job.spec ? job.spec.prompt : '');
-    prompt.title = job.spec ? job.spec.prompt : '';
+    setText(prompt, promptText);
+    prompt.title = promptText;
 
     setText(card.querySelector('.where'), statusLine(job));
     const why = card.querySelector('.why');
@@ -521,7 +524,11 @@
     bar.querySelector('.fill').style.width = `${job.progress || 0}%`;
 
     const media = card.querySelector('.media');
-    if (job.status === 'SUCCEEDED' && job.images && media.dataset.final !== 'true') {
+    if (job.dataErased) {
+      media.dataset.final = 'true';
+      media.classList.remove('preview');
+      media.replaceChildren();
+    } else if (job.status === 'SUCCEEDED' && job.images && media.dataset.final !== 'true') {
       media.dataset.final = 'true';
       media.classList.remove('preview');
       media.replaceChildren(...job.images.map((image) => imageFigure(job, image)));
@@ -538,8 +545,10 @@
     const finished = TERMINAL.has(job.status);
     const rerunAs = state.rerunAs.get(job.id);
     button(card, '.cancel', !finished && !job.cancelRequested, `Cancel ${name}`);
-    button(card, '.reuse', finished, `Use the settings of ${name}`);
-    button(card, '.rerun', (job.status === 'FAILED' || job.status === 'CANCELLED') && !rerunAs, `Run ${name} again`);
+    // an erased job has no prompt left to reuse or run again
+    button(card, '.reuse', finished && !job.dataErased, `Use the settings of ${name}`);
+    button(card, '.rerun', (job.status === 'FAILED' || job.status === 'CANCELLED') && !rerunAs && !job.dataErased,
+      `Run ${name} again`);
     button(card, '.rerun-link', !!rerunAs, `Show the job that runs ${name} again`);
     const images = job.status === 'SUCCEEDED' && job.images ? job.images.length : 0;
     button(card, '.download-all', images > 0, images > 1 ? `Download all ${images} images of ${name}`

@@ -18,9 +18,9 @@ alter table job
     add column priority           smallint         not null default 1 check (priority between 0 and 2),
     -- the class its owner asked for
     add column requested_priority smallint         not null default 1 check (requested_priority between 0 and 2),
-    -- start tag of start-time fair queuing between the keys of a pool (virtual GPU seconds)
+    -- start tag of start-time fair queuing between the keys of a pool (virtual standard images)
     add column fair_tag           double precision not null default 0,
-    -- estimated GPU seconds of the job when it was submitted
+    -- the job's size in standard images (512x512, 20 steps): pixels x steps x images / (512 x 512 x 20)
     add column cost               double precision not null default 1,
     -- the spec's checkpoint and sampler (null: any), copied for placement
     add column checkpoint         text,

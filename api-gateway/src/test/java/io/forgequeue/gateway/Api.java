@@ -88,4 +88,15 @@ final class Api {
                 {"pool":"%s","prompt":"%s","width":512,"height":512,"steps":20,"sampler":"Euler a","seed":42}"""
                 .formatted(pool, prompt);
     }
+
+    /**
+     * A valid job body for {@code pool} with more or other fields, e.g. {@code "priority":"high"} or
+     * {@code "checkpoint":"x","sampler":"DPM++ 2M"} (they replace the defaults).
+     */
+    static String job(String pool, String prompt, String moreFields) {
+        tools.jackson.databind.node.ObjectNode body = (tools.jackson.databind.node.ObjectNode) JSON.readTree(job(pool, prompt));
+        body.setAll((tools.jackson.databind.node.ObjectNode) JSON.readTree("{" + moreFields + "}"));
+        return body.toString();
+    }
+
 }

@@ -5,8 +5,17 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static org.assertj.core.api.Assertions.assertThat;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
 /** Module and package boundaries of the gateway (model: JobRunr's PackageDependenciesTest). */
@@ -33,13 +42,63 @@ class ArchitectureTest {
                 .should().dependOnClassesThat().resideInAnyPackage("io.forgequeue.gateway.job..",
                         "io.forgequeue.gateway.event..", "io.forgequeue.gateway.relay..",
                         "io.forgequeue.gateway.outbox..", "io.forgequeue.gateway.queue..",
-                        "io.forgequeue.gateway.sweep..", "io.forgequeue.gateway.apikey..")
+                        "io.forgequeue.gateway.sweep..", "io.forgequeue.gateway.apikey..",
+                        "io.forgequeue.gateway.quota..", "io.forgequeue.gateway.fleet..",
+                        "io.forgequeue.gateway.schedule..")
                 .check(classes);
     }
 
     @Test
+    void quotasAndTheFleetDependOnNoOtherFeature() {
+        noClasses().that().resideInAnyPackage("io.forgequeue.gateway.quota..", "io.forgequeue.gateway.fleet..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.forgequeue.gateway.job..",
+                        "io.forgequeue.gateway.event..", "io.forgequeue.gateway.relay..",
+                        "io.forgequeue.gateway.outbox..", "io.forgequeue.gateway.queue..",
+                        "io.forgequeue.gateway.sweep..", "io.forgequeue.gateway.apikey..",
+                        "io.forgequeue.gateway.schedule..", "io.forgequeue.gateway.system..")
+                .check(classes);
+    }
+
+    @Test
+    void nothingButTheSchedulerDependsOnTheScheduler() {
+        noClasses().that().resideOutsideOfPackage("io.forgequeue.gateway.schedule..")
+                .should().dependOnClassesThat().resideInAPackage("io.forgequeue.gateway.schedule..")
+                .check(classes);
+    }
+
+    @Test
+    void onlyTheSchedulerMakesTheSchedulersMovesOfJobState() {
+        noClasses().that().resideOutsideOfPackages("io.forgequeue.gateway.job..", "io.forgequeue.gateway.schedule..")
+                .should().accessClassesThat().haveFullyQualifiedName("io.forgequeue.gateway.job.JobMoves")
+                .check(classes);
+    }
+
+    /**
+     * The job table is written by the job feature (submit, cancel, the scheduler's moves), the merge of worker events
+     * and the stuck-job sweep, each with guarded statements built from the transition table; nothing else may write
+     * job rows (the queue index, the scheduler and the relay read them or go through {@code JobMoves}).
+     */
+    @Test
+    void onlyTheJobFeatureTheMergeAndTheStuckSweepWriteTheJobTable() throws IOException {
+        Path sources = Path.of("src/main/java/io/forgequeue/gateway");
+        Pattern write = Pattern.compile("(?i)\\b(update|insert\\s+into|delete\\s+from)\\s+job\\b");
+        Set<String> writers = new TreeSet<>();
+        try (Stream<Path> files = Files.walk(sources)) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+                if (write.matcher(Files.readString(file)).find()) {
+                    writers.add(sources.relativize(file).getName(0).toString());
+                }
+            }
+        }
+
+        assertThat(writers).as("packages with SQL that writes the job table").isNotEmpty()
+                .isSubsetOf("job", "event", "sweep");
+    }
+
+    @Test
     void onlyTheJobFeatureAndItsReadersUseTheJobRow() {
-        noClasses().that().resideInAnyPackage("io.forgequeue.gateway.apikey..", "io.forgequeue.gateway.queue..")
+        noClasses().that().resideInAnyPackage("io.forgequeue.gateway.apikey..", "io.forgequeue.gateway.queue..",
+                        "io.forgequeue.gateway.quota..", "io.forgequeue.gateway.fleet..")
                 .should().dependOnClassesThat().resideInAPackage("io.forgequeue.gateway.job..")
                 .check(classes);
     }

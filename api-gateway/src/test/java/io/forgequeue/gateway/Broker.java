@@ -18,8 +18,9 @@ import java.util.Base64;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Test access to the broker: a plain AMQP channel (publish events like a worker, read job messages and cancel
- * commands) and the management API (delete and re-create a virtual host to simulate an outage).
+ * Test access to the broker: a plain AMQP channel (publish events of a made-up assignment, read cancel commands)
+ * and the management API (delete and re-create a virtual host to simulate an outage). Workers that take jobs from
+ * the scheduler are {@link TestWorker}s, each on a connection of its own.
  */
 final class Broker implements AutoCloseable {
 
@@ -47,8 +48,12 @@ final class Broker implements AutoCloseable {
         }
     }
 
-    TestWorker worker(String workerId, java.util.UUID jobId, int attempt) {
-        return new TestWorker(channel(), workerId, jobId, attempt);
+    /**
+     * Events of an assignment the scheduler did not make as given (an older or a newer attempt, another worker),
+     * published on this plain channel: what a worker whose assignment was taken back, or a confused one, sends.
+     */
+    JobAttempt attempt(String workerId, java.util.UUID jobId, int attempt) {
+        return new JobAttempt(channel(), workerId, jobId, attempt);
     }
 
     /** Takes one message from a queue (auto-ack), or null when it is empty. */

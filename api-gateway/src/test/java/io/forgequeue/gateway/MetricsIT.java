@@ -79,6 +79,11 @@ class MetricsIT {
         return PrometheusScrape.of(api);
     }
 
+    /** A worker of {@code pool} on this class's broker; the test closes it. */
+    private static TestWorker worker(String pool) {
+        return TestWorker.in(RABBIT, pool).start();
+    }
+
     private static String status(String key, UUID id) {
         return api.get(key, "/api/v1/jobs/" + id).json().get("status").asString();
     }
@@ -116,14 +121,27 @@ class MetricsIT {
 
     @Test
     void atStartupEveryOutcomeErrorCodeReasonAndPoolHasASeriesAtZero() {
+        // states rather than counts of what happened: connected, listening to PostgreSQL, leading the scheduler
+        Set<String> states = Set.of("gpu_gateway_broker_connected", "gpu_gateway_pg_notifications_resyncs_total",
+                "gpu_gateway_scheduler_leader", "gpu_gateway_scheduler_leader_changes_total");
         List<PrometheusScrape.Sample> ours = atStartup.all().stream()
                 .filter(s -> s.name().startsWith("gpu_gateway_"))
-                .filter(s -> !s.name().equals("gpu_gateway_broker_connected")).toList();
+                .filter(s -> !states.contains(s.name())).toList();
 
         assertThat(ours).as("gpu_gateway_* series at startup").isNotEmpty()
                 .allSatisfy(s -> assertThat(s.value()).as("%s %s at startup", s.name(), s.labels()).isZero());
         assertThat(atStartup.value("gpu_gateway_broker_connected")).as("connected to the broker at startup")
                 .isEqualTo(1.0);
+        assertThat(atStartup.value("gpu_gateway_pg_notifications_resyncs_total")).as("the first LISTEN, if made yet")
+                .isBetween(0.0, 1.0);
+        assertThat(atStartup.value("gpu_gateway_scheduler_leader_changes_total"))
+                .as("became the scheduler once if it took the lease yet")
+                .isEqualTo(atStartup.value("gpu_gateway_scheduler_leader")).isBetween(0.0, 1.0);
+        await("the only gateway leads").atMost(Duration.ofSeconds(10))
+                .until(() -> scrape().value("gpu_gateway_scheduler_leader") == 1.0);
+        for (String reason : List.of("lost", "gone", "restarted", "paused", "lost-message", "returned")) {
+            assertThat(atStartup.value("gpu_gateway_scheduler_revocations_total", "reason", reason)).isZero();
+        }
         for (String pool : POOLS) {
             for (ErrorCode code : ErrorCode.values()) {
                 assertThat(atStartup.value("gpu_gateway_jobs_finished_total", "outcome", "failed", "code", code.name(),
@@ -141,11 +159,11 @@ class MetricsIT {
         }
         assertThat(atStartup.samples("gpu_gateway_jobs_finished_total"))
                 .hasSize(POOLS.size() * (2 + ErrorCode.values().length));
-        for (String reason : List.of("duplicate", "terminal", "stale-attempt", "illegal-transition", "unknown-job",
-                "unreadable", "error")) {
+        for (String reason : List.of("duplicate", "terminal", "stale-attempt", "revoked", "unknown-assignment",
+                "illegal-transition", "unknown-job", "unreadable", "error")) {
             assertThat(atStartup.value("gpu_gateway_events_rejected_total", "reason", reason)).isZero();
         }
-        for (String reason : List.of("validation", "cap", "idempotency")) {
+        for (String reason : List.of("validation", "priority", "cap", "idempotency")) {
             assertThat(atStartup.value("gpu_gateway_jobs_refused_total", "reason", reason)).isZero();
         }
         assertThat(atStartup.value("gpu_gateway_jobs_stuck_total")).isZero();
@@ -155,15 +173,19 @@ class MetricsIT {
     @Test
     void aJobThatFailsIsCountedUnderItsErrorCodeAndPoolAndItsRequeueQueueWaitAndRunTimeToo() {
         String key = newKey();
-        UUID id = api.submit(key, Api.job("m-fail", "fails")).id();
-        PrometheusScrape before = scrape();
-        TestWorker first = BROKER.worker("gpu-m1", id, 1);
-        TestWorker second = BROKER.worker("gpu-m2", id, 2).clockAt(Instant.now().plusSeconds(2));
-
-        first.publish(first.running(), first.requeued());
-        second.publish(second.running(), second.progress(40), second.failed(ErrorCode.FORGE_OUT_OF_MEMORY));
-        await().atMost(Duration.ofSeconds(10)).until(() -> "FAILED".equals(status(key, id)));
-        PrometheusScrape after = scrape();
+        PrometheusScrape before;
+        PrometheusScrape after;
+        try (TestWorker gpu = worker("m-fail")) {
+            UUID id = api.submit(key, Api.job("m-fail", "fails")).id();
+            before = scrape();
+            JobAttempt first = gpu.next();
+            first.publish(first.running(), first.requeued());
+            JobAttempt second = gpu.next().clockAt(Instant.now().plusSeconds(2));
+            assertThat(second.attempt()).as("handed out again after it was given back").isEqualTo(2);
+            second.publish(second.running(), second.progress(40), second.failed(ErrorCode.FORGE_OUT_OF_MEMORY));
+            await().atMost(Duration.ofSeconds(10)).until(() -> "FAILED".equals(status(key, id)));
+            after = scrape();
+        }
 
         assertThat(delta(before, after, "gpu_gateway_jobs_finished_total", "outcome", "failed",
                 "code", "FORGE_OUT_OF_MEMORY", "pool", "m-fail")).isEqualTo(1.0);
@@ -180,13 +202,17 @@ class MetricsIT {
     @Test
     void aJobFailedByTheStuckSweepIsCountedUnderJobStuck() {
         String key = newKey();
-        UUID id = api.submit(key, Api.job("m-stuck", "hangs")).id();
-        PrometheusScrape before = scrape();
-        TestWorker worker = BROKER.worker("gpu-hung", id, 1);
+        PrometheusScrape before;
+        PrometheusScrape after;
+        try (TestWorker gpu = worker("m-stuck")) {
+            UUID id = api.submit(key, Api.job("m-stuck", "hangs")).id();
+            JobAttempt worker = gpu.next();
+            before = scrape();
 
-        worker.publish(worker.running());
-        await().atMost(Duration.ofSeconds(15)).until(() -> "FAILED".equals(status(key, id)));
-        PrometheusScrape after = scrape();
+            worker.publish(worker.running());
+            await().atMost(Duration.ofSeconds(15)).until(() -> "FAILED".equals(status(key, id)));
+            after = scrape();
+        }
 
         assertThat(delta(before, after, "gpu_gateway_jobs_finished_total", "outcome", "failed", "code", "JOB_STUCK",
                 "pool", "m-stuck")).isEqualTo(1.0);
@@ -213,10 +239,10 @@ class MetricsIT {
         UUID id = api.submit(key, Api.job("m-lag", "watched")).id();
         PrometheusScrape before = scrape();
         List<JsonNode> updates = new ArrayList<>();
-        try (WsClient ws = WsClient.authenticated(port, key)) {
+        try (WsClient ws = WsClient.authenticated(port, key); TestWorker gpu = worker("m-lag")) {
             ws.subscribe(id);
             ws.nextOfType("snapshot");
-            TestWorker worker = BROKER.worker("gpu-lag", id, 1);
+            JobAttempt worker = gpu.next();
 
             worker.publish(worker.running(), worker.progress(50), worker.succeeded(1));
             ws.next(f -> "update".equals(f.path("type").asString())
@@ -265,16 +291,20 @@ class MetricsIT {
             assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge")).isEqualTo(2.0);
             assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge")).isZero();
         });
-        TestWorker worker = BROKER.worker("gpu-gauge", first, 1);
-        worker.publish(worker.running());
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
-            PrometheusScrape now = scrape();
-            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge")).isEqualTo(1.0);
-            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge")).isEqualTo(1.0);
-            assertThat(now.value("gpu_gateway_workers_active")).isGreaterThanOrEqualTo(1.0);
-        });
-        worker.publish(worker.succeeded(1));
-        api.delete(key, "/api/v1/jobs/" + second);
+        try (TestWorker gpu = worker("m-gauge")) {
+            JobAttempt worker = gpu.next();
+            assertThat(worker.jobId()).isEqualTo(first);
+            worker.publish(worker.running());
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                PrometheusScrape now = scrape();
+                assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge"))
+                        .as("the second, assigned to the worker, waits for it").isEqualTo(1.0);
+                assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge")).isEqualTo(1.0);
+                assertThat(now.value("gpu_gateway_workers_active")).isEqualTo(1.0);
+            });
+            worker.publish(worker.succeeded(1));
+            api.delete(key, "/api/v1/jobs/" + second);
+        }
 
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             PrometheusScrape now = scrape();

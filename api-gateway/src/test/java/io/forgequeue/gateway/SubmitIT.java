@@ -1,16 +1,13 @@
 package io.forgequeue.gateway;
 
-import com.rabbitmq.client.GetResponse;
 import io.forgequeue.model.Contract;
 import io.forgequeue.model.JobMessage;
-import io.forgequeue.model.Topology;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import tools.jackson.databind.JsonNode;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -23,13 +20,12 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /** POST /api/v1/jobs: acceptance, tickets and positions, idempotency, the in-flight cap, and refusals. */
 class SubmitIT extends IntegrationTestBase {
 
     @Test
-    void acceptsAValidJobWithLocationTicketAndPositionAndQueuesItsMessage() {
+    void acceptsAValidJobWithLocationTicketAndPositionAndHandsItToAWorkerOfItsPoolWhenOneIsThere() {
         String key = newKey();
         String pool = newPool();
 
@@ -41,23 +37,37 @@ class SubmitIT extends IntegrationTestBase {
         assertThat(job.get("status").asString()).isEqualTo("QUEUED");
         assertThat(job.get("ticket").asLong()).isPositive();
         assertThat(job.get("position").asInt()).isEqualTo(1);
+        assertThat(job.get("priority").asString()).isEqualTo("normal");
+        assertThat(job.get("waiting").get("ahead").asInt()).isZero();
+        assertThat(job.get("waiting").get("blocked").asString()).as("no worker in the pool yet")
+                .contains("No GPU is connected");
         assertThat(job.get("spec").get("prompt").asString()).isEqualTo("a lighthouse at dusk");
         assertThat(job.get("spec").get("cfgScale").asDouble()).as("default applied").isEqualTo(7.0);
-        GetResponse message = await().atMost(Duration.ofSeconds(10))
-                .until(() -> BROKER.take(Topology.deadLetterQueue(pool)), m -> m != null);
-        JobMessage sent = TestWorker.WIRE.readValue(message.getBody(), JobMessage.class);
-        assertThat(sent.jobId()).hasToString(job.get("id").asString());
+        UUID id = response.id();
+        assertThat(assignedWorker(id)).as("nobody to hand it to").isNull();
+
+        TestWorker worker = worker(pool);
+        JobAttempt received = worker.next();
+
+        JobMessage sent = received.message();
+        assertThat(sent.jobId()).isEqualTo(id);
+        assertThat(sent.attempt()).as("the first assignment").isEqualTo(1);
+        assertThat(sent.workerId()).isEqualTo(worker.id());
         assertThat(sent.ticket()).isEqualTo(job.get("ticket").asLong());
         assertThat(sent.pool()).isEqualTo(pool);
         assertThat(sent.spec().prompt()).isEqualTo("a lighthouse at dusk");
-        assertThat(message.getProps().getDeliveryMode()).isEqualTo(2);
-        assertThat(message.getProps().getHeaders()).containsEntry(Contract.VERSION_HEADER, Contract.VERSION);
-        assertThat(jdbc.queryForObject("select count(*) from outbox where job_id = ? and sent_at is not null",
-                Long.class, sent.jobId())).as("outbox entry marked sent after the confirm").isEqualTo(1L);
+        assertThat(received.properties().getDeliveryMode()).isEqualTo(2);
+        assertThat(received.properties().getHeaders()).containsEntry(Contract.VERSION_HEADER, Contract.VERSION);
+        assertThat(assignment(id)).containsEntry("status", "QUEUED").containsEntry("attempt", 1)
+                .containsEntry("assigned_worker", worker.id());
+        JsonNode assigned = api().get(key, "/api/v1/jobs/" + id).json();
+        assertThat(assigned.get("position").asInt()).isEqualTo(1);
+        assertThat(assigned.get("waiting").get("next").asBoolean()).as("assigned: it starts next").isTrue();
+        assertThat(assigned.get("waiting").has("blocked")).isFalse();
     }
 
     @Test
-    void hundredParallelSubmissionsGetUniqueGapFreeOrderedTicketsAndCorrectPositions() throws Exception {
+    void hundredParallelSubmissionsOfOneKeyGetUniqueGapFreeTicketsAndPositionsInTicketOrder() throws Exception {
         String key = newKey();
         String pool = newPool();
         ExecutorService clients = Executors.newFixedThreadPool(16);
@@ -75,6 +85,7 @@ class SubmitIT extends IntegrationTestBase {
         }
         clients.shutdown();
 
+        awaitQueued(pool, 100); // positions come from the queue index, which learns of commits a moment later
         List<Long> tickets = jobs.stream().map(j -> j.get("ticket").asLong()).sorted().toList();
         assertThat(new HashSet<>(tickets)).hasSize(100);
         assertThat(tickets.get(99) - tickets.get(0)).as("gap-free").isEqualTo(99);
@@ -83,8 +94,10 @@ class SubmitIT extends IntegrationTestBase {
             JsonNode now = api().get(key, "/api/v1/jobs/" + jobs.get(i).get("id").asString()).json();
             assertThat(now.get("position").asInt()).as("position of the job with the %d. smallest ticket", i + 1)
                     .isEqualTo(i + 1);
+            assertThat(now.get("waiting").get("ownAhead").asInt()).as("all the jobs ahead are the key's own")
+                    .isEqualTo(i);
         }
-        await().atMost(Duration.ofSeconds(20)).until(() -> BROKER.depth(Topology.deadLetterQueue(pool)) == 100);
+        assertThat(handOuts(pool)).as("no worker in the pool: nothing handed out").isEmpty();
     }
 
     @Test

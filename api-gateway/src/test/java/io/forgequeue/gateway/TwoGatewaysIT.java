@@ -1,6 +1,8 @@
 package io.forgequeue.gateway;
 
 import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.gateway.fleet.WorkerDirectory;
+import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
@@ -24,7 +26,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * Two gateway instances (two Spring contexts) on one database and one virtual host: gateway A does not consume the
- * persist queue, so every event is merged by gateway B; both run the stuck-job sweep.
+ * persist queue, so every event is merged by gateway B; both run the stuck-job sweep; exactly one of them is the
+ * scheduler, and both keep their own queue index.
  */
 class TwoGatewaysIT {
 
@@ -61,6 +64,79 @@ class TwoGatewaysIT {
         return raw;
     }
 
+    /** Whether {@code gateway} is the scheduler now (its leader gauge). */
+    private static boolean leads(ConfigurableApplicationContext gateway) {
+        return gateway.getBean(MeterRegistry.class).get("gpu.gateway.scheduler.leader").gauge().value() == 1.0;
+    }
+
+    private static String newPool() {
+        return "p" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    @Test
+    void exactlyOneGatewayIsTheSchedulerAndBothServePositionsFromTheirOwnQueueIndex() {
+        String key = newKey();
+        String pool = newPool();
+        Api a = new Api(Gateways.port(gatewayA));
+        Api b = new Api(Gateways.port(gatewayB));
+        List<UUID> jobs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            jobs.add((i % 2 == 0 ? a : b).submit(key, Api.job(pool, "seen by both " + i)).id());
+        }
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> leads(gatewayA) != leads(gatewayB));
+        String leader = leads(gatewayA) ? "gw-a" : "gw-b";
+        assertThat(gatewayB.getBean(JdbcTemplate.class).queryForObject("select holder from scheduler_lease",
+                String.class)).isEqualTo(leader);
+        for (ConfigurableApplicationContext gateway : List.of(gatewayA, gatewayB)) {
+            QueueIndex index = gateway.getBean(QueueIndex.class);
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                for (int i = 0; i < jobs.size(); i++) {
+                    assertThat(index.standing(jobs.get(i)).position()).isEqualTo(i + 1);
+                }
+            });
+        }
+        for (Api gateway : List.of(a, b)) {
+            for (int i = 0; i < jobs.size(); i++) {
+                assertThat(gateway.get(key, "/api/v1/jobs/" + jobs.get(i)).json().get("position").asInt())
+                        .isEqualTo(i + 1);
+            }
+        }
+        try (WsClient ws = WsClient.authenticated(Gateways.port(leader.equals("gw-a") ? gatewayB : gatewayA), key)) {
+            ws.subscribe(jobs.get(2));
+            assertThat(ws.nextOfType("snapshot").get("job").get("position").asInt()).isEqualTo(3);
+
+            (leader.equals("gw-a") ? a : b).delete(key, "/api/v1/jobs/" + jobs.get(0));
+
+            JsonNode moved = ws.next(f -> "position".equals(f.path("type").asString()));
+            assertThat(moved.get("position").asInt()).as("the other gateway's index moved too").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void jobsSubmittedOnEitherGatewayAreHandedOutByTheSchedulerToTheWorkersOfTheirPool() {
+        String key = newKey();
+        String pool = newPool();
+        Api a = new Api(Gateways.port(gatewayA));
+        Api b = new Api(Gateways.port(gatewayB));
+        try (TestWorker gpu = TestWorker.in(RABBIT, pool).autoRun().start()) {
+            UUID viaA = a.submit(key, Api.job(pool, "via a")).id();
+            UUID viaB = b.submit(key, Api.job(pool, "via b")).id();
+
+            for (UUID id : List.of(viaA, viaB)) {
+                await().atMost(Duration.ofSeconds(15)).until(() -> "SUCCEEDED".equals(
+                        b.get(key, "/api/v1/jobs/" + id).json().get("status").asString()));
+            }
+            // (under load an assignment may be taken for lost and handed out again: the outcome still counts once)
+            assertThat(gpu.receivedJobs()).containsAll(List.of(viaA, viaB));
+            JdbcTemplate jdbc = gatewayB.getBean(JdbcTemplate.class);
+            for (UUID id : List.of(viaA, viaB)) {
+                assertThat(jdbc.queryForObject("select count(*) from job_state_history where job_id = ? "
+                        + "and to_status = 'SUCCEEDED'", Long.class, id)).isEqualTo(1L);
+            }
+        }
+    }
+
     private static double count(ConfigurableApplicationContext gateway, String name, String tag, String value) {
         MeterRegistry meters = gateway.getBean(MeterRegistry.class);
         Counter counter = tag == null ? meters.find(name).counter() : meters.find(name).tag(tag, value).counter();
@@ -70,14 +146,16 @@ class TwoGatewaysIT {
     @Test
     void aClientOnGatewayAReceivesTheEventsGatewayBMerged() {
         String key = newKey();
+        String pool = newPool();
         Api a = new Api(Gateways.port(gatewayA));
-        UUID id = a.submit(key, Api.job("default", "across gateways")).id();
+        UUID id = a.submit(key, Api.job(pool, "across gateways")).id();
         double mergedByA = count(gatewayA, "gpu.gateway.events.merged", "outcome", "applied");
         double mergedByB = count(gatewayB, "gpu.gateway.events.merged", "outcome", "applied");
-        try (WsClient ws = WsClient.authenticated(Gateways.port(gatewayA), key)) {
+        try (WsClient ws = WsClient.authenticated(Gateways.port(gatewayA), key);
+             TestWorker gpu = TestWorker.in(RABBIT, pool).start()) {
             ws.subscribe(id);
             ws.nextOfType("snapshot");
-            TestWorker worker = BROKER.worker("gpu-b", id, 1);
+            JobAttempt worker = gpu.next();
 
             worker.publish(worker.running(), worker.progress(50), worker.succeeded(1));
 
@@ -92,20 +170,33 @@ class TwoGatewaysIT {
     @Test
     void theStuckSweepsOfTwoGatewaysFailEachStuckJobExactlyOnceAndTellTheClients() {
         String key = newKey();
+        String pool = newPool();
         Api a = new Api(Gateways.port(gatewayA));
-        List<UUID> jobs = new ArrayList<>();
+        List<TestWorker> workers = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
-            jobs.add(a.submit(key, Api.job("default", "stuck " + i)).id());
+            workers.add(TestWorker.in(RABBIT, pool).start());
         }
+        List<UUID> jobs = new ArrayList<>();
         double stuckBefore = count(gatewayA, "gpu.gateway.jobs.stuck", null, null)
                 + count(gatewayB, "gpu.gateway.jobs.stuck", null, null);
         JdbcTemplate jdbc = gatewayB.getBean(JdbcTemplate.class);
+        for (ConfigurableApplicationContext gateway : List.of(gatewayA, gatewayB)) {
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> gateway.getBean(WorkerDirectory.class).available(pool).size() == 6);
+        }
         try (WsClient ws = WsClient.authenticated(Gateways.port(gatewayA), key)) {
+            // one job per worker: each handed out alone goes to a worker that holds none
+            for (int i = 0; i < 6; i++) {
+                UUID id = a.submit(key, Api.job(pool, "stuck " + i)).id();
+                jobs.add(id);
+                await().atMost(Duration.ofSeconds(10)).until(() -> jdbc.queryForObject(
+                        "select assigned_worker from job where id = ?", String.class, id) != null);
+            }
             ws.subscribe(jobs.get(0));
             ws.nextOfType("snapshot");
-            for (UUID id : jobs) {
-                TestWorker worker = BROKER.worker("gpu-hung", id, 1);
-                worker.publish(worker.running());
+            for (TestWorker worker : workers) {
+                JobAttempt hung = worker.next();
+                hung.publish(hung.running());
             }
 
             JsonNode failed = ws.next(f -> "update".equals(f.path("type").asString())
@@ -126,6 +217,8 @@ class TwoGatewaysIT {
             }
             assertThat(count(gatewayA, "gpu.gateway.jobs.stuck", null, null)
                     + count(gatewayB, "gpu.gateway.jobs.stuck", null, null) - stuckBefore).isEqualTo(6.0);
+        } finally {
+            workers.forEach(TestWorker::close);
         }
     }
 }

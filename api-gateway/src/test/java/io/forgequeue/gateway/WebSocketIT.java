@@ -27,19 +27,22 @@ class WebSocketIT extends IntegrationTestBase {
         ObjectNode copy = (ObjectNode) job.deepCopy();
         copy.remove("position");
         copy.remove("eta");
+        copy.remove("waiting");
         return copy;
     }
 
     @Test
     void aSubscriberGetsASnapshotThenEveryNewerVersionAndAReloadShowsWhatItSaw() {
         String key = newKey();
-        UUID id = api().submit(key, Api.job(newPool(), "watched")).id();
+        String pool = newPool();
+        UUID id = api().submit(key, Api.job(pool, "watched")).id();
         try (WsClient ws = WsClient.authenticated(port, key)) {
             ws.subscribe(id);
             JsonNode snapshot = ws.nextOfType("snapshot");
             assertThat(snapshot.get("job").get("status").asString()).isEqualTo("QUEUED");
             assertThat(snapshot.get("job").get("position").asInt()).isEqualTo(1);
-            TestWorker worker = BROKER.worker("gpu-ws", id, 1);
+            assertThat(snapshot.get("job").get("waiting").get("ahead").asInt()).isZero();
+            JobAttempt worker = worker(pool).next();
 
             worker.publish(worker.running(), worker.progress(25), worker.progress(75), worker.succeeded(1));
 
@@ -68,13 +71,14 @@ class WebSocketIT extends IntegrationTestBase {
     @Test
     void aClientThatReconnectsWithItsLastVersionNeverMissesTheTerminalState() {
         String key = newKey();
-        UUID id = api().submit(key, Api.job(newPool(), "resume")).id();
+        String pool = newPool();
+        UUID id = api().submit(key, Api.job(pool, "resume")).id();
         long seenVersion;
         try (WsClient ws = WsClient.authenticated(port, key)) {
             ws.subscribe(id);
             seenVersion = ws.nextOfType("snapshot").get("job").get("version").asLong();
         }
-        TestWorker worker = BROKER.worker("gpu-resume", id, 1);
+        JobAttempt worker = worker(pool).next();
         worker.publish(worker.running(), worker.failed(io.forgequeue.model.ErrorCode.FORGE_TIMEOUT));
         await().atMost(Duration.ofSeconds(10))
                 .until(() -> "FAILED".equals(api().get(key, "/api/v1/jobs/" + id).json().get("status").asString()));
@@ -113,7 +117,8 @@ class WebSocketIT extends IntegrationTestBase {
             ws.send("{\"type\":\"subscribe\",\"scope\":\"all\"}");
             ws.nextOfType("subscribed");
 
-            TestWorker worker = BROKER.worker("gpu-x", alicesJob, 1);
+            JobAttempt worker = worker(pool).next();
+            assertThat(worker.jobId()).isEqualTo(alicesJob);
             worker.publish(worker.running(), worker.progress(50));
             await().atMost(Duration.ofSeconds(10)).until(() ->
                     api().get(alice, "/api/v1/jobs/" + alicesJob).json().get("progress").asInt() == 50);
@@ -127,8 +132,12 @@ class WebSocketIT extends IntegrationTestBase {
         }
     }
 
+    private static boolean isPosition(JsonNode frame, int position) {
+        return "position".equals(frame.path("type").asString()) && frame.get("position").asInt() == position;
+    }
+
     @Test
-    void waitingClientsGetTheirNewPositionWhenTheQueueMovesCoalescedIntoFewPushes() throws Exception {
+    void waitingClientsGetTheirNewPositionAndWhatTheyWaitForWhenTheQueueMovesCoalescedIntoFewPushes() throws Exception {
         String key = newKey();
         String pool = newPool();
         List<UUID> ahead = new ArrayList<>();
@@ -136,13 +145,26 @@ class WebSocketIT extends IntegrationTestBase {
             ahead.add(api().submit(key, Api.job(pool, "ahead " + i)).id());
         }
         UUID mine = api().submit(key, Api.job(pool, "mine")).id();
+        awaitQueued(pool, 11); // positions come from the queue index, which learns of commits a moment later
         try (WsClient ws = WsClient.authenticated(port, key)) {
             ws.subscribe(mine);
-            assertThat(ws.nextOfType("snapshot").get("job").get("position").asInt()).isEqualTo(11);
+            JsonNode snapshot = ws.nextOfType("snapshot").get("job");
+            assertThat(snapshot.get("position").asInt()).isEqualTo(11);
+            assertThat(snapshot.get("waiting").get("ownAhead").asInt()).isEqualTo(10);
+            assertThat(snapshot.get("waiting").get("blocked").asString()).contains("No GPU");
 
-            TestWorker first = BROKER.worker("gpu-q", ahead.get(0), 1);
+            // a worker arrives: it takes the first job and one of lookahead, which both still start before mine
+            TestWorker gpu = worker(pool);
+            JobAttempt first = gpu.next();
+            assertThat(first.jobId()).isEqualTo(ahead.get(0));
+            JsonNode taken = ws.next(f -> isPosition(f, 11) && f.get("waiting").get("ownAhead").asInt() == 8);
+            assertThat(taken.get("waiting").get("ahead").asInt()).isEqualTo(10);
+            assertThat(taken.get("waiting").get("next").asBoolean()).isFalse();
+            assertThat(taken.get("waiting").has("blocked")).as("a GPU is there now").isFalse();
             first.publish(first.running());
-            assertThat(ws.nextOfType("position").get("position").asInt()).as("a job started").isEqualTo(10);
+            JsonNode started = ws.next(f -> isPosition(f, 10));
+            assertThat(started.get("waiting").get("ahead").asInt()).as("a job started").isEqualTo(9);
+            int framesBefore = ws.seen().size();
 
             ExecutorService clients = Executors.newFixedThreadPool(9);
             List<Future<Api.Response>> cancels = new ArrayList<>();
@@ -154,10 +176,14 @@ class WebSocketIT extends IntegrationTestBase {
             }
             clients.shutdown();
 
-            ws.next(f -> "position".equals(f.path("type").asString()) && f.get("position").asInt() == 1);
-            long pushes = ws.seen().stream().filter(f -> "position".equals(f.path("type").asString())).count();
-            assertThat(pushes).as("nine cancels in a burst cost fewer than nine pushes").isLessThan(1 + 9);
+            // nothing left before mine: the worker's free slot takes it, and it starts when the running job ends
+            JsonNode next = ws.next(f -> isPosition(f, 1) && f.get("waiting").get("next").asBoolean());
+            assertThat(next.get("waiting").get("ahead").asInt()).isZero();
+            long pushes = ws.seen().subList(framesBefore, ws.seen().size()).stream()
+                    .filter(f -> "position".equals(f.path("type").asString())).count();
+            assertThat(pushes).as("nine cancels in a burst cost fewer than nine pushes").isLessThan(9);
             assertThat(api().get(key, "/api/v1/jobs/" + mine).json().get("position").asInt()).isEqualTo(1);
+            assertThat(assignedWorker(mine)).isEqualTo(gpu.id());
         }
     }
 
@@ -219,12 +245,13 @@ class WebSocketIT extends IntegrationTestBase {
     @Test
     void previewsReachTheClientsWatchingThatJob() {
         String key = newKey();
-        UUID id = api().submit(key, Api.job(newPool(), "preview")).id();
+        String pool = newPool();
+        UUID id = api().submit(key, Api.job(pool, "preview")).id();
         try (WsClient ws = WsClient.withHeader(port, key)) {
             ws.nextOfType("authenticated");
             ws.subscribe(id);
             ws.nextOfType("snapshot");
-            TestWorker worker = BROKER.worker("gpu-p", id, 1);
+            JobAttempt worker = worker(pool).next();
             worker.publish(worker.running());
             ws.next(f -> isJobFrame(f, id) && "RUNNING".equals(f.get("job").get("status").asString()));
 
@@ -234,7 +261,7 @@ class WebSocketIT extends IntegrationTestBase {
             assertThat(preview.get("jobId").asString()).isEqualTo(id.toString());
             assertThat(preview.get("step").asInt()).isEqualTo(7);
             assertThat(preview.get("mimeType").asString()).isEqualTo("image/png");
-            assertThat(java.util.Base64.getDecoder().decode(preview.get("data").asString())).isEqualTo(TestWorker.PNG);
+            assertThat(java.util.Base64.getDecoder().decode(preview.get("data").asString())).isEqualTo(JobAttempt.PNG);
         }
     }
 

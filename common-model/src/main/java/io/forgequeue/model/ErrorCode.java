@@ -38,6 +38,13 @@ public enum ErrorCode {
      * requested one and tried again. No image of the wrong model is delivered.
      */
     MODEL_MISMATCH("The GPU server used a different model than the one requested.", true),
+    /**
+     * The job's images add up to more bytes than one outcome event may carry to the gateway (the worker's
+     * {@code worker.outcome.max-image-bytes}, below the broker's message size limit). Running it again would give
+     * the same, so it is not retried; fewer images per job or a smaller size fit.
+     */
+    IMAGES_TOO_LARGE("The generated images are too large to deliver. Try fewer images per job or a smaller size.",
+            false),
     /** An unexpected error inside the worker. */
     WORKER_ERROR("An unexpected error occurred while running the job.", true),
     /** A code this reader does not know (sent by a newer version). */

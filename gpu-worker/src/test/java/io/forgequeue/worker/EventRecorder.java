@@ -10,6 +10,7 @@ import io.forgequeue.model.EventType;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.worker.system.WireJson;
 import tools.jackson.databind.json.JsonMapper;
@@ -19,11 +20,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
  * Watches everything on {@link Topology#EVENTS_EXCHANGE} through its own queue bound with {@code #}, the way a
- * test observes the worker from outside. Keeps events in arrival order; checks the contract header on each.
+ * test observes the worker from outside: job events, previews and the workers' announcements ({@link WorkerStatus}),
+ * each kept in arrival order; checks the contract header on each.
  */
 final class EventRecorder implements AutoCloseable {
 
@@ -32,6 +35,8 @@ final class EventRecorder implements AutoCloseable {
     private final JsonMapper json = WireJson.newMapper();
     private final List<JobEvent> events = new CopyOnWriteArrayList<>();
     private final List<JobPreview> previews = new CopyOnWriteArrayList<>();
+    private final List<WorkerStatus> statuses = new CopyOnWriteArrayList<>();
+    private final List<Consumer<WorkerStatus>> statusListeners = new CopyOnWriteArrayList<>();
     private final List<String> problems = new CopyOnWriteArrayList<>();
 
     EventRecorder(RabbitEndpoint rabbit) throws Exception {
@@ -51,6 +56,10 @@ final class EventRecorder implements AutoCloseable {
             try {
                 if (key.equals(Topology.PREVIEW_ROUTING_KEY)) {
                     previews.add(json.readValue(delivery.getBody(), JobPreview.class));
+                } else if (key.equals(Topology.WORKER_STATUS_ROUTING_KEY)) {
+                    WorkerStatus status = json.readValue(delivery.getBody(), WorkerStatus.class);
+                    statuses.add(status);
+                    statusListeners.forEach(listener -> listener.accept(status));
                 } else {
                     JobEvent event = json.readValue(delivery.getBody(), JobEvent.class);
                     if (!event.routingKey().equals(key)) {
@@ -80,6 +89,60 @@ final class EventRecorder implements AutoCloseable {
 
     List<JobPreview> previewsOf(UUID jobId) {
         return previews.stream().filter(p -> p.jobId().equals(jobId)).toList();
+    }
+
+    /** Every announcement of the worker so far, in arrival order. */
+    List<WorkerStatus> statusesOf(String workerId) {
+        return statuses.stream().filter(s -> s.workerId().equals(workerId)).toList();
+    }
+
+    /** The worker's announcements from the {@code from}-th on (see {@link #statusCount}). */
+    List<WorkerStatus> statusesOf(String workerId, int from) {
+        List<WorkerStatus> all = statusesOf(workerId);
+        return all.subList(Math.min(from, all.size()), all.size());
+    }
+
+    /** How many announcements of the worker arrived so far (a mark for {@link #awaitStatus(String, int, ...)}). */
+    int statusCount(String workerId) {
+        return statusesOf(workerId).size();
+    }
+
+    /** The worker's last announcement, or null. */
+    WorkerStatus lastStatus(String workerId) {
+        List<WorkerStatus> all = statusesOf(workerId);
+        return all.isEmpty() ? null : all.get(all.size() - 1);
+    }
+
+    /** Called on the recorder's thread with every announcement as it arrives. */
+    void onStatus(Consumer<WorkerStatus> listener) {
+        statusListeners.add(listener);
+    }
+
+    /** Waits for an announcement of the worker, from the {@code from}-th on, that matches. */
+    WorkerStatus awaitStatus(String workerId, int from, Predicate<WorkerStatus> what, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            for (WorkerStatus s : statusesOf(workerId, from)) {
+                if (what.test(s)) {
+                    return s;
+                }
+            }
+            sleep(20);
+        }
+        throw new AssertionError("No matching announcement of " + workerId + " within " + timeout + "; got "
+                + describeStatuses(statusesOf(workerId, from)));
+    }
+
+    /** Waits for the next announcement of the worker that matches. */
+    WorkerStatus awaitStatus(String workerId, Predicate<WorkerStatus> what, Duration timeout) {
+        return awaitStatus(workerId, statusCount(workerId), what, timeout);
+    }
+
+    static String describeStatuses(List<WorkerStatus> statuses) {
+        List<String> out = statuses.stream().map(s -> s.state() + "#" + s.seq()
+                + (s.running() == null ? "" : "(" + s.running().jobId().toString().substring(0, 8) + "/a"
+                + s.running().attempt() + ")") + (s.forge() == null ? "" : "+offer")).toList();
+        return out.size() <= 40 ? out.toString() : "..." + out.subList(out.size() - 40, out.size());
     }
 
     List<String> problems() {

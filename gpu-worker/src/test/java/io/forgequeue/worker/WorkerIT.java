@@ -16,12 +16,18 @@ import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStarted;
 import io.forgequeue.worker.system.WorkerMetrics;
+import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerState;
+import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
+import io.forgequeue.worker.cancel.CancelledJobs;
 import io.forgequeue.worker.forge.ForgeClient;
+import io.forgequeue.worker.forge.ForgeIdentity;
+import io.forgequeue.worker.system.WireJson;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,6 +57,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -58,9 +66,12 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The worker against a real RabbitMQ (fresh virtual host from the harness) and a real forge-sim process, observed
- * from outside: jobs and cancels are published as the gateway would, events are read from a queue bound to
- * forge.events with "#", faults are injected through forge-sim's admin API. One Spring context for all scenarios;
- * every scenario starts from a healthy Forge and a consuming worker.
+ * from outside. The test plays the gateway's scheduler ({@link TestBroker}): it hands jobs to this worker's own
+ * queue (routing key {@code worker.it-worker}, with the attempt and the worker id of the assignment), hands a
+ * given-back job out again, publishes cancels and stops of one attempt. Events and the worker's announcements are
+ * read from a queue bound to forge.events with "#"; faults are injected through forge-sim's admin API. One Spring
+ * context for all scenarios; every scenario starts from a healthy Forge and a worker that announced itself READY
+ * and idle.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "worker.id=it-worker",
@@ -83,16 +94,21 @@ import static org.awaitility.Awaitility.await;
         "worker.confirm-timeout=5s",
         "worker.outcome.retry-for=60s",
         "worker.outcome.retry-delay=100ms",
-        "worker.outcome.retry-max-delay=400ms"})
+        "worker.outcome.retry-max-delay=400ms",
+        "worker.presence.interval=200ms",
+        "worker.presence.offer-every=1s"})
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WorkerIT {
 
     static final Duration WAIT = Duration.ofSeconds(20);
+    static final String WORKER = TestBroker.WORKER;
     static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("worker-it");
     static final ForgeSimProcess SIM = startSim();
 
     static EventRecorder events;
     static TestBroker broker;
+    /** Whether this worker's job queue existed when its first announcement arrived. */
+    static final AtomicReference<TestBroker.QueueState> queueAtFirstAnnouncement = new AtomicReference<>();
 
     @Autowired
     ForgeClient forge;
@@ -100,6 +116,8 @@ class WorkerIT {
     RabbitListenerEndpointRegistry listeners;
     @Autowired
     MeterRegistry meters;
+    @Autowired
+    CancelledJobs cancelledJobs;
     @LocalServerPort
     int port;
 
@@ -118,10 +136,21 @@ class WorkerIT {
         registry.add("worker.forge.url", () -> SIM.baseUrl().toString());
     }
 
+    /** Before the Spring context starts, so the recorder hears the worker's very first announcement. */
     @BeforeAll
     static void watch() throws Exception {
         events = new EventRecorder(RABBIT);
         broker = new TestBroker(RABBIT);
+        AtomicBoolean first = new AtomicBoolean(true);
+        events.onStatus(status -> {
+            if (status.workerId().equals(WORKER) && first.getAndSet(false)) {
+                try {
+                    queueAtFirstAnnouncement.set(broker.queueState(Topology.workerQueue(WORKER)));
+                } catch (Exception e) {
+                    e.printStackTrace(); // left unset: the test says so; throwing would close the recorder's channel
+                }
+            }
+        });
     }
 
     @AfterAll
@@ -143,6 +172,10 @@ class WorkerIT {
         });
         await().atMost(WAIT).until(() -> forge.breakerState() == CircuitBreaker.State.CLOSED
                 && listeners.getListenerContainer("jobs").isRunning());
+        await().atMost(WAIT).until(() -> {
+            WorkerStatus last = events.lastStatus(WORKER);
+            return last != null && last.state() == WorkerState.READY && last.running() == null;
+        });
         assertThat(events.problems()).isEmpty();
     }
 
@@ -191,7 +224,6 @@ class WorkerIT {
         List<JobPreview> previews = events.previewsOf(jobId);
         assertThat(previews).as("live previews relayed").isNotEmpty();
         assertThat(previews).allSatisfy(p -> assertThat(p.data().length).isBetween(1, JobPreview.MAX_BYTES));
-        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
         assertThat(meters.get("gpu.worker.jobs").tag("outcome", "succeeded").counter().count()).isPositive();
     }
 
@@ -256,32 +288,80 @@ class WorkerIT {
         assertThat(admin().stats().calls().received() - received).as("3 attempts + the next job").isEqualTo(4);
     }
 
+    /**
+     * Forge goes down during a job: the worker gives the job back (REQUEUED, then acks it: the scheduler decides where
+     * it runs next), stops consuming and announces PAUSED for as long as the breaker keeps Forge out, then READY once
+     * a probe gets through. The given-back job does not run here again until it is handed out again (attempt 2).
+     */
     @Test
     @Order(6)
-    void givesTheJobBackAndPausesWhileForgeIsDownThenResumesByItself() throws Exception {
+    void givesTheJobBackAndAnnouncesPausedWhileForgeIsDownThenReadyAgain() {
+        JobSpec spec = aSpec().size(256, 256).steps(5).build();
+        int mark = events.statusCount(WORKER);
         admin().goDown();
 
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(5).build());
+        UUID jobId = broker.submit(spec);
 
         JobRequeued requeued = (JobRequeued) events.awaitOutcome(jobId, WAIT);
         assertThat(requeued.attempt()).isEqualTo(1);
         assertThat(requeued.reason()).contains("unavailable");
         assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.OPEN);
+        events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.PAUSED && s.running() == null, WAIT);
         await().atMost(WAIT).until(() -> !listeners.getListenerContainer("jobs").isRunning());
         assertThat(meters.get("gpu.worker.consuming").gauge().value()).isZero();
         assertThat(meters.get("gpu.worker.forge.breaker.state").gauge().value()).isEqualTo(2.0);
-        EventRecorder.sleep(500);
-        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).as("job waits in the queue").isEqualTo(1);
-        assertThat(broker.consumerCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
+        int pausedMark = events.statusCount(WORKER);
+        events.awaitStatus(WORKER, pausedMark + 1, s -> true, WAIT); // PAUSED is repeated while it lasts
 
         admin().comeUp();
 
-        JobSucceeded done = (JobSucceeded) events.await(jobId, e -> e.type() == EventType.SUCCEEDED,
+        WorkerStatus ready = events.awaitStatus(WORKER, pausedMark, s -> s.state() == WorkerState.READY,
                 Duration.ofSeconds(30));
-        assertThat(done.attempt()).isEqualTo(2);
-        assertThat(events.eventsOf(jobId)).extracting(JobEvent::type).doesNotContain(EventType.FAILED);
+        List<WorkerStatus> whileDown = events.statusesOf(WORKER, pausedMark).stream()
+                .takeWhile(s -> s.seq() < ready.seq()).toList();
+        assertThat(whileDown).as(EventRecorder.describeStatuses(whileDown)).hasSizeGreaterThanOrEqualTo(2)
+                .allSatisfy(s -> assertThat(s.state()).isEqualTo(WorkerState.PAUSED));
         assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
         assertThat(meters.get("gpu.worker.consuming").gauge().value()).isEqualTo(1.0);
+        UUID next = broker.submit(spec);
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(events.eventsOf(jobId)).as("the given-back job was acked: it did not come back by itself")
+                .filteredOn(e -> e.type() != EventType.HEARTBEAT && e.type() != EventType.PROGRESS)
+                .extracting(JobEvent::type).containsExactly(EventType.RUNNING, EventType.REQUEUED);
+
+        broker.submit(jobId, spec); // the scheduler hands it out again
+
+        JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
+        assertThat(done.attempt()).isEqualTo(2);
+        assertThat(events.eventsOf(jobId)).filteredOn(e -> e.type() == EventType.RUNNING)
+                .extracting(JobEvent::attempt).containsExactly(1, 2);
+    }
+
+    /**
+     * A job assigned to this worker before the scheduler heard that it paused waits in its queue; the scheduler takes
+     * such assignments back, so on resuming the worker drops what is in its queue rather than run a revoked attempt.
+     */
+    @Test
+    @Order(6)
+    void dropsWhatReachedItsQueueWhilePausedBeforeItConsumesAgain() {
+        JobSpec spec = aSpec().size(256, 256).steps(5).build();
+        int mark = events.statusCount(WORKER);
+        admin().goDown();
+        UUID givenBack = broker.submit(spec);
+        assertThat(events.awaitOutcome(givenBack, WAIT).type()).isEqualTo(EventType.REQUEUED);
+        events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.PAUSED, WAIT);
+
+        UUID revoked = UUID.randomUUID();
+        assertThat(broker.offer(revoked, spec)).as("its queue outlives the pause").isTrue();
+        long received = admin().stats().calls().received();
+        int pausedMark = events.statusCount(WORKER);
+        admin().comeUp();
+
+        events.awaitStatus(WORKER, pausedMark, s -> s.state() == WorkerState.READY, Duration.ofSeconds(30));
+        UUID next = broker.submit(spec);
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(events.eventsOf(revoked)).as("the job that waited in the queue was dropped, not run").isEmpty();
+        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
     }
 
     @Test
@@ -306,16 +386,78 @@ class WorkerIT {
         long received = admin().stats().calls().received();
         UUID jobId = UUID.randomUUID();
         broker.cancel(jobId);
-        EventRecorder.sleep(300); // the cancel travels over another queue
+        await().atMost(WAIT).until(() -> cancelledJobs.isCancelled(jobId)); // the cancel travels over another queue
 
         broker.submit(jobId, aSpec().build());
 
         JobCancelled cancelled = (JobCancelled) events.awaitOutcome(jobId, WAIT);
         assertThat(cancelled.seq()).isEqualTo(1);
+        UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         assertThat(events.eventsOf(jobId)).hasSize(1);
-        EventRecorder.sleep(200);
-        assertThat(admin().stats().calls().received()).isEqualTo(received);
+        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
     }
+
+    /** The scheduler took the running attempt back (e.g. it revoked it while this worker seemed lost). */
+    @Test
+    @Order(8)
+    void aStopOfTheRunningAttemptInterruptsForgeAndGivesTheJobBack() {
+        long interrupted = admin().stats().calls().interrupted();
+        double requeuedBefore = jobs("requeued");
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(60).build()); // 60 x 20 ms = 1.2 s
+        events.awaitType(jobId, EventType.PROGRESS, WAIT);
+
+        broker.stop(jobId, 1, WORKER);
+
+        JobRequeued requeued = (JobRequeued) events.awaitOutcome(jobId, WAIT);
+        assertThat(requeued.attempt()).isEqualTo(1);
+        assertThat(requeued.reason()).isEqualTo("taken back by the scheduler");
+        assertThat(admin().stats().calls().interrupted() - interrupted).isEqualTo(1);
+        assertThat(events.eventsOf(jobId)).extracting(JobEvent::type)
+                .doesNotContain(EventType.SUCCEEDED, EventType.CANCELLED);
+        await().atMost(WAIT).until(() -> jobs("requeued") - requeuedBefore == 1);
+    }
+
+    /** Stops name one assignment: one meant for another worker, or for another attempt, leaves this one running. */
+    @Test
+    @Order(8)
+    void aStopForAnotherWorkerOrAnotherAttemptLeavesTheRunningAttemptAlone() {
+        long interrupted = admin().stats().calls().interrupted();
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(80).build()); // 80 x 20 ms = 1.6 s
+        events.awaitType(jobId, EventType.PROGRESS, WAIT);
+
+        broker.stop(jobId, 1, "another-worker");
+        broker.stop(jobId, 2, WORKER);
+        // the control queue is read in order: once the second stop is remembered, the first one was read too
+        await().atMost(WAIT).until(() -> cancelledJobs.isStopped(jobId, 2));
+
+        JobEvent outcome = events.awaitOutcome(jobId, WAIT);
+        assertThat(outcome.type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(outcome.attempt()).isEqualTo(1);
+        assertThat(admin().stats().calls().interrupted()).isEqualTo(interrupted);
+        assertThat(cancelledJobs.isStopped(jobId, 1)).as("a stop for another worker is not even remembered")
+                .isFalse();
+    }
+
+    /** An assignment the scheduler took back before its message was delivered: skipped, no event at all. */
+    @Test
+    @Order(8)
+    void skipsWithoutAnyEventAnAttemptStoppedBeforeItArrives() {
+        long received = admin().stats().calls().received();
+        double skipped = jobs("skipped");
+        UUID jobId = UUID.randomUUID();
+        broker.stop(jobId, 1, WORKER);
+        await().atMost(WAIT).until(() -> cancelledJobs.isStopped(jobId, 1));
+
+        broker.submitAttempt(jobId, 1, aSpec().build());
+        UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
+
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(events.eventsOf(jobId)).as("handled before the next job, without a word").isEmpty();
+        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+        assertThat(jobs("skipped") - skipped).isEqualTo(1.0);
+    }
+
 
     @Test
     @Order(9)
@@ -323,7 +465,8 @@ class WorkerIT {
         String dead = Topology.deadLetterQueue("default");
         broker.purge(dead);
 
-        broker.publishRaw(Topology.JOBS_EXCHANGE, "default", "{not json".getBytes(StandardCharsets.UTF_8), Map.of());
+        broker.publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(WORKER),
+                "{not json".getBytes(StandardCharsets.UTF_8), Map.of());
 
         await().atMost(WAIT).until(() -> broker.messageCount(dead) == 1);
         GetResponse poison = broker.take(dead);
@@ -331,6 +474,27 @@ class WorkerIT {
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
     }
+
+    /** A job message in this worker's queue that names another worker is not this worker's to run. */
+    @Test
+    @Order(9)
+    void deadLettersAJobAssignedToAnotherWorkerWithoutRunningIt() throws Exception {
+        String dead = Topology.deadLetterQueue("default");
+        broker.purge(dead);
+        long received = admin().stats().calls().received();
+
+        UUID jobId = broker.submitAs(UUID.randomUUID(), 1, "another-worker", aSpec().build());
+
+        await().atMost(WAIT).until(() -> broker.messageCount(dead) == 1);
+        JobMessage deadLettered = WireJson.newMapper().readValue(broker.take(dead).getBody(), JobMessage.class);
+        assertThat(deadLettered.jobId()).isEqualTo(jobId);
+        assertThat(deadLettered.workerId()).isEqualTo("another-worker");
+        UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(events.eventsOf(jobId)).isEmpty();
+        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+    }
+
 
     @Test
     @Order(10)
@@ -361,15 +525,17 @@ class WorkerIT {
         assertThat(failed.code()).isEqualTo(ErrorCode.TOO_MANY_ATTEMPTS);
         assertThat(failed.attempt()).isEqualTo(6);
         assertThat(failed.message()).contains("5 times").contains("limit is 5");
-        EventRecorder.sleep(200);
-        assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).isZero();
-        assertThat(admin().stats().calls().received()).isEqualTo(received);
+        UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
+        assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(events.eventsOf(jobId)).as("acked: not delivered again").hasSize(1);
+        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
     }
 
     /**
      * The broker refuses the outcome for a while (as a quorum queue does during a leader election): the worker
-     * sends the same event again with pauses until it is confirmed, and only then acks. The job runs on Forge once,
-     * the message is not handed back in a loop, and the next job runs normally.
+     * sends the same event again with pauses until it is confirmed, and only then acks; meanwhile it keeps announcing
+     * that it holds the job. The job runs on Forge once, the message is not handed back in a loop, and the next job
+     * runs normally.
      */
     @Test
     @Order(11)
@@ -381,16 +547,15 @@ class WorkerIT {
         try {
             jobId = broker.submit(aSpec().size(256, 256).steps(5).build());
             await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "nacked") - nacked >= 3);
-            assertThat(broker.messageCount(Topology.workerQueue(TestBroker.WORKER))).as("the job is held, not given back")
-                    .isZero();
+            UUID held = jobId;
+            events.awaitStatus(WORKER, s -> new WorkerStatus.Assignment(held, 1).equals(s.running()), WAIT);
             assertThat(admin().stats().calls().received() - received).as("Forge ran the job once").isEqualTo(1);
         } finally {
             broker.deleteQueue("it-refuse-outcomes");
         }
 
         JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
-        await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "confirmed") > 0
-                && broker.messageCount(Topology.workerQueue(TestBroker.WORKER)) == 0);
+        events.awaitStatus(WORKER, s -> s.running() == null, WAIT);
         List<JobEvent> all = events.eventsOf(jobId);
         assertThat(all).extracting(JobEvent::attempt).as(EventRecorder.describe(all)).containsOnly(1);
         assertThat(all).filteredOn(e -> e.type() == EventType.SUCCEEDED).extracting(JobEvent::seq)
@@ -400,6 +565,100 @@ class WorkerIT {
 
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+    }
+
+    /**
+     * The worker's first announcement (the recorder listened before the worker started) says READY, once its own
+     * exclusive queue exists, with what it is and what its Forge offers (soon after, should Forge have been too slow
+     * to list its models at the first try); later ones follow every interval with a growing sequence number, and
+     * repeat the offer only every {@code offer-every}.
+     */
+    @Test
+    @Order(12)
+    void announcesItselfReadyWithWhatItsForgeOffersOnceItsQueueExists() {
+        List<WorkerStatus> all = events.statusesOf(WORKER);
+        WorkerStatus first = all.get(0);
+
+        assertThat(first.seq()).as("the very first announcement").isEqualTo(1);
+        assertThat(first.state()).isEqualTo(WorkerState.READY);
+        assertThat(queueAtFirstAnnouncement.get()).isEqualTo(TestBroker.QueueState.EXCLUSIVE_TO_ANOTHER_CONNECTION);
+        assertThat(first.pool()).isEqualTo("default");
+        assertThat(first.intervalMillis()).isEqualTo(200);
+        assertThat(first.instance()).isNotNull();
+        // with the first one, or (when Forge was too slow to list its models then) soon after, not 30 s later
+        WorkerStatus offered = events.awaitStatus(WORKER, 0, s -> s.forge() != null, Duration.ofSeconds(1));
+        assertThat(Duration.between(first.sentAt(), offered.sentAt())).isLessThan(Duration.ofSeconds(10));
+        assertThat(offered.forge().identity()).as("its URL, a loopback host named by this machine's name")
+                .isEqualTo("http://" + ForgeIdentity.localHostName() + ":" + SIM.baseUrl().getPort());
+        assertThat(offered.forge().checkpoints()).contains("flux1-dev-bnb-nf4-v2", "v1-5-pruned-emaonly");
+        assertThat(offered.forge().samplers()).contains("Euler", "DPM++ 2M");
+        assertThat(offered.forge().schedulers()).contains("Simple");
+        assertThat(all).extracting(WorkerStatus::instance).containsOnly(first.instance());
+        assertThat(all).extracting(WorkerStatus::seq).isSorted().doesNotHaveDuplicates();
+        assertThat(all).extracting(WorkerStatus::state).doesNotContain(WorkerState.DRAINING, WorkerState.GONE);
+
+        int mark = events.statusCount(WORKER);
+        await().atMost(WAIT).until(() -> events.statusesOf(WORKER, mark).stream().filter(s -> s.forge() != null)
+                .count() >= 2);
+        List<WorkerStatus> window = events.statusesOf(WORKER, mark);
+        List<WorkerStatus> offers = window.stream().filter(s -> s.forge() != null).toList();
+        WorkerStatus one = offers.get(0);
+        WorkerStatus two = offers.get(1);
+        assertThat(window).as(EventRecorder.describeStatuses(window))
+                .anyMatch(s -> s.forge() == null && s.seq() > one.seq() && s.seq() < two.seq());
+        assertThat(Duration.between(one.sentAt(), two.sentAt())).as("the offer repeats every offer-every")
+                .isGreaterThanOrEqualTo(Duration.ofMillis(900));
+        assertThat(two.forge()).isEqualTo(one.forge());
+    }
+
+    /**
+     * Its exclusive queue goes with its consumer connection (an operator closed it, or the network dropped it, while
+     * the publisher connection stayed): the worker connects again, declares its queue again, and once it says READY
+     * the scheduler's hand-out reaches it.
+     */
+    @Test
+    @Order(12)
+    void comesBackReadyWithItsQueueAfterItsConsumerConnectionWasClosed() throws Exception {
+        Map<String, String> before = broker.connectionsByClientName();
+        List<String> consumerConnections = before.keySet().stream()
+                .filter(name -> name.startsWith("rabbitConnectionFactory#")).toList();
+        assertThat(consumerConnections).as(before.keySet().toString()).hasSize(1);
+
+        broker.closeConnection(before.get(consumerConnections.get(0)));
+
+        await().atMost(WAIT).until(() -> broker.connectionsByClientName().keySet().stream()
+                .anyMatch(name -> name.startsWith("rabbitConnectionFactory#") && !consumerConnections.contains(name)));
+        int mark = events.statusCount(WORKER);
+        events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.READY, WAIT);
+        UUID jobId = UUID.randomUUID();
+        assertThat(broker.offer(jobId, aSpec().size(256, 256).steps(5).build())).as("its queue is back").isTrue();
+        assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+    }
+
+    /**
+     * While it works on a job the worker names the assignment in its announcements (the scheduler checks them
+     * against what it assigned); once the job is settled it announces that it holds nothing. A job that loads a
+     * checkpoint changes the offer (Forge keeps it loaded), which is announced at once: the offer is built from what
+     * the worker measured when Forge answered, before the job is released, so the announcement of the release (or
+     * one before it) names the new checkpoint.
+     */
+    @Test
+    @Order(12)
+    void namesTheAssignmentItHoldsAndTheCheckpointItLastLoaded() {
+        int mark = events.statusCount(WORKER);
+
+        UUID jobId = broker.submit(aSpec().size(256, 256).steps(60).checkpoint("v1-5-pruned-emaonly").build());
+
+        WorkerStatus holding = events.awaitStatus(WORKER, mark,
+                s -> new WorkerStatus.Assignment(jobId, 1).equals(s.running()), WAIT);
+        assertThat(holding.state()).isEqualTo(WorkerState.READY);
+        assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
+        WorkerStatus idle = events.awaitStatus(WORKER, mark, s -> s.seq() > holding.seq() && s.running() == null,
+                WAIT);
+        List<WorkerStatus> offers = events.statusesOf(WORKER, mark).stream()
+                .filter(s -> s.seq() <= idle.seq() && s.forge() != null).toList();
+        assertThat(offers).as("the changed offer is announced by the time the job is released, not offer-every later")
+                .last().satisfies(s -> assertThat(s.forge().loadedCheckpoint()).isEqualTo("v1-5-pruned-emaonly"));
     }
 
     /**
@@ -438,6 +697,9 @@ class WorkerIT {
         for (UUID jobId : jobs) {
             assertThat(events.awaitOutcome(jobId, Duration.ofSeconds(60)).type()).isEqualTo(EventType.SUCCEEDED);
         }
+        // the confirm time is recorded once the broker confirmed the outcome, which the recorder may hear first
+        await().atMost(WAIT).until(() -> meters.get("gpu.worker.turnaround").tag("stage", WorkerMetrics.CONFIRM)
+                .timer().count() - turnaroundsBefore.get(WorkerMetrics.CONFIRM) >= 20);
         ForgeSimAdmin.DutyCycle duty = admin().stats().duty();
         System.out.printf("DUTY CYCLE (forge-sim, 20 x 1 s jobs, one worker): %.4f; busy %d ms over %d ms; "
                         + "idle gap p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms (%d gaps)%n",
@@ -507,18 +769,23 @@ class WorkerIT {
                 .doesNotContain(SIM.baseUrl().getPort() + "\"}"); // no high-cardinality tags
     }
 
-    /** Issue 15: a person interrupting the job in Forge's web UI must not make it SUCCEEDED with a half image. */
+    /**
+     * Issue 15: a person interrupting the job in Forge's web UI must not make it SUCCEEDED with a half image: the
+     * attempt is given back, and the job runs again when the scheduler hands it out again.
+     */
     @Test
     @Order(15)
-    void givesBackAJobSomeoneElseInterruptedOnForgeAndRunsItAgain() {
+    void givesBackAJobSomeoneElseInterruptedOnForgeAndRunsItAgainWhenHandedOutAgain() {
         double interrupted = foreign("interrupted");
         admin().interruptNext(1, 3);
+        JobSpec spec = aSpec().size(256, 256).steps(10).build();
 
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(10).build());
+        UUID jobId = broker.submit(spec);
 
         JobRequeued requeued = (JobRequeued) events.await(jobId, e -> e.type() == EventType.REQUEUED, WAIT);
         assertThat(requeued.attempt()).isEqualTo(1);
         assertThat(requeued.reason()).contains("interrupted").contains("someone else");
+        broker.submit(jobId, spec); // the scheduler hands it out again
         JobSucceeded done = (JobSucceeded) events.await(jobId, e -> e.type() == EventType.SUCCEEDED, WAIT);
         assertThat(done.attempt()).isEqualTo(2);
         assertThat(events.eventsOf(jobId)).filteredOn(e -> e.attempt() == 1).extracting(JobEvent::type)
@@ -591,6 +858,11 @@ class WorkerIT {
 
     private double eventResults(String type, String result) {
         var counter = meters.find("gpu.worker.events").tag("type", type).tag("result", result).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    private double jobs(String outcome) {
+        var counter = meters.find("gpu.worker.jobs").tag("outcome", outcome).tag("code", "none").counter();
         return counter == null ? 0 : counter.count();
     }
 

@@ -6,6 +6,7 @@ import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.job.JobRows;
 import io.forgequeue.gateway.job.RedundantAttempt;
+import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.GatewayMetrics;
@@ -59,9 +60,11 @@ class EventMerger {
     private final ApplicationEventPublisher events;
     private final TransactionTemplate tx;
     private final double defaultWeight;
+    private final QueueStats stats;
 
     EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics, KeyMetrics keyMetrics,
-                KeyNames keyNames, ApplicationEventPublisher events, TransactionTemplate tx, QuotaProperties quotas) {
+                KeyNames keyNames, ApplicationEventPublisher events, TransactionTemplate tx, QuotaProperties quotas,
+                QueueStats stats) {
         this.jdbc = jdbc;
         this.rows = rows;
         this.json = json;
@@ -71,6 +74,7 @@ class EventMerger {
         this.events = events;
         this.tx = tx;
         this.defaultWeight = quotas.weight();
+        this.stats = stats;
     }
 
     /** What became of an event. */
@@ -180,6 +184,7 @@ class EventMerger {
                 .param("images", n == 0 ? null : json.toText(infos), Types.VARCHAR)
                 .param("reason", reason(event))
                 .param("weight", defaultWeight)
+                .param("rates", stats.rateTable())
                 .param("img_idx", SqlArrays.typed("integer", idx))
                 .param("img_mime", SqlArrays.typed("text", mime))
                 .param("img_width", SqlArrays.typed("integer", width))

@@ -18,13 +18,15 @@ import io.forgequeue.model.JobStatus;
  *       or RUNNING counts as allowed: a progress or heartbeat). Applied: status, seq, worker, error, finish time,
  *       images; progress never backwards within an attempt; metadata deep-merged with the event winning. A job that
  *       goes back to the queue (REQUEUED) or ends releases its assignment (the worker's GPU slot). A job that ends
- *       after it ran corrects its key's fair-share clock by the GPU seconds it really took minus its estimate.</li>
+ *       after it ran corrects its key's fair-share clock by what it really took (its GPU seconds over the pool's
+ *       measured seconds per standard image) minus its size in standard images.</li>
  *   <li><b>late</b>: current, seq not above the job's (a duplicate, or an older event arriving after a newer one).
  *       Status never changes, but facts the in-order delivery would have recorded are filled in: metadata
  *       deep-merged with the existing values winning, the start time (earliest running-type event of the
  *       attempt) and progress (the highest), the latter two only when a worker holds the job in this attempt. So
  *       duplicated and shuffled deliveries of one attempt end in the same row as in-order delivery, and an exact
- *       duplicate changes nothing (no write, no version bump).</li>
+ *       duplicate changes nothing (no write, no version bump). The metadata of a job whose data were erased
+ *       ({@code data_erased_at}) is left alone, so a late copy of its outcome cannot bring back what was erased.</li>
  *   <li>anything else changes nothing: an older attempt (stale), the current attempt from a worker that no longer
  *       holds it (revoked), an attempt the scheduler never handed out (unknown), a terminal job, an illegal move.</li>
  * </ul>
@@ -41,10 +43,10 @@ final class MergeStatement {
                        cast(:at as timestamptz) as at, cast(:progress as integer) as progress,
                        cast(:code as text) as code, cast(:message as text) as message,
                        cast(:meta as jsonb) as meta, cast(:images as jsonb) as images, cast(:reason as text) as reason,
-                       cast(:weight as double precision) as default_weight
+                       cast(:weight as double precision) as default_weight, cast(:rates as jsonb) as rates
             ), old as (
                 select job.id, job.status, job.attempt, job.last_seq, job.progress, job.metadata, job.started_at,
-                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost
+                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost, job.data_erased_at
                 from job join ev on job.id = ev.id
                 for update of job
             ), cur as (
@@ -74,7 +76,7 @@ final class MergeStatement {
                        end as n_progress,
                        case
                            when calc.fresh then fq_jsonb_deep_merge(calc.metadata, ev.meta)
-                           when calc.late then fq_jsonb_deep_merge(ev.meta, calc.metadata)
+                           when calc.late and calc.data_erased_at is null then fq_jsonb_deep_merge(ev.meta, calc.metadata)
                            else calc.metadata
                        end as n_metadata,
                        case
@@ -132,11 +134,12 @@ final class MergeStatement {
             ), fair as (
                 update fair_clock f
                 set vfinish = f.vfinish
-                    + (extract(epoch from ev.at - nxt.n_started_at) - nxt.cost) / coalesce(k.weight, ev.default_weight)
+                    + (extract(epoch from ev.at - nxt.n_started_at) / (ev.rates ->> nxt.pool)::float8 - nxt.cost)
+                      / coalesce(k.weight, ev.default_weight)
                 from nxt join api_key k on k.id = nxt.owner_key_id cross join ev
                 where f.owner_key_id = nxt.owner_key_id and f.pool = nxt.pool and nxt.fresh
                   and ev.implied in ('SUCCEEDED', 'FAILED', 'CANCELLED') and nxt.n_started_at is not null
-                  and ev.at > nxt.n_started_at
+                  and ev.at > nxt.n_started_at and (ev.rates ->> nxt.pool)::float8 > 0
             )
             select nxt.status as old_status, nxt.attempt as old_attempt, nxt.last_seq as old_last_seq,
                    nxt.fresh as fresh, nxt.late as late, nxt.current as current, upd.*

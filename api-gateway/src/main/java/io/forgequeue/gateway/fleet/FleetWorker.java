@@ -23,11 +23,30 @@ import java.util.UUID;
  *                        that was there first), or null
  * @param seq             the sequence number of its last status (grows with every status of the instance)
  * @param intervalNanos   how often it said it announces itself
+ * @param movedOnFrom     the last few assignments it reported running and then no longer: done on its side (their
+ *                        outcome may not be merged yet), newest last
  */
 public record FleetWorker(String id, UUID instance, String pool, WorkerState state, WorkerStatus.Assignment running,
                           WorkerStatus.ForgeOffer forge, long instanceSeenNanos, long lastSeenNanos,
                           long idleSinceNanos, int idleReports, String refusedBecause, long seq,
-                          long intervalNanos) {
+                          long intervalNanos, List<WorkerStatus.Assignment> movedOnFrom) {
+
+    /** How many moved-on assignments are remembered. */
+    static final int MOVED_ON = 4;
+
+    public FleetWorker {
+        movedOnFrom = movedOnFrom == null ? List.of() : List.copyOf(movedOnFrom);
+    }
+
+    /** Whether the worker reported running this attempt of the job and then moved on from it. */
+    public boolean movedOn(UUID jobId, int attempt) {
+        for (WorkerStatus.Assignment a : movedOnFrom) {
+            if (a.jobId().equals(jobId) && a.attempt() == attempt) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /** Whether it announced itself within {@code timeoutNanos} before {@code nowNanos}. */
     public boolean alive(long nowNanos, long timeoutNanos) {
@@ -42,7 +61,7 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
     /** This worker with another refusal reason. */
     FleetWorker withRefusal(String reason) {
         return new FleetWorker(id, instance, pool, state, running, forge, instanceSeenNanos, lastSeenNanos,
-                idleSinceNanos, idleReports, reason, seq, intervalNanos);
+                idleSinceNanos, idleReports, reason, seq, intervalNanos, movedOnFrom);
     }
 
     /**

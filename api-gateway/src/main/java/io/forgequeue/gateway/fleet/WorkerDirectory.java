@@ -76,10 +76,19 @@ public class WorkerDirectory {
             int idleReports = !idle ? 0 : sameInstance ? old.idleReports() + 1 : 1;
             // a status without the offer repeats the last one (workers send it only when it changed, now and then)
             WorkerStatus.ForgeOffer offer = status.forge() == null && sameInstance ? old.forge() : status.forge();
+            List<WorkerStatus.Assignment> movedOn = sameInstance ? new ArrayList<>(old.movedOnFrom()) : new ArrayList<>();
+            if (sameInstance && old.running() != null && !old.running().equals(status.running())
+                    && !movedOn.contains(old.running())) {
+                movedOn.add(old.running());
+                while (movedOn.size() > FleetWorker.MOVED_ON) {
+                    movedOn.remove(0);
+                }
+            }
             FleetWorker next = new FleetWorker(id, status.instance(), status.pool(), status.state(), status.running(),
                     offer, sameInstance ? old.instanceSeenNanos() : now, now, idleSince, idleReports,
                     sameInstance ? old.refusedBecause() : null, status.seq(),
-                    java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(Math.max(100, status.intervalMillis())));
+                    java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(Math.max(100, status.intervalMillis())),
+                    movedOn);
             changed[0] = old == null || !sameInstance || old.state() != next.state()
                     || !java.util.Objects.equals(old.running(), next.running())
                     || !java.util.Objects.equals(old.forge(), next.forge())

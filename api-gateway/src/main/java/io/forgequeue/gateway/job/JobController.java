@@ -40,7 +40,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
-/** The jobs resource: submit, read, list and search, cancel (one or all waiting), hide from the history. */
+/**
+ * The jobs resource: submit, read, list and search, cancel (one or all waiting), hide from the history, erase a
+ * finished job's data.
+ */
 @RestController
 @RequestMapping("/api/v1/jobs")
 @Tag(name = "jobs")
@@ -154,6 +157,25 @@ class JobController {
         return ResponseEntity.status(cancellation.pending() ? HttpStatus.ACCEPTED : HttpStatus.OK)
                 .cacheControl(CacheControl.noStore())
                 .body(cancellation.job());
+    }
+
+    @DeleteMapping("/{id}/data")
+    @Operation(summary = "Erase a finished job's prompt and images", description = "For privacy: deletes the job's "
+            + "images and replaces its prompt and negative prompt with empty strings, at once and for good. The job "
+            + "stays as a tombstone (id, ticket, status, times, the other settings, the error code), marked with "
+            + "dataErased {at, by: owner}; its error message becomes the code's default, its metadata keeps only "
+            + "the generation's settings (seed, model, sampler, ...). Idempotent: erasing again returns the same "
+            + "job unchanged. Only finished jobs (SUCCEEDED, FAILED, CANCELLED): cancel a QUEUED or RUNNING job first "
+            + "and erase it once it is CANCELLED. The gateway also erases every finished job's data by itself after "
+            + "its retention time (gateway.retention.after, 30 days by default).")
+    @ApiResponse(responseCode = "200", description = "The job after the erasure (or as erased before)")
+    @ApiResponse(responseCode = "404", description = "No such job among this key's jobs (job-not-found)",
+            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(responseCode = "409", description = "The job is QUEUED or RUNNING (job-not-finished, with jobId and "
+            + "status): cancel it first", content = @Content(mediaType = "application/problem+json",
+            schema = @Schema(implementation = ProblemDetail.class)))
+    ResponseEntity<JobView> eraseData(@Parameter(hidden = true) Caller caller, @PathVariable UUID id) {
+        return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(service.erase(caller, id));
     }
 
     @PostMapping("/cancel-waiting")

@@ -7,6 +7,7 @@ import io.forgequeue.gateway.system.ApiProblem;
 import io.forgequeue.gateway.system.FieldError;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
+import io.forgequeue.gateway.system.RetentionMetrics;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.JobSpec;
@@ -49,10 +50,12 @@ class JobService {
     private final ApplicationEventPublisher events;
     private final GatewayMetrics metrics;
     private final JobCosts costs;
+    private final JobErasure erasure;
+    private final RetentionMetrics retentionMetrics;
 
     JobService(JobRepository jobs, JobViews views, JobProperties properties, InstanceProperties instance,
                WireJson json, TransactionTemplate tx, ApplicationEventPublisher events, GatewayMetrics metrics,
-               JobCosts costs) {
+               JobCosts costs, JobErasure erasure, RetentionMetrics retentionMetrics) {
         this.jobs = jobs;
         this.views = views;
         this.properties = properties;
@@ -62,6 +65,8 @@ class JobService {
         this.events = events;
         this.metrics = metrics;
         this.costs = costs;
+        this.erasure = erasure;
+        this.retentionMetrics = retentionMetrics;
         metrics.registerPools(properties.pools());
     }
 
@@ -201,6 +206,30 @@ class JobService {
                     Map.of("jobId", id, "status", current.status().name()), HttpHeaders.EMPTY);
         }
         return views.toView(current);
+    }
+
+    /**
+     * Erases a finished job's prompts and images ({@link JobErasure}); the job stays as a tombstone. Idempotent: a job
+     * erased before is returned as it is. A job that is not finished yet is refused (409 job-not-finished): its
+     * outcome could still bring images, so its owner cancels it first and erases it once it is CANCELLED.
+     */
+    JobView erase(Caller caller, UUID id) {
+        JobErasure.Owned result = erasure.eraseOwned(caller.keyId(), id).orElseThrow(() -> notFound(id));
+        if (result.row() == null) {
+            throw new ApiException(ApiProblem.JOB_NOT_FINISHED, "Job " + id + " is " + result.status()
+                    + "; only a finished job's data can be erased. Cancel it first (DELETE " + JobViews.jobUrl(id)
+                    + ") and erase its data once it is CANCELLED.", List.of(),
+                    Map.of("jobId", id, "status", result.status()), HttpHeaders.EMPTY);
+        }
+        JobRow row = result.row();
+        if (result.erased() != null) {
+            JobErasure.Erased erased = result.erased();
+            retentionMetrics.erased(RetentionMetrics.OWNER, erased.jobs(), erased.images(), erased.bytes());
+            log.info("Job(id={}) data erased by its owner: {} image(s), {} bytes", id, erased.images(),
+                    erased.bytes());
+            events.publishEvent(new JobChanged(row, row.status(), null));
+        }
+        return views.toView(row);
     }
 
     JobView find(Caller caller, UUID id) {

@@ -30,17 +30,31 @@ import java.util.UUID;
  * @param priority        the priority class its owner asked for
  * @param waiting         why and behind whom it waits; only while QUEUED
  * @param hiddenAt        when its owner hid it from the history (a finished job); absent while shown
+ * @param dataErased      when and why the job's prompts and images were erased; only once they were (then
+ *                        {@code spec.prompt} and {@code spec.negativePrompt} are empty, {@code images} is empty and
+ *                        the error message is the code's default)
  */
 public record JobView(UUID id, JobStatus status, String pool, long ticket, Integer position, Eta eta, int progress,
                       int attempt, ErrorView error, List<ImageView> images, SpecView spec,
                       Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
                       Instant finishedAt, long version, Priority priority, WaitingView waiting,
-                      Instant hiddenAt) {
+                      Instant hiddenAt, DataErasedView dataErased) {
 
     /** This view with another position and ETA. */
     public JobView withPosition(Integer newPosition, Eta newEta) {
         return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, error, images, spec,
-                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting, hiddenAt);
+                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting, hiddenAt,
+                dataErased);
+    }
+
+    /**
+     * The job's prompts and images are gone; the job itself (id, status, times, settings) stays.
+     *
+     * @param at when they were erased
+     * @param by {@code owner} (its owner erased them: {@code DELETE /api/v1/jobs/{id}/data}) or {@code retention}
+     *           (the gateway's retention time passed since the job finished)
+     */
+    public record DataErasedView(Instant at, String by) {
     }
 
     /**

@@ -65,7 +65,8 @@ public class JobViews {
                         : queue.etaFor(row.pool(), position, row.spec().checkpoint()),
                 row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
                 publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
-                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting, row.hiddenAt());
+                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting, row.hiddenAt(),
+                row.dataErasedAt() == null ? null : new JobView.DataErasedView(row.dataErasedAt(), row.dataErasedBy()));
     }
 
     /** The allowed keys of {@code metadata}, in their stored order; null when none is left. */

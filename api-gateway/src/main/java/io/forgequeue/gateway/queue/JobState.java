@@ -12,7 +12,8 @@ import java.util.UUID;
  * @param version        the row's version: a state older than the one the index has is ignored
  * @param assignedWorker the worker the current attempt is assigned to, or null
  * @param attempt        the number of the current assignment
- * @param cost           estimated GPU seconds
+ * @param cost           the job's size in standard images (512x512, 20 steps); seconds = cost x the pool's measured
+ *                       seconds per standard image
  */
 public record JobState(UUID id, long version, JobStatus status, String pool, UUID owner, int priority, double tag,
                        long ticket, String checkpoint, String sampler, double cost, long queuedAtMillis,

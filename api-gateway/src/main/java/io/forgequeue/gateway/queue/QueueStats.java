@@ -84,6 +84,16 @@ public class QueueStats {
         return load <= 0 ? eta : eta.plus(load);
     }
 
+    /**
+     * The measured seconds per standard image of every pool with history, as a JSON object ({@code {"pool": s}}),
+     * for the merge's fair-share correction (a pool without history gets none).
+     */
+    public String rateTable() {
+        return rateTable;
+    }
+
+    private volatile String rateTable = "{}";
+
     /** Measured GPU seconds of one standard image (512x512, 20 steps) in {@code pool}, or a default. */
     public double secondsPerStandardImage(String pool) {
         Double measured = snapshot.pool(pool).secondsPerStandardImage();
@@ -134,6 +144,14 @@ public class QueueStats {
         keyMetrics.keyLoads(perKey);
         try {
             snapshot = load();
+            StringBuilder rates = new StringBuilder("{");
+            snapshot.pools().forEach((pool, h) -> {
+                if (h.secondsPerStandardImage() != null && h.secondsPerStandardImage() > 0) {
+                    rates.append(rates.length() > 1 ? "," : "").append('"').append(pool).append("\":")
+                            .append(h.secondsPerStandardImage());
+                }
+            });
+            rateTable = rates.append('}').toString();
             Map<String, Double> oldest = new HashMap<>();
             for (String pool : counts.keySet()) {
                 oldest.put(pool, oldestQueuedSeconds(pool));

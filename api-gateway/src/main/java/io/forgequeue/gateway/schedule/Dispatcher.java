@@ -7,6 +7,8 @@ import io.forgequeue.gateway.job.JobMoves;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.gateway.queue.QueueIndex;
+import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.system.BrokerConnection;
 import io.forgequeue.gateway.system.ContractMessage;
 import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
@@ -43,7 +45,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * with the best waiting job it may take: first in the policy's order among jobs of the worker's pool, whose
  * checkpoint and sampler its Forge offers, of keys below their running quota. Each hand-out is one guarded statement
  * ({@link JobMoves#assign}) followed by the job message to the worker's own queue (mandatory, confirmed; a return or
- * nack takes the assignment back at once).
+ * nack takes the assignment back at once). While the broker is unreachable it hands out nothing (take-backs go on).
  *
  * <p>It wakes on every change of the queue index or the fleet, and at least every
  * {@link SchedulerProperties#tick()}. One named thread ({@code scheduler}); the rest of the gateway only signals it.
@@ -56,6 +58,8 @@ class Dispatcher implements SmartLifecycle {
     private static final int PROMOTE_BATCH = 500;
     /** How often the promotion of aged low-priority jobs runs. */
     private static final long PROMOTE_EVERY_NANOS = 1_000_000_000L;
+    /** After a job message could not be sent, no hand-out for this long (the connection state may lag). */
+    private static final long SEND_BACKOFF_NANOS = 1_000_000_000L;
 
     private final SchedulerLease lease;
     private final QueueIndex index;
@@ -67,27 +71,28 @@ class Dispatcher implements SmartLifecycle {
     private final WireJson json;
     private final SchedulerProperties properties;
     private final SchedulerMetrics metrics;
+    private final QueueStats stats;
+    private final BrokerConnection broker;
     private final Object signal = new Object();
     private final ConcurrentLinkedQueue<Revocation> toRevoke = new ConcurrentLinkedQueue<>();
+    private final UnreachableWorkers unreachable = new UnreachableWorkers();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
     private final Map<String, Long> stopsSent = new HashMap<>();
-    /**
-     * Workers whose queue was missing when a job message reached the broker (returned: the worker paused or left
-     * and its status saying so has not arrived yet), with the status they had then. Such a worker gets nothing more
-     * until it announces itself again: handing it the job back at once would be returned again, and each return
-     * counts as an attempt, so one paused worker used to fail a job (too many attempts) within milliseconds.
-     */
-    private final Map<String, FleetStatus> withoutQueue = new java.util.concurrent.ConcurrentHashMap<>();
     private boolean signalled;
     private volatile boolean running;
     private volatile Thread thread;
     private volatile long leaderSinceNanos;
+    /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
+    private long suspicionsTerm;
     private long lastPromoteNanos;
+    private volatile long sendFailedNanos;
+    private volatile boolean sendFailed;
 
     Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
                JobMessageTemplate jobTemplate, RabbitTemplate rabbitTemplate, WireJson json,
-               SchedulerProperties properties, SchedulerMetrics metrics) {
+               SchedulerProperties properties, SchedulerMetrics metrics, QueueStats stats, BrokerConnection broker) {
         this.lease = lease;
+        this.stats = stats;
         this.index = index;
         this.fleet = fleet;
         this.moves = moves;
@@ -97,6 +102,7 @@ class Dispatcher implements SmartLifecycle {
         this.json = json;
         this.properties = properties;
         this.metrics = metrics;
+        this.broker = broker;
         index.onChange(pool -> wake());
         fleet.onChange(this::wake);
         lease.onAcquired(() -> {
@@ -136,6 +142,7 @@ class Dispatcher implements SmartLifecycle {
                     wake(); // handed something out: there may be more to do
                 }
             } catch (DataAccessException e) {
+                suspicions.clear(); // nothing could be merged meanwhile either
                 log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
                 sleepQuietly(tickMillis);
             } catch (RuntimeException e) {
@@ -148,7 +155,14 @@ class Dispatcher implements SmartLifecycle {
     /** One round; true when it handed out at least one job. */
     boolean round(JobMoves.Lease l) {
         long now = fleet.nanoTime();
+        if (suspicionsTerm != leaderSinceNanos) {
+            suspicionsTerm = leaderSinceNanos;
+            suspicions.clear(); // what a previous term suspected was seen before a gap in which nothing was judged
+        }
         takeBack(l, now);
+        if (!broker.isConnected()) {
+            return false; // a job message could not be published: the job would only lose an attempt
+        }
         if (now - lastPromoteNanos > PROMOTE_EVERY_NANOS && properties.policy().usesPriorities()) {
             lastPromoteNanos = now;
             int promoted = moves.promoteWaitingLowPriority(properties.lowPriorityMaxWait(), PROMOTE_BATCH, l);
@@ -159,12 +173,14 @@ class Dispatcher implements SmartLifecycle {
             }
         }
         boolean handedOut = false;
+        if (!mayPublish()) {
+            return false;
+        }
         Map<String, List<Slot>> byPool = new HashMap<>();
         for (FleetWorker worker : fleet.available()) {
-            if (lacksQueue(worker)) {
-                continue;
+            if (unreachable.mayReceive(worker)) {
+                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
             }
-            byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker));
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
             handedOut |= fill(pool.getKey(), pool.getValue(), l);
@@ -180,11 +196,11 @@ class Dispatcher implements SmartLifecycle {
         Placement placement = properties.policy().placement();
         boolean any = false;
         boolean progress = true;
-        while (progress && running) {
+        while (progress && running && mayPublish()) {
             progress = false;
             slots.sort(Comparator.comparingInt(Slot::free).reversed().thenComparingDouble(Slot::busySeconds));
             for (Slot slot : slots) {
-                if (slot.free() <= 0) {
+                if (slot.free() <= 0 || !mayPublish()) {
                     continue;
                 }
                 long started = System.nanoTime();
@@ -237,16 +253,23 @@ class Dispatcher implements SmartLifecycle {
         long latest = Long.MIN_VALUE;
         double busy = 0;
         long nowMillis = System.currentTimeMillis();
+        double perUnit = stats.secondsPerStandardImage(worker.pool());
+        int holding = 0;
         for (QueueIndex.Held h : held) {
             JobState s = h.job();
+            if (worker.movedOn(s.id(), s.attempt())) {
+                continue; // the worker said it moved on: done on its side, the outcome's merge is on its way
+            }
+            holding++;
             if (s.checkpoint() != null && s.assignedAtMillis() >= latest) {
                 latest = s.assignedAtMillis();
                 loadedNext = s.checkpoint();
             }
-            busy += h.running() ? Math.max(0, s.cost() - (nowMillis - s.startedAtMillis()) / 1000.0) : s.cost();
+            double seconds = s.cost() * perUnit;
+            busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
         }
-        return new Slot(worker, properties.slotsPerWorker() - held.size(), loadedNext, busy,
-                properties.affinity().defaultLoadSeconds());
+        return new Slot(worker, properties.slotsPerWorker() - holding, loadedNext, busy,
+                properties.affinity().defaultLoadSeconds(), perUnit);
     }
 
     /** When a waiting job was first passed over for affinity, and how often since. */
@@ -316,6 +339,15 @@ class Dispatcher implements SmartLifecycle {
         }
     }
 
+    /**
+     * Whether job messages can be sent now: the broker is connected and no send failed within the backoff. Without
+     * this, a broker outage turned every hand-out into an attempt that could not be sent and was taken back at once,
+     * so a job failed with TOO_MANY_ATTEMPTS within a second while its worker still counted as alive.
+     */
+    private boolean mayPublish() {
+        return broker.isConnected() && !(sendFailed && System.nanoTime() - sendFailedNanos < SEND_BACKOFF_NANOS);
+    }
+
     /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */
     private boolean mayTake(FleetWorker worker, JobState job) {
         return worker.offersCheckpoint(job.checkpoint()) && worker.offersSampler(job.sampler())
@@ -329,6 +361,8 @@ class Dispatcher implements SmartLifecycle {
                     ContractMessage.persistent(json.toBytes(message), message.jobId() + "/" + message.attempt()),
                     correlation);
         } catch (AmqpException e) {
+            sendFailedNanos = System.nanoTime();
+            sendFailed = true;
             log.warn("Job(id={}) message to worker {} not sent ({}); taking the assignment back", message.jobId(),
                     message.workerId(), e.getClass().getSimpleName());
             revokeLater(message, "returned", "its job message could not be sent to the worker");
@@ -342,28 +376,10 @@ class Dispatcher implements SmartLifecycle {
             } else if (correlation.getReturned() != null) {
                 log.warn("Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
                         message.jobId(), message.workerId());
-                fleet.get(message.workerId()).ifPresent(w ->
-                        withoutQueue.put(w.id(), new FleetStatus(w.instance(), w.seq())));
+                unreachable.returned(message.workerId(), fleet.get(message.workerId()));
                 revokeLater(message, "returned", "the worker it was given to was gone");
             }
         });
-    }
-
-    /** A worker's status as of one announcement: its process and the announcement's sequence number. */
-    private record FleetStatus(UUID instance, long seq) {
-    }
-
-    /** Whether the worker's queue was found missing and it has not announced itself since. */
-    private boolean lacksQueue(FleetWorker worker) {
-        FleetStatus missing = withoutQueue.get(worker.id());
-        if (missing == null) {
-            return false;
-        }
-        if (missing.instance().equals(worker.instance()) && worker.seq() <= missing.seq()) {
-            return true;
-        }
-        withoutQueue.remove(worker.id(), missing);
-        return false;
     }
 
     private void revokeLater(JobMessage message, String reasonTag, String reason) {
@@ -387,14 +403,18 @@ class Dispatcher implements SmartLifecycle {
             moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l).ifPresent(row -> {
                 metrics.revoked(rev.tag(), 1);
                 index.apply(row.toQueueState());
+                sendStop(rev.jobId(), rev.attempt(), rev.worker());
             });
         }
         long timeout = fleet.timeoutNanos();
+        // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
+        // leader, or its broker connection came back, that long ago)
+        boolean judging = now - Math.max(leaderSinceNanos, broker.hearingSinceNanos(now)) > timeout;
         Set<String> evaluated = new HashSet<>();
         for (String workerId : index.workersHolding()) {
             Optional<FleetWorker> known = fleet.get(workerId);
             if (known.isEmpty()) {
-                if (now - leaderSinceNanos > timeout) {
+                if (judging) {
                     revokeAll(workerId, "lost", "worker " + workerId + " is not announcing itself", l);
                 }
                 continue;
@@ -405,7 +425,7 @@ class Dispatcher implements SmartLifecycle {
                 continue;
             }
             if (!fleet.isAlive(w)) {
-                if (now - leaderSinceNanos > timeout) {
+                if (judging) {
                     revokeAll(workerId, "lost", "worker " + workerId + " lost (no announcement for "
                             + (now - w.lastSeenNanos()) / 1_000_000_000 + " s)", l);
                 }
@@ -420,6 +440,7 @@ class Dispatcher implements SmartLifecycle {
                         log.info("Job(id={}) attempt {} taken back from worker {}: {}", row.id(), h.job().attempt(),
                                 workerId, why.reason());
                         index.apply(row.toQueueState());
+                        sendStop(h.job().id(), h.job().attempt(), workerId);
                     });
                 }
             }
@@ -429,30 +450,20 @@ class Dispatcher implements SmartLifecycle {
                 stopIfNotTheirs(w, w.running(), now);
             }
         }
-        suspicions.keySet().retainAll(evaluated);
+        suspicions.retainAll(evaluated);
     }
 
     /** Why an assignment is taken back from a live worker: a metric tag and a reason for people. */
     private record TakeBack(String tag, String reason) {
     }
 
-    /**
-     * An assignment its worker did not report although it should have: since when, and the worker's status
-     * sequence number when that was first seen.
-     */
-    private record Suspicion(long sinceNanos, long firstSeq) {
-    }
-
     /** Assignments under suspicion of being lost, by "jobId/attempt". */
-    private final Map<String, Suspicion> suspicions = new HashMap<>();
+    private final Suspicions suspicions = new Suspicions();
 
     /**
-     * Why this assignment should be taken back from a live worker, or null. A worker reports only the job it works
-     * on, with a status at least every interval: an assignment not started yet is lost when the worker reported
-     * twice that it is idle since then (its message never arrived: queue re-created, or the leader died between the
-     * commit and the publish); a running one is lost when the worker kept reporting other work (or none) for three
-     * intervals (its outcome could not be delivered: the merge of an outcome that is merely late arrives well
-     * before).
+     * Why this assignment should be taken back from a live worker, or null: it was assigned before the worker
+     * restarted, the worker paused or drains before starting it, or the worker does not report it although it should
+     * ({@link Suspicions}: its message or its outcome was lost).
      */
     private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h) {
         if (h.seenNanos() - w.instanceSeenNanos() < 0) {
@@ -471,16 +482,12 @@ class Dispatcher implements SmartLifecycle {
                 && reported.attempt() == h.job().attempt();
         boolean missing = h.running() ? !matches : reported == null && w.state() == WorkerState.READY;
         if (!missing || w.lastSeenNanos() - since <= properties.lostMessageGrace().toNanos()) {
-            suspicions.remove(key);
+            suspicions.cleared(key);
             return null;
         }
-        Suspicion s = suspicions.computeIfAbsent(key, k -> new Suspicion(w.lastSeenNanos(), w.seq()));
-        boolean lost = h.running() ? w.lastSeenNanos() - s.sinceNanos() >= 3 * w.intervalNanos()
-                : w.seq() > s.firstSeq();
-        if (!lost) {
+        if (!suspicions.missed(key, h.running(), w.lastSeenNanos(), w.seq(), w.intervalNanos())) {
             return null;
         }
-        suspicions.remove(key);
         return h.running() ? new TakeBack("lost-message", "worker " + w.id() + " no longer reports it")
                 : new TakeBack("lost-message", "worker " + w.id() + " never received it");
     }
@@ -490,7 +497,10 @@ class Dispatcher implements SmartLifecycle {
         if (!rows.isEmpty()) {
             metrics.revoked(tag, rows.size());
             log.warn("{}: {} job(s) go back to the queue", reason, rows.size());
-            rows.forEach(row -> index.apply(row.toQueueState()));
+            rows.forEach(row -> {
+                index.apply(row.toQueueState());
+                sendStop(row.id(), row.attempt(), workerId);
+            });
         }
     }
 
@@ -520,7 +530,12 @@ class Dispatcher implements SmartLifecycle {
                 running.jobId(), running.attempt(), w.id());
     }
 
-    /** Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. */
+    /**
+     * Tells {@code worker} to stop {@code attempt} of a job (and nobody else). Best effort. Sent for every assignment
+     * taken back, at once: a worker that still has the job message (a frozen worker, or a lookahead taken for lost
+     * while it waited behind other messages) skips it when it arrives instead of running it, and a worker still
+     * running the attempt interrupts it; one that reports running it later is told again ({@code stopIfNotTheirs}).
+     */
     void sendStop(UUID jobId, int attempt, String worker) {
         metrics.stopSent();
         try {

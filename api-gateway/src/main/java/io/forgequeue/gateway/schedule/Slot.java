@@ -14,12 +14,18 @@ final class Slot {
 
     private final FleetWorker worker;
     private final double defaultLoadSeconds;
+    private final double secondsPerUnit;
     private int free;
     private String loadedNext;
     private double busySeconds;
 
-    Slot(FleetWorker worker, int free, String loadedNext, double busySeconds, double defaultLoadSeconds) {
+    /**
+     * @param secondsPerUnit the pool's measured GPU seconds per standard image (job costs are in standard images)
+     */
+    Slot(FleetWorker worker, int free, String loadedNext, double busySeconds, double defaultLoadSeconds,
+         double secondsPerUnit) {
         this.worker = worker;
+        this.secondsPerUnit = secondsPerUnit;
         this.free = free;
         this.loadedNext = loadedNext;
         this.busySeconds = busySeconds;
@@ -59,7 +65,7 @@ final class Slot {
 
     /** The job was assigned to this worker in this round. */
     void assigned(JobState job) {
-        busySeconds += switchSeconds(job) + job.cost();
+        busySeconds += switchSeconds(job) + job.cost() * secondsPerUnit;
         if (job.checkpoint() != null) {
             loadedNext = job.checkpoint();
         }

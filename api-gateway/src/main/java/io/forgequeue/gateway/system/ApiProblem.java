@@ -22,6 +22,11 @@ public enum ApiProblem {
     UNAUTHORIZED(HttpStatus.UNAUTHORIZED, "Missing or invalid API key"),
     /** No job with this id among the caller's jobs. */
     JOB_NOT_FOUND(HttpStatus.NOT_FOUND, "Job not found"),
+    /**
+     * The job is not finished (QUEUED or RUNNING), so its data cannot be erased yet, nor can it be hidden from the
+     * history: cancel it first.
+     */
+    JOB_NOT_FINISHED(HttpStatus.CONFLICT, "Job not finished"),
     /** The job has no image with this index (yet). */
     IMAGE_NOT_FOUND(HttpStatus.NOT_FOUND, "Image not found"),
     /** No such resource. */
@@ -40,8 +45,6 @@ public enum ApiProblem {
     PRIORITY_NOT_ALLOWED(HttpStatus.FORBIDDEN, "Priority not allowed for this key"),
     /** The Idempotency-Key was used before with a different request body. */
     IDEMPOTENCY_KEY_REUSED(HttpStatus.UNPROCESSABLE_CONTENT, "Idempotency key reused with a different request"),
-    /** The job has not finished yet, so it cannot be hidden from the history (cancel it first). */
-    JOB_NOT_FINISHED(HttpStatus.CONFLICT, "Job not finished"),
     /** Admin API: no admin token, or one that is not configured ({@code gateway.admin.tokens}). */
     ADMIN_UNAUTHORIZED(HttpStatus.UNAUTHORIZED, "Missing or invalid admin token"),
     /** Admin API: the credential is an API key for jobs; the admin API takes only admin tokens. */

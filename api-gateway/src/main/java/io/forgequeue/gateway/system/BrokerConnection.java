@@ -6,32 +6,60 @@ import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.connection.Connection;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.amqp.rabbit.connection.ConnectionListener;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 
 /**
  * Whether this instance holds a connection to RabbitMQ, for operators: the gauge {@code gpu.gateway.broker.connected}
  * and one log line per change. Readiness does not depend on it: while the broker is away the gateway keeps accepting
  * jobs (the outbox publishes them later) and serving what PostgreSQL holds. The health endpoint still shows the
- * broker as its {@code rabbit} component. Thread-safe.
+ * broker as its {@code rabbit} component. The scheduler hands out no job while there is no connection (each hand-out
+ * would fail to send and use up one of the job's attempts). Thread-safe.
  */
 @Component
-class BrokerConnection implements ConnectionListener {
+public class BrokerConnection implements ConnectionListener {
 
     private static final Logger log = LoggerFactory.getLogger(BrokerConnection.class);
 
     private final GatewayMetrics metrics;
     private final AtomicBoolean connected = new AtomicBoolean();
+    private final LongSupplier clock;
+    private volatile long connectedSinceNanos;
 
+    @Autowired
     BrokerConnection(ConnectionFactory connectionFactory, GatewayMetrics metrics) {
+        this(connectionFactory, metrics, System::nanoTime);
+    }
+
+    BrokerConnection(ConnectionFactory connectionFactory, GatewayMetrics metrics, LongSupplier nanoClock) {
         this.metrics = metrics;
+        this.clock = nanoClock;
         connectionFactory.addConnectionListener(this); // told at once if the connection is open already
     }
 
+    /** Whether this instance holds a connection to the broker now (false until the first one is made). */
+    public boolean isConnected() {
+        return connected.get();
+    }
+
+    /**
+     * Since when this instance has been connected without a break ({@link System#nanoTime()} scale), or
+     * {@code nowNanos} while it is not: the scheduler takes a worker for lost only once it has been able to hear it
+     * for a presence timeout (a broker outage silences every worker at once).
+     */
+    public long hearingSinceNanos(long nowNanos) {
+        return connected.get() ? connectedSinceNanos : nowNanos;
+    }
+
     @Override
-    public void onCreate(Connection connection) {
+    public synchronized void onCreate(Connection connection) {
         metrics.brokerConnected(true);
+        if (!connected.get()) {
+            connectedSinceNanos = clock.getAsLong();
+        }
         if (!connected.getAndSet(true)) {
             log.info("Connected to the broker");
         }

@@ -50,7 +50,8 @@ class MergeBatcherTest {
         volatile Predicate<JobEvent> broken = e -> false;
 
         FakeMerger() {
-            super(null, null, null, metrics, null, null, null, null, new QuotaProperties(50, 0, 1.0, Priority.NORMAL));
+            super(null, null, null, metrics, null, null, null, null, new QuotaProperties(50, 0, 1.0, Priority.NORMAL),
+                    null);
         }
 
         @Override

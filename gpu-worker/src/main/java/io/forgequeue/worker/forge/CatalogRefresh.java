@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
  * Reads Forge's checkpoint, sampler and scheduler lists again every {@code worker.models.catalog-refresh}, so that a
  * model added on the server (and Forge's own POST /sdapi/v1/refresh-checkpoints) reaches the worker's announcements;
  * the announcer sends an offer that changed at once. Skipped while the breaker is open (Forge is down; the worker is
- * paused and offers nothing new). Runs on the worker's scheduler.
+ * paused and offers nothing new). Runs on the worker's scheduler, first one period after startup: the first read is
+ * the announcer's ({@code WorkerAnnouncer} asks for the lists as it starts, and again soon while they cannot be read).
  */
 @Component
 class CatalogRefresh {
@@ -34,7 +35,7 @@ class CatalogRefresh {
     @EventListener(ApplicationReadyEvent.class)
     void start() {
         long every = Math.max(1000, props.catalogRefresh().toMillis());
-        scheduler.scheduleWithFixedDelay(this::refresh, 0, every, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(this::refresh, every, every, TimeUnit.MILLISECONDS);
     }
 
     void refresh() {

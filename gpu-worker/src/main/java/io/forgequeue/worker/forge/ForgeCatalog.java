@@ -187,25 +187,31 @@ final class ForgeCatalog {
         return current;
     }
 
-    /**
-     * The lists as last fetched, without a call (null before the first successful fetch); only the very first use
-     * fetches them (once per {@link #RECHECK_AFTER} while that fails).
-     */
-    Lists cached() {
-        Lists current = lists;
-        return current != null ? current : refresh(System.nanoTime());
-    }
-
     /** The lists as last read, without any call; null before the first successful fetch. */
     Lists lastRead() {
         return lists;
     }
 
-    /** Reads the lists again now (the periodic refresh); null when Forge does not give them. */
+    /**
+     * Reads the lists again now, even during the pause after a failure (the periodic refresh, and the announcements'
+     * requests while no lists were ever read); null when Forge does not give them.
+     */
     Lists refreshNow() {
         long now = System.nanoTime();
         failedOnce = false; // a scheduled refresh is rare enough to try even right after a failure
         return refresh(now);
+    }
+
+    /**
+     * Forge answers (again): if its lists were never read, they are asked for at the next use rather than after the
+     * usual pause (a worker that started while Forge was down checks the settings of its first job once Forge is
+     * back, instead of skipping the check for the rest of the pause). {@link #refreshNow()} ends the pause as well,
+     * and reads at once.
+     */
+    void forgeAnswers() {
+        if (lists == null) {
+            failedOnce = false;
+        }
     }
 
     private Lists refresh(long now) {

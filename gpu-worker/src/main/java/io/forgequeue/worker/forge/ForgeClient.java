@@ -512,6 +512,7 @@ public class ForgeClient {
     public boolean probe() {
         try {
             probes.get(() -> timedProgress(false));
+            catalog.forgeAnswers();
             return true;
         } catch (CircuitBreakerOpenException e) {
             return false;
@@ -539,12 +540,15 @@ public class ForgeClient {
     /**
      * What this Forge offers, for the worker's announcements: its identity ({@link #forgeIdentity()}), the
      * checkpoints by their stable names (model name and title without hash, forge-api.md §7), samplers and
-     * schedulers, the checkpoint loaded now and the measured load times and speed ({@link ForgeModels}). Empty while
-     * Forge's lists cannot be read. Makes no call once the lists were read (they are refreshed by
-     * {@link #refreshCatalog()}).
+     * schedulers from its lists as last read, and the checkpoint loaded now and the measured load times and speed
+     * ({@link ForgeModels}), e.g. as the job that just ended left them. Never calls Forge (announcements must never
+     * wait for it): empty before the lists were first read ({@link #refreshCatalog()}).
      */
     public Optional<Offer> offer() {
-        ForgeCatalog.Lists lists = catalog.cached();
+        return offerFrom(catalog.lastRead());
+    }
+
+    private Optional<Offer> offerFrom(ForgeCatalog.Lists lists) {
         if (lists == null) {
             return Optional.empty();
         }
@@ -569,8 +573,9 @@ public class ForgeClient {
     }
 
     /**
-     * Reads Forge's lists again (the periodic refresh, {@code worker.models.catalog-refresh}), so that a model added
-     * on the server is offered; an offer that changed is announced at once.
+     * Reads Forge's lists now, even during the pause after a failed read: the periodic refresh
+     * ({@code worker.models.catalog-refresh}), so that a model added on the server is offered (an offer that changed
+     * is announced at once), and the announcements' first reads.
      *
      * @return whether the lists could be read
      */

@@ -109,7 +109,7 @@ final class EventStream {
                 return e;
             } catch (AmqpException ex) {
                 if (System.nanoTime() + delay.toNanos() - deadline > 0) {
-                    log.error("{} (sent {} times in {}); the job goes back to the queue", ex.getMessage(), sends,
+                    log.error("{} (sent {} times in {}); giving up on this attempt", ex.getMessage(), sends,
                             retry.retryFor());
                     throw ex;
                 }

@@ -17,6 +17,7 @@ final class JobAttempt {
     private final EventStream events;
     private volatile boolean cancelRequested;
     private volatile boolean giveBackRequested;
+    private volatile boolean takeBackRequested;
     private volatile boolean interruptSent;
     private final AtomicBoolean interrupting = new AtomicBoolean();
 
@@ -47,6 +48,15 @@ final class JobAttempt {
         cancelRequested = true;
     }
 
+    /**
+     * The scheduler took this attempt back (it told this worker to stop it: the job was revoked and may run
+     * elsewhere): Forge is interrupted and the attempt ends REQUEUED, never CANCELLED, so that even a stop that
+     * reached the job's current assignment by mistake gives the job back rather than cancel it for its owner.
+     */
+    void requestTakeBack() {
+        takeBackRequested = true;
+    }
+
     /** The worker is shutting down and the grace period is over: Forge is interrupted, the job is given back. */
     void requestGiveBack() {
         giveBackRequested = true;
@@ -60,9 +70,13 @@ final class JobAttempt {
         return giveBackRequested;
     }
 
+    boolean takeBackRequested() {
+        return takeBackRequested;
+    }
+
     /** Whether Forge should not be called (again) for this attempt. */
     boolean shouldStop() {
-        return cancelRequested || giveBackRequested;
+        return cancelRequested || giveBackRequested || takeBackRequested;
     }
 
     /**

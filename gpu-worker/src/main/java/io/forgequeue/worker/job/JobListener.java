@@ -64,6 +64,7 @@ class JobListener {
             if (!workerId.equals(job.workerId())) {
                 log.warn("Job(id={}) message assigned to worker {} arrived at {}: dead-lettered", job.jobId(),
                         job.workerId(), workerId);
+                metrics.jobFinished("rejected", null);
                 throw new AmqpRejectAndDontRequeueException("job " + job.jobId() + " is not assigned to this worker");
             }
             holding.taken(new WorkerStatus.Assignment(job.jobId(), job.attempt()));

@@ -43,12 +43,17 @@ import java.util.stream.Collectors;
  *
  * <p>Order of checks: taken back from this worker before it arrived (skipped, no event) → cancelled before it
  * arrived (CANCELLED, no Forge call) → too many attempts (FAILED TOO_MANY_ATTEMPTS) → impossible spec (FAILED
- * INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run.
+ * INVALID_SPEC, dead-lettered) → shutting down (REQUEUED) → run. While it runs, an owner's cancel ends it CANCELLED
+ * and a stop of this attempt (the scheduler took it back) ends it REQUEUED; both interrupt Forge.
+ * After the run, images that add up to more than {@code worker.outcome.max-image-bytes} fail the job
+ * (IMAGES_TOO_LARGE) instead of being sent.
  */
 @Component
 class JobRunner {
 
     private static final Logger log = LoggerFactory.getLogger(JobRunner.class);
+    /** The reason of the REQUEUED event of an attempt the scheduler took back while it ran. */
+    static final String TAKEN_BACK = "taken back by the scheduler";
 
     private final ForgeClient forge;
     private final JobEventPublisher publisher;
@@ -133,8 +138,11 @@ class JobRunner {
             startMetadata.put("pool", job.pool());
             startMetadata.put("workerVersion", workerVersion());
             events.send(seq -> new JobStarted(jobId, attempt, worker.id(), seq, clock.instant(), startMetadata));
-            if (cancelledJobs.isStopped(jobId, attempt)) {
-                running.requestCancel(); // the cancel arrived between the first check and current.set
+            // a cancel or stop that arrived between the first checks and current.set
+            if (cancelledJobs.isCancelled(jobId)) {
+                running.requestCancel();
+            } else if (cancelledJobs.isStopped(jobId, attempt)) {
+                running.requestTakeBack();
             }
             log.info("Job(id={}) attempt {} started ({}x{}, {} steps, {} image(s))", jobId, attempt,
                     job.spec().width(), job.spec().height(), job.spec().steps(), job.spec().batchSize());
@@ -178,6 +186,11 @@ class JobRunner {
                         result.images().size());
                 return cancelled(running, "interrupted while running");
             }
+            if (running.takeBackRequested()) {
+                log.info("Job(id={}) attempt {} taken back while running; {} image(s) discarded", jobId, attempt,
+                        result.images().size());
+                return takenBack(running);
+            }
             if (running.giveBackRequested() && (running.interruptSent() || result.images().isEmpty())) {
                 return requeued(running, "worker shutting down", Disposition.REQUEUE);
             }
@@ -192,6 +205,11 @@ class JobRunner {
                 log.warn("Job(id={}) Forge returned no image", jobId);
                 return failed(running, ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), result.metadata());
             }
+            long imageBytes = result.images().stream().mapToLong(i -> i.data().length).sum();
+            long maxImageBytes = worker.outcome().maxImageBytes().toBytes();
+            if (imageBytes > maxImageBytes) {
+                return imagesTooLarge(running, result.images().size(), imageBytes, maxImageBytes);
+            }
             log.info("Job(id={}) succeeded: {} image(s) in {} ms", jobId, result.images().size(),
                     result.forgeMillis());
             Map<String, Object> metadata = new LinkedHashMap<>(result.metadata());
@@ -202,6 +220,7 @@ class JobRunner {
                     result.images(), metadata), "succeeded", null, Disposition.ACK, result);
         } catch (CallStoppedException e) {
             return running.cancelRequested() ? cancelled(running, "cancelled before Forge was called")
+                    : running.takeBackRequested() ? takenBack(running)
                     : requeued(running, "worker shutting down", Disposition.REQUEUE);
         } catch (ForgeBusyException e) {
             return stoppedOr(running, () -> {
@@ -229,10 +248,13 @@ class JobRunner {
         }
     }
 
-    /** A cancel or give-back request wins over the failure it caused (an interrupted or abandoned call). */
+    /** A cancel, take-back or give-back request wins over the failure it caused (an interrupted call). */
     private Result stoppedOr(JobAttempt running, Supplier<Result> otherwise) {
         if (running.cancelRequested()) {
             return cancelled(running, "interrupted while running");
+        }
+        if (running.takeBackRequested()) {
+            return takenBack(running);
         }
         if (running.giveBackRequested()) {
             return requeued(running, "worker shutting down", Disposition.REQUEUE);
@@ -265,6 +287,31 @@ class JobRunner {
             metadata.put("forgeMessage", e.forgeMessage());
         }
         return failed(running, ErrorCode.MODEL_MISMATCH, e.userMessage(), metadata);
+    }
+
+    /**
+     * Issue 19: the images do not fit in one outcome event (the broker would refuse it, and the job would be given
+     * back and run again and again). Fails the job, which is acked: nothing runs it again.
+     */
+    private Result imagesTooLarge(JobAttempt running, int images, long imageBytes, long maxImageBytes) {
+        log.warn("Job(id={}) failed: its {} image(s) take {} bytes, more than the {} an outcome event may carry "
+                + "(worker.outcome.max-image-bytes)", running.jobId(), images, imageBytes, maxImageBytes);
+        String message = "The generated " + (images == 1 ? "image takes " : "images take ") + size(imageBytes)
+                + ", more than the " + size(maxImageBytes) + " a job may return. Try fewer images per job or a "
+                + "smaller size.";
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put("imagesReturned", images);
+        metadata.put("imageBytes", imageBytes);
+        metadata.put("maxImageBytes", maxImageBytes);
+        return failed(running, ErrorCode.IMAGES_TOO_LARGE, message, metadata);
+    }
+
+    /** A size for a person: MB with one decimal, or whole KB below 1 MB (1 KB = 1024 bytes, as the setting's unit). */
+    static String size(long bytes) {
+        if (bytes >= 1024 * 1024) {
+            return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024.0));
+        }
+        return Math.max(1, Math.round(bytes / 1024.0)) + " KB";
     }
 
     private Result forgeFailed(JobAttempt running, ForgeException e) {
@@ -306,6 +353,11 @@ class JobRunner {
                 "cancelled", null, Disposition.ACK);
     }
 
+    /** The scheduler took the attempt back: whatever it produced is not this worker's to report. */
+    private Result takenBack(JobAttempt running) {
+        return requeued(running, TAKEN_BACK, Disposition.REQUEUE);
+    }
+
     private Result requeued(JobAttempt running, String reason, Disposition disposition) {
         UUID jobId = running.jobId();
         int attempt = running.attempt();
@@ -321,14 +373,21 @@ class JobRunner {
         metrics.jobFinished(name, code);
     }
 
-    /** A cancel (attempt null) or a stop of one attempt arrived: if it is for the attempt running here, stop it. */
+    /**
+     * A cancel (attempt null: it ends CANCELLED) or a stop of one attempt (it ends REQUEUED) arrived: if it is for the
+     * attempt running here, stop it.
+     */
     private void cancelIfRunning(UUID jobId, Integer attempt) {
         JobAttempt running = current.get();
         if (running == null || !running.jobId().equals(jobId)
                 || (attempt != null && attempt != running.attempt())) {
             return;
         }
-        running.requestCancel();
+        if (attempt == null) {
+            running.requestCancel();
+        } else {
+            running.requestTakeBack();
+        }
         running.interruptOnce(forge::interruptOwnCall);
     }
 

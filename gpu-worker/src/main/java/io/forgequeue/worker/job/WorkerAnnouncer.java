@@ -1,5 +1,6 @@
 package io.forgequeue.worker.job;
 
+import io.forgequeue.model.Contract;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
@@ -14,6 +15,7 @@ import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.amqp.core.MessageProperties;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
@@ -27,23 +29,41 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Announces this worker to every gateway ({@link WorkerStatus} on {@code worker.status}): its state (READY while
- * its job consumer runs, PAUSED while its Forge is unavailable, DRAINING once shutdown began, GONE last), the
- * assignment it holds, and what its Forge offers. Sent every {@code worker.presence.interval}, at once when the
- * state changes (checked ten times a second), and a last time as GONE when the worker stops. Nothing is sent
- * before the job consumer first runs: the scheduler must not hand out jobs before this worker's queue exists.
+ * Announces this worker to every gateway ({@link WorkerStatus} on {@code worker.status}): its state, the assignment
+ * it holds, and what its Forge offers. Sent every {@code worker.presence.interval}, at once (checked ten times a
+ * second) when the state or the held assignment changes, and a last time as GONE when the worker stops.
+ *
+ * <p>States: READY while the job consumer is registered on this worker's queue (the scheduler may hand it jobs);
+ * PAUSED while Forge is unavailable, and while the consumer reconnects after its connection dropped (its queue went
+ * with it); DRAINING from the moment shutdown begins; GONE last. Nothing is sent before the startup check of Forge
+ * is over and the consumer first registered: the scheduler must not hand out jobs this worker cannot receive.
+ *
+ * <p>The Forge offer (identity, checkpoints, samplers, schedulers, the checkpoint loaded now, the measured load
+ * times and speed: {@link ForgeClient#offer()}) rides along when it changed and every
+ * {@code worker.presence.offer-every}; the statuses in between omit it (the gateways keep the last one). Building
+ * it never calls Forge: Forge's lists are first read on a thread of their own ({@code worker-offer}) and then
+ * refreshed by {@code CatalogRefresh}, so a slow or hanging Forge never delays an announcement (a worker that fell
+ * silent would be taken for lost and its running job handed out again).
  *
  * <p>Fire and forget (not persistent, not mandatory): a lost announcement is replaced by the next one, and the
- * gateways take a worker for lost only after several are missing. One named thread ({@code worker-presence}).
+ * gateways take a worker for lost only after several are missing. While the broker refuses them, a send is tried
+ * again once per interval. Threads: {@code worker-presence} (announcements) and {@code worker-offer}.
  */
 @Component
 class WorkerAnnouncer implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(WorkerAnnouncer.class);
     private static final long CHECK_MILLIS = 100;
+    /** The longest pause between two requests for Forge's lists while none could be read. */
+    static final java.time.Duration MAX_OFFER_ASK_PAUSE = java.time.Duration.ofSeconds(30);
 
-    private final RabbitTemplate template;
-    private final WireJson json;
+    /** Where announcements go: the broker in production. */
+    interface Sink {
+        /** Hands the announcement to the broker; throws when it cannot. */
+        void send(WorkerStatus status);
+    }
+
+    private final Sink sink;
     private final WorkerProperties worker;
     private final ForgeClient forge;
     private final ConsumptionControl consumption;
@@ -52,27 +72,61 @@ class WorkerAnnouncer implements SmartLifecycle {
     private final Clock clock;
     private final UUID instance = UUID.randomUUID();
     private final AtomicLong seq = new AtomicLong();
+    private final long intervalNanos;
+    private final long offerEveryNanos;
     private ScheduledExecutorService timer;
+    private ScheduledExecutorService offerReader;
     private volatile boolean running;
-    private volatile boolean started;
+    /** Whether Forge's lists were asked for at least once (the first announcement waits for it). */
+    private volatile boolean offerAsked;
+    // on worker-offer only: while Forge's lists were never read, when to ask again, and the pause after that
+    private long nextOfferAskNanos;
+    private long offerAskPauseNanos;
+    // guarded by this
+    private boolean started;
+    private boolean failing;
     private WorkerState lastState;
+    private WorkerStatus.Assignment lastRunning;
     private WorkerStatus.ForgeOffer lastOffer;
     private long lastSentNanos;
     private long lastOfferNanos;
-    private boolean failing;
+    private long lastTryNanos;
 
+    @Autowired
     WorkerAnnouncer(ConnectionFactory connectionFactory, WireJson json, WorkerProperties worker, ForgeClient forge,
                     ConsumptionControl consumption, ShutdownGrace shutdown, Holding holding, Clock clock) {
-        this.template = new RabbitTemplate(connectionFactory);
-        this.template.setMandatory(false);
-        this.template.setUsePublisherConnection(true);
-        this.json = json;
+        this(brokerSink(connectionFactory, json), worker, forge, consumption, shutdown, holding, clock);
+    }
+
+    WorkerAnnouncer(Sink sink, WorkerProperties worker, ForgeClient forge, ConsumptionControl consumption,
+                    ShutdownGrace shutdown, Holding holding, Clock clock) {
+        this.sink = sink;
         this.worker = worker;
         this.forge = forge;
         this.consumption = consumption;
         this.shutdown = shutdown;
         this.holding = holding;
         this.clock = clock;
+        this.intervalNanos = worker.presence().interval().toNanos();
+        this.offerEveryNanos = worker.presence().offerEvery().toNanos();
+        this.nextOfferAskNanos = System.nanoTime();
+    }
+
+    /** Over the publisher connection, JSON with the contract header, not persistent, not mandatory. */
+    private static Sink brokerSink(ConnectionFactory connectionFactory, WireJson json) {
+        RabbitTemplate template = new RabbitTemplate(connectionFactory);
+        template.setMandatory(false);
+        template.setUsePublisherConnection(true);
+        return status -> {
+            MessageProperties props = new MessageProperties();
+            props.setContentType(Contract.CONTENT_TYPE);
+            props.setContentEncoding(StandardCharsets.UTF_8.name());
+            props.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT);
+            props.setHeader(Contract.VERSION_HEADER, Contract.VERSION);
+            props.setAppId("gpu-worker");
+            template.send(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY,
+                    new Message(json.mapper().writeValueAsBytes(status), props));
+        };
     }
 
     /** This worker process's instance id as announced. */
@@ -80,52 +134,63 @@ class WorkerAnnouncer implements SmartLifecycle {
         return instance;
     }
 
+    /** What to announce now, or null to announce nothing (not yet known to the gateways, or broken). */
     private WorkerState state() {
         if (shutdown.isStopping()) {
-            return WorkerState.DRAINING;
+            return started ? WorkerState.DRAINING : null;
         }
         if (consumption.isPaused()) {
             return WorkerState.PAUSED;
         }
-        return consumption.isConsuming() ? WorkerState.READY : null;
+        if (!consumption.hasCheckedForgeAtStartup()) {
+            return null;
+        }
+        if (consumption.isConsuming()) {
+            return WorkerState.READY;
+        }
+        // the consumer is reconnecting (its queue is being declared again): alive, holding what it holds, but no
+        // job can reach it; a container that stopped for good leaves the worker silent (the gateways take it for lost)
+        return started && consumption.isContainerRunning() ? WorkerState.PAUSED : null;
     }
 
-    /** Runs every {@link #CHECK_MILLIS}: announces when due or when the state changed. */
+    /** Runs every {@link #CHECK_MILLIS}: announces when due, or when the state or the held assignment changed. */
     synchronized void tick() {
+        if (!started && !offerAsked) {
+            return; // the first announcement carries the offer when Forge could give it
+        }
         WorkerState state = state();
         if (state == null) {
-            return; // not consuming yet (starting) or between a pause's stop and its flag
+            return;
+        }
+        long now = System.nanoTime();
+        WorkerStatus.Assignment held = holding.current();
+        boolean changed = state != lastState || !Objects.equals(held, lastRunning);
+        if (!changed && now - lastSentNanos < intervalNanos) {
+            return;
+        }
+        if (failing && now - lastTryNanos < intervalNanos) {
+            return; // the broker refused the last one: try again once per interval, not ten times a second
         }
         started = true;
-        long now = System.nanoTime();
-        boolean due = now - lastSentNanos >= worker.presence().interval().toNanos();
-        if (state != lastState || due) {
-            send(state, now);
-        }
+        send(state, held, now);
     }
 
-    private void send(WorkerState state, long now) {
+    private void send(WorkerState state, WorkerStatus.Assignment held, long now) {
         WorkerStatus.ForgeOffer offer = currentOffer();
-        boolean offerDue = !Objects.equals(offer, lastOffer)
-                || now - lastOfferNanos >= worker.presence().offerEvery().toNanos();
+        boolean offerDue = offer != null && (!offer.equals(lastOffer) || now - lastOfferNanos >= offerEveryNanos);
         WorkerStatus status = new WorkerStatus(worker.id(), instance, worker.pool(), state, seq.incrementAndGet(),
-                state == WorkerState.GONE ? null : holding.current(), offerDue ? offer : null,
+                state == WorkerState.GONE ? null : held, offerDue ? offer : null,
                 worker.presence().interval().toMillis(), clock.instant());
-        MessageProperties props = new MessageProperties();
-        props.setContentType("application/json");
-        props.setContentEncoding(StandardCharsets.UTF_8.name());
-        props.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT);
-        props.setHeader(io.forgequeue.model.Contract.VERSION_HEADER, io.forgequeue.model.Contract.VERSION);
-        props.setAppId("gpu-worker");
+        lastTryNanos = now;
         try {
-            template.send(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY,
-                    new Message(json.mapper().writeValueAsBytes(status), props));
+            sink.send(status);
             if (state != lastState) {
                 log.info("Announced as {} to the gateways", state);
             }
             lastState = state;
+            lastRunning = held;
             lastSentNanos = now;
-            if (offerDue && offer != null) {
+            if (offerDue) {
                 lastOffer = offer;
                 lastOfferNanos = now;
             }
@@ -142,23 +207,51 @@ class WorkerAnnouncer implements SmartLifecycle {
         }
     }
 
+    /**
+     * What Forge offers now, without a call: its lists as last read, with the checkpoint loaded now and the measured
+     * load times and speed (so the announcement of a released job already names the checkpoint that job left
+     * loaded); null before the lists were first read.
+     */
     private WorkerStatus.ForgeOffer currentOffer() {
+        return forge.offer().map(o -> new WorkerStatus.ForgeOffer(o.identity(), o.checkpoints(), o.samplers(),
+                o.schedulers(), o.loadedCheckpoint(), o.loadSeconds(), o.secondsPerStep())).orElse(null);
+    }
+
+    /**
+     * On {@code worker-offer}: until Forge's lists were read once, asks for them (at start, then again after a pause
+     * that starts at the interval and doubles up to {@link #MAX_OFFER_ASK_PAUSE}: a first read that failed because
+     * Forge was slow, down or restarting must not leave the worker without an offer for long). Once read, does nothing:
+     * {@code CatalogRefresh} reads them again every {@code worker.models.catalog-refresh}.
+     */
+    void readOffer() {
         try {
-            return forge.offer().map(o -> new WorkerStatus.ForgeOffer(o.identity(), o.checkpoints(), o.samplers(),
-                    o.schedulers(), o.loadedCheckpoint(), o.loadSeconds(), o.secondsPerStep())).orElse(null);
+            if (forge.offer().isPresent()) {
+                return;
+            }
+            if (offerAsked) {
+                long now = System.nanoTime();
+                if (now - nextOfferAskNanos < 0) {
+                    return;
+                }
+                offerAskPauseNanos = Math.min(Math.max(offerAskPauseNanos * 2, intervalNanos),
+                        MAX_OFFER_ASK_PAUSE.toNanos());
+                nextOfferAskNanos = now + offerAskPauseNanos;
+            }
+            forge.refreshCatalog();
         } catch (RuntimeException e) {
-            return null;
+            log.debug("Forge's lists not read: {}", e.toString());
+        } finally {
+            offerAsked = true;
         }
     }
 
     @Override
     public void start() {
         running = true;
-        timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "worker-presence");
-            t.setDaemon(true);
-            return t;
-        });
+        offerReader = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "worker-offer"));
+        offerReader.scheduleWithFixedDelay(this::readOffer, 0, Math.max(CHECK_MILLIS, intervalNanos / 1_000_000),
+                TimeUnit.MILLISECONDS);
+        timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "worker-presence"));
         timer.scheduleWithFixedDelay(() -> {
             try {
                 tick();
@@ -168,10 +261,19 @@ class WorkerAnnouncer implements SmartLifecycle {
         }, CHECK_MILLIS, CHECK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
-    /** After the job consumer stopped (the lower phase stops later): the last word is GONE. */
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** After the job consumer stopped (its container's phase is higher, so it stops first): the last word is GONE. */
     @Override
     public void stop() {
         running = false;
+        if (offerReader != null) {
+            offerReader.shutdownNow();
+        }
         if (timer != null) {
             timer.shutdownNow();
             try {
@@ -182,7 +284,7 @@ class WorkerAnnouncer implements SmartLifecycle {
         }
         synchronized (this) {
             if (started) {
-                send(WorkerState.GONE, System.nanoTime());
+                send(WorkerState.GONE, null, System.nanoTime());
             }
         }
     }

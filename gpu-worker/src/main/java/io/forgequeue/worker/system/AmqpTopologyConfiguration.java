@@ -23,11 +23,14 @@ public class AmqpTopologyConfiguration {
 
     /**
      * This worker's own job queue, fed only by the scheduler (routing key {@code worker.<id>} on
-     * {@code forge.jobs}); an unreadable message dead-letters to the pool's dead-letter queue.
+     * {@code forge.jobs}); an unreadable message dead-letters to the pool's dead-letter queue. Exclusive, so it is
+     * deleted with the consumer connection, but not auto-delete: it outlives a pause of the consumer (what reaches it
+     * meanwhile is purged on resuming, {@code ConsumptionControl}), rather than vanish with the consumer and have the
+     * scheduler's messages returned while the worker still announces READY.
      */
     @Bean
     Queue jobQueue(WorkerProperties worker) {
-        return QueueBuilder.nonDurable(Topology.workerQueue(worker.id())).exclusive().autoDelete()
+        return QueueBuilder.nonDurable(Topology.workerQueue(worker.id())).exclusive()
                 .withArguments(Topology.workerQueueArguments(worker.pool()))
                 .build();
     }

@@ -61,9 +61,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Component
 public class WorkerMetrics {
 
-    /** Outcomes of a job's handling; {@code failed} comes with an error code, the others with {@code none}. */
+    /**
+     * Outcomes of a job's handling; {@code failed} comes with an error code, the others with {@code none}.
+     * {@code rejected}: dead-lettered without an event (unreadable, or assigned to another worker); {@code skipped}:
+     * taken back by the scheduler before it was delivered, acked without an event.
+     */
     public static final List<String> OUTCOMES = List.of("succeeded", "failed", "cancelled",
-            "requeued", "rejected");
+            "requeued", "rejected", "skipped");
     /** What the broker answered to a published status event. */
     public static final List<String> EVENT_RESULTS = List.of("confirmed", "nacked",
             "unconfirmed", "returned");

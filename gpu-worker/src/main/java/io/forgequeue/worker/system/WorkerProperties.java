@@ -6,7 +6,9 @@ import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 import java.net.InetAddress;
@@ -20,9 +22,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * ({@code worker.forge.*}, {@code io.forgequeue.worker.forge.ForgeProperties}).
  *
  * @param id            this worker's id (env {@code WORKER_ID}); blank means "hostname plus a random suffix", unique
- *                      per process, so that two processes never share a control queue
- * @param pool          the pool whose job queue this worker consumes (env {@code WORKER_POOL})
- * @param maxAttempts   a delivery whose attempt number is above this fails with TOO_MANY_ATTEMPTS instead of running
+ *                      per process, so that two processes never share a job or control queue
+ * @param pool          the pool this worker serves: the scheduler hands it only this pool's jobs, and its dead letters
+ *                      go to the pool's dead-letter queue (env {@code WORKER_POOL})
+ * @param maxAttempts   a job message whose attempt number is above this fails with TOO_MANY_ATTEMPTS instead of running
+ *                      (keep it at least the scheduler's {@code gateway.scheduler.max-attempts})
  * @param shutdownGrace on SIGTERM, how long the running job may still take before Forge is interrupted and the job
  *                      is given back to the queue
  * @param confirmTimeout how long to wait for the broker to confirm an event
@@ -65,17 +69,44 @@ public record WorkerProperties(
      * A job's outcome event (SUCCEEDED, FAILED, CANCELLED, REQUEUED) must be confirmed by the broker before the job
      * message is acknowledged. When the broker refuses it (a nack, e.g. while a quorum queue elects a leader) or
      * does not confirm it in time, the same event (same sequence number: a duplicate is a no-op for the gateway)
-     * is sent again after a growing pause, for at most {@code retryFor}; only then is the job given back to the
-     * queue, so a broker that refuses events never makes a worker re-run a job in a tight loop.
+     * is sent again after a growing pause, for at most {@code retryFor}; only then is the job message dropped (the
+     * scheduler, no longer hearing that this worker holds the job, hands it out again), so a broker that refuses
+     * events never makes a worker re-run a job in a tight loop.
      *
-     * @param retryFor      how long the outcome is sent again before the job is given back
+     * <p>A SUCCEEDED event carries the job's images (base64 in the JSON: 4/3 of their size), and the broker refuses a
+     * message above its {@code max_message_size} (RabbitMQ 4: 16 MiB by default; 3.x: 128 MiB). Images that add up
+     * to more than {@code maxImageBytes} are not sent: the job fails with {@code IMAGES_TOO_LARGE} (acked, not run
+     * again). The default, 10 MiB, makes an event of at most about 13.4 MiB: below 16 MiB with room for the rest of
+     * the event. Raise it only together with the broker's limit (keep 4/3 x it + 1 MiB below).
+     *
+     * @param retryFor      how long the outcome is sent again before the job message is dropped
      * @param retryDelay    the first pause between two sends (doubled each time)
      * @param retryMaxDelay the longest pause between two sends
+     * @param maxImageBytes most bytes of images (all of a job's images together, before base64) one outcome carries
      */
     public record Outcome(
             @DefaultValue("2m") @NotNull Duration retryFor,
             @DefaultValue("250ms") @NotNull Duration retryDelay,
-            @DefaultValue("5s") @NotNull Duration retryMaxDelay) {
+            @DefaultValue("5s") @NotNull Duration retryMaxDelay,
+            @DefaultValue("10MB") @NotNull DataSize maxImageBytes) {
+
+        /** The default of {@code maxImageBytes}. */
+        public static final DataSize DEFAULT_MAX_IMAGE_BYTES = DataSize.ofMegabytes(10);
+
+        @ConstructorBinding
+        public Outcome {
+        }
+
+        /** Before {@code maxImageBytes} existed (tests, tools): the default bound. */
+        public Outcome(Duration retryFor, Duration retryDelay, Duration retryMaxDelay) {
+            this(retryFor, retryDelay, retryMaxDelay, DEFAULT_MAX_IMAGE_BYTES);
+        }
+
+        /** {@code maxImageBytes} must leave room for at least one small image. */
+        @AssertTrue(message = "worker.outcome.max-image-bytes must be at least 1KB")
+        public boolean isMaxImageBytesValid() {
+            return maxImageBytes == null || maxImageBytes.toBytes() >= 1024;
+        }
     }
 
     /**
@@ -110,7 +141,7 @@ public record WorkerProperties(
      * The worker's announcements ({@code WorkerStatus}) to every gateway: the scheduler gives jobs only to workers
      * it heard from recently, so the gateway's presence timeout must be a few intervals.
      *
-     * @param interval        how often it announces itself (also at once when its state changes)
+     * @param interval        how often it announces itself (also at once when its state or the job it holds changes)
      * @param offerEvery      how often an announcement repeats what its Forge offers (sent at once when it changes)
      */
     public record Presence(

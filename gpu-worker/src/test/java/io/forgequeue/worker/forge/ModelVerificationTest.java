@@ -134,6 +134,8 @@ class ModelVerificationTest {
     @Test
     void offersTheLoadedCheckpointOnlyOnceAJobShowedIt() throws Exception {
         start("--step-ms", "0", "--model-load-ms", "0", "--loaded", "a");
+        assertThat(forge.offer()).as("nothing offered before Forge's lists were read").isEmpty();
+        assertThat(forge.refreshCatalog()).isTrue();
 
         ForgeClient.Offer before = forge.offer().orElseThrow();
         generate(on(null));

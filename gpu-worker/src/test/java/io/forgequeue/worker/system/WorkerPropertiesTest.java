@@ -27,6 +27,19 @@ class WorkerPropertiesTest {
         assertThat(a.pool()).isEqualTo("default");
     }
 
+    /**
+     * Issue 19: a SUCCEEDED event carries its images base64-encoded (4/3 of their bytes); with the default bound it
+     * stays below RabbitMQ 4's default max_message_size (16 MiB) with at least 1 MiB to spare for the rest.
+     */
+    @Test
+    void defaultImageBoundKeepsAnOutcomeEventBelowTheBrokersDefaultMessageSizeLimit() {
+        long bound = withId("gpu-a", "default").outcome().maxImageBytes().toBytes();
+        long base64 = (bound + 2) / 3 * 4;
+
+        assertThat(bound).isEqualTo(10L * 1024 * 1024);
+        assertThat(base64 + 1024 * 1024).isLessThan(16L * 1024 * 1024);
+    }
+
     @Test
     void keepsAGivenIdAndChecksThePoolName() {
         assertThat(withId("gpu-a", "sdxl").id()).isEqualTo("gpu-a");

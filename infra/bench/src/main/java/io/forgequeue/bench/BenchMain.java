@@ -83,11 +83,24 @@ public final class BenchMain {
                     fanOutGroup(ctx, jarSets, report);
                     report.write(o.outDir(), command, now(), ProcStats.loadAverage());
                 }
+                if (o.scenarios().contains("fairness")) {
+                    section("fairness: 3 keys, 2 workers, scheduler policies " + o.fairnessPolicies()
+                            + " side by side (current build)");
+                    fairnessGroup(ctx, jarSets.get(jarSets.size() - 1), report);
+                    report.write(o.outDir(), command, now(), ProcStats.loadAverage());
+                }
             } finally {
                 double loadAtEnd = ProcStats.loadAverage();
                 report.write(o.outDir(), command, now(), loadAtEnd);
                 System.out.println();
-                System.out.print(report.consoleTable());
+                if (!report.rows().isEmpty()) {
+                    System.out.print(report.consoleTable());
+                }
+                String variants = report.variantConsoleTable();
+                if (!variants.isEmpty()) {
+                    System.out.println();
+                    System.out.print(variants);
+                }
                 report.ceilingShares().forEach(line -> System.out.println("  " + line));
                 System.out.printf("%nload average: %.2f at start, %.2f at end%n", loadAtStart, loadAtEnd);
                 System.out.println("results: " + o.outDir().resolve("results.json") + " and " + o.outDir().resolve("summary.md"));
@@ -220,6 +233,33 @@ public final class BenchMain {
             }
         } finally {
             systems.forEach(Running::close);
+        }
+    }
+
+    /**
+     * The fairness scenario on the current build, once per scheduler policy: one system per policy (started side by
+     * side, each with fresh databases; the idle one costs next to nothing), the policies alternating round after
+     * round.
+     */
+    private static void fairnessGroup(BenchContext ctx, Jars current, Report report) {
+        BenchOptions o = ctx.options();
+        List<FairnessScenario.PolicySystem> systems = new ArrayList<>();
+        try {
+            for (String policy : o.fairnessPolicies()) {
+                systems.add(FairnessScenario.start(ctx, current, policy));
+            }
+            for (int round = 0; round < o.rounds(); round++) {
+                List<FairnessScenario.PolicySystem> order = new ArrayList<>(systems);
+                if (round % 2 == 1) {
+                    java.util.Collections.reverse(order);
+                }
+                for (FairnessScenario.PolicySystem s : order) {
+                    System.out.println("  round " + (round + 1) + ", policy " + s.policy() + ":");
+                    measure(report, () -> FairnessScenario.run(ctx, s));
+                }
+            }
+        } finally {
+            systems.forEach(FairnessScenario.PolicySystem::close);
         }
     }
 

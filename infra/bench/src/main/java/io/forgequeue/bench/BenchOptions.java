@@ -16,7 +16,9 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                     Map<String, String> workerEnv, int dutyJobs, int dutyJobMillis, List<Integer> dutySizes, int overheadJobs,
                     List<Integer> throughputWorkers, int throughputSeconds, int warmupSeconds, int throughputInFlight,
                     List<Integer> submitRates, int submitSeconds, List<Integer> fanoutClients, int fanoutJobs,
-                    int fanoutRounds, int perfTestSeconds, List<Integer> perfTestConsumers, int apiKeys, int rounds, boolean quick) {
+                    int fanoutRounds, int perfTestSeconds, List<Integer> perfTestConsumers, int apiKeys, int rounds,
+                    int fairnessFlood, int fairnessJobMillis, int fairnessMaxSeconds, int fairnessPrimer,
+                    List<String> fairnessPolicies, boolean quick) {
 
     /** Key prefix (in gatewayEnv / workerEnv) of a setting for the baseline build only. */
     static final String BASELINE_ONLY = "baseline:";
@@ -39,12 +41,12 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
         return out;
     }
 
-    static final List<String> ALL = List.of("ceiling", "duty", "overhead", "throughput", "submit", "fanout");
+    static final List<String> ALL = List.of("ceiling", "duty", "overhead", "throughput", "submit", "fanout", "fairness");
 
     static String usage() {
         return """
                 usage: infra/bench/run.sh [options]
-                  --scenarios a,b,...     any of ceiling,duty,overhead,throughput,submit,fanout (default: all)
+                  --scenarios a,b,...     any of ceiling,duty,overhead,throughput,submit,fanout,fairness (default: all)
                   --compare-with DIR      also run every scenario on the api-gateway/gpu-worker jars in DIR (a baseline),
                                           interleaved with the current build, and report current/baseline ratios
                   --quick                 small sizes (a smoke run of a few minutes)
@@ -67,6 +69,12 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                   --submit-rates L        offered POST rates per second (200,500)  --submit-seconds N (10)
                   --fanout-clients L      WebSocket clients (1000,5000)  --fanout-jobs N (10)  --fanout-rounds N (3)
                   --perftest-seconds N    per PerfTest run (15)   --perftest-consumers L (1,2,4)
+                  --fairness-flood N      jobs the flooding key submits at once (100)
+                  --fairness-job-ms N     time of one job of the fairness scenario (1000)
+                  --fairness-max-seconds N  the steady and trickle keys stop submitting after this, drained or not (300)
+                  --fairness-primer N     jobs run before the fairness measurement so the gateway's job times are
+                                          right (30; 0 = none: the cost estimates start from the gateway's default)
+                  --fairness-policies L   scheduler policies to run the fairness scenario with (fifo,fair)
                   --rounds N              measurements per scenario and build, alternating the builds (3 with
                                           --compare-with, else 1); the table shows the median
                   --api-keys N            API keys ("users") the load is spread over, each with its own WebSocket
@@ -115,6 +123,11 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 throw new IllegalArgumentException("unknown scenario '" + s + "'\n" + usage());
             }
         }
+        for (String policy : v.getOrDefault("fairness-policies", "fifo,fair").split(",")) {
+            if (!List.of("fifo", "fair").contains(policy)) {
+                throw new IllegalArgumentException("--fairness-policies takes fifo and/or fair, got '" + policy + "'");
+            }
+        }
         String compare = v.remove("compare-with");
         String out = v.remove("out");
         Path outDir = out != null ? Path.of(out).toAbsolutePath() : root.resolve("infra/bench/target/bench-results")
@@ -129,12 +142,16 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 integers(v, "submit-rates", quick ? "200" : "200,500"), integer(v, "submit-seconds", quick ? 5 : 10),
                 integers(v, "fanout-clients", quick ? "200" : "1000,5000"), integer(v, "fanout-jobs", 10),
                 integer(v, "fanout-rounds", quick ? 1 : 3), integer(v, "perftest-seconds", quick ? 5 : 15),
-                integers(v, "perftest-consumers", quick ? "1,2" : "1,2,4"), integer(v, "api-keys", 16), integer(v, "rounds", compare != null ? 3 : 1), quick);
+                integers(v, "perftest-consumers", quick ? "1,2" : "1,2,4"), integer(v, "api-keys", 16), integer(v, "rounds", compare != null ? 3 : 1),
+                integer(v, "fairness-flood", quick ? 30 : 100), integer(v, "fairness-job-ms", 1000),
+                integer(v, "fairness-max-seconds", quick ? 120 : 300), integer(v, "fairness-primer", 30),
+                List.of(v.getOrDefault("fairness-policies", "fifo,fair").split(",")), quick);
         v.remove("gateway-heap");
         v.remove("jfr-settings");
         for (String k : List.of("rabbit-port", "pg-port", "duty-jobs", "duty-job-ms", "duty-sizes", "overhead-jobs", "throughput-workers",
                 "throughput-seconds", "warmup-seconds", "throughput-in-flight", "submit-rates", "submit-seconds",
-                "fanout-clients", "fanout-jobs", "fanout-rounds", "perftest-seconds", "perftest-consumers", "api-keys", "rounds")) {
+                "fanout-clients", "fanout-jobs", "fanout-rounds", "perftest-seconds", "perftest-consumers", "api-keys", "rounds",
+                "fairness-flood", "fairness-job-ms", "fairness-max-seconds", "fairness-primer", "fairness-policies")) {
             v.remove(k);
         }
         if (!v.isEmpty()) {
@@ -189,6 +206,11 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
         m.put("perfTestConsumers", perfTestConsumers);
         m.put("apiKeys", apiKeys);
         m.put("rounds", rounds);
+        m.put("fairnessFlood", fairnessFlood);
+        m.put("fairnessJobMillis", fairnessJobMillis);
+        m.put("fairnessMaxSeconds", fairnessMaxSeconds);
+        m.put("fairnessPrimer", fairnessPrimer);
+        m.put("fairnessPolicies", fairnessPolicies);
         m.put("gatewayHeap", gatewayHeap);
         m.put("gatewayEnv", gatewayEnv);
         m.put("workerEnv", workerEnv);

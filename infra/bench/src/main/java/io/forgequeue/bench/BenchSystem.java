@@ -5,6 +5,7 @@ import io.forgequeue.forgesim.ForgeSimAdmin;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
+import tools.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,6 +27,11 @@ import java.util.UUID;
 final class BenchSystem implements AutoCloseable {
 
     static final String POOL = "default";
+    /**
+     * How long an app (or a forge-sim) may take to become ready: on this shared 2-core machine a worker took 168 s at
+     * a load of 30, and forge-sim missed its default start-up timeout at a load of 45.
+     */
+    private static final Duration STARTUP = Duration.ofSeconds(300);
 
     private final BenchContext ctx;
     private final String name;
@@ -37,15 +43,19 @@ final class BenchSystem implements AutoCloseable {
     private final List<ForgeSimProcess> sims = new ArrayList<>();
     private final List<AppProcess> workers = new ArrayList<>();
     private final List<String> simArgs;
+    /** Gateway settings of this system alone (e.g. the scheduler policy), on top of everything else. */
+    private final Map<String, String> gatewayEnv;
     private AppProcess gateway;
     private GatewayClient api;
 
-    private BenchSystem(BenchContext ctx, String name, Jars jars, List<String> simArgs) {
+    private BenchSystem(BenchContext ctx, String name, Jars jars, List<String> simArgs, Map<String, String> gatewayEnv,
+                        int keyCount) {
         this.ctx = ctx;
         this.name = name;
         this.jars = jars;
         this.simArgs = List.copyOf(simArgs);
-        for (int i = 0; i < Math.max(1, ctx.options().apiKeys()); i++) {
+        this.gatewayEnv = Map.copyOf(gatewayEnv);
+        for (int i = 0; i < Math.max(1, keyCount); i++) {
             apiKeys.add("fq_bench_" + i + "_" + UUID.randomUUID().toString().replace("-", ""));
         }
         RabbitEndpoint broker = ctx.servers().rabbit();
@@ -56,14 +66,24 @@ final class BenchSystem implements AutoCloseable {
         this.postgres = ctx.servers().postgres().withFreshDatabase("bench_" + name);
     }
 
-    /** Starts forge-sims and workers ({@code workers} of each) and the gateway, in parallel, and waits until ready. */
+    /**
+     * Starts forge-sims and workers ({@code workers} of each) and the gateway, in parallel, and waits until they are
+     * ready and the gateway hands out jobs (see {@link #awaitScheduling}).
+     */
     static BenchSystem start(BenchContext ctx, String name, Jars jars, int workers, List<String> simArgs) {
-        BenchSystem system = new BenchSystem(ctx, name, jars, simArgs);
+        return start(ctx, name, jars, workers, simArgs, Map.of(), ctx.options().apiKeys());
+    }
+
+    /** The same with gateway settings for this system alone and {@code apiKeys} API keys. */
+    static BenchSystem start(BenchContext ctx, String name, Jars jars, int workers, List<String> simArgs,
+                             Map<String, String> gatewayEnv, int apiKeys) {
+        BenchSystem system = new BenchSystem(ctx, name, jars, simArgs, gatewayEnv, apiKeys);
         try {
             system.startGateway();
             system.addWorkers(workers);
-            system.gateway.awaitReady(Duration.ofSeconds(180));
+            system.gateway.awaitReady(STARTUP);
             system.api = new GatewayClient(system.gateway.baseUrl(), system.apiKeys);
+            system.awaitScheduling(Duration.ofSeconds(60));
             return system;
         } catch (RuntimeException e) {
             system.close();
@@ -76,7 +96,11 @@ final class BenchSystem implements AutoCloseable {
         env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", name + "-gw1");
         env.put("GATEWAY_BOOTSTRAP_API_KEY", String.join(",", apiKeys));
+        // each key may have 1,000 jobs waiting (the scheduler's gateway.quotas.max-queued, default 50, would refuse
+        // a scenario's backlog with 429; builds before the scheduler had the in-flight cap instead)
+        env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000");
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
+        env.putAll(gatewayEnv);
         env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
         List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
         jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
@@ -90,7 +114,8 @@ final class BenchSystem implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             ForgeSimProcess sim;
             try {
-                sim = ForgeSimProcess.builder().args(simArgs.toArray(String[]::new)).echoOutput(false).start();
+                sim = ForgeSimProcess.builder().args(simArgs.toArray(String[]::new)).echoOutput(false)
+                        .startupTimeout(STARTUP).start();
             } catch (IOException e) {
                 throw new UncheckedIOException("forge-sim did not start", e);
             }
@@ -109,7 +134,41 @@ final class BenchSystem implements AutoCloseable {
             started.add(w);
         }
         for (AppProcess w : started) {
-            w.awaitReady(Duration.ofSeconds(180));
+            w.awaitReady(STARTUP);
+        }
+        if (api != null) {
+            awaitScheduling(Duration.ofSeconds(60));
+        }
+    }
+
+    /**
+     * Waits until the gateway is the scheduler's leader ({@code gpu.gateway.scheduler.leader} = 1) and counts every
+     * worker as available ({@code GET /api/v1/queue}): the workers announce themselves and the leader hands jobs
+     * only to workers it knows, so a scenario that started earlier would measure the start-up. A build without the
+     * scheduler (before issue 16) has neither figure and is not waited for.
+     */
+    void awaitScheduling(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = "nothing read yet";
+        while (true) {
+            try {
+                JsonNode leader = api.get("/actuator/metrics/gpu.gateway.scheduler.leader");
+                JsonNode queue = api.get("/api/v1/queue");
+                boolean leads = leader == null || leader.path("measurements").path(0).path("value").asDouble(0) == 1;
+                JsonNode available = queue == null ? null : queue.get("availableWorkers");
+                boolean workersKnown = available == null || available.asInt() >= workers.size();
+                if (leads && workersKnown) {
+                    return;
+                }
+                last = "leader " + leads + ", available workers " + available + " of " + workers.size();
+            } catch (RuntimeException e) {
+                last = e.getMessage();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(name + ": the gateway did not become the scheduler of "
+                        + workers.size() + " worker(s) within " + timeout + " (" + last + ")");
+            }
+            Sleep.millis(100);
         }
     }
 
@@ -131,6 +190,13 @@ final class BenchSystem implements AutoCloseable {
 
     Jars jars() {
         return jars;
+    }
+
+    /** The settings this system's gateway got beyond the defaults: its own, then {@code --gateway-env}. */
+    Map<String, String> gatewayEnv() {
+        Map<String, String> env = new LinkedHashMap<>(gatewayEnv);
+        env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
+        return env;
     }
 
     GatewayClient api() {
@@ -171,14 +237,32 @@ final class BenchSystem implements AutoCloseable {
         simAdmins().forEach(a -> a.stepTime(step));
     }
 
-    /** Depth of the job queue, the persist queue and this gateway's relay queue. */
+    /**
+     * Jobs waiting for a GPU ({@code jobs}: QUEUED in PostgreSQL, the queue of record since the scheduler; before
+     * it, the same jobs also sat in the broker's pool queue), jobs in the broker's job queues ({@code jobQueues}: the
+     * per-worker queues, at most the lookahead each; before the scheduler, the pool queue), the persist queue and
+     * this gateway's relay queue.
+     */
     Map<String, Long> queueDepths() {
         Map<String, Long> all = ctx.rabbitAdmin().queueDepths(rabbit.virtualHost());
         Map<String, Long> out = new LinkedHashMap<>();
-        out.put("jobs", all.getOrDefault("forge.jobs." + POOL, 0L));
+        out.put("jobs", queuedJobs());
+        out.put("jobQueues", all.entrySet().stream().filter(e -> e.getKey().startsWith("forge.jobs."))
+                .mapToLong(Map.Entry::getValue).sum());
         out.put("persist", all.getOrDefault("forge.events.persist", 0L));
         out.put("relay", all.getOrDefault("forge.events.relay." + name + "-gw1", 0L));
         return out;
+    }
+
+    /** QUEUED jobs in the system's database. */
+    long queuedJobs() {
+        try (Connection c = postgres.connect(); Statement s = c.createStatement();
+             java.sql.ResultSet rs = s.executeQuery("select count(*) from job where status = 'QUEUED'")) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("could not count the queued jobs: " + e.getMessage(), e);
+        }
     }
 
     /** A CPU meter over every process of the system, the broker, PostgreSQL and this benchmark process. */

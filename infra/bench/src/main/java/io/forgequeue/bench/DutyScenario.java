@@ -129,7 +129,11 @@ final class DutyScenario {
         }
     }
 
+    /** {@code v} rounded to {@code decimals}; NaN stays NaN (the report shows it as "–", not as 0). */
     static double round(double v, int decimals) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            return v;
+        }
         double f = Math.pow(10, decimals);
         return Math.round(v * f) / f;
     }

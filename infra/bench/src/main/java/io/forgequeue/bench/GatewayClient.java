@@ -20,8 +20,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 /** A client of the gateway's public REST API (HTTP/1.1, keep-alive), as an application would use it. */
 final class GatewayClient implements AutoCloseable {
 
-    /** The answer to {@code POST /api/v1/jobs}: status, the job's id when accepted (202). */
-    record Submitted(int status, UUID jobId, String body) {
+    /**
+     * The answer to {@code POST /api/v1/jobs}: status, the job's id and view (with its position and ETA then) when
+     * accepted (202), else the body.
+     */
+    record Submitted(int status, UUID jobId, String body, JsonNode job) {
         boolean accepted() {
             return status == 202 && jobId != null;
         }
@@ -80,11 +83,11 @@ final class GatewayClient implements AutoCloseable {
         HttpRequest request = request("/api/v1/jobs", key).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(Json.MAPPER.writeValueAsBytes(body))).build();
         return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
-            UUID id = null;
-            if (r.statusCode() == 202) {
-                id = UUID.fromString(Json.MAPPER.readTree(r.body()).path("id").asString());
+            if (r.statusCode() != 202) {
+                return new Submitted(r.statusCode(), null, r.body(), null);
             }
-            return new Submitted(r.statusCode(), id, r.statusCode() == 202 ? null : r.body());
+            JsonNode job = Json.MAPPER.readTree(r.body());
+            return new Submitted(r.statusCode(), UUID.fromString(job.path("id").asString()), null, job);
         });
     }
 

@@ -35,6 +35,9 @@ final class Report {
     List<Row> rows() {
         Map<String, Row> rows = new LinkedHashMap<>();
         for (ScenarioResult r : results) {
+            if (r.variant() != null) {
+                continue;
+            }
             for (Figure f : r.figures()) {
                 Row row = rows.computeIfAbsent(f.key(), k -> new Row(f.scenario(), f.name(), f.unit(), f.goal()));
                 (r.jars().equals("baseline") ? row.baselineValues : row.currentValues).add(f.value());
@@ -90,6 +93,108 @@ final class Report {
             }
             return String.format(Locale.ROOT, "%.2f×", current / baseline);
         }
+    }
+
+    /**
+     * The figures of scenarios that compare settings of one build (e.g. the fairness scenario's policies): one row
+     * per figure, one value per variant (the median of its rounds), in the order the variants first ran. A goal
+     * belongs to the variant whose figure carries it (e.g. Jain's index of {@code fair}) and is judged on it.
+     */
+    List<VariantRow> variantRows() {
+        Map<String, VariantRow> rows = new LinkedHashMap<>();
+        for (ScenarioResult r : results) {
+            if (r.variant() == null) {
+                continue;
+            }
+            for (Figure f : r.figures()) {
+                VariantRow row = rows.computeIfAbsent(f.key(), k -> new VariantRow(f.scenario(), f.name(), f.unit()));
+                row.values.computeIfAbsent(r.variant(), v -> new ArrayList<>()).add(f.value());
+                if (f.goal() != null && row.goal == null) {
+                    row.goal = f.goal();
+                    row.goalVariant = r.variant();
+                }
+            }
+        }
+        for (VariantRow row : rows.values()) {
+            row.values.forEach((variant, values) -> row.medians.put(variant, median(values)));
+            Double judged = row.goalVariant == null ? null : row.medians.get(row.goalVariant);
+            row.met = judged == null || row.goal == null ? null : meets(judged, row.goal);
+        }
+        return new ArrayList<>(rows.values());
+    }
+
+    /** The variants of {@link #variantRows()}, in the order they first ran. */
+    List<String> variants() {
+        List<String> out = new ArrayList<>();
+        for (ScenarioResult r : results) {
+            if (r.variant() != null && !out.contains(r.variant())) {
+                out.add(r.variant());
+            }
+        }
+        return out;
+    }
+
+    static final class VariantRow {
+        final String scenario;
+        final String name;
+        final String unit;
+        final Map<String, List<Double>> values = new LinkedHashMap<>();
+        final Map<String, Double> medians = new LinkedHashMap<>();
+        String goal;
+        String goalVariant;
+        Boolean met;
+
+        VariantRow(String scenario, String name, String unit) {
+            this.scenario = scenario;
+            this.name = name;
+            this.unit = unit;
+        }
+
+        String goalText() {
+            return goal == null ? "" : goal + (unit.isEmpty() ? "" : " " + unit) + " (" + goalVariant + ")";
+        }
+    }
+
+    /** The side-by-side table of {@link #variantRows()} in Markdown, or "" when no scenario has variants. */
+    String variantMarkdownTable() {
+        List<VariantRow> rows = variantRows();
+        if (rows.isEmpty()) {
+            return "";
+        }
+        List<String> variants = variants();
+        StringBuilder sb = new StringBuilder("| Scenario | Figure | ");
+        variants.forEach(v -> sb.append(v).append(" | "));
+        sb.append("Goal | Met |\n|---|---|");
+        variants.forEach(v -> sb.append("---:|"));
+        sb.append("---|---|\n");
+        for (VariantRow row : rows) {
+            sb.append("| ").append(row.scenario).append(" | ").append(row.name).append(" | ");
+            variants.forEach(v -> sb.append(value(row.medians.get(v), row.unit)).append(" | "));
+            sb.append(row.goalText()).append(" | ").append(row.met == null ? "" : row.met ? "yes" : "**no**").append(" |\n");
+        }
+        return sb.toString();
+    }
+
+    /** The side-by-side table of {@link #variantRows()} for the console, or "" when no scenario has variants. */
+    String variantConsoleTable() {
+        List<VariantRow> rows = variantRows();
+        if (rows.isEmpty()) {
+            return "";
+        }
+        List<String> variants = variants();
+        List<String[]> lines = new ArrayList<>();
+        List<String> head = new ArrayList<>(List.of("scenario", "figure"));
+        head.addAll(variants);
+        head.addAll(List.of("goal", "met"));
+        lines.add(head.toArray(String[]::new));
+        for (VariantRow row : rows) {
+            List<String> l = new ArrayList<>(List.of(row.scenario, row.name));
+            variants.forEach(v -> l.add(value(row.medians.get(v), row.unit)));
+            l.add(row.goalText());
+            l.add(row.met == null ? "" : row.met ? "yes" : "NO");
+            lines.add(l.toArray(String[]::new));
+        }
+        return columns(lines);
     }
 
     /**
@@ -167,6 +272,11 @@ final class Report {
                     row.ratio(), goal, met}
                     : new String[] {row.scenario, row.name, value(row.current, row.unit), goal, met});
         }
+        return columns(lines);
+    }
+
+    /** Aligned columns: text left, numbers (all but the first two and the last two columns) right. */
+    private static String columns(List<String[]> lines) {
         int[] width = new int[lines.get(0).length];
         for (String[] l : lines) {
             for (int i = 0; i < l.length; i++) {
@@ -188,7 +298,7 @@ final class Report {
         if (v == null || Double.isNaN(v)) {
             return "–";
         }
-        return Figure.trim(v) + " " + unit;
+        return unit.isEmpty() ? Figure.trim(v) : Figure.trim(v) + " " + unit;
     }
 
     void write(Path dir, String command, String finished, double loadAtEnd) {
@@ -215,6 +325,22 @@ final class Report {
             table.add(t);
         }
         json.put("table", table);
+        List<Map<String, Object>> sideBySide = new ArrayList<>();
+        for (VariantRow row : variantRows()) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("scenario", row.scenario);
+            t.put("figure", row.name);
+            t.put("unit", row.unit);
+            Map<String, Object> medians = new LinkedHashMap<>();
+            row.medians.forEach((v, median) -> medians.put(v, nan(median)));
+            t.put("values", medians);
+            t.put("rounds", row.values);
+            t.put("goal", row.goal);
+            t.put("goalVariant", row.goalVariant);
+            t.put("met", row.met);
+            sideBySide.add(t);
+        }
+        json.put("sideBySide", sideBySide);
         json.put("shareOfBrokerCeiling", ceilingShares());
         json.put("results", results.stream().map(ScenarioResult::toMap).toList());
         StringBuilder md = new StringBuilder("# Forge Queue benchmark\n\n");
@@ -226,7 +352,14 @@ final class Report {
         md.append("Load average (1 min): ").append(machine.get("loadAverageAtStart")).append(" at start, ")
                 .append(loadAtEnd).append(" at end.  \n");
         md.append("Jars: ").append(machine.get("jars")).append("\n\n");
-        md.append(markdownTable()).append('\n');
+        if (!rows().isEmpty()) {
+            md.append(markdownTable()).append('\n');
+        }
+        String variantTable = variantMarkdownTable();
+        if (!variantTable.isEmpty()) {
+            md.append("Settings of the current build side by side (").append(String.join(" | ", variants()))
+                    .append("):\n\n").append(variantTable).append('\n');
+        }
         if (options.rounds() > 1) {
             md.append("Each figure is the median of ").append(options.rounds())
                     .append(" rounds; the builds alternate from round to round.\n\n");
@@ -241,14 +374,14 @@ final class Report {
                         .append("; CPU % of one core: ").append(r.details().get("cpuPercentOfOneCore")).append('\n');
             }
             for (String note : r.notes()) {
-                md.append("- ").append(r.scenario()).append(" (").append(r.jars()).append("): ").append(note).append('\n');
+                md.append("- ").append(r.scenario()).append(" (").append(label(r)).append("): ").append(note).append('\n');
             }
         }
         md.append("\nLoad average (1 min) before → after each scenario: ");
         List<String> loads = new ArrayList<>();
         for (ScenarioResult r : results) {
             if (r.details().get("loadAverage1m") instanceof Map<?, ?> l) {
-                loads.add(r.scenario() + " (" + r.jars() + ") " + l.get("before") + " → " + l.get("after"));
+                loads.add(r.scenario() + " (" + label(r) + ") " + l.get("before") + " → " + l.get("after"));
             }
         }
         md.append(String.join("; ", loads)).append(".\n");
@@ -260,6 +393,10 @@ final class Report {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private static String label(ScenarioResult r) {
+        return r.variant() == null ? r.jars() : r.jars() + ", " + r.variant();
     }
 
     private static Object nan(Double v) {

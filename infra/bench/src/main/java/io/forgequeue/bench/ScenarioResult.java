@@ -5,18 +5,33 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** What one scenario measured on one set of jars: headline figures for the table, and every detail for the file. */
+/**
+ * What one scenario measured on one set of jars: headline figures for the table, and every detail for the file. A
+ * scenario that compares settings of one build (the fairness scenario's scheduler policies) names its setting as the
+ * {@code variant}; the report shows such figures side by side, one column per variant.
+ */
 final class ScenarioResult {
 
     private final String scenario;
     private final String jars;
+    private final String variant;
     private final List<Figure> figures = new ArrayList<>();
     private final Map<String, Object> details = new LinkedHashMap<>();
     private final List<String> notes = new ArrayList<>();
 
     ScenarioResult(String scenario, String jars) {
+        this(scenario, jars, null);
+    }
+
+    ScenarioResult(String scenario, String jars, String variant) {
         this.scenario = scenario;
         this.jars = jars;
+        this.variant = variant;
+    }
+
+    /** The setting this result measured, or null for a scenario without variants. */
+    String variant() {
+        return variant;
     }
 
     String scenario() {
@@ -58,6 +73,9 @@ final class ScenarioResult {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("scenario", scenario);
         m.put("jars", jars);
+        if (variant != null) {
+            m.put("variant", variant);
+        }
         List<Map<String, Object>> fs = new ArrayList<>();
         for (Figure f : figures) {
             Map<String, Object> fm = new LinkedHashMap<>();

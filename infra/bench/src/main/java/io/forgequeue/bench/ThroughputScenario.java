@@ -106,8 +106,9 @@ final class ThroughputScenario {
         double relay = mean(depths.get("relay"));
         String where;
         if (jobs >= Math.max(persist, relay) && jobs > 0.1 * inFlight) {
-            where = "job hand-out to the workers (the jobs wait in forge.jobs.default: one prefetch-1 round trip per job"
-                    + " per worker, including the outcome confirm)";
+            where = "job hand-out to the workers (the jobs wait QUEUED for the scheduler, which gives each worker one"
+                    + " job beyond the one it runs: per job and worker the outcome confirm, its merge and the next"
+                    + " assignment)";
         } else if (persist >= relay && persist > 0.1 * inFlight) {
             where = "event merge (events wait in forge.events.persist)";
         } else if (relay > 0.1 * inFlight) {

@@ -15,7 +15,11 @@ class BenchOptionsTest {
     void runsEveryScenarioWithTheIssuesSizesByDefault() {
         BenchOptions o = BenchOptions.parse(new String[0], ROOT);
 
-        assertThat(o.scenarios()).containsExactly("ceiling", "duty", "overhead", "throughput", "submit", "fanout");
+        assertThat(o.scenarios()).containsExactly("ceiling", "duty", "overhead", "throughput", "submit", "fanout",
+                "fairness");
+        assertThat(o.fairnessFlood()).isEqualTo(100);
+        assertThat(o.fairnessJobMillis()).isEqualTo(1000);
+        assertThat(o.fairnessPolicies()).containsExactly("fifo", "fair");
         assertThat(o.dutyJobs()).isEqualTo(100);
         assertThat(o.dutyJobMillis()).isEqualTo(500);
         assertThat(o.throughputWorkers()).containsExactly(1, 2, 4);
@@ -35,6 +39,7 @@ class BenchOptionsTest {
         assertThat(o.dutyJobs()).isEqualTo(40);
         assertThat(o.throughputWorkers()).containsExactly(2);
         assertThat(o.fanoutClients()).containsExactly(200);
+        assertThat(o.fairnessFlood()).isEqualTo(30);
     }
 
     @Test

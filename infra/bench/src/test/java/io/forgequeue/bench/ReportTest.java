@@ -68,6 +68,32 @@ class ReportTest {
     }
 
     @Test
+    void showsTheVariantsOfOneBuildSideBySideAndJudgesAGoalOnTheVariantThatCarriesIt() {
+        Report report = report();
+        report.add(new ScenarioResult("duty", "current").figure(Figure.below("duty", "idle gap p99", 3.0, "ms", 5)));
+        report.add(new ScenarioResult("fairness", "current", "fifo")
+                .figure(Figure.of("fairness", "Jain's index", 0.6, ""))
+                .figure(Figure.of("fairness", "wait p50, steady key", 30.0, "s")));
+        report.add(new ScenarioResult("fairness", "current", "fair")
+                .figure(Figure.atLeast("fairness", "Jain's index", 0.97, "", 0.95))
+                .figure(Figure.of("fairness", "wait p50, steady key", 1.5, "s")));
+
+        List<Report.VariantRow> rows = report.variantRows();
+
+        assertThat(report.rows()).extracting(r -> r.name).containsExactly("idle gap p99");
+        assertThat(report.variants()).containsExactly("fifo", "fair");
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0).medians).containsEntry("fifo", 0.6).containsEntry("fair", 0.97);
+        assertThat(rows.get(0).met).isTrue();
+        assertThat(rows.get(1).met).isNull();
+        assertThat(report.variantMarkdownTable())
+                .contains("| Scenario | Figure | fifo | fair | Goal | Met |")
+                .contains("| fairness | Jain's index | 0.600 | 0.970 | ≥ 0.950 (fair) | yes |")
+                .contains("| fairness | wait p50, steady key | 30 s | 1.50 s |  |  |");
+        assertThat(report.variantConsoleTable()).contains("fifo").contains("fair");
+    }
+
+    @Test
     void writesJsonWithoutNaNAndAMarkdownSummary(@TempDir Path dir) throws Exception {
         Report report = report();
         report.add(new ScenarioResult("overhead", "current")

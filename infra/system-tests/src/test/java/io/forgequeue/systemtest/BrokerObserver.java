@@ -5,6 +5,8 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.Delivery;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import tools.jackson.databind.JsonNode;
@@ -27,11 +29,17 @@ import java.util.function.Consumer;
 /**
  * The test's own view of the broker, in the system's virtual host: durable quorum queues of its own bound to
  * {@code forge.events} ({@code job.#}: every status event a worker published and the broker confirmed),
- * {@code forge.jobs} (routing key {@code default}: every job message published) and {@code forge.control} (every
- * cancel command). The queues are consumed with manual acks over a connection with automatic recovery, so they
- * survive broker restarts; a message delivered twice (after a recovery) is recognised by its identity and recorded
- * once ({@link #rawDeliveries()} counts every delivery). Also publishes messages straight to exchanges (poison
- * messages, replayed events), with publisher confirms, marked with the header {@value #INJECTED_HEADER}.
+ * {@code forge.control} (every cancel and stop command) and the firehose {@code amq.rabbitmq.trace}
+ * ({@code publish.forge.jobs}: a copy of every job message the scheduler published to a worker's queue, with the
+ * routing key and whether any queue took it). Job messages are observed through the firehose rather than with a
+ * queue of ours bound to {@code forge.jobs}: the scheduler publishes them mandatory to {@code worker.<id>} and takes
+ * the assignment back when the message is returned (the worker's queue is gone); a queue of ours bound to that
+ * routing key would take every such message and hide that path. The queues are consumed with manual acks over a
+ * connection with automatic recovery, so they survive broker restarts (the firehose, which a node forgets when it
+ * restarts, is turned on again after each recovery); a message delivered twice (after a recovery) is recognised by
+ * its identity and recorded once ({@link #rawDeliveries()} counts every delivery). Also publishes messages straight
+ * to exchanges (poison messages, replayed events), with publisher confirms, marked with the header
+ * {@value #INJECTED_HEADER}.
  */
 final class BrokerObserver implements AutoCloseable {
 
@@ -39,6 +47,23 @@ final class BrokerObserver implements AutoCloseable {
     private static final String EVENTS_QUEUE = "fq.observer.events";
     private static final String JOBS_QUEUE = "fq.observer.jobs";
     private static final String CONTROL_QUEUE = "fq.observer.control";
+    /** The firehose of a virtual host with tracing on: routing key {@code publish.<exchange>} per published message. */
+    private static final String TRACE_EXCHANGE = "amq.rabbitmq.trace";
+
+    /** One job message the scheduler published: a hand-out of {@code attempt} of a job to a worker. */
+    record HandOut(String jobId, int attempt, String workerId, String routingKey, boolean routed, Instant receivedAt) {
+    }
+
+    /**
+     * One command on {@code forge.control}: an owner's cancel ({@code attempt} and {@code workerId} null) or a stop of
+     * one attempt meant for one worker.
+     */
+    record Command(String jobId, Integer attempt, String workerId, Instant receivedAt) {
+
+        boolean isStop() {
+            return attempt != null && workerId != null;
+        }
+    }
 
     /** One status event as published by a worker: its identity, key facts, and the exact message to replay it. */
     record Event(String type, String jobId, int attempt, long seq, String workerId, Instant occurredAt,
@@ -61,14 +86,17 @@ final class BrokerObserver implements AutoCloseable {
     private final Channel publisher;
     private final Map<String, Event> events = new ConcurrentHashMap<>();
     private final List<Event> eventOrder = new CopyOnWriteArrayList<>();
-    private final Set<String> jobMessages = ConcurrentHashMap.newKeySet();
+    private final Map<String, HandOut> handOuts = new ConcurrentHashMap<>();
+    private final List<HandOut> handOutOrder = new CopyOnWriteArrayList<>();
     private final AtomicLong jobMessageDeliveries = new AtomicLong();
-    private final Set<String> cancelCommands = ConcurrentHashMap.newKeySet();
+    private final Map<String, Command> commands = new ConcurrentHashMap<>();
+    private final List<Command> commandOrder = new CopyOnWriteArrayList<>();
     private final AtomicLong rawDeliveries = new AtomicLong();
     private final AtomicLong injectedSeen = new AtomicLong();
     private final List<Consumer<Event>> listeners = new CopyOnWriteArrayList<>();
 
     BrokerObserver(RabbitEndpoint endpoint, String name) {
+        VirtualHosts.enableTracing(endpoint);
         ConnectionFactory factory = endpoint.connectionFactory();
         factory.setAutomaticRecoveryEnabled(true);
         factory.setTopologyRecoveryEnabled(true);
@@ -76,6 +104,20 @@ final class BrokerObserver implements AutoCloseable {
         factory.setRequestedHeartbeat(10);
         try {
             connection = factory.newConnection("fq-test-observer-" + name);
+            ((Recoverable) connection).addRecoveryListener(new RecoveryListener() {
+                @Override
+                public void handleRecovery(Recoverable recoverable) {
+                    try {
+                        VirtualHosts.enableTracing(endpoint); // the restarted node forgot it
+                    } catch (RuntimeException e) {
+                        // the management API is not up yet: job messages go unobserved until the next recovery
+                    }
+                }
+
+                @Override
+                public void handleRecoveryStarted(Recoverable recoverable) {
+                }
+            });
             consumer = connection.createChannel();
             consumer.basicQos(500);
             declareExchanges(consumer);
@@ -83,7 +125,7 @@ final class BrokerObserver implements AutoCloseable {
             consumer.queueDeclare(EVENTS_QUEUE, true, false, false, quorum);
             consumer.queueBind(EVENTS_QUEUE, Topology.EVENTS_EXCHANGE, Topology.PERSIST_BINDING);
             consumer.queueDeclare(JOBS_QUEUE, true, false, false, quorum);
-            consumer.queueBind(JOBS_QUEUE, Topology.JOBS_EXCHANGE, Topology.DEFAULT_POOL);
+            consumer.queueBind(JOBS_QUEUE, TRACE_EXCHANGE, "publish." + Topology.JOBS_EXCHANGE);
             consumer.queueDeclare(CONTROL_QUEUE, true, false, false, quorum);
             consumer.queueBind(CONTROL_QUEUE, Topology.CONTROL_EXCHANGE, "");
             consumer.basicConsume(EVENTS_QUEUE, false, (tag, d) -> handle(d, this::onEvent), tag -> { });
@@ -135,23 +177,42 @@ final class BrokerObserver implements AutoCloseable {
         }
     }
 
+    /** A firehose copy of a message published to {@code forge.jobs}; the original's headers are in "properties". */
     private void onJobMessage(Delivery d) {
         jobMessageDeliveries.incrementAndGet();
-        Map<String, Object> headers = d.getProperties().getHeaders();
-        if (headers != null && headers.containsKey(INJECTED_HEADER)) {
+        Map<String, Object> trace = d.getProperties().getHeaders();
+        if (trace == null) {
             return;
         }
+        if (trace.get("properties") instanceof Map<?, ?> original && original.get("headers") instanceof Map<?, ?> h
+                && h.containsKey(INJECTED_HEADER)) {
+            return;
+        }
+        String routingKey = trace.get("routing_keys") instanceof List<?> keys && !keys.isEmpty()
+                ? String.valueOf(keys.get(0)) : "";
+        boolean routed = trace.get("routed_queues") instanceof List<?> queues && !queues.isEmpty();
+        HandOut h;
         try {
             JsonNode n = Http.JSON.readTree(d.getBody());
-            jobMessages.add(n.path("jobId").asString("?"));
+            h = new HandOut(n.path("jobId").asString("?"), n.path("attempt").asInt(), n.path("workerId").asString(""),
+                    routingKey, routed, Instant.now());
         } catch (RuntimeException e) {
-            jobMessages.add("unreadable");
+            h = new HandOut("unreadable", 0, "", routingKey, routed, Instant.now());
+        }
+        if (handOuts.putIfAbsent(h.jobId() + "/" + h.attempt() + "/" + h.workerId(), h) == null) {
+            handOutOrder.add(h);
         }
     }
 
     private void onControl(Delivery d) {
         JsonNode n = Http.JSON.readTree(d.getBody());
-        cancelCommands.add(n.path("jobId").asString("?"));
+        Command c = new Command(n.path("jobId").asString("?"), n.hasNonNull("attempt") ? n.path("attempt").asInt() : null,
+                n.hasNonNull("workerId") ? n.path("workerId").asString() : null, Instant.now());
+        String identity = d.getProperties().getMessageId() != null ? d.getProperties().getMessageId()
+                : c.jobId() + "/" + c.attempt() + "/" + c.workerId() + "/" + n.path("requestedAt").asString("");
+        if (commands.putIfAbsent(identity, c) == null) {
+            commandOrder.add(c);
+        }
     }
 
     /** Called (on the consumer thread) for every new event, in arrival order. */
@@ -179,18 +240,32 @@ final class BrokerObserver implements AutoCloseable {
         return out;
     }
 
-    /** Job ids of the job messages published to {@code forge.jobs} (routing key default), not counting our own. */
+    /** Job ids of the job messages published to {@code forge.jobs}, not counting our own. */
     Set<String> jobMessageIds() {
-        return Set.copyOf(jobMessages);
+        Set<String> ids = new java.util.HashSet<>();
+        handOutOrder.forEach(h -> ids.add(h.jobId()));
+        return ids;
     }
 
-    /** Every delivery from {@code forge.jobs} (a republished outbox entry counts again). */
+    /** Every job message the scheduler published (one per hand-out), in arrival order. */
+    List<HandOut> handOuts() {
+        return List.copyOf(handOutOrder);
+    }
+
+    /** Every firehose copy of a message to {@code forge.jobs} (ours included, a redelivery counts again). */
     long jobMessageDeliveries() {
         return jobMessageDeliveries.get();
     }
 
+    /** Every command seen on {@code forge.control}, in arrival order. */
+    List<Command> commands() {
+        return List.copyOf(commandOrder);
+    }
+
     Set<String> cancelCommandJobIds() {
-        return Set.copyOf(cancelCommands);
+        Set<String> ids = new java.util.HashSet<>();
+        commandOrder.forEach(c -> ids.add(c.jobId()));
+        return ids;
     }
 
     long rawDeliveries() {
@@ -270,6 +345,26 @@ final class BrokerObserver implements AutoCloseable {
             AppProcess.sleep(50);
         }
         throw new AssertionError("no matching event within " + timeout);
+    }
+
+    /**
+     * The first RUNNING event of {@code jobId} from a worker other than {@code notBy} with an attempt above
+     * {@code afterAttempt} (the job handed out again and started elsewhere), or null.
+     */
+    Event startedElsewhere(String jobId, int afterAttempt, String notBy) {
+        for (Event e : eventOrder) {
+            if (e.jobId().equals(jobId) && e.type().equals("RUNNING") && e.attempt() > afterAttempt
+                    && !e.workerId().equals(notBy)) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    /** Distinct attempts of a job that a worker started (published RUNNING for): how often it ran on a GPU. */
+    long runs(String jobId) {
+        return eventOrder.stream().filter(e -> e.jobId().equals(jobId) && e.type().equals("RUNNING"))
+                .map(e -> e.attempt() + "/" + e.workerId()).distinct().count();
     }
 
     /** Events whose job id is in {@code jobIds}, in arrival order. */

@@ -55,18 +55,18 @@ import static org.awaitility.Awaitility.await;
  * packaged jars, against a three-node RabbitMQ cluster of this class's own (nodes fq5711-fq5713, started with
  * {@code infra/local/rabbitmq.sh} in cluster mode, data under {@code .run/cluster}) and a fresh database on the
  * harness's shared PostgreSQL. Jobs flow through both gateways, every WebSocket client gets the updates of its key's
- * jobs whichever gateway it is on, each event is merged once; then the node leading {@code forge.jobs.default} is
- * killed (SIGKILL) under a steady stream of submissions and no job is lost or completed twice. The tests run in order
- * on one system; measured figures are printed and written to {@code target/system-test-logs/cluster-figures.txt}.
+ * jobs whichever gateway it is on, each event is merged once; then the node the workers are connected to (where their
+ * own job queues live, and usually the leader of {@code forge.events.persist}) is killed (SIGKILL) under a steady
+ * stream of submissions: the workers' queues and whatever job messages they held die with it, the scheduler hands
+ * those jobs out again, and no job is lost or completed twice. The tests run in order on one system; measured figures
+ * are printed and written to {@code target/system-test-logs/cluster-figures.txt}. Apps run with the scheduler timings
+ * of the other system tests ({@link ForgeQueueSystem#SCHEDULER_GATEWAY_ENV}).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterSystemIT {
 
     private static final List<Integer> NODE_PORTS = List.of(5711, 5712, 5713);
-    // compile fix only (issue 16 removed the pool job queue; jobs wait in PostgreSQL): the node leading the events'
-    // quorum queue is the one killed now. This test is being reworked for the scheduler.
-    private static final String JOB_QUEUE = Topology.PERSIST_QUEUE;
     private static final List<String> QUORUM_QUEUES = List.of(Topology.PERSIST_QUEUE,
             Topology.deadLetterQueue(Topology.DEFAULT_POOL));
     private static final Set<String> TERMINAL = Set.of("SUCCEEDED", "FAILED", "CANCELLED");
@@ -200,6 +200,16 @@ class ClusterSystemIT {
             }
             figure("leader of " + name, cluster.queue(NODE_PORTS.get(0), name).orElseThrow().path("leader").asString());
         }
+        // each worker's own job queue: one per worker, exclusive to its connection (not replicated: it dies with the
+        // worker or with its node, and nothing depends on it surviving)
+        for (AppProcess w : workers) {
+            JsonNode q = cluster.queue(NODE_PORTS.get(0), Topology.workerQueue(w.name()))
+                    .orElseThrow(() -> new AssertionError(Topology.workerQueue(w.name()) + " is missing"));
+            assertThat(q.path("exclusive").asBoolean()).as("%s exclusive", q.path("name").asString()).isTrue();
+            assertThat(q.path("durable").asBoolean()).as("%s durable", q.path("name").asString()).isFalse();
+            assertThat(q.path("type").asString()).as("%s type", q.path("name").asString()).isEqualTo("classic");
+        }
+        figure("nodes of the workers' own queues", workerQueueNodes().toString());
     }
 
     @Test
@@ -285,14 +295,27 @@ class ClusterSystemIT {
 
     @Test
     @Order(3)
-    void killingTheNodeThatLeadsTheJobQueueUnderASteadyStreamLosesNoJobAndCompletesNoneTwice() throws Exception {
-        String leader = leaderOf(JOB_QUEUE, NODE_PORTS);
-        int victim = cluster.portOf(leader);
+    void killingTheNodeOfTheWorkersQueuesUnderASteadyStreamLosesNoJobAndCompletesNoneTwice() throws Exception {
+        Map<String, String> queueNodes = workerQueueNodes();
+        String persistLeader = leaderOf(Topology.PERSIST_QUEUE, NODE_PORTS);
+        // the node most workers are connected to (their own queues live there); of equals, the persist queue's leader
+        Map<String, Long> perNode = queueNodes.values().stream().collect(Collectors.groupingBy(n -> n, TreeMap::new,
+                Collectors.counting()));
+        String victimNode = perNode.entrySet().stream()
+                .max(java.util.Comparator.comparing((Map.Entry<String, Long> e) -> e.getValue())
+                        .thenComparing(e -> e.getKey().equals(persistLeader)))
+                .orElseThrow().getKey();
+        int victim = cluster.portOf(victimNode);
         List<Integer> survivors = NODE_PORTS.stream().filter(p -> p != victim).toList();
-        figure("killed node (leader of " + JOB_QUEUE + ")", leader);
+        List<String> orphaned = queueNodes.entrySet().stream().filter(e -> e.getValue().equals(victimNode))
+                .map(Map.Entry::getKey).toList();
+        boolean leadsPersist = victimNode.equals(persistLeader);
+        figure("killed node", victimNode + " (workers connected to it: " + orphaned + "; leader of "
+                + Topology.PERSIST_QUEUE + ": " + leadsPersist + ")");
         figure("leaders before the kill", QUORUM_QUEUES.stream().map(q -> q + "=" + leaderOf(q, NODE_PORTS))
                 .collect(Collectors.joining(", ")));
         double finishedBefore = sumOver(gateways, "gpu_gateway_jobs_finished_total", "");
+        double workerSucceededBefore = sumOver(workers, "gpu_worker_jobs_total", "outcome=\"succeeded\"");
         long forgeRunsBefore = forgeCompleted();
 
         Submitter stream = new Submitter();
@@ -307,23 +330,31 @@ class ClusterSystemIT {
 
             long killedAt = System.nanoTime();
             cluster.kill(victim);
-            figure("kill -9 of " + leader + " took", seconds(killedAt));
+            figure("kill -9 of " + victimNode + " took", seconds(killedAt));
 
-            // a new leader, on a survivor, as the management API of a survivor reports it
-            String newLeader = null;
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (System.nanoTime() < deadline) {
-                newLeader = cluster.queue(survivors.get(0), JOB_QUEUE).map(q -> q.path("leader").asString(""))
-                        .orElse("");
-                if (!newLeader.isEmpty() && !newLeader.equals(leader)) {
-                    break;
+            if (leadsPersist) {
+                // a new leader of the persist queue, on a survivor, as the management API of a survivor reports it
+                String newLeader = null;
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (System.nanoTime() < deadline) {
+                    newLeader = cluster.queue(survivors.get(0), Topology.PERSIST_QUEUE)
+                            .map(q -> q.path("leader").asString("")).orElse("");
+                    if (!newLeader.isEmpty() && !newLeader.equals(victimNode)) {
+                        break;
+                    }
+                    AppProcess.sleep(50);
                 }
-                AppProcess.sleep(50);
+                assertThat(newLeader).as("new leader of %s", Topology.PERSIST_QUEUE).isNotEqualTo(victimNode)
+                        .isIn(survivors.stream().map(RabbitCluster::nodeName).toList());
+                figure("failover: kill to new leader of " + Topology.PERSIST_QUEUE + " visible in the management API",
+                        seconds(killedAt) + " (" + newLeader + ")");
             }
-            assertThat(newLeader).as("new leader of %s", JOB_QUEUE).isNotEqualTo(leader)
-                    .isIn(survivors.stream().map(RabbitCluster::nodeName).toList());
-            figure("failover: kill to new leader of " + JOB_QUEUE + " visible in the management API", seconds(killedAt)
-                    + " (" + newLeader + ")");
+            // every worker has its own queue again, on a survivor (it reconnected and declared it anew)
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> workers.stream()
+                    .allMatch(w -> cluster.queue(survivors.get(0), Topology.workerQueue(w.name()))
+                            .map(q -> survivors.stream().map(RabbitCluster::nodeName).toList().contains(q.path("node").asString()))
+                            .orElse(false)));
+            figure("failover: kill to every worker's own queue declared again on a survivor", seconds(killedAt));
 
             // keep submitting for a while with the node down
             long until = killedAt + Duration.ofSeconds(12).toNanos();
@@ -334,10 +365,12 @@ class ClusterSystemIT {
             stream.stop();
             thread.join(60_000);
         }
-        for (String q : QUORUM_QUEUES) {
-            figure("failover: leader election of " + q + " (node down to candidate -> leader, survivors' logs)",
-                    cluster.electionTimeFromLogs(victim, q).map(d -> String.format("%.3f s", d.toNanos() / 1e9))
-                            .orElse("not in the logs"));
+        if (leadsPersist) {
+            for (String q : QUORUM_QUEUES) {
+                figure("failover: leader election of " + q + " (node down to candidate -> leader, survivors' logs)",
+                        cluster.electionTimeFromLogs(victim, q).map(d -> String.format("%.3f s", d.toNanos() / 1e9))
+                                .orElse("not in the logs"));
+            }
         }
         assertThat(thread.isAlive()).as("submitter still running").isFalse();
         assertThat(stream.refused()).as("submissions that never got a 202").isEmpty();
@@ -346,25 +379,15 @@ class ClusterSystemIT {
         figure("stream: jobs submitted (202)", Integer.toString(accepted.size()));
         figure("stream: submission attempts that got no 202 at first (retried)", Integer.toString(stream.retries()));
 
-        // every job ends; give up early once nothing can change any more (no message left for a non-terminal job)
+        // every job ends
         long drainStarted = System.nanoTime();
         long deadline = drainStarted + Duration.ofSeconds(90).toNanos();
-        long idleSince = 0;
-        while (System.nanoTime() < deadline) {
-            if (TERMINAL.containsAll(countByStatus(accepted.keySet()).keySet())) {
-                break;
-            }
-            boolean idle = queueMessages(JOB_QUEUE) == 0 && queueMessages(Topology.PERSIST_QUEUE) == 0;
-            if (!idle) {
-                idleSince = 0;
-            } else if (idleSince == 0) {
-                idleSince = System.nanoTime();
-            } else if (System.nanoTime() - idleSince > Duration.ofSeconds(15).toNanos()) {
-                break;
-            }
+        while (System.nanoTime() < deadline && !TERMINAL.containsAll(countByStatus(accepted.keySet()).keySet())) {
             AppProcess.sleep(500);
         }
         figure("stream: from the end of submissions to every job terminal (or giving up)", seconds(drainStarted));
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250))
+                .until(() -> queueMessages(Topology.PERSIST_QUEUE) == 0);
 
         Map<String, JobFacts> facts = jobFacts(accepted.keySet());
         Map<String, Long> byStatus = facts.values().stream().collect(Collectors.groupingBy(JobFacts::status, TreeMap::new,
@@ -374,26 +397,33 @@ class ClusterSystemIT {
         List<String> notSucceeded = describe(facts, f -> TERMINAL.contains(f.status()) && !f.status().equals("SUCCEEDED"));
         long deadLetters = deadLetters();
         double finished = sumOver(gateways, "gpu_gateway_jobs_finished_total", "") - finishedBefore;
+        long succeededJobs = facts.values().stream().filter(f -> f.status().equals("SUCCEEDED")).count();
+        double completedByWorkers = sumOver(workers, "gpu_worker_jobs_total", "outcome=\"succeeded\"") - workerSucceededBefore;
         figure("stream: jobs by final status", byStatus.toString());
         figure("stream: jobs not terminal (lost)", notTerminal.size() + " " + notTerminal);
         figure("stream: jobs with other than exactly one terminal transition", notOnce.size() + " " + notOnce);
         figure("stream: jobs that did not succeed", notSucceeded.size() + " " + notSucceeded);
-        figure("stream: jobs whose final attempt was > 1 (redelivered)",
+        figure("stream: jobs whose final attempt was > 1 (handed out again)",
                 Long.toString(facts.values().stream().filter(f -> f.attempt() > 1).count()));
-        figure("stream: forge-sim runs completed for the stream's jobs (>= jobs: at-least-once execution)",
+        figure("stream: forge-sim runs completed for the stream's jobs (>= jobs: an attempt cut off by the kill runs again)",
                 Long.toString(forgeCompleted() - forgeRunsBefore));
+        figure("stream: jobs completed by the workers (SUCCEEDED outcomes sent) / jobs SUCCEEDED",
+                fmt(completedByWorkers) + " / " + succeededJobs);
         figure("stream: longest gap between two job completions (stall around the failover)", longestCompletionGap(facts));
         figure("stream: dead-lettered job messages", Long.toString(deadLetters));
         figure("workers: events by broker answer (whole run)", workerEventAnswers());
         figure("workers: deliveries by outcome (whole run)", workerOutcomes());
+        figure("gateways: assignments taken back by reason (whole run)", revocations());
 
         SoftAssertions soft = new SoftAssertions();
         soft.assertThat(facts).as("every accepted job is stored").hasSize(accepted.size());
-        soft.assertThat(notTerminal).as("jobs lost: not terminal although no message is left for them "
-                + "(status/attempt/worker/error)").isEmpty();
+        soft.assertThat(notTerminal).as("jobs lost: not terminal 90 s after the stream (status/attempt/worker/error)")
+                .isEmpty();
         soft.assertThat(notOnce).as("jobs without exactly one transition into a terminal state").isEmpty();
         soft.assertThat(notSucceeded).as("jobs that did not succeed although Forge never fails here "
                 + "(status/attempt/worker/error)").isEmpty();
+        soft.assertThat(completedByWorkers).as("SUCCEEDED outcomes the workers sent for %s jobs that succeeded (more: a "
+                + "job completed twice)", succeededJobs).isEqualTo((double) succeededJobs);
         soft.assertThat(deadLetters).as("job messages dead-lettered in %s", Topology.deadLetterQueue(Topology.DEFAULT_POOL))
                 .isZero();
         soft.assertThat(finished).as("jobs counted as finished over both gateways (each once)")
@@ -419,7 +449,7 @@ class ClusterSystemIT {
                 assertThat(strings(queue.path("online"))).as("%s online members", q).containsExactlyInAnyOrderElementsOf(all);
             }
         });
-        figure("restart of " + leader + " until it is back in the cluster with its quorum members online", seconds(restart));
+        figure("restart of " + victimNode + " until it is back in the cluster with its quorum members online", seconds(restart));
         String status = cluster.clusterStatus(victim);
         assertThat(status.substring(status.indexOf("Running Nodes"))).contains(all);
         soft.assertAll();
@@ -457,20 +487,19 @@ class ClusterSystemIT {
     }
 
     /**
-     * The worker's side of what the failover did in some runs of the test above: for about 12 s the broker answered
+     * The worker's side of what a failover did in some runs of round 1 (issue 7): for about 12 s the broker answered
      * basic.nack to every status event one worker published (that worker's new channel had been opened on a survivor
-     * while the quorum queues were electing their new leaders), the worker gave each job back at once, got it back at
-     * once, re-ran it on Forge, and so on, until its attempts ran out (FAILED with TOO_MANY_ATTEMPTS) or the message
-     * passed the broker's delivery limit and was dead-lettered (the job then stays RUNNING or QUEUED in PostgreSQL).
-     * Here the nacks are made deterministic: for 8 s a second quorum queue that is full and rejects publications
-     * ({@code x-max-length 0}, {@code x-overflow reject-publish}) is bound to {@value Topology#EVENTS_EXCHANGE} with
-     * {@code job.#}, so every event is nacked (it still reaches {@value Topology#PERSIST_QUEUE}, unlike in the failover,
-     * so the jobs do show SUCCEEDED). A few seconds of refused events should make a job wait, not burn through every
-     * delivery the broker allows and end in the dead-letter queue after being run several times on the GPU.
+     * while the quorum queues were electing their new leaders); the worker then gave each job back at once, got it
+     * back at once, re-ran it on Forge, and so on. Here the nacks are made deterministic: for 8 s a second quorum
+     * queue that is full and rejects publications ({@code x-max-length 0}, {@code x-overflow reject-publish}) is bound
+     * to {@value Topology#EVENTS_EXCHANGE} with {@code job.#}, so every event is nacked (it still reaches
+     * {@value Topology#PERSIST_QUEUE}, so the jobs do show SUCCEEDED). A few seconds of refused events should make the
+     * worker send its outcome again until it is confirmed, not run the job again: each job runs once on Forge, in one
+     * attempt, and nothing is dead-lettered.
      */
     @Test
     @Order(5)
-    void aJobWhoseEventsTheBrokerNacksForAFewSecondsIsNotRedeliveredUntilItIsDeadLettered() throws Exception {
+    void aJobWhoseEventsTheBrokerNacksForAFewSecondsRunsOnceAndIsNotHandedOutAgain() throws Exception {
         String refusing = "fq.test.refuse-events";
         int node = NODE_PORTS.stream().filter(p -> !cluster.runningNodes(p).isEmpty()).findFirst().orElseThrow();
         long deadBefore = deadLetters();
@@ -495,22 +524,52 @@ class ClusterSystemIT {
             cluster.write(node, "DELETE", "queues/%2F/" + refusing, null);
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (System.nanoTime() < deadline && (!TERMINAL.containsAll(countByStatus(jobs.keySet()).keySet())
-                || queueMessages(JOB_QUEUE) > 0)) {
+        while (System.nanoTime() < deadline && !TERMINAL.containsAll(countByStatus(jobs.keySet()).keySet())) {
             AppProcess.sleep(500);
         }
+        // the last outcome is confirmed once the refusing queue is gone
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+                .until(() -> forgeCompleted() - forgeRunsBefore >= 3 && queueMessages(Topology.PERSIST_QUEUE) == 0);
+        AppProcess.sleep(2000); // a job handed out again would have started by now
         Map<String, JobFacts> facts = jobFacts(jobs.keySet());
         long deadLetters = deadLetters() - deadBefore;
+        long forgeRuns = forgeCompleted() - forgeRunsBefore;
         figure("events nacked for 8 s: jobs (status/attempt/worker/error)", describe(facts, f -> true).toString());
         figure("events nacked for 8 s: events nacked", fmt(sumOver(workers, "gpu_worker_events_total", "result=\"nacked\"")
                 - nackedBefore));
-        figure("events nacked for 8 s: Forge runs for 3 jobs", Long.toString(forgeCompleted() - forgeRunsBefore));
+        figure("events nacked for 8 s: Forge runs for 3 jobs", Long.toString(forgeRuns));
         figure("events nacked for 8 s: job messages dead-lettered", Long.toString(deadLetters));
         SoftAssertions soft = new SoftAssertions();
         soft.assertThat(describe(facts, f -> !f.status().equals("SUCCEEDED")))
                 .as("jobs that did not succeed (status/attempt/worker/error)").isEmpty();
-        soft.assertThat(deadLetters).as("job messages dead-lettered within seconds").isZero();
+        soft.assertThat(describe(facts, f -> f.attempt() != 1)).as("jobs handed out more than once").isEmpty();
+        soft.assertThat(forgeRuns).as("Forge runs for the 3 jobs (more: a job ran again)").isEqualTo(3);
+        soft.assertThat(deadLetters).as("job messages dead-lettered").isZero();
         soft.assertAll();
+    }
+
+    /** Assignments the gateways took back, by reason (gpu_gateway_scheduler_revocations_total; the leader counts). */
+    private String revocations() {
+        Map<String, Double> out = new TreeMap<>();
+        for (String reason : List.of("lost", "gone", "restarted", "paused", "lost-message", "returned")) {
+            out.put(reason, sumOver(gateways, "gpu_gateway_scheduler_revocations_total", "reason=\"" + reason + "\""));
+        }
+        return out.toString();
+    }
+
+    /** The node of each worker's own job queue (the node its connection is on), by worker name. */
+    private Map<String, String> workerQueueNodes() {
+        Map<String, String> out = new TreeMap<>();
+        for (AppProcess w : workers) {
+            for (int port : NODE_PORTS) {
+                var q = cluster.queue(port, Topology.workerQueue(w.name()));
+                if (q.isPresent()) {
+                    out.put(w.name(), q.get().path("node").asString());
+                    break;
+                }
+            }
+        }
+        return out;
     }
 
     // ---------- the steady stream ----------
@@ -574,7 +633,8 @@ class ClusterSystemIT {
         env.putAll(database.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", "cluster-gw" + n);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
-        env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
+        env.put("GATEWAY_QUOTAS_MAXQUEUED", "1000");
+        env.putAll(ForgeQueueSystem.SCHEDULER_GATEWAY_ENV);
         return AppProcess.start("cluster-gw" + n, SystemPaths.gatewayJar(), env, FreePort.next());
     }
 
@@ -584,6 +644,7 @@ class ClusterSystemIT {
         env.put("WORKER_ID", "cluster-w" + n);
         env.put("WORKER_POOL", Topology.DEFAULT_POOL);
         env.put("WORKER_SHUTDOWNGRACE", "5s");
+        env.putAll(ForgeQueueSystem.SCHEDULER_WORKER_ENV);
         return AppProcess.start("cluster-w" + n, SystemPaths.workerJar(), env, FreePort.next());
     }
 

@@ -28,9 +28,9 @@ class FaultForgeIT extends FaultSuite {
 
     @Override
     ForgeQueueSystem.Builder system() {
-        return ForgeQueueSystem.builder("faultforge").gateways(1).workers(2).forgePerWorker()
+        return ForgeQueueSystem.builder("faultforge").gateways(1).workers(2)
                 .forgeArgs(STEADY_FORGE)
-                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000"))
+                .gatewayEnv(Map.of("GATEWAY_QUOTAS_MAXQUEUED", "100000"))
                 .workerEnv(Map.of("WORKER_FORGE_CALLTIMEOUT", CALL_TIMEOUT.toSeconds() + "s",
                         "WORKER_FORGE_BREAKER_DELAY", "5s",
                         "WORKER_FORGE_BREAKER_PROBEINTERVAL", "1s",
@@ -56,9 +56,21 @@ class FaultForgeIT extends FaultSuite {
             }
             long maxDepth = 0;
             boolean bothPaused = false;
+            // once both workers are paused the scheduler hands them nothing (it takes back their lookahead) and the
+            // queue overview counts no worker as available
+            boolean leftOut = false;
+            Http alice = r.system.http(0, ForgeQueueSystem.ALICE_KEY);
             while (Duration.between(from, Instant.now()).compareTo(outage) < 0) {
-                maxDepth = Math.max(maxDepth, r.observer.readyMessages("forge.jobs.default"));
-                bothPaused |= r.system.workers().stream().allMatch(w -> Prometheus.sum(w.baseUrl(), "gpu_worker_consuming") == 0);
+                maxDepth = Math.max(maxDepth, r.system.sqlLong("select count(*) from job where status = 'QUEUED'"));
+                boolean paused = r.system.workers().stream()
+                        .allMatch(w -> Prometheus.sum(w.baseUrl(), "gpu_worker_consuming") == 0);
+                bothPaused |= paused;
+                if (paused && !leftOut) {
+                    long assigned = r.system.sqlLong("select count(*) from job where status = 'QUEUED' "
+                            + "and assigned_worker is not null");
+                    JsonNode queue = alice.get("/api/v1/queue").json();
+                    leftOut = assigned == 0 && queue.path("availableWorkers").asInt(-1) == 0;
+                }
                 AppProcess.sleep(500);
             }
             Instant to = Instant.now();
@@ -73,8 +85,10 @@ class FaultForgeIT extends FaultSuite {
                     .require(opens >= r.system.workers().size(), "breakers opened " + opens + " times for "
                             + r.system.workers().size() + " workers")
                     .require(bothPaused, "the workers never both stopped consuming during the outage")
+                    .require(leftOut, "while both workers were paused, jobs stayed assigned to them or the queue "
+                            + "overview still counted them as available")
                     .note("outage " + outage.toSeconds() + " s; breaker openings " + (long) opens + "; jobs given back "
-                            + givenBack + "; queue depth peak " + maxDepth);
+                            + givenBack + "; queued jobs peak " + maxDepth);
             v.reportAndAssert();
         }
     }

@@ -27,7 +27,7 @@ class FaultInfrastructureRestartIT extends FaultSuite {
         return ForgeQueueSystem.builder("faultinfra").gateways(2).workers(2)
                 .privateRabbit(PrivateServer.RABBIT_PORT).privatePostgres(PrivateServer.PG_PORT)
                 .forgeArgs(STEADY_FORGE)
-                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000"));
+                .gatewayEnv(Map.of("GATEWAY_QUOTAS_MAXQUEUED", "100000"));
     }
 
     @Test
@@ -60,6 +60,7 @@ class FaultInfrastructureRestartIT extends FaultSuite {
                 cancelledWhileDown.add(cancel.status() + " " + (cancel.status() == 200 ? whileDown.toldByCancel : ""));
                 FaultRig.sleep(down);
                 broker.start();
+                VirtualHosts.enableTracing(r.system.rabbit()); // the restarted node forgot it (BrokerObserver)
                 outages.add((crash ? "kill -9" : "stop") + String.format(" %.0f s", (System.nanoTime() - started) / 1e9));
                 FaultRig.sleep(FaultProfile.pick(ofSeconds(5), ofSeconds(15)));
             }

@@ -4,7 +4,9 @@ import io.forgequeue.forgesim.ForgeSimProcess;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import tools.jackson.databind.JsonNode;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,20 +19,26 @@ import static java.time.Duration.ofMillis;
 import static java.time.Duration.ofSeconds;
 
 /**
- * Issue 6, scenarios 1 and 3: SIGKILL of workers (at random moments mid-job, and right after Forge returned) and of
- * gateways (two running, clients reconnect to the other), under a steady stream of jobs. Two gateways, two workers,
+ * Issue 6, scenarios 1 and 3, and issue 16's scenarios 14 and 15: SIGKILL of workers (at random moments mid-job, right
+ * after Forge returned, and holding a running and an assigned job) and of gateways (two running, clients reconnect to
+ * the other; the one that is the scheduler during a burst), under a steady stream of jobs. Two gateways, two workers,
  * each worker with a forge-sim of its own so a kill can be timed on that worker's Forge.
  */
 class FaultProcessKillIT extends FaultSuite {
 
     @Override
     ForgeQueueSystem.Builder system() {
-        return ForgeQueueSystem.builder("faultkill").gateways(2).workers(2).forgePerWorker()
+        return ForgeQueueSystem.builder("faultkill").gateways(2).workers(2)
                 .forgeArgs(STEADY_FORGE)
-                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", "100000",
+                .gatewayEnv(Map.of("GATEWAY_QUOTAS_MAXQUEUED", "100000",
                         // a gateway killed between commit and publish leaves its outbox entry leased: keep it short
                         "GATEWAY_JOBS_OUTBOXLEASE", "3s", "GATEWAY_OUTBOX_LEASE", "3s"));
     }
+
+    /** Another gateway must hand out the first job this soon after the leader died (issue 16's acceptance). */
+    private static final Duration FAILOVER_WITHIN = ofSeconds(5);
+    /** A killed worker's jobs must have started elsewhere this soon (issue 16's acceptance). */
+    private static final Duration RERUN_WITHIN = ofSeconds(10);
 
     /** When a worker was killed, and how the moment was chosen. */
     private record Kill(String worker, Instant at, String moment) {
@@ -112,6 +120,160 @@ class FaultProcessKillIT extends FaultSuite {
                             + (second.connects() - 1) + "; submissions without answer retried with the same "
                             + "Idempotency-Key " + noAnswer);
             v.reportAndAssert();
+        }
+    }
+
+    @Test
+    @Order(3)
+    @Scenario(value = 14, title = "leader gateway SIGKILL during a burst")
+    @Timeout(value = 15, unit = TimeUnit.MINUTES)
+    void whenTheLeaderDiesAnotherGatewayHandsOutWithinFiveSecondsAndEveryJobRunsOnce() {
+        FaultRig r = rig();
+        Workload load = r.workload("s14lead", Workload.Settings.steady(ofMillis(400)));
+        try (load; Watcher first = r.watcher("s14-client-gw1", 0, load);
+             Watcher second = r.watcher("s14-client-gw2", 1, load)) {
+            load.start();
+            FaultRig.sleep(ofSeconds(2));
+            AppProcess leader = awaitLeader(r);
+            ForgeQueueSystem.Lease before = r.system.lease();
+            // a burst: 30 jobs at once, besides the stream; the leader dies while it hands them out
+            Instant burstFrom = Instant.now();
+            Thread burst = new Thread(() -> load.burst(30), "s14-burst");
+            burst.start();
+            BrokerObserver.waitFor(ofSeconds(60), () -> r.system.sqlLong("select count(*) from job_state_history "
+                    + "where reason = 'assigned' and occurred_at > ?", java.sql.Timestamp.from(burstFrom)) >= 6);
+            Instant killedAt = Instant.now();
+            leader.kill();
+            ForgeQueueSystem.Lease[] taken = new ForgeQueueSystem.Lease[1];
+            boolean takenOver = BrokerObserver.waitFor(ofSeconds(30), () -> {
+                ForgeQueueSystem.Lease now = r.system.lease();
+                if (now.valid() && now.epoch() > before.epoch() && !leader.name().equals(now.holder())) {
+                    taken[0] = now;
+                    return true;
+                }
+                return false;
+            });
+            if (!takenOver) {
+                throw new AssertionError("no other gateway took the scheduler lease within 30 s of the leader's death: "
+                        + r.system.lease());
+            }
+            // the first hand-out after the new leader took the lease (history rows carry the statement's start time)
+            Instant from = killedAt.isAfter(taken[0].renewedAt()) ? killedAt : taken[0].renewedAt();
+            Instant[] firstHandOut = new Instant[1];
+            BrokerObserver.waitFor(ofSeconds(30), () -> {
+                Object at = r.system.sql("select min(occurred_at) as at from job_state_history where reason = 'assigned' "
+                        + "and occurred_at >= ?", java.sql.Timestamp.from(from)).get(0).get("at");
+                firstHandOut[0] = at == null ? null : ((java.sql.Timestamp) at).toInstant();
+                return at != null;
+            });
+            join(burst);
+            leader.restart();
+            FaultRig.sleep(ofSeconds(2));
+            load.stop();
+
+            Verdict v = r.verdict("scenario 14", load, List.of(first, second));
+            double leaseAfter = Duration.between(killedAt, taken[0].renewedAt()).toMillis() / 1000.0;
+            double failover = firstHandOut[0] == null ? -1 : Duration.between(killedAt, firstHandOut[0]).toMillis() / 1000.0;
+            List<String> notOnce = new ArrayList<>();
+            for (String id : load.acceptedIds()) {
+                long runs = r.observer.runs(id);
+                if (runs != 1) {
+                    notOnce.add(id + " ran " + runs + " times");
+                }
+            }
+            long reassigned = load.acceptedIds().stream().filter(id -> v.finalViews.get(id) != null
+                    && v.finalViews.get(id).path("attempt").asInt() > 1).count();
+            v.expectFailures(Map.of())
+                    .require(firstHandOut[0] != null, "the new leader handed out nothing within 30 s")
+                    .require(failover >= 0 && failover <= FAILOVER_WITHIN.toMillis() / 1000.0, String.format(
+                            "first hand-out by the new leader %.1f s after the kill, not within %d s", failover,
+                            FAILOVER_WITHIN.toSeconds()))
+                    .require(notOnce.isEmpty(), "jobs that did not run exactly once on a GPU: " + notOnce)
+                    .note(String.format("failover %.1f s (killed leader %s; lease taken by %s %.1f s after the kill, "
+                                    + "epoch %d -> %d; first hand-out %.1f s after the kill); jobs run once %d/%d; handed "
+                                    + "out again (message lost with the leader) %d", failover, leader.name(),
+                            taken[0].holder(), leaseAfter, before.epoch(), taken[0].epoch(), failover,
+                            load.acceptedIds().size() - notOnce.size(), load.acceptedIds().size(), reassigned));
+            v.reportAndAssert();
+        }
+    }
+
+    @Test
+    @Order(4)
+    @Scenario(value = 15, title = "worker SIGKILL with a running + assigned job")
+    @Timeout(value = 15, unit = TimeUnit.MINUTES)
+    void aKilledWorkersRunningAndAssignedJobsBothRunElsewhereOnceWithinTenSeconds() {
+        FaultRig r = rig();
+        AppProcess victim = r.system.workers().get(0);
+        ForgeSimProcess forge = r.system.forgeOf(victim);
+        Workload load = r.workload("s15kill", Workload.Settings.steady(ofMillis(300)));
+        try (load; Watcher live = r.watcher("s15-client", 0, load)) {
+            // the victim's next job stays at step 1 on its Forge, so it is still running while the scheduler hands the
+            // victim its lookahead
+            forge.admin().holdNext(1, 1);
+            load.start();
+            FaultRig.Assignment[] pair = r.awaitRunningAndAssigned(victim, ofSeconds(60));
+            Instant killedAt = Instant.now();
+            victim.kill();
+            BrokerObserver.Event[] moved = new BrokerObserver.Event[2];
+            boolean bothMoved = BrokerObserver.waitFor(ofSeconds(60), () -> {
+                for (int i = 0; i < 2; i++) {
+                    if (moved[i] == null) {
+                        moved[i] = r.observer.startedElsewhere(pair[i].jobId(), pair[i].attempt(), victim.name());
+                    }
+                }
+                return moved[0] != null && moved[1] != null;
+            });
+            forge.admin().clearFaults(); // the held call of the dead worker ends
+            victim.restart();
+            FaultRig.sleep(ofSeconds(2));
+            load.stop();
+
+            Verdict v = r.verdict("scenario 15", load, List.of(live));
+            double[] after = new double[2];
+            for (int i = 0; i < 2; i++) {
+                after[i] = moved[i] == null ? -1 : Duration.between(killedAt, moved[i].receivedAt()).toMillis() / 1000.0;
+                String id = pair[i].jobId();
+                long succeeded = r.observer.eventsOf(id).stream().filter(e -> e.type().equals("SUCCEEDED")).count();
+                JsonNode view = v.finalViews.get(id);
+                v.require(view != null && view.path("status").asString().equals("SUCCEEDED"), "job " + id + " ended "
+                                + (view == null ? "?" : view.path("status").asString()))
+                        .require(succeeded == 1 && r.observer.eventsOf(id).stream().noneMatch(e -> e.type().equals("SUCCEEDED")
+                                && e.workerId().equals(victim.name())), "job " + id + " completed " + succeeded + " times");
+            }
+            long startedOnVictim = r.observer.eventsOf(pair[1].jobId()).stream()
+                    .filter(e -> e.type().equals("RUNNING") && e.workerId().equals(victim.name())).count();
+            double lost = Prometheus.sum(r.system.leader() == null ? r.system.gateway(0).baseUrl()
+                    : r.system.leader().baseUrl(), "gpu_gateway_scheduler_revocations_total", Map.of("reason", "lost"));
+            v.expectFailures(Map.of())
+                    .require(bothMoved, "the killed worker's running job " + pair[0].jobId() + " and assigned job "
+                            + pair[1].jobId() + " did not both start elsewhere within 60 s")
+                    .require(after[0] >= 0 && after[0] <= RERUN_WITHIN.toSeconds() && after[1] >= 0
+                                    && after[1] <= RERUN_WITHIN.toSeconds(), String.format("started elsewhere %.1f s and %.1f s "
+                                    + "after the kill, not within %d s", after[0], after[1], RERUN_WITHIN.toSeconds()))
+                    .require(startedOnVictim == 0, "the assigned job had started on the victim already")
+                    .note(String.format("killed holding 1 running + 1 assigned; they started elsewhere %.1f s and %.1f s "
+                                    + "after the kill (presence timeout %d s); revocations of lost workers on the leader %d",
+                            after[0], after[1], ForgeQueueSystem.PRESENCE_TIMEOUT.toSeconds(), (long) lost));
+            v.reportAndAssert();
+        }
+    }
+
+    /** The gateway that is the scheduler; waits for one. */
+    private static AppProcess awaitLeader(FaultRig r) {
+        AppProcess[] leader = new AppProcess[1];
+        if (!BrokerObserver.waitFor(ofSeconds(30), () -> (leader[0] = r.system.leader()) != null)) {
+            throw new AssertionError("no gateway holds the scheduler lease: " + r.system.lease());
+        }
+        return leader[0];
+    }
+
+    private static void join(Thread t) {
+        try {
+            t.join(Duration.ofMinutes(3).toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 

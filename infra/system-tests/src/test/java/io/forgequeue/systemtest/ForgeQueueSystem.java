@@ -30,16 +30,40 @@ import java.util.concurrent.Future;
 import java.util.function.Supplier;
 
 /**
- * The whole system as real processes: forge-sim, gateways and workers from their packaged jars, against real
- * RabbitMQ (a fresh virtual host) and PostgreSQL (a fresh database). By default those are the harness's shared test
- * servers; {@link Builder#privateRabbit(int)} / {@link Builder#privatePostgres(int)} start servers of the system's
- * own instead (infra/local scripts, data under {@code .run/faults}), which a test may stop, kill and restart.
+ * The whole system as real processes: gateways and workers from their packaged jars, each worker with a forge-sim of
+ * its own (one GPU each, as {@code infra/local/up.sh} runs them: two workers on one Forge would share its progress
+ * and interrupt, and the scheduler refuses the second), against real RabbitMQ (a fresh virtual host, with the
+ * firehose on so the test can see every message published, see {@link BrokerObserver}) and PostgreSQL (a fresh
+ * database). By default those are the harness's shared test servers; {@link Builder#privateRabbit(int)} /
+ * {@link Builder#privatePostgres(int)} start servers of the system's own instead (infra/local scripts, data under
+ * {@code .run/faults}), which a test may stop, kill and restart.
+ *
+ * <p>The scheduler runs with timings for tests ({@link #SCHEDULER_GATEWAY_ENV}, {@link #SCHEDULER_WORKER_ENV}):
+ * realistic, but quick enough that a lost worker's jobs run elsewhere within seconds. A test may override any of
+ * them with {@link Builder#gatewayEnv} / {@link Builder#workerEnv}.
  */
 final class ForgeQueueSystem implements AutoCloseable {
 
     /** API keys the gateways are started with (the first is "alice", the second "bob"). */
     static final String ALICE_KEY = "fq_test_alice_" + UUID.randomUUID().toString().replace("-", "");
     static final String BOB_KEY = "fq_test_bob_" + UUID.randomUUID().toString().replace("-", "");
+
+    /** A worker that has not announced itself for this long is taken for lost and its jobs go to others. */
+    static final Duration PRESENCE_TIMEOUT = Duration.ofSeconds(3);
+    /** How often each worker announces itself. */
+    static final Duration PRESENCE_INTERVAL = Duration.ofMillis(500);
+    /** The scheduler lease: how long it lasts without renewal (about the failover time) and how often it is renewed. */
+    static final Duration LEASE_TTL = Duration.ofSeconds(3);
+    static final Duration LEASE_RENEW_INTERVAL = Duration.ofMillis(500);
+
+    /** The gateways' scheduler settings for tests (the lease as in production, a shorter presence timeout). */
+    static final Map<String, String> SCHEDULER_GATEWAY_ENV = Map.of(
+            "GATEWAY_FLEET_PRESENCETIMEOUT", PRESENCE_TIMEOUT.toMillis() + "ms",
+            "GATEWAY_SCHEDULER_LEASETTL", LEASE_TTL.toMillis() + "ms",
+            "GATEWAY_SCHEDULER_RENEWINTERVAL", LEASE_RENEW_INTERVAL.toMillis() + "ms");
+    /** The workers' presence settings for tests. */
+    static final Map<String, String> SCHEDULER_WORKER_ENV = Map.of(
+            "WORKER_PRESENCE_INTERVAL", PRESENCE_INTERVAL.toMillis() + "ms");
 
     /** forge-sims still running; killed by a shutdown hook if the JVM ends before a system was closed. */
     private static final java.util.Set<ForgeSimProcess> LIVE_SIMS = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -54,7 +78,6 @@ final class ForgeQueueSystem implements AutoCloseable {
     private final PrivateServer postgresServer;
     private final RabbitEndpoint rabbit;
     private final List<String> forgeArgs;
-    private final boolean forgePerWorker;
     private final List<ForgeSimProcess> forges = new ArrayList<>();
     private int forgesStarted;
     private final Map<AppProcess, ForgeSimProcess> forgeOfWorker = new HashMap<>();
@@ -66,7 +89,6 @@ final class ForgeQueueSystem implements AutoCloseable {
     private ForgeQueueSystem(Builder b) {
         this.name = b.name;
         this.forgeArgs = List.copyOf(b.forgeArgs);
-        this.forgePerWorker = b.forgePerWorker;
         this.workerEnv = Map.copyOf(b.workerEnv);
         this.gatewayEnv = Map.copyOf(b.gatewayEnv);
         PrivateServer startedRabbit = null;
@@ -95,13 +117,11 @@ final class ForgeQueueSystem implements AutoCloseable {
         }
         this.rabbitServer = startedRabbit;
         this.postgresServer = startedPostgres;
-        if (!forgePerWorker) {
-            forges.add(startForge());
-        }
     }
 
     /**
-     * Starts forge-sim with {@code forgeArgs}, {@code gatewayCount} gateways and {@code workerCount} workers.
+     * Starts {@code gatewayCount} gateways and {@code workerCount} workers, each worker with a forge-sim run with
+     * {@code forgeArgs}.
      * Everything started is stopped again if a later part fails to start.
      */
     static ForgeQueueSystem start(String name, int gatewayCount, int workerCount, List<String> forgeArgs,
@@ -121,7 +141,6 @@ final class ForgeQueueSystem implements AutoCloseable {
         private List<String> forgeArgs = List.of();
         private final Map<String, String> workerEnv = new LinkedHashMap<>();
         private final Map<String, String> gatewayEnv = new LinkedHashMap<>();
-        private boolean forgePerWorker;
         private int privateRabbitPort;
         private int privatePostgresPort;
 
@@ -155,12 +174,6 @@ final class ForgeQueueSystem implements AutoCloseable {
 
         Builder gatewayEnv(Map<String, String> env) {
             gatewayEnv.putAll(env);
-            return this;
-        }
-
-        /** Each worker gets a forge-sim of its own (one GPU each), so faults can target one worker. */
-        Builder forgePerWorker() {
-            forgePerWorker = true;
             return this;
         }
 
@@ -249,6 +262,7 @@ final class ForgeQueueSystem implements AutoCloseable {
         env.putAll(postgres.appEnvironment());
         env.put("GATEWAY_INSTANCE_ID", id);
         env.put("GATEWAY_BOOTSTRAP_API_KEY", ALICE_KEY + "," + BOB_KEY);
+        env.putAll(SCHEDULER_GATEWAY_ENV);
         env.putAll(gatewayEnv);
         AppProcess gw = AppProcess.start(id, SystemPaths.gatewayJar(), env, FreePort.next());
         synchronized (gateways) {
@@ -265,14 +279,40 @@ final class ForgeQueueSystem implements AutoCloseable {
             id = name + "-w" + (index + 1);
             workers.add(null);
         }
-        ForgeSimProcess sim;
-        if (forgePerWorker) {
-            sim = startForge();
-            synchronized (forges) {
-                forges.add(sim);
-            }
-        } else {
-            sim = forges.get(0);
+        ForgeSimProcess sim = startForge();
+        synchronized (forges) {
+            forges.add(sim);
+        }
+        Map<String, String> env = brokerEnv();
+        env.put("FORGE_URL", sim.baseUrl().toString());
+        env.put("WORKER_ID", id);
+        env.put("WORKER_POOL", "default");
+        env.putAll(SCHEDULER_WORKER_ENV);
+        env.putAll(workerEnv);
+        AppProcess w = AppProcess.start(id, SystemPaths.workerJar(), env, FreePort.next());
+        synchronized (workers) {
+            workers.set(index, w);
+            forgeOfWorker.put(w, sim);
+        }
+        return w;
+    }
+
+    /**
+     * Starts one more worker with a forge-sim of its own run with {@code forgeArgs} instead of the system's (a GPU
+     * that offers other checkpoints, or loads them at another speed), whether or not the system was built with
+     * {@link Builder#forgePerWorker()}. Safe to call from several threads at once (workers start side by side).
+     */
+    AppProcess addWorkerWithForge(List<String> forgeArgs) {
+        String id;
+        int index;
+        synchronized (workers) {
+            index = workers.size();
+            id = name + "-w" + (index + 1);
+            workers.add(null);
+        }
+        ForgeSimProcess sim = startForge(forgeArgs);
+        synchronized (forges) {
+            forges.add(sim);
         }
         Map<String, String> env = brokerEnv();
         env.put("FORGE_URL", sim.baseUrl().toString());
@@ -288,12 +328,16 @@ final class ForgeQueueSystem implements AutoCloseable {
     }
 
     private ForgeSimProcess startForge() {
+        return startForge(forgeArgs);
+    }
+
+    private ForgeSimProcess startForge(List<String> args) {
         String simName;
         synchronized (forges) {
             simName = name + "-forge" + (++forgesStarted);
         }
         try {
-            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(forgeArgs.toArray(String[]::new))
+            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(args.toArray(String[]::new))
                     .echoOutput(false).logTo(AppLogs.register(simName, SystemPaths.logDir().resolve(simName + ".log")));
             Path simJar = selfContainedForgeSimJar();
             if (simJar != null) {
@@ -353,7 +397,7 @@ final class ForgeQueueSystem implements AutoCloseable {
         }
     }
 
-    /** The (first) forge-sim; with {@link Builder#forgePerWorker()} the one of the first worker. */
+    /** The forge-sim of the first worker. */
     ForgeSimProcess forge() {
         synchronized (forges) {
             return forges.get(0);
@@ -458,6 +502,32 @@ final class ForgeQueueSystem implements AutoCloseable {
         } catch (SQLException e) {
             throw new IllegalStateException("statement failed: " + statement + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The scheduler lease as PostgreSQL has it: who holds it, its epoch (one more per change of holder), its expiry. */
+    record Lease(String holder, long epoch, java.time.Instant expiresAt, boolean valid) {
+
+        /** When it was taken or last renewed: its expiry minus the lease's time to live. */
+        java.time.Instant renewedAt() {
+            return expiresAt.minus(LEASE_TTL);
+        }
+    }
+
+    Lease lease() {
+        Map<String, Object> row = sql("""
+                select holder, epoch, expires_at, expires_at > now() as valid from scheduler_lease where id = 1""").get(0);
+        java.sql.Timestamp expires = (java.sql.Timestamp) row.get("expires_at");
+        return new Lease((String) row.get("holder"), ((Number) row.get("epoch")).longValue(),
+                expires == null ? java.time.Instant.EPOCH : expires.toInstant(), Boolean.TRUE.equals(row.get("valid")));
+    }
+
+    /** The gateway that holds the scheduler lease now (the leader), or null when none holds a valid one. */
+    AppProcess leader() {
+        Lease lease = lease();
+        if (!lease.valid()) {
+            return null;
+        }
+        return gateways().stream().filter(g -> g != null && g.name().equals(lease.holder())).findFirst().orElse(null);
     }
 
     /** The single number a query returns. */

@@ -32,18 +32,19 @@ import static java.time.Duration.ofSeconds;
  * Issue 6, hostile input and access: a corpus of bad requests (each must be a 4xx problem detail that stores and
  * publishes nothing and leaves the service healthy), every way of reaching what is not yours (no key, wrong key,
  * revoked key, another key's job over REST and WebSocket: refused without telling whether it exists), and a flood of
- * submissions from one key (429s for it, nothing for the others). One gateway with an in-flight cap of 20 per key, an
- * API-key cache of 1 s (so a revoked key is refused within a second) and a 2 s WebSocket auth timeout.
+ * submissions from one key (429s for it, nothing for the others). One gateway with a cap of 20 queued jobs per key
+ * ({@code gateway.quotas.max-queued}), an API-key cache of 1 s (so a revoked key is refused within a second) and a
+ * 2 s WebSocket auth timeout.
  */
 class HostileInputIT extends FaultSuite {
 
-    private static final int MAX_IN_FLIGHT = 20;
+    private static final int MAX_QUEUED = 20;
 
     @Override
     ForgeQueueSystem.Builder system() {
         return ForgeQueueSystem.builder("hostile").gateways(1).workers(1)
                 .forgeArgs("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2")
-                .gatewayEnv(Map.of("GATEWAY_JOBS_MAXINFLIGHT", Integer.toString(MAX_IN_FLIGHT),
+                .gatewayEnv(Map.of("GATEWAY_QUOTAS_MAXQUEUED", Integer.toString(MAX_QUEUED),
                         "GATEWAY_APIKEYS_CACHETTL", "1s",
                         "GATEWAY_WEBSOCKET_AUTHTIMEOUT", "2s"));
     }
@@ -71,7 +72,7 @@ class HostileInputIT extends FaultSuite {
         long keys = r.system.sqlLong("select count(*) from idempotency_key");
         long history = r.system.sqlLong("select count(*) from job_state_history");
         long published = r.observer.jobMessageDeliveries();
-        long forgeCalls = r.system.forge().admin().state().calls().received();
+        long forgeCalls = r.system.forges().stream().mapToLong(f -> f.admin().state().calls().received()).sum();
 
         Map<Integer, Integer> statuses = new TreeMap<>();
         List<String> wrong = new ArrayList<>();
@@ -95,9 +96,9 @@ class HostileInputIT extends FaultSuite {
         long keysAfter = r.system.sqlLong("select count(*) from idempotency_key") - keys;
         long historyAfter = r.system.sqlLong("select count(*) from job_state_history") - history;
         long publishedAfter = r.observer.jobMessageDeliveries() - published;
-        long forgeAfter = r.system.forge().admin().state().calls().received() - forgeCalls;
+        long forgeAfter = r.system.forges().stream().mapToLong(f -> f.admin().state().calls().received()).sum() - forgeCalls;
         int ready = new Http(r.system.gateway(0).baseUrl(), null).get("/actuator/health/readiness").status();
-        // jobs a wrongly accepted bad request created would count against alice's in-flight cap later: cancel them
+        // jobs a wrongly accepted bad request created would count against alice's queued cap later: cancel them
         for (JsonNode job : alice.get("/api/v1/jobs?status=QUEUED,RUNNING&limit=100").json().path("items")) {
             if (!job.path("spec").path("prompt").asString("").startsWith("s11ok")) {
                 alice.delete("/api/v1/jobs/" + job.path("id").asString());
@@ -336,9 +337,9 @@ class HostileInputIT extends FaultSuite {
                         "flood answers " + flood.answerCounts())
                 .require(other.answerCounts().equals(Map.of(202, 10)), "the other key's answers " + other.answerCounts())
                 .require(bobs.succeeded == 10, "the other key's jobs: " + bobs.figures())
-                .note(String.format("flood %d submissions in %.1f s from %d threads -> 202 x %d, 429 x %d (cap %d in flight); "
+                .note(String.format("flood %d submissions in %.1f s from %d threads -> 202 x %d, 429 x %d (cap %d queued); "
                                 + "other key 10 submissions -> %s, %s", threads * each, floodSeconds, threads, accepted, limited,
-                        MAX_IN_FLIGHT, other.answerCounts(), bobs.figures()));
+                        MAX_QUEUED, other.answerCounts(), bobs.figures()));
         bobs.violations.forEach(x -> v.violation("other key: " + x));
         v.reportAndAssert();
     }

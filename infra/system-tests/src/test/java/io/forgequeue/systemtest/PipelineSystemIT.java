@@ -1,6 +1,7 @@
 package io.forgequeue.systemtest;
 
 import io.forgequeue.forgesim.ForgeSimAdmin;
+import io.forgequeue.forgesim.ForgeSimProcess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,8 +27,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * The whole pipeline with real processes: forge-sim, one gateway and two workers from their packaged jars,
- * against real RabbitMQ and PostgreSQL, checked only through the public REST API and WebSocket.
+ * The whole pipeline with real processes: one gateway and two workers from their packaged jars (each worker with a
+ * forge-sim of its own), against real RabbitMQ and PostgreSQL, checked only through the public REST API and
+ * WebSocket.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class PipelineSystemIT {
@@ -92,27 +94,28 @@ class PipelineSystemIT {
     void positionsSeenWhileQueuedStrictlyDecreaseToOneBeforeTheJobRuns() {
         // forge-sim holds every job after step 5 (issue 15: no hoping the jobs ahead are slow enough); the test lets
         // one job go at a time, each only once the client has seen the position the last move gave ours
-        ForgeSimAdmin forge = system.forge().admin();
-        long heldBefore = forge.state().calls().held();
+        Forges forge = new Forges(system);
+        long heldBefore = forge.held();
         forge.holdAtStep(5);
         try (WsClient ws = system.ws(0, ALICE_KEY)) {
             List<String> ahead = new ArrayList<>();
             for (int i = 0; i < 7; i++) {
                 ahead.add(submit(alice, job("backlog " + i, 10)));
             }
-            // each worker has taken one (the two share one forge-sim: one job is held on it, the other waits)
+            // each worker has taken one, held on its forge-sim, and the scheduler gave each its next one
             awaitStatus(alice, ahead.subList(0, 2), "RUNNING", Duration.ofSeconds(30));
+            awaitSim(() -> forge.held() == heldBefore + 2);
             JsonNode accepted = alice.post("/api/v1/jobs", job("the one we watch", 10)).json();
             String watched = accepted.path("id").asString();
             ws.subscribe(watched, null);
 
             for (int move = 1; move <= 6; move++) {
                 int expected = 7 - move;
-                long held = heldBefore + move;
+                long held = heldBefore + 1 + move;
                 await("position " + expected).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
                         .until(() -> lastPosition(ws.framesFor(watched)) == expected
-                                && forge.state().calls().held() == held);
-                forge.releaseHeld(); // one job ahead finishes and its worker takes the next one in line
+                                && forge.held() == held);
+                forge.releaseOne(); // one job ahead finishes and its worker takes the next one in line
             }
             ws.await(f -> isJobFrame(f, watched) && f.path("job").path("status").asString().equals("RUNNING"),
                     Duration.ofSeconds(30));
@@ -131,7 +134,7 @@ class PipelineSystemIT {
 
     @Test
     void everyClientGetsAnOrderedStreamEndingInTheTerminalStateEvenAfterReconnecting() {
-        ForgeSimAdmin forge = system.forge().admin();
+        Forges forge = new Forges(system);
         forge.holdAtStep(10); // the job stays running until the flaky client has seen it running and dropped
         try {
             String id = submit(alice, job("a held lighthouse", 20));
@@ -178,16 +181,16 @@ class PipelineSystemIT {
     void cancelsAQueuedJobAtOnceAndARunningJobByInterruptingForge() {
         // every job is held on forge-sim after step 5 until it is interrupted (issue 15: the running jobs stay
         // running and the third stays queued however slow the machine is)
-        ForgeSimAdmin forge = system.forge().admin();
-        long interruptedBefore = forge.state().calls().interrupted();
-        long heldBefore = forge.state().calls().held();
+        Forges forge = new Forges(system);
+        long interruptedBefore = forge.interrupted();
+        long heldBefore = forge.held();
         forge.holdAtStep(5);
         try {
             String first = submit(alice, job("long a", 20));
             awaitStatus(alice, List.of(first), "RUNNING", Duration.ofSeconds(30));
-            awaitSim(() -> forge.state().calls().held() == heldBefore + 1); // a is on the GPU
+            awaitSim(() -> forge.held() == heldBefore + 1); // a is on the GPU
             String second = submit(alice, job("long b", 20));
-            awaitStatus(alice, List.of(second), "RUNNING", Duration.ofSeconds(30)); // b waits for the GPU
+            awaitStatus(alice, List.of(second), "RUNNING", Duration.ofSeconds(30)); // b on the other worker
             String queued = submit(alice, job("waiting c", 20)); // both workers are busy
 
             Http.Answer cancelQueued = alice.delete("/api/v1/jobs/" + queued);
@@ -197,13 +200,13 @@ class PipelineSystemIT {
             Http.Answer cancelRunning = alice.delete("/api/v1/jobs/" + first);
             assertThat(cancelRunning.status()).isEqualTo(202);
             awaitStatus(alice, List.of(first), "CANCELLED", Duration.ofSeconds(20));
-            assertThat(forge.state().calls().interrupted()).isEqualTo(interruptedBefore + 1);
+            assertThat(forge.interrupted()).isEqualTo(interruptedBefore + 1);
             assertThat(alice.delete("/api/v1/jobs/" + first).json().path("status").asString()).isEqualTo("CANCELLED");
 
-            awaitSim(() -> forge.state().calls().held() == heldBefore + 2); // now b is on the GPU
+            awaitSim(() -> forge.held() == heldBefore + 2); // b is on the other worker's GPU
             assertThat(alice.delete("/api/v1/jobs/" + second).status()).isEqualTo(202);
             awaitStatus(alice, List.of(second), "CANCELLED", Duration.ofSeconds(20));
-            assertThat(forge.state().calls().interrupted()).isEqualTo(interruptedBefore + 2);
+            assertThat(forge.interrupted()).isEqualTo(interruptedBefore + 2);
             assertThat(alice.get("/api/v1/jobs/" + queued).json().path("status").asString())
                     .as("a cancelled job is never run later").isEqualTo("CANCELLED");
         } finally {
@@ -212,6 +215,40 @@ class PipelineSystemIT {
     }
 
     // ---------- helpers ----------
+
+    /** The workers' forge-sims (one each) seen as one: a hold on all, counters summed, one held call let go. */
+    private record Forges(List<ForgeSimAdmin> all) {
+        Forges(ForgeQueueSystem system) {
+            this(system.forges().stream().map(ForgeSimProcess::admin).toList());
+        }
+
+        void holdAtStep(int step) {
+            all.forEach(f -> f.holdAtStep(step));
+        }
+
+        void clearFaults() {
+            all.forEach(ForgeSimAdmin::clearFaults);
+        }
+
+        long held() {
+            return all.stream().mapToLong(f -> f.state().calls().held()).sum();
+        }
+
+        long interrupted() {
+            return all.stream().mapToLong(f -> f.state().calls().interrupted()).sum();
+        }
+
+        /** Lets the call held on the first forge-sim that holds one go on. */
+        void releaseOne() {
+            for (ForgeSimAdmin f : all) {
+                if (f.state().heldNow() > 0) {
+                    f.releaseHeld();
+                    return;
+                }
+            }
+            throw new IllegalStateException("no forge-sim holds a call");
+        }
+    }
 
     private static String submit(Http http, Map<String, Object> body) {
         Http.Answer answer = http.post("/api/v1/jobs", body);

@@ -10,7 +10,10 @@ import java.lang.annotation.Target;
 @Retention(RetentionPolicy.RUNTIME)
 @interface Scenario {
 
-    /** Number of the scenario (issue 6 numbers the fault scenarios 1-10; the hostile-input ones follow). */
+    /**
+     * Number of the scenario (issue 6 numbers the fault scenarios 1-10, the hostile-input ones follow; 14-16 are the
+     * scheduler's, issue 16).
+     */
     int value();
 
     /** Short title for the summary line. */

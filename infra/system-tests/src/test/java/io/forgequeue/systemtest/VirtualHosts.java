@@ -30,7 +30,11 @@ final class VirtualHosts {
     private VirtualHosts() {
     }
 
-    /** A new virtual host on {@code broker} with all permissions for its user; the endpoint for it. */
+    /**
+     * A new virtual host on {@code broker} with all permissions for its user and the firehose on (every message
+     * published in it is also copied to {@code amq.rabbitmq.trace}, which {@link BrokerObserver} reads); the endpoint
+     * for it.
+     */
     static RabbitEndpoint createFresh(RabbitEndpoint broker, String prefix) {
         StringBuilder suffix = new StringBuilder();
         for (int i = 0; i < 6; i++) {
@@ -40,11 +44,20 @@ final class VirtualHosts {
         String name = (clean.length() > 40 ? clean.substring(0, 40) : clean) + "_fq" + ProcessHandle.current().pid()
                 + "_" + suffix;
         String vhost = URLEncoder.encode(name, StandardCharsets.UTF_8);
-        send(broker, "PUT", "/vhosts/" + vhost, "{}");
+        send(broker, "PUT", "/vhosts/" + vhost, "{\"tracing\":true}");
         send(broker, "PUT", "/permissions/" + vhost + "/" + URLEncoder.encode(broker.username(), StandardCharsets.UTF_8),
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
         return new RabbitEndpoint(broker.host(), broker.port(), broker.username(), broker.password(),
                 broker.managementPort(), name);
+    }
+
+    /**
+     * Turns the firehose of the endpoint's virtual host on (again): a node keeps that setting only while it runs, so
+     * after a restart it is off until set again.
+     */
+    static void enableTracing(RabbitEndpoint endpoint) {
+        send(endpoint, "PUT", "/vhosts/" + URLEncoder.encode(endpoint.virtualHost(), StandardCharsets.UTF_8),
+                "{\"tracing\":true}");
     }
 
     /** Deletes the endpoint's virtual host (and everything in it); quietly does nothing when that fails. */

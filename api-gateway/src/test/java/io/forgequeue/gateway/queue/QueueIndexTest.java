@@ -1,0 +1,343 @@
+package io.forgequeue.gateway.queue;
+
+import io.forgequeue.gateway.schedule.SchedulerPolicy;
+import io.forgequeue.model.JobStatus;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The in-memory queue every gateway keeps: order, standings, group heads, held slots, versions. */
+class QueueIndexTest {
+
+    private static final String POOL = "default";
+    private static final UUID ALICE = UUID.fromString("00000000-0000-0000-0000-00000000000a");
+    private static final UUID BOB = UUID.fromString("00000000-0000-0000-0000-00000000000b");
+
+    private final AtomicLong nanos = new AtomicLong(1_000);
+    private final QueueIndex index = new QueueIndex(SchedulerPolicy.FAIR.order(), nanos::get);
+
+    /** A job's state, built up in the test (defaults: waiting, normal, owner Alice, tag = ticket, version 1). */
+    private static final class Job {
+        UUID id = UUID.randomUUID();
+        long version = 1;
+        JobStatus status = JobStatus.QUEUED;
+        String pool = POOL;
+        UUID owner = ALICE;
+        int priority = 1;
+        double tag;
+        long ticket;
+        String checkpoint;
+        String sampler;
+        String worker;
+        int attempt;
+
+        Job(long ticket) {
+            this.ticket = ticket;
+            this.tag = ticket;
+        }
+
+        Job owner(UUID o) {
+            owner = o;
+            return this;
+        }
+
+        Job priority(int p) {
+            priority = p;
+            return this;
+        }
+
+        Job tag(double t) {
+            tag = t;
+            return this;
+        }
+
+        Job pool(String p) {
+            pool = p;
+            return this;
+        }
+
+        Job checkpoint(String c) {
+            checkpoint = c;
+            return this;
+        }
+
+        /** The next version: assigned to {@code w} as a new attempt. */
+        Job assignedTo(String w) {
+            version++;
+            worker = w;
+            attempt++;
+            return this;
+        }
+
+        /** The next version: RUNNING on its worker. */
+        Job running() {
+            version++;
+            status = JobStatus.RUNNING;
+            return this;
+        }
+
+        /** The next version: back in the queue, unassigned. */
+        Job givenBack() {
+            version++;
+            status = JobStatus.QUEUED;
+            worker = null;
+            return this;
+        }
+
+        /** The next version: finished. */
+        Job succeeded() {
+            version++;
+            status = JobStatus.SUCCEEDED;
+            worker = null;
+            return this;
+        }
+
+        Job version(long v) {
+            version = v;
+            return this;
+        }
+
+        JobState state() {
+            return new JobState(id, version, status, pool, owner, priority, tag, ticket, checkpoint, sampler, 1.0,
+                    0, worker, attempt, 0, 0);
+        }
+    }
+
+    private Job waiting(long ticket) {
+        return add(new Job(ticket));
+    }
+
+    private Job add(Job job) {
+        index.apply(job.state());
+        return job;
+    }
+
+    private int position(Job job) {
+        return index.standing(job.id).position();
+    }
+
+    @Test
+    void waitingJobsStandInPriorityThenFairTagThenTicketOrder() {
+        Job late = add(new Job(1).tag(5));
+        Job fair = add(new Job(2).tag(1));
+        Job tie = add(new Job(3).tag(1));
+        Job high = add(new Job(4).priority(0).tag(9));
+        Job low = add(new Job(5).priority(2).tag(0));
+
+        assertThat(List.of(position(high), position(fair), position(tie), position(late), position(low)))
+                .containsExactly(1, 2, 3, 4, 5);
+        assertThat(index.pick(POOL, s -> true).id()).isEqualTo(high.id);
+        assertThat(index.standing(low.id).ahead()).isEqualTo(4);
+    }
+
+    @Test
+    void theFifoPolicyOrdersByTicketOnly() {
+        QueueIndex fifo = new QueueIndex(SchedulerPolicy.FIFO.order(), nanos::get);
+        Job first = new Job(1).priority(2).tag(9);
+        Job second = new Job(2).priority(0).tag(0);
+        fifo.apply(second.state());
+        fifo.apply(first.state());
+
+        assertThat(fifo.standing(first.id).position()).isEqualTo(1);
+        assertThat(fifo.standing(second.id).position()).isEqualTo(2);
+    }
+
+    @Test
+    void assignedJobsThatHaveNotStartedStandAheadOfEveryWaitingJobButRunningOnesDoNot() {
+        Job running = waiting(1);
+        Job assigned = waiting(2);
+        Job mine = waiting(3);
+        index.apply(running.assignedTo("w1").state());
+        index.apply(running.running().state());
+        index.apply(assigned.assignedTo("w1").state());
+
+        assertThat(index.standing(mine.id)).isEqualTo(new QueueIndex.Standing(2, 0, false));
+        assertThat(index.standing(assigned.id)).as("it starts next").isEqualTo(new QueueIndex.Standing(1, 0, true));
+        assertThat(index.standing(running.id)).as("not queued").isNull();
+        assertThat(index.counts().get(POOL)).isEqualTo(new QueueIndex.PoolCounts(1, 1, 1, Map.of("", 1)));
+        assertThat(index.counts().get(POOL).queued()).isEqualTo(2);
+    }
+
+    @Test
+    void ownAheadCountsTheOwnersWaitingJobsBeforeItAcrossItsCheckpointGroups() {
+        add(new Job(1).owner(ALICE));
+        add(new Job(2).owner(BOB));
+        add(new Job(3).owner(ALICE).checkpoint("sdxl"));
+        add(new Job(4).owner(BOB).checkpoint("flux"));
+        Job mine = add(new Job(5).owner(ALICE));
+
+        QueueIndex.Standing standing = index.standing(mine.id);
+
+        assertThat(standing.position()).isEqualTo(5);
+        assertThat(standing.ownAhead()).as("Alice's two before it, in two groups").isEqualTo(2);
+        assertThat(index.waitingOf(ALICE, POOL)).isEqualTo(3);
+        assertThat(index.waitingOf(BOB, POOL)).isEqualTo(2);
+        assertThat(index.counts().get(POOL).perCheckpoint()).isEqualTo(Map.of("", 3, "sdxl", 1, "flux", 1));
+    }
+
+    @Test
+    void aJobJustSubmittedGetsTheStandingItWillHaveOnceItsNotificationArrives() {
+        waiting(1);
+        Job fresh = new Job(2);
+
+        assertThat(index.standingOf(fresh.state())).isEqualTo(new QueueIndex.Standing(2, 1, false));
+        assertThat(index.standingOf(new Job(1).pool("empty").state())).isEqualTo(new QueueIndex.Standing(1, 0, false));
+    }
+
+    @Test
+    void pickReturnsTheBestGroupHeadTheWorkerMayTakeWithoutLookingBehindHeads() {
+        Job aliceFlux = new Job(1).owner(ALICE).checkpoint("flux");
+        Job aliceFlux2 = new Job(2).owner(ALICE).checkpoint("flux");
+        Job aliceSdxl = new Job(3).owner(ALICE).checkpoint("sdxl");
+        Job bob = new Job(4).owner(BOB).checkpoint("flux");
+        for (Job job : List.of(aliceFlux, aliceFlux2, aliceSdxl, bob)) {
+            index.apply(job.state());
+        }
+        List<UUID> tested = new ArrayList<>();
+
+        JobState noFlux = index.pick(POOL, s -> {
+            tested.add(s.id());
+            return !"flux".equals(s.checkpoint());
+        });
+        JobState notAlice = index.pick(POOL, s -> !s.owner().equals(ALICE));
+        JobState nothing = index.pick(POOL, s -> false);
+
+        assertThat(noFlux.id()).isEqualTo(aliceSdxl.id);
+        assertThat(tested).as("only the heads of (owner, checkpoint, sampler) groups, in order")
+                .containsExactly(aliceFlux.id, aliceSdxl.id);
+        assertThat(notAlice.id()).isEqualTo(bob.id);
+        assertThat(nothing).isNull();
+        assertThat(index.pick("other-pool", s -> true)).isNull();
+        assertThat(index.candidates(POOL, s -> true, 10)).extracting(JobState::id)
+                .containsExactly(aliceFlux.id, aliceSdxl.id, bob.id);
+
+        index.apply(aliceFlux.assignedTo("w1").state());
+
+        assertThat(index.pick(POOL, s -> true).id()).as("the next of the group is its head now")
+                .isEqualTo(aliceFlux2.id);
+    }
+
+    @Test
+    void countsTheSlotsHeldPerWorkerAndPerOwnerUntilTheJobEndsOrIsGivenBack() {
+        Job one = add(new Job(1).owner(ALICE));
+        Job two = add(new Job(2).owner(ALICE));
+        Job three = add(new Job(3).owner(BOB));
+        index.apply(one.assignedTo("w1").state());
+        index.apply(two.assignedTo("w1").state());
+        index.apply(three.assignedTo("w2").state());
+
+        assertThat(index.heldBy("w1")).extracting(h -> h.job().id()).containsExactlyInAnyOrder(one.id, two.id);
+        assertThat(index.heldBy("w2")).extracting(h -> h.job().id()).containsExactly(three.id);
+        assertThat(index.heldBy("w3")).isEmpty();
+        assertThat(index.heldByOwner(ALICE)).isEqualTo(2);
+        assertThat(index.heldByOwner(BOB)).isEqualTo(1);
+        assertThat(index.workersHolding()).containsExactlyInAnyOrder("w1", "w2");
+        assertThat(index.ownersIn(POOL)).isEqualTo(Map.of(ALICE, 2, BOB, 1));
+
+        index.apply(one.running().state());
+        index.apply(one.succeeded().state());
+        index.apply(three.givenBack().state());
+
+        assertThat(index.heldBy("w1")).extracting(h -> h.job().id()).containsExactly(two.id);
+        assertThat(index.heldByOwner(ALICE)).isEqualTo(1);
+        assertThat(index.heldByOwner(BOB)).isZero();
+        assertThat(index.workersHolding()).containsExactly("w1");
+        assertThat(index.isWaiting(three.id)).isTrue();
+        assertThat(index.ownersIn(POOL)).isEqualTo(Map.of(ALICE, 1, BOB, 0));
+    }
+
+    @Test
+    void remembersWhenItLearnedOfAnAssignmentAndWhenItStartedRunningAcrossNewerVersions() {
+        Job job = waiting(1);
+        nanos.set(5_000);
+        index.apply(job.assignedTo("w1").state());
+        nanos.set(7_000);
+        index.apply(job.version(job.version + 1).state()); // e.g. a priority change: the same assignment
+        nanos.set(9_000);
+        index.apply(job.running().state());
+
+        QueueIndex.Held held = index.heldBy("w1").get(0);
+
+        assertThat(held.seenNanos()).isEqualTo(5_000);
+        assertThat(held.runningSinceNanos()).isEqualTo(9_000);
+        assertThat(held.running()).isTrue();
+
+        nanos.set(11_000);
+        index.apply(job.givenBack().state());
+        index.apply(job.assignedTo("w1").state());
+
+        QueueIndex.Held again = index.heldBy("w1").get(0);
+        assertThat(again.seenNanos()).as("a new assignment").isEqualTo(11_000);
+        assertThat(again.runningSinceNanos()).isZero();
+    }
+
+    @Test
+    void anOlderStateNeverOverwritesANewerOne() {
+        Job job = waiting(1);
+        JobState waitingV1 = job.state();
+        JobState assignedV2 = job.assignedTo("w1").state();
+        JobState runningV3 = job.running().state();
+        index.apply(runningV3);
+        long changes = index.changes();
+
+        index.apply(assignedV2);
+        index.apply(waitingV1);
+        index.apply(runningV3);
+
+        assertThat(index.changes()).isEqualTo(changes);
+        assertThat(index.isWaiting(job.id)).isFalse();
+        assertThat(index.heldBy("w1")).extracting(h -> h.job().status()).containsExactly(JobStatus.RUNNING);
+    }
+
+    @Test
+    void aJobThatLeftTheQueueIsNotBroughtBackByALateOlderState() {
+        Job job = waiting(1);
+        JobState assigned = job.assignedTo("w1").state();
+        index.apply(job.running().state());
+        index.apply(job.succeeded().state());
+
+        index.apply(assigned);
+
+        assertThat(index.heldBy("w1")).isEmpty();
+        assertThat(index.standing(job.id)).isNull();
+        assertThat(index.counts()).as("the pool has nothing left").isEmpty();
+    }
+
+    @Test
+    void replaceAllStartsOverFromWhatTheReloadRead() {
+        Job gone = waiting(1);
+        Job stays = waiting(2);
+        Job assigned = new Job(3).assignedTo("w1");
+        List<String> pools = new ArrayList<>();
+        index.onChange(pools::add);
+
+        index.replaceAll(List.of(stays.state(), assigned.state()));
+
+        assertThat(index.standing(gone.id)).isNull();
+        assertThat(index.standing(stays.id)).isEqualTo(new QueueIndex.Standing(2, 0, false));
+        assertThat(index.heldBy("w1")).hasSize(1);
+        assertThat(index.waitingCount()).isEqualTo(1);
+        assertThat(pools).as("one change, for every pool").containsExactly((String) null);
+    }
+
+    @Test
+    void tellsItsListenersWhichPoolChangedAndNothingForAnIgnoredState() {
+        List<String> pools = new ArrayList<>();
+        index.onChange(pools::add);
+        Job job = new Job(1).pool("a");
+
+        index.apply(job.state());
+        index.apply(job.state());
+        index.apply(new Job(2).pool("b").state());
+
+        assertThat(pools).containsExactly("a", "b");
+        assertThat(index.counts().keySet()).isEqualTo(Set.of("a", "b"));
+    }
+}

@@ -1,0 +1,136 @@
+package io.forgequeue.gateway.schedule;
+
+import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.gateway.fleet.FleetProperties;
+import io.forgequeue.gateway.fleet.WorkerDirectory;
+import io.forgequeue.gateway.job.JobMoves;
+import io.forgequeue.gateway.job.JobRow;
+import io.forgequeue.gateway.queue.JobState;
+import io.forgequeue.gateway.queue.QueueIndex;
+import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.system.BrokerConnection;
+import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.JobMessageTemplate;
+import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.CancelJobCommand;
+import io.forgequeue.model.JobStatus;
+import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerState;
+import io.forgequeue.model.WorkerStatus;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.mockito.ArgumentCaptor;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.anyLong;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.ArgumentMatchers.eq;
+import static org.mockito.Mockito.atLeast;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
+/** What the leader does when it takes assignments back: every one taken back is told to stop at once. */
+class DispatcherTakeBackTest {
+
+    private static final Duration PRESENCE = Duration.ofMillis(100);
+    private static final JobMoves.Lease LEASE = new JobMoves.Lease("gw1", 1);
+    private static final UUID INSTANCE = UUID.randomUUID();
+
+    private final QueueIndex index = mock(QueueIndex.class);
+    private final WorkerDirectory fleet = new WorkerDirectory(new FleetProperties(PRESENCE, Duration.ofMinutes(10)));
+    private final JobMoves moves = mock(JobMoves.class);
+    private final RabbitTemplate control = mock(RabbitTemplate.class);
+    private final WireJson json = new WireJson();
+    private final Dispatcher dispatcher;
+
+    DispatcherTakeBackTest() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        RabbitTemplate jobs = mock(RabbitTemplate.class);
+        BrokerConnection broker = mock(BrokerConnection.class);
+        when(broker.isConnected()).thenReturn(true);
+        long connectedAt = System.nanoTime(); // connected to the broker from now on
+        when(broker.hearingSinceNanos(anyLong())).thenReturn(connectedAt);
+        SchedulerProperties properties = new SchedulerProperties(true, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3),
+                Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
+                Duration.ofSeconds(5), new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10));
+        dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, mock(ApiKeys.class),
+                new JobMessageTemplate(jobs), control, json, properties,
+                new SchedulerMetrics(registry, new GatewayMetrics(registry)), mock(QueueStats.class), broker);
+    }
+
+    @Test
+    void theAssignmentsOfAWorkerTakenForLostAreToldToStop() {
+        UUID running = UUID.randomUUID();
+        UUID assigned = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        List<JobRow> revoked = List.of(row(running, 3), row(assigned, 1));
+        when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE))).thenReturn(revoked);
+        sleep(PRESENCE.multipliedBy(3)); // silent past the presence timeout
+
+        dispatcher.round(LEASE);
+
+        assertThat(stopsSent()).containsExactlyInAnyOrder(running + "#3@w1", assigned + "#1@w1");
+    }
+
+    @Test
+    void theLookaheadOfAPausedWorkerIsToldToStopWhenItIsTakenBack() {
+        UUID lookahead = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        sleep(Duration.ofMillis(5));
+        QueueIndex.Held held = new QueueIndex.Held(job(lookahead, 2), System.nanoTime(), 0);
+        fleet.accept(status("w1", WorkerState.PAUSED, 2));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        when(index.heldBy("w1")).thenReturn(List.of(held));
+        JobRow revoked = row(lookahead, 2);
+        when(moves.revokeAssignment(eq(lookahead), eq(2), eq("w1"), anyString(), eq(LEASE)))
+                .thenReturn(Optional.of(revoked));
+
+        dispatcher.round(LEASE);
+
+        assertThat(stopsSent()).containsExactly(lookahead + "#2@w1");
+    }
+
+    /** The stop commands published to the control exchange: job, attempt and worker ("jobId#attempt@worker"). */
+    private List<String> stopsSent() {
+        ArgumentCaptor<Message> sent = ArgumentCaptor.forClass(Message.class);
+        verify(control, atLeast(0)).send(eq(Topology.CONTROL_EXCHANGE), eq(""), sent.capture());
+        return sent.getAllValues().stream().map(m -> json.read(m.getBody(), CancelJobCommand.class))
+                .map(c -> c.jobId() + "#" + c.attempt() + "@" + c.workerId()).toList();
+    }
+
+    private static WorkerStatus status(String worker, WorkerState state, long seq) {
+        return new WorkerStatus(worker, INSTANCE, "default", state, seq, null, null, 50, Instant.now());
+    }
+
+    private static JobRow row(UUID id, int attempt) {
+        JobRow row = mock(JobRow.class);
+        when(row.id()).thenReturn(id);
+        when(row.attempt()).thenReturn(attempt);
+        return row;
+    }
+
+    private static JobState job(UUID id, int attempt) {
+        return new JobState(id, 1, JobStatus.QUEUED, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1",
+                attempt, 0, 0);
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+}

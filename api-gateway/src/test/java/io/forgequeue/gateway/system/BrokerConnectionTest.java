@@ -1,0 +1,68 @@
+package io.forgequeue.gateway.system;
+
+import com.rabbitmq.client.ShutdownSignalException;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.mockito.Mockito.mock;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** When the broker connection counts as up, and since when the scheduler can hear the workers through it. */
+class BrokerConnectionTest {
+
+    private final AtomicLong now = new AtomicLong(1_000);
+    private final BrokerConnection link = new BrokerConnection(mock(ConnectionFactory.class),
+            new GatewayMetrics(new SimpleMeterRegistry()), now::get);
+
+    @Test
+    void isDownUntilAConnectionIsCreated() {
+        assertThat(link.isConnected()).isFalse();
+        assertThat(link.hearingSinceNanos(now.get())).isEqualTo(1_000);
+
+        link.onCreate(null);
+        now.set(5_000);
+
+        assertThat(link.isConnected()).isTrue();
+        assertThat(link.hearingSinceNanos(now.get())).as("since the connection came up").isEqualTo(1_000);
+    }
+
+    @Test
+    void aLostConnectionIsDownAndTheHearingStartsAgainWhenItIsBack() {
+        link.onCreate(null);
+        now.set(2_000);
+        link.onShutDown(new ShutdownSignalException(true, false, null, null));
+
+        assertThat(link.isConnected()).isFalse();
+        now.set(3_000);
+        assertThat(link.hearingSinceNanos(now.get())).as("hears nothing while down").isEqualTo(3_000);
+
+        now.set(4_000);
+        link.onCreate(null);
+        now.set(9_000);
+        assertThat(link.isConnected()).isTrue();
+        assertThat(link.hearingSinceNanos(now.get())).isEqualTo(4_000);
+    }
+
+    @Test
+    void aFailedConnectionAttemptOrACloseIsDown() {
+        link.onCreate(null);
+        link.onFailed(new RuntimeException("refused"));
+        assertThat(link.isConnected()).isFalse();
+
+        link.onCreate(null);
+        link.onClose(null);
+        assertThat(link.isConnected()).isFalse();
+    }
+
+    @Test
+    void anotherConnectionCreatedWhileUpDoesNotRestartTheHearing() {
+        link.onCreate(null);
+        now.set(7_000);
+        link.onCreate(null);
+
+        assertThat(link.hearingSinceNanos(now.get())).isEqualTo(1_000);
+    }
+}
