@@ -1,5 +1,6 @@
 package io.forgequeue.gateway;
 
+import io.forgequeue.gateway.quota.Priority;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
@@ -108,13 +109,14 @@ class JobHistoryIT extends IntegrationTestBase {
 
     @Test
     void meTellsTheKeysNameAndLimitsAndOffersExactlyThePrioritiesASubmissionAccepts() {
-        String key = newKey();
+        String key = newKey(TestKeys.Limits.defaults().maxQueued(7).maxRunning(2).maxPriority(Priority.NORMAL));
         String pool = newPool();
 
         JsonNode me = api().get(key, "/api/v1/me").json();
 
         assertThat(me.get("name").asString()).startsWith("key-");
-        assertThat(me.get("quota").get("maxQueued").asInt()).isEqualTo(50);
+        assertThat(me.get("quota").get("maxQueued").asInt()).isEqualTo(7);
+        assertThat(me.get("quota").get("maxRunning").asInt()).isEqualTo(2);
         assertThat(me.get("quota").get("maxPriority").asString()).isEqualTo("normal");
         assertThat(me.toString()).doesNotContain(key);
         List<String> offered = new ArrayList<>();
