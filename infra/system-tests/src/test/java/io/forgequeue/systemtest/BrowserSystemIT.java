@@ -736,6 +736,29 @@ class BrowserSystemIT {
         }
     }
 
+    @Test
+    @Order(11)
+    void aJobWhoseDataWereErasedSaysSoAndOffersNothingThatWouldNeedItsPromptOrImages() {
+        Http alice = system.http(0, ALICE_KEY);
+        openSignedIn();
+        recordPage();
+        submitFromTheForm("a private prompt to erase", "512x512", 4);
+        String jobId = awaitCard("a private prompt to erase", s -> s.status().equals("SUCCEEDED")).jobId();
+        awaitImage(jobId);
+
+        assertThat(alice.delete("/api/v1/jobs/" + jobId + "/data").status()).isEqualTo(200);
+        CardState erased = awaitCard("Prompt and images erased", s -> s.jobId().equals(jobId));
+        WebElement card = cardOf(jobId);
+        screenshot("13-erased", jobId);
+
+        assertThat(erased.badge()).isEqualTo("Done");
+        assertThat(card.findElements(By.cssSelector(".media img"))).as("no image left").isEmpty();
+        assertThat(card.findElement(By.cssSelector(".reuse")).isDisplayed()).as("no prompt to reuse").isFalse();
+        assertThat(card.findElement(By.cssSelector(".download-all")).isDisplayed()).isFalse();
+        assertThat(card.findElement(By.cssSelector(".hide")).isDisplayed()).as("it can still leave the history").isTrue();
+        assertThat(cardPrompts()).noneMatch(p -> p.contains("a private prompt to erase"));
+    }
+
     // ---------- the page ----------
 
     /** Opens the page and signs in with the form, unless the browser still has the key. */
