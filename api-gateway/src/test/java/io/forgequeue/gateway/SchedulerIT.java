@@ -373,6 +373,9 @@ class SchedulerIT extends IntegrationTestBase {
                 + silent.id() + " lost"));
         awaitCounter("gpu.gateway.scheduler.revocations", "lost", lostBefore + 2);
         assertThat(api().get(key, "/api/v1/jobs/" + jobs.get(0)).json().get("progress").asInt()).isZero();
+        // every assignment taken back is told to stop at once (in no particular order)
+        assertThat(List.of(nextStop(tap), nextStop(tap))).containsExactlyInAnyOrder(
+                jobs.get(0) + "#1@" + silent.id(), jobs.get(1) + "#1@" + silent.id());
 
         // what it reports now changes nothing; starting the attempt again gets it a stop for that attempt only
         double revokedBefore = counter("gpu.gateway.events.rejected", "reason", "revoked");
@@ -381,11 +384,7 @@ class SchedulerIT extends IntegrationTestBase {
                 .until(() -> counter("gpu.gateway.events.rejected", "reason", "revoked") >= revokedBefore + 2);
         assertThat(assignment(jobs.get(0))).containsEntry("status", "QUEUED");
         running.publish(running.running());
-        CancelJobCommand stop = JobAttempt.WIRE.readValue(await().atMost(Duration.ofSeconds(10))
-                .until(() -> BROKER.take(tap), m -> m != null).getBody(), CancelJobCommand.class);
-        assertThat(stop.jobId()).isEqualTo(jobs.get(0));
-        assertThat(stop.attempt()).isEqualTo(1);
-        assertThat(stop.workerId()).isEqualTo(silent.id());
+        assertThat(nextStop(tap)).isEqualTo(jobs.get(0) + "#1@" + silent.id());
 
         // both run elsewhere, as new assignments
         TestWorker other = worker(pool);
@@ -521,5 +520,12 @@ class SchedulerIT extends IntegrationTestBase {
                 .isEqualTo(2);
         assertThat(heldBy(first.id())).isZero();
         assertThat(jobs.stream().filter(id -> assignedWorker(id) == null).count()).isEqualTo(1);
+    }
+
+    /** The next stop command on the control tap, as "jobId#attempt@worker". */
+    private static String nextStop(String tap) {
+        CancelJobCommand stop = JobAttempt.WIRE.readValue(await().atMost(Duration.ofSeconds(10))
+                .until(() -> BROKER.take(tap), m -> m != null).getBody(), CancelJobCommand.class);
+        return stop.jobId() + "#" + stop.attempt() + "@" + stop.workerId();
     }
 }
