@@ -3,13 +3,14 @@ package io.forgequeue.gateway;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import org.slf4j.LoggerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.system.CapturedOutput;
-import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -45,7 +46,6 @@ import static org.assertj.core.api.Assertions.assertThat;
                 "logging.level.org.springframework.web=DEBUG",
                 "logging.level.org.hibernate.SQL=DEBUG",
                 "logging.level.org.hibernate.orm.jdbc.bind=TRACE"})
-@ExtendWith(OutputCaptureExtension.class)
 class AdminApiIT {
 
     static final String ADMIN_TOKEN = "admin-token-for-the-admin-api-it-0001";
@@ -76,7 +76,12 @@ class AdminApiIT {
     }
 
     @Test
-    void createsAKeyWhoseSecretIsShownOnceAndNeverStoredOrLogged(CapturedOutput output) {
+    void createsAKeyWhoseSecretIsShownOnceAndNeverStoredOrLogged() {
+        // every line logged meanwhile, at every level this test switched on (tests log to a file, not the console)
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+        logged.start();
+        root.addAppender(logged);
         Api.Response created = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys",
                 "{\"name\":\"alice\",\"maxQueued\":3,\"weight\":2,\"maxPriority\":\"high\"}");
         String secret = created.json().path("secret").asString();
@@ -108,7 +113,10 @@ class AdminApiIT {
         assertThat(jdbc.queryForList("select row_to_json(k)::text from api_key k", String.class))
                 .isNotEmpty().noneMatch(row -> row.contains(secret.substring(8)));
         // logged: the creation (so the capture works), never the secret
-        assertThat(output.getAll()).contains("ApiKey(id=" + id + ") created").doesNotContain(secret.substring(3));
+        root.detachAppender(logged);
+        List<String> lines = logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        assertThat(lines).anyMatch(line -> line.contains("ApiKey(id=" + id + ") created"))
+                .noneMatch(line -> line.contains(secret.substring(3)));
     }
 
     @Test

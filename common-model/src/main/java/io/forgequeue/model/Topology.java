@@ -106,13 +106,18 @@ public final class Topology {
 
     /** Whether {@code pool} is a usable pool name: 1 to 64 characters of {@code [a-z0-9-]}. */
     public static boolean isValidPool(String pool) {
-        return pool != null && pool.matches("[a-z0-9][a-z0-9-]{0,63}");
+        return pool != null && POOL_NAME.matcher(pool).matches();
     }
 
     /** Whether {@code workerId} is usable in queue names: 1 to 100 characters of {@code [A-Za-z0-9._-]}. */
     public static boolean isValidWorkerId(String workerId) {
-        return workerId != null && workerId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
+        return workerId != null && WORKER_ID.matcher(workerId).matches();
     }
+
+    // compiled once: every worker announcement is checked (500 workers: 1,000 checks a second per gateway)
+    private static final java.util.regex.Pattern POOL_NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,63}");
+    private static final java.util.regex.Pattern WORKER_ID = java.util.regex.Pattern.compile(
+            "[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
 
     private static String requireWorkerId(String workerId) {
         if (!isValidWorkerId(workerId)) {

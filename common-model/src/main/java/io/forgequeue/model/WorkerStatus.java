@@ -88,13 +88,29 @@ public record WorkerStatus(String workerId, UUID instance, String pool, WorkerSt
             if (checkpoint == null) {
                 return null;
             }
-            String name = checkpoint.trim().replaceFirst("\\s*\\[[0-9a-fA-F]{6,64}]$", "").replace('/', '_')
-                    .replace('\\', '_');
+            // the scheduler compares names for every candidate and worker: remembered, and the patterns compiled once
+            String known = CANONICAL.get(checkpoint);
+            if (known != null) {
+                return known;
+            }
+            String name = HASH_SUFFIX.matcher(checkpoint.trim()).replaceFirst("").replace('/', '_').replace('\\', '_');
             int dot = name.lastIndexOf('.');
-            if (dot > 0 && name.substring(dot + 1).matches("(?i)safetensors|ckpt|pt|pth|bin|gguf")) {
+            if (dot > 0 && MODEL_EXTENSION.matcher(name.substring(dot + 1)).matches()) {
                 name = name.substring(0, dot);
             }
+            if (CANONICAL.size() >= CANONICAL_MAX) {
+                CANONICAL.clear();
+            }
+            CANONICAL.put(checkpoint, name);
             return name;
         }
+
+        private static final java.util.regex.Pattern HASH_SUFFIX = java.util.regex.Pattern.compile(
+                "\\s*\\[[0-9a-fA-F]{6,64}]$");
+        private static final java.util.regex.Pattern MODEL_EXTENSION = java.util.regex.Pattern.compile(
+                "(?i)safetensors|ckpt|pt|pth|bin|gguf");
+        /** Canonical names already computed (checkpoint names are few; bounded all the same). */
+        private static final java.util.Map<String, String> CANONICAL = new java.util.concurrent.ConcurrentHashMap<>();
+        private static final int CANONICAL_MAX = 10_000;
     }
 }

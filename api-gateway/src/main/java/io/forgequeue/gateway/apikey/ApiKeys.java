@@ -3,10 +3,10 @@ package io.forgequeue.gateway.apikey;
 import io.forgequeue.gateway.quota.Quota;
 import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.PostgresNotifications;
+import io.forgequeue.gateway.system.SqlArrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.dao.DataAccessException;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 
@@ -15,7 +15,12 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,8 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * API keys, stored as SHA-256 hashes (the keys are long random strings, so a plain fast hash is enough; the key
  * itself is never stored or logged), with their quotas. The hot path of every request: one indexed select by hash
- * with plain SQL, cached (the admin API, {@link KeyAdministration}, maps the same table with JPA). Lookups are cached for {@link ApiKeyProperties#cacheTtl()},
- * misses for a few seconds; a change of a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
+ * with plain SQL, cached (the admin API, {@link KeyAdministration}, maps the same table with JPA). Lookups are
+ * cached for {@link ApiKeyProperties#cacheTtl()}, misses for a few seconds, quotas until the key changes; a change of
+ * a key on any gateway (PostgreSQL notification {@code fq_keys}) drops this
  * gateway's copies at once and is announced as {@link ApiKeyChanged}. Thread-safe.
  */
 @Service
@@ -43,7 +49,7 @@ public class ApiKeys {
     private final ApplicationEventPublisher events;
     private final long ttlNanos;
     private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<UUID, CachedQuota> quotaCache = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<UUID, Quota> quotaCache = new ConcurrentHashMap<>();
     /** Grows with every drop of cached entries: a lookup that overlapped one does not store what it read. */
     private final AtomicLong generation = new AtomicLong();
 
@@ -90,35 +96,51 @@ public class ApiKeys {
     }
 
     /**
-     * The quota of the key with this id (the defaults for an unknown key). Cached like authentication; the scheduler
-     * asks for it on every pick.
+     * The quota of the key with this id (the defaults for an unknown key). The scheduler asks for it for every
+     * candidate of every pick, so quotas are cached until the key changes (the {@code fq_keys} notification drops the
+     * entry on every gateway, a gap in the notifications drops them all), not for a time: with thousands of keys a
+     * time-to-live made the scheduler look one up in PostgreSQL on most decisions (issue 21). A miss costs one query;
+     * {@link #loadQuotas} fills many misses with one.
      */
     public Quota quotaOf(UUID keyId) {
-        long now = System.nanoTime();
-        CachedQuota cached = quotaCache.get(keyId);
-        if (cached != null && now < cached.expiresAt()) {
-            return cached.quota();
+        Quota cached = quotaCache.get(keyId);
+        if (cached != null) {
+            return cached;
+        }
+        loadQuotas(List.of(keyId));
+        return quotaCache.getOrDefault(keyId, defaults());
+    }
+
+    /** Caches the quotas of those of {@code keyIds} not cached yet, with one statement (none when all are). */
+    public void loadQuotas(Collection<UUID> keyIds) {
+        List<UUID> missing = new ArrayList<>();
+        for (UUID id : keyIds) {
+            if (!quotaCache.containsKey(id)) {
+                missing.add(id);
+            }
+        }
+        if (missing.isEmpty()) {
+            return;
         }
         long generation = this.generation.get();
-        Quota quota;
-        try {
-            quota = jdbc.sql("select " + COLUMNS + " from api_key where id = :id").param("id", keyId)
-                    .query((rs, i) -> caller(rs).quota()).optional().orElseGet(this::defaults);
-        } catch (DataAccessException e) {
-            if (cached != null) {
-                return cached.quota();
-            }
-            throw e;
-        }
-        if (quotaCache.size() > CACHE_MAX) {
+        Map<UUID, Quota> found = new HashMap<>();
+        jdbc.sql("select " + COLUMNS + " from api_key where id = any(cast(:ids as uuid[]))")
+                .param("ids", SqlArrays.of(missing))
+                .query(rs -> {
+                    Caller c = caller(rs);
+                    found.put(c.keyId(), c.quota());
+                });
+        if (quotaCache.size() + missing.size() > CACHE_MAX) {
             quotaCache.clear();
         }
-        CachedQuota entry = new CachedQuota(quota, now + ttlNanos);
-        quotaCache.put(keyId, entry);
-        if (this.generation.get() != generation) {
-            quotaCache.remove(keyId, entry);
+        synchronized (this.generation) {
+            if (this.generation.get() != generation) {
+                return; // a key changed meanwhile: what was read may be older than the change; read again next time
+            }
+            for (UUID id : missing) {
+                quotaCache.put(id, found.getOrDefault(id, defaults()));
+            }
         }
-        return quota;
     }
 
     /** The quota a key without limits of its own has. */
@@ -163,16 +185,20 @@ public class ApiKeys {
      * change notification, and right after the admin API changed the key here (before the notification arrives).
      */
     void forget(UUID keyId) {
-        generation.incrementAndGet();
+        synchronized (generation) {
+            generation.incrementAndGet();
+            quotaCache.remove(keyId);
+        }
         cache.values().removeIf(c -> keyId.equals(c.keyId()));
-        quotaCache.remove(keyId);
     }
 
     /** After a gap in the notifications: any cached key may be stale. */
     private void forgetAll() {
-        generation.incrementAndGet();
+        synchronized (generation) {
+            generation.incrementAndGet();
+            quotaCache.clear();
+        }
         cache.clear();
-        quotaCache.clear();
     }
 
     private Caller caller(ResultSet rs) throws SQLException {
@@ -197,6 +223,4 @@ public class ApiKeys {
     private record Found(UUID keyId, Caller caller) {
     }
 
-    private record CachedQuota(Quota quota, long expiresAt) {
-    }
 }

@@ -65,6 +65,7 @@ public class WorkerDirectory {
         long now = clock.getAsLong();
         boolean[] changed = {false};
         boolean[] identityMayMatter = {false};
+        String[] oldIdentity = {null};
         workers.compute(status.workerId(), (id, old) -> {
             boolean sameInstance = old != null && old.instance().equals(status.instance());
             if (sameInstance && old.state() != WorkerState.GONE && status.seq() <= lastSeq.getOrDefault(id, -1L)) {
@@ -93,6 +94,7 @@ public class WorkerDirectory {
                     || !java.util.Objects.equals(old.running(), next.running())
                     || !java.util.Objects.equals(old.forge(), next.forge())
                     || !old.alive(now, timeoutNanos) || idleReports == 2;
+            oldIdentity[0] = old == null ? null : old.forgeIdentity();
             identityMayMatter[0] = old == null || !sameInstance || !old.alive(now, timeoutNanos)
                     || !java.util.Objects.equals(old.forgeIdentity(), next.forgeIdentity())
                     || (old.state() != next.state() && next.state() == WorkerState.GONE);
@@ -103,8 +105,18 @@ public class WorkerDirectory {
             }
             return next;
         });
-        // who holds which Forge changes only when a worker comes, goes or names another Forge: not on every status
-        boolean refusals = identityMayMatter[0] && refreshRefusals();
+        // who holds which Forge changes only when a worker comes, goes or names another Forge: not on every status,
+        // and only among the workers that name the Forge(s) concerned (issue 21: re-deciding the whole fleet for every
+        // worker that joined or came back made 500 workers' announcements pile up)
+        boolean refusals = false;
+        if (identityMayMatter[0]) {
+            java.util.Set<String> identities = new java.util.HashSet<>();
+            identities.add(oldIdentity[0]);
+            FleetWorker now2 = workers.get(status.workerId());
+            identities.add(now2 == null ? null : now2.forgeIdentity());
+            identities.remove(null);
+            refusals = refreshRefusals(identities, status.workerId());
+        }
         if (changed[0] || refusals) {
             fire();
         }
@@ -198,10 +210,23 @@ public class WorkerDirectory {
     }
 
     /** Re-decides which workers share a Forge; true when a refusal started or ended. */
-    private synchronized boolean refreshRefusals() {
+    private boolean refreshRefusals() {
+        return refreshRefusals(null, null);
+    }
+
+    /**
+     * Re-decides which workers share a Forge, among the workers naming one of {@code identities} and the worker
+     * {@code workerId} (all workers when {@code identities} is null); true when a refusal started or ended.
+     */
+    private synchronized boolean refreshRefusals(java.util.Set<String> identities, String workerId) {
         long now = clock.getAsLong();
         Map<String, FleetWorker> holder = new java.util.HashMap<>();
-        List<FleetWorker> sorted = new ArrayList<>(workers.values());
+        List<FleetWorker> sorted = new ArrayList<>();
+        for (FleetWorker w : workers.values()) {
+            if (identities == null || identities.contains(w.forgeIdentity()) || w.id().equals(workerId)) {
+                sorted.add(w);
+            }
+        }
         sorted.sort(Comparator.comparingLong(FleetWorker::instanceSeenNanos).thenComparing(FleetWorker::id));
         boolean changed = false;
         for (FleetWorker w : sorted) {

@@ -78,7 +78,7 @@ public final class QueueIndex {
     private final class Pool {
         final RankedSet<JobState> ranked = new RankedSet<>(order);
         /** Waiting jobs grouped by (owner, checkpoint, sampler): the scheduler picks among the groups' heads. */
-        final Map<GroupKey, TreeSet<JobState>> groups = new HashMap<>();
+        final Map<GroupKey, RankedSet<JobState>> groups = new HashMap<>();
         final Map<UUID, Set<GroupKey>> groupsOfOwner = new HashMap<>();
         final TreeSet<JobState> heads = new TreeSet<>(order);
         final Map<String, Integer> perCheckpoint = new HashMap<>();
@@ -161,9 +161,9 @@ public final class QueueIndex {
         Pool pool = pools.computeIfAbsent(s.pool(), p -> new Pool());
         pool.ranked.add(s);
         GroupKey key = GroupKey.of(s);
-        TreeSet<JobState> group = pool.groups.computeIfAbsent(key, g -> new TreeSet<>(order));
+        RankedSet<JobState> group = pool.groups.computeIfAbsent(key, g -> new RankedSet<>(order));
         pool.groupsOfOwner.computeIfAbsent(s.owner(), o -> new HashSet<>()).add(key);
-        JobState head = group.isEmpty() ? null : group.first();
+        JobState head = group.size() == 0 ? null : group.first();
         group.add(s);
         if (head == null || order.compare(s, head) < 0) {
             if (head != null) {
@@ -182,17 +182,17 @@ public final class QueueIndex {
         }
         pool.ranked.remove(s);
         GroupKey key = GroupKey.of(s);
-        TreeSet<JobState> group = pool.groups.get(key);
+        RankedSet<JobState> group = pool.groups.get(key);
         if (group != null) {
-            boolean wasHead = !group.isEmpty() && group.first().id().equals(s.id());
+            boolean wasHead = group.size() > 0 && group.first().id().equals(s.id());
             group.remove(s);
             if (wasHead) {
                 pool.heads.remove(s);
-                if (!group.isEmpty()) {
+                if (group.size() > 0) {
                     pool.heads.add(group.first());
                 }
             }
-            if (group.isEmpty()) {
+            if (group.size() == 0) {
                 pool.groups.remove(key);
                 Set<GroupKey> ofOwner = pool.groupsOfOwner.get(s.owner());
                 if (ofOwner != null && ofOwner.remove(key) && ofOwner.isEmpty()) {
@@ -299,7 +299,7 @@ public final class QueueIndex {
         int rank = pool.ranked.rank(s);
         int own = 0;
         for (GroupKey key : pool.groupsOfOwner.getOrDefault(s.owner(), Set.of())) {
-            own += pool.groups.get(key).headSet(s, false).size();
+            own += pool.groups.get(key).rank(s); // order statistics: a key's 10,000th job walks over no 9,999
         }
         return new Standing(1 + pool.assignedNotStarted + rank, own, false);
     }
@@ -387,6 +387,15 @@ public final class QueueIndex {
         }
         Map<UUID, OwnerJobs> out = new HashMap<>();
         counts.forEach((owner, c) -> out.put(owner, new OwnerJobs(c[0], c[1])));
+        return out;
+    }
+
+    /** The keys with jobs waiting for a hand-out, any pool. */
+    public synchronized Set<UUID> waitingOwners() {
+        Set<UUID> out = new HashSet<>();
+        for (Pool p : pools.values()) {
+            out.addAll(p.groupsOfOwner.keySet());
+        }
         return out;
     }
 

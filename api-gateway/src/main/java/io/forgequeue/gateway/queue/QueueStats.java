@@ -73,7 +73,7 @@ public class QueueStats {
         if (position == null) {
             return null;
         }
-        List<FleetWorker> workers = fleet.available(pool);
+        List<FleetWorker> workers = fleetView().available(pool);
         Eta eta = Eta.of(position, snapshot.pool(pool), workers.size(), properties.minSamplesForRange());
         if (eta == null || checkpoint == null || workers.stream().anyMatch(w -> w.hasLoaded(checkpoint))) {
             return eta;
@@ -94,6 +94,39 @@ public class QueueStats {
 
     private volatile String rateTable = "{}";
 
+    /** How long a view of the fleet serves ETAs and waiting reasons (far below the presence timeout). */
+    static final long FLEET_VIEW_NANOS = 250_000_000L;
+
+    /**
+     * The fleet as ETAs and waiting reasons see it: available workers per pool and counts, taken at most
+     * {@link #FLEET_VIEW_NANOS} ago. Every job view and every position frame asks; deciding it from the directory
+     * each time sorted the whole fleet per job (issue 21: with 500 workers, the main cost of position pushes and of
+     * the job views built on the scheduler's thread for each hand-out).
+     */
+    record FleetView(long takenNanos, Map<String, List<FleetWorker>> availableByPool,
+                     Map<String, WorkerDirectory.PoolFleet> byPool) {
+
+        List<FleetWorker> available(String pool) {
+            return availableByPool.getOrDefault(pool, List.of());
+        }
+    }
+
+    private volatile FleetView fleetView;
+
+    FleetView fleetView() {
+        FleetView v = fleetView;
+        long now = System.nanoTime();
+        if (v == null || now - v.takenNanos() > FLEET_VIEW_NANOS) {
+            Map<String, List<FleetWorker>> available = new HashMap<>();
+            for (FleetWorker w : fleet.available()) {
+                available.computeIfAbsent(w.pool(), p -> new java.util.ArrayList<>()).add(w);
+            }
+            v = new FleetView(now, available, fleet.byPool());
+            fleetView = v;
+        }
+        return v;
+    }
+
     /** Measured GPU seconds of one standard image (512x512, 20 steps) in {@code pool}, or a default. */
     public double secondsPerStandardImage(String pool) {
         Double measured = snapshot.pool(pool).secondsPerStandardImage();
@@ -105,7 +138,8 @@ public class QueueStats {
      * workers are there to run it.
      */
     public String blockedReason(String pool, String checkpoint) {
-        WorkerDirectory.PoolFleet workers = fleet.byPool().get(pool);
+        FleetView view = fleetView();
+        WorkerDirectory.PoolFleet workers = view.byPool().get(pool);
         if (workers == null || workers.available() + workers.paused() == 0) {
             return "No GPU is connected right now. Your job waits and starts on its own when one connects.";
         }
@@ -113,7 +147,7 @@ public class QueueStats {
             return "No GPU is available right now (its image server is unreachable or it is restarting). Your job "
                     + "waits and starts on its own when one is back.";
         }
-        if (checkpoint != null && fleet.available(pool).stream().noneMatch(w -> w.offersCheckpoint(checkpoint))) {
+        if (checkpoint != null && view.available(pool).stream().noneMatch(w -> w.offersCheckpoint(checkpoint))) {
             return "No GPU offers checkpoint " + checkpoint + " right now. Your job waits and starts when one does.";
         }
         return null;

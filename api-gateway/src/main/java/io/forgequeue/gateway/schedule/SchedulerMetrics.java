@@ -4,8 +4,10 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.JobStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import org.springframework.stereotype.Component;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -29,6 +31,7 @@ class SchedulerMetrics {
     private final Counter forced;
     private final Counter switching;
     private final Map<String, Counter> revocations;
+    private final Timer picks;
 
     SchedulerMetrics(MeterRegistry registry, GatewayMetrics gatewayMetrics) {
         this.gatewayMetrics = gatewayMetrics;
@@ -48,6 +51,13 @@ class SchedulerMetrics {
         switching = Counter.builder("gpu.gateway.scheduler.handouts.switching")
                 .description("Hand-outs that make the worker load another checkpoint first")
                 .register(registry);
+        picks = Timer.builder("gpu.gateway.scheduler.picks")
+                .description("The in-memory part of each hand-out: choosing the job for a worker from the queue index "
+                        + "(placement included), before the assignment statement")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(1_000))
+                .maximumExpectedValue(Duration.ofSeconds(1))
+                .register(registry);
         revocations = REVOCATION_REASONS.stream().collect(Collectors.toUnmodifiableMap(Function.identity(),
                 reason -> Counter.builder("gpu.gateway.scheduler.revocations").tag("reason", reason)
                         .description("Assignments taken back from workers, by reason").register(registry)));
@@ -56,6 +66,11 @@ class SchedulerMetrics {
     /** A job of {@code pool} handed out, {@code decisionNanos} from the pick to the committed assignment. */
     void handedOut(String pool, long decisionNanos) {
         gatewayMetrics.handedOut(pool, decisionNanos);
+    }
+
+    /** A job was chosen for a worker in {@code pickNanos} (in memory; the assignment statement follows). */
+    void picked(long pickNanos) {
+        picks.record(pickNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     /** The scheduler failed a job of {@code pool} (TOO_MANY_ATTEMPTS): counted with every other terminal job. */

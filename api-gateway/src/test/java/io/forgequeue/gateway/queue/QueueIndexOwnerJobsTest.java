@@ -42,6 +42,21 @@ class QueueIndexOwnerJobsTest {
         assertThat(index.jobsByOwner()).isEmpty();
     }
 
+    @Test
+    void aJobsOwnAheadCountsTheKeysEarlierJobsOverAllItsGroupsOfThePool() {
+        for (int i = 0; i < 1500; i++) { // several blocks of the order-statistic groups
+            waiting(alice, "pool-a", i % 2 == 0 ? "ckpt-1" : "ckpt-2");
+            waiting(bob, "pool-a", "ckpt-1");
+        }
+        UUID last = waiting(alice, "pool-a", "ckpt-1");
+        waiting(alice, "pool-b", "ckpt-1"); // another pool: not ahead
+
+        QueueIndex.Standing standing = index.standing(last);
+
+        assertThat(standing.ownAhead()).isEqualTo(1500);
+        assertThat(standing.position()).isEqualTo(3001);
+    }
+
     private UUID waiting(UUID owner, String pool, String checkpoint) {
         UUID id = UUID.randomUUID();
         index.apply(state(id, 1, JobStatus.QUEUED, owner, pool, checkpoint, null, ++ticket));

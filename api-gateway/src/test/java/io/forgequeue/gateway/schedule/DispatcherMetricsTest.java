@@ -9,7 +9,6 @@ import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.gateway.quota.Quota;
-import io.forgequeue.gateway.system.BrokerConnection;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
@@ -56,13 +55,8 @@ class DispatcherMetricsTest {
             new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, MAX_ATTEMPTS, Duration.ofSeconds(3),
                     Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
                     Duration.ofSeconds(5), new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
-            new SchedulerMetrics(registry, gatewayMetrics), mock(QueueStats.class), connectedBroker());
+            new SchedulerMetrics(registry, gatewayMetrics), mock(QueueStats.class), Brokers.connected());
 
-    private static BrokerConnection connectedBroker() {
-        BrokerConnection broker = mock(BrokerConnection.class);
-        when(broker.isConnected()).thenReturn(true);
-        return broker;
-    }
 
     // Bug regression (issue 16): a job the scheduler failed with TOO_MANY_ATTEMPTS was missing from
     // gpu_gateway_jobs_finished_total, so the failure ratio and "errors by code" never showed it.

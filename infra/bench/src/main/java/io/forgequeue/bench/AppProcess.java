@@ -75,6 +75,16 @@ final class AppProcess implements AutoCloseable {
         return log;
     }
 
+    /** SIGKILL now (a crash), and waits until the process is gone. */
+    void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** SIGTERM, then SIGKILL after {@code grace}. */
     void stop(Duration grace) {
         if (!process.isAlive()) {

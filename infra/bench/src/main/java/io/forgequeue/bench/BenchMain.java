@@ -28,18 +28,24 @@ public final class BenchMain {
     public static void main(String[] args) {
         Path root = BenchPaths.root();
         BenchOptions options;
+        ScaleOptions scale;
         try {
-            options = BenchOptions.parse(args, root);
+            List<String> rest = new ArrayList<>();
+            scale = ScaleOptions.parse(args, rest, List.of(args).contains("--quick"));
+            options = BenchOptions.parse(rest.toArray(String[]::new), root);
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
+            if (e.getMessage() != null && e.getMessage().startsWith("usage:")) {
+                System.err.print(ScaleOptions.usage());
+            }
             System.exit(2);
             return;
         }
-        int code = new BenchMain().run(root, options, String.join(" ", args));
+        int code = new BenchMain().run(root, options, scale, String.join(" ", args));
         System.exit(code);
     }
 
-    private int run(Path root, BenchOptions o, String argLine) {
+    private int run(Path root, BenchOptions o, ScaleOptions scale, String argLine) {
         String started = now();
         double loadAtStart = ProcStats.loadAverage();
         Path logDir = BenchPaths.createDirectories(o.outDir().resolve("logs"));
@@ -87,6 +93,22 @@ public final class BenchMain {
                     section("fairness: 3 keys, 2 workers, scheduler policies " + o.fairnessPolicies()
                             + " side by side (current build)");
                     fairnessGroup(ctx, jarSets.get(jarSets.size() - 1), report);
+                    report.write(o.outDir(), command, now(), ProcStats.loadAverage());
+                }
+                if (o.scenarios().contains("scale")) {
+                    section("the scheduler at scale: " + scale.workers() + " simulated workers, " + scale.keys()
+                            + " keys, " + scale.jobs() + " jobs (current build)");
+                    double before = ProcStats.loadAverage();
+                    List<ScenarioResult> scaled;
+                    try {
+                        scaled = ScaleScenario.run(ctx, scale);
+                    } catch (AssertionError e) { // test-support's readiness wait fails with an AssertionError
+                        throw new IllegalStateException(e.getMessage(), e);
+                    }
+                    for (ScenarioResult r : scaled) {
+                        r.detail("loadAverage1m", Map.of("before", before, "after", ProcStats.loadAverage()));
+                        report.add(r);
+                    }
                     report.write(o.outDir(), command, now(), ProcStats.loadAverage());
                 }
             } finally {

@@ -42,11 +42,14 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
     }
 
     static final List<String> ALL = List.of("ceiling", "duty", "overhead", "throughput", "submit", "fanout", "fairness");
+    /** Scenarios that run only when named ({@code --scenarios scale}): not part of the default set. */
+    static final List<String> ON_REQUEST = List.of("scale");
 
     static String usage() {
         return """
                 usage: infra/bench/run.sh [options]
-                  --scenarios a,b,...     any of ceiling,duty,overhead,throughput,submit,fanout,fairness (default: all)
+                  --scenarios a,b,...     any of ceiling,duty,overhead,throughput,submit,fanout,fairness (default: all),
+                                          or scale (the scheduler at scale, simulated workers; only when named)
                   --compare-with DIR      also run every scenario on the api-gateway/gpu-worker jars in DIR (a baseline),
                                           interleaved with the current build, and report current/baseline ratios
                   --quick                 small sizes (a smoke run of a few minutes)
@@ -119,7 +122,7 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
         }
         List<String> scenarios = v.containsKey("scenarios") ? List.of(v.remove("scenarios").split(",")) : ALL;
         for (String s : scenarios) {
-            if (!ALL.contains(s)) {
+            if (!ALL.contains(s) && !ON_REQUEST.contains(s)) {
                 throw new IllegalArgumentException("unknown scenario '" + s + "'\n" + usage());
             }
         }

@@ -7,6 +7,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -64,6 +68,25 @@ final class BenchServers implements AutoCloseable {
     String describe() {
         return "RabbitMQ 127.0.0.1:" + rabbitPort + " (management " + (rabbitPort + 10000) + "), PostgreSQL 127.0.0.1:"
                 + pgPort + " (durable), data under " + runDir;
+    }
+
+    /**
+     * Loads pg_stat_statements into the benchmark's PostgreSQL (its own server configuration: ALTER SYSTEM, then a
+     * restart) unless it is loaded already; the scale scenario reads statements per hand-out from it.
+     */
+    void enableStatementStatistics() {
+        try (Connection c = postgres.connect(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("show shared_preload_libraries")) {
+            rs.next();
+            if (rs.getString(1).contains("pg_stat_statements")) {
+                return;
+            }
+            s.execute("alter system set shared_preload_libraries = 'pg_stat_statements'");
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not configure pg_stat_statements: " + e, e);
+        }
+        script("postgres.sh", "stop");
+        script("postgres.sh", "start");
     }
 
     private static long readPid(Path file) {

@@ -18,14 +18,16 @@ import static java.time.Duration.ofSeconds;
 /**
  * Issue 6, scenarios 2 and 4: RabbitMQ and PostgreSQL restarted under load. The system runs on a RabbitMQ node and
  * a PostgreSQL cluster of its own ({@link PrivateServer}: ports {@value PrivateServer#RABBIT_PORT} and
- * {@value PrivateServer#PG_PORT}, data under {@code .run/faults}), never on the shared test servers.
+ * {@value PrivateServer#PG_PORT} or the next free ones, data under {@code .run/faults}), never on the shared test
+ * servers.
  */
 class FaultInfrastructureRestartIT extends FaultSuite {
 
     @Override
     ForgeQueueSystem.Builder system() {
         return ForgeQueueSystem.builder("faultinfra").gateways(2).workers(2)
-                .privateRabbit(PrivateServer.RABBIT_PORT).privatePostgres(PrivateServer.PG_PORT)
+                .privateRabbit(PrivateServer.freePort(true, PrivateServer.RABBIT_PORT))
+                .privatePostgres(PrivateServer.freePort(false, PrivateServer.PG_PORT))
                 .forgeArgs(STEADY_FORGE)
                 .gatewayEnv(Map.of("GATEWAY_QUOTAS_MAXQUEUED", "100000"));
     }

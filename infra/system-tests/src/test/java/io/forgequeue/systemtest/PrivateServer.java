@@ -46,6 +46,31 @@ final class PrivateServer implements AutoCloseable {
         return new PrivateServer(Kind.POSTGRES, port);
     }
 
+    /**
+     * {@code preferred} when it (and for RabbitMQ the ports derived from it: management +10000, prometheus +11000,
+     * distribution +20000) is free on loopback, else the next free one in steps of 2. Another run on the same machine
+     * (a second checkout's tests, a server an aborted run left behind) then costs a different port instead of a
+     * failed suite: a CI run failed with "postgres.sh start (port 55434) failed" while another checkout's server held
+     * the port.
+     */
+    static int freePort(boolean rabbit, int preferred) {
+        for (int port = preferred; port < preferred + 40; port += 2) {
+            if (rabbit ? free(port) && free(port + 10000) && free(port + 11000) && free(port + 20000) : free(port)) {
+                return port;
+            }
+        }
+        throw new IllegalStateException("no free port from " + preferred + " to " + (preferred + 38));
+    }
+
+    private static boolean free(int port) {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
+            socket.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** {@code <repo>/.run/faults}. */
     static Path runDir() {
         return SystemPaths.root().resolve(".run").resolve("faults");

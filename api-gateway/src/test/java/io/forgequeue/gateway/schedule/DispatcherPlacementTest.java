@@ -1,0 +1,142 @@
+package io.forgequeue.gateway.schedule;
+
+import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.gateway.fleet.FleetProperties;
+import io.forgequeue.gateway.fleet.WorkerDirectory;
+import io.forgequeue.gateway.job.JobMoves;
+import io.forgequeue.gateway.job.JobRow;
+import io.forgequeue.gateway.queue.QueueIndex;
+import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.quota.Priority;
+import io.forgequeue.gateway.quota.Quota;
+import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.JobMessageTemplate;
+import io.forgequeue.gateway.system.WireJson;
+import io.forgequeue.model.JobMessage;
+import io.forgequeue.model.JobSpec;
+import io.forgequeue.model.JobStatus;
+import io.forgequeue.model.WorkerState;
+import io.forgequeue.model.WorkerStatus;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.when;
+
+/**
+ * Placement within one round, with the soonest worker per loaded checkpoint remembered for the round (issue 21): a
+ * worker is not given a checkpoint switch while another that has the checkpoint loaded would start the job sooner,
+ * and what an assignment changes in the round is seen by the next decision.
+ */
+class DispatcherPlacementTest {
+
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final QueueIndex index = new QueueIndex(SchedulerPolicy.FAIR.order(), System::nanoTime);
+    private final WorkerDirectory fleet = new WorkerDirectory(new FleetProperties(Duration.ofSeconds(5),
+            Duration.ofMinutes(10)));
+    private final JobMoves moves = mock(JobMoves.class);
+    private final ApiKeys keys = mock(ApiKeys.class);
+    private final WireJson json = mock(WireJson.class);
+    private final Dispatcher dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
+            new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), json,
+            new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3), Duration.ofMillis(500),
+                    Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1), Duration.ofSeconds(5),
+                    new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
+            new SchedulerMetrics(registry, new GatewayMetrics(registry)), oneSecondPerStandardImage(), Brokers.connected());
+    private final UUID owner = UUID.randomUUID();
+    private final Map<UUID, JobRow> waiting = new HashMap<>();
+    private final Map<UUID, String> assignedTo = new HashMap<>();
+
+    @Test
+    void jobsOfACheckpointGoToTheWorkerThatHasItLoadedWhileItWouldStartThemSooner() {
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-b");
+        UUID first = job("ckpt-a", 0.0, 1, 1.0);
+        UUID second = job("ckpt-a", 1.0, 2, 1.0);
+        when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
+        when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
+        when(moves.assign(any(), anyString(), anyInt(), any())).thenAnswer(call -> {
+            UUID id = call.getArgument(0);
+            String worker = call.getArgument(1);
+            assignedTo.put(id, worker);
+            JobRow w = waiting.get(id);
+            JobRow row = new JobRow(id, owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0, null, null,
+                    null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1, w.fairTag(), 1.0, worker,
+                    Instant.now(), Instant.now());
+            return Optional.of(new JobMoves.Assigned(row, new JobMessage(id, 1, worker, w.ticket(), "default",
+                    w.spec(), Instant.now())));
+        });
+
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // w-a runs the first one (1 s) and then the second; w-b would need a 10 s switch first
+        assertThat(assignedTo).containsEntry(first, "w-a").containsEntry(second, "w-a");
+    }
+
+    @Test
+    void aSwitchIsMadeWhereItSavesWaiting() {
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-b");
+        UUID[] jobs = new UUID[4];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 20.0);
+        }
+        when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
+        when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
+        when(moves.assign(any(), anyString(), anyInt(), any())).thenAnswer(call -> {
+            UUID id = call.getArgument(0);
+            String worker = call.getArgument(1);
+            assignedTo.put(id, worker);
+            JobRow w = waiting.get(id);
+            JobRow row = new JobRow(id, owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0, null, null,
+                    null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1, w.fairTag(), 20.0,
+                    worker, Instant.now(), Instant.now());
+            return Optional.of(new JobMoves.Assigned(row, new JobMessage(id, 1, worker, w.ticket(), "default",
+                    w.spec(), Instant.now())));
+        });
+
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // the jobs cost 20 s each: once w-a holds two (40 s), w-b loading the checkpoint (10 s) starts sooner
+        assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
+    }
+
+    /** Job costs are in standard images; here one takes a GPU second, so a job's cost reads as its seconds. */
+    private static QueueStats oneSecondPerStandardImage() {
+        QueueStats stats = mock(QueueStats.class);
+        when(stats.secondsPerStandardImage(anyString())).thenReturn(1.0);
+        return stats;
+    }
+
+    private void worker(String id, String loaded) {
+        fleet.accept(new WorkerStatus(id, UUID.randomUUID(), "default", WorkerState.READY, 1, null,
+                new WorkerStatus.ForgeOffer("http://forge-" + id, List.of("ckpt-a", "ckpt-b"), List.of(), List.of(),
+                        loaded, Map.of(), null), 1000, Instant.now()));
+    }
+
+    private UUID job(String checkpoint, double tag, long ticket, double cost) {
+        UUID id = UUID.randomUUID();
+        JobSpec spec = new JobSpec("p", null, 512, 512, 20, 7.0, null, null, 1, checkpoint, 1);
+        JobRow row = new JobRow(id, owner, "default", ticket, spec, JobStatus.QUEUED, 0, 0, 0, null, null, null,
+                Map.of(), List.of(), null, Instant.now(), null, null, null, 1, 1, 1, tag, cost, null, null,
+                Instant.now());
+        waiting.put(id, row);
+        index.apply(row.toQueueState());
+        return id;
+    }
+}
