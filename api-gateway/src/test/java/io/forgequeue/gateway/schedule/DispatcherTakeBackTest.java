@@ -146,6 +146,30 @@ class DispatcherTakeBackTest {
         assertThat(stopsSent()).containsExactly(lostInTheRestart + "#1@w1");
     }
 
+    @Test
+    void aWorkerWhoseNewInstanceReplacesOneTheGatewayHeardHasItsOldAssignmentsTakenBackEvenRightAfterStartUp() {
+        UUID heldByTheOldInstance = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        // the gateway could hear workers from just before it first heard this one: within the presence timeout
+        when(broker.hearingSinceNanos(anyLong()))
+                .thenReturn(fleet.get("w1").orElseThrow().instanceSeenNanos() - 1_000_000);
+        QueueIndex.Held held = new QueueIndex.Held(running(heldByTheOldInstance, 1), System.nanoTime(), System.nanoTime());
+        sleep(Duration.ofMillis(5));
+        fleet.accept(new WorkerStatus("w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 50,
+                Instant.now()));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        when(index.heldBy("w1")).thenReturn(List.of(held));
+        JobRow revoked = row(heldByTheOldInstance, 1);
+        when(moves.revokeAssignment(eq(heldByTheOldInstance), eq(1), eq("w1"), anyString(), eq(LEASE)))
+                .thenReturn(Optional.of(revoked));
+
+        dispatcher.round(LEASE);
+
+        verify(moves).revokeAssignment(eq(heldByTheOldInstance), eq(1), eq("w1"),
+                eq("assigned before worker w1 restarted"), eq(LEASE));
+        assertThat(stopsSent()).containsExactly(heldByTheOldInstance + "#1@w1");
+    }
+
     /** The stop commands published to the control exchange: job, attempt and worker ("jobId#attempt@worker"). */
     private List<String> stopsSent() {
         ArgumentCaptor<Message> sent = ArgumentCaptor.forClass(Message.class);
