@@ -52,6 +52,10 @@ public class QueueStats {
         this.metrics = metrics;
         this.index = index;
         this.fleet = fleet;
+        // a change of the fleet ends the view at once: the position frames pushed because of it (a GPU came, went or
+        // paused) must tell what the fleet is now, not what it was up to 250 ms before, or "No GPU is available"
+        // stays on a waiting job until the queue next moves
+        fleet.onChange(() -> fleetView = null);
     }
 
     /** The latest snapshot of job times. */
@@ -99,7 +103,7 @@ public class QueueStats {
 
     /**
      * The fleet as ETAs and waiting reasons see it: available workers per pool and counts, taken at most
-     * {@link #FLEET_VIEW_NANOS} ago. Every job view and every position frame asks; deciding it from the directory
+     * {@link #FLEET_VIEW_NANOS} ago, and never from before the fleet's last change. Every job view and every position frame asks; deciding it from the directory
      * each time sorted the whole fleet per job (issue 21: with 500 workers, the main cost of position pushes and of
      * the job views built on the scheduler's thread for each hand-out).
      */
