@@ -303,6 +303,23 @@ final class TestWorker implements AutoCloseable {
         }
     }
 
+    /**
+     * Publishes one announcement of a worker that is not a {@code TestWorker} (for example one that never declares
+     * its queue) on {@code channel}, as a worker's WorkerAnnouncer does, and waits for the broker's confirm.
+     */
+    static void announce(Channel channel, WorkerStatus status) {
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE)
+                .deliveryMode(1).headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+        try {
+            channel.confirmSelect();
+            channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, false, props,
+                    JobAttempt.WIRE.writeValueAsBytes(status));
+            channel.waitForConfirmsOrDie(10_000);
+        } catch (IOException | InterruptedException | TimeoutException e) {
+            throw new IllegalStateException("could not publish the worker status", e);
+        }
+    }
+
     /** Falls silent (as if killed or frozen); its connection, queue and held message stay. */
     void stopAnnouncing() {
         announcing = false;

@@ -188,6 +188,61 @@ class WebSocketIT extends IntegrationTestBase {
     }
 
     @Test
+    void aQueueSubscriberGetsTheOverviewAtOnceThenAgainWhenJobsOrWorkersChangeAndOnlyThen() {
+        String key = newKey();
+        String jobs = newPool();
+        String gpus = newPool();
+        String worker = "wsq-" + UUID.randomUUID().toString().substring(0, 8);
+        UUID instance = UUID.randomUUID();
+        try (WsClient ws = WsClient.authenticated(port, key)) {
+            ws.send("{\"type\":\"subscribe\",\"scope\":\"queue\"}");
+            ws.next(f -> "subscribed".equals(f.path("type").asString()) && "queue".equals(f.path("scope").asString()));
+            JsonNode first = ws.nextOfType("queue");
+
+            UUID id = api().submit(key, Api.job(jobs, "counted in the header")).id();
+            JsonNode queued = ws.next(f -> pool(f, jobs) != null && pool(f, jobs).path("depth").asInt() == 1);
+            TestWorker.announce(BROKER.channel(), status(worker, instance, gpus, io.forgequeue.model.WorkerState.READY, 1));
+            ws.next(f -> pool(f, gpus) != null && pool(f, gpus).path("availableWorkers").asInt() == 1
+                    && pool(f, gpus).path("pausedWorkers").asInt() == 0);
+            TestWorker.announce(BROKER.channel(), status(worker, instance, gpus, io.forgequeue.model.WorkerState.PAUSED, 2));
+            ws.next(f -> pool(f, gpus) != null && pool(f, gpus).path("availableWorkers").asInt() == 0
+                    && pool(f, gpus).path("pausedWorkers").asInt() == 1);
+            TestWorker.announce(BROKER.channel(), status(worker, instance, gpus, io.forgequeue.model.WorkerState.GONE, 3));
+            ws.next(f -> "queue".equals(f.path("type").asString()) && (pool(f, gpus) == null
+                    || pool(f, gpus).path("availableWorkers").asInt() + pool(f, gpus).path("pausedWorkers").asInt() == 0));
+            api().delete(key, "/api/v1/jobs/" + id);
+            ws.next(f -> "queue".equals(f.path("type").asString())
+                    && (pool(f, jobs) == null || pool(f, jobs).path("depth").asInt() == 0));
+
+            assertThat(first.get("queue").has("at")).as("the same body as GET /api/v1/queue, without its time").isFalse();
+            assertThat(pool(queued, jobs).get("own").get("queued").asInt()).isEqualTo(1);
+            List<String> overviews = ws.seen().stream().filter(f -> "queue".equals(f.path("type").asString()))
+                    .map(JsonNode::toString).toList();
+            for (int i = 1; i < overviews.size(); i++) {
+                assertThat(overviews.get(i)).as("a frame only when something changed").isNotEqualTo(overviews.get(i - 1));
+            }
+        }
+    }
+
+    private static JsonNode pool(JsonNode frame, String pool) {
+        if (!"queue".equals(frame.path("type").asString())) {
+            return null;
+        }
+        for (JsonNode p : frame.path("queue").path("pools")) {
+            if (pool.equals(p.path("pool").asString())) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private static io.forgequeue.model.WorkerStatus status(String worker, UUID instance, String pool,
+                                                          io.forgequeue.model.WorkerState state, long seq) {
+        return new io.forgequeue.model.WorkerStatus(worker, instance, pool, state, seq, null, null, 1000,
+                java.time.Instant.now());
+    }
+
+    @Test
     void previewsReachTheClientsWatchingThatJob() {
         String key = newKey();
         String pool = newPool();

@@ -16,6 +16,8 @@ import java.util.UUID;
  * @param running         the assignment it said it works on, or null
  * @param forge           what its Forge offers, or null when unknown
  * @param instanceSeenNanos when this gateway first heard of this instance ({@link System#nanoTime()})
+ * @param replacedInstance whether this gateway had heard an earlier instance of this worker before this one (a
+ *                        restart it witnessed; false for the first instance it hears, e.g. right after it started)
  * @param lastSeenNanos   when this gateway last heard of it
  * @param idleSinceNanos  when the current run of idle READY statuses began, or 0 when it holds a job
  * @param idleReports     how many idle READY statuses in a row it sent
@@ -27,7 +29,8 @@ import java.util.UUID;
  *                        outcome may not be merged yet), newest last
  */
 public record FleetWorker(String id, UUID instance, String pool, WorkerState state, WorkerStatus.Assignment running,
-                          WorkerStatus.ForgeOffer forge, long instanceSeenNanos, long lastSeenNanos,
+                          WorkerStatus.ForgeOffer forge, long instanceSeenNanos, boolean replacedInstance,
+                          long lastSeenNanos,
                           long idleSinceNanos, int idleReports, String refusedBecause, long seq,
                           long intervalNanos, List<WorkerStatus.Assignment> movedOnFrom) {
 
@@ -60,7 +63,8 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
 
     /** This worker with another refusal reason. */
     FleetWorker withRefusal(String reason) {
-        return new FleetWorker(id, instance, pool, state, running, forge, instanceSeenNanos, lastSeenNanos,
+        return new FleetWorker(id, instance, pool, state, running, forge, instanceSeenNanos, replacedInstance,
+                lastSeenNanos,
                 idleSinceNanos, idleReports, reason, seq, intervalNanos, movedOnFrom);
     }
 

@@ -86,7 +86,8 @@ public class WorkerDirectory {
                 }
             }
             FleetWorker next = new FleetWorker(id, status.instance(), status.pool(), status.state(), status.running(),
-                    offer, sameInstance ? old.instanceSeenNanos() : now, now, idleSince, idleReports,
+                    offer, sameInstance ? old.instanceSeenNanos() : now,
+                    sameInstance ? old.replacedInstance() : old != null, now, idleSince, idleReports,
                     sameInstance ? old.refusedBecause() : null, status.seq(),
                     java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(Math.max(100, status.intervalMillis())),
                     movedOn);

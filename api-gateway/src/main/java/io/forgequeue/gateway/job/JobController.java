@@ -22,6 +22,7 @@ import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.PutMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
@@ -39,7 +40,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
-/** The jobs resource: submit, read, list, cancel, erase a finished job's data. */
+/**
+ * The jobs resource: submit, read, list and search, cancel (one or all waiting), hide from the history, erase a
+ * finished job's data.
+ */
 @RestController
 @RequestMapping("/api/v1/jobs")
 @Tag(name = "jobs")
@@ -51,15 +55,18 @@ import java.util.UUID;
 class JobController {
 
     static final int MAX_PAGE = 100;
+    static final int MAX_QUERY_CHARS = 200;
 
     private final JobService service;
     private final JobRepository jobs;
     private final JobViews views;
+    private final KeyJobs keyJobs;
 
-    JobController(JobService service, JobRepository jobs, JobViews views) {
+    JobController(JobService service, JobRepository jobs, JobViews views, KeyJobs keyJobs) {
         this.service = service;
         this.jobs = jobs;
         this.views = views;
+        this.keyJobs = keyJobs;
     }
 
     @PostMapping(consumes = "application/json")
@@ -102,7 +109,8 @@ class JobController {
 
     @GetMapping
     @Operation(summary = "List own jobs", description = "Newest first. Pass nextCursor as cursor for the next page; "
-            + "no nextCursor means the last page.")
+            + "no nextCursor means the last page. Filters combine: status, q (the prompt contains it, ignoring case) "
+            + "and hidden (jobs hidden from the history are left out unless hidden=true).")
     @ApiResponse(responseCode = "200", description = "A page of jobs")
     @ApiResponse(responseCode = "400", description = "Invalid status, limit or cursor (invalid-parameter)",
             content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
@@ -111,13 +119,22 @@ class JobController {
                                  @RequestParam(name = "status", required = false) List<String> status,
                                  @Parameter(description = "Page size, 1-100") @RequestParam(defaultValue = "20") int limit,
                                  @Parameter(description = "nextCursor of the previous page")
-                                 @RequestParam(required = false) String cursor) {
+                                 @RequestParam(required = false) String cursor,
+                                 @Parameter(description = "Only jobs whose prompt contains this text, ignoring case "
+                                         + "(at most " + MAX_QUERY_CHARS + " characters)")
+                                 @RequestParam(name = "q", required = false) String query,
+                                 @Parameter(description = "Also jobs hidden from the history")
+                                 @RequestParam(name = "hidden", defaultValue = "false") boolean withHidden) {
         if (limit < 1 || limit > MAX_PAGE) {
             throw invalid("limit", "must be between 1 and " + MAX_PAGE);
         }
+        String promptPart = query == null || query.isBlank() ? null : query.strip();
+        if (promptPart != null && promptPart.length() > MAX_QUERY_CHARS) {
+            throw invalid("q", "must be at most " + MAX_QUERY_CHARS + " characters");
+        }
         Set<JobStatus> statuses = parseStatuses(status);
         long before = cursor == null || cursor.isBlank() ? Long.MAX_VALUE : decodeCursor(cursor);
-        List<JobRow> page = jobs.list(caller.keyId(), statuses, before, limit + 1);
+        List<JobRow> page = jobs.list(caller.keyId(), statuses, promptPart, withHidden, before, limit + 1);
         List<JobView> items = new ArrayList<>();
         for (int i = 0; i < Math.min(limit, page.size()); i++) {
             items.add(views.toView(page.get(i)));
@@ -159,6 +176,46 @@ class JobController {
             schema = @Schema(implementation = ProblemDetail.class)))
     ResponseEntity<JobView> eraseData(@Parameter(hidden = true) Caller caller, @PathVariable UUID id) {
         return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(service.erase(caller, id));
+    }
+
+    @PostMapping("/cancel-waiting")
+    @Operation(summary = "Cancel all own waiting jobs", description = "Every QUEUED job of the caller becomes "
+            + "CANCELLED in one step (also one already handed to a GPU that has not started it). Running jobs go on; "
+            + "cancel them one by one.")
+    @ApiResponse(responseCode = "200", description = "How many jobs were cancelled")
+    ResponseEntity<CancelledCount> cancelWaiting(@Parameter(hidden = true) Caller caller) {
+        int cancelled = keyJobs.cancelWaitingOfOwner(caller.keyId());
+        return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(new CancelledCount(cancelled));
+    }
+
+    @PutMapping("/{id}/hidden")
+    @Operation(summary = "Hide a finished job from the history", description = "The job is left out of the list "
+            + "(unless hidden=true) and gets hiddenAt; it and its images stay readable by id. Idempotent. Open pages "
+            + "learn of it like any change (the version moves on).")
+    @ApiResponse(responseCode = "200", description = "The job, hidden")
+    @ApiResponse(responseCode = "404", description = "No such job among this key's jobs (job-not-found)",
+            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(responseCode = "409", description = "The job is still QUEUED or RUNNING (job-not-finished)",
+            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    ResponseEntity<JobView> hide(@Parameter(hidden = true) Caller caller, @PathVariable UUID id) {
+        return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(service.hide(caller, id, true));
+    }
+
+    @DeleteMapping("/{id}/hidden")
+    @Operation(summary = "Show a hidden job in the history again", description = "Undoes a hide. Idempotent.")
+    @ApiResponse(responseCode = "200", description = "The job, shown")
+    @ApiResponse(responseCode = "404", description = "No such job among this key's jobs (job-not-found)",
+            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    ResponseEntity<JobView> unhide(@Parameter(hidden = true) Caller caller, @PathVariable UUID id) {
+        return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(service.hide(caller, id, false));
+    }
+
+    /**
+     * The answer of cancel-waiting.
+     *
+     * @param cancelled how many waiting jobs were cancelled
+     */
+    record CancelledCount(int cancelled) {
     }
 
     /**

@@ -122,15 +122,44 @@ class JobRepository {
                 .optional();
     }
 
-    /** A page of the owner's jobs, newest first, with tickets below {@code beforeTicket}. */
-    List<JobRow> list(UUID owner, Set<JobStatus> statuses, long beforeTicket, int limit) {
+    /**
+     * A page of the owner's jobs, newest first, with tickets below {@code beforeTicket}: only those in
+     * {@code statuses} (empty: all), whose prompt contains {@code promptPart} ignoring case (null: any), and without
+     * the hidden ones unless {@code withHidden}. Walks the index job_owner_ticket.
+     */
+    List<JobRow> list(UUID owner, Set<JobStatus> statuses, String promptPart, boolean withHidden, long beforeTicket,
+                      int limit) {
         String filter = statuses.isEmpty() ? "" : " and j.status in (" + statuses.stream()
                 .map(s -> "'" + s.name() + "'").collect(Collectors.joining(",")) + ")";
-        return jdbc.sql("select " + JobRows.columns("j") + " from job j where j.owner_key_id = :owner "
+        if (!withHidden) {
+            filter += " and j.hidden_at is null";
+        }
+        if (promptPart != null) {
+            filter += " and strpos(lower(j.spec ->> 'prompt'), lower(:part)) > 0";
+        }
+        var statement = jdbc.sql("select " + JobRows.columns("j") + " from job j where j.owner_key_id = :owner "
                         + "and j.ticket < :before" + filter + " order by j.ticket desc limit :limit")
-                .param("owner", owner).param("before", beforeTicket).param("limit", limit)
+                .param("owner", owner).param("before", beforeTicket).param("limit", limit);
+        if (promptPart != null) {
+            statement = statement.param("part", promptPart);
+        }
+        return statement.query(rows).list();
+    }
+
+    /**
+     * Hides the owner's finished job from its history ({@code hide}) or shows it again, in one statement that also
+     * moves the version on (so every open page learns of it). Empty when the job does not exist, is not finished
+     * or already is as asked: {@link #find} tells which.
+     */
+    Optional<JobRow> hide(UUID owner, UUID id, boolean hide) {
+        return jdbc.sql("""
+                        update job set hidden_at = case when :hide then now() else null end, version = version + 1
+                        where id = :id and owner_key_id = :owner and status in ('SUCCEEDED', 'FAILED', 'CANCELLED')
+                          and (hidden_at is null) = :hide
+                        returning %s""".formatted(RETURNING))
+                .param("id", id).param("owner", owner).param("hide", hide)
                 .query(rows)
-                .list();
+                .optional();
     }
 
     /** The owner's jobs still QUEUED or RUNNING (at most its caps, so few). */

@@ -22,6 +22,7 @@ import java.util.UUID;
  * @param assignedWorker    the worker its current attempt is assigned to, or null
  * @param assignedAt        when that assignment was made, or null
  * @param queuedAt          when it last entered the queue
+ * @param hiddenAt          when its owner hid it from the history, or null
  * @param dataErasedAt      when its prompts, images and prompt-bearing metadata were erased (its owner asked, or the
  *                          retention time passed); null while it holds them. An erased job is a tombstone: see
  *                          {@link JobErasure}
@@ -33,14 +34,14 @@ public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec
                      Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
                      Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
                      double cost, String assignedWorker, Instant assignedAt, Instant queuedAt,
-                     Instant dataErasedAt, String dataErasedBy) {
+                     Instant hiddenAt, Instant dataErasedAt, String dataErasedBy) {
 
     public JobRow {
         metadata = metadata == null ? Map.of() : metadata;
         images = images == null ? List.of() : List.copyOf(images);
     }
 
-    /** A row whose data were not erased. */
+    /** A row that is shown in the history and whose data were not erased. */
     public JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
                   int progress, int attempt, long lastSeq, String workerId, String errorCode,
                   String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
@@ -49,7 +50,7 @@ public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec
                   double cost, String assignedWorker, Instant assignedAt, Instant queuedAt) {
         this(id, ownerKeyId, pool, ticket, spec, status, progress, attempt, lastSeq, workerId, errorCode, errorMessage,
                 metadata, images, cancelRequestedAt, createdAt, startedAt, finishedAt, lastEventAt, version, priority,
-                requestedPriority, fairTag, cost, assignedWorker, assignedAt, queuedAt, null, null);
+                requestedPriority, fairTag, cost, assignedWorker, assignedAt, queuedAt, null, null, null);
     }
 
     /** What the queue index keeps of this row. */

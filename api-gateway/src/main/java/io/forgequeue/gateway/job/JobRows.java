@@ -22,7 +22,7 @@ public class JobRows implements RowMapper<JobRow> {
             "status", "progress", "attempt", "last_seq", "worker_id", "error_code", "error_message",
             "metadata::text as metadata", "images::text as images", "cancel_requested_at", "created_at",
             "started_at", "finished_at", "last_event_at", "version", "priority", "requested_priority", "fair_tag", "cost",
-            "assigned_worker", "assigned_at", "queued_at", "data_erased_at", "data_erased_by");
+            "assigned_worker", "assigned_at", "queued_at", "hidden_at", "data_erased_at", "data_erased_by");
 
     private final WireJson json;
 
@@ -65,6 +65,7 @@ public class JobRows implements RowMapper<JobRow> {
                 rs.getString("assigned_worker"),
                 DbTime.get(rs, "assigned_at"),
                 DbTime.get(rs, "queued_at"),
+                DbTime.get(rs, "hidden_at"),
                 DbTime.get(rs, "data_erased_at"),
                 rs.getString("data_erased_by"));
     }

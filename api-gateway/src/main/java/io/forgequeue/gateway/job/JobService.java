@@ -188,6 +188,27 @@ class JobService {
     }
 
     /**
+     * Hides the caller's finished job from its history, or shows it again ({@code hide} false). Idempotent: a job
+     * already as asked is returned unchanged. A job still QUEUED or RUNNING cannot be hidden (409 job-not-finished).
+     */
+    JobView hide(Caller caller, UUID id, boolean hide) {
+        java.util.Optional<JobRow> changed = jobs.hide(caller.keyId(), id, hide);
+        if (changed.isPresent()) {
+            JobRow row = changed.get();
+            log.info("Job(id={}) {} by its owner", row.id(), hide ? "hidden" : "shown again");
+            events.publishEvent(new JobChanged(row, row.status(), null));
+            return views.toView(row);
+        }
+        JobRow current = jobs.find(caller.keyId(), id).orElseThrow(() -> notFound(id));
+        if (!current.status().isTerminal()) {
+            throw new ApiException(ApiProblem.JOB_NOT_FINISHED, "Job " + id + " is " + current.status()
+                    + "; only a finished job can be removed from the history (cancel it first).", List.of(),
+                    Map.of("jobId", id, "status", current.status().name()), HttpHeaders.EMPTY);
+        }
+        return views.toView(current);
+    }
+
+    /**
      * Erases a finished job's prompts and images ({@link JobErasure}); the job stays as a tombstone. Idempotent: a job
      * erased before is returned as it is. A job that is not finished yet is refused (409 job-not-finished): its
      * outcome could still bring images, so its owner cancels it first and erases it once it is CANCELLED.

@@ -29,6 +29,7 @@ import java.util.UUID;
  * @param version         increases with every change; WebSocket clients resume from it
  * @param priority        the priority class its owner asked for
  * @param waiting         why and behind whom it waits; only while QUEUED
+ * @param hiddenAt        when its owner hid it from the history (a finished job); absent while shown
  * @param dataErased      when and why the job's prompts and images were erased; only once they were (then
  *                        {@code spec.prompt} and {@code spec.negativePrompt} are empty, {@code images} is empty and
  *                        the error message is the code's default)
@@ -37,12 +38,13 @@ public record JobView(UUID id, JobStatus status, String pool, long ticket, Integ
                       int attempt, ErrorView error, List<ImageView> images, SpecView spec,
                       Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
                       Instant finishedAt, long version, Priority priority, WaitingView waiting,
-                      DataErasedView dataErased) {
+                      Instant hiddenAt, DataErasedView dataErased) {
 
     /** This view with another position and ETA. */
     public JobView withPosition(Integer newPosition, Eta newEta) {
         return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, error, images, spec,
-                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting, dataErased);
+                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting, hiddenAt,
+                dataErased);
     }
 
     /**
@@ -64,8 +66,11 @@ public record JobView(UUID id, JobStatus status, String pool, long ticket, Integ
      * @param next     whether it is already assigned to a GPU and starts when that GPU finishes its current job
      * @param blocked  why it cannot start right now however long it waits (no GPU available, no GPU offers its
      *                 checkpoint), for a person; null when it just waits its turn
+     * @param returned whether it was handed to a GPU before and given back (its GPU stopped, paused or left): it
+     *                 will run again. In job views always set; left out of position frames (it changes only with
+     *                 the job, whose update frame says so)
      */
-    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked) {
+    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked, Boolean returned) {
     }
 
     /**

@@ -45,8 +45,10 @@ public class JobViews {
         if (row.status() == JobStatus.QUEUED) {
             QueueIndex.Standing standing = standing(row);
             position = standing.position();
+            // attempt counts hand-outs: one that is not the current assignment was given back
+            boolean returned = row.attempt() >= 2 || (row.attempt() == 1 && row.assignedWorker() == null);
             waiting = new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
-                    standing.assigned() ? null : queue.blockedReason(row.pool(), row.spec().checkpoint()));
+                    standing.assigned() ? null : queue.blockedReason(row.pool(), row.spec().checkpoint()), returned);
         }
         JobView.ErrorView error = null;
         if (row.status() == JobStatus.FAILED) {
@@ -63,7 +65,7 @@ public class JobViews {
                         : queue.etaFor(row.pool(), position, row.spec().checkpoint()),
                 row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
                 publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
-                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting,
+                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting, row.hiddenAt(),
                 row.dataErasedAt() == null ? null : new JobView.DataErasedView(row.dataErasedAt(), row.dataErasedBy()));
     }
 

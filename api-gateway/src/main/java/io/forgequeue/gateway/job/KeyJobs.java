@@ -14,7 +14,8 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * What the admin API does to the jobs of one API key as a whole: cancel its waiting jobs when the key is disabled.
+ * What is done to the jobs of one API key as a whole: cancel its waiting jobs when the admin API disables the key,
+ * or when its owner cancels all its waiting jobs at once.
  * The move is one guarded statement of the job package (as every job state move), announced like an owner's cancel:
  * a cancel command per job through the outbox (published at once), a {@link JobChanged} per job for the WebSocket
  * clients and the metrics.
@@ -41,8 +42,17 @@ public class KeyJobs {
 
     /** Cancels every QUEUED job of the key (handed to a worker or not); returns how many. Running jobs go on. */
     public int cancelQueued(UUID keyId) {
-        List<JobRepository.Cancelled> cancelled = jobs.cancelQueuedOf(keyId, "cancelled: its API key was disabled",
-                instanceId, properties.outboxLease());
+        return cancelQueued(keyId, "cancelled: its API key was disabled");
+    }
+
+    /** As {@link #cancelQueued(UUID)}, asked by the key's owner ({@code POST /api/v1/jobs/cancel-waiting}). */
+    int cancelWaitingOfOwner(UUID keyId) {
+        return cancelQueued(keyId, "cancelled by its owner with all its waiting jobs");
+    }
+
+    private int cancelQueued(UUID keyId, String reason) {
+        List<JobRepository.Cancelled> cancelled = jobs.cancelQueuedOf(keyId, reason, instanceId,
+                properties.outboxLease());
         for (JobRepository.Cancelled c : cancelled) {
             JobRow row = c.row();
             events.publishEvent(new DispatchRequested(c.outboxId(), new CancelJobCommand(row.id(),
@@ -50,7 +60,7 @@ public class KeyJobs {
             metrics.jobFinished(JobStatus.CANCELLED, row.pool(), null);
             events.publishEvent(new JobChanged(row, JobStatus.QUEUED, null));
         }
-        log.info("ApiKey(id={}): {} queued jobs cancelled", keyId, cancelled.size());
+        log.info("ApiKey(id={}): {} queued jobs cancelled ({})", keyId, cancelled.size(), reason);
         return cancelled.size();
     }
 }

@@ -52,6 +52,10 @@ public class QueueStats {
         this.metrics = metrics;
         this.index = index;
         this.fleet = fleet;
+        // a change of the fleet ends the view at once: the position frames pushed because of it (a GPU came, went or
+        // paused) must tell what the fleet is now, not what it was up to 250 ms before, or "No GPU is available"
+        // stays on a waiting job until the queue next moves
+        fleet.onChange(() -> fleetView = null);
     }
 
     /** The latest snapshot of job times. */
@@ -99,9 +103,9 @@ public class QueueStats {
 
     /**
      * The fleet as ETAs and waiting reasons see it: available workers per pool and counts, taken at most
-     * {@link #FLEET_VIEW_NANOS} ago. Every job view and every position frame asks; deciding it from the directory
-     * each time would sort the whole fleet per job, on the scheduler's thread too (it builds a job view for each
-     * hand-out).
+     * {@link #FLEET_VIEW_NANOS} ago, and never from before the fleet's last change. Every job view and every position
+     * frame asks; deciding it from the directory each time would sort the whole fleet per job, on the scheduler's
+     * thread too (it builds a job view for each hand-out).
      */
     record FleetView(long takenNanos, Map<String, List<FleetWorker>> availableByPool,
                      Map<String, WorkerDirectory.PoolFleet> byPool) {

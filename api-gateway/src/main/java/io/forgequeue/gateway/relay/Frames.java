@@ -4,6 +4,7 @@ import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.queue.Eta;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.queue.QueueView;
 import io.forgequeue.model.JobPreview;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.json.JsonMapper;
@@ -49,14 +50,27 @@ class Frames {
                 : frame("unsubscribed").with("jobId", jobId));
     }
 
+    String unsubscribedQueue() {
+        return encode(frame("unsubscribed").with("scope", "queue"));
+    }
+
     /** A new place in the queue: position, ETA and what the job waits for (PROTOCOL.md). */
     String position(UUID jobId, String pool, String checkpoint, QueueIndex.Standing standing, String blocked,
                     long version) {
         Eta eta = blocked == null ? queue.etaFor(pool, standing.position(), checkpoint) : null;
         return encode(frame("position").with("jobId", jobId).with("position", standing.position()).with("eta", eta)
                 .with("waiting", new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
-                        blocked))
+                        blocked, null))
                 .with("version", version));
+    }
+
+    /** The queue overview as the key sees it: the body of GET /api/v1/queue without its time (PROTOCOL.md). */
+    String queue(QueueView view) {
+        return encode(frame("queue").with("queue", view.withoutTime()));
+    }
+
+    String subscribedQueue() {
+        return encode(frame("subscribed").with("scope", "queue"));
     }
 
     String preview(JobPreview preview) {

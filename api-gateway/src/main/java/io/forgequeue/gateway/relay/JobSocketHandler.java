@@ -54,6 +54,7 @@ class JobSocketHandler extends TextWebSocketHandler {
     private final ApiKeys keys;
     private final Frames frames;
     private final PositionPusher positions;
+    private final QueuePusher queue;
     private final GatewayMetrics metrics;
     private final JsonMapper json;
     private final RelayProperties properties;
@@ -66,12 +67,14 @@ class JobSocketHandler extends TextWebSocketHandler {
     });
 
     JobSocketHandler(SocketRegistry registry, JobQueries jobs, ApiKeys keys, Frames frames, PositionPusher positions,
-                     GatewayMetrics metrics, JsonMapper json, RelayProperties properties, RateLimits rateLimits) {
+                     QueuePusher queue, GatewayMetrics metrics, JsonMapper json, RelayProperties properties,
+                     RateLimits rateLimits) {
         this.registry = registry;
         this.jobs = jobs;
         this.keys = keys;
         this.frames = frames;
         this.positions = positions;
+        this.queue = queue;
         this.metrics = metrics;
         this.json = json;
         this.properties = properties;
@@ -213,6 +216,12 @@ class JobSocketHandler extends TextWebSocketHandler {
             pushSnapshot(session, view.get(), version);
             return;
         }
+        if ("queue".equals(frame.path("scope").asString(""))) {
+            session.watchQueue(true);
+            session.send(frames.subscribedQueue());
+            queue.pushTo(session);
+            return;
+        }
         if ("all".equals(frame.path("scope").asString(""))) {
             Map<UUID, Long> known = new LinkedHashMap<>();
             frame.path("versions").properties().stream().limit(MAX_RESUME_JOBS).forEach(e -> {
@@ -238,7 +247,8 @@ class JobSocketHandler extends TextWebSocketHandler {
             session.send(frames.subscribedAll(views.size()));
             return;
         }
-        session.send(frames.error("bad-frame", "subscribe needs a \"jobId\" or \"scope\":\"all\".", null));
+        session.send(frames.error("bad-frame", "subscribe needs a \"jobId\" or \"scope\": \"all\" or \"queue\".",
+                null));
     }
 
     private void pushSnapshot(SocketSession session, JobView view, Long clientVersion) {
@@ -258,6 +268,9 @@ class JobSocketHandler extends TextWebSocketHandler {
                 registry.unwatch(session, jobId);
             }
             session.send(frames.unsubscribed(jobId));
+        } else if ("queue".equals(frame.path("scope").asString(""))) {
+            session.watchQueue(false);
+            session.send(frames.unsubscribedQueue());
         } else {
             registry.unwatchAll(session);
             session.send(frames.unsubscribed(null));

@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.GatewayMetrics;
@@ -24,7 +25,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Pushes new queue positions to waiting clients when the queue of a pool moved (the {@link QueueIndex} changed: a
- * job arrived, was handed out, cancelled or given back). Movements are coalesced: the first one schedules a flush
+ * job arrived, was handed out, cancelled or given back) or the fleet changed (what a job waits for, e.g. "no GPU
+ * available", is part of the frame). Movements are coalesced: the first one schedules a flush
  * after {@link RelayProperties#positionDebounce()}, later ones in that window only mark their pool, so a burst costs
  * one pass over the watched jobs of the pool and at most one frame per client and job. Positions come from the
  * index (an order-statistic lookup per watched job), never from a query.
@@ -50,7 +52,7 @@ class PositionPusher {
     });
 
     PositionPusher(SocketRegistry registry, QueueIndex index, QueueStats stats, Frames frames, GatewayMetrics metrics,
-                   RelayProperties properties) {
+                   RelayProperties properties, WorkerDirectory fleet) {
         this.registry = registry;
         this.index = index;
         this.stats = stats;
@@ -58,6 +60,8 @@ class PositionPusher {
         this.metrics = metrics;
         this.debounceMillis = properties.positionDebounce().toMillis();
         index.onChange(this::queueMoved);
+        // a worker paused, resumed, joined or left: what a job waits for (waiting.blocked) and its ETA change
+        fleet.onChange(() -> queueMoved(null));
     }
 
     /** The queue of {@code pool} moved (null: every pool, after a reload): push new positions soon. */

@@ -46,6 +46,12 @@ final class SocketSession {
     private final ConcurrentHashMap<UUID, PositionSlot> pendingPositions = new ConcurrentHashMap<>();
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicBoolean draining = new AtomicBoolean();
+    /** Whether the client subscribed to the queue overview ({@code scope: queue}). */
+    private boolean queueWatched;
+    /** The queue frame last queued for this client (sent or still waiting), to send only changes. */
+    private String lastQueueFrame;
+    /** The queue frame queued and not yet written: a newer overview replaces its text. */
+    private QueueSlot pendingQueue;
     /** Set once a close was queued behind the frames before it ({@link #closeAfterPending}): nothing more is queued. */
     private volatile boolean closing;
 
@@ -72,6 +78,23 @@ final class SocketSession {
         }
 
         /** False when the frame was written (taken) already. */
+        boolean replace(String newer) {
+            return frame.getAndUpdate(old -> old == null ? null : newer) != null;
+        }
+
+        String take() {
+            return frame.getAndSet(null);
+        }
+    }
+
+    /** A queued queue-overview frame; a newer overview replaces its text until it is written. */
+    private static final class QueueSlot {
+        final AtomicReference<String> frame;
+
+        QueueSlot(String frame) {
+            this.frame = new AtomicReference<>(frame);
+        }
+
         boolean replace(String newer) {
             return frame.getAndUpdate(old -> old == null ? null : newer) != null;
         }
@@ -115,6 +138,34 @@ final class SocketSession {
 
     synchronized void watchAll(boolean on) {
         allJobs = on;
+    }
+
+    /** Starts or stops watching the queue overview; a new subscription gets the next overview whatever it is. */
+    synchronized void watchQueue(boolean on) {
+        queueWatched = on;
+        lastQueueFrame = null;
+    }
+
+    synchronized boolean watchesQueue() {
+        return queueWatched;
+    }
+
+    /**
+     * Sends a queue overview frame if the client watches the queue and it differs from the last one queued for it.
+     * An overview still waiting to be written is replaced by this newer one rather than followed by it, so a slow
+     * client gets the latest numbers, never a backlog.
+     */
+    synchronized boolean queue(String frame) {
+        if (!queueWatched || frame.equals(lastQueueFrame)) {
+            return false;
+        }
+        lastQueueFrame = frame;
+        if (pendingQueue != null && pendingQueue.replace(frame)) {
+            return true;
+        }
+        pendingQueue = new QueueSlot(frame);
+        enqueue(pendingQueue);
+        return true;
     }
 
     /** Starts watching a job; its snapshot is to follow ({@link #snapshot}). */
@@ -303,6 +354,8 @@ final class SocketSession {
                 if (item instanceof PositionSlot slot) {
                     frame = slot.take();
                     pendingPositions.remove(slot.jobId, slot);
+                } else if (item instanceof QueueSlot slot) {
+                    frame = slot.take();
                 } else {
                     frame = (String) item;
                 }

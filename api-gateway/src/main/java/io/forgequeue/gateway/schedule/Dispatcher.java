@@ -486,6 +486,10 @@ class Dispatcher implements SmartLifecycle {
         // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
         // leader, or its broker connection came back, that long ago)
         boolean judging = now - Math.max(leaderSinceNanos, broker.hearingSinceNanos(now)) > timeout;
+        // an instance that replaced one this gateway heard, or was first heard later than a presence timeout after
+        // this gateway could hear workers, is a process that started since; a first instance heard sooner may just
+        // be the first this gateway heard of a worker that ran all along
+        long newInstancesAfter = broker.hearingSinceNanos(now) + timeout;
         Set<String> evaluated = new HashSet<>();
         for (String workerId : index.workersHolding()) {
             Optional<FleetWorker> known = fleet.get(workerId);
@@ -509,7 +513,7 @@ class Dispatcher implements SmartLifecycle {
             }
             for (QueueIndex.Held h : index.heldBy(workerId)) {
                 evaluated.add(h.job().id() + "/" + h.job().attempt());
-                TakeBack why = takeBackReason(w, h);
+                TakeBack why = takeBackReason(w, h, newInstancesAfter);
                 if (why != null) {
                     moves.revokeAssignment(h.job().id(), h.job().attempt(), workerId, why.reason(), l).ifPresent(row -> {
                         metrics.revoked(why.tag(), 1);
@@ -540,9 +544,18 @@ class Dispatcher implements SmartLifecycle {
      * Why this assignment should be taken back from a live worker, or null: it was assigned before the worker
      * restarted, the worker paused or drains before starting it, or the worker does not report it although it should
      * ({@link Suspicions}: its message or its outcome was lost).
+     *
+     * <p>A restart is judged only for an instance that is new: it replaced an instance this gateway heard, or it was
+     * first heard more than a presence timeout after this gateway could hear workers ({@code newInstancesAfter}).
+     * Right after the gateway starts it learns the assignments from the database before the first status of their
+     * workers arrives; every assignment then looked older than its worker's instance and was taken back as
+     * "restarted", so a job that finished while the only gateway was down ran a second time (issue 18's browser
+     * test, 1 run in 3). A worker that did restart unheard is left to the other rules: it does not report the
+     * assignment ({@link Suspicions}).
      */
-    private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h) {
-        if (h.seenNanos() - w.instanceSeenNanos() < 0) {
+    private TakeBack takeBackReason(FleetWorker w, QueueIndex.Held h, long newInstancesAfter) {
+        boolean newInstance = w.replacedInstance() || w.instanceSeenNanos() - newInstancesAfter > 0;
+        if (h.seenNanos() - w.instanceSeenNanos() < 0 && newInstance) {
             return new TakeBack("restarted", "assigned before worker " + w.id() + " restarted");
         }
         if (!h.running() && w.state() == WorkerState.PAUSED) {

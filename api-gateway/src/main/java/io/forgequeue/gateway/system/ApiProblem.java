@@ -22,7 +22,10 @@ public enum ApiProblem {
     UNAUTHORIZED(HttpStatus.UNAUTHORIZED, "Missing or invalid API key"),
     /** No job with this id among the caller's jobs. */
     JOB_NOT_FOUND(HttpStatus.NOT_FOUND, "Job not found"),
-    /** The job is not finished (QUEUED or RUNNING), so its data cannot be erased yet: cancel it first. */
+    /**
+     * The job is not finished (QUEUED or RUNNING), so its data cannot be erased yet, nor can it be hidden from the
+     * history: cancel it first.
+     */
     JOB_NOT_FINISHED(HttpStatus.CONFLICT, "Job not finished"),
     /** The job has no image with this index (yet). */
     IMAGE_NOT_FOUND(HttpStatus.NOT_FOUND, "Image not found"),

@@ -86,7 +86,7 @@ public class GatewayMetrics {
     static final List<String> MERGE_OUTCOMES = List.of("applied", "late");
     static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt", "revoked",
             "unknown-assignment", "illegal-transition", "unknown-job", "unreadable", "error");
-    static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview");
+    static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview", "queue");
     static final List<String> WORKER_STATES = List.of("available", "paused", "refused");
 
     private final MeterRegistry registry;
@@ -354,7 +354,10 @@ public class GatewayMetrics {
         counter(EVENTS_REJECTED, "reason", reason).increment();
     }
 
-    /** A frame pushed to a WebSocket client: {@code snapshot}, {@code update}, {@code position}, {@code preview}. */
+    /**
+     * A frame pushed to a WebSocket client: {@code snapshot}, {@code update}, {@code position}, {@code preview},
+     * {@code queue}.
+     */
     public void framePushed(String type) {
         counter(FRAMES, "type", type).increment();
     }

@@ -57,7 +57,7 @@ class SocketSessionTest {
 
     private JobView queued(long version) {
         return new JobView(jobId, JobStatus.QUEUED, "default", 7, null, null, 0, 0, null, List.of(), null,
-                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, version, null, null, null);
+                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, version, null, null, null, null);
     }
 
     @Test

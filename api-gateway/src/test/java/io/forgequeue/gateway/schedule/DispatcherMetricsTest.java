@@ -90,6 +90,6 @@ class DispatcherMetricsTest {
         Instant now = Instant.now();
         return new JobRow(JOB, owner, "default", 7, JobSpec.of("a lighthouse"), status, 0, MAX_ATTEMPTS, 0, null,
                 errorCode, null, Map.of(), List.of(), null, now, null, status.isTerminal() ? now : null, null,
-                version, 1, 1, 0.0, 1.0, null, null, now);
+                version, 1, 1, 0.0, 1.0, null, null, now, null, null, null);
     }
 }

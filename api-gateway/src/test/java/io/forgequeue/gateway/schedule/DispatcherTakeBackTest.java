@@ -31,11 +31,14 @@ import java.util.Set;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.ArgumentMatchers.anyLong;
 import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.Mockito.atLeast;
 import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
@@ -51,12 +54,12 @@ class DispatcherTakeBackTest {
     private final JobMoves moves = mock(JobMoves.class);
     private final RabbitTemplate control = mock(RabbitTemplate.class);
     private final WireJson json = new WireJson();
+    private final BrokerConnection broker = mock(BrokerConnection.class);
     private final Dispatcher dispatcher;
 
     DispatcherTakeBackTest() {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         RabbitTemplate jobs = mock(RabbitTemplate.class);
-        BrokerConnection broker = mock(BrokerConnection.class);
         when(broker.isConnected()).thenReturn(true);
         long connectedAt = System.nanoTime(); // connected to the broker from now on
         when(broker.hearingSinceNanos(anyLong())).thenReturn(connectedAt);
@@ -101,6 +104,72 @@ class DispatcherTakeBackTest {
         assertThat(stopsSent()).containsExactly(lookahead + "#2@w1");
     }
 
+    // Bug regression (issue 18's browser test, 1 run in 3): right after the only gateway restarted it learned the
+    // assignments from the database before the first status of their workers arrived, took every one for "assigned
+    // before the worker restarted", and a job that had finished while the gateway was down ran a second time.
+    @Test
+    void anAssignmentLearnedBeforeTheFirstStatusOfItsWorkerAfterTheGatewayStartedIsNotTakenBack() {
+        UUID finishedWhileAway = UUID.randomUUID();
+        QueueIndex.Held held = new QueueIndex.Held(running(finishedWhileAway, 1), System.nanoTime(), System.nanoTime());
+        sleep(Duration.ofMillis(5));
+        fleet.accept(status("w1", WorkerState.READY, 1)); // it finished the job while no gateway ran: idle
+        // the gateway could hear workers from just before it first heard this one
+        when(broker.hearingSinceNanos(anyLong()))
+                .thenReturn(fleet.get("w1").orElseThrow().instanceSeenNanos() - 1_000_000);
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        when(index.heldBy("w1")).thenReturn(List.of(held));
+
+        dispatcher.round(LEASE);
+
+        verify(moves, never()).revokeAssignment(any(), anyInt(), any(), any(), any());
+        assertThat(stopsSent()).isEmpty();
+    }
+
+    @Test
+    void anAssignmentOfAWorkerThatRestartedSinceIsTakenBackAndToldToStop() {
+        UUID lostInTheRestart = UUID.randomUUID();
+        // the gateway has heard workers for longer than a presence timeout; then the assignment; then a new process
+        when(broker.hearingSinceNanos(anyLong())).thenReturn(System.nanoTime() - PRESENCE.multipliedBy(3).toNanos());
+        QueueIndex.Held held = new QueueIndex.Held(running(lostInTheRestart, 1), System.nanoTime(), System.nanoTime());
+        sleep(Duration.ofMillis(5));
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        when(index.heldBy("w1")).thenReturn(List.of(held));
+        JobRow revoked = row(lostInTheRestart, 1);
+        when(moves.revokeAssignment(eq(lostInTheRestart), eq(1), eq("w1"), anyString(), eq(LEASE)))
+                .thenReturn(Optional.of(revoked));
+
+        dispatcher.round(LEASE);
+
+        verify(moves).revokeAssignment(eq(lostInTheRestart), eq(1), eq("w1"),
+                eq("assigned before worker w1 restarted"), eq(LEASE));
+        assertThat(stopsSent()).containsExactly(lostInTheRestart + "#1@w1");
+    }
+
+    @Test
+    void aWorkerWhoseNewInstanceReplacesOneTheGatewayHeardHasItsOldAssignmentsTakenBackEvenRightAfterStartUp() {
+        UUID heldByTheOldInstance = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        // the gateway could hear workers from just before it first heard this one: within the presence timeout
+        when(broker.hearingSinceNanos(anyLong()))
+                .thenReturn(fleet.get("w1").orElseThrow().instanceSeenNanos() - 1_000_000);
+        QueueIndex.Held held = new QueueIndex.Held(running(heldByTheOldInstance, 1), System.nanoTime(), System.nanoTime());
+        sleep(Duration.ofMillis(5));
+        fleet.accept(new WorkerStatus("w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 50,
+                Instant.now()));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        when(index.heldBy("w1")).thenReturn(List.of(held));
+        JobRow revoked = row(heldByTheOldInstance, 1);
+        when(moves.revokeAssignment(eq(heldByTheOldInstance), eq(1), eq("w1"), anyString(), eq(LEASE)))
+                .thenReturn(Optional.of(revoked));
+
+        dispatcher.round(LEASE);
+
+        verify(moves).revokeAssignment(eq(heldByTheOldInstance), eq(1), eq("w1"),
+                eq("assigned before worker w1 restarted"), eq(LEASE));
+        assertThat(stopsSent()).containsExactly(heldByTheOldInstance + "#1@w1");
+    }
+
     /** The stop commands published to the control exchange: job, attempt and worker ("jobId#attempt@worker"). */
     private List<String> stopsSent() {
         ArgumentCaptor<Message> sent = ArgumentCaptor.forClass(Message.class);
@@ -123,6 +192,11 @@ class DispatcherTakeBackTest {
     private static JobState job(UUID id, int attempt) {
         return new JobState(id, 1, JobStatus.QUEUED, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1",
                 attempt, 0, 0);
+    }
+
+    private static JobState running(UUID id, int attempt) {
+        return new JobState(id, 2, JobStatus.RUNNING, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1",
+                attempt, 0, 1);
     }
 
     private static void sleep(Duration d) {

@@ -66,7 +66,7 @@ class GatewayMetricsTest {
         assertThat(tagValues("gpu.gateway.outbox.failures", "reason")).containsExactlyInAnyOrder("nack",
                 "returned", "error");
         assertThat(tagValues("gpu.gateway.websocket.frames", "type")).containsExactlyInAnyOrder("snapshot",
-                "update", "position", "preview");
+                "update", "position", "preview", "queue");
         assertThat(registry.find("gpu.gateway.jobs.stuck").counter()).isNotNull();
         assertThat(registry.find("gpu.gateway.websocket.delivery.lag").timer()).isNotNull();
         assertThat(registry.find("gpu.gateway.websocket.updates.dropped").counter()).isNotNull();
