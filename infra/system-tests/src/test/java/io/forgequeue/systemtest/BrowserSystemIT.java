@@ -642,10 +642,24 @@ class BrowserSystemIT {
 
     @Test
     @Order(8)
-    void aJobThatEndsWhileTheTabIsInTheBackgroundIsCountedInTheTitleUntilTheTabIsSeen() {
+    void aJobThatEndsWhileTheTabIsInTheBackgroundIsCountedInTheTitleAndIconAndNotifiedWhenAskedFor() {
         openSignedIn();
         recordPage();
         String page = browser.getWindowHandle();
+        // headless Chromium shows no notifications: the page's Notification is replaced by a recorder that grants
+        // what it is asked; the favicon's changes are recorded too
+        js("window.fqNotes = [];"
+                + "const Recorder = function (title, options) { window.fqNotes.push(title + ': ' + options.body); };"
+                + "Recorder.permission = 'default';"
+                + "Recorder.requestPermission = () => { Recorder.permission = 'granted'; return Promise.resolve('granted'); };"
+                + "window.Notification = Recorder;"
+                + "window.fqIcons = []; const icon = document.getElementById('favicon');"
+                + "new MutationObserver(() => window.fqIcons.push(icon.href.slice(0, 22)))"
+                + ".observe(icon, { attributes: true, attributeFilter: ['href'] });");
+        WebElement notify = browser.findElement(By.id("notify"));
+        assertThat(notify.getText()).isEqualTo("Notify me");
+        notify.click();
+        new WebDriverWait(browser, WAIT).until(d -> notify.getText().equals("Notifications on"));
 
         forge.holdAtStep(2);
         submitFromTheForm("done while you look elsewhere", "512x512", 4);
@@ -660,6 +674,11 @@ class BrowserSystemIT {
         browser.switchTo().window(page);
         new WebDriverWait(browser, WAIT).until(d -> d.getTitle().equals("Forge Queue"));
         assertThat(awaitAnnouncement(a -> a.contains("\"done while you look elsewhere\" is done."))).isNotNull();
+        assertThat(js("return window.fqNotes")).as("the opted-in notification")
+                .isEqualTo(List.of("Forge Queue: \"done while you look elsewhere\" is done."));
+        assertThat(js("return window.fqIcons")).as("the icon counted the job, then was cleared when seen")
+                .isEqualTo(List.of("data:image/png;base64,", "data:,"));
+        js("localStorage.removeItem('forgequeue.notify')");
     }
 
     @Test
@@ -764,6 +783,24 @@ class BrowserSystemIT {
     // ---------- the page ----------
 
     /** Opens the page and signs in with the form, unless the browser still has the key. */
+    @Test
+    @Order(12)
+    void aRunningJobCancelledFromItsCardSaysWhenAndHowFarItGot() {
+        openSignedIn();
+        recordPage();
+
+        forge.holdAtStep(2); // of 4 steps: the GPU reports half the work done, then holds it
+        submitFromTheForm("stop me halfway", "512x512", 4);
+        CardState running = awaitCard("stop me halfway", s -> s.status().equals("RUNNING")
+                && s.badge().matches("Running [1-9][0-9]*%"));
+        cardOf(running.jobId()).findElement(By.cssSelector(".cancel")).click();
+        CardState cancelled = awaitCard("stop me halfway", s -> s.status().equals("CANCELLED"));
+        forge.clearFaults();
+
+        assertThat(cancelled.line()).matches("Cancelled at .+, after [1-9][0-9]*% of the work");
+        assertThat(statesOf("stop me halfway")).allMatch(CardState::lineMatchesBadge);
+    }
+
     private void openSignedIn() {
         if (!browser.getCurrentUrl().startsWith(system.gateway(0).baseUrl())) {
             browser.get(system.gateway(0).baseUrl() + "/");
