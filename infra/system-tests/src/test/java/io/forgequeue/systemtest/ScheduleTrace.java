@@ -201,6 +201,27 @@ final class ScheduleTrace {
         }
     }
 
+    /** Waits until every job of A and B finished, then says how they shared the GPUs. */
+    Sharing awaitSharing(List<String> aJobs, List<String> bJobs, Duration timeout) {
+        List<String> all = new ArrayList<>(aJobs);
+        all.addAll(bJobs);
+        awaitFinished(all, timeout);
+        return sharing(aJobs, bJobs);
+    }
+
+    /**
+     * Issue 16's fairness acceptance: every job of A and B succeeded, B's jobs were among the 8 hand-outs after B's
+     * submission, and while both keys had work their GPU seconds are within 20 % of each other.
+     */
+    void assertSharedFairly(List<String> aJobs, List<String> bJobs, Sharing sharing) {
+        List<String> all = new ArrayList<>(aJobs);
+        all.addAll(bJobs);
+        assertThat(runs(all).values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
+        assertThat(sharing.bTurns()).as("B's jobs among the next 8 hand-outs after B's submission")
+                .allMatch(t -> t >= 1 && t <= 8);
+        assertThat(sharing.ratio()).as("GPU seconds while both keys wait: %s", sharing).isLessThanOrEqualTo(1.2);
+    }
+
     /** How key A (its jobs {@code aJobs}) and key B ({@code bJobs}, submitted later) shared the GPUs. */
     Sharing sharing(List<String> aJobs, List<String> bJobs) {
         List<String> all = new ArrayList<>(aJobs);

@@ -124,16 +124,10 @@ class SchedulingSystemIT {
         List<String> bJobs = ScheduleTrace.submitAtOnce(b, IntStream.range(0, 4)
                 .mapToObj(i -> ScheduleTrace.job("b's owl " + i, STEPS, null, null)).toList());
 
-        List<String> all = new ArrayList<>(aJobs);
-        all.addAll(bJobs);
-        trace.awaitFinished(all, FINISH);
-        ScheduleTrace.Sharing sharing = trace.sharing(aJobs, bJobs);
+        ScheduleTrace.Sharing sharing = trace.awaitSharing(aJobs, bJobs, FINISH);
         figure("fairness", sharing.toString());
 
-        assertThat(trace.runs(all).values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
-        assertThat(sharing.bTurns()).as("B's jobs among the next 8 hand-outs after B's submission")
-                .allMatch(t -> t >= 1 && t <= 8);
-        assertThat(sharing.ratio()).as("GPU seconds while both keys wait: %s", sharing).isLessThanOrEqualTo(1.2);
+        trace.assertSharedFairly(aJobs, bJobs, sharing);
     }
 
     /**
