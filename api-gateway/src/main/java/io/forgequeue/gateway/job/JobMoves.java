@@ -8,6 +8,7 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -44,43 +45,73 @@ public class JobMoves {
     public record Assigned(JobRow row, JobMessage message) {
     }
 
+    /** One hand-out the scheduler decided: the job, the worker, and how far it may move the pool's virtual time. */
+    public record Assignment(UUID jobId, String worker, double clockTag) {
+    }
+
     /**
      * Assigns a waiting job to {@code worker} as its next attempt, unless the job is no longer waiting, has used
      * up {@code maxAttempts}, or the lease is not valid. Moves the pool's virtual time to the job's fair tag.
      */
     public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease) {
-        return assign(jobId, worker, maxAttempts, lease, Double.POSITIVE_INFINITY);
+        return assignAll(List.of(new Assignment(jobId, worker, Double.POSITIVE_INFINITY)), maxAttempts, lease)
+                .stream().findFirst();
     }
 
     /**
-     * As {@link #assign(UUID, String, int, Lease)}, but moves the pool's virtual time at most to {@code clockTag}:
-     * the tag of the job fair order would hand out now. When placement takes a job out of that order (a warm
-     * checkpoint elsewhere), the virtual time stays with the jobs passed over, so keys that submit meanwhile are
-     * tagged from there and not behind the passed-over jobs.
+     * Commits several hand-outs in one statement (one commit for a round's decisions). Each applies only if its job
+     * is still waiting, unassigned and below {@code maxAttempts}, and only while the lease is valid; the others
+     * change nothing and are missing from the result. The pool's virtual time moves at most to each assignment's
+     * {@code clockTag}: the tag of the job the fair order would hand out now. When placement takes a job out of that
+     * order (a warm checkpoint elsewhere), the virtual time stays with the jobs passed over, so keys that submit
+     * meanwhile are tagged from there and not behind the passed-over jobs.
      */
-    public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease, double clockTag) {
-        Optional<JobRow> row = jdbc.sql("""
-                        with upd as (
-                            update job set assigned_worker = :worker, assigned_at = now(), attempt = job.attempt + 1,
-                                           last_seq = 0, progress = 0, started_at = null, version = job.version + 1
-                            where job.id = :id and job.status = 'QUEUED' and job.assigned_worker is null
+    public List<Assigned> assignAll(List<Assignment> assignments, int maxAttempts, Lease lease) {
+        if (assignments.isEmpty()) {
+            return List.of();
+        }
+        int n = assignments.size();
+        String[] ids = new String[n];
+        String[] workers = new String[n];
+        double[] clockTags = new double[n];
+        for (int i = 0; i < n; i++) {
+            Assignment a = assignments.get(i);
+            ids[i] = a.jobId().toString();
+            workers[i] = a.worker();
+            clockTags[i] = a.clockTag();
+        }
+        List<JobRow> assigned = jdbc.sql("""
+                        with decided as (
+                            select * from unnest(cast(:ids as uuid[]), cast(:workers as text[]),
+                                                 cast(:clockTags as float8[])) as d(id, worker, clock_tag)
+                        ), upd as (
+                            update job set assigned_worker = decided.worker, assigned_at = now(),
+                                           attempt = job.attempt + 1, last_seq = 0, progress = 0, started_at = null,
+                                           version = job.version + 1
+                            from decided
+                            where job.id = decided.id and job.status = 'QUEUED' and job.assigned_worker is null
                               and job.attempt < :max and %s
-                            returning %s
+                            returning decided.clock_tag, %s
                         ), clock as (
-                            insert into pool_clock (pool, vtime) select pool, least(fair_tag, :clockTag) from upd
+                            insert into pool_clock (pool, vtime)
+                            select pool, max(least(fair_tag, clock_tag)) from upd group by pool
                             on conflict (pool) do update set vtime = greatest(pool_clock.vtime, excluded.vtime)
                         ), hist as (
                             insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason,
                                                            occurred_at)
-                            select id, 'QUEUED', 'QUEUED', attempt, :worker, 'assigned', now() from upd
+                            select id, 'QUEUED', 'QUEUED', attempt, assigned_worker, 'assigned', now() from upd
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
-                .param("id", jobId).param("worker", worker).param("max", maxAttempts)
-                .param("holder", lease.holder()).param("epoch", lease.epoch()).param("clockTag", clockTag)
-                .query(rows).optional();
-        row.ifPresent(r -> events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null)));
-        return row.map(r -> new Assigned(r, new JobMessage(r.id(), r.attempt(), worker, r.ticket(), r.pool(),
-                r.spec(), r.createdAt())));
+                .param("ids", ids).param("workers", workers).param("clockTags", clockTags).param("max", maxAttempts)
+                .param("holder", lease.holder()).param("epoch", lease.epoch())
+                .query(rows).list();
+        List<Assigned> result = new ArrayList<>(assigned.size());
+        for (JobRow r : assigned) {
+            events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null));
+            result.add(new Assigned(r, new JobMessage(r.id(), r.attempt(), r.assignedWorker(), r.ticket(), r.pool(),
+                    r.spec(), r.createdAt())));
+        }
+        return result;
     }
 
     /** Fails a waiting job that was handed out {@code maxAttempts} times without finishing. */

@@ -9,6 +9,8 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.PriorityQueue;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -424,38 +426,87 @@ public final class QueueIndex {
      * the head of each (owner, checkpoint, sampler) group: the best candidate of a group is its head, so the cost
      * does not grow with the backlog, only with the number of groups skipped. Null when none qualifies.
      */
-    public synchronized JobState pick(String pool, Predicate<JobState> eligible) {
+    public JobState pick(String pool, Predicate<JobState> eligible) {
+        return pick(pool, eligible, Set.of());
+    }
+
+    /** As {@link #pick(String, Predicate)}, as if the jobs in {@code decided} no longer waited (see below). */
+    public synchronized JobState pick(String pool, Predicate<JobState> eligible, Set<UUID> decided) {
         Pool p = pools.get(pool);
         if (p == null) {
             return null;
         }
-        for (JobState head : p.heads) {
+        JobState[] found = new JobState[1];
+        forEachHead(p, decided, head -> {
             if (eligible.test(head)) {
-                return head;
+                found[0] = head;
+                return false;
             }
-        }
-        return null;
+            return true;
+        });
+        return found[0];
     }
 
     /**
      * The heads of the groups of {@code pool} in the scheduler's order, at most {@code limit} of them, that
      * {@code eligible} accepts (placement rules look beyond the first candidate).
      */
-    public synchronized List<JobState> candidates(String pool, Predicate<JobState> eligible, int limit) {
+    public List<JobState> candidates(String pool, Predicate<JobState> eligible, int limit) {
+        return candidates(pool, eligible, limit, Set.of());
+    }
+
+    /**
+     * As {@link #candidates(String, Predicate, int)}, as if the jobs in {@code decided} no longer waited: a group
+     * whose first jobs were decided offers its next one in their place. The scheduler decides several hand-outs
+     * before it commits them together; until then this index still holds them as waiting.
+     */
+    public synchronized List<JobState> candidates(String pool, Predicate<JobState> eligible, int limit,
+                                                  Set<UUID> decided) {
         Pool p = pools.get(pool);
         if (p == null) {
             return List.of();
         }
         List<JobState> out = new ArrayList<>();
-        for (JobState head : p.heads) {
+        forEachHead(p, decided, head -> {
             if (eligible.test(head)) {
                 out.add(head);
-                if (out.size() >= limit) {
-                    break;
+            }
+            return out.size() < limit;
+        });
+        return out;
+    }
+
+    /**
+     * Visits the heads of {@code p}'s groups in order, skipping {@code decided} jobs (a group whose head was decided
+     * takes its first undecided job as head), until {@code visitor} returns false. Costs the heads visited plus, per
+     * group with a decided head, the decided jobs at its front.
+     */
+    private void forEachHead(Pool p, Set<UUID> decided, Predicate<JobState> visitor) {
+        Iterator<JobState> heads = p.heads.iterator();
+        PriorityQueue<JobState> replacements = decided.isEmpty() ? null : new PriorityQueue<>(order);
+        JobState nextHead = heads.hasNext() ? heads.next() : null;
+        while (nextHead != null || (replacements != null && !replacements.isEmpty())) {
+            JobState next;
+            if (nextHead != null && (replacements == null || replacements.isEmpty()
+                    || order.compare(nextHead, replacements.peek()) < 0)) {
+                next = nextHead;
+                nextHead = heads.hasNext() ? heads.next() : null;
+                if (replacements != null && decided.contains(next.id())) {
+                    for (JobState s : p.groups.get(GroupKey.of(next))) {
+                        if (!decided.contains(s.id())) {
+                            replacements.add(s);
+                            break;
+                        }
+                    }
+                    continue;
                 }
+            } else {
+                next = replacements.poll();
+            }
+            if (!visitor.test(next)) {
+                return;
             }
         }
-        return out;
     }
 
     /** Every waiting job, in no particular order (tests and the scale simulation). */

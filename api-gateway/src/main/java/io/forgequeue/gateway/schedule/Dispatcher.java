@@ -195,67 +195,121 @@ class Dispatcher implements SmartLifecycle {
         return handedOut;
     }
 
-    /** Fills the free slots of one pool's workers, the emptiest and soonest free first; true when it handed out. */
+    /**
+     * Fills the free slots of one pool's workers, the emptiest and soonest free first; true when it handed out.
+     * Decisions are taken in memory as if each committed at once, and committed together, up to
+     * {@link SchedulerProperties#maxBatch()} per statement: jobs that free up together (a burst, short jobs, the jobs
+     * of a lost worker) cost one commit instead of one each. When a decision did not commit (the job changed
+     * meanwhile, or the lease ended), the round ends and a new one starts from what committed.
+     */
     private boolean fill(String pool, List<Slot> slots, JobMoves.Lease l) {
         Set<UUID> skip = new HashSet<>();
         RoundContext ctx = new RoundContext(pool, slots, skip);
         Placement placement = properties.policy().placement();
+        List<Decision> batch = new ArrayList<>();
         boolean any = false;
         boolean progress = true;
-        while (progress && running && mayPublish()) {
-            progress = false;
-            slots.sort(Comparator.comparingInt(Slot::free).reversed().thenComparingDouble(Slot::busySeconds));
-            for (Slot slot : slots) {
-                if (slot.free() <= 0 || !mayPublish()) {
-                    continue;
+        try {
+            while (progress && running && mayPublish()) {
+                progress = false;
+                slots.sort(Comparator.comparingInt(Slot::free).reversed().thenComparingDouble(Slot::busySeconds));
+                for (Slot slot : slots) {
+                    if (slot.free() <= 0 || !mayPublish()) {
+                        continue;
+                    }
+                    long started = System.nanoTime();
+                    JobState job = placement.choose(slot, ctx);
+                    if (job == null) {
+                        continue;
+                    }
+                    metrics.picked(System.nanoTime() - started);
+                    progress = true;
+                    if (job.attempt() >= properties.maxAttempts()) {
+                        skip.add(job.id());
+                        moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
+                            log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
+                                    properties.maxAttempts());
+                            metrics.jobFailed(row.pool(), row.errorCode());
+                            index.apply(row.toQueueState());
+                        });
+                        continue;
+                    }
+                    // the pool's virtual time follows the head of the fair order, not a job placement took out of
+                    // it; jobs decided earlier in this batch are no longer part of that order
+                    JobState head = index.pick(pool, s -> s.priority() == job.priority(), skip);
+                    skip.add(job.id());
+                    double clockTag = head == null ? job.tag() : Math.min(job.tag(), head.tag());
+                    batch.add(new Decision(slot, job, clockTag, slot.needsSwitch(job), ctx.forced(job), started));
+                    String loadedBefore = slot.loadedNext();
+                    slot.assigned(job);
+                    ctx.assigned(slot, loadedBefore, job);
+                    pendingByOwner.merge(job.owner(), 1, Integer::sum);
+                    if (batch.size() >= properties.maxBatch()) {
+                        int decided = batch.size();
+                        int committed = commit(batch, l);
+                        any |= committed > 0;
+                        if (committed < decided) {
+                            wake(); // what this round assumed of the lost decisions is wrong: start afresh
+                            return any;
+                        }
+                    }
                 }
-                long started = System.nanoTime();
-                JobState job = placement.choose(slot, ctx);
-                if (job == null) {
-                    continue;
-                }
-                metrics.picked(System.nanoTime() - started);
-                skip.add(job.id());
-                progress = true;
-                if (job.attempt() >= properties.maxAttempts()) {
-                    moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
-                        log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
-                                properties.maxAttempts());
-                        metrics.jobFailed(row.pool(), row.errorCode());
-                        index.apply(row.toQueueState());
-                    });
-                    continue;
-                }
-                boolean wasForced = ctx.forced(job);
-                boolean switching = slot.needsSwitch(job);
-                // the pool's virtual time follows the head of the fair order, not a job placement took out of it
-                JobState head = index.pick(pool, s -> s.priority() == job.priority());
-                double clockTag = head == null ? job.tag() : Math.min(job.tag(), head.tag());
-                Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), slot.worker().id(),
-                        properties.maxAttempts(), l, clockTag);
-                if (assigned.isEmpty()) {
-                    continue; // it changed meanwhile (cancelled, or the lease ended); its notification follows
-                }
-                JobRow row = assigned.get().row();
-                metrics.handedOut(row.pool(), System.nanoTime() - started); // the decision: pick + committed assignment
-                index.apply(row.toQueueState());
-                String loadedBefore = slot.loadedNext();
-                slot.assigned(job);
-                ctx.assigned(slot, loadedBefore, job);
-                passOvers.remove(job.id());
-                publish(assigned.get().message());
-                if (switching) {
-                    metrics.switching();
-                }
-                if (wasForced) {
-                    metrics.forced();
-                }
-                log.debug("Job(id={}) attempt {} assigned to worker {}{}", row.id(), row.attempt(),
-                        slot.worker().id(), switching ? " (checkpoint switch)" : "");
-                any = true;
             }
+            any |= commit(batch, l) > 0;
+            return any;
+        } finally {
+            pendingByOwner.clear();
         }
-        return any;
+    }
+
+    /** A hand-out decided in memory, not committed yet. */
+    private record Decision(Slot slot, JobState job, double clockTag, boolean switching, boolean forced,
+                            long startedNanos) {
+    }
+
+    /** Jobs per key decided in the current batch: they count against the key's running quota like assigned ones. */
+    private final Map<UUID, Integer> pendingByOwner = new HashMap<>();
+
+    /**
+     * Commits {@code batch} in one statement, then publishes the job message of each committed hand-out; returns
+     * how many committed. Clears the batch.
+     */
+    private int commit(List<Decision> batch, JobMoves.Lease l) {
+        if (batch.isEmpty()) {
+            return 0;
+        }
+        List<JobMoves.Assignment> assignments = new ArrayList<>(batch.size());
+        for (Decision d : batch) {
+            assignments.add(new JobMoves.Assignment(d.job().id(), d.slot().worker().id(), d.clockTag()));
+        }
+        List<JobMoves.Assigned> committed = moves.assignAll(assignments, properties.maxAttempts(), l);
+        long now = System.nanoTime();
+        Map<UUID, JobMoves.Assigned> byJob = new HashMap<>();
+        for (JobMoves.Assigned a : committed) {
+            byJob.put(a.row().id(), a);
+            index.apply(a.row().toQueueState());
+        }
+        for (Decision d : batch) {
+            JobMoves.Assigned assigned = byJob.get(d.job().id());
+            if (assigned == null) {
+                continue; // it changed meanwhile (cancelled, or the lease ended); its notification follows
+            }
+            JobRow row = assigned.row();
+            metrics.handedOut(row.pool(), now - d.startedNanos()); // the decision: pick + committed assignment
+            passOvers.remove(row.id());
+            publish(assigned.message());
+            if (d.switching()) {
+                metrics.switching();
+            }
+            if (d.forced()) {
+                metrics.forced();
+            }
+            log.debug("Job(id={}) attempt {} assigned to worker {}{}", row.id(), row.attempt(),
+                    d.slot().worker().id(), d.switching() ? " (checkpoint switch)" : "");
+        }
+        batch.clear();
+        pendingByOwner.clear();
+        return committed.size();
     }
 
     /**
@@ -341,8 +395,7 @@ class Dispatcher implements SmartLifecycle {
         @Override
         public List<JobState> candidates(Slot slot) {
             FleetWorker worker = slot.worker();
-            return index.candidates(pool, s -> !skip.contains(s.id()) && mayTake(worker, s),
-                    properties.affinity().lookahead());
+            return index.candidates(pool, s -> mayTake(worker, s), properties.affinity().lookahead(), skip);
         }
 
         @Override
@@ -427,7 +480,8 @@ class Dispatcher implements SmartLifecycle {
     /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */
     private boolean mayTake(FleetWorker worker, JobState job) {
         return worker.offersCheckpoint(job.checkpoint()) && worker.offersSampler(job.sampler())
-                && keys.quotaOf(job.owner()).mayRunMore(index.heldByOwner(job.owner()));
+                && keys.quotaOf(job.owner()).mayRunMore(index.heldByOwner(job.owner())
+                        + pendingByOwner.getOrDefault(job.owner(), 0));
     }
 
     private void publish(JobMessage message) {

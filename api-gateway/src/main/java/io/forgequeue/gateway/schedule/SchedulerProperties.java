@@ -24,6 +24,7 @@ import java.time.Duration;
  * @param lostMessageGrace     an assignment is taken for lost when its worker reported twice that it holds nothing,
  *                             the first time at least this long after the assignment
  * @param stopRepeat           a worker still reporting a revoked or finished attempt is told again to stop it after this
+ * @param maxBatch             most hand-outs committed by one statement (decisions of one round, taken together)
  * @param affinity             model-aware placement: how far it looks and how long a job may be passed over
  */
 @Validated
@@ -39,6 +40,7 @@ public record SchedulerProperties(
         @DefaultValue("2m") @NotNull Duration lowPriorityMaxWait,
         @DefaultValue("1s") @NotNull Duration lostMessageGrace,
         @DefaultValue("5s") @NotNull Duration stopRepeat,
+        @DefaultValue("32") @Min(1) int maxBatch,
         @DefaultValue @Valid Affinity affinity) {
 
     public SchedulerProperties {

@@ -225,6 +225,29 @@ class QueueIndexTest {
     }
 
     @Test
+    void candidatesSeeTheIndexAsIfTheDecidedJobsNoLongerWaited() {
+        // Alice's flux group: tags 1, 2, 5; her sdxl group: 3; Bob: 4 (fair order = tag order here)
+        Job flux1 = add(new Job(1).owner(ALICE).checkpoint("flux"));
+        Job flux2 = add(new Job(2).owner(ALICE).checkpoint("flux"));
+        Job sdxl = add(new Job(3).owner(ALICE).checkpoint("sdxl"));
+        Job bob = add(new Job(4).owner(BOB).checkpoint("flux"));
+        Job flux5 = add(new Job(5).owner(ALICE).checkpoint("flux"));
+
+        // with the flux group's first job decided, its second one is a candidate, in its place in the order
+        assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id))).extracting(JobState::id)
+                .containsExactly(flux2.id, sdxl.id, bob.id);
+        // with its first two decided, the third comes after Bob's
+        assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id, flux2.id, sdxl.id)))
+                .extracting(JobState::id).containsExactly(bob.id, flux5.id);
+        assertThat(index.candidates(POOL, s -> true, 1, Set.of(flux1.id, flux2.id))).extracting(JobState::id)
+                .containsExactly(sdxl.id);
+        assertThat(index.pick(POOL, s -> "flux".equals(s.checkpoint()), Set.of(flux1.id, flux2.id)).id())
+                .isEqualTo(bob.id);
+        assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id, flux2.id, sdxl.id, bob.id, flux5.id)))
+                .isEmpty();
+    }
+
+    @Test
     void countsTheSlotsHeldPerWorkerAndPerOwnerUntilTheJobEndsOrIsGivenBack() {
         Job one = add(new Job(1).owner(ALICE));
         Job two = add(new Job(2).owner(ALICE));

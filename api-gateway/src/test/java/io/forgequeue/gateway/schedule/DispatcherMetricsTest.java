@@ -52,9 +52,7 @@ class DispatcherMetricsTest {
     private final Dispatcher dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
             new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), mock(WireJson.class),
             // enabled=false: start() runs no thread of its own; the test drives the rounds
-            new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, MAX_ATTEMPTS, Duration.ofSeconds(3),
-                    Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
-                    Duration.ofSeconds(5), new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
+            TestSchedulerProperties.of(false, MAX_ATTEMPTS, Duration.ofSeconds(30), 32),
             new SchedulerMetrics(registry, gatewayMetrics), mock(QueueStats.class), Brokers.connected());
 
 

@@ -19,22 +19,24 @@ import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
+import org.mockito.ArgumentCaptor;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyDouble;
 import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
 /**
@@ -147,12 +149,52 @@ class DispatcherPlacementTest {
         assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
     }
 
+    @Test
+    void theDecisionsOfOneRoundAreCommittedTogetherUpToTheBatchSize() {
+        Dispatcher batchOfThree = dispatcher(Duration.ofSeconds(30), 3);
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-b");
+        job("ckpt-a", 0, 1, 1.0);
+        job("ckpt-b", 1, 2, 1.0);
+        job("ckpt-a", 2, 3, 1.0);
+        job("ckpt-b", 3, 4, 1.0);
+        assignments(1.0);
+        batchOfThree.start();
+
+        batchOfThree.round(new JobMoves.Lease("gw-1", 1));
+
+        // four free slots, four decisions: one statement of three and one of the last
+        ArgumentCaptor<List<JobMoves.Assignment>> statements = ArgumentCaptor.captor();
+        verify(moves, times(2)).assignAll(statements.capture(), anyInt(), any());
+        assertThat(statements.getAllValues()).extracting(List::size).containsExactly(3, 1);
+        assertThat(assignedTo).hasSize(4);
+    }
+
+    @Test
+    void aKeysRunningQuotaHoldsForTheDecisionsOfABatchNotYetCommitted() {
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-a");
+        for (int i = 0; i < 4; i++) {
+            job("ckpt-a", i, i + 1, 1.0);
+        }
+        assignments(1.0);
+        when(keys.quotaOf(any())).thenReturn(new Quota(50, 2, 1.0, Priority.NORMAL));
+        dispatcher.start();
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // four free slots, but the key may hold two: the batch counts its own decisions against the quota
+        assertThat(assignedTo).hasSize(2);
+    }
+
     private Dispatcher dispatcher(Duration maxDelay) {
+        return dispatcher(maxDelay, 32);
+    }
+
+    private Dispatcher dispatcher(Duration maxDelay, int maxBatch) {
         return new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
                 new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), json,
-                new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3), Duration.ofMillis(500),
-                        Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1), Duration.ofSeconds(5),
-                        new SchedulerProperties.Affinity(32, 4, maxDelay, 10)),
+                TestSchedulerProperties.of(false, 5, maxDelay, maxBatch),
                 new SchedulerMetrics(registry, new GatewayMetrics(registry)), oneSecondPerStandardImage(),
                 Brokers.connected());
     }
@@ -161,16 +203,19 @@ class DispatcherPlacementTest {
     private void assignments(double cost) {
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
         when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
-        when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
-            UUID id = call.getArgument(0);
-            String worker = call.getArgument(1);
-            assignedTo.put(id, worker);
-            JobRow w = waiting.get(id);
-            JobRow row = new JobRow(id, owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0, null, null,
-                    null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1, w.fairTag(), cost, worker,
-                    Instant.now(), Instant.now());
-            return Optional.of(new JobMoves.Assigned(row, new JobMessage(id, 1, worker, w.ticket(), "default",
-                    w.spec(), Instant.now())));
+        when(moves.assignAll(any(), anyInt(), any())).thenAnswer(call -> {
+            List<JobMoves.Assignment> decided = call.getArgument(0);
+            List<JobMoves.Assigned> committed = new ArrayList<>();
+            for (JobMoves.Assignment a : decided) {
+                assignedTo.put(a.jobId(), a.worker());
+                JobRow w = waiting.get(a.jobId());
+                JobRow row = new JobRow(a.jobId(), owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0,
+                        null, null, null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1,
+                        w.fairTag(), cost, a.worker(), Instant.now(), Instant.now());
+                committed.add(new JobMoves.Assigned(row, new JobMessage(a.jobId(), 1, a.worker(), w.ticket(),
+                        "default", w.spec(), Instant.now())));
+            }
+            return committed;
         });
     }
 

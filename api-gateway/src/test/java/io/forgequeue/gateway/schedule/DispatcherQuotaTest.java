@@ -23,14 +23,12 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
-import java.util.Optional;
+import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 
 import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyDouble;
 import static org.mockito.ArgumentMatchers.anyInt;
-import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.Mockito.inOrder;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.times;
@@ -51,9 +49,7 @@ class DispatcherQuotaTest {
     private final ApiKeys keys = mock(ApiKeys.class);
     private final Dispatcher dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
             new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), mock(WireJson.class),
-            new SchedulerProperties(false, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3), Duration.ofMillis(500),
-                    Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1), Duration.ofSeconds(5),
-                    new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10)),
+            TestSchedulerProperties.defaults(false),
             new SchedulerMetrics(registry, new GatewayMetrics(registry)), mock(QueueStats.class), Brokers.connected());
 
     @Test
@@ -68,7 +64,7 @@ class DispatcherQuotaTest {
         fleet.accept(new WorkerStatus("w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 1000,
                 Instant.now()));
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
-        when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenReturn(Optional.empty());
+        when(moves.assignAll(any(), anyInt(), any())).thenReturn(List.of());
 
         dispatcher.start();
         dispatcher.round(new JobMoves.Lease("gw-1", 1));
@@ -77,8 +73,8 @@ class DispatcherQuotaTest {
         order.verify(keys).loadQuotas(owners);
         order.verify(keys, org.mockito.Mockito.atLeastOnce()).quotaOf(any());
         verify(keys, times(1)).loadQuotas(any());
-        // every job chosen for the worker was timed as a pick, the in-memory part of a decision
+        // every job chosen for the worker (its two slots) was timed as a pick, the in-memory part of a decision
         org.assertj.core.api.Assertions.assertThat(registry.get("gpu.gateway.scheduler.picks").timer().count())
-                .isEqualTo(50);
+                .isEqualTo(2);
     }
 }

@@ -63,9 +63,7 @@ class DispatcherTakeBackTest {
         when(broker.isConnected()).thenReturn(true);
         long connectedAt = System.nanoTime(); // connected to the broker from now on
         when(broker.hearingSinceNanos(anyLong())).thenReturn(connectedAt);
-        SchedulerProperties properties = new SchedulerProperties(true, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(3),
-                Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
-                Duration.ofSeconds(5), new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10));
+        SchedulerProperties properties = TestSchedulerProperties.defaults(true);
         dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, mock(ApiKeys.class),
                 new JobMessageTemplate(jobs), control, json, properties,
                 new SchedulerMetrics(registry, new GatewayMetrics(registry)), mock(QueueStats.class), broker);

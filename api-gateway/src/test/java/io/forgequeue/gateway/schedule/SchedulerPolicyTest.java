@@ -64,12 +64,12 @@ class SchedulerPolicyTest {
     void aWorkerHasItsRunningSlotPlusTheLookaheadAndTheLeaseMustBeRenewedBeforeItExpires() {
         SchedulerProperties properties = new SchedulerProperties(true, SchedulerPolicy.FAIR, 1, 5,
                 Duration.ofSeconds(3), Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2),
-                Duration.ofSeconds(1), Duration.ofSeconds(5), AFFINITY);
+                Duration.ofSeconds(1), Duration.ofSeconds(5), 32, AFFINITY);
 
         assertThat(properties.slotsPerWorker()).isEqualTo(2);
         assertThatThrownBy(() -> new SchedulerProperties(true, SchedulerPolicy.FAIR, 1, 5, Duration.ofSeconds(1),
                 Duration.ofSeconds(1), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
-                Duration.ofSeconds(5), AFFINITY)).isInstanceOf(IllegalArgumentException.class)
+                Duration.ofSeconds(5), 32, AFFINITY)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("renew-interval");
     }
 }
