@@ -1,6 +1,7 @@
 package io.forgequeue.gateway.queue;
 
 import io.forgequeue.model.JobStatus;
+import io.forgequeue.model.WorkerStatus;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -82,6 +83,8 @@ public final class QueueIndex {
         final Map<UUID, Set<GroupKey>> groupsOfOwner = new HashMap<>();
         final TreeSet<JobState> heads = new TreeSet<>(order);
         final Map<String, Integer> perCheckpoint = new HashMap<>();
+        /** Waiting work per canonical checkpoint ("" for none), kept as jobs enter and leave: no scan per decision. */
+        final Map<String, Backlog> backlogs = new HashMap<>();
         int assignedNotStarted;
         int running;
     }
@@ -172,6 +175,7 @@ public final class QueueIndex {
             pool.heads.add(s);
         }
         pool.perCheckpoint.merge(checkpointKey(s.checkpoint()), 1, Integer::sum);
+        pool.backlogs.merge(canonicalKey(s.checkpoint()), new Backlog(1, s.cost()), Backlog::plus);
     }
 
     private void removeWaiting(JobState s) {
@@ -201,6 +205,7 @@ public final class QueueIndex {
             }
         }
         pool.perCheckpoint.computeIfPresent(checkpointKey(s.checkpoint()), (k, n) -> n <= 1 ? null : n - 1);
+        pool.backlogs.computeIfPresent(canonicalKey(s.checkpoint()), (k, b) -> b.minus(s.cost()));
         dropIfEmpty(s.pool(), pool);
     }
 
@@ -248,6 +253,11 @@ public final class QueueIndex {
 
     private static String checkpointKey(String checkpoint) {
         return checkpoint == null ? "" : checkpoint;
+    }
+
+    private static String canonicalKey(String checkpoint) {
+        String canonical = WorkerStatus.ForgeOffer.canonical(checkpoint);
+        return canonical == null ? "" : canonical;
     }
 
     private void fire(String pool) {
@@ -319,6 +329,36 @@ public final class QueueIndex {
         pools.forEach((name, p) -> out.put(name, new PoolCounts(p.ranked.size(), p.assignedNotStarted, p.running,
                 Map.copyOf(p.perCheckpoint))));
         return out;
+    }
+
+    /**
+     * The jobs of one checkpoint waiting for a hand-out in one pool, and their summed cost (standard images).
+     *
+     * @param jobs how many
+     * @param cost their summed {@link JobState#cost()}
+     */
+    public record Backlog(int jobs, double cost) {
+
+        public static final Backlog NONE = new Backlog(0, 0);
+
+        Backlog plus(Backlog other) {
+            return new Backlog(jobs + other.jobs, cost + other.cost);
+        }
+
+        /** Without one job of {@code jobCost}; null (dropped) when it was the last. */
+        Backlog minus(double jobCost) {
+            return jobs <= 1 ? null : new Backlog(jobs - 1, Math.max(0, cost - jobCost));
+        }
+    }
+
+    /**
+     * The waiting backlog of {@code checkpoint} (any alias of it; null: jobs without one) in {@code pool}: kept up to
+     * date as jobs enter and leave, so asking costs a map look-up whatever the backlog.
+     */
+    public synchronized Backlog backlog(String pool, String checkpoint) {
+        Pool p = pools.get(pool);
+        Backlog b = p == null ? null : p.backlogs.get(canonicalKey(checkpoint));
+        return b == null ? Backlog.NONE : b;
     }
 
     /** The jobs assigned to {@code worker} (not finished). */

@@ -183,6 +183,27 @@ class QueueIndexTest {
     }
 
     @Test
+    void keepsTheWaitingBacklogPerCheckpointAnyAliasAsJobsEnterAndLeaveTheQueue() {
+        Job a1 = add(new Job(1).checkpoint("sdxl.safetensors"));
+        add(new Job(2).checkpoint("sdxl [0123456789]"));
+        Job a3 = add(new Job(3).checkpoint("sdxl"));
+        add(new Job(4).checkpoint("flux"));
+        add(new Job(5));
+
+        QueueIndex.Backlog three = index.backlog(POOL, "sdxl");
+        add(a1.assignedTo("w1"));
+        add(a3.succeeded());
+
+        assertThat(three).isEqualTo(new QueueIndex.Backlog(3, 3.0));
+        assertThat(index.backlog(POOL, "sdxl.safetensors")).isEqualTo(new QueueIndex.Backlog(1, 1.0));
+        assertThat(index.backlog(POOL, null)).isEqualTo(new QueueIndex.Backlog(1, 1.0));
+        assertThat(index.backlog(POOL, "other")).isEqualTo(QueueIndex.Backlog.NONE);
+        assertThat(index.backlog("gpu-big", "sdxl")).isEqualTo(QueueIndex.Backlog.NONE);
+        add(a1.givenBack());
+        assertThat(index.backlog(POOL, "sdxl").jobs()).isEqualTo(2);
+    }
+
+    @Test
     void aJobJustSubmittedGetsTheStandingItWillHaveOnceItsNotificationArrives() {
         waiting(1);
         Job fresh = new Job(2);
