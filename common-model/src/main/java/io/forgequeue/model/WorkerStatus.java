@@ -63,7 +63,7 @@ public record WorkerStatus(String workerId, UUID instance, String pool, WorkerSt
      * @param samplers        sampler names; never null
      * @param schedulers      scheduler names; never null
      * @param loadedCheckpoint the checkpoint its last job ran with (Forge keeps it loaded), or null when unknown
-     * @param loadSeconds     measured seconds to load each checkpoint (from its own switches); never null
+     * @param loadSeconds     measured seconds to load each checkpoint (from its own switches and first loads); never null
      * @param secondsPerStep  measured seconds per sampling step of a 512x512 image, or null before it has run a job
      */
     @JsonIgnoreProperties(ignoreUnknown = true)

@@ -42,8 +42,9 @@ public class JobViews {
     public JobView toView(JobRow row) {
         Integer position = null;
         JobView.WaitingView waiting = null;
+        QueueIndex.Standing standing = null;
         if (row.status() == JobStatus.QUEUED) {
-            QueueIndex.Standing standing = standing(row);
+            standing = standing(row);
             position = standing.position();
             // attempt counts hand-outs: one that is not the current assignment was given back
             boolean returned = row.attempt() >= 2 || (row.attempt() == 1 && row.assignedWorker() == null);
@@ -62,7 +63,7 @@ public class JobViews {
                 .toList();
         return new JobView(row.id(), row.status(), row.pool(), row.ticket(), position,
                 waiting != null && waiting.blocked() != null ? null
-                        : queue.etaFor(row.pool(), position, row.spec().checkpoint()),
+                        : queue.etaFor(row.pool(), standing, row.spec().checkpoint()),
                 row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
                 publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
                 row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting, row.hiddenAt(),

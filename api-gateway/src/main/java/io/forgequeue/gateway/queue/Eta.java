@@ -18,10 +18,16 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
      */
     public static Eta of(int position, QueueSnapshot.PoolHistory history, int availableWorkers,
                          int minSamplesForRange) {
+        return of((double) position, history, availableWorkers, minSamplesForRange);
+    }
+
+    /** As {@link #of(int, QueueSnapshot.PoolHistory, int, int)}, for a projected position (not a whole number). */
+    public static Eta of(double position, QueueSnapshot.PoolHistory history, int availableWorkers,
+                         int minSamplesForRange) {
         if (position < 1 || history.samples() == 0 || availableWorkers <= 0 || history.meanJobSeconds() == null) {
             return null;
         }
-        double perWorker = (double) position / availableWorkers;
+        double perWorker = position / availableWorkers;
         double seconds = round(perWorker * history.meanJobSeconds());
         if (history.samples() < minSamplesForRange || history.lowJobSeconds() == null
                 || history.highJobSeconds() == null) {

@@ -74,9 +74,18 @@ public class QueueStats {
      * times, averaged), or null if unknown.
      */
     public Eta etaFor(String pool, Integer position, String checkpoint) {
-        if (position == null) {
-            return null;
-        }
+        return position == null ? null : etaFor(pool, (double) position, checkpoint);
+    }
+
+    /**
+     * The ETA of a queued job that stands at {@code standing}: counted at its projected position
+     * ({@link QueueIndex.Standing#etaPosition}), as {@link #etaFor(String, Integer, String)}.
+     */
+    public Eta etaFor(String pool, QueueIndex.Standing standing, String checkpoint) {
+        return standing == null ? null : etaFor(pool, standing.etaPosition(), checkpoint);
+    }
+
+    private Eta etaFor(String pool, double position, String checkpoint) {
         List<FleetWorker> workers = fleetView().available(pool);
         Eta eta = Eta.of(position, snapshot.pool(pool), workers.size(), properties.minSamplesForRange());
         if (eta == null || checkpoint == null || workers.stream().anyMatch(w -> w.hasLoaded(checkpoint))) {

@@ -57,7 +57,7 @@ class Frames {
     /** A new place in the queue: position, ETA and what the job waits for (PROTOCOL.md). */
     String position(UUID jobId, String pool, String checkpoint, QueueIndex.Standing standing, String blocked,
                     long version) {
-        Eta eta = blocked == null ? queue.etaFor(pool, standing.position(), checkpoint) : null;
+        Eta eta = blocked == null ? queue.etaFor(pool, standing, checkpoint) : null;
         return encode(frame("position").with("jobId", jobId).with("position", standing.position()).with("eta", eta)
                 .with("waiting", new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
                         blocked, null))

@@ -79,9 +79,9 @@ enum Placement {
     /**
      * Ours, from measured costs. A job passed over too often (or for too long) goes first. Else the first candidate
      * if it needs no switch here; else the first candidate within the lookahead that needs none (those before it wait,
-     * counted as passed over, bounded); else, every candidate needing a switch here, the first one that no other
-     * worker would start sooner than this one can load its model (another worker has it loaded and frees up first):
-     * a switch only where it saves waiting. A job a worker declines so stays idle is bounded by max-delay too.
+     * counted as passed over, bounded); else, every candidate needing a switch here, the first one whose checkpoint's
+     * waiting backlog the workers holding it would not all start before this one can load it: a switch only where it
+     * saves waiting. A job a worker declines so stays idle is bounded by max-delay too.
      */
     COST_AWARE {
         @Override
@@ -146,7 +146,11 @@ enum Placement {
          */
         void declined(JobState job);
 
-        /** Whether another available worker would start the job sooner than {@code worker} can (no switch there). */
+        /**
+         * Whether the available workers that have the job's checkpoint loaded would start it no later than
+         * {@code worker} can; for a worker that needs a switch, they must also start the checkpoint's whole waiting
+         * backlog no later (else a switch here starts some of it sooner).
+         */
         boolean cheaperElsewhere(JobState job, Slot worker);
 
         /** Now, in epoch milliseconds (PostgreSQL's clock is assumed close). */

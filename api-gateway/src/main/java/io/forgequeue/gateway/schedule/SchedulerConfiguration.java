@@ -10,6 +10,6 @@ class SchedulerConfiguration {
 
     @Bean
     QueueIndex queueIndex(SchedulerProperties properties) {
-        return new QueueIndex(properties.policy().order(), System::nanoTime);
+        return new QueueIndex(properties.policy().order(), properties.policy().usesPriorities(), System::nanoTime);
     }
 }

@@ -183,6 +183,50 @@ class QueueIndexTest {
     }
 
     @Test
+    void keepsTheWaitingBacklogPerCheckpointAnyAliasAsJobsEnterAndLeaveTheQueue() {
+        Job a1 = add(new Job(1).checkpoint("sdxl.safetensors"));
+        add(new Job(2).checkpoint("sdxl [0123456789]"));
+        Job a3 = add(new Job(3).checkpoint("sdxl"));
+        add(new Job(4).checkpoint("flux"));
+        add(new Job(5));
+
+        QueueIndex.Backlog three = index.backlog(POOL, "sdxl");
+        add(a1.assignedTo("w1"));
+        add(a3.succeeded());
+
+        assertThat(three).isEqualTo(new QueueIndex.Backlog(3, 3.0));
+        assertThat(index.backlog(POOL, "sdxl.safetensors")).isEqualTo(new QueueIndex.Backlog(1, 1.0));
+        assertThat(index.backlog(POOL, null)).isEqualTo(new QueueIndex.Backlog(1, 1.0));
+        assertThat(index.backlog(POOL, "other")).isEqualTo(QueueIndex.Backlog.NONE);
+        assertThat(index.backlog("gpu-big", "sdxl")).isEqualTo(QueueIndex.Backlog.NONE);
+        add(a1.givenBack());
+        assertThat(index.backlog(POOL, "sdxl").jobs()).isEqualTo(2);
+    }
+
+    @Test
+    void underFairShareTheEtaPositionCountsTheJobsOtherWaitingKeysWillBeTaggedBeforeAJob() {
+        QueueIndex fair = new QueueIndex(SchedulerPolicy.FAIR.order(), true, nanos::get);
+        QueueIndex plain = new QueueIndex(SchedulerPolicy.FAIR.order(), nanos::get);
+        Job last = null;
+        for (int i = 0; i < 4; i++) { // Alice, over her share: tags 0, 1, 2, 3 (cost 1, weight 1)
+            last = new Job(10 + i).tag(i);
+            fair.apply(last.state());
+            plain.apply(last.state());
+        }
+        Job bob = new Job(20).owner(BOB).tag(0);
+        fair.apply(bob.state());
+        plain.apply(bob.state());
+
+        QueueIndex.Standing projected = fair.standing(last.id);
+
+        // Bob's one job is ahead now; as long as he keeps submitting, two more of his will be tagged 1 and 2
+        assertThat(projected.position()).isEqualTo(5);
+        assertThat(projected.etaPosition()).isEqualTo(7.0);
+        assertThat(plain.standing(last.id).etaPosition()).as("no projection without fair share").isEqualTo(5.0);
+        assertThat(fair.standing(bob.id).etaPosition()).as("tagged as the head: no projection").isEqualTo(2.0);
+    }
+
+    @Test
     void aJobJustSubmittedGetsTheStandingItWillHaveOnceItsNotificationArrives() {
         waiting(1);
         Job fresh = new Job(2);

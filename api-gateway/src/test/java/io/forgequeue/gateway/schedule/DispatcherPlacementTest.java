@@ -131,6 +131,41 @@ class DispatcherPlacementTest {
     }
 
     @Test
+    void anIdleWorkerSwitchesToACheckpointWhoseBacklogTheWorkerHoldingItWouldStartLaterThanTheLoad() {
+        // issue 17's mixed-fleet benchmark: the GPU holding a checkpoint frees up for its next job within 2 s, sooner
+        // than the 3 s load elsewhere, but 8 more jobs of it wait behind that one: it starts the last one after 9 s
+        worker("w-a", "ckpt-a", Map.of("ckpt-a", 3.0));
+        worker("w-b", "ckpt-b", Map.of("ckpt-a", 3.0, "ckpt-b", 3.0));
+        UUID[] jobs = new UUID[10];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 1.0);
+        }
+        assignments(1.0);
+        dispatcher.start();
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(assignedTo.values()).containsExactlyInAnyOrder("w-a", "w-a", "w-b", "w-b");
+    }
+
+    @Test
+    void anIdleWorkerDeclinesASwitchWhenTheWorkerHoldingTheCheckpointStartsItsWholeBacklogBeforeTheLoad() {
+        worker("w-a", "ckpt-a", Map.of("ckpt-a", 3.0));
+        worker("w-b", "ckpt-b", Map.of("ckpt-a", 3.0, "ckpt-b", 3.0));
+        UUID[] jobs = new UUID[3];
+        for (int i = 0; i < jobs.length; i++) {
+            jobs[i] = job("ckpt-a", i, i + 1, 1.0);
+        }
+        assignments(1.0);
+        dispatcher.start();
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        // w-a holds two (2 s) and starts the third after them, before w-b could have loaded ckpt-a
+        assertThat(assignedTo.values()).containsExactly("w-a", "w-a");
+    }
+
+    @Test
     void aWorkerThatNeverLoadedACheckpointAssumesTheLoadTimeTheFleetMeasuredForIt() {
         // issue 17's mixed-fleet benchmark: a GPU that had never loaded a checkpoint assumed the default 10 s for it,
         // more than the other GPU's backlog, so it never switched to it, and never measured its real 2 s

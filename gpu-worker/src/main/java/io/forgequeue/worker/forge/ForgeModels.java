@@ -64,10 +64,18 @@ final class ForgeModels {
             learnNext = true;
             loaded = ran;
         }
-        if (before == null || ran == null) {
-            return new Run(ran, 0);
+        if (ran == null) {
+            return new Run(null, 0);
         }
         double reference = ForgeTimings.referenceSteps(spec.steps(), spec.batchSize(), spec.width(), spec.height());
+        if (before == null) {
+            // perhaps a first load (Forge loads lazily, nothing at its start): the timings judge it once the speed is
+            // known; no switch is counted, as none can be told
+            if (complete) {
+                timings.record(null, ran, reference, callNanos / 1e9, learn);
+            }
+            return new Run(ran, 0);
+        }
         ForgeTimings.Split split = complete ? timings.record(before, ran, reference, callNanos / 1e9, learn)
                 : new ForgeTimings.Split(!before.equals(ran), 0);
         if (!split.switched()) {

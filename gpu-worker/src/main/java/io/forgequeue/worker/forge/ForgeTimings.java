@@ -1,5 +1,7 @@
 package io.forgequeue.worker.forge;
 
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -12,7 +14,15 @@ import java.util.TreeMap;
  * before) gives a speed sample, {@code call seconds / reference steps}. A call that switched took
  * {@code call seconds − expected generation seconds} to load its checkpoint (at least 0), once the speed is known.
  * Both are exponential moving averages ({@link #ALPHA}), so that the figures follow a GPU that gets busier or a disk
- * that gets slower. A call for which it is unknown what was loaded before teaches nothing. Thread-safe
+ * that gets slower.
+ *
+ * <p>First loads count too. Forge loads nothing at startup and loads lazily (forge-api.md §9), so the worker's first
+ * call loads its checkpoint, although what was loaded before it is unknown; and a switch before the speed is known
+ * cannot be split. Such calls are kept (at most {@link #PENDING}) and split once the speed is known. A call after an
+ * unknown state counts as a load only when it took clearly longer than its generation
+ * ({@link #UNKNOWN_LOAD_SHARE}): a worker that restarted next to a Forge that kept the checkpoint loaded loads nothing.
+ * Without this a fleet that never switched never measured a load (the first loads were its only loads), and the
+ * scheduler's placement kept assuming its default load time (issue 17's mixed-fleet benchmark). Thread-safe
  * (synchronized).
  */
 final class ForgeTimings {
@@ -33,8 +43,27 @@ final class ForgeTimings {
         static final Split NONE = new Split(false, 0);
     }
 
+    /** Most calls kept for splitting until the speed is known. */
+    static final int PENDING = 16;
+    /**
+     * A call after an unknown state counts as a load when the time beyond its expected generation is at least this
+     * share of that generation (a load of a real checkpoint takes seconds; timing noise of a call that loaded nothing
+     * stays well below a quarter of it).
+     */
+    static final double UNKNOWN_LOAD_SHARE = 0.25;
+
     private Double secondsPerStep;
     private final Map<String, Double> loadSeconds = new TreeMap<>();
+    /** Calls that loaded (or may have loaded) a checkpoint before the speed was known, oldest first. */
+    private final Deque<Pending> pending = new ArrayDeque<>();
+
+    /**
+     * A call to split once the speed is known.
+     *
+     * @param surely whether it surely loaded (a switch seen); else what was loaded before was unknown
+     */
+    private record Pending(String ran, double referenceSteps, double seconds, boolean surely) {
+    }
 
     /** Reference steps of a job: steps × images × pixels / 512². */
     static double referenceSteps(int steps, int batchSize, int width, int height) {
@@ -53,16 +82,29 @@ final class ForgeTimings {
      * @return whether the call switched checkpoints and how long it loaded
      */
     synchronized Split record(String before, String ran, double referenceSteps, double seconds, boolean learn) {
-        if (before == null || ran == null || !(referenceSteps > 0) || !(seconds >= 0)) {
+        if (ran == null || !(referenceSteps > 0) || !(seconds >= 0)) {
+            return Split.NONE;
+        }
+        if (before == null) {
+            if (learn) {
+                loadedAfterUnknown(ran, referenceSteps, seconds);
+            }
             return Split.NONE;
         }
         if (before.equals(ran)) {
             if (learn) {
+                boolean first = secondsPerStep == null;
                 secondsPerStep = average(secondsPerStep, seconds / referenceSteps);
+                if (first) {
+                    splitPending();
+                }
             }
             return Split.NONE;
         }
         if (secondsPerStep == null) {
+            if (learn) {
+                keep(new Pending(ran, referenceSteps, seconds, true));
+            }
             return new Split(true, 0);
         }
         double load = Math.max(0, seconds - secondsPerStep * referenceSteps);
@@ -70,6 +112,38 @@ final class ForgeTimings {
             loadSeconds.put(ran, average(loadSeconds.get(ran), load));
         }
         return new Split(true, load);
+    }
+
+    /** A complete call after an unknown state (the worker's first, or after a failure): perhaps a first load. */
+    private void loadedAfterUnknown(String ran, double referenceSteps, double seconds) {
+        if (secondsPerStep == null) {
+            keep(new Pending(ran, referenceSteps, seconds, false));
+            return;
+        }
+        double generation = secondsPerStep * referenceSteps;
+        double load = seconds - generation;
+        if (load >= UNKNOWN_LOAD_SHARE * generation && load > 0) {
+            loadSeconds.put(ran, average(loadSeconds.get(ran), load));
+        }
+    }
+
+    private void keep(Pending call) {
+        if (pending.size() >= PENDING) {
+            pending.removeFirst();
+        }
+        pending.addLast(call);
+    }
+
+    /** The speed is known now: splits the calls kept until then, oldest first. */
+    private void splitPending() {
+        for (Pending p; (p = pending.pollFirst()) != null; ) {
+            if (p.surely()) {
+                loadSeconds.put(p.ran(), average(loadSeconds.get(p.ran()),
+                        Math.max(0, p.seconds() - secondsPerStep * p.referenceSteps())));
+            } else {
+                loadedAfterUnknown(p.ran(), p.referenceSteps(), p.seconds());
+            }
+        }
     }
 
     /** Measured seconds per reference step (a 512×512 image's sampling step), or null before any sample. */

@@ -2,6 +2,8 @@ package io.forgequeue.worker.forge;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Map;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -59,26 +61,55 @@ class ForgeTimingsTest {
     }
 
     @Test
-    void countsASwitchBeforeTheSpeedIsKnownButMeasuresNoLoad() {
+    void countsASwitchBeforeTheSpeedIsKnownAndMeasuresItsLoadOnceTheSpeedIs() {
         ForgeTimings timings = new ForgeTimings();
 
         ForgeTimings.Split split = timings.record("a", "b", TWENTY, 5.0, true);
+        Map<String, Double> before = timings.loadSeconds();
+        timings.record("b", "b", TWENTY, 2.0, true); // 0.1 s per step: the switch to b loaded 3 s
 
         assertThat(split).isEqualTo(new ForgeTimings.Split(true, 0));
-        assertThat(timings.loadSeconds()).isEmpty();
-        assertThat(timings.secondsPerStep()).isNull();
+        assertThat(before).isEmpty();
+        assertThat(timings.loadSeconds().get("b")).isCloseTo(3.0, within(1e-12));
     }
 
     @Test
-    void learnsNothingWhenWhatWasLoadedBeforeOrWhatRanIsUnknown() {
+    void measuresTheFirstLoadOfAFreshForgeOnceTheSpeedIsKnown() {
         ForgeTimings timings = new ForgeTimings();
 
-        ForgeTimings.Split unknownBefore = timings.record(null, "a", TWENTY, 2.0, true);
-        ForgeTimings.Split unknownRan = timings.record("a", null, TWENTY, 2.0, true);
+        // the worker's first call: nothing was known to be loaded (Forge loads lazily, nothing at its start)
+        ForgeTimings.Split first = timings.record(null, "a", TWENTY, 4.5, true);
+        timings.record("a", "a", TWENTY, 2.0, true);
+        timings.record(null, "c", TWENTY, 6.0, true); // after a failed call: c loaded in 4 s
 
-        assertThat(unknownBefore).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(first).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(timings.loadSeconds().get("a")).isCloseTo(2.5, within(1e-12));
+        assertThat(timings.loadSeconds().get("c")).isCloseTo(4.0, within(1e-12));
+    }
+
+    @Test
+    void takesACallAfterAnUnknownStateThatTookAboutItsGenerationForNoLoad() {
+        ForgeTimings timings = new ForgeTimings();
+
+        // a worker restarted next to a Forge that kept "a" loaded: its first call loads nothing
+        timings.record(null, "a", TWENTY, 2.2, true);
+        timings.record("a", "a", TWENTY, 2.0, true);
+        timings.record(null, "b", TWENTY, 2.1, true);
+
+        assertThat(timings.loadSeconds()).isEmpty();
+    }
+
+    @Test
+    void learnsNothingWhenWhatRanIsUnknown() {
+        ForgeTimings timings = new ForgeTimings();
+
+        ForgeTimings.Split unknownRan = timings.record("a", null, TWENTY, 2.0, true);
+        ForgeTimings.Split unknownBoth = timings.record(null, null, TWENTY, 2.0, true);
+        timings.record("a", "a", TWENTY, 2.0, true);
+
         assertThat(unknownRan).isEqualTo(ForgeTimings.Split.NONE);
-        assertThat(timings.secondsPerStep()).isNull();
+        assertThat(unknownBoth).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(timings.loadSeconds()).isEmpty();
     }
 
     @Test

@@ -147,9 +147,9 @@ class ModelVerificationTest {
     }
 
     @Test
-    void measuresTheSpeedAndTheLoadTimeOfASwitchAndCountsIt() throws Exception {
+    void measuresTheSpeedTheFirstLoadAndTheLoadTimeOfASwitchAndCountsTheSwitch() throws Exception {
         start("--step-ms", "10", "--model-load-ms", "800");
-        generate(on("a"));                                   // loads a: what was loaded before is unknown
+        generate(on("a"));                                   // loads a (Forge had nothing loaded): no switch
         generate(on("a"));                                   // a speed sample: 4 steps x 10 ms at 64x64
         ForgeClient.Offer warm = forge.offer().orElseThrow();
 
@@ -157,9 +157,10 @@ class ModelVerificationTest {
         ForgeClient.Offer switched = forge.offer().orElseThrow();
 
         assertThat(warm.secondsPerStep()).isNotNull().isPositive();
-        assertThat(warm.loadSeconds()).isEmpty();
+        assertThat(warm.loadSeconds()).as("the first load, split once the speed was known").containsOnlyKeys("a");
+        assertThat(warm.loadSeconds().get("a")).isBetween(0.5, 1.5);
         assertThat(switched.loadedCheckpoint()).isEqualTo("sub_b");
-        assertThat(switched.loadSeconds()).containsOnlyKeys("sub_b");
+        assertThat(switched.loadSeconds()).containsOnlyKeys("a", "sub_b");
         assertThat(switched.loadSeconds().get("sub_b")).isBetween(0.5, 1.5);
         assertThat(registry.get("gpu.worker.checkpoint.switches").tag("checkpoint", "sub_b").counter().count())
                 .isEqualTo(1);
