@@ -21,6 +21,7 @@ import org.springframework.stereotype.Component;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.Executors;
@@ -74,9 +75,11 @@ class WorkerAnnouncer implements SmartLifecycle {
     private final AtomicLong seq = new AtomicLong();
     private final long intervalNanos;
     private final long offerEveryNanos;
-    private ScheduledExecutorService timer;
+    private volatile ScheduledExecutorService timer;
     private ScheduledExecutorService offerReader;
     private volatile boolean running;
+    /** How often the announcer's thread checks whether to announce ({@link #CHECK_MILLIS}; tests set another). */
+    private long checkMillis = CHECK_MILLIS;
     /** Whether Forge's lists were asked for at least once (the first announcement waits for it). */
     private volatile boolean offerAsked;
     // on worker-offer only: while Forge's lists were never read, when to ask again, and the pause after that
@@ -110,6 +113,36 @@ class WorkerAnnouncer implements SmartLifecycle {
         this.intervalNanos = worker.presence().interval().toNanos();
         this.offerEveryNanos = worker.presence().offerEvery().toNanos();
         this.nextOfferAskNanos = System.nanoTime();
+        holding.onChange(this::heldChanged);
+    }
+
+    /**
+     * The held assignment changed: announce at once rather than at the next check, so the scheduler frees the slot
+     * of the job this worker moved on from without waiting up to {@link #CHECK_MILLIS} (with short jobs, that wait
+     * was a large part of each job's hand-out cycle).
+     */
+    private void heldChanged() {
+        ScheduledExecutorService t = timer;
+        if (t != null && running) {
+            try {
+                t.execute(this::tickQuietly);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping: the last announcement (GONE) follows
+            }
+        }
+    }
+
+    /** Before {@link #start()}: check this often instead of every {@link #CHECK_MILLIS} (tests). */
+    void checkEvery(Duration every) {
+        checkMillis = every.toMillis();
+    }
+
+    private void tickQuietly() {
+        try {
+            tick();
+        } catch (RuntimeException e) {
+            log.warn("Announcement failed: {}", e.toString());
+        }
     }
 
     /** Over the publisher connection, JSON with the contract header, not persistent, not mandatory. */
@@ -252,13 +285,7 @@ class WorkerAnnouncer implements SmartLifecycle {
         offerReader.scheduleWithFixedDelay(this::readOffer, 0, Math.max(CHECK_MILLIS, intervalNanos / 1_000_000),
                 TimeUnit.MILLISECONDS);
         timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "worker-presence"));
-        timer.scheduleWithFixedDelay(() -> {
-            try {
-                tick();
-            } catch (RuntimeException e) {
-                log.warn("Announcement failed: {}", e.toString());
-            }
-        }, CHECK_MILLIS, CHECK_MILLIS, TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(this::tickQuietly, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
     }
 
     private static Thread daemon(Runnable r, String name) {

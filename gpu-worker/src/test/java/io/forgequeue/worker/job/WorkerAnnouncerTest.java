@@ -109,6 +109,28 @@ class WorkerAnnouncerTest {
     }
 
     @Test
+    void announcesAChangeOfTheHeldAssignmentAtOnceNotAtItsNextCheck() {
+        WorkerAnnouncer announcer = announcer(LONG, LONG);
+        announcer.readOffer();
+        announcer.tick();
+        assertThat(sent).hasSize(1);
+        announcer.checkEvery(Duration.ofHours(1)); // no periodic check within this test
+        announcer.start();
+        WorkerStatus.Assignment job = new WorkerStatus.Assignment(UUID.randomUUID(), 1);
+
+        holding.taken(job);
+
+        // the scheduler frees the slot of the job the worker moved on from when it hears this
+        await().atMost(Duration.ofSeconds(10)).until(() -> sent.size() >= 2);
+        assertThat(sent.get(1).running()).isEqualTo(job);
+
+        holding.released();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> sent.size() >= 3);
+        assertThat(sent.get(2).running()).isNull();
+    }
+
+    @Test
     void waitsForItsFirstLookAtWhatForgeOffersBeforeItsFirstAnnouncement() {
         WorkerAnnouncer announcer = announcer(LONG, LONG);
         announcer.tick();
