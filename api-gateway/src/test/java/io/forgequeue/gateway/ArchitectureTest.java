@@ -81,6 +81,16 @@ class ArchitectureTest {
                 .check(classes);
     }
 
+    @Test
+    void onlyTheMergeAndTheStuckSweepMakeTheirMovesOfJobState() {
+        noClasses().that().resideOutsideOfPackages("io.forgequeue.gateway.job..", "io.forgequeue.gateway.event..")
+                .should().accessClassesThat().haveFullyQualifiedName("io.forgequeue.gateway.job.EventMoves")
+                .check(classes);
+        noClasses().that().resideOutsideOfPackages("io.forgequeue.gateway.job..", "io.forgequeue.gateway.sweep..")
+                .should().accessClassesThat().haveFullyQualifiedName("io.forgequeue.gateway.job.StuckJobMoves")
+                .check(classes);
+    }
+
     /**
      * The job package owns job state: the job table, its history and its images are written only by its statements,
      * built from the transition table (docs/architecture.md, "Who owns what"). ArchUnit cannot read SQL, so this scans
