@@ -1,5 +1,7 @@
 package io.forgequeue.gateway;
 
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
@@ -8,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -20,6 +23,11 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 
 /** Module and package boundaries of the gateway (model: JobRunr's PackageDependenciesTest). */
 class ArchitectureTest {
+
+    /** SQL that writes the job table, its history or its images. */
+    private static final Pattern JOB_STATE_WRITE = Pattern.compile(
+            "(?i)\\b(update|insert\\s+into|delete\\s+from|merge\\s+into|truncate(\\s+table)?)\\s+"
+                    + "(only\\s+)?(job|job_state_history|job_image)\\b");
 
     private final JavaClasses classes = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -73,26 +81,78 @@ class ArchitectureTest {
                 .check(classes);
     }
 
+    @Test
+    void onlyTheMergeAndTheStuckSweepMakeTheirMovesOfJobState() {
+        noClasses().that().resideOutsideOfPackages("io.forgequeue.gateway.job..", "io.forgequeue.gateway.event..")
+                .should().accessClassesThat().haveFullyQualifiedName("io.forgequeue.gateway.job.EventMoves")
+                .check(classes);
+        noClasses().that().resideOutsideOfPackages("io.forgequeue.gateway.job..", "io.forgequeue.gateway.sweep..")
+                .should().accessClassesThat().haveFullyQualifiedName("io.forgequeue.gateway.job.StuckJobMoves")
+                .check(classes);
+    }
+
     /**
-     * The job table is written by the job feature (submit, cancel, the scheduler's moves), the merge of worker events
-     * and the stuck-job sweep, each with guarded statements built from the transition table; nothing else may write
-     * job rows (the queue index, the scheduler and the relay read them or go through {@code JobMoves}).
+     * The job package owns job state: the job table, its history and its images are written only by its statements,
+     * built from the transition table (docs/architecture.md, "Who owns what"). ArchUnit cannot read SQL, so this scans
+     * the sources for SQL that writes those tables; the rules below keep the statements where this scan finds them.
      */
     @Test
-    void onlyTheJobFeatureTheMergeAndTheStuckSweepWriteTheJobTable() throws IOException {
+    void onlyTheJobPackageHasSqlThatWritesJobState() throws IOException {
         Path sources = Path.of("src/main/java/io/forgequeue/gateway");
-        Pattern write = Pattern.compile("(?i)\\b(update|insert\\s+into|delete\\s+from)\\s+job\\b");
         Set<String> writers = new TreeSet<>();
         try (Stream<Path> files = Files.walk(sources)) {
             for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
-                if (write.matcher(Files.readString(file)).find()) {
-                    writers.add(sources.relativize(file).getName(0).toString());
+                if (JOB_STATE_WRITE.matcher(Files.readString(file)).find()) {
+                    writers.add(sources.relativize(file).toString());
                 }
             }
         }
 
-        assertThat(writers).as("packages with SQL that writes the job table").isNotEmpty()
-                .isSubsetOf("job", "event", "sweep");
+        assertThat(writers).as("sources with SQL that writes job, job_state_history or job_image").isNotEmpty()
+                .allSatisfy(file -> assertThat(file).matches("job/[A-Za-z]+\\.java"));
+    }
+
+    /** The scan above must see a write hidden behind an alias or a different case; this guards the pattern. */
+    @Test
+    void theJobStateWriteScanRecognisesTheWaysSqlWritesATable() {
+        assertThat(List.of("update job set x = 1", "UPDATE job j SET", "insert into job_state_history (a)",
+                "delete from\n  job_image i", "merge into job using", "truncate table job"))
+                .allSatisfy(sql -> assertThat(JOB_STATE_WRITE.matcher(sql).find()).as(sql).isTrue());
+        assertThat(List.of("update job_ticket_seq", "insert into outbox (kind, job_id)", "select * from job",
+                "update fair_clock f set", "delete from idempotency_key"))
+                .allSatisfy(sql -> assertThat(JOB_STATE_WRITE.matcher(sql).find()).as(sql).isFalse());
+    }
+
+    /**
+     * Packages without a table of their own use no JDBC: they move jobs through the job package's API
+     * ({@code EventMoves}, {@code StuckJobMoves}, {@code JobErasure}, {@code KeyJobs}).
+     */
+    @Test
+    void packagesWithoutATableUseNoJdbc() {
+        noClasses().that().resideInAnyPackage("io.forgequeue.gateway.event..", "io.forgequeue.gateway.sweep..",
+                        "io.forgequeue.gateway.retention..", "io.forgequeue.gateway.relay..",
+                        "io.forgequeue.gateway.admin..", "io.forgequeue.gateway.fleet..", "io.forgequeue.gateway.quota..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.springframework.jdbc..", "java.sql..",
+                        "javax.sql..")
+                .check(classes);
+    }
+
+    /**
+     * The statements that move jobs are package-private in the job package, built from the package-private
+     * transition table; its public classes that run SQL are the owner's API, each move an intent method.
+     */
+    @Test
+    void theJobPackagesStatementsArePrivateToItAndItsPublicWritersAreTheOwnersApi() {
+        classes().that().haveSimpleNameEndingWith("Transitions").or().haveSimpleNameEndingWith("Statement")
+                .should().notBePublic().andShould().resideInAPackage("io.forgequeue.gateway.job")
+                .check(classes);
+        classes().that().resideInAPackage("io.forgequeue.gateway.job").and().arePublic()
+                .and(DescribedPredicate.describe("run SQL",
+                        (JavaClass c) -> c.getDirectDependenciesFromSelf().stream()
+                                .anyMatch(d -> d.getTargetClass().getName()
+                                        .equals("org.springframework.jdbc.core.simple.JdbcClient"))))
+                .should().haveSimpleNameEndingWith("Moves").orShould().haveSimpleName("JobErasure")
+                .check(classes);
     }
 
     @Test

@@ -1,78 +1,54 @@
 package io.forgequeue.gateway.event;
 
 import io.forgequeue.gateway.apikey.KeyNames;
-import io.forgequeue.gateway.job.ImageInfo;
+import io.forgequeue.gateway.job.EventMoves;
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobRow;
-import io.forgequeue.gateway.job.JobRows;
 import io.forgequeue.gateway.job.RedundantAttempt;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.quota.QuotaProperties;
-import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.KeyMetrics;
-import io.forgequeue.gateway.system.SqlArrays;
-import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.EventType;
-import io.forgequeue.model.GeneratedImage;
-import io.forgequeue.model.JobCancelled;
 import io.forgequeue.model.JobEvent;
-import io.forgequeue.model.JobFailed;
-import io.forgequeue.model.JobProgressed;
-import io.forgequeue.model.JobRequeued;
-import io.forgequeue.model.JobStarted;
 import io.forgequeue.model.JobStatus;
-import io.forgequeue.model.JobSucceeded;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.support.TransactionTemplate;
 
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 
 /**
- * Merges one status event into its job ({@link MergeStatement}, which also stores the images of a SUCCEEDED
- * event), counts the outcome, and announces the change ({@link JobChanged}) so that every gateway's
- * WebSocket clients see it. Thread-safe; concurrent merges of one job serialise on its row lock.
+ * Merges one status event into its job (through the job package's {@link EventMoves}, which also stores the images
+ * of a SUCCEEDED event), names what became of it, counts the outcome, and announces the change ({@link JobChanged})
+ * so that every gateway's WebSocket clients see it. Thread-safe; concurrent merges of one job serialise on its row
+ * lock.
  */
 @Component
 class EventMerger {
 
     private static final Logger log = LoggerFactory.getLogger(EventMerger.class);
 
-    private final JdbcClient jdbc;
-    private final JobRows rows;
-    private final WireJson json;
+    private final EventMoves moves;
     private final GatewayMetrics metrics;
     private final KeyMetrics keyMetrics;
     private final KeyNames keyNames;
     private final ApplicationEventPublisher events;
-    private final TransactionTemplate tx;
     private final double defaultWeight;
     private final QueueStats stats;
 
-    EventMerger(JdbcClient jdbc, JobRows rows, WireJson json, GatewayMetrics metrics, KeyMetrics keyMetrics,
-                KeyNames keyNames, ApplicationEventPublisher events, TransactionTemplate tx, QuotaProperties quotas,
-                QueueStats stats) {
-        this.jdbc = jdbc;
-        this.rows = rows;
-        this.json = json;
+    EventMerger(EventMoves moves, GatewayMetrics metrics, KeyMetrics keyMetrics, KeyNames keyNames,
+                ApplicationEventPublisher events, QuotaProperties quotas, QueueStats stats) {
+        this.moves = moves;
         this.metrics = metrics;
         this.keyMetrics = keyMetrics;
         this.keyNames = keyNames;
         this.events = events;
-        this.tx = tx;
         this.defaultWeight = quotas.weight();
         this.stats = stats;
     }
@@ -120,17 +96,13 @@ class EventMerger {
      * thrown.
      */
     List<Result> mergeAll(List<JobEvent> batch) {
-        List<Result> results = tx.execute(status -> {
-            // PostgreSQL re-plans the merge for every execution otherwise: its cost model prefers custom plans for
-            // this statement, and planning it costs more than running it (pg_stat_statements.track_planning shows
-            // it; docs/decisions/0003). The generic plan is the same index lookup of one job.
-            jdbc.sql("set local plan_cache_mode = force_generic_plan").update();
-            List<Result> out = new ArrayList<>(batch.size());
-            for (JobEvent event : batch) {
-                out.add(run(event));
-            }
-            return out;
-        });
+        List<Optional<EventMoves.Merged>> merged = moves.mergeAll(batch, fairShare());
+        List<Result> results = new ArrayList<>(batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+            JobEvent event = batch.get(i);
+            results.add(merged.get(i).map(m -> result(event, m))
+                    .orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null)));
+        }
         for (int i = 0; i < batch.size(); i++) {
             try {
                 record(batch.get(i), results.get(i));
@@ -145,65 +117,20 @@ class EventMerger {
     }
 
     private Result run(JobEvent event) {
-        List<GeneratedImage> images = event instanceof JobSucceeded s ? s.images() : List.of();
-        int n = images.size();
-        Integer[] idx = new Integer[n];
-        String[] mime = new String[n];
-        Integer[] width = new Integer[n];
-        Integer[] height = new Integer[n];
-        Long[] seed = new Long[n];
-        String[] etag = new String[n];
-        byte[][] data = new byte[n][];
-        List<ImageInfo> infos = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            GeneratedImage image = images.get(i);
-            idx[i] = image.index();
-            mime[i] = image.mimeType();
-            width[i] = image.width();
-            height[i] = image.height();
-            seed[i] = image.seed();
-            etag[i] = etag(image.data());
-            data[i] = image.data();
-            infos.add(new ImageInfo(image.index(), image.mimeType(), image.width(), image.height(), image.seed(),
-                    etag[i], image.data().length));
+        return moves.merge(event, fairShare()).map(m -> result(event, m))
+                .orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null));
+    }
+
+    private EventMoves.FairShare fairShare() {
+        return new EventMoves.FairShare(defaultWeight, stats.rateTable());
+    }
+
+    private static Result result(JobEvent event, EventMoves.Merged m) {
+        if (m.row() != null) {
+            return new Result(m.fresh() ? Outcome.APPLIED : Outcome.LATE, m.oldStatus(), m.oldAttempt(), m.row());
         }
-        Optional<Result> result = jdbc.sql(MergeStatement.SQL)
-                .param("id", event.jobId())
-                .param("attempt", event.attempt())
-                .param("seq", event.seq())
-                .param("implied", event.type().impliedStatus().name())
-                .param("worker", event.workerId())
-                .param("at", DbTime.of(event.occurredAt()))
-                // Nullable parameters carry their SQL type, so every event binds the same parameter types and the
-                // driver reuses the statement it prepared on the server (a null bound without a type makes it parse
-                // and plan the statement again whenever the previous event had a value there, or the other way round)
-                .param("progress", event instanceof JobProgressed p ? p.percent() : null, Types.INTEGER)
-                .param("code", event instanceof JobFailed f ? f.code().name() : null, Types.VARCHAR)
-                .param("message", event instanceof JobFailed f ? f.message() : null, Types.VARCHAR)
-                .param("meta", metadataJson(event), Types.VARCHAR)
-                .param("images", n == 0 ? null : json.toText(infos), Types.VARCHAR)
-                .param("reason", reason(event))
-                .param("weight", defaultWeight)
-                .param("rates", stats.rateTable())
-                .param("img_idx", SqlArrays.typed("integer", idx))
-                .param("img_mime", SqlArrays.typed("text", mime))
-                .param("img_width", SqlArrays.typed("integer", width))
-                .param("img_height", SqlArrays.typed("integer", height))
-                .param("img_seed", SqlArrays.typed("bigint", seed))
-                .param("img_etag", SqlArrays.typed("text", etag))
-                .param("img_data", SqlArrays.typed("bytea", data))
-                .query((rs, i) -> {
-                    JobStatus old = JobStatus.valueOf(rs.getString("old_status"));
-                    int oldAttempt = rs.getInt("old_attempt");
-                    if (rs.getObject("id") != null) {
-                        return new Result(rs.getBoolean("fresh") ? Outcome.APPLIED : Outcome.LATE, old, oldAttempt,
-                                rows.mapRow(rs, i));
-                    }
-                    return new Result(rejection(event, old, oldAttempt, rs.getBoolean("late"), rs.getBoolean("current")),
-                            old, oldAttempt, null);
-                })
-                .optional();
-        return result.orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null));
+        return new Result(rejection(event, m.oldStatus(), m.oldAttempt(), m.late(), m.current()), m.oldStatus(),
+                m.oldAttempt(), null);
     }
 
     static Outcome rejection(JobEvent event, JobStatus old, int oldAttempt, boolean late, boolean current) {
@@ -279,39 +206,6 @@ class EventMerger {
                 && row.status() == JobStatus.RUNNING && result.previousAttempt() == row.attempt();
         if (!invisible) {
             events.publishEvent(new JobChanged(row, previous, null));
-        }
-    }
-
-    private String metadataJson(JobEvent event) {
-        Map<String, Object> metadata = Map.of();
-        if (event instanceof JobStarted s) {
-            metadata = s.metadata();
-        } else if (event instanceof JobSucceeded s) {
-            metadata = s.metadata();
-        } else if (event instanceof JobFailed f) {
-            metadata = f.metadata();
-        }
-        return metadata.isEmpty() ? null : json.toText(metadata);
-    }
-
-    private static String reason(JobEvent event) {
-        if (event instanceof JobFailed f) {
-            return f.code().name();
-        }
-        if (event instanceof JobRequeued r) {
-            return r.reason() == null ? "requeued" : r.reason();
-        }
-        if (event instanceof JobCancelled c) {
-            return c.reason() == null ? "cancelled" : c.reason();
-        }
-        return event.type().name().toLowerCase(Locale.ROOT);
-    }
-
-    static String etag(byte[] data) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data), 0, 16);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

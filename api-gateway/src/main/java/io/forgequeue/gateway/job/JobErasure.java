@@ -6,7 +6,6 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -48,8 +47,7 @@ public class JobErasure {
     static final String RETENTION_TRIGGER = "retention";
 
     /** {@code 'SUCCEEDED', 'FAILED', 'CANCELLED'}: the terminal statuses, for {@code status in (...)}. */
-    private static final String FINISHED = Arrays.stream(JobStatus.values()).filter(JobStatus::isTerminal)
-            .map(s -> "'" + s.name() + "'").collect(Collectors.joining(", "));
+    private static final String FINISHED = JobTransitions.terminal();
 
     /**
      * The erasure of the jobs in CTE {@code picked (id)}: CTEs {@code imgs} (the deleted images' sizes) and

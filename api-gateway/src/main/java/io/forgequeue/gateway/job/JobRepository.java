@@ -23,6 +23,9 @@ import java.util.stream.Collectors;
 @Repository
 class JobRepository {
 
+    /** The owner's cancel of a waiting job (a running one only gets {@code cancel_requested_at}). */
+    private static final String QUEUED_CANCELLED = JobTransitions.movingFrom("cur.status", JobStatus.QUEUED,
+            JobStatus.CANCELLED);
     private static final String RETURNING = JobRows.columns("job").replace("job.", "");
 
     private final JdbcClient jdbc;
@@ -209,15 +212,15 @@ class JobRepository {
                             for update
                         ), upd as (
                             update job set
-                                status = case when cur.status = 'QUEUED' then 'CANCELLED' else job.status end,
-                                finished_at = case when cur.status = 'QUEUED' then now() else job.finished_at end,
-                                assigned_worker = case when cur.status = 'QUEUED' then null else job.assigned_worker end,
+                                status = case when %1$s then 'CANCELLED' else job.status end,
+                                finished_at = case when %1$s then now() else job.finished_at end,
+                                assigned_worker = case when %1$s then null else job.assigned_worker end,
                                 cancel_requested_at = coalesce(job.cancel_requested_at, now()),
                                 version = job.version + 1
                             from cur
                             where job.id = cur.id
-                              and (cur.status = 'QUEUED' or (cur.status = 'RUNNING' and cur.cancel_requested_at is null))
-                            returning %s
+                              and (%1$s or (cur.status = 'RUNNING' and cur.cancel_requested_at is null))
+                            returning %2$s
                         ), hist as (
                             insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
                             select id, 'QUEUED', 'CANCELLED', attempt, 'cancelled by its owner', now()
@@ -229,7 +232,7 @@ class JobRepository {
                         )
                         select cur.status as old_status, (select ob.id from ob) as outbox_id,
                                (select ob.created_at from ob) as outbox_created_at, upd.*
-                        from cur left join upd on true""".formatted(JobRows.columns("job")))
+                        from cur left join upd on true""".formatted(QUEUED_CANCELLED, JobRows.columns("job")))
                 .param("id", id).param("owner", owner).param("instance", instance)
                 .param("lease", (double) lease.toMillis() / 1000)
                 .query((rs, i) -> new Cancelled(JobStatus.valueOf(rs.getString("old_status")),

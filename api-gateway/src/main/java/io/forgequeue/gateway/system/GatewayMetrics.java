@@ -5,6 +5,7 @@ import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.Topology;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -99,8 +100,13 @@ public class GatewayMetrics {
     private final AtomicLong activeWorkers = new AtomicLong();
     private final AtomicLong brokerConnected = new AtomicLong();
     private final DoubleAdder outboxLagSeconds = new DoubleAdder();
-    /** Single-tag counters by "name|value". */
-    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Tagged refused;
+    private final Tagged rateLimited;
+    private final Tagged outboxPublished;
+    private final Tagged outboxFailures;
+    private final Tagged eventsMerged;
+    private final Tagged eventsRejected;
+    private final Tagged frames;
     /** The meters of each pool that has its own series, and of {@link #OTHER_POOL} once used. */
     private final Map<String, PoolMeters> pools = new ConcurrentHashMap<>();
     /** Pools that got their own series without being configured (guarded by {@link #pools}). */
@@ -143,13 +149,13 @@ public class GatewayMetrics {
                 .description("1 while this instance holds a connection to RabbitMQ, else 0 (jobs are still "
                         + "accepted into the outbox)")
                 .register(registry);
-        REFUSAL_REASONS.forEach(r -> counter(REFUSED, "reason", r));
-        OUTBOX_KINDS.forEach(k -> counter(OUTBOX_PUBLISHED, "kind", k));
-        OUTBOX_FAILURE_REASONS.forEach(r -> counter(OUTBOX_FAILURES, "reason", r));
-        MERGE_OUTCOMES.forEach(o -> counter(EVENTS_MERGED, "outcome", o));
-        REJECTION_REASONS.forEach(r -> counter(EVENTS_REJECTED, "reason", r));
-        FRAME_TYPES.forEach(t -> counter(FRAMES, "type", t));
-        LIMITS.forEach(l -> counter(RATE_LIMITED, "limit", l));
+        refused = new Tagged(REFUSED, "reason", REFUSAL_REASONS);
+        outboxPublished = new Tagged(OUTBOX_PUBLISHED, "kind", OUTBOX_KINDS);
+        outboxFailures = new Tagged(OUTBOX_FAILURES, "reason", OUTBOX_FAILURE_REASONS);
+        eventsMerged = new Tagged(EVENTS_MERGED, "outcome", MERGE_OUTCOMES);
+        eventsRejected = new Tagged(EVENTS_REJECTED, "reason", REJECTION_REASONS);
+        frames = new Tagged(FRAMES, "type", FRAME_TYPES);
+        rateLimited = new Tagged(RATE_LIMITED, "limit", LIMITS);
     }
 
     /**
@@ -174,12 +180,12 @@ public class GatewayMetrics {
      * {@code priority}.
      */
     public void submissionRefused(String reason) {
-        counter(REFUSED, "reason", reason).increment();
+        refused.of(reason).increment();
     }
 
     /** Something refused by a rate limit or a session cap ({@link #LIMITS}). */
     public void rateLimited(String limit) {
-        counter(RATE_LIMITED, "limit", limit).increment();
+        rateLimited.of(limit).increment();
     }
 
     /**
@@ -336,22 +342,22 @@ public class GatewayMetrics {
 
     /** An outbox entry confirmed by the broker: {@code job} or {@code cancel}. */
     public void outboxPublished(String kind) {
-        counter(OUTBOX_PUBLISHED, "kind", kind).increment();
+        outboxPublished.of(kind).increment();
     }
 
     /** An outbox publication that will be retried or gave up: {@code nack}, {@code returned}, {@code error}. */
     public void outboxFailed(String reason) {
-        counter(OUTBOX_FAILURES, "reason", reason).increment();
+        outboxFailures.of(reason).increment();
     }
 
     /** An event merged into a job: {@code applied} (moved the job) or {@code late} (filled in older facts). */
     public void eventMerged(String outcome) {
-        counter(EVENTS_MERGED, "outcome", outcome).increment();
+        eventsMerged.of(outcome).increment();
     }
 
     /** An event that changed nothing, by reason ({@code duplicate}, {@code terminal}, {@code stale-attempt} ...). */
     public void eventRejected(String reason) {
-        counter(EVENTS_REJECTED, "reason", reason).increment();
+        eventsRejected.of(reason).increment();
     }
 
     /**
@@ -359,12 +365,23 @@ public class GatewayMetrics {
      * {@code queue}.
      */
     public void framePushed(String type) {
-        counter(FRAMES, "type", type).increment();
+        frames.of(type).increment();
     }
 
-    private Counter counter(String name, String tagKey, String tagValue) {
-        return counters.computeIfAbsent(name + '|' + tagValue,
-                k -> Counter.builder(name).tag(tagKey, tagValue).register(registry));
+    /** A counter with one tag (Micrometer's registry keeps one counter per value), every known value at zero. */
+    private final class Tagged {
+        private final String tagKey;
+        private final Meter.MeterProvider<Counter> counters;
+
+        Tagged(String name, String tagKey, List<String> known) {
+            this.tagKey = tagKey;
+            this.counters = Counter.builder(name).withRegistry(registry);
+            known.forEach(this::of);
+        }
+
+        Counter of(String value) {
+            return counters.withTag(tagKey, value);
+        }
     }
 
     /** The meters of a pool: its own while it has some or the cap allows, else those of {@link #OTHER_POOL}. */
@@ -418,8 +435,7 @@ public class GatewayMetrics {
         final AtomicLong workersPaused = new AtomicLong();
         final AtomicLong workersRefused = new AtomicLong();
         final Timer handouts;
-        /** By "outcome|code". */
-        final Map<String, Counter> finished = new ConcurrentHashMap<>();
+        final Meter.MeterProvider<Counter> finished;
 
         PoolMeters(String pool) {
             this.pool = pool;
@@ -463,6 +479,9 @@ public class GatewayMetrics {
                     .minimumExpectedValue(Duration.ofNanos(50_000))
                     .maximumExpectedValue(Duration.ofSeconds(5))
                     .register(registry);
+            finished = Counter.builder(FINISHED)
+                    .description("Jobs that reached a terminal state through this gateway")
+                    .tag("pool", pool).withRegistry(registry);
             finished(tag(JobStatus.SUCCEEDED), NO_CODE);
             finished(tag(JobStatus.CANCELLED), NO_CODE);
             for (ErrorCode code : ErrorCode.values()) {
@@ -478,9 +497,7 @@ public class GatewayMetrics {
         }
 
         Counter finished(String outcome, String code) {
-            return finished.computeIfAbsent(outcome + '|' + code, k -> Counter.builder(FINISHED)
-                    .description("Jobs that reached a terminal state through this gateway")
-                    .tag("outcome", outcome).tag("code", code).tag("pool", pool).register(registry));
+            return finished.withTags("outcome", outcome, "code", code);
         }
     }
 }

@@ -14,12 +14,17 @@ import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * Checks that a JSON request body is well-formed UTF-8 (RFC 8259 §8.1, Unicode table 3-7) while it is read, and
- * refuses it otherwise ({@link MalformedUtf8Exception}, answered 400 {@code malformed-request} by the problem
+ * Checks that a JSON request body is well-formed UTF-8 (RFC 8259 §8.1, Unicode table 3-7) while it is read, with the
+ * JDK's strict decoder, and refuses it otherwise ({@link MalformedUtf8Exception}, answered 400 {@code malformed-request} by the problem
  * advice). Jackson's byte parser decodes some ill-formed sequences instead of refusing them: an overlong encoding
  * such as {@code C0 AF} became {@code "/"}, so a filter that looked for a character in the bytes could be bypassed.
  * Refused: overlong forms, UTF-16 surrogates encoded in UTF-8, code points above U+10FFFF, stray continuation
@@ -68,52 +73,76 @@ class Utf8BodyFilter extends OncePerRequestFilter {
     }
 
     /**
-     * The UTF-8 decoding automaton of Unicode table 3-7 (well-formed byte sequences), fed one byte at a time.
+     * The JDK's strict UTF-8 decoder ({@link CodingErrorAction#REPORT}: it follows Unicode table 3-7), fed the body
+     * chunk by chunk as it is read; a sequence cut by a chunk's end is carried to the next chunk. Not thread-safe.
      */
     static final class Utf8Validator {
-        private int needed;
-        private int lower = 0x80;
-        private int upper = 0xBF;
+        private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        private final CharBuffer chars = CharBuffer.allocate(512);
+        /** The start of an unfinished sequence (at most 3 bytes) left by the previous chunk. */
+        private final ByteBuffer carried = ByteBuffer.allocate(4);
+        /** Bytes decoded or carried so far: where the next chunk starts in the body. */
+        private long offset;
+        /** Where in the body the first ill-formed sequence starts; -1 while there is none. */
+        private long malformedAt = -1;
+        /** The verdict at the end of the body, once it was reached (a stream may report its end more than once). */
+        private Boolean complete;
 
-        /** False when {@code b} (0..255) cannot continue a well-formed sequence. */
-        boolean accept(int b) {
-            if (needed == 0) {
-                if (b <= 0x7F) {
-                    return true;
-                }
-                if (b >= 0xC2 && b <= 0xDF) {
-                    needed = 1;
-                } else if (b >= 0xE0 && b <= 0xEF) {
-                    needed = 2;
-                    if (b == 0xE0) {
-                        lower = 0xA0; // below: overlong
-                    } else if (b == 0xED) {
-                        upper = 0x9F; // above: a UTF-16 surrogate
-                    }
-                } else if (b >= 0xF0 && b <= 0xF4) {
-                    needed = 3;
-                    if (b == 0xF0) {
-                        lower = 0x90; // below: overlong
-                    } else if (b == 0xF4) {
-                        upper = 0x8F; // above: beyond U+10FFFF
-                    }
-                } else {
-                    return false; // 80..C1 (continuation or overlong lead), F5..FF
-                }
-                return true;
-            }
-            if (b < lower || b > upper) {
+        /** False when the bytes, after those accepted before, are not well-formed UTF-8. */
+        boolean accept(byte[] buf, int off, int n) {
+            if (malformedAt >= 0) {
                 return false;
             }
-            lower = 0x80;
-            upper = 0xBF;
-            needed--;
-            return true;
+            ByteBuffer in;
+            long start = offset - carried.position();
+            if (carried.position() > 0) {
+                carried.flip();
+                in = ByteBuffer.allocate(carried.remaining() + n).put(carried).put(buf, off, n).flip();
+                carried.clear();
+            } else {
+                in = ByteBuffer.wrap(buf, off, n);
+            }
+            offset += n;
+            return decode(in, start, false);
         }
 
-        /** True when no sequence is left unfinished. */
+        /** As {@link #accept(byte[], int, int)} for one byte (0..255). */
+        boolean accept(int b) {
+            return accept(new byte[] {(byte) b}, 0, 1);
+        }
+
+        /** True when the body ended with no sequence left unfinished. */
         boolean complete() {
-            return needed == 0;
+            if (complete == null) {
+                carried.flip();
+                ByteBuffer rest = ByteBuffer.allocate(carried.remaining()).put(carried).flip();
+                carried.clear();
+                complete = malformedAt < 0 && decode(rest, offset - rest.remaining(), true);
+            }
+            return complete;
+        }
+
+        /** Where the first ill-formed sequence starts in the body (meaningful after a refusal). */
+        long malformedAt() {
+            return malformedAt;
+        }
+
+        private boolean decode(ByteBuffer in, long start, boolean end) {
+            CoderResult result;
+            do {
+                chars.clear();
+                result = decoder.decode(in, chars, end);
+            } while (result.isOverflow());
+            if (result.isError()) {
+                malformedAt = start + in.position();
+                return false;
+            }
+            if (end) {
+                return !decoder.flush(chars.clear()).isError();
+            }
+            carried.put(in);
+            return true;
         }
     }
 
@@ -129,20 +158,24 @@ class Utf8BodyFilter extends OncePerRequestFilter {
             if (stream == null) {
                 Utf8Validator utf8 = new Utf8Validator();
                 stream = new InspectedInputStream(super.getInputStream()) {
-                    private long offset;
-
                     @Override
                     protected void passed(int b) throws MalformedUtf8Exception {
                         if (!utf8.accept(b)) {
-                            throw new MalformedUtf8Exception(offset);
+                            throw new MalformedUtf8Exception(utf8.malformedAt());
                         }
-                        offset++;
+                    }
+
+                    @Override
+                    protected void passed(byte[] buf, int off, int n) throws MalformedUtf8Exception {
+                        if (!utf8.accept(buf, off, n)) {
+                            throw new MalformedUtf8Exception(utf8.malformedAt());
+                        }
                     }
 
                     @Override
                     protected void ended() throws MalformedUtf8Exception {
                         if (!utf8.complete()) {
-                            throw new MalformedUtf8Exception(offset);
+                            throw new MalformedUtf8Exception(utf8.malformedAt());
                         }
                     }
                 };

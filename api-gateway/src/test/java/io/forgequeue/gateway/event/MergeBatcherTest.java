@@ -50,8 +50,7 @@ class MergeBatcherTest {
         volatile Predicate<JobEvent> broken = e -> false;
 
         FakeMerger() {
-            super(null, null, null, metrics, null, null, null, null, new QuotaProperties(50, 0, 1.0, Priority.NORMAL),
-                    null);
+            super(null, metrics, null, null, null, new QuotaProperties(50, 0, 1.0, Priority.NORMAL), null);
         }
 
         @Override

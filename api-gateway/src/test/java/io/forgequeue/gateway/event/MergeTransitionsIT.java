@@ -71,10 +71,10 @@ class MergeTransitionsIT {
         when(keyNames.nameOf(any())).thenReturn("merge-key");
         QueueStats stats = mock(QueueStats.class);
         when(stats.rateTable()).thenReturn("{}");
-        merger = new EventMerger(jdbc, JobRowsFixture.jobRows(json), json, new GatewayMetrics(registry),
+        merger = new EventMerger(JobRowsFixture.eventMoves(jdbc, json,
+                new TransactionTemplate(new DataSourceTransactionManager(dataSource))), new GatewayMetrics(registry),
                 new KeyMetrics(registry), keyNames, event -> {
-                }, new TransactionTemplate(new DataSourceTransactionManager(dataSource)),
-                new QuotaProperties(50, 0, 1.0, Priority.NORMAL), stats);
+                }, new QuotaProperties(50, 0, 1.0, Priority.NORMAL), stats);
         key = UUID.randomUUID();
         jdbc.sql("insert into api_key (id, name, key_hash) values (?, 'merge', ?)")
                 .params(key, UUID.randomUUID().toString().getBytes()).update();

@@ -1,8 +1,10 @@
 package io.forgequeue.gateway.job;
 
 import io.forgequeue.gateway.system.WireJson;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.transaction.support.TransactionTemplate;
 
-/** The job row mapper for tests outside this package that run statements without a Spring context. */
+/** The job row mapper and the job moves for tests outside this package that run statements without a Spring context. */
 public final class JobRowsFixture {
 
     private JobRowsFixture() {
@@ -10,5 +12,9 @@ public final class JobRowsFixture {
 
     public static JobRows jobRows(WireJson json) {
         return new JobRows(json);
+    }
+
+    public static EventMoves eventMoves(JdbcClient jdbc, WireJson json, TransactionTemplate tx) {
+        return new EventMoves(jdbc, new JobRows(json), json, tx);
     }
 }

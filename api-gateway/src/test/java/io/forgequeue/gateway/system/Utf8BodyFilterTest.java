@@ -13,14 +13,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The UTF-8 check of JSON request bodies (issue 6: an overlong {@code C0 AF} was decoded to "/"). */
 class Utf8BodyFilterTest {
 
+    /** Fed one byte at a time, so every sequence is cut between chunks; and fed whole: both must agree. */
     private static boolean validatorAccepts(byte[] bytes) {
         Utf8BodyFilter.Utf8Validator v = new Utf8BodyFilter.Utf8Validator();
+        boolean byteByByte = true;
         for (byte b : bytes) {
             if (!v.accept(b & 0xFF)) {
-                return false;
+                byteByByte = false;
+                break;
             }
         }
-        return v.complete();
+        byteByByte = byteByByte && v.complete();
+        Utf8BodyFilter.Utf8Validator whole = new Utf8BodyFilter.Utf8Validator();
+        boolean atOnce = whole.accept(bytes, 0, bytes.length) && whole.complete();
+        assertThat(atOnce).as("fed whole agrees with fed byte by byte").isEqualTo(byteByByte);
+        return byteByByte;
     }
 
     /** The JDK's decoder, set to report instead of replace: strict per the Unicode standard. */
@@ -83,6 +90,21 @@ class Utf8BodyFilterTest {
             assertThat(validatorAccepts(sample)).as("bytes %s", java.util.HexFormat.of().formatHex(sample))
                     .isEqualTo(jdkAccepts(sample));
         }
+    }
+
+    @Test
+    void namesWhereTheFirstIllFormedSequenceStartsAcrossChunks() {
+        Utf8BodyFilter.Utf8Validator v = new Utf8BodyFilter.Utf8Validator();
+        assertThat(v.accept(bytes('{', '"', 'a', 0xC3), 0, 4)).isTrue();
+        assertThat(v.accept(bytes(0xA9, '"', 0xE2, 0x82), 0, 4)).as("é completed across chunks").isTrue();
+        assertThat(v.accept(bytes(0x28), 0, 1)).as("E2 82 28: a cut-off sequence").isFalse();
+        assertThat(v.malformedAt()).isEqualTo(6);
+        assertThat(v.complete()).isFalse();
+
+        Utf8BodyFilter.Utf8Validator cut = new Utf8BodyFilter.Utf8Validator();
+        assertThat(cut.accept(bytes('x', 0xF0, 0x9F), 0, 3)).isTrue();
+        assertThat(cut.complete()).as("the body ends inside a sequence").isFalse();
+        assertThat(cut.complete()).as("asked again at a second end of stream").isFalse();
     }
 
     @Test

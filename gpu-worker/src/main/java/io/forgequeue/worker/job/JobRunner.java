@@ -2,6 +2,7 @@ package io.forgequeue.worker.job;
 
 import dev.failsafe.CircuitBreakerOpenException;
 import dev.failsafe.TimeoutExceededException;
+import dev.failsafe.RetryPolicy;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.FieldViolation;
 import io.forgequeue.model.JobCancelled;
@@ -64,6 +65,7 @@ class JobRunner {
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
     private final AtomicReference<JobAttempt> current = new AtomicReference<>();
+    private final RetryPolicy<Object> outcomeResend;
 
     JobRunner(ForgeClient forge, JobEventPublisher publisher, CancelledJobs cancelledJobs, ShutdownGrace shutdown,
               WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock) {
@@ -75,6 +77,7 @@ class JobRunner {
         this.metrics = metrics;
         this.scheduler = workerScheduler;
         this.clock = clock;
+        this.outcomeResend = EventStream.resendPolicy(worker.outcome()).build();
         cancelledJobs.onCancel(this::cancelIfRunning);
     }
 
@@ -86,7 +89,7 @@ class JobRunner {
     Disposition run(JobMessage job, long deliveredNanos) {
         UUID jobId = job.jobId();
         int attempt = job.attempt();
-        EventStream events = new EventStream(publisher, worker.confirmTimeout(), worker.outcome());
+        EventStream events = new EventStream(publisher, worker.confirmTimeout(), outcomeResend);
         if (!cancelledJobs.isCancelled(jobId) && cancelledJobs.isStopped(jobId, attempt)) {
             log.info("Job(id={}) attempt {} was taken back from this worker before it started; skipped", jobId,
                     attempt);

@@ -1,7 +1,5 @@
-package io.forgequeue.gateway.event;
+package io.forgequeue.gateway.job;
 
-import io.forgequeue.gateway.job.JobRows;
-import io.forgequeue.gateway.job.JobTransitions;
 import io.forgequeue.model.JobStatus;
 
 /**
@@ -51,16 +49,16 @@ final class MergeStatement {
                 for update of job
             ), cur as (
                 select old.*,
-                       old.status in ('SUCCEEDED', 'FAILED', 'CANCELLED') as terminal,
+                       old.status in (%1$s) as terminal,
                        (ev.attempt = old.attempt and ev.worker = case
-                           when old.status in ('SUCCEEDED', 'FAILED', 'CANCELLED') then old.worker_id
+                           when old.status in (%1$s) then old.worker_id
                            else old.assigned_worker end) is true as current
                 from old cross join ev
             ), calc as (
                 select cur.*,
                        (cur.current and ev.seq <= cur.last_seq) as late,
                        (cur.current and not cur.terminal and ev.seq > cur.last_seq
-                           and (cur.status || '>' || ev.implied) in (%s)) as fresh,
+                           and (cur.status || '>' || ev.implied) in (%2$s)) as fresh,
                        (cur.worker_id is not null and cur.status <> 'QUEUED') as held
                 from cur cross join ev
             ), nxt as (
@@ -104,7 +102,7 @@ final class MergeStatement {
                                       when ev.implied = 'FAILED' then ev.code end,
                     error_message = case when not nxt.fresh then job.error_message
                                          when ev.implied = 'FAILED' then ev.message end,
-                    finished_at = case when nxt.fresh and ev.implied in ('SUCCEEDED', 'FAILED', 'CANCELLED')
+                    finished_at = case when nxt.fresh and ev.implied in (%1$s)
                                        then ev.at else job.finished_at end,
                     last_event_at = case when nxt.fresh then now() else job.last_event_at end,
                     images = case when nxt.fresh and ev.implied = 'SUCCEEDED' then ev.images else job.images end,
@@ -114,7 +112,7 @@ final class MergeStatement {
                   and (nxt.fresh or (nxt.late and (nxt.n_progress <> nxt.progress
                                                    or nxt.n_metadata is distinct from nxt.metadata
                                                    or nxt.n_started_at is distinct from nxt.started_at)))
-                returning %s
+                returning %3$s
             ), hist as (
                 insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason, occurred_at)
                 select upd.id, nxt.status, upd.status, upd.attempt, ev.worker, ev.reason, ev.at
@@ -138,13 +136,13 @@ final class MergeStatement {
                       / coalesce(k.weight, ev.default_weight)
                 from nxt join api_key k on k.id = nxt.owner_key_id cross join ev
                 where f.owner_key_id = nxt.owner_key_id and f.pool = nxt.pool and nxt.fresh
-                  and ev.implied in ('SUCCEEDED', 'FAILED', 'CANCELLED') and nxt.n_started_at is not null
+                  and ev.implied in (%1$s) and nxt.n_started_at is not null
                   and ev.at > nxt.n_started_at and (ev.rates ->> nxt.pool)::float8 > 0
             )
             select nxt.status as old_status, nxt.attempt as old_attempt, nxt.last_seq as old_last_seq,
                    nxt.fresh as fresh, nxt.late as late, nxt.current as current, upd.*
             from nxt left join upd on upd.id = nxt.id
-            """.formatted(JobTransitions.movesAndStays(), JobRows.columns("job"));
+            """.formatted(JobTransitions.terminal(), JobTransitions.movesAndStays(), JobRows.columns("job"));
 
     private MergeStatement() {
     }
