@@ -247,6 +247,7 @@ class Dispatcher implements SmartLifecycle {
                     if (batch.size() >= properties.maxBatch()) {
                         int decided = batch.size();
                         int committed = commit(batch, l);
+                        ctx.committed();
                         any |= committed > 0;
                         if (committed < decided) {
                             wake(); // what this round assumed of the lost decisions is wrong: start afresh
@@ -475,17 +476,32 @@ class Dispatcher implements SmartLifecycle {
             if (h.count() == 0) {
                 return false;
             }
-            QueueIndex.Backlog backlog = index.backlog(pool, job.checkpoint());
-            double before = backlog.jobs() <= 1 ? 0
-                    : backlog.cost() * secondsPerUnit * (backlog.jobs() - 1) / backlog.jobs();
+            QueueIndex.Backlog indexed = index.backlog(pool, job.checkpoint());
+            QueueIndex.Backlog undecided = decided.get(Placement.CheckpointKey.of(job.checkpoint()));
+            int jobs = indexed.jobs() - (undecided == null ? 0 : undecided.jobs());
+            double cost = Math.max(0, indexed.cost() - (undecided == null ? 0 : undecided.cost()));
+            double before = jobs <= 1 ? 0 : cost * secondsPerUnit * (jobs - 1) / jobs;
             double lastStart = Math.max(h.soonest(), (h.busy() + before) / h.count());
             return lastStart <= here;
         }
+
+        /**
+         * Per canonical checkpoint, the jobs decided in this round and not committed yet: the index still counts them
+         * in the checkpoint's waiting backlog.
+         */
+        private final Map<String, QueueIndex.Backlog> decided = new HashMap<>();
 
         /** {@code slot}, which had {@code loadedBefore} loaded, was given {@code job} in this round. */
         void assigned(Slot slot, String loadedBefore, JobState job) {
             holders.remove(Placement.CheckpointKey.of(loadedBefore));
             holders.remove(Placement.CheckpointKey.of(job.checkpoint()));
+            decided.merge(Placement.CheckpointKey.of(job.checkpoint()), new QueueIndex.Backlog(1, job.cost()),
+                    (a, b) -> new QueueIndex.Backlog(a.jobs() + b.jobs(), a.cost() + b.cost()));
+        }
+
+        /** The decisions so far were committed (or dropped): the index's backlog is current again. */
+        void committed() {
+            decided.clear();
         }
 
         @Override
