@@ -2,7 +2,9 @@ package io.forgequeue.worker.job;
 
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ForgeProperties;
+import io.forgequeue.worker.system.ThreadPools;
 import io.forgequeue.worker.system.WorkerMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.core.AmqpAdmin;
@@ -14,14 +16,14 @@ import org.springframework.amqp.rabbit.connection.ConnectionListener;
 import org.springframework.amqp.rabbit.listener.AsyncConsumerRestartedEvent;
 import org.springframework.amqp.rabbit.listener.ConsumeOkEvent;
 import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
-import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.EventListener;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.stereotype.Component;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -43,7 +45,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * restarting consumer means "not consuming" until the broker confirms a new consumer. Thread-safe.
  */
 @Component
-class ConsumptionControl implements DisposableBean {
+class ConsumptionControl implements SmartLifecycle {
 
     static final String JOBS_CONTAINER = "jobs";
 
@@ -61,19 +63,20 @@ class ConsumptionControl implements DisposableBean {
     /** The connection the registered consumer uses, when known (a late shutdown of an older one changes nothing). */
     private volatile Object consumerConnection;
     private volatile boolean checkedAtStartup;
-    private final ExecutorService lifecycle = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "worker-consumption");
-        t.setDaemon(true);
-        return t;
-    });
+    /** Stops and starts the job consumer's container off the listener thread ({@code worker-consumption}). */
+    private final ThreadPoolTaskExecutor lifecycle = ThreadPools.executor("worker-consumption", 1, Integer.MAX_VALUE,
+            new ThreadPoolExecutor.AbortPolicy());
 
     private final AmqpAdmin admin;
     private final String queueName;
+    private final MeterRegistry meters;
+    private volatile boolean running;
 
     ConsumptionControl(RabbitListenerEndpointRegistry registry, ForgeClient forge, ForgeProperties forgeProps,
                        ScheduledExecutorService workerScheduler, WorkerMetrics metrics, ShutdownGrace shutdown,
-                       AmqpAdmin admin, Queue jobQueue, ConnectionFactory connectionFactory) {
+                       AmqpAdmin admin, Queue jobQueue, ConnectionFactory connectionFactory, MeterRegistry meters) {
         this.registry = registry;
+        this.meters = meters;
         this.admin = admin;
         this.queueName = jobQueue.getName();
         this.forge = forge;
@@ -238,7 +241,25 @@ class ConsumptionControl implements DisposableBean {
     }
 
     @Override
-    public void destroy() {
-        lifecycle.shutdownNow();
+    public void start() {
+        ThreadPools.start(lifecycle, meters);
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        lifecycle.shutdown();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Before the job consumer's container, which it stops and starts, and stopped after it. */
+    @Override
+    public int getPhase() {
+        return Integer.MIN_VALUE + 50;
     }
 }
