@@ -16,8 +16,8 @@ import org.springframework.amqp.rabbit.connection.ConnectionListener;
 import org.springframework.amqp.rabbit.listener.AsyncConsumerRestartedEvent;
 import org.springframework.amqp.rabbit.listener.ConsumeOkEvent;
 import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.EventListener;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.stereotype.Component;
@@ -45,7 +45,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * restarting consumer means "not consuming" until the broker confirms a new consumer. Thread-safe.
  */
 @Component
-class ConsumptionControl implements SmartLifecycle {
+class ConsumptionControl implements DisposableBean {
 
     static final String JOBS_CONTAINER = "jobs";
 
@@ -63,20 +63,23 @@ class ConsumptionControl implements SmartLifecycle {
     /** The connection the registered consumer uses, when known (a late shutdown of an older one changes nothing). */
     private volatile Object consumerConnection;
     private volatile boolean checkedAtStartup;
-    /** Stops and starts the job consumer's container off the listener thread ({@code worker-consumption}). */
+    /**
+     * Stops and starts the job consumer's container off the listener thread ({@code worker-consumption}). Made ready
+     * with this bean (its thread starts with the first task) and shut down when the bean is destroyed, not through a
+     * SmartLifecycle: a lifecycle bean that depends on the listener registry would have Spring start the registry in
+     * its phase and, on shutdown, stop this bean and the announcer (which depends on it) before the job container.
+     */
     private final ThreadPoolTaskExecutor lifecycle = ThreadPools.executor("worker-consumption", 1, Integer.MAX_VALUE,
             new ThreadPoolExecutor.AbortPolicy());
 
     private final AmqpAdmin admin;
     private final String queueName;
-    private final MeterRegistry meters;
-    private volatile boolean running;
 
     ConsumptionControl(RabbitListenerEndpointRegistry registry, ForgeClient forge, ForgeProperties forgeProps,
                        ScheduledExecutorService workerScheduler, WorkerMetrics metrics, ShutdownGrace shutdown,
                        AmqpAdmin admin, Queue jobQueue, ConnectionFactory connectionFactory, MeterRegistry meters) {
         this.registry = registry;
-        this.meters = meters;
+        ThreadPools.start(lifecycle, meters);
         this.admin = admin;
         this.queueName = jobQueue.getName();
         this.forge = forge;
@@ -241,25 +244,7 @@ class ConsumptionControl implements SmartLifecycle {
     }
 
     @Override
-    public void start() {
-        ThreadPools.start(lifecycle, meters);
-        running = true;
-    }
-
-    @Override
-    public void stop() {
-        running = false;
+    public void destroy() {
         lifecycle.shutdown();
-    }
-
-    @Override
-    public boolean isRunning() {
-        return running;
-    }
-
-    /** Before the job consumer's container, which it stops and starts, and stopped after it. */
-    @Override
-    public int getPhase() {
-        return Integer.MIN_VALUE + 50;
     }
 }

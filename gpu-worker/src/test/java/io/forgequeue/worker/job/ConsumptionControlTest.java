@@ -60,12 +60,11 @@ class ConsumptionControlTest {
         control = new ConsumptionControl(registry, forge, forgeProperties, scheduler,
                 new WorkerMetrics(new SimpleMeterRegistry()), shutdown, admin, new Queue(QUEUE), connectionFactory,
                 new SimpleMeterRegistry());
-        control.start();
     }
 
     @AfterEach
     void stop() {
-        control.stop();
+        control.destroy();
         scheduler.shutdownNow();
         connectionFactory.destroy();
     }
