@@ -163,6 +163,24 @@ class ArchitectureTest {
                 .check(classes);
     }
 
+    /**
+     * Threads have owners (issue 20, docs/architecture.md "Threads"): pools come from {@code system.ThreadPools} and
+     * loops are {@code system.BackgroundLoop}s, both started and stopped through Spring's lifecycle. The scheduler's
+     * {@code Dispatcher} still starts its own thread (to adopt BackgroundLoop).
+     */
+    @Test
+    void onlyTheSystemPackageMakesThreadsAndExecutors() {
+        noClasses().that().resideOutsideOfPackage("io.forgequeue.gateway.system..")
+                .and().doNotHaveFullyQualifiedName("io.forgequeue.gateway.schedule.Dispatcher")
+                .should().callConstructorWhere(com.tngtech.archunit.core.domain.JavaCall.Predicates.target(
+                        com.tngtech.archunit.core.domain.properties.HasOwner.Predicates.With.owner(
+                                com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo(Thread.class)
+                                        .or(com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo(
+                                                java.util.concurrent.ExecutorService.class)))))
+                .orShould().accessClassesThat().belongToAnyOf(java.util.concurrent.Executors.class)
+                .check(classes);
+    }
+
     /** docs/decisions/0001: job state moves stay guarded SQL statements; JPA is for the CRUD-shaped tables. */
     @Test
     void jobStateIsNeverMovedThroughJpa() {

@@ -122,6 +122,16 @@ class MetricsIT {
     }
 
     @Test
+    void everyThreadPoolOfTheGatewayExposesItsQueueUnderItsName() {
+        Set<String> pools = atStartup.all().stream().filter(s -> s.name().equals("executor_queued_tasks"))
+                .map(s -> s.labels().get("name")).collect(java.util.stream.Collectors.toSet());
+
+        // the pools listed in docs/metrics.md (scheduler-lease only while this gateway schedules, which it does here)
+        assertThat(pools).contains("ws-send", "ws-timer", "ws-positions", "ws-queue", "ws-reconcile",
+                "relay-publisher", "retention", "scheduler-lease");
+    }
+
+    @Test
     void atStartupEveryOutcomeErrorCodeReasonAndPoolHasASeriesAtZero() {
         // states rather than counts of what happened: connected, listening to PostgreSQL, leading the scheduler
         Set<String> states = Set.of("gpu_gateway_broker_connected", "gpu_gateway_pg_notifications_resyncs_total",

@@ -15,6 +15,19 @@ class ArchitectureTest {
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("io.forgequeue.worker");
 
+    /** Threads have owners (issue 20): pools come from {@code system.ThreadPools}, loops are {@code BackgroundLoop}s. */
+    @Test
+    void onlyTheSystemPackageMakesThreadsAndExecutors() {
+        noClasses().that().resideOutsideOfPackage("io.forgequeue.worker.system..")
+                .should().callConstructorWhere(com.tngtech.archunit.core.domain.JavaCall.Predicates.target(
+                        com.tngtech.archunit.core.domain.properties.HasOwner.Predicates.With.owner(
+                                com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo(Thread.class)
+                                        .or(com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo(
+                                                java.util.concurrent.ExecutorService.class)))))
+                .orShould().accessClassesThat().belongToAnyOf(java.util.concurrent.Executors.class)
+                .check(classes);
+    }
+
     @Test
     void neverReferencesTheGateway() {
         noClasses().should().dependOnClassesThat().resideInAPackage("io.forgequeue.gateway..")

@@ -2,12 +2,14 @@ package io.forgequeue.gateway.event;
 
 import com.rabbitmq.client.Channel;
 import io.forgequeue.gateway.system.DatabaseFailures;
+import io.forgequeue.gateway.system.BackgroundLoop;
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.ThreadPools;
 import io.forgequeue.model.JobEvent;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.dao.DataAccessException;
 import org.springframework.stereotype.Component;
 
@@ -42,7 +44,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * been acked or rejected already.
  */
 @Component
-class MergeBatcher {
+class MergeBatcher implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(MergeBatcher.class);
     private static final long UNAVAILABLE_PAUSE_MILLIS = 1000;
@@ -57,7 +59,6 @@ class MergeBatcher {
     private final List<Lane> lanes = new ArrayList<>();
     private final AtomicInteger nextLane = new AtomicInteger();
     private final ThreadLocal<Lane> laneOfConsumer = new ThreadLocal<>();
-    private volatile boolean running = true;
 
     MergeBatcher(EventMerger merger, GatewayMetrics metrics, EventProperties properties) {
         this.merger = merger;
@@ -78,39 +79,32 @@ class MergeBatcher {
         lane.queue.add(delivery);
     }
 
-    /** One merging thread and the deliveries waiting for it. */
+    /** One merging thread ({@code event-merger-N}) and the deliveries waiting for it. */
     private final class Lane {
         final LinkedBlockingQueue<Delivery> queue = new LinkedBlockingQueue<>();
-        final Thread thread;
+        final List<Delivery> batch = new ArrayList<>();
+        final BackgroundLoop thread;
 
         Lane(String name) {
-            thread = new Thread(this::loop, name);
-            thread.setDaemon(true);
-            thread.start();
+            thread = BackgroundLoop.draining(name, this::mergeBatch, () -> !queue.isEmpty());
         }
 
-        private void loop() {
-            List<Delivery> batch = new ArrayList<>();
-            while (running || !queue.isEmpty()) {
-                try {
-                    Delivery first = queue.poll(200, TimeUnit.MILLISECONDS);
-                    if (first == null) {
-                        continue;
-                    }
-                    batch.add(first);
-                    queue.drainTo(batch, maxBatch - 1);
-                    process(batch);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+        private void mergeBatch() throws InterruptedException {
+            try {
+                Delivery first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
                     return;
-                } catch (RuntimeException e) {
-                    // Unexpected (process() settles every event itself): give the batch back rather than leaving it
-                    // unacknowledged, which would hold the consumer's prefetch window until its channel closed
-                    log.error("Event merger failed; the events of this batch go back to the queue", e);
-                    batch.forEach(d -> settle(d, false, true));
-                } finally {
-                    batch.clear();
                 }
+                batch.add(first);
+                queue.drainTo(batch, maxBatch - 1);
+                process(batch);
+            } catch (RuntimeException e) {
+                // Unexpected (process() settles every event itself): give the batch back rather than leaving it
+                // unacknowledged, which would hold the consumer's prefetch window until its channel closed
+                log.error("Event merger failed; the events of this batch go back to the queue", e);
+                batch.forEach(d -> settle(d, false, true));
+            } finally {
+                batch.clear();
             }
         }
     }
@@ -208,18 +202,28 @@ class MergeBatcher {
         }
     }
 
+    @Override
+    public void start() {
+        lanes.forEach(lane -> lane.thread.start());
+    }
+
     /** Merges what was handed over already (bounded), after the listener containers have stopped. */
-    @PreDestroy
-    void stop() {
-        running = false;
+    @Override
+    public void stop() {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         for (Lane lane : lanes) {
-            try {
-                lane.thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+            lane.thread.stop(TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
         }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return !lanes.isEmpty() && lanes.get(0).thread.isRunning();
+    }
+
+    /** Started before the listener containers that hand it events, stopped after them. */
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 }

@@ -1,5 +1,12 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
+import java.util.concurrent.ThreadPoolExecutor;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.apikey.ApiKeyChanged;
 import io.forgequeue.gateway.apikey.RateLimits;
 import io.forgequeue.gateway.apikey.ApiKeys;
@@ -9,7 +16,6 @@ import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.JobStatus;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.event.EventListener;
@@ -27,10 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The WebSocket endpoint {@code /ws}: plain JSON frames, protocol in {@code api-gateway/PROTOCOL.md}. Clients
@@ -38,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * PostgreSQL first and then every newer version. Also the entry point for relayed updates and previews.
  */
 @Component
-class JobSocketHandler extends TextWebSocketHandler {
+class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
 
     static final CloseStatus UNAUTHORIZED = new CloseStatus(4401, "unauthorized");
     static final CloseStatus AUTH_TIMEOUT = new CloseStatus(4408, "authentication timeout");
@@ -59,16 +61,15 @@ class JobSocketHandler extends TextWebSocketHandler {
     private final JsonMapper json;
     private final RelayProperties properties;
     private final RateLimits rateLimits;
-    private final ExecutorService senders;
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ws-timer");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ThreadPoolTaskExecutor senders;
+    private final MeterRegistry meters;
+    private volatile boolean running;
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-timer", 1);
 
     JobSocketHandler(SocketRegistry registry, JobQueries jobs, ApiKeys keys, Frames frames, PositionPusher positions,
                      QueuePusher queue, GatewayMetrics metrics, JsonMapper json, RelayProperties properties,
-                     RateLimits rateLimits) {
+                     RateLimits rateLimits, MeterRegistry meters) {
+        this.meters = meters;
         this.registry = registry;
         this.jobs = jobs;
         this.keys = keys;
@@ -79,11 +80,9 @@ class JobSocketHandler extends TextWebSocketHandler {
         this.json = json;
         this.properties = properties;
         this.rateLimits = rateLimits;
-        this.senders = Executors.newFixedThreadPool(properties.sendThreads(), r -> {
-            Thread t = new Thread(r, "ws-send");
-            t.setDaemon(true);
-            return t;
-        });
+        // unbounded queue: a session has at most one drain task waiting; the AbortPolicy only applies once shut down
+        this.senders = ThreadPools.executor("ws-send", properties.sendThreads(), Integer.MAX_VALUE,
+                new ThreadPoolExecutor.AbortPolicy());
     }
 
     @Override
@@ -98,7 +97,7 @@ class JobSocketHandler extends TextWebSocketHandler {
             closeQuietly(ws, TOO_MANY_UNAUTHENTICATED);
             return;
         }
-        SocketSession session = new SocketSession(ws, senders, properties.maxQueuedFrames());
+        SocketSession session = new SocketSession(ws, senders, properties.maxQueuedFrames(), properties.sendTimeout());
         registry.add(session);
         if (caller != null) {
             admit(session, caller);
@@ -109,7 +108,7 @@ class JobSocketHandler extends TextWebSocketHandler {
                 session.send(frames.error("auth-timeout", "Send {\"type\":\"auth\",\"apiKey\":\"...\"} first.", null));
                 session.closeAfterPending(AUTH_TIMEOUT);
             }
-        }, properties.authTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }, Instant.now().plus(properties.authTimeout()));
     }
 
     @Override
@@ -369,9 +368,28 @@ class JobSocketHandler extends TextWebSocketHandler {
         }
     }
 
-    @PreDestroy
-    void stop() {
-        timer.shutdownNow();
-        senders.shutdownNow();
+    @Override
+    public void start() {
+        ThreadPools.start(timer, meters);
+        ThreadPools.start(senders, meters);
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        timer.shutdown();
+        senders.shutdown();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Before the web server, which hands it sessions, and stopped after it. */
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 }

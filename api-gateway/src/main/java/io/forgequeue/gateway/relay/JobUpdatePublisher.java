@@ -3,11 +3,12 @@ package io.forgequeue.gateway.relay;
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobViews;
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.Contract;
 import io.forgequeue.model.Topology;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -15,6 +16,7 @@ import org.springframework.amqp.core.Message;
 import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.amqp.core.MessageProperties;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 
@@ -28,7 +30,7 @@ import org.springframework.stereotype.Component;
  * broker reconnect; a client that reconnects gets a fresh snapshot when it re-subscribes with its last version.
  */
 @Component
-class JobUpdatePublisher {
+class JobUpdatePublisher implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(JobUpdatePublisher.class);
 
@@ -41,10 +43,14 @@ class JobUpdatePublisher {
     private final JobSocketHandler sockets;
     private final String instanceId;
     private final UpdateQueue sender;
+    private final MeterRegistry meters;
     private volatile boolean failing;
+    private volatile boolean running;
 
     JobUpdatePublisher(RabbitTemplate rabbit, JobViews views, WireJson json, JobSocketHandler sockets,
-                       InstanceProperties instance, RelayProperties properties, GatewayMetrics metrics) {
+                       InstanceProperties instance, RelayProperties properties, GatewayMetrics metrics,
+                       MeterRegistry meters) {
+        this.meters = meters;
         this.rabbit = rabbit;
         this.views = views;
         this.json = json;
@@ -60,9 +66,26 @@ class JobUpdatePublisher {
         sender.submit(() -> send(change, update));
     }
 
-    @PreDestroy
-    void stop() {
+    @Override
+    public void start() {
+        sender.start(meters);
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
         sender.stop();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 
     private void send(JobChanged change, JobUpdate update) {

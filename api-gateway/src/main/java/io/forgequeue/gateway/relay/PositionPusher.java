@@ -1,10 +1,14 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
@@ -18,9 +22,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -32,7 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * index (an order-statistic lookup per watched job), never from a query.
  */
 @Component
-class PositionPusher {
+class PositionPusher implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(PositionPusher.class);
 
@@ -42,17 +43,16 @@ class PositionPusher {
     private final Frames frames;
     private final GatewayMetrics metrics;
     private final long debounceMillis;
+    private final MeterRegistry meters;
+    private volatile boolean running;
     private final Set<String> dirty = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean allDirty = new AtomicBoolean();
     private final AtomicBoolean scheduled = new AtomicBoolean();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ws-positions");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-positions", 1);
 
     PositionPusher(SocketRegistry registry, QueueIndex index, QueueStats stats, Frames frames, GatewayMetrics metrics,
-                   RelayProperties properties, WorkerDirectory fleet) {
+                   RelayProperties properties, WorkerDirectory fleet, MeterRegistry meters) {
+        this.meters = meters;
         this.registry = registry;
         this.index = index;
         this.stats = stats;
@@ -72,7 +72,7 @@ class PositionPusher {
             dirty.add(pool);
         }
         if (scheduled.compareAndSet(false, true)) {
-            timer.schedule(this::flush, debounceMillis, TimeUnit.MILLISECONDS);
+            timer.schedule(this::flush, Instant.now().plusMillis(debounceMillis));
         }
     }
 
@@ -117,8 +117,27 @@ class PositionPusher {
         }
     }
 
-    @PreDestroy
-    void stop() {
-        timer.shutdownNow();
+
+    @Override
+    public void start() {
+        ThreadPools.start(timer, meters);
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        timer.shutdown();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Its threads run before the notifications, the web server and the listeners that feed them, and stop after. */
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 }

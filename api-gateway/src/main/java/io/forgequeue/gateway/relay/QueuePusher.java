@@ -1,11 +1,15 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueOverview;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
@@ -13,9 +17,6 @@ import org.springframework.stereotype.Component;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -27,7 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * one it was sent. So a page's header and outage banner follow the cards instead of re-reading a snapshot.
  */
 @Component
-class QueuePusher {
+class QueuePusher implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(QueuePusher.class);
 
@@ -36,15 +37,14 @@ class QueuePusher {
     private final Frames frames;
     private final GatewayMetrics metrics;
     private final long debounceMillis;
+    private final MeterRegistry meters;
+    private volatile boolean running;
     private final AtomicBoolean scheduled = new AtomicBoolean();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ws-queue");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-queue", 1);
 
     QueuePusher(SocketRegistry registry, QueueOverview overview, QueueIndex index, WorkerDirectory fleet,
-                Frames frames, GatewayMetrics metrics, RelayProperties properties) {
+                Frames frames, GatewayMetrics metrics, RelayProperties properties, MeterRegistry meters) {
+        this.meters = meters;
         this.registry = registry;
         this.overview = overview;
         this.frames = frames;
@@ -57,7 +57,7 @@ class QueuePusher {
     /** The overview may have changed: push it soon. */
     void changed() {
         if (scheduled.compareAndSet(false, true)) {
-            timer.schedule(this::flush, debounceMillis, TimeUnit.MILLISECONDS);
+            timer.schedule(this::flush, Instant.now().plusMillis(debounceMillis));
         }
     }
 
@@ -89,8 +89,27 @@ class QueuePusher {
         }
     }
 
-    @PreDestroy
-    void stop() {
-        timer.shutdownNow();
+
+    @Override
+    public void start() {
+        ThreadPools.start(timer, meters);
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        timer.shutdown();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Its threads run before the notifications, the web server and the listeners that feed them, and stop after. */
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 }

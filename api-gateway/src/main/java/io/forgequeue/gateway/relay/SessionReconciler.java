@@ -1,12 +1,16 @@
 package io.forgequeue.gateway.relay;
 
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.job.JobQueries;
 import io.forgequeue.gateway.job.JobQueries.JobVersion;
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
@@ -20,9 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Makes the delivery of every job change to this instance's WebSocket clients certain, not just likely. The relay
@@ -41,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  * so the client's rules are unchanged: versions only increase). With a working relay that is (almost) never.
  */
 @Component
-class SessionReconciler {
+class SessionReconciler implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(SessionReconciler.class);
     /** Ticket watermarks of the last runs; the oldest one bounds the "created since" part. */
@@ -53,15 +54,14 @@ class SessionReconciler {
     private final GatewayMetrics metrics;
     private final RelayProperties properties;
     private final Deque<Long> watermarks = new ArrayDeque<>();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ws-reconcile");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-reconcile", 1);
+    private final MeterRegistry meters;
     private boolean failing;
+    private volatile boolean running;
 
     SessionReconciler(SocketRegistry registry, JobQueries jobs, Frames frames, GatewayMetrics metrics,
-                      RelayProperties properties) {
+                      RelayProperties properties, MeterRegistry meters) {
+        this.meters = meters;
         this.registry = registry;
         this.jobs = jobs;
         this.frames = frames;
@@ -69,8 +69,8 @@ class SessionReconciler {
         this.properties = properties;
     }
 
-    @PostConstruct
-    void start() {
+    @Override
+    public void start() {
         try {
             // before the web server accepts the first session: every job created later has a higher ticket
             watermarks.addLast(jobs.ticketWatermark());
@@ -81,17 +81,31 @@ class SessionReconciler {
         if (every <= 0) {
             throw new IllegalStateException("gateway.websocket.reconcile-interval must be positive");
         }
-        timer.scheduleWithFixedDelay(this::reconcileQuietly, every, every, TimeUnit.MILLISECONDS);
+        ThreadPools.start(timer, meters);
+        running = true;
+        timer.scheduleWithFixedDelay(this::reconcileQuietly, Instant.now().plusMillis(every), Duration.ofMillis(every));
     }
 
-    @PreDestroy
-    void stop() {
-        timer.shutdownNow();
+    @Override
+    public void stop() {
+        running = false;
+        timer.shutdown();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Before the web server: the watermark is read before the first session arrives. */
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 
     /** Reconciles soon, on the reconciler's thread (e.g. after the broker connection came back). */
     void reconcileSoon() {
-        timer.schedule(this::reconcileQuietly, 1, TimeUnit.SECONDS);
+        timer.schedule(this::reconcileQuietly, Instant.now().plusSeconds(1));
     }
 
     private void reconcileQuietly() {
@@ -120,6 +134,9 @@ class SessionReconciler {
      * @throws DataAccessException when PostgreSQL cannot be reached (the next run covers this one's period too)
      */
     synchronized int reconcile() {
+        // a finished job an all-jobs session was sent is kept past the watermark window (two runs), so this run never
+        // finds it "lacking" and sends it again
+        registry.forgetFinishedAutoWatches(System.nanoTime() - properties.reconcileInterval().toNanos() * (WATERMARKS + 2));
         long watermark = jobs.ticketWatermark();
         Map<UUID, List<SocketSession>> unfinished = new HashMap<>();
         Map<UUID, List<SocketSession>> allJobsByOwner = new HashMap<>();

@@ -64,6 +64,21 @@ class SocketRegistry {
         byJob.computeIfAbsent(jobId, id -> ConcurrentHashMap.newKeySet()).add(session);
     }
 
+    /**
+     * Forgets, in every session, the auto-watched jobs sent finished before {@code finishedBeforeNanos}
+     * ({@link System#nanoTime()}), and drops them from the job index; returns how many were forgotten.
+     */
+    int forgetFinishedAutoWatches(long finishedBeforeNanos) {
+        int forgotten = 0;
+        for (SocketSession session : sessions.values()) {
+            for (UUID jobId : session.forgetFinishedAutoWatches(finishedBeforeNanos)) {
+                drop(byJob, jobId, session);
+                forgotten++;
+            }
+        }
+        return forgotten;
+    }
+
     void unwatch(SocketSession session, UUID jobId) {
         session.unwatch(jobId);
         drop(byJob, jobId, session);

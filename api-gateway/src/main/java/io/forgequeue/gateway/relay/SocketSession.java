@@ -3,109 +3,53 @@ package io.forgequeue.gateway.relay;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.model.JobStatus;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.web.socket.CloseStatus;
-import org.springframework.web.socket.TextMessage;
 import org.springframework.web.socket.WebSocketSession;
 
-import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * One client connection: who it is, which jobs it watches and the last version of each it was sent. All state
- * is guarded by this object's monitor, so a snapshot and a concurrent update for the same job can never be sent
- * out of version order.
+ * One client connection: who it is, which jobs it watches and the last version of each it was sent. Its frames go
+ * out through its {@link OutgoingFrames}.
  *
- * <p>A position frame still waiting to be written is replaced in place by a newer position of the same job and
- * version, so a client that reads slowly while a long queue moves gets the latest positions, not a growing
- * backlog of stale ones (which would get it closed as too slow).
+ * <p>Locking, one rule: the watch state is guarded by this object's monitor, and a frame is handed to the outgoing
+ * queue under it, so a snapshot and a concurrent update of the same job can never be sent out of version order.
+ * Writing to the client happens on a sender thread, never under this monitor.
+ *
+ * <p>A job watched only through an all-jobs subscription (auto-watched, not subscribed to by id) is forgotten a while
+ * after it was sent finished ({@link #forgetFinishedAutoWatches}), so a long-lived all-jobs session does not keep every
+ * job its key ever ran.
  */
 final class SocketSession {
 
-    private static final Logger log = LoggerFactory.getLogger(SocketSession.class);
-
     private final WebSocketSession ws;
-    private final Executor senders;
-    private final int maxQueuedFrames;
+    private final OutgoingFrames outgoing;
     private volatile Caller caller;
     private boolean allJobs;
     private final Map<UUID, Watch> watches = new HashMap<>();
-    /** Frames waiting to be written, in order (text, or a {@link PositionSlot}); drained by one sender thread at a time. */
-    private final ConcurrentLinkedQueue<Object> outgoing = new ConcurrentLinkedQueue<>();
-    /** The position frame of each job that is queued and not yet written. */
-    private final ConcurrentHashMap<UUID, PositionSlot> pendingPositions = new ConcurrentHashMap<>();
-    private final AtomicInteger queued = new AtomicInteger();
-    private final AtomicBoolean draining = new AtomicBoolean();
     /** Whether the client subscribed to the queue overview ({@code scope: queue}). */
     private boolean queueWatched;
     /** The queue frame last queued for this client (sent or still waiting), to send only changes. */
     private String lastQueueFrame;
-    /** The queue frame queued and not yet written: a newer overview replaces its text. */
-    private QueueSlot pendingQueue;
-    /** Set once a close was queued behind the frames before it ({@link #closeAfterPending}): nothing more is queued. */
-    private volatile boolean closing;
 
     /**
      * @param senders         threads that write frames (a slow client blocks at most one of them)
      * @param maxQueuedFrames a client this many frames behind is disconnected; it resumes from its last version
+     * @param sendTimeLimit   a write blocked this long makes the session unreliable ({@link OutgoingFrames})
      */
-    SocketSession(WebSocketSession ws, Executor senders, int maxQueuedFrames) {
+    SocketSession(WebSocketSession ws, Executor senders, int maxQueuedFrames, Duration sendTimeLimit) {
         this.ws = ws;
-        this.senders = senders;
-        this.maxQueuedFrames = maxQueuedFrames;
+        this.outgoing = new OutgoingFrames(ws, senders, maxQueuedFrames, sendTimeLimit);
     }
 
-    /** A queued position frame; a newer position of the same job and version replaces its text until it is written. */
-    private static final class PositionSlot {
-        final UUID jobId;
-        final long version;
-        final AtomicReference<String> frame;
-
-        PositionSlot(UUID jobId, long version, String frame) {
-            this.jobId = jobId;
-            this.version = version;
-            this.frame = new AtomicReference<>(frame);
-        }
-
-        /** False when the frame was written (taken) already. */
-        boolean replace(String newer) {
-            return frame.getAndUpdate(old -> old == null ? null : newer) != null;
-        }
-
-        String take() {
-            return frame.getAndSet(null);
-        }
-    }
-
-    /** A queued queue-overview frame; a newer overview replaces its text until it is written. */
-    private static final class QueueSlot {
-        final AtomicReference<String> frame;
-
-        QueueSlot(String frame) {
-            this.frame = new AtomicReference<>(frame);
-        }
-
-        boolean replace(String newer) {
-            return frame.getAndUpdate(old -> old == null ? null : newer) != null;
-        }
-
-        String take() {
-            return frame.getAndSet(null);
-        }
-    }
-
-    /** A close queued behind the frames that were queued before it. */
-    private record PendingClose(CloseStatus status) {
+    SocketSession(WebSocketSession ws, Executor senders, int maxQueuedFrames) {
+        this(ws, senders, maxQueuedFrames, Duration.ofSeconds(10));
     }
 
     /** A watched job: last version sent, and a buffered update while its snapshot is being read. */
@@ -118,6 +62,11 @@ final class SocketSession {
         JobStatus status;
         Integer position;
         long positionDetail;
+        /** Watched only through the all-jobs subscription. */
+        boolean auto;
+        /** Whether the version last sent was terminal, and when it was sent ({@link System#nanoTime()}). */
+        boolean finished;
+        long finishedAtNanos;
     }
 
     String id() {
@@ -160,11 +109,7 @@ final class SocketSession {
             return false;
         }
         lastQueueFrame = frame;
-        if (pendingQueue != null && pendingQueue.replace(frame)) {
-            return true;
-        }
-        pendingQueue = new QueueSlot(frame);
-        enqueue(pendingQueue);
+        outgoing.queueOverview(frame);
         return true;
     }
 
@@ -172,6 +117,7 @@ final class SocketSession {
     synchronized void watch(UUID jobId) {
         Watch w = watches.computeIfAbsent(jobId, id -> new Watch());
         w.snapshotPending = true;
+        w.auto = false;
     }
 
     synchronized void unwatch(UUID jobId) {
@@ -250,6 +196,7 @@ final class SocketSession {
                 return false;
             }
             w = new Watch();
+            w.auto = true;
             watches.put(view.id(), w);
         }
         if (w.snapshotPending) {
@@ -289,20 +236,13 @@ final class SocketSession {
         }
         w.position = position;
         w.positionDetail = detail;
-        String frame = frameForVersion.apply(w.version);
-        PositionSlot waiting = pendingPositions.get(jobId);
-        if (waiting != null && waiting.version == w.version && waiting.replace(frame)) {
-            return true;
-        }
-        PositionSlot slot = new PositionSlot(jobId, w.version, frame);
-        pendingPositions.put(jobId, slot);
-        enqueue(slot);
+        outgoing.position(jobId, w.version, frameForVersion.apply(w.version));
         return true;
     }
 
     /** Queues an encoded frame; frames are written in the order they were queued, off the caller's thread. */
     void send(String frame) {
-        enqueue(frame);
+        outgoing.add(frame);
     }
 
     /**
@@ -311,79 +251,28 @@ final class SocketSession {
      * this call are dropped.
      */
     void closeAfterPending(CloseStatus status) {
-        if (!ws.isOpen() || closing) {
-            return;
-        }
-        outgoing.add(new PendingClose(status));
-        closing = true;
-        queued.incrementAndGet();
-        if (draining.compareAndSet(false, true)) {
-            senders.execute(this::drain);
-        }
-    }
-
-    private void enqueue(Object frame) {
-        if (!ws.isOpen() || closing) {
-            return;
-        }
-        if (queued.incrementAndGet() > maxQueuedFrames) {
-            log.info("WebSocket session {} is too slow ({} frames waiting); closing it", ws.getId(), maxQueuedFrames);
-            outgoing.clear();
-            pendingPositions.clear();
-            close(CloseStatus.SESSION_NOT_RELIABLE.withReason("too slow"));
-            return;
-        }
-        outgoing.add(frame);
-        if (draining.compareAndSet(false, true)) {
-            senders.execute(this::drain);
-        }
-    }
-
-    private void drain() {
-        try {
-            Object item;
-            while ((item = outgoing.poll()) != null) {
-                queued.decrementAndGet();
-                if (item instanceof PendingClose pending) {
-                    outgoing.clear();
-                    pendingPositions.clear();
-                    close(pending.status());
-                    return;
-                }
-                String frame;
-                if (item instanceof PositionSlot slot) {
-                    frame = slot.take();
-                    pendingPositions.remove(slot.jobId, slot);
-                } else if (item instanceof QueueSlot slot) {
-                    frame = slot.take();
-                } else {
-                    frame = (String) item;
-                }
-                if (frame != null && ws.isOpen()) {
-                    ws.sendMessage(new TextMessage(frame));
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            log.debug("WebSocket session {} send failed: {}", ws.getId(), e.getClass().getSimpleName());
-            outgoing.clear();
-            pendingPositions.clear();
-            close(CloseStatus.SESSION_NOT_RELIABLE);
-        } finally {
-            draining.set(false);
-            if (!outgoing.isEmpty() && ws.isOpen() && draining.compareAndSet(false, true)) {
-                senders.execute(this::drain);
-            }
-        }
+        outgoing.closeAfterPending(status);
     }
 
     void close(CloseStatus status) {
-        try {
-            if (ws.isOpen()) {
-                ws.close(status);
+        outgoing.close(status);
+    }
+
+    /**
+     * Forgets the auto-watched jobs (all-jobs subscription, never subscribed to by id) that were sent finished before
+     * {@code finishedBeforeNanos} ({@link System#nanoTime()}); returns their ids (to drop from the registry's index).
+     */
+    synchronized List<UUID> forgetFinishedAutoWatches(long finishedBeforeNanos) {
+        List<UUID> forgotten = new ArrayList<>();
+        watches.entrySet().removeIf(e -> {
+            Watch w = e.getValue();
+            boolean due = w.auto && w.finished && w.finishedAtNanos - finishedBeforeNanos < 0;
+            if (due) {
+                forgotten.add(e.getKey());
             }
-        } catch (IOException e) {
-            log.debug("WebSocket session {} close failed", ws.getId());
-        }
+            return due;
+        });
+        return forgotten;
     }
 
     /** The version last sent of every watched job that was not terminal then (and whose snapshot was sent). */
@@ -417,6 +306,8 @@ final class SocketSession {
     private static void remember(Watch w, JobView view) {
         w.version = view.version();
         w.status = view.status();
+        w.finished = view.status().isTerminal();
+        w.finishedAtNanos = System.nanoTime();
         w.pool = view.pool();
         w.checkpoint = view.spec() == null ? null : view.spec().checkpoint();
         if (view.status() != JobStatus.QUEUED) {

@@ -1,23 +1,24 @@
 package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 
 import java.time.Duration;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionHandler;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
- * The relay's sending thread and its bounded backlog of job updates ({@code gateway.websocket.max-pending-updates}).
+ * The relay's sending thread ({@code relay-publisher}) and its bounded backlog of job updates ({@code gateway.websocket.max-pending-updates}).
  * One thread keeps the order of the updates and keeps broker trouble off request and consumer threads. An update
  * that finds the backlog full is dropped: counted in {@code gpu.gateway.websocket.updates.dropped} and logged at most
  * once per {@link #LOG_INTERVAL} with the number dropped since the last line. Its change still reaches the clients
- * through {@link SessionReconciler}, which compares what they were sent with PostgreSQL. Thread-safe.
+ * through {@link SessionReconciler}, which compares what they were sent with PostgreSQL. Started and stopped by its
+ * owner's lifecycle; on stop the updates already waiting are still sent. Thread-safe.
  */
 final class UpdateQueue {
 
@@ -25,7 +26,7 @@ final class UpdateQueue {
 
     static final Duration LOG_INTERVAL = Duration.ofMinutes(1);
 
-    private final ThreadPoolExecutor sender;
+    private final ThreadPoolTaskExecutor sender;
     private final GatewayMetrics metrics;
     private final int capacity;
     private final LongSupplier nanoTime;
@@ -46,11 +47,12 @@ final class UpdateQueue {
                 dropped();
             }
         };
-        sender = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(capacity), r -> {
-            Thread t = new Thread(r, "relay-publisher");
-            t.setDaemon(true);
-            return t;
-        }, drop);
+        sender = ThreadPools.executor("relay-publisher", 1, capacity, drop);
+        sender.setWaitForTasksToCompleteOnShutdown(true); // shutdown() lets the waiting updates go out, without waiting
+    }
+
+    void start(MeterRegistry meters) {
+        ThreadPools.start(sender, meters);
     }
 
     /** Runs {@code send} after the updates submitted before it, or drops it when the backlog is full. */

@@ -1,18 +1,18 @@
 package io.forgequeue.gateway.retention;
 
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.job.JobErasure;
 import io.forgequeue.gateway.system.RetentionMetrics;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import org.springframework.stereotype.Component;
 
 import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Erases the data of jobs that finished more than {@link RetentionProperties#after()} ago, every
@@ -23,44 +23,57 @@ import java.util.concurrent.TimeUnit;
  * never delays the gateway's other periodic work.
  */
 @Component
-class RetentionSweep {
+class RetentionSweep implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(RetentionSweep.class);
 
     private final JobErasure erasure;
     private final RetentionProperties properties;
     private final RetentionMetrics metrics;
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "retention");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("retention", 1);
+    private final MeterRegistry meters;
     private boolean failing;
+    private volatile boolean running;
 
-    RetentionSweep(JobErasure erasure, RetentionProperties properties, RetentionMetrics metrics) {
+    RetentionSweep(JobErasure erasure, RetentionProperties properties, RetentionMetrics metrics, MeterRegistry meters) {
+        this.meters = meters;
         this.erasure = erasure;
         this.properties = properties;
         this.metrics = metrics;
     }
 
-    @PostConstruct
-    void start() {
+    @Override
+    public void start() {
+        ThreadPools.start(timer, meters);
+        running = true;
         if (properties.enabled()) {
             long every = positiveMillis(properties.interval(), "gateway.retention.interval");
-            timer.scheduleWithFixedDelay(() -> quietly(this::sweep), every, every, TimeUnit.MILLISECONDS);
+            timer.scheduleWithFixedDelay(() -> quietly(this::sweep), Instant.now().plusMillis(every),
+                    Duration.ofMillis(every));
             log.info("Retention: finished jobs' prompts and images are erased {} after they finished",
                     properties.after());
         } else {
             log.info("Retention off (gateway.retention.after=0): finished jobs keep their prompts and images");
         }
         long stats = positiveMillis(properties.statsInterval(), "gateway.retention.stats-interval");
-        timer.scheduleWithFixedDelay(() -> quietly(this::count), Math.min(stats, 10_000), stats,
-                TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(() -> quietly(this::count), Instant.now().plusMillis(Math.min(stats, 10_000)),
+                Duration.ofMillis(stats));
     }
 
-    @PreDestroy
-    void stop() {
-        timer.shutdownNow();
+    @Override
+    public void stop() {
+        running = false;
+        timer.shutdown();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        return ThreadPools.PHASE;
     }
 
     /**

@@ -1,5 +1,8 @@
 package io.forgequeue.gateway.schedule;
 
+import io.forgequeue.gateway.system.ThreadPools;
+import java.time.Instant;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.job.JobMoves;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.micrometer.core.instrument.Counter;
@@ -15,9 +18,6 @@ import org.springframework.stereotype.Component;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Leadership among the gateways: the one row of {@code scheduler_lease}. A gateway takes the lease when it has
@@ -41,12 +41,15 @@ class SchedulerLease implements SmartLifecycle {
     private volatile long validUntilNanos;
     private volatile boolean running;
     private volatile boolean failing;
-    private ScheduledExecutorService timer;
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("scheduler-lease", 1);
+    private final MeterRegistry meters;
 
     SchedulerLease(JdbcClient jdbc, SchedulerProperties properties, InstanceProperties instance, MeterRegistry meters) {
         this.jdbc = jdbc;
         this.properties = properties;
         this.holder = instance.instanceId();
+        this.meters = meters;
+        timer.setAwaitTerminationMillis(2000);
         this.acquisitions = Counter.builder("gpu.gateway.scheduler.leader.changes")
                 .description("Times this gateway became the scheduler (leader)").register(meters);
         Gauge.builder("gpu.gateway.scheduler.leader", this, l -> l.current().isPresent() ? 1 : 0)
@@ -134,26 +137,14 @@ class SchedulerLease implements SmartLifecycle {
             log.info("This gateway never schedules (gateway.scheduler.enabled=false)");
             return;
         }
-        timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "scheduler-lease");
-            t.setDaemon(true);
-            return t;
-        });
-        long period = properties.renewInterval().toMillis();
-        timer.scheduleWithFixedDelay(this::renew, 0, period, TimeUnit.MILLISECONDS);
+        ThreadPools.start(timer, meters);
+        timer.scheduleWithFixedDelay(this::renew, Instant.now(), properties.renewInterval());
     }
 
     @Override
     public void stop() {
         running = false;
-        if (timer != null) {
-            timer.shutdownNow();
-            try {
-                timer.awaitTermination(2, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        timer.shutdown(); // waits up to 2 s for a renewal in progress
         release();
     }
 

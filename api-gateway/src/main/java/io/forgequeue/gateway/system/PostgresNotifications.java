@@ -40,9 +40,10 @@ public class PostgresNotifications implements SmartLifecycle {
     private final Map<String, Channel> channels = new ConcurrentHashMap<>();
     private final Counter received;
     private final Counter reconnects;
-    private volatile Thread thread;
-    private volatile boolean running;
+    private final BackgroundLoop listener = BackgroundLoop.interruptible("pg-notifications", this::listenOnce);
     private volatile boolean connected;
+    /** Whether the last connection failed (only the listening thread reads and writes it). */
+    private boolean failing;
 
     public PostgresNotifications(DataSource dataSource, MeterRegistry meters) {
         this.dataSource = dataSource;
@@ -79,30 +80,18 @@ public class PostgresNotifications implements SmartLifecycle {
 
     @Override
     public void start() {
-        running = true;
-        Thread t = new Thread(this::loop, "pg-notifications");
-        t.setDaemon(true);
-        thread = t;
-        t.start();
+        listener.start();
     }
 
     @Override
     public void stop() {
-        running = false;
-        Thread t = thread;
-        if (t != null) {
-            t.interrupt();
-            try {
-                t.join(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        listener.stop();
+        connected = false;
     }
 
     @Override
     public boolean isRunning() {
-        return running;
+        return listener.isRunning();
     }
 
     /** Early: the indexes it feeds are needed before the web server and the listeners start. */
@@ -111,65 +100,59 @@ public class PostgresNotifications implements SmartLifecycle {
         return Integer.MIN_VALUE + 100;
     }
 
-    private void loop() {
-        boolean failing = false;
-        while (running) {
-            try (Connection connection = dataSource.getConnection()) {
-                connection.setAutoCommit(true);
-                PGConnection pg = connection.unwrap(PGConnection.class);
-                try (Statement statement = connection.createStatement()) {
-                    for (String channel : channels.keySet()) {
-                        statement.execute("LISTEN " + channel);
-                    }
-                }
-                for (Channel channel : channels.values()) {
-                    for (Runnable resync : channel.resyncs()) {
-                        resync.run();
-                    }
-                }
-                reconnects.increment();
-                connected = true;
-                if (failing) {
-                    log.info("PostgreSQL notifications flow again (listeners reloaded)");
-                    failing = false;
-                }
-                while (running) {
-                    PGNotification[] batch = pg.getNotifications(POLL_MILLIS);
-                    if (batch == null) {
-                        continue;
-                    }
-                    for (PGNotification n : batch) {
-                        received.increment();
-                        Channel channel = channels.get(n.getName());
-                        if (channel == null) {
-                            continue;
-                        }
-                        for (Consumer<String> handler : channel.handlers()) {
-                            try {
-                                handler.accept(n.getParameter());
-                            } catch (RuntimeException e) {
-                                log.warn("Notification on {} not handled: {}", n.getName(), e.toString());
-                            }
-                        }
-                    }
-                }
-            } catch (SQLException | RuntimeException e) {
-                connected = false;
-                if (!running) {
-                    return;
-                }
-                if (!failing) {
-                    log.warn("PostgreSQL notifications interrupted ({}); reconnecting every {} ms",
-                            e.getClass().getSimpleName(), RETRY_MILLIS);
-                    failing = true;
-                }
-                try {
-                    Thread.sleep(RETRY_MILLIS);
-                } catch (InterruptedException interrupted) {
-                    return;
+    /** One listening connection, from connect until it fails or the loop stops; a failure waits before the next. */
+    private void listenOnce() throws InterruptedException {
+        try (Connection connection = dataSource.getConnection()) {
+            connection.setAutoCommit(true);
+            PGConnection pg = connection.unwrap(PGConnection.class);
+            try (Statement statement = connection.createStatement()) {
+                for (String channel : channels.keySet()) {
+                    statement.execute("LISTEN " + channel);
                 }
             }
+            for (Channel channel : channels.values()) {
+                for (Runnable resync : channel.resyncs()) {
+                    resync.run();
+                }
+            }
+            reconnects.increment();
+            connected = true;
+            if (failing) {
+                log.info("PostgreSQL notifications flow again (listeners reloaded)");
+                failing = false;
+            }
+            while (listener.isRunning()) {
+                PGNotification[] batch = pg.getNotifications(POLL_MILLIS);
+                if (batch == null) {
+                    continue;
+                }
+                for (PGNotification n : batch) {
+                    received.increment();
+                    Channel channel = channels.get(n.getName());
+                    if (channel == null) {
+                        continue;
+                    }
+                    for (Consumer<String> handler : channel.handlers()) {
+                        try {
+                            handler.accept(n.getParameter());
+                        } catch (RuntimeException e) {
+                            log.warn("Notification on {} not handled: {}", n.getName(), e.toString());
+                        }
+                    }
+                }
+            }
+            connected = false;
+        } catch (SQLException | RuntimeException e) {
+            connected = false;
+            if (!listener.isRunning()) {
+                return;
+            }
+            if (!failing) {
+                log.warn("PostgreSQL notifications interrupted ({}); reconnecting every {} ms",
+                        e.getClass().getSimpleName(), RETRY_MILLIS);
+                failing = true;
+            }
+            Thread.sleep(RETRY_MILLIS);
         }
-        connected = false;
     }
 }

@@ -130,6 +130,7 @@ class MergeBatcherTest {
 
     private MergeBatcher start(FakeMerger merger, int consumers, int maxBatch) {
         batcher = new MergeBatcher(merger, metrics, new EventProperties(consumers, true, maxBatch));
+        batcher.start();
         return batcher;
     }
 

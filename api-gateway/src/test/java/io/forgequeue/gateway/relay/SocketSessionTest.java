@@ -7,6 +7,9 @@ import org.springframework.web.socket.TextMessage;
 import org.springframework.web.socket.WebSocketSession;
 import tools.jackson.databind.json.JsonMapper;
 
+import io.forgequeue.gateway.system.GatewayMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+
 import java.lang.reflect.Proxy;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -221,5 +224,46 @@ class SocketSessionTest {
 
         assertThat(pushed).as("same version: dropped").isFalse();
         assertThat(encodings).hasValue(0);
+    }
+
+    private JobView finished(long version) {
+        return new JobView(jobId, JobStatus.SUCCEEDED, "default", 7, null, null, 0, 0, null, List.of(), null,
+                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, version, null, null, null, null);
+    }
+
+    @Test
+    void anAllJobsSessionForgetsAFinishedJobItNeverSubscribedToOnceItsGraceHasPassed() {
+        SocketRegistry registry = new SocketRegistry(new GatewayMetrics(new SimpleMeterRegistry()));
+        SocketSession session = new SocketSession(recording(new ArrayList<>()), new HeldSenders(), 1000);
+        registry.add(session);
+        session.update(queued(1), true, frames);
+        registry.index(session, jobId);
+        session.update(finished(2), true, frames);
+        long sentFinishedBy = System.nanoTime();
+
+        int keptWithinGrace = registry.forgetFinishedAutoWatches(sentFinishedBy - 1_000_000_000L);
+        assertThat(keptWithinGrace).isZero();
+        assertThat(session.watches(jobId)).isTrue();
+
+        int forgotten = registry.forgetFinishedAutoWatches(sentFinishedBy + 1);
+
+        assertThat(forgotten).isOne();
+        assertThat(session.watches(jobId)).isFalse();
+        assertThat(registry.watching(jobId)).doesNotContain(session);
+    }
+
+    @Test
+    void aFinishedJobSubscribedToByIdAndAnUnfinishedAutoWatchedJobAreKept() {
+        SocketSession session = new SocketSession(recording(new ArrayList<>()), new HeldSenders(), 1000);
+        session.watch(jobId);
+        session.snapshot(finished(2), null, frames);
+        UUID running = UUID.randomUUID();
+        session.update(new JobView(running, JobStatus.RUNNING, "default", 7, null, null, 0, 0, null, List.of(), null,
+                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, 3, null, null, null, null), true, frames);
+
+        List<UUID> forgotten = session.forgetFinishedAutoWatches(System.nanoTime() + 1);
+
+        assertThat(forgotten).isEmpty();
+        assertThat(session.watchedJobs()).containsExactlyInAnyOrder(jobId, running);
     }
 }

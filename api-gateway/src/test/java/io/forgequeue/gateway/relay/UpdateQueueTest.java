@@ -33,6 +33,7 @@ class UpdateQueueTest {
 
     UpdateQueueTest() {
         logged.start();
+        queue.start(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
         logger.addAppender(logged);
     }
 

@@ -135,7 +135,8 @@ class RetentionIT {
             due.add(finished(owner, "SUCCEEDED", (31 + i) + " days", 1)); // the last one is the oldest
         }
         RetentionSweep oneBatch = new RetentionSweep(erasure, new RetentionProperties(properties.after(),
-                Duration.ofHours(1), 3, 1, Duration.ofHours(1)), retentionMetrics);
+                Duration.ofHours(1), 3, 1, Duration.ofHours(1)), retentionMetrics,
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
 
         long first = oneBatch.sweep();
 
@@ -156,7 +157,8 @@ class RetentionIT {
         ExecutorService gateways = Executors.newFixedThreadPool(3);
         Callable<Long> oneGateway = () -> {
             RetentionSweep other = new RetentionSweep(erasure, new RetentionProperties(properties.after(),
-                    Duration.ofHours(1), 2, 1000, Duration.ofHours(1)), retentionMetrics);
+                    Duration.ofHours(1), 2, 1000, Duration.ofHours(1)), retentionMetrics,
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
             return other.sweep();
         };
 
@@ -203,7 +205,8 @@ class RetentionIT {
         UUID owner = newOwner();
         UUID old = finished(owner, "SUCCEEDED", "400 days", 1);
         RetentionSweep off = new RetentionSweep(erasure, new RetentionProperties(Duration.ZERO, Duration.ofHours(1),
-                3, 10, Duration.ofHours(1)), retentionMetrics);
+                3, 10, Duration.ofHours(1)), retentionMetrics,
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
 
         assertThat(off.sweep()).isZero();
         assertThat(off.count().due()).isZero();

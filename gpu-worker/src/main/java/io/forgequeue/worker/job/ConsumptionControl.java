@@ -2,7 +2,9 @@ package io.forgequeue.worker.job;
 
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ForgeProperties;
+import io.forgequeue.worker.system.ThreadPools;
 import io.forgequeue.worker.system.WorkerMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.core.AmqpAdmin;
@@ -17,11 +19,11 @@ import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.EventListener;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.stereotype.Component;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -61,19 +63,23 @@ class ConsumptionControl implements DisposableBean {
     /** The connection the registered consumer uses, when known (a late shutdown of an older one changes nothing). */
     private volatile Object consumerConnection;
     private volatile boolean checkedAtStartup;
-    private final ExecutorService lifecycle = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "worker-consumption");
-        t.setDaemon(true);
-        return t;
-    });
+    /**
+     * Stops and starts the job consumer's container off the listener thread ({@code worker-consumption}). Made ready
+     * with this bean (its thread starts with the first task) and shut down when the bean is destroyed, not through a
+     * SmartLifecycle: a lifecycle bean that depends on the listener registry would have Spring start the registry in
+     * its phase and, on shutdown, stop this bean and the announcer (which depends on it) before the job container.
+     */
+    private final ThreadPoolTaskExecutor lifecycle = ThreadPools.executor("worker-consumption", 1, Integer.MAX_VALUE,
+            new ThreadPoolExecutor.AbortPolicy());
 
     private final AmqpAdmin admin;
     private final String queueName;
 
     ConsumptionControl(RabbitListenerEndpointRegistry registry, ForgeClient forge, ForgeProperties forgeProps,
                        ScheduledExecutorService workerScheduler, WorkerMetrics metrics, ShutdownGrace shutdown,
-                       AmqpAdmin admin, Queue jobQueue, ConnectionFactory connectionFactory) {
+                       AmqpAdmin admin, Queue jobQueue, ConnectionFactory connectionFactory, MeterRegistry meters) {
         this.registry = registry;
+        ThreadPools.start(lifecycle, meters);
         this.admin = admin;
         this.queueName = jobQueue.getName();
         this.forge = forge;
@@ -239,6 +245,6 @@ class ConsumptionControl implements DisposableBean {
 
     @Override
     public void destroy() {
-        lifecycle.shutdownNow();
+        lifecycle.shutdown();
     }
 }

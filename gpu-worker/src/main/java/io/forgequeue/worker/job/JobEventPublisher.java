@@ -7,7 +7,6 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.worker.system.WorkerProperties;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -19,6 +18,7 @@ import org.springframework.amqp.rabbit.connection.CorrelationData;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.EventListener;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.ObjectWriter;
 
@@ -37,7 +37,7 @@ import java.util.concurrent.TimeoutException;
  * (no gateway may be listening). Thread-safe.
  */
 @Component
-class JobEventPublisher implements EventStream.Sink {
+class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(JobEventPublisher.class);
 
@@ -47,6 +47,7 @@ class JobEventPublisher implements EventStream.Sink {
     private final ObjectWriter previewWriter;
     private final WorkerMetrics metrics;
     private final OrderedSender sender;
+    private volatile boolean running;
 
     JobEventPublisher(RabbitTemplate rabbitTemplate, ConnectionFactory connectionFactory, WireJson json,
                       WorkerMetrics metrics, WorkerProperties worker) {
@@ -100,10 +101,28 @@ class JobEventPublisher implements EventStream.Sink {
         });
     }
 
+    @Override
+    public void start() {
+        sender.start();
+        running = true;
+    }
+
     /** Sends what is still queued (bounded), after the listener containers have stopped. */
-    @PreDestroy
-    void stop() {
+    @Override
+    public void stop() {
+        running = false;
         sender.close();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Before the listener containers, whose jobs send events, and stopped after them. */
+    @Override
+    public int getPhase() {
+        return Integer.MIN_VALUE + 50;
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.forgequeue.worker.job;
 
+import io.forgequeue.worker.system.BackgroundLoop;
 import com.rabbitmq.client.Channel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,22 +47,27 @@ final class OrderedSender implements AutoCloseable {
     private final RabbitTemplate template;
     private final long maxWaitNanos;
     private final LinkedBlockingDeque<Task> queue = new LinkedBlockingDeque<>();
-    private final Thread thread;
-    private volatile boolean running = true;
+    private final BackgroundLoop loop;
+    private final Task[] sending = new Task[1];
+    /** Set by {@link #close()}: what is sent from then on fails at once. */
+    private volatile boolean closed;
     /** Set when the broker refused an event sent on the current channel: the next send uses a new channel. */
     private volatile boolean renew;
 
     OrderedSender(RabbitTemplate template, Duration maxWait) {
         this.template = template;
         this.maxWaitNanos = maxWait.toNanos();
-        this.thread = new Thread(this::loop, "event-sender");
-        this.thread.setDaemon(true);
-        this.thread.start();
+        this.loop = BackgroundLoop.draining("event-sender", this::sendOnOneChannel, () -> !queue.isEmpty());
+    }
+
+    /** Starts the sending thread ({@code event-sender}); events sent before wait for it. */
+    void start() {
+        loop.start();
     }
 
     /** Queues the message; {@code correlation} completes with the broker's confirm. */
     void send(String exchange, String routingKey, Message message, CorrelationData correlation) {
-        if (!running) {
+        if (closed) {
             fail(correlation, "the worker is stopping");
             return;
         }
@@ -73,40 +79,41 @@ final class OrderedSender implements AutoCloseable {
         queue.add(new Task(exchange, routingKey, message, correlation, System.nanoTime()));
     }
 
-    private void loop() {
-        Task[] sending = new Task[1];
-        while (running || !queue.isEmpty()) {
-            try {
-                template.invoke(ops -> {
-                    while (running || !queue.isEmpty()) {
-                        Task task = next();
-                        if (task == null) {
-                            continue;
-                        }
-                        if (renew) {
-                            renew = false;
-                            queue.addFirst(task); // keeps its place in the order
-                            closeChannel(ops);
-                            return null;
-                        }
-                        if (System.nanoTime() - task.enqueuedNanos() > maxWaitNanos) {
-                            fail(task.correlation(), "not sent within " + Duration.ofNanos(maxWaitNanos));
-                            continue;
-                        }
-                        sending[0] = task;
-                        ops.send(task.exchange(), task.routingKey(), task.message(), task.correlation());
-                        sending[0] = null;
+    /** Sends on one channel until it must be renewed, breaks, or the sender stops with nothing left to send. */
+    private void sendOnOneChannel() throws InterruptedException {
+        try {
+            template.invoke(ops -> {
+                while ((loop.isRunning() || !queue.isEmpty()) && !Thread.currentThread().isInterrupted()) {
+                    Task task = next();
+                    if (task == null) {
+                        continue;
                     }
-                    return null;
-                });
-            } catch (AmqpException | IllegalStateException e) {
-                if (sending[0] != null) {
-                    fail(sending[0].correlation(), "send failed: " + e.getMessage());
+                    if (renew) {
+                        renew = false;
+                        queue.addFirst(task); // keeps its place in the order
+                        closeChannel(ops);
+                        return null;
+                    }
+                    if (System.nanoTime() - task.enqueuedNanos() > maxWaitNanos) {
+                        fail(task.correlation(), "not sent within " + Duration.ofNanos(maxWaitNanos));
+                        continue;
+                    }
+                    sending[0] = task;
+                    ops.send(task.exchange(), task.routingKey(), task.message(), task.correlation());
                     sending[0] = null;
                 }
-                log.debug("Event channel unusable ({}); retrying", e.toString());
-                pause();
+                return null;
+            });
+        } catch (AmqpException | IllegalStateException e) {
+            if (sending[0] != null) {
+                fail(sending[0].correlation(), "send failed: " + e.getMessage());
+                sending[0] = null;
             }
+            log.debug("Event channel unusable ({}); retrying", e.toString());
+            Thread.sleep(RETRY_PAUSE_MILLIS);
+        }
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
         }
     }
 
@@ -129,17 +136,7 @@ final class OrderedSender implements AutoCloseable {
             return queue.poll(200, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            running = false;
             return null;
-        }
-    }
-
-    private void pause() {
-        try {
-            Thread.sleep(RETRY_PAUSE_MILLIS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            running = false;
         }
     }
 
@@ -155,12 +152,8 @@ final class OrderedSender implements AutoCloseable {
     /** Sends what is queued (for at most 5 s), then stops. */
     @Override
     public void close() {
-        running = false;
-        try {
-            thread.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        closed = true;
+        loop.stop(5000);
         Task left;
         while ((left = queue.poll()) != null) {
             fail(left.correlation(), "the worker stopped");

@@ -1,5 +1,7 @@
 package io.forgequeue.worker.job;
 
+import io.forgequeue.worker.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.forgequeue.model.Contract;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
@@ -17,16 +19,16 @@ import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.stereotype.Component;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Objects;
 import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -75,8 +77,9 @@ class WorkerAnnouncer implements SmartLifecycle {
     private final AtomicLong seq = new AtomicLong();
     private final long intervalNanos;
     private final long offerEveryNanos;
-    private volatile ScheduledExecutorService timer;
-    private ScheduledExecutorService offerReader;
+    private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("worker-presence", 1);
+    private final ThreadPoolTaskScheduler offerReader = ThreadPools.scheduler("worker-offer", 1);
+    private final MeterRegistry meters;
     private volatile boolean running;
     /** How often the announcer's thread checks whether to announce ({@link #CHECK_MILLIS}; tests set another). */
     private long checkMillis = CHECK_MILLIS;
@@ -97,13 +100,16 @@ class WorkerAnnouncer implements SmartLifecycle {
 
     @Autowired
     WorkerAnnouncer(ConnectionFactory connectionFactory, WireJson json, WorkerProperties worker, ForgeClient forge,
-                    ConsumptionControl consumption, ShutdownGrace shutdown, Holding holding, Clock clock) {
-        this(brokerSink(connectionFactory, json), worker, forge, consumption, shutdown, holding, clock);
+                    ConsumptionControl consumption, ShutdownGrace shutdown, Holding holding, Clock clock,
+                    MeterRegistry meters) {
+        this(brokerSink(connectionFactory, json), worker, forge, consumption, shutdown, holding, clock, meters);
     }
 
     WorkerAnnouncer(Sink sink, WorkerProperties worker, ForgeClient forge, ConsumptionControl consumption,
-                    ShutdownGrace shutdown, Holding holding, Clock clock) {
+                    ShutdownGrace shutdown, Holding holding, Clock clock, MeterRegistry meters) {
         this.sink = sink;
+        this.meters = meters;
+        timer.setAwaitTerminationMillis(2000);
         this.worker = worker;
         this.forge = forge;
         this.consumption = consumption;
@@ -122,12 +128,11 @@ class WorkerAnnouncer implements SmartLifecycle {
      * was a large part of each job's hand-out cycle).
      */
     private void heldChanged() {
-        ScheduledExecutorService t = timer;
-        if (t != null && running) {
+        if (running) {
             try {
-                t.execute(this::tickQuietly);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                // stopping: the last announcement (GONE) follows
+                timer.execute(this::tickQuietly);
+            } catch (org.springframework.core.task.TaskRejectedException | IllegalStateException e) {
+                // not started yet, or stopping: the next check (or the last announcement, GONE) follows
             }
         }
     }
@@ -281,34 +286,20 @@ class WorkerAnnouncer implements SmartLifecycle {
     @Override
     public void start() {
         running = true;
-        offerReader = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "worker-offer"));
-        offerReader.scheduleWithFixedDelay(this::readOffer, 0, Math.max(CHECK_MILLIS, intervalNanos / 1_000_000),
-                TimeUnit.MILLISECONDS);
-        timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "worker-presence"));
-        timer.scheduleWithFixedDelay(this::tickQuietly, checkMillis, checkMillis, TimeUnit.MILLISECONDS);
-    }
-
-    private static Thread daemon(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        return t;
+        ThreadPools.start(offerReader, meters);
+        offerReader.scheduleWithFixedDelay(this::readOffer, Instant.now(),
+                Duration.ofMillis(Math.max(CHECK_MILLIS, intervalNanos / 1_000_000)));
+        ThreadPools.start(timer, meters);
+        timer.scheduleWithFixedDelay(this::tickQuietly, Instant.now().plusMillis(checkMillis),
+                Duration.ofMillis(checkMillis));
     }
 
     /** After the job consumer stopped (its container's phase is higher, so it stops first): the last word is GONE. */
     @Override
     public void stop() {
         running = false;
-        if (offerReader != null) {
-            offerReader.shutdownNow();
-        }
-        if (timer != null) {
-            timer.shutdownNow();
-            try {
-                timer.awaitTermination(2, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        offerReader.shutdown();
+        timer.shutdown(); // waits up to 2 s for an announcement in progress
         synchronized (this) {
             if (started) {
                 send(WorkerState.GONE, null, System.nanoTime());

@@ -1,28 +1,23 @@
 package io.forgequeue.worker.system;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 import java.time.Clock;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /** The worker's own threads: progress polling, heartbeats, the shutdown watchdog and Forge health probes. */
 @Configuration(proxyBeanMethods = false)
 public class SchedulingConfiguration {
 
-    /** A few daemon threads; every task on it is short or bounded by an HTTP timeout. */
+    /**
+     * A few daemon threads ({@code worker-sched-N}); every task on it is short or bounded by an HTTP timeout. Shut down
+     * with the context; its queue is {@code executor_*{name="worker-sched"}}.
+     */
     @Bean(destroyMethod = "shutdownNow")
-    public ScheduledExecutorService workerScheduler() {
-        AtomicInteger n = new AtomicInteger();
-        ThreadFactory threads = r -> {
-            Thread t = new Thread(r, "worker-sched-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
-        return Executors.newScheduledThreadPool(3, threads);
+    public ScheduledExecutorService workerScheduler(MeterRegistry meters) {
+        return ThreadPools.start(ThreadPools.scheduler("worker-sched", 3), meters).getScheduledExecutor();
     }
 
     @Bean

@@ -58,7 +58,8 @@ class ConsumptionControlTest {
                         Duration.ofMillis(20)),
                 new ForgeProperties.Breaker(5, Duration.ofSeconds(1), 1, Duration.ofMillis(10)));
         control = new ConsumptionControl(registry, forge, forgeProperties, scheduler,
-                new WorkerMetrics(new SimpleMeterRegistry()), shutdown, admin, new Queue(QUEUE), connectionFactory);
+                new WorkerMetrics(new SimpleMeterRegistry()), shutdown, admin, new Queue(QUEUE), connectionFactory,
+                new SimpleMeterRegistry());
     }
 
     @AfterEach

@@ -33,6 +33,10 @@ class OrderedSenderTest {
     private final List<String> sent = new CopyOnWriteArrayList<>();
     private final OrderedSender sender = new OrderedSender(template(), Duration.ofSeconds(10));
 
+    {
+        sender.start();
+    }
+
     @AfterEach
     void stop() {
         sender.close();

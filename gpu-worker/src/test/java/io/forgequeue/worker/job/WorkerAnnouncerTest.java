@@ -77,7 +77,8 @@ class WorkerAnnouncerTest {
                 throw new AmqpConnectException(new java.net.ConnectException("refused"));
             }
             sent.add(status);
-        }, properties, forge, consumption, shutdown, holding, Clock.systemUTC());
+        }, properties, forge, consumption, shutdown, holding, Clock.systemUTC(),
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
         return announcer;
     }
 
