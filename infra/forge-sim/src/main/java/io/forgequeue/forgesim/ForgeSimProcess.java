@@ -181,6 +181,7 @@ public final class ForgeSimProcess implements AutoCloseable {
         }
     }
 
+    /** The Forge API over plain HTTP; a sim started with {@code --tls-cert} answers on the same port over HTTPS. */
     public URI baseUrl() {
         return URI.create("http://127.0.0.1:" + apiPort);
     }
