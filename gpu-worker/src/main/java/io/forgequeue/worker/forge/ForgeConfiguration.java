@@ -154,7 +154,7 @@ class ForgeConfiguration {
         if (props.hasCredentials() && !props.isHttps()) {
             log.warn("SECURITY: Forge credentials (worker.forge.username/password) are sent in clear text to {}: "
                     + "put Forge behind HTTPS (worker.forge.url=https://..., worker.forge.ssl-bundle) unless it runs "
-                    + "on this machine; see docs/security.md", props.safeUrl());
+                    + "on this machine; see docs/security-tls.md", props.safeUrl());
         }
         if (props.sslBundle() != null && !props.isHttps()) {
             log.warn("worker.forge.ssl-bundle={} is set but Forge is reached over plain HTTP ({}): the bundle is not "

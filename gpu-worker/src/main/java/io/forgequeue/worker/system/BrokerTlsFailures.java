@@ -61,7 +61,7 @@ class BrokerTlsFailures implements ConnectionListener {
         }
         log.error("Broker TLS handshake failed, no connection to the broker: {}. The broker's certificate must be "
                 + "signed by a CA in the trust store of spring.rabbitmq.ssl.bundle (or the JVM's) and name the host "
-                + "in spring.rabbitmq.addresses; see docs/security.md. Retrying.", reason);
+                + "in spring.rabbitmq.addresses; see docs/security-tls.md. Retrying.", reason);
     }
 
     static SSLException tlsCause(Throwable t) {

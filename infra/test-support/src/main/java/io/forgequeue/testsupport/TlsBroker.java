@@ -114,6 +114,7 @@ public final class TlsBroker implements AutoCloseable {
                     files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
                 }
             }
+            Files.deleteIfExists(runDir(root).resolve("rabbitmq-fq" + port + ".lock"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
