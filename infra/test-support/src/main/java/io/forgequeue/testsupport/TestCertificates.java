@@ -11,6 +11,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -39,6 +40,17 @@ public record TestCertificates(Path dir) {
         LocalServers.runScript(root, "tls-certs.sh", List.of("ca", dir.resolve("other").toString()),
                 Map.of("FQ_TLS_CN", "Some other CA"));
         return new TestCertificates(dir);
+    }
+
+    /**
+     * Makes one more server certificate signed by {@link #ca()}, {@code <name>.pem} and {@code <name>.key}, naming only
+     * {@code hosts} (e.g. {@code localhost} alone, for a client that connects to 127.0.0.1 and must refuse it).
+     */
+    public TestCertificates withServer(String name, String... hosts) {
+        List<String> args = new ArrayList<>(List.of("server", dir.toString(), name));
+        args.addAll(List.of(hosts));
+        LocalServers.runScript(LocalServers.findRoot(), "tls-certs.sh", args, Map.of());
+        return this;
     }
 
     /** The CA that signed the server certificate. */
