@@ -10,12 +10,21 @@ import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestCertificates;
 import io.forgequeue.testsupport.TlsBroker;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
+import org.springframework.amqp.rabbit.connection.Connection;
 import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.amqp.autoconfigure.RabbitAutoConfiguration;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.ConfigurableApplicationContext;
+
+import javax.net.ssl.SSLException;
 
 import java.io.IOException;
 import java.nio.channels.Channels;
@@ -31,6 +40,7 @@ import java.util.UUID;
 
 import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -57,8 +67,9 @@ class WorkerTlsIT {
 
     @BeforeAll
     static void start() throws Exception {
-        certificates = TestCertificates.create(certificateDir);
-        node = TlsBroker.start(certificates);
+        // the broker's certificate names 127.0.0.1 only: amqps://localhost must be refused (host name verification)
+        certificates = TestCertificates.create(certificateDir).withServer("broker", "127.0.0.1");
+        node = TlsBroker.start(certificates, "broker");
         rabbit = node.plainEndpoint().withFreshVirtualHost("worker-tls");
         forge = ForgeSimServer.start(SimConfig.fromArgs("--port", "0", "--step-ms", "1", "--model-load-ms", "0",
                 "--tls-cert", certificates.serverCertificate().toString(),
@@ -67,9 +78,15 @@ class WorkerTlsIT {
         broker = new TestBroker(rabbit);
     }
 
+    /** Each test's worker ends with it, so that one retrying its handshake does not slow down the next. */
+    @AfterEach
+    void stopWorker() {
+        workers.forEach(ConfigurableApplicationContext::close);
+        workers.clear();
+    }
+
     @AfterAll
     static void stop() throws Exception {
-        workers.forEach(ConfigurableApplicationContext::close);
         if (events != null) {
             events.close();
         }
@@ -121,6 +138,36 @@ class WorkerTlsIT {
                 "PKIX path building failed");
         assertThat(events.statusesOf("tls-wrong-forge-ca")).as("it never offers itself for jobs")
                 .extracting(WorkerStatus::state).containsOnly(WorkerState.PAUSED);
+    }
+
+    @Test
+    void theBrokerSettingsTheDocsGiveVerifyTheHostNameAgainstTheBrokersCertificate() {
+        ApplicationContextRunner boot = new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(SslAutoConfiguration.class, RabbitAutoConfiguration.class))
+                .withPropertyValues("spring.rabbitmq.username=guest", "spring.rabbitmq.password=guest",
+                        "spring.rabbitmq.virtual-host=" + rabbit.virtualHost(), "spring.rabbitmq.ssl.bundle=broker",
+                        "spring.ssl.bundle.pem.broker.truststore.certificate=file:" + certificates.ca());
+
+        boot.withPropertyValues("spring.rabbitmq.addresses=amqps://127.0.0.1:" + node.tlsPort()).run(context -> {
+            try (Connection named = context.getBean(CachingConnectionFactory.class).createConnection()) {
+                assertThat(named.isOpen()).as("127.0.0.1 is a name in the certificate").isTrue();
+            }
+        });
+        boot.withPropertyValues("spring.rabbitmq.addresses=amqps://localhost:" + node.tlsPort()).run(context -> {
+            Throwable refused = catchThrowable(() -> context.getBean(CachingConnectionFactory.class).createConnection());
+            assertThat(tlsReason(refused)).as("same broker, same CA, a name not in the certificate")
+                    .contains("No name matching localhost");
+        });
+    }
+
+    /** The message of the TLS failure behind {@code t}, or null. */
+    private static String tlsReason(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof SSLException ssl) {
+                return ssl.getMessage();
+            }
+        }
+        return null;
     }
 
     /** The length of this JVM's log file (the apps started in it log there, see logback-test.xml). */

@@ -65,12 +65,22 @@ public record TestCertificates(Path dir) {
 
     /** The server certificate followed by the CA's (names 127.0.0.1 and localhost). */
     public Path serverCertificate() {
-        return dir.resolve("server.pem");
+        return certificate("server");
     }
 
     /** The server certificate's private key (PKCS#8 PEM). */
     public Path serverKey() {
-        return dir.resolve("server.key");
+        return key("server");
+    }
+
+    /** The certificate (then the CA's) made as {@code name} (by {@link #withServer}, or "server"). */
+    public Path certificate(String name) {
+        return dir.resolve(name + ".pem");
+    }
+
+    /** The private key (PKCS#8 PEM) of the certificate made as {@code name}. */
+    public Path key(String name) {
+        return dir.resolve(name + ".key");
     }
 
     /** A TLS context that trusts only the CA in {@code caPem}, for a test's own client. */

@@ -41,8 +41,16 @@ public final class TlsBroker implements AutoCloseable {
         this.certificates = certificates;
     }
 
-    /** Starts a node with a TLS listener whose certificate {@code certificates} made; retries on a taken port. */
+    /** Starts a node with a TLS listener with the certificate {@code server} (127.0.0.1 and localhost). */
     public static TlsBroker start(TestCertificates certificates) {
+        return start(certificates, "server");
+    }
+
+    /**
+     * Starts a node with a TLS listener whose certificate is {@code certificates}' {@code name} (see
+     * {@link TestCertificates#withServer}); retries on a taken port.
+     */
+    public static TlsBroker start(TestCertificates certificates, String name) {
         Path root = LocalServers.findRoot();
         IllegalStateException last = null;
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -54,8 +62,8 @@ public final class TlsBroker implements AutoCloseable {
                         "FQ_RUN_DIR", runDir(root).toString(),
                         "FQ_RABBIT_PORT", Integer.toString(port),
                         "FQ_RABBIT_TLS_PORT", Integer.toString(tlsPort),
-                        "FQ_RABBIT_TLS_CERT", certificates.serverCertificate().toString(),
-                        "FQ_RABBIT_TLS_KEY", certificates.serverKey().toString(),
+                        "FQ_RABBIT_TLS_CERT", certificates.certificate(name).toString(),
+                        "FQ_RABBIT_TLS_KEY", certificates.key(name).toString(),
                         "FQ_RABBIT_TLS_CA", certificates.ca().toString()));
                 return broker;
             } catch (IllegalStateException e) {
