@@ -65,6 +65,8 @@ public final class TlsBroker implements AutoCloseable {
                         "FQ_RABBIT_TLS_CERT", certificates.certificate(name).toString(),
                         "FQ_RABBIT_TLS_KEY", certificates.key(name).toString(),
                         "FQ_RABBIT_TLS_CA", certificates.ca().toString()));
+                // a test JVM that ends without close() (an aborted run) must not leave the node running
+                Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "tls-broker-stop-" + port));
                 return broker;
             } catch (IllegalStateException e) {
                 broker.close();
@@ -105,7 +107,7 @@ public final class TlsBroker implements AutoCloseable {
 
     /** SIGKILL of the node, then its data is deleted. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
         Path nodeDir = runDir(root).resolve("rabbitmq").resolve("fq" + port);
         Path pidFile = nodeDir.resolve("rabbit.pid");
         try {
