@@ -209,6 +209,8 @@ class WorkerTlsIT {
                 "--worker.id=" + id,
                 "--worker.presence.interval=200ms",
                 "--worker.forge.breaker.probe-interval=200ms",
+                // the first TLS handshake is slow on a loaded machine; a refused one comes at once
+                "--worker.forge.connect-timeout=30s", "--worker.forge.poll-timeout=30s",
                 "--worker.shutdown-grace=1s"));
     }
 }

@@ -83,8 +83,10 @@ class ForgeTlsTest {
     }
 
     private static ForgeApi api(URI url, Path trustedCa) {
-        ForgeProperties props = new ForgeProperties(url, null, null, Duration.ofSeconds(2), Duration.ofSeconds(5),
-                Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(1),
+        // generous connect (TCP + TLS handshake) and read limits: on a loaded machine the first handshake is slow, and
+        // the refusals under test come at once, not from a limit
+        ForgeProperties props = new ForgeProperties(url, null, null, Duration.ofSeconds(30), Duration.ofSeconds(30),
+                Duration.ofSeconds(30), Duration.ofSeconds(1), Duration.ofSeconds(1),
                 new ForgeProperties.Retry(0, Duration.ofMillis(10), Duration.ofMillis(20), 0, Duration.ofMillis(10),
                         Duration.ofMillis(20)),
                 new ForgeProperties.Breaker(5, Duration.ofSeconds(1), 1, Duration.ofMillis(10)), "forge");
