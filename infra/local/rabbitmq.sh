@@ -29,6 +29,14 @@
 #                   with data (restarted after a stop or a crash) rejoins the cluster it belongs to.
 #   FQ_RABBIT_COOKIE_FILE  the cluster's shared Erlang cookie (default $FQ_RUN_DIR/rabbitmq/cluster.cookie,
 #                   created on first use); copied into each member's home. Only read in cluster mode.
+# --- TLS (issue 19) ---
+#   FQ_RABBIT_TLS_PORT  unset (default): no TLS. Set: an amqps listener on 127.0.0.1:<port> besides the plain one,
+#                   with the server certificate FQ_RABBIT_TLS_CERT (PEM, the chain), its key FQ_RABBIT_TLS_KEY (PEM)
+#                   and the CA FQ_RABBIT_TLS_CA (PEM); all three required. TLS 1.2/1.3 only. Clients are not asked
+#                   for a certificate (they log in with user and password over the encrypted connection); they
+#                   verify the broker's. Make the files with infra/local/tls-certs.sh. docs/security.md has the
+#                   remote-worker set-up (a broker reached over a network: TLS listener only, no plain one).
+# --- end TLS ---
 #
 # Several nodes (e.g. 5701 for the demo, 5702 for tests) can run side by side; they share one
 # private epmd on port 4370 (not the system's 4369), which outlives the nodes. Stop it with
@@ -79,6 +87,16 @@ if [[ -n ${FQ_RABBIT_CLUSTER_NODES:-} ]]; then
     || fq_die "FQ_RABBIT_CLUSTER_NODES ($FQ_RABBIT_CLUSTER_NODES) does not list this node, $NODE"
 fi
 COOKIE_FILE=${FQ_RABBIT_COOKIE_FILE:-$FQ_RUN_DIR/rabbitmq/cluster.cookie}
+# --- TLS (issue 19) ---
+TLS_PORT=${FQ_RABBIT_TLS_PORT:-}
+if [[ -n $TLS_PORT ]]; then
+  fq_require_port FQ_RABBIT_TLS_PORT "$TLS_PORT"
+  for v in FQ_RABBIT_TLS_CERT FQ_RABBIT_TLS_KEY FQ_RABBIT_TLS_CA; do
+    [[ -n ${!v:-} ]] || fq_die "FQ_RABBIT_TLS_PORT is set: $v (a PEM file) is required too"
+    [[ -r ${!v} ]] || fq_die "$v=${!v} is not a readable file"
+  done
+fi
+# --- end TLS ---
 
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 NODE_DIR=$FQ_RUN_DIR/rabbitmq/$NODE_SHORT
@@ -105,6 +123,9 @@ STDOUT_LOG=$RABBITMQ_LOG_BASE/stdout.log
 print_endpoints() {
   fq_log "node $NODE: amqp://guest:guest@127.0.0.1:$PORT, management http://127.0.0.1:$MGMT_PORT," \
     "prometheus http://127.0.0.1:$PROM_PORT/metrics, distribution $DIST_PORT"
+  # --- TLS (issue 19) ---
+  if [[ -n $TLS_PORT ]]; then fq_log "amqps://127.0.0.1:$TLS_PORT (certificate $FQ_RABBIT_TLS_CERT)"; fi
+  # --- end TLS ---
   fq_log "data $NODE_DIR; log $LOG_FILE (boot output: $STDOUT_LOG)"
 }
 
@@ -127,6 +148,9 @@ launcher_pid() {
 # Up and reachable: the AMQP port accepts connections and the management API answers.
 reachable() {
   (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null || return 1
+  # --- TLS (issue 19) ---
+  if [[ -n $TLS_PORT ]]; then (exec 3<> "/dev/tcp/127.0.0.1/$TLS_PORT") 2> /dev/null || return 1; fi
+  # --- end TLS ---
   curl -fsS -o /dev/null --max-time 5 -u guest:guest "http://127.0.0.1:$MGMT_PORT/api/overview" 2> /dev/null
 }
 
@@ -172,6 +196,20 @@ default_pass = guest
 log.console = false
 log.file.level = info
 EOF
+  # --- TLS (issue 19) ---
+  if [[ -n $TLS_PORT ]]; then
+    cat >> "$RABBITMQ_CONFIG_FILE" << EOF
+listeners.ssl.default = 127.0.0.1:$TLS_PORT
+ssl_options.cacertfile = $FQ_RABBIT_TLS_CA
+ssl_options.certfile = $FQ_RABBIT_TLS_CERT
+ssl_options.keyfile = $FQ_RABBIT_TLS_KEY
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+EOF
+  fi
+  # --- end TLS ---
   if ((${#CLUSTER_NODES[@]} > 0)); then
     local i
     {
@@ -225,7 +263,7 @@ cmd_start() {
     fq_die "node $NODE runs (pid $(node_pid)) but does not answer on $PORT/$MGMT_PORT; see $LOG_FILE, then '$0 stop'"
   fi
   remove_stale_pid_files
-  for p in "$PORT" "$MGMT_PORT" "$PROM_PORT" "$DIST_PORT"; do
+  for p in "$PORT" "$MGMT_PORT" "$PROM_PORT" "$DIST_PORT" $TLS_PORT; do # TLS_PORT: none when unset (issue 19)
     if fq_port_in_use "$p"; then
       fq_die "port $p is already in use by another process (not node $NODE); choose another FQ_RABBIT_PORT"
     fi

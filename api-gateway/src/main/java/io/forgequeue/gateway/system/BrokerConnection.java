@@ -9,6 +9,7 @@ import org.springframework.amqp.rabbit.connection.ConnectionListener;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
+import javax.net.ssl.SSLException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
@@ -26,6 +27,8 @@ public class BrokerConnection implements ConnectionListener {
 
     private final GatewayMetrics metrics;
     private final AtomicBoolean connected = new AtomicBoolean();
+    /** Whether the failed TLS handshake was logged since the last connection (once, not on every retry). */
+    private final AtomicBoolean tlsReported = new AtomicBoolean();
     private final LongSupplier clock;
     private volatile long connectedSinceNanos;
 
@@ -56,6 +59,7 @@ public class BrokerConnection implements ConnectionListener {
 
     @Override
     public synchronized void onCreate(Connection connection) {
+        tlsReported.set(false);
         metrics.brokerConnected(true);
         if (!connected.get()) {
             connectedSinceNanos = clock.getAsLong();
@@ -77,7 +81,23 @@ public class BrokerConnection implements ConnectionListener {
 
     @Override
     public void onFailed(Exception exception) {
+        SSLException tls = tlsCause(exception);
+        if (tls != null && tlsReported.compareAndSet(false, true)) {
+            log.error("Broker TLS handshake failed, no connection to the broker: {}. The broker's certificate must be "
+                    + "signed by a CA in the trust store of spring.rabbitmq.ssl.bundle (or the JVM's) and name the "
+                    + "host in spring.rabbitmq.addresses; see docs/security-tls.md. Retrying.", tls.getMessage());
+        }
         lost(exception.toString(), false);
+    }
+
+    /** The TLS failure behind a failed connection attempt (issue 19), or null. */
+    static SSLException tlsCause(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof SSLException ssl) {
+                return ssl;
+            }
+        }
+        return null;
     }
 
     private void lost(String why, boolean deliberate) {

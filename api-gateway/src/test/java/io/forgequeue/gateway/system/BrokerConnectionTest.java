@@ -1,9 +1,17 @@
 package io.forgequeue.gateway.system;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpIOException;
+
+import javax.net.ssl.SSLHandshakeException;
 
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -44,6 +52,29 @@ class BrokerConnectionTest {
         now.set(9_000);
         assertThat(link.isConnected()).isTrue();
         assertThat(link.hearingSinceNanos(now.get())).isEqualTo(4_000);
+    }
+
+    // Issue 19: a gateway that does not trust the broker's certificate says so once, clearly, not on every retry.
+    @Test
+    void aRefusedTlsHandshakeIsLoggedOnceAtErrorUntilAConnectionIsMade() {
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        Logger logger = (Logger) LoggerFactory.getLogger(BrokerConnection.class);
+        logged.start();
+        logger.addAppender(logged);
+        AmqpIOException untrusted = new AmqpIOException(new SSLHandshakeException("PKIX path building failed"));
+        try {
+            link.onFailed(untrusted);
+            link.onFailed(untrusted);
+            link.onFailed(new RuntimeException("refused"));
+            link.onCreate(null);
+            link.onFailed(untrusted);
+        } finally {
+            logger.detachAppender(logged);
+        }
+
+        assertThat(logged.list).filteredOn(e -> e.getLevel() == Level.ERROR).hasSize(2).allSatisfy(e ->
+                assertThat(e.getFormattedMessage()).contains("Broker TLS handshake failed", "PKIX path building failed",
+                        "spring.rabbitmq.ssl.bundle"));
     }
 
     @Test

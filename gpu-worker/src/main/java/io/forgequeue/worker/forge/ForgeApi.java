@@ -3,6 +3,7 @@ package io.forgequeue.worker.forge;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -41,9 +42,10 @@ final class ForgeApi {
     private final Duration pollTimeout;
     private final JsonMapper json;
 
-    ForgeApi(ForgeProperties props, JsonMapper json) {
-        this.jobHttp = newClient(props.connectTimeout());
-        this.controlHttp = newClient(props.connectTimeout());
+    /** @param tls the TLS context of an {@code https://} Forge; null: the JDK's default (ignored for http) */
+    ForgeApi(ForgeProperties props, JsonMapper json, SSLContext tls) {
+        this.jobHttp = newClient(props.connectTimeout(), tls);
+        this.controlHttp = newClient(props.connectTimeout(), tls);
         String url = props.url().toString();
         this.base = URI.create(url.endsWith("/") ? url : url + "/");
         this.authorization = props.hasCredentials()
@@ -62,14 +64,19 @@ final class ForgeApi {
      * first: the calls are blocking {@code send}s whose body handler only collects bytes, so nothing runs on the
      * selector thread that could hold it up, and the answer reaches the waiting thread one thread hand-off sooner
      * (under load every hand-off waits for a core). That time is part of the GPU's idle gap between two jobs.
+     * Over HTTPS the JDK client verifies the certificate chain against {@code tls}'s trust material and the host name
+     * against the certificate's names.
      */
-    private static HttpClient newClient(Duration connectTimeout) {
-        return HttpClient.newBuilder()
+    private static HttpClient newClient(Duration connectTimeout, SSLContext tls) {
+        HttpClient.Builder builder = HttpClient.newBuilder()
                 .executor(Runnable::run)
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(connectTimeout)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build();
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (tls != null) {
+            builder.sslContext(tls);
+        }
+        return builder.build();
     }
 
     /** Raw answer of txt2img: the base64 images and the {@code info} field (still a JSON string). */

@@ -77,6 +77,7 @@ public class ForgeClient {
     private final ForgeIdentity identity;
     private final ForgeModels models;
     private final ModelProperties modelProps;
+    private volatile String lastProbeFailure;
 
     /** Our txt2img request outstanding right now, or null. */
     private volatile CallWatch current;
@@ -518,13 +519,21 @@ public class ForgeClient {
         try {
             probes.get(() -> timedProgress(false));
             catalog.forgeAnswers();
+            lastProbeFailure = null;
             return true;
         } catch (CircuitBreakerOpenException e) {
             return false;
         } catch (ForgeException e) {
             log.debug("Forge health probe failed: {}", e.getMessage());
+            lastProbeFailure = e.getMessage();
             return false;
         }
+    }
+
+    /** Why the last health probe that reached the call failed (e.g. a TLS handshake), "unknown" when none did. */
+    public String lastProbeFailure() {
+        String failure = lastProbeFailure;
+        return failure == null ? "unknown" : failure;
     }
 
     /** The breaker's state. */

@@ -12,9 +12,11 @@ import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
+import javax.net.ssl.SSLContext;
 import java.time.Duration;
 
 /**
@@ -129,7 +131,7 @@ class ForgeConfiguration {
     ForgeClient forgeClient(ForgeProperties props, WireJson wireJson, WorkerMetrics metrics,
                             RetryPolicy<Object> forgeOutageRetry, RetryPolicy<Object> forgeFailureRetry,
                             CircuitBreaker<Object> forgeCircuitBreaker, Timeout<Object> forgeCallTimeout,
-                            ModelProperties modelProps) {
+                            ModelProperties modelProps, SslBundles sslBundles) {
         FailsafeExecutor<Object> jobCalls = Failsafe.with(forgeOutageRetry, forgeFailureRetry, forgeCircuitBreaker);
         FailsafeExecutor<Object> timedCall = Failsafe.with(forgeCallTimeout);
         FailsafeExecutor<Object> probes = Failsafe.with(forgeCircuitBreaker);
@@ -137,8 +139,27 @@ class ForgeConfiguration {
         log.info("Forge client for {} (identity {}; call timeout {} ms, breaker opens after {} failures for {} ms)",
                 props.safeUrl(), identity, props.callTimeout().toMillis(), props.breaker().failureThreshold(),
                 props.breaker().delay().toMillis());
-        return new ForgeClient(new ForgeApi(props, wireJson.mapper()), jobCalls, timedCall, probes,
+        warnAboutTransport(props);
+        SSLContext tls = props.sslBundle() == null ? null : sslBundles.getBundle(props.sslBundle()).createSslContext();
+        return new ForgeClient(new ForgeApi(props, wireJson.mapper(), tls), jobCalls, timedCall, probes,
                 forgeCircuitBreaker, props, metrics, wireJson.mapper(), identity, modelProps);
+    }
+
+    /**
+     * Forge's Basic auth travels in every request: over plain HTTP anyone on the path reads the password. A WARN at
+     * startup rather than a refusal, because Forge on the same machine (loopback) is common and safe, and a worker
+     * that refuses to start is worse than a loud line; an SSL bundle that an http URL ignores is a mistake too.
+     */
+    static void warnAboutTransport(ForgeProperties props) {
+        if (props.hasCredentials() && !props.isHttps()) {
+            log.warn("SECURITY: Forge credentials (worker.forge.username/password) are sent in clear text to {}: "
+                    + "put Forge behind HTTPS (worker.forge.url=https://..., worker.forge.ssl-bundle) unless it runs "
+                    + "on this machine; see docs/security-tls.md", props.safeUrl());
+        }
+        if (props.sslBundle() != null && !props.isHttps()) {
+            log.warn("worker.forge.ssl-bundle={} is set but Forge is reached over plain HTTP ({}): the bundle is not "
+                    + "used", props.sslBundle(), props.safeUrl());
+        }
     }
 
     static boolean isOutage(Throwable t) {

@@ -3,6 +3,7 @@ package io.forgequeue.worker.forge;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
+import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpConnectTimeoutException;
@@ -24,7 +25,9 @@ import java.util.Locale;
  *       not mean the job stopped, so Forge may still be generating);</li>
  *   <li>connection refused, connect timeout {@link ForgeFailure#UNAVAILABLE}; a connection dropped after the
  *       request was sent {@link ForgeFailure#UNAVAILABLE} with "may still run"; a read timeout
- *       {@link ForgeFailure#TIMEOUT} with "may still run".</li>
+ *       {@link ForgeFailure#TIMEOUT} with "may still run";</li>
+ *   <li>a failed TLS handshake (Forge's certificate not trusted, or not for that host) {@link ForgeFailure#UNAVAILABLE}
+ *       with a message that says what to check: the request was never sent.</li>
  * </ul>
  */
 final class ForgeErrors {
@@ -69,6 +72,15 @@ final class ForgeErrors {
      * @param requestSent whether the request may have reached Forge (false only when we know it did not)
      */
     static ForgeException fromIo(String call, IOException e, boolean requestSent) {
+        SSLException tls = e instanceof SSLException ssl ? ssl
+                : e.getCause() instanceof SSLException ssl ? ssl : null;
+        if (tls != null) {
+            // The request was never sent: the handshake comes first. An outage (the job goes back, never fails).
+            return new ForgeException(ForgeFailure.UNAVAILABLE, 0, null, null, false,
+                    "Forge " + call + ": TLS handshake failed (" + describe(tls) + "); check that worker.forge.ssl-bundle "
+                            + "trusts the CA that signed Forge's certificate and that the certificate names the host "
+                            + "in worker.forge.url", e);
+        }
         if (e instanceof HttpConnectTimeoutException || e instanceof ConnectException) {
             return new ForgeException(ForgeFailure.UNAVAILABLE, 0, null, null, false,
                     "Forge " + call + ": cannot connect (" + describe(e) + ")", e);

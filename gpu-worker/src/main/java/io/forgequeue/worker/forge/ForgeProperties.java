@@ -29,6 +29,11 @@ import java.time.Duration;
  *                       another API client) before the job is given back to the queue
  * @param retry          retries of transient failures
  * @param breaker        the circuit breaker in front of Forge
+ * @param sslBundle      for an {@code https://} Forge: the Spring SSL bundle whose trust material verifies Forge's
+ *                       certificate (env {@code WORKER_FORGE_SSL_BUNDLE}, e.g. {@code forge} with
+ *                       {@code spring.ssl.bundle.pem.forge.truststore.certificate=file:/etc/forge-queue/ca.pem});
+ *                       blank: the JVM's default trust store. The host name is always verified against the
+ *                       certificate
  */
 @Validated
 @ConfigurationProperties("worker.forge")
@@ -42,16 +47,23 @@ public record ForgeProperties(
         @DefaultValue("30s") @NotNull Duration settleTimeout,
         @DefaultValue("10m") @NotNull Duration busyTimeout,
         @DefaultValue @Valid Retry retry,
-        @DefaultValue @Valid Breaker breaker) {
+        @DefaultValue @Valid Breaker breaker,
+        String sslBundle) {
 
     public ForgeProperties {
         username = username == null || username.isBlank() ? null : username;
+        sslBundle = sslBundle == null || sslBundle.isBlank() ? null : sslBundle;
         password = password == null || password.isEmpty() ? null : password;
     }
 
     /** Whether calls carry Basic auth. */
     public boolean hasCredentials() {
         return username != null;
+    }
+
+    /** Whether Forge is reached over HTTPS. */
+    public boolean isHttps() {
+        return "https".equalsIgnoreCase(url.getScheme());
     }
 
     /** The URL without user info, safe to log and to report in events. */
@@ -67,7 +79,7 @@ public record ForgeProperties(
                 + (password == null ? "none" : "****") + ", connectTimeout=" + connectTimeout + ", callTimeout="
                 + callTimeout + ", pollTimeout=" + pollTimeout + ", settleTimeout=" + settleTimeout + ", busyTimeout="
                 + busyTimeout + ", retry="
-                + retry + ", breaker=" + breaker + "]";
+                + retry + ", breaker=" + breaker + ", sslBundle=" + sslBundle + "]";
     }
 
     /**

@@ -152,7 +152,7 @@ class ConsumptionControl implements DisposableBean {
     void probeForgeAtStartup() {
         try {
             if (!forge.probe()) {
-                log.warn("Forge does not answer at startup; taking no job until it does");
+                log.warn("Forge does not answer at startup ({}); taking no job until it does", forge.lastProbeFailure());
                 pauseUntilForgeAnswers();
             }
         } finally {

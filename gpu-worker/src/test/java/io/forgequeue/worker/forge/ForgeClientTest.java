@@ -52,7 +52,7 @@ class ForgeClientTest {
                 Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5),
                 new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50))));
+                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50)), null));
     }
 
     private ForgeClient client(ForgeProperties props) {
@@ -60,7 +60,7 @@ class ForgeClientTest {
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
         return config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
-                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props), ModelProperties.defaults());
+                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props), ModelProperties.defaults(), null);
     }
 
     private ForgeClient client() {
@@ -286,7 +286,7 @@ class ForgeClientTest {
                 Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(300),
                 new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)));
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)), null);
         ForgeClient forge = client(props);
 
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))

@@ -5,6 +5,7 @@ import io.forgequeue.worker.system.WireJson;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
 
+import javax.net.ssl.SSLHandshakeException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpConnectTimeoutException;
@@ -142,6 +143,23 @@ class ForgeErrorsTest {
 
         assertThat(e.failure()).isEqualTo(ForgeFailure.UNAVAILABLE);
         assertThat(e.mayStillRun()).isTrue();
+    }
+
+    // Issue 19: Forge behind HTTPS with a certificate the worker does not trust.
+    @Test
+    void treatsAFailedTlsHandshakeAsAnOutageThatNeverReachedForgeAndSaysWhatToCheck() {
+        ForgeException e = ForgeErrors.fromIo("progress", new SSLHandshakeException("PKIX path building failed"), true);
+        ForgeException wrapped = ForgeErrors.fromIo("txt2img",
+                new IOException("handshake", new SSLHandshakeException("No subject alternative names")), true);
+
+        assertThat(e.failure()).as("the job goes back to the queue, it never fails for it").isEqualTo(
+                ForgeFailure.UNAVAILABLE);
+        assertThat(e.failure().isOutage()).isTrue();
+        assertThat(e.mayStillRun()).as("the request is sent only after the handshake").isFalse();
+        assertThat(e.getMessage()).contains("TLS handshake failed", "PKIX path building failed",
+                "worker.forge.ssl-bundle", "worker.forge.url");
+        assertThat(wrapped.failure()).isEqualTo(ForgeFailure.UNAVAILABLE);
+        assertThat(wrapped.getMessage()).contains("TLS handshake failed");
     }
 
     @Test

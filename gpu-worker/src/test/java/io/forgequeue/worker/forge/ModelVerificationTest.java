@@ -48,13 +48,13 @@ class ModelVerificationTest {
                 Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(30),
                 new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)));
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)), null);
         WorkerMetrics metrics = new WorkerMetrics(registry);
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
         forge = config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
                 config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props),
-                ModelProperties.defaults());
+                ModelProperties.defaults(), null);
     }
 
     private static JobSpec on(String checkpoint) {

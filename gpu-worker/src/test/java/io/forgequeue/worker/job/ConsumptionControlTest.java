@@ -56,7 +56,7 @@ class ConsumptionControlTest {
                 Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(1),
                 Duration.ofSeconds(1), new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(20), 0, Duration.ofMillis(10),
                         Duration.ofMillis(20)),
-                new ForgeProperties.Breaker(5, Duration.ofSeconds(1), 1, Duration.ofMillis(10)));
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(1), 1, Duration.ofMillis(10)), null);
         control = new ConsumptionControl(registry, forge, forgeProperties, scheduler,
                 new WorkerMetrics(new SimpleMeterRegistry()), shutdown, admin, new Queue(QUEUE), connectionFactory,
                 new SimpleMeterRegistry());

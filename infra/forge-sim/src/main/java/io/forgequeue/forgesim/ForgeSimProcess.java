@@ -59,7 +59,10 @@ public final class ForgeSimProcess implements AutoCloseable {
 
     private final Deque<String> output;
 
-    private ForgeSimProcess(Process process, int apiPort, int adminPort, Deque<String> output) {
+    private final boolean tls;
+
+    private ForgeSimProcess(Process process, int apiPort, int adminPort, Deque<String> output, boolean tls) {
+        this.tls = tls;
         this.process = process;
         this.apiPort = apiPort;
         this.adminPort = adminPort;
@@ -166,7 +169,9 @@ public final class ForgeSimProcess implements AutoCloseable {
                     new IllegalStateException("forge-sim exited with code " + process.exitValue() + " before listening")));
             try {
                 int[] p = ports.get(startupTimeout.toMillis(), TimeUnit.MILLISECONDS);
-                return new ForgeSimProcess(process, p[0], p[1], output);
+                boolean tls = env.containsKey("FORGE_SIM_TLS_CERT")
+                        || args.stream().anyMatch(a -> a.equals("--tls-cert") || a.startsWith("--tls-cert="));
+                return new ForgeSimProcess(process, p[0], p[1], output, tls);
             }
             catch (ExecutionException | TimeoutException e) {
                 process.destroyForcibly();
@@ -181,8 +186,9 @@ public final class ForgeSimProcess implements AutoCloseable {
         }
     }
 
+    /** The Forge API: {@code http}, or {@code https} for a sim started with {@code --tls-cert}. */
     public URI baseUrl() {
-        return URI.create("http://127.0.0.1:" + apiPort);
+        return URI.create((tls ? "https" : "http") + "://127.0.0.1:" + apiPort);
     }
 
     public URI adminUrl() {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -13,7 +14,11 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import javax.net.ssl.SSLContext;
+
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 
 /**
  * A running forge-sim: the Forge API on one port and the admin API on another, in this JVM. {@link ForgeSimMain}
@@ -53,6 +58,8 @@ public final class ForgeSimServer implements AutoCloseable {
     private final HttpServer adminServer;
 
     private final CountDownLatch closed = new CountDownLatch(1);
+
+    private final SSLContext tls;
 
     private HttpServer apiServer;
 
@@ -94,6 +101,7 @@ public final class ForgeSimServer implements AutoCloseable {
         this.apiExecutor = Executors.newFixedThreadPool(config.threads(), daemonThreads("forge-sim-api-"));
         this.adminExecutor = Executors.newFixedThreadPool(4, daemonThreads("forge-sim-admin-"));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("forge-sim-timer-"));
+        this.tls = config.tls() ? PemTls.serverContext(Path.of(config.tlsCert()), Path.of(config.tlsKey())) : null;
 
         this.apiServer = bindApi(config.port(), false);
         this.apiPort = apiServer.getAddress().getPort();
@@ -133,9 +141,9 @@ public final class ForgeSimServer implements AutoCloseable {
         return config.host();
     }
 
-    /** The Forge API, e.g. {@code http://127.0.0.1:7861}. */
+    /** The Forge API, e.g. {@code http://127.0.0.1:7861} ({@code https} with {@code --tls-cert}). */
     public URI baseUrl() {
-        return URI.create("http://" + connectHost() + ":" + apiPort());
+        return URI.create((tls == null ? "http://" : "https://") + connectHost() + ":" + apiPort());
     }
 
     /** The admin API, e.g. {@code http://127.0.0.1:7862}. */
@@ -239,7 +247,15 @@ public final class ForgeSimServer implements AutoCloseable {
         long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(retry ? 5 : 0);
         while (true) {
             try {
-                HttpServer server = HttpServer.create(new InetSocketAddress(config.host(), port), BACKLOG);
+                HttpServer server;
+                if (tls == null) {
+                    server = HttpServer.create(new InetSocketAddress(config.host(), port), BACKLOG);
+                }
+                else {
+                    HttpsServer https = HttpsServer.create(new InetSocketAddress(config.host(), port), BACKLOG);
+                    https.setHttpsConfigurator(new HttpsConfigurator(tls));
+                    server = https;
+                }
                 server.createContext("/", apiRouter);
                 server.setExecutor(apiExecutor);
                 return server;

@@ -33,11 +33,15 @@ import java.util.Map;
  *                      nothing loaded
  * @param checkpointLoadMs load time per checkpoint in milliseconds, overriding {@code modelLoadMs} for the checkpoints
  *                      it names (keys: any alias Forge accepts, as given; empty by default)
+ * @param tlsCert       PEM file with the Forge API's certificate (then its chain), or null (default) for plain HTTP;
+ *                      with it the API speaks HTTPS only (the admin API stays plain HTTP: a test tool on loopback)
+ * @param tlsKey        PEM file with that certificate's private key (PKCS#8, "BEGIN PRIVATE KEY"; RSA or EC); given
+ *                      together with {@code tlsCert} or not at all
  */
 public record SimConfig(String host, int port, int adminPort, double stepMs, long modelLoadMs, String apiAuth,
         int previewEvery, List<String> models, int threads, int failNext, String failError, String failMessage,
         int hangNext, double failureRate, long failureSeed, boolean webui, String loaded,
-        Map<String, Long> checkpointLoadMs) {
+        Map<String, Long> checkpointLoadMs, String tlsCert, String tlsKey) {
 
     private static final Map<String, String> FLAGS = new LinkedHashMap<>();
 
@@ -61,6 +65,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         FLAGS.put("webui", "WebUI mode: serve /internal/progress and /internal/pending-tasks (no value)");
         FLAGS.put("loaded", "checkpoint selected and already loaded at start (default: none loaded)");
         FLAGS.put("checkpoint-load-ms", "load time per checkpoint, \"name=ms,name2=ms\" (default: model-load-ms for all)");
+        FLAGS.put("tls-cert", "PEM certificate (chain): the Forge API speaks HTTPS only (default: plain HTTP)");
+        FLAGS.put("tls-key", "PEM private key (PKCS#8) of --tls-cert");
     }
 
     public SimConfig {
@@ -94,6 +100,11 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
             throw new IllegalArgumentException("--loaded '" + loaded + "' is none of the models " + models);
         }
         checkpointLoadMs = Map.copyOf(checkpointLoadMs == null ? Map.of() : checkpointLoadMs);
+        tlsCert = tlsCert == null || tlsCert.isBlank() ? null : tlsCert;
+        tlsKey = tlsKey == null || tlsKey.isBlank() ? null : tlsKey;
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
         Catalog catalog = new Catalog(models);
         for (Map.Entry<String, Long> e : checkpointLoadMs.entrySet()) {
             if (catalog.checkpoint(e.getKey()) == null) {
@@ -175,7 +186,9 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
                 longValue(values, "failure-seed", 42),
                 Boolean.parseBoolean(values.getOrDefault("webui", "false")),
                 values.get("loaded"),
-                loadTimes(values.get("checkpoint-load-ms")));
+                loadTimes(values.get("checkpoint-load-ms")),
+                values.get("tls-cert"),
+                values.get("tls-key"));
     }
 
     /** Human-readable list of options, for --help and error messages. */
@@ -189,7 +202,13 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
     /** Same settings with other ports (used by tests and by {@link ForgeSimProcess}). */
     public SimConfig withPorts(int newPort, int newAdminPort) {
         return new SimConfig(host, newPort, newAdminPort, stepMs, modelLoadMs, apiAuth, previewEvery, models, threads,
-                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui, loaded, checkpointLoadMs);
+                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui, loaded, checkpointLoadMs,
+                tlsCert, tlsKey);
+    }
+
+    /** Whether the Forge API speaks HTTPS. */
+    public boolean tls() {
+        return tlsCert != null;
     }
 
     /** "name=ms,name2=ms" as a map (null or blank: empty). */

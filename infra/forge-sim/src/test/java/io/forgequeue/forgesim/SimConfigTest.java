@@ -57,6 +57,17 @@ class SimConfigTest {
     }
 
     @Test
+    void speaksHttpsOnlyWithBothACertificateAndItsKey() {
+        assertThat(SimConfig.defaults().tls()).isFalse();
+        assertThat(SimConfig.fromArgs("--tls-cert", "c.pem", "--tls-key", "k.pem").tls()).isTrue();
+
+        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--tls-cert", "c.pem"))
+                .withMessageContaining("--tls-cert and --tls-key go together");
+        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--tls-key", "k.pem"))
+                .withMessageContaining("--tls-cert and --tls-key go together");
+    }
+
+    @Test
     void documentsEveryOptionWithItsEnvironmentVariable() {
         assertThat(SimConfig.usage()).contains("--step-ms", "FORGE_SIM_STEP_MS", "--api-auth", "--hang-next", "--failure-rate");
     }

@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -91,20 +93,28 @@ final class LocalServers {
     }
 
     private static void runScript(Path root, String name, Map<String, String> env) {
+        Map<String, String> withRunDir = new LinkedHashMap<>(env);
+        withRunDir.put("FQ_RUN_DIR", runDir(root).toString());
+        runScript(root, name, List.of("start"), withRunDir);
+    }
+
+    /** Runs {@code infra/local/<name> <args>} with {@code env} added; fails with the tail of its output. */
+    static void runScript(Path root, String name, List<String> args, Map<String, String> env) {
         Path script = script(root, name);
         String command = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
-                .collect(Collectors.joining(" ")) + " FQ_RUN_DIR=" + runDir(root) + " " + script + " start";
+                .collect(Collectors.joining(" ")) + " " + script + " " + String.join(" ", args);
         File output = null;
         try {
             // Output goes to a file, not a pipe: a server started by the script must never hold our pipe open.
             output = File.createTempFile("fq-" + name.replace(".sh", "") + "-start-", ".log");
-            ProcessBuilder builder = new ProcessBuilder("bash", script.toString(), "start")
+            List<String> commandLine = new ArrayList<>(List.of("bash", script.toString()));
+            commandLine.addAll(args);
+            ProcessBuilder builder = new ProcessBuilder(commandLine)
                     .directory(root.toFile())
                     .redirectErrorStream(true)
                     .redirectOutput(output)
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             builder.environment().putAll(env);
-            builder.environment().put("FQ_RUN_DIR", runDir(root).toString());
             Process process = builder.start();
             if (!process.waitFor(SCRIPT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 process.destroy();

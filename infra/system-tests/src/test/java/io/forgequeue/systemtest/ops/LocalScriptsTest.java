@@ -5,12 +5,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -37,6 +41,41 @@ class LocalScriptsTest {
             LocalScripts.Run run = LocalScripts.functions(Map.of(), "bash -n '" + script + "'");
             assertThat(run.exitCode()).as("bash -n %s: %s", script, run).isZero();
         }
+    }
+
+    // Issue 19: an amqps listener needs its certificate, key and CA; a half-given TLS set-up stops before any node starts.
+    @Test
+    void aRabbitTlsPortWithoutItsCertificateKeyAndCaIsRefusedBeforeAnythingStarts() {
+        LocalScripts.Run run = LocalScripts.script(Map.of("FQ_RABBIT_TLS_PORT", "5671"), Duration.ofSeconds(30),
+                "rabbitmq.sh", "status");
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+        assertThat(run.stderr()).contains("FQ_RABBIT_TLS_PORT is set: FQ_RABBIT_TLS_CERT (a PEM file) is required too");
+    }
+
+    // Issue 19: clients verify the host name they connect to against the certificate's names.
+    @Test
+    void theCertificateScriptSignsAServerCertificateNamingEveryHostItIsGiven(@TempDir Path dir) throws Exception {
+        LocalScripts.Run ca = LocalScripts.script(Map.of(), Duration.ofSeconds(60), "tls-certs.sh", "ca", dir.toString());
+        LocalScripts.Run server = LocalScripts.script(Map.of(), Duration.ofSeconds(60), "tls-certs.sh", "server",
+                dir.toString(), "broker", "broker.example.com", "203.0.113.7");
+
+        assertThat(ca.exitCode()).as(ca.toString()).isZero();
+        assertThat(server.exitCode()).as(server.toString()).isZero();
+        CertificateFactory x509 = CertificateFactory.getInstance("X.509");
+        X509Certificate certificate;
+        X509Certificate authority;
+        try (InputStream chain = Files.newInputStream(dir.resolve("broker.pem"));
+             InputStream caFile = Files.newInputStream(dir.resolve("ca.pem"))) {
+            certificate = (X509Certificate) x509.generateCertificates(chain).iterator().next();
+            authority = (X509Certificate) x509.generateCertificate(caFile);
+        }
+        List<String> names = certificate.getSubjectAlternativeNames().stream()
+                .map(name -> String.valueOf(name.get(1))).toList();
+        assertThat(names).containsExactlyInAnyOrder("broker.example.com", "203.0.113.7");
+        certificate.verify(authority.getPublicKey()); // signed by the CA
+        assertThat(authority.getBasicConstraints()).as("the CA is a CA").isGreaterThanOrEqualTo(0);
+        assertThat(dir.resolve("broker.key")).content().startsWith("-----BEGIN PRIVATE KEY-----");
     }
 
     // Issue 15, item 2: up.sh replaced the operator's GATEWAY_BOOTSTRAP_API_KEY with its local key.
