@@ -165,13 +165,11 @@ class ArchitectureTest {
 
     /**
      * Threads have owners (issue 20, docs/architecture.md "Threads"): pools come from {@code system.ThreadPools} and
-     * loops are {@code system.BackgroundLoop}s, both started and stopped through Spring's lifecycle. The scheduler's
-     * {@code Dispatcher} still starts its own thread (to adopt BackgroundLoop).
+     * loops are {@code system.BackgroundLoop}s, both started and stopped through Spring's lifecycle.
      */
     @Test
     void onlyTheSystemPackageMakesThreadsAndExecutors() {
         noClasses().that().resideOutsideOfPackage("io.forgequeue.gateway.system..")
-                .and().doNotHaveFullyQualifiedName("io.forgequeue.gateway.schedule.Dispatcher")
                 .should().callConstructorWhere(com.tngtech.archunit.core.domain.JavaCall.Predicates.target(
                         com.tngtech.archunit.core.domain.properties.HasOwner.Predicates.With.owner(
                                 com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo(Thread.class)

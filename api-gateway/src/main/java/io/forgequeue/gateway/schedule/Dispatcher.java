@@ -8,6 +8,7 @@ import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
+import io.forgequeue.gateway.system.BackgroundLoop;
 import io.forgequeue.gateway.system.BrokerConnection;
 import io.forgequeue.gateway.system.ContractMessage;
 import io.forgequeue.gateway.system.JobMessageTemplate;
@@ -81,7 +82,7 @@ class Dispatcher implements SmartLifecycle {
     private final Map<String, Long> stopsSent = new HashMap<>();
     private boolean signalled;
     private volatile boolean running;
-    private volatile Thread thread;
+    private final BackgroundLoop loop = BackgroundLoop.interruptible("scheduler", this::pass);
     private volatile long leaderSinceNanos;
     /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
     private long suspicionsTerm;
@@ -120,36 +121,31 @@ class Dispatcher implements SmartLifecycle {
         }
     }
 
-    private void loop() {
+    /** One pass of the scheduler's thread: waits for a signal (or the tick), then runs a round if leader. */
+    private void pass() throws InterruptedException {
         long tickMillis = Math.max(10, properties.tick().toMillis());
-        while (running) {
-            synchronized (signal) {
-                if (!signalled) {
-                    try {
-                        signal.wait(tickMillis);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                signalled = false;
+        synchronized (signal) {
+            if (!signalled) {
+                signal.wait(tickMillis);
             }
-            Optional<JobMoves.Lease> current = lease.current();
-            if (current.isEmpty()) {
-                toRevoke.clear();
-                continue;
+            signalled = false;
+        }
+        Optional<JobMoves.Lease> current = lease.current();
+        if (current.isEmpty()) {
+            toRevoke.clear();
+            return;
+        }
+        try {
+            if (round(current.get())) {
+                wake(); // handed something out: there may be more to do
             }
-            try {
-                if (round(current.get())) {
-                    wake(); // handed something out: there may be more to do
-                }
-            } catch (DataAccessException e) {
-                suspicions.clear(); // nothing could be merged meanwhile either
-                log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
-                sleepQuietly(tickMillis);
-            } catch (RuntimeException e) {
-                log.error("Scheduling round failed", e);
-                sleepQuietly(tickMillis);
-            }
+        } catch (DataAccessException e) {
+            suspicions.clear(); // nothing could be merged meanwhile either
+            log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
+            Thread.sleep(tickMillis);
+        } catch (RuntimeException e) {
+            log.error("Scheduling round failed", e);
+            Thread.sleep(tickMillis);
         }
     }
 
@@ -733,38 +729,18 @@ class Dispatcher implements SmartLifecycle {
         }
     }
 
-    private static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     @Override
     public void start() {
         running = true;
-        if (!properties.enabled()) {
-            return;
+        if (properties.enabled()) {
+            loop.start();
         }
-        Thread t = new Thread(this::loop, "scheduler");
-        t.setDaemon(true);
-        thread = t;
-        t.start();
     }
 
     @Override
     public void stop() {
         running = false;
-        Thread t = thread;
-        if (t != null) {
-            t.interrupt();
-            try {
-                t.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        loop.stop(5000);
     }
 
     @Override
