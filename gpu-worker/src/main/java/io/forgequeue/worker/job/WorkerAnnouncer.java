@@ -1,6 +1,5 @@
 package io.forgequeue.worker.job;
 
-import io.forgequeue.model.Contract;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
@@ -19,7 +18,6 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.UUID;
@@ -112,18 +110,15 @@ class WorkerAnnouncer implements SmartLifecycle {
         this.nextOfferAskNanos = System.nanoTime();
     }
 
-    /** Over the publisher connection, JSON with the contract header, not persistent, not mandatory. */
+    /** Over the publisher connection, JSON with the contract header and user_id, not persistent, not mandatory. */
     private static Sink brokerSink(ConnectionFactory connectionFactory, WireJson json) {
         RabbitTemplate template = new RabbitTemplate(connectionFactory);
         template.setMandatory(false);
         template.setUsePublisherConnection(true);
+        String brokerUser = connectionFactory.getUsername();
         return status -> {
-            MessageProperties props = new MessageProperties();
-            props.setContentType(Contract.CONTENT_TYPE);
-            props.setContentEncoding(StandardCharsets.UTF_8.name());
-            props.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT);
-            props.setHeader(Contract.VERSION_HEADER, Contract.VERSION);
-            props.setAppId("gpu-worker");
+            // the broker user (user_id, validated by RabbitMQ) binds this worker id to its credential on the gateways
+            MessageProperties props = JobEventPublisher.properties(MessageDeliveryMode.NON_PERSISTENT, brokerUser);
             template.send(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY,
                     new Message(json.mapper().writeValueAsBytes(status), props));
         };
