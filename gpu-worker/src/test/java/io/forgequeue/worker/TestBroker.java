@@ -248,6 +248,11 @@ final class TestBroker implements AutoCloseable {
         channel.queueBind(queue, Topology.EVENTS_EXCHANGE, bindingKey);
     }
 
+    /** A new channel on the test's (admin) connection; the caller closes it. */
+    Channel adminChannel() throws Exception {
+        return connection.createChannel();
+    }
+
     synchronized void deleteQueue(String queue) throws Exception {
         channel.queueDelete(queue);
     }
