@@ -96,7 +96,12 @@ class EventMerger {
         /** The transition table forbids the move. */
         ILLEGAL_TRANSITION,
         /** No such job. */
-        UNKNOWN_JOB;
+        UNKNOWN_JOB,
+        /**
+         * Names the job's current assignment, but its publisher ({@code user_id}) is not the broker user of the
+         * assigned worker: another worker's credential (or none) tried to report for it.
+         */
+        WRONG_PUBLISHER;
 
         String tag() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -106,9 +111,21 @@ class EventMerger {
     record Result(Outcome outcome, JobStatus previousStatus, int previousAttempt, JobRow row) {
     }
 
-    /** Merges the event with one statement (autocommit: the job row, its history and its images commit together). */
+    /** An event as consumed: the event and its publisher, the broker user that sent it ({@code user_id}, or null). */
+    record Published(JobEvent event, String publisher) {
+    }
+
+    /** Merges an event without a publisher ({@link #merge(JobEvent, String)}). */
     Result merge(JobEvent event) {
-        Result result = run(event);
+        return merge(event, null);
+    }
+
+    /**
+     * Merges the event with one statement (autocommit: the job row, its history and its images commit together).
+     * {@code publisher} is the broker user that published it (its {@code user_id}), or null.
+     */
+    Result merge(JobEvent event, String publisher) {
+        Result result = run(event, publisher);
         record(event, result);
         return result;
     }
@@ -119,32 +136,32 @@ class EventMerger {
      * or announced before the commit; if any statement fails, nothing of the batch is applied and the exception is
      * thrown.
      */
-    List<Result> mergeAll(List<JobEvent> batch) {
+    List<Result> mergeAll(List<Published> batch) {
         List<Result> results = tx.execute(status -> {
             // PostgreSQL re-plans the merge for every execution otherwise: its cost model prefers custom plans for
             // this statement, and planning it costs more than running it (pg_stat_statements.track_planning shows
             // it; docs/decisions/0003). The generic plan is the same index lookup of one job.
             jdbc.sql("set local plan_cache_mode = force_generic_plan").update();
             List<Result> out = new ArrayList<>(batch.size());
-            for (JobEvent event : batch) {
-                out.add(run(event));
+            for (Published p : batch) {
+                out.add(run(p.event(), p.publisher()));
             }
             return out;
         });
         for (int i = 0; i < batch.size(); i++) {
             try {
-                record(batch.get(i), results.get(i));
+                record(batch.get(i).event(), results.get(i));
             } catch (RuntimeException e) {
                 // committed already: a failure to count or announce one event must not make the caller merge the
                 // batch again (the merges would be no-ops, and the others' announcements would be lost)
-                log.warn("Job(id={}) event {} merged but not announced: {}", batch.get(i).jobId(),
-                        batch.get(i).type(), e.toString());
+                log.warn("Job(id={}) event {} merged but not announced: {}", batch.get(i).event().jobId(),
+                        batch.get(i).event().type(), e.toString());
             }
         }
         return results;
     }
 
-    private Result run(JobEvent event) {
+    private Result run(JobEvent event, String publisher) {
         List<GeneratedImage> images = event instanceof JobSucceeded s ? s.images() : List.of();
         int n = images.size();
         Integer[] idx = new Integer[n];
@@ -185,6 +202,7 @@ class EventMerger {
                 .param("reason", reason(event))
                 .param("weight", defaultWeight)
                 .param("rates", stats.rateTable())
+                .param("publisher", publisher, Types.VARCHAR)
                 .param("img_idx", SqlArrays.typed("integer", idx))
                 .param("img_mime", SqlArrays.typed("text", mime))
                 .param("img_width", SqlArrays.typed("integer", width))
@@ -198,6 +216,9 @@ class EventMerger {
                     if (rs.getObject("id") != null) {
                         return new Result(rs.getBoolean("fresh") ? Outcome.APPLIED : Outcome.LATE, old, oldAttempt,
                                 rows.mapRow(rs, i));
+                    }
+                    if (rs.getBoolean("assignment") && !rs.getBoolean("publisher_ok")) {
+                        return new Result(Outcome.WRONG_PUBLISHER, old, oldAttempt, null);
                     }
                     return new Result(rejection(event, old, oldAttempt, rs.getBoolean("late"), rs.getBoolean("current")),
                             old, oldAttempt, null);
@@ -231,7 +252,8 @@ class EventMerger {
             default -> {
                 metrics.eventRejected(result.outcome().tag());
                 if (result.outcome() == Outcome.ILLEGAL_TRANSITION || result.outcome() == Outcome.UNKNOWN_JOB
-                        || result.outcome() == Outcome.UNKNOWN_ASSIGNMENT) {
+                        || result.outcome() == Outcome.UNKNOWN_ASSIGNMENT
+                        || result.outcome() == Outcome.WRONG_PUBLISHER) {
                     log.warn("Job(id={}) event {} (attempt {}, seq {}) rejected: {}", event.jobId(), event.type(),
                             event.attempt(), event.seq(), result.outcome().tag());
                 } else {

@@ -59,10 +59,21 @@ public class JobMoves {
      * tagged from there and not behind the passed-over jobs.
      */
     public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease, double clockTag) {
+        return assign(jobId, worker, null, maxAttempts, lease, clockTag);
+    }
+
+    /**
+     * As {@link #assign(UUID, String, int, Lease, double)}, recording {@code workerUser}, the broker user the worker
+     * announced itself with (null when it announced without one): the merge accepts this assignment's events only
+     * from that user.
+     */
+    public Optional<Assigned> assign(UUID jobId, String worker, String workerUser, int maxAttempts, Lease lease,
+                                     double clockTag) {
         Optional<JobRow> row = jdbc.sql("""
                         with upd as (
                             update job set assigned_worker = :worker, assigned_at = now(), attempt = job.attempt + 1,
-                                           last_seq = 0, progress = 0, started_at = null, version = job.version + 1
+                                           worker_user = :workerUser, last_seq = 0, progress = 0, started_at = null,
+                                           version = job.version + 1
                             where job.id = :id and job.status = 'QUEUED' and job.assigned_worker is null
                               and job.attempt < :max and %s
                             returning %s
@@ -76,6 +87,7 @@ public class JobMoves {
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
                 .param("id", jobId).param("worker", worker).param("max", maxAttempts)
+                .param("workerUser", workerUser, java.sql.Types.VARCHAR)
                 .param("holder", lease.holder()).param("epoch", lease.epoch()).param("clockTag", clockTag)
                 .query(rows).optional();
         row.ifPresent(r -> events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null)));

@@ -232,7 +232,7 @@ class Dispatcher implements SmartLifecycle {
                 JobState head = index.pick(pool, s -> s.priority() == job.priority());
                 double clockTag = head == null ? job.tag() : Math.min(job.tag(), head.tag());
                 Optional<JobMoves.Assigned> assigned = moves.assign(job.id(), slot.worker().id(),
-                        properties.maxAttempts(), l, clockTag);
+                        slot.worker().brokerUser(), properties.maxAttempts(), l, clockTag);
                 if (assigned.isEmpty()) {
                     continue; // it changed meanwhile (cancelled, or the lease ended); its notification follows
                 }

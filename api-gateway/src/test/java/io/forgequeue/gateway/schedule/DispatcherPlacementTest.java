@@ -161,7 +161,7 @@ class DispatcherPlacementTest {
     private void assignments(double cost) {
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
         when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
-        when(moves.assign(any(), anyString(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
+        when(moves.assign(any(), anyString(), any(), anyInt(), any(), anyDouble())).thenAnswer(call -> {
             UUID id = call.getArgument(0);
             String worker = call.getArgument(1);
             assignedTo.put(id, worker);
