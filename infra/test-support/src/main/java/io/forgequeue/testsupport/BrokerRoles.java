@@ -32,7 +32,16 @@ public final class BrokerRoles {
      * exchange its job queue names, and the events exchange; read them and the two exchanges it binds them to.
      */
     public static Permissions worker(String workerId) {
-        String id = workerId.replace(".", "\\."); // worker ids are [A-Za-z0-9._-]: only '.' needs escaping
+        return workers(workerId.replace(".", "\\.")); // worker ids are [A-Za-z0-9._-]: only '.' needs escaping
+    }
+
+    /**
+     * The permissions of a user shared by the workers whose ids match {@code id} (a regex, e.g.
+     * {@code gpu-worker-.+} for the pods of a Kubernetes Deployment): as {@link #worker}, for each of those ids. One
+     * worker of the group could report for another's jobs (they share the user); the broker keeps them all off
+     * everything else.
+     */
+    public static Permissions workers(String id) {
         return new Permissions(
                 "^forge\\.(jobs\\.worker|control)\\." + id + "$",
                 "^(forge\\.jobs\\.worker\\." + id + "|forge\\.control\\." + id + "|forge\\.jobs\\.dlx|forge\\.events)$",
