@@ -52,33 +52,41 @@ class WorkerCredentialsIT extends IntegrationTestBase {
         TestWorker a = worker(USER_A, ID_A, pool);
         worker(USER_B, ID_B, newPool());
         awaitAvailableWorkers(pool, 1);
-        Api.Response submitted = api().submit(key, Api.job(pool, "attributed"));
-        assertThat(submitted.status()).as(submitted.text()).isEqualTo(202);
-        JobAttempt own = a.next();
-        double wrongBefore = counter("gpu.gateway.events.rejected", "reason", "wrong-publisher");
-        double previewsBefore = counter("gpu.gateway.worker-messages.refused", "kind", "preview");
+        UUID id = api().submit(key, Api.job(pool, "attributed")).id();
+        try (WsClient ws = WsClient.withHeader(port, key)) {
+            ws.nextOfType("authenticated");
+            ws.subscribe(id);
+            ws.nextOfType("snapshot");
+            JobAttempt own = a.next();
+            own.publish(own.running());
+            ws.next(f -> id.toString().equals(f.path("job").path("id").asString())
+                    && "RUNNING".equals(f.path("job").path("status").asString()));
+            double wrongBefore = counter("gpu.gateway.events.rejected", "reason", "wrong-publisher");
+            double previewsBefore = counter("gpu.gateway.worker-messages.refused", "kind", "preview");
 
-        try (Connection b = USER_B.connectionFactory().newConnection("worker-b-forging")) {
-            Channel channel = b.createChannel();
-            // B names A's assignment exactly (attempt, worker id), but publishes as itself (RabbitMQ validates user_id)
-            JobAttempt forged = new JobAttempt(channel, USER_B.username(), ID_A, own.jobId(), own.attempt());
-            forged.preview(3);
-            forged.publish(forged.running(), forged.succeeded(1));
+            try (Connection b = USER_B.connectionFactory().newConnection("worker-b-forging")) {
+                Channel channel = b.createChannel();
+                // B names A's assignment exactly (attempt, worker id), but publishes as itself (RabbitMQ validates
+                // user_id): a preview into the owner's browser, then a fake result
+                JobAttempt forged = new JobAttempt(channel, USER_B.username(), ID_A, id, own.attempt());
+                forged.preview(3);
+                forged.publish(forged.progress(90), forged.succeeded(1));
 
-            await().atMost(Duration.ofSeconds(10)).until(
-                    () -> counter("gpu.gateway.events.rejected", "reason", "wrong-publisher") >= wrongBefore + 2);
-            await().atMost(Duration.ofSeconds(10)).until(
-                    () -> counter("gpu.gateway.worker-messages.refused", "kind", "preview") >= previewsBefore + 1);
+                await().atMost(Duration.ofSeconds(10)).until(
+                        () -> counter("gpu.gateway.events.rejected", "reason", "wrong-publisher") >= wrongBefore + 2);
+                await().atMost(Duration.ofSeconds(10)).until(
+                        () -> counter("gpu.gateway.worker-messages.refused", "kind", "preview") >= previewsBefore + 1);
+            }
+            assertThat(assignment(id)).containsEntry("status", "RUNNING").containsEntry("assigned_worker", ID_A);
+
+            own.preview(5);
+            assertThat(ws.nextOfType("preview").get("step").asInt())
+                    .as("the first preview the owner sees is its worker's, not the forged one").isEqualTo(5);
+            own.publish(own.succeeded(1));
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> assignment(id).get("status").equals("SUCCEEDED"));
+            assertThat(counter("gpu.gateway.events.rejected", "reason", "wrong-publisher")).isEqualTo(wrongBefore + 2);
         }
-        assertThat(assignment(own.jobId())).containsEntry("status", "QUEUED").containsEntry("assigned_worker", ID_A);
-
-        own.preview(5);
-        own.succeed();
-
-        await().atMost(Duration.ofSeconds(10)).until(() -> assignment(own.jobId()).get("status").equals("SUCCEEDED"));
-        assertThat(counter("gpu.gateway.events.rejected", "reason", "wrong-publisher")).isEqualTo(wrongBefore + 2);
-        assertThat(counter("gpu.gateway.worker-messages.refused", "kind", "preview"))
-                .as("the assigned worker's own preview is relayed").isEqualTo(previewsBefore + 1);
     }
 
     @Test
