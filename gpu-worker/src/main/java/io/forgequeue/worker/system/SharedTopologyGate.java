@@ -55,8 +55,12 @@ class SharedTopologyGate implements SmartLifecycle {
         long started = System.nanoTime();
         long nextLog = started;
         boolean waited = false;
+        // SIGTERM while waiting: Spring's own shutdown hook waits for the start to end, so end the wait
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread hook = new Thread(() -> stopping.set(true), "topology-gate-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
         Found found;
-        while ((found = exchanges()) == Found.MISSING) {
+        while ((found = exchanges()) == Found.MISSING && !stopping.get()) {
             waited = true;
             if (System.nanoTime() >= nextLog) {
                 log.warn("Waiting for a gateway to declare the exchanges {} (this worker's broker user may not "
@@ -70,6 +74,11 @@ class SharedTopologyGate implements SmartLifecycle {
                 Thread.currentThread().interrupt();
                 break;
             }
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // shutting down already
         }
         if (waited && found == Found.ALL) {
             admin.initialize(); // the bindings that failed while the exchanges were missing
