@@ -11,6 +11,9 @@
 #   reset    stop, then delete the node's data directory
 #   env      print export lines (SPRING_RABBITMQ_*) for the node, for scripts that start apps
 #   cluster-status  rabbitmqctl cluster_status of the node (its exit code: 0 when the node answers)
+#   add-gateway-user [user]     create (or re-grant) the gateway's broker user, default fq-gateway (below)
+#   add-worker-user <worker-id> [user]  create (or re-grant) one worker's broker user, default worker-<worker-id>
+#   user-env <user>  print export lines (SPRING_RABBITMQ_USERNAME/_PASSWORD) for a user made by the two above
 #
 # Environment:
 #   FQ_RUN_DIR      where state lives (default <repo>/.run); the node uses $FQ_RUN_DIR/rabbitmq/<node>/
@@ -387,6 +390,70 @@ export FQ_RABBIT_PROMETHEUS_URL=http://127.0.0.1:$PROM_PORT/metrics
 EOF
 }
 
+# --- broker users: least privilege (issue 19; README "Security", docs/operating.md "Adding a worker user") ---
+# guest (administrator) is for operators only. The gateway gets every forge.* name on the vhost; each worker its own
+# user that may configure and read only its own job queue (forge.jobs.worker.<id>) and control queue
+# (forge.control.<id>), bind them to forge.jobs / forge.control, name forge.jobs.dlx as their dead-letter exchange,
+# and publish on forge.events only the routing keys job.*, worker.status and relay.preview (topic permissions).
+# The regexes are the same as infra/test-support BrokerRoles (BrokerRolesScriptTest compares them). Passwords are
+# generated once into $FQ_RUN_DIR/rabbitmq/users/<user>.password (mode 600).
+USERS_DIR=$FQ_RUN_DIR/rabbitmq/users
+WORKER_TOPIC_WRITE='^(job\..+|worker\.status|relay\.preview)$'
+WORKER_TOPIC_READ='^$'
+GATEWAY_PERMISSION='^forge\..*'
+
+user_password() {
+  local file=$USERS_DIR/$1.password
+  if [[ ! -s $file ]]; then
+    mkdir -p "$USERS_DIR"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$file")
+  fi
+  cat "$file"
+}
+
+ensure_user() {
+  local user=$1 password
+  password=$(user_password "$user")
+  if rabbitmqctl -n "$NODE" -q list_users | awk '{print $1}' | grep -Fxq -- "$user"; then
+    rabbitmqctl -n "$NODE" -q change_password "$user" "$password" > /dev/null
+  else
+    rabbitmqctl -n "$NODE" -q add_user "$user" "$password" > /dev/null
+  fi
+}
+
+cmd_add_gateway_user() {
+  local user=${1:-fq-gateway}
+  ensure_user "$user"
+  rabbitmqctl -n "$NODE" -q set_permissions -p / "$user" "$GATEWAY_PERMISSION" "$GATEWAY_PERMISSION" "$GATEWAY_PERMISSION"
+  fq_log "broker user $user (gateway): configure/write/read $GATEWAY_PERMISSION on /"
+}
+
+# worker_permissions <worker-id>: the configure, write and read regexes of its user, one a line
+worker_permissions() {
+  local id=${1//./\\.}
+  printf '%s\n' "^forge\\.(jobs\\.worker|control)\\.$id\$" \
+    "^(forge\\.jobs\\.worker\\.$id|forge\\.control\\.$id|forge\\.jobs\\.dlx|forge\\.events)\$" \
+    "^(forge\\.jobs\\.worker\\.$id|forge\\.control\\.$id|forge\\.jobs|forge\\.control)\$"
+}
+
+cmd_add_worker_user() {
+  local id=${1:-} user configure write read
+  [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]] || fq_die "usage: $0 add-worker-user <worker-id> [user] (id: A-Z a-z 0-9 . _ -)"
+  user=${2:-worker-$id}
+  { read -r configure; read -r write; read -r read; } < <(worker_permissions "$id")
+  ensure_user "$user"
+  rabbitmqctl -n "$NODE" -q set_permissions -p / "$user" "$configure" "$write" "$read"
+  rabbitmqctl -n "$NODE" -q set_topic_permissions -p / "$user" forge.events "$WORKER_TOPIC_WRITE" "$WORKER_TOPIC_READ"
+  fq_log "broker user $user (worker $id): configure $configure, write $write, read $read; forge.events topic write $WORKER_TOPIC_WRITE"
+}
+
+cmd_user_env() {
+  local user=${1:-}
+  [[ -n $user && -s $USERS_DIR/$user.password ]] || fq_die "no password for broker user '$user' (add-gateway-user / add-worker-user first)"
+  printf 'export SPRING_RABBITMQ_USERNAME=%q\nexport SPRING_RABBITMQ_PASSWORD=%q\n' "$user" "$(cat "$USERS_DIR/$user.password")"
+}
+# --- end of broker users ---
+
 case "${1:-}" in
   install)
     cmd_install
@@ -398,8 +465,11 @@ case "${1:-}" in
   reset) cmd_reset ;;
   env) cmd_env ;;
   cluster-status) cmd_cluster_status ;;
+  add-gateway-user) cmd_add_gateway_user "${2:-}" ;;
+  add-worker-user) cmd_add_worker_user "${2:-}" "${3:-}" ;;
+  user-env) cmd_user_env "${2:-}" ;;
   *)
-    echo "usage: $0 {install|start|stop|status|reset|env|cluster-status}" >&2
+    echo "usage: $0 {install|start|stop|status|reset|env|cluster-status|add-gateway-user|add-worker-user|user-env}" >&2
     exit 2
     ;;
 esac

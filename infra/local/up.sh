@@ -65,6 +65,12 @@ fq_build_jars_if_needed
 "$FQ_LOCAL_DIR/rabbitmq.sh" start
 "$FQ_LOCAL_DIR/postgres.sh" start
 
+# least privilege on the broker (README "Security"): the gateway and each worker get their own user, guest stays the
+# operators' (the passwords are generated once into $FQ_RUN_DIR/rabbitmq/users/)
+"$FQ_LOCAL_DIR/rabbitmq.sh" add-gateway-user fq-gateway
+gateway_user_env=$("$FQ_LOCAL_DIR/rabbitmq.sh" user-env fq-gateway)
+gateway_rabbit_password=$(sed -n 's/^export SPRING_RABBITMQ_PASSWORD=//p' <<< "$gateway_user_env")
+
 API_KEY=$(fq_local_api_key)
 ADMIN_TOKEN=$(fq_local_admin_token)
 rabbit_addr="127.0.0.1:$FQ_RABBIT_PORT"
@@ -93,17 +99,21 @@ FQ_HEALTH_PORT=$GATEWAY_MANAGEMENT_PORT fq_start_app gateway "$FQ_GATEWAY_JAR" "
   env SERVER_PORT="$GATEWAY_PORT" MANAGEMENT_SERVER_PORT="$GATEWAY_MANAGEMENT_PORT" GATEWAY_INSTANCE_ID=gateway-1 \
   GATEWAY_BOOTSTRAP_API_KEY="$(fq_merge_api_keys "$API_KEY" "${GATEWAY_BOOTSTRAP_API_KEY:-}")" \
   GATEWAY_ADMIN_TOKENS="$ADMIN_TOKEN" \
-  SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest \
+  SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=fq-gateway \
+  SPRING_RABBITMQ_PASSWORD="$gateway_rabbit_password" \
   SPRING_DATASOURCE_URL="$jdbc_url" SPRING_DATASOURCE_USERNAME=postgres SPRING_DATASOURCE_PASSWORD= \
   GATEWAY_JOBS_SAMPLERS="$samplers" GATEWAY_JOBS_CHECKPOINTS="$checkpoints"
 
 worker_summary=""
 for line in "${workers[@]}"; do
   read -r name port forge_url sim_port <<< "$line"
+  "$FQ_LOCAL_DIR/rabbitmq.sh" add-worker-user "$name" "$name"
+  worker_rabbit_password=$(sed -n 's/^export SPRING_RABBITMQ_PASSWORD=//p' <<< "$("$FQ_LOCAL_DIR/rabbitmq.sh" user-env "$name")")
   fq_start_app "$name" "$FQ_WORKER_JAR" "$port" /actuator/health/readiness -- \
     env SERVER_PORT="$port" WORKER_ID="$name" WORKER_POOL=default FORGE_URL="$forge_url" \
     FORGE_USERNAME="${FORGE_USERNAME:-}" FORGE_PASSWORD="${FORGE_PASSWORD:-}" \
-    SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME=guest SPRING_RABBITMQ_PASSWORD=guest
+    SPRING_RABBITMQ_ADDRESSES="$rabbit_addr" SPRING_RABBITMQ_USERNAME="$name" \
+    SPRING_RABBITMQ_PASSWORD="$worker_rabbit_password"
   worker_summary+=$'\n'"                 $name: actuator http://localhost:$port/actuator, Forge $forge_url"
 done
 

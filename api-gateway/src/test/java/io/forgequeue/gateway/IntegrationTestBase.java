@@ -123,7 +123,12 @@ abstract class IntegrationTestBase {
 
     /** A worker of {@code pool} to configure and start; stopped after the test. */
     TestWorker.Builder aWorker(String pool) {
-        return TestWorker.in(RABBIT, pool).onStart(w -> {
+        return aWorker(RABBIT, pool);
+    }
+
+    /** A worker of {@code pool} connecting as {@code user}'s broker user; stopped after the test. */
+    TestWorker.Builder aWorker(RabbitEndpoint user, String pool) {
+        return TestWorker.in(user, pool).onStart(w -> {
             synchronized (workers) {
                 workers.add(w);
             }

@@ -71,8 +71,13 @@ final class JobAttempt {
 
     /** Events of an assignment nobody received (crafted by the test), published on {@code channel}. */
     JobAttempt(Channel channel, String workerId, UUID jobId, int attempt) {
-        this.publisher = events -> publish(channel, events);
-        this.previewPublisher = preview -> publishPreview(channel, preview);
+        this(channel, brokerUser(), workerId, jobId, attempt);
+    }
+
+    /** As {@link #JobAttempt(Channel, String, UUID, int)}, published with {@code user} as user_id. */
+    JobAttempt(Channel channel, String user, String workerId, UUID jobId, int attempt) {
+        this.publisher = events -> publish(channel, user, events);
+        this.previewPublisher = preview -> publishPreview(channel, user, preview);
         this.workerId = workerId;
         this.jobId = jobId;
         this.attempt = attempt;
@@ -195,13 +200,26 @@ final class JobAttempt {
     }
 
     /** Publishes like a worker: persistent JSON with the contract header, mandatory, confirmed. */
+    /**
+     * The broker user test workers publish as (the harness's user): set as {@code user_id} on every event, preview and
+     * announcement, as a real worker does, so the gateway's publisher checks see the worker's own user.
+     */
+    static String brokerUser() {
+        return io.forgequeue.testsupport.TestInfrastructure.rabbit().username();
+    }
+
     static void publish(Channel channel, List<JobEvent> events) {
+        publish(channel, brokerUser(), events);
+    }
+
+    /** Publishes the events with {@code user} as user_id (the broker refuses another user than the channel's). */
+    static void publish(Channel channel, String user, List<JobEvent> events) {
         try {
             synchronized (channel) {
                 channel.confirmSelect();
                 for (JobEvent event : events) {
                     AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                            .contentType(Contract.CONTENT_TYPE).deliveryMode(2)
+                            .contentType(Contract.CONTENT_TYPE).deliveryMode(2).userId(user)
                             .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
                     channel.basicPublish(Topology.EVENTS_EXCHANGE, event.routingKey(), true, props,
                             WIRE.writeValueAsBytes(event));
@@ -218,10 +236,14 @@ final class JobAttempt {
     }
 
     static void publishPreview(Channel channel, JobPreview preview) {
+        publishPreview(channel, brokerUser(), preview);
+    }
+
+    static void publishPreview(Channel channel, String user, JobPreview preview) {
         try {
             synchronized (channel) {
-                channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.PREVIEW_ROUTING_KEY, null,
-                        WIRE.writeValueAsBytes(preview));
+                channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.PREVIEW_ROUTING_KEY,
+                        new AMQP.BasicProperties.Builder().userId(user).build(), WIRE.writeValueAsBytes(preview));
             }
         } catch (IOException e) {
             throw new IllegalStateException(e);

@@ -436,7 +436,7 @@ class JobDataEraseIT {
 
         private void send(String routingKey, byte[] body) {
             AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                    .contentType(Contract.CONTENT_TYPE).deliveryMode(2)
+                    .contentType(Contract.CONTENT_TYPE).deliveryMode(2).userId(JobAttempt.brokerUser())
                     .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
             synchronized (events) {
                 try {

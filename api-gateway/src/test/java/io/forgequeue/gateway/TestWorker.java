@@ -261,7 +261,7 @@ final class TestWorker implements AutoCloseable {
         synchronized (this) {
             channel = events;
         }
-        JobAttempt.publish(channel, list);
+        JobAttempt.publish(channel, rabbit.username(), list);
     }
 
     private void publishPreview(JobPreview preview) {
@@ -269,7 +269,7 @@ final class TestWorker implements AutoCloseable {
         synchronized (this) {
             channel = events;
         }
-        JobAttempt.publishPreview(channel, preview);
+        JobAttempt.publishPreview(channel, rabbit.username(), preview);
     }
 
     // ------------------------------------------------------------------------------------------ announcements
@@ -294,7 +294,8 @@ final class TestWorker implements AutoCloseable {
                 state == WorkerState.GONE || held == null ? null : held.assignment(), offer, INTERVAL.toMillis(),
                 Instant.now());
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE)
-                .deliveryMode(1).headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+                .deliveryMode(1).userId(rabbit.username())
+                .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
         try {
             status.basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, props,
                     JobAttempt.WIRE.writeValueAsBytes(s));
@@ -308,8 +309,14 @@ final class TestWorker implements AutoCloseable {
      * its queue) on {@code channel}, as a worker's WorkerAnnouncer does, and waits for the broker's confirm.
      */
     static void announce(Channel channel, WorkerStatus status) {
+        announce(channel, status, JobAttempt.brokerUser());
+    }
+
+    /** As {@link #announce(Channel, WorkerStatus)}, published as {@code user} (user_id). */
+    static void announce(Channel channel, WorkerStatus status, String user) {
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE)
-                .deliveryMode(1).headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+                .deliveryMode(1).userId(user)
+                .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
         try {
             channel.confirmSelect();
             channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, false, props,

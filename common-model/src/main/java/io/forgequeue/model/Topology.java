@@ -5,8 +5,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Names of the RabbitMQ exchanges, queues and routing keys, declared identically by the gateway and the
- * worker (declaration is idempotent as long as both agree, which is why the names live here).
+ * Names of the RabbitMQ exchanges, queues and routing keys shared by the gateway and the worker. The gateway
+ * declares the shared ones; a worker declares only its own job and control queues (its broker user may configure
+ * nothing else, README "Security").
  *
  * <pre>
  * scheduler --(routing key = worker id)--&gt; [forge.jobs] direct --&gt; forge.jobs.worker.&lt;worker-id&gt; (exclusive, DLX)

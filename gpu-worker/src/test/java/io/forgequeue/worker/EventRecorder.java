@@ -38,6 +38,7 @@ final class EventRecorder implements AutoCloseable {
     private final List<WorkerStatus> statuses = new CopyOnWriteArrayList<>();
     private final List<Consumer<WorkerStatus>> statusListeners = new CopyOnWriteArrayList<>();
     private final List<String> problems = new CopyOnWriteArrayList<>();
+    private final java.util.Set<String> publishers = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     EventRecorder(RabbitEndpoint rabbit) throws Exception {
         connection = rabbit.connectionFactory().newConnection("event-recorder");
@@ -48,6 +49,7 @@ final class EventRecorder implements AutoCloseable {
         DeliverCallback onDelivery = (tag, delivery) -> {
             AMQP.BasicProperties props = delivery.getProperties();
             String key = delivery.getEnvelope().getRoutingKey();
+            publishers.add(key.split("\\.")[0] + ":" + props.getUserId());
             Object version = props.getHeaders() == null ? null : props.getHeaders().get(Contract.VERSION_HEADER);
             if (!(version instanceof Number n) || n.intValue() != Contract.VERSION
                     || !Contract.CONTENT_TYPE.equals(props.getContentType())) {
@@ -75,6 +77,14 @@ final class EventRecorder implements AutoCloseable {
             }
         };
         channel.basicConsume(queue, true, onDelivery, tag -> { });
+    }
+
+    /**
+     * Each kind of message seen ({@code job}, {@code worker}, {@code relay}) with the broker user that published it
+     * ({@code user_id}), e.g. {@code job:worker-a}.
+     */
+    java.util.Set<String> publishers() {
+        return java.util.Set.copyOf(publishers);
     }
 
     List<JobEvent> eventsOf(UUID jobId) {

@@ -46,6 +46,23 @@ final class TestBroker implements AutoCloseable {
         channel.confirmSelect();
         // the broker sends a return before the confirm of the same message
         channel.addReturnListener(returned -> returns.incrementAndGet());
+        declareGatewayTopology(channel);
+    }
+
+    /**
+     * The shared names the gateway declares (the worker declares only its own queues and bindings): the exchanges,
+     * the persist queue and the default pool's dead-letter queue.
+     */
+    static void declareGatewayTopology(Channel channel) throws Exception {
+        channel.exchangeDeclare(Topology.JOBS_EXCHANGE, "direct", true);
+        channel.exchangeDeclare(Topology.JOBS_DEAD_LETTER_EXCHANGE, "direct", true);
+        channel.exchangeDeclare(Topology.EVENTS_EXCHANGE, "topic", true);
+        channel.exchangeDeclare(Topology.CONTROL_EXCHANGE, "fanout", true);
+        channel.queueDeclare(Topology.PERSIST_QUEUE, true, false, false, Topology.quorumQueueArguments());
+        channel.queueBind(Topology.PERSIST_QUEUE, Topology.EVENTS_EXCHANGE, Topology.PERSIST_BINDING);
+        String dead = Topology.deadLetterQueue(Topology.DEFAULT_POOL);
+        channel.queueDeclare(dead, true, false, false, Topology.quorumQueueArguments());
+        channel.queueBind(dead, Topology.JOBS_DEAD_LETTER_EXCHANGE, Topology.DEFAULT_POOL);
     }
 
     /** Whether a queue exists, and whether another connection holds it exclusively. */
@@ -229,6 +246,11 @@ final class TestBroker implements AutoCloseable {
             channel.waitForConfirms(10_000);
         }
         channel.queueBind(queue, Topology.EVENTS_EXCHANGE, bindingKey);
+    }
+
+    /** A new channel on the test's (admin) connection; the caller closes it. */
+    Channel adminChannel() throws Exception {
+        return connection.createChannel();
     }
 
     synchronized void deleteQueue(String queue) throws Exception {

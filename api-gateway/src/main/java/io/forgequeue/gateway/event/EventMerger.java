@@ -72,7 +72,12 @@ class EventMerger {
         /** The transition table forbids the move. */
         ILLEGAL_TRANSITION,
         /** No such job. */
-        UNKNOWN_JOB;
+        UNKNOWN_JOB,
+        /**
+         * Names the job's current assignment, but its publisher ({@code user_id}) is not the broker user of the
+         * assigned worker: another worker's credential (or none) tried to report for it.
+         */
+        WRONG_PUBLISHER;
 
         String tag() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -82,9 +87,17 @@ class EventMerger {
     record Result(Outcome outcome, JobStatus previousStatus, int previousAttempt, JobRow row) {
     }
 
-    /** Merges the event with one statement (autocommit: the job row, its history and its images commit together). */
+    /** Merges an event without a publisher ({@link #merge(JobEvent, String)}). */
     Result merge(JobEvent event) {
-        Result result = run(event);
+        return merge(event, null);
+    }
+
+    /**
+     * Merges the event with one statement (autocommit: the job row, its history and its images commit together).
+     * {@code publisher} is the broker user that published it (its {@code user_id}), or null.
+     */
+    Result merge(JobEvent event, String publisher) {
+        Result result = run(event, publisher);
         record(event, result);
         return result;
     }
@@ -95,29 +108,29 @@ class EventMerger {
      * or announced before the commit; if any statement fails, nothing of the batch is applied and the exception is
      * thrown.
      */
-    List<Result> mergeAll(List<JobEvent> batch) {
+    List<Result> mergeAll(List<EventMoves.Published> batch) {
         List<Optional<EventMoves.Merged>> merged = moves.mergeAll(batch, fairShare());
         List<Result> results = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
-            JobEvent event = batch.get(i);
+            JobEvent event = batch.get(i).event();
             results.add(merged.get(i).map(m -> result(event, m))
                     .orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null)));
         }
         for (int i = 0; i < batch.size(); i++) {
             try {
-                record(batch.get(i), results.get(i));
+                record(batch.get(i).event(), results.get(i));
             } catch (RuntimeException e) {
                 // committed already: a failure to count or announce one event must not make the caller merge the
                 // batch again (the merges would be no-ops, and the others' announcements would be lost)
-                log.warn("Job(id={}) event {} merged but not announced: {}", batch.get(i).jobId(),
-                        batch.get(i).type(), e.toString());
+                log.warn("Job(id={}) event {} merged but not announced: {}", batch.get(i).event().jobId(),
+                        batch.get(i).event().type(), e.toString());
             }
         }
         return results;
     }
 
-    private Result run(JobEvent event) {
-        return moves.merge(event, fairShare()).map(m -> result(event, m))
+    private Result run(JobEvent event, String publisher) {
+        return moves.merge(event, publisher, fairShare()).map(m -> result(event, m))
                 .orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null));
     }
 
@@ -128,6 +141,9 @@ class EventMerger {
     private static Result result(JobEvent event, EventMoves.Merged m) {
         if (m.row() != null) {
             return new Result(m.fresh() ? Outcome.APPLIED : Outcome.LATE, m.oldStatus(), m.oldAttempt(), m.row());
+        }
+        if (m.wrongPublisher()) {
+            return new Result(Outcome.WRONG_PUBLISHER, m.oldStatus(), m.oldAttempt(), null);
         }
         return new Result(rejection(event, m.oldStatus(), m.oldAttempt(), m.late(), m.current()), m.oldStatus(),
                 m.oldAttempt(), null);
@@ -158,7 +174,8 @@ class EventMerger {
             default -> {
                 metrics.eventRejected(result.outcome().tag());
                 if (result.outcome() == Outcome.ILLEGAL_TRANSITION || result.outcome() == Outcome.UNKNOWN_JOB
-                        || result.outcome() == Outcome.UNKNOWN_ASSIGNMENT) {
+                        || result.outcome() == Outcome.UNKNOWN_ASSIGNMENT
+                        || result.outcome() == Outcome.WRONG_PUBLISHER) {
                     log.warn("Job(id={}) event {} (attempt {}, seq {}) rejected: {}", event.jobId(), event.type(),
                             event.attempt(), event.seq(), result.outcome().tag());
                 } else {

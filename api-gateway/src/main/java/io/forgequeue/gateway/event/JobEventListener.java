@@ -48,6 +48,12 @@ class JobEventListener {
             channel.basicReject(tag, false);
             return;
         }
-        batcher.submit(new MergeBatcher.Delivery(event, channel, tag));
+        batcher.submit(new MergeBatcher.Delivery(event, publisher(message), channel, tag));
+    }
+
+    /** The broker user that published the message: its {@code user_id}, which RabbitMQ validated; null if none. */
+    static String publisher(Message message) {
+        String user = message.getMessageProperties().getReceivedUserId();
+        return user != null ? user : message.getMessageProperties().getUserId();
     }
 }

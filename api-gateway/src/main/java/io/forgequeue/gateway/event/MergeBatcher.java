@@ -1,5 +1,6 @@
 package io.forgequeue.gateway.event;
 
+import io.forgequeue.gateway.job.EventMoves;
 import com.rabbitmq.client.Channel;
 import io.forgequeue.gateway.system.DatabaseFailures;
 import io.forgequeue.gateway.system.BackgroundLoop;
@@ -49,8 +50,8 @@ class MergeBatcher implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(MergeBatcher.class);
     private static final long UNAVAILABLE_PAUSE_MILLIS = 1000;
 
-    /** One consumed event and where to acknowledge it. */
-    record Delivery(JobEvent event, Channel channel, long tag) {
+    /** One consumed event, its publisher (validated {@code user_id}, or null) and where to acknowledge it. */
+    record Delivery(JobEvent event, String publisher, Channel channel, long tag) {
     }
 
     private final EventMerger merger;
@@ -119,7 +120,7 @@ class MergeBatcher implements SmartLifecycle {
         List<Delivery> sorted = new ArrayList<>(batch);
         sorted.sort(Comparator.comparing(d -> d.event().jobId()));
         try {
-            merger.mergeAll(sorted.stream().map(Delivery::event).toList());
+            merger.mergeAll(sorted.stream().map(d -> new EventMoves.Published(d.event(), d.publisher())).toList());
             ackAll(batch);
         } catch (RuntimeException e) {
             log.debug("A batch of {} events failed ({}); merging them one by one", batch.size(), e.toString());
@@ -142,7 +143,7 @@ class MergeBatcher implements SmartLifecycle {
         JobEvent event = d.event();
         MDC.put("jobId", event.jobId().toString());
         try {
-            merger.merge(event);
+            merger.merge(event, d.publisher());
             settle(d, true, false);
             return true;
         } catch (DataAccessException e) {

@@ -27,12 +27,14 @@ import java.util.UUID;
  * @param intervalNanos   how often it said it announces itself
  * @param movedOnFrom     the last few assignments it reported running and then no longer: done on its side (their
  *                        outcome may not be merged yet), newest last
+ * @param brokerUser      the broker user it announces itself with (the RabbitMQ-validated {@code user_id} of its
+ *                        statuses), or null when its statuses carry none; its events and previews must carry the same
  */
 public record FleetWorker(String id, UUID instance, String pool, WorkerState state, WorkerStatus.Assignment running,
                           WorkerStatus.ForgeOffer forge, long instanceSeenNanos, boolean replacedInstance,
                           long lastSeenNanos,
                           long idleSinceNanos, int idleReports, String refusedBecause, long seq,
-                          long intervalNanos, List<WorkerStatus.Assignment> movedOnFrom) {
+                          long intervalNanos, List<WorkerStatus.Assignment> movedOnFrom, String brokerUser) {
 
     /** How many moved-on assignments are remembered. */
     static final int MOVED_ON = 4;
@@ -65,7 +67,7 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
     FleetWorker withRefusal(String reason) {
         return new FleetWorker(id, instance, pool, state, running, forge, instanceSeenNanos, replacedInstance,
                 lastSeenNanos,
-                idleSinceNanos, idleReports, reason, seq, intervalNanos, movedOnFrom);
+                idleSinceNanos, idleReports, reason, seq, intervalNanos, movedOnFrom, brokerUser);
     }
 
     /**

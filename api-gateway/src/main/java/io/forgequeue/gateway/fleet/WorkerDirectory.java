@@ -56,17 +56,35 @@ public class WorkerDirectory {
         listeners.add(listener);
     }
 
-    /** Takes a worker's announcement; an older status of the same instance than the last one is ignored. */
+    /** Takes a worker's announcement that carries no broker user (see {@link #accept(WorkerStatus, String)}). */
     public void accept(WorkerStatus status) {
+        accept(status, null);
+    }
+
+    /**
+     * Takes a worker's announcement; an older status of the same instance than the last one is ignored.
+     * {@code brokerUser} is the broker user that published it (its validated {@code user_id}, or null): while a worker
+     * id is alive, it belongs to the broker user it was first announced with, and an announcement of that id by
+     * another user is refused (false), so a worker credential cannot take over another worker's id, its jobs or its
+     * events. Once the worker is gone or lost, another user may announce the id.
+     *
+     * @return false when the announcement was refused because another broker user holds the worker id
+     */
+    public boolean accept(WorkerStatus status, String brokerUser) {
         if (!Topology.isValidWorkerId(status.workerId()) || !Topology.isValidPool(status.pool())) {
             log.warn("Worker status with an unusable id or pool ignored");
-            return;
+            return true;
         }
         long now = clock.getAsLong();
+        boolean[] refused = {false};
         boolean[] changed = {false};
         boolean[] identityMayMatter = {false};
         String[] oldIdentity = {null};
         workers.compute(status.workerId(), (id, old) -> {
+            if (old != null && old.alive(now, timeoutNanos) && !java.util.Objects.equals(old.brokerUser(), brokerUser)) {
+                refused[0] = true;
+                return old;
+            }
             boolean sameInstance = old != null && old.instance().equals(status.instance());
             if (sameInstance && old.state() != WorkerState.GONE && status.seq() <= lastSeq.getOrDefault(id, -1L)) {
                 return old;
@@ -90,7 +108,7 @@ public class WorkerDirectory {
                     sameInstance ? old.replacedInstance() : old != null, now, idleSince, idleReports,
                     sameInstance ? old.refusedBecause() : null, status.seq(),
                     java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(Math.max(100, status.intervalMillis())),
-                    movedOn);
+                    movedOn, brokerUser);
             changed[0] = old == null || !sameInstance || old.state() != next.state()
                     || !java.util.Objects.equals(old.running(), next.running())
                     || !java.util.Objects.equals(old.forge(), next.forge())
@@ -106,6 +124,11 @@ public class WorkerDirectory {
             }
             return next;
         });
+        if (refused[0]) {
+            log.warn("Worker {} announced by broker user {}, but it belongs to another broker user while it is alive: "
+                    + "refused", status.workerId(), brokerUser);
+            return false;
+        }
         // who holds which Forge changes only when a worker comes, goes or names another Forge: not on every status,
         // and only among the workers that name the Forge(s) concerned (re-deciding the whole fleet for every worker
         // that joins or comes back would make a large fleet's announcements pile up)
@@ -121,6 +144,14 @@ public class WorkerDirectory {
         if (changed[0] || refusals) {
             fire();
         }
+        return true;
+    }
+
+    /** The broker user the worker announced itself with, while it is alive; empty otherwise or when it gave none. */
+    public Optional<String> brokerUserOf(String workerId) {
+        FleetWorker w = workers.get(workerId);
+        return w == null || !w.alive(clock.getAsLong(), timeoutNanos) ? Optional.empty()
+                : Optional.ofNullable(w.brokerUser());
     }
 
     /** Every worker heard of (alive or not), by id. */

@@ -54,20 +54,30 @@ public class EventMoves {
      * @param oldAttempt the job's attempt before the event
      * @param fresh      the event moved the job forward
      * @param late       an event of the current assignment with a sequence number already applied
-     * @param current    the event belongs to the job's current assignment (attempt and worker)
+     * @param current    the event belongs to the job's current assignment (attempt and worker) and was published
+     *                   by that assignment's broker user
+     * @param wrongPublisher the event names the current assignment but its publisher is not the broker user of the
+     *                   assigned worker ({@code job.worker_user})
      * @param row        the job after the event, or {@code null} if the event changed nothing
      */
     public record Merged(JobStatus oldStatus, int oldAttempt, boolean fresh, boolean late, boolean current,
-                         JobRow row) {
+                         boolean wrongPublisher, JobRow row) {
+    }
+
+    /** An event as consumed, with its publisher: the broker user that sent it ({@code user_id}), or null. */
+    public record Published(JobEvent event, String publisher) {
     }
 
     /** The gateway-wide inputs of the fair-share correction of a job that ends. */
     public record FairShare(double defaultWeight, String rateTable) {
     }
 
-    /** Applies the event (autocommit: the job row, its history and its images commit together); empty: no such job. */
-    public Optional<Merged> merge(JobEvent event, FairShare fairShare) {
-        return run(event, fairShare);
+    /**
+     * Applies the event (autocommit: the job row, its history and its images commit together); empty: no such job.
+     * {@code publisher} is the broker user that published it ({@code user_id}, validated by RabbitMQ), or null.
+     */
+    public Optional<Merged> merge(JobEvent event, String publisher, FairShare fairShare) {
+        return run(event, publisher, fairShare);
     }
 
     /**
@@ -75,21 +85,21 @@ public class EventMoves {
      * lock rows in the same order); an empty element: no such job. If any statement fails, nothing is applied and
      * the exception is thrown.
      */
-    public List<Optional<Merged>> mergeAll(List<JobEvent> batch, FairShare fairShare) {
+    public List<Optional<Merged>> mergeAll(List<Published> batch, FairShare fairShare) {
         return tx.execute(status -> {
             // PostgreSQL re-plans the merge for every execution otherwise: its cost model prefers custom plans for
             // this statement, and planning it costs more than running it (pg_stat_statements.track_planning shows
             // it; docs/decisions/0003). The generic plan is the same index lookup of one job.
             jdbc.sql("set local plan_cache_mode = force_generic_plan").update();
             List<Optional<Merged>> out = new ArrayList<>(batch.size());
-            for (JobEvent event : batch) {
-                out.add(run(event, fairShare));
+            for (Published p : batch) {
+                out.add(run(p.event(), p.publisher(), fairShare));
             }
             return out;
         });
     }
 
-    private Optional<Merged> run(JobEvent event, FairShare fairShare) {
+    private Optional<Merged> run(JobEvent event, String publisher, FairShare fairShare) {
         List<GeneratedImage> images = event instanceof JobSucceeded s ? s.images() : List.of();
         int n = images.size();
         Integer[] idx = new Integer[n];
@@ -130,6 +140,7 @@ public class EventMoves {
                 .param("reason", reason(event))
                 .param("weight", fairShare.defaultWeight())
                 .param("rates", fairShare.rateTable())
+                .param("publisher", publisher, Types.VARCHAR)
                 .param("img_idx", SqlArrays.typed("integer", idx))
                 .param("img_mime", SqlArrays.typed("text", mime))
                 .param("img_width", SqlArrays.typed("integer", width))
@@ -139,6 +150,7 @@ public class EventMoves {
                 .param("img_data", SqlArrays.typed("bytea", data))
                 .query((rs, i) -> new Merged(JobStatus.valueOf(rs.getString("old_status")), rs.getInt("old_attempt"),
                         rs.getBoolean("fresh"), rs.getBoolean("late"), rs.getBoolean("current"),
+                        rs.getBoolean("assignment") && !rs.getBoolean("publisher_ok"),
                         rs.getObject("id") != null ? rows.mapRow(rs, i) : null))
                 .optional();
     }

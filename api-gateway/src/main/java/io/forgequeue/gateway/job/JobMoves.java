@@ -6,7 +6,6 @@ import io.forgequeue.model.JobStatus;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.support.TransactionTemplate;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,13 +30,11 @@ public class JobMoves {
     private final JdbcClient jdbc;
     private final JobRows rows;
     private final ApplicationEventPublisher events;
-    private final TransactionTemplate tx;
 
-    JobMoves(JdbcClient jdbc, JobRows rows, ApplicationEventPublisher events, TransactionTemplate tx) {
+    JobMoves(JdbcClient jdbc, JobRows rows, ApplicationEventPublisher events) {
         this.jdbc = jdbc;
         this.rows = rows;
         this.events = events;
-        this.tx = tx;
     }
 
     /** The scheduler's lease as the statements check it. */
@@ -48,8 +45,12 @@ public class JobMoves {
     public record Assigned(JobRow row, JobMessage message) {
     }
 
-    /** One hand-out the scheduler decided: the job, the worker, and how far it may move the pool's virtual time. */
-    public record Assignment(UUID jobId, String worker, double clockTag) {
+    /**
+     * One hand-out the scheduler decided: the job, the worker, the broker user the worker announced itself with (null
+     * when it announced without one; the merge then accepts the assignment's events only from that user), and how far
+     * it may move the pool's virtual time.
+     */
+    public record Assignment(UUID jobId, String worker, String workerUser, double clockTag) {
     }
 
     /**
@@ -57,7 +58,7 @@ public class JobMoves {
      * up {@code maxAttempts}, or the lease is not valid. Moves the pool's virtual time to the job's fair tag.
      */
     public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease) {
-        return assignAll(List.of(new Assignment(jobId, worker, Double.POSITIVE_INFINITY)), maxAttempts, lease)
+        return assignAll(List.of(new Assignment(jobId, worker, null, Double.POSITIVE_INFINITY)), maxAttempts, lease)
                 .stream().findFirst();
     }
 
@@ -76,28 +77,24 @@ public class JobMoves {
         int n = assignments.size();
         String[] ids = new String[n];
         String[] workers = new String[n];
+        String[] workerUsers = new String[n];
         double[] clockTags = new double[n];
         for (int i = 0; i < n; i++) {
             Assignment a = assignments.get(i);
             ids[i] = a.jobId().toString();
             workers[i] = a.worker();
+            workerUsers[i] = a.workerUser();
             clockTags[i] = a.clockTag();
         }
-        // Committed without waiting for the WAL flush: the hand-out rate is then not bound by fsync. A crash of
-        // PostgreSQL can lose the last few hundred milliseconds of assignments; nothing else is lost with them. The
-        // jobs are QUEUED again at their previous attempt, the workers' events of the lost attempts are refused
-        // (unknown-assignment, or revoked once the job is handed out again), so at worst a job runs twice and is
-        // stored once. Any later synchronous commit (a merge) makes every earlier assignment durable too.
-        List<JobRow> assigned = tx.execute(status -> {
-            jdbc.sql("set local synchronous_commit = off").update();
-            return jdbc.sql("""
+        List<JobRow> assigned = jdbc.sql("""
                         with decided as (
                             select * from unnest(cast(:ids as uuid[]), cast(:workers as text[]),
-                                                 cast(:clockTags as float8[])) as d(id, worker, clock_tag)
+                                                 cast(:workerUsers as text[]), cast(:clockTags as float8[]))
+                                          as d(id, worker, worker_user, clock_tag)
                         ), upd as (
-                            update job set assigned_worker = decided.worker, assigned_at = now(),
-                                           attempt = job.attempt + 1, last_seq = 0, progress = 0, started_at = null,
-                                           version = job.version + 1
+                            update job set assigned_worker = decided.worker, worker_user = decided.worker_user,
+                                           assigned_at = now(), attempt = job.attempt + 1, last_seq = 0, progress = 0,
+                                           started_at = null, version = job.version + 1
                             from decided
                             where job.id = decided.id and job.status = 'QUEUED' and job.assigned_worker is null
                               and job.attempt < :max and %s
@@ -112,10 +109,10 @@ public class JobMoves {
                             select id, 'QUEUED', 'QUEUED', attempt, assigned_worker, 'assigned', now() from upd
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
-                    .param("ids", ids).param("workers", workers).param("clockTags", clockTags)
-                    .param("max", maxAttempts).param("holder", lease.holder()).param("epoch", lease.epoch())
-                    .query(rows).list();
-        });
+                .param("ids", ids).param("workers", workers).param("workerUsers", workerUsers)
+                .param("clockTags", clockTags).param("max", maxAttempts)
+                .param("holder", lease.holder()).param("epoch", lease.epoch())
+                .query(rows).list();
         List<Assigned> result = new ArrayList<>(assigned.size());
         for (JobRow r : assigned) {
             events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null));

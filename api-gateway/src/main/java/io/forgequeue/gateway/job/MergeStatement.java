@@ -9,7 +9,11 @@ import io.forgequeue.model.JobStatus;
  *
  * <p>An event belongs to an <em>assignment</em> {@code (attempt, workerId)}. It is <b>current</b> when its attempt
  * is the job's attempt and its worker is the job's assigned worker (for a finished job: the worker that finished it).
- * Classification, against the row as it is now:
+ * It is also <b>attributed</b> when its publisher (the RabbitMQ-validated {@code user_id} of the message) is the
+ * broker user of that assignment's worker ({@code job.worker_user}, recorded at the hand-out; no check when null):
+ * an event that names the right assignment but comes from another worker's credential changes nothing
+ * ({@code wrong-publisher}), so a worker can at most spoil the jobs handed to it. Only an attributed current event
+ * counts as current below. Classification, against the row as it is now:
  * <ul>
  *   <li><b>fresh</b>: current, the job is not terminal, the sequence number is above the last applied one, and the
  *       move from the job's status to the event's implied status is in {@link JobStatus}'s table (staying in QUEUED
@@ -41,19 +45,25 @@ final class MergeStatement {
                        cast(:at as timestamptz) as at, cast(:progress as integer) as progress,
                        cast(:code as text) as code, cast(:message as text) as message,
                        cast(:meta as jsonb) as meta, cast(:images as jsonb) as images, cast(:reason as text) as reason,
-                       cast(:weight as double precision) as default_weight, cast(:rates as jsonb) as rates
+                       cast(:weight as double precision) as default_weight, cast(:rates as jsonb) as rates,
+                       cast(:publisher as text) as publisher
             ), old as (
                 select job.id, job.status, job.attempt, job.last_seq, job.progress, job.metadata, job.started_at,
-                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost, job.data_erased_at
+                       job.worker_id, job.assigned_worker, job.owner_key_id, job.pool, job.cost, job.data_erased_at,
+                       job.worker_user
                 from job join ev on job.id = ev.id
                 for update of job
-            ), cur as (
+            ), asg as (
                 select old.*,
                        old.status in (%1$s) as terminal,
                        (ev.attempt = old.attempt and ev.worker = case
                            when old.status in (%1$s) then old.worker_id
-                           else old.assigned_worker end) is true as current
+                           else old.assigned_worker end) is true as assignment,
+                       (old.worker_user is null or old.worker_user = ev.publisher) is true as publisher_ok
                 from old cross join ev
+            ), cur as (
+                select asg.*, (asg.assignment and asg.publisher_ok) as current
+                from asg
             ), calc as (
                 select cur.*,
                        (cur.current and ev.seq <= cur.last_seq) as late,
@@ -140,7 +150,8 @@ final class MergeStatement {
                   and ev.at > nxt.n_started_at and (ev.rates ->> nxt.pool)::float8 > 0
             )
             select nxt.status as old_status, nxt.attempt as old_attempt, nxt.last_seq as old_last_seq,
-                   nxt.fresh as fresh, nxt.late as late, nxt.current as current, upd.*
+                   nxt.fresh as fresh, nxt.late as late, nxt.current as current, nxt.assignment as assignment,
+                   nxt.publisher_ok as publisher_ok, upd.*
             from nxt left join upd on upd.id = nxt.id
             """.formatted(JobTransitions.terminal(), JobTransitions.movesAndStays(), JobRows.columns("job"));
 

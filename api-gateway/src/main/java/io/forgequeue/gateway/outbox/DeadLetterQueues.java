@@ -18,7 +18,8 @@ import java.util.Set;
 
 /**
  * The dead-letter queues of the default pool and the configured pools ({@code forge.jobs.<pool>.dead}, quorum),
- * where a job message a worker could not read ends up for operators. Workers declare the one of their own pool too.
+ * where a job message a worker could not read ends up for operators; the pools workers announce get theirs from
+ * {@link PoolDeadLetterQueues} (workers declare nothing shared).
  * Re-declared after every reconnect.
  */
 @Configuration(proxyBeanMethods = false)

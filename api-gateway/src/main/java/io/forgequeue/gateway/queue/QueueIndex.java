@@ -403,6 +403,12 @@ public final class QueueIndex {
         return b == null ? Backlog.NONE : b;
     }
 
+    /** The worker the job is assigned to (handed out, not finished), or null when it is not. */
+    public synchronized String assignedWorker(UUID jobId) {
+        Held h = held.get(jobId);
+        return h == null ? null : h.job().assignedWorker();
+    }
+
     /** The jobs assigned to {@code worker} (not finished). */
     public synchronized List<Held> heldBy(String worker) {
         Set<UUID> ids = byWorker.get(worker);

@@ -277,7 +277,8 @@ class Dispatcher implements SmartLifecycle {
         }
         List<JobMoves.Assignment> assignments = new ArrayList<>(batch.size());
         for (Decision d : batch) {
-            assignments.add(new JobMoves.Assignment(d.job().id(), d.slot().worker().id(), d.clockTag()));
+            assignments.add(new JobMoves.Assignment(d.job().id(), d.slot().worker().id(),
+                    d.slot().worker().brokerUser(), d.clockTag()));
         }
         List<JobMoves.Assigned> committed = moves.assignAll(assignments, properties.maxAttempts(), l);
         long now = System.nanoTime();

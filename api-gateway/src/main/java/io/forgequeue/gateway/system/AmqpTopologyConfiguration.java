@@ -18,8 +18,9 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Primary;
 
 /**
- * The broker topology of the contract (common-model {@link Topology}), declared idempotently and identically to
- * the worker: exchanges, the shared persist queue, the control fanout and this instance's relay queue (bound to
+ * The broker topology of the contract (common-model {@link Topology}), declared idempotently by every gateway (the
+ * workers declare only their own queues: their broker users may not configure shared names): exchanges, the shared
+ * persist queue, the control fanout and this instance's relay queue (bound to
  * relay updates, previews and worker announcements). Job queues belong to the workers (each declares its own).
  * Declarations are repeated by Spring's admin after every reconnect.
  */

@@ -70,6 +70,13 @@ public class GatewayMetrics {
     static final String EVENTS_REJECTED = "gpu.gateway.events.rejected";
     static final String BROKER_CONNECTED = "gpu.gateway.broker.connected";
     static final String RATE_LIMITED = "gpu.gateway.rate-limited";
+    static final String WORKER_MESSAGES_REFUSED = "gpu.gateway.worker-messages.refused";
+
+    /** {@code kind} tag: a worker announcement ({@code worker.status}) refused for its publisher. */
+    public static final String KIND_ANNOUNCEMENT = "announcement";
+    /** {@code kind} tag: a preview ({@code relay.preview}) refused for its publisher. */
+    public static final String KIND_PREVIEW = "preview";
+    static final List<String> REFUSED_KINDS = List.of(KIND_ANNOUNCEMENT, KIND_PREVIEW);
 
     /** {@code limit} tag: a key's REST requests over {@code gateway.rate-limits.requests}. */
     public static final String LIMIT_REQUESTS = "requests";
@@ -86,7 +93,7 @@ public class GatewayMetrics {
     static final List<String> OUTBOX_FAILURE_REASONS = List.of("nack", "returned", "error");
     static final List<String> MERGE_OUTCOMES = List.of("applied", "late");
     static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt", "revoked",
-            "unknown-assignment", "illegal-transition", "unknown-job", "unreadable", "error");
+            "unknown-assignment", "illegal-transition", "unknown-job", "unreadable", "error", "wrong-publisher");
     static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview", "queue");
     static final List<String> WORKER_STATES = List.of("available", "paused", "refused");
 
@@ -107,6 +114,7 @@ public class GatewayMetrics {
     private final Tagged eventsMerged;
     private final Tagged eventsRejected;
     private final Tagged frames;
+    private final Tagged workerMessagesRefused;
     /** The meters of each pool that has its own series, and of {@link #OTHER_POOL} once used. */
     private final Map<String, PoolMeters> pools = new ConcurrentHashMap<>();
     /** Pools that got their own series without being configured (guarded by {@link #pools}). */
@@ -156,6 +164,7 @@ public class GatewayMetrics {
         eventsRejected = new Tagged(EVENTS_REJECTED, "reason", REJECTION_REASONS);
         frames = new Tagged(FRAMES, "type", FRAME_TYPES);
         rateLimited = new Tagged(RATE_LIMITED, "limit", LIMITS);
+        workerMessagesRefused = new Tagged(WORKER_MESSAGES_REFUSED, "kind", REFUSED_KINDS);
     }
 
     /**
@@ -358,6 +367,16 @@ public class GatewayMetrics {
     /** An event that changed nothing, by reason ({@code duplicate}, {@code terminal}, {@code stale-attempt} ...). */
     public void eventRejected(String reason) {
         eventsRejected.of(reason).increment();
+    }
+
+    /**
+     * A worker message refused because of its publisher (the validated {@code user_id}): an announcement of a worker
+     * id that another broker user holds, or without a user while {@code gateway.security.require-publisher}; a
+     * preview not published by the broker user of the worker the job is assigned to. {@code kind} is
+     * {@link #KIND_ANNOUNCEMENT} or {@link #KIND_PREVIEW}.
+     */
+    public void workerMessageRefused(String kind) {
+        workerMessagesRefused.of(kind).increment();
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.forgequeue.gateway.event;
 
+import io.forgequeue.gateway.job.EventMoves;
+
 import com.rabbitmq.client.Channel;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.JobEvent;
@@ -54,7 +56,8 @@ class MergeBatcherTest {
         }
 
         @Override
-        List<Result> mergeAll(List<JobEvent> batch) {
+        List<Result> mergeAll(List<EventMoves.Published> published) {
+            List<JobEvent> batch = published.stream().map(EventMoves.Published::event).toList();
             entered.countDown();
             awaitRelease();
             if (batchFails.test(batch)) {
@@ -66,7 +69,7 @@ class MergeBatcherTest {
         }
 
         @Override
-        Result merge(JobEvent event) {
+        Result merge(JobEvent event, String publisher) {
             entered.countDown();
             awaitRelease();
             if (unavailable.test(event)) {
@@ -150,7 +153,7 @@ class MergeBatcherTest {
      */
     private void busyLane(MergeBatcher batcher, FakeMerger merger) throws InterruptedException {
         merger.hold = true;
-        batcher.submit(new MergeBatcher.Delivery(event(BLOCKER, 99), channel("blk"), 1));
+        batcher.submit(new MergeBatcher.Delivery(event(BLOCKER, 99), null, channel("blk"), 1));
         assertThat(merger.entered.await(5, TimeUnit.SECONDS)).isTrue();
     }
 
@@ -169,12 +172,12 @@ class MergeBatcherTest {
         MergeBatcher batcher = start(merger, 1, 100);
         Channel ch = channel("ch");
         merger.hold = true;
-        batcher.submit(new MergeBatcher.Delivery(event(A, 1), ch, 1));
+        batcher.submit(new MergeBatcher.Delivery(event(A, 1), null, ch, 1));
         assertThat(merger.entered.await(5, TimeUnit.SECONDS)).isTrue();
 
-        batcher.submit(new MergeBatcher.Delivery(event(C, 1), ch, 2));
-        batcher.submit(new MergeBatcher.Delivery(event(B, 1), ch, 3));
-        batcher.submit(new MergeBatcher.Delivery(event(A, 2), ch, 4));
+        batcher.submit(new MergeBatcher.Delivery(event(C, 1), null, ch, 2));
+        batcher.submit(new MergeBatcher.Delivery(event(B, 1), null, ch, 3));
+        batcher.submit(new MergeBatcher.Delivery(event(A, 2), null, ch, 4));
         assertThat(log).as("nothing is acked before its merge committed").isEmpty();
         merger.release.countDown();
 
@@ -194,7 +197,7 @@ class MergeBatcherTest {
         busyLane(batcher, merger);
 
         for (int tag = 1; tag <= 5; tag++) {
-            batcher.submit(new MergeBatcher.Delivery(event(A, tag), ch, tag));
+            batcher.submit(new MergeBatcher.Delivery(event(A, tag), null, ch, tag));
         }
         merger.release.countDown();
 
@@ -212,9 +215,9 @@ class MergeBatcherTest {
         Channel ch = channel("ch");
         busyLane(batcher, merger);
 
-        batcher.submit(new MergeBatcher.Delivery(event(C, 1), ch, 1));
-        batcher.submit(new MergeBatcher.Delivery(event(B, 1), ch, 2));
-        batcher.submit(new MergeBatcher.Delivery(event(A, 1), ch, 3));
+        batcher.submit(new MergeBatcher.Delivery(event(C, 1), null, ch, 1));
+        batcher.submit(new MergeBatcher.Delivery(event(B, 1), null, ch, 2));
+        batcher.submit(new MergeBatcher.Delivery(event(A, 1), null, ch, 3));
         merger.release.countDown();
 
         awaitLog(l -> l.contains("ch ack 1"));
@@ -233,9 +236,9 @@ class MergeBatcherTest {
         Channel ch = channel("ch");
         busyLane(batcher, merger);
 
-        batcher.submit(new MergeBatcher.Delivery(event(A, 1), ch, 1));
-        batcher.submit(new MergeBatcher.Delivery(event(B, 1), ch, 2));
-        batcher.submit(new MergeBatcher.Delivery(event(C, 1), ch, 3));
+        batcher.submit(new MergeBatcher.Delivery(event(A, 1), null, ch, 1));
+        batcher.submit(new MergeBatcher.Delivery(event(B, 1), null, ch, 2));
+        batcher.submit(new MergeBatcher.Delivery(event(C, 1), null, ch, 3));
         merger.release.countDown();
 
         awaitLog(l -> l.contains("ch nack 3 requeue"));
@@ -256,7 +259,7 @@ class MergeBatcherTest {
         for (Channel ch : List.of(one, two)) {
             consumers.add(new Thread(() -> {
                 for (int tag = 1; tag <= 50; tag++) {
-                    batcher.submit(new MergeBatcher.Delivery(event(tag % 2 == 0 ? A : B, tag), ch, tag));
+                    batcher.submit(new MergeBatcher.Delivery(event(tag % 2 == 0 ? A : B, tag), null, ch, tag));
                 }
                 lanes.add(Thread.currentThread().getName());
             }));
@@ -285,7 +288,7 @@ class MergeBatcherTest {
         MergeBatcher batcher = start(merger, 1, 100);
         Channel ch = channel("ch");
         for (int tag = 1; tag <= 20; tag++) {
-            batcher.submit(new MergeBatcher.Delivery(event(A, tag), ch, tag));
+            batcher.submit(new MergeBatcher.Delivery(event(A, tag), null, ch, tag));
         }
 
         batcher.stop();

@@ -59,6 +59,25 @@ class WorkerDirectoryTest {
     }
 
     @Test
+    void aLiveWorkersIdBelongsToTheBrokerUserThatAnnouncedItAnotherUserMayTakeItOnlyOnceItIsLost() {
+        Announcer own = new Announcer("gpu-1", "default");
+        Announcer impostor = new Announcer("gpu-1", "default");
+        assertThat(directory.accept(own.ready(), "worker-gpu-1")).isTrue();
+
+        assertThat(directory.accept(impostor.status(WorkerState.GONE, null, null), "worker-gpu-2"))
+                .as("another broker user naming a live worker's id").isFalse();
+        assertThat(directory.accept(own.ready(), null)).as("the same id without a user").isFalse();
+        assertThat(get("gpu-1").instance()).isEqualTo(own.instance);
+        assertThat(directory.available("default")).extracting(FleetWorker::brokerUser).containsExactly("worker-gpu-1");
+        assertThat(directory.brokerUserOf("gpu-1")).contains("worker-gpu-1");
+
+        now.addAndGet(6 * SECOND);
+        assertThat(directory.brokerUserOf("gpu-1")).as("lost: bound to nobody").isEmpty();
+        assertThat(directory.accept(impostor.ready(), "worker-gpu-2")).isTrue();
+        assertThat(directory.brokerUserOf("gpu-1")).contains("worker-gpu-2");
+    }
+
+    @Test
     void aWorkerIsAliveAndAvailableWhileItAnnouncesWithinThePresenceTimeout() {
         Announcer gpu = new Announcer("gpu-1", "default");
         directory.accept(gpu.ready());

@@ -16,7 +16,7 @@ class UnreachableWorkersTest {
 
     private static FleetWorker worker(UUID instance, long seq) {
         return new FleetWorker("w1", instance, "default", WorkerState.READY, null, null, 0, false, 0, 0, 0, null, seq,
-                1_000_000_000L, List.of());
+                1_000_000_000L, List.of(), null);
     }
 
     @Test

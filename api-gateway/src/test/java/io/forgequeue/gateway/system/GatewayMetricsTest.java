@@ -60,7 +60,9 @@ class GatewayMetricsTest {
                 "idempotency", "priority");
         assertThat(tagValues("gpu.gateway.events.rejected", "reason")).containsExactlyInAnyOrder("duplicate",
                 "terminal", "stale-attempt", "revoked", "unknown-assignment", "illegal-transition", "unknown-job",
-                "unreadable", "error");
+                "unreadable", "error", "wrong-publisher");
+        assertThat(tagValues("gpu.gateway.worker-messages.refused", "kind")).containsExactlyInAnyOrder(
+                "announcement", "preview");
         assertThat(tagValues("gpu.gateway.events.merged", "outcome")).containsExactlyInAnyOrder("applied", "late");
         assertThat(tagValues("gpu.gateway.outbox.published", "kind")).containsExactlyInAnyOrder("job", "cancel");
         assertThat(tagValues("gpu.gateway.outbox.failures", "reason")).containsExactlyInAnyOrder("nack",

@@ -48,6 +48,7 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
     private final WorkerMetrics metrics;
     private final OrderedSender sender;
     private volatile boolean running;
+    private final String brokerUser;
 
     JobEventPublisher(RabbitTemplate rabbitTemplate, ConnectionFactory connectionFactory, WireJson json,
                       WorkerMetrics metrics, WorkerProperties worker) {
@@ -59,6 +60,7 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
         this.eventWriter = json.mapper().writerFor(JobEvent.class);
         this.previewWriter = json.mapper().writerFor(JobPreview.class);
         this.metrics = metrics;
+        this.brokerUser = connectionFactory.getUsername();
     }
 
     /** Opens the publisher connection at startup, so the first job does not pay for it. Best effort. */
@@ -77,7 +79,7 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
      */
     @Override
     public CorrelationData send(JobEvent event) {
-        MessageProperties props = properties(MessageDeliveryMode.PERSISTENT);
+        MessageProperties props = properties(MessageDeliveryMode.PERSISTENT, brokerUser);
         props.setMessageId(event.jobId() + "/" + event.attempt() + "/" + event.seq());
         props.setType(event.type().name());
         CorrelationData correlation = new CorrelationData(event.jobId().toString());
@@ -163,14 +165,20 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
         try {
             previews.send(Topology.EVENTS_EXCHANGE, Topology.PREVIEW_ROUTING_KEY,
                     new Message(previewWriter.writeValueAsBytes(preview),
-                            properties(MessageDeliveryMode.NON_PERSISTENT)));
+                            properties(MessageDeliveryMode.NON_PERSISTENT, brokerUser)));
         } catch (AmqpException e) {
             log.debug("Preview not sent: {}", e.getMessage());
         }
     }
 
-    private static MessageProperties properties(MessageDeliveryMode mode) {
+    /**
+     * Every message carries the broker user this worker connects as ({@code user_id}): RabbitMQ refuses a
+     * {@code user_id} that is not the connection's user, so the gateway can tell which worker credential published
+     * an event or a preview and accepts it only from the user of the worker the job is assigned to.
+     */
+    static MessageProperties properties(MessageDeliveryMode mode, String brokerUser) {
         MessageProperties props = new MessageProperties();
+        props.setUserId(brokerUser);
         props.setContentType(Contract.CONTENT_TYPE);
         props.setContentEncoding(StandardCharsets.UTF_8.name());
         props.setDeliveryMode(mode);

@@ -2,7 +2,13 @@ package io.forgequeue.worker.job;
 
 import io.forgequeue.worker.system.ThreadPools;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.forgequeue.model.Contract;
+import com.rabbitmq.client.Channel;
+import org.springframework.amqp.rabbit.connection.RabbitUtils;
+import org.springframework.amqp.rabbit.support.DefaultMessagePropertiesConverter;
+import org.springframework.amqp.rabbit.support.MessagePropertiesConverter;
+import org.springframework.amqp.rabbit.support.RabbitExceptionTranslator;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
@@ -12,17 +18,14 @@ import io.forgequeue.worker.system.WorkerProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
-import org.springframework.amqp.core.Message;
 import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.amqp.core.MessageProperties;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
-import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.stereotype.Component;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -150,20 +153,33 @@ class WorkerAnnouncer implements SmartLifecycle {
         }
     }
 
-    /** Over the publisher connection, JSON with the contract header, not persistent, not mandatory. */
+    /**
+     * Over one channel of the publisher connection, JSON with the contract header and user_id, not persistent, not
+     * mandatory. One channel keeps the announcements in the order they were sent: the connection factory hands its
+     * cached channels out in turn, and two announcements in quick succession (a change of the held assignment right
+     * after a periodic one) could overtake each other on two channels. Called under the announcer's lock only.
+     */
     private static Sink brokerSink(ConnectionFactory connectionFactory, WireJson json) {
-        RabbitTemplate template = new RabbitTemplate(connectionFactory);
-        template.setMandatory(false);
-        template.setUsePublisherConnection(true);
+        ConnectionFactory publisher = connectionFactory.getPublisherConnectionFactory() != null
+                ? connectionFactory.getPublisherConnectionFactory() : connectionFactory;
+        String brokerUser = connectionFactory.getUsername();
+        MessagePropertiesConverter converter = new DefaultMessagePropertiesConverter();
+        Channel[] channel = new Channel[1];
         return status -> {
-            MessageProperties props = new MessageProperties();
-            props.setContentType(Contract.CONTENT_TYPE);
-            props.setContentEncoding(StandardCharsets.UTF_8.name());
-            props.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT);
-            props.setHeader(Contract.VERSION_HEADER, Contract.VERSION);
-            props.setAppId("gpu-worker");
-            template.send(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY,
-                    new Message(json.mapper().writeValueAsBytes(status), props));
+            // the broker user (user_id, validated by RabbitMQ) binds this worker id to its credential on the gateways
+            MessageProperties props = JobEventPublisher.properties(MessageDeliveryMode.NON_PERSISTENT, brokerUser);
+            byte[] body = json.mapper().writeValueAsBytes(status);
+            try {
+                if (channel[0] == null || !channel[0].isOpen()) {
+                    channel[0] = publisher.createConnection().createChannel(false);
+                }
+                channel[0].basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, false,
+                        converter.fromMessageProperties(props, StandardCharsets.UTF_8.name()), body);
+            } catch (IOException | RuntimeException e) {
+                RabbitUtils.closeChannel(channel[0]);
+                channel[0] = null;
+                throw RabbitExceptionTranslator.convertRabbitAccessException(e);
+            }
         };
     }
 

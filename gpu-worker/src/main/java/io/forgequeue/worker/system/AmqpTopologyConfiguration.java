@@ -2,21 +2,17 @@ package io.forgequeue.worker.system;
 
 import io.forgequeue.model.Topology;
 import org.springframework.amqp.core.Binding;
-import org.springframework.amqp.core.BindingBuilder;
 import org.springframework.amqp.core.Declarables;
-import org.springframework.amqp.core.DirectExchange;
-import org.springframework.amqp.core.FanoutExchange;
 import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.core.QueueBuilder;
-import org.springframework.amqp.core.TopicExchange;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
- * The broker topology of the contract this worker needs, declared at startup (and again after every reconnect) by
- * Spring's RabbitAdmin. The gateway declares the shared names with the same arguments, so whichever starts first
- * creates them and the other's declaration is a no-op. The worker's own job and control queues are exclusive to
- * its connection: they never outlive it, and the scheduler, not the broker, decides what it runs.
+ * The part of the broker topology this worker owns, declared at startup (and again after every reconnect) by
+ * Spring's RabbitAdmin: its own job and control queues and their bindings, nothing else (the gateway declares the
+ * shared names). The queues are exclusive to its connection: they never outlive it, and the scheduler, not the
+ * broker, decides what it runs.
  */
 @Configuration(proxyBeanMethods = false)
 public class AmqpTopologyConfiguration {
@@ -41,22 +37,19 @@ public class AmqpTopologyConfiguration {
         return QueueBuilder.nonDurable(Topology.controlQueue(worker.id())).exclusive().autoDelete().build();
     }
 
+    /**
+     * Only this worker's own bindings. The shared names (the exchanges, {@code forge.events.persist}, the pools'
+     * dead-letter queues) belong to the gateway, which declares them: a worker's broker user has no configure right
+     * on them (least privilege, README "Security"). Exchanges are not declared here, so Spring's admin does not
+     * declare them either; until a gateway has declared {@code forge.jobs} and {@code forge.control} the bindings
+     * fail and the listener containers retry (a worker started before any gateway waits for one).
+     */
     @Bean
     Declarables forgeTopology(WorkerProperties worker, Queue jobQueue, Queue controlQueue) {
-        String pool = worker.pool();
-        DirectExchange jobs = new DirectExchange(Topology.JOBS_EXCHANGE, true, false);
-        DirectExchange deadLetters = new DirectExchange(Topology.JOBS_DEAD_LETTER_EXCHANGE, true, false);
-        TopicExchange events = new TopicExchange(Topology.EVENTS_EXCHANGE, true, false);
-        FanoutExchange control = new FanoutExchange(Topology.CONTROL_EXCHANGE, true, false);
-        Queue deadLetterQueue = QueueBuilder.durable(Topology.deadLetterQueue(pool))
-                .withArguments(Topology.quorumQueueArguments()).build();
-        Queue persist = QueueBuilder.durable(Topology.PERSIST_QUEUE)
-                .withArguments(Topology.quorumQueueArguments()).build();
-        Binding jobBinding = BindingBuilder.bind(jobQueue).to(jobs).with(Topology.workerRoutingKey(worker.id()));
-        Binding deadLetterBinding = BindingBuilder.bind(deadLetterQueue).to(deadLetters).with(pool);
-        Binding persistBinding = BindingBuilder.bind(persist).to(events).with(Topology.PERSIST_BINDING);
-        Binding controlBinding = BindingBuilder.bind(controlQueue).to(control);
-        return new Declarables(jobs, deadLetters, events, control, deadLetterQueue, persist,
-                jobBinding, deadLetterBinding, persistBinding, controlBinding);
+        Binding jobBinding = new Binding(jobQueue.getName(), Binding.DestinationType.QUEUE, Topology.JOBS_EXCHANGE,
+                Topology.workerRoutingKey(worker.id()), null);
+        Binding controlBinding = new Binding(controlQueue.getName(), Binding.DestinationType.QUEUE,
+                Topology.CONTROL_EXCHANGE, "", null);
+        return new Declarables(jobBinding, controlBinding);
     }
 }

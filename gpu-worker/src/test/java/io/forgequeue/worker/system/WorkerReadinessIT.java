@@ -30,6 +30,23 @@ import static org.awaitility.Awaitility.await;
 class WorkerReadinessIT {
 
     private static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("worker-ready");
+
+    static {
+        declareGatewayExchanges();
+    }
+
+    /** The exchanges a gateway declares (the worker waits for them at start, SharedTopologyGate, and binds to them). */
+    private static void declareGatewayExchanges() {
+        try (var connection = RABBIT.connectionFactory().newConnection("readiness-it-topology");
+             var channel = connection.createChannel()) {
+            channel.exchangeDeclare(io.forgequeue.model.Topology.JOBS_EXCHANGE, "direct", true);
+            channel.exchangeDeclare(io.forgequeue.model.Topology.JOBS_DEAD_LETTER_EXCHANGE, "direct", true);
+            channel.exchangeDeclare(io.forgequeue.model.Topology.EVENTS_EXCHANGE, "topic", true);
+            channel.exchangeDeclare(io.forgequeue.model.Topology.CONTROL_EXCHANGE, "fanout", true);
+        } catch (Exception e) {
+            throw new IllegalStateException("could not declare the gateway's exchanges", e);
+        }
+    }
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @DynamicPropertySource
@@ -52,6 +69,7 @@ class WorkerReadinessIT {
         management("PUT", "/api/vhosts/" + vhost(), "{}");
         management("PUT", "/api/permissions/" + vhost() + "/" + enc(RABBIT.username()),
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
+        declareGatewayExchanges(); // as the gateways do when they reconnect
 
         await().atMost(Duration.ofSeconds(60)).until(() -> readiness() == 200);
     }

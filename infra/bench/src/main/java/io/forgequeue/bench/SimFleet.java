@@ -272,11 +272,13 @@ final class SimFleet implements AutoCloseable {
         }
     }
 
-    private static AMQP.BasicProperties props(boolean persistent, String messageId, String type) {
+    /** Properties of a simulated worker's message; user_id is the broker user, as a real worker sets it. */
+    private AMQP.BasicProperties props(boolean persistent, String messageId, String type) {
         Map<String, Object> headers = new HashMap<>();
         headers.put(Contract.VERSION_HEADER, Contract.VERSION);
         return new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE).contentEncoding("UTF-8")
                 .deliveryMode(persistent ? 2 : 1).headers(headers).appId("gpu-worker-sim").messageId(messageId)
+                .userId(broker.username())
                 .type(type).timestamp(new Date()).build();
     }
 

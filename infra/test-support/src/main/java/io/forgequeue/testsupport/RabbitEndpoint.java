@@ -51,6 +51,37 @@ public record RabbitEndpoint(String host, int port, String username, String pass
     }
 
     /**
+     * Creates a broker user with {@code permissions} on this endpoint's virtual host (and, for a worker, its topic
+     * permissions on {@code forge.events}) through the management API, and returns the endpoint for that user. The
+     * user's name is {@code <virtual host>.<role>}, so parallel test JVMs never share one; delete it with
+     * {@link #deleteUser(RabbitEndpoint)} when the test ends.
+     *
+     * @param role          e.g. {@code worker-a}; letters, digits, {@code . - _}
+     * @param permissions   configure / write / read regexes ({@link BrokerRoles})
+     * @param topicWrite    routing keys it may publish on {@code forge.events}, or null for no topic permissions
+     */
+    public RabbitEndpoint withNewUser(String role, BrokerRoles.Permissions permissions, String topicWrite) {
+        String user = virtualHost + "." + role;
+        String password = java.util.UUID.randomUUID().toString();
+        RabbitManagementClient management = new RabbitManagementClient(this);
+        management.createUser(user, password);
+        management.setPermissions(virtualHost, user, permissions.configure(), permissions.write(), permissions.read());
+        if (topicWrite != null) {
+            management.setTopicPermissions(virtualHost, user, BrokerRoles.EVENTS_EXCHANGE, topicWrite,
+                    BrokerRoles.WORKER_TOPIC_READ);
+        }
+        return new RabbitEndpoint(host, port, user, password, managementPort, virtualHost);
+    }
+
+    /**
+     * Deletes this endpoint's user (one made by {@link #withNewUser}), through the management API with
+     * {@code admin}'s credentials.
+     */
+    public void deleteUser(RabbitEndpoint admin) {
+        new RabbitManagementClient(admin).deleteUser(username);
+    }
+
+    /**
      * The environment that points the gateway or a worker (run as a process) at this endpoint:
      * {@code SPRING_RABBITMQ_ADDRESSES}, {@code _USERNAME}, {@code _PASSWORD}, {@code _VIRTUAL_HOST}. A new mutable
      * map, so a caller can add the app's own settings.

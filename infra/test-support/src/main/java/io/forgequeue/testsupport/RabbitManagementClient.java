@@ -62,6 +62,26 @@ final class RabbitManagementClient {
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}", 201, 204);
     }
 
+    /** Creates (or updates) a user with no tags: it may use AMQP, not the management API. */
+    void createUser(String user, String password) {
+        send("PUT", "/users/" + encode(user), "{\"password\":\"" + json(password) + "\",\"tags\":\"\"}", 201, 204);
+    }
+
+    void deleteUser(String user) {
+        send("DELETE", "/users/" + encode(user), null, 204, 404);
+    }
+
+    void setPermissions(String virtualHost, String user, String configure, String write, String read) {
+        send("PUT", "/permissions/" + encode(virtualHost) + "/" + encode(user), "{\"configure\":\"" + json(configure)
+                + "\",\"write\":\"" + json(write) + "\",\"read\":\"" + json(read) + "\"}", 201, 204);
+    }
+
+    void setTopicPermissions(String virtualHost, String user, String exchange, String write, String read) {
+        send("PUT", "/topic-permissions/" + encode(virtualHost) + "/" + encode(user), "{\"exchange\":\""
+                + json(exchange) + "\",\"write\":\"" + json(write) + "\",\"read\":\"" + json(read) + "\"}",
+                201, 204);
+    }
+
     List<String> virtualHostNames() {
         String body = send("GET", "/vhosts?columns=name", null, 200);
         List<String> names = new ArrayList<>();
@@ -114,6 +134,11 @@ final class RabbitManagementClient {
         String body = response.body();
         throw new IllegalStateException(description + ": " + method + " " + path + " answered "
                 + response.statusCode() + ": " + (body.length() > 300 ? body.substring(0, 300) : body));
+    }
+
+    /** A JSON string's content: backslashes and quotes escaped (regexes are full of backslashes). */
+    private static String json(String text) {
+        return text.replace("\\", "\\\\").replace("\"", "\\\"");
     }
 
     private static String encode(String segment) {

@@ -1,6 +1,7 @@
 package io.forgequeue.systemtest.ops;
 
 import org.junit.jupiter.api.BeforeAll;
+import io.forgequeue.testsupport.BrokerRoles;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -113,6 +114,29 @@ class ComposeFileTest {
         assertThat(healthcheck).contains("/dev/tcp/127.0.0.1/" + management + " ").contains("/actuator/health/readiness");
         assertThat(scrapes).contains("api-gateway:" + management).doesNotContain("api-gateway:" + containerPorts(
                 "api-gateway").get(0));
+    }
+
+    /** Issue 19: the apps never connect as the broker's administrator; broker-users creates their users first. */
+    @Test
+    void theAppsConnectWithTheirOwnLeastPrivilegeBrokerUsersMadeBeforeThemNeverAsTheAdministrator() throws Exception {
+        Map<String, Object> gateway = map(services, "api-gateway.environment");
+        Map<String, Object> worker = map(services, "gpu-worker.environment");
+        String script = java.nio.file.Files.readString(OpsFiles.path("infra/rabbitmq/broker-users.py"));
+        BrokerRoles.Permissions workers = BrokerRoles.workers(".+");
+
+        assertThat(gateway.get("SPRING_RABBITMQ_USERNAME")).isEqualTo("fq-gateway");
+        assertThat(worker.get("SPRING_RABBITMQ_USERNAME")).isEqualTo("fq-worker");
+        assertThat(interpolate(String.valueOf(gateway.get("SPRING_RABBITMQ_PASSWORD")), Map.of())).isNotEqualTo("guest");
+        assertThat(interpolate(String.valueOf(worker.get("SPRING_RABBITMQ_PASSWORD")), Map.of())).isNotEqualTo("guest");
+        for (String app : List.of("api-gateway", "gpu-worker")) {
+            assertThat(string(map(services, app + ".depends_on"), "broker-users.condition")).as(app)
+                    .isEqualTo("service_completed_successfully");
+        }
+        assertThat(String.valueOf(map(services, "gpu-worker.depends_on").keySet()))
+                .as("the gateway declares what the worker binds to").contains("api-gateway");
+        assertThat(script).contains("\"" + BrokerRoles.GATEWAY_ALL + "\"", "\"" + workers.configure() + "\"",
+                "\"" + workers.write() + "\"", "\"" + workers.read() + "\"",
+                "\"" + BrokerRoles.WORKER_TOPIC_WRITE + "\"", "\"" + BrokerRoles.WORKER_TOPIC_READ + "\"");
     }
 
     /** The container side of "host-ip:host-port:container-port" entries. */

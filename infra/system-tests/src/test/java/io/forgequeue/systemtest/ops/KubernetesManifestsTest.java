@@ -1,6 +1,7 @@
 package io.forgequeue.systemtest.ops;
 
 import org.junit.jupiter.api.BeforeAll;
+import io.forgequeue.testsupport.BrokerRoles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,6 +54,8 @@ class KubernetesManifestsTest {
 
     /** Keys of the Secret the RabbitMQ Cluster Operator creates for a RabbitmqCluster ("<name>-default-user"). */
     private static final Set<String> OPERATOR_SECRET_KEYS = Set.of("username", "password", "host", "port");
+    /** Keys of the Secret the Messaging Topology Operator generates for a User ({@code <user>-user-credentials}). */
+    private static final Set<String> USER_SECRET_KEYS = Set.of("username", "password");
 
     private static Map<Path, List<Map<String, Object>>> documentsByFile;
     private static List<Map<String, Object>> objects;
@@ -400,6 +403,8 @@ class KubernetesManifestsTest {
                         String key = secret.get("key").toString();
                         if (name.equals(operatorSecret)) {
                             assertThat(OPERATOR_SECRET_KEYS).as(id).contains(key);
+                        } else if (userSecrets().contains(name)) {
+                            assertThat(USER_SECRET_KEYS).as(id).contains(key);
                         } else {
                             assertThat(map(exampleSecret(name), "stringData")).as(id).containsKey(key);
                         }
@@ -407,6 +412,36 @@ class KubernetesManifestsTest {
                 }
             }
         }
+    }
+
+    @Test
+    void noPodUsesTheBrokerAdministratorEachRoleConnectsWithItsOwnLeastPrivilegeUser() {
+        String admin = string(single("RabbitmqCluster"), "metadata.name") + "-default-user";
+        for (Map<String, Object> deployment : ofKind("Deployment")) {
+            for (Map<String, Object> container : allContainers(deployment)) {
+                for (Map<String, Object> env : list(container, "env")) {
+                    assertThat(String.valueOf(map(env, "valueFrom.secretKeyRef").get("name")))
+                            .as(describe(deployment) + " " + env.get("name")).isNotEqualTo(admin);
+                }
+            }
+        }
+        Map<String, Object> gateway = container(deployment("api-gateway"), "api-gateway");
+        Map<String, Object> worker = container(deployment("gpu-worker"), "gpu-worker");
+        assertThat(map(valueFrom(gateway, "SPRING_RABBITMQ_USERNAME"), "secretKeyRef").get("name"))
+                .isEqualTo("forge-gateway-user-credentials");
+        assertThat(map(valueFrom(worker, "SPRING_RABBITMQ_PASSWORD"), "secretKeyRef").get("name"))
+                .isEqualTo("forge-worker-user-credentials");
+
+        assertThat(permissions("forge-gateway")).isEqualTo(BrokerRoles.gateway());
+        // the worker ids are the pod names of the Deployment gpu-worker
+        assertThat(permissions("forge-worker"))
+                .isEqualTo(BrokerRoles.workers(string(deployment("gpu-worker"), "metadata.name") + "-.+"));
+        Map<String, Object> topic = ofKind("TopicPermission").stream()
+                .filter(t -> "forge-worker".equals(string(t, "spec.userReference.name"))).findFirst()
+                .orElseGet(() -> fail("no TopicPermission for forge-worker"));
+        assertThat(string(topic, "spec.permissions.exchange")).isEqualTo(BrokerRoles.EVENTS_EXCHANGE);
+        assertThat(string(topic, "spec.permissions.write")).isEqualTo(BrokerRoles.WORKER_TOPIC_WRITE);
+        assertThat(string(topic, "spec.permissions.read")).isEqualTo(BrokerRoles.WORKER_TOPIC_READ);
     }
 
     @Test
@@ -499,6 +534,23 @@ class KubernetesManifestsTest {
     private static Map<String, Object> container(Map<String, Object> deployment, String name) {
         return allContainers(deployment).stream().filter(c -> name.equals(c.get("name"))).findFirst()
                 .orElseGet(() -> fail("no container " + name + " in " + describe(deployment)));
+    }
+
+    /** The Secrets the Messaging Topology Operator generates for the Users of the manifests. */
+    private static Set<String> userSecrets() {
+        Set<String> names = new TreeSet<>();
+        ofKind("User").forEach(u -> names.add(string(u, "metadata.name") + "-user-credentials"));
+        return names;
+    }
+
+    /** The vhost permissions of a User, from its Permission resource. */
+    private static BrokerRoles.Permissions permissions(String user) {
+        Map<String, Object> p = ofKind("Permission").stream()
+                .filter(o -> user.equals(string(o, "spec.userReference.name"))).findFirst()
+                .orElseGet(() -> fail("no Permission for " + user));
+        assertThat(string(p, "spec.vhost")).isEqualTo("/");
+        return new BrokerRoles.Permissions(string(p, "spec.permissions.configure"),
+                string(p, "spec.permissions.write"), string(p, "spec.permissions.read"));
     }
 
     private static Map<String, Object> exampleSecret(String name) {

@@ -28,6 +28,7 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * {@code infra/local/up.sh} and {@code down.sh} for real, as an operator runs them, on throw-away ports and a run
@@ -84,6 +85,16 @@ class LocalSystemIT {
                 assertThat(json("http://127.0.0.1:" + (sims + 2 * i) + "/sdapi/v1/progress").has("progress"))
                         .as("forge-sim-%d answers", i + 1).isTrue();
             }
+            // issue 19: the apps connect with their own least-privilege broker users (guest is the operators'), and the
+            // workers, announcing themselves with their user, are admitted by the gateway
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                assertThat(brokerUsers(rabbit + 10000)).as("users of the broker's connections")
+                        .containsExactlyInAnyOrder("fq-gateway", "worker-1", "worker-2");
+                JsonNode overview = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(queue))
+                        .header("Authorization", "Bearer " + localKey).timeout(Duration.ofSeconds(10)).build(),
+                        HttpResponse.BodyHandlers.ofString()).body());
+                assertThat(overview.path("availableWorkers").asInt()).as("workers admitted: %s", overview).isEqualTo(2);
+            });
             assertThat(up.stdout()).contains("FQ_RUN_DIR=" + runDir + " FQ_RABBIT_PORT=" + rabbit + " FQ_PG_PORT="
                     + postgres + " infra/local/down.sh");
         } finally {
@@ -111,6 +122,18 @@ class LocalSystemIT {
         HttpRequest request = HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + apiKey)
                 .timeout(Duration.ofSeconds(10)).build();
         return HTTP.send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    /** The distinct users of the broker's open connections (management API, as guest from the loopback). */
+    private static Set<String> brokerUsers(int managementPort) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort
+                        + "/api/connections?columns=user")).header("Authorization", "Basic "
+                        + java.util.Base64.getEncoder().encodeToString("guest:guest".getBytes()))
+                .timeout(Duration.ofSeconds(10)).build();
+        Set<String> users = new HashSet<>();
+        JSON.readTree(HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body())
+                .forEach(c -> users.add(c.path("user").asString()));
+        return users;
     }
 
     private static JsonNode json(String url) throws IOException, InterruptedException {
