@@ -1,19 +1,18 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.context.ConfigurableApplicationContext;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Issue 19: one key cannot hurt the others through the HTTP and WebSocket surface. A gateway of its own with small
@@ -34,11 +33,18 @@ class AbuseLimitsIT {
 
     @BeforeAll
     static void start() {
-        gateway = Gateways.start(RABBIT, DB, "gateway.instance-id=gw-abuse",
-                "gateway.rate-limits.requests.burst=5", "gateway.rate-limits.requests.per-second=1",
-                "gateway.rate-limits.frames.burst=5", "gateway.rate-limits.frames.per-second=1",
-                "gateway.websocket.max-sessions-per-key=2", "gateway.websocket.max-unauthenticated-sessions=2",
-                "gateway.jobs.max-cost=" + MAX_COST, "gateway.web.cors.allowed-origins=" + ALLOWED_ORIGIN);
+        gateway = Gateways.start(
+                RABBIT,
+                DB,
+                "gateway.instance-id=gw-abuse",
+                "gateway.rate-limits.requests.burst=5",
+                "gateway.rate-limits.requests.per-second=1",
+                "gateway.rate-limits.frames.burst=5",
+                "gateway.rate-limits.frames.per-second=1",
+                "gateway.websocket.max-sessions-per-key=2",
+                "gateway.websocket.max-unauthenticated-sessions=2",
+                "gateway.jobs.max-cost=" + MAX_COST,
+                "gateway.web.cors.allowed-origins=" + ALLOWED_ORIGIN);
         port = Gateways.port(gateway);
         api = new Api(port);
         management = Gateways.management(gateway);
@@ -69,7 +75,8 @@ class AbuseLimitsIT {
         }
         Api.Response served = api.get(other, "/api/v1/queue");
 
-        assertThat(flood.stream().filter(r -> r.status() == 200).count()).as("the burst, and what refilled meanwhile")
+        assertThat(flood.stream().filter(r -> r.status() == 200).count())
+                .as("the burst, and what refilled meanwhile")
                 .isBetween(5L, 10L);
         Api.Response refused = flood.get(flood.size() - 1);
         assertThat(refused.status()).isEqualTo(429);
@@ -78,15 +85,16 @@ class AbuseLimitsIT {
         assertThat(refused.json().path("code").asString()).isEqualTo("rate-limited");
         assertThat(served.status()).as("another key").isEqualTo(200);
         assertThat(PrometheusScrape.of(management).value("gpu_gateway_rate_limited_total", "limit", "requests")
-                - before).isGreaterThanOrEqualTo(10.0);
+                        - before)
+                .isGreaterThanOrEqualTo(10.0);
     }
 
     @Test
     void aJobAskingForMoreGpuWorkThanTheCostBoundIsRefusedWith422() {
         String key = newKey();
 
-        Api.Response tooCostly = api.submit(key, Api.job("default", "huge",
-                "\"width\":1024,\"height\":1024,\"steps\":20"));
+        Api.Response tooCostly =
+                api.submit(key, Api.job("default", "huge", "\"width\":1024,\"height\":1024,\"steps\":20"));
         Api.Response fits = api.submit(key, Api.job("default", "fits", "\"width\":512,\"height\":512,\"steps\":20"));
 
         assertThat(tooCostly.status()).isEqualTo(422);
@@ -99,9 +107,9 @@ class AbuseLimitsIT {
     void aKeyMayHoldOnlyTwoSessionsWhileAnotherKeyConnectsAsUsual() {
         String key = newKey();
         try (WsClient one = WsClient.authenticated(port, key);
-             WsClient two = WsClient.withHeader(port, key);
-             WsClient third = WsClient.connect(port);
-             WsClient stranger = WsClient.authenticated(port, newKey())) {
+                WsClient two = WsClient.withHeader(port, key);
+                WsClient third = WsClient.connect(port);
+                WsClient stranger = WsClient.authenticated(port, newKey())) {
             two.nextOfType("authenticated");
 
             third.send("{\"type\":\"auth\",\"apiKey\":\"" + key + "\"}");
@@ -118,11 +126,13 @@ class AbuseLimitsIT {
     @Test
     void connectionsThatHaveNotAuthenticatedAreCappedButAKeyInTheHandshakeStillGetsIn() {
         try (WsClient a = WsClient.connect(port);
-             WsClient b = WsClient.connect(port);
-             WsClient c = WsClient.connect(port);
-             WsClient keyed = WsClient.withHeader(port, newKey())) {
+                WsClient b = WsClient.connect(port);
+                WsClient c = WsClient.connect(port);
+                WsClient keyed = WsClient.withHeader(port, newKey())) {
 
-            assertThat(c.closeCode(10)).as("the third unauthenticated connection").isEqualTo(1013);
+            assertThat(c.closeCode(10))
+                    .as("the third unauthenticated connection")
+                    .isEqualTo(1013);
             keyed.nextOfType("authenticated");
             a.send("{\"type\":\"auth\",\"apiKey\":\"" + newKey() + "\"}");
             assertThat(a.nextOfType("authenticated")).isNotNull();
@@ -132,7 +142,7 @@ class AbuseLimitsIT {
     @Test
     void aKeyFloodingFramesIsDisconnectedWhileAnotherKeysSessionGoesOn() {
         try (WsClient flooder = WsClient.authenticated(port, newKey());
-             WsClient other = WsClient.authenticated(port, newKey())) {
+                WsClient other = WsClient.authenticated(port, newKey())) {
 
             for (int i = 0; i < 20; i++) {
                 flooder.send("{\"type\":\"ping\"}");
@@ -149,11 +159,28 @@ class AbuseLimitsIT {
     void corsWhenConfiguredAnswersTheAllowedOriginsPreflightAndNoOtherOrigin() {
         String key = newKey();
 
-        Api.Response allowed = api.send(null, "OPTIONS", "/api/v1/jobs", null, "application/json", "Origin",
-                ALLOWED_ORIGIN, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers",
+        Api.Response allowed = api.send(
+                null,
+                "OPTIONS",
+                "/api/v1/jobs",
+                null,
+                "application/json",
+                "Origin",
+                ALLOWED_ORIGIN,
+                "Access-Control-Request-Method",
+                "POST",
+                "Access-Control-Request-Headers",
                 "authorization,content-type");
-        Api.Response other = api.send(null, "OPTIONS", "/api/v1/jobs", null, "application/json", "Origin",
-                "https://evil.example", "Access-Control-Request-Method", "POST");
+        Api.Response other = api.send(
+                null,
+                "OPTIONS",
+                "/api/v1/jobs",
+                null,
+                "application/json",
+                "Origin",
+                "https://evil.example",
+                "Access-Control-Request-Method",
+                "POST");
         Api.Response get = api.get(key, "/api/v1/queue", "Origin", ALLOWED_ORIGIN);
 
         assertThat(allowed.status()).isEqualTo(200);

@@ -1,14 +1,23 @@
 package io.forgequeue.gateway;
 
-import io.forgequeue.testsupport.PostgresEndpoint;
-import io.forgequeue.testsupport.RabbitEndpoint;
-import io.forgequeue.testsupport.TestInfrastructure;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import org.slf4j.LoggerFactory;
+import io.forgequeue.testsupport.PostgresEndpoint;
+import io.forgequeue.testsupport.RabbitEndpoint;
+import io.forgequeue.testsupport.TestInfrastructure;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -18,34 +27,27 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.JsonNode;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * The admin API for API keys (issue 16): admin tokens only, create with a secret shown once and never stored or
  * logged, list, change limits (at once on the next request), disable (refused at once, WebSocket sessions closed
  * within a second on every gateway, queued jobs kept or cancelled), enable. Self-contained: its own gateway
  * context, virtual host and database, and no worker (so submitted jobs stay QUEUED).
  */
-@SpringBootTest(classes = GatewayApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@SpringBootTest(
+        classes = GatewayApplication.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
-                "gateway.instance-id=it-admin",
-                "gateway.admin.tokens=" + AdminApiIT.ADMIN_TOKEN + " , " + AdminApiIT.SECOND_ADMIN_TOKEN,
-                "gateway.quotas.max-priority=normal",
-                "gateway.websocket.auth-timeout=2s",
-                "gateway.outbox.sweep-interval=200ms",
-                // as verbose as an operator chasing a problem could make it: the secret must not show up anyway
-                "logging.level.io.forgequeue=DEBUG",
-                "logging.level.org.springframework.web=DEBUG",
-                "logging.level.org.hibernate.SQL=DEBUG",
-                "logging.level.org.hibernate.orm.jdbc.bind=TRACE"})
+            "gateway.instance-id=it-admin",
+            "gateway.admin.tokens=" + AdminApiIT.ADMIN_TOKEN + " , " + AdminApiIT.SECOND_ADMIN_TOKEN,
+            "gateway.quotas.max-priority=normal",
+            "gateway.websocket.auth-timeout=2s",
+            "gateway.outbox.sweep-interval=200ms",
+            // as verbose as an operator chasing a problem could make it: the secret must not show up anyway
+            "logging.level.io.forgequeue=DEBUG",
+            "logging.level.org.springframework.web=DEBUG",
+            "logging.level.org.hibernate.SQL=DEBUG",
+            "logging.level.org.hibernate.orm.jdbc.bind=TRACE"
+        })
 class AdminApiIT {
 
     static final String ADMIN_TOKEN = "admin-token-for-the-admin-api-it-0001";
@@ -82,14 +84,16 @@ class AdminApiIT {
         Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
         logged.start();
         root.addAppender(logged);
-        Api.Response created = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys",
-                "{\"name\":\"alice\",\"maxQueued\":3,\"weight\":2,\"maxPriority\":\"high\"}");
+        Api.Response created = admin().post(
+                        ADMIN_TOKEN,
+                        "/api/v1/admin/keys",
+                        "{\"name\":\"alice\",\"maxQueued\":3,\"weight\":2,\"maxPriority\":\"high\"}");
         String secret = created.json().path("secret").asString();
         UUID id = created.id();
         Api.Response read = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys/" + id);
         Api.Response list = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys?size=100");
-        Api.Response submitted = admin().submit(secret, "{\"pool\":\"" + newPool()
-                + "\",\"prompt\":\"admin\",\"priority\":\"high\"}");
+        Api.Response submitted =
+                admin().submit(secret, "{\"pool\":\"" + newPool() + "\",\"prompt\":\"admin\",\"priority\":\"high\"}");
 
         assertThat(created.status()).isEqualTo(201);
         assertThat(created.header("Location")).isEqualTo("/api/v1/admin/keys/" + id);
@@ -111,11 +115,14 @@ class AdminApiIT {
         assertThat(jdbc.queryForObject("select key_hash from api_key where id = ?", byte[].class, id))
                 .isEqualTo(sha256(secret));
         assertThat(jdbc.queryForList("select row_to_json(k)::text from api_key k", String.class))
-                .isNotEmpty().noneMatch(row -> row.contains(secret.substring(8)));
+                .isNotEmpty()
+                .noneMatch(row -> row.contains(secret.substring(8)));
         // logged: the creation (so the capture works), never the secret
         root.detachAppender(logged);
-        List<String> lines = logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
-        assertThat(lines).anyMatch(line -> line.contains("ApiKey(id=" + id + ") created"))
+        List<String> lines =
+                logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        assertThat(lines)
+                .anyMatch(line -> line.contains("ApiKey(id=" + id + ") created"))
                 .noneMatch(line -> line.contains(secret.substring(3)));
     }
 
@@ -142,24 +149,28 @@ class AdminApiIT {
         assertThat(adminSubmits.status()).isEqualTo(401);
         assertThat(adminSubmits.json().path("code").asString()).isEqualTo("unauthorized");
         assertThat(adminReadsJobs.status()).isEqualTo(401);
-        assertThat(jdbc.queryForObject("select count(*) from api_key where name = 'mallory'", Long.class)).isZero();
+        assertThat(jdbc.queryForObject("select count(*) from api_key where name = 'mallory'", Long.class))
+                .isZero();
     }
 
     @Test
     void refusesBadSettingsWithProblemDetailsNamingEachField() {
-        UUID id = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"bounds\"}").id();
+        UUID id = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"bounds\"}")
+                .id();
 
         Api.Response noName = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"maxQueued\":1}");
         Api.Response outOfBounds = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", """
                 {"name":"x","maxQueued":-1,"maxRunning":0,"weight":1000.5,"maxPriority":"urgent"}""");
-        Api.Response wrongType = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"x\",\"maxQueued\":\"5\"}");
+        Api.Response wrongType =
+                admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"x\",\"maxQueued\":\"5\"}");
         Api.Response unknownField = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"x\",\"admin\":true}");
         Api.Response zeroWeight = patch(id, "{\"weight\":0}");
         Api.Response nullName = patch(id, "{\"name\":null,\"maxRunning\":\"2\",\"colour\":1}");
         Api.Response notAnObject = patch(id, "[1]");
         Api.Response unknownKey = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys/" + UUID.randomUUID());
         Api.Response malformedId = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys/not-a-uuid");
-        Api.Response unknownDisable = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys/" + UUID.randomUUID() + "/disable", null);
+        Api.Response unknownDisable =
+                admin().post(ADMIN_TOKEN, "/api/v1/admin/keys/" + UUID.randomUUID() + "/disable", null);
         Api.Response badPage = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys?size=0");
 
         assertThat(noName.status()).isEqualTo(422);
@@ -184,7 +195,11 @@ class AdminApiIT {
         assertThat(badPage.status()).isEqualTo(400);
         assertThat(badPage.json().path("code").asString()).isEqualTo("invalid-parameter");
         // nothing of the refused changes was stored
-        assertThat(admin().get(ADMIN_TOKEN, "/api/v1/admin/keys/" + id).json().path("limits").path("weight").isNull())
+        assertThat(admin().get(ADMIN_TOKEN, "/api/v1/admin/keys/" + id)
+                        .json()
+                        .path("limits")
+                        .path("weight")
+                        .isNull())
                 .isTrue();
     }
 
@@ -196,10 +211,12 @@ class AdminApiIT {
         String pool = newPool();
         assertThat(admin().submit(secret, Api.job(pool, "first")).status()).isEqualTo(202);
         Api.Response overQueued = admin().submit(secret, Api.job(pool, "second"));
-        Api.Response high = admin().submit(secret, "{\"pool\":\"" + pool + "\",\"prompt\":\"hi\",\"priority\":\"high\"}");
+        Api.Response high =
+                admin().submit(secret, "{\"pool\":\"" + pool + "\",\"prompt\":\"hi\",\"priority\":\"high\"}");
 
         Api.Response changed = patch(id, "{\"name\":\"bobby\",\"maxQueued\":2,\"maxPriority\":\"high\"}");
-        Api.Response highNow = admin().submit(secret, "{\"pool\":\"" + pool + "\",\"prompt\":\"hi\",\"priority\":\"high\"}");
+        Api.Response highNow =
+                admin().submit(secret, "{\"pool\":\"" + pool + "\",\"prompt\":\"hi\",\"priority\":\"high\"}");
         Api.Response thirdNow = admin().submit(secret, Api.job(pool, "third"));
         Api.Response reset = patch(id, "{\"maxQueued\":null,\"maxPriority\":null}");
 
@@ -211,14 +228,22 @@ class AdminApiIT {
         assertThat(changed.json().path("limits").path("maxQueued").asInt()).isEqualTo(2);
         assertThat(changed.json().path("limits").path("maxPriority").asString()).isEqualTo("high");
         assertThat(highNow.status()).as(highNow.text()).isEqualTo(202);
-        assertThat(thirdNow.status()).as("the new cap of 2 queued jobs is reached").isEqualTo(429);
+        assertThat(thirdNow.status())
+                .as("the new cap of 2 queued jobs is reached")
+                .isEqualTo(429);
         assertThat(reset.status()).isEqualTo(200);
-        assertThat(reset.json().path("name").asString()).as("left out: unchanged").isEqualTo("bobby");
+        assertThat(reset.json().path("name").asString())
+                .as("left out: unchanged")
+                .isEqualTo("bobby");
         assertThat(reset.json().path("limits").path("maxQueued").isNull()).isTrue();
         assertThat(reset.json().path("limits").path("maxPriority").isNull()).isTrue();
-        assertThat(reset.json().path("effective").path("maxQueued").asInt()).as("gateway.quotas.max-queued").isEqualTo(50);
-        assertThat(reset.json().path("effective").path("maxPriority").asString()).isEqualTo("normal");
-        assertThat(jdbc.queryForObject("select max_queued from api_key where id = ?", Integer.class, id)).isNull();
+        assertThat(reset.json().path("effective").path("maxQueued").asInt())
+                .as("gateway.quotas.max-queued")
+                .isEqualTo(50);
+        assertThat(reset.json().path("effective").path("maxPriority").asString())
+                .isEqualTo("normal");
+        assertThat(jdbc.queryForObject("select max_queued from api_key where id = ?", Integer.class, id))
+                .isNull();
     }
 
     @Test
@@ -227,7 +252,7 @@ class AdminApiIT {
         String secret = created.json().path("secret").asString();
         String bystander = newKeySecret("dave");
         try (WsClient carol = WsClient.authenticated(port, secret);
-             WsClient dave = WsClient.authenticated(port, bystander)) {
+                WsClient dave = WsClient.authenticated(port, bystander)) {
             carol.send("{\"type\":\"subscribe\",\"scope\":\"all\"}");
             carol.nextOfType("subscribed");
 
@@ -246,8 +271,10 @@ class AdminApiIT {
                 assertThat(f.path("type").asString()).isEqualTo("error");
                 assertThat(f.path("code").asString()).isEqualTo("key-disabled");
             });
-            System.out.printf("AdminApiIT: the disable request took %d ms; the WebSocket closed at most %d ms after "
-                    + "its answer%n", Duration.ofNanos(answered - start).toMillis(), closedAfter.toMillis());
+            System.out.printf(
+                    "AdminApiIT: the disable request took %d ms; the WebSocket closed at most %d ms after "
+                            + "its answer%n",
+                    Duration.ofNanos(answered - start).toMillis(), closedAfter.toMillis());
             assertThat(closedAfter).as("from the disable to the close").isLessThan(Duration.ofSeconds(1));
             assertThat(refused.status()).isEqualTo(401);
             // another key's session is untouched
@@ -257,7 +284,9 @@ class AdminApiIT {
         Api.Response enabled = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys/" + created.id() + "/enable", null);
         assertThat(enabled.status()).isEqualTo(200);
         assertThat(enabled.json().path("disabled").asBoolean()).isFalse();
-        assertThat(admin().get(secret, "/api/v1/jobs").status()).as("the same secret works again at once").isEqualTo(200);
+        assertThat(admin().get(secret, "/api/v1/jobs").status())
+                .as("the same secret works again at once")
+                .isEqualTo(200);
     }
 
     @Test
@@ -269,7 +298,9 @@ class AdminApiIT {
         Api.Response adminThere = new Api(otherPort).get(ADMIN_TOKEN, "/api/v1/admin/keys");
         try (WsClient erin = WsClient.withHeader(otherPort, secret)) {
             erin.nextOfType("authenticated");
-            assertThat(new Api(otherPort).get(secret, "/api/v1/jobs").status()).as("cached there now").isEqualTo(200);
+            assertThat(new Api(otherPort).get(secret, "/api/v1/jobs").status())
+                    .as("cached there now")
+                    .isEqualTo(200);
 
             long start = System.nanoTime();
             Api.Response disabled = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys/" + created.id() + "/disable", null);
@@ -279,9 +310,10 @@ class AdminApiIT {
 
             assertThat(disabled.status()).isEqualTo(200);
             assertThat(code).isEqualTo(4401);
-            System.out.printf("AdminApiIT: the disable request took %d ms; on the other gateway the WebSocket closed "
-                    + "at most %d ms after its answer%n", Duration.ofNanos(answered - start).toMillis(),
-                    closedAfter.toMillis());
+            System.out.printf(
+                    "AdminApiIT: the disable request took %d ms; on the other gateway the WebSocket closed "
+                            + "at most %d ms after its answer%n",
+                    Duration.ofNanos(answered - start).toMillis(), closedAfter.toMillis());
             assertThat(closedAfter).as("from the disable to the close").isLessThan(Duration.ofSeconds(1));
             // its cache was dropped by the notification, not by the time-to-live (60 s)
             assertThat(new Api(otherPort).get(secret, "/api/v1/jobs").status()).isEqualTo(401);
@@ -299,17 +331,21 @@ class AdminApiIT {
         List<UUID> frankJobs = submit(secret, pool, 3);
         List<UUID> graceJobs = submit(other, pool, 2);
 
-        Api.Response disabled = admin().post(ADMIN_TOKEN,
-                "/api/v1/admin/keys/" + created.id() + "/disable?cancelQueued=true", null);
+        Api.Response disabled =
+                admin().post(ADMIN_TOKEN, "/api/v1/admin/keys/" + created.id() + "/disable?cancelQueued=true", null);
 
         assertThat(disabled.status()).isEqualTo(200);
         assertThat(disabled.json().path("cancelledJobs").asInt()).isEqualTo(3);
         for (UUID job : frankJobs) {
             assertThat(status(job)).isEqualTo("CANCELLED");
-            assertThat(jdbc.queryForObject("select reason from job_state_history where job_id = ? and to_status = "
-                    + "'CANCELLED'", String.class, job)).contains("disabled");
-            assertThat(jdbc.queryForObject("select count(*) from outbox where job_id = ? and kind = 'CANCEL'",
-                    Long.class, job)).isEqualTo(1);
+            assertThat(jdbc.queryForObject(
+                            "select reason from job_state_history where job_id = ? and to_status = " + "'CANCELLED'",
+                            String.class,
+                            job))
+                    .contains("disabled");
+            assertThat(jdbc.queryForObject(
+                            "select count(*) from outbox where job_id = ? and kind = 'CANCEL'", Long.class, job))
+                    .isEqualTo(1);
         }
         for (UUID job : graceJobs) {
             assertThat(status(job)).isEqualTo("QUEUED");
@@ -321,8 +357,8 @@ class AdminApiIT {
         Api.Response created = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"heidi\"}");
         List<UUID> jobs = submit(created.json().path("secret").asString(), newPool(), 2);
 
-        Api.Response disabled = admin().post(ADMIN_TOKEN,
-                "/api/v1/admin/keys/" + created.id() + "/disable?cancelQueued=false", null);
+        Api.Response disabled =
+                admin().post(ADMIN_TOKEN, "/api/v1/admin/keys/" + created.id() + "/disable?cancelQueued=false", null);
 
         assertThat(disabled.status()).isEqualTo(200);
         assertThat(disabled.json().path("cancelledJobs").asInt()).isZero();
@@ -333,8 +369,10 @@ class AdminApiIT {
 
     @Test
     void listsKeysNewestFirstInPages() {
-        UUID older = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"page-1\"}").id();
-        UUID newer = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"page-2\"}").id();
+        UUID older = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"page-1\"}")
+                .id();
+        UUID newer = admin().post(ADMIN_TOKEN, "/api/v1/admin/keys", "{\"name\":\"page-2\"}")
+                .id();
 
         Api.Response first = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys?page=0&size=1");
         Api.Response second = admin().get(ADMIN_TOKEN, "/api/v1/admin/keys?page=1&size=1");
@@ -343,7 +381,8 @@ class AdminApiIT {
         assertThat(first.json().path("items").get(0).path("id").asString()).isEqualTo(newer.toString());
         assertThat(second.json().path("items").get(0).path("id").asString()).isEqualTo(older.toString());
         assertThat(first.json().path("totalItems").asLong()).isGreaterThanOrEqualTo(2);
-        assertThat(first.json().path("totalPages").asLong()).isEqualTo(first.json().path("totalItems").asLong());
+        assertThat(first.json().path("totalPages").asLong())
+                .isEqualTo(first.json().path("totalItems").asLong());
     }
 
     @Test
@@ -354,11 +393,22 @@ class AdminApiIT {
         assertThat(doc.path("paths").has("/api/v1/admin/keys/{id}")).isTrue();
         assertThat(doc.path("paths").has("/api/v1/admin/keys/{id}/disable")).isTrue();
         assertThat(doc.path("paths").has("/api/v1/admin/keys/{id}/enable")).isTrue();
-        assertThat(doc.path("components").path("securitySchemes").has("adminToken")).isTrue();
-        assertThat(doc.path("paths").path("/api/v1/admin/keys").path("post").path("security").toString())
-                .contains("adminToken").doesNotContain("apiKey");
-        assertThat(doc.path("paths").path("/api/v1/admin/keys/{id}").path("patch").path("requestBody").path("content")
-                .has("application/merge-patch+json")).isTrue();
+        assertThat(doc.path("components").path("securitySchemes").has("adminToken"))
+                .isTrue();
+        assertThat(doc.path("paths")
+                        .path("/api/v1/admin/keys")
+                        .path("post")
+                        .path("security")
+                        .toString())
+                .contains("adminToken")
+                .doesNotContain("apiKey");
+        assertThat(doc.path("paths")
+                        .path("/api/v1/admin/keys/{id}")
+                        .path("patch")
+                        .path("requestBody")
+                        .path("content")
+                        .has("application/merge-patch+json"))
+                .isTrue();
     }
 
     private Api admin() {

@@ -1,8 +1,5 @@
 package io.forgequeue.gateway;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -10,13 +7,17 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.UUID;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /** A small HTTP client for the gateway's REST API in tests. */
 final class Api {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
 
     private final String base;
 
@@ -59,7 +60,8 @@ final class Api {
     }
 
     Response send(String key, String method, String path, String body, String contentType, String... headers) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20));
+        HttpRequest.Builder request =
+                HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20));
         if (key != null) {
             request.header("Authorization", "Bearer " + key);
         }
@@ -69,8 +71,8 @@ final class Api {
         for (int i = 0; i + 1 < headers.length; i += 2) {
             request.header(headers[i], headers[i + 1]);
         }
-        request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofString(body));
+        request.method(
+                method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         try {
             HttpResponse<byte[]> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
             return new Response(response.statusCode(), response);
@@ -85,8 +87,7 @@ final class Api {
     /** A valid job body for {@code pool}. */
     static String job(String pool, String prompt) {
         return """
-                {"pool":"%s","prompt":"%s","width":512,"height":512,"steps":20,"sampler":"Euler a","seed":42}"""
-                .formatted(pool, prompt);
+                {"pool":"%s","prompt":"%s","width":512,"height":512,"steps":20,"sampler":"Euler a","seed":42}""".formatted(pool, prompt);
     }
 
     /**
@@ -94,9 +95,9 @@ final class Api {
      * {@code "checkpoint":"x","sampler":"DPM++ 2M"} (they replace the defaults).
      */
     static String job(String pool, String prompt, String moreFields) {
-        tools.jackson.databind.node.ObjectNode body = (tools.jackson.databind.node.ObjectNode) JSON.readTree(job(pool, prompt));
+        tools.jackson.databind.node.ObjectNode body =
+                (tools.jackson.databind.node.ObjectNode) JSON.readTree(job(pool, prompt));
         body.setAll((tools.jackson.databind.node.ObjectNode) JSON.readTree("{" + moreFields + "}"));
         return body.toString();
     }
-
 }

@@ -1,14 +1,13 @@
 package io.forgequeue.gateway;
 
-import io.forgequeue.gateway.apikey.Caller;
-import org.junit.jupiter.api.Test;
-import org.springframework.jdbc.core.ConnectionCallback;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.forgequeue.gateway.apikey.Caller;
 import java.sql.Statement;
 import java.util.Optional;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.springframework.jdbc.core.ConnectionCallback;
 
 /** Issue 19: strangers sending random keys cannot flush the gateway's cache of real keys. */
 class ApiKeyCacheIT extends IntegrationTestBase {

@@ -5,7 +5,6 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
 import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -94,25 +93,32 @@ final class Broker implements AutoCloseable {
     /** Creates the virtual host again (empty) and grants the user all permissions. */
     void createVirtualHost() {
         management("PUT", "/api/vhosts/" + encode(endpoint.virtualHost()), "{}");
-        management("PUT", "/api/permissions/" + encode(endpoint.virtualHost()) + "/" + encode(endpoint.username()),
+        management(
+                "PUT",
+                "/api/permissions/" + encode(endpoint.virtualHost()) + "/" + encode(endpoint.username()),
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
     }
 
     private void management(String method, String path, String body) {
-        String auth = Base64.getEncoder().encodeToString((endpoint.username() + ":" + endpoint.password())
-                .getBytes(StandardCharsets.UTF_8));
-        HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + endpoint.host() + ":"
-                        + endpoint.managementPort() + path))
+        String auth = Base64.getEncoder()
+                .encodeToString((endpoint.username() + ":" + endpoint.password()).getBytes(StandardCharsets.UTF_8));
+        HttpRequest request = HttpRequest.newBuilder(
+                        URI.create("http://" + endpoint.host() + ":" + endpoint.managementPort() + path))
                 .timeout(Duration.ofSeconds(20))
                 .header("Authorization", "Basic " + auth)
                 .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
                 .build();
         try {
-            HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
+            HttpResponse<String> response = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .build()
                     .send(request, HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() >= 300) {
-                throw new IllegalStateException(method + " " + path + ": HTTP " + response.statusCode() + " " + response.body());
+                throw new IllegalStateException(
+                        method + " " + path + ": HTTP " + response.statusCode() + " " + response.body());
             }
         } catch (IOException e) {
             throw new IllegalStateException(e);

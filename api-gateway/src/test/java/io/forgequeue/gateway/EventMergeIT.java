@@ -1,13 +1,13 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.rabbitmq.client.GetResponse;
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.Topology;
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -15,9 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Status events published to forge.events exactly as a worker would, merged into PostgreSQL; the fencing of events
@@ -58,12 +57,16 @@ class EventMergeIT extends IntegrationTestBase {
 
         worker.publish(running, progress, heartbeat, succeeded);
 
-        JsonNode done = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
-                j -> "SUCCEEDED".equals(j.get("status").asString()));
+        JsonNode done = await().atMost(Duration.ofSeconds(10))
+                .until(
+                        () -> job(key, id),
+                        j -> "SUCCEEDED".equals(j.get("status").asString()));
         assertThat(worker.jobId()).isEqualTo(id);
         assertThat(done.get("progress").asInt()).isEqualTo(100);
         assertThat(done.get("attempt").asInt()).isEqualTo(1);
-        assertThat(done.has("workerId")).as("the worker is the operators' business").isFalse();
+        assertThat(done.has("workerId"))
+                .as("the worker is the operators' business")
+                .isFalse();
         assertThat(row(id).get("worker_id")).isEqualTo(gpu.id());
         assertThat(assignedWorker(id)).as("its GPU slot is free again").isNull();
         assertThat(java.time.Instant.parse(done.get("startedAt").asString())).isEqualTo(running.occurredAt());
@@ -74,7 +77,9 @@ class EventMergeIT extends IntegrationTestBase {
         JsonNode stored = JobAttempt.WIRE.readTree((String) row(id).get("metadata"));
         assertThat(stored.get("forgeUrl").asString()).isEqualTo("http://127.0.0.1:7861");
         assertThat(stored.get("seed").asInt()).isEqualTo(42);
-        assertThat(stored.get("worker").get("version").asString()).as("deep merge keeps nested fields").isEqualTo("1.0");
+        assertThat(stored.get("worker").get("version").asString())
+                .as("deep merge keeps nested fields")
+                .isEqualTo("1.0");
         assertThat(stored.get("worker").get("forgeMillis").asInt()).isEqualTo(1234);
         assertThat(done.get("images")).hasSize(2);
         String url = done.get("images").get(1).get("url").asString();
@@ -83,7 +88,10 @@ class EventMergeIT extends IntegrationTestBase {
         Api.Response image = api().get(key, url);
         assertThat(image.status()).isEqualTo(200);
         assertThat(image.header("Content-Type")).isEqualTo("image/png");
-        assertThat(image.header("Cache-Control")).contains("immutable").contains("private").contains("max-age=31536000");
+        assertThat(image.header("Cache-Control"))
+                .contains("immutable")
+                .contains("private")
+                .contains("max-age=31536000");
         assertThat(image.raw().body()).hasSize(JobAttempt.PNG.length).endsWith((byte) '1');
         String etag = image.header("ETag");
         assertThat(etag).isNotBlank();
@@ -104,27 +112,48 @@ class EventMergeIT extends IntegrationTestBase {
     void aJobShowsItsOwnerWhatTheGenerationUsedButNoWorkerAndNoInternalsOverRestOrWebSocket() {
         String key = newKey();
         String pool = newPool();
-        TestWorker gpu = aWorker(pool).id("gpu-internal-7f-" + UUID.randomUUID().toString().substring(0, 4)).start();
+        TestWorker gpu = aWorker(pool)
+                .id("gpu-internal-7f-" + UUID.randomUUID().toString().substring(0, 4))
+                .start();
         UUID id = api().submit(key, Api.job(pool, "internals")).id();
         JobAttempt worker = gpu.next();
-        Map<String, Object> started = Map.of("forgeUrl", "http://10.20.30.40:7860", "pool", pool,
-                "workerVersion", "0.1.0-internal");
+        Map<String, Object> started =
+                Map.of("forgeUrl", "http://10.20.30.40:7860", "pool", pool, "workerVersion", "0.1.0-internal");
         // whatever a worker sends: what Forge reported, and technical details of the failure
-        Map<String, Object> failure = Map.of("seed", 1234, "sdModelName", "flux1-dev", "sampler", "Euler a",
-                "forgeVersion", "f2.0.1-internal", "forgeMillis", 4321, "httpStatus", 500,
-                "forgeError", "NansException", "forgeMessage", "NaNs in /opt/forge/modules/processing.py",
-                "exception", "java.lang.IllegalStateException", "addedByANewerWorker", "internal");
+        Map<String, Object> failure = Map.of(
+                "seed",
+                1234,
+                "sdModelName",
+                "flux1-dev",
+                "sampler",
+                "Euler a",
+                "forgeVersion",
+                "f2.0.1-internal",
+                "forgeMillis",
+                4321,
+                "httpStatus",
+                500,
+                "forgeError",
+                "NansException",
+                "forgeMessage",
+                "NaNs in /opt/forge/modules/processing.py",
+                "exception",
+                "java.lang.IllegalStateException",
+                "addedByANewerWorker",
+                "internal");
 
         JsonNode failedFrame;
         try (WsClient ws = WsClient.authenticated(port, key)) {
             ws.subscribe(id);
             ws.nextOfType("snapshot");
-            worker.publish(worker.running(started),
+            worker.publish(
+                    worker.running(started),
                     worker.failed(ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), failure));
             // both events merged (RUNNING may come second and only fill in its facts): the last version of the job
             long last = await().atMost(Duration.ofSeconds(10)).until(() -> versionWithBothEvents(id), v -> v > 0);
-            failedFrame = ws.next(f -> id.toString().equals(f.path("job").path("id").asString())
-                    && f.path("job").path("version").asLong() == last);
+            failedFrame =
+                    ws.next(f -> id.toString().equals(f.path("job").path("id").asString())
+                            && f.path("job").path("version").asLong() == last);
             ws.seen().forEach(f -> assertShowsNoInternals(f.toString()));
         }
         JsonNode job = api().get(key, "/api/v1/jobs/" + id).json();
@@ -149,16 +178,31 @@ class EventMergeIT extends IntegrationTestBase {
 
     /** The job's version once its RUNNING and FAILED events are both merged, else -1. */
     private long versionWithBothEvents(UUID id) {
-        Map<String, Object> job = jdbc.queryForMap("select status, metadata::text as metadata, version from job "
-                + "where id = ?", id);
+        Map<String, Object> job =
+                jdbc.queryForMap("select status, metadata::text as metadata, version from job " + "where id = ?", id);
         boolean both = "FAILED".equals(job.get("status")) && ((String) job.get("metadata")).contains("forgeUrl");
         return both ? ((Number) job.get("version")).longValue() : -1;
     }
 
     private static void assertShowsNoInternals(String json) {
-        assertThat(json).doesNotContain("gpu-internal-7f", "workerId", "forgeUrl", "10.20.30.40", "workerVersion",
-                "0.1.0-internal", "forgeVersion", "forgeMillis", "httpStatus", "forgeError", "NansException",
-                "forgeMessage", "/opt/forge", "exception", "java.lang", "addedByANewerWorker");
+        assertThat(json)
+                .doesNotContain(
+                        "gpu-internal-7f",
+                        "workerId",
+                        "forgeUrl",
+                        "10.20.30.40",
+                        "workerVersion",
+                        "0.1.0-internal",
+                        "forgeVersion",
+                        "forgeMillis",
+                        "httpStatus",
+                        "forgeError",
+                        "NansException",
+                        "forgeMessage",
+                        "/opt/forge",
+                        "exception",
+                        "java.lang",
+                        "addedByANewerWorker");
     }
 
     private static JsonNode poolOf(JsonNode queue, String pool) {
@@ -186,9 +230,13 @@ class EventMergeIT extends IntegrationTestBase {
         UUID next = api().submit(key, Api.job(pool, "next")).id();
         UUID waiting = api().submit(key, Api.job(pool, "waiting")).id();
 
-        JsonNode queue = await().atMost(Duration.ofSeconds(10)).until(() -> api().get(key, "/api/v1/queue").json(),
-                q -> poolOf(q, pool) != null && poolOf(q, pool).path("samples").asInt() == 2
-                        && poolOf(q, pool).get("running").asInt() == 1 && poolOf(q, pool).get("depth").asInt() == 2);
+        JsonNode queue = await().atMost(Duration.ofSeconds(10))
+                .until(
+                        () -> api().get(key, "/api/v1/queue").json(),
+                        q -> poolOf(q, pool) != null
+                                && poolOf(q, pool).path("samples").asInt() == 2
+                                && poolOf(q, pool).get("running").asInt() == 1
+                                && poolOf(q, pool).get("depth").asInt() == 2);
         JsonNode mine = poolOf(queue, pool);
         assertThat(busy.jobId()).isEqualTo(running);
         assertThat(assignedWorker(next)).as("the worker's lookahead").isEqualTo(gpu.id());
@@ -196,12 +244,18 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(mine.get("availableWorkers").asInt()).isEqualTo(1);
         assertThat(mine.get("pausedWorkers").asInt()).isZero();
         assertThat(mine.get("meanJobSeconds").asDouble()).isPositive();
-        assertThat(mine.get("own").get("queued").asInt()).as("waiting for a GPU").isEqualTo(1);
-        assertThat(mine.get("own").get("running").asInt()).as("holding the worker's two slots").isEqualTo(2);
+        assertThat(mine.get("own").get("queued").asInt())
+                .as("waiting for a GPU")
+                .isEqualTo(1);
+        assertThat(mine.get("own").get("running").asInt())
+                .as("holding the worker's two slots")
+                .isEqualTo(2);
         assertThat(mine.get("own").get("fairShare").asDouble()).isEqualTo(1.0);
         JsonNode job = api().get(key, "/api/v1/jobs/" + waiting).json();
         assertThat(job.get("position").asInt()).as("behind the assigned job").isEqualTo(2);
-        assertThat(job.get("eta")).as("position 2 with history and an available worker has an ETA").isNotNull();
+        assertThat(job.get("eta"))
+                .as("position 2 with history and an available worker has an ETA")
+                .isNotNull();
         assertThat(job.get("eta").get("seconds").asDouble()).isPositive();
         assertThat(api().get(null, "/api/v1/queue").status()).isEqualTo(401);
     }
@@ -214,8 +268,13 @@ class EventMergeIT extends IntegrationTestBase {
         UUID reference = api().submit(key, Api.job(pool, "in order")).id();
         java.time.Instant start = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
         JobAttempt inOrder = gpu.next().clockAt(start);
-        List<JobEvent> events = List.of(inOrder.running(), inOrder.progress(10), inOrder.progress(40),
-                inOrder.heartbeat(), inOrder.progress(80), inOrder.succeeded(1));
+        List<JobEvent> events = List.of(
+                inOrder.running(),
+                inOrder.progress(10),
+                inOrder.progress(40),
+                inOrder.heartbeat(),
+                inOrder.progress(80),
+                inOrder.succeeded(1));
         for (JobEvent event : events) {
             long before = version(reference);
             inOrder.publish(event);
@@ -229,8 +288,13 @@ class EventMergeIT extends IntegrationTestBase {
             UUID id = api().submit(key, Api.job(pool, "shuffled " + round)).id();
             JobAttempt shuffled = gpu.next().clockAt(start);
             assertThat(shuffled.jobId()).isEqualTo(id);
-            List<JobEvent> same = List.of(shuffled.running(), shuffled.progress(10), shuffled.progress(40),
-                    shuffled.heartbeat(), shuffled.progress(80), shuffled.succeeded(1));
+            List<JobEvent> same = List.of(
+                    shuffled.running(),
+                    shuffled.progress(10),
+                    shuffled.progress(40),
+                    shuffled.heartbeat(),
+                    shuffled.progress(80),
+                    shuffled.succeeded(1));
             List<JobEvent> delivery = new ArrayList<>(same);
             delivery.addAll(same);
             delivery.add(same.get(0));
@@ -238,11 +302,14 @@ class EventMergeIT extends IntegrationTestBase {
 
             shuffled.publish(delivery);
 
-            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(row(id)).isEqualTo(expected));
-            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(3))
+            await().atMost(Duration.ofSeconds(10))
+                    .untilAsserted(() -> assertThat(row(id)).isEqualTo(expected));
+            await().during(Duration.ofMillis(300))
+                    .atMost(Duration.ofSeconds(3))
                     .untilAsserted(() -> assertThat(row(id)).isEqualTo(expected));
         }
-        assertThat(counter("gpu.gateway.events.rejected", "reason", "duplicate")).isPositive();
+        assertThat(counter("gpu.gateway.events.rejected", "reason", "duplicate"))
+                .isPositive();
     }
 
     @Test
@@ -253,8 +320,8 @@ class EventMergeIT extends IntegrationTestBase {
         UUID id = api().submit(key, Api.job(pool, "will fail")).id();
         JobAttempt worker = gpu.next();
         worker.publish(worker.running(), worker.failed(ErrorCode.FORGE_OUT_OF_MEMORY));
-        JsonNode failed = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
-                j -> "FAILED".equals(j.get("status").asString()));
+        JsonNode failed = await().atMost(Duration.ofSeconds(10))
+                .until(() -> job(key, id), j -> "FAILED".equals(j.get("status").asString()));
         double terminalBefore = counter("gpu.gateway.events.rejected", "reason", "terminal");
         long versionBefore = version(id);
 
@@ -263,7 +330,8 @@ class EventMergeIT extends IntegrationTestBase {
         await().atMost(Duration.ofSeconds(10))
                 .until(() -> counter("gpu.gateway.events.rejected", "reason", "terminal") >= terminalBefore + 2);
         assertThat(failed.get("error").get("code").asString()).isEqualTo("FORGE_OUT_OF_MEMORY");
-        assertThat(failed.get("error").get("message").asString()).isEqualTo(ErrorCode.FORGE_OUT_OF_MEMORY.defaultMessage());
+        assertThat(failed.get("error").get("message").asString())
+                .isEqualTo(ErrorCode.FORGE_OUT_OF_MEMORY.defaultMessage());
         assertThat(failed.get("error").get("retryable").asBoolean()).isTrue();
         assertThat(version(id)).isEqualTo(versionBefore);
         assertThat(job(key, id).get("status").asString()).isEqualTo("FAILED");
@@ -281,13 +349,18 @@ class EventMergeIT extends IntegrationTestBase {
         UUID id = api().submit(key, Api.job(pool, "given back")).id();
         JobAttempt attempt1 = first.next();
         attempt1.publish(attempt1.running(), attempt1.progress(30));
-        await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id).get("progress").asInt() == 30);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> job(key, id).get("progress").asInt() == 30);
         // as the real worker when its Forge fails: it pauses, then gives the job back
         first.pause();
-        await().atMost(Duration.ofSeconds(10)).until(() -> !fleet.isAvailable(fleet.get(first.id()).orElseThrow()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> !fleet.isAvailable(fleet.get(first.id()).orElseThrow()));
         attempt1.publish(attempt1.requeued());
-        JsonNode requeued = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
-                j -> "QUEUED".equals(j.get("status").asString()) && j.get("progress").asInt() == 0);
+        JsonNode requeued = await().atMost(Duration.ofSeconds(10))
+                .until(
+                        () -> job(key, id),
+                        j -> "QUEUED".equals(j.get("status").asString())
+                                && j.get("progress").asInt() == 0);
         assertThat(requeued.get("attempt").asInt()).isEqualTo(1);
         assertThat(requeued.get("position").asInt()).isEqualTo(1);
         assertThat(assignedWorker(id)).as("given back: no worker holds it").isNull();
@@ -297,7 +370,8 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(attempt2.jobId()).isEqualTo(id);
         assertThat(attempt2.attempt()).isEqualTo(2);
         attempt2.publish(attempt2.running(), attempt2.progress(60));
-        await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id).get("progress").asInt() == 60);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> job(key, id).get("progress").asInt() == 60);
         double staleBefore = rejected("stale-attempt");
         long versionBefore = version(id);
 
@@ -306,14 +380,24 @@ class EventMergeIT extends IntegrationTestBase {
         await().atMost(Duration.ofSeconds(10)).until(() -> rejected("stale-attempt") > staleBefore);
         assertThat(version(id)).isEqualTo(versionBefore);
         attempt2.publish(attempt2.succeeded(1));
-        JsonNode done = await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id),
-                j -> "SUCCEEDED".equals(j.get("status").asString()));
+        JsonNode done = await().atMost(Duration.ofSeconds(10))
+                .until(
+                        () -> job(key, id),
+                        j -> "SUCCEEDED".equals(j.get("status").asString()));
         assertThat(done.get("attempt").asInt()).isEqualTo(2);
         assertThat(row(id).get("worker_id")).isEqualTo(second.id());
-        assertThat(jdbc.queryForList("select from_status || '>' || to_status || '#' || attempt from job_state_history "
-                + "where job_id = ? and from_status is not null order by id", String.class, id))
-                .containsExactly("QUEUED>QUEUED#1", "QUEUED>RUNNING#1", "RUNNING>QUEUED#1", "QUEUED>QUEUED#2",
-                        "QUEUED>RUNNING#2", "RUNNING>SUCCEEDED#2");
+        assertThat(jdbc.queryForList(
+                        "select from_status || '>' || to_status || '#' || attempt from job_state_history "
+                                + "where job_id = ? and from_status is not null order by id",
+                        String.class,
+                        id))
+                .containsExactly(
+                        "QUEUED>QUEUED#1",
+                        "QUEUED>RUNNING#1",
+                        "RUNNING>QUEUED#1",
+                        "QUEUED>QUEUED#2",
+                        "QUEUED>RUNNING#2",
+                        "RUNNING>SUCCEEDED#2");
     }
 
     @Test
@@ -324,7 +408,8 @@ class EventMergeIT extends IntegrationTestBase {
         UUID id = api().submit(key, Api.job(pool, "outlived its worker")).id();
         JobAttempt old = lost.next();
         old.publish(old.running(), old.progress(20));
-        await().atMost(Duration.ofSeconds(10)).until(() -> "RUNNING".equals(job(key, id).get("status").asString()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> "RUNNING".equals(job(key, id).get("status").asString()));
 
         lost.stopAnnouncing();
         await().atMost(Duration.ofSeconds(15)).until(() -> assignedWorker(id) == null);
@@ -336,14 +421,15 @@ class EventMergeIT extends IntegrationTestBase {
         JsonNode waiting = job(key, id);
         assertThat(waiting.get("status").asString()).isEqualTo("QUEUED");
         assertThat(waiting.has("images")).isFalse();
-        assertThat(history(id)).anyMatch(h -> h.startsWith("RUNNING>QUEUED#1@" + lost.id() + ": worker "
-                + lost.id() + " lost"));
+        assertThat(history(id))
+                .anyMatch(h -> h.startsWith("RUNNING>QUEUED#1@" + lost.id() + ": worker " + lost.id() + " lost"));
 
         TestWorker other = worker(pool);
         JobAttempt now = other.next();
         assertThat(now.attempt()).isEqualTo(2);
         now.publish(now.running(), now.succeeded(2));
-        await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(job(key, id).get("status").asString()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> "SUCCEEDED".equals(job(key, id).get("status").asString()));
         String tap = BROKER.controlTap();
         double staleBefore = rejected("stale-attempt");
         double redundantBefore = counter("gpu.gateway.jobs.redundant.attempts", null, null);
@@ -358,12 +444,16 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(stop.attempt()).as("only the old attempt").isEqualTo(1);
         assertThat(stop.workerId()).as("only on the old worker").isEqualTo(lost.id());
         await().atMost(Duration.ofSeconds(10)).until(() -> rejected("stale-attempt") >= staleBefore + 2);
-        assertThat(BROKER.take(tap)).as("one command per redundant start, not one per event").isNull();
+        assertThat(BROKER.take(tap))
+                .as("one command per redundant start, not one per event")
+                .isNull();
         assertThat(counter("gpu.gateway.jobs.redundant.attempts", null, null)).isEqualTo(redundantBefore + 1);
         JsonNode done = job(key, id);
         assertThat(done.get("status").asString()).isEqualTo("SUCCEEDED");
         assertThat(done.get("attempt").asInt()).isEqualTo(2);
-        assertThat(done.get("images")).as("the outcome of the current assignment").hasSize(2);
+        assertThat(done.get("images"))
+                .as("the outcome of the current assignment")
+                .hasSize(2);
         assertThat(row(id).get("worker_id")).isEqualTo(other.id());
         assertThat(row(id).get("image_rows")).isEqualTo(2L);
     }
@@ -376,7 +466,8 @@ class EventMergeIT extends IntegrationTestBase {
         UUID id = api().submit(key, Api.job(pool, "one assignment")).id();
         JobAttempt current = gpu.next();
         current.publish(current.running(), current.progress(10));
-        await().atMost(Duration.ofSeconds(10)).until(() -> job(key, id).get("progress").asInt() == 10);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> job(key, id).get("progress").asInt() == 10);
         double unknownBefore = rejected("unknown-assignment");
         long versionBefore = version(id);
         JobAttempt invented = BROKER.attempt(gpu.id(), id, current.attempt() + 1);
@@ -385,10 +476,13 @@ class EventMergeIT extends IntegrationTestBase {
 
         await().atMost(Duration.ofSeconds(10)).until(() -> rejected("unknown-assignment") >= unknownBefore + 3);
         assertThat(version(id)).isEqualTo(versionBefore);
-        assertThat(assignment(id)).containsEntry("status", "RUNNING").containsEntry("attempt", 1)
+        assertThat(assignment(id))
+                .containsEntry("status", "RUNNING")
+                .containsEntry("attempt", 1)
                 .containsEntry("assigned_worker", gpu.id());
         current.publish(current.succeeded(1));
-        await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(job(key, id).get("status").asString()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> "SUCCEEDED".equals(job(key, id).get("status").asString()));
     }
 
     @Test
@@ -400,8 +494,8 @@ class EventMergeIT extends IntegrationTestBase {
         ghost.publish(ghost.running());
         BROKER.channel().basicPublish(Topology.EVENTS_EXCHANGE, "job.running", null, "{not json".getBytes());
 
-        await().atMost(Duration.ofSeconds(10)).until(() ->
-                counter("gpu.gateway.events.rejected", "reason", "unknown-job") > unknownBefore
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> counter("gpu.gateway.events.rejected", "reason", "unknown-job") > unknownBefore
                         && counter("gpu.gateway.events.rejected", "reason", "unreadable") > unreadableBefore);
     }
 
@@ -418,7 +512,8 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(cancelled.json().get("status").asString()).isEqualTo("CANCELLED");
         assertThat(cancelled.json().get("cancelRequested").asBoolean()).isTrue();
         assertThat(again.status()).isEqualTo(200);
-        assertThat(again.json().get("version").asLong()).isEqualTo(cancelled.json().get("version").asLong());
+        assertThat(again.json().get("version").asLong())
+                .isEqualTo(cancelled.json().get("version").asLong());
         GetResponse command = await().atMost(Duration.ofSeconds(10)).until(() -> BROKER.take(tap), m -> m != null);
         CancelJobCommand cancel = JobAttempt.WIRE.readValue(command.getBody(), CancelJobCommand.class);
         assertThat(cancel.jobId()).isEqualTo(id);
@@ -444,7 +539,10 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(cancelled.json().get("status").asString()).isEqualTo("CANCELLED");
         assertThat(assignedWorker(id)).as("its slot is free at once").isNull();
         GetResponse ownersCancel = await().atMost(Duration.ofSeconds(10)).until(() -> BROKER.take(tap), m -> m != null);
-        assertThat(JobAttempt.WIRE.readValue(ownersCancel.getBody(), CancelJobCommand.class).isOwnersCancel()).isTrue();
+        assertThat(JobAttempt.WIRE
+                        .readValue(ownersCancel.getBody(), CancelJobCommand.class)
+                        .isOwnersCancel())
+                .isTrue();
 
         // a worker that missed the cancel starts the job when its message comes up
         first.publish(first.succeeded(1));
@@ -461,7 +559,8 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(command.isOwnersCancel()).isFalse();
         missed.publish(missed.cancelled());
         assertThat(job(key, id).get("status").asString()).isEqualTo("CANCELLED");
-        assertThat(job(key, id).get("version").asLong()).isEqualTo(cancelled.json().get("version").asLong());
+        assertThat(job(key, id).get("version").asLong())
+                .isEqualTo(cancelled.json().get("version").asLong());
     }
 
     @Test
@@ -472,7 +571,8 @@ class EventMergeIT extends IntegrationTestBase {
         UUID id = api().submit(key, Api.job(pool, "running cancel")).id();
         JobAttempt worker = gpu.next();
         worker.publish(worker.running());
-        await().atMost(Duration.ofSeconds(10)).until(() -> "RUNNING".equals(job(key, id).get("status").asString()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> "RUNNING".equals(job(key, id).get("status").asString()));
         String tap = BROKER.controlTap();
 
         Api.Response pending = api().delete(key, "/api/v1/jobs/" + id);
@@ -483,13 +583,19 @@ class EventMergeIT extends IntegrationTestBase {
         assertThat(pending.json().get("cancelRequested").asBoolean()).isTrue();
         assertThat(stillPending.status()).isEqualTo(202);
         GetResponse command = await().atMost(Duration.ofSeconds(10)).until(() -> BROKER.take(tap), m -> m != null);
-        assertThat(JobAttempt.WIRE.readValue(command.getBody(), CancelJobCommand.class).jobId()).isEqualTo(id);
-        assertThat(jdbc.queryForObject("select count(*) from outbox where job_id = ? and kind = 'CANCEL'", Long.class, id))
-                .as("one command, however often the owner asks").isEqualTo(1L);
+        assertThat(JobAttempt.WIRE
+                        .readValue(command.getBody(), CancelJobCommand.class)
+                        .jobId())
+                .isEqualTo(id);
+        assertThat(jdbc.queryForObject(
+                        "select count(*) from outbox where job_id = ? and kind = 'CANCEL'", Long.class, id))
+                .as("one command, however often the owner asks")
+                .isEqualTo(1L);
 
         worker.publish(worker.cancelled());
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> "CANCELLED".equals(job(key, id).get("status").asString()));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> "CANCELLED".equals(job(key, id).get("status").asString()));
         Api.Response done = api().delete(key, "/api/v1/jobs/" + id);
         assertThat(done.status()).isEqualTo(200);
         assertThat(done.json().get("status").asString()).isEqualTo("CANCELLED");

@@ -3,11 +3,10 @@ package io.forgequeue.gateway;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
-import org.springframework.boot.builder.SpringApplicationBuilder;
-import org.springframework.context.ConfigurableApplicationContext;
-
 import java.util.ArrayList;
 import java.util.List;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
 
 /** Starts extra gateway instances (own Spring contexts, random ports) against a given broker and database. */
 final class Gateways {
@@ -29,8 +28,7 @@ final class Gateways {
     /** A low-priority job competes as normal after this wait (tests of the promotion wait this long). */
     static final String LOW_PRIORITY_MAX_WAIT = "gateway.scheduler.low-priority-max-wait=8s";
 
-    private Gateways() {
-    }
+    private Gateways() {}
 
     static ConfigurableApplicationContext start(RabbitEndpoint rabbit, PostgresEndpoint db, String... properties) {
         List<String> args = new ArrayList<>();

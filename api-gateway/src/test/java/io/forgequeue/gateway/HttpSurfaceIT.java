@@ -1,11 +1,10 @@
 package io.forgequeue.gateway;
 
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.JsonNode;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Issue 19, the HTTP surface of a gateway with its default settings: the actuator lives on the management port only,
@@ -16,13 +15,21 @@ class HttpSurfaceIT extends IntegrationTestBase {
 
     @Test
     void servesTheActuatorOnlyOnTheManagementPortNeverOnThePublicOne() {
-        for (String path : List.of("/actuator", "/actuator/health", "/actuator/health/readiness",
-                "/actuator/prometheus", "/actuator/metrics", "/actuator/info")) {
-            assertThat(api().get(null, path).status()).as("public port %s", path).isEqualTo(404);
+        for (String path : List.of(
+                "/actuator",
+                "/actuator/health",
+                "/actuator/health/readiness",
+                "/actuator/prometheus",
+                "/actuator/metrics",
+                "/actuator/info")) {
+            assertThat(api().get(null, path).status())
+                    .as("public port %s", path)
+                    .isEqualTo(404);
         }
 
         assertThat(managementPort).isNotEqualTo(port);
-        assertThat(management().get(null, "/actuator/health/readiness").status()).isEqualTo(200);
+        assertThat(management().get(null, "/actuator/health/readiness").status())
+                .isEqualTo(200);
         assertThat(management().get(null, "/actuator/health/liveness").status()).isEqualTo(200);
         assertThat(management().get(null, "/actuator/prometheus").text()).contains("gpu_gateway_jobs_by_state");
     }
@@ -31,8 +38,10 @@ class HttpSurfaceIT extends IntegrationTestBase {
     void showsHealthComponentsButNeverTheirDetails() {
         JsonNode health = management().get(null, "/actuator/health").json();
 
-        assertThat(health.path("components").path("db").path("status").asString()).isEqualTo("UP");
-        assertThat(health.path("components").path("db").has("details")).as("db details (database, validation query)")
+        assertThat(health.path("components").path("db").path("status").asString())
+                .isEqualTo("UP");
+        assertThat(health.path("components").path("db").has("details"))
+                .as("db details (database, validation query)")
                 .isFalse();
         assertThat(health.toString()).doesNotContain("jdbc:").doesNotContain("PostgreSQL");
     }
@@ -40,16 +49,27 @@ class HttpSurfaceIT extends IntegrationTestBase {
     @Test
     void everyAnswerCarriesTheSecurityHeadersAndAContentSecurityPolicyWithoutInlineScriptsOrStyles() {
         String key = newKey();
-        List<Api.Response> answers = List.of(api().get(null, "/"), api().get(null, "/app.js"),
-                api().get(null, "/app.css"), api().get(key, "/api/v1/queue"), api().get(null, "/api/v1/queue"),
+        List<Api.Response> answers = List.of(
+                api().get(null, "/"),
+                api().get(null, "/app.js"),
+                api().get(null, "/app.css"),
+                api().get(key, "/api/v1/queue"),
+                api().get(null, "/api/v1/queue"),
                 api().get(null, "/no-such-page"));
 
         for (Api.Response answer : answers) {
             String what = answer.raw().request().uri().getPath() + " (" + answer.status() + ")";
-            assertThat(answer.header("Content-Security-Policy")).as("CSP of %s", what)
-                    .contains("default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                            "object-src 'none'", "base-uri 'none'")
-                    .doesNotContain("unsafe-inline").doesNotContain("unsafe-eval");
+            assertThat(answer.header("Content-Security-Policy"))
+                    .as("CSP of %s", what)
+                    .contains(
+                            "default-src 'none'",
+                            "script-src 'self'",
+                            "style-src 'self'",
+                            "frame-ancestors 'none'",
+                            "object-src 'none'",
+                            "base-uri 'none'")
+                    .doesNotContain("unsafe-inline")
+                    .doesNotContain("unsafe-eval");
             assertThat(answer.header("X-Content-Type-Options")).as("%s", what).isEqualTo("nosniff");
             assertThat(answer.header("X-Frame-Options")).as("%s", what).isEqualTo("DENY");
             assertThat(answer.header("Referrer-Policy")).as("%s", what).isEqualTo("no-referrer");
@@ -62,7 +82,8 @@ class HttpSurfaceIT extends IntegrationTestBase {
     void theWebPageHasNoInlineScriptStyleOrEventHandlerTheContentSecurityPolicyWouldBlock() {
         String page = api().get(null, "/").text();
 
-        assertThat(page).containsPattern("<script src=\"[^\"]+\"></script>")
+        assertThat(page)
+                .containsPattern("<script src=\"[^\"]+\"></script>")
                 .doesNotContainPattern("<script(?![^>]*\\bsrc=)[^>]*>")
                 .doesNotContainPattern("<style")
                 .doesNotContainPattern("\\sstyle=")
@@ -74,9 +95,18 @@ class HttpSurfaceIT extends IntegrationTestBase {
     void corsIsOffByDefaultNoOriginMayCallTheApiFromABrowser() {
         String key = newKey();
 
-        Api.Response preflight = api().send(null, "OPTIONS", "/api/v1/jobs", null, "application/json", "Origin",
-                "https://evil.example", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers",
-                "authorization,content-type");
+        Api.Response preflight = api().send(
+                        null,
+                        "OPTIONS",
+                        "/api/v1/jobs",
+                        null,
+                        "application/json",
+                        "Origin",
+                        "https://evil.example",
+                        "Access-Control-Request-Method",
+                        "POST",
+                        "Access-Control-Request-Headers",
+                        "authorization,content-type");
         Api.Response get = api().get(key, "/api/v1/queue", "Origin", "https://evil.example");
 
         assertThat(preflight.header("Access-Control-Allow-Origin")).isNull();

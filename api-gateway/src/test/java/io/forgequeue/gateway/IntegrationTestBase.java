@@ -1,5 +1,8 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
@@ -7,6 +10,11 @@ import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -16,15 +24,6 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-
 /**
  * One gateway context (real RabbitMQ virtual host, real PostgreSQL database) shared by every integration test
  * class that extends this: Spring caches it, so it starts once per test JVM. Tests isolate themselves by using
@@ -32,20 +31,23 @@ import static org.awaitility.Awaitility.await;
  * handed out by this gateway's scheduler (it is the only gateway on its database, so it leads) to the
  * {@link TestWorker}s a test starts in its pool; they are stopped after each test.
  */
-@SpringBootTest(classes = GatewayApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@SpringBootTest(
+        classes = GatewayApplication.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
-                "gateway.instance-id=it-shared",
-                "gateway.quotas.max-queued=100",
-                "gateway.jobs.samplers=Euler a,DPM++ 2M",
-                "gateway.websocket.auth-timeout=1s",
-                "gateway.websocket.position-debounce=50ms",
-                "gateway.outbox.sweep-interval=200ms",
-                "gateway.queue.refresh-interval=200ms",
-                "gateway.web.max-body-bytes=65536",
-                Gateways.PRESENCE_TIMEOUT,
-                Gateways.SCHEDULER_TICK,
-                Gateways.LOST_MESSAGE_GRACE,
-                Gateways.LOW_PRIORITY_MAX_WAIT})
+            "gateway.instance-id=it-shared",
+            "gateway.quotas.max-queued=100",
+            "gateway.jobs.samplers=Euler a,DPM++ 2M",
+            "gateway.websocket.auth-timeout=1s",
+            "gateway.websocket.position-debounce=50ms",
+            "gateway.outbox.sweep-interval=200ms",
+            "gateway.queue.refresh-interval=200ms",
+            "gateway.web.max-body-bytes=65536",
+            Gateways.PRESENCE_TIMEOUT,
+            Gateways.SCHEDULER_TICK,
+            Gateways.LOST_MESSAGE_GRACE,
+            Gateways.LOW_PRIORITY_MAX_WAIT
+        })
 abstract class IntegrationTestBase {
 
     static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("gateway-it");
@@ -154,7 +156,9 @@ abstract class IntegrationTestBase {
     }
 
     double counter(String name, String tag, String value) {
-        var counter = tag == null ? meters.find(name).counter() : meters.find(name).tag(tag, value).counter();
+        var counter = tag == null
+                ? meters.find(name).counter()
+                : meters.find(name).tag(tag, value).counter();
         return counter == null ? 0 : counter.count();
     }
 

@@ -18,8 +18,6 @@ import io.forgequeue.model.JobStarted;
 import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.model.Topology;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.io.IOException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -29,6 +27,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * One assignment {@code (job, attempt, worker)} as a worker reports it: builds the events of that attempt with
@@ -40,7 +39,8 @@ import java.util.function.Consumer;
 final class JobAttempt {
 
     static final JsonMapper WIRE = JsonMapper.builder()
-            .changeDefaultPropertyInclusion(i -> i.withValueInclusion(JsonInclude.Include.NON_NULL)).build();
+            .changeDefaultPropertyInclusion(i -> i.withValueInclusion(JsonInclude.Include.NON_NULL))
+            .build();
     static final byte[] PNG = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
 
     private final Consumer<List<JobEvent>> publisher;
@@ -57,8 +57,12 @@ final class JobAttempt {
     private Instant clock = Instant.now().truncatedTo(ChronoUnit.MILLIS);
 
     /** Events of a received job message; {@code settle} acks the message (the worker takes its next one). */
-    JobAttempt(JobMessage message, AMQP.BasicProperties properties, Consumer<List<JobEvent>> publisher,
-               Consumer<JobPreview> previewPublisher, Runnable settle) {
+    JobAttempt(
+            JobMessage message,
+            AMQP.BasicProperties properties,
+            Consumer<List<JobEvent>> publisher,
+            Consumer<JobPreview> previewPublisher,
+            Runnable settle) {
         this.publisher = publisher;
         this.previewPublisher = previewPublisher;
         this.workerId = message.workerId();
@@ -83,7 +87,7 @@ final class JobAttempt {
         this.attempt = attempt;
         this.message = null;
         this.properties = null;
-        this.settle = () -> { };
+        this.settle = () -> {};
     }
 
     UUID jobId() {
@@ -142,7 +146,13 @@ final class JobAttempt {
             data[data.length - 1] = (byte) ('0' + i);
             list.add(new GeneratedImage(i, 42 + i, "image/png", 512, 512, data));
         }
-        return new JobSucceeded(jobId, attempt, workerId, ++seq, tick(), list,
+        return new JobSucceeded(
+                jobId,
+                attempt,
+                workerId,
+                ++seq,
+                tick(),
+                list,
                 Map.of("seed", 42, "worker", Map.of("forgeMillis", 1234)));
     }
 
@@ -219,10 +229,13 @@ final class JobAttempt {
                 channel.confirmSelect();
                 for (JobEvent event : events) {
                     AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                            .contentType(Contract.CONTENT_TYPE).deliveryMode(2).userId(user)
-                            .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
-                    channel.basicPublish(Topology.EVENTS_EXCHANGE, event.routingKey(), true, props,
-                            WIRE.writeValueAsBytes(event));
+                            .contentType(Contract.CONTENT_TYPE)
+                            .deliveryMode(2)
+                            .userId(user)
+                            .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION))
+                            .build();
+                    channel.basicPublish(
+                            Topology.EVENTS_EXCHANGE, event.routingKey(), true, props, WIRE.writeValueAsBytes(event));
                 }
                 channel.waitForConfirmsOrDie(10_000);
             }
@@ -242,8 +255,11 @@ final class JobAttempt {
     static void publishPreview(Channel channel, String user, JobPreview preview) {
         try {
             synchronized (channel) {
-                channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.PREVIEW_ROUTING_KEY,
-                        new AMQP.BasicProperties.Builder().userId(user).build(), WIRE.writeValueAsBytes(preview));
+                channel.basicPublish(
+                        Topology.EVENTS_EXCHANGE,
+                        Topology.PREVIEW_ROUTING_KEY,
+                        new AMQP.BasicProperties.Builder().userId(user).build(),
+                        WIRE.writeValueAsBytes(preview));
             }
         } catch (IOException e) {
             throw new IllegalStateException(e);

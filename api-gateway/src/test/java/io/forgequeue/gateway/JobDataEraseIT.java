@@ -1,5 +1,8 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
@@ -23,18 +26,6 @@ import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,9 +42,17 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Issue 19, the erase API: {@code DELETE /api/v1/jobs/{id}/data} deletes a finished job's images and blanks its
@@ -63,12 +62,15 @@ import static org.awaitility.Awaitility.await;
  * (announces itself READY, takes jobs from its own queue one at a time, publishes the events of the assignment it
  * was given).
  */
-@SpringBootTest(classes = GatewayApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@SpringBootTest(
+        classes = GatewayApplication.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
-                "gateway.instance-id=it-erase",
-                "gateway.outbox.sweep-interval=200ms",
-                "gateway.retention.interval=1h",
-                "gateway.retention.stats-interval=1h"})
+            "gateway.instance-id=it-erase",
+            "gateway.outbox.sweep-interval=200ms",
+            "gateway.retention.interval=1h",
+            "gateway.retention.stats-interval=1h"
+        })
 class JobDataEraseIT {
 
     static final String POOL = "erase";
@@ -129,8 +131,10 @@ class JobDataEraseIT {
         JsonNode tombstone = erased.json();
         assertThat(tombstone.get("id").asString()).isEqualTo(id.toString());
         assertThat(tombstone.get("status").asString()).isEqualTo("SUCCEEDED");
-        assertThat(tombstone.get("ticket").asLong()).isEqualTo(done.get("ticket").asLong());
-        assertThat(tombstone.get("version").asLong()).isGreaterThan(done.get("version").asLong());
+        assertThat(tombstone.get("ticket").asLong())
+                .isEqualTo(done.get("ticket").asLong());
+        assertThat(tombstone.get("version").asLong())
+                .isGreaterThan(done.get("version").asLong());
         assertThat(tombstone.get("spec").get("prompt").asString()).isEmpty();
         assertThat(tombstone.get("spec").get("negativePrompt").asString()).isEmpty();
         assertThat(tombstone.get("spec").get("width").asInt()).isEqualTo(512);
@@ -141,15 +145,20 @@ class JobDataEraseIT {
         assertThat(tombstone.get("metadata").get("seed").asInt()).isEqualTo(42);
         assertThat(api().get(key, "/api/v1/jobs/" + id).json()).isEqualTo(tombstone);
         assertThat(api().get(key, "/api/v1/jobs/" + id + "/images/0").status()).isEqualTo(404);
-        assertThat(jdbc.queryForObject("select count(*) from job_image where job_id = ?", Long.class, id)).isZero();
+        assertThat(jdbc.queryForObject("select count(*) from job_image where job_id = ?", Long.class, id))
+                .isZero();
         assertThat(jdbc.queryForObject("select spec::text from job where id = ?", String.class, id))
-                .doesNotContain("secret").doesNotContain("blurry");
+                .doesNotContain("secret")
+                .doesNotContain("blurry");
         assertThat(jdbc.queryForObject("select metadata::text from job where id = ?", String.class, id))
-                .doesNotContain("secret").doesNotContain("parameters");
+                .doesNotContain("secret")
+                .doesNotContain("parameters");
         assertThat(jdbc.queryForObject("select count(*) from idempotency_key where job_id = ?", Long.class, id))
-                .as("the stored hash of the request is one of the prompt").isZero();
+                .as("the stored hash of the request is one of the prompt")
+                .isZero();
         assertThat(jdbc.queryForObject("select count(*) from job_state_history where job_id = ?", Long.class, id))
-                .as("the history stays").isGreaterThanOrEqualTo(3);
+                .as("the history stays")
+                .isGreaterThanOrEqualTo(3);
         assertThat(erased("jobs") - jobsBefore).isEqualTo(1);
         assertThat(erased("images") - imagesBefore).isEqualTo(2);
         assertThat(erased("bytes") - bytesBefore).isEqualTo(bytes).isPositive();
@@ -157,7 +166,8 @@ class JobDataEraseIT {
         assertThat(other.get("spec").get("prompt").asString()).isEqualTo("a lighthouse nobody erases");
         assertThat(other.has("dataErased")).isFalse();
         assertThat(other.get("images")).hasSize(2);
-        assertThat(api().get(key, "/api/v1/jobs/" + kept + "/images/1").status()).isEqualTo(200);
+        assertThat(api().get(key, "/api/v1/jobs/" + kept + "/images/1").status())
+                .isEqualTo(200);
     }
 
     @Test
@@ -184,7 +194,11 @@ class JobDataEraseIT {
 
         assertThat(refused.status()).isEqualTo(404);
         assertThat(refused.json().get("code").asString()).isEqualTo("job-not-found");
-        assertThat(api().get(owner, "/api/v1/jobs/" + id).json().get("spec").get("prompt").asString())
+        assertThat(api().get(owner, "/api/v1/jobs/" + id)
+                        .json()
+                        .get("spec")
+                        .get("prompt")
+                        .asString())
                 .isEqualTo("a lighthouse that is not yours");
         assertThat(jdbc.queryForObject("select count(*) from job_image where job_id = ?", Long.class, id))
                 .isEqualTo(2);
@@ -193,7 +207,8 @@ class JobDataEraseIT {
     @Test
     void refusesToEraseAJobThatIsNotFinishedAndErasesItOnceItIsCancelled() {
         String key = newKey();
-        UUID waiting = api().submit(key, job("nobody runs this secret", "no-worker-pool")).id();
+        UUID waiting = api().submit(key, job("nobody runs this secret", "no-worker-pool"))
+                .id();
         UUID running = api().submit(key, job("hold: a long secret")).id();
         awaitStatus(key, running, "RUNNING");
 
@@ -206,7 +221,11 @@ class JobDataEraseIT {
         assertThat(runningRefused.status()).isEqualTo(409);
         assertThat(runningRefused.json().get("status").asString()).isEqualTo("RUNNING");
         assertThat(runningRefused.json().get("detail").asString()).contains("Cancel it first");
-        assertThat(api().get(key, "/api/v1/jobs/" + running).json().get("spec").get("prompt").asString())
+        assertThat(api().get(key, "/api/v1/jobs/" + running)
+                        .json()
+                        .get("spec")
+                        .get("prompt")
+                        .asString())
                 .isEqualTo("hold: a long secret");
 
         assertThat(api().delete(key, "/api/v1/jobs/" + waiting).status()).isEqualTo(200);
@@ -229,8 +248,9 @@ class JobDataEraseIT {
         assertThat(failed.get("error").get("message").asString()).contains("a secret forge refuses");
         // the attempt's RUNNING may be merged after its outcome (a late event only adds startedAt): wait for it, so
         // the view compared below is not changed by it
-        await().atMost(WAIT).until(() -> jdbc.queryForObject("select started_at is not null from job where id = ?",
-                Boolean.class, id));
+        await().atMost(WAIT)
+                .until(() ->
+                        jdbc.queryForObject("select started_at is not null from job where id = ?", Boolean.class, id));
         assertThat(jdbc.queryForObject("select metadata ->> 'forgeMessage' from job where id = ?", String.class, id))
                 .contains("a secret forge refuses");
 
@@ -238,15 +258,20 @@ class JobDataEraseIT {
         double duplicatesBefore = counter("gpu.gateway.events.rejected", "reason", "duplicate")
                 + counter("gpu.gateway.events.merged", "outcome", "late");
         worker.publishAgain(id);
-        await().atMost(WAIT).until(() -> counter("gpu.gateway.events.rejected", "reason", "duplicate")
-                + counter("gpu.gateway.events.merged", "outcome", "late") > duplicatesBefore);
+        await().atMost(WAIT)
+                .until(() -> counter("gpu.gateway.events.rejected", "reason", "duplicate")
+                                + counter("gpu.gateway.events.merged", "outcome", "late")
+                        > duplicatesBefore);
 
         assertThat(erased.get("error").get("code").asString()).isEqualTo("FORGE_REJECTED");
-        assertThat(erased.get("error").get("message").asString())
-                .isEqualTo(ErrorCode.FORGE_REJECTED.defaultMessage());
+        assertThat(erased.get("error").get("message").asString()).isEqualTo(ErrorCode.FORGE_REJECTED.defaultMessage());
         String metadata = jdbc.queryForObject("select metadata::text from job where id = ?", String.class, id);
-        assertThat(metadata).doesNotContain("secret").doesNotContain("forgeMessage").contains("httpStatus");
-        assertThat(jdbc.queryForObject("select error_message from job where id = ?", String.class, id)).isNull();
+        assertThat(metadata)
+                .doesNotContain("secret")
+                .doesNotContain("forgeMessage")
+                .contains("httpStatus");
+        assertThat(jdbc.queryForObject("select error_message from job where id = ?", String.class, id))
+                .isNull();
         assertThat(api().get(key, "/api/v1/jobs/" + id).json()).isEqualTo(erased);
     }
 
@@ -256,7 +281,9 @@ class JobDataEraseIT {
 
         JsonNode erase = doc.get("paths").get("/api/v1/jobs/{id}/data").get("delete");
         assertThat(erase.get("summary").asString()).isEqualTo("Erase a finished job's prompt and images");
-        assertThat(erase.get("description").asString()).contains("tombstone").contains("Idempotent")
+        assertThat(erase.get("description").asString())
+                .contains("tombstone")
+                .contains("Idempotent")
                 .contains("gateway.retention.after");
         assertThat(erase.get("responses").propertyNames()).contains("200", "401", "404", "409");
         assertThat(doc.toString()).contains("dataErased");
@@ -291,8 +318,10 @@ class JobDataEraseIT {
     }
 
     private JsonNode awaitStatus(String key, UUID id, String status) {
-        return await().atMost(WAIT).pollInterval(Duration.ofMillis(100))
-                .until(() -> api().get(key, "/api/v1/jobs/" + id).json(),
+        return await().atMost(WAIT)
+                .pollInterval(Duration.ofMillis(100))
+                .until(
+                        () -> api().get(key, "/api/v1/jobs/" + id).json(),
                         j -> status.equals(j.get("status").asString()));
     }
 
@@ -320,7 +349,8 @@ class JobDataEraseIT {
     static final class FakeWorker implements AutoCloseable {
 
         static final JsonMapper WIRE = JsonMapper.builder()
-                .changeDefaultPropertyInclusion(i -> i.withValueInclusion(JsonInclude.Include.NON_NULL)).build();
+                .changeDefaultPropertyInclusion(i -> i.withValueInclusion(JsonInclude.Include.NON_NULL))
+                .build();
 
         private final String id;
         private final String pool;
@@ -347,18 +377,22 @@ class JobDataEraseIT {
             String queue = Topology.workerQueue(id);
             jobs.queueDeclare(queue, false, true, true, Topology.workerQueueArguments(pool));
             jobs.queueBind(queue, Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(id));
-            jobs.basicConsume(queue, false, (tag, delivery) -> runner.execute(() -> run(delivery)), tag -> { });
+            jobs.basicConsume(queue, false, (tag, delivery) -> runner.execute(() -> run(delivery)), tag -> {});
             String control = jobs.queueDeclare().getQueue();
             jobs.queueBind(control, Topology.CONTROL_EXCHANGE, "");
-            jobs.basicConsume(control, true, (tag, delivery) -> stop(WIRE.readValue(delivery.getBody(),
-                    CancelJobCommand.class)), tag -> { });
+            jobs.basicConsume(
+                    control,
+                    true,
+                    (tag, delivery) -> stop(WIRE.readValue(delivery.getBody(), CancelJobCommand.class)),
+                    tag -> {});
             announcer.scheduleWithFixedDelay(this::announce, 0, 200, TimeUnit.MILLISECONDS);
         }
 
         /** A cancel (or a stop of this worker's attempt) ends a held job as CANCELLED, as a real worker would. */
         private void stop(CancelJobCommand command) {
             CountDownLatch latch = held.get(command.jobId());
-            if (latch != null && (command.workerId() == null || command.workerId().equals(id))) {
+            if (latch != null
+                    && (command.workerId() == null || command.workerId().equals(id))) {
                 releases.put(command.jobId(), "cancelled");
                 latch.countDown();
             }
@@ -391,9 +425,16 @@ class JobDataEraseIT {
                     metadata.put("httpStatus", 422);
                     metadata.put("forgeError", "ValidationError");
                     metadata.put("forgeMessage", "prompt '" + prompt + "' is not allowed");
-                    event = new JobFailed(jobId, attempt, id, 2, Instant.now(), ErrorCode.FORGE_REJECTED,
+                    event = new JobFailed(
+                            jobId,
+                            attempt,
+                            id,
+                            2,
+                            Instant.now(),
+                            ErrorCode.FORGE_REJECTED,
                             "The image server rejected the job's settings: prompt '" + prompt + "' is not allowed",
-                            false, metadata);
+                            false,
+                            metadata);
                 } else if (outcome.equals("cancelled")) {
                     event = new JobCancelled(jobId, attempt, id, 2, Instant.now(), "interrupted while running");
                 } else {
@@ -425,8 +466,18 @@ class JobDataEraseIT {
         /** Numbers and sends in one step, so the gateways never see a newer status before an older one. */
         private void announce() {
             synchronized (events) {
-                send(Topology.WORKER_STATUS_ROUTING_KEY, WIRE.writeValueAsBytes(new WorkerStatus(id, instance, pool,
-                        WorkerState.READY, statusSeq.incrementAndGet(), running.get(), null, 200, Instant.now())));
+                send(
+                        Topology.WORKER_STATUS_ROUTING_KEY,
+                        WIRE.writeValueAsBytes(new WorkerStatus(
+                                id,
+                                instance,
+                                pool,
+                                WorkerState.READY,
+                                statusSeq.incrementAndGet(),
+                                running.get(),
+                                null,
+                                200,
+                                Instant.now())));
             }
         }
 
@@ -436,8 +487,11 @@ class JobDataEraseIT {
 
         private void send(String routingKey, byte[] body) {
             AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                    .contentType(Contract.CONTENT_TYPE).deliveryMode(2).userId(JobAttempt.brokerUser())
-                    .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+                    .contentType(Contract.CONTENT_TYPE)
+                    .deliveryMode(2)
+                    .userId(JobAttempt.brokerUser())
+                    .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION))
+                    .build();
             synchronized (events) {
                 try {
                     events.basicPublish(Topology.EVENTS_EXCHANGE, routingKey, false, props, body);

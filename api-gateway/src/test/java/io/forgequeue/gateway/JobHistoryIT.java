@@ -1,16 +1,15 @@
 package io.forgequeue.gateway;
 
-import io.forgequeue.gateway.quota.Priority;
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.JsonNode;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.forgequeue.gateway.quota.Priority;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /**
  * What a person does with the history of their jobs (issue 18): hide a finished job and show it again, search by
@@ -32,11 +31,14 @@ class JobHistoryIT extends IntegrationTestBase {
         assertThat(hide.status()).isEqualTo(200);
         assertThat(hide.json().get("hiddenAt").asString()).isNotBlank();
         assertThat(again.status()).as("idempotent").isEqualTo(200);
-        assertThat(again.json().get("version").asLong()).as("a repeated hide changes nothing")
+        assertThat(again.json().get("version").asLong())
+                .as("a repeated hide changes nothing")
                 .isEqualTo(hide.json().get("version").asLong());
         assertThat(ids(api().get(key, "/api/v1/jobs").json())).containsExactly(kept);
         assertThat(ids(api().get(key, "/api/v1/jobs?hidden=true").json())).containsExactly(hidden, kept);
-        assertThat(api().get(key, "/api/v1/jobs/" + hidden).json().get("hiddenAt")).as("still readable by id").isNotNull();
+        assertThat(api().get(key, "/api/v1/jobs/" + hidden).json().get("hiddenAt"))
+                .as("still readable by id")
+                .isNotNull();
 
         Api.Response shown = api().send(key, "DELETE", "/api/v1/jobs/" + hidden + "/hidden", null, "application/json");
 
@@ -52,13 +54,15 @@ class JobHistoryIT extends IntegrationTestBase {
         UUID waiting = api().submit(key, Api.job(newPool(), "still waiting")).id();
 
         Api.Response refused = api().send(key, "PUT", "/api/v1/jobs/" + waiting + "/hidden", null, "application/json");
-        Api.Response foreign = api().send(other, "PUT", "/api/v1/jobs/" + waiting + "/hidden", null, "application/json");
+        Api.Response foreign =
+                api().send(other, "PUT", "/api/v1/jobs/" + waiting + "/hidden", null, "application/json");
 
         assertThat(refused.status()).isEqualTo(409);
         assertThat(refused.json().get("code").asString()).isEqualTo("job-not-finished");
         assertThat(refused.json().get("detail").asString()).contains("cancel it first");
         assertThat(foreign.status()).isEqualTo(404);
-        assertThat(api().get(key, "/api/v1/jobs/" + waiting).json().has("hiddenAt")).isFalse();
+        assertThat(api().get(key, "/api/v1/jobs/" + waiting).json().has("hiddenAt"))
+                .isFalse();
     }
 
     @Test
@@ -72,9 +76,12 @@ class JobHistoryIT extends IntegrationTestBase {
         api().submit(other, Api.job(pool, "a red barn of another key"));
 
         List<UUID> reds = ids(api().get(key, "/api/v1/jobs?q=" + encode("red")).json());
-        List<UUID> percent = ids(api().get(key, "/api/v1/jobs?q=" + encode("0%")).json());
-        List<UUID> underscore = ids(api().get(key, "/api/v1/jobs?q=" + encode("_")).json());
-        List<UUID> queuedReds = ids(api().get(key, "/api/v1/jobs?status=QUEUED&q=" + encode(" red ")).json());
+        List<UUID> percent =
+                ids(api().get(key, "/api/v1/jobs?q=" + encode("0%")).json());
+        List<UUID> underscore =
+                ids(api().get(key, "/api/v1/jobs?q=" + encode("_")).json());
+        List<UUID> queuedReds = ids(api().get(key, "/api/v1/jobs?status=QUEUED&q=" + encode(" red "))
+                .json());
         Api.Response tooLong = api().get(key, "/api/v1/jobs?q=" + "x".repeat(201));
 
         assertThat(reds).containsExactly(fox, red);
@@ -102,14 +109,20 @@ class JobHistoryIT extends IntegrationTestBase {
         assertThat(cancelled.json().get("cancelled").asInt()).isEqualTo(3);
         assertThat(nothingLeft.json().get("cancelled").asInt()).isZero();
         for (UUID id : mine) {
-            assertThat(api().get(key, "/api/v1/jobs/" + id).json().get("status").asString()).isEqualTo("CANCELLED");
+            assertThat(api().get(key, "/api/v1/jobs/" + id).json().get("status").asString())
+                    .isEqualTo("CANCELLED");
         }
-        assertThat(api().get(other, "/api/v1/jobs/" + theirs).json().get("status").asString()).isEqualTo("QUEUED");
+        assertThat(api().get(other, "/api/v1/jobs/" + theirs)
+                        .json()
+                        .get("status")
+                        .asString())
+                .isEqualTo("QUEUED");
     }
 
     @Test
     void meTellsTheKeysNameAndLimitsAndOffersExactlyThePrioritiesASubmissionAccepts() {
-        String key = newKey(TestKeys.Limits.defaults().maxQueued(7).maxRunning(2).maxPriority(Priority.NORMAL));
+        String key =
+                newKey(TestKeys.Limits.defaults().maxQueued(7).maxRunning(2).maxPriority(Priority.NORMAL));
         String pool = newPool();
 
         JsonNode me = api().get(key, "/api/v1/me").json();
@@ -124,8 +137,7 @@ class JobHistoryIT extends IntegrationTestBase {
         assertThat(offered).containsExactly("normal", "low");
         for (String priority : List.of("high", "normal", "low")) {
             String body = Api.job(pool, "priority " + priority).replace("}", ",\"priority\":\"" + priority + "\"}");
-            assertThat(api().submit(key, body).status()).as(priority)
-                    .isEqualTo(offered.contains(priority) ? 202 : 403);
+            assertThat(api().submit(key, body).status()).as(priority).isEqualTo(offered.contains(priority) ? 202 : 403);
         }
     }
 
@@ -138,7 +150,10 @@ class JobHistoryIT extends IntegrationTestBase {
         assertThat(paths.get("/api/v1/jobs/cancel-waiting").has("post")).isTrue();
         assertThat(paths.get("/api/v1/me").has("get")).isTrue();
         List<String> listParameters = new ArrayList<>();
-        paths.get("/api/v1/jobs").get("get").get("parameters").forEach(p -> listParameters.add(p.get("name").asString()));
+        paths.get("/api/v1/jobs")
+                .get("get")
+                .get("parameters")
+                .forEach(p -> listParameters.add(p.get("name").asString()));
         assertThat(listParameters).contains("q", "hidden", "status", "limit", "cursor");
     }
 

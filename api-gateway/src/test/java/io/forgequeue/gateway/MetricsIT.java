@@ -1,15 +1,13 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -26,9 +24,10 @@ import java.util.TreeSet;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The gateway's metrics as Prometheus reads them from {@code /actuator/prometheus}: every series of the catalogue
@@ -54,9 +53,14 @@ class MetricsIT {
     @BeforeAll
     static void start() {
         // one event consumer: the events of a job are merged in the order the test worker sent them
-        gateway = Gateways.start(RABBIT, DB, "gateway.instance-id=gw-metrics", "gateway.events.consumers=1",
+        gateway = Gateways.start(
+                RABBIT,
+                DB,
+                "gateway.instance-id=gw-metrics",
+                "gateway.events.consumers=1",
                 "gateway.jobs.pools=" + String.join(",", POOLS),
-                "gateway.stuck-sweep.threshold=4s", "gateway.stuck-sweep.interval=250ms");
+                "gateway.stuck-sweep.threshold=4s",
+                "gateway.stuck-sweep.interval=250ms");
         port = Gateways.port(gateway);
         api = new Api(port);
         management = Gateways.management(gateway);
@@ -118,68 +122,118 @@ class MetricsIT {
         });
 
         assertThat(catalogue).as("gpu_gateway_* metrics in docs/metrics.md").hasSizeGreaterThanOrEqualTo(15);
-        assertThat(problems).as("catalogue vs the running gateway's first scrape").isEmpty();
+        assertThat(problems)
+                .as("catalogue vs the running gateway's first scrape")
+                .isEmpty();
     }
 
     @Test
     void everyThreadPoolOfTheGatewayExposesItsQueueUnderItsName() {
-        Set<String> pools = atStartup.all().stream().filter(s -> s.name().equals("executor_queued_tasks"))
-                .map(s -> s.labels().get("name")).collect(java.util.stream.Collectors.toSet());
+        Set<String> pools = atStartup.all().stream()
+                .filter(s -> s.name().equals("executor_queued_tasks"))
+                .map(s -> s.labels().get("name"))
+                .collect(java.util.stream.Collectors.toSet());
 
         // the pools listed in docs/metrics.md (scheduler-lease only while this gateway schedules, which it does here)
-        assertThat(pools).contains("ws-send", "ws-timer", "ws-positions", "ws-queue", "ws-reconcile",
-                "relay-publisher", "retention", "scheduler-lease");
+        assertThat(pools)
+                .contains(
+                        "ws-send",
+                        "ws-timer",
+                        "ws-positions",
+                        "ws-queue",
+                        "ws-reconcile",
+                        "relay-publisher",
+                        "retention",
+                        "scheduler-lease");
     }
 
     @Test
     void atStartupEveryOutcomeErrorCodeReasonAndPoolHasASeriesAtZero() {
         // states rather than counts of what happened: connected, listening to PostgreSQL, leading the scheduler
-        Set<String> states = Set.of("gpu_gateway_broker_connected", "gpu_gateway_pg_notifications_resyncs_total",
-                "gpu_gateway_scheduler_leader", "gpu_gateway_scheduler_leader_changes_total");
+        Set<String> states = Set.of(
+                "gpu_gateway_broker_connected",
+                "gpu_gateway_pg_notifications_resyncs_total",
+                "gpu_gateway_scheduler_leader",
+                "gpu_gateway_scheduler_leader_changes_total");
         List<PrometheusScrape.Sample> ours = atStartup.all().stream()
                 .filter(s -> s.name().startsWith("gpu_gateway_"))
-                .filter(s -> !states.contains(s.name())).toList();
+                .filter(s -> !states.contains(s.name()))
+                .toList();
 
-        assertThat(ours).as("gpu_gateway_* series at startup").isNotEmpty()
-                .allSatisfy(s -> assertThat(s.value()).as("%s %s at startup", s.name(), s.labels()).isZero());
-        assertThat(atStartup.value("gpu_gateway_broker_connected")).as("connected to the broker at startup")
+        assertThat(ours)
+                .as("gpu_gateway_* series at startup")
+                .isNotEmpty()
+                .allSatisfy(s -> assertThat(s.value())
+                        .as("%s %s at startup", s.name(), s.labels())
+                        .isZero());
+        assertThat(atStartup.value("gpu_gateway_broker_connected"))
+                .as("connected to the broker at startup")
                 .isEqualTo(1.0);
-        assertThat(atStartup.value("gpu_gateway_pg_notifications_resyncs_total")).as("the first LISTEN, if made yet")
+        assertThat(atStartup.value("gpu_gateway_pg_notifications_resyncs_total"))
+                .as("the first LISTEN, if made yet")
                 .isBetween(0.0, 1.0);
         assertThat(atStartup.value("gpu_gateway_scheduler_leader_changes_total"))
                 .as("became the scheduler once if it took the lease yet")
-                .isEqualTo(atStartup.value("gpu_gateway_scheduler_leader")).isBetween(0.0, 1.0);
-        await("the only gateway leads").atMost(Duration.ofSeconds(10))
+                .isEqualTo(atStartup.value("gpu_gateway_scheduler_leader"))
+                .isBetween(0.0, 1.0);
+        await("the only gateway leads")
+                .atMost(Duration.ofSeconds(10))
                 .until(() -> scrape().value("gpu_gateway_scheduler_leader") == 1.0);
         for (String reason : List.of("lost", "gone", "restarted", "paused", "lost-message", "returned")) {
-            assertThat(atStartup.value("gpu_gateway_scheduler_revocations_total", "reason", reason)).isZero();
+            assertThat(atStartup.value("gpu_gateway_scheduler_revocations_total", "reason", reason))
+                    .isZero();
         }
         for (String pool : POOLS) {
             for (ErrorCode code : ErrorCode.values()) {
-                assertThat(atStartup.value("gpu_gateway_jobs_finished_total", "outcome", "failed", "code", code.name(),
-                        "pool", pool)).isZero();
+                assertThat(atStartup.value(
+                                "gpu_gateway_jobs_finished_total",
+                                "outcome",
+                                "failed",
+                                "code",
+                                code.name(),
+                                "pool",
+                                pool))
+                        .isZero();
             }
-            assertThat(atStartup.value("gpu_gateway_jobs_finished_total", "outcome", "succeeded", "code", "none",
-                    "pool", pool)).isZero();
-            assertThat(atStartup.value("gpu_gateway_jobs_finished_total", "outcome", "cancelled", "code", "none",
-                    "pool", pool)).isZero();
-            assertThat(atStartup.value("gpu_gateway_jobs_submitted_total", "pool", pool)).isZero();
-            assertThat(atStartup.value("gpu_gateway_jobs_requeued_total", "pool", pool)).isZero();
-            assertThat(atStartup.value("gpu_gateway_jobs_queue_wait_seconds_count", "pool", pool)).isZero();
-            assertThat(atStartup.value("gpu_gateway_jobs_run_time_seconds_count", "pool", pool)).isZero();
-            assertThat(atStartup.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", pool)).isZero();
+            assertThat(atStartup.value(
+                            "gpu_gateway_jobs_finished_total", "outcome", "succeeded", "code", "none", "pool", pool))
+                    .isZero();
+            assertThat(atStartup.value(
+                            "gpu_gateway_jobs_finished_total", "outcome", "cancelled", "code", "none", "pool", pool))
+                    .isZero();
+            assertThat(atStartup.value("gpu_gateway_jobs_submitted_total", "pool", pool))
+                    .isZero();
+            assertThat(atStartup.value("gpu_gateway_jobs_requeued_total", "pool", pool))
+                    .isZero();
+            assertThat(atStartup.value("gpu_gateway_jobs_queue_wait_seconds_count", "pool", pool))
+                    .isZero();
+            assertThat(atStartup.value("gpu_gateway_jobs_run_time_seconds_count", "pool", pool))
+                    .isZero();
+            assertThat(atStartup.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", pool))
+                    .isZero();
         }
         assertThat(atStartup.samples("gpu_gateway_jobs_finished_total"))
                 .hasSize(POOLS.size() * (2 + ErrorCode.values().length));
-        for (String reason : List.of("duplicate", "terminal", "stale-attempt", "revoked", "unknown-assignment",
-                "illegal-transition", "unknown-job", "unreadable", "error")) {
-            assertThat(atStartup.value("gpu_gateway_events_rejected_total", "reason", reason)).isZero();
+        for (String reason : List.of(
+                "duplicate",
+                "terminal",
+                "stale-attempt",
+                "revoked",
+                "unknown-assignment",
+                "illegal-transition",
+                "unknown-job",
+                "unreadable",
+                "error")) {
+            assertThat(atStartup.value("gpu_gateway_events_rejected_total", "reason", reason))
+                    .isZero();
         }
         for (String reason : List.of("validation", "priority", "cap", "idempotency")) {
-            assertThat(atStartup.value("gpu_gateway_jobs_refused_total", "reason", reason)).isZero();
+            assertThat(atStartup.value("gpu_gateway_jobs_refused_total", "reason", reason))
+                    .isZero();
         }
         assertThat(atStartup.value("gpu_gateway_jobs_stuck_total")).isZero();
-        assertThat(atStartup.value("gpu_gateway_websocket_delivery_lag_seconds_count")).isZero();
+        assertThat(atStartup.value("gpu_gateway_websocket_delivery_lag_seconds_count"))
+                .isZero();
     }
 
     @Test
@@ -193,22 +247,39 @@ class MetricsIT {
             JobAttempt first = gpu.next();
             first.publish(first.running(), first.requeued());
             JobAttempt second = gpu.next().clockAt(Instant.now().plusSeconds(2));
-            assertThat(second.attempt()).as("handed out again after it was given back").isEqualTo(2);
+            assertThat(second.attempt())
+                    .as("handed out again after it was given back")
+                    .isEqualTo(2);
             second.publish(second.running(), second.progress(40), second.failed(ErrorCode.FORGE_OUT_OF_MEMORY));
             await().atMost(Duration.ofSeconds(10)).until(() -> "FAILED".equals(status(key, id)));
             after = scrape();
         }
 
-        assertThat(delta(before, after, "gpu_gateway_jobs_finished_total", "outcome", "failed",
-                "code", "FORGE_OUT_OF_MEMORY", "pool", "m-fail")).isEqualTo(1.0);
-        assertThat(delta(before, after, "gpu_gateway_jobs_finished_total")).as("nothing else finished").isEqualTo(1.0);
-        assertThat(delta(before, after, "gpu_gateway_jobs_requeued_total", "pool", "m-fail")).isEqualTo(1.0);
+        assertThat(delta(
+                        before,
+                        after,
+                        "gpu_gateway_jobs_finished_total",
+                        "outcome",
+                        "failed",
+                        "code",
+                        "FORGE_OUT_OF_MEMORY",
+                        "pool",
+                        "m-fail"))
+                .isEqualTo(1.0);
+        assertThat(delta(before, after, "gpu_gateway_jobs_finished_total"))
+                .as("nothing else finished")
+                .isEqualTo(1.0);
+        assertThat(delta(before, after, "gpu_gateway_jobs_requeued_total", "pool", "m-fail"))
+                .isEqualTo(1.0);
         assertThat(delta(before, after, "gpu_gateway_jobs_queue_wait_seconds_count", "pool", "m-fail"))
-                .as("both attempts started").isEqualTo(2.0);
-        assertThat(delta(before, after, "gpu_gateway_jobs_run_time_seconds_count", "pool", "m-fail")).isEqualTo(1.0);
+                .as("both attempts started")
+                .isEqualTo(2.0);
+        assertThat(delta(before, after, "gpu_gateway_jobs_run_time_seconds_count", "pool", "m-fail"))
+                .isEqualTo(1.0);
         assertThat(after.value("gpu_gateway_jobs_run_time_seconds_bucket", "pool", "m-fail", "le", "+Inf"))
                 .isEqualTo(after.value("gpu_gateway_jobs_run_time_seconds_count", "pool", "m-fail"));
-        assertThat(after.value("gpu_gateway_jobs_submitted_total", "pool", "m-fail")).isEqualTo(1.0);
+        assertThat(after.value("gpu_gateway_jobs_submitted_total", "pool", "m-fail"))
+                .isEqualTo(1.0);
     }
 
     @Test
@@ -226,8 +297,17 @@ class MetricsIT {
             after = scrape();
         }
 
-        assertThat(delta(before, after, "gpu_gateway_jobs_finished_total", "outcome", "failed", "code", "JOB_STUCK",
-                "pool", "m-stuck")).isEqualTo(1.0);
+        assertThat(delta(
+                        before,
+                        after,
+                        "gpu_gateway_jobs_finished_total",
+                        "outcome",
+                        "failed",
+                        "code",
+                        "JOB_STUCK",
+                        "pool",
+                        "m-stuck"))
+                .isEqualTo(1.0);
         assertThat(delta(before, after, "gpu_gateway_jobs_stuck_total")).isEqualTo(1.0);
     }
 
@@ -241,8 +321,17 @@ class MetricsIT {
         PrometheusScrape after = scrape();
 
         assertThat(status(key, id)).isEqualTo("CANCELLED");
-        assertThat(delta(before, after, "gpu_gateway_jobs_finished_total", "outcome", "cancelled", "code", "none",
-                "pool", "m-cancel")).isEqualTo(1.0);
+        assertThat(delta(
+                        before,
+                        after,
+                        "gpu_gateway_jobs_finished_total",
+                        "outcome",
+                        "cancelled",
+                        "code",
+                        "none",
+                        "pool",
+                        "m-cancel"))
+                .isEqualTo(1.0);
     }
 
     @Test
@@ -251,7 +340,8 @@ class MetricsIT {
         UUID id = api.submit(key, Api.job("m-lag", "watched")).id();
         PrometheusScrape before = scrape();
         List<JsonNode> updates = new ArrayList<>();
-        try (WsClient ws = WsClient.authenticated(port, key); TestWorker gpu = worker("m-lag")) {
+        try (WsClient ws = WsClient.authenticated(port, key);
+                TestWorker gpu = worker("m-lag")) {
             ws.subscribe(id);
             ws.nextOfType("snapshot");
             JobAttempt worker = gpu.next();
@@ -259,18 +349,23 @@ class MetricsIT {
             worker.publish(worker.running(), worker.progress(50), worker.succeeded(1));
             ws.next(f -> "update".equals(f.path("type").asString())
                     && "SUCCEEDED".equals(f.path("job").path("status").asString()));
-            ws.seen().stream().filter(f -> "update".equals(f.path("type").asString())).forEach(updates::add);
+            ws.seen().stream()
+                    .filter(f -> "update".equals(f.path("type").asString()))
+                    .forEach(updates::add);
         }
         PrometheusScrape after = scrape();
 
         assertThat(updates).as("update frames received").isNotEmpty();
         assertThat(delta(before, after, "gpu_gateway_websocket_delivery_lag_seconds_count"))
-                .as("one lag sample per update frame sent").isEqualTo(updates.size());
+                .as("one lag sample per update frame sent")
+                .isEqualTo(updates.size());
         assertThat(after.value("gpu_gateway_websocket_delivery_lag_seconds_bucket", "le", "+Inf"))
                 .isEqualTo(after.value("gpu_gateway_websocket_delivery_lag_seconds_count"));
-        assertThat(after.samples("gpu_gateway_websocket_delivery_lag_seconds_bucket")).hasSizeGreaterThan(20);
+        assertThat(after.samples("gpu_gateway_websocket_delivery_lag_seconds_bucket"))
+                .hasSizeGreaterThan(20);
         assertThat(delta(before, after, "gpu_gateway_websocket_delivery_lag_seconds_sum"))
-                .as("total lag of these frames, in seconds").isBetween(0.0, 10.0);
+                .as("total lag of these frames, in seconds")
+                .isBetween(0.0, 10.0);
     }
 
     @Test
@@ -282,14 +377,31 @@ class MetricsIT {
         PrometheusScrape after = scrape();
 
         List<PrometheusScrape.Sample> buckets = after.samples("http_server_requests_seconds_bucket").stream()
-                .filter(s -> s.has("method", "POST", "uri", "/api/v1/jobs", "status", "202")).toList();
+                .filter(s -> s.has("method", "POST", "uri", "/api/v1/jobs", "status", "202"))
+                .toList();
         assertThat(buckets).as("buckets of POST /api/v1/jobs 202").hasSizeGreaterThanOrEqualTo(30);
         assertThat(buckets).extracting(s -> s.labels().get("le")).contains("+Inf", "0.001", "10.0");
-        assertThat(after.value("http_server_requests_seconds_bucket", "method", "POST", "uri", "/api/v1/jobs",
-                "status", "202", "le", "+Inf")).isEqualTo(after.value("http_server_requests_seconds_count",
-                "method", "POST", "uri", "/api/v1/jobs", "status", "202"));
+        assertThat(after.value(
+                        "http_server_requests_seconds_bucket",
+                        "method",
+                        "POST",
+                        "uri",
+                        "/api/v1/jobs",
+                        "status",
+                        "202",
+                        "le",
+                        "+Inf"))
+                .isEqualTo(after.value(
+                        "http_server_requests_seconds_count",
+                        "method",
+                        "POST",
+                        "uri",
+                        "/api/v1/jobs",
+                        "status",
+                        "202"));
         assertThat(after.samples("http_server_requests_seconds_bucket").stream()
-                .anyMatch(s -> s.has("method", "GET", "uri", "/api/v1/jobs/{id}", "status", "200"))).isTrue();
+                        .anyMatch(s -> s.has("method", "GET", "uri", "/api/v1/jobs/{id}", "status", "200")))
+                .isTrue();
     }
 
     @Test
@@ -300,8 +412,10 @@ class MetricsIT {
 
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             PrometheusScrape now = scrape();
-            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge")).isEqualTo(2.0);
-            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge")).isZero();
+            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge"))
+                    .isEqualTo(2.0);
+            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge"))
+                    .isZero();
         });
         try (TestWorker gpu = worker("m-gauge")) {
             JobAttempt worker = gpu.next();
@@ -310,8 +424,10 @@ class MetricsIT {
             await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
                 PrometheusScrape now = scrape();
                 assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge"))
-                        .as("the second, assigned to the worker, waits for it").isEqualTo(1.0);
-                assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge")).isEqualTo(1.0);
+                        .as("the second, assigned to the worker, waits for it")
+                        .isEqualTo(1.0);
+                assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge"))
+                        .isEqualTo(1.0);
                 assertThat(now.value("gpu_gateway_workers_active")).isEqualTo(1.0);
             });
             worker.publish(worker.succeeded(1));
@@ -320,8 +436,10 @@ class MetricsIT {
 
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             PrometheusScrape now = scrape();
-            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge")).isZero();
-            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge")).isZero();
+            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge"))
+                    .isZero();
+            assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge"))
+                    .isZero();
         });
     }
 
@@ -330,8 +448,7 @@ class MetricsIT {
     }
 
     /** A gpu_gateway_* row of docs/metrics.md: its tag keys, and whether it is a histogram. */
-    record Catalogued(Set<String> tags, boolean histogram) {
-    }
+    record Catalogued(Set<String> tags, boolean histogram) {}
 
     /** The series that belong to a catalogued name: the name itself, or a histogram's _bucket/_count/_sum/_max. */
     private static List<PrometheusScrape.Sample> seriesOf(PrometheusScrape scrape, String name, Catalogued entry) {

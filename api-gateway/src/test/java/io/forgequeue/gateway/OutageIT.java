@@ -1,10 +1,17 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -13,14 +20,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
-
-import java.sql.Connection;
-import java.sql.Statement;
-import java.time.Duration;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * Outages, on a private virtual host and database of this class (the shared test broker keeps running for
@@ -70,60 +69,95 @@ class OutageIT {
         JdbcTemplate jdbc = gateway.getBean(JdbcTemplate.class);
         TestWorker before = TestWorker.in(RABBIT, pool).start();
         await().atMost(Duration.ofSeconds(10))
-                .until(() -> gateway.getBean(WorkerDirectory.class).available(pool).size() == 1);
+                .until(() ->
+                        gateway.getBean(WorkerDirectory.class).available(pool).size() == 1);
 
         BROKER.deleteVirtualHost();
         before.close(); // its connection went with the virtual host
         await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected() == 0.0);
-        Api.Response health = await().atMost(Duration.ofSeconds(15)).until(() -> management.get(null, "/actuator/health"),
-                h -> "DOWN".equals(h.json().path("components").path("rabbit").path("status").asString()));
+        Api.Response health = await().atMost(Duration.ofSeconds(15))
+                .until(
+                        () -> management.get(null, "/actuator/health"),
+                        h -> "DOWN"
+                                .equals(h.json()
+                                        .path("components")
+                                        .path("rabbit")
+                                        .path("status")
+                                        .asString()));
         Api.Response readiness = management.get(null, "/actuator/health/readiness");
         Api.Response accepted = api.submit(key, Api.job(pool, "during the outage"));
         UUID id = accepted.id();
 
         assertThat(readiness.status()).as(readiness.text()).isEqualTo(200);
         assertThat(readiness.json().path("status").asString()).isEqualTo("UP");
-        assertThat(health.json().path("components").path("db").path("status").asString()).isEqualTo("UP");
-        assertThat(health.json().path("components").path("rabbit").has("details")).as("no broker details").isFalse();
+        assertThat(health.json().path("components").path("db").path("status").asString())
+                .isEqualTo("UP");
+        assertThat(health.json().path("components").path("rabbit").has("details"))
+                .as("no broker details")
+                .isFalse();
         assertThat(accepted.status()).isEqualTo(202);
         // the worker is silent now: once it counts as lost, nobody holds the job (an earlier hand-out could not be
         // sent and was taken back)
-        await().atMost(Duration.ofSeconds(15)).until(() -> gateway.getBean(WorkerDirectory.class).available(pool)
-                .isEmpty());
-        await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(10)).until(() -> jdbc.queryForObject(
-                "select status = 'QUEUED' and assigned_worker is null from job where id = ?", Boolean.class, id));
+        await().atMost(Duration.ofSeconds(15))
+                .until(() ->
+                        gateway.getBean(WorkerDirectory.class).available(pool).isEmpty());
+        await().during(Duration.ofMillis(600))
+                .atMost(Duration.ofSeconds(10))
+                .until(() -> jdbc.queryForObject(
+                        "select status = 'QUEUED' and assigned_worker is null from job where id = ?",
+                        Boolean.class,
+                        id));
 
         BROKER.createVirtualHost();
 
         // until the gateway has declared the exchanges again, a worker cannot bind its queue: keep trying
-        TestWorker after = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
-                .ignoreExceptions().until(() -> TestWorker.in(RABBIT, pool).start(), w -> w != null);
+        TestWorker after = await().atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(250))
+                .ignoreExceptions()
+                .until(() -> TestWorker.in(RABBIT, pool).start(), w -> w != null);
         try {
             JobAttempt handedOut = after.next();
             assertThat(handedOut.jobId()).isEqualTo(id);
-            assertThat(handedOut.attempt()).as("the outage used up at most the one hand-out that could not be sent")
+            assertThat(handedOut.attempt())
+                    .as("the outage used up at most the one hand-out that could not be sent")
                     .isLessThanOrEqualTo(2);
             handedOut.succeed();
-            await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(
-                    api.get(key, "/api/v1/jobs/" + id).json().get("status").asString()));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> "SUCCEEDED"
+                            .equals(api.get(key, "/api/v1/jobs/" + id)
+                                    .json()
+                                    .get("status")
+                                    .asString()));
         } finally {
             after.close();
         }
         await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected() == 1.0);
-        await().atMost(Duration.ofSeconds(15)).until(() -> "UP".equals(management.get(null, "/actuator/health").json()
-                .path("components").path("rabbit").path("status").asString()));
+        await().atMost(Duration.ofSeconds(15))
+                .until(() -> "UP"
+                        .equals(management
+                                .get(null, "/actuator/health")
+                                .json()
+                                .path("components")
+                                .path("rabbit")
+                                .path("status")
+                                .asString()));
     }
 
     @Test
     @Order(2)
     void anUnreachableDatabaseIsAnswered503WithAProblemAndNoTrace() throws Exception {
-        try (Connection admin = TestInfrastructure.postgres().connect(); Statement sql = admin.createStatement()) {
+        try (Connection admin = TestInfrastructure.postgres().connect();
+                Statement sql = admin.createStatement()) {
             sql.execute("DROP DATABASE \"" + DB.database() + "\" WITH (FORCE)");
         }
 
         Api.Response submit = api.submit(key, Api.job("default", "no database"));
-        Api.Response keyedSubmit = api.post(key, "/api/v1/jobs", Api.job("default", "no database, keyed"),
-                "Idempotency-Key", "no-database-1"); // opens a transaction: CannotCreateTransactionException
+        Api.Response keyedSubmit = api.post(
+                key,
+                "/api/v1/jobs",
+                Api.job("default", "no database, keyed"),
+                "Idempotency-Key",
+                "no-database-1"); // opens a transaction: CannotCreateTransactionException
         Api.Response list = api.get(key, "/api/v1/jobs");
 
         for (Api.Response response : new Api.Response[] {submit, keyedSubmit, list}) {
@@ -131,8 +165,11 @@ class OutageIT {
             assertThat(response.header("Content-Type")).startsWith("application/problem+json");
             assertThat(response.json().get("code").asString()).isEqualTo("service-unavailable");
             assertThat(response.header("Retry-After")).isNotBlank();
-            assertThat(response.text()).doesNotContainIgnoringCase("exception").doesNotContain("SQL")
-                    .doesNotContain("at org.").doesNotContain("database \"");
+            assertThat(response.text())
+                    .doesNotContainIgnoringCase("exception")
+                    .doesNotContain("SQL")
+                    .doesNotContain("at org.")
+                    .doesNotContain("database \"");
         }
         assertThat(management.get(null, "/actuator/health/readiness").status()).isEqualTo(503);
     }

@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  */
 final class PrometheusScrape {
 
-    private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})?\\s+(\\S+)(?:\\s+\\S+)?$");
+    private static final Pattern SAMPLE =
+            Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})?\\s+(\\S+)(?:\\s+\\S+)?$");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
 
     /** One sample: metric name, labels, value. */
@@ -63,7 +64,8 @@ final class PrometheusScrape {
                     labels.put(l.group(1), l.group(2));
                 }
             }
-            samples.add(new Sample(m.group(1), labels, Double.parseDouble(m.group(3).replace("+Inf", "Infinity"))));
+            samples.add(
+                    new Sample(m.group(1), labels, Double.parseDouble(m.group(3).replace("+Inf", "Infinity"))));
         }
         return new PrometheusScrape(text, samples);
     }
@@ -79,7 +81,8 @@ final class PrometheusScrape {
 
     /** The value of the one sample of {@code name} with these labels (pairs: key, value, ...); fails if not one. */
     double value(String name, String... labelPairs) {
-        List<Sample> found = samples(name).stream().filter(s -> s.has(labelPairs)).toList();
+        List<Sample> found =
+                samples(name).stream().filter(s -> s.has(labelPairs)).toList();
         if (found.size() != 1) {
             throw new AssertionError(found.size() + " samples of " + name + " with " + Arrays.toString(labelPairs)
                     + " (expected exactly one); all of " + name + ": " + samples(name));
@@ -89,7 +92,10 @@ final class PrometheusScrape {
 
     /** The sum of the samples of {@code name} with these labels (0 when none). */
     double sum(String name, String... labelPairs) {
-        return samples(name).stream().filter(s -> s.has(labelPairs)).mapToDouble(Sample::value).sum();
+        return samples(name).stream()
+                .filter(s -> s.has(labelPairs))
+                .mapToDouble(Sample::value)
+                .sum();
     }
 
     @Override

@@ -1,22 +1,21 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
 import tools.jackson.databind.JsonNode;
-
-import java.time.Duration;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * The WebSocket relay is fire-and-forget; the reconcile ({@code SessionReconciler}) makes the delivery of every
@@ -40,8 +39,10 @@ class RelayReconcileIT {
 
     @AfterAll
     static void stop() {
-        CompletableFuture.allOf(CompletableFuture.runAsync(() -> gatewayA.close()),
-                CompletableFuture.runAsync(() -> gatewayB.close())).join();
+        CompletableFuture.allOf(
+                        CompletableFuture.runAsync(() -> gatewayA.close()),
+                        CompletableFuture.runAsync(() -> gatewayB.close()))
+                .join();
         BROKER.close();
     }
 
@@ -57,7 +58,8 @@ class RelayReconcileIT {
     }
 
     private static boolean isUpdate(JsonNode frame, UUID id, String status) {
-        return ("update".equals(frame.path("type").asString()) || "snapshot".equals(frame.path("type").asString()))
+        return ("update".equals(frame.path("type").asString())
+                        || "snapshot".equals(frame.path("type").asString()))
                 && id.toString().equals(frame.path("job").path("id").asString())
                 && status.equals(frame.path("job").path("status").asString());
     }
@@ -73,8 +75,10 @@ class RelayReconcileIT {
             BROKER.deleteVirtualHost();
             UUID id;
             try {
-                await().atMost(Duration.ofSeconds(15)).until(() -> brokerConnected(Gateways.management(gatewayA)) == 0.0);
-                id = a.submit(key, Api.job("default", "created and cancelled while the broker is away")).id();
+                await().atMost(Duration.ofSeconds(15))
+                        .until(() -> brokerConnected(Gateways.management(gatewayA)) == 0.0);
+                id = a.submit(key, Api.job("default", "created and cancelled while the broker is away"))
+                        .id();
                 Api.Response cancel = a.delete(key, "/api/v1/jobs/" + id);
                 assertThat(cancel.status()).isEqualTo(200);
                 assertThat(cancel.json().path("status").asString()).isEqualTo("CANCELLED");
@@ -83,11 +87,18 @@ class RelayReconcileIT {
             }
 
             // the relay could carry neither change: the reconcile on gateway B finds the job in PostgreSQL
-            JsonNode told = await().atMost(Duration.ofSeconds(30)).until(
-                    () -> ws.seen().stream().filter(f -> isUpdate(f, id, "CANCELLED")).findFirst().orElse(null),
-                    f -> f != null);
+            JsonNode told = await().atMost(Duration.ofSeconds(30))
+                    .until(
+                            () -> ws.seen().stream()
+                                    .filter(f -> isUpdate(f, id, "CANCELLED"))
+                                    .findFirst()
+                                    .orElse(null),
+                            f -> f != null);
             assertThat(told.path("job").path("version").asLong())
-                    .isEqualTo(a.get(key, "/api/v1/jobs/" + id).json().path("version").asLong());
+                    .isEqualTo(a.get(key, "/api/v1/jobs/" + id)
+                            .json()
+                            .path("version")
+                            .asLong());
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> brokerConnected(Gateways.management(gatewayB)) == 1.0);
     }
@@ -97,11 +108,12 @@ class RelayReconcileIT {
         String key = newKey();
         String otherKey = newKey();
         Api b = new Api(Gateways.port(gatewayB));
-        UUID id = b.submit(key, Api.job("p" + UUID.randomUUID().toString().substring(0, 8), "changed behind the relay")).id();
+        UUID id = b.submit(key, Api.job("p" + UUID.randomUUID().toString().substring(0, 8), "changed behind the relay"))
+                .id();
         JdbcTemplate jdbc = gatewayB.getBean(JdbcTemplate.class);
         try (WsClient one = WsClient.authenticated(Gateways.port(gatewayA), key);
-             WsClient all = WsClient.authenticated(Gateways.port(gatewayA), key);
-             WsClient stranger = WsClient.authenticated(Gateways.port(gatewayA), otherKey)) {
+                WsClient all = WsClient.authenticated(Gateways.port(gatewayA), key);
+                WsClient stranger = WsClient.authenticated(Gateways.port(gatewayA), otherKey)) {
             one.subscribe(id);
             long before = one.nextOfType("snapshot").path("job").path("version").asLong();
             all.send("{\"type\":\"subscribe\",\"scope\":\"all\"}");
@@ -110,7 +122,8 @@ class RelayReconcileIT {
             stranger.nextOfType("subscribed");
 
             // a committed change that no gateway relayed (as if its relay message had been lost)
-            jdbc.update("update job set status = 'CANCELLED', finished_at = now(), version = version + 1 where id = ?", id);
+            jdbc.update(
+                    "update job set status = 'CANCELLED', finished_at = now(), version = version + 1 where id = ?", id);
 
             JsonNode told = one.next(f -> isUpdate(f, id, "CANCELLED"));
             all.next(f -> isUpdate(f, id, "CANCELLED"));

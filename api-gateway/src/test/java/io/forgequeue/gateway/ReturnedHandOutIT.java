@@ -1,16 +1,15 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.Test;
 
 /**
  * A job handed to a worker whose queue is gone (it paused because its Forge went down, and its PAUSED status has
@@ -26,8 +25,13 @@ class ReturnedHandOutIT extends IntegrationTestBase {
         String pool = newPool();
         String worker = "noq-" + UUID.randomUUID().toString().substring(0, 8);
         UUID instance = UUID.randomUUID();
-        UUID id = api().submit(key, Api.job(pool, "handed to a worker without a queue")).id();
-        boolean returnedBefore = api().get(key, "/api/v1/jobs/" + id).json().get("waiting").get("returned").asBoolean();
+        UUID id = api().submit(key, Api.job(pool, "handed to a worker without a queue"))
+                .id();
+        boolean returnedBefore = api().get(key, "/api/v1/jobs/" + id)
+                .json()
+                .get("waiting")
+                .get("returned")
+                .asBoolean();
 
         // READY, but it never declared its queue: every job message to it comes back
         TestWorker.announce(BROKER.channel(), status(worker, instance, pool, 1));
@@ -36,7 +40,11 @@ class ReturnedHandOutIT extends IntegrationTestBase {
             return ((Number) row.get("attempt")).intValue() >= 1 && row.get("assigned_worker") == null;
         });
         Map<String, Object> afterReturn = row(id);
-        boolean returnedAfter = api().get(key, "/api/v1/jobs/" + id).json().get("waiting").get("returned").asBoolean();
+        boolean returnedAfter = api().get(key, "/api/v1/jobs/" + id)
+                .json()
+                .get("waiting")
+                .get("returned")
+                .asBoolean();
         TestWorker.announce(BROKER.channel(), status(worker, instance, pool, 2));
         await().atMost(Duration.ofSeconds(10)).until(() -> {
             Map<String, Object> row = row(id);
@@ -46,9 +54,13 @@ class ReturnedHandOutIT extends IntegrationTestBase {
 
         assertThat(afterReturn).containsEntry("status", "QUEUED").containsEntry("attempt", 1);
         assertThat(returnedBefore).isFalse();
-        assertThat(returnedAfter).as("the user is told it was given back and will run again").isTrue();
-        assertThat(afterSecondReturn).as("one more hand-out per announcement, no more")
-                .containsEntry("status", "QUEUED").containsEntry("attempt", 2);
+        assertThat(returnedAfter)
+                .as("the user is told it was given back and will run again")
+                .isTrue();
+        assertThat(afterSecondReturn)
+                .as("one more hand-out per announcement, no more")
+                .containsEntry("status", "QUEUED")
+                .containsEntry("attempt", 2);
         api().delete(key, "/api/v1/jobs/" + id);
     }
 

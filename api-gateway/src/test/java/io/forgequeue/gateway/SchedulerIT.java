@@ -1,12 +1,12 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.rabbitmq.client.GetResponse;
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.WorkerState;
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -14,9 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The scheduler against the real broker and database (docs/scheduling.md): the order it hands jobs out in (fair
@@ -68,8 +67,10 @@ class SchedulerIT extends IntegrationTestBase {
 
     /** Waits until the counter with this reason reaches {@code value} (it is counted just after the commit). */
     private void awaitCounter(String name, String reason, double value) {
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(counter(name, "reason", reason))
-                .as("%s{reason=%s}", name, reason).isEqualTo(value));
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(counter(name, "reason", reason))
+                        .as("%s{reason=%s}", name, reason)
+                        .isEqualTo(value));
     }
 
     private int priorityLevel(UUID id) {
@@ -98,8 +99,12 @@ class SchedulerIT extends IntegrationTestBase {
         List<UUID> next = awaitHandOuts(pool, before + 6).subList(before, before + 6);
         assertThat(before).as("the worker's running job and its lookahead").isEqualTo(2);
         assertThat(next).as("B's 3 jobs within the next 2 x 3 hand-outs").containsAll(bJobs);
-        assertThat(owners(next, aJobs, "A", "B")).as("equal keys with backlogs alternate").isEqualTo("BABABA");
-        assertThat(next.stream().filter(bJobs::contains).toList()).as("FIFO within a key").isEqualTo(bJobs);
+        assertThat(owners(next, aJobs, "A", "B"))
+                .as("equal keys with backlogs alternate")
+                .isEqualTo("BABABA");
+        assertThat(next.stream().filter(bJobs::contains).toList())
+                .as("FIFO within a key")
+                .isEqualTo(bJobs);
     }
 
     @Test
@@ -127,10 +132,15 @@ class SchedulerIT extends IntegrationTestBase {
         awaitQueued(pool, 6);
 
         JsonNode highView = api().get(urgent, "/api/v1/jobs/" + high).json();
-        JsonNode firstNormal = api().get(normal, "/api/v1/jobs/" + normals.get(0)).json();
+        JsonNode firstNormal =
+                api().get(normal, "/api/v1/jobs/" + normals.get(0)).json();
         assertThat(highView.get("priority").asString()).isEqualTo("high");
-        assertThat(highView.get("position").asInt()).as("first in the scheduler's plan").isEqualTo(1);
-        assertThat(firstNormal.get("position").asInt()).as("pushed back by the high one").isEqualTo(2);
+        assertThat(highView.get("position").asInt())
+                .as("first in the scheduler's plan")
+                .isEqualTo(1);
+        assertThat(firstNormal.get("position").asInt())
+                .as("pushed back by the high one")
+                .isEqualTo(2);
         assertThat(firstNormal.get("waiting").get("ownAhead").asInt()).isZero();
 
         JobAttempt first = worker(pool).next();
@@ -159,7 +169,8 @@ class SchedulerIT extends IntegrationTestBase {
         assertThat(low.json().get("priority").asString()).isEqualTo("low");
         assertThat(unknown.status()).isEqualTo(400);
         assertThat(jdbc.queryForObject("select count(*) from job where pool = ?", Long.class, pool))
-                .as("only the low one").isEqualTo(1L);
+                .as("only the low one")
+                .isEqualTo(1L);
     }
 
     @Test
@@ -183,17 +194,23 @@ class SchedulerIT extends IntegrationTestBase {
         assertThat(priorityLevel(low)).as("not promoted yet").isEqualTo(Priority.LOW.level());
 
         await().atMost(Duration.ofSeconds(30)).until(() -> priorityLevel(low) == Priority.NORMAL.level());
-        assertThat(jdbc.queryForObject("select extract(epoch from now() - created_at) from job where id = ?",
-                Double.class, low)).as("promoted after gateway.scheduler.low-priority-max-wait (8 s)")
+        assertThat(jdbc.queryForObject(
+                        "select extract(epoch from now() - created_at) from job where id = ?", Double.class, low))
+                .as("promoted after gateway.scheduler.low-priority-max-wait (8 s)")
                 .isGreaterThanOrEqualTo(8.0);
         UUID normalAfter = submit(busy, pool, "normal after", "normal");
         awaitQueued(pool, 4);
         running.succeed();
 
-        assertThat(awaitHandOuts(pool, 4).get(3)).as("the promoted low job before the later normal one")
+        assertThat(awaitHandOuts(pool, 4).get(3))
+                .as("the promoted low job before the later normal one")
                 .isEqualTo(low);
-        assertThat(api().get(patient, "/api/v1/jobs/" + low).json().get("priority").asString())
-                .as("it still shows what its owner asked for").isEqualTo("low");
+        assertThat(api().get(patient, "/api/v1/jobs/" + low)
+                        .json()
+                        .get("priority")
+                        .asString())
+                .as("it still shows what its owner asked for")
+                .isEqualTo("low");
         assertThat(assignedWorker(normalAfter)).isNull();
     }
 
@@ -211,16 +228,19 @@ class SchedulerIT extends IntegrationTestBase {
         List<UUID> otherJobs = submit(other, pool, 2, "other");
 
         await().atMost(Duration.ofSeconds(10)).until(() -> assignedOf(otherJobs) == 2 && assignedOf(cappedJobs) == 1);
-        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
+        await().during(Duration.ofSeconds(1))
+                .atMost(Duration.ofSeconds(5))
                 .until(() -> assignedOf(cappedJobs) == 1 && heldBy(one.id()) + heldBy(two.id()) == 3);
         one.runEverything();
         two.runEverything();
 
         for (UUID id : cappedJobs) {
-            await().atMost(Duration.ofSeconds(20)).until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
+            await().atMost(Duration.ofSeconds(20))
+                    .until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
         }
         // each of the capped key's jobs was handed out only after the one before it had ended
-        List<Map<String, Object>> spans = jdbc.queryForList("""
+        List<Map<String, Object>> spans = jdbc.queryForList(
+                """
                 select j.id, (select min(recorded_at) from job_state_history h
                               where h.job_id = j.id and h.reason = 'assigned') as assigned_at,
                        (select max(recorded_at) from job_state_history h
@@ -248,12 +268,15 @@ class SchedulerIT extends IntegrationTestBase {
         assertThat(problem.get("code").asString()).isEqualTo("too-many-jobs-in-flight");
         assertThat(problem.get("limit").asInt()).isEqualTo(2);
         assertThat(problem.get("inFlight").asInt()).isEqualTo(2);
-        assertThat(api().submit(newKey(), Api.job(pool, "another key")).status()).as("the cap is per key")
+        assertThat(api().submit(newKey(), Api.job(pool, "another key")).status())
+                .as("the cap is per key")
                 .isEqualTo(202);
 
         aWorker(pool).autoRun().start();
-        await().atMost(Duration.ofSeconds(20)).until(() -> jdbc.queryForObject(
-                "select count(*) from job where pool = ? and status = 'SUCCEEDED'", Long.class, pool) == 3);
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> jdbc.queryForObject(
+                                "select count(*) from job where pool = ? and status = 'SUCCEEDED'", Long.class, pool)
+                        == 3);
         assertThat(api().submit(key, Api.job(pool, "room again")).status()).isEqualTo(202);
     }
 
@@ -269,7 +292,9 @@ class SchedulerIT extends IntegrationTestBase {
         JobAttempt first = gpu.next();
         await().atMost(Duration.ofSeconds(10)).until(() -> heldBy(gpu.id()) == 2);
         await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> heldBy(gpu.id()) == 2);
-        assertThat(gpu.received()).as("prefetch 1: the lookahead waits in its queue").hasSize(1);
+        assertThat(gpu.received())
+                .as("prefetch 1: the lookahead waits in its queue")
+                .hasSize(1);
         assertThat(handOuts(pool)).containsExactly(jobs.get(0), jobs.get(1));
         first.publish(first.running());
         await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> heldBy(gpu.id()) == 2);
@@ -318,22 +343,30 @@ class SchedulerIT extends IntegrationTestBase {
         JobAttempt running = gpu.next();
         running.publish(running.running());
         await().atMost(Duration.ofSeconds(10))
-                .until(() -> gpu.id().equals(assignedWorker(jobs.get(1))) && "RUNNING".equals(assignment(jobs.get(0))
-                        .get("status")));
+                .until(() -> gpu.id().equals(assignedWorker(jobs.get(1)))
+                        && "RUNNING".equals(assignment(jobs.get(0)).get("status")));
         double pausedBefore = counter("gpu.gateway.scheduler.revocations", "reason", "paused");
 
         gpu.pause();
 
         await().atMost(Duration.ofSeconds(10)).until(() -> assignedWorker(jobs.get(1)) == null);
-        assertThat(history(jobs.get(1))).contains("QUEUED>QUEUED#1@" + gpu.id() + ": worker " + gpu.id()
-                + " paused (its Forge is unavailable)");
-        assertThat(assignment(jobs.get(0))).as("its running job stays (the worker gives it back itself)")
-                .containsEntry("status", "RUNNING").containsEntry("assigned_worker", gpu.id());
+        assertThat(history(jobs.get(1)))
+                .contains(
+                        "QUEUED>QUEUED#1@" + gpu.id() + ": worker " + gpu.id() + " paused (its Forge is unavailable)");
+        assertThat(assignment(jobs.get(0)))
+                .as("its running job stays (the worker gives it back itself)")
+                .containsEntry("status", "RUNNING")
+                .containsEntry("assigned_worker", gpu.id());
         awaitCounter("gpu.gateway.scheduler.revocations", "paused", pausedBefore + 1);
         UUID later = submit(key, pool, 1, "during the pause").get(0);
-        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
+        await().during(Duration.ofSeconds(1))
+                .atMost(Duration.ofSeconds(5))
                 .until(() -> assignedWorker(jobs.get(1)) == null && assignedWorker(later) == null);
-        assertThat(api().get(key, "/api/v1/jobs/" + later).json().get("waiting").get("blocked").asString())
+        assertThat(api().get(key, "/api/v1/jobs/" + later)
+                        .json()
+                        .get("waiting")
+                        .get("blocked")
+                        .asString())
                 .contains("No GPU is available");
 
         gpu.resume();
@@ -353,8 +386,9 @@ class SchedulerIT extends IntegrationTestBase {
         List<UUID> jobs = submit(key, pool, 2, "on a worker that dies");
         JobAttempt running = silent.next();
         running.publish(running.running(), running.progress(40));
-        await().atMost(Duration.ofSeconds(10)).until(() -> silent.id().equals(assignedWorker(jobs.get(1)))
-                && "RUNNING".equals(assignment(jobs.get(0)).get("status")));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> silent.id().equals(assignedWorker(jobs.get(1)))
+                        && "RUNNING".equals(assignment(jobs.get(0)).get("status")));
         double lostBefore = counter("gpu.gateway.scheduler.revocations", "reason", "lost");
         String tap = BROKER.controlTap();
 
@@ -364,15 +398,21 @@ class SchedulerIT extends IntegrationTestBase {
         await().atMost(PRESENCE_TIMEOUT.plusSeconds(5))
                 .until(() -> assignedWorker(jobs.get(0)) == null && assignedWorker(jobs.get(1)) == null);
         Duration takenBackAfter = Duration.ofNanos(System.nanoTime() - silentSince);
-        assertThat(takenBackAfter).as("within the presence timeout and a bit")
+        assertThat(takenBackAfter)
+                .as("within the presence timeout and a bit")
                 .isBetween(PRESENCE_TIMEOUT.minusMillis(300), PRESENCE_TIMEOUT.plusSeconds(3));
         assertThat(assignment(jobs.get(0))).containsEntry("status", "QUEUED").containsEntry("attempt", 1);
-        assertThat(history(jobs.get(0))).anyMatch(h -> h.startsWith("RUNNING>QUEUED#1@" + silent.id() + ": worker "
-                + silent.id() + " lost (no announcement for"));
-        assertThat(history(jobs.get(1))).anyMatch(h -> h.startsWith("QUEUED>QUEUED#1@" + silent.id() + ": worker "
-                + silent.id() + " lost"));
+        assertThat(history(jobs.get(0)))
+                .anyMatch(h -> h.startsWith(
+                        "RUNNING>QUEUED#1@" + silent.id() + ": worker " + silent.id() + " lost (no announcement for"));
+        assertThat(history(jobs.get(1)))
+                .anyMatch(h -> h.startsWith("QUEUED>QUEUED#1@" + silent.id() + ": worker " + silent.id() + " lost"));
         awaitCounter("gpu.gateway.scheduler.revocations", "lost", lostBefore + 2);
-        assertThat(api().get(key, "/api/v1/jobs/" + jobs.get(0)).json().get("progress").asInt()).isZero();
+        assertThat(api().get(key, "/api/v1/jobs/" + jobs.get(0))
+                        .json()
+                        .get("progress")
+                        .asInt())
+                .isZero();
         // each assignment taken back is told to stop at once, that attempt on that worker only
         List<CancelJobCommand> stops = new ArrayList<>();
         await().atMost(Duration.ofSeconds(10)).until(() -> {
@@ -394,8 +434,8 @@ class SchedulerIT extends IntegrationTestBase {
                 .until(() -> counter("gpu.gateway.events.rejected", "reason", "revoked") >= revokedBefore + 2);
         assertThat(assignment(jobs.get(0))).containsEntry("status", "QUEUED");
         running.publish(running.running());
-        CancelJobCommand stop = await().atMost(Duration.ofSeconds(10)).until(() -> nextCommand(tap),
-                c -> c != null && c.jobId().equals(jobs.get(0)));
+        CancelJobCommand stop = await().atMost(Duration.ofSeconds(10))
+                .until(() -> nextCommand(tap), c -> c != null && c.jobId().equals(jobs.get(0)));
         assertThat(stop.jobId()).isEqualTo(jobs.get(0));
         assertThat(stop.attempt()).isEqualTo(1);
         assertThat(stop.workerId()).isEqualTo(silent.id());
@@ -413,12 +453,13 @@ class SchedulerIT extends IntegrationTestBase {
 
         // the silent worker wakes up holding the message of its other taken-back assignment: told to stop that one
         silent.resumeAnnouncing();
-        CancelJobCommand late = await().atMost(Duration.ofSeconds(15)).until(() -> nextCommand(tap),
-                c -> c != null && c.jobId().equals(jobs.get(1)));
+        CancelJobCommand late = await().atMost(Duration.ofSeconds(15))
+                .until(() -> nextCommand(tap), c -> c != null && c.jobId().equals(jobs.get(1)));
         assertThat(late.attempt()).isEqualTo(1);
         assertThat(late.workerId()).isEqualTo(silent.id());
         for (UUID id : jobs) {
-            await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
             assertThat(assignment(id)).containsEntry("attempt", 2).containsEntry("worker_id", other.id());
         }
     }
@@ -436,25 +477,28 @@ class SchedulerIT extends IntegrationTestBase {
         List<UUID> jobs = submit(key, pool, 2, "before the restart");
         JobAttempt old = gpu.next();
         old.publish(old.running());
-        await().atMost(Duration.ofSeconds(10)).until(() -> heldBy(gpu.id()) == 2
-                && "RUNNING".equals(assignment(jobs.get(0)).get("status")));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> heldBy(gpu.id()) == 2
+                        && "RUNNING".equals(assignment(jobs.get(0)).get("status")));
         double restartedBefore = counter("gpu.gateway.scheduler.revocations", "reason", "restarted");
 
         gpu.restart();
 
         JobAttempt first = gpu.next();
         assertThat(first.attempt()).as("a new assignment").isEqualTo(2);
-        assertThat(history(jobs.get(0))).contains("RUNNING>QUEUED#1@" + gpu.id() + ": assigned before worker "
-                + gpu.id() + " restarted");
-        assertThat(history(jobs.get(1))).contains("QUEUED>QUEUED#1@" + gpu.id() + ": assigned before worker "
-                + gpu.id() + " restarted");
+        assertThat(history(jobs.get(0)))
+                .contains("RUNNING>QUEUED#1@" + gpu.id() + ": assigned before worker " + gpu.id() + " restarted");
+        assertThat(history(jobs.get(1)))
+                .contains("QUEUED>QUEUED#1@" + gpu.id() + ": assigned before worker " + gpu.id() + " restarted");
         awaitCounter("gpu.gateway.scheduler.revocations", "restarted", restartedBefore + 2);
         double staleBefore = counter("gpu.gateway.events.rejected", "reason", "stale-attempt");
         old.publish(old.succeeded(1));
         await().atMost(Duration.ofSeconds(10))
                 .until(() -> counter("gpu.gateway.events.rejected", "reason", "stale-attempt") > staleBefore);
-        assertThat(assignment(jobs.get(0))).as("the old instance's outcome changes nothing")
-                .containsEntry("status", "QUEUED").containsEntry("attempt", 2);
+        assertThat(assignment(jobs.get(0)))
+                .as("the old instance's outcome changes nothing")
+                .containsEntry("status", "QUEUED")
+                .containsEntry("attempt", 2);
         first.succeed();
         JobAttempt second = gpu.next();
         assertThat(second.attempt()).isEqualTo(2);
@@ -475,11 +519,11 @@ class SchedulerIT extends IntegrationTestBase {
         assertThat(gpu.dropped()).extracting(m -> m.jobId() + "#" + m.attempt()).containsExactly(id + "#1");
         assertThat(again.jobId()).isEqualTo(id);
         assertThat(again.attempt()).isEqualTo(2);
-        assertThat(history(id)).contains("QUEUED>QUEUED#1@" + gpu.id() + ": worker " + gpu.id()
-                + " never received it");
+        assertThat(history(id)).contains("QUEUED>QUEUED#1@" + gpu.id() + ": worker " + gpu.id() + " never received it");
         awaitCounter("gpu.gateway.scheduler.revocations", "lost-message", lostMessagesBefore + 1);
         again.succeed();
-        await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> "SUCCEEDED".equals(assignment(id).get("status")));
     }
 
     // ---------------------------------------------------------------------------------------------- placement
@@ -488,24 +532,35 @@ class SchedulerIT extends IntegrationTestBase {
     void aCheckpointOrSamplerAWorkersForgeDoesNotOfferIsNeverHandedToIt() {
         String pool = newPool();
         String key = newKey();
-        TestWorker narrow = aWorker(pool).offer(null, List.of("cp-a"), List.of("Euler a")).start();
+        TestWorker narrow =
+                aWorker(pool).offer(null, List.of("cp-a"), List.of("Euler a")).start();
         awaitAvailableWorkers(pool, 1);
-        UUID otherCheckpoint = api().submit(key, Api.job(pool, "needs cp-b", "\"checkpoint\":\"cp-b\"")).id();
+        UUID otherCheckpoint = api().submit(key, Api.job(pool, "needs cp-b", "\"checkpoint\":\"cp-b\""))
+                .id();
         UUID otherSampler = api().submit(key, Api.job(pool, "needs another sampler", "\"sampler\":\"DPM++ 2M\""))
                 .id();
-        UUID offered = api().submit(key, Api.job(pool, "fits", "\"checkpoint\":\"cp-a\"")).id();
+        UUID offered = api().submit(key, Api.job(pool, "fits", "\"checkpoint\":\"cp-a\""))
+                .id();
 
         assertThat(narrow.next().jobId()).isEqualTo(offered);
-        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
-                .until(() -> assignedWorker(otherCheckpoint) == null && assignedWorker(otherSampler) == null
+        await().during(Duration.ofSeconds(1))
+                .atMost(Duration.ofSeconds(5))
+                .until(() -> assignedWorker(otherCheckpoint) == null
+                        && assignedWorker(otherSampler) == null
                         && heldBy(narrow.id()) == 1);
-        assertThat(api().get(key, "/api/v1/jobs/" + otherCheckpoint).json().get("waiting").get("blocked").asString())
+        assertThat(api().get(key, "/api/v1/jobs/" + otherCheckpoint)
+                        .json()
+                        .get("waiting")
+                        .get("blocked")
+                        .asString())
                 .contains("No GPU offers checkpoint cp-b");
 
-        TestWorker wide = aWorker(pool).offer(null, List.of("cp-a", "cp-b"), List.of()).start();
+        TestWorker wide =
+                aWorker(pool).offer(null, List.of("cp-a", "cp-b"), List.of()).start();
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> wide.id().equals(assignedWorker(otherCheckpoint))
-                && wide.id().equals(assignedWorker(otherSampler)));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> wide.id().equals(assignedWorker(otherCheckpoint))
+                        && wide.id().equals(assignedWorker(otherSampler)));
         assertThat(heldBy(narrow.id())).isEqualTo(1);
     }
 
@@ -517,8 +572,10 @@ class SchedulerIT extends IntegrationTestBase {
         TestWorker first = aWorker(pool).offer(forge, List.of(), List.of()).start();
         awaitAvailableWorkers(pool, 1);
         TestWorker second = aWorker(pool).offer(forge, List.of(), List.of()).start();
-        await().atMost(Duration.ofSeconds(10)).until(() -> fleet.get(second.id())
-                .map(w -> w.refusedBecause() != null && w.state() == WorkerState.READY).orElse(false));
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> fleet.get(second.id())
+                        .map(w -> w.refusedBecause() != null && w.state() == WorkerState.READY)
+                        .orElse(false));
         assertThat(fleet.get(second.id()).orElseThrow().refusedBecause()).contains(forge, first.id());
 
         List<UUID> jobs = submit(key, pool, 3, "one forge");
@@ -530,9 +587,11 @@ class SchedulerIT extends IntegrationTestBase {
         first.goodbye();
 
         await().atMost(Duration.ofSeconds(10)).until(() -> heldBy(second.id()) == 2);
-        assertThat(second.next().attempt()).as("taken back from the first (gone) and handed out again")
+        assertThat(second.next().attempt())
+                .as("taken back from the first (gone) and handed out again")
                 .isEqualTo(2);
         assertThat(heldBy(first.id())).isZero();
-        assertThat(jobs.stream().filter(id -> assignedWorker(id) == null).count()).isEqualTo(1);
+        assertThat(jobs.stream().filter(id -> assignedWorker(id) == null).count())
+                .isEqualTo(1);
     }
 }

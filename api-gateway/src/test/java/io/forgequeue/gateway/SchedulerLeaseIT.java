@@ -1,5 +1,8 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.job.JobMoves;
@@ -7,6 +10,11 @@ import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -15,15 +23,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.JdbcTemplate;
-
-import java.time.Duration;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * Leadership of the scheduler between two gateway instances (two Spring contexts) on one database and one virtual
@@ -54,13 +53,18 @@ class SchedulerLeaseIT {
 
     @AfterAll
     static void stop() {
-        CompletableFuture.allOf(CompletableFuture.runAsync(() -> one.close()),
-                CompletableFuture.runAsync(() -> two.close())).join();
+        CompletableFuture.allOf(
+                        CompletableFuture.runAsync(() -> one.close()), CompletableFuture.runAsync(() -> two.close()))
+                .join();
     }
 
     private static boolean leads(ConfigurableApplicationContext gateway) {
         return gateway.isActive()
-                && gateway.getBean(MeterRegistry.class).get("gpu.gateway.scheduler.leader").gauge().value() == 1.0;
+                && gateway.getBean(MeterRegistry.class)
+                                .get("gpu.gateway.scheduler.leader")
+                                .gauge()
+                                .value()
+                        == 1.0;
     }
 
     private static String newKey() {
@@ -78,7 +82,10 @@ class SchedulerLeaseIT {
         TestWorker worker = TestWorker.in(RABBIT, pool).start();
         for (ConfigurableApplicationContext gateway : gateways) {
             await().atMost(Duration.ofSeconds(10))
-                    .until(() -> gateway.getBean(WorkerDirectory.class).available(pool).size() == 1);
+                    .until(() -> gateway.getBean(WorkerDirectory.class)
+                                    .available(pool)
+                                    .size()
+                            == 1);
         }
         return worker;
     }
@@ -100,13 +107,21 @@ class SchedulerLeaseIT {
             jdbc().update("update scheduler_lease set holder = 'intruder', epoch = epoch + 1, "
                     + "expires_at = now() + interval '1 hour'");
             await().atMost(Duration.ofSeconds(10)).until(() -> !leads(one) && !leads(two));
-            UUID id = new Api(Gateways.port(one)).submit(key, Api.job(pool, "while nobody leads")).id();
+            UUID id = new Api(Gateways.port(one))
+                    .submit(key, Api.job(pool, "while nobody leads"))
+                    .id();
 
-            await().during(LEASE_TTL.plusMillis(500)).atMost(Duration.ofSeconds(10)).until(() -> jdbc().queryForObject(
-                    "select assigned_worker is null and attempt = 0 from job where id = ?", Boolean.class, id));
+            await().during(LEASE_TTL.plusMillis(500))
+                    .atMost(Duration.ofSeconds(10))
+                    .until(() -> jdbc().queryForObject(
+                                    "select assigned_worker is null and attempt = 0 from job where id = ?",
+                                    Boolean.class,
+                                    id));
             // what the old leader's hand-out would do now: its lease is no longer the one in PostgreSQL
-            assertThat(one.getBean(JobMoves.class).assign(id, gpu.id(), 5, leaders)).isEmpty();
-            assertThat(jdbc().queryForObject("select assigned_worker from job where id = ?", String.class, id)).isNull();
+            assertThat(one.getBean(JobMoves.class).assign(id, gpu.id(), 5, leaders))
+                    .isEmpty();
+            assertThat(jdbc().queryForObject("select assigned_worker from job where id = ?", String.class, id))
+                    .isNull();
             assertThat(gpu.received()).isEmpty();
 
             jdbc().update("update scheduler_lease set expires_at = now()");
@@ -116,7 +131,9 @@ class SchedulerLeaseIT {
             assertThat(handedOut.attempt()).isEqualTo(1);
             Map<String, Object> after = lease();
             assertThat(after.get("holder")).isIn("gw-one", "gw-two");
-            assertThat((Long) after.get("epoch")).as("a new holder, a new epoch").isGreaterThan(leaders.epoch() + 1);
+            assertThat((Long) after.get("epoch"))
+                    .as("a new holder, a new epoch")
+                    .isGreaterThan(leaders.epoch() + 1);
             assertThat(leads(one) != leads(two)).isTrue();
             handedOut.succeed();
         }
@@ -137,15 +154,19 @@ class SchedulerLeaseIT {
             leader.close();
 
             await().atMost(Duration.ofSeconds(10)).until(() -> leads(other));
-            assertThat(Duration.ofNanos(System.nanoTime() - stopped)).as("the lease was released on shutdown")
+            assertThat(Duration.ofNanos(System.nanoTime() - stopped))
+                    .as("the lease was released on shutdown")
                     .isLessThan(Duration.ofSeconds(5));
             assertThat((Long) lease().get("epoch")).isEqualTo(epoch + 1);
-            UUID id = new Api(Gateways.port(other)).submit(key, Api.job(pool, "after the failover")).id();
+            UUID id = new Api(Gateways.port(other))
+                    .submit(key, Api.job(pool, "after the failover"))
+                    .id();
             JobAttempt handedOut = gpu.next();
             assertThat(handedOut.jobId()).isEqualTo(id);
             handedOut.succeed();
-            await().atMost(Duration.ofSeconds(10)).until(() -> "SUCCEEDED".equals(
-                    jdbc().queryForObject("select status from job where id = ?", String.class, id)));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> "SUCCEEDED"
+                            .equals(jdbc().queryForObject("select status from job where id = ?", String.class, id)));
         }
     }
 }

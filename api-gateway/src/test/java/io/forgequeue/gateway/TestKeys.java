@@ -1,12 +1,11 @@
 package io.forgequeue.gateway;
 
 import io.forgequeue.gateway.quota.Priority;
-import org.springframework.jdbc.core.JdbcTemplate;
-
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.UUID;
+import org.springframework.jdbc.core.JdbcTemplate;
 
 /**
  * API keys with quotas of their own, written straight into {@code api_key} (as the admin API stores them) before
@@ -14,8 +13,7 @@ import java.util.UUID;
  */
 final class TestKeys {
 
-    private TestKeys() {
-    }
+    private TestKeys() {}
 
     /**
      * A key's own limits; null = the gateway's default.
@@ -51,12 +49,20 @@ final class TestKeys {
     /** Stores a new random key with {@code limits}; returns the raw key. */
     static String create(JdbcTemplate jdbc, Limits limits) {
         String raw = "test-" + UUID.randomUUID();
-        jdbc.update("""
+        jdbc.update(
+                """
                         insert into api_key (id, name, key_hash, key_prefix, max_queued, max_running, weight, max_priority)
                         values (?, ?, ?, ?, ?, ?, ?, ?)""",
-                UUID.randomUUID(), "key-" + raw.substring(5, 13), sha256(raw), raw.substring(0, 5),
-                limits.maxQueued(), limits.maxRunning(), limits.weight(),
-                limits.maxPriority() == null ? null : (short) limits.maxPriority().level());
+                UUID.randomUUID(),
+                "key-" + raw.substring(5, 13),
+                sha256(raw),
+                raw.substring(0, 5),
+                limits.maxQueued(),
+                limits.maxRunning(),
+                limits.weight(),
+                limits.maxPriority() == null
+                        ? null
+                        : (short) limits.maxPriority().level());
         return raw;
     }
 

@@ -12,7 +12,6 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -80,8 +79,7 @@ final class TestWorker implements AutoCloseable {
     private int generation;
 
     /** The delivery the worker holds (reports as running) until it is settled. */
-    private record Held(int generation, long tag, WorkerStatus.Assignment assignment) {
-    }
+    private record Held(int generation, long tag, WorkerStatus.Assignment assignment) {}
 
     private TestWorker(Builder b) {
         this.rabbit = b.rabbit;
@@ -110,7 +108,7 @@ final class TestWorker implements AutoCloseable {
         private String id = "w-" + UUID.randomUUID().toString().substring(0, 8);
         private WorkerStatus.ForgeOffer offer;
         private boolean autoRun;
-        private Consumer<TestWorker> onStart = w -> { };
+        private Consumer<TestWorker> onStart = w -> {};
 
         private Builder(RabbitEndpoint rabbit, String pool) {
             this.rabbit = rabbit;
@@ -148,8 +146,8 @@ final class TestWorker implements AutoCloseable {
                 worker.close();
                 throw e;
             }
-            worker.announcer.scheduleAtFixedRate(worker::announceIfAlive, 0, INTERVAL.toMillis(),
-                    TimeUnit.MILLISECONDS);
+            worker.announcer.scheduleAtFixedRate(
+                    worker::announceIfAlive, 0, INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             onStart.accept(worker);
             return worker;
         }
@@ -182,7 +180,7 @@ final class TestWorker implements AutoCloseable {
             consumer.queueDeclare(queue, false, true, true, Topology.workerQueueArguments(pool));
             consumer.queueBind(queue, Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(id));
             consumer.basicQos(1);
-            consumer.basicConsume(queue, false, (tag, delivery) -> onDelivery(gen, delivery), tag -> { });
+            consumer.basicConsume(queue, false, (tag, delivery) -> onDelivery(gen, delivery), tag -> {});
             announcing = true;
         } catch (IOException | TimeoutException e) {
             closeConnection();
@@ -214,8 +212,8 @@ final class TestWorker implements AutoCloseable {
         }
         Held held = new Held(gen, tag, new WorkerStatus.Assignment(message.jobId(), message.attempt()));
         holding = held;
-        JobAttempt attempt = new JobAttempt(message, delivery.getProperties(), this::publishEvents,
-                this::publishPreview, () -> settle(held));
+        JobAttempt attempt = new JobAttempt(
+                message, delivery.getProperties(), this::publishEvents, this::publishPreview, () -> settle(held));
         synchronized (deliveries) {
             if (autoRun) {
                 runner.execute(attempt::succeed);
@@ -290,14 +288,27 @@ final class TestWorker implements AutoCloseable {
             return;
         }
         Held held = holding;
-        WorkerStatus s = new WorkerStatus(id, instance, pool, state, seq.incrementAndGet(),
-                state == WorkerState.GONE || held == null ? null : held.assignment(), offer, INTERVAL.toMillis(),
+        WorkerStatus s = new WorkerStatus(
+                id,
+                instance,
+                pool,
+                state,
+                seq.incrementAndGet(),
+                state == WorkerState.GONE || held == null ? null : held.assignment(),
+                offer,
+                INTERVAL.toMillis(),
                 Instant.now());
-        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE)
-                .deliveryMode(1).userId(rabbit.username())
-                .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                .contentType(Contract.CONTENT_TYPE)
+                .deliveryMode(1)
+                .userId(rabbit.username())
+                .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION))
+                .build();
         try {
-            status.basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, props,
+            status.basicPublish(
+                    Topology.EVENTS_EXCHANGE,
+                    Topology.WORKER_STATUS_ROUTING_KEY,
+                    props,
                     JobAttempt.WIRE.writeValueAsBytes(s));
         } catch (IOException e) {
             throw new IllegalStateException(e);
@@ -314,12 +325,19 @@ final class TestWorker implements AutoCloseable {
 
     /** As {@link #announce(Channel, WorkerStatus)}, published as {@code user} (user_id). */
     static void announce(Channel channel, WorkerStatus status, String user) {
-        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE)
-                .deliveryMode(1).userId(user)
-                .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION)).build();
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                .contentType(Contract.CONTENT_TYPE)
+                .deliveryMode(1)
+                .userId(user)
+                .headers(Map.of(Contract.VERSION_HEADER, Contract.VERSION))
+                .build();
         try {
             channel.confirmSelect();
-            channel.basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, false, props,
+            channel.basicPublish(
+                    Topology.EVENTS_EXCHANGE,
+                    Topology.WORKER_STATUS_ROUTING_KEY,
+                    false,
+                    props,
                     JobAttempt.WIRE.writeValueAsBytes(status));
             channel.waitForConfirmsOrDie(10_000);
         } catch (IOException | InterruptedException | TimeoutException e) {
@@ -391,8 +409,8 @@ final class TestWorker implements AutoCloseable {
     JobAttempt next() {
         JobAttempt attempt = poll(WAIT);
         if (attempt == null) {
-            throw new AssertionError("worker " + id + " received no job within " + WAIT.toSeconds() + " s (received: "
-                    + received + ")");
+            throw new AssertionError(
+                    "worker " + id + " received no job within " + WAIT.toSeconds() + " s (received: " + received + ")");
         }
         return attempt;
     }

@@ -1,5 +1,8 @@
 package io.forgequeue.gateway;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import io.forgequeue.model.Topology;
@@ -7,15 +10,11 @@ import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.BrokerRoles;
 import io.forgequeue.testsupport.RabbitEndpoint;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Attributable worker messages (issue 19, README "Security"): two workers, each with its own least-privilege broker
@@ -28,10 +27,10 @@ class WorkerCredentialsIT extends IntegrationTestBase {
 
     private static final String ID_A = "cred-a-" + UUID.randomUUID().toString().substring(0, 6);
     private static final String ID_B = "cred-b-" + UUID.randomUUID().toString().substring(0, 6);
-    private static final RabbitEndpoint USER_A = RABBIT.withNewUser("worker-a", BrokerRoles.worker(ID_A),
-            BrokerRoles.WORKER_TOPIC_WRITE);
-    private static final RabbitEndpoint USER_B = RABBIT.withNewUser("worker-b", BrokerRoles.worker(ID_B),
-            BrokerRoles.WORKER_TOPIC_WRITE);
+    private static final RabbitEndpoint USER_A =
+            RABBIT.withNewUser("worker-a", BrokerRoles.worker(ID_A), BrokerRoles.WORKER_TOPIC_WRITE);
+    private static final RabbitEndpoint USER_B =
+            RABBIT.withNewUser("worker-b", BrokerRoles.worker(ID_B), BrokerRoles.WORKER_TOPIC_WRITE);
 
     @AfterAll
     static void deleteUsers() {
@@ -72,27 +71,34 @@ class WorkerCredentialsIT extends IntegrationTestBase {
                 forged.preview(3);
                 forged.publish(forged.progress(90), forged.succeeded(1));
 
-                await().atMost(Duration.ofSeconds(10)).until(
-                        () -> counter("gpu.gateway.events.rejected", "reason", "wrong-publisher") >= wrongBefore + 2);
-                await().atMost(Duration.ofSeconds(10)).until(
-                        () -> counter("gpu.gateway.worker-messages.refused", "kind", "preview") >= previewsBefore + 1);
+                await().atMost(Duration.ofSeconds(10))
+                        .until(() ->
+                                counter("gpu.gateway.events.rejected", "reason", "wrong-publisher") >= wrongBefore + 2);
+                await().atMost(Duration.ofSeconds(10))
+                        .until(() -> counter("gpu.gateway.worker-messages.refused", "kind", "preview")
+                                >= previewsBefore + 1);
             }
             assertThat(assignment(id)).containsEntry("status", "RUNNING").containsEntry("assigned_worker", ID_A);
 
             own.preview(5);
             assertThat(ws.nextOfType("preview").get("step").asInt())
-                    .as("the first preview the owner sees is its worker's, not the forged one").isEqualTo(5);
+                    .as("the first preview the owner sees is its worker's, not the forged one")
+                    .isEqualTo(5);
             own.publish(own.succeeded(1));
 
-            await().atMost(Duration.ofSeconds(10)).until(() -> assignment(id).get("status").equals("SUCCEEDED"));
-            assertThat(counter("gpu.gateway.events.rejected", "reason", "wrong-publisher")).isEqualTo(wrongBefore + 2);
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> assignment(id).get("status").equals("SUCCEEDED"));
+            assertThat(counter("gpu.gateway.events.rejected", "reason", "wrong-publisher"))
+                    .isEqualTo(wrongBefore + 2);
         }
     }
 
     @Test
     void theGatewayDeclaresTheDeadLetterQueueOfAPoolAWorkerAnnouncesSinceWorkerUsersMayDeclareNothingShared() {
         String pool = newPool();
-        assertThat(BROKER.depth(Topology.deadLetterQueue(pool))).as("not configured: no queue yet").isEqualTo(-1);
+        assertThat(BROKER.depth(Topology.deadLetterQueue(pool)))
+                .as("not configured: no queue yet")
+                .isEqualTo(-1);
 
         worker(USER_A, ID_A, pool);
 
@@ -108,14 +114,15 @@ class WorkerCredentialsIT extends IntegrationTestBase {
 
         try (Connection b = USER_B.connectionFactory().newConnection("worker-b-impersonating")) {
             // B claims A's id and says it is leaving: were it believed, A would get no more jobs
-            WorkerStatus claim = new WorkerStatus(ID_A, UUID.randomUUID(), pool, WorkerState.GONE, 1, null, null,
-                    1000, Instant.now());
+            WorkerStatus claim = new WorkerStatus(
+                    ID_A, UUID.randomUUID(), pool, WorkerState.GONE, 1, null, null, 1000, Instant.now());
             TestWorker.announce(b.createChannel(), claim, USER_B.username());
         }
 
-        await().atMost(Duration.ofSeconds(10)).until(
-                () -> counter("gpu.gateway.worker-messages.refused", "kind", "announcement") >= before + 1);
-        assertThat(fleet.available(pool)).extracting(w -> w.id() + "@" + w.brokerUser())
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> counter("gpu.gateway.worker-messages.refused", "kind", "announcement") >= before + 1);
+        assertThat(fleet.available(pool))
+                .extracting(w -> w.id() + "@" + w.brokerUser())
                 .containsExactly(ID_A + "@" + USER_A.username());
     }
 }

@@ -1,7 +1,5 @@
 package io.forgequeue.gateway;
 
-import tools.jackson.databind.JsonNode;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -13,6 +11,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import tools.jackson.databind.JsonNode;
 
 /** A WebSocket client for the gateway's /ws protocol: sends JSON frames, collects received frames. */
 final class WsClient implements AutoCloseable {
@@ -23,12 +22,13 @@ final class WsClient implements AutoCloseable {
     private final WebSocket socket;
 
     private WsClient(int port, String authorizationHeader) {
-        WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder()
-                .connectTimeout(Duration.ofSeconds(5));
+        WebSocket.Builder builder =
+                HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
         if (authorizationHeader != null) {
             builder.header("Authorization", authorizationHeader);
         }
-        this.socket = builder.buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new Listener()).join();
+        this.socket = builder.buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new Listener())
+                .join();
     }
 
     static WsClient connect(int port) {

@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.Objects;
 import java.util.UUID;

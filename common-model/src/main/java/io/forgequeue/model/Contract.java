@@ -25,6 +25,5 @@ public final class Contract {
     /** Content type of every message body. */
     public static final String CONTENT_TYPE = "application/json";
 
-    private Contract() {
-    }
+    private Contract() {}
 }

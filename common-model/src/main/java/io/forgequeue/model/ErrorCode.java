@@ -17,7 +17,9 @@ public enum ErrorCode {
     /** Forge refused the request as invalid (HTTP 422), for example an unknown script. */
     FORGE_REJECTED("The image server rejected the job's settings.", false),
     /** Forge refused the worker's credentials (HTTP 401): an operator has to fix the worker. */
-    FORGE_AUTH("The image server refused the worker's credentials. An operator has to fix the worker's configuration.", false),
+    FORGE_AUTH(
+            "The image server refused the worker's credentials. An operator has to fix the worker's configuration.",
+            false),
     /** Forge answered 404 on its API: it was probably started without {@code --api}. */
     FORGE_API_MISSING("The image server does not offer its API (it may have been started without --api).", false),
     /** Forge failed while generating (HTTP 500 other than out of memory, or an unreadable answer). */
@@ -43,8 +45,8 @@ public enum ErrorCode {
      * {@code worker.outcome.max-image-bytes}, below the broker's message size limit). Running it again would give
      * the same, so it is not retried; fewer images per job or a smaller size fit.
      */
-    IMAGES_TOO_LARGE("The generated images are too large to deliver. Try fewer images per job or a smaller size.",
-            false),
+    IMAGES_TOO_LARGE(
+            "The generated images are too large to deliver. Try fewer images per job or a smaller size.", false),
     /** An unexpected error inside the worker. */
     WORKER_ERROR("An unexpected error occurred while running the job.", true),
     /** A code this reader does not know (sent by a newer version). */

@@ -10,8 +10,7 @@ import java.util.UUID;
 /** Checks shared by the compact constructors of the event records. */
 final class EventChecks {
 
-    private EventChecks() {
-    }
+    private EventChecks() {}
 
     static void header(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt) {
         Objects.requireNonNull(jobId, "jobId");

@@ -6,5 +6,4 @@ package io.forgequeue.model;
  * @param field   the JSON name of the field, e.g. {@code width}
  * @param message what is wrong, for a person, e.g. {@code must be a multiple of 8}
  */
-public record FieldViolation(String field, String message) {
-}
+public record FieldViolation(String field, String message) {}

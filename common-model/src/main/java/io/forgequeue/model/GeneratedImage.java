@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -31,8 +30,12 @@ public record GeneratedImage(int index, long seed, String mimeType, int width, i
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof GeneratedImage other && index == other.index && seed == other.seed
-                && width == other.width && height == other.height && mimeType.equals(other.mimeType)
+        return o instanceof GeneratedImage other
+                && index == other.index
+                && seed == other.seed
+                && width == other.width
+                && height == other.height
+                && mimeType.equals(other.mimeType)
                 && Arrays.equals(data, other.data);
     }
 

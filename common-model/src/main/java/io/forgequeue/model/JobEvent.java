@@ -2,7 +2,6 @@ package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
-
 import java.time.Instant;
 import java.util.UUID;
 
@@ -17,13 +16,13 @@ import java.util.UUID;
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
 @JsonSubTypes({
-        @JsonSubTypes.Type(value = JobStarted.class, name = "RUNNING"),
-        @JsonSubTypes.Type(value = JobProgressed.class, name = "PROGRESS"),
-        @JsonSubTypes.Type(value = JobHeartbeat.class, name = "HEARTBEAT"),
-        @JsonSubTypes.Type(value = JobSucceeded.class, name = "SUCCEEDED"),
-        @JsonSubTypes.Type(value = JobFailed.class, name = "FAILED"),
-        @JsonSubTypes.Type(value = JobCancelled.class, name = "CANCELLED"),
-        @JsonSubTypes.Type(value = JobRequeued.class, name = "REQUEUED")
+    @JsonSubTypes.Type(value = JobStarted.class, name = "RUNNING"),
+    @JsonSubTypes.Type(value = JobProgressed.class, name = "PROGRESS"),
+    @JsonSubTypes.Type(value = JobHeartbeat.class, name = "HEARTBEAT"),
+    @JsonSubTypes.Type(value = JobSucceeded.class, name = "SUCCEEDED"),
+    @JsonSubTypes.Type(value = JobFailed.class, name = "FAILED"),
+    @JsonSubTypes.Type(value = JobCancelled.class, name = "CANCELLED"),
+    @JsonSubTypes.Type(value = JobRequeued.class, name = "REQUEUED")
 })
 public sealed interface JobEvent
         permits JobStarted, JobProgressed, JobHeartbeat, JobSucceeded, JobFailed, JobCancelled, JobRequeued {

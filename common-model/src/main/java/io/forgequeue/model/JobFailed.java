@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
@@ -17,8 +16,16 @@ import java.util.UUID;
  *                  them (the gateway shows only the keys it allows); never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobFailed(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt,
-                        ErrorCode code, String message, boolean retryable, Map<String, Object> metadata)
+public record JobFailed(
+        UUID jobId,
+        int attempt,
+        String workerId,
+        long seq,
+        Instant occurredAt,
+        ErrorCode code,
+        String message,
+        boolean retryable,
+        Map<String, Object> metadata)
         implements JobEvent {
 
     public JobFailed {
@@ -31,7 +38,8 @@ public record JobFailed(UUID jobId, int attempt, String workerId, long seq, Inst
     /** A failure with the code's default message and retryability. */
     public static JobFailed of(UUID jobId, int attempt, String workerId, long seq, Instant at, ErrorCode code) {
         Objects.requireNonNull(code, "code");
-        return new JobFailed(jobId, attempt, workerId, seq, at, code, code.defaultMessage(), code.retryable(), Map.of());
+        return new JobFailed(
+                jobId, attempt, workerId, seq, at, code, code.defaultMessage(), code.retryable(), Map.of());
     }
 
     @Override

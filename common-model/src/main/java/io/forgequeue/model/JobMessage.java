@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.Objects;
 import java.util.UUID;
@@ -24,8 +23,8 @@ import java.util.UUID;
  * @param submittedAt when the gateway accepted the job; never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobMessage(UUID jobId, int attempt, String workerId, long ticket, String pool, JobSpec spec,
-                         Instant submittedAt) {
+public record JobMessage(
+        UUID jobId, int attempt, String workerId, long ticket, String pool, JobSpec spec, Instant submittedAt) {
 
     public JobMessage {
         Objects.requireNonNull(jobId, "jobId");

@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Objects;
@@ -17,8 +16,15 @@ import java.util.UUID;
  * @param data     small encoded image; never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobPreview(UUID jobId, int attempt, String workerId, Instant occurredAt,
-                         int step, int steps, String mimeType, byte[] data) {
+public record JobPreview(
+        UUID jobId,
+        int attempt,
+        String workerId,
+        Instant occurredAt,
+        int step,
+        int steps,
+        String mimeType,
+        byte[] data) {
 
     /** Largest preview the worker forwards, in bytes; larger ones are dropped. */
     public static final int MAX_BYTES = 256 * 1024;
@@ -33,9 +39,15 @@ public record JobPreview(UUID jobId, int attempt, String workerId, Instant occur
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof JobPreview other && jobId.equals(other.jobId) && attempt == other.attempt
-                && workerId.equals(other.workerId) && occurredAt.equals(other.occurredAt) && step == other.step
-                && steps == other.steps && mimeType.equals(other.mimeType) && Arrays.equals(data, other.data);
+        return o instanceof JobPreview other
+                && jobId.equals(other.jobId)
+                && attempt == other.attempt
+                && workerId.equals(other.workerId)
+                && occurredAt.equals(other.occurredAt)
+                && step == other.step
+                && steps == other.steps
+                && mimeType.equals(other.mimeType)
+                && Arrays.equals(data, other.data);
     }
 
     @Override

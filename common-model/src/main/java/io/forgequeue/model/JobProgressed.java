@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.UUID;
 
@@ -15,8 +14,17 @@ import java.util.UUID;
  * @param etaSeconds estimated seconds to completion, or null while no estimate is reliable
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobProgressed(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt,
-                            int step, int steps, int percent, Double etaSeconds) implements JobEvent {
+public record JobProgressed(
+        UUID jobId,
+        int attempt,
+        String workerId,
+        long seq,
+        Instant occurredAt,
+        int step,
+        int steps,
+        int percent,
+        Double etaSeconds)
+        implements JobEvent {
 
     public JobProgressed {
         EventChecks.header(jobId, attempt, workerId, seq, occurredAt);

@@ -2,7 +2,6 @@ package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -72,8 +71,7 @@ public record JobSpec(
         /** Longest checkpoint name. */
         public static final int CHECKPOINT_MAX_CHARS = 256;
 
-        private Limits() {
-        }
+        private Limits() {}
     }
 
     /** Default width and height when a client gives none. */
@@ -89,8 +87,18 @@ public record JobSpec(
 
     /** A spec with every optional setting at its default. */
     public static JobSpec of(String prompt) {
-        return new JobSpec(prompt, "", DEFAULT_SIZE, DEFAULT_SIZE, DEFAULT_STEPS, DEFAULT_CFG_SCALE,
-                null, null, Limits.RANDOM_SEED, null, 1);
+        return new JobSpec(
+                prompt,
+                "",
+                DEFAULT_SIZE,
+                DEFAULT_SIZE,
+                DEFAULT_STEPS,
+                DEFAULT_CFG_SCALE,
+                null,
+                null,
+                Limits.RANDOM_SEED,
+                null,
+                1);
     }
 
     /** Number of images the job produces. */
@@ -110,8 +118,10 @@ public record JobSpec(
         checkSize(out, "width", width);
         checkSize(out, "height", height);
         if (inSize(width) && inSize(height) && (long) width * height * Math.max(batchSize, 1) > Limits.PIXELS_MAX) {
-            out.add(new FieldViolation("batchSize", "width x height x batchSize must be at most "
-                    + Limits.PIXELS_MAX + " pixels (four 1024x1024 images)"));
+            out.add(new FieldViolation(
+                    "batchSize",
+                    "width x height x batchSize must be at most " + Limits.PIXELS_MAX
+                            + " pixels (four 1024x1024 images)"));
         }
         if (steps < Limits.STEPS_MIN || steps > Limits.STEPS_MAX) {
             out.add(new FieldViolation("steps", "must be between " + Limits.STEPS_MIN + " and " + Limits.STEPS_MAX));
@@ -132,7 +142,8 @@ public record JobSpec(
             }
         }
         if (batchSize < Limits.BATCH_MIN || batchSize > Limits.BATCH_MAX) {
-            out.add(new FieldViolation("batchSize", "must be between " + Limits.BATCH_MIN + " and " + Limits.BATCH_MAX));
+            out.add(new FieldViolation(
+                    "batchSize", "must be between " + Limits.BATCH_MIN + " and " + Limits.BATCH_MAX));
         }
         return out;
     }
@@ -168,8 +179,8 @@ public record JobSpec(
             return;
         }
         if (value.isBlank() || value.length() > Limits.NAME_MAX_CHARS || !value.matches("[\\p{Alnum} +._()\\[\\]-]+")) {
-            out.add(new FieldViolation(field, "must be 1-" + Limits.NAME_MAX_CHARS
-                    + " letters, digits, spaces or + . _ ( ) [ ] -"));
+            out.add(new FieldViolation(
+                    field, "must be 1-" + Limits.NAME_MAX_CHARS + " letters, digits, spaces or + . _ ( ) [ ] -"));
         }
     }
 

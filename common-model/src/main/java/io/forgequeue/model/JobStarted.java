@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
@@ -14,8 +13,9 @@ import java.util.UUID;
  *                 it allows); never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobStarted(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt,
-                         Map<String, Object> metadata) implements JobEvent {
+public record JobStarted(
+        UUID jobId, int attempt, String workerId, long seq, Instant occurredAt, Map<String, Object> metadata)
+        implements JobEvent {
 
     public JobStarted {
         EventChecks.header(jobId, attempt, workerId, seq, occurredAt);

@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -16,8 +15,15 @@ import java.util.UUID;
  *                 {@code forgeMillis}); deep-merged into the job's metadata; never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record JobSucceeded(UUID jobId, int attempt, String workerId, long seq, Instant occurredAt,
-                           List<GeneratedImage> images, Map<String, Object> metadata) implements JobEvent {
+public record JobSucceeded(
+        UUID jobId,
+        int attempt,
+        String workerId,
+        long seq,
+        Instant occurredAt,
+        List<GeneratedImage> images,
+        Map<String, Object> metadata)
+        implements JobEvent {
 
     public JobSucceeded {
         EventChecks.header(jobId, attempt, workerId, seq, occurredAt);

@@ -57,8 +57,7 @@ public final class Topology {
     /** The pool used when a job names none. */
     public static final String DEFAULT_POOL = "default";
 
-    private Topology() {
-    }
+    private Topology() {}
 
     /**
      * Arguments of a worker's job queue: it dead-letters to {@link #JOBS_DEAD_LETTER_EXCHANGE} with the worker's
@@ -117,13 +116,13 @@ public final class Topology {
 
     // compiled once: every worker announcement is checked (500 workers: 1,000 checks a second per gateway)
     private static final java.util.regex.Pattern POOL_NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,63}");
-    private static final java.util.regex.Pattern WORKER_ID = java.util.regex.Pattern.compile(
-            "[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
+    private static final java.util.regex.Pattern WORKER_ID =
+            java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
 
     private static String requireWorkerId(String workerId) {
         if (!isValidWorkerId(workerId)) {
-            throw new IllegalArgumentException("Worker id must be 1-100 characters of A-Z, a-z, 0-9, '.', '_' and '-': "
-                    + workerId);
+            throw new IllegalArgumentException(
+                    "Worker id must be 1-100 characters of A-Z, a-z, 0-9, '.', '_' and '-': " + workerId);
         }
         return workerId;
     }

@@ -1,7 +1,6 @@
 package io.forgequeue.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -28,8 +27,16 @@ import java.util.UUID;
  * @param sentAt         when it was sent (worker clock); never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record WorkerStatus(String workerId, UUID instance, String pool, WorkerState state, long seq,
-                           Assignment running, ForgeOffer forge, long intervalMillis, Instant sentAt) {
+public record WorkerStatus(
+        String workerId,
+        UUID instance,
+        String pool,
+        WorkerState state,
+        long seq,
+        Assignment running,
+        ForgeOffer forge,
+        long intervalMillis,
+        Instant sentAt) {
 
     public WorkerStatus {
         Objects.requireNonNull(workerId, "workerId");
@@ -67,9 +74,14 @@ public record WorkerStatus(String workerId, UUID instance, String pool, WorkerSt
      * @param secondsPerStep  measured seconds per sampling step of a 512x512 image, or null before it has run a job
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record ForgeOffer(String identity, List<String> checkpoints, List<String> samplers,
-                             List<String> schedulers, String loadedCheckpoint, Map<String, Double> loadSeconds,
-                             Double secondsPerStep) {
+    public record ForgeOffer(
+            String identity,
+            List<String> checkpoints,
+            List<String> samplers,
+            List<String> schedulers,
+            String loadedCheckpoint,
+            Map<String, Double> loadSeconds,
+            Double secondsPerStep) {
 
         public ForgeOffer {
             checkpoints = checkpoints == null ? List.of() : List.copyOf(checkpoints);
@@ -93,7 +105,11 @@ public record WorkerStatus(String workerId, UUID instance, String pool, WorkerSt
             if (known != null) {
                 return known;
             }
-            String name = HASH_SUFFIX.matcher(checkpoint.trim()).replaceFirst("").replace('/', '_').replace('\\', '_');
+            String name = HASH_SUFFIX
+                    .matcher(checkpoint.trim())
+                    .replaceFirst("")
+                    .replace('/', '_')
+                    .replace('\\', '_');
             int dot = name.lastIndexOf('.');
             if (dot > 0 && MODEL_EXTENSION.matcher(name.substring(dot + 1)).matches()) {
                 name = name.substring(0, dot);
@@ -105,12 +121,13 @@ public record WorkerStatus(String workerId, UUID instance, String pool, WorkerSt
             return name;
         }
 
-        private static final java.util.regex.Pattern HASH_SUFFIX = java.util.regex.Pattern.compile(
-                "\\s*\\[[0-9a-fA-F]{6,64}]$");
-        private static final java.util.regex.Pattern MODEL_EXTENSION = java.util.regex.Pattern.compile(
-                "(?i)safetensors|ckpt|pt|pth|bin|gguf");
+        private static final java.util.regex.Pattern HASH_SUFFIX =
+                java.util.regex.Pattern.compile("\\s*\\[[0-9a-fA-F]{6,64}]$");
+        private static final java.util.regex.Pattern MODEL_EXTENSION =
+                java.util.regex.Pattern.compile("(?i)safetensors|ckpt|pt|pth|bin|gguf");
         /** Canonical names already computed (checkpoint names are few; bounded all the same). */
         private static final java.util.Map<String, String> CANONICAL = new java.util.concurrent.ConcurrentHashMap<>();
+
         private static final int CANONICAL_MAX = 10_000;
     }
 }

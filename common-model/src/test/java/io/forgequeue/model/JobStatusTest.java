@@ -1,14 +1,5 @@
 package io.forgequeue.model;
 
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Set;
-
 import static io.forgequeue.model.JobStatus.CANCELLED;
 import static io.forgequeue.model.JobStatus.FAILED;
 import static io.forgequeue.model.JobStatus.QUEUED;
@@ -17,12 +8,26 @@ import static io.forgequeue.model.JobStatus.SUCCEEDED;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
 class JobStatusTest {
 
     /** The table written out independently of the implementation: every allowed move. */
     private static final Set<List<JobStatus>> ALLOWED = Set.of(
-            List.of(QUEUED, RUNNING), List.of(QUEUED, SUCCEEDED), List.of(QUEUED, FAILED), List.of(QUEUED, CANCELLED),
-            List.of(RUNNING, QUEUED), List.of(RUNNING, SUCCEEDED), List.of(RUNNING, FAILED), List.of(RUNNING, CANCELLED));
+            List.of(QUEUED, RUNNING),
+            List.of(QUEUED, SUCCEEDED),
+            List.of(QUEUED, FAILED),
+            List.of(QUEUED, CANCELLED),
+            List.of(RUNNING, QUEUED),
+            List.of(RUNNING, SUCCEEDED),
+            List.of(RUNNING, FAILED),
+            List.of(RUNNING, CANCELLED));
 
     static List<Arguments> everyPair() {
         List<Arguments> pairs = new ArrayList<>();
@@ -58,7 +63,8 @@ class JobStatusTest {
         for (JobStatus s : JobStatus.values()) {
             assertThat(s.isTerminal()).as(s.name()).isEqualTo(s.allowedTargets().isEmpty());
         }
-        assertThat(List.of(JobStatus.values())).filteredOn(JobStatus::isTerminal)
+        assertThat(List.of(JobStatus.values()))
+                .filteredOn(JobStatus::isTerminal)
                 .containsExactly(SUCCEEDED, FAILED, CANCELLED);
     }
 
@@ -67,7 +73,9 @@ class JobStatusTest {
         assertThat(EventType.REQUEUED.impliedStatus()).isEqualTo(QUEUED);
         assertThat(EventType.PROGRESS.impliedStatus()).isEqualTo(RUNNING);
         assertThat(EventType.SUCCEEDED.routingKey()).isEqualTo("job.succeeded");
-        assertThat(List.of(EventType.values())).extracting(EventType::routingKey).doesNotHaveDuplicates()
+        assertThat(List.of(EventType.values()))
+                .extracting(EventType::routingKey)
+                .doesNotHaveDuplicates()
                 .allMatch(k -> k.startsWith("job."));
     }
 }

@@ -1,17 +1,16 @@
 package io.forgequeue.model;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.forgequeue.model.fixtures.SampleMessages;
+import java.util.Base64;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.cfg.EnumFeature;
 import tools.jackson.databind.json.JsonMapper;
-
-import java.util.Base64;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Every message survives a JSON round trip with the settings {@link Contract} prescribes. */
 class WireJsonTest {
@@ -29,16 +28,29 @@ class WireJsonTest {
             JobEvent back = json.readValue(text, JobEvent.class);
 
             assertThat(back).as(text).isEqualTo(event);
-            assertThat(json.readTree(text).get("type").asString()).isEqualTo(event.type().name());
+            assertThat(json.readTree(text).get("type").asString())
+                    .isEqualTo(event.type().name());
         }
     }
 
     @Test
     void aSpecCarriesOnlyItsSettingsOnTheWire() {
-        var tree = json.readTree(json.writeValueAsString(SampleMessages.jobMessage())).get("spec");
+        var tree = json.readTree(json.writeValueAsString(SampleMessages.jobMessage()))
+                .get("spec");
 
-        assertThat(tree.propertyNames()).containsExactlyInAnyOrder("prompt", "negativePrompt", "width", "height",
-                "steps", "cfgScale", "sampler", "scheduler", "seed", "checkpoint", "batchSize");
+        assertThat(tree.propertyNames())
+                .containsExactlyInAnyOrder(
+                        "prompt",
+                        "negativePrompt",
+                        "width",
+                        "height",
+                        "steps",
+                        "cfgScale",
+                        "sampler",
+                        "scheduler",
+                        "seed",
+                        "checkpoint",
+                        "batchSize");
     }
 
     @Test
@@ -74,8 +86,10 @@ class WireJsonTest {
     void anOwnersCancelStopsEveryAttemptAndAnAssignmentStopOnlyItsOwn() {
         assertThat(SampleMessages.cancel().stops(7, "any-worker")).isTrue();
         assertThat(SampleMessages.cancel().isOwnersCancel()).isTrue();
-        assertThat(SampleMessages.stopAssignment().stops(2, SampleMessages.WORKER_ID)).isTrue();
-        assertThat(SampleMessages.stopAssignment().stops(3, SampleMessages.WORKER_ID)).isFalse();
+        assertThat(SampleMessages.stopAssignment().stops(2, SampleMessages.WORKER_ID))
+                .isTrue();
+        assertThat(SampleMessages.stopAssignment().stops(3, SampleMessages.WORKER_ID))
+                .isFalse();
         assertThat(SampleMessages.stopAssignment().stops(2, "another-worker")).isFalse();
         assertThat(SampleMessages.stopAssignment().isOwnersCancel()).isFalse();
     }
@@ -116,7 +130,8 @@ class WireJsonTest {
 
         JobMessage message = json.readValue(text, JobMessage.class);
 
-        assertThat(message.spec().violations()).extracting(FieldViolation::field)
+        assertThat(message.spec().violations())
+                .extracting(FieldViolation::field)
                 .containsExactly("prompt", "width", "steps");
         assertThat(message.spec().negativePrompt()).isEmpty();
     }
@@ -126,7 +141,8 @@ class WireJsonTest {
         String text = """
                 {"type":"HEARTBEAT","attempt":1,"workerId":"w","seq":1,"occurredAt":"2026-11-22T10:00:00Z"}""";
 
-        assertThatThrownBy(() -> json.readValue(text, JobEvent.class)).hasRootCauseInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> json.readValue(text, JobEvent.class))
+                .hasRootCauseInstanceOf(NullPointerException.class);
     }
 
     @Test
@@ -143,9 +159,12 @@ class WireJsonTest {
     void namesOfOneCheckpointCompareEqualInCanonicalForm() {
         assertThat(WorkerStatus.ForgeOffer.canonical("sdxl/juggernaut.safetensors [a1b2c3d4e5]"))
                 .isEqualTo("sdxl_juggernaut");
-        assertThat(WorkerStatus.ForgeOffer.canonical("sdxl/juggernaut.safetensors")).isEqualTo("sdxl_juggernaut");
+        assertThat(WorkerStatus.ForgeOffer.canonical("sdxl/juggernaut.safetensors"))
+                .isEqualTo("sdxl_juggernaut");
         assertThat(WorkerStatus.ForgeOffer.canonical("sdxl_juggernaut")).isEqualTo("sdxl_juggernaut");
-        assertThat(WorkerStatus.ForgeOffer.canonical("flux1-dev.v2")).as("not an extension").isEqualTo("flux1-dev.v2");
+        assertThat(WorkerStatus.ForgeOffer.canonical("flux1-dev.v2"))
+                .as("not an extension")
+                .isEqualTo("flux1-dev.v2");
         assertThat(WorkerStatus.ForgeOffer.canonical(null)).isNull();
     }
 }

@@ -13,8 +13,6 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.worker.system.WireJson;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,6 +20,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Watches everything on {@link Topology#EVENTS_EXCHANGE} through its own queue bound with {@code #}, the way a
@@ -50,8 +49,10 @@ final class EventRecorder implements AutoCloseable {
             AMQP.BasicProperties props = delivery.getProperties();
             String key = delivery.getEnvelope().getRoutingKey();
             publishers.add(key.split("\\.")[0] + ":" + props.getUserId());
-            Object version = props.getHeaders() == null ? null : props.getHeaders().get(Contract.VERSION_HEADER);
-            if (!(version instanceof Number n) || n.intValue() != Contract.VERSION
+            Object version =
+                    props.getHeaders() == null ? null : props.getHeaders().get(Contract.VERSION_HEADER);
+            if (!(version instanceof Number n)
+                    || n.intValue() != Contract.VERSION
                     || !Contract.CONTENT_TYPE.equals(props.getContentType())) {
                 problems.add(key + " without contract header/content type: " + props);
             }
@@ -76,7 +77,7 @@ final class EventRecorder implements AutoCloseable {
                 problems.add("unreadable message on " + key + ": " + e);
             }
         };
-        channel.basicConsume(queue, true, onDelivery, tag -> { });
+        channel.basicConsume(queue, true, onDelivery, tag -> {});
     }
 
     /**
@@ -149,9 +150,14 @@ final class EventRecorder implements AutoCloseable {
     }
 
     static String describeStatuses(List<WorkerStatus> statuses) {
-        List<String> out = statuses.stream().map(s -> s.state() + "#" + s.seq()
-                + (s.running() == null ? "" : "(" + s.running().jobId().toString().substring(0, 8) + "/a"
-                + s.running().attempt() + ")") + (s.forge() == null ? "" : "+offer")).toList();
+        List<String> out = statuses.stream()
+                .map(s -> s.state() + "#" + s.seq()
+                        + (s.running() == null
+                                ? ""
+                                : "(" + s.running().jobId().toString().substring(0, 8) + "/a"
+                                        + s.running().attempt() + ")")
+                        + (s.forge() == null ? "" : "+offer"))
+                .toList();
         return out.size() <= 40 ? out.toString() : "..." + out.subList(out.size() - 40, out.size());
     }
 
@@ -170,8 +176,8 @@ final class EventRecorder implements AutoCloseable {
             }
             sleep(20);
         }
-        throw new AssertionError("No matching event for job " + jobId + " within " + timeout + "; got "
-                + describe(eventsOf(jobId)));
+        throw new AssertionError(
+                "No matching event for job " + jobId + " within " + timeout + "; got " + describe(eventsOf(jobId)));
     }
 
     JobEvent awaitType(UUID jobId, EventType type, Duration timeout) {
@@ -180,12 +186,17 @@ final class EventRecorder implements AutoCloseable {
 
     /** Waits for a terminal or requeued event (the outcome of an attempt). */
     JobEvent awaitOutcome(UUID jobId, Duration timeout) {
-        return await(jobId, e -> e.type() != EventType.RUNNING && e.type() != EventType.PROGRESS
-                && e.type() != EventType.HEARTBEAT, timeout);
+        return await(
+                jobId,
+                e -> e.type() != EventType.RUNNING && e.type() != EventType.PROGRESS && e.type() != EventType.HEARTBEAT,
+                timeout);
     }
 
     static String describe(List<JobEvent> events) {
-        return events.stream().map(e -> e.type() + "(a" + e.attempt() + ",s" + e.seq() + ")").toList().toString();
+        return events.stream()
+                .map(e -> e.type() + "(a" + e.attempt() + ",s" + e.seq() + ")")
+                .toList()
+                .toString();
     }
 
     static void sleep(long millis) {

@@ -1,5 +1,9 @@
 package io.forgequeue.worker;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
@@ -14,6 +18,10 @@ import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.forgequeue.worker.system.WireJson;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,15 +31,6 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.json.JsonMapper;
 
-import java.time.Duration;
-import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-
 /**
  * Issue 19: a job's images travel base64 inside its outcome event, and the broker refuses a message above its size
  * limit. Images that add up to more than {@code worker.outcome.max-image-bytes} are not sent: the job fails with
@@ -39,12 +38,15 @@ import static org.awaitility.Awaitility.await;
  * the worker goes on with the next job. Against a real RabbitMQ and a real forge-sim, whose images of 1024 x 1024
  * (about 470 KB) break the bound configured here (256 KB) while those of 64 x 64 (about 13 KB) do not.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE, properties = {
-        "worker.id=" + TestBroker.WORKER,
-        "worker.outcome.max-image-bytes=256KB",
-        "worker.forge.call-timeout=20s",
-        "worker.progress.poll-interval=100ms",
-        "worker.presence.interval=200ms"})
+@SpringBootTest(
+        webEnvironment = SpringBootTest.WebEnvironment.NONE,
+        properties = {
+            "worker.id=" + TestBroker.WORKER,
+            "worker.outcome.max-image-bytes=256KB",
+            "worker.forge.call-timeout=20s",
+            "worker.progress.poll-interval=100ms",
+            "worker.presence.interval=200ms"
+        })
 class ImageSizeLimitIT {
 
     static final Duration WAIT = Duration.ofSeconds(60);
@@ -98,19 +100,29 @@ class ImageSizeLimitIT {
         JobFailed failed = (JobFailed) outcomes.await(large);
         assertThat(failed.code()).isEqualTo(ErrorCode.IMAGES_TOO_LARGE);
         assertThat(failed.retryable()).isFalse();
-        assertThat(failed.message()).startsWith("The generated image takes ")
+        assertThat(failed.message())
+                .startsWith("The generated image takes ")
                 .endsWith(", more than the 256 KB a job may return. Try fewer images per job or a smaller size.");
         assertThat(((Number) failed.metadata().get("imageBytes")).longValue()).isGreaterThan(LIMIT);
-        assertThat(((Number) failed.metadata().get("maxImageBytes")).longValue()).isEqualTo(LIMIT);
+        assertThat(((Number) failed.metadata().get("maxImageBytes")).longValue())
+                .isEqualTo(LIMIT);
         assertThat(outcomes.await(next)).as("the worker goes on").isInstanceOf(JobSucceeded.class);
-        assertThat(outcomes.of(large)).extracting(JobEvent::type).as("no images, never")
+        assertThat(outcomes.of(large))
+                .extracting(JobEvent::type)
+                .as("no images, never")
                 .doesNotContain(EventType.SUCCEEDED);
         assertThat(SIM.admin().stats().calls().received() - calls)
                 .as("the large job ran once (not given back and run again before the next one), then the next")
                 .isEqualTo(2);
-        assertThat(meters.get("gpu.worker.jobs").tags("outcome", "failed", "code", "IMAGES_TOO_LARGE").counter()
-                .count()).isEqualTo(1);
-        assertThat(meters.get("gpu.worker.jobs").tags("outcome", "requeued", "code", "none").counter().count())
+        assertThat(meters.get("gpu.worker.jobs")
+                        .tags("outcome", "failed", "code", "IMAGES_TOO_LARGE")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(meters.get("gpu.worker.jobs")
+                        .tags("outcome", "requeued", "code", "none")
+                        .counter()
+                        .count())
                 .isZero();
     }
 
@@ -127,8 +139,11 @@ class ImageSizeLimitIT {
             channel.exchangeDeclare(Topology.EVENTS_EXCHANGE, BuiltinExchangeType.TOPIC, true);
             String queue = channel.queueDeclare("", false, true, true, null).getQueue();
             channel.queueBind(queue, Topology.EVENTS_EXCHANGE, "job.#");
-            channel.basicConsume(queue, true, (tag, delivery) -> events.add(json.readValue(delivery.getBody(),
-                    JobEvent.class)), tag -> { });
+            channel.basicConsume(
+                    queue,
+                    true,
+                    (tag, delivery) -> events.add(json.readValue(delivery.getBody(), JobEvent.class)),
+                    tag -> {});
         }
 
         List<JobEvent> of(UUID jobId) {
@@ -137,8 +152,12 @@ class ImageSizeLimitIT {
 
         /** The job's first outcome: succeeded, failed, cancelled or requeued. */
         JobEvent await(UUID jobId) {
-            return awaitOutcome(() -> of(jobId).stream().filter(e -> e.type() != EventType.RUNNING
-                    && e.type() != EventType.PROGRESS && e.type() != EventType.HEARTBEAT).findFirst().orElse(null));
+            return awaitOutcome(() -> of(jobId).stream()
+                    .filter(e -> e.type() != EventType.RUNNING
+                            && e.type() != EventType.PROGRESS
+                            && e.type() != EventType.HEARTBEAT)
+                    .findFirst()
+                    .orElse(null));
         }
 
         @Override

@@ -1,5 +1,9 @@
 package io.forgequeue.worker;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
@@ -11,6 +15,9 @@ import io.forgequeue.model.WorkerState;
 import io.forgequeue.testsupport.BrokerRoles;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,14 +26,6 @@ import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.UUID;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-
 /**
  * A worker that connects with its own least-privilege broker user (the permissions of
  * {@code infra/local/rabbitmq.sh add-worker-user}, {@link BrokerRoles#worker}) runs jobs end to end, and what that
@@ -34,20 +33,23 @@ import static org.awaitility.Awaitility.await;
  * queue, declare or delete the gateway's queues, publish as another user. The test plays the gateway with the admin
  * user (it declares the shared topology, {@link TestBroker}).
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE, properties = {
-        "worker.id=" + LeastPrivilegeWorkerIT.WORKER,
-        "worker.progress.poll-interval=100ms",
-        "worker.presence.interval=200ms"})
+@SpringBootTest(
+        webEnvironment = SpringBootTest.WebEnvironment.NONE,
+        properties = {
+            "worker.id=" + LeastPrivilegeWorkerIT.WORKER,
+            "worker.progress.poll-interval=100ms",
+            "worker.presence.interval=200ms"
+        })
 @DirtiesContext
 class LeastPrivilegeWorkerIT {
 
     static final Duration WAIT = Duration.ofSeconds(30);
     static final String WORKER = "lp.worker-1";
     static final RabbitEndpoint ADMIN = TestInfrastructure.rabbit().withFreshVirtualHost("worker-least-privilege");
-    static final RabbitEndpoint OWN = ADMIN.withNewUser("worker-1", BrokerRoles.worker(WORKER),
-            BrokerRoles.WORKER_TOPIC_WRITE);
-    static final RabbitEndpoint OTHER = ADMIN.withNewUser("worker-2", BrokerRoles.worker("lp.worker-2"),
-            BrokerRoles.WORKER_TOPIC_WRITE);
+    static final RabbitEndpoint OWN =
+            ADMIN.withNewUser("worker-1", BrokerRoles.worker(WORKER), BrokerRoles.WORKER_TOPIC_WRITE);
+    static final RabbitEndpoint OTHER =
+            ADMIN.withNewUser("worker-2", BrokerRoles.worker("lp.worker-2"), BrokerRoles.WORKER_TOPIC_WRITE);
     static final ForgeSimProcess SIM = startSim();
 
     static EventRecorder events;
@@ -93,15 +95,18 @@ class LeastPrivilegeWorkerIT {
         assertThat(broker.offer(jobId, aSpec().size(256, 256).steps(5).build())).isTrue();
 
         assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        assertThat(events.publishers()).as("events and announcements carry the worker's broker user as user_id")
+        assertThat(events.publishers())
+                .as("events and announcements carry the worker's broker user as user_id")
                 .contains("job:" + OWN.username(), "worker:" + OWN.username())
                 .allSatisfy(p -> assertThat(p).endsWith(":" + OWN.username()));
     }
 
     @Test
     void theWorkerUserCannotPublishARelayUpdateForOtherGatewaysClients() throws Exception {
-        assertRefused(403, ch -> ch.basicPublish(Topology.EVENTS_EXCHANGE, "relay.update", null,
-                "{}".getBytes(StandardCharsets.UTF_8)));
+        assertRefused(
+                403,
+                ch -> ch.basicPublish(
+                        Topology.EVENTS_EXCHANGE, "relay.update", null, "{}".getBytes(StandardCharsets.UTF_8)));
     }
 
     @Test
@@ -109,7 +114,7 @@ class LeastPrivilegeWorkerIT {
         try (Channel admin = broker.adminChannel()) {
             admin.queueDeclare(Topology.workerQueue("lp.worker-2"), false, false, true, null);
         }
-        assertRefused(403, ch -> ch.basicConsume(Topology.workerQueue("lp.worker-2"), true, (t, d) -> { }, t -> { }));
+        assertRefused(403, ch -> ch.basicConsume(Topology.workerQueue("lp.worker-2"), true, (t, d) -> {}, t -> {}));
         assertRefused(403, ch -> ch.basicGet(Topology.PERSIST_QUEUE, true));
         // nor copy every job event into its own queue: it has no read on forge.events
         assertRefused(403, ch -> ch.queueBind(Topology.workerQueue(WORKER), Topology.EVENTS_EXCHANGE, "#"));
@@ -125,10 +130,13 @@ class LeastPrivilegeWorkerIT {
 
     @Test
     void anEventWhoseUserIdIsAnotherUsersClosesThePublishersChannel() throws Exception {
-        AMQP.BasicProperties forged = new AMQP.BasicProperties.Builder().userId(OTHER.username()).build();
+        AMQP.BasicProperties forged =
+                new AMQP.BasicProperties.Builder().userId(OTHER.username()).build();
 
-        assertRefused(406, ch -> ch.basicPublish(Topology.EVENTS_EXCHANGE, "job.succeeded", forged,
-                "{}".getBytes(StandardCharsets.UTF_8)));
+        assertRefused(
+                406,
+                ch -> ch.basicPublish(
+                        Topology.EVENTS_EXCHANGE, "job.succeeded", forged, "{}".getBytes(StandardCharsets.UTF_8)));
     }
 
     interface ChannelAction {
@@ -151,6 +159,8 @@ class LeastPrivilegeWorkerIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> !channel.isOpen());
         ShutdownSignalException reason = channel.getCloseReason();
         assertThat(reason.getReason()).isInstanceOf(AMQP.Channel.Close.class);
-        assertThat(((AMQP.Channel.Close) reason.getReason()).getReplyCode()).as(reason.getMessage()).isEqualTo(code);
+        assertThat(((AMQP.Channel.Close) reason.getReason()).getReplyCode())
+                .as(reason.getMessage())
+                .isEqualTo(code);
     }
 }

@@ -11,14 +11,13 @@ import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.worker.system.WireJson;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * What the gateway's scheduler would do, done by hand over a plain AMQP connection: hand jobs to a worker (its own
@@ -66,7 +65,11 @@ final class TestBroker implements AutoCloseable {
     }
 
     /** Whether a queue exists, and whether another connection holds it exclusively. */
-    enum QueueState { MISSING, EXCLUSIVE_TO_ANOTHER_CONNECTION, OPEN }
+    enum QueueState {
+        MISSING,
+        EXCLUSIVE_TO_ANOTHER_CONNECTION,
+        OPEN
+    }
 
     /** Hands the following jobs to {@code workerId}. */
     TestBroker to(String workerId) {
@@ -95,10 +98,9 @@ final class TestBroker implements AutoCloseable {
     /** Hands the job (its next attempt) to the current worker, as the scheduler would. */
     synchronized UUID submit(UUID jobId, JobSpec spec, Map<String, Object> headers) {
         int attempt = attempts.merge(jobId, 1, Integer::sum);
-        JobMessage message = new JobMessage(jobId, attempt, worker, tickets.incrementAndGet(), Topology.DEFAULT_POOL,
-                spec, Instant.now());
-        publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message),
-                headers);
+        JobMessage message = new JobMessage(
+                jobId, attempt, worker, tickets.incrementAndGet(), Topology.DEFAULT_POOL, spec, Instant.now());
+        publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message), headers);
         return jobId;
     }
 
@@ -113,10 +115,10 @@ final class TestBroker implements AutoCloseable {
      */
     synchronized UUID submitAs(UUID jobId, int attempt, String assignedTo, JobSpec spec) {
         attempts.put(jobId, attempt);
-        JobMessage message = new JobMessage(jobId, attempt, assignedTo, tickets.incrementAndGet(),
-                Topology.DEFAULT_POOL, spec, Instant.now());
-        publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message),
-                Map.of());
+        JobMessage message = new JobMessage(
+                jobId, attempt, assignedTo, tickets.incrementAndGet(), Topology.DEFAULT_POOL, spec, Instant.now());
+        publishRaw(
+                Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message), Map.of());
         return jobId;
     }
 
@@ -132,12 +134,18 @@ final class TestBroker implements AutoCloseable {
 
     /** Tells {@code workerId} to stop one attempt of a job (a revoked assignment). */
     synchronized void stop(UUID jobId, int attempt, String workerId) {
-        publishRaw(Topology.CONTROL_EXCHANGE, "", json.writeValueAsBytes(new CancelJobCommand(jobId, Instant.now(),
-                attempt, workerId)), Map.of());
+        publishRaw(
+                Topology.CONTROL_EXCHANGE,
+                "",
+                json.writeValueAsBytes(new CancelJobCommand(jobId, Instant.now(), attempt, workerId)),
+                Map.of());
     }
 
     synchronized void cancel(UUID jobId) {
-        publishRaw(Topology.CONTROL_EXCHANGE, "", json.writeValueAsBytes(new CancelJobCommand(jobId, Instant.now())),
+        publishRaw(
+                Topology.CONTROL_EXCHANGE,
+                "",
+                json.writeValueAsBytes(new CancelJobCommand(jobId, Instant.now())),
                 Map.of());
     }
 
@@ -145,7 +153,10 @@ final class TestBroker implements AutoCloseable {
         Map<String, Object> all = new HashMap<>(headers);
         all.put(Contract.VERSION_HEADER, Contract.VERSION);
         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                .contentType(Contract.CONTENT_TYPE).deliveryMode(2).headers(all).build();
+                .contentType(Contract.CONTENT_TYPE)
+                .deliveryMode(2)
+                .headers(all)
+                .build();
         try {
             channel.basicPublish(exchange, routingKey, true, props, body);
             channel.waitForConfirmsOrDie(10_000);
@@ -186,11 +197,12 @@ final class TestBroker implements AutoCloseable {
      */
     Map<String, String> connectionsByClientName() throws Exception {
         String vhost = java.net.URLEncoder.encode(rabbit.virtualHost(), java.nio.charset.StandardCharsets.UTF_8);
-        tools.jackson.databind.JsonNode list = json.readTree(management("GET", "/api/vhosts/" + vhost
-                + "/connections"));
+        tools.jackson.databind.JsonNode list =
+                json.readTree(management("GET", "/api/vhosts/" + vhost + "/connections"));
         Map<String, String> out = new HashMap<>();
         for (tools.jackson.databind.JsonNode c : list) {
-            tools.jackson.databind.JsonNode clientName = c.path("client_properties").path("connection_name");
+            tools.jackson.databind.JsonNode clientName =
+                    c.path("client_properties").path("connection_name");
             if (!clientName.isMissingNode()) {
                 out.put(clientName.asString(), c.path("name").asString());
             }
@@ -200,20 +212,29 @@ final class TestBroker implements AutoCloseable {
 
     /** Closes a connection as an operator (or a network fault) would: the broker drops it and its exclusive queues. */
     void closeConnection(String managementName) throws Exception {
-        management("DELETE", "/api/connections/" + java.net.URLEncoder.encode(managementName,
-                java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20"));
+        management(
+                "DELETE",
+                "/api/connections/"
+                        + java.net.URLEncoder.encode(managementName, java.nio.charset.StandardCharsets.UTF_8)
+                                .replace("+", "%20"));
     }
 
     private String management(String method, String path) throws Exception {
-        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://"
-                        + rabbit.host() + ":" + rabbit.managementPort() + path))
+        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://" + rabbit.host() + ":" + rabbit.managementPort() + path))
                 .timeout(java.time.Duration.ofSeconds(10))
-                .header("Authorization", "Basic " + java.util.Base64.getEncoder().encodeToString(
-                        (rabbit.username() + ":" + rabbit.password()).getBytes(java.nio.charset.StandardCharsets.UTF_8)))
-                .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).build();
+                .header(
+                        "Authorization",
+                        "Basic "
+                                + java.util.Base64.getEncoder()
+                                        .encodeToString((rabbit.username() + ":" + rabbit.password())
+                                                .getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .method(method, java.net.http.HttpRequest.BodyPublishers.noBody())
+                .build();
         java.net.http.HttpResponse<String> response = java.net.http.HttpClient.newBuilder()
-                .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(request,
-                java.net.http.HttpResponse.BodyHandlers.ofString());
+                .version(java.net.http.HttpClient.Version.HTTP_1_1)
+                .build()
+                .send(request, java.net.http.HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() / 100 != 2) {
             throw new IllegalStateException(method + " " + path + " answered " + response.statusCode());
         }
@@ -239,8 +260,12 @@ final class TestBroker implements AutoCloseable {
      * key, as it does while a quorum queue has no leader.
      */
     synchronized void refuseEvents(String queue, String bindingKey) throws Exception {
-        channel.queueDeclare(queue, true, false, false, Map.of("x-queue-type", "quorum", "x-max-length", 1,
-                "x-overflow", "reject-publish"));
+        channel.queueDeclare(
+                queue,
+                true,
+                false,
+                false,
+                Map.of("x-queue-type", "quorum", "x-max-length", 1, "x-overflow", "reject-publish"));
         for (int i = 0; i < 3; i++) { // a quorum queue starts refusing once it is over its limit
             channel.basicPublish("", queue, null, new byte[] {1});
             channel.waitForConfirms(10_000);

@@ -1,5 +1,9 @@
 package io.forgequeue.worker;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.rabbitmq.client.GetResponse;
 import dev.failsafe.CircuitBreaker;
 import io.forgequeue.forgesim.ForgeSimAdmin;
@@ -10,13 +14,12 @@ import io.forgequeue.model.GeneratedImage;
 import io.forgequeue.model.JobCancelled;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobFailed;
+import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.JobProgressed;
 import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStarted;
-import io.forgequeue.worker.system.WorkerMetrics;
-import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
@@ -28,22 +31,8 @@ import io.forgequeue.worker.cancel.CancelledJobs;
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ForgeIdentity;
 import io.forgequeue.worker.system.WireJson;
+import io.forgequeue.worker.system.WorkerMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
-import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
-
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.net.URI;
@@ -59,10 +48,20 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * The worker against a real RabbitMQ (fresh virtual host from the harness) and a real forge-sim process, observed
@@ -73,30 +72,33 @@ import static org.awaitility.Awaitility.await;
  * context for all scenarios; every scenario starts from a healthy Forge and a worker that announced itself READY
  * and idle.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "worker.id=it-worker",
-        "worker.forge.call-timeout=10s",
-        "worker.forge.poll-timeout=1s",
-        "worker.forge.settle-timeout=3s",
-        "worker.forge.retry.max-retries=2",
-        "worker.forge.retry.delay=50ms",
-        "worker.forge.retry.max-delay=200ms",
-        "worker.forge.retry.outage-delay=50ms",
-        "worker.forge.retry.outage-max-delay=200ms",
-        "worker.forge.breaker.failure-threshold=5",
-        "worker.forge.breaker.delay=2s",
-        "worker.forge.breaker.probe-interval=200ms",
-        "worker.progress.poll-interval=100ms",
-        "worker.progress.min-interval=100ms",
-        "worker.progress.heartbeat-interval=500ms",
-        "worker.progress.preview-interval=200ms",
-        "worker.shutdown-grace=5s",
-        "worker.confirm-timeout=5s",
-        "worker.outcome.retry-for=60s",
-        "worker.outcome.retry-delay=100ms",
-        "worker.outcome.retry-max-delay=400ms",
-        "worker.presence.interval=200ms",
-        "worker.presence.offer-every=1s"})
+@SpringBootTest(
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {
+            "worker.id=it-worker",
+            "worker.forge.call-timeout=10s",
+            "worker.forge.poll-timeout=1s",
+            "worker.forge.settle-timeout=3s",
+            "worker.forge.retry.max-retries=2",
+            "worker.forge.retry.delay=50ms",
+            "worker.forge.retry.max-delay=200ms",
+            "worker.forge.retry.outage-delay=50ms",
+            "worker.forge.retry.outage-max-delay=200ms",
+            "worker.forge.breaker.failure-threshold=5",
+            "worker.forge.breaker.delay=2s",
+            "worker.forge.breaker.probe-interval=200ms",
+            "worker.progress.poll-interval=100ms",
+            "worker.progress.min-interval=100ms",
+            "worker.progress.heartbeat-interval=500ms",
+            "worker.progress.preview-interval=200ms",
+            "worker.shutdown-grace=5s",
+            "worker.confirm-timeout=5s",
+            "worker.outcome.retry-for=60s",
+            "worker.outcome.retry-delay=100ms",
+            "worker.outcome.retry-max-delay=400ms",
+            "worker.presence.interval=200ms",
+            "worker.presence.offer-every=1s"
+        })
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WorkerIT {
 
@@ -112,19 +114,26 @@ class WorkerIT {
 
     @Autowired
     ForgeClient forge;
+
     @Autowired
     RabbitListenerEndpointRegistry listeners;
+
     @Autowired
     MeterRegistry meters;
+
     @Autowired
     CancelledJobs cancelledJobs;
+
     @LocalServerPort
     int port;
 
     static ForgeSimProcess startSim() {
         try {
-            return ForgeSimProcess.builder().args("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2")
-                    .echoOutput(false).logTo(AppLogs.register("forge-sim", AppLogs.file("worker-it-forge"))).start();
+            return ForgeSimProcess.builder()
+                    .args("--step-ms", "20", "--model-load-ms", "0", "--preview-every", "2")
+                    .echoOutput(false)
+                    .logTo(AppLogs.register("forge-sim", AppLogs.file("worker-it-forge")))
+                    .start();
         } catch (Exception e) {
             throw new IllegalStateException("forge-sim did not start", e);
         }
@@ -170,8 +179,9 @@ class WorkerIT {
             ForgeSimAdmin.State s = admin().state();
             return s.apiUp() && !s.busy() && s.waiting() == 0 && s.hungNow() == 0 && s.foreignRunning() == 0;
         });
-        await().atMost(WAIT).until(() -> forge.breakerState() == CircuitBreaker.State.CLOSED
-                && listeners.getListenerContainer("jobs").isRunning());
+        await().atMost(WAIT)
+                .until(() -> forge.breakerState() == CircuitBreaker.State.CLOSED
+                        && listeners.getListenerContainer("jobs").isRunning());
         await().atMost(WAIT).until(() -> {
             WorkerStatus last = events.lastStatus(WORKER);
             return last != null && last.state() == WorkerState.READY && last.running() == null;
@@ -187,25 +197,32 @@ class WorkerIT {
 
         UUID jobId = broker.submit(spec);
 
-        await().atMost(WAIT).until(() -> !events.previewsOf(jobId).isEmpty()
-                && events.eventsOf(jobId).stream().anyMatch(e -> e.type() == EventType.PROGRESS));
+        await().atMost(WAIT)
+                .until(() -> !events.previewsOf(jobId).isEmpty()
+                        && events.eventsOf(jobId).stream().anyMatch(e -> e.type() == EventType.PROGRESS));
         admin().clearFaults();
         JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
         List<JobEvent> all = events.eventsOf(jobId);
         assertThat(all.get(0).type()).isEqualTo(EventType.RUNNING);
         assertThat(all.get(all.size() - 1)).isEqualTo(done);
-        assertThat(all).extracting(JobEvent::type).contains(EventType.PROGRESS)
+        assertThat(all)
+                .extracting(JobEvent::type)
+                .contains(EventType.PROGRESS)
                 .doesNotContain(EventType.FAILED, EventType.REQUEUED);
         assertThat(all).extracting(JobEvent::attempt).containsOnly(1);
         assertThat(all).extracting(JobEvent::workerId).containsOnly("it-worker");
         for (int i = 0; i < all.size(); i++) {
-            assertThat(all.get(i).seq()).as("seq of event %d %s", i, EventRecorder.describe(all)).isEqualTo(i + 1);
+            assertThat(all.get(i).seq())
+                    .as("seq of event %d %s", i, EventRecorder.describe(all))
+                    .isEqualTo(i + 1);
         }
-        List<Integer> percents = all.stream().filter(e -> e instanceof JobProgressed)
-                .map(e -> ((JobProgressed) e).percent()).toList();
+        List<Integer> percents = all.stream()
+                .filter(e -> e instanceof JobProgressed)
+                .map(e -> ((JobProgressed) e).percent())
+                .toList();
         assertThat(percents).isSorted().doesNotHaveDuplicates();
-        JobProgressed progress = (JobProgressed) all.stream().filter(e -> e instanceof JobProgressed).findFirst()
-                .orElseThrow();
+        JobProgressed progress = (JobProgressed)
+                all.stream().filter(e -> e instanceof JobProgressed).findFirst().orElseThrow();
         assertThat(progress.steps()).isEqualTo(30);
         assertThat(done.images()).hasSize(2);
         assertThat(done.images()).extracting(GeneratedImage::seed).containsExactly(1234L, 1235L);
@@ -219,12 +236,17 @@ class WorkerIT {
         assertThat(done.metadata()).containsKeys("seed", "allSeeds", "sdModelName", "sampler", "forgeMillis");
         assertThat(done.metadata().get("sampler")).isEqualTo("DPM++ 2M");
         // issue 15: nobody needs the Forge URL with every job (it is the worker's configuration)
-        assertThat(((JobStarted) all.get(0)).metadata()).containsKeys("pool", "workerVersion")
+        assertThat(((JobStarted) all.get(0)).metadata())
+                .containsKeys("pool", "workerVersion")
                 .doesNotContainKey("forgeUrl");
         List<JobPreview> previews = events.previewsOf(jobId);
         assertThat(previews).as("live previews relayed").isNotEmpty();
         assertThat(previews).allSatisfy(p -> assertThat(p.data().length).isBetween(1, JobPreview.MAX_BYTES));
-        assertThat(meters.get("gpu.worker.jobs").tag("outcome", "succeeded").counter().count()).isPositive();
+        assertThat(meters.get("gpu.worker.jobs")
+                        .tag("outcome", "succeeded")
+                        .counter()
+                        .count())
+                .isPositive();
     }
 
     @Test
@@ -253,7 +275,9 @@ class WorkerIT {
         JobFailed failed = (JobFailed) events.awaitOutcome(jobId, WAIT);
         assertThat(failed.code()).isEqualTo(ErrorCode.FORGE_ERROR);
         assertThat(failed.retryable()).isTrue();
-        assertThat(failed.metadata()).containsEntry("forgeError", "NansException").containsEntry("httpStatus", 500);
+        assertThat(failed.metadata())
+                .containsEntry("forgeError", "NansException")
+                .containsEntry("httpStatus", 500);
         assertThat(admin().stats().calls().received() - received).isEqualTo(3);
     }
 
@@ -286,7 +310,9 @@ class WorkerIT {
         assertThat(failed.retryable()).isTrue();
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         // issue 19: a call that outlasts the timeout is not retried at full length
-        assertThat(admin().stats().calls().received() - received).as("1 attempt + the next job").isEqualTo(2);
+        assertThat(admin().stats().calls().received() - received)
+                .as("1 attempt + the next job")
+                .isEqualTo(2);
     }
 
     /**
@@ -316,26 +342,33 @@ class WorkerIT {
 
         admin().comeUp();
 
-        WorkerStatus ready = events.awaitStatus(WORKER, pausedMark, s -> s.state() == WorkerState.READY,
-                Duration.ofSeconds(30));
+        WorkerStatus ready =
+                events.awaitStatus(WORKER, pausedMark, s -> s.state() == WorkerState.READY, Duration.ofSeconds(30));
         List<WorkerStatus> whileDown = events.statusesOf(WORKER, pausedMark).stream()
-                .takeWhile(s -> s.seq() < ready.seq()).toList();
-        assertThat(whileDown).as(EventRecorder.describeStatuses(whileDown)).hasSizeGreaterThanOrEqualTo(2)
+                .takeWhile(s -> s.seq() < ready.seq())
+                .toList();
+        assertThat(whileDown)
+                .as(EventRecorder.describeStatuses(whileDown))
+                .hasSizeGreaterThanOrEqualTo(2)
                 .allSatisfy(s -> assertThat(s.state()).isEqualTo(WorkerState.PAUSED));
         assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
         assertThat(meters.get("gpu.worker.consuming").gauge().value()).isEqualTo(1.0);
         UUID next = broker.submit(spec);
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        assertThat(events.eventsOf(jobId)).as("the given-back job was acked: it did not come back by itself")
+        assertThat(events.eventsOf(jobId))
+                .as("the given-back job was acked: it did not come back by itself")
                 .filteredOn(e -> e.type() != EventType.HEARTBEAT && e.type() != EventType.PROGRESS)
-                .extracting(JobEvent::type).containsExactly(EventType.RUNNING, EventType.REQUEUED);
+                .extracting(JobEvent::type)
+                .containsExactly(EventType.RUNNING, EventType.REQUEUED);
 
         broker.submit(jobId, spec); // the scheduler hands it out again
 
         JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
         assertThat(done.attempt()).isEqualTo(2);
-        assertThat(events.eventsOf(jobId)).filteredOn(e -> e.type() == EventType.RUNNING)
-                .extracting(JobEvent::attempt).containsExactly(1, 2);
+        assertThat(events.eventsOf(jobId))
+                .filteredOn(e -> e.type() == EventType.RUNNING)
+                .extracting(JobEvent::attempt)
+                .containsExactly(1, 2);
     }
 
     /**
@@ -353,7 +386,9 @@ class WorkerIT {
         events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.PAUSED, WAIT);
 
         UUID revoked = UUID.randomUUID();
-        assertThat(broker.offer(revoked, spec)).as("its queue outlives the pause").isTrue();
+        assertThat(broker.offer(revoked, spec))
+                .as("its queue outlives the pause")
+                .isTrue();
         long received = admin().stats().calls().received();
         int pausedMark = events.statusCount(WORKER);
         admin().comeUp();
@@ -361,8 +396,12 @@ class WorkerIT {
         events.awaitStatus(WORKER, pausedMark, s -> s.state() == WorkerState.READY, Duration.ofSeconds(30));
         UUID next = broker.submit(spec);
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        assertThat(events.eventsOf(revoked)).as("the job that waited in the queue was dropped, not run").isEmpty();
-        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+        assertThat(events.eventsOf(revoked))
+                .as("the job that waited in the queue was dropped, not run")
+                .isEmpty();
+        assertThat(admin().stats().calls().received() - received)
+                .as("only the next job reached Forge")
+                .isEqualTo(1);
     }
 
     @Test
@@ -396,7 +435,9 @@ class WorkerIT {
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         assertThat(events.eventsOf(jobId)).hasSize(1);
-        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+        assertThat(admin().stats().calls().received() - received)
+                .as("only the next job reached Forge")
+                .isEqualTo(1);
     }
 
     /** The scheduler took the running attempt back (e.g. it revoked it while this worker seemed lost). */
@@ -415,7 +456,8 @@ class WorkerIT {
         assertThat(requeued.attempt()).isEqualTo(1);
         assertThat(requeued.reason()).isEqualTo("taken back by the scheduler");
         assertThat(admin().stats().calls().interrupted() - interrupted).isEqualTo(1);
-        assertThat(events.eventsOf(jobId)).extracting(JobEvent::type)
+        assertThat(events.eventsOf(jobId))
+                .extracting(JobEvent::type)
                 .doesNotContain(EventType.SUCCEEDED, EventType.CANCELLED);
         await().atMost(WAIT).until(() -> jobs("requeued") - requeuedBefore == 1);
     }
@@ -437,7 +479,8 @@ class WorkerIT {
         assertThat(outcome.type()).isEqualTo(EventType.SUCCEEDED);
         assertThat(outcome.attempt()).isEqualTo(1);
         assertThat(admin().stats().calls().interrupted()).isEqualTo(interrupted);
-        assertThat(cancelledJobs.isStopped(jobId, 1)).as("a stop for another worker is not even remembered")
+        assertThat(cancelledJobs.isStopped(jobId, 1))
+                .as("a stop for another worker is not even remembered")
                 .isFalse();
     }
 
@@ -455,11 +498,14 @@ class WorkerIT {
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
 
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        assertThat(events.eventsOf(jobId)).as("handled before the next job, without a word").isEmpty();
-        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+        assertThat(events.eventsOf(jobId))
+                .as("handled before the next job, without a word")
+                .isEmpty();
+        assertThat(admin().stats().calls().received() - received)
+                .as("only the next job reached Forge")
+                .isEqualTo(1);
         assertThat(jobs("skipped") - skipped).isEqualTo(1.0);
     }
-
 
     @Test
     @Order(9)
@@ -467,8 +513,11 @@ class WorkerIT {
         String dead = Topology.deadLetterQueue("default");
         broker.purge(dead);
 
-        broker.publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(WORKER),
-                "{not json".getBytes(StandardCharsets.UTF_8), Map.of());
+        broker.publishRaw(
+                Topology.JOBS_EXCHANGE,
+                Topology.workerRoutingKey(WORKER),
+                "{not json".getBytes(StandardCharsets.UTF_8),
+                Map.of());
 
         await().atMost(WAIT).until(() -> broker.messageCount(dead) == 1);
         GetResponse poison = broker.take(dead);
@@ -488,15 +537,17 @@ class WorkerIT {
         UUID jobId = broker.submitAs(UUID.randomUUID(), 1, "another-worker", aSpec().build());
 
         await().atMost(WAIT).until(() -> broker.messageCount(dead) == 1);
-        JobMessage deadLettered = WireJson.newMapper().readValue(broker.take(dead).getBody(), JobMessage.class);
+        JobMessage deadLettered =
+                WireJson.newMapper().readValue(broker.take(dead).getBody(), JobMessage.class);
         assertThat(deadLettered.jobId()).isEqualTo(jobId);
         assertThat(deadLettered.workerId()).isEqualTo("another-worker");
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         assertThat(events.eventsOf(jobId)).isEmpty();
-        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+        assertThat(admin().stats().calls().received() - received)
+                .as("only the next job reached Forge")
+                .isEqualTo(1);
     }
-
 
     @Test
     @Order(10)
@@ -530,7 +581,9 @@ class WorkerIT {
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         assertThat(events.eventsOf(jobId)).as("acked: not delivered again").hasSize(1);
-        assertThat(admin().stats().calls().received() - received).as("only the next job reached Forge").isEqualTo(1);
+        assertThat(admin().stats().calls().received() - received)
+                .as("only the next job reached Forge")
+                .isEqualTo(1);
     }
 
     /**
@@ -551,7 +604,9 @@ class WorkerIT {
             await().atMost(WAIT).until(() -> eventResults("SUCCEEDED", "nacked") - nacked >= 3);
             UUID held = jobId;
             events.awaitStatus(WORKER, s -> new WorkerStatus.Assignment(held, 1).equals(s.running()), WAIT);
-            assertThat(admin().stats().calls().received() - received).as("Forge ran the job once").isEqualTo(1);
+            assertThat(admin().stats().calls().received() - received)
+                    .as("Forge ran the job once")
+                    .isEqualTo(1);
         } finally {
             broker.deleteQueue("it-refuse-outcomes");
         }
@@ -559,11 +614,19 @@ class WorkerIT {
         JobSucceeded done = (JobSucceeded) events.awaitType(jobId, EventType.SUCCEEDED, WAIT);
         events.awaitStatus(WORKER, s -> s.running() == null, WAIT);
         List<JobEvent> all = events.eventsOf(jobId);
-        assertThat(all).extracting(JobEvent::attempt).as(EventRecorder.describe(all)).containsOnly(1);
-        assertThat(all).filteredOn(e -> e.type() == EventType.SUCCEEDED).extracting(JobEvent::seq)
-                .as("every copy of the outcome is the same event").containsOnly(done.seq());
+        assertThat(all)
+                .extracting(JobEvent::attempt)
+                .as(EventRecorder.describe(all))
+                .containsOnly(1);
+        assertThat(all)
+                .filteredOn(e -> e.type() == EventType.SUCCEEDED)
+                .extracting(JobEvent::seq)
+                .as("every copy of the outcome is the same event")
+                .containsOnly(done.seq());
         assertThat(all).extracting(JobEvent::type).doesNotContain(EventType.REQUEUED, EventType.FAILED);
-        assertThat(admin().stats().calls().received() - received).as("Forge ran the job once").isEqualTo(1);
+        assertThat(admin().stats().calls().received() - received)
+                .as("Forge ran the job once")
+                .isEqualTo(1);
 
         UUID next = broker.submit(aSpec().size(256, 256).steps(5).build());
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
@@ -590,8 +653,10 @@ class WorkerIT {
         // with the first one, or (when Forge was too slow to list its models then) soon after, not 30 s later
         WorkerStatus offered = events.awaitStatus(WORKER, 0, s -> s.forge() != null, Duration.ofSeconds(1));
         assertThat(Duration.between(first.sentAt(), offered.sentAt())).isLessThan(Duration.ofSeconds(10));
-        assertThat(offered.forge().identity()).as("its URL, a loopback host named by this machine's name")
-                .isEqualTo("http://" + ForgeIdentity.localHostName() + ":" + SIM.baseUrl().getPort());
+        assertThat(offered.forge().identity())
+                .as("its URL, a loopback host named by this machine's name")
+                .isEqualTo("http://" + ForgeIdentity.localHostName() + ":"
+                        + SIM.baseUrl().getPort());
         assertThat(offered.forge().checkpoints()).contains("flux1-dev-bnb-nf4-v2", "v1-5-pruned-emaonly");
         assertThat(offered.forge().samplers()).contains("Euler", "DPM++ 2M");
         assertThat(offered.forge().schedulers()).contains("Simple");
@@ -600,15 +665,21 @@ class WorkerIT {
         assertThat(all).extracting(WorkerStatus::state).doesNotContain(WorkerState.DRAINING, WorkerState.GONE);
 
         int mark = events.statusCount(WORKER);
-        await().atMost(WAIT).until(() -> events.statusesOf(WORKER, mark).stream().filter(s -> s.forge() != null)
-                .count() >= 2);
+        await().atMost(WAIT)
+                .until(() -> events.statusesOf(WORKER, mark).stream()
+                                .filter(s -> s.forge() != null)
+                                .count()
+                        >= 2);
         List<WorkerStatus> window = events.statusesOf(WORKER, mark);
-        List<WorkerStatus> offers = window.stream().filter(s -> s.forge() != null).toList();
+        List<WorkerStatus> offers =
+                window.stream().filter(s -> s.forge() != null).toList();
         WorkerStatus one = offers.get(0);
         WorkerStatus two = offers.get(1);
-        assertThat(window).as(EventRecorder.describeStatuses(window))
+        assertThat(window)
+                .as(EventRecorder.describeStatuses(window))
                 .anyMatch(s -> s.forge() == null && s.seq() > one.seq() && s.seq() < two.seq());
-        assertThat(Duration.between(one.sentAt(), two.sentAt())).as("the offer repeats every offer-every")
+        assertThat(Duration.between(one.sentAt(), two.sentAt()))
+                .as("the offer repeats every offer-every")
                 .isGreaterThanOrEqualTo(Duration.ofMillis(900));
         assertThat(two.forge()).isEqualTo(one.forge());
     }
@@ -623,17 +694,22 @@ class WorkerIT {
     void comesBackReadyWithItsQueueAfterItsConsumerConnectionWasClosed() throws Exception {
         Map<String, String> before = broker.connectionsByClientName();
         List<String> consumerConnections = before.keySet().stream()
-                .filter(name -> name.startsWith("rabbitConnectionFactory#")).toList();
+                .filter(name -> name.startsWith("rabbitConnectionFactory#"))
+                .toList();
         assertThat(consumerConnections).as(before.keySet().toString()).hasSize(1);
 
         broker.closeConnection(before.get(consumerConnections.get(0)));
 
-        await().atMost(WAIT).until(() -> broker.connectionsByClientName().keySet().stream()
-                .anyMatch(name -> name.startsWith("rabbitConnectionFactory#") && !consumerConnections.contains(name)));
+        await().atMost(WAIT)
+                .until(() -> broker.connectionsByClientName().keySet().stream()
+                        .anyMatch(name ->
+                                name.startsWith("rabbitConnectionFactory#") && !consumerConnections.contains(name)));
         int mark = events.statusCount(WORKER);
         events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.READY, WAIT);
         UUID jobId = UUID.randomUUID();
-        assertThat(broker.offer(jobId, aSpec().size(256, 256).steps(5).build())).as("its queue is back").isTrue();
+        assertThat(broker.offer(jobId, aSpec().size(256, 256).steps(5).build()))
+                .as("its queue is back")
+                .isTrue();
         assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
     }
 
@@ -649,18 +725,23 @@ class WorkerIT {
     void namesTheAssignmentItHoldsAndTheCheckpointItLastLoaded() {
         int mark = events.statusCount(WORKER);
 
-        UUID jobId = broker.submit(aSpec().size(256, 256).steps(60).checkpoint("v1-5-pruned-emaonly").build());
+        UUID jobId = broker.submit(aSpec().size(256, 256)
+                .steps(60)
+                .checkpoint("v1-5-pruned-emaonly")
+                .build());
 
-        WorkerStatus holding = events.awaitStatus(WORKER, mark,
-                s -> new WorkerStatus.Assignment(jobId, 1).equals(s.running()), WAIT);
+        WorkerStatus holding =
+                events.awaitStatus(WORKER, mark, s -> new WorkerStatus.Assignment(jobId, 1).equals(s.running()), WAIT);
         assertThat(holding.state()).isEqualTo(WorkerState.READY);
         assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        WorkerStatus idle = events.awaitStatus(WORKER, mark, s -> s.seq() > holding.seq() && s.running() == null,
-                WAIT);
+        WorkerStatus idle = events.awaitStatus(WORKER, mark, s -> s.seq() > holding.seq() && s.running() == null, WAIT);
         List<WorkerStatus> offers = events.statusesOf(WORKER, mark).stream()
-                .filter(s -> s.seq() <= idle.seq() && s.forge() != null).toList();
-        assertThat(offers).as("the changed offer is announced by the time the job is released, not offer-every later")
-                .last().satisfies(s -> assertThat(s.forge().loadedCheckpoint()).isEqualTo("v1-5-pruned-emaonly"));
+                .filter(s -> s.seq() <= idle.seq() && s.forge() != null)
+                .toList();
+        assertThat(offers)
+                .as("the changed offer is announced by the time the job is released, not offer-every later")
+                .last()
+                .satisfies(s -> assertThat(s.forge().loadedCheckpoint()).isEqualTo("v1-5-pruned-emaonly"));
     }
 
     /**
@@ -697,34 +778,60 @@ class WorkerIT {
         double gapMillisBefore = gap.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS);
 
         for (UUID jobId : jobs) {
-            assertThat(events.awaitOutcome(jobId, Duration.ofSeconds(60)).type()).isEqualTo(EventType.SUCCEEDED);
+            assertThat(events.awaitOutcome(jobId, Duration.ofSeconds(60)).type())
+                    .isEqualTo(EventType.SUCCEEDED);
         }
         // the confirm time is recorded once the broker confirmed the outcome, which the recorder may hear first
-        await().atMost(WAIT).until(() -> meters.get("gpu.worker.turnaround").tag("stage", WorkerMetrics.CONFIRM)
-                .timer().count() - turnaroundsBefore.get(WorkerMetrics.CONFIRM) >= 20);
+        await().atMost(WAIT)
+                .until(() -> meters.get("gpu.worker.turnaround")
+                                        .tag("stage", WorkerMetrics.CONFIRM)
+                                        .timer()
+                                        .count()
+                                - turnaroundsBefore.get(WorkerMetrics.CONFIRM)
+                        >= 20);
         ForgeSimAdmin.DutyCycle duty = admin().stats().duty();
-        System.out.printf("DUTY CYCLE (forge-sim, 20 x 1 s jobs, one worker): %.4f; busy %d ms over %d ms; "
+        System.out.printf(
+                "DUTY CYCLE (forge-sim, 20 x 1 s jobs, one worker): %.4f; busy %d ms over %d ms; "
                         + "idle gap p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms (%d gaps)%n",
-                duty.dutyCycle(), duty.busyMicros() / 1000, duty.spanMicros() / 1000, duty.gapP50Micros() / 1000.0,
-                duty.gapP90Micros() / 1000.0, duty.gapP99Micros() / 1000.0, duty.gapMaxMicros() / 1000.0,
-                duty.gapMeanMicros() / 1000.0, duty.gapCount());
+                duty.dutyCycle(),
+                duty.busyMicros() / 1000,
+                duty.spanMicros() / 1000,
+                duty.gapP50Micros() / 1000.0,
+                duty.gapP90Micros() / 1000.0,
+                duty.gapP99Micros() / 1000.0,
+                duty.gapMaxMicros() / 1000.0,
+                duty.gapMeanMicros() / 1000.0,
+                duty.gapCount());
         long gaps = gap.count() - gapsBefore;
-        System.out.printf("WORKER: listener idle gap (ack, broker hands over the next job) mean %.2f ms over %d gaps%n",
+        System.out.printf(
+                "WORKER: listener idle gap (ack, broker hands over the next job) mean %.2f ms over %d gaps%n",
                 (gap.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS) - gapMillisBefore) / gaps, gaps);
         double turnaroundMillis = -turnaroundMillisBefore;
         for (Map.Entry<String, Long> before : turnaroundsBefore.entrySet()) {
-            var timer = meters.get("gpu.worker.turnaround").tag("stage", before.getKey()).timer();
-            System.out.printf("WORKER: turnaround %s mean %.2f ms, max %.2f ms%n", before.getKey(),
+            var timer = meters.get("gpu.worker.turnaround")
+                    .tag("stage", before.getKey())
+                    .timer();
+            System.out.printf(
+                    "WORKER: turnaround %s mean %.2f ms, max %.2f ms%n",
+                    before.getKey(),
                     timer.mean(java.util.concurrent.TimeUnit.MILLISECONDS),
                     timer.max(java.util.concurrent.TimeUnit.MILLISECONDS));
-            assertThat(timer.count() - before.getValue()).as("one %s time per job", before.getKey()).isEqualTo(20);
+            assertThat(timer.count() - before.getValue())
+                    .as("one %s time per job", before.getKey())
+                    .isEqualTo(20);
             turnaroundMillis += timer.totalTime(java.util.concurrent.TimeUnit.MILLISECONDS);
         }
-        assertThat(turnaroundMillis).as("the stages are the worker's time around Forge's 20 x 1 s, never Forge's own")
-                .isPositive().isLessThan(10_000);
+        assertThat(turnaroundMillis)
+                .as("the stages are the worker's time around Forge's 20 x 1 s, never Forge's own")
+                .isPositive()
+                .isLessThan(10_000);
         assertThat(duty.jobs()).isEqualTo(20);
-        assertThat(duty.gapCount()).as("one idle gap between each two jobs: never two at once").isEqualTo(19);
-        assertThat(duty.busyMicros()).as("every job sampled its 20 steps of 50 ms").isGreaterThanOrEqualTo(20 * 1_000_000L);
+        assertThat(duty.gapCount())
+                .as("one idle gap between each two jobs: never two at once")
+                .isEqualTo(19);
+        assertThat(duty.busyMicros())
+                .as("every job sampled its 20 steps of 50 ms")
+                .isGreaterThanOrEqualTo(20 * 1_000_000L);
     }
 
     @Test
@@ -732,12 +839,18 @@ class WorkerIT {
     void runsAJobOnTheCheckpointItAsksForAndRefusesNamesForgeWouldSilentlyReplace() {
         long received = admin().stats().calls().received();
 
-        UUID onFlux = broker.submit(aSpec().size(256, 256).steps(5).sampler("Euler").scheduler("Simple")
-                .checkpoint("flux1-dev-bnb-nf4-v2").build());
-        UUID unknownSampler = broker.submit(aSpec().size(256, 256).steps(5).sampler("Kohaku 3000").build());
+        UUID onFlux = broker.submit(aSpec().size(256, 256)
+                .steps(5)
+                .sampler("Euler")
+                .scheduler("Simple")
+                .checkpoint("flux1-dev-bnb-nf4-v2")
+                .build());
+        UUID unknownSampler = broker.submit(
+                aSpec().size(256, 256).steps(5).sampler("Kohaku 3000").build());
 
         JobSucceeded done = (JobSucceeded) events.awaitOutcome(onFlux, WAIT);
-        assertThat(done.metadata()).containsEntry("sdModelName", "flux1-dev-bnb-nf4-v2")
+        assertThat(done.metadata())
+                .containsEntry("sdModelName", "flux1-dev-bnb-nf4-v2")
                 .containsEntry("checkpointRequested", "flux1-dev-bnb-nf4-v2");
         JobFailed refused = (JobFailed) events.awaitOutcome(unknownSampler, WAIT);
         assertThat(refused.code()).isEqualTo(ErrorCode.FORGE_REJECTED);
@@ -790,7 +903,9 @@ class WorkerIT {
         broker.submit(jobId, spec); // the scheduler hands it out again
         JobSucceeded done = (JobSucceeded) events.await(jobId, e -> e.type() == EventType.SUCCEEDED, WAIT);
         assertThat(done.attempt()).isEqualTo(2);
-        assertThat(events.eventsOf(jobId)).filteredOn(e -> e.attempt() == 1).extracting(JobEvent::type)
+        assertThat(events.eventsOf(jobId))
+                .filteredOn(e -> e.attempt() == 1)
+                .extracting(JobEvent::type)
                 .doesNotContain(EventType.SUCCEEDED, EventType.FAILED);
         assertThat(foreign("interrupted") - interrupted).isEqualTo(1);
     }
@@ -805,21 +920,28 @@ class WorkerIT {
         admin().webui(true);
         long received = admin().stats().calls().received();
         long interrupted = admin().stats().calls().interrupted();
-        admin().startForeignJob(ForgeSimAdmin.ForeignJob.ui("a person's castle", 60).heldAtStep(20));
+        admin().startForeignJob(
+                        ForgeSimAdmin.ForeignJob.ui("a person's castle", 60).heldAtStep(20));
         await().atMost(WAIT).until(() -> admin().state().heldNow() == 1);
 
         UUID jobId = broker.submit(aSpec().size(256, 256).steps(30).build());
-        await().atMost(WAIT).until(() -> meters.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
+        await().atMost(WAIT)
+                .until(() -> meters.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
         events.awaitType(jobId, EventType.HEARTBEAT, WAIT); // many progress polls and preview intervals later
 
         assertThat(events.eventsOf(jobId)).extracting(JobEvent::type).doesNotContain(EventType.PROGRESS);
         assertThat(events.previewsOf(jobId)).isEmpty();
-        assertThat(admin().stats().calls().received() - received).as("only the other client's job").isEqualTo(1);
+        assertThat(admin().stats().calls().received() - received)
+                .as("only the other client's job")
+                .isEqualTo(1);
         admin().release();
 
         assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
-        assertThat(events.eventsOf(jobId)).filteredOn(e -> e instanceof JobProgressed)
-                .extracting(e -> ((JobProgressed) e).steps()).isNotEmpty().containsOnly(30);
+        assertThat(events.eventsOf(jobId))
+                .filteredOn(e -> e instanceof JobProgressed)
+                .extracting(e -> ((JobProgressed) e).steps())
+                .isNotEmpty()
+                .containsOnly(30);
         assertThat(events.previewsOf(jobId)).extracting(JobPreview::steps).containsOnly(30);
         assertThat(admin().stats().calls().interrupted() - interrupted).isZero();
         assertThat(meters.get("gpu.worker.forge.busy.waiting").gauge().value()).isZero();
@@ -830,10 +952,12 @@ class WorkerIT {
     @Order(17)
     void cancelsAJobWaitingForAnotherClientsJobWithoutInterruptingThatJob() {
         long interrupted = admin().stats().calls().interrupted();
-        admin().startForeignJob(ForgeSimAdmin.ForeignJob.api("someone else's cat", 60).heldAtStep(20));
+        admin().startForeignJob(
+                        ForgeSimAdmin.ForeignJob.api("someone else's cat", 60).heldAtStep(20));
         await().atMost(WAIT).until(() -> admin().state().heldNow() == 1);
         UUID jobId = broker.submit(aSpec().size(256, 256).steps(30).build());
-        await().atMost(WAIT).until(() -> meters.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
+        await().atMost(WAIT)
+                .until(() -> meters.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
 
         broker.cancel(jobId);
 
@@ -846,11 +970,16 @@ class WorkerIT {
     }
 
     private double foreign(String event) {
-        return meters.get("gpu.worker.forge.foreign").tag("event", event).counter().count();
+        return meters.get("gpu.worker.forge.foreign")
+                .tag("event", event)
+                .counter()
+                .count();
     }
 
     private HttpResponse<String> get(HttpClient http, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+        return http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
@@ -859,17 +988,24 @@ class WorkerIT {
     }
 
     private double eventResults(String type, String result) {
-        var counter = meters.find("gpu.worker.events").tag("type", type).tag("result", result).counter();
+        var counter = meters.find("gpu.worker.events")
+                .tag("type", type)
+                .tag("result", result)
+                .counter();
         return counter == null ? 0 : counter.count();
     }
 
     private double jobs(String outcome) {
-        var counter = meters.find("gpu.worker.jobs").tag("outcome", outcome).tag("code", "none").counter();
+        var counter = meters.find("gpu.worker.jobs")
+                .tag("outcome", outcome)
+                .tag("code", "none")
+                .counter();
         return counter == null ? 0 : counter.count();
     }
 
     private double retries(String reason) {
-        var counter = meters.find("gpu.worker.forge.retries").tag("reason", reason).counter();
+        var counter =
+                meters.find("gpu.worker.forge.retries").tag("reason", reason).counter();
         return counter == null ? 0 : counter.count();
     }
 }

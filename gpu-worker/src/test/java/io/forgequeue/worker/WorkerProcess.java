@@ -2,7 +2,6 @@ package io.forgequeue.worker;
 
 import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -37,29 +36,35 @@ final class WorkerProcess implements AutoCloseable {
     private WorkerProcess(String id, Process process, Path log) {
         this.id = id;
         this.process = process;
-        this.pump = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                    StandardCharsets.UTF_8));
-                    Writer file = Files.newBufferedWriter(log, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                            StandardOpenOption.APPEND)) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    output.add(line);
-                    file.write(line);
-                    file.write('\n');
-                    file.flush();
-                    if (line.contains("Started GpuWorkerApplication")) {
-                        started.complete(null);
+        this.pump = new Thread(
+                () -> {
+                    try (BufferedReader in = new BufferedReader(
+                                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+                            Writer file = Files.newBufferedWriter(
+                                    log,
+                                    StandardCharsets.UTF_8,
+                                    StandardOpenOption.CREATE,
+                                    StandardOpenOption.APPEND)) {
+                        String line;
+                        while ((line = in.readLine()) != null) {
+                            output.add(line);
+                            file.write(line);
+                            file.write('\n');
+                            file.flush();
+                            if (line.contains("Started GpuWorkerApplication")) {
+                                started.complete(null);
+                            }
+                        }
+                    } catch (IOException e) {
+                        // process gone
                     }
-                }
-            } catch (IOException e) {
-                // process gone
-            }
-        }, "worker-output-" + id);
+                },
+                "worker-output-" + id);
         pump.setDaemon(true);
         pump.start();
-        process.onExit().thenRun(() -> started.completeExceptionally(
-                new IllegalStateException("worker " + id + " exited with " + process.exitValue())));
+        process.onExit()
+                .thenRun(() -> started.completeExceptionally(
+                        new IllegalStateException("worker " + id + " exited with " + process.exitValue())));
     }
 
     /** Starts a worker; call {@link #awaitStarted} before giving it work. */
@@ -95,8 +100,9 @@ final class WorkerProcess implements AutoCloseable {
             return this;
         } catch (Exception e) {
             process.destroyForcibly();
-            throw new IllegalStateException("worker " + id + " did not start within " + timeout + ": " + e
-                    + "\n" + String.join("\n", output), e);
+            throw new IllegalStateException(
+                    "worker " + id + " did not start within " + timeout + ": " + e + "\n" + String.join("\n", output),
+                    e);
         }
     }
 

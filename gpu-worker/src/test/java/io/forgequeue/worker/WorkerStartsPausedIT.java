@@ -1,5 +1,9 @@
 package io.forgequeue.worker;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.forgesim.ForgeSimAdmin;
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.EventType;
@@ -10,6 +14,9 @@ import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -22,14 +29,6 @@ import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
-import java.time.Duration;
-import java.util.List;
-import java.util.UUID;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-
 /**
  * A worker whose Forge is down when it starts, and whose outcome retry is short (a second). First it announces PAUSED
  * (so the scheduler hands it nothing) until Forge answers, then READY with what Forge offers. Then the broker refuses
@@ -37,20 +36,23 @@ import static org.awaitility.Awaitility.await;
  * back to its own queue (where it would only run again here), and takes the next job. Its own Spring context
  * (closed afterwards) and forge-sim; the test plays the scheduler.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.NONE, properties = {
-        "worker.id=paused-start",
-        "worker.forge.call-timeout=2s",
-        "worker.forge.poll-timeout=1s",
-        "worker.forge.retry.outage-delay=50ms",
-        "worker.forge.retry.outage-max-delay=200ms",
-        "worker.forge.breaker.delay=1s",
-        "worker.forge.breaker.probe-interval=200ms",
-        "worker.progress.poll-interval=100ms",
-        "worker.confirm-timeout=1s",
-        "worker.outcome.retry-for=1s",
-        "worker.outcome.retry-delay=100ms",
-        "worker.outcome.retry-max-delay=200ms",
-        "worker.presence.interval=200ms"})
+@SpringBootTest(
+        webEnvironment = SpringBootTest.WebEnvironment.NONE,
+        properties = {
+            "worker.id=paused-start",
+            "worker.forge.call-timeout=2s",
+            "worker.forge.poll-timeout=1s",
+            "worker.forge.retry.outage-delay=50ms",
+            "worker.forge.retry.outage-max-delay=200ms",
+            "worker.forge.breaker.delay=1s",
+            "worker.forge.breaker.probe-interval=200ms",
+            "worker.progress.poll-interval=100ms",
+            "worker.confirm-timeout=1s",
+            "worker.outcome.retry-for=1s",
+            "worker.outcome.retry-delay=100ms",
+            "worker.outcome.retry-max-delay=200ms",
+            "worker.presence.interval=200ms"
+        })
 @DirtiesContext
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WorkerStartsPausedIT {
@@ -114,11 +116,14 @@ class WorkerStartsPausedIT {
         admin().comeUp();
 
         WorkerStatus ready = events.awaitStatus(WORKER, mark, s -> s.state() == WorkerState.READY, WAIT);
-        assertThat(events.statusesOf(WORKER, mark)).filteredOn(s -> s.seq() < ready.seq())
-                .extracting(WorkerStatus::state).containsOnly(WorkerState.PAUSED);
+        assertThat(events.statusesOf(WORKER, mark))
+                .filteredOn(s -> s.seq() < ready.seq())
+                .extracting(WorkerStatus::state)
+                .containsOnly(WorkerState.PAUSED);
         UUID jobId = UUID.randomUUID();
         assertThat(broker.offer(jobId, aSpec().size(256, 256).steps(5).build()))
-                .as("once it says READY its queue takes the scheduler's job").isTrue();
+                .as("once it says READY its queue takes the scheduler's job")
+                .isTrue();
         assertThat(events.awaitOutcome(jobId, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         WorkerStatus offered = events.awaitStatus(WORKER, mark, s -> s.forge() != null, Duration.ofSeconds(10));
         assertThat(offered.forge().checkpoints()).contains("flux1-dev-bnb-nf4-v2");
@@ -137,11 +142,13 @@ class WorkerStartsPausedIT {
             int mark = events.statusCount(WORKER);
             jobId = broker.submit(spec);
             UUID held = jobId;
-            WorkerStatus holding = events.awaitStatus(WORKER, mark,
-                    s -> new WorkerStatus.Assignment(held, 1).equals(s.running()), WAIT);
+            WorkerStatus holding = events.awaitStatus(
+                    WORKER, mark, s -> new WorkerStatus.Assignment(held, 1).equals(s.running()), WAIT);
 
             events.awaitStatus(WORKER, mark, s -> s.seq() > holding.seq() && s.running() == null, WAIT);
-            assertThat(nacked() - nacked).as("refused, sent again, refused again").isGreaterThanOrEqualTo(2);
+            assertThat(nacked() - nacked)
+                    .as("refused, sent again, refused again")
+                    .isGreaterThanOrEqualTo(2);
         } finally {
             broker.deleteQueue("paused-start-refuse-outcomes");
         }
@@ -150,16 +157,22 @@ class WorkerStartsPausedIT {
 
         assertThat(events.awaitOutcome(next, WAIT).type()).isEqualTo(EventType.SUCCEEDED);
         List<JobEvent> dropped = events.eventsOf(jobId);
-        assertThat(dropped).as(EventRecorder.describe(dropped)).filteredOn(e -> e.type() == EventType.RUNNING)
+        assertThat(dropped)
+                .as(EventRecorder.describe(dropped))
+                .filteredOn(e -> e.type() == EventType.RUNNING)
                 .hasSize(1);
         assertThat(dropped).extracting(JobEvent::type).doesNotContain(EventType.REQUEUED, EventType.FAILED);
-        assertThat(admin().stats().calls().received() - received).as("Forge ran the dropped job once, then the next")
+        assertThat(admin().stats().calls().received() - received)
+                .as("Forge ran the dropped job once, then the next")
                 .isEqualTo(2);
         await().atMost(WAIT).until(() -> events.lastStatus(WORKER).running() == null);
     }
 
     private double nacked() {
-        var counter = meters.find("gpu.worker.events").tag("type", "SUCCEEDED").tag("result", "nacked").counter();
+        var counter = meters.find("gpu.worker.events")
+                .tag("type", "SUCCEEDED")
+                .tag("result", "nacked")
+                .counter();
         return counter == null ? 0 : counter.count();
     }
 

@@ -17,6 +17,12 @@ import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.security.SecurityRequirement;
 import io.swagger.v3.oas.annotations.tags.Tag;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import org.springframework.http.CacheControl;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
@@ -32,26 +38,35 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import tools.jackson.databind.JsonNode;
 
-import java.net.URI;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.UUID;
-
 /** The admin API for API keys: create (the secret is shown once), list, read, change limits, disable, enable. */
 @RestController
 @RequestMapping("/api/v1/admin/keys")
-@Tag(name = "admin", description = "API keys and their limits. Needs an admin token (gateway.admin.tokens), never "
-        + "an API key.")
+@Tag(
+        name = "admin",
+        description = "API keys and their limits. Needs an admin token (gateway.admin.tokens), never " + "an API key.")
 @SecurityRequirement(name = "adminToken")
-@ApiResponse(responseCode = "401", description = "No admin token, or not a valid one (admin-unauthorized)",
-        content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-@ApiResponse(responseCode = "403", description = "An API key instead of an admin token (admin-forbidden), or no "
-        + "admin token configured on this gateway (admin-api-disabled)",
-        content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-@ApiResponse(responseCode = "503", description = "Database unreachable; nothing was changed",
-        content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+        responseCode = "401",
+        description = "No admin token, or not a valid one (admin-unauthorized)",
+        content =
+                @Content(
+                        mediaType = "application/problem+json",
+                        schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+        responseCode = "403",
+        description = "An API key instead of an admin token (admin-forbidden), or no "
+                + "admin token configured on this gateway (admin-api-disabled)",
+        content =
+                @Content(
+                        mediaType = "application/problem+json",
+                        schema = @Schema(implementation = ProblemDetail.class)))
+@ApiResponse(
+        responseCode = "503",
+        description = "Database unreachable; nothing was changed",
+        content =
+                @Content(
+                        mediaType = "application/problem+json",
+                        schema = @Schema(implementation = ProblemDetail.class)))
 class AdminKeyController {
 
     static final int MAX_PAGE = 100;
@@ -66,17 +81,30 @@ class AdminKeyController {
     }
 
     @PostMapping(consumes = "application/json")
-    @Operation(summary = "Create an API key", description = "Makes a new key with a random secret (`fq_` and 32 "
-            + "letters or digits, about 190 bits). The secret is in this response only: the gateway stores its "
-            + "SHA-256 hash and its first characters (`prefix`), never the secret, and cannot show it again.")
-    @ApiResponse(responseCode = "201", description = "Created; `secret` is the key to hand to its owner", headers =
-    @Header(name = "Location", description = "URL of the key"))
-    @ApiResponse(responseCode = "400", description = "Malformed JSON, a field of the wrong type or an unknown field "
-            + "(malformed-request)", content = @Content(mediaType = "application/problem+json",
-            schema = @Schema(implementation = ProblemDetail.class)))
-    @ApiResponse(responseCode = "422", description = "A name or limit out of bounds (invalid-key-settings, with an "
-            + "errors array of {field, message})", content = @Content(mediaType = "application/problem+json",
-            schema = @Schema(implementation = ProblemDetail.class)))
+    @Operation(
+            summary = "Create an API key",
+            description = "Makes a new key with a random secret (`fq_` and 32 "
+                    + "letters or digits, about 190 bits). The secret is in this response only: the gateway stores its "
+                    + "SHA-256 hash and its first characters (`prefix`), never the secret, and cannot show it again.")
+    @ApiResponse(
+            responseCode = "201",
+            description = "Created; `secret` is the key to hand to its owner",
+            headers = @Header(name = "Location", description = "URL of the key"))
+    @ApiResponse(
+            responseCode = "400",
+            description = "Malformed JSON, a field of the wrong type or an unknown field " + "(malformed-request)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(
+            responseCode = "422",
+            description = "A name or limit out of bounds (invalid-key-settings, with an "
+                    + "errors array of {field, message})",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
     ResponseEntity<CreatedKeyView> create(@RequestBody KeyRequest request) {
         CreatedKeyView created = CreatedKeyView.of(keys.create(request.toNewKey()));
         return ResponseEntity.status(HttpStatus.CREATED)
@@ -88,10 +116,16 @@ class AdminKeyController {
     @GetMapping
     @Operation(summary = "List API keys", description = "Newest first, disabled ones included.")
     @ApiResponse(responseCode = "200", description = "A page of keys")
-    @ApiResponse(responseCode = "400", description = "Invalid page or size (invalid-parameter)",
-            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-    ResponseEntity<KeyPage> list(@Parameter(description = "Page number, from 0") @RequestParam(defaultValue = "0") int page,
-                                 @Parameter(description = "Page size, 1-100") @RequestParam(defaultValue = "20") int size) {
+    @ApiResponse(
+            responseCode = "400",
+            description = "Invalid page or size (invalid-parameter)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
+    ResponseEntity<KeyPage> list(
+            @Parameter(description = "Page number, from 0") @RequestParam(defaultValue = "0") int page,
+            @Parameter(description = "Page size, 1-100") @RequestParam(defaultValue = "20") int size) {
         if (page < 0) {
             throw invalid("page", "must be 0 or more");
         }
@@ -101,38 +135,70 @@ class AdminKeyController {
         KeyList list = keys.list(page, size);
         List<KeyView> items = list.items().stream().map(KeyView::of).toList();
         long pages = (list.totalItems() + size - 1) / size;
-        return ResponseEntity.ok().cacheControl(CacheControl.noStore())
+        return ResponseEntity.ok()
+                .cacheControl(CacheControl.noStore())
                 .body(new KeyPage(items, page, size, list.totalItems(), pages));
     }
 
     @GetMapping("/{id}")
-    @Operation(summary = "Get an API key", description = "Its name, prefix, state, own limits and the limits that "
-            + "apply. Never the secret.")
+    @Operation(
+            summary = "Get an API key",
+            description = "Its name, prefix, state, own limits and the limits that " + "apply. Never the secret.")
     @ApiResponse(responseCode = "200", description = "The key")
-    @ApiResponse(responseCode = "404", description = "No such key (key-not-found)",
-            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(
+            responseCode = "404",
+            description = "No such key (key-not-found)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
     ResponseEntity<KeyView> get(@PathVariable String id) {
         UUID keyId = parseId(id);
         ManagedKey key = keys.find(keyId).orElseThrow(() -> KeyAdministration.notFound(keyId));
         return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(KeyView.of(key));
     }
 
-    @PatchMapping(value = "/{id}", consumes = {"application/merge-patch+json", "application/json"})
-    @Operation(summary = "Change an API key's name or limits", description = "A JSON merge patch (RFC 7396): "
-            + "members left out stay as they are; a limit set to null goes back to the gateway's default. Applies on "
-            + "every gateway at once (their cached copies are dropped); jobs already queued keep their priority.",
-            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(content = {
-                    @Content(mediaType = "application/merge-patch+json",
-                            schema = @Schema(implementation = KeyChangeRequest.class)),
-                    @Content(mediaType = "application/json", schema = @Schema(implementation = KeyChangeRequest.class))}))
+    @PatchMapping(
+            value = "/{id}",
+            consumes = {"application/merge-patch+json", "application/json"})
+    @Operation(
+            summary = "Change an API key's name or limits",
+            description =
+                    "A JSON merge patch (RFC 7396): "
+                            + "members left out stay as they are; a limit set to null goes back to the gateway's default. Applies on "
+                            + "every gateway at once (their cached copies are dropped); jobs already queued keep their priority.",
+            requestBody =
+                    @io.swagger.v3.oas.annotations.parameters.RequestBody(
+                            content = {
+                                @Content(
+                                        mediaType = "application/merge-patch+json",
+                                        schema = @Schema(implementation = KeyChangeRequest.class)),
+                                @Content(
+                                        mediaType = "application/json",
+                                        schema = @Schema(implementation = KeyChangeRequest.class))
+                            }))
     @ApiResponse(responseCode = "200", description = "The key after the change")
-    @ApiResponse(responseCode = "400", description = "Not a JSON object, a member of the wrong type or an unknown "
-            + "member (malformed-request)", content = @Content(mediaType = "application/problem+json",
-            schema = @Schema(implementation = ProblemDetail.class)))
-    @ApiResponse(responseCode = "404", description = "No such key (key-not-found)",
-            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-    @ApiResponse(responseCode = "422", description = "A name or limit out of bounds (invalid-key-settings)",
-            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(
+            responseCode = "400",
+            description = "Not a JSON object, a member of the wrong type or an unknown " + "member (malformed-request)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(
+            responseCode = "404",
+            description = "No such key (key-not-found)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(
+            responseCode = "422",
+            description = "A name or limit out of bounds (invalid-key-settings)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
     ResponseEntity<KeyView> change(@PathVariable String id, @RequestBody JsonNode body) {
         UUID keyId = parseId(id);
         ManagedKey key = keys.change(keyId, readChange(body));
@@ -140,29 +206,46 @@ class AdminKeyController {
     }
 
     @PostMapping("/{id}/disable")
-    @Operation(summary = "Disable an API key", description = "From now on the key is refused (401) on every gateway, "
-            + "and every gateway closes its open WebSocket sessions (an error frame key-disabled, then close code "
-            + "4401) within a second. Its running jobs go on; its waiting jobs stay queued, or are cancelled with "
-            + "cancelQueued=true. Disabling a disabled key changes nothing (but still cancels with cancelQueued=true).")
+    @Operation(
+            summary = "Disable an API key",
+            description =
+                    "From now on the key is refused (401) on every gateway, "
+                            + "and every gateway closes its open WebSocket sessions (an error frame key-disabled, then close code "
+                            + "4401) within a second. Its running jobs go on; its waiting jobs stay queued, or are cancelled with "
+                            + "cancelQueued=true. Disabling a disabled key changes nothing (but still cancels with cancelQueued=true).")
     @ApiResponse(responseCode = "200", description = "The key, disabled, and how many waiting jobs were cancelled")
-    @ApiResponse(responseCode = "404", description = "No such key (key-not-found)",
-            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
-    ResponseEntity<DisabledKeyView> disable(@PathVariable String id,
-                                            @Parameter(description = "Also cancel the key's QUEUED jobs")
-                                            @RequestParam(defaultValue = "false") boolean cancelQueued) {
+    @ApiResponse(
+            responseCode = "404",
+            description = "No such key (key-not-found)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
+    ResponseEntity<DisabledKeyView> disable(
+            @PathVariable String id,
+            @Parameter(description = "Also cancel the key's QUEUED jobs") @RequestParam(defaultValue = "false")
+                    boolean cancelQueued) {
         UUID keyId = parseId(id);
         ManagedKey key = keys.disable(keyId);
         int cancelled = cancelQueued ? jobs.cancelQueued(keyId) : 0;
-        return ResponseEntity.ok().cacheControl(CacheControl.noStore())
+        return ResponseEntity.ok()
+                .cacheControl(CacheControl.noStore())
                 .body(new DisabledKeyView(KeyView.of(key), cancelled));
     }
 
     @PostMapping("/{id}/enable")
-    @Operation(summary = "Enable a disabled API key", description = "The same secret works again, on every gateway "
-            + "at once. Jobs cancelled when it was disabled stay cancelled.")
+    @Operation(
+            summary = "Enable a disabled API key",
+            description = "The same secret works again, on every gateway "
+                    + "at once. Jobs cancelled when it was disabled stay cancelled.")
     @ApiResponse(responseCode = "200", description = "The key, enabled")
-    @ApiResponse(responseCode = "404", description = "No such key (key-not-found)",
-            content = @Content(mediaType = "application/problem+json", schema = @Schema(implementation = ProblemDetail.class)))
+    @ApiResponse(
+            responseCode = "404",
+            description = "No such key (key-not-found)",
+            content =
+                    @Content(
+                            mediaType = "application/problem+json",
+                            schema = @Schema(implementation = ProblemDetail.class)))
     ResponseEntity<KeyView> enable(@PathVariable String id) {
         ManagedKey key = keys.enable(parseId(id));
         return ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(KeyView.of(key));
@@ -231,8 +314,10 @@ class AdminKeyController {
             return null;
         }
         // out of int range: kept out of range, so the bounds check names the field
-        return Setting.of(value.canConvertToInt() ? value.intValue() : value.bigIntegerValue().signum() < 0
-                ? Integer.MIN_VALUE : Integer.MAX_VALUE);
+        return Setting.of(
+                value.canConvertToInt()
+                        ? value.intValue()
+                        : value.bigIntegerValue().signum() < 0 ? Integer.MIN_VALUE : Integer.MAX_VALUE);
     }
 
     private static UUID parseId(String id) {
@@ -249,7 +334,11 @@ class AdminKeyController {
     }
 
     private static ApiException invalid(String field, String message) {
-        return new ApiException(ApiProblem.INVALID_PARAMETER, "Invalid value of " + field + ".",
-                List.of(new FieldError(field, message)), Map.of(), HttpHeaders.EMPTY);
+        return new ApiException(
+                ApiProblem.INVALID_PARAMETER,
+                "Invalid value of " + field + ".",
+                List.of(new FieldError(field, message)),
+                Map.of(),
+                HttpHeaders.EMPTY);
     }
 }

@@ -1,9 +1,8 @@
 package io.forgequeue.gateway.admin;
 
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
-
-import java.util.List;
 
 /**
  * The admin API's settings ({@code gateway.admin.*}).
@@ -19,8 +18,13 @@ public record AdminProperties(@DefaultValue("") List<String> tokens) {
     static final int MIN_TOKEN_LENGTH = 24;
 
     public AdminProperties {
-        tokens = tokens == null ? List.of()
-                : tokens.stream().map(String::strip).filter(t -> !t.isEmpty()).distinct().toList();
+        tokens = tokens == null
+                ? List.of()
+                : tokens.stream()
+                        .map(String::strip)
+                        .filter(t -> !t.isEmpty())
+                        .distinct()
+                        .toList();
         for (int i = 0; i < tokens.size(); i++) {
             if (tokens.get(i).length() < MIN_TOKEN_LENGTH) {
                 // the token itself is never part of the message

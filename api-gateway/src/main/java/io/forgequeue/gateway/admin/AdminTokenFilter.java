@@ -7,6 +7,7 @@ import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.Ordered;
@@ -15,8 +16,6 @@ import org.springframework.dao.DataAccessException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
-
-import java.io.IOException;
 
 /**
  * Guards {@code /api/v1/admin/}: only a request with {@code Authorization: Bearer <admin token>} gets through.
@@ -51,29 +50,47 @@ class AdminTokenFilter extends OncePerRequestFilter {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         if (!tokens.enabled()) {
-            problems.write(request, response, ApiProblem.ADMIN_API_DISABLED.toProblem("The admin API is off on this "
-                    + "gateway: no admin token is configured (gateway.admin.tokens, env GATEWAY_ADMIN_TOKENS)."));
+            problems.write(
+                    request,
+                    response,
+                    ApiProblem.ADMIN_API_DISABLED.toProblem(
+                            "The admin API is off on this "
+                                    + "gateway: no admin token is configured (gateway.admin.tokens, env GATEWAY_ADMIN_TOKENS)."));
             return;
         }
         String header = request.getHeader(HttpHeaders.AUTHORIZATION);
-        String raw = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+        String raw = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+                ? header.substring(7).trim()
+                : null;
         if (raw != null && tokens.matches(raw)) {
             chain.doFilter(request, response);
             return;
         }
         if (raw != null && isApiKey(raw)) {
-            log.info("Admin API request {} {} refused: it carried an API key, not an admin token",
-                    request.getMethod(), request.getRequestURI());
-            problems.write(request, response, ApiProblem.ADMIN_FORBIDDEN.toProblem("This is an API key for jobs; "
-                    + "the admin API takes only admin tokens (gateway.admin.tokens)."));
+            log.info(
+                    "Admin API request {} {} refused: it carried an API key, not an admin token",
+                    request.getMethod(),
+                    request.getRequestURI());
+            problems.write(
+                    request,
+                    response,
+                    ApiProblem.ADMIN_FORBIDDEN.toProblem("This is an API key for jobs; "
+                            + "the admin API takes only admin tokens (gateway.admin.tokens)."));
             return;
         }
-        log.info("Admin API request {} {} refused: {}", request.getMethod(), request.getRequestURI(),
+        log.info(
+                "Admin API request {} {} refused: {}",
+                request.getMethod(),
+                request.getRequestURI(),
                 raw == null ? "no admin token" : "not an admin token");
         response.setHeader(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"forge-queue-admin\"");
-        problems.write(request, response, ApiProblem.ADMIN_UNAUTHORIZED.toProblem(raw == null
-                ? "Send an admin token as 'Authorization: Bearer <token>'."
-                : "The admin token is not valid."));
+        problems.write(
+                request,
+                response,
+                ApiProblem.ADMIN_UNAUTHORIZED.toProblem(
+                        raw == null
+                                ? "Send an admin token as 'Authorization: Bearer <token>'."
+                                : "The admin token is not valid."));
     }
 
     private boolean isApiKey(String raw) {

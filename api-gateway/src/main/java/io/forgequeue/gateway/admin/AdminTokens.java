@@ -1,14 +1,13 @@
 package io.forgequeue.gateway.admin;
 
 import io.forgequeue.gateway.apikey.ApiKeyProperties;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.stereotype.Component;
-
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
 
 /**
  * The configured admin tokens, kept as SHA-256 hashes. A presented token is hashed and compared with every

@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.admin;
 
 import io.forgequeue.gateway.apikey.CreatedKey;
-
 import java.time.Instant;
 import java.util.UUID;
 
@@ -12,13 +11,29 @@ import java.util.UUID;
  *
  * @param secret the API key to hand to its owner: {@code fq_} and 32 letters or digits
  */
-record CreatedKeyView(UUID id, String name, String prefix, String secret, boolean disabled, Instant createdAt,
-                      Instant updatedAt, KeyView.LimitsView limits, KeyView.EffectiveView effective) {
+record CreatedKeyView(
+        UUID id,
+        String name,
+        String prefix,
+        String secret,
+        boolean disabled,
+        Instant createdAt,
+        Instant updatedAt,
+        KeyView.LimitsView limits,
+        KeyView.EffectiveView effective) {
 
     static CreatedKeyView of(CreatedKey created) {
         KeyView key = KeyView.of(created.key());
-        return new CreatedKeyView(key.id(), key.name(), key.prefix(), created.secret(), key.disabled(),
-                key.createdAt(), key.updatedAt(), key.limits(), key.effective());
+        return new CreatedKeyView(
+                key.id(),
+                key.name(),
+                key.prefix(),
+                created.secret(),
+                key.disabled(),
+                key.createdAt(),
+                key.updatedAt(),
+                key.limits(),
+                key.effective());
     }
 
     @Override

@@ -9,9 +9,13 @@ import io.swagger.v3.oas.annotations.media.Schema;
  * the OpenAPI document: the controller reads the JSON itself, to tell a missing member from a null one.
  */
 @Schema(description = "JSON merge patch: a member left out stays; null = back to the gateway's default")
-record KeyChangeRequest(@Schema(example = "team-render") String name,
-                        @Schema(example = "100", nullable = true) Integer maxQueued,
-                        @Schema(example = "4", nullable = true) Integer maxRunning,
-                        @Schema(example = "2", nullable = true) Double weight,
-                        @Schema(allowableValues = {"high", "normal", "low"}, nullable = true) String maxPriority) {
-}
+record KeyChangeRequest(
+        @Schema(example = "team-render") String name,
+        @Schema(example = "100", nullable = true) Integer maxQueued,
+        @Schema(example = "4", nullable = true) Integer maxRunning,
+        @Schema(example = "2", nullable = true) Double weight,
+
+        @Schema(
+                allowableValues = {"high", "normal", "low"},
+                nullable = true)
+        String maxPriority) {}

@@ -13,11 +13,14 @@ import io.swagger.v3.oas.annotations.media.Schema;
  * @param weight      fair-share weight, above 0 and at most 1000
  * @param maxPriority highest priority class its jobs may ask for: {@code high}, {@code normal} or {@code low}
  */
-record KeyRequest(@Schema(requiredMode = Schema.RequiredMode.REQUIRED, example = "team-render") String name,
-                  @Schema(example = "50") Integer maxQueued,
-                  @Schema(example = "2") Integer maxRunning,
-                  @Schema(example = "1") Double weight,
-                  @Schema(allowableValues = {"high", "normal", "low"}) String maxPriority) {
+record KeyRequest(
+        @Schema(requiredMode = Schema.RequiredMode.REQUIRED, example = "team-render")
+        String name,
+
+        @Schema(example = "50") Integer maxQueued,
+        @Schema(example = "2") Integer maxRunning,
+        @Schema(example = "1") Double weight,
+        @Schema(allowableValues = {"high", "normal", "low"}) String maxPriority) {
 
     NewKey toNewKey() {
         return new NewKey(name, maxQueued, maxRunning, weight, maxPriority);

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import io.forgequeue.gateway.apikey.ManagedKey;
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.gateway.quota.Quota;
-
 import java.time.Instant;
 import java.util.UUID;
 
@@ -22,12 +21,28 @@ import java.util.UUID;
  * @param limits     its own limits; null members use the gateway's default
  * @param effective  what applies now (its own limits, else the defaults)
  */
-record KeyView(UUID id, String name, String prefix, boolean disabled, Instant disabledAt, Instant createdAt,
-               Instant updatedAt, LimitsView limits, EffectiveView effective) {
+record KeyView(
+        UUID id,
+        String name,
+        String prefix,
+        boolean disabled,
+        Instant disabledAt,
+        Instant createdAt,
+        Instant updatedAt,
+        LimitsView limits,
+        EffectiveView effective) {
 
     static KeyView of(ManagedKey key) {
-        return new KeyView(key.id(), key.name(), key.prefix(), key.disabled(), key.disabledAt(), key.createdAt(),
-                key.updatedAt(), LimitsView.of(key), EffectiveView.of(key.effective()));
+        return new KeyView(
+                key.id(),
+                key.name(),
+                key.prefix(),
+                key.disabled(),
+                key.disabledAt(),
+                key.createdAt(),
+                key.updatedAt(),
+                LimitsView.of(key),
+                EffectiveView.of(key.effective()));
     }
 
     /**

@@ -10,5 +10,4 @@ import java.util.UUID;
  * @param keyId    the key
  * @param disabled whether the key is disabled now
  */
-public record ApiKeyChanged(UUID keyId, boolean disabled) {
-}
+public record ApiKeyChanged(UUID keyId, boolean disabled) {}

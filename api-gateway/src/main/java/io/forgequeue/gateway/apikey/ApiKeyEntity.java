@@ -7,12 +7,11 @@ import jakarta.persistence.PostLoad;
 import jakarta.persistence.PostPersist;
 import jakarta.persistence.Table;
 import jakarta.persistence.Transient;
-import org.hibernate.annotations.DynamicUpdate;
-import org.springframework.data.domain.Persistable;
-
 import java.time.Instant;
 import java.util.Objects;
 import java.util.UUID;
+import org.hibernate.annotations.DynamicUpdate;
+import org.springframework.data.domain.Persistable;
 
 /**
  * One row of {@code api_key} (migrations V1, V2), for the admin API. Authentication reads the same table with plain
@@ -66,8 +65,7 @@ class ApiKeyEntity implements Persistable<UUID> {
     @Transient
     private boolean fresh;
 
-    protected ApiKeyEntity() {
-    }
+    protected ApiKeyEntity() {}
 
     ApiKeyEntity(UUID id, String name, byte[] keyHash, String keyPrefix, Instant now) {
         this.id = id;

@@ -8,6 +8,9 @@ import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.Ordered;
@@ -17,10 +20,6 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.ProblemDetail;
 import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
-
-import java.io.IOException;
-import java.time.Duration;
-import java.util.Optional;
 
 /**
  * Requires {@code Authorization: Bearer <key>} on every request under {@code /api/v1/} except the OpenAPI document
@@ -62,7 +61,9 @@ class ApiKeyFilter extends OncePerRequestFilter {
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
         String header = request.getHeader(HttpHeaders.AUTHORIZATION);
-        String raw = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+        String raw = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+                ? header.substring(7).trim()
+                : null;
         Optional<Caller> caller;
         try {
             caller = raw == null ? Optional.empty() : keys.authenticate(raw);
@@ -70,17 +71,21 @@ class ApiKeyFilter extends OncePerRequestFilter {
             if (!DatabaseFailures.isUnavailable(e)) {
                 throw e;
             }
-            log.warn("Database unavailable while checking an API key: {}", e.getClass().getSimpleName());
+            log.warn(
+                    "Database unavailable while checking an API key: {}",
+                    e.getClass().getSimpleName());
             response.setHeader(HttpHeaders.RETRY_AFTER, "5");
-            problems.write(request, response, ApiProblem.SERVICE_UNAVAILABLE.toProblem(
-                    "The job database cannot be reached. Please retry shortly."));
+            problems.write(
+                    request,
+                    response,
+                    ApiProblem.SERVICE_UNAVAILABLE.toProblem(
+                            "The job database cannot be reached. Please retry shortly."));
             return;
         }
         if (caller.isEmpty()) {
             response.setHeader(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"forge-queue\"");
-            ProblemDetail problem = ApiProblem.UNAUTHORIZED.toProblem(raw == null
-                    ? "Send your API key as 'Authorization: Bearer <key>'."
-                    : "The API key is not valid.");
+            ProblemDetail problem = ApiProblem.UNAUTHORIZED.toProblem(
+                    raw == null ? "Send your API key as 'Authorization: Bearer <key>'." : "The API key is not valid.");
             problems.write(request, response, problem);
             return;
         }
@@ -89,8 +94,8 @@ class ApiKeyFilter extends OncePerRequestFilter {
             metrics.rateLimited(GatewayMetrics.LIMIT_REQUESTS);
             long seconds = RateLimits.retryAfterSeconds(wait);
             response.setHeader(HttpHeaders.RETRY_AFTER, Long.toString(seconds));
-            ProblemDetail problem = ApiProblem.RATE_LIMITED.toProblem("This API key sent more requests than its rate "
-                    + "limit allows. Retry after " + seconds + " s.");
+            ProblemDetail problem = ApiProblem.RATE_LIMITED.toProblem(
+                    "This API key sent more requests than its rate " + "limit allows. Retry after " + seconds + " s.");
             problem.setProperty("retryAfterSeconds", seconds);
             problems.write(request, response, problem);
             return;

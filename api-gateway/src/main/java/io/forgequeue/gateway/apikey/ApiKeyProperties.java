@@ -1,10 +1,9 @@
 package io.forgequeue.gateway.apikey;
 
-import org.springframework.boot.context.properties.ConfigurationProperties;
-import org.springframework.boot.context.properties.bind.DefaultValue;
-
 import java.time.Duration;
 import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
 
 /**
  * API key settings ({@code gateway.api-keys.*}).
@@ -14,7 +13,9 @@ import java.util.List;
  * @param cacheTtl  how long a looked-up key is remembered in memory (saves a database round trip per request)
  */
 @ConfigurationProperties("gateway.api-keys")
-public record ApiKeyProperties(@DefaultValue("") String bootstrap, @DefaultValue("60s") Duration cacheTtl) {
+public record ApiKeyProperties(
+        @DefaultValue("") String bootstrap,
+        @DefaultValue("60s") Duration cacheTtl) {
 
     /** The configured bootstrap keys, one per entry. */
     public List<String> bootstrapKeys() {

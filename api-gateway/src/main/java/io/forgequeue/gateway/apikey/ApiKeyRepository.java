@@ -1,9 +1,7 @@
 package io.forgequeue.gateway.apikey;
 
+import java.util.UUID;
 import org.springframework.data.jpa.repository.JpaRepository;
 
-import java.util.UUID;
-
 /** The API keys as entities, for the admin API (Spring Data JPA). Authentication does not use it: see {@link ApiKeys}. */
-interface ApiKeyRepository extends JpaRepository<ApiKeyEntity, UUID> {
-}
+interface ApiKeyRepository extends JpaRepository<ApiKeyEntity, UUID> {}

@@ -1,10 +1,9 @@
 package io.forgequeue.gateway.apikey;
 
+import java.util.List;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.method.support.HandlerMethodArgumentResolver;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
-
-import java.util.List;
 
 /** Registers the {@link Caller} argument resolver. */
 @Configuration(proxyBeanMethods = false)

@@ -4,12 +4,6 @@ import io.forgequeue.gateway.quota.Quota;
 import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.PostgresNotifications;
 import io.forgequeue.gateway.system.SqlArrays;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Service;
-
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -26,6 +20,11 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Service;
 
 /**
  * API keys, stored as SHA-256 hashes (the keys are long random strings, so a plain fast hash is enough; the key
@@ -46,6 +45,7 @@ public class ApiKeys {
     private static final long MISS_TTL_NANOS = MISS_TTL.toNanos();
     /** Quotas remembered at once (the scheduler's keys: ids of queued jobs' keys, never a stranger's guess). */
     private static final int CACHE_MAX = 10_000;
+
     private static final String COLUMNS = "id, name, disabled_at, max_queued, max_running, weight, max_priority";
 
     private final JdbcClient jdbc;
@@ -57,14 +57,18 @@ public class ApiKeys {
     /** Grows with every drop of cached entries: a lookup that overlapped one does not store what it read. */
     private final AtomicLong generation = new AtomicLong();
 
-    ApiKeys(JdbcClient jdbc, ApiKeyProperties properties, QuotaProperties quotas, ApplicationEventPublisher events,
+    ApiKeys(
+            JdbcClient jdbc,
+            ApiKeyProperties properties,
+            QuotaProperties quotas,
+            ApplicationEventPublisher events,
             PostgresNotifications notifications) {
         this.jdbc = jdbc;
         this.quotas = quotas;
         this.events = events;
         this.ttlNanos = properties.cacheTtl().toNanos();
-        this.cache = new KeyCache(properties.cacheTtl().compareTo(MISS_TTL) > 0 ? properties.cacheTtl() : MISS_TTL,
-                MISS_TTL);
+        this.cache = new KeyCache(
+                properties.cacheTtl().compareTo(MISS_TTL) > 0 ? properties.cacheTtl() : MISS_TTL, MISS_TTL);
         notifications.listen(CHANNEL, this::onKeyChanged, this::forgetAll);
     }
 
@@ -83,12 +87,12 @@ public class ApiKeys {
         long generation = this.generation.get();
         Optional<Found> found = jdbc.sql("select " + COLUMNS + " from api_key where key_hash = :hash")
                 .param("hash", hash)
-                .query((rs, i) -> new Found(rs.getObject("id", UUID.class),
-                        rs.getTimestamp("disabled_at") != null ? null : caller(rs)))
+                .query((rs, i) -> new Found(
+                        rs.getObject("id", UUID.class), rs.getTimestamp("disabled_at") != null ? null : caller(rs)))
                 .optional();
         Caller caller = found.map(Found::caller).orElse(null);
-        KeyCache.Entry entry = new KeyCache.Entry(caller, found.map(Found::keyId).orElse(null),
-                now + (caller != null ? ttlNanos : MISS_TTL_NANOS));
+        KeyCache.Entry entry = new KeyCache.Entry(
+                caller, found.map(Found::keyId).orElse(null), now + (caller != null ? ttlNanos : MISS_TTL_NANOS));
         cache.put(cacheKey, entry);
         if (this.generation.get() != generation) {
             // a key changed while this was read: what was read may be its old state (checked after the put, so a
@@ -157,8 +161,11 @@ public class ApiKeys {
         jdbc.sql("""
                         insert into api_key (id, name, key_hash, key_prefix) values (:id, :name, :hash, :prefix)
                         on conflict (key_hash) do nothing""")
-                .param("id", UUID.randomUUID()).param("name", name).param("hash", hash)
-                .param("prefix", prefixOf(rawKey)).update();
+                .param("id", UUID.randomUUID())
+                .param("name", name)
+                .param("hash", hash)
+                .param("prefix", prefixOf(rawKey))
+                .update();
         generation.incrementAndGet();
         cache.remove(HexFormat.of().formatHex(hash));
         return authenticate(rawKey).orElseThrow(() -> new IllegalStateException("API key " + name + " is disabled"));
@@ -177,8 +184,11 @@ public class ApiKeys {
             return;
         }
         forget(keyId);
-        boolean disabled = jdbc.sql("select disabled_at is not null from api_key where id = :id").param("id", keyId)
-                .query(Boolean.class).optional().orElse(true);
+        boolean disabled = jdbc.sql("select disabled_at is not null from api_key where id = :id")
+                .param("id", keyId)
+                .query(Boolean.class)
+                .optional()
+                .orElse(true);
         log.debug("ApiKey(id={}) changed (disabled: {})", keyId, disabled);
         events.publishEvent(new ApiKeyChanged(keyId, disabled));
     }
@@ -205,9 +215,11 @@ public class ApiKeys {
     }
 
     private Caller caller(ResultSet rs) throws SQLException {
-        Quota quota = quotas.resolve((Integer) rs.getObject("max_queued"), (Integer) rs.getObject("max_running"),
-                (Double) rs.getObject("weight"), rs.getObject("max_priority") == null ? null
-                        : ((Number) rs.getObject("max_priority")).intValue());
+        Quota quota = quotas.resolve(
+                (Integer) rs.getObject("max_queued"),
+                (Integer) rs.getObject("max_running"),
+                (Double) rs.getObject("weight"),
+                rs.getObject("max_priority") == null ? null : ((Number) rs.getObject("max_priority")).intValue());
         return new Caller(rs.getObject("id", UUID.class), rs.getString("name"), quota);
     }
 
@@ -219,7 +231,5 @@ public class ApiKeys {
         }
     }
 
-    private record Found(UUID keyId, Caller caller) {
-    }
-
+    private record Found(UUID keyId, Caller caller) {}
 }

@@ -1,13 +1,12 @@
 package io.forgequeue.gateway.apikey;
 
+import java.util.Arrays;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.ApplicationArguments;
 import org.springframework.boot.ApplicationRunner;
 import org.springframework.stereotype.Component;
-
-import java.util.Arrays;
-import java.util.List;
 
 /**
  * Inserts the configured bootstrap keys ({@code GATEWAY_BOOTSTRAP_API_KEY}: one key, or several separated by commas)
@@ -36,7 +35,9 @@ class BootstrapApiKey implements ApplicationRunner {
         for (int i = 0; i < raw.size(); i++) {
             String key = raw.get(i);
             if (key.length() < 16) {
-                log.warn("Bootstrap API key {} is shorter than 16 characters; use long random keys outside local use", i + 1);
+                log.warn(
+                        "Bootstrap API key {} is shorter than 16 characters; use long random keys outside local use",
+                        i + 1);
             }
             Caller caller = keys.ensure(i == 0 ? "bootstrap" : "bootstrap-" + (i + 1), key);
             log.info("ApiKey(id={}) bootstrap key ensured", caller.keyId());
@@ -48,6 +49,10 @@ class BootstrapApiKey implements ApplicationRunner {
         if (configured == null || configured.isBlank()) {
             return List.of();
         }
-        return Arrays.stream(configured.split(",")).map(String::trim).filter(k -> !k.isEmpty()).distinct().toList();
+        return Arrays.stream(configured.split(","))
+                .map(String::trim)
+                .filter(k -> !k.isEmpty())
+                .distinct()
+                .toList();
     }
 }

@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.apikey;
 
 import io.forgequeue.gateway.quota.Quota;
-
 import java.util.Objects;
 import java.util.UUID;
 

@@ -6,6 +6,12 @@ import io.forgequeue.gateway.system.ApiException;
 import io.forgequeue.gateway.system.ApiProblem;
 import io.forgequeue.gateway.system.FieldError;
 import io.forgequeue.gateway.system.PersistenceConfiguration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Qualifier;
@@ -16,13 +22,6 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.support.TransactionTemplate;
-
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.UUID;
 
 /**
  * Creating, listing, changing, disabling and enabling API keys (the admin API), on the {@code api_key} table mapped
@@ -49,8 +48,11 @@ public class KeyAdministration {
     private final TransactionTemplate tx;
     private final KeySecrets secrets = new KeySecrets();
 
-    KeyAdministration(ApiKeyRepository repository, ApiKeys keys, QuotaProperties quotas,
-                      @Qualifier(PersistenceConfiguration.JPA_TRANSACTIONS) PlatformTransactionManager transactions) {
+    KeyAdministration(
+            ApiKeyRepository repository,
+            ApiKeys keys,
+            QuotaProperties quotas,
+            @Qualifier(PersistenceConfiguration.JPA_TRANSACTIONS) PlatformTransactionManager transactions) {
         this.repository = repository;
         this.keys = keys;
         this.quotas = quotas;
@@ -68,8 +70,8 @@ public class KeyAdministration {
         throwIfAny(errors);
         String secret = secrets.generate();
         Instant now = Instant.now();
-        ApiKeyEntity entity = new ApiKeyEntity(UUID.randomUUID(), name, ApiKeys.hash(secret), ApiKeys.prefixOf(secret),
-                now);
+        ApiKeyEntity entity =
+                new ApiKeyEntity(UUID.randomUUID(), name, ApiKeys.hash(secret), ApiKeys.prefixOf(secret), now);
         entity.limitQueued(request.maxQueued(), now);
         entity.limitRunning(request.maxRunning(), now);
         entity.weigh(request.weight(), now);
@@ -102,7 +104,8 @@ public class KeyAdministration {
         if (change.weight() != null) {
             checkWeight(change.weight().value(), errors);
         }
-        Priority maxPriority = change.maxPriority() == null ? null
+        Priority maxPriority = change.maxPriority() == null
+                ? null
                 : checkPriority(change.maxPriority().value(), errors);
         throwIfAny(errors);
         ManagedKey key = update(id, (entity, now) -> {
@@ -122,8 +125,13 @@ public class KeyAdministration {
                 entity.allowPriority(level(maxPriority), now);
             }
         });
-        log.info("ApiKey(id={}) changed: name '{}', limits queued {}, running {}, weight {}, max priority {}",
-                key.id(), key.name(), key.maxQueued(), key.maxRunning(), key.weight(),
+        log.info(
+                "ApiKey(id={}) changed: name '{}', limits queued {}, running {}, weight {}, max priority {}",
+                key.id(),
+                key.name(),
+                key.maxQueued(),
+                key.maxRunning(),
+                key.weight(),
                 key.maxPriority() == null ? null : key.maxPriority().wireName());
         return key;
     }
@@ -163,15 +171,27 @@ public class KeyAdministration {
 
     /** The answer for a key id that names no key (null: a malformed id). */
     public static ApiException notFound(UUID id) {
-        return new ApiException(ApiProblem.KEY_NOT_FOUND, id == null ? "No such API key." : "No API key " + id + ".",
+        return new ApiException(
+                ApiProblem.KEY_NOT_FOUND,
+                id == null ? "No such API key." : "No API key " + id + ".",
                 List.of(),
-                id == null ? Map.of() : Map.of("keyId", id), HttpHeaders.EMPTY);
+                id == null ? Map.of() : Map.of("keyId", id),
+                HttpHeaders.EMPTY);
     }
 
     private ManagedKey toKey(ApiKeyEntity e) {
         Integer priority = e.maxPriority() == null ? null : e.maxPriority().intValue();
-        return new ManagedKey(e.id(), e.name(), e.keyPrefix(), e.createdAt(), e.updatedAt(), e.disabledAt(),
-                e.maxQueued(), e.maxRunning(), e.weight(), priority == null ? null : Priority.ofLevel(priority),
+        return new ManagedKey(
+                e.id(),
+                e.name(),
+                e.keyPrefix(),
+                e.createdAt(),
+                e.updatedAt(),
+                e.disabledAt(),
+                e.maxQueued(),
+                e.maxRunning(),
+                e.weight(),
+                priority == null ? null : Priority.ofLevel(priority),
                 quotas.resolve(e.maxQueued(), e.maxRunning(), e.weight(), priority));
     }
 
@@ -193,21 +213,22 @@ public class KeyAdministration {
 
     private static void checkMaxQueued(Integer value, List<FieldError> errors) {
         if (value != null && (value < 0 || value > MAX_QUEUED_MAX)) {
-            errors.add(new FieldError("maxQueued", "must be between 0 and " + MAX_QUEUED_MAX + " (or null: the default)"));
+            errors.add(
+                    new FieldError("maxQueued", "must be between 0 and " + MAX_QUEUED_MAX + " (or null: the default)"));
         }
     }
 
     private static void checkMaxRunning(Integer value, List<FieldError> errors) {
         if (value != null && (value < 1 || value > MAX_RUNNING_MAX)) {
-            errors.add(new FieldError("maxRunning", "must be between 1 and " + MAX_RUNNING_MAX
-                    + " (or null: the default)"));
+            errors.add(new FieldError(
+                    "maxRunning", "must be between 1 and " + MAX_RUNNING_MAX + " (or null: the default)"));
         }
     }
 
     private static void checkWeight(Double value, List<FieldError> errors) {
         if (value != null && !(value > 0 && value <= WEIGHT_MAX)) {
-            errors.add(new FieldError("weight", "must be above 0 and at most " + (int) WEIGHT_MAX
-                    + " (or null: the default)"));
+            errors.add(new FieldError(
+                    "weight", "must be above 0 and at most " + (int) WEIGHT_MAX + " (or null: the default)"));
         }
     }
 
@@ -225,8 +246,12 @@ public class KeyAdministration {
 
     private static void throwIfAny(List<FieldError> errors) {
         if (!errors.isEmpty()) {
-            throw new ApiException(ApiProblem.INVALID_KEY_SETTINGS, "The key settings have " + errors.size()
-                    + (errors.size() == 1 ? " invalid field." : " invalid fields."), errors, Map.of(),
+            throw new ApiException(
+                    ApiProblem.INVALID_KEY_SETTINGS,
+                    "The key settings have " + errors.size()
+                            + (errors.size() == 1 ? " invalid field." : " invalid fields."),
+                    errors,
+                    Map.of(),
                     HttpHeaders.EMPTY);
         }
     }

@@ -2,7 +2,6 @@ package io.forgequeue.gateway.apikey;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.Executor;
@@ -87,6 +86,5 @@ final class KeyCache {
      * A lookup's outcome: the caller (null when the key is unknown or disabled), the key's id (null: no such key) and
      * until when it stands (System.nanoTime()).
      */
-    record Entry(Caller caller, UUID keyId, long expiresAt) {
-    }
+    record Entry(Caller caller, UUID keyId, long expiresAt) {}
 }

@@ -11,8 +11,12 @@ package io.forgequeue.gateway.apikey;
  * @param weight      new fair-share weight
  * @param maxPriority new highest priority class ({@code high}, {@code normal}, {@code low})
  */
-public record KeyChange(String name, Setting<Integer> maxQueued, Setting<Integer> maxRunning, Setting<Double> weight,
-                        Setting<String> maxPriority) {
+public record KeyChange(
+        String name,
+        Setting<Integer> maxQueued,
+        Setting<Integer> maxRunning,
+        Setting<Double> weight,
+        Setting<String> maxPriority) {
 
     /**
      * A new value of one setting.

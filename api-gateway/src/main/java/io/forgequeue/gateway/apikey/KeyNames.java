@@ -1,13 +1,12 @@
 package io.forgequeue.gateway.apikey;
 
 import io.forgequeue.gateway.system.PostgresNotifications;
-import org.springframework.dao.DataAccessException;
-import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Component;
-
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.springframework.dao.DataAccessException;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
 
 /**
  * The names of API keys by id, for the per-key meters: names are chosen by operators and shown on dashboards (the
@@ -37,8 +36,11 @@ public class KeyNames {
             return name;
         }
         try {
-            name = jdbc.sql("select name from api_key where id = :id").param("id", keyId).query(String.class)
-                    .optional().orElse(null);
+            name = jdbc.sql("select name from api_key where id = :id")
+                    .param("id", keyId)
+                    .query(String.class)
+                    .optional()
+                    .orElse(null);
         } catch (DataAccessException e) {
             return null;
         }

@@ -12,6 +12,7 @@ final class KeySecrets {
 
     /** Every generated key starts with this. */
     static final String PREFIX = "fq_";
+
     static final int RANDOM_CHARS = 32;
     private static final String ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

@@ -2,7 +2,6 @@ package io.forgequeue.gateway.apikey;
 
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.gateway.quota.Quota;
-
 import java.time.Instant;
 import java.util.Objects;
 import java.util.UUID;
@@ -23,9 +22,18 @@ import java.util.UUID;
  * @param maxPriority the highest priority class it may use, or null for the default
  * @param effective   what applies now: its own values, the defaults where it has none
  */
-public record ManagedKey(UUID id, String name, String prefix, Instant createdAt, Instant updatedAt,
-                         Instant disabledAt, Integer maxQueued, Integer maxRunning, Double weight,
-                         Priority maxPriority, Quota effective) {
+public record ManagedKey(
+        UUID id,
+        String name,
+        String prefix,
+        Instant createdAt,
+        Instant updatedAt,
+        Instant disabledAt,
+        Integer maxQueued,
+        Integer maxRunning,
+        Double weight,
+        Priority maxPriority,
+        Quota effective) {
 
     public ManagedKey {
         Objects.requireNonNull(id, "id");

@@ -10,5 +10,4 @@ package io.forgequeue.gateway.apikey;
  * @param weight      fair-share weight, above 0 and at most 1000
  * @param maxPriority highest priority class: {@code high}, {@code normal} or {@code low}
  */
-public record NewKey(String name, Integer maxQueued, Integer maxRunning, Double weight, String maxPriority) {
-}
+public record NewKey(String name, Integer maxQueued, Integer maxRunning, Double weight, String maxPriority) {}

@@ -17,7 +17,9 @@ import org.springframework.validation.annotation.Validated;
  */
 @Validated
 @ConfigurationProperties("gateway.rate-limits")
-public record RateLimitProperties(@DefaultValue @Valid Requests requests, @DefaultValue @Valid Frames frames) {
+public record RateLimitProperties(
+        @DefaultValue @Valid Requests requests,
+        @DefaultValue @Valid Frames frames) {
 
     /**
      * A key's REST requests.
@@ -25,8 +27,9 @@ public record RateLimitProperties(@DefaultValue @Valid Requests requests, @Defau
      * @param burst     requests a key may send at once
      * @param perSecond requests it gets back each second (its sustained rate)
      */
-    public record Requests(@DefaultValue("200") @Min(1) long burst, @DefaultValue("50") @Min(1) long perSecond) {
-    }
+    public record Requests(
+            @DefaultValue("200") @Min(1) long burst,
+            @DefaultValue("50") @Min(1) long perSecond) {}
 
     /**
      * The WebSocket frames of a key's sessions.
@@ -34,6 +37,7 @@ public record RateLimitProperties(@DefaultValue @Valid Requests requests, @Defau
      * @param burst     frames a key may send at once
      * @param perSecond frames it gets back each second (its sustained rate)
      */
-    public record Frames(@DefaultValue("60") @Min(1) long burst, @DefaultValue("10") @Min(1) long perSecond) {
-    }
+    public record Frames(
+            @DefaultValue("60") @Min(1) long burst,
+            @DefaultValue("10") @Min(1) long perSecond) {}
 }

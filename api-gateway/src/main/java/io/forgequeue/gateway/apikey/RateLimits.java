@@ -5,10 +5,9 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.util.UUID;
+import org.springframework.stereotype.Component;
 
 /**
  * One Bucket4j token bucket per key for its REST requests and one for its WebSocket frames
@@ -30,18 +29,25 @@ public class RateLimits {
     }
 
     private static Cache<UUID, Bucket> buckets() {
-        return Caffeine.newBuilder().maximumSize(MAX_KEYS).expireAfterAccess(Duration.ofMinutes(10)).build();
+        return Caffeine.newBuilder()
+                .maximumSize(MAX_KEYS)
+                .expireAfterAccess(Duration.ofMinutes(10))
+                .build();
     }
 
     /** Takes one request of this key: null when allowed, else how long until the next one would be. */
     public Duration tryRequest(UUID keyId) {
-        return take(requests.get(keyId, id -> bucket(properties.requests().burst(),
-                properties.requests().perSecond())));
+        return take(requests.get(
+                keyId,
+                id -> bucket(
+                        properties.requests().burst(), properties.requests().perSecond())));
     }
 
     /** Takes one WebSocket frame of this key: null when allowed, else how long until the next one would be. */
     public Duration tryFrame(UUID keyId) {
-        return take(frames.get(keyId, id -> bucket(properties.frames().burst(), properties.frames().perSecond())));
+        return take(frames.get(
+                keyId,
+                id -> bucket(properties.frames().burst(), properties.frames().perSecond())));
     }
 
     private static Duration take(Bucket bucket) {
@@ -50,8 +56,12 @@ public class RateLimits {
     }
 
     private static Bucket bucket(long burst, long perSecond) {
-        return Bucket.builder().addLimit(Bandwidth.builder().capacity(burst)
-                .refillGreedy(perSecond, Duration.ofSeconds(1)).build()).build();
+        return Bucket.builder()
+                .addLimit(Bandwidth.builder()
+                        .capacity(burst)
+                        .refillGreedy(perSecond, Duration.ofSeconds(1))
+                        .build())
+                .build();
     }
 
     /** Whole seconds for a Retry-After header: at least 1. */

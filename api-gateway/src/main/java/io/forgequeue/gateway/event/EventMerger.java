@@ -12,16 +12,15 @@ import io.forgequeue.gateway.system.KeyMetrics;
 import io.forgequeue.model.EventType;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobStatus;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.stereotype.Component;
 
 /**
  * Merges one status event into its job (through the job package's {@link EventMoves}, which also stores the images
@@ -42,8 +41,14 @@ class EventMerger {
     private final double defaultWeight;
     private final QueueStats stats;
 
-    EventMerger(EventMoves moves, GatewayMetrics metrics, KeyMetrics keyMetrics, KeyNames keyNames,
-                ApplicationEventPublisher events, QuotaProperties quotas, QueueStats stats) {
+    EventMerger(
+            EventMoves moves,
+            GatewayMetrics metrics,
+            KeyMetrics keyMetrics,
+            KeyNames keyNames,
+            ApplicationEventPublisher events,
+            QuotaProperties quotas,
+            QueueStats stats) {
         this.moves = moves;
         this.metrics = metrics;
         this.keyMetrics = keyMetrics;
@@ -84,8 +89,7 @@ class EventMerger {
         }
     }
 
-    record Result(Outcome outcome, JobStatus previousStatus, int previousAttempt, JobRow row) {
-    }
+    record Result(Outcome outcome, JobStatus previousStatus, int previousAttempt, JobRow row) {}
 
     /** Merges an event without a publisher ({@link #merge(JobEvent, String)}). */
     Result merge(JobEvent event) {
@@ -113,7 +117,8 @@ class EventMerger {
         List<Result> results = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
             JobEvent event = batch.get(i).event();
-            results.add(merged.get(i).map(m -> result(event, m))
+            results.add(merged.get(i)
+                    .map(m -> result(event, m))
                     .orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null)));
         }
         for (int i = 0; i < batch.size(); i++) {
@@ -122,15 +127,19 @@ class EventMerger {
             } catch (RuntimeException e) {
                 // committed already: a failure to count or announce one event must not make the caller merge the
                 // batch again (the merges would be no-ops, and the others' announcements would be lost)
-                log.warn("Job(id={}) event {} merged but not announced: {}", batch.get(i).event().jobId(),
-                        batch.get(i).event().type(), e.toString());
+                log.warn(
+                        "Job(id={}) event {} merged but not announced: {}",
+                        batch.get(i).event().jobId(),
+                        batch.get(i).event().type(),
+                        e.toString());
             }
         }
         return results;
     }
 
     private Result run(JobEvent event, String publisher) {
-        return moves.merge(event, publisher, fairShare()).map(m -> result(event, m))
+        return moves.merge(event, publisher, fairShare())
+                .map(m -> result(event, m))
                 .orElseGet(() -> new Result(Outcome.UNKNOWN_JOB, null, 0, null));
     }
 
@@ -145,8 +154,11 @@ class EventMerger {
         if (m.wrongPublisher()) {
             return new Result(Outcome.WRONG_PUBLISHER, m.oldStatus(), m.oldAttempt(), null);
         }
-        return new Result(rejection(event, m.oldStatus(), m.oldAttempt(), m.late(), m.current()), m.oldStatus(),
-                m.oldAttempt(), null);
+        return new Result(
+                rejection(event, m.oldStatus(), m.oldAttempt(), m.late(), m.current()),
+                m.oldStatus(),
+                m.oldAttempt(),
+                null);
     }
 
     static Outcome rejection(JobEvent event, JobStatus old, int oldAttempt, boolean late, boolean current) {
@@ -173,17 +185,30 @@ class EventMerger {
             case APPLIED, LATE -> metrics.eventMerged(result.outcome().tag());
             default -> {
                 metrics.eventRejected(result.outcome().tag());
-                if (result.outcome() == Outcome.ILLEGAL_TRANSITION || result.outcome() == Outcome.UNKNOWN_JOB
+                if (result.outcome() == Outcome.ILLEGAL_TRANSITION
+                        || result.outcome() == Outcome.UNKNOWN_JOB
                         || result.outcome() == Outcome.UNKNOWN_ASSIGNMENT
                         || result.outcome() == Outcome.WRONG_PUBLISHER) {
-                    log.warn("Job(id={}) event {} (attempt {}, seq {}) rejected: {}", event.jobId(), event.type(),
-                            event.attempt(), event.seq(), result.outcome().tag());
+                    log.warn(
+                            "Job(id={}) event {} (attempt {}, seq {}) rejected: {}",
+                            event.jobId(),
+                            event.type(),
+                            event.attempt(),
+                            event.seq(),
+                            result.outcome().tag());
                 } else {
-                    log.debug("Job(id={}) event {} (attempt {}, seq {}) ignored: {}", event.jobId(), event.type(),
-                            event.attempt(), event.seq(), result.outcome().tag());
+                    log.debug(
+                            "Job(id={}) event {} (attempt {}, seq {}) ignored: {}",
+                            event.jobId(),
+                            event.type(),
+                            event.attempt(),
+                            event.seq(),
+                            result.outcome().tag());
                 }
-                if ((result.outcome() == Outcome.TERMINAL || result.outcome() == Outcome.REVOKED
-                        || result.outcome() == Outcome.STALE_ATTEMPT) && event.type() == EventType.RUNNING) {
+                if ((result.outcome() == Outcome.TERMINAL
+                                || result.outcome() == Outcome.REVOKED
+                                || result.outcome() == Outcome.STALE_ATTEMPT)
+                        && event.type() == EventType.RUNNING) {
                     // an attempt that is no longer the worker's started anyway (taken back while the worker was
                     // frozen, or the job ended meanwhile): nobody will see its result, so stop the GPU
                     events.publishEvent(new RedundantAttempt(event.jobId(), event.attempt(), event.workerId()));
@@ -210,17 +235,27 @@ class EventMerger {
                 }
                 // the worker and the error code are for operators: clients see neither the worker nor its details
                 if (row.status() == JobStatus.FAILED) {
-                    log.info("Job(id={}) FAILED after attempt {} on worker {}: {}", row.id(), row.attempt(),
-                            row.workerId(), row.errorCode());
+                    log.info(
+                            "Job(id={}) FAILED after attempt {} on worker {}: {}",
+                            row.id(),
+                            row.attempt(),
+                            row.workerId(),
+                            row.errorCode());
                 } else {
-                    log.info("Job(id={}) {} after attempt {} on worker {}", row.id(), row.status(), row.attempt(),
+                    log.info(
+                            "Job(id={}) {} after attempt {} on worker {}",
+                            row.id(),
+                            row.status(),
+                            row.attempt(),
                             row.workerId());
                 }
             }
         }
         // A heartbeat of a job already running in this attempt changes nothing a client sees: no relay update.
-        boolean invisible = event.type() == EventType.HEARTBEAT && previous == JobStatus.RUNNING
-                && row.status() == JobStatus.RUNNING && result.previousAttempt() == row.attempt();
+        boolean invisible = event.type() == EventType.HEARTBEAT
+                && previous == JobStatus.RUNNING
+                && row.status() == JobStatus.RUNNING
+                && result.previousAttempt() == row.attempt();
         if (!invisible) {
             events.publishEvent(new JobChanged(row, previous, null));
         }

@@ -18,6 +18,7 @@ import org.springframework.validation.annotation.Validated;
  */
 @Validated
 @ConfigurationProperties("gateway.events")
-public record EventProperties(@DefaultValue("4") @Min(1) int consumers, @DefaultValue("true") boolean mergeEnabled,
-                              @DefaultValue("100") @Min(1) int maxBatch) {
-}
+public record EventProperties(
+        @DefaultValue("4") @Min(1) int consumers,
+        @DefaultValue("true") boolean mergeEnabled,
+        @DefaultValue("100") @Min(1) int maxBatch) {}

@@ -5,13 +5,12 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.Topology;
+import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.core.Message;
 import org.springframework.amqp.rabbit.annotation.RabbitListener;
 import org.springframework.stereotype.Component;
-
-import java.io.IOException;
 
 /**
  * Consumes {@value Topology#PERSIST_QUEUE} (one durable queue shared by all gateways, so each event is merged by
@@ -34,8 +33,12 @@ class JobEventListener {
         this.metrics = metrics;
     }
 
-    @RabbitListener(id = "job-events", queues = Topology.PERSIST_QUEUE, ackMode = "MANUAL",
-            concurrency = "${gateway.events.consumers:4}", autoStartup = "${gateway.events.merge-enabled:true}")
+    @RabbitListener(
+            id = "job-events",
+            queues = Topology.PERSIST_QUEUE,
+            ackMode = "MANUAL",
+            concurrency = "${gateway.events.consumers:4}",
+            autoStartup = "${gateway.events.merge-enabled:true}")
     void onEvent(Message message, Channel channel) throws IOException {
         long tag = message.getMessageProperties().getDeliveryTag();
         JobEvent event;
@@ -43,8 +46,10 @@ class JobEventListener {
             event = json.read(message.getBody(), JobEvent.class);
         } catch (RuntimeException e) {
             metrics.eventRejected("unreadable");
-            log.warn("Dropped an unreadable event (routing key {}): {}",
-                    message.getMessageProperties().getReceivedRoutingKey(), e.getClass().getSimpleName());
+            log.warn(
+                    "Dropped an unreadable event (routing key {}): {}",
+                    message.getMessageProperties().getReceivedRoutingKey(),
+                    e.getClass().getSimpleName());
             channel.basicReject(tag, false);
             return;
         }

@@ -1,19 +1,12 @@
 package io.forgequeue.gateway.event;
 
-import io.forgequeue.gateway.job.EventMoves;
 import com.rabbitmq.client.Channel;
-import io.forgequeue.gateway.system.DatabaseFailures;
+import io.forgequeue.gateway.job.EventMoves;
 import io.forgequeue.gateway.system.BackgroundLoop;
+import io.forgequeue.gateway.system.DatabaseFailures;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.ThreadPools;
 import io.forgequeue.model.JobEvent;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.dao.DataAccessException;
-import org.springframework.stereotype.Component;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -23,6 +16,12 @@ import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.DataAccessException;
+import org.springframework.stereotype.Component;
 
 /**
  * Merges the events the persist-queue consumers hand over, in batches: each consumer has its own merging thread (a
@@ -51,8 +50,7 @@ class MergeBatcher implements SmartLifecycle {
     private static final long UNAVAILABLE_PAUSE_MILLIS = 1000;
 
     /** One consumed event, its publisher (validated {@code user_id}, or null) and where to acknowledge it. */
-    record Delivery(JobEvent event, String publisher, Channel channel, long tag) {
-    }
+    record Delivery(JobEvent event, String publisher, Channel channel, long tag) {}
 
     private final EventMerger merger;
     private final GatewayMetrics metrics;
@@ -120,7 +118,9 @@ class MergeBatcher implements SmartLifecycle {
         List<Delivery> sorted = new ArrayList<>(batch);
         sorted.sort(Comparator.comparing(d -> d.event().jobId()));
         try {
-            merger.mergeAll(sorted.stream().map(d -> new EventMoves.Published(d.event(), d.publisher())).toList());
+            merger.mergeAll(sorted.stream()
+                    .map(d -> new EventMoves.Published(d.event(), d.publisher()))
+                    .toList());
             ackAll(batch);
         } catch (RuntimeException e) {
             log.debug("A batch of {} events failed ({}); merging them one by one", batch.size(), e.toString());
@@ -148,8 +148,10 @@ class MergeBatcher implements SmartLifecycle {
             return true;
         } catch (DataAccessException e) {
             if (DatabaseFailures.isUnavailable(e)) {
-                log.warn("Job(id={}) event {} not merged, database unavailable; returning it to the queue",
-                        event.jobId(), event.type());
+                log.warn(
+                        "Job(id={}) event {} not merged, database unavailable; returning it to the queue",
+                        event.jobId(),
+                        event.type());
                 pause();
                 settle(d, false, true);
                 return false;

@@ -1,10 +1,9 @@
 package io.forgequeue.gateway.fleet;
 
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * How the gateway tells live workers from lost ones ({@code gateway.fleet.*}).
@@ -18,5 +17,4 @@ import java.time.Duration;
 @ConfigurationProperties("gateway.fleet")
 public record FleetProperties(
         @DefaultValue("5s") Duration presenceTimeout,
-        @DefaultValue("10m") Duration forgetAfter) {
-}
+        @DefaultValue("10m") Duration forgetAfter) {}

@@ -2,7 +2,6 @@ package io.forgequeue.gateway.fleet;
 
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
-
 import java.util.List;
 import java.util.UUID;
 
@@ -30,11 +29,23 @@ import java.util.UUID;
  * @param brokerUser      the broker user it announces itself with (the RabbitMQ-validated {@code user_id} of its
  *                        statuses), or null when its statuses carry none; its events and previews must carry the same
  */
-public record FleetWorker(String id, UUID instance, String pool, WorkerState state, WorkerStatus.Assignment running,
-                          WorkerStatus.ForgeOffer forge, long instanceSeenNanos, boolean replacedInstance,
-                          long lastSeenNanos,
-                          long idleSinceNanos, int idleReports, String refusedBecause, long seq,
-                          long intervalNanos, List<WorkerStatus.Assignment> movedOnFrom, String brokerUser) {
+public record FleetWorker(
+        String id,
+        UUID instance,
+        String pool,
+        WorkerState state,
+        WorkerStatus.Assignment running,
+        WorkerStatus.ForgeOffer forge,
+        long instanceSeenNanos,
+        boolean replacedInstance,
+        long lastSeenNanos,
+        long idleSinceNanos,
+        int idleReports,
+        String refusedBecause,
+        long seq,
+        long intervalNanos,
+        List<WorkerStatus.Assignment> movedOnFrom,
+        String brokerUser) {
 
     /** How many moved-on assignments are remembered. */
     static final int MOVED_ON = 4;
@@ -65,9 +76,23 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
 
     /** This worker with another refusal reason. */
     FleetWorker withRefusal(String reason) {
-        return new FleetWorker(id, instance, pool, state, running, forge, instanceSeenNanos, replacedInstance,
+        return new FleetWorker(
+                id,
+                instance,
+                pool,
+                state,
+                running,
+                forge,
+                instanceSeenNanos,
+                replacedInstance,
                 lastSeenNanos,
-                idleSinceNanos, idleReports, reason, seq, intervalNanos, movedOnFrom, brokerUser);
+                idleSinceNanos,
+                idleReports,
+                reason,
+                seq,
+                intervalNanos,
+                movedOnFrom,
+                brokerUser);
     }
 
     /**
@@ -90,7 +115,8 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
     /** Whether its Forge has {@code checkpoint} loaded (by any of its names). */
     public boolean hasLoaded(String checkpoint) {
         String loaded = loadedCheckpoint();
-        return checkpoint != null && loaded != null
+        return checkpoint != null
+                && loaded != null
                 && WorkerStatus.ForgeOffer.canonical(checkpoint).equals(WorkerStatus.ForgeOffer.canonical(loaded));
     }
 
@@ -110,7 +136,10 @@ public record FleetWorker(String id, UUID instance, String pool, WorkerState sta
 
     /** Whether its Forge offers {@code sampler} (null = the server's default; unknown lists offer all). */
     public boolean offersSampler(String sampler) {
-        return sampler == null || forge == null || forge.samplers().isEmpty() || forge.samplers().contains(sampler);
+        return sampler == null
+                || forge == null
+                || forge.samplers().isEmpty()
+                || forge.samplers().contains(sampler);
     }
 
     /** The checkpoints its Forge offers (empty when unknown). */

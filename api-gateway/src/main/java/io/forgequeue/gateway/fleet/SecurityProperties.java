@@ -16,5 +16,4 @@ import org.springframework.validation.annotation.Validated;
  */
 @Validated
 @ConfigurationProperties("gateway.security")
-public record SecurityProperties(@DefaultValue("true") boolean requirePublisher) {
-}
+public record SecurityProperties(@DefaultValue("true") boolean requirePublisher) {}

@@ -3,10 +3,6 @@ package io.forgequeue.gateway.fleet;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.stereotype.Component;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -16,6 +12,9 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
 
 /**
  * The workers that announced themselves ({@link WorkerStatus}, on every gateway's relay queue), with when this
@@ -81,7 +80,9 @@ public class WorkerDirectory {
         boolean[] identityMayMatter = {false};
         String[] oldIdentity = {null};
         workers.compute(status.workerId(), (id, old) -> {
-            if (old != null && old.alive(now, timeoutNanos) && !java.util.Objects.equals(old.brokerUser(), brokerUser)) {
+            if (old != null
+                    && old.alive(now, timeoutNanos)
+                    && !java.util.Objects.equals(old.brokerUser(), brokerUser)) {
                 refused[0] = true;
                 return old;
             }
@@ -95,26 +96,45 @@ public class WorkerDirectory {
             int idleReports = !idle ? 0 : sameInstance ? old.idleReports() + 1 : 1;
             // a status without the offer repeats the last one (workers send it only when it changed, now and then)
             WorkerStatus.ForgeOffer offer = status.forge() == null && sameInstance ? old.forge() : status.forge();
-            List<WorkerStatus.Assignment> movedOn = sameInstance ? new ArrayList<>(old.movedOnFrom()) : new ArrayList<>();
-            if (sameInstance && old.running() != null && !old.running().equals(status.running())
+            List<WorkerStatus.Assignment> movedOn =
+                    sameInstance ? new ArrayList<>(old.movedOnFrom()) : new ArrayList<>();
+            if (sameInstance
+                    && old.running() != null
+                    && !old.running().equals(status.running())
                     && !movedOn.contains(old.running())) {
                 movedOn.add(old.running());
                 while (movedOn.size() > FleetWorker.MOVED_ON) {
                     movedOn.remove(0);
                 }
             }
-            FleetWorker next = new FleetWorker(id, status.instance(), status.pool(), status.state(), status.running(),
-                    offer, sameInstance ? old.instanceSeenNanos() : now,
-                    sameInstance ? old.replacedInstance() : old != null, now, idleSince, idleReports,
-                    sameInstance ? old.refusedBecause() : null, status.seq(),
+            FleetWorker next = new FleetWorker(
+                    id,
+                    status.instance(),
+                    status.pool(),
+                    status.state(),
+                    status.running(),
+                    offer,
+                    sameInstance ? old.instanceSeenNanos() : now,
+                    sameInstance ? old.replacedInstance() : old != null,
+                    now,
+                    idleSince,
+                    idleReports,
+                    sameInstance ? old.refusedBecause() : null,
+                    status.seq(),
                     java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(Math.max(100, status.intervalMillis())),
-                    movedOn, brokerUser);
-            changed[0] = old == null || !sameInstance || old.state() != next.state()
+                    movedOn,
+                    brokerUser);
+            changed[0] = old == null
+                    || !sameInstance
+                    || old.state() != next.state()
                     || !java.util.Objects.equals(old.running(), next.running())
                     || !java.util.Objects.equals(old.forge(), next.forge())
-                    || !old.alive(now, timeoutNanos) || idleReports == 2;
+                    || !old.alive(now, timeoutNanos)
+                    || idleReports == 2;
             oldIdentity[0] = old == null ? null : old.forgeIdentity();
-            identityMayMatter[0] = old == null || !sameInstance || !old.alive(now, timeoutNanos)
+            identityMayMatter[0] = old == null
+                    || !sameInstance
+                    || !old.alive(now, timeoutNanos)
                     || !java.util.Objects.equals(old.forgeIdentity(), next.forgeIdentity())
                     || (old.state() != next.state() && next.state() == WorkerState.GONE);
             if (old == null || !sameInstance) {
@@ -125,8 +145,11 @@ public class WorkerDirectory {
             return next;
         });
         if (refused[0]) {
-            log.warn("Worker {} announced by broker user {}, but it belongs to another broker user while it is alive: "
-                    + "refused", status.workerId(), brokerUser);
+            log.warn(
+                    "Worker {} announced by broker user {}, but it belongs to another broker user while it is alive: "
+                            + "refused",
+                    status.workerId(),
+                    brokerUser);
             return false;
         }
         // who holds which Forge changes only when a worker comes, goes or names another Forge: not on every status,
@@ -150,7 +173,8 @@ public class WorkerDirectory {
     /** The broker user the worker announced itself with, while it is alive; empty otherwise or when it gave none. */
     public Optional<String> brokerUserOf(String workerId) {
         FleetWorker w = workers.get(workerId);
-        return w == null || !w.alive(clock.getAsLong(), timeoutNanos) ? Optional.empty()
+        return w == null || !w.alive(clock.getAsLong(), timeoutNanos)
+                ? Optional.empty()
                 : Optional.ofNullable(w.brokerUser());
     }
 
@@ -176,15 +200,19 @@ public class WorkerDirectory {
     /** The workers of {@code pool} the scheduler may hand jobs to now. */
     public List<FleetWorker> available(String pool) {
         long now = clock.getAsLong();
-        return workers.values().stream().filter(w -> w.pool().equals(pool) && w.available(now, timeoutNanos))
-                .sorted(Comparator.comparing(FleetWorker::id)).toList();
+        return workers.values().stream()
+                .filter(w -> w.pool().equals(pool) && w.available(now, timeoutNanos))
+                .sorted(Comparator.comparing(FleetWorker::id))
+                .toList();
     }
 
     /** Every available worker, any pool. */
     public List<FleetWorker> available() {
         long now = clock.getAsLong();
-        return workers.values().stream().filter(w -> w.available(now, timeoutNanos))
-                .sorted(Comparator.comparing(FleetWorker::id)).toList();
+        return workers.values().stream()
+                .filter(w -> w.available(now, timeoutNanos))
+                .sorted(Comparator.comparing(FleetWorker::id))
+                .toList();
     }
 
     /** Counts per pool: available, paused or draining (alive but taking nothing), refused. */
@@ -216,8 +244,7 @@ public class WorkerDirectory {
      * @param paused    alive workers that take none now (Forge unreachable, shutting down)
      * @param refused   workers refused because they share a Forge with another
      */
-    public record PoolFleet(int available, int paused, int refused) {
-    }
+    public record PoolFleet(int available, int paused, int refused) {}
 
     /**
      * Every second: drops workers not heard of for {@link FleetProperties#forgetAfter()}, re-evaluates refusals (a
@@ -275,8 +302,11 @@ public class WorkerDirectory {
                 FleetWorker updated = w.withRefusal(reason);
                 workers.replace(w.id(), w, updated);
                 if (reason != null) {
-                    log.warn("Worker {} refused: {}; it gets no job while that worker is alive (run one worker per "
-                            + "Forge)", w.id(), reason);
+                    log.warn(
+                            "Worker {} refused: {}; it gets no job while that worker is alive (run one worker per "
+                                    + "Forge)",
+                            w.id(),
+                            reason);
                 } else {
                     log.info("Worker {} no longer refused", w.id());
                 }

@@ -9,5 +9,4 @@ import io.forgequeue.model.CancelJobCommand;
  * @param outboxId the entry's id
  * @param cancel   the cancel command to publish to the control exchange
  */
-public record DispatchRequested(long outboxId, CancelJobCommand cancel) {
-}
+public record DispatchRequested(long outboxId, CancelJobCommand cancel) {}

@@ -12,10 +12,6 @@ import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.JobStarted;
 import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.JobSucceeded;
-import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Component;
-import org.springframework.transaction.support.TransactionTemplate;
-
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.Types;
@@ -25,6 +21,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * The moves a worker's status event makes: applies one event to its job with {@link MergeStatement} (the job row,
@@ -60,17 +59,20 @@ public class EventMoves {
      *                   assigned worker ({@code job.worker_user})
      * @param row        the job after the event, or {@code null} if the event changed nothing
      */
-    public record Merged(JobStatus oldStatus, int oldAttempt, boolean fresh, boolean late, boolean current,
-                         boolean wrongPublisher, JobRow row) {
-    }
+    public record Merged(
+            JobStatus oldStatus,
+            int oldAttempt,
+            boolean fresh,
+            boolean late,
+            boolean current,
+            boolean wrongPublisher,
+            JobRow row) {}
 
     /** An event as consumed, with its publisher: the broker user that sent it ({@code user_id}), or null. */
-    public record Published(JobEvent event, String publisher) {
-    }
+    public record Published(JobEvent event, String publisher) {}
 
     /** The gateway-wide inputs of the fair-share correction of a job that ends. */
-    public record FairShare(double defaultWeight, String rateTable) {
-    }
+    public record FairShare(double defaultWeight, String rateTable) {}
 
     /**
      * Applies the event (autocommit: the job row, its history and its images commit together); empty: no such job.
@@ -119,8 +121,14 @@ public class EventMoves {
             seed[i] = image.seed();
             etag[i] = etag(image.data());
             data[i] = image.data();
-            infos.add(new ImageInfo(image.index(), image.mimeType(), image.width(), image.height(), image.seed(),
-                    etag[i], image.data().length));
+            infos.add(new ImageInfo(
+                    image.index(),
+                    image.mimeType(),
+                    image.width(),
+                    image.height(),
+                    image.seed(),
+                    etag[i],
+                    image.data().length));
         }
         return jdbc.sql(MergeStatement.SQL)
                 .param("id", event.jobId())
@@ -148,8 +156,12 @@ public class EventMoves {
                 .param("img_seed", SqlArrays.typed("bigint", seed))
                 .param("img_etag", SqlArrays.typed("text", etag))
                 .param("img_data", SqlArrays.typed("bytea", data))
-                .query((rs, i) -> new Merged(JobStatus.valueOf(rs.getString("old_status")), rs.getInt("old_attempt"),
-                        rs.getBoolean("fresh"), rs.getBoolean("late"), rs.getBoolean("current"),
+                .query((rs, i) -> new Merged(
+                        JobStatus.valueOf(rs.getString("old_status")),
+                        rs.getInt("old_attempt"),
+                        rs.getBoolean("fresh"),
+                        rs.getBoolean("late"),
+                        rs.getBoolean("current"),
                         rs.getBoolean("assignment") && !rs.getBoolean("publisher_ok"),
                         rs.getObject("id") != null ? rows.mapRow(rs, i) : null))
                 .optional();

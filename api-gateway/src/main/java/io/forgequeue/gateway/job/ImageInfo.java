@@ -14,5 +14,4 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
  * @param bytes    size in bytes
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record ImageInfo(int index, String mimeType, int width, int height, long seed, String etag, int bytes) {
-}
+public record ImageInfo(int index, String mimeType, int width, int height, long seed, String etag, int bytes) {}

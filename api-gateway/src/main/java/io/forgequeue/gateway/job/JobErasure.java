@@ -1,15 +1,14 @@
 package io.forgequeue.gateway.job;
 
 import io.forgequeue.model.JobStatus;
-import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Component;
-import org.springframework.transaction.support.TransactionTemplate;
-
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Erases the data of finished jobs (docs/data-retention.md), for the erase API and for the retention sweep,
@@ -36,10 +35,31 @@ public class JobErasure {
      * The metadata keys an erased job keeps: what the generation used and how it ran, none of them text a person
      * wrote or a server could have copied the prompt into.
      */
-    static final List<String> KEPT_METADATA = List.of("seed", "allSeeds", "sdModelName", "sdModelHash",
-            "sampler", "scheduler", "steps", "cfgScale", "width", "height", "checkpointRequested", "checkpointUsed",
-            "modelVerified", "pool", "workerVersion", "forgeVersion", "forgeMillis", "imagesReturned", "jobTimestamp",
-            "httpStatus", "timeoutMillis", "maxAttempts", "imageBytes", "maxImageBytes");
+    static final List<String> KEPT_METADATA = List.of(
+            "seed",
+            "allSeeds",
+            "sdModelName",
+            "sdModelHash",
+            "sampler",
+            "scheduler",
+            "steps",
+            "cfgScale",
+            "width",
+            "height",
+            "checkpointRequested",
+            "checkpointUsed",
+            "modelVerified",
+            "pool",
+            "workerVersion",
+            "forgeVersion",
+            "forgeMillis",
+            "imagesReturned",
+            "jobTimestamp",
+            "httpStatus",
+            "timeoutMillis",
+            "maxAttempts",
+            "imageBytes",
+            "maxImageBytes");
 
     /** The {@code data_erased_by} of an erasure its owner asked for. */
     static final String OWNER_TRIGGER = "owner";
@@ -73,8 +93,8 @@ public class JobErasure {
                 from picked
                 where job.id = picked.id and job.data_erased_at is null and job.status in (%s)
                 returning %%s
-            )""".formatted(KEPT_METADATA.stream().map(k -> "'" + k + "'")
-            .collect(Collectors.joining(", ", "array[", "]")), FINISHED);
+            )""".formatted(
+            KEPT_METADATA.stream().map(k -> "'" + k + "'").collect(Collectors.joining(", ", "array[", "]")), FINISHED);
 
     private static final String ERASE_OWNED = """
             with picked as (
@@ -108,8 +128,7 @@ public class JobErasure {
     }
 
     /** Data erased by one statement: jobs, their images and the images' bytes. */
-    public record Erased(long jobs, long images, long bytes) {
-    }
+    public record Erased(long jobs, long images, long bytes) {}
 
     /**
      * What the database holds.
@@ -119,8 +138,7 @@ public class JobErasure {
      * @param bytes  bytes of those images
      * @param due    finished jobs older than the retention time that still hold their data (0 without one)
      */
-    public record Stored(long jobs, long images, long bytes, long due) {
-    }
+    public record Stored(long jobs, long images, long bytes, long due) {}
 
     /**
      * What erasing one of an owner's jobs found and did.
@@ -129,8 +147,7 @@ public class JobErasure {
      * @param row      the job after the erasure (also when it had been erased before); null when it is not finished
      * @param erased   what this call erased; null when nothing (not finished, or erased before)
      */
-    record Owned(JobStatus status, JobRow row, Erased erased) {
-    }
+    record Owned(JobStatus status, JobRow row, Erased erased) {}
 
     /**
      * Erases the data of the owner's job if it is finished and still holds them; empty when the owner has no such job.
@@ -141,8 +158,10 @@ public class JobErasure {
         return tx.execute(status -> {
             Optional<JobRow> locked = jdbc.sql("select " + JobRows.columns("j")
                             + " from job j where j.id = :id and j.owner_key_id = :owner for update")
-                    .param("id", id).param("owner", owner)
-                    .query(rows).optional();
+                    .param("id", id)
+                    .param("owner", owner)
+                    .query(rows)
+                    .optional();
             if (locked.isEmpty()) {
                 return Optional.<Owned>empty();
             }
@@ -154,8 +173,12 @@ public class JobErasure {
                 return Optional.of(new Owned(row.status(), row, null));
             }
             return Optional.of(jdbc.sql(ERASE_OWNED)
-                    .param("id", id).param("owner", owner).param("by", OWNER_TRIGGER)
-                    .query((rs, i) -> new Owned(row.status(), rows.mapRow(rs, i),
+                    .param("id", id)
+                    .param("owner", owner)
+                    .param("by", OWNER_TRIGGER)
+                    .query((rs, i) -> new Owned(
+                            row.status(),
+                            rows.mapRow(rs, i),
                             new Erased(1, rs.getLong("erased_images"), rs.getLong("erased_bytes"))))
                     .single());
         });
@@ -168,7 +191,9 @@ public class JobErasure {
      */
     public Erased eraseFinishedBefore(Duration age, int limit) {
         return jdbc.sql(ERASE_EXPIRED)
-                .param("age", seconds(age)).param("limit", limit).param("by", RETENTION_TRIGGER)
+                .param("age", seconds(age))
+                .param("limit", limit)
+                .param("by", RETENTION_TRIGGER)
                 .query((rs, i) -> new Erased(rs.getLong("jobs"), rs.getLong("images"), rs.getLong("bytes")))
                 .single();
     }
@@ -191,8 +216,8 @@ public class JobErasure {
                         from (select count(*) as images, coalesce(sum(octet_length(data)), 0) as bytes
                               from job_image) i""".formatted(FINISHED))
                 .param("age", seconds(age))
-                .query((rs, i) -> new Stored(rs.getLong("jobs"), rs.getLong("images"), rs.getLong("bytes"),
-                        rs.getLong("due")))
+                .query((rs, i) ->
+                        new Stored(rs.getLong("jobs"), rs.getLong("images"), rs.getLong("bytes"), rs.getLong("due")))
                 .single();
     }
 

@@ -20,7 +20,9 @@ class JobHousekeeping {
         this.properties = properties;
     }
 
-    @Scheduled(fixedDelayString = "${gateway.jobs.housekeeping-interval:10m}", initialDelayString = "${gateway.jobs.housekeeping-interval:10m}")
+    @Scheduled(
+            fixedDelayString = "${gateway.jobs.housekeeping-interval:10m}",
+            initialDelayString = "${gateway.jobs.housekeeping-interval:10m}")
     void purge() {
         try {
             int removed = jobs.purgeIdempotencyKeys(properties.idempotencyRetention());

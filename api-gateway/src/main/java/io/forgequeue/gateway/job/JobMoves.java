@@ -3,15 +3,14 @@ package io.forgequeue.gateway.job;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.JobStatus;
-import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Component;
 
 /**
  * The scheduler's moves of job state, each one guarded statement that writes the job row and its history together
@@ -38,20 +37,17 @@ public class JobMoves {
     }
 
     /** The scheduler's lease as the statements check it. */
-    public record Lease(String holder, long epoch) {
-    }
+    public record Lease(String holder, long epoch) {}
 
     /** A committed hand-out: the row after it and the message for the worker. */
-    public record Assigned(JobRow row, JobMessage message) {
-    }
+    public record Assigned(JobRow row, JobMessage message) {}
 
     /**
      * One hand-out the scheduler decided: the job, the worker, the broker user the worker announced itself with (null
      * when it announced without one; the merge then accepts the assignment's events only from that user), and how far
      * it may move the pool's virtual time.
      */
-    public record Assignment(UUID jobId, String worker, String workerUser, double clockTag) {
-    }
+    public record Assignment(UUID jobId, String worker, String workerUser, double clockTag) {}
 
     /**
      * Assigns a waiting job to {@code worker} as its next attempt, unless the job is no longer waiting, has used
@@ -59,7 +55,8 @@ public class JobMoves {
      */
     public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease) {
         return assignAll(List.of(new Assignment(jobId, worker, null, Double.POSITIVE_INFINITY)), maxAttempts, lease)
-                .stream().findFirst();
+                .stream()
+                .findFirst();
     }
 
     /**
@@ -109,15 +106,22 @@ public class JobMoves {
                             select id, 'QUEUED', 'QUEUED', attempt, assigned_worker, 'assigned', now() from upd
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
-                .param("ids", ids).param("workers", workers).param("workerUsers", workerUsers)
-                .param("clockTags", clockTags).param("max", maxAttempts)
-                .param("holder", lease.holder()).param("epoch", lease.epoch())
-                .query(rows).list();
+                .param("ids", ids)
+                .param("workers", workers)
+                .param("workerUsers", workerUsers)
+                .param("clockTags", clockTags)
+                .param("max", maxAttempts)
+                .param("holder", lease.holder())
+                .param("epoch", lease.epoch())
+                .query(rows)
+                .list();
         List<Assigned> result = new ArrayList<>(assigned.size());
         for (JobRow r : assigned) {
             events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null));
-            result.add(new Assigned(r, new JobMessage(r.id(), r.attempt(), r.assignedWorker(), r.ticket(), r.pool(),
-                    r.spec(), r.createdAt())));
+            result.add(new Assigned(
+                    r,
+                    new JobMessage(
+                            r.id(), r.attempt(), r.assignedWorker(), r.ticket(), r.pool(), r.spec(), r.createdAt())));
         }
         return result;
     }
@@ -126,7 +130,8 @@ public class JobMoves {
     public Optional<JobRow> failTooManyAttempts(UUID jobId, int maxAttempts, Lease lease) {
         String message = "The job was started " + maxAttempts + " times without finishing (its workers were lost "
                 + "or gave it back each time), so it was stopped. Please try again later.";
-        Optional<JobRow> row = jdbc.sql("""
+        Optional<JobRow> row = jdbc.sql(
+                        """
                         with upd as (
                             update job set status = 'FAILED', error_code = :code, error_message = :message,
                                            finished_at = now(), version = job.version + 1
@@ -137,11 +142,15 @@ public class JobMoves {
                             insert into job_state_history (job_id, from_status, to_status, attempt, reason, occurred_at)
                             select id, 'QUEUED', 'FAILED', attempt, :code, now() from upd
                         )
-                        select * from upd""".formatted(JobTransitions.sourcesOf(JobStatus.FAILED), LEASE_VALID,
-                        JobRows.columns("job")))
-                .param("id", jobId).param("code", ErrorCode.TOO_MANY_ATTEMPTS.name()).param("message", message)
-                .param("max", maxAttempts).param("holder", lease.holder()).param("epoch", lease.epoch())
-                .query(rows).optional();
+                        select * from upd""".formatted(JobTransitions.sourcesOf(JobStatus.FAILED), LEASE_VALID, JobRows.columns("job")))
+                .param("id", jobId)
+                .param("code", ErrorCode.TOO_MANY_ATTEMPTS.name())
+                .param("message", message)
+                .param("max", maxAttempts)
+                .param("holder", lease.holder())
+                .param("epoch", lease.epoch())
+                .query(rows)
+                .optional();
         row.ifPresent(r -> events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null)));
         return row;
     }
@@ -159,14 +168,26 @@ public class JobMoves {
      * RUNNING -> QUEUED). Returns the rows that changed.
      */
     public List<JobRow> revokeWorker(String worker, Scope scope, String reason, Lease lease) {
-        return revoke("assigned_worker = :worker" + (scope == Scope.NOT_STARTED ? " and status = 'QUEUED'" : ""),
-                null, 0, worker, reason, lease);
+        return revoke(
+                "assigned_worker = :worker" + (scope == Scope.NOT_STARTED ? " and status = 'QUEUED'" : ""),
+                null,
+                0,
+                worker,
+                reason,
+                lease);
     }
 
     /** Takes back one assignment, if it is still the job's current one. */
     public Optional<JobRow> revokeAssignment(UUID jobId, int attempt, String worker, String reason, Lease lease) {
-        return revoke("id = :id and attempt = :attempt and assigned_worker = :worker", jobId, attempt, worker,
-                reason, lease).stream().findFirst();
+        return revoke(
+                        "id = :id and attempt = :attempt and assigned_worker = :worker",
+                        jobId,
+                        attempt,
+                        worker,
+                        reason,
+                        lease)
+                .stream()
+                .findFirst();
     }
 
     private List<JobRow> revoke(String which, UUID jobId, int attempt, String worker, String reason, Lease lease) {
@@ -187,10 +208,17 @@ public class JobMoves {
                                                            occurred_at)
                             select id, old_status, 'QUEUED', attempt, :worker, :reason, now() from upd
                         )
-                        select * from upd""".formatted(which, JobTransitions.sourcesOf(JobStatus.QUEUED)
-                                + ", 'QUEUED'", LEASE_VALID, JobRows.columns("job")))
-                .param("worker", worker).param("id", jobId).param("attempt", attempt)
-                .param("reason", reason).param("holder", lease.holder()).param("epoch", lease.epoch())
+                        select * from upd""".formatted(
+                                which,
+                                JobTransitions.sourcesOf(JobStatus.QUEUED) + ", 'QUEUED'",
+                                LEASE_VALID,
+                                JobRows.columns("job")))
+                .param("worker", worker)
+                .param("id", jobId)
+                .param("attempt", attempt)
+                .param("reason", reason)
+                .param("holder", lease.holder())
+                .param("epoch", lease.epoch())
                 .query((rs, i) -> new JobRowWithOld(JobStatus.valueOf(rs.getString("old_status")), rows.mapRow(rs, i)))
                 .list();
         for (JobRowWithOld c : changed) {
@@ -199,8 +227,7 @@ public class JobMoves {
         return changed.stream().map(JobRowWithOld::row).toList();
     }
 
-    private record JobRowWithOld(JobStatus old, JobRow row) {
-    }
+    private record JobRowWithOld(JobStatus old, JobRow row) {}
 
     /**
      * Promotes {@code low} jobs that have waited longer than {@code maxWait} to {@code normal} (at most
@@ -222,9 +249,12 @@ public class JobMoves {
                             returning %s
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
-                .param("wait", (double) maxWait.toMillis() / 1000).param("limit", limit)
-                .param("holder", lease.holder()).param("epoch", lease.epoch())
-                .query(rows).list();
+                .param("wait", (double) maxWait.toMillis() / 1000)
+                .param("limit", limit)
+                .param("holder", lease.holder())
+                .param("epoch", lease.epoch())
+                .query(rows)
+                .list();
         for (JobRow row : promoted) {
             events.publishEvent(new JobChanged(row, JobStatus.QUEUED, null));
         }

@@ -1,12 +1,11 @@
 package io.forgequeue.gateway.job;
 
 import jakarta.validation.constraints.Min;
+import java.time.Duration;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
-import java.util.List;
 
 /**
  * Job submission rules ({@code gateway.jobs.*}). Field limits are not here: they are {@code JobSpec.Limits} in

@@ -1,11 +1,10 @@
 package io.forgequeue.gateway.job;
 
-import org.springframework.stereotype.Service;
-
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.springframework.stereotype.Service;
 
 /** Read access to an owner's jobs for other features (the WebSocket relay's snapshots). */
 @Service
@@ -50,6 +49,5 @@ public class JobQueries {
     }
 
     /** A job's owner and current version. */
-    public record JobVersion(UUID id, UUID ownerKeyId, long version) {
-    }
+    public record JobVersion(UUID id, UUID ownerKeyId, long version) {}
 }

@@ -3,9 +3,6 @@ package io.forgequeue.gateway.job;
 import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.SqlArrays;
 import io.forgequeue.model.JobStatus;
-import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.stereotype.Repository;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
@@ -14,6 +11,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Repository;
 
 /**
  * Statements on the job table for the REST side. Each change is ONE statement (data-modifying CTEs): the job row,
@@ -24,8 +23,9 @@ import java.util.stream.Collectors;
 class JobRepository {
 
     /** The owner's cancel of a waiting job (a running one only gets {@code cancel_requested_at}). */
-    private static final String QUEUED_CANCELLED = JobTransitions.movingFrom("cur.status", JobStatus.QUEUED,
-            JobStatus.CANCELLED);
+    private static final String QUEUED_CANCELLED =
+            JobTransitions.movingFrom("cur.status", JobStatus.QUEUED, JobStatus.CANCELLED);
+
     private static final String RETURNING = JobRows.columns("job").replace("job.", "");
 
     private final JdbcClient jdbc;
@@ -37,9 +37,16 @@ class JobRepository {
     }
 
     /** What a new job is, beyond its spec: its place in the scheduler's order and its limits. */
-    record NewJob(UUID id, UUID owner, String pool, String specJson, int priority, double cost, double weight,
-                  String checkpoint, String sampler) {
-    }
+    record NewJob(
+            UUID id,
+            UUID owner,
+            String pool,
+            String specJson,
+            int priority,
+            double cost,
+            double weight,
+            String checkpoint,
+            String sampler) {}
 
     /**
      * Inserts a QUEUED job with its history row, unless the owner has {@code maxQueued} or more jobs waiting (counted
@@ -80,9 +87,14 @@ class JobRepository {
                         )
                         select cap.waiting, ins.*
                         from cap left join ins on true""".formatted(RETURNING))
-                .param("id", job.id()).param("owner", job.owner()).param("pool", job.pool())
-                .param("spec", job.specJson()).param("cap", maxQueued).param("priority", job.priority())
-                .param("cost", job.cost()).param("share", job.cost() / job.weight())
+                .param("id", job.id())
+                .param("owner", job.owner())
+                .param("pool", job.pool())
+                .param("spec", job.specJson())
+                .param("cap", maxQueued)
+                .param("priority", job.priority())
+                .param("cost", job.cost())
+                .param("share", job.cost() / job.weight())
                 .param("checkpoint", job.checkpoint(), java.sql.Types.VARCHAR)
                 .param("sampler", job.sampler(), java.sql.Types.VARCHAR)
                 .query((rs, i) -> {
@@ -106,21 +118,29 @@ class JobRepository {
                         on conflict (owner_key_id, idempotency_key) do update
                             set request_hash = excluded.request_hash, job_id = excluded.job_id, created_at = now()
                             where idempotency_key.created_at < now() - make_interval(secs => :retention)""")
-                .param("owner", owner).param("key", key).param("hash", requestHash).param("job", jobId)
-                .param("retention", (double) retention.toSeconds())
-                .update() == 1;
+                        .param("owner", owner)
+                        .param("key", key)
+                        .param("hash", requestHash)
+                        .param("job", jobId)
+                        .param("retention", (double) retention.toSeconds())
+                        .update()
+                == 1;
     }
 
     Optional<IdempotencyRecord> idempotencyKey(UUID owner, String key) {
-        return jdbc.sql("select request_hash, job_id from idempotency_key where owner_key_id = :owner and idempotency_key = :key")
-                .param("owner", owner).param("key", key)
-                .query((rs, i) -> new IdempotencyRecord(rs.getBytes("request_hash"), rs.getObject("job_id", UUID.class)))
+        return jdbc.sql(
+                        "select request_hash, job_id from idempotency_key where owner_key_id = :owner and idempotency_key = :key")
+                .param("owner", owner)
+                .param("key", key)
+                .query((rs, i) ->
+                        new IdempotencyRecord(rs.getBytes("request_hash"), rs.getObject("job_id", UUID.class)))
                 .optional();
     }
 
     Optional<JobRow> find(UUID owner, UUID id) {
         return jdbc.sql("select " + JobRows.columns("j") + " from job j where j.id = :id and j.owner_key_id = :owner")
-                .param("id", id).param("owner", owner)
+                .param("id", id)
+                .param("owner", owner)
                 .query(rows)
                 .optional();
     }
@@ -130,10 +150,12 @@ class JobRepository {
      * {@code statuses} (empty: all), whose prompt contains {@code promptPart} ignoring case (null: any), and without
      * the hidden ones unless {@code withHidden}. Walks the index job_owner_ticket.
      */
-    List<JobRow> list(UUID owner, Set<JobStatus> statuses, String promptPart, boolean withHidden, long beforeTicket,
-                      int limit) {
-        String filter = statuses.isEmpty() ? "" : " and j.status in (" + statuses.stream()
-                .map(s -> "'" + s.name() + "'").collect(Collectors.joining(",")) + ")";
+    List<JobRow> list(
+            UUID owner, Set<JobStatus> statuses, String promptPart, boolean withHidden, long beforeTicket, int limit) {
+        String filter = statuses.isEmpty()
+                ? ""
+                : " and j.status in ("
+                        + statuses.stream().map(s -> "'" + s.name() + "'").collect(Collectors.joining(",")) + ")";
         if (!withHidden) {
             filter += " and j.hidden_at is null";
         }
@@ -142,7 +164,9 @@ class JobRepository {
         }
         var statement = jdbc.sql("select " + JobRows.columns("j") + " from job j where j.owner_key_id = :owner "
                         + "and j.ticket < :before" + filter + " order by j.ticket desc limit :limit")
-                .param("owner", owner).param("before", beforeTicket).param("limit", limit);
+                .param("owner", owner)
+                .param("before", beforeTicket)
+                .param("limit", limit);
         if (promptPart != null) {
             statement = statement.param("part", promptPart);
         }
@@ -160,7 +184,9 @@ class JobRepository {
                         where id = :id and owner_key_id = :owner and status in ('SUCCEEDED', 'FAILED', 'CANCELLED')
                           and (hidden_at is null) = :hide
                         returning %s""".formatted(RETURNING))
-                .param("id", id).param("owner", owner).param("hide", hide)
+                .param("id", id)
+                .param("owner", owner)
+                .param("hide", hide)
                 .query(rows)
                 .optional();
     }
@@ -177,8 +203,10 @@ class JobRepository {
     List<JobQueries.JobVersion> versions(Collection<UUID> ids) {
         return jdbc.sql("select id, owner_key_id, version from job where id = any(cast(:ids as uuid[]))")
                 .param("ids", SqlArrays.of(ids))
-                .query((rs, i) -> new JobQueries.JobVersion(rs.getObject("id", UUID.class),
-                        rs.getObject("owner_key_id", UUID.class), rs.getLong("version")))
+                .query((rs, i) -> new JobQueries.JobVersion(
+                        rs.getObject("id", UUID.class),
+                        rs.getObject("owner_key_id", UUID.class),
+                        rs.getLong("version")))
                 .list();
     }
 
@@ -188,15 +216,19 @@ class JobRepository {
                         select id, owner_key_id, version from job
                         where owner_key_id = any(cast(:owners as uuid[]))
                           and (ticket > :after or status in ('QUEUED', 'RUNNING'))""")
-                .param("owners", SqlArrays.of(owners)).param("after", afterTicket)
-                .query((rs, i) -> new JobQueries.JobVersion(rs.getObject("id", UUID.class),
-                        rs.getObject("owner_key_id", UUID.class), rs.getLong("version")))
+                .param("owners", SqlArrays.of(owners))
+                .param("after", afterTicket)
+                .query((rs, i) -> new JobQueries.JobVersion(
+                        rs.getObject("id", UUID.class),
+                        rs.getObject("owner_key_id", UUID.class),
+                        rs.getLong("version")))
                 .list();
     }
 
     long ticketWatermark() {
         return jdbc.sql("select case when is_called then last_value else last_value - 1 end from job_ticket_seq")
-                .query(Long.class).single();
+                .query(Long.class)
+                .single();
     }
 
     /**
@@ -233,9 +265,12 @@ class JobRepository {
                         select cur.status as old_status, (select ob.id from ob) as outbox_id,
                                (select ob.created_at from ob) as outbox_created_at, upd.*
                         from cur left join upd on true""".formatted(QUEUED_CANCELLED, JobRows.columns("job")))
-                .param("id", id).param("owner", owner).param("instance", instance)
+                .param("id", id)
+                .param("owner", owner)
+                .param("instance", instance)
                 .param("lease", (double) lease.toMillis() / 1000)
-                .query((rs, i) -> new Cancelled(JobStatus.valueOf(rs.getString("old_status")),
+                .query((rs, i) -> new Cancelled(
+                        JobStatus.valueOf(rs.getString("old_status")),
                         rs.getObject("id") == null ? null : rows.mapRow(rs, i),
                         rs.getObject("outbox_id") == null ? 0 : rs.getLong("outbox_id"),
                         DbTime.get(rs, "outbox_created_at")))
@@ -271,11 +306,15 @@ class JobRepository {
                         )
                         select ob.id as outbox_id, ob.created_at as outbox_created_at, upd.*
                         from upd join ob on ob.job_id = upd.id
-                        order by upd.ticket""".formatted(JobTransitions.sourcesOf(JobStatus.CANCELLED),
-                        JobRows.columns("job")))
-                .param("owner", owner).param("reason", reason).param("instance", instance)
+                        order by upd.ticket""".formatted(JobTransitions.sourcesOf(JobStatus.CANCELLED), JobRows.columns("job")))
+                .param("owner", owner)
+                .param("reason", reason)
+                .param("instance", instance)
                 .param("lease", (double) lease.toMillis() / 1000)
-                .query((rs, i) -> new Cancelled(JobStatus.QUEUED, rows.mapRow(rs, i), rs.getLong("outbox_id"),
+                .query((rs, i) -> new Cancelled(
+                        JobStatus.QUEUED,
+                        rows.mapRow(rs, i),
+                        rs.getLong("outbox_id"),
                         DbTime.get(rs, "outbox_created_at")))
                 .list();
     }
@@ -286,14 +325,18 @@ class JobRepository {
                         select i.mime_type, i.etag, case when i.etag = :inm then null else i.data end as data
                         from job_image i join job j on j.id = i.job_id
                         where j.id = :id and j.owner_key_id = :owner and i.idx = :idx""")
-                .param("id", id).param("owner", owner).param("idx", index).param("inm", ifNoneMatch == null ? "" : ifNoneMatch)
+                .param("id", id)
+                .param("owner", owner)
+                .param("idx", index)
+                .param("inm", ifNoneMatch == null ? "" : ifNoneMatch)
                 .query((rs, i) -> new ImageBytes(rs.getString("mime_type"), rs.getString("etag"), rs.getBytes("data")))
                 .optional();
     }
 
     int purgeIdempotencyKeys(Duration retention) {
         return jdbc.sql("delete from idempotency_key where created_at < now() - make_interval(secs => :retention)")
-                .param("retention", (double) retention.toSeconds()).update();
+                .param("retention", (double) retention.toSeconds())
+                .update();
     }
 
     record Inserted(long inFlight, JobRow row) {
@@ -302,8 +345,7 @@ class JobRepository {
         }
     }
 
-    record IdempotencyRecord(byte[] requestHash, UUID jobId) {
-    }
+    record IdempotencyRecord(byte[] requestHash, UUID jobId) {}
 
     record Cancelled(JobStatus oldStatus, JobRow row, long outboxId, Instant outboxCreatedAt) {
         boolean changed() {
@@ -311,6 +353,5 @@ class JobRepository {
         }
     }
 
-    record ImageBytes(String mimeType, String etag, byte[] data) {
-    }
+    record ImageBytes(String mimeType, String etag, byte[] data) {}
 }

@@ -23,9 +23,20 @@ import io.forgequeue.model.Topology;
  * @param batchSize      images, 1-8; default 1
  * @param priority       {@code high}, {@code normal} (default) or {@code low}; at most what the key is allowed
  */
-public record JobRequest(String pool, String prompt, String negativePrompt, Integer width, Integer height,
-                         Integer steps, Double cfgScale, String sampler, String scheduler, Long seed,
-                         String checkpoint, Integer batchSize, Priority priority) {
+public record JobRequest(
+        String pool,
+        String prompt,
+        String negativePrompt,
+        Integer width,
+        Integer height,
+        Integer steps,
+        Double cfgScale,
+        String sampler,
+        String scheduler,
+        Long seed,
+        String checkpoint,
+        Integer batchSize,
+        Priority priority) {
 
     /** The priority class, defaulted. */
     Priority priorityOrDefault() {
@@ -39,12 +50,15 @@ public record JobRequest(String pool, String prompt, String negativePrompt, Inte
 
     /** The spec with defaults applied (not yet validated). */
     JobSpec toSpec() {
-        return new JobSpec(prompt, negativePrompt,
+        return new JobSpec(
+                prompt,
+                negativePrompt,
                 width == null ? JobSpec.DEFAULT_SIZE : width,
                 height == null ? JobSpec.DEFAULT_SIZE : height,
                 steps == null ? JobSpec.DEFAULT_STEPS : steps,
                 cfgScale == null ? JobSpec.DEFAULT_CFG_SCALE : cfgScale,
-                sampler, scheduler,
+                sampler,
+                scheduler,
                 seed == null ? JobSpec.Limits.RANDOM_SEED : seed,
                 checkpoint,
                 batchSize == null ? JobSpec.Limits.BATCH_MIN : batchSize);

@@ -3,7 +3,6 @@ package io.forgequeue.gateway.job;
 import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -28,13 +27,37 @@ import java.util.UUID;
  *                          {@link JobErasure}
  * @param dataErasedBy      {@code owner} or {@code retention} when erased, else null
  */
-public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
-                     int progress, int attempt, long lastSeq, String workerId, String errorCode,
-                     String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
-                     Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
-                     Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
-                     double cost, String assignedWorker, Instant assignedAt, Instant queuedAt,
-                     Instant hiddenAt, Instant dataErasedAt, String dataErasedBy) {
+public record JobRow(
+        UUID id,
+        UUID ownerKeyId,
+        String pool,
+        long ticket,
+        JobSpec spec,
+        JobStatus status,
+        int progress,
+        int attempt,
+        long lastSeq,
+        String workerId,
+        String errorCode,
+        String errorMessage,
+        Map<String, Object> metadata,
+        List<ImageInfo> images,
+        Instant cancelRequestedAt,
+        Instant createdAt,
+        Instant startedAt,
+        Instant finishedAt,
+        Instant lastEventAt,
+        long version,
+        int priority,
+        int requestedPriority,
+        double fairTag,
+        double cost,
+        String assignedWorker,
+        Instant assignedAt,
+        Instant queuedAt,
+        Instant hiddenAt,
+        Instant dataErasedAt,
+        String dataErasedBy) {
 
     public JobRow {
         metadata = metadata == null ? Map.of() : metadata;
@@ -42,21 +65,85 @@ public record JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec
     }
 
     /** A row that is shown in the history and whose data were not erased. */
-    public JobRow(UUID id, UUID ownerKeyId, String pool, long ticket, JobSpec spec, JobStatus status,
-                  int progress, int attempt, long lastSeq, String workerId, String errorCode,
-                  String errorMessage, Map<String, Object> metadata, List<ImageInfo> images,
-                  Instant cancelRequestedAt, Instant createdAt, Instant startedAt, Instant finishedAt,
-                  Instant lastEventAt, long version, int priority, int requestedPriority, double fairTag,
-                  double cost, String assignedWorker, Instant assignedAt, Instant queuedAt) {
-        this(id, ownerKeyId, pool, ticket, spec, status, progress, attempt, lastSeq, workerId, errorCode, errorMessage,
-                metadata, images, cancelRequestedAt, createdAt, startedAt, finishedAt, lastEventAt, version, priority,
-                requestedPriority, fairTag, cost, assignedWorker, assignedAt, queuedAt, null, null, null);
+    public JobRow(
+            UUID id,
+            UUID ownerKeyId,
+            String pool,
+            long ticket,
+            JobSpec spec,
+            JobStatus status,
+            int progress,
+            int attempt,
+            long lastSeq,
+            String workerId,
+            String errorCode,
+            String errorMessage,
+            Map<String, Object> metadata,
+            List<ImageInfo> images,
+            Instant cancelRequestedAt,
+            Instant createdAt,
+            Instant startedAt,
+            Instant finishedAt,
+            Instant lastEventAt,
+            long version,
+            int priority,
+            int requestedPriority,
+            double fairTag,
+            double cost,
+            String assignedWorker,
+            Instant assignedAt,
+            Instant queuedAt) {
+        this(
+                id,
+                ownerKeyId,
+                pool,
+                ticket,
+                spec,
+                status,
+                progress,
+                attempt,
+                lastSeq,
+                workerId,
+                errorCode,
+                errorMessage,
+                metadata,
+                images,
+                cancelRequestedAt,
+                createdAt,
+                startedAt,
+                finishedAt,
+                lastEventAt,
+                version,
+                priority,
+                requestedPriority,
+                fairTag,
+                cost,
+                assignedWorker,
+                assignedAt,
+                queuedAt,
+                null,
+                null,
+                null);
     }
 
     /** What the queue index keeps of this row. */
     public JobState toQueueState() {
-        return new JobState(id, version, status, pool, ownerKeyId, priority, fairTag, ticket, spec.checkpoint(),
-                spec.sampler(), cost, millis(queuedAt), assignedWorker, attempt, millis(assignedAt),
+        return new JobState(
+                id,
+                version,
+                status,
+                pool,
+                ownerKeyId,
+                priority,
+                fairTag,
+                ticket,
+                spec.checkpoint(),
+                spec.sampler(),
+                cost,
+                millis(queuedAt),
+                assignedWorker,
+                attempt,
+                millis(assignedAt),
                 millis(startedAt));
     }
 

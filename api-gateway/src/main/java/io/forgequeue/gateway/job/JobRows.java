@@ -4,25 +4,50 @@ import io.forgequeue.gateway.system.DbTime;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
-import org.springframework.jdbc.core.RowMapper;
-import org.springframework.stereotype.Component;
-
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import org.springframework.jdbc.core.RowMapper;
+import org.springframework.stereotype.Component;
 
 /** The column list and row mapper of {@link JobRow}, shared by every statement that reads or returns jobs. */
 @Component
 public class JobRows implements RowMapper<JobRow> {
 
-    private static final List<String> COLUMNS = List.of("id", "owner_key_id", "pool", "ticket", "spec::text as spec",
-            "status", "progress", "attempt", "last_seq", "worker_id", "error_code", "error_message",
-            "metadata::text as metadata", "images::text as images", "cancel_requested_at", "created_at",
-            "started_at", "finished_at", "last_event_at", "version", "priority", "requested_priority", "fair_tag", "cost",
-            "assigned_worker", "assigned_at", "queued_at", "hidden_at", "data_erased_at", "data_erased_by");
+    private static final List<String> COLUMNS = List.of(
+            "id",
+            "owner_key_id",
+            "pool",
+            "ticket",
+            "spec::text as spec",
+            "status",
+            "progress",
+            "attempt",
+            "last_seq",
+            "worker_id",
+            "error_code",
+            "error_message",
+            "metadata::text as metadata",
+            "images::text as images",
+            "cancel_requested_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "last_event_at",
+            "version",
+            "priority",
+            "requested_priority",
+            "fair_tag",
+            "cost",
+            "assigned_worker",
+            "assigned_at",
+            "queued_at",
+            "hidden_at",
+            "data_erased_at",
+            "data_erased_by");
 
     private final WireJson json;
 

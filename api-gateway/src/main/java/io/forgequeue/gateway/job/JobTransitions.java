@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.job;
 
 import io.forgequeue.model.JobStatus;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,8 +12,7 @@ import java.util.List;
  */
 final class JobTransitions {
 
-    private JobTransitions() {
-    }
+    private JobTransitions() {}
 
     /** {@code 'A', 'B'}: the statuses that may move to {@code target} (for {@code status in (...)}). */
     static String sourcesOf(JobStatus target) {

@@ -5,7 +5,6 @@ import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -34,16 +33,52 @@ import java.util.UUID;
  *                        {@code spec.prompt} and {@code spec.negativePrompt} are empty, {@code images} is empty and
  *                        the error message is the code's default)
  */
-public record JobView(UUID id, JobStatus status, String pool, long ticket, Integer position, Eta eta, int progress,
-                      int attempt, ErrorView error, List<ImageView> images, SpecView spec,
-                      Map<String, Object> metadata, boolean cancelRequested, Instant createdAt, Instant startedAt,
-                      Instant finishedAt, long version, Priority priority, WaitingView waiting,
-                      Instant hiddenAt, DataErasedView dataErased) {
+public record JobView(
+        UUID id,
+        JobStatus status,
+        String pool,
+        long ticket,
+        Integer position,
+        Eta eta,
+        int progress,
+        int attempt,
+        ErrorView error,
+        List<ImageView> images,
+        SpecView spec,
+        Map<String, Object> metadata,
+        boolean cancelRequested,
+        Instant createdAt,
+        Instant startedAt,
+        Instant finishedAt,
+        long version,
+        Priority priority,
+        WaitingView waiting,
+        Instant hiddenAt,
+        DataErasedView dataErased) {
 
     /** This view with another position and ETA. */
     public JobView withPosition(Integer newPosition, Eta newEta) {
-        return new JobView(id, status, pool, ticket, newPosition, newEta, progress, attempt, error, images, spec,
-                metadata, cancelRequested, createdAt, startedAt, finishedAt, version, priority, waiting, hiddenAt,
+        return new JobView(
+                id,
+                status,
+                pool,
+                ticket,
+                newPosition,
+                newEta,
+                progress,
+                attempt,
+                error,
+                images,
+                spec,
+                metadata,
+                cancelRequested,
+                createdAt,
+                startedAt,
+                finishedAt,
+                version,
+                priority,
+                waiting,
+                hiddenAt,
                 dataErased);
     }
 
@@ -54,8 +89,7 @@ public record JobView(UUID id, JobStatus status, String pool, long ticket, Integ
      * @param by {@code owner} (its owner erased them: {@code DELETE /api/v1/jobs/{id}/data}) or {@code retention}
      *           (the gateway's retention time passed since the job finished)
      */
-    public record DataErasedView(Instant at, String by) {
-    }
+    public record DataErasedView(Instant at, String by) {}
 
     /**
      * Where a queued job stands in the scheduler's plan.
@@ -70,8 +104,7 @@ public record JobView(UUID id, JobStatus status, String pool, long ticket, Integ
      *                 will run again. In job views always set; left out of position frames (it changes only with
      *                 the job, whose update frame says so)
      */
-    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked, Boolean returned) {
-    }
+    public record WaitingView(int ahead, int ownAhead, boolean next, String blocked, Boolean returned) {}
 
     /**
      * Why a job failed.
@@ -80,24 +113,42 @@ public record JobView(UUID id, JobStatus status, String pool, long ticket, Integ
      * @param message   for a person
      * @param retryable whether submitting the same job again may succeed
      */
-    public record ErrorView(String code, String message, boolean retryable) {
-    }
+    public record ErrorView(String code, String message, boolean retryable) {}
 
     /**
      * One result image.
      *
      * @param url relative URL of the bytes: {@code /api/v1/jobs/{id}/images/{index}}
      */
-    public record ImageView(int index, String url, String mimeType, int width, int height, long seed) {
-    }
+    public record ImageView(int index, String url, String mimeType, int width, int height, long seed) {}
 
     /** The job's settings, defaults applied. */
-    public record SpecView(String prompt, String negativePrompt, int width, int height, int steps, double cfgScale,
-                           String sampler, String scheduler, long seed, String checkpoint, int batchSize) {
+    public record SpecView(
+            String prompt,
+            String negativePrompt,
+            int width,
+            int height,
+            int steps,
+            double cfgScale,
+            String sampler,
+            String scheduler,
+            long seed,
+            String checkpoint,
+            int batchSize) {
 
         static SpecView of(JobSpec s) {
-            return new SpecView(s.prompt(), s.negativePrompt(), s.width(), s.height(), s.steps(), s.cfgScale(),
-                    s.sampler(), s.scheduler(), s.seed(), s.checkpoint(), s.batchSize());
+            return new SpecView(
+                    s.prompt(),
+                    s.negativePrompt(),
+                    s.width(),
+                    s.height(),
+                    s.steps(),
+                    s.cfgScale(),
+                    s.sampler(),
+                    s.scheduler(),
+                    s.seed(),
+                    s.checkpoint(),
+                    s.batchSize());
         }
     }
 }

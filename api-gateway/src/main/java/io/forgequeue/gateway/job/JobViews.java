@@ -5,13 +5,12 @@ import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
-import org.springframework.stereotype.Component;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import org.springframework.stereotype.Component;
 
 /**
  * Maps {@link JobRow}s to {@link JobView}s: image links, error, and for a queued job its standing in the
@@ -27,8 +26,19 @@ public class JobViews {
      * settings were refused ({@code violations}). Not shown: Forge's URL, version and raw error text, HTTP status,
      * exception class names, timings, the worker's version, and any key a worker adds later.
      */
-    public static final Set<String> PUBLIC_METADATA = Set.of("seed", "allSeeds", "sdModelName", "sdModelHash",
-            "sampler", "scheduler", "steps", "cfgScale", "width", "height", "checkpointRequested", "violations");
+    public static final Set<String> PUBLIC_METADATA = Set.of(
+            "seed",
+            "allSeeds",
+            "sdModelName",
+            "sdModelHash",
+            "sampler",
+            "scheduler",
+            "steps",
+            "cfgScale",
+            "width",
+            "height",
+            "checkpointRequested",
+            "violations");
 
     private final QueueStats queue;
     private final QueueIndex index;
@@ -48,25 +58,52 @@ public class JobViews {
             position = standing.position();
             // attempt counts hand-outs: one that is not the current assignment was given back
             boolean returned = row.attempt() >= 2 || (row.attempt() == 1 && row.assignedWorker() == null);
-            waiting = new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
-                    standing.assigned() ? null : queue.blockedReason(row.pool(), row.spec().checkpoint()), returned);
+            waiting = new JobView.WaitingView(
+                    standing.ahead(),
+                    standing.ownAhead(),
+                    standing.assigned(),
+                    standing.assigned()
+                            ? null
+                            : queue.blockedReason(row.pool(), row.spec().checkpoint()),
+                    returned);
         }
         JobView.ErrorView error = null;
         if (row.status() == JobStatus.FAILED) {
             ErrorCode code = parse(row.errorCode());
-            error = new JobView.ErrorView(row.errorCode() == null ? ErrorCode.UNKNOWN.name() : row.errorCode(),
-                    row.errorMessage() == null ? code.defaultMessage() : row.errorMessage(), code.retryable());
+            error = new JobView.ErrorView(
+                    row.errorCode() == null ? ErrorCode.UNKNOWN.name() : row.errorCode(),
+                    row.errorMessage() == null ? code.defaultMessage() : row.errorMessage(),
+                    code.retryable());
         }
-        List<JobView.ImageView> images = row.status() != JobStatus.SUCCEEDED ? null : row.images().stream()
-                .map(i -> new JobView.ImageView(i.index(), imageUrl(row, i.index()), i.mimeType(), i.width(),
-                        i.height(), i.seed()))
-                .toList();
-        return new JobView(row.id(), row.status(), row.pool(), row.ticket(), position,
-                waiting != null && waiting.blocked() != null ? null
+        List<JobView.ImageView> images = row.status() != JobStatus.SUCCEEDED
+                ? null
+                : row.images().stream()
+                        .map(i -> new JobView.ImageView(
+                                i.index(), imageUrl(row, i.index()), i.mimeType(), i.width(), i.height(), i.seed()))
+                        .toList();
+        return new JobView(
+                row.id(),
+                row.status(),
+                row.pool(),
+                row.ticket(),
+                position,
+                waiting != null && waiting.blocked() != null
+                        ? null
                         : queue.etaFor(row.pool(), standing, row.spec().checkpoint()),
-                row.progress(), row.attempt(), error, images, JobView.SpecView.of(row.spec()),
-                publicMetadata(row.metadata()), row.cancelRequestedAt() != null, row.createdAt(), row.startedAt(),
-                row.finishedAt(), row.version(), Priority.ofLevel(row.requestedPriority()), waiting, row.hiddenAt(),
+                row.progress(),
+                row.attempt(),
+                error,
+                images,
+                JobView.SpecView.of(row.spec()),
+                publicMetadata(row.metadata()),
+                row.cancelRequestedAt() != null,
+                row.createdAt(),
+                row.startedAt(),
+                row.finishedAt(),
+                row.version(),
+                Priority.ofLevel(row.requestedPriority()),
+                waiting,
+                row.hiddenAt(),
                 row.dataErasedAt() == null ? null : new JobView.DataErasedView(row.dataErasedAt(), row.dataErasedBy()));
     }
 

@@ -4,14 +4,13 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.JobStatus;
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.stereotype.Component;
-
-import java.time.Instant;
-import java.util.List;
-import java.util.UUID;
 
 /**
  * What is done to the jobs of one API key as a whole: cancel its waiting jobs when the admin API disables the key,
@@ -31,8 +30,12 @@ public class KeyJobs {
     private final ApplicationEventPublisher events;
     private final GatewayMetrics metrics;
 
-    KeyJobs(JobRepository jobs, JobProperties properties, InstanceProperties instance,
-            ApplicationEventPublisher events, GatewayMetrics metrics) {
+    KeyJobs(
+            JobRepository jobs,
+            JobProperties properties,
+            InstanceProperties instance,
+            ApplicationEventPublisher events,
+            GatewayMetrics metrics) {
         this.jobs = jobs;
         this.properties = properties;
         this.instanceId = instance.instanceId();
@@ -51,12 +54,13 @@ public class KeyJobs {
     }
 
     private int cancelQueued(UUID keyId, String reason) {
-        List<JobRepository.Cancelled> cancelled = jobs.cancelQueuedOf(keyId, reason, instanceId,
-                properties.outboxLease());
+        List<JobRepository.Cancelled> cancelled =
+                jobs.cancelQueuedOf(keyId, reason, instanceId, properties.outboxLease());
         for (JobRepository.Cancelled c : cancelled) {
             JobRow row = c.row();
-            events.publishEvent(new DispatchRequested(c.outboxId(), new CancelJobCommand(row.id(),
-                    c.outboxCreatedAt() == null ? Instant.now() : c.outboxCreatedAt())));
+            events.publishEvent(new DispatchRequested(
+                    c.outboxId(),
+                    new CancelJobCommand(row.id(), c.outboxCreatedAt() == null ? Instant.now() : c.outboxCreatedAt())));
             metrics.jobFinished(JobStatus.CANCELLED, row.pool(), null);
             events.publishEvent(new JobChanged(row, JobStatus.QUEUED, null));
         }

@@ -38,7 +38,8 @@ import io.forgequeue.model.JobStatus;
  */
 final class MergeStatement {
 
-    static final String SQL = """
+    static final String SQL =
+            """
             with ev as (
                 select cast(:id as uuid) as id, cast(:attempt as integer) as attempt, cast(:seq as bigint) as seq,
                        cast(:implied as text) as implied, cast(:worker as text) as worker,
@@ -155,6 +156,5 @@ final class MergeStatement {
             from nxt left join upd on upd.id = nxt.id
             """.formatted(JobTransitions.terminal(), JobTransitions.movesAndStays(), JobRows.columns("job"));
 
-    private MergeStatement() {
-    }
+    private MergeStatement() {}
 }

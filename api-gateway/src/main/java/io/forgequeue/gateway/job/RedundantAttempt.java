@@ -12,5 +12,4 @@ import java.util.UUID;
  * @param attempt  the attempt the worker started
  * @param workerId the worker running it
  */
-public record RedundantAttempt(UUID jobId, int attempt, String workerId) {
-}
+public record RedundantAttempt(UUID jobId, int attempt, String workerId) {}

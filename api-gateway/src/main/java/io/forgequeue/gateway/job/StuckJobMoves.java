@@ -2,12 +2,11 @@ package io.forgequeue.gateway.job;
 
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
+import java.time.Duration;
+import java.util.List;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
-
-import java.time.Duration;
-import java.util.List;
 
 /**
  * The stuck-job sweep's move: fails RUNNING jobs that sent no event for a while with {@link ErrorCode#JOB_STUCK},
@@ -34,7 +33,8 @@ public class StuckJobMoves {
      * than {@code threshold}, with {@code message} for their owners; returns them as they are now.
      */
     public List<JobRow> failStuck(Duration threshold, int limit, String message) {
-        List<JobRow> failed = jdbc.sql("""
+        List<JobRow> failed = jdbc.sql(
+                        """
                         with stuck as (
                             select id from job
                             where status = 'RUNNING'
@@ -55,8 +55,7 @@ public class StuckJobMoves {
                         ), cancel as (
                             insert into outbox (kind, job_id) select 'CANCEL', id from upd
                         )
-                        select * from upd""".formatted(JobTransitions.sourcesOf(JobStatus.FAILED),
-                        JobRows.columns("job")))
+                        select * from upd""".formatted(JobTransitions.sourcesOf(JobStatus.FAILED), JobRows.columns("job")))
                 .param("threshold", (double) threshold.toMillis() / 1000)
                 .param("limit", limit)
                 .param("code", ErrorCode.JOB_STUCK.name())

@@ -12,8 +12,7 @@ final class UuidV7 {
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private UuidV7() {
-    }
+    private UuidV7() {}
 
     static UUID next() {
         long millis = System.currentTimeMillis();

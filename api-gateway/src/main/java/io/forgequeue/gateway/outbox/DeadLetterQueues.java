@@ -2,6 +2,10 @@ package io.forgequeue.gateway.outbox;
 
 import io.forgequeue.gateway.job.JobProperties;
 import io.forgequeue.model.Topology;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import org.springframework.amqp.core.BindingBuilder;
 import org.springframework.amqp.core.Declarable;
 import org.springframework.amqp.core.Declarables;
@@ -10,11 +14,6 @@ import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.core.QueueBuilder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Set;
 
 /**
  * The dead-letter queues of the default pool and the configured pools ({@code forge.jobs.<pool>.dead}, quorum),
@@ -35,7 +34,8 @@ class DeadLetterQueues {
         all.add(dlx);
         for (String pool : pools) {
             Queue dead = QueueBuilder.durable(Topology.deadLetterQueue(pool))
-                    .withArguments(Topology.quorumQueueArguments()).build();
+                    .withArguments(Topology.quorumQueueArguments())
+                    .build();
             all.add(dead);
             all.add(BindingBuilder.bind(dead).to(dlx).with(pool));
         }

@@ -2,17 +2,16 @@ package io.forgequeue.gateway.outbox;
 
 import io.forgequeue.gateway.system.BackgroundLoop;
 import io.forgequeue.gateway.system.ThreadPools;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.dao.DataAccessException;
-import org.springframework.stereotype.Component;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.DataAccessException;
+import org.springframework.stereotype.Component;
 
 /**
  * The confirm bookkeeping of the outbox: entries the broker confirmed are marked sent, entries that failed are
@@ -35,7 +34,9 @@ class OutboxConfirms implements SmartLifecycle {
 
     OutboxConfirms(OutboxRepository outbox) {
         this.outbox = outbox;
-        this.writer = BackgroundLoop.draining("outbox-writer", this::writeBatch,
+        this.writer = BackgroundLoop.draining(
+                "outbox-writer",
+                this::writeBatch,
                 () -> !confirmed.isEmpty() || !failed.isEmpty() || !sent.isEmpty() || !back.isEmpty());
     }
 
@@ -69,7 +70,9 @@ class OutboxConfirms implements SmartLifecycle {
             }
         } catch (DataAccessException e) {
             // Keep the ids and try again; unmarked entries are at worst published again after their lease.
-            log.warn("Outbox writer cannot reach the database ({}); retrying", e.getClass().getSimpleName());
+            log.warn(
+                    "Outbox writer cannot reach the database ({}); retrying",
+                    e.getClass().getSimpleName());
             Thread.sleep(500);
         }
     }

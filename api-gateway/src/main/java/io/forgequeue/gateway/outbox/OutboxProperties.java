@@ -1,11 +1,10 @@
 package io.forgequeue.gateway.outbox;
 
 import jakarta.validation.constraints.Min;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * The outbox relay ({@code gateway.outbox.*}). Entries are published right after their commit by the instance
@@ -25,5 +24,4 @@ public record OutboxProperties(
         @DefaultValue("500") @Min(1) int batchSize,
         @DefaultValue("30s") Duration lease,
         @DefaultValue("5") @Min(1) int maxReturnAttempts,
-        @DefaultValue("1h") Duration retention) {
-}
+        @DefaultValue("1h") Duration retention) {}

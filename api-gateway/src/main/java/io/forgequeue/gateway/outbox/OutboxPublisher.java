@@ -7,6 +7,11 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.ThreadPools;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.Topology;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -15,12 +20,6 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Publishes claimed outbox entries (cancel commands) with publisher confirms, on its thread {@code outbox-publisher}.
@@ -94,8 +93,13 @@ class OutboxPublisher implements SmartLifecycle {
         CorrelationData correlation = new CorrelationData(String.valueOf(entry.id()));
         try {
             if (entry.cancel() != null) {
-                controlTemplate.send(Topology.CONTROL_EXCHANGE, "", ContractMessage.persistent(
-                        json.toBytes(entry.cancel()), entry.cancel().jobId().toString()), correlation);
+                controlTemplate.send(
+                        Topology.CONTROL_EXCHANGE,
+                        "",
+                        ContractMessage.persistent(
+                                json.toBytes(entry.cancel()),
+                                entry.cancel().jobId().toString()),
+                        correlation);
             } else {
                 confirms.confirmed(entry.id()); // its job is gone: nothing to publish
                 return true;
@@ -103,8 +107,10 @@ class OutboxPublisher implements SmartLifecycle {
         } catch (AmqpException e) {
             metrics.outboxFailed("error");
             if (!brokerFailing) {
-                log.warn("Outbox entry {} not published, broker unreachable ({}); retrying from the sweep",
-                        entry.id(), e.getClass().getSimpleName());
+                log.warn(
+                        "Outbox entry {} not published, broker unreachable ({}); retrying from the sweep",
+                        entry.id(),
+                        e.getClass().getSimpleName());
                 brokerFailing = true;
             }
             confirms.failed(entry.id());
@@ -117,8 +123,12 @@ class OutboxPublisher implements SmartLifecycle {
         correlation.getFuture().whenComplete((confirm, error) -> {
             if (error != null || confirm == null || !confirm.ack()) {
                 metrics.outboxFailed("nack");
-                log.warn("Outbox entry {} not confirmed by the broker ({}); retrying", entry.id(),
-                        error != null ? error.getClass().getSimpleName() : confirm == null ? "no confirm" : confirm.reason());
+                log.warn(
+                        "Outbox entry {} not confirmed by the broker ({}); retrying",
+                        entry.id(),
+                        error != null
+                                ? error.getClass().getSimpleName()
+                                : confirm == null ? "no confirm" : confirm.reason());
                 confirms.failed(entry.id());
             } else if (correlation.getReturned() != null) {
                 metrics.outboxFailed("returned");

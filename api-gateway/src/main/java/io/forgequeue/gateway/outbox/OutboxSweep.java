@@ -2,14 +2,13 @@ package io.forgequeue.gateway.outbox;
 
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
-
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The outbox's safety net and housekeeping: claims unsent entries that no instance holds (released after a failure,
@@ -27,8 +26,12 @@ class OutboxSweep {
     private final OutboxProperties properties;
     private final String instanceId;
 
-    OutboxSweep(OutboxRepository outbox, OutboxPublisher publisher, GatewayMetrics metrics, OutboxProperties properties,
-                InstanceProperties instance) {
+    OutboxSweep(
+            OutboxRepository outbox,
+            OutboxPublisher publisher,
+            GatewayMetrics metrics,
+            OutboxProperties properties,
+            InstanceProperties instance) {
         this.outbox = outbox;
         this.publisher = publisher;
         this.metrics = metrics;
@@ -37,11 +40,14 @@ class OutboxSweep {
     }
 
     /** Publishes what nobody holds; also refreshes the lag gauge. */
-    @Scheduled(fixedDelayString = "${gateway.outbox.sweep-interval:1s}", initialDelayString = "${gateway.outbox.sweep-interval:1s}")
+    @Scheduled(
+            fixedDelayString = "${gateway.outbox.sweep-interval:1s}",
+            initialDelayString = "${gateway.outbox.sweep-interval:1s}")
     void sweep() {
         try {
             metrics.outboxLag(outbox.lagSeconds());
-            List<OutboxRepository.Claimed> claimed = outbox.claim(instanceId, properties.lease(), properties.batchSize());
+            List<OutboxRepository.Claimed> claimed =
+                    outbox.claim(instanceId, properties.lease(), properties.batchSize());
             List<Long> stale = new ArrayList<>();
             for (OutboxRepository.Claimed c : claimed) {
                 if (c.stale()) {
@@ -61,7 +67,9 @@ class OutboxSweep {
         }
     }
 
-    @Scheduled(fixedDelayString = "${gateway.outbox.purge-interval:1m}", initialDelayString = "${gateway.outbox.purge-interval:1m}")
+    @Scheduled(
+            fixedDelayString = "${gateway.outbox.purge-interval:1m}",
+            initialDelayString = "${gateway.outbox.purge-interval:1m}")
     void purge() {
         try {
             outbox.purgeSent(properties.retention());

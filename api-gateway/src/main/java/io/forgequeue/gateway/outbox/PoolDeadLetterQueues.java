@@ -2,6 +2,8 @@ package io.forgequeue.gateway.outbox;
 
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.model.Topology;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -9,9 +11,6 @@ import org.springframework.amqp.core.AmqpAdmin;
 import org.springframework.amqp.core.Binding;
 import org.springframework.amqp.core.QueueBuilder;
 import org.springframework.stereotype.Component;
-
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The dead-letter queue of every pool a worker announces, declared by the gateway: workers have no configure right on
@@ -41,9 +40,11 @@ class PoolDeadLetterQueues {
             }
             try {
                 String queue = Topology.deadLetterQueue(pool);
-                admin.declareQueue(QueueBuilder.durable(queue).withArguments(Topology.quorumQueueArguments()).build());
-                admin.declareBinding(new Binding(queue, Binding.DestinationType.QUEUE,
-                        Topology.JOBS_DEAD_LETTER_EXCHANGE, pool, null));
+                admin.declareQueue(QueueBuilder.durable(queue)
+                        .withArguments(Topology.quorumQueueArguments())
+                        .build());
+                admin.declareBinding(new Binding(
+                        queue, Binding.DestinationType.QUEUE, Topology.JOBS_DEAD_LETTER_EXCHANGE, pool, null));
                 declared.add(pool);
                 log.debug("Dead-letter queue {} declared for pool {}", queue, pool);
             } catch (AmqpException e) {

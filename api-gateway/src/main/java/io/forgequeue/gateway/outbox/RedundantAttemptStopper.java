@@ -6,14 +6,13 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.Topology;
+import java.time.Instant;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
-
-import java.time.Instant;
 
 /**
  * Asks a worker to stop an attempt that is no longer its own (the job ended or was handed to another worker): a
@@ -38,17 +37,26 @@ class RedundantAttemptStopper {
     @EventListener
     void onRedundantAttempt(RedundantAttempt attempt) {
         metrics.redundantAttempt();
-        log.info("Job(id={}) attempt {} is no longer worker {}'s (the job ended or was handed to another worker) "
-                + "but it started it; asking it to stop", attempt.jobId(), attempt.attempt(), attempt.workerId());
+        log.info(
+                "Job(id={}) attempt {} is no longer worker {}'s (the job ended or was handed to another worker) "
+                        + "but it started it; asking it to stop",
+                attempt.jobId(),
+                attempt.attempt(),
+                attempt.workerId());
         try {
             // only that attempt on that worker: the worker that runs the job now is not disturbed
-            CancelJobCommand cancel = new CancelJobCommand(attempt.jobId(), Instant.now(), attempt.attempt(),
-                    attempt.workerId());
-            controlTemplate.send(Topology.CONTROL_EXCHANGE, "",
+            CancelJobCommand cancel =
+                    new CancelJobCommand(attempt.jobId(), Instant.now(), attempt.attempt(), attempt.workerId());
+            controlTemplate.send(
+                    Topology.CONTROL_EXCHANGE,
+                    "",
                     ContractMessage.persistent(json.toBytes(cancel), attempt.jobId() + "/stop-" + attempt.attempt()));
         } catch (AmqpException e) {
-            log.warn("Job(id={}): could not ask worker {} to stop its redundant attempt: {}", attempt.jobId(),
-                    attempt.workerId(), e.getMessage());
+            log.warn(
+                    "Job(id={}): could not ask worker {} to stop its redundant attempt: {}",
+                    attempt.jobId(),
+                    attempt.workerId(),
+                    e.getMessage());
         }
     }
 }

@@ -16,20 +16,21 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
      * The ETA of the job at {@code position}, or null when it cannot be estimated (no finished job of the pool in
      * the history window, or no available worker).
      */
-    public static Eta of(int position, QueueSnapshot.PoolHistory history, int availableWorkers,
-                         int minSamplesForRange) {
+    public static Eta of(
+            int position, QueueSnapshot.PoolHistory history, int availableWorkers, int minSamplesForRange) {
         return of((double) position, history, availableWorkers, minSamplesForRange);
     }
 
     /** As {@link #of(int, QueueSnapshot.PoolHistory, int, int)}, for a projected position (not a whole number). */
-    public static Eta of(double position, QueueSnapshot.PoolHistory history, int availableWorkers,
-                         int minSamplesForRange) {
+    public static Eta of(
+            double position, QueueSnapshot.PoolHistory history, int availableWorkers, int minSamplesForRange) {
         if (position < 1 || history.samples() == 0 || availableWorkers <= 0 || history.meanJobSeconds() == null) {
             return null;
         }
         double perWorker = position / availableWorkers;
         double seconds = round(perWorker * history.meanJobSeconds());
-        if (history.samples() < minSamplesForRange || history.lowJobSeconds() == null
+        if (history.samples() < minSamplesForRange
+                || history.lowJobSeconds() == null
                 || history.highJobSeconds() == null) {
             return new Eta(seconds, null, null);
         }
@@ -40,7 +41,9 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
 
     /** This ETA later by {@code seconds} (e.g. a checkpoint load before the job can start). */
     public Eta plus(double seconds) {
-        return new Eta(round(this.seconds + seconds), minSeconds == null ? null : round(minSeconds + seconds),
+        return new Eta(
+                round(this.seconds + seconds),
+                minSeconds == null ? null : round(minSeconds + seconds),
                 maxSeconds == null ? null : round(maxSeconds + seconds));
     }
 

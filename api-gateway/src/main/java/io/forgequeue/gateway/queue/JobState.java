@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.queue;
 
 import io.forgequeue.model.JobStatus;
-
 import java.util.UUID;
 
 /**
@@ -15,9 +14,23 @@ import java.util.UUID;
  * @param cost           the job's size in standard images (512x512, 20 steps); seconds = cost x the pool's measured
  *                       seconds per standard image
  */
-public record JobState(UUID id, long version, JobStatus status, String pool, UUID owner, int priority, double tag,
-                       long ticket, String checkpoint, String sampler, double cost, long queuedAtMillis,
-                       String assignedWorker, int attempt, long assignedAtMillis, long startedAtMillis) {
+public record JobState(
+        UUID id,
+        long version,
+        JobStatus status,
+        String pool,
+        UUID owner,
+        int priority,
+        double tag,
+        long ticket,
+        String checkpoint,
+        String sampler,
+        double cost,
+        long queuedAtMillis,
+        String assignedWorker,
+        int attempt,
+        long assignedAtMillis,
+        long startedAtMillis) {
 
     /** Waiting for a hand-out: QUEUED and not assigned. */
     boolean waiting() {

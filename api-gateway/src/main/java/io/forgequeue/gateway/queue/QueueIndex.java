@@ -2,18 +2,17 @@ package io.forgequeue.gateway.queue;
 
 import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.WorkerStatus;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.PriorityQueue;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Objects;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -92,6 +91,7 @@ public final class QueueIndex {
         final RankedSet<JobState> ranked = new RankedSet<>(order);
         /** Waiting jobs grouped by (owner, checkpoint, sampler): the scheduler picks among the groups' heads. */
         final Map<GroupKey, RankedSet<JobState>> groups = new HashMap<>();
+
         final Map<UUID, Set<GroupKey>> groupsOfOwner = new HashMap<>();
         final TreeSet<JobState> heads = new TreeSet<>(order);
         final Map<String, Integer> perCheckpoint = new HashMap<>();
@@ -99,6 +99,7 @@ public final class QueueIndex {
         final Map<String, Backlog> backlogs = new HashMap<>();
         /** Summed cost of the waiting jobs. */
         double waitingCost;
+
         int assignedNotStarted;
         int running;
     }
@@ -144,8 +145,9 @@ public final class QueueIndex {
     private boolean applyLocked(JobState s) {
         JobState known = waiting.get(s.id());
         Held knownHeld = held.get(s.id());
-        long knownVersion = known != null ? known.version() : knownHeld != null ? knownHeld.job().version()
-                : removedVersions.getOrDefault(s.id(), -1L);
+        long knownVersion = known != null
+                ? known.version()
+                : knownHeld != null ? knownHeld.job().version() : removedVersions.getOrDefault(s.id(), -1L);
         if (s.version() <= knownVersion) {
             return false;
         }
@@ -158,11 +160,13 @@ public final class QueueIndex {
         if (s.waiting()) {
             addWaiting(s);
         } else if (s.held()) {
-            boolean sameAssignment = knownHeld != null && knownHeld.job().attempt() == s.attempt()
+            boolean sameAssignment = knownHeld != null
+                    && knownHeld.job().attempt() == s.attempt()
                     && Objects.equals(knownHeld.job().assignedWorker(), s.assignedWorker());
             long now = nanoClock.getAsLong();
             long seen = sameAssignment ? knownHeld.seenNanos() : now;
-            long runningSince = s.status() != JobStatus.RUNNING ? 0
+            long runningSince = s.status() != JobStatus.RUNNING
+                    ? 0
                     : sameAssignment && knownHeld.runningSinceNanos() != 0 ? knownHeld.runningSinceNanos() : now;
             addHeld(new Held(s, seen, runningSince));
         } else {
@@ -368,8 +372,8 @@ public final class QueueIndex {
     /** Counts per pool (pools with no queued or running job are left out). */
     public synchronized Map<String, PoolCounts> counts() {
         Map<String, PoolCounts> out = new TreeMap<>();
-        pools.forEach((name, p) -> out.put(name, new PoolCounts(p.ranked.size(), p.assignedNotStarted, p.running,
-                Map.copyOf(p.perCheckpoint))));
+        pools.forEach((name, p) -> out.put(
+                name, new PoolCounts(p.ranked.size(), p.assignedNotStarted, p.running, Map.copyOf(p.perCheckpoint))));
         return out;
     }
 
@@ -456,8 +460,7 @@ public final class QueueIndex {
      * @param queued  QUEUED jobs: waiting for a hand-out, or assigned and not started
      * @param running RUNNING jobs
      */
-    public record OwnerJobs(int queued, int running) {
-    }
+    public record OwnerJobs(int queued, int running) {}
 
     /** Queued and running jobs per key, all pools (keys with neither are left out); for the per-key meters. */
     public synchronized Map<UUID, OwnerJobs> jobsByOwner() {
@@ -546,8 +549,8 @@ public final class QueueIndex {
      * whose first jobs were decided offers its next one in their place. The scheduler decides several hand-outs
      * before it commits them together; until then this index still holds them as waiting.
      */
-    public synchronized List<JobState> candidates(String pool, Predicate<JobState> eligible, int limit,
-                                                  Set<UUID> decided) {
+    public synchronized List<JobState> candidates(
+            String pool, Predicate<JobState> eligible, int limit, Set<UUID> decided) {
         Pool p = pools.get(pool);
         if (p == null) {
             return List.of();
@@ -573,8 +576,10 @@ public final class QueueIndex {
         JobState nextHead = heads.hasNext() ? heads.next() : null;
         while (nextHead != null || (replacements != null && !replacements.isEmpty())) {
             JobState next;
-            if (nextHead != null && (replacements == null || replacements.isEmpty()
-                    || order.compare(nextHead, replacements.peek()) < 0)) {
+            if (nextHead != null
+                    && (replacements == null
+                            || replacements.isEmpty()
+                            || order.compare(nextHead, replacements.peek()) < 0)) {
                 next = nextHead;
                 nextHead = heads.hasNext() ? heads.next() : null;
                 if (replacements != null && decided.contains(next.id())) {

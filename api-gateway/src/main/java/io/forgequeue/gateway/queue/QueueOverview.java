@@ -2,14 +2,13 @@ package io.forgequeue.gateway.queue;
 
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
-import org.springframework.stereotype.Component;
-
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.UUID;
+import org.springframework.stereotype.Component;
 
 /**
  * The queue overview as one caller sees it: per pool the queued and running jobs (from the {@link QueueIndex}), the
@@ -51,8 +50,15 @@ public class QueueOverview {
             running += run;
             available += f.available();
             QueueSnapshot.PoolHistory history = stats.snapshot().pool(pool);
-            pools.add(new QueueView.PoolView(pool, queued, run, f.available(), f.paused(),
-                    history.meanJobSeconds(), history.samples(), own(keyId, weight, pool, run)));
+            pools.add(new QueueView.PoolView(
+                    pool,
+                    queued,
+                    run,
+                    f.available(),
+                    f.paused(),
+                    history.meanJobSeconds(),
+                    history.samples(),
+                    own(keyId, weight, pool, run)));
         }
         return new QueueView(depth, running, available, pools, Instant.now());
     }
@@ -70,7 +76,10 @@ public class QueueOverview {
         }
         double fairShare = weights <= 0 ? 1.0 : weight / weights;
         long ownRunning = held == null ? 0 : held;
-        return new QueueView.OwnView(waiting, ownRunning, round(fairShare),
+        return new QueueView.OwnView(
+                waiting,
+                ownRunning,
+                round(fairShare),
                 poolRunning == 0 ? null : round((double) Math.min(ownRunning, poolRunning) / poolRunning));
     }
 

@@ -1,11 +1,10 @@
 package io.forgequeue.gateway.queue;
 
 import jakarta.validation.constraints.Min;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * Queue statistics and ETA ({@code gateway.queue.*}).
@@ -23,5 +22,4 @@ public record QueueProperties(
         @DefaultValue("60s") Duration workerWindow,
         @DefaultValue("15m") Duration historyWindow,
         @DefaultValue("200") @Min(1) int historySamples,
-        @DefaultValue("5") @Min(1) int minSamplesForRange) {
-}
+        @DefaultValue("5") @Min(1) int minSamplesForRange) {}

@@ -32,8 +32,12 @@ public record QueueSnapshot(Map<String, PoolHistory> pools, Instant refreshedAt)
      * @param highJobSeconds          80th percentile, or null
      * @param secondsPerStandardImage measured GPU seconds per standard image (512x512, 20 steps), or null
      */
-    public record PoolHistory(int samples, Double meanJobSeconds, Double lowJobSeconds, Double highJobSeconds,
-                              Double secondsPerStandardImage) {
+    public record PoolHistory(
+            int samples,
+            Double meanJobSeconds,
+            Double lowJobSeconds,
+            Double highJobSeconds,
+            Double secondsPerStandardImage) {
 
         static final PoolHistory NONE = new PoolHistory(0, null, null, null, null);
     }

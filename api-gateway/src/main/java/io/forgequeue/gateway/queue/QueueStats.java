@@ -6,18 +6,17 @@ import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.KeyMetrics;
 import io.forgequeue.model.JobStatus;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
-
-import java.time.Instant;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
 
 /**
  * What the queue looks like beyond single jobs: recent job times per pool (a snapshot refreshed from PostgreSQL
@@ -43,8 +42,14 @@ public class QueueStats {
     private volatile QueueSnapshot snapshot = QueueSnapshot.empty();
     private volatile boolean failing;
 
-    QueueStats(JdbcClient jdbc, QueueProperties properties, GatewayMetrics metrics, QueueIndex index,
-               WorkerDirectory fleet, KeyMetrics keyMetrics, KeyNames keyNames) {
+    QueueStats(
+            JdbcClient jdbc,
+            QueueProperties properties,
+            GatewayMetrics metrics,
+            QueueIndex index,
+            WorkerDirectory fleet,
+            KeyMetrics keyMetrics,
+            KeyNames keyNames) {
         this.jdbc = jdbc;
         this.keyMetrics = keyMetrics;
         this.keyNames = keyNames;
@@ -91,9 +96,13 @@ public class QueueStats {
         if (eta == null || checkpoint == null || workers.stream().anyMatch(w -> w.hasLoaded(checkpoint))) {
             return eta;
         }
-        double load = workers.stream().filter(w -> w.offersCheckpoint(checkpoint))
-                .map(w -> w.loadSeconds(checkpoint)).filter(java.util.Objects::nonNull)
-                .mapToDouble(Double::doubleValue).average().orElse(0);
+        double load = workers.stream()
+                .filter(w -> w.offersCheckpoint(checkpoint))
+                .map(w -> w.loadSeconds(checkpoint))
+                .filter(java.util.Objects::nonNull)
+                .mapToDouble(Double::doubleValue)
+                .average()
+                .orElse(0);
         return load <= 0 ? eta : eta.plus(load);
     }
 
@@ -116,8 +125,10 @@ public class QueueStats {
      * frame asks; deciding it from the directory each time would sort the whole fleet per job, on the scheduler's
      * thread too (it builds a job view for each hand-out).
      */
-    record FleetView(long takenNanos, Map<String, List<FleetWorker>> availableByPool,
-                     Map<String, WorkerDirectory.PoolFleet> byPool) {
+    record FleetView(
+            long takenNanos,
+            Map<String, List<FleetWorker>> availableByPool,
+            Map<String, WorkerDirectory.PoolFleet> byPool) {
 
         List<FleetWorker> available(String pool) {
             return availableByPool.getOrDefault(pool, List.of());
@@ -132,7 +143,9 @@ public class QueueStats {
         if (v == null || now - v.takenNanos() > FLEET_VIEW_NANOS) {
             Map<String, List<FleetWorker>> available = new HashMap<>();
             for (FleetWorker w : fleet.available()) {
-                available.computeIfAbsent(w.pool(), p -> new java.util.ArrayList<>()).add(w);
+                available
+                        .computeIfAbsent(w.pool(), p -> new java.util.ArrayList<>())
+                        .add(w);
             }
             v = new FleetView(now, available, fleet.byPool());
             fleetView = v;
@@ -179,13 +192,16 @@ public class QueueStats {
         metrics.jobsInState(JobStatus.RUNNING, running);
         metrics.activeWorkers(fleet.available().size());
         Map<String, GatewayMetrics.WorkerCounts> workers = new HashMap<>();
-        fleet.byPool().forEach((pool, f) -> workers.put(pool,
-                new GatewayMetrics.WorkerCounts(f.available(), f.paused(), f.refused())));
+        fleet.byPool()
+                .forEach((pool, f) ->
+                        workers.put(pool, new GatewayMetrics.WorkerCounts(f.available(), f.paused(), f.refused())));
         metrics.workersInState(workers);
         Map<String, KeyMetrics.Load> perKey = new HashMap<>();
         for (Map.Entry<UUID, QueueIndex.OwnerJobs> e : index.jobsByOwner().entrySet()) {
             // names are cached: a query only for a key not seen before (or changed since)
-            perKey.merge(keyNames.nameOf(e.getKey()), new KeyMetrics.Load(e.getValue().queued(), e.getValue().running()),
+            perKey.merge(
+                    keyNames.nameOf(e.getKey()),
+                    new KeyMetrics.Load(e.getValue().queued(), e.getValue().running()),
                     (a, b) -> new KeyMetrics.Load(a.queued() + b.queued(), a.running() + b.running()));
         }
         keyMetrics.keyLoads(perKey);
@@ -194,7 +210,10 @@ public class QueueStats {
             StringBuilder rates = new StringBuilder("{");
             snapshot.pools().forEach((pool, h) -> {
                 if (h.secondsPerStandardImage() != null && h.secondsPerStandardImage() > 0) {
-                    rates.append(rates.length() > 1 ? "," : "").append('"').append(pool).append("\":")
+                    rates.append(rates.length() > 1 ? "," : "")
+                            .append('"')
+                            .append(pool)
+                            .append("\":")
                             .append(h.secondsPerStandardImage());
                 }
             });
@@ -210,7 +229,9 @@ public class QueueStats {
             }
         } catch (DataAccessException e) {
             if (!failing) {
-                log.warn("Queue statistics refresh failed; keeping the last snapshot: {}", e.getClass().getSimpleName());
+                log.warn(
+                        "Queue statistics refresh failed; keeping the last snapshot: {}",
+                        e.getClass().getSimpleName());
                 failing = true;
             }
         }
@@ -221,8 +242,7 @@ public class QueueStats {
         return jdbc.sql("""
                         select coalesce(extract(epoch from now() - min(created_at)), 0)::float8 from (
                             select created_at from job where pool = :pool and status = 'QUEUED' order by ticket limit 1
-                        ) oldest""")
-                .param("pool", pool).query(Double.class).single();
+                        ) oldest""").param("pool", pool).query(Double.class).single();
     }
 
     QueueSnapshot load() {
@@ -251,9 +271,14 @@ public class QueueStats {
                 .param("samples", properties.historySamples())
                 .param("scan", properties.historySamples() * 20)
                 .query(rs -> {
-                    pools.put(rs.getString("pool"), new QueueSnapshot.PoolHistory(rs.getInt("samples"),
-                            (Double) rs.getObject("mean"), (Double) rs.getObject("low"), (Double) rs.getObject("high"),
-                            (Double) rs.getObject("per_unit")));
+                    pools.put(
+                            rs.getString("pool"),
+                            new QueueSnapshot.PoolHistory(
+                                    rs.getInt("samples"),
+                                    (Double) rs.getObject("mean"),
+                                    (Double) rs.getObject("low"),
+                                    (Double) rs.getObject("high"),
+                                    (Double) rs.getObject("per_unit")));
                 });
         return new QueueSnapshot(pools, Instant.now());
     }

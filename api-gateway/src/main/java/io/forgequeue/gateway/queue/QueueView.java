@@ -35,9 +35,15 @@ public record QueueView(long depth, long running, int availableWorkers, List<Poo
      * @param samples          how many finished jobs the mean is taken over
      * @param own              the caller's part, or null when it has no job queued or running here
      */
-    public record PoolView(String pool, long depth, long running, int availableWorkers, int pausedWorkers,
-                    Double meanJobSeconds, int samples, OwnView own) {
-    }
+    public record PoolView(
+            String pool,
+            long depth,
+            long running,
+            int availableWorkers,
+            int pausedWorkers,
+            Double meanJobSeconds,
+            int samples,
+            OwnView own) {}
 
     /**
      * The caller's part of a pool.
@@ -48,6 +54,5 @@ public record QueueView(long depth, long running, int availableWorkers, List<Poo
      *                    over the weights of the keys with work in the pool (0-1)
      * @param runningShare its share of the jobs running now (0-1), or null when none runs
      */
-    public record OwnView(long queued, long running, double fairShare, Double runningShare) {
-    }
+    public record OwnView(long queued, long running, double fairShare, Double runningShare) {}
 }

@@ -2,7 +2,6 @@ package io.forgequeue.gateway.quota;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
-
 import java.util.Locale;
 
 /**
@@ -10,8 +9,9 @@ import java.util.Locale;
  * keys share fairly. A key may ask for at most its {@link Quota#maxPriority()}.
  */
 public enum Priority {
-
-    HIGH(0), NORMAL(1), LOW(2);
+    HIGH(0),
+    NORMAL(1),
+    LOW(2);
 
     private final int level;
 

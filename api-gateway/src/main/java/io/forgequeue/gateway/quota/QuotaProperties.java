@@ -21,12 +21,16 @@ import org.springframework.validation.annotation.Validated;
 public record QuotaProperties(
         @DefaultValue("50") @Min(0) int maxQueued,
         @DefaultValue("0") @Min(0) int maxRunning,
-        @DefaultValue("1") @DecimalMin(value = "0", inclusive = false) double weight,
+
+        @DefaultValue("1") @DecimalMin(value = "0", inclusive = false)
+        double weight,
+
         @DefaultValue("normal") @NotNull Priority maxPriority) {
 
     /** The quota of a key with these stored values (null = the default). */
     public Quota resolve(Integer keyMaxQueued, Integer keyMaxRunning, Double keyWeight, Integer keyMaxPriority) {
-        return new Quota(keyMaxQueued == null ? maxQueued : keyMaxQueued,
+        return new Quota(
+                keyMaxQueued == null ? maxQueued : keyMaxQueued,
                 keyMaxRunning == null ? maxRunning : keyMaxRunning,
                 keyWeight == null ? weight : keyWeight,
                 keyMaxPriority == null ? maxPriority : Priority.ofLevel(keyMaxPriority));

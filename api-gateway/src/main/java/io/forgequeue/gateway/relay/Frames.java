@@ -6,12 +6,11 @@ import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.queue.QueueView;
 import io.forgequeue.model.JobPreview;
-import org.springframework.stereotype.Component;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
+import org.springframework.stereotype.Component;
+import tools.jackson.databind.json.JsonMapper;
 
 /** Encodes the server-to-client frames of the WebSocket protocol (PROTOCOL.md) with the API's JSON mapper. */
 @Component
@@ -38,7 +37,10 @@ class Frames {
     }
 
     String subscribed(UUID jobId, long version, boolean unchanged) {
-        return encode(frame("subscribed").with("jobId", jobId).with("version", version).with("unchanged", unchanged));
+        return encode(frame("subscribed")
+                .with("jobId", jobId)
+                .with("version", version)
+                .with("unchanged", unchanged));
     }
 
     String subscribedAll(int jobs) {
@@ -46,8 +48,10 @@ class Frames {
     }
 
     String unsubscribed(UUID jobId) {
-        return encode(jobId == null ? frame("unsubscribed").with("scope", "all")
-                : frame("unsubscribed").with("jobId", jobId));
+        return encode(
+                jobId == null
+                        ? frame("unsubscribed").with("scope", "all")
+                        : frame("unsubscribed").with("jobId", jobId));
     }
 
     String unsubscribedQueue() {
@@ -55,12 +59,17 @@ class Frames {
     }
 
     /** A new place in the queue: position, ETA and what the job waits for (PROTOCOL.md). */
-    String position(UUID jobId, String pool, String checkpoint, QueueIndex.Standing standing, String blocked,
-                    long version) {
+    String position(
+            UUID jobId, String pool, String checkpoint, QueueIndex.Standing standing, String blocked, long version) {
         Eta eta = blocked == null ? queue.etaFor(pool, standing, checkpoint) : null;
-        return encode(frame("position").with("jobId", jobId).with("position", standing.position()).with("eta", eta)
-                .with("waiting", new JobView.WaitingView(standing.ahead(), standing.ownAhead(), standing.assigned(),
-                        blocked, null))
+        return encode(frame("position")
+                .with("jobId", jobId)
+                .with("position", standing.position())
+                .with("eta", eta)
+                .with(
+                        "waiting",
+                        new JobView.WaitingView(
+                                standing.ahead(), standing.ownAhead(), standing.assigned(), blocked, null))
                 .with("version", version));
     }
 
@@ -74,8 +83,12 @@ class Frames {
     }
 
     String preview(JobPreview preview) {
-        return encode(frame("preview").with("jobId", preview.jobId()).with("attempt", preview.attempt())
-                .with("step", preview.step()).with("steps", preview.steps()).with("mimeType", preview.mimeType())
+        return encode(frame("preview")
+                .with("jobId", preview.jobId())
+                .with("attempt", preview.attempt())
+                .with("step", preview.step())
+                .with("steps", preview.steps())
+                .with("mimeType", preview.mimeType())
                 .with("data", preview.data()));
     }
 

@@ -1,38 +1,37 @@
 package io.forgequeue.gateway.relay;
 
-import io.forgequeue.gateway.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Instant;
-import java.util.concurrent.ThreadPoolExecutor;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.apikey.ApiKeyChanged;
-import io.forgequeue.gateway.apikey.RateLimits;
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.apikey.Caller;
+import io.forgequeue.gateway.apikey.RateLimits;
 import io.forgequeue.gateway.job.JobQueries;
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.ThreadPools;
 import io.forgequeue.model.JobPreview;
 import io.forgequeue.model.JobStatus;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.context.event.EventListener;
-import org.springframework.dao.DataAccessException;
-import org.springframework.stereotype.Component;
-import org.springframework.web.socket.CloseStatus;
-import org.springframework.web.socket.adapter.NativeWebSocketSession;
-import org.springframework.web.socket.TextMessage;
-import org.springframework.web.socket.WebSocketSession;
-import org.springframework.web.socket.handler.TextWebSocketHandler;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ThreadPoolExecutor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.EventListener;
+import org.springframework.dao.DataAccessException;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.stereotype.Component;
+import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.TextMessage;
+import org.springframework.web.socket.WebSocketSession;
+import org.springframework.web.socket.adapter.NativeWebSocketSession;
+import org.springframework.web.socket.handler.TextWebSocketHandler;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The WebSocket endpoint {@code /ws}: plain JSON frames, protocol in {@code api-gateway/PROTOCOL.md}. Clients
@@ -66,9 +65,18 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
     private volatile boolean running;
     private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-timer", 1);
 
-    JobSocketHandler(SocketRegistry registry, JobQueries jobs, ApiKeys keys, Frames frames, PositionPusher positions,
-                     QueuePusher queue, GatewayMetrics metrics, JsonMapper json, RelayProperties properties,
-                     RateLimits rateLimits, MeterRegistry meters) {
+    JobSocketHandler(
+            SocketRegistry registry,
+            JobQueries jobs,
+            ApiKeys keys,
+            Frames frames,
+            PositionPusher positions,
+            QueuePusher queue,
+            GatewayMetrics metrics,
+            JsonMapper json,
+            RelayProperties properties,
+            RateLimits rateLimits,
+            MeterRegistry meters) {
         this.meters = meters;
         this.registry = registry;
         this.jobs = jobs;
@@ -81,8 +89,8 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
         this.properties = properties;
         this.rateLimits = rateLimits;
         // unbounded queue: a session has at most one drain task waiting; the AbortPolicy only applies once shut down
-        this.senders = ThreadPools.executor("ws-send", properties.sendThreads(), Integer.MAX_VALUE,
-                new ThreadPoolExecutor.AbortPolicy());
+        this.senders = ThreadPools.executor(
+                "ws-send", properties.sendThreads(), Integer.MAX_VALUE, new ThreadPoolExecutor.AbortPolicy());
     }
 
     @Override
@@ -92,7 +100,8 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
         if (caller == null && unauthenticatedSessions() >= properties.maxUnauthenticatedSessions()) {
             // connections that never authenticate hold a slot each for auth-timeout; cap them
             metrics.rateLimited(GatewayMetrics.LIMIT_UNAUTHENTICATED);
-            log.warn("WebSocket connection refused: {} sessions here have not authenticated yet (the limit)",
+            log.warn(
+                    "WebSocket connection refused: {} sessions here have not authenticated yet (the limit)",
                     properties.maxUnauthenticatedSessions());
             closeQuietly(ws, TOO_MANY_UNAUTHENTICATED);
             return;
@@ -103,12 +112,15 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
             admit(session, caller);
             return;
         }
-        timer.schedule(() -> {
-            if (session.caller() == null) {
-                session.send(frames.error("auth-timeout", "Send {\"type\":\"auth\",\"apiKey\":\"...\"} first.", null));
-                session.closeAfterPending(AUTH_TIMEOUT);
-            }
-        }, Instant.now().plus(properties.authTimeout()));
+        timer.schedule(
+                () -> {
+                    if (session.caller() == null) {
+                        session.send(frames.error(
+                                "auth-timeout", "Send {\"type\":\"auth\",\"apiKey\":\"...\"} first.", null));
+                        session.closeAfterPending(AUTH_TIMEOUT);
+                    }
+                },
+                Instant.now().plus(properties.authTimeout()));
     }
 
     @Override
@@ -128,14 +140,17 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
         Caller sender = session.caller();
         if (sender != null && rateLimits.tryFrame(sender.keyId()) != null) {
             metrics.rateLimited(GatewayMetrics.LIMIT_FRAMES);
-            session.send(frames.error("rate-limited", "This API key sent more WebSocket frames than its rate limit "
-                    + "allows; reconnect later.", null));
+            session.send(frames.error(
+                    "rate-limited",
+                    "This API key sent more WebSocket frames than its rate limit " + "allows; reconnect later.",
+                    null));
             session.closeAfterPending(RATE_LIMITED);
             return;
         }
         try {
             if (session.caller() == null && !type.equals("auth")) {
-                session.send(frames.error("unauthorized", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"...\"}.", null));
+                session.send(frames.error(
+                        "unauthorized", "Authenticate first: {\"type\":\"auth\",\"apiKey\":\"...\"}.", null));
                 session.closeAfterPending(UNAUTHORIZED);
                 return;
             }
@@ -147,15 +162,20 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
                 default -> session.send(frames.error("bad-frame", "Unknown frame type '" + type + "'.", null));
             }
         } catch (DataAccessException e) {
-            log.warn("WebSocket frame {} failed, database unavailable: {}", type, e.getClass().getSimpleName());
-            session.send(frames.error("service-unavailable", "The job database cannot be reached; retry shortly.", null));
+            log.warn(
+                    "WebSocket frame {} failed, database unavailable: {}",
+                    type,
+                    e.getClass().getSimpleName());
+            session.send(
+                    frames.error("service-unavailable", "The job database cannot be reached; retry shortly.", null));
         }
     }
 
     private void authenticate(SocketSession session, JsonNode frame) {
         Optional<Caller> caller = keys.authenticate(frame.path("apiKey").asString(null));
-        if (caller.isEmpty() || (session.caller() != null
-                && !session.caller().keyId().equals(caller.get().keyId()))) {
+        if (caller.isEmpty()
+                || (session.caller() != null
+                        && !session.caller().keyId().equals(caller.get().keyId()))) {
             session.send(frames.error("unauthorized", "The API key is not valid.", null));
             session.closeAfterPending(UNAUTHORIZED);
             return;
@@ -170,11 +190,16 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
     /** Authenticates the session unless its key already holds as many sessions here as it may. */
     private void admit(SocketSession session, Caller caller) {
         long others = registry.all().stream()
-                .filter(s -> s != session && s.caller() != null && s.caller().keyId().equals(caller.keyId())).count();
+                .filter(s ->
+                        s != session && s.caller() != null && s.caller().keyId().equals(caller.keyId()))
+                .count();
         if (others >= properties.maxSessionsPerKey()) {
             metrics.rateLimited(GatewayMetrics.LIMIT_SESSIONS);
-            session.send(frames.error("too-many-sessions", "This API key already has " + others + " open sessions "
-                    + "here; the limit is " + properties.maxSessionsPerKey() + ".", null));
+            session.send(frames.error(
+                    "too-many-sessions",
+                    "This API key already has " + others + " open sessions " + "here; the limit is "
+                            + properties.maxSessionsPerKey() + ".",
+                    null));
             session.closeAfterPending(TOO_MANY_SESSIONS);
             return;
         }
@@ -190,7 +215,10 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
         try {
             ws.close(status);
         } catch (java.io.IOException | RuntimeException e) {
-            log.debug("WebSocket session {} could not be closed: {}", ws.getId(), e.getClass().getSimpleName());
+            log.debug(
+                    "WebSocket session {} could not be closed: {}",
+                    ws.getId(),
+                    e.getClass().getSimpleName());
         }
     }
 
@@ -246,8 +274,8 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
             session.send(frames.subscribedAll(views.size()));
             return;
         }
-        session.send(frames.error("bad-frame", "subscribe needs a \"jobId\" or \"scope\": \"all\" or \"queue\".",
-                null));
+        session.send(
+                frames.error("bad-frame", "subscribe needs a \"jobId\" or \"scope\": \"all\" or \"queue\".", null));
     }
 
     private void pushSnapshot(SocketSession session, JobView view, Long clientVersion) {
@@ -286,7 +314,10 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
 
     @Override
     public void handleTransportError(WebSocketSession ws, Throwable exception) {
-        log.debug("WebSocket session {} transport error: {}", ws.getId(), exception.getClass().getSimpleName());
+        log.debug(
+                "WebSocket session {} transport error: {}",
+                ws.getId(),
+                exception.getClass().getSimpleName());
     }
 
     /**
@@ -363,8 +394,10 @@ class JobSocketHandler extends TextWebSocketHandler implements SmartLifecycle {
 
     private void limitBlockingSends(WebSocketSession ws) {
         if (ws instanceof NativeWebSocketSession n && n.getNativeSession() instanceof jakarta.websocket.Session s) {
-            s.getUserProperties().put("org.apache.tomcat.websocket.BLOCKING_SEND_TIMEOUT",
-                    properties.sendTimeout().toMillis());
+            s.getUserProperties()
+                    .put(
+                            "org.apache.tomcat.websocket.BLOCKING_SEND_TIMEOUT",
+                            properties.sendTimeout().toMillis());
         }
     }
 

@@ -3,7 +3,6 @@ package io.forgequeue.gateway.relay;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.model.JobStatus;
-
 import java.time.Instant;
 import java.util.UUID;
 

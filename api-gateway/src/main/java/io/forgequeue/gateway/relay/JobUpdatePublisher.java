@@ -3,12 +3,12 @@ package io.forgequeue.gateway.relay;
 import io.forgequeue.gateway.job.JobChanged;
 import io.forgequeue.gateway.job.JobViews;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import io.forgequeue.gateway.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.forgequeue.gateway.system.InstanceProperties;
+import io.forgequeue.gateway.system.ThreadPools;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.Contract;
 import io.forgequeue.model.Topology;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -47,9 +47,15 @@ class JobUpdatePublisher implements SmartLifecycle {
     private volatile boolean failing;
     private volatile boolean running;
 
-    JobUpdatePublisher(RabbitTemplate rabbit, JobViews views, WireJson json, JobSocketHandler sockets,
-                       InstanceProperties instance, RelayProperties properties, GatewayMetrics metrics,
-                       MeterRegistry meters) {
+    JobUpdatePublisher(
+            RabbitTemplate rabbit,
+            JobViews views,
+            WireJson json,
+            JobSocketHandler sockets,
+            InstanceProperties instance,
+            RelayProperties properties,
+            GatewayMetrics metrics,
+            MeterRegistry meters) {
         this.meters = meters;
         this.rabbit = rabbit;
         this.views = views;
@@ -61,8 +67,12 @@ class JobUpdatePublisher implements SmartLifecycle {
 
     @EventListener
     void onJobChanged(JobChanged change) {
-        JobUpdate update = new JobUpdate(change.row().ownerKeyId(), change.previousStatus(), change.queueMoved(),
-                views.toView(change.row()), java.time.Instant.now());
+        JobUpdate update = new JobUpdate(
+                change.row().ownerKeyId(),
+                change.previousStatus(),
+                change.queueMoved(),
+                views.toView(change.row()),
+                java.time.Instant.now());
         sender.submit(() -> send(change, update));
     }
 
@@ -92,7 +102,10 @@ class JobUpdatePublisher implements SmartLifecycle {
         try {
             sockets.onUpdate(update); // this instance's clients first, in the same order as the relay
         } catch (RuntimeException e) {
-            log.warn("Job(id={}) update not pushed to this instance's clients: {}", change.row().id(), e.toString());
+            log.warn(
+                    "Job(id={}) update not pushed to this instance's clients: {}",
+                    change.row().id(),
+                    e.toString());
         }
         MessageProperties props = new MessageProperties();
         props.setHeader(ORIGIN_HEADER, instanceId);
@@ -104,8 +117,10 @@ class JobUpdatePublisher implements SmartLifecycle {
             failing = false;
         } catch (AmqpException e) {
             if (!failing) {
-                log.warn("Job(id={}) update not relayed, broker unreachable ({}); the reconcile will send it",
-                        change.row().id(), e.getClass().getSimpleName());
+                log.warn(
+                        "Job(id={}) update not relayed, broker unreachable ({}); the reconcile will send it",
+                        change.row().id(),
+                        e.getClass().getSimpleName());
                 failing = true;
             }
         }

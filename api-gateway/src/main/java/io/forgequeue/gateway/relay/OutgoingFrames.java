@@ -1,12 +1,5 @@
 package io.forgequeue.gateway.relay;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.web.socket.CloseStatus;
-import org.springframework.web.socket.TextMessage;
-import org.springframework.web.socket.WebSocketSession;
-import org.springframework.web.socket.handler.ConcurrentWebSocketSessionDecorator;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -14,6 +7,12 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.TextMessage;
+import org.springframework.web.socket.WebSocketSession;
+import org.springframework.web.socket.handler.ConcurrentWebSocketSessionDecorator;
 
 /**
  * The frames waiting to be written to one client, in the order they were queued, and their writing.
@@ -64,8 +63,7 @@ final class OutgoingFrames {
     }
 
     /** A close queued behind the frames that were queued before it. */
-    private record PendingClose(CloseStatus status) {
-    }
+    private record PendingClose(CloseStatus status) {}
 
     /**
      * @param senders         threads that write frames (a slow client blocks at most one of them)
@@ -73,8 +71,11 @@ final class OutgoingFrames {
      * @param sendTimeLimit   the decorator's send-time limit
      */
     OutgoingFrames(WebSocketSession ws, Executor senders, int maxQueuedFrames, Duration sendTimeLimit) {
-        this.ws = new ConcurrentWebSocketSessionDecorator(ws, (int) Math.min(Integer.MAX_VALUE, sendTimeLimit.toMillis()),
-                DECORATOR_BUFFER_BYTES, ConcurrentWebSocketSessionDecorator.OverflowStrategy.TERMINATE);
+        this.ws = new ConcurrentWebSocketSessionDecorator(
+                ws,
+                (int) Math.min(Integer.MAX_VALUE, sendTimeLimit.toMillis()),
+                DECORATOR_BUFFER_BYTES,
+                ConcurrentWebSocketSessionDecorator.OverflowStrategy.TERMINATE);
         this.senders = senders;
         this.maxQueuedFrames = maxQueuedFrames;
     }
@@ -151,7 +152,11 @@ final class OutgoingFrames {
         }
     }
 
-    private enum Outcome { QUEUED, DROPPED, TOO_SLOW }
+    private enum Outcome {
+        QUEUED,
+        DROPPED,
+        TOO_SLOW
+    }
 
     /** Under the monitor: adds an item unless closed or closing; a client too far behind loses its queue. */
     private Outcome enqueue(Object item) {
@@ -226,7 +231,10 @@ final class OutgoingFrames {
                 }
             }
         } catch (IOException | RuntimeException e) {
-            log.debug("WebSocket session {} send failed: {}", ws.getId(), e.getClass().getSimpleName());
+            log.debug(
+                    "WebSocket session {} send failed: {}",
+                    ws.getId(),
+                    e.getClass().getSimpleName());
             synchronized (this) {
                 clear();
                 draining = false;

@@ -1,18 +1,12 @@
 package io.forgequeue.gateway.relay;
 
-import io.forgequeue.gateway.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Instant;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.stereotype.Component;
-
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -23,6 +17,11 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.stereotype.Component;
 
 /**
  * Pushes new queue positions to waiting clients when the queue of a pool moved (the {@link QueueIndex} changed: a
@@ -50,8 +49,15 @@ class PositionPusher implements SmartLifecycle {
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-positions", 1);
 
-    PositionPusher(SocketRegistry registry, QueueIndex index, QueueStats stats, Frames frames, GatewayMetrics metrics,
-                   RelayProperties properties, WorkerDirectory fleet, MeterRegistry meters) {
+    PositionPusher(
+            SocketRegistry registry,
+            QueueIndex index,
+            QueueStats stats,
+            Frames frames,
+            GatewayMetrics metrics,
+            RelayProperties properties,
+            WorkerDirectory fleet,
+            MeterRegistry meters) {
         this.meters = meters;
         this.registry = registry;
         this.index = index;
@@ -84,8 +90,8 @@ class PositionPusher implements SmartLifecycle {
             pools = null;
         }
         try {
-            Map<UUID, List<SocketSession>> waiting = pools == null ? registry.queuedWatches()
-                    : registry.queuedWatchesIn(pools);
+            Map<UUID, List<SocketSession>> waiting =
+                    pools == null ? registry.queuedWatches() : registry.queuedWatchesIn(pools);
             // why jobs wait depends only on their pool and checkpoint: decided once per flush, not per watched job
             // (with a large fleet, deciding it for each watched job would cost more than the positions)
             Map<List<String>, Optional<String>> blocked = new HashMap<>();
@@ -102,21 +108,24 @@ class PositionPusher implements SmartLifecycle {
         }
         String pool = sessions.get(0).poolOf(jobId);
         String checkpoint = sessions.get(0).checkpointOf(jobId);
-        String blocked = standing.assigned() || pool == null ? null
-                : blockedMemo.computeIfAbsent(java.util.Arrays.asList(pool, checkpoint),
-                        k -> Optional.ofNullable(stats.blockedReason(pool, checkpoint))).orElse(null);
+        String blocked = standing.assigned() || pool == null
+                ? null
+                : blockedMemo
+                        .computeIfAbsent(
+                                java.util.Arrays.asList(pool, checkpoint),
+                                k -> Optional.ofNullable(stats.blockedReason(pool, checkpoint)))
+                        .orElse(null);
         long detail = Objects.hash(standing.ownAhead(), standing.assigned(), blocked);
         // encoded once per version for all the sessions watching this job
         Map<Long, String> encoded = new HashMap<>(2);
-        java.util.function.LongFunction<String> frame = version -> encoded.computeIfAbsent(version,
-                v -> frames.position(jobId, pool, checkpoint, standing, blocked, v));
+        java.util.function.LongFunction<String> frame = version ->
+                encoded.computeIfAbsent(version, v -> frames.position(jobId, pool, checkpoint, standing, blocked, v));
         for (SocketSession session : sessions) {
             if (session.position(jobId, standing.position(), detail, frame)) {
                 metrics.framePushed("position");
             }
         }
     }
-
 
     @Override
     public void start() {

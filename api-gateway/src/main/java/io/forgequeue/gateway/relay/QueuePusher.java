@@ -1,23 +1,22 @@
 package io.forgequeue.gateway.relay;
 
-import io.forgequeue.gateway.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Instant;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueOverview;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.stereotype.Component;
-
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.stereotype.Component;
 
 /**
  * Pushes the queue overview ({@link QueueOverview}, the body of GET /api/v1/queue) to the clients that subscribed to
@@ -42,8 +41,15 @@ class QueuePusher implements SmartLifecycle {
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final ThreadPoolTaskScheduler timer = ThreadPools.scheduler("ws-queue", 1);
 
-    QueuePusher(SocketRegistry registry, QueueOverview overview, QueueIndex index, WorkerDirectory fleet,
-                Frames frames, GatewayMetrics metrics, RelayProperties properties, MeterRegistry meters) {
+    QueuePusher(
+            SocketRegistry registry,
+            QueueOverview overview,
+            QueueIndex index,
+            WorkerDirectory fleet,
+            Frames frames,
+            GatewayMetrics metrics,
+            RelayProperties properties,
+            MeterRegistry meters) {
         this.meters = meters;
         this.registry = registry;
         this.overview = overview;
@@ -64,7 +70,9 @@ class QueuePusher implements SmartLifecycle {
     /** Sends the current overview to one session that just subscribed. */
     void pushTo(SocketSession session) {
         Caller caller = session.caller();
-        if (caller != null && session.queue(frames.queue(overview.of(caller.keyId(), caller.quota().weight())))) {
+        if (caller != null
+                && session.queue(
+                        frames.queue(overview.of(caller.keyId(), caller.quota().weight())))) {
             metrics.framePushed("queue");
         }
     }
@@ -78,7 +86,8 @@ class QueuePusher implements SmartLifecycle {
                 if (caller == null || !session.watchesQueue()) {
                     continue;
                 }
-                String frame = byKey.computeIfAbsent(caller.keyId(),
+                String frame = byKey.computeIfAbsent(
+                        caller.keyId(),
                         k -> frames.queue(overview.of(k, caller.quota().weight())));
                 if (session.queue(frame)) {
                     metrics.framePushed("queue");
@@ -88,7 +97,6 @@ class QueuePusher implements SmartLifecycle {
             log.error("Queue overview push failed", e);
         }
     }
-
 
     @Override
     public void start() {

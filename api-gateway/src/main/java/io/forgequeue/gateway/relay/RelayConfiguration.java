@@ -3,6 +3,7 @@ package io.forgequeue.gateway.relay;
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.model.Topology;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -10,8 +11,6 @@ import org.springframework.web.socket.config.annotation.EnableWebSocket;
 import org.springframework.web.socket.config.annotation.WebSocketConfigurer;
 import org.springframework.web.socket.config.annotation.WebSocketHandlerRegistry;
 import org.springframework.web.socket.server.standard.ServletServerContainerFactoryBean;
-
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /** The {@code /ws} endpoint, its container limits, and this instance's relay queue name. */
 @Configuration(proxyBeanMethods = false)
@@ -22,8 +21,12 @@ class RelayConfiguration implements WebSocketConfigurer {
     private final ApiKeys keys;
     private final RelayProperties properties;
 
-    RelayConfiguration(JobSocketHandler handler, ApiKeys keys, RelayProperties properties,
-                       ConnectionFactory connectionFactory, SessionReconciler reconciler) {
+    RelayConfiguration(
+            JobSocketHandler handler,
+            ApiKeys keys,
+            RelayProperties properties,
+            ConnectionFactory connectionFactory,
+            SessionReconciler reconciler) {
         this.handler = handler;
         this.keys = keys;
         this.properties = properties;
@@ -57,6 +60,5 @@ class RelayConfiguration implements WebSocketConfigurer {
     }
 
     /** Name of this instance's relay queue, for the listener annotation. */
-    record RelayQueueName(String value) {
-    }
+    record RelayQueueName(String value) {}
 }

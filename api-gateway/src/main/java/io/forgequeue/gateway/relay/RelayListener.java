@@ -1,14 +1,14 @@
 package io.forgequeue.gateway.relay;
 
-import io.forgequeue.gateway.system.InstanceProperties;
-import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.gateway.fleet.SecurityProperties;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.gateway.system.InstanceProperties;
+import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.JobPreview;
-import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.model.Topology;
+import io.forgequeue.model.WorkerStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpRejectAndDontRequeueException;
@@ -36,8 +36,14 @@ class RelayListener {
     private final GatewayMetrics metrics;
     private final boolean requirePublisher;
 
-    RelayListener(JobSocketHandler sockets, WireJson json, InstanceProperties instance, WorkerDirectory fleet,
-                  QueueIndex index, GatewayMetrics metrics, SecurityProperties security) {
+    RelayListener(
+            JobSocketHandler sockets,
+            WireJson json,
+            InstanceProperties instance,
+            WorkerDirectory fleet,
+            QueueIndex index,
+            GatewayMetrics metrics,
+            SecurityProperties security) {
         this.sockets = sockets;
         this.fleet = fleet;
         this.index = index;
@@ -62,8 +68,12 @@ class RelayListener {
                     sockets.onPreview(preview);
                 } else {
                     metrics.workerMessageRefused(GatewayMetrics.KIND_PREVIEW);
-                    log.debug("Preview of job {} from worker {} (broker user {}) refused: not the job's assigned "
-                            + "worker and its broker user", preview.jobId(), preview.workerId(), publisher(message));
+                    log.debug(
+                            "Preview of job {} from worker {} (broker user {}) refused: not the job's assigned "
+                                    + "worker and its broker user",
+                            preview.jobId(),
+                            preview.workerId(),
+                            publisher(message));
                 }
             } else if (Topology.WORKER_STATUS_ROUTING_KEY.equals(key)) {
                 announce(json.read(message.getBody(), WorkerStatus.class), publisher(message));
@@ -77,8 +87,10 @@ class RelayListener {
     private void announce(WorkerStatus status, String publisher) {
         if (publisher == null && requirePublisher) {
             metrics.workerMessageRefused(GatewayMetrics.KIND_ANNOUNCEMENT);
-            log.warn("Worker {} announced itself without a broker user (user_id) and is refused "
-                    + "(gateway.security.require-publisher)", status.workerId());
+            log.warn(
+                    "Worker {} announced itself without a broker user (user_id) and is refused "
+                            + "(gateway.security.require-publisher)",
+                    status.workerId());
             return;
         }
         if (!fleet.accept(status, publisher)) {

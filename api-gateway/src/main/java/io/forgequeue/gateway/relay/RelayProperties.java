@@ -1,12 +1,11 @@
 package io.forgequeue.gateway.relay;
 
 import jakarta.validation.constraints.Min;
+import java.time.Duration;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
-import java.util.List;
 
 /**
  * The WebSocket relay ({@code gateway.websocket.*}); the protocol is in {@code api-gateway/PROTOCOL.md}.
@@ -43,5 +42,4 @@ public record RelayProperties(
         @DefaultValue("5s") Duration reconcileInterval,
         @DefaultValue("50000") @Min(1) int maxPendingUpdates,
         @DefaultValue("10") @Min(1) int maxSessionsPerKey,
-        @DefaultValue("200") @Min(1) int maxUnauthenticatedSessions) {
-}
+        @DefaultValue("200") @Min(1) int maxUnauthenticatedSessions) {}

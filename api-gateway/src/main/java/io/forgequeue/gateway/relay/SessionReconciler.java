@@ -1,21 +1,14 @@
 package io.forgequeue.gateway.relay;
 
-import io.forgequeue.gateway.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Duration;
-import java.time.Instant;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.job.JobQueries;
 import io.forgequeue.gateway.job.JobQueries.JobVersion;
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.system.GatewayMetrics;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.dao.DataAccessException;
-import org.springframework.stereotype.Component;
-
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -24,6 +17,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.DataAccessException;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
+import org.springframework.stereotype.Component;
 
 /**
  * Makes the delivery of every job change to this instance's WebSocket clients certain, not just likely. The relay
@@ -59,8 +58,13 @@ class SessionReconciler implements SmartLifecycle {
     private boolean failing;
     private volatile boolean running;
 
-    SessionReconciler(SocketRegistry registry, JobQueries jobs, Frames frames, GatewayMetrics metrics,
-                      RelayProperties properties, MeterRegistry meters) {
+    SessionReconciler(
+            SocketRegistry registry,
+            JobQueries jobs,
+            Frames frames,
+            GatewayMetrics metrics,
+            RelayProperties properties,
+            MeterRegistry meters) {
         this.meters = meters;
         this.registry = registry;
         this.jobs = jobs;
@@ -75,7 +79,9 @@ class SessionReconciler implements SmartLifecycle {
             // before the web server accepts the first session: every job created later has a higher ticket
             watermarks.addLast(jobs.ticketWatermark());
         } catch (DataAccessException e) {
-            log.warn("WebSocket reconcile: no ticket watermark yet ({})", e.getClass().getSimpleName());
+            log.warn(
+                    "WebSocket reconcile: no ticket watermark yet ({})",
+                    e.getClass().getSimpleName());
         }
         long every = properties.reconcileInterval().toMillis();
         if (every <= 0) {
@@ -120,7 +126,9 @@ class SessionReconciler implements SmartLifecycle {
             }
         } catch (DataAccessException e) {
             if (!failing) {
-                log.warn("WebSocket reconcile failed, database unavailable: {}", e.getClass().getSimpleName());
+                log.warn(
+                        "WebSocket reconcile failed, database unavailable: {}",
+                        e.getClass().getSimpleName());
                 failing = true;
             }
         } catch (RuntimeException e) {
@@ -136,7 +144,8 @@ class SessionReconciler implements SmartLifecycle {
     synchronized int reconcile() {
         // a finished job an all-jobs session was sent is kept past the watermark window (two runs), so this run never
         // finds it "lacking" and sends it again
-        registry.forgetFinishedAutoWatches(System.nanoTime() - properties.reconcileInterval().toNanos() * (WATERMARKS + 2));
+        registry.forgetFinishedAutoWatches(
+                System.nanoTime() - properties.reconcileInterval().toNanos() * (WATERMARKS + 2));
         long watermark = jobs.ticketWatermark();
         Map<UUID, List<SocketSession>> unfinished = new HashMap<>();
         Map<UUID, List<SocketSession>> allJobsByOwner = new HashMap<>();
@@ -149,7 +158,9 @@ class SessionReconciler implements SmartLifecycle {
                 unfinished.computeIfAbsent(jobId, id -> new ArrayList<>()).add(session);
             }
             if (session.allJobs()) {
-                allJobsByOwner.computeIfAbsent(caller.keyId(), id -> new ArrayList<>()).add(session);
+                allJobsByOwner
+                        .computeIfAbsent(caller.keyId(), id -> new ArrayList<>())
+                        .add(session);
             }
         }
         Long oldest = watermarks.peekFirst();
@@ -178,10 +189,12 @@ class SessionReconciler implements SmartLifecycle {
         return sent;
     }
 
-    private int sendIfLacking(SocketSession session, JobVersion v, boolean autoWatch,
-                              Map<UUID, Optional<JobView>> loaded) {
+    private int sendIfLacking(
+            SocketSession session, JobVersion v, boolean autoWatch, Map<UUID, Optional<JobView>> loaded) {
         Caller caller = session.caller();
-        if (caller == null || !caller.keyId().equals(v.ownerKeyId()) || !session.lacks(v.id(), v.version(), autoWatch)) {
+        if (caller == null
+                || !caller.keyId().equals(v.ownerKeyId())
+                || !session.lacks(v.id(), v.version(), autoWatch)) {
             return 0; // never cross keys
         }
         Optional<JobView> view = loaded.computeIfAbsent(v.id(), id -> jobs.find(v.ownerKeyId(), id));

@@ -1,8 +1,6 @@
 package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.system.GatewayMetrics;
-import org.springframework.stereotype.Component;
-
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -11,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.springframework.stereotype.Component;
 
 /**
  * The WebSocket sessions of this instance, indexed by watched job and by owner (for "all my jobs" subscriptions).
@@ -86,7 +85,9 @@ class SocketRegistry {
 
     void watchAll(SocketSession session) {
         session.watchAll(true);
-        allJobsOf.computeIfAbsent(session.caller().keyId(), id -> ConcurrentHashMap.newKeySet()).add(session);
+        allJobsOf
+                .computeIfAbsent(session.caller().keyId(), id -> ConcurrentHashMap.newKeySet())
+                .add(session);
     }
 
     void unwatchAll(SocketSession session) {

@@ -3,9 +3,6 @@ package io.forgequeue.gateway.relay;
 import io.forgequeue.gateway.apikey.Caller;
 import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.model.JobStatus;
-import org.springframework.web.socket.CloseStatus;
-import org.springframework.web.socket.WebSocketSession;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -13,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executor;
+import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.WebSocketSession;
 
 /**
  * One client connection: who it is, which jobs it watches and the last version of each it was sent. Its frames go
@@ -66,6 +65,7 @@ final class SocketSession {
         boolean auto;
         /** Whether the version last sent was terminal, and when it was sent ({@link System#nanoTime()}). */
         boolean finished;
+
         long finishedAtNanos;
     }
 
@@ -135,9 +135,10 @@ final class SocketSession {
     /** The watched jobs that are QUEUED in one of {@code pools} (every pool when null), as last sent. */
     synchronized List<UUID> queuedIn(java.util.Collection<String> pools) {
         return watches.entrySet().stream()
-                .filter(e -> e.getValue().status == JobStatus.QUEUED
-                        && (pools == null || pools.contains(e.getValue().pool)))
-                .map(Map.Entry::getKey).toList();
+                .filter(e ->
+                        e.getValue().status == JobStatus.QUEUED && (pools == null || pools.contains(e.getValue().pool)))
+                .map(Map.Entry::getKey)
+                .toList();
     }
 
     /** The pool of a watched job as last sent, or null. */
@@ -227,10 +228,12 @@ final class SocketSession {
      * As {@link #position(UUID, int, java.util.function.LongFunction)}; {@code detail} stands for the rest of the
      * frame (what the job waits for): a frame is also sent when only that changed.
      */
-    synchronized boolean position(UUID jobId, int position, long detail,
-                                  java.util.function.LongFunction<String> frameForVersion) {
+    synchronized boolean position(
+            UUID jobId, int position, long detail, java.util.function.LongFunction<String> frameForVersion) {
         Watch w = watches.get(jobId);
-        if (w == null || w.snapshotPending || w.status != JobStatus.QUEUED
+        if (w == null
+                || w.snapshotPending
+                || w.status != JobStatus.QUEUED
                 || (w.position != null && w.position == position && w.positionDetail == detail)) {
             return false;
         }

@@ -3,14 +3,13 @@ package io.forgequeue.gateway.relay;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.ThreadPools;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
-
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionHandler;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 
 /**
  * The relay's sending thread ({@code relay-publisher}) and its bounded backlog of job updates ({@code gateway.websocket.max-pending-updates}).
@@ -71,8 +70,11 @@ final class UpdateQueue {
         long last = loggedAt.get();
         boolean due = last == Long.MIN_VALUE || now - last >= LOG_INTERVAL.toNanos();
         if (due && loggedAt.compareAndSet(last, now)) {
-            log.warn("{} job update(s) dropped: the relay's backlog of {} (gateway.websocket.max-pending-updates) "
-                    + "is full; clients get these changes from the reconcile", droppedSinceLog.getAndSet(0), capacity);
+            log.warn(
+                    "{} job update(s) dropped: the relay's backlog of {} (gateway.websocket.max-pending-updates) "
+                            + "is full; clients get these changes from the reconcile",
+                    droppedSinceLog.getAndSet(0),
+                    capacity);
         }
     }
 }

@@ -2,11 +2,10 @@ package io.forgequeue.gateway.retention;
 
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * Data retention ({@code gateway.retention.*}; docs/data-retention.md): how long a finished job keeps its prompts and

@@ -1,18 +1,17 @@
 package io.forgequeue.gateway.retention;
 
-import io.forgequeue.gateway.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Instant;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.job.JobErasure;
 import io.forgequeue.gateway.system.RetentionMetrics;
+import io.forgequeue.gateway.system.ThreadPools;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.dao.DataAccessException;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.stereotype.Component;
-
-import java.time.Duration;
 
 /**
  * Erases the data of jobs that finished more than {@link RetentionProperties#after()} ago, every
@@ -48,15 +47,18 @@ class RetentionSweep implements SmartLifecycle {
         running = true;
         if (properties.enabled()) {
             long every = positiveMillis(properties.interval(), "gateway.retention.interval");
-            timer.scheduleWithFixedDelay(() -> quietly(this::sweep), Instant.now().plusMillis(every),
-                    Duration.ofMillis(every));
-            log.info("Retention: finished jobs' prompts and images are erased {} after they finished",
+            timer.scheduleWithFixedDelay(
+                    () -> quietly(this::sweep), Instant.now().plusMillis(every), Duration.ofMillis(every));
+            log.info(
+                    "Retention: finished jobs' prompts and images are erased {} after they finished",
                     properties.after());
         } else {
             log.info("Retention off (gateway.retention.after=0): finished jobs keep their prompts and images");
         }
         long stats = positiveMillis(properties.statsInterval(), "gateway.retention.stats-interval");
-        timer.scheduleWithFixedDelay(() -> quietly(this::count), Instant.now().plusMillis(Math.min(stats, 10_000)),
+        timer.scheduleWithFixedDelay(
+                () -> quietly(this::count),
+                Instant.now().plusMillis(Math.min(stats, 10_000)),
                 Duration.ofMillis(stats));
     }
 
@@ -98,8 +100,12 @@ class RetentionSweep implements SmartLifecycle {
             }
         }
         if (jobs > 0) {
-            log.info("Retention: erased the prompts and {} image(s) ({} bytes) of {} job(s) finished more than {} ago",
-                    images, bytes, jobs, properties.after());
+            log.info(
+                    "Retention: erased the prompts and {} image(s) ({} bytes) of {} job(s) finished more than {} ago",
+                    images,
+                    bytes,
+                    jobs,
+                    properties.after());
         }
         return jobs;
     }
@@ -120,7 +126,9 @@ class RetentionSweep implements SmartLifecycle {
             }
         } catch (DataAccessException e) {
             if (!failing) {
-                log.warn("Retention failed, database unavailable: {}", e.getClass().getSimpleName());
+                log.warn(
+                        "Retention failed, database unavailable: {}",
+                        e.getClass().getSimpleName());
                 failing = true;
             }
         } catch (RuntimeException e) {

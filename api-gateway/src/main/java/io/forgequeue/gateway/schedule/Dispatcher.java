@@ -18,15 +18,6 @@ import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.amqp.AmqpException;
-import org.springframework.amqp.rabbit.connection.CorrelationData;
-import org.springframework.amqp.rabbit.core.RabbitTemplate;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.dao.DataAccessException;
-import org.springframework.stereotype.Component;
-
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -37,8 +28,16 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.function.ToDoubleFunction;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.ToDoubleFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.DataAccessException;
+import org.springframework.stereotype.Component;
 
 /**
  * The scheduler's loop, active only on the leader. Each round it takes back what must be taken back (assignments of
@@ -80,19 +79,31 @@ class Dispatcher implements SmartLifecycle {
     private final UnreachableWorkers unreachable = new UnreachableWorkers();
     /** When each (job, attempt) was last told to stop, so a worker is not flooded with stops. */
     private final Map<String, Long> stopsSent = new HashMap<>();
+
     private boolean signalled;
     private volatile boolean running;
     private final BackgroundLoop loop = BackgroundLoop.interruptible("scheduler", this::pass);
     private volatile long leaderSinceNanos;
     /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
     private long suspicionsTerm;
+
     private long lastPromoteNanos;
     private volatile long sendFailedNanos;
     private volatile boolean sendFailed;
 
-    Dispatcher(SchedulerLease lease, QueueIndex index, WorkerDirectory fleet, JobMoves moves, ApiKeys keys,
-               JobMessageTemplate jobTemplate, RabbitTemplate rabbitTemplate, WireJson json,
-               SchedulerProperties properties, SchedulerMetrics metrics, QueueStats stats, BrokerConnection broker) {
+    Dispatcher(
+            SchedulerLease lease,
+            QueueIndex index,
+            WorkerDirectory fleet,
+            JobMoves moves,
+            ApiKeys keys,
+            JobMessageTemplate jobTemplate,
+            RabbitTemplate rabbitTemplate,
+            WireJson json,
+            SchedulerProperties properties,
+            SchedulerMetrics metrics,
+            QueueStats stats,
+            BrokerConnection broker) {
         this.lease = lease;
         this.stats = stats;
         this.index = index;
@@ -165,7 +176,9 @@ class Dispatcher implements SmartLifecycle {
             int promoted = moves.promoteWaitingLowPriority(properties.lowPriorityMaxWait(), PROMOTE_BATCH, l);
             if (promoted > 0) {
                 metrics.promoted(promoted);
-                log.info("{} low-priority job(s) waited longer than {} and now compete as normal", promoted,
+                log.info(
+                        "{} low-priority job(s) waited longer than {} and now compete as normal",
+                        promoted,
                         properties.lowPriorityMaxWait());
             }
         }
@@ -222,12 +235,15 @@ class Dispatcher implements SmartLifecycle {
                     progress = true;
                     if (job.attempt() >= properties.maxAttempts()) {
                         skip.add(job.id());
-                        moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l).ifPresent(row -> {
-                            log.error("Job(id={}) failed: handed out {} times without finishing", row.id(),
-                                    properties.maxAttempts());
-                            metrics.jobFailed(row.pool(), row.errorCode());
-                            index.apply(row.toQueueState());
-                        });
+                        moves.failTooManyAttempts(job.id(), properties.maxAttempts(), l)
+                                .ifPresent(row -> {
+                                    log.error(
+                                            "Job(id={}) failed: handed out {} times without finishing",
+                                            row.id(),
+                                            properties.maxAttempts());
+                                    metrics.jobFailed(row.pool(), row.errorCode());
+                                    index.apply(row.toQueueState());
+                                });
                         continue;
                     }
                     // the pool's virtual time follows the head of the fair order, not a job placement took out of
@@ -260,9 +276,8 @@ class Dispatcher implements SmartLifecycle {
     }
 
     /** A hand-out decided in memory, not committed yet. */
-    private record Decision(Slot slot, JobState job, double clockTag, boolean switching, boolean forced,
-                            long startedNanos) {
-    }
+    private record Decision(
+            Slot slot, JobState job, double clockTag, boolean switching, boolean forced, long startedNanos) {}
 
     /** Jobs per key decided in the current batch: they count against the key's running quota like assigned ones. */
     private final Map<UUID, Integer> pendingByOwner = new HashMap<>();
@@ -277,8 +292,8 @@ class Dispatcher implements SmartLifecycle {
         }
         List<JobMoves.Assignment> assignments = new ArrayList<>(batch.size());
         for (Decision d : batch) {
-            assignments.add(new JobMoves.Assignment(d.job().id(), d.slot().worker().id(),
-                    d.slot().worker().brokerUser(), d.clockTag()));
+            assignments.add(new JobMoves.Assignment(
+                    d.job().id(), d.slot().worker().id(), d.slot().worker().brokerUser(), d.clockTag()));
         }
         List<JobMoves.Assigned> committed = moves.assignAll(assignments, properties.maxAttempts(), l);
         long now = System.nanoTime();
@@ -302,8 +317,12 @@ class Dispatcher implements SmartLifecycle {
             if (d.forced()) {
                 metrics.forced();
             }
-            log.debug("Job(id={}) attempt {} assigned to worker {}{}", row.id(), row.attempt(),
-                    d.slot().worker().id(), d.switching() ? " (checkpoint switch)" : "");
+            log.debug(
+                    "Job(id={}) attempt {} assigned to worker {}{}",
+                    row.id(),
+                    row.attempt(),
+                    d.slot().worker().id(),
+                    d.switching() ? " (checkpoint switch)" : "");
         }
         batch.clear();
         pendingByOwner.clear();
@@ -363,13 +382,17 @@ class Dispatcher implements SmartLifecycle {
             double seconds = s.cost() * perUnit;
             busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
         }
-        return new Slot(worker, properties.slotsPerWorker() - holding, loadedNext, busy,
-                unmeasured.forPool(worker.pool()), perUnit);
+        return new Slot(
+                worker,
+                properties.slotsPerWorker() - holding,
+                loadedNext,
+                busy,
+                unmeasured.forPool(worker.pool()),
+                perUnit);
     }
 
     /** When a waiting job was first passed over for affinity, and how often since. */
-    private record PassOver(int count, long firstNanos) {
-    }
+    private record PassOver(int count, long firstNanos) {}
 
     /** Jobs passed over for affinity (leader memory; a new leader starts counting afresh). */
     private final Map<UUID, PassOver> passOvers = new HashMap<>();
@@ -395,7 +418,8 @@ class Dispatcher implements SmartLifecycle {
         @Override
         public List<JobState> candidates(Slot slot) {
             FleetWorker worker = slot.worker();
-            return index.candidates(pool, s -> mayTake(worker, s), properties.affinity().lookahead(), skip);
+            return index.candidates(
+                    pool, s -> mayTake(worker, s), properties.affinity().lookahead(), skip);
         }
 
         @Override
@@ -406,8 +430,10 @@ class Dispatcher implements SmartLifecycle {
         @Override
         public boolean forced(JobState job) {
             PassOver p = passOvers.get(job.id());
-            return p != null && (p.count() >= properties.affinity().maxPassOvers()
-                    || System.nanoTime() - p.firstNanos() >= properties.affinity().maxDelay().toNanos());
+            return p != null
+                    && (p.count() >= properties.affinity().maxPassOvers()
+                            || System.nanoTime() - p.firstNanos()
+                                    >= properties.affinity().maxDelay().toNanos());
         }
 
         @Override
@@ -418,7 +444,9 @@ class Dispatcher implements SmartLifecycle {
         @Override
         public void passedOver(JobState job) {
             metrics.passedOver();
-            passOvers.merge(job.id(), new PassOver(1, System.nanoTime()),
+            passOvers.merge(
+                    job.id(),
+                    new PassOver(1, System.nanoTime()),
                     (a, b) -> new PassOver(a.count() + 1, a.firstNanos()));
         }
 
@@ -432,8 +460,7 @@ class Dispatcher implements SmartLifecycle {
         private final Map<String, Holders> holders = new HashMap<>();
 
         /** The workers that have one checkpoint loaded, in this round. */
-        private record Holders(int count, double soonest, double busy) {
-        }
+        private record Holders(int count, double soonest, double busy) {}
 
         /**
          * Whether the workers that have the job's checkpoint loaded would start the job no later than {@code worker}
@@ -449,7 +476,9 @@ class Dispatcher implements SmartLifecycle {
             double here = worker.busySeconds() + worker.switchSeconds(job);
             if (!worker.needsSwitch(job)) { // not how placement asks; kept exact
                 for (Slot other : slots) {
-                    if (other != worker && !other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint())
+                    if (other != worker
+                            && !other.needsSwitch(job)
+                            && other.worker().offersCheckpoint(job.checkpoint())
                             && other.busySeconds() < here) {
                         return true;
                     }
@@ -492,7 +521,9 @@ class Dispatcher implements SmartLifecycle {
         void assigned(Slot slot, String loadedBefore, JobState job) {
             holders.remove(Placement.CheckpointKey.of(loadedBefore));
             holders.remove(Placement.CheckpointKey.of(job.checkpoint()));
-            decided.merge(Placement.CheckpointKey.of(job.checkpoint()), new QueueIndex.Backlog(1, job.cost()),
+            decided.merge(
+                    Placement.CheckpointKey.of(job.checkpoint()),
+                    new QueueIndex.Backlog(1, job.cost()),
                     (a, b) -> new QueueIndex.Backlog(a.jobs() + b.jobs(), a.cost() + b.cost()));
         }
 
@@ -518,33 +549,43 @@ class Dispatcher implements SmartLifecycle {
 
     /** Whether {@code worker} may be given {@code job}: its Forge offers what the job names, the key has room. */
     private boolean mayTake(FleetWorker worker, JobState job) {
-        return worker.offersCheckpoint(job.checkpoint()) && worker.offersSampler(job.sampler())
-                && keys.quotaOf(job.owner()).mayRunMore(index.heldByOwner(job.owner())
-                        + pendingByOwner.getOrDefault(job.owner(), 0));
+        return worker.offersCheckpoint(job.checkpoint())
+                && worker.offersSampler(job.sampler())
+                && keys.quotaOf(job.owner())
+                        .mayRunMore(index.heldByOwner(job.owner()) + pendingByOwner.getOrDefault(job.owner(), 0));
     }
 
     private void publish(JobMessage message) {
         CorrelationData correlation = new CorrelationData(message.jobId() + "/" + message.attempt());
         try {
-            jobs.send(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(message.workerId()),
+            jobs.send(
+                    Topology.JOBS_EXCHANGE,
+                    Topology.workerRoutingKey(message.workerId()),
                     ContractMessage.persistent(json.toBytes(message), message.jobId() + "/" + message.attempt()),
                     correlation);
         } catch (AmqpException e) {
             sendFailedNanos = System.nanoTime();
             sendFailed = true;
-            log.warn("Job(id={}) message to worker {} not sent ({}); taking the assignment back", message.jobId(),
-                    message.workerId(), e.getClass().getSimpleName());
+            log.warn(
+                    "Job(id={}) message to worker {} not sent ({}); taking the assignment back",
+                    message.jobId(),
+                    message.workerId(),
+                    e.getClass().getSimpleName());
             revokeLater(message, "returned", "its job message could not be sent to the worker");
             return;
         }
         correlation.getFuture().whenComplete((confirm, error) -> {
             if (error != null || confirm == null || !confirm.ack()) {
-                log.warn("Job(id={}) message to worker {} not confirmed; taking the assignment back",
-                        message.jobId(), message.workerId());
+                log.warn(
+                        "Job(id={}) message to worker {} not confirmed; taking the assignment back",
+                        message.jobId(),
+                        message.workerId());
                 revokeLater(message, "returned", "the broker did not take its job message");
             } else if (correlation.getReturned() != null) {
-                log.warn("Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
-                        message.jobId(), message.workerId());
+                log.warn(
+                        "Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
+                        message.jobId(),
+                        message.workerId());
                 unreachable.returned(message.workerId(), fleet.get(message.workerId()));
                 revokeLater(message, "returned", "the worker it was given to was gone");
             }
@@ -556,8 +597,7 @@ class Dispatcher implements SmartLifecycle {
         wake();
     }
 
-    private record Revocation(UUID jobId, int attempt, String worker, String tag, String reason) {
-    }
+    private record Revocation(UUID jobId, int attempt, String worker, String tag, String reason) {}
 
     /**
      * Takes back: returned or unconfirmed hand-outs; every assignment of a worker that is lost (silent past the
@@ -569,11 +609,12 @@ class Dispatcher implements SmartLifecycle {
     private void takeBack(JobMoves.Lease l, long now) {
         for (Revocation r; (r = toRevoke.poll()) != null; ) {
             Revocation rev = r;
-            moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l).ifPresent(row -> {
-                metrics.revoked(rev.tag(), 1);
-                index.apply(row.toQueueState());
-                sendStop(rev.jobId(), rev.attempt(), rev.worker());
-            });
+            moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l)
+                    .ifPresent(row -> {
+                        metrics.revoked(rev.tag(), 1);
+                        index.apply(row.toQueueState());
+                        sendStop(rev.jobId(), rev.attempt(), rev.worker());
+                    });
         }
         long timeout = fleet.timeoutNanos();
         // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
@@ -599,8 +640,12 @@ class Dispatcher implements SmartLifecycle {
             }
             if (!fleet.isAlive(w)) {
                 if (judging) {
-                    revokeAll(workerId, "lost", "worker " + workerId + " lost (no announcement for "
-                            + (now - w.lastSeenNanos()) / 1_000_000_000 + " s)", l);
+                    revokeAll(
+                            workerId,
+                            "lost",
+                            "worker " + workerId + " lost (no announcement for "
+                                    + (now - w.lastSeenNanos()) / 1_000_000_000 + " s)",
+                            l);
                 }
                 continue;
             }
@@ -608,13 +653,18 @@ class Dispatcher implements SmartLifecycle {
                 evaluated.add(h.job().id() + "/" + h.job().attempt());
                 TakeBack why = takeBackReason(w, h, newInstancesAfter);
                 if (why != null) {
-                    moves.revokeAssignment(h.job().id(), h.job().attempt(), workerId, why.reason(), l).ifPresent(row -> {
-                        metrics.revoked(why.tag(), 1);
-                        log.info("Job(id={}) attempt {} taken back from worker {}: {}", row.id(), h.job().attempt(),
-                                workerId, why.reason());
-                        index.apply(row.toQueueState());
-                        sendStop(h.job().id(), h.job().attempt(), workerId);
-                    });
+                    moves.revokeAssignment(h.job().id(), h.job().attempt(), workerId, why.reason(), l)
+                            .ifPresent(row -> {
+                                metrics.revoked(why.tag(), 1);
+                                log.info(
+                                        "Job(id={}) attempt {} taken back from worker {}: {}",
+                                        row.id(),
+                                        h.job().attempt(),
+                                        workerId,
+                                        why.reason());
+                                index.apply(row.toQueueState());
+                                sendStop(h.job().id(), h.job().attempt(), workerId);
+                            });
                 }
             }
         }
@@ -627,8 +677,7 @@ class Dispatcher implements SmartLifecycle {
     }
 
     /** Why an assignment is taken back from a live worker: a metric tag and a reason for people. */
-    private record TakeBack(String tag, String reason) {
-    }
+    private record TakeBack(String tag, String reason) {}
 
     /** Assignments under suspicion of being lost, by "jobId/attempt". */
     private final Suspicions suspicions = new Suspicions();
@@ -660,17 +709,20 @@ class Dispatcher implements SmartLifecycle {
         String key = h.job().id() + "/" + h.job().attempt();
         long since = h.running() ? h.runningSinceNanos() : h.seenNanos();
         WorkerStatus.Assignment reported = w.running();
-        boolean matches = reported != null && reported.jobId().equals(h.job().id())
+        boolean matches = reported != null
+                && reported.jobId().equals(h.job().id())
                 && reported.attempt() == h.job().attempt();
         boolean missing = h.running() ? !matches : reported == null && w.state() == WorkerState.READY;
-        if (!missing || w.lastSeenNanos() - since <= properties.lostMessageGrace().toNanos()) {
+        if (!missing
+                || w.lastSeenNanos() - since <= properties.lostMessageGrace().toNanos()) {
             suspicions.cleared(key);
             return null;
         }
         if (!suspicions.missed(key, h.running(), w.lastSeenNanos(), w.seq(), w.intervalNanos())) {
             return null;
         }
-        return h.running() ? new TakeBack("lost-message", "worker " + w.id() + " no longer reports it")
+        return h.running()
+                ? new TakeBack("lost-message", "worker " + w.id() + " no longer reports it")
                 : new TakeBack("lost-message", "worker " + w.id() + " never received it");
     }
 
@@ -688,8 +740,8 @@ class Dispatcher implements SmartLifecycle {
 
     /** A worker reports running an attempt that is not (or no longer) its assignment: tell it to stop. */
     private void stopIfNotTheirs(FleetWorker w, WorkerStatus.Assignment running, long now) {
-        boolean theirs = index.heldBy(w.id()).stream().anyMatch(h -> h.job().id().equals(running.jobId())
-                && h.job().attempt() == running.attempt());
+        boolean theirs = index.heldBy(w.id()).stream()
+                .anyMatch(h -> h.job().id().equals(running.jobId()) && h.job().attempt() == running.attempt());
         if (theirs) {
             return;
         }
@@ -697,7 +749,11 @@ class Dispatcher implements SmartLifecycle {
         String key = running.jobId() + "/" + running.attempt() + "/" + w.id();
         Long last = stopsSent.get(key);
         if (last == null) {
-            stopsSent.put(key, now - properties.stopRepeat().toNanos() + properties.lostMessageGrace().toNanos());
+            stopsSent.put(
+                    key,
+                    now
+                            - properties.stopRepeat().toNanos()
+                            + properties.lostMessageGrace().toNanos());
             return;
         }
         if (now - last < properties.stopRepeat().toNanos()) {
@@ -708,8 +764,11 @@ class Dispatcher implements SmartLifecycle {
             stopsSent.clear();
         }
         sendStop(running.jobId(), running.attempt(), w.id());
-        log.info("Job(id={}) attempt {} is not worker {}'s any more (revoked or finished): told it to stop",
-                running.jobId(), running.attempt(), w.id());
+        log.info(
+                "Job(id={}) attempt {} is not worker {}'s any more (revoked or finished): told it to stop",
+                running.jobId(),
+                running.attempt(),
+                w.id());
     }
 
     /**
@@ -722,10 +781,16 @@ class Dispatcher implements SmartLifecycle {
         metrics.stopSent();
         try {
             CancelJobCommand stop = new CancelJobCommand(jobId, Instant.now(), attempt, worker);
-            control.send(Topology.CONTROL_EXCHANGE, "",
+            control.send(
+                    Topology.CONTROL_EXCHANGE,
+                    "",
                     ContractMessage.persistent(json.toBytes(stop), jobId + "/stop-" + attempt));
         } catch (AmqpException e) {
-            log.warn("Job(id={}): could not tell worker {} to stop attempt {}: {}", jobId, worker, attempt,
+            log.warn(
+                    "Job(id={}): could not tell worker {} to stop attempt {}: {}",
+                    jobId,
+                    worker,
+                    attempt,
                     e.getMessage());
         }
     }

@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.schedule;
 
 import io.forgequeue.gateway.queue.JobState;
-
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,10 +43,12 @@ enum Placement {
                 String key = Objects.toString(CheckpointKey.of(job.checkpoint()), "");
                 oldest.merge(key, job, (a, b) -> a.queuedAtMillis() <= b.queuedAtMillis() ? a : b);
             }
-            oldest.forEach((key, job) -> pressure.put(key, ctx.waiting(job.checkpoint()) * 10.0
-                    + Math.max(0, now - job.queuedAtMillis()) / 1000.0));
-            return pressure.entrySet().stream().max(Map.Entry.comparingByValue())
-                    .map(e -> oldest.get(e.getKey())).orElse(null);
+            oldest.forEach((key, job) -> pressure.put(
+                    key, ctx.waiting(job.checkpoint()) * 10.0 + Math.max(0, now - job.queuedAtMillis()) / 1000.0));
+            return pressure.entrySet().stream()
+                    .max(Map.Entry.comparingByValue())
+                    .map(e -> oldest.get(e.getKey()))
+                    .orElse(null);
         }
     },
 
@@ -67,7 +68,8 @@ enum Placement {
                 return first;
             }
             for (JobState job : c) {
-                if (job.owner().equals(first.owner()) && job.priority() == first.priority()
+                if (job.owner().equals(first.owner())
+                        && job.priority() == first.priority()
                         && !worker.needsSwitch(job)) {
                     return job;
                 }
@@ -160,8 +162,7 @@ enum Placement {
     /** Canonical checkpoint names, null for jobs without one. */
     static final class CheckpointKey {
 
-        private CheckpointKey() {
-        }
+        private CheckpointKey() {}
 
         static String of(String checkpoint) {
             return io.forgequeue.model.WorkerStatus.ForgeOffer.canonical(checkpoint);

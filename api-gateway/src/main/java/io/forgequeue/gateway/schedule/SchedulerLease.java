@@ -1,23 +1,22 @@
 package io.forgequeue.gateway.schedule;
 
-import io.forgequeue.gateway.system.ThreadPools;
-import java.time.Instant;
-import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import io.forgequeue.gateway.job.JobMoves;
 import io.forgequeue.gateway.system.InstanceProperties;
+import io.forgequeue.gateway.system.ThreadPools;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.dao.DataAccessException;
 import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.stereotype.Component;
-
-import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.List;
 
 /**
  * Leadership among the gateways: the one row of {@code scheduler_lease}. A gateway takes the lease when it has
@@ -51,9 +50,11 @@ class SchedulerLease implements SmartLifecycle {
         this.meters = meters;
         timer.setAwaitTerminationMillis(2000);
         this.acquisitions = Counter.builder("gpu.gateway.scheduler.leader.changes")
-                .description("Times this gateway became the scheduler (leader)").register(meters);
+                .description("Times this gateway became the scheduler (leader)")
+                .register(meters);
         Gauge.builder("gpu.gateway.scheduler.leader", this, l -> l.current().isPresent() ? 1 : 0)
-                .description("1 while this gateway is the scheduler (holds the lease), else 0").register(meters);
+                .description("1 while this gateway is the scheduler (holds the lease), else 0")
+                .register(meters);
     }
 
     /** Called (on the lease thread) each time this gateway becomes leader. */
@@ -83,8 +84,10 @@ class SchedulerLease implements SmartLifecycle {
                                 expires_at = now() + make_interval(secs => :ttl)
                             where id = 1 and (holder = :me or expires_at <= now() or holder is null)
                             returning epoch""")
-                    .param("me", holder).param("ttl", (double) properties.leaseTtl().toMillis() / 1000)
-                    .query(Long.class).optional();
+                    .param("me", holder)
+                    .param("ttl", (double) properties.leaseTtl().toMillis() / 1000)
+                    .query(Long.class)
+                    .optional();
             if (failing) {
                 failing = false;
                 log.info("Scheduler lease reachable again");
@@ -107,7 +110,8 @@ class SchedulerLease implements SmartLifecycle {
         } catch (DataAccessException e) {
             if (!failing) {
                 failing = true;
-                log.warn("Scheduler lease not renewed ({}); this gateway stops scheduling when it expires",
+                log.warn(
+                        "Scheduler lease not renewed ({}); this gateway stops scheduling when it expires",
                         e.getClass().getSimpleName());
             }
         }
@@ -122,10 +126,13 @@ class SchedulerLease implements SmartLifecycle {
         }
         try {
             jdbc.sql("update scheduler_lease set expires_at = now() where id = 1 and holder = :me and epoch = :epoch")
-                    .param("me", holder).param("epoch", l.epoch()).update();
+                    .param("me", holder)
+                    .param("epoch", l.epoch())
+                    .update();
             log.info("Scheduler lease released");
         } catch (DataAccessException e) {
-            log.warn("Scheduler lease not released ({}); another gateway takes over when it expires",
+            log.warn(
+                    "Scheduler lease not released ({}); another gateway takes over when it expires",
                     e.getClass().getSimpleName());
         }
     }

@@ -5,13 +5,12 @@ import io.forgequeue.model.JobStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import org.springframework.stereotype.Component;
 
 /**
  * The scheduler's meters ({@code gpu.gateway.scheduler.*}, catalogue: docs/metrics.md), all registered at start.
@@ -21,8 +20,8 @@ import java.util.stream.Collectors;
 @Component
 class SchedulerMetrics {
 
-    static final List<String> REVOCATION_REASONS = List.of("lost", "gone", "restarted", "paused", "lost-message",
-            "returned");
+    static final List<String> REVOCATION_REASONS =
+            List.of("lost", "gone", "restarted", "paused", "lost-message", "returned");
 
     private final GatewayMetrics gatewayMetrics;
     private final Counter stops;
@@ -36,7 +35,8 @@ class SchedulerMetrics {
     SchedulerMetrics(MeterRegistry registry, GatewayMetrics gatewayMetrics) {
         this.gatewayMetrics = gatewayMetrics;
         stops = Counter.builder("gpu.gateway.scheduler.stops")
-                .description("Stop commands sent to workers for attempts that are no longer theirs (revoked or finished)")
+                .description(
+                        "Stop commands sent to workers for attempts that are no longer theirs (revoked or finished)")
                 .register(registry);
         promoted = Counter.builder("gpu.gateway.scheduler.promotions")
                 .description("Low-priority jobs that waited past gateway.scheduler.low-priority-max-wait and moved up")
@@ -58,9 +58,13 @@ class SchedulerMetrics {
                 .minimumExpectedValue(Duration.ofNanos(1_000))
                 .maximumExpectedValue(Duration.ofSeconds(1))
                 .register(registry);
-        revocations = REVOCATION_REASONS.stream().collect(Collectors.toUnmodifiableMap(Function.identity(),
-                reason -> Counter.builder("gpu.gateway.scheduler.revocations").tag("reason", reason)
-                        .description("Assignments taken back from workers, by reason").register(registry)));
+        revocations = REVOCATION_REASONS.stream()
+                .collect(Collectors.toUnmodifiableMap(
+                        Function.identity(),
+                        reason -> Counter.builder("gpu.gateway.scheduler.revocations")
+                                .tag("reason", reason)
+                                .description("Assignments taken back from workers, by reason")
+                                .register(registry)));
     }
 
     /** A job of {@code pool} handed out, {@code decisionNanos} from the pick to the committed assignment. */

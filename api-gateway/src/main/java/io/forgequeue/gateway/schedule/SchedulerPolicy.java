@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.schedule;
 
 import io.forgequeue.gateway.queue.JobState;
-
 import java.util.Comparator;
 
 /**
@@ -43,7 +42,8 @@ public enum SchedulerPolicy {
 
     private enum Order {
         TICKET(Comparator.comparingLong(JobState::ticket)),
-        FAIR(Comparator.comparingInt(JobState::priority).thenComparingDouble(JobState::tag)
+        FAIR(Comparator.comparingInt(JobState::priority)
+                .thenComparingDouble(JobState::tag)
                 .thenComparingLong(JobState::ticket));
 
         private final Comparator<JobState> comparator;

@@ -3,11 +3,10 @@ package io.forgequeue.gateway.schedule;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * The scheduler ({@code gateway.scheduler.*}); docs/scheduling.md explains each.
@@ -62,8 +61,7 @@ public record SchedulerProperties(
             @DefaultValue("32") @Min(1) int lookahead,
             @DefaultValue("4") @Min(0) int maxPassOvers,
             @DefaultValue("30s") @NotNull Duration maxDelay,
-            @DefaultValue("10") double defaultLoadSeconds) {
-    }
+            @DefaultValue("10") double defaultLoadSeconds) {}
 
     /** GPU slots of one worker: the job it runs plus the lookahead. */
     int slotsPerWorker() {

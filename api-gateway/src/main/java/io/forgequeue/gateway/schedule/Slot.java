@@ -15,6 +15,7 @@ final class Slot {
     private final FleetWorker worker;
     /** Load time of a checkpoint this worker has not measured (the fleet's measurement, else the default). */
     private final java.util.function.ToDoubleFunction<String> unmeasuredLoadSeconds;
+
     private final double secondsPerUnit;
     private int free;
     private String loadedNext;
@@ -23,8 +24,13 @@ final class Slot {
     /**
      * @param secondsPerUnit the pool's measured GPU seconds per standard image (job costs are in standard images)
      */
-    Slot(FleetWorker worker, int free, String loadedNext, double busySeconds,
-         java.util.function.ToDoubleFunction<String> unmeasuredLoadSeconds, double secondsPerUnit) {
+    Slot(
+            FleetWorker worker,
+            int free,
+            String loadedNext,
+            double busySeconds,
+            java.util.function.ToDoubleFunction<String> unmeasuredLoadSeconds,
+            double secondsPerUnit) {
         this.worker = worker;
         this.secondsPerUnit = secondsPerUnit;
         this.free = free;
@@ -51,8 +57,10 @@ final class Slot {
 
     /** Whether running {@code job} next here means loading another checkpoint first. */
     boolean needsSwitch(JobState job) {
-        return job.checkpoint() != null && (loadedNext == null || !WorkerStatus.ForgeOffer.canonical(job.checkpoint())
-                .equals(WorkerStatus.ForgeOffer.canonical(loadedNext)));
+        return job.checkpoint() != null
+                && (loadedNext == null
+                        || !WorkerStatus.ForgeOffer.canonical(job.checkpoint())
+                                .equals(WorkerStatus.ForgeOffer.canonical(loadedNext)));
     }
 
     /** Seconds this worker takes to load the job's checkpoint (0 when no switch is needed). */

@@ -27,8 +27,7 @@ final class Suspicions {
     static final Duration LOST_OUTCOME_MIN = Duration.ofSeconds(10);
 
     /** Since when, and the worker's status sequence number when it was first missed. */
-    private record Suspicion(long sinceNanos, long firstSeq) {
-    }
+    private record Suspicion(long sinceNanos, long firstSeq) {}
 
     private final Map<String, Suspicion> byAssignment = new HashMap<>();
 

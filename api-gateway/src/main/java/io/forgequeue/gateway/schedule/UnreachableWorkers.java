@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.schedule;
 
 import io.forgequeue.gateway.fleet.FleetWorker;
-
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -17,8 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class UnreachableWorkers {
 
     /** The worker as it was known when a hand-out to it came back. */
-    private record Mark(UUID instance, long seq) {
-    }
+    private record Mark(UUID instance, long seq) {}
 
     private final Map<String, Mark> marks = new ConcurrentHashMap<>();
 

@@ -5,13 +5,12 @@ import io.forgequeue.gateway.job.StuckJobMoves;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
-
-import java.util.List;
 
 /**
  * Fails RUNNING jobs that sent no event for {@link StuckSweepProperties#threshold()} with {@link ErrorCode#JOB_STUCK}
@@ -36,7 +35,9 @@ class StuckJobSweeper {
                 + " (its worker may have crashed or lost its connection), so it was given up. Please submit it again.";
     }
 
-    @Scheduled(fixedDelayString = "${gateway.stuck-sweep.interval:30s}", initialDelayString = "${gateway.stuck-sweep.interval:30s}")
+    @Scheduled(
+            fixedDelayString = "${gateway.stuck-sweep.interval:30s}",
+            initialDelayString = "${gateway.stuck-sweep.interval:30s}")
     void scheduled() {
         try {
             sweep();
@@ -49,7 +50,10 @@ class StuckJobSweeper {
     List<JobRow> sweep() {
         List<JobRow> failed = moves.failStuck(properties.threshold(), properties.batchSize(), message);
         for (JobRow row : failed) {
-            log.warn("Job(id={}) failed as stuck: no event from worker {} since {}", row.id(), row.workerId(),
+            log.warn(
+                    "Job(id={}) failed as stuck: no event from worker {} since {}",
+                    row.id(),
+                    row.workerId(),
                     row.lastEventAt());
             metrics.stuckJobFailed();
             metrics.jobFinished(JobStatus.FAILED, row.pool(), row.errorCode());

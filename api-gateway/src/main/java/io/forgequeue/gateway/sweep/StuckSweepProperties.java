@@ -1,11 +1,10 @@
 package io.forgequeue.gateway.sweep;
 
 import jakarta.validation.constraints.Min;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * The stuck-job sweep ({@code gateway.stuck-sweep.*}). Workers heartbeat every ~10 s while running.
@@ -19,5 +18,4 @@ import java.time.Duration;
 public record StuckSweepProperties(
         @DefaultValue("5m") Duration threshold,
         @DefaultValue("30s") Duration interval,
-        @DefaultValue("100") @Min(1) int batchSize) {
-}
+        @DefaultValue("100") @Min(1) int batchSize) {}

@@ -37,13 +37,13 @@ class AmqpTopologyConfiguration {
         TopicExchange events = new TopicExchange(Topology.EVENTS_EXCHANGE, true, false);
         FanoutExchange control = new FanoutExchange(Topology.CONTROL_EXCHANGE, true, false);
         Queue persist = QueueBuilder.durable(Topology.PERSIST_QUEUE)
-                .withArguments(Topology.quorumQueueArguments()).build();
+                .withArguments(Topology.quorumQueueArguments())
+                .build();
         Queue relay = new Queue(Topology.relayQueue(instance.instanceId()), false, true, true);
         Binding persistBinding = BindingBuilder.bind(persist).to(events).with(Topology.PERSIST_BINDING);
         Binding relayBinding = BindingBuilder.bind(relay).to(events).with(Topology.RELAY_BINDING);
         Binding workerBinding = BindingBuilder.bind(relay).to(events).with(Topology.WORKER_BINDING);
-        return new Declarables(jobs, dlx, events, control, persist, relay, persistBinding, relayBinding,
-                workerBinding);
+        return new Declarables(jobs, dlx, events, control, persist, relay, persistBinding, relayBinding, workerBinding);
     }
 
     /** Fire-and-forget publications (relay updates) and cancel commands: not mandatory. */
@@ -58,13 +58,12 @@ class AmqpTopologyConfiguration {
 
     /** Job messages: mandatory, with correlated confirms; a return means the worker's queue is gone. */
     @Bean(MANDATORY_TEMPLATE)
-    RabbitTemplate mandatoryRabbitTemplate(RabbitTemplateConfigurer configurer,
-                                           ConnectionFactory connectionFactory) {
+    RabbitTemplate mandatoryRabbitTemplate(RabbitTemplateConfigurer configurer, ConnectionFactory connectionFactory) {
         RabbitTemplate template = new RabbitTemplate();
         configurer.configure(template, connectionFactory);
         template.setMandatory(true);
         // a return is reported on the message's CorrelationData, where the outbox relay handles it
-        template.setReturnsCallback(returned -> { });
+        template.setReturnsCallback(returned -> {});
         return template;
     }
 

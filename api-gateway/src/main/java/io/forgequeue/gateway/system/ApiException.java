@@ -1,11 +1,10 @@
 package io.forgequeue.gateway.system;
 
+import java.util.List;
+import java.util.Map;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.ProblemDetail;
 import org.springframework.web.ErrorResponseException;
-
-import java.util.List;
-import java.util.Map;
 
 /** An error the API reports as a problem detail of a stable {@link ApiProblem} kind. */
 public class ApiException extends ErrorResponseException {
@@ -16,15 +15,19 @@ public class ApiException extends ErrorResponseException {
         this(problem, detail, List.of(), Map.of(), HttpHeaders.EMPTY);
     }
 
-    public ApiException(ApiProblem problem, String detail, List<FieldError> errors, Map<String, Object> extras,
-                        HttpHeaders headers) {
+    public ApiException(
+            ApiProblem problem,
+            String detail,
+            List<FieldError> errors,
+            Map<String, Object> extras,
+            HttpHeaders headers) {
         super(problem.status(), build(problem, detail, errors, extras), null);
         this.problem = problem;
         getHeaders().addAll(headers);
     }
 
-    private static ProblemDetail build(ApiProblem problem, String detail, List<FieldError> errors,
-                                       Map<String, Object> extras) {
+    private static ProblemDetail build(
+            ApiProblem problem, String detail, List<FieldError> errors, Map<String, Object> extras) {
         ProblemDetail body = problem.toProblem(detail);
         if (!errors.isEmpty()) {
             body.setProperty("errors", List.copyOf(errors));

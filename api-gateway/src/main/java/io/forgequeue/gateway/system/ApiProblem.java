@@ -1,10 +1,9 @@
 package io.forgequeue.gateway.system;
 
-import org.springframework.http.HttpStatus;
-import org.springframework.http.ProblemDetail;
-
 import java.net.URI;
 import java.util.Locale;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
 
 /**
  * Every kind of error the HTTP API answers with, as RFC 9457 problem details. The {@code code} (and the last

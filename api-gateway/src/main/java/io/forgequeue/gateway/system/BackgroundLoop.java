@@ -1,9 +1,8 @@
 package io.forgequeue.gateway.system;
 
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.util.function.BooleanSupplier;
 
 /**
  * One named platform thread that runs a pass of work again and again between {@link #start()} and {@link #stop()},

@@ -1,6 +1,9 @@
 package io.forgequeue.gateway.system;
 
 import com.rabbitmq.client.ShutdownSignalException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.connection.Connection;
@@ -8,10 +11,6 @@ import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.amqp.rabbit.connection.ConnectionListener;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
-
-import javax.net.ssl.SSLException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.LongSupplier;
 
 /**
  * Whether this instance holds a connection to RabbitMQ, for operators: the gauge {@code gpu.gateway.broker.connected}
@@ -29,6 +28,7 @@ public class BrokerConnection implements ConnectionListener {
     private final AtomicBoolean connected = new AtomicBoolean();
     /** Whether the failed TLS handshake was logged since the last connection (once, not on every retry). */
     private final AtomicBoolean tlsReported = new AtomicBoolean();
+
     private final LongSupplier clock;
     private volatile long connectedSinceNanos;
 
@@ -83,9 +83,11 @@ public class BrokerConnection implements ConnectionListener {
     public void onFailed(Exception exception) {
         SSLException tls = tlsCause(exception);
         if (tls != null && tlsReported.compareAndSet(false, true)) {
-            log.error("Broker TLS handshake failed, no connection to the broker: {}. The broker's certificate must be "
-                    + "signed by a CA in the trust store of spring.rabbitmq.ssl.bundle (or the JVM's) and name the "
-                    + "host in spring.rabbitmq.addresses; see docs/security-tls.md. Retrying.", tls.getMessage());
+            log.error(
+                    "Broker TLS handshake failed, no connection to the broker: {}. The broker's certificate must be "
+                            + "signed by a CA in the trust store of spring.rabbitmq.ssl.bundle (or the JVM's) and name the "
+                            + "host in spring.rabbitmq.addresses; see docs/security-tls.md. Retrying.",
+                    tls.getMessage());
         }
         lost(exception.toString(), false);
     }
@@ -108,8 +110,10 @@ public class BrokerConnection implements ConnectionListener {
         if (deliberate) {
             log.info("Closed the broker connection");
         } else {
-            log.warn("Lost the broker connection ({}); jobs are accepted into the outbox and published once it is "
-                    + "back", why);
+            log.warn(
+                    "Lost the broker connection ({}); jobs are accepted into the outbox and published once it is "
+                            + "back",
+                    why);
         }
     }
 }

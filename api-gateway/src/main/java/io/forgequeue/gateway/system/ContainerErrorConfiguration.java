@@ -1,5 +1,8 @@
 package io.forgequeue.gateway.system;
 
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.catalina.Container;
 import org.apache.catalina.Pipeline;
 import org.apache.catalina.Valve;
@@ -17,10 +20,6 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.json.JsonMapper;
-
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Errors that Tomcat answers itself, before a request reaches the application: a URL it refuses (an encoded
@@ -112,11 +111,12 @@ class ContainerErrorConfiguration implements WebServerFactoryCustomizer<Configur
 
         /** The problem for a status (nothing of the request is echoed: the URL may be anything). */
         static ProblemDetail problem(int status) {
-            ApiProblem kind = ApiProblem.forStatus(status,
-                    status < 500 ? ApiProblem.MALFORMED_REQUEST : ApiProblem.INTERNAL_ERROR);
+            ApiProblem kind = ApiProblem.forStatus(
+                    status, status < 500 ? ApiProblem.MALFORMED_REQUEST : ApiProblem.INTERNAL_ERROR);
             String detail = switch (kind) {
-                case MALFORMED_REQUEST -> "The request was refused: its URL, method or headers are not valid "
-                        + "(for example an encoded '/' or '\\' in the path, or a '%' not followed by two hex digits).";
+                case MALFORMED_REQUEST ->
+                    "The request was refused: its URL, method or headers are not valid "
+                            + "(for example an encoded '/' or '\\' in the path, or a '%' not followed by two hex digits).";
                 case INTERNAL_ERROR -> "An unexpected error occurred.";
                 default -> kind.title() + ".";
             };

@@ -8,8 +8,7 @@ import org.springframework.amqp.core.MessageProperties;
 /** Messages as the wire contract prescribes them: JSON, UTF-8, the contract version header, an id. */
 public final class ContractMessage {
 
-    private ContractMessage() {
-    }
+    private ContractMessage() {}
 
     /** A persistent contract message with {@code messageId}. */
     public static Message persistent(byte[] body, String messageId) {

@@ -1,5 +1,7 @@
 package io.forgequeue.gateway.system;
 
+import java.time.Duration;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
@@ -8,9 +10,6 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.web.cors.UrlBasedCorsConfigurationSource;
 import org.springframework.web.filter.CorsFilter;
-
-import java.time.Duration;
-import java.util.List;
 
 /**
  * CORS for the REST API ({@code gateway.web.cors.*}). Off by default: without listed origins no answer

@@ -9,8 +9,7 @@ import java.time.ZoneOffset;
 /** Conversions between {@link Instant} and the {@code timestamptz} values the PostgreSQL driver understands. */
 public final class DbTime {
 
-    private DbTime() {
-    }
+    private DbTime() {}
 
     public static OffsetDateTime of(Instant instant) {
         return instant == null ? null : instant.atOffset(ZoneOffset.UTC);

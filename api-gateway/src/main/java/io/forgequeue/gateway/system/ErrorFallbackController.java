@@ -2,6 +2,7 @@ package io.forgequeue.gateway.system;
 
 import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.http.HttpServletRequest;
+import java.net.URI;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.webmvc.error.ErrorController;
@@ -10,8 +11,6 @@ import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
-
-import java.net.URI;
 
 /**
  * The container's error page ({@code /error}): errors that never reached a controller (no handler for the path,
@@ -32,13 +31,15 @@ class ErrorFallbackController implements ErrorController {
             log.error("Unexpected error outside the controllers", t);
         }
         ApiProblem kind = ApiProblem.forStatus(status, ApiProblem.INTERNAL_ERROR);
-        ProblemDetail problem = kind.toProblem(kind == ApiProblem.INTERNAL_ERROR ? "An unexpected error occurred."
-                : kind.title() + ".");
+        ProblemDetail problem = kind.toProblem(
+                kind == ApiProblem.INTERNAL_ERROR ? "An unexpected error occurred." : kind.title() + ".");
         problem.setStatus(status);
         Object uri = request.getAttribute(RequestDispatcher.ERROR_REQUEST_URI);
         if (uri instanceof String path) {
             problem.setInstance(URI.create(path));
         }
-        return ResponseEntity.status(status).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
+        return ResponseEntity.status(status)
+                .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .body(problem);
     }
 }

@@ -6,5 +6,4 @@ package io.forgequeue.gateway.system;
  * @param field   JSON name (or dotted path) of the field, a query parameter or a header
  * @param message what is wrong, for a person
  */
-public record FieldError(String field, String message) {
-}
+public record FieldError(String field, String message) {}

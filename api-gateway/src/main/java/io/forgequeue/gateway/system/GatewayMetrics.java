@@ -8,9 +8,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,6 +20,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.DoubleAdder;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.stereotype.Component;
 
 /**
  * The gateway's own meters, all under {@code gpu.gateway.*} (catalogue: docs/metrics.md). Tags have bounded values:
@@ -76,6 +75,7 @@ public class GatewayMetrics {
     public static final String KIND_ANNOUNCEMENT = "announcement";
     /** {@code kind} tag: a preview ({@code relay.preview}) refused for its publisher. */
     public static final String KIND_PREVIEW = "preview";
+
     static final List<String> REFUSED_KINDS = List.of(KIND_ANNOUNCEMENT, KIND_PREVIEW);
 
     /** {@code limit} tag: a key's REST requests over {@code gateway.rate-limits.requests}. */
@@ -86,14 +86,24 @@ public class GatewayMetrics {
     public static final String LIMIT_SESSIONS = "sessions";
     /** {@code limit} tag: a connection over {@code gateway.websocket.max-unauthenticated-sessions}. */
     public static final String LIMIT_UNAUTHENTICATED = "unauthenticated-sessions";
+
     static final List<String> LIMITS = List.of(LIMIT_REQUESTS, LIMIT_FRAMES, LIMIT_SESSIONS, LIMIT_UNAUTHENTICATED);
 
     static final List<String> REFUSAL_REASONS = List.of("validation", "cap", "idempotency", "priority");
     static final List<String> OUTBOX_KINDS = List.of("job", "cancel");
     static final List<String> OUTBOX_FAILURE_REASONS = List.of("nack", "returned", "error");
     static final List<String> MERGE_OUTCOMES = List.of("applied", "late");
-    static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt", "revoked",
-            "unknown-assignment", "illegal-transition", "unknown-job", "unreadable", "error", "wrong-publisher");
+    static final List<String> REJECTION_REASONS = List.of(
+            "duplicate",
+            "terminal",
+            "stale-attempt",
+            "revoked",
+            "unknown-assignment",
+            "illegal-transition",
+            "unknown-job",
+            "unreadable",
+            "error",
+            "wrong-publisher");
     static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview", "queue");
     static final List<String> WORKER_STATES = List.of("available", "paused", "refused");
 
@@ -133,7 +143,8 @@ public class GatewayMetrics {
                 .description("Attempts a worker started of jobs that had already ended; each was asked to stop")
                 .register(registry);
         stuck = Counter.builder(STUCK)
-                .description("RUNNING jobs without events for the stuck threshold, failed with JOB_STUCK by this gateway")
+                .description(
+                        "RUNNING jobs without events for the stuck threshold, failed with JOB_STUCK by this gateway")
                 .register(registry);
         updatesDropped = Counter.builder(UPDATES_DROPPED)
                 .description("Job updates dropped because the relay's backlog was full; the reconcile sends them")
@@ -146,13 +157,16 @@ public class GatewayMetrics {
                 .maximumExpectedValue(Duration.ofSeconds(30))
                 .register(registry);
         Gauge.builder(SESSIONS, sessions, AtomicLong::get)
-                .description("Open WebSocket sessions on this instance").register(registry);
+                .description("Open WebSocket sessions on this instance")
+                .register(registry);
         Gauge.builder(WORKERS_ACTIVE, activeWorkers, AtomicLong::get)
                 .description("Workers the scheduler may hand jobs to now (announcing, READY, not refused), all "
                         + "pools; per pool they are the divisor of the ETA")
                 .register(registry);
-        Gauge.builder(OUTBOX_LAG, outboxLagSeconds, DoubleAdder::sum).baseUnit("seconds")
-                .description("Age of the oldest outbox entry not yet confirmed by the broker").register(registry);
+        Gauge.builder(OUTBOX_LAG, outboxLagSeconds, DoubleAdder::sum)
+                .baseUnit("seconds")
+                .description("Age of the oldest outbox entry not yet confirmed by the broker")
+                .register(registry);
         Gauge.builder(BROKER_CONNECTED, brokerConnected, AtomicLong::get)
                 .description("1 while this instance holds a connection to RabbitMQ, else 0 (jobs are still "
                         + "accepted into the outbox)")
@@ -279,8 +293,7 @@ public class GatewayMetrics {
      * @param paused    announcing but taking nothing now (Forge unreachable, shutting down)
      * @param refused   READY but refused because another worker drives the same Forge
      */
-    public record WorkerCounts(long available, long paused, long refused) {
-    }
+    public record WorkerCounts(long available, long paused, long refused) {}
 
     /**
      * The live workers per pool by state, as the fleet directory sees them now. Pools missing from the map are set to
@@ -288,8 +301,11 @@ public class GatewayMetrics {
      */
     public void workersInState(Map<String, WorkerCounts> countsByPool) {
         Map<PoolMeters, WorkerCounts> sums = new IdentityHashMap<>();
-        countsByPool.forEach((pool, c) -> sums.merge(poolMeters(pool), c, (a, b) -> new WorkerCounts(
-                a.available() + b.available(), a.paused() + b.paused(), a.refused() + b.refused())));
+        countsByPool.forEach((pool, c) -> sums.merge(
+                poolMeters(pool),
+                c,
+                (a, b) -> new WorkerCounts(
+                        a.available() + b.available(), a.paused() + b.paused(), a.refused() + b.refused())));
         List<PoolMeters> all;
         synchronized (pools) {
             all = new ArrayList<>(pools.values());
@@ -458,11 +474,14 @@ public class GatewayMetrics {
 
         PoolMeters(String pool) {
             this.pool = pool;
-            submitted = Counter.builder(SUBMITTED).description("Jobs accepted (202) by this gateway")
-                    .tag("pool", pool).register(registry);
+            submitted = Counter.builder(SUBMITTED)
+                    .description("Jobs accepted (202) by this gateway")
+                    .tag("pool", pool)
+                    .register(registry);
             requeued = Counter.builder(REQUEUED)
                     .description("RUNNING jobs given back to the queue (worker lost its Forge, shut down, ...)")
-                    .tag("pool", pool).register(registry);
+                    .tag("pool", pool)
+                    .register(registry);
             queueWait = Timer.builder(QUEUE_WAIT)
                     .description("Time from submission to the start of the first attempt")
                     .tag("pool", pool)
@@ -479,14 +498,20 @@ public class GatewayMetrics {
                     .register(registry);
             Gauge.builder(BY_STATE, queued, AtomicLong::get)
                     .description("Jobs in a non-terminal state (PostgreSQL), refreshed periodically")
-                    .tag("state", tag(JobStatus.QUEUED)).tag("pool", pool).register(registry);
+                    .tag("state", tag(JobStatus.QUEUED))
+                    .tag("pool", pool)
+                    .register(registry);
             Gauge.builder(BY_STATE, running, AtomicLong::get)
                     .description("Jobs in a non-terminal state (PostgreSQL), refreshed periodically")
-                    .tag("state", tag(JobStatus.RUNNING)).tag("pool", pool).register(registry);
-            Gauge.builder(OLDEST_QUEUED, oldestQueuedSeconds, v -> Double.longBitsToDouble(v.get())).baseUnit("seconds")
+                    .tag("state", tag(JobStatus.RUNNING))
+                    .tag("pool", pool)
+                    .register(registry);
+            Gauge.builder(OLDEST_QUEUED, oldestQueuedSeconds, v -> Double.longBitsToDouble(v.get()))
+                    .baseUnit("seconds")
                     .description("How long the oldest QUEUED job of the pool has waited (0 when none); with "
                             + "by-state{state=queued} the autoscaling signal")
-                    .tag("pool", pool).register(registry);
+                    .tag("pool", pool)
+                    .register(registry);
             workerGauge("available", workersAvailable);
             workerGauge("paused", workersPaused);
             workerGauge("refused", workersRefused);
@@ -500,7 +525,8 @@ public class GatewayMetrics {
                     .register(registry);
             finished = Counter.builder(FINISHED)
                     .description("Jobs that reached a terminal state through this gateway")
-                    .tag("pool", pool).withRegistry(registry);
+                    .tag("pool", pool)
+                    .withRegistry(registry);
             finished(tag(JobStatus.SUCCEEDED), NO_CODE);
             finished(tag(JobStatus.CANCELLED), NO_CODE);
             for (ErrorCode code : ErrorCode.values()) {
@@ -512,7 +538,9 @@ public class GatewayMetrics {
             Gauge.builder(WORKERS_BY_STATE, value, AtomicLong::get)
                     .description("Live workers of the pool (announcing within the presence timeout) by state: "
                             + "available to the scheduler, paused (taking nothing), refused (shares a Forge)")
-                    .tag("state", state).tag("pool", pool).register(registry);
+                    .tag("state", state)
+                    .tag("pool", pool)
+                    .register(registry);
         }
 
         Counter finished(String outcome, String code) {

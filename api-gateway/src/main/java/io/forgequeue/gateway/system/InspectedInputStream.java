@@ -2,7 +2,6 @@ package io.forgequeue.gateway.system;
 
 import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletInputStream;
-
 import java.io.IOException;
 
 /**
@@ -29,8 +28,7 @@ abstract class InspectedInputStream extends ServletInputStream {
     }
 
     /** The end of the body was reached. */
-    protected void ended() throws IOException {
-    }
+    protected void ended() throws IOException {}
 
     @Override
     public final int read() throws IOException {

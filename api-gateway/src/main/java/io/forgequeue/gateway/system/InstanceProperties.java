@@ -1,9 +1,8 @@
 package io.forgequeue.gateway.system;
 
+import java.util.UUID;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
-
-import java.util.UUID;
 
 /**
  * Identity of this gateway instance ({@code gateway.instance-id}, env {@code GATEWAY_INSTANCE_ID}). It names the

@@ -8,5 +8,4 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
  *
  * @param template publishes with {@code mandatory=true}; a returned message is reported on its correlation data
  */
-public record JobMessageTemplate(RabbitTemplate template) {
-}
+public record JobMessageTemplate(RabbitTemplate template) {}

@@ -4,9 +4,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -16,6 +13,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.stereotype.Component;
 
 /**
  * Per-key meters with bounded cardinality: queued and running jobs ({@value #JOBS}, tags {@code key} and
@@ -38,6 +37,7 @@ public class KeyMetrics {
 
     /** The {@code key} tag of the keys without series of their own. */
     public static final String OTHER_KEY = "_other";
+
     static final String JOBS = "gpu.gateway.keys.jobs";
     static final String GPU_TIME = "gpu.gateway.keys.gpu.time";
     /** Longest key name used as a tag value; longer names are cut. */
@@ -101,7 +101,8 @@ public class KeyMetrics {
             }
         });
         List<String> ranked = new ArrayList<>(candidates);
-        ranked.sort(Comparator.comparingLong((String tag) -> -loads.getOrDefault(tag, new Load(0, 0)).total())
+        ranked.sort(Comparator.comparingLong(
+                        (String tag) -> -loads.getOrDefault(tag, new Load(0, 0)).total())
                 .thenComparing(tag -> !tracked.containsKey(tag))
                 .thenComparing(Comparator.naturalOrder()));
         Set<String> keep = new LinkedHashSet<>(ranked.subList(0, Math.min(maxKeys, ranked.size())));
@@ -174,14 +175,20 @@ public class KeyMetrics {
             meters.add(Gauge.builder(JOBS, queued, AtomicLong::get)
                     .description("QUEUED jobs (waiting or assigned, not started) and RUNNING jobs of the API key, all "
                             + "pools; the busiest keys by name, the rest summed under " + OTHER_KEY)
-                    .tag("key", tag).tag("state", "queued").register(registry));
+                    .tag("key", tag)
+                    .tag("state", "queued")
+                    .register(registry));
             meters.add(Gauge.builder(JOBS, running, AtomicLong::get)
                     .description("QUEUED jobs (waiting or assigned, not started) and RUNNING jobs of the API key, all "
                             + "pools; the busiest keys by name, the rest summed under " + OTHER_KEY)
-                    .tag("key", tag).tag("state", "running").register(registry));
-            gpuTime = Counter.builder(GPU_TIME).baseUnit("seconds")
+                    .tag("key", tag)
+                    .tag("state", "running")
+                    .register(registry));
+            gpuTime = Counter.builder(GPU_TIME)
+                    .baseUnit("seconds")
                     .description("GPU time (start of the last attempt to the outcome) of the API key's finished jobs")
-                    .tag("key", tag).register(registry);
+                    .tag("key", tag)
+                    .register(registry);
             meters.add(gpuTime);
         }
 

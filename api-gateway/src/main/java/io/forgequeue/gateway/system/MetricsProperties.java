@@ -19,7 +19,9 @@ import org.springframework.validation.annotation.Validated;
  */
 @Validated
 @ConfigurationProperties("gateway.metrics")
-public record MetricsProperties(@DefaultValue("20") @Min(1) int maxPools, @DefaultValue("20") @Min(1) int maxKeys) {
+public record MetricsProperties(
+        @DefaultValue("20") @Min(1) int maxPools,
+        @DefaultValue("20") @Min(1) int maxKeys) {
 
     /** The defaults (tests, tools). */
     public static MetricsProperties defaults() {

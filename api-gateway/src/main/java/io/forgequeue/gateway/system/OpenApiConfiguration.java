@@ -27,10 +27,18 @@ class OpenApiConfiguration {
                         (`gateway.admin.tokens`, env `GATEWAY_ADMIN_TOKENS`); an API key is refused there, and an admin
                         token is not an API key."""))
                 .components(new Components()
-                        .addSecuritySchemes("apiKey", new SecurityScheme()
-                                .type(SecurityScheme.Type.HTTP).scheme("bearer").description("An API key"))
-                        .addSecuritySchemes("adminToken", new SecurityScheme()
-                                .type(SecurityScheme.Type.HTTP).scheme("bearer").description(
-                                        "An admin token (gateway.admin.tokens); only for /api/v1/admin/")));
+                        .addSecuritySchemes(
+                                "apiKey",
+                                new SecurityScheme()
+                                        .type(SecurityScheme.Type.HTTP)
+                                        .scheme("bearer")
+                                        .description("An API key"))
+                        .addSecuritySchemes(
+                                "adminToken",
+                                new SecurityScheme()
+                                        .type(SecurityScheme.Type.HTTP)
+                                        .scheme("bearer")
+                                        .description(
+                                                "An admin token (gateway.admin.tokens); only for /api/v1/admin/")));
     }
 }

@@ -1,14 +1,13 @@
 package io.forgequeue.gateway.system;
 
 import jakarta.persistence.EntityManagerFactory;
+import javax.sql.DataSource;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Primary;
 import org.springframework.data.jpa.repository.config.EnableJpaRepositories;
 import org.springframework.jdbc.datasource.DataSourceTransactionManager;
 import org.springframework.orm.jpa.JpaTransactionManager;
-
-import javax.sql.DataSource;
 
 /**
  * Two transaction managers on the one data source (docs/decisions/0001). The primary one, behind every
@@ -20,7 +19,9 @@ import javax.sql.DataSource;
  * use {@value #JPA_TRANSACTIONS}.
  */
 @Configuration(proxyBeanMethods = false)
-@EnableJpaRepositories(basePackages = "io.forgequeue.gateway", transactionManagerRef = PersistenceConfiguration.JPA_TRANSACTIONS)
+@EnableJpaRepositories(
+        basePackages = "io.forgequeue.gateway",
+        transactionManagerRef = PersistenceConfiguration.JPA_TRANSACTIONS)
 public class PersistenceConfiguration {
 
     /** The bean name of the transaction manager for JPA work ({@code @Qualifier}). */

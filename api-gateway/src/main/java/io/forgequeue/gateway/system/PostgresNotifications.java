@@ -2,14 +2,6 @@ package io.forgequeue.gateway.system;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.postgresql.PGConnection;
-import org.postgresql.PGNotification;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.stereotype.Component;
-
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -18,6 +10,13 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import javax.sql.DataSource;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
 
 /**
  * Delivers PostgreSQL notifications ({@code LISTEN}/{@code NOTIFY}) to the features that registered for a channel,
@@ -47,15 +46,16 @@ public class PostgresNotifications implements SmartLifecycle {
 
     public PostgresNotifications(DataSource dataSource, MeterRegistry meters) {
         this.dataSource = dataSource;
-        this.received = Counter.builder("gpu.gateway.pg.notifications").description(
-                "PostgreSQL notifications received (queue and key changes)").register(meters);
-        this.reconnects = Counter.builder("gpu.gateway.pg.notifications.resyncs").description(
-                "Times the notification connection was (re)established and its listeners reloaded").register(meters);
+        this.received = Counter.builder("gpu.gateway.pg.notifications")
+                .description("PostgreSQL notifications received (queue and key changes)")
+                .register(meters);
+        this.reconnects = Counter.builder("gpu.gateway.pg.notifications.resyncs")
+                .description("Times the notification connection was (re)established and its listeners reloaded")
+                .register(meters);
     }
 
     /** One channel's handlers. */
-    private record Channel(List<Consumer<String>> handlers, List<Runnable> resyncs) {
-    }
+    private record Channel(List<Consumer<String>> handlers, List<Runnable> resyncs) {}
 
     /**
      * Registers for {@code channel}: {@code handler} gets each payload; {@code resync} runs after every (re)connect,
@@ -65,8 +65,8 @@ public class PostgresNotifications implements SmartLifecycle {
         if (!channel.matches("[a-z_]{1,63}")) {
             throw new IllegalArgumentException("channel names are lower-case letters and '_': " + channel);
         }
-        Channel c = channels.computeIfAbsent(channel, k -> new Channel(new CopyOnWriteArrayList<>(),
-                new CopyOnWriteArrayList<>()));
+        Channel c = channels.computeIfAbsent(
+                channel, k -> new Channel(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>()));
         c.handlers().add(handler);
         if (resync != null) {
             c.resyncs().add(resync);
@@ -148,8 +148,10 @@ public class PostgresNotifications implements SmartLifecycle {
                 return;
             }
             if (!failing) {
-                log.warn("PostgreSQL notifications interrupted ({}); reconnecting every {} ms",
-                        e.getClass().getSimpleName(), RETRY_MILLIS);
+                log.warn(
+                        "PostgreSQL notifications interrupted ({}); reconnecting every {} ms",
+                        e.getClass().getSimpleName(),
+                        RETRY_MILLIS);
                 failing = true;
             }
             Thread.sleep(RETRY_MILLIS);

@@ -1,5 +1,8 @@
 package io.forgequeue.gateway.system;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.TypeMismatchException;
@@ -19,10 +22,6 @@ import tools.jackson.core.exc.StreamReadException;
 import tools.jackson.databind.exc.MismatchedInputException;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-
 /**
  * Turns every error of the HTTP API into an RFC 9457 problem detail with a stable {@code type} URI and
  * {@code code} ({@link ApiProblem}). Never puts a stack trace, an exception message of a library or SQL into a
@@ -34,16 +33,20 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
     private static final Logger log = LoggerFactory.getLogger(ProblemResponseAdvice.class);
 
     @Override
-    protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex,
-                                                                  HttpHeaders headers, HttpStatusCode status,
-                                                                  WebRequest request) {
+    protected ResponseEntity<Object> handleHttpMessageNotReadable(
+            HttpMessageNotReadableException ex, HttpHeaders headers, HttpStatusCode status, WebRequest request) {
         if (findCause(ex, BodySizeLimitFilter.PayloadTooLargeException.class) != null) {
-            return problem(ApiProblem.PAYLOAD_TOO_LARGE,
-                    findCause(ex, BodySizeLimitFilter.PayloadTooLargeException.class).getMessage(), List.of());
+            return problem(
+                    ApiProblem.PAYLOAD_TOO_LARGE,
+                    findCause(ex, BodySizeLimitFilter.PayloadTooLargeException.class)
+                            .getMessage(),
+                    List.of());
         }
         if (findCause(ex, Utf8BodyFilter.MalformedUtf8Exception.class) != null) {
-            return problem(ApiProblem.MALFORMED_REQUEST,
-                    findCause(ex, Utf8BodyFilter.MalformedUtf8Exception.class).getMessage(), List.of());
+            return problem(
+                    ApiProblem.MALFORMED_REQUEST,
+                    findCause(ex, Utf8BodyFilter.MalformedUtf8Exception.class).getMessage(),
+                    List.of());
         }
         JacksonException json = findCause(ex, JacksonException.class);
         if (json == null) {
@@ -57,15 +60,18 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
     }
 
     @Override
-    protected ResponseEntity<Object> handleTypeMismatch(TypeMismatchException ex, HttpHeaders headers,
-                                                        HttpStatusCode status, WebRequest request) {
-        if (ex instanceof MethodArgumentTypeMismatchException m && m.getParameter().hasParameterAnnotation(
-                org.springframework.web.bind.annotation.PathVariable.class)) {
+    protected ResponseEntity<Object> handleTypeMismatch(
+            TypeMismatchException ex, HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        if (ex instanceof MethodArgumentTypeMismatchException m
+                && m.getParameter()
+                        .hasParameterAnnotation(org.springframework.web.bind.annotation.PathVariable.class)) {
             // A malformed id can name no job: the same answer as an unknown one.
             return problem(ApiProblem.JOB_NOT_FOUND, "No such job.", List.of());
         }
         String name = ex.getPropertyName() == null ? "parameter" : ex.getPropertyName();
-        return problem(ApiProblem.INVALID_PARAMETER, "Invalid value of " + name + ".",
+        return problem(
+                ApiProblem.INVALID_PARAMETER,
+                "Invalid value of " + name + ".",
                 List.of(new FieldError(name, "has an invalid value")));
     }
 
@@ -103,15 +109,17 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
     static ResponseEntity<Object> unavailable() {
         ProblemDetail body = ApiProblem.SERVICE_UNAVAILABLE.toProblem(
                 "The job database cannot be reached. Nothing was stored; please retry shortly.");
-        return ResponseEntity.status(body.getStatus()).header(HttpHeaders.RETRY_AFTER, "5").body(body);
+        return ResponseEntity.status(body.getStatus())
+                .header(HttpHeaders.RETRY_AFTER, "5")
+                .body(body);
     }
 
     /** Gives every problem built by Spring itself (405, 406, 415, 404 ...) our type, title and code. */
     @Override
-    protected ResponseEntity<Object> createResponseEntity(Object body, HttpHeaders headers,
-                                                          HttpStatusCode statusCode, WebRequest request) {
-        if (body instanceof ProblemDetail problem && (problem.getProperties() == null
-                || !problem.getProperties().containsKey("code"))) {
+    protected ResponseEntity<Object> createResponseEntity(
+            Object body, HttpHeaders headers, HttpStatusCode statusCode, WebRequest request) {
+        if (body instanceof ProblemDetail problem
+                && (problem.getProperties() == null || !problem.getProperties().containsKey("code"))) {
             ApiProblem kind = ApiProblem.forStatus(statusCode.value(), ApiProblem.INTERNAL_ERROR);
             problem.setType(kind.type());
             problem.setTitle(kind.title());
@@ -178,8 +186,10 @@ class ProblemResponseAdvice extends ResponseEntityExceptionHandler {
     }
 
     private static String location(JacksonException ex) {
-        return ex.getLocation() == null || ex.getLocation().getLineNr() < 0 ? ""
-                : " (line " + ex.getLocation().getLineNr() + ", column " + ex.getLocation().getColumnNr() + ")";
+        return ex.getLocation() == null || ex.getLocation().getLineNr() < 0
+                ? ""
+                : " (line " + ex.getLocation().getLineNr() + ", column "
+                        + ex.getLocation().getColumnNr() + ")";
     }
 
     private static <T extends Throwable> T findCause(Throwable ex, Class<T> type) {

@@ -3,13 +3,12 @@ package io.forgequeue.gateway.system;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.springframework.stereotype.Component;
-
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import org.springframework.stereotype.Component;
 
 /**
  * The data lifecycle's meters ({@code gpu.gateway.retention.*}, catalogue: docs/metrics.md): what this gateway erased,
@@ -24,6 +23,7 @@ public class RetentionMetrics {
     public static final String OWNER = "owner";
     /** The {@code trigger} tag of erasures of the retention sweep. */
     public static final String RETENTION = "retention";
+
     static final List<String> TRIGGERS = List.of(OWNER, RETENTION);
 
     static final String ERASED_JOBS = "gpu.gateway.retention.erased.jobs";
@@ -43,23 +43,34 @@ public class RetentionMetrics {
     private final AtomicLong dueJobs = new AtomicLong();
 
     public RetentionMetrics(MeterRegistry registry) {
-        erasedJobs = byTrigger(t -> Counter.builder(ERASED_JOBS).tag("trigger", t)
+        erasedJobs = byTrigger(t -> Counter.builder(ERASED_JOBS)
+                .tag("trigger", t)
                 .description("Finished jobs whose prompts, images and prompt-bearing metadata this gateway erased")
                 .register(registry));
-        erasedImages = byTrigger(t -> Counter.builder(ERASED_IMAGES).tag("trigger", t)
-                .description("Result images this gateway deleted with their jobs' data").register(registry));
-        erasedBytes = byTrigger(t -> Counter.builder(ERASED_BYTES).tag("trigger", t).baseUnit("bytes")
-                .description("Bytes of the result images this gateway deleted").register(registry));
+        erasedImages = byTrigger(t -> Counter.builder(ERASED_IMAGES)
+                .tag("trigger", t)
+                .description("Result images this gateway deleted with their jobs' data")
+                .register(registry));
+        erasedBytes = byTrigger(t -> Counter.builder(ERASED_BYTES)
+                .tag("trigger", t)
+                .baseUnit("bytes")
+                .description("Bytes of the result images this gateway deleted")
+                .register(registry));
         Gauge.builder(STORED_JOBS, storedJobs, AtomicLong::get)
-                .description("Finished jobs that still hold their prompts and images (not erased)").register(registry);
+                .description("Finished jobs that still hold their prompts and images (not erased)")
+                .register(registry);
         Gauge.builder(STORED_IMAGES, storedImages, AtomicLong::get)
-                .description("Result images stored in the database").register(registry);
-        Gauge.builder(STORED_BYTES, storedBytes, AtomicLong::get).baseUnit("bytes")
+                .description("Result images stored in the database")
+                .register(registry);
+        Gauge.builder(STORED_BYTES, storedBytes, AtomicLong::get)
+                .baseUnit("bytes")
                 .description("Bytes of the result images stored in the database (image data, without the "
-                        + "database's own overhead)").register(registry);
+                        + "database's own overhead)")
+                .register(registry);
         Gauge.builder(DUE_JOBS, dueJobs, AtomicLong::get)
                 .description("Finished jobs older than the retention time that still hold their data (the sweep's "
-                        + "backlog; 0 when retention is off)").register(registry);
+                        + "backlog; 0 when retention is off)")
+                .register(registry);
     }
 
     /** This gateway erased the data of {@code jobs} jobs, deleting {@code images} images of {@code bytes} bytes. */

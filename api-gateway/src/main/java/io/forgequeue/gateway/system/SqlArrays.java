@@ -1,9 +1,8 @@
 package io.forgequeue.gateway.system;
 
-import org.springframework.jdbc.core.SqlTypeValue;
-
 import java.util.Collection;
 import java.util.stream.Collectors;
+import org.springframework.jdbc.core.SqlTypeValue;
 
 /**
  * PostgreSQL array literals for {@code = any(cast(:param as uuid[]))}: one parameter, whatever the size (a named
@@ -11,8 +10,7 @@ import java.util.stream.Collectors;
  */
 public final class SqlArrays {
 
-    private SqlArrays() {
-    }
+    private SqlArrays() {}
 
     public static String of(Collection<?> values) {
         return values.stream().map(String::valueOf).collect(Collectors.joining(",", "{", "}"));
@@ -25,6 +23,7 @@ public final class SqlArrays {
      * @param elementType the PostgreSQL element type name, e.g. {@code bytea}
      */
     public static SqlTypeValue typed(String elementType, Object[] values) {
-        return (ps, index, sqlType, typeName) -> ps.setArray(index, ps.getConnection().createArrayOf(elementType, values));
+        return (ps, index, sqlType, typeName) ->
+                ps.setArray(index, ps.getConnection().createArrayOf(elementType, values));
     }
 }

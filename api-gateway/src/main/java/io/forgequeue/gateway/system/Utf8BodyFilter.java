@@ -6,13 +6,6 @@ import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponse;
-import org.springframework.core.Ordered;
-import org.springframework.core.annotation.Order;
-import org.springframework.http.InvalidMediaTypeException;
-import org.springframework.http.MediaType;
-import org.springframework.stereotype.Component;
-import org.springframework.web.filter.OncePerRequestFilter;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -21,6 +14,12 @@ import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.InvalidMediaTypeException;
+import org.springframework.http.MediaType;
+import org.springframework.stereotype.Component;
+import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
  * Checks that a JSON request body is well-formed UTF-8 (RFC 8259 §8.1, Unicode table 3-7) while it is read, with the
@@ -54,7 +53,8 @@ class Utf8BodyFilter extends OncePerRequestFilter {
             return false;
         }
         boolean json = type.getType().equalsIgnoreCase("application")
-                && (type.getSubtype().equalsIgnoreCase("json") || type.getSubtype().toLowerCase(Locale.ROOT).endsWith("+json"));
+                && (type.getSubtype().equalsIgnoreCase("json")
+                        || type.getSubtype().toLowerCase(Locale.ROOT).endsWith("+json"));
         if (!json) {
             return false;
         }
@@ -77,8 +77,10 @@ class Utf8BodyFilter extends OncePerRequestFilter {
      * chunk by chunk as it is read; a sequence cut by a chunk's end is carried to the next chunk. Not thread-safe.
      */
     static final class Utf8Validator {
-        private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        private final CharsetDecoder decoder = StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
         private final CharBuffer chars = CharBuffer.allocate(512);
         /** The start of an unfinished sequence (at most 3 bytes) left by the previous chunk. */
         private final ByteBuffer carried = ByteBuffer.allocate(4);
@@ -98,7 +100,10 @@ class Utf8BodyFilter extends OncePerRequestFilter {
             long start = offset - carried.position();
             if (carried.position() > 0) {
                 carried.flip();
-                in = ByteBuffer.allocate(carried.remaining() + n).put(carried).put(buf, off, n).flip();
+                in = ByteBuffer.allocate(carried.remaining() + n)
+                        .put(carried)
+                        .put(buf, off, n)
+                        .flip();
                 carried.clear();
             } else {
                 in = ByteBuffer.wrap(buf, off, n);
@@ -116,7 +121,8 @@ class Utf8BodyFilter extends OncePerRequestFilter {
         boolean complete() {
             if (complete == null) {
                 carried.flip();
-                ByteBuffer rest = ByteBuffer.allocate(carried.remaining()).put(carried).flip();
+                ByteBuffer rest =
+                        ByteBuffer.allocate(carried.remaining()).put(carried).flip();
                 carried.clear();
                 complete = malformedAt < 0 && decode(rest, offset - rest.remaining(), true);
             }

@@ -3,11 +3,10 @@ package io.forgequeue.gateway.system;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.util.List;
 
 /**
  * Limits and headers of the HTTP API and the web page ({@code gateway.web.*}).
@@ -39,11 +38,17 @@ public record WebProperties(
      *                       empty: none (CORS off)
      * @param maxAge         how long a browser may cache a preflight answer, in seconds
      */
-    public record Cors(@DefaultValue("") List<String> allowedOrigins, @DefaultValue("600") @Min(0) long maxAge) {
+    public record Cors(
+            @DefaultValue("") List<String> allowedOrigins,
+            @DefaultValue("600") @Min(0) long maxAge) {
 
         public Cors {
-            allowedOrigins = allowedOrigins == null ? List.of()
-                    : allowedOrigins.stream().map(String::strip).filter(o -> !o.isEmpty()).toList();
+            allowedOrigins = allowedOrigins == null
+                    ? List.of()
+                    : allowedOrigins.stream()
+                            .map(String::strip)
+                            .filter(o -> !o.isEmpty())
+                            .toList();
         }
 
         /** Whether any origin may call the API from a browser. */

@@ -2,13 +2,12 @@ package io.forgequeue.gateway.system;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.forgequeue.model.Contract;
+import java.util.Map;
 import org.springframework.stereotype.Component;
 import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.cfg.EnumFeature;
 import tools.jackson.databind.json.JsonMapper;
-
-import java.util.Map;
 
 /**
  * The JSON codec of the wire contract ({@link Contract}): unknown properties ignored, unknown enum constants read
@@ -18,8 +17,7 @@ import java.util.Map;
 @Component
 public class WireJson {
 
-    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {
-    };
+    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {};
 
     private final JsonMapper mapper = JsonMapper.builder()
             .enable(EnumFeature.READ_UNKNOWN_ENUM_VALUES_USING_DEFAULT_VALUE)

@@ -1,13 +1,13 @@
 package io.forgequeue.gateway.admin;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.forgequeue.gateway.apikey.KeyChange;
 import io.forgequeue.gateway.system.ApiException;
 import io.forgequeue.gateway.system.ApiProblem;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class AdminKeyControllerTest {
 
@@ -39,7 +39,9 @@ class AdminKeyControllerTest {
                 .isInstanceOfSatisfying(ApiException.class, e -> {
                     assertThat(e.problem()).isEqualTo(ApiProblem.MALFORMED_REQUEST);
                     assertThat(e.getBody().getProperties().get("errors").toString())
-                            .contains("maxQueued").contains("weight").contains("secret");
+                            .contains("maxQueued")
+                            .contains("weight")
+                            .contains("secret");
                 });
     }
 }

@@ -1,13 +1,12 @@
 package io.forgequeue.gateway.admin;
 
-import io.forgequeue.gateway.apikey.ApiKeyProperties;
-import org.junit.jupiter.api.Test;
-
-import java.time.Duration;
-import java.util.List;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.forgequeue.gateway.apikey.ApiKeyProperties;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 class AdminTokensTest {
 
@@ -39,7 +38,8 @@ class AdminTokensTest {
     void refusesAShortTokenWithoutShowingIt() {
         assertThatThrownBy(() -> new AdminProperties(List.of(TOKEN, "short-secret")))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("token 2").hasMessageNotContaining("short-secret");
+                .hasMessageContaining("token 2")
+                .hasMessageNotContaining("short-secret");
     }
 
     @Test
@@ -48,7 +48,8 @@ class AdminTokensTest {
 
         assertThatThrownBy(() -> new AdminTokens(new AdminProperties(List.of(TOKEN)), bootstrap))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("never a user's key").hasMessageNotContaining(TOKEN);
+                .hasMessageContaining("never a user's key")
+                .hasMessageNotContaining(TOKEN);
     }
 
     private static ApiKeyProperties noBootstrap() {

@@ -1,15 +1,16 @@
 package io.forgequeue.gateway.apikey;
 
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 
 class BootstrapApiKeyTest {
 
     @Test
     void readsOneKeyOrSeveralSeparatedByCommas() {
         assertThat(BootstrapApiKey.bootstrapKeys("fq_local_abc")).containsExactly("fq_local_abc");
-        assertThat(BootstrapApiKey.bootstrapKeys(" key-one , key-two,,key-one ")).containsExactly("key-one", "key-two");
+        assertThat(BootstrapApiKey.bootstrapKeys(" key-one , key-two,,key-one "))
+                .containsExactly("key-one", "key-two");
     }
 
     @Test

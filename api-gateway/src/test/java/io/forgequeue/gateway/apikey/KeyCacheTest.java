@@ -1,20 +1,19 @@
 package io.forgequeue.gateway.apikey;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.gateway.quota.Quota;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class KeyCacheTest {
 
     private static final Quota QUOTA = new Quota(10, 2, 1.0, Priority.NORMAL);
 
-    private final KeyCache cache = new KeyCache(1_000, 100, Duration.ofMinutes(1), Duration.ofSeconds(5),
-            Runnable::run);
+    private final KeyCache cache =
+            new KeyCache(1_000, 100, Duration.ofMinutes(1), Duration.ofSeconds(5), Runnable::run);
     private final long later = System.nanoTime() + Duration.ofMinutes(1).toNanos();
 
     @Test

@@ -1,14 +1,13 @@
 package io.forgequeue.gateway.apikey;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.quota.Priority;
 import io.forgequeue.gateway.quota.Quota;
-import org.junit.jupiter.api.Test;
-
 import java.util.HashSet;
 import java.util.Set;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class KeySecretsTest {
 
@@ -47,8 +46,20 @@ class KeySecretsTest {
     @Test
     void aCreatedKeyNeverPrintsItsSecret() {
         String key = secrets.generate();
-        CreatedKey created = new CreatedKey(new ManagedKey(UUID.randomUUID(), "n", "fq_abcde", null, null, null, null,
-                null, null, null, new Quota(1, 0, 1, Priority.NORMAL)), key);
+        CreatedKey created = new CreatedKey(
+                new ManagedKey(
+                        UUID.randomUUID(),
+                        "n",
+                        "fq_abcde",
+                        null,
+                        null,
+                        null,
+                        null,
+                        null,
+                        null,
+                        null,
+                        new Quota(1, 0, 1, Priority.NORMAL)),
+                key);
 
         assertThat(created.toString()).doesNotContain(key.substring(3));
     }

@@ -1,19 +1,16 @@
 package io.forgequeue.gateway.event;
 
-import io.forgequeue.gateway.job.EventMoves;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.rabbitmq.client.Channel;
+import io.forgequeue.gateway.job.EventMoves;
+import io.forgequeue.gateway.quota.Priority;
+import io.forgequeue.gateway.quota.QuotaProperties;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobHeartbeat;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.AfterEach;
-import io.forgequeue.gateway.quota.Priority;
-import io.forgequeue.gateway.quota.QuotaProperties;
-import org.junit.jupiter.api.Test;
-import org.springframework.dao.DataAccessResourceFailureException;
-import org.springframework.dao.DataIntegrityViolationException;
-
 import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,9 +23,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.dao.DataAccessResourceFailureException;
+import org.springframework.dao.DataIntegrityViolationException;
 
 /**
  * The merge batching of the persist-queue consumer (issue 8): batches, acks only after the merge, one multiple-ack,
@@ -39,6 +37,7 @@ class MergeBatcherTest {
 
     /** What happened, in order: merges ("merge-all [...]", "merge ...") and settlements ("ack 3 multiple", ...). */
     private final List<String> log = new CopyOnWriteArrayList<>();
+
     private final GatewayMetrics metrics = new GatewayMetrics(new SimpleMeterRegistry());
     private MergeBatcher batcher;
 
@@ -57,7 +56,8 @@ class MergeBatcherTest {
 
         @Override
         List<Result> mergeAll(List<EventMoves.Published> published) {
-            List<JobEvent> batch = published.stream().map(EventMoves.Published::event).toList();
+            List<JobEvent> batch =
+                    published.stream().map(EventMoves.Published::event).toList();
             entered.countDown();
             awaitRelease();
             if (batchFails.test(batch)) {
@@ -65,7 +65,9 @@ class MergeBatcherTest {
                 throw new DataIntegrityViolationException("batch failed");
             }
             log.add("merge-all " + names(batch));
-            return batch.stream().map(e -> new Result(Outcome.APPLIED, null, 1, null)).toList();
+            return batch.stream()
+                    .map(e -> new Result(Outcome.APPLIED, null, 1, null))
+                    .toList();
         }
 
         @Override
@@ -97,7 +99,9 @@ class MergeBatcherTest {
 
     /** A broker channel that records acks and nacks. */
     private Channel channel(String name) {
-        return (Channel) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Channel.class},
+        return (Channel) Proxy.newProxyInstance(
+                getClass().getClassLoader(),
+                new Class<?>[] {Channel.class},
                 (proxy, method, args) -> switch (method.getName()) {
                     case "basicAck" -> {
                         log.add(name + " ack " + args[0] + ((boolean) args[1] ? " multiple" : ""));
@@ -116,6 +120,7 @@ class MergeBatcherTest {
 
     /** Job ids whose order is known: "a" sorts before "b" before "c". */
     private static final UUID A = UUID.fromString("00000000-0000-0000-0000-00000000000a");
+
     private static final UUID B = UUID.fromString("00000000-0000-0000-0000-00000000000b");
     private static final UUID C = UUID.fromString("00000000-0000-0000-0000-00000000000c");
 
@@ -158,8 +163,9 @@ class MergeBatcherTest {
     }
 
     private List<String> logWithoutBlocker() {
-        return log.stream().filter(s -> !s.startsWith("blk") && !s.equals("merge-all [199]")
-                && !s.equals("merge 199")).toList();
+        return log.stream()
+                .filter(s -> !s.startsWith("blk") && !s.equals("merge-all [199]") && !s.equals("merge 199"))
+                .toList();
     }
 
     private void awaitLog(Predicate<List<String>> done) {
@@ -182,11 +188,12 @@ class MergeBatcherTest {
         merger.release.countDown();
 
         awaitLog(l -> l.contains("ch ack 4 multiple"));
-        assertThat(log).containsExactly(
-                // a lone event: one statement in autocommit, a single ack
-                "merge a1", "ch ack 1",
-                // sorted by job (same lock order as every other batch), each job's events kept in arrival order
-                "merge-all [a2, b1, c1]", "ch ack 4 multiple");
+        assertThat(log)
+                .containsExactly(
+                        // a lone event: one statement in autocommit, a single ack
+                        "merge a1", "ch ack 1",
+                        // sorted by job (same lock order as every other batch), each job's events kept in arrival order
+                        "merge-all [a2, b1, c1]", "ch ack 4 multiple");
     }
 
     @Test
@@ -202,8 +209,14 @@ class MergeBatcherTest {
         merger.release.countDown();
 
         awaitLog(l -> l.contains("ch ack 5"));
-        assertThat(logWithoutBlocker()).containsExactly("merge-all [a1, a2]", "ch ack 2 multiple",
-                "merge-all [a3, a4]", "ch ack 4 multiple", "merge a5", "ch ack 5");
+        assertThat(logWithoutBlocker())
+                .containsExactly(
+                        "merge-all [a1, a2]",
+                        "ch ack 2 multiple",
+                        "merge-all [a3, a4]",
+                        "ch ack 4 multiple",
+                        "merge a5",
+                        "ch ack 5");
     }
 
     @Test
@@ -221,10 +234,15 @@ class MergeBatcherTest {
         merger.release.countDown();
 
         awaitLog(l -> l.contains("ch ack 1"));
-        assertThat(logWithoutBlocker()).containsExactly("merge-all failed [a1, b1, c1]",
-                "merge a1", "ch ack 3",
-                "merge broken b1", "ch nack 2 drop",
-                "merge c1", "ch ack 1");
+        assertThat(logWithoutBlocker())
+                .containsExactly(
+                        "merge-all failed [a1, b1, c1]",
+                        "merge a1",
+                        "ch ack 3",
+                        "merge broken b1",
+                        "ch nack 2 drop",
+                        "merge c1",
+                        "ch ack 1");
     }
 
     @Test
@@ -242,10 +260,14 @@ class MergeBatcherTest {
         merger.release.countDown();
 
         awaitLog(l -> l.contains("ch nack 3 requeue"));
-        assertThat(logWithoutBlocker()).containsExactly("merge-all failed [a1, b1, c1]",
-                "merge a1", "ch ack 1",
-                "merge unavailable b1", "ch nack 2 requeue",
-                "ch nack 3 requeue");
+        assertThat(logWithoutBlocker())
+                .containsExactly(
+                        "merge-all failed [a1, b1, c1]",
+                        "merge a1",
+                        "ch ack 1",
+                        "merge unavailable b1",
+                        "ch nack 2 requeue",
+                        "ch nack 3 requeue");
     }
 
     @Test
@@ -272,13 +294,17 @@ class MergeBatcherTest {
         awaitLog(l -> l.stream().anyMatch(s -> s.startsWith("one ack 50"))
                 && l.stream().anyMatch(s -> s.startsWith("two ack 50")));
         for (String ch : List.of("one", "two")) {
-            List<Long> acked = log.stream().filter(s -> s.startsWith(ch + " ack "))
-                    .map(s -> Long.parseLong(s.split(" ")[2])).toList();
+            List<Long> acked = log.stream()
+                    .filter(s -> s.startsWith(ch + " ack "))
+                    .map(s -> Long.parseLong(s.split(" ")[2]))
+                    .toList();
             assertThat(acked).as("acks of %s rise", ch).isSorted();
         }
         assertThat(log).noneMatch(s -> s.contains("nack"));
-        long merged = log.stream().filter(s -> s.startsWith("merge"))
-                .mapToLong(s -> s.split(",").length).sum();
+        long merged = log.stream()
+                .filter(s -> s.startsWith("merge"))
+                .mapToLong(s -> s.split(",").length)
+                .sum();
         assertThat(merged).as("every delivery merged exactly once").isEqualTo(100);
     }
 
@@ -294,7 +320,10 @@ class MergeBatcherTest {
         batcher.stop();
 
         assertThat(log).anyMatch(s -> s.startsWith("ch ack 20"));
-        assertThat(log.stream().filter(s -> s.startsWith("merge")).mapToLong(s -> s.split(",").length).sum())
+        assertThat(log.stream()
+                        .filter(s -> s.startsWith("merge"))
+                        .mapToLong(s -> s.split(",").length)
+                        .sum())
                 .isEqualTo(20);
     }
 }

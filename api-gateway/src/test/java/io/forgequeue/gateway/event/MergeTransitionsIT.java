@@ -1,5 +1,11 @@
 package io.forgequeue.gateway.event;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.when;
+
 import io.forgequeue.gateway.apikey.KeyNames;
 import io.forgequeue.gateway.job.JobRowsFixture;
 import io.forgequeue.gateway.queue.QueueStats;
@@ -20,6 +26,11 @@ import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import org.assertj.core.api.SoftAssertions;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,18 +39,6 @@ import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.jdbc.datasource.DataSourceTransactionManager;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 import org.springframework.transaction.support.TransactionTemplate;
-
-import java.sql.Types;
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.when;
 
 /**
  * The merge against PostgreSQL applies exactly the moves of {@link JobStatus}'s transition table: an event of the
@@ -60,8 +59,11 @@ class MergeTransitionsIT {
     @BeforeAll
     static void migratedDatabase() {
         PostgresEndpoint db = TestInfrastructure.postgres().withFreshDatabase("merge_it");
-        Flyway.configure().dataSource(db.jdbcUrl(), db.username(), db.password())
-                .locations("classpath:db/migration").load().migrate();
+        Flyway.configure()
+                .dataSource(db.jdbcUrl(), db.username(), db.password())
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
         DriverManagerDataSource dataSource = new DriverManagerDataSource(db.jdbcUrl(), db.username(), db.password());
         jdbc = JdbcClient.create(dataSource);
         WireJson json = new WireJson();
@@ -71,13 +73,19 @@ class MergeTransitionsIT {
         when(keyNames.nameOf(any())).thenReturn("merge-key");
         QueueStats stats = mock(QueueStats.class);
         when(stats.rateTable()).thenReturn("{}");
-        merger = new EventMerger(JobRowsFixture.eventMoves(jdbc, json,
-                new TransactionTemplate(new DataSourceTransactionManager(dataSource))), new GatewayMetrics(registry),
-                new KeyMetrics(registry), keyNames, event -> {
-                }, new QuotaProperties(50, 0, 1.0, Priority.NORMAL), stats);
+        merger = new EventMerger(
+                JobRowsFixture.eventMoves(
+                        jdbc, json, new TransactionTemplate(new DataSourceTransactionManager(dataSource))),
+                new GatewayMetrics(registry),
+                new KeyMetrics(registry),
+                keyNames,
+                event -> {},
+                new QuotaProperties(50, 0, 1.0, Priority.NORMAL),
+                stats);
         key = UUID.randomUUID();
         jdbc.sql("insert into api_key (id, name, key_hash) values (?, 'merge', ?)")
-                .params(key, UUID.randomUUID().toString().getBytes()).update();
+                .params(key, UUID.randomUUID().toString().getBytes())
+                .update();
     }
 
     /**
@@ -92,10 +100,14 @@ class MergeTransitionsIT {
                                  started_at, finished_at)
                 values (:id, :key, 'default', cast(:spec as jsonb), :status, 1, 1, :worker, :assigned,
                         case when :started then now() end, case when :finished then now() end)""")
-                .param("id", id).param("key", key).param("spec", spec).param("status", status.name())
+                .param("id", id)
+                .param("key", key)
+                .param("spec", spec)
+                .param("status", status.name())
                 .param("worker", status == JobStatus.QUEUED ? null : WORKER, Types.VARCHAR)
                 .param("assigned", finished ? null : WORKER, Types.VARCHAR)
-                .param("started", status != JobStatus.QUEUED).param("finished", finished)
+                .param("started", status != JobStatus.QUEUED)
+                .param("finished", finished)
                 .update();
         return id;
     }
@@ -106,10 +118,11 @@ class MergeTransitionsIT {
         return switch (target) {
             case QUEUED -> new JobRequeued(id, 1, WORKER, 2, at, "worker shutting down");
             case RUNNING -> new JobStarted(id, 1, WORKER, 2, at, Map.of());
-            case SUCCEEDED -> new JobSucceeded(id, 1, WORKER, 2, at,
-                    List.of(new GeneratedImage(0, 7, "image/png", 64, 64, PNG)), Map.of());
-            case FAILED -> new JobFailed(id, 1, WORKER, 2, at, ErrorCode.FORGE_OUT_OF_MEMORY, "out of memory", true,
-                    Map.of());
+            case SUCCEEDED ->
+                new JobSucceeded(
+                        id, 1, WORKER, 2, at, List.of(new GeneratedImage(0, 7, "image/png", 64, 64, PNG)), Map.of());
+            case FAILED ->
+                new JobFailed(id, 1, WORKER, 2, at, ErrorCode.FORGE_OUT_OF_MEMORY, "out of memory", true, Map.of());
             case CANCELLED -> new JobCancelled(id, 1, WORKER, 2, at, "interrupted while running");
         };
     }
@@ -143,18 +156,27 @@ class MergeTransitionsIT {
                     softly.assertThat(after.get("status")).as(move).isEqualTo(to.name());
                     softly.assertThat(result.row()).as(move + " (returned row)").isNotNull();
                     if (result.row() != null) {
-                        softly.assertThat(result.row().status()).as(move + " (returned row)").isEqualTo(to);
-                        softly.assertThat(result.row().ownerKeyId()).as(move + " (returned row)").isEqualTo(key);
+                        softly.assertThat(result.row().status())
+                                .as(move + " (returned row)")
+                                .isEqualTo(to);
+                        softly.assertThat(result.row().ownerKeyId())
+                                .as(move + " (returned row)")
+                                .isEqualTo(key);
                     }
-                    softly.assertThat(((Number) after.get("last_seq")).longValue()).as(move).isEqualTo(2);
-                    softly.assertThat(((Number) after.get("history")).longValue()).as(move + " (history rows)")
+                    softly.assertThat(((Number) after.get("last_seq")).longValue())
+                            .as(move)
+                            .isEqualTo(2);
+                    softly.assertThat(((Number) after.get("history")).longValue())
+                            .as(move + " (history rows)")
                             .isEqualTo(from == to ? 0 : 1);
-                    softly.assertThat(((Number) after.get("images")).longValue()).as(move + " (image rows)")
+                    softly.assertThat(((Number) after.get("images")).longValue())
+                            .as(move + " (image rows)")
                             .isEqualTo(to == JobStatus.SUCCEEDED ? 1 : 0);
                 } else {
                     refused++;
-                    softly.assertThat(result.outcome()).as(move).isIn(EventMerger.Outcome.TERMINAL,
-                            EventMerger.Outcome.ILLEGAL_TRANSITION);
+                    softly.assertThat(result.outcome())
+                            .as(move)
+                            .isIn(EventMerger.Outcome.TERMINAL, EventMerger.Outcome.ILLEGAL_TRANSITION);
                     softly.assertThat(result.row()).as(move).isNull();
                     softly.assertThat(after).as(move + " (row unchanged)").isEqualTo(before);
                 }
@@ -172,7 +194,8 @@ class MergeTransitionsIT {
             Map<String, Object> before = row(id);
 
             for (JobStatus to : JobStatus.values()) {
-                assertThat(merger.merge(eventTo(id, to)).outcome()).as(terminal + " -> " + to)
+                assertThat(merger.merge(eventTo(id, to)).outcome())
+                        .as(terminal + " -> " + to)
                         .isEqualTo(EventMerger.Outcome.TERMINAL);
             }
 

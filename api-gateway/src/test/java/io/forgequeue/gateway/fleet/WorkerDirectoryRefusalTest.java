@@ -1,17 +1,16 @@
 package io.forgequeue.gateway.fleet;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /**
  * Two live workers that drive one Forge: the later is refused until the first is gone. Re-decided only among the
@@ -20,8 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class WorkerDirectoryRefusalTest {
 
     private final AtomicLong clock = new AtomicLong(1_000_000_000L);
-    private final WorkerDirectory fleet = new WorkerDirectory(new FleetProperties(Duration.ofSeconds(5),
-            Duration.ofMinutes(10)), clock::get);
+    private final WorkerDirectory fleet =
+            new WorkerDirectory(new FleetProperties(Duration.ofSeconds(5), Duration.ofMinutes(10)), clock::get);
     private final UUID first = UUID.randomUUID();
     private final UUID second = UUID.randomUUID();
 
@@ -58,7 +57,16 @@ class WorkerDirectoryRefusalTest {
     }
 
     private static WorkerStatus status(String id, UUID instance, long seq, WorkerState state, String forge) {
-        return new WorkerStatus(id, instance, "default", state, seq, null, new WorkerStatus.ForgeOffer(forge,
-                List.of("ckpt"), List.of("Euler a"), List.of(), "ckpt", Map.of(), null), 1000, Instant.now());
+        return new WorkerStatus(
+                id,
+                instance,
+                "default",
+                state,
+                seq,
+                null,
+                new WorkerStatus.ForgeOffer(
+                        forge, List.of("ckpt"), List.of("Euler a"), List.of(), "ckpt", Map.of(), null),
+                1000,
+                Instant.now());
     }
 }

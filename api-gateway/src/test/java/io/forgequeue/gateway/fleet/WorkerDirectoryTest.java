@@ -1,9 +1,9 @@
 package io.forgequeue.gateway.fleet;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -11,8 +11,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** The fleet as the gateways see it from the workers' announcements, on a clock the test moves. */
 class WorkerDirectoryTest {
@@ -21,8 +20,8 @@ class WorkerDirectoryTest {
     private static final String FORGE = "http://forge-1:7860";
 
     private final AtomicLong now = new AtomicLong(100 * SECOND);
-    private final WorkerDirectory directory = new WorkerDirectory(
-            new FleetProperties(Duration.ofSeconds(5), Duration.ofMinutes(10)), now::get);
+    private final WorkerDirectory directory =
+            new WorkerDirectory(new FleetProperties(Duration.ofSeconds(5), Duration.ofMinutes(10)), now::get);
     private final AtomicInteger changes = new AtomicInteger();
 
     {
@@ -65,10 +64,15 @@ class WorkerDirectoryTest {
         assertThat(directory.accept(own.ready(), "worker-gpu-1")).isTrue();
 
         assertThat(directory.accept(impostor.status(WorkerState.GONE, null, null), "worker-gpu-2"))
-                .as("another broker user naming a live worker's id").isFalse();
-        assertThat(directory.accept(own.ready(), null)).as("the same id without a user").isFalse();
+                .as("another broker user naming a live worker's id")
+                .isFalse();
+        assertThat(directory.accept(own.ready(), null))
+                .as("the same id without a user")
+                .isFalse();
         assertThat(get("gpu-1").instance()).isEqualTo(own.instance);
-        assertThat(directory.available("default")).extracting(FleetWorker::brokerUser).containsExactly("worker-gpu-1");
+        assertThat(directory.available("default"))
+                .extracting(FleetWorker::brokerUser)
+                .containsExactly("worker-gpu-1");
         assertThat(directory.brokerUserOf("gpu-1")).contains("worker-gpu-1");
 
         now.addAndGet(6 * SECOND);
@@ -87,7 +91,9 @@ class WorkerDirectoryTest {
         assertThat(directory.available("default")).extracting(FleetWorker::id).containsExactly("gpu-1");
 
         now.addAndGet(1);
-        assertThat(directory.isAlive(get("gpu-1"))).as("silent past the timeout: lost").isFalse();
+        assertThat(directory.isAlive(get("gpu-1")))
+                .as("silent past the timeout: lost")
+                .isFalse();
         assertThat(directory.isAvailable(get("gpu-1"))).isFalse();
         assertThat(directory.available()).isEmpty();
         assertThat(directory.byPool()).isEmpty();
@@ -115,8 +121,12 @@ class WorkerDirectoryTest {
         assertThat(directory.available()).extracting(FleetWorker::id).containsExactly("elsewhere", "ready");
         assertThat(directory.isAlive(get("paused"))).isTrue();
         assertThat(directory.isAlive(get("gone"))).isFalse();
-        assertThat(directory.byPool()).isEqualTo(Map.of("default", new WorkerDirectory.PoolFleet(1, 2, 0),
-                "other", new WorkerDirectory.PoolFleet(1, 0, 0)));
+        assertThat(directory.byPool())
+                .isEqualTo(Map.of(
+                        "default",
+                        new WorkerDirectory.PoolFleet(1, 2, 0),
+                        "other",
+                        new WorkerDirectory.PoolFleet(1, 0, 0)));
     }
 
     @Test
@@ -138,7 +148,8 @@ class WorkerDirectoryTest {
         assertThat(worker.instance()).isEqualTo(restarted.instance);
         assertThat(worker.state()).isEqualTo(WorkerState.READY);
         assertThat(worker.seq()).isEqualTo(1);
-        assertThat(worker.instanceSeenNanos()).as("a new instance: what the old one held is not its own")
+        assertThat(worker.instanceSeenNanos())
+                .as("a new instance: what the old one held is not its own")
                 .isEqualTo(now.get());
     }
 
@@ -256,10 +267,10 @@ class WorkerDirectoryTest {
 
     @Test
     void ignoresAnnouncementsWithAnUnusableIdOrPool() {
-        directory.accept(new WorkerStatus("bad id!", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null,
-                1000, Instant.now()));
-        directory.accept(new WorkerStatus("gpu-1", UUID.randomUUID(), "Bad Pool", WorkerState.READY, 1, null, null,
-                1000, Instant.now()));
+        directory.accept(new WorkerStatus(
+                "bad id!", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 1000, Instant.now()));
+        directory.accept(new WorkerStatus(
+                "gpu-1", UUID.randomUUID(), "Bad Pool", WorkerState.READY, 1, null, null, 1000, Instant.now()));
 
         assertThat(directory.all()).isEmpty();
         assertThat(changes.get()).isZero();
@@ -274,11 +285,15 @@ class WorkerDirectoryTest {
 
         assertThat(get("known").offersCheckpoint("sdxl")).isTrue();
         assertThat(get("known").offersCheckpoint("flux")).isFalse();
-        assertThat(get("known").offersCheckpoint(null)).as("a job that names none").isTrue();
+        assertThat(get("known").offersCheckpoint(null))
+                .as("a job that names none")
+                .isTrue();
         assertThat(get("known").offersSampler("DPM++ 2M")).isFalse();
         assertThat(get("known").offersSampler(null)).isTrue();
         assertThat(get("unknown").offersCheckpoint("flux")).isTrue();
         assertThat(get("unknown").offersSampler("DPM++ 2M")).isTrue();
-        assertThat(get("unknown").forgeIdentity()).as("no identity: never refused").isNull();
+        assertThat(get("unknown").forgeIdentity())
+                .as("no identity: never refused")
+                .isNull();
     }
 }

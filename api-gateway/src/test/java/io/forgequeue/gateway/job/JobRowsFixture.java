@@ -7,8 +7,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 /** The job row mapper and the job moves for tests outside this package that run statements without a Spring context. */
 public final class JobRowsFixture {
 
-    private JobRowsFixture() {
-    }
+    private JobRowsFixture() {}
 
     public static JobRows jobRows(WireJson json) {
         return new JobRows(json);

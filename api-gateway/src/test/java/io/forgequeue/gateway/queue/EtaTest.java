@@ -1,8 +1,8 @@
 package io.forgequeue.gateway.queue;
 
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 
 class EtaTest {
 
@@ -13,7 +13,9 @@ class EtaTest {
     @Test
     void isUnknownWithoutHistoryOrWithoutAvailableWorkers() {
         assertThat(Eta.of(3, history(0, null, null, null), 2, 5)).isNull();
-        assertThat(Eta.of(3, history(10, 4.0, 3.0, 5.0), 0, 5)).as("every worker of the pool paused or gone").isNull();
+        assertThat(Eta.of(3, history(10, 4.0, 3.0, 5.0), 0, 5))
+                .as("every worker of the pool paused or gone")
+                .isNull();
     }
 
     @Test

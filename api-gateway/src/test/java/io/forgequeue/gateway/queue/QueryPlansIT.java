@@ -1,5 +1,7 @@
 package io.forgequeue.gateway.queue;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.GatewayApplication;
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.job.JobMoves;
@@ -13,21 +15,6 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
-import org.junit.jupiter.api.Test;
-import org.springframework.amqp.rabbit.connection.ConnectionFactory;
-import org.springframework.amqp.rabbit.core.RabbitTemplate;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.beans.factory.config.BeanPostProcessor;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.context.TestConfiguration;
-import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Import;
-import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
-
-import javax.sql.DataSource;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -54,8 +41,20 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Import;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * No statement of a hand-out or a request scans the job table (issue 21): a realistic table is loaded (100,000
@@ -69,15 +68,18 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>Self-contained on purpose (its own context, database and virtual host): the shared integration-test base is
  * not used. The scheduler is disabled so that this test takes the lease itself and decides what is assigned.
  */
-@SpringBootTest(classes = GatewayApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@SpringBootTest(
+        classes = GatewayApplication.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
-                "gateway.instance-id=it-plans",
-                "gateway.scheduler.enabled=false",
-                "gateway.jobs.samplers=Euler a,DPM++ 2M",
-                "gateway.queue.refresh-interval=200ms",
-                "gateway.stuck-sweep.interval=300ms",
-                "gateway.jobs.housekeeping-interval=300ms",
-                "gateway.outbox.sweep-interval=200ms"})
+            "gateway.instance-id=it-plans",
+            "gateway.scheduler.enabled=false",
+            "gateway.jobs.samplers=Euler a,DPM++ 2M",
+            "gateway.queue.refresh-interval=200ms",
+            "gateway.stuck-sweep.interval=300ms",
+            "gateway.jobs.housekeeping-interval=300ms",
+            "gateway.outbox.sweep-interval=200ms"
+        })
 @Import(QueryPlansIT.Capture.class) // with explicit classes, a nested configuration is not picked up on its own
 class QueryPlansIT {
 
@@ -91,6 +93,7 @@ class QueryPlansIT {
 
     /** Statements captured while {@link #recording} is on, from every thread of the gateway. */
     static final ConcurrentLinkedQueue<Captured> CAPTURED = new ConcurrentLinkedQueue<>();
+
     static volatile boolean recording;
     private static volatile boolean loaded;
 
@@ -115,26 +118,36 @@ class QueryPlansIT {
 
     @LocalServerPort
     int port;
+
     @Autowired
     JdbcTemplate jdbc;
+
     @Autowired
     JobMoves moves;
+
     @Autowired
     ApiKeys keys;
+
     @Autowired
     QueueFeed feed;
+
     @Autowired
     QueueStats stats;
+
     @Autowired
     WireJson json;
+
     @Autowired
     ConnectionFactory connectionFactory;
+
     @Autowired
     DataSource dataSource;
 
     @Test
     void noStatementOfAHandOutOrARequestScansTheJobTables() throws Exception {
-        assertThat(Proxy.isProxyClass(dataSource.getClass())).as("the gateway's statements are captured").isTrue();
+        assertThat(Proxy.isProxyClass(dataSource.getClass()))
+                .as("the gateway's statements are captured")
+                .isTrue();
         load();
         String key = "plans-" + UUID.randomUUID();
         UUID owner = keys.ensure("plans", key).keyId();
@@ -146,24 +159,33 @@ class QueryPlansIT {
             // submit (and the per-key cap check), then get, list, the queue overview
             List<UUID> mine = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
-                HttpResponse<String> r = send(http, key, "POST", "/api/v1/jobs", """
+                HttpResponse<String> r = send(
+                        http, key, "POST", "/api/v1/jobs", """
                         {"prompt": "plan %d", "width": 512, "height": 512, "steps": 20, "sampler": "Euler a",
                          "checkpoint": "ckpt_1"%s}""".formatted(i, i == 3 ? ", \"priority\": \"low\"" : ""));
                 assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
                 mine.add(UUID.fromString(Api.JSON.readTree(r.body()).get("id").asString()));
             }
-            assertThat(send(http, key, "GET", "/api/v1/jobs/" + mine.get(0), null).statusCode()).isEqualTo(200);
-            assertThat(send(http, key, "GET", "/api/v1/jobs?limit=20", null).statusCode()).isEqualTo(200);
-            assertThat(send(http, key, "GET", "/api/v1/jobs?status=QUEUED&limit=20", null).statusCode()).isEqualTo(200);
-            assertThat(send(http, key, "GET", "/api/v1/queue", null).statusCode()).isEqualTo(200);
+            assertThat(send(http, key, "GET", "/api/v1/jobs/" + mine.get(0), null)
+                            .statusCode())
+                    .isEqualTo(200);
+            assertThat(send(http, key, "GET", "/api/v1/jobs?limit=20", null).statusCode())
+                    .isEqualTo(200);
+            assertThat(send(http, key, "GET", "/api/v1/jobs?status=QUEUED&limit=20", null)
+                            .statusCode())
+                    .isEqualTo(200);
+            assertThat(send(http, key, "GET", "/api/v1/queue", null).statusCode())
+                    .isEqualTo(200);
 
             // the scheduler's moves: assign, revoke one, revoke a worker's, fail after too many attempts, promote
             UUID first = mine.get(0);
             JobMoves.Assigned a = moves.assign(first, WORKER, 5, lease).orElseThrow();
-            assertThat(moves.revokeAssignment(first, a.row().attempt(), WORKER, "plans", lease)).isPresent();
+            assertThat(moves.revokeAssignment(first, a.row().attempt(), WORKER, "plans", lease))
+                    .isPresent();
             JobMoves.Assigned again = moves.assign(first, WORKER, 5, lease).orElseThrow();
             moves.assign(mine.get(1), WORKER, 5, lease).orElseThrow();
-            assertThat(moves.revokeWorker(WORKER, JobMoves.Scope.NOT_STARTED, "plans", lease)).hasSize(2);
+            assertThat(moves.revokeWorker(WORKER, JobMoves.Scope.NOT_STARTED, "plans", lease))
+                    .hasSize(2);
             JobMoves.Assigned run = moves.assign(first, WORKER, 5, lease).orElseThrow();
             moves.failTooManyAttempts(mine.get(2), 0, lease);
             moves.promoteWaitingLowPriority(Duration.ofMillis(1), 500, lease);
@@ -176,26 +198,53 @@ class QueryPlansIT {
             moves.revokeWorker(WORKER, JobMoves.Scope.ALL, "plans", lease); // a running job given back
             JobMoves.Assigned last = moves.assign(first, WORKER, 5, lease).orElseThrow();
             publish(events, new JobStarted(first, last.row().attempt(), WORKER, 1, Instant.now(), Map.of()));
-            publish(events, new JobSucceeded(first, last.row().attempt(), WORKER, 2, Instant.now(),
-                    List.of(new GeneratedImage(0, 1, "image/png", 1, 1, Base64.getDecoder().decode(
-                            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="))),
-                    Map.of()));
+            publish(
+                    events,
+                    new JobSucceeded(
+                            first,
+                            last.row().attempt(),
+                            WORKER,
+                            2,
+                            Instant.now(),
+                            List.of(
+                                    new GeneratedImage(
+                                            0,
+                                            1,
+                                            "image/png",
+                                            1,
+                                            1,
+                                            Base64.getDecoder()
+                                                    .decode(
+                                                            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="))),
+                            Map.of()));
             await(() -> status(first).equals("SUCCEEDED"), "the SUCCEEDED event merged");
-            assertThat(send(http, key, "GET", "/api/v1/jobs/" + first + "/images/0", null).statusCode()).isEqualTo(200);
+            assertThat(send(http, key, "GET", "/api/v1/jobs/" + first + "/images/0", null)
+                            .statusCode())
+                    .isEqualTo(200);
 
             // cancel a queued job
-            assertThat(send(http, key, "DELETE", "/api/v1/jobs/" + mine.get(3), null).statusCode()).isBetween(200, 299);
+            assertThat(send(http, key, "DELETE", "/api/v1/jobs/" + mine.get(3), null)
+                            .statusCode())
+                    .isBetween(200, 299);
 
             // the index's full reload (startup, reconnect)
             feed.reload();
 
             // the periodic statements: the queue stats refresh, the stuck sweep, idempotency purge, outbox sweep
             long seen = CAPTURED.size();
-            await(() -> CAPTURED.stream().anyMatch(c -> c.sql().contains("percentile_cont"))
-                    && CAPTURED.stream().anyMatch(c -> c.sql().contains("with stuck as"))
-                    && CAPTURED.size() > seen, () -> "the periodic statements; captured: " + CAPTURED.stream()
-                    .map(c -> oneLine(c.sql()).substring(0, Math.min(70, oneLine(c.sql()).length()))).distinct()
-                    .toList());
+            await(
+                    () -> CAPTURED.stream().anyMatch(c -> c.sql().contains("percentile_cont"))
+                            && CAPTURED.stream().anyMatch(c -> c.sql().contains("with stuck as"))
+                            && CAPTURED.size() > seen,
+                    () -> "the periodic statements; captured: "
+                            + CAPTURED.stream()
+                                    .map(c -> oneLine(c.sql())
+                                            .substring(
+                                                    0,
+                                                    Math.min(
+                                                            70, oneLine(c.sql()).length())))
+                                    .distinct()
+                                    .toList());
         } finally {
             recording = false;
         }
@@ -225,8 +274,10 @@ class QueryPlansIT {
                 }
             }
             // which partial index serves the queued part (job_queued or job_owner_in_flight) is the planner's choice
-            assertThat(reloadPlanWithoutSeqScans(c)).as("the reload can be served by partial indexes")
-                    .containsAnyOf("job_queued", "job_owner_in_flight").contains("job_assigned");
+            assertThat(reloadPlanWithoutSeqScans(c))
+                    .as("the reload can be served by partial indexes")
+                    .containsAnyOf("job_queued", "job_owner_in_flight")
+                    .contains("job_assigned");
         }
         // the paths above really ran: every kind of statement is among those explained
         assertThat(explained).anyMatch(s -> s.contains("insert into job ("));
@@ -237,7 +288,8 @@ class QueryPlansIT {
         assertThat(explained).anyMatch(s -> s.contains("percentile_cont"));
         assertThat(explained).anyMatch(s -> s.contains("order by j.ticket desc"));
         assertThat(explained).contains(QueueFeed.RELOAD_SQL);
-        assertThat(scans).as("statements that scan a job table sequentially (%d explained)", explained.size())
+        assertThat(scans)
+                .as("statements that scan a job table sequentially (%d explained)", explained.size())
                 .isEmpty();
     }
 
@@ -252,9 +304,14 @@ class QueryPlansIT {
         } finally {
             recording = false;
         }
-        Captured refresh = CAPTURED.stream().filter(c -> c.sql().contains("percentile_cont")).findFirst().orElseThrow();
+        Captured refresh = CAPTURED.stream()
+                .filter(c -> c.sql().contains("percentile_cont"))
+                .findFirst()
+                .orElseThrow();
         try (Connection c = DB.connect()) {
-            assertThat(FORBIDDEN.matcher(explain(c, refresh)).find()).as("with job_finished").isFalse();
+            assertThat(FORBIDDEN.matcher(explain(c, refresh)).find())
+                    .as("with job_finished")
+                    .isFalse();
             c.setAutoCommit(false);
             try (Statement s = c.createStatement()) {
                 s.execute("drop index job_finished");
@@ -348,7 +405,10 @@ class QueryPlansIT {
 
     private static boolean explainable(String sql) {
         String s = sql.strip().toLowerCase(Locale.ROOT);
-        return s.startsWith("select") || s.startsWith("with") || s.startsWith("insert") || s.startsWith("update")
+        return s.startsWith("select")
+                || s.startsWith("with")
+                || s.startsWith("insert")
+                || s.startsWith("update")
                 || s.startsWith("delete");
     }
 
@@ -399,18 +459,18 @@ class QueryPlansIT {
     // -------------------------------------------------------------------------------------------------- capture
 
     /** One bound parameter: the setter the gateway called and its arguments. */
-    record Bound(Method method, Object[] args) {
-    }
+    record Bound(Method method, Object[] args) {}
 
     /** A statement as run: its SQL (with ? placeholders) and its parameters in the order they were bound. */
-    record Captured(String sql, List<Bound> params) {
-    }
+    record Captured(String sql, List<Bound> params) {}
 
     static DataSource capturing(DataSource target) {
-        return (DataSource) Proxy.newProxyInstance(QueryPlansIT.class.getClassLoader(), new Class<?>[]{DataSource.class},
-                (proxy, method, args) -> {
+        return (DataSource) Proxy.newProxyInstance(
+                QueryPlansIT.class.getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
                     Object result = invoke(target, method, args);
-                    return result instanceof Connection c ? wrap(Connection.class, c, new ConnectionHandler(c)) : result;
+                    return result instanceof Connection c
+                            ? wrap(Connection.class, c, new ConnectionHandler(c))
+                            : result;
                 });
     }
 
@@ -423,7 +483,7 @@ class QueryPlansIT {
     }
 
     private static <T> T wrap(Class<T> type, T target, InvocationHandler handler) {
-        return type.cast(Proxy.newProxyInstance(QueryPlansIT.class.getClassLoader(), new Class<?>[]{type}, handler));
+        return type.cast(Proxy.newProxyInstance(QueryPlansIT.class.getClassLoader(), new Class<?>[] {type}, handler));
     }
 
     private record ConnectionHandler(Connection target) implements InvocationHandler {
@@ -457,8 +517,9 @@ class QueryPlansIT {
                 params.put(i, new Bound(method, args.clone()));
             } else if (name.equals("clearParameters")) {
                 params.clear();
-            } else if (recording && (name.startsWith("execute") || name.equals("addBatch")) && (args == null
-                    || args.length == 0)) {
+            } else if (recording
+                    && (name.startsWith("execute") || name.equals("addBatch"))
+                    && (args == null || args.length == 0)) {
                 CAPTURED.add(new Captured(sql, List.copyOf(params.values())));
             }
             return QueryPlansIT.invoke(target, method, args);
@@ -468,7 +529,10 @@ class QueryPlansIT {
     private record StatementHandler(Statement target) implements InvocationHandler {
         @Override
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
-            if (recording && method.getName().startsWith("execute") && args != null && args.length >= 1
+            if (recording
+                    && method.getName().startsWith("execute")
+                    && args != null
+                    && args.length >= 1
                     && args[0] instanceof String sql) {
                 CAPTURED.add(new Captured(sql, List.of()));
             }
@@ -479,8 +543,11 @@ class QueryPlansIT {
     // --------------------------------------------------------------------------------------------------- helpers
 
     private void publish(RabbitTemplate template, JobEvent event) {
-        template.send(Topology.EVENTS_EXCHANGE, event.routingKey(), ContractMessage.persistent(json.toBytes(event),
-                event.jobId() + "/" + event.attempt() + "/" + event.seq()));
+        template.send(
+                Topology.EVENTS_EXCHANGE,
+                event.routingKey(),
+                ContractMessage.persistent(
+                        json.toBytes(event), event.jobId() + "/" + event.attempt() + "/" + event.seq()));
     }
 
     private String status(UUID id) {
@@ -505,15 +572,17 @@ class QueryPlansIT {
     private HttpResponse<String> send(HttpClient http, String key, String method, String path, String body)
             throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + key)
+                .timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + key)
                 .header("Content-Type", "application/json");
-        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        b.method(
+                method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** JSON for reading answers. */
     static final class Api {
-        static final tools.jackson.databind.json.JsonMapper JSON = tools.jackson.databind.json.JsonMapper.builder()
-                .build();
+        static final tools.jackson.databind.json.JsonMapper JSON =
+                tools.jackson.databind.json.JsonMapper.builder().build();
     }
 }

@@ -1,12 +1,11 @@
 package io.forgequeue.gateway.queue;
 
-import io.forgequeue.model.JobStatus;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.forgequeue.model.JobStatus;
 import java.util.Comparator;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** What the per-key meters read from the queue index: each key's queued and running jobs over all pools. */
 class QueueIndexOwnerJobsTest {
@@ -27,7 +26,8 @@ class QueueIndexOwnerJobsTest {
         index.apply(state(a1, 2, JobStatus.QUEUED, alice, "pool-a", "ckpt-1", "w1", 10));
         index.apply(state(a4, 2, JobStatus.RUNNING, alice, "pool-b", null, "w2", 11));
 
-        assertThat(index.jobsByOwner()).containsOnlyKeys(alice, bob)
+        assertThat(index.jobsByOwner())
+                .containsOnlyKeys(alice, bob)
                 .containsEntry(alice, new QueueIndex.OwnerJobs(3, 1))
                 .containsEntry(bob, new QueueIndex.OwnerJobs(1, 0));
     }
@@ -63,9 +63,31 @@ class QueueIndexOwnerJobsTest {
         return id;
     }
 
-    private static JobState state(UUID id, long version, JobStatus status, UUID owner, String pool, String checkpoint,
-                                  String worker, long ticket) {
-        return new JobState(id, version, status, pool, owner, 1, 0.0, ticket, checkpoint, null, 1.0, 0L, worker,
-                worker == null ? 0 : 1, 0L, 0L);
+    private static JobState state(
+            UUID id,
+            long version,
+            JobStatus status,
+            UUID owner,
+            String pool,
+            String checkpoint,
+            String worker,
+            long ticket) {
+        return new JobState(
+                id,
+                version,
+                status,
+                pool,
+                owner,
+                1,
+                0.0,
+                ticket,
+                checkpoint,
+                null,
+                1.0,
+                0L,
+                worker,
+                worker == null ? 0 : 1,
+                0L,
+                0L);
     }
 }

@@ -1,17 +1,16 @@
 package io.forgequeue.gateway.queue;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.schedule.SchedulerPolicy;
 import io.forgequeue.model.JobStatus;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** The in-memory queue every gateway keeps: order, standings, group heads, held slots, versions. */
 class QueueIndexTest {
@@ -105,8 +104,23 @@ class QueueIndexTest {
         }
 
         JobState state() {
-            return new JobState(id, version, status, pool, owner, priority, tag, ticket, checkpoint, sampler, 1.0,
-                    0, worker, attempt, 0, 0);
+            return new JobState(
+                    id,
+                    version,
+                    status,
+                    pool,
+                    owner,
+                    priority,
+                    tag,
+                    ticket,
+                    checkpoint,
+                    sampler,
+                    1.0,
+                    0,
+                    worker,
+                    attempt,
+                    0,
+                    0);
         }
     }
 
@@ -176,7 +190,9 @@ class QueueIndexTest {
         QueueIndex.Standing standing = index.standing(mine.id);
 
         assertThat(standing.position()).isEqualTo(5);
-        assertThat(standing.ownAhead()).as("Alice's two before it, in two groups").isEqualTo(2);
+        assertThat(standing.ownAhead())
+                .as("Alice's two before it, in two groups")
+                .isEqualTo(2);
         assertThat(index.waitingOf(ALICE, POOL)).isEqualTo(3);
         assertThat(index.waitingOf(BOB, POOL)).isEqualTo(2);
         assertThat(index.counts().get(POOL).perCheckpoint()).isEqualTo(Map.of("", 3, "sdxl", 1, "flux", 1));
@@ -222,8 +238,12 @@ class QueueIndexTest {
         // Bob's one job is ahead now; as long as he keeps submitting, two more of his will be tagged 1 and 2
         assertThat(projected.position()).isEqualTo(5);
         assertThat(projected.etaPosition()).isEqualTo(7.0);
-        assertThat(plain.standing(last.id).etaPosition()).as("no projection without fair share").isEqualTo(5.0);
-        assertThat(fair.standing(bob.id).etaPosition()).as("tagged as the head: no projection").isEqualTo(2.0);
+        assertThat(plain.standing(last.id).etaPosition())
+                .as("no projection without fair share")
+                .isEqualTo(5.0);
+        assertThat(fair.standing(bob.id).etaPosition())
+                .as("tagged as the head: no projection")
+                .isEqualTo(2.0);
     }
 
     @Test
@@ -254,17 +274,20 @@ class QueueIndexTest {
         JobState nothing = index.pick(POOL, s -> false);
 
         assertThat(noFlux.id()).isEqualTo(aliceSdxl.id);
-        assertThat(tested).as("only the heads of (owner, checkpoint, sampler) groups, in order")
+        assertThat(tested)
+                .as("only the heads of (owner, checkpoint, sampler) groups, in order")
                 .containsExactly(aliceFlux.id, aliceSdxl.id);
         assertThat(notAlice.id()).isEqualTo(bob.id);
         assertThat(nothing).isNull();
         assertThat(index.pick("other-pool", s -> true)).isNull();
-        assertThat(index.candidates(POOL, s -> true, 10)).extracting(JobState::id)
+        assertThat(index.candidates(POOL, s -> true, 10))
+                .extracting(JobState::id)
                 .containsExactly(aliceFlux.id, aliceSdxl.id, bob.id);
 
         index.apply(aliceFlux.assignedTo("w1").state());
 
-        assertThat(index.pick(POOL, s -> true).id()).as("the next of the group is its head now")
+        assertThat(index.pick(POOL, s -> true).id())
+                .as("the next of the group is its head now")
                 .isEqualTo(aliceFlux2.id);
     }
 
@@ -278,14 +301,18 @@ class QueueIndexTest {
         Job flux5 = add(new Job(5).owner(ALICE).checkpoint("flux"));
 
         // with the flux group's first job decided, its second one is a candidate, in its place in the order
-        assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id))).extracting(JobState::id)
+        assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id)))
+                .extracting(JobState::id)
                 .containsExactly(flux2.id, sdxl.id, bob.id);
         // with its first two decided, the third comes after Bob's
         assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id, flux2.id, sdxl.id)))
-                .extracting(JobState::id).containsExactly(bob.id, flux5.id);
-        assertThat(index.candidates(POOL, s -> true, 1, Set.of(flux1.id, flux2.id))).extracting(JobState::id)
+                .extracting(JobState::id)
+                .containsExactly(bob.id, flux5.id);
+        assertThat(index.candidates(POOL, s -> true, 1, Set.of(flux1.id, flux2.id)))
+                .extracting(JobState::id)
                 .containsExactly(sdxl.id);
-        assertThat(index.pick(POOL, s -> "flux".equals(s.checkpoint()), Set.of(flux1.id, flux2.id)).id())
+        assertThat(index.pick(POOL, s -> "flux".equals(s.checkpoint()), Set.of(flux1.id, flux2.id))
+                        .id())
                 .isEqualTo(bob.id);
         assertThat(index.candidates(POOL, s -> true, 10, Set.of(flux1.id, flux2.id, sdxl.id, bob.id, flux5.id)))
                 .isEmpty();

@@ -1,8 +1,7 @@
 package io.forgequeue.gateway.queue;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -10,9 +9,9 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Random;
 import java.util.TreeSet;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The order-statistic set behind queue positions, checked against a {@link TreeSet} doing the same. */
 class RankedSetTest {
@@ -48,7 +47,8 @@ class RankedSetTest {
                     assertThat(removed).as("step %d: remove %d", step, value).isEqualTo(!removed);
                 }
             } else if (ranked.rank(value) != model.headSet(value).size()) {
-                assertThat(ranked.rank(value)).as("step %d: rank of %d", step, value)
+                assertThat(ranked.rank(value))
+                        .as("step %d: rank of %d", step, value)
                         .isEqualTo(model.headSet(value).size());
             }
             if (ranked.size() != model.size()) {
@@ -81,7 +81,9 @@ class RankedSetTest {
         for (int i = 0; i < n; i++) {
             assertThat(ascending.rank(i * 2)).isEqualTo(i);
             assertThat(descending.rank(i * 2)).isEqualTo(i);
-            assertThat(ascending.rank(i * 2 + 1)).as("a value between two elements").isEqualTo(i + 1);
+            assertThat(ascending.rank(i * 2 + 1))
+                    .as("a value between two elements")
+                    .isEqualTo(i + 1);
         }
         assertThat(ascending.rank(Integer.MAX_VALUE)).isEqualTo(n);
         assertThat(listOf(descending)).isEqualTo(listOf(ascending));

@@ -1,10 +1,10 @@
 package io.forgequeue.gateway.quota;
 
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.json.JsonMapper;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.json.JsonMapper;
 
 /** Priority classes and per-key quotas. */
 class PriorityTest {
@@ -38,7 +38,8 @@ class PriorityTest {
         assertThat(JSON.writeValueAsString(Priority.HIGH)).isEqualTo("\"high\"");
         assertThat(JSON.readValue("\"Low\"", Priority.class)).isEqualTo(Priority.LOW);
         assertThat(Priority.fromWire(" normal ")).isEqualTo(Priority.NORMAL);
-        assertThatThrownBy(() -> Priority.fromWire("urgent")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> Priority.fromWire("urgent"))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("high, normal, low");
         assertThatThrownBy(() -> Priority.fromWire(null)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Priority.fromWire("0")).isInstanceOf(IllegalArgumentException.class);

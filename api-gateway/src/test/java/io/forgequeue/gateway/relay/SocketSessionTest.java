@@ -1,15 +1,11 @@
 package io.forgequeue.gateway.relay;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.job.JobView;
-import io.forgequeue.model.JobStatus;
-import org.junit.jupiter.api.Test;
-import org.springframework.web.socket.TextMessage;
-import org.springframework.web.socket.WebSocketSession;
-import tools.jackson.databind.json.JsonMapper;
-
 import io.forgequeue.gateway.system.GatewayMetrics;
+import io.forgequeue.model.JobStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-
 import java.lang.reflect.Proxy;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,8 +14,10 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.springframework.web.socket.TextMessage;
+import org.springframework.web.socket.WebSocketSession;
+import tools.jackson.databind.json.JsonMapper;
 
 /** How a session queues frames for a client that reads slower than the queue moves (issue 8, fan-out). */
 class SocketSessionTest {
@@ -45,8 +43,10 @@ class SocketSessionTest {
 
     /** A WebSocket connection that records what is written to it. */
     private static WebSocketSession recording(List<String> sent) {
-        return (WebSocketSession) Proxy.newProxyInstance(SocketSessionTest.class.getClassLoader(),
-                new Class<?>[] {WebSocketSession.class}, (proxy, method, args) -> switch (method.getName()) {
+        return (WebSocketSession) Proxy.newProxyInstance(
+                SocketSessionTest.class.getClassLoader(),
+                new Class<?>[] {WebSocketSession.class},
+                (proxy, method, args) -> switch (method.getName()) {
                     case "isOpen" -> true;
                     case "getId" -> "s1";
                     case "getAttributes" -> Map.of();
@@ -59,8 +59,28 @@ class SocketSessionTest {
     }
 
     private JobView queued(long version) {
-        return new JobView(jobId, JobStatus.QUEUED, "default", 7, null, null, 0, 0, null, List.of(), null,
-                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, version, null, null, null, null);
+        return new JobView(
+                jobId,
+                JobStatus.QUEUED,
+                "default",
+                7,
+                null,
+                null,
+                0,
+                0,
+                null,
+                List.of(),
+                null,
+                Map.of(),
+                false,
+                Instant.parse("2026-11-22T12:00:00Z"),
+                null,
+                null,
+                version,
+                null,
+                null,
+                null,
+                null);
     }
 
     @Test
@@ -137,8 +157,10 @@ class SocketSessionTest {
     /** A WebSocket connection that records frames and the close, in the order they happen. */
     private static WebSocketSession recordingWithClose(List<String> events) {
         boolean[] open = {true};
-        return (WebSocketSession) Proxy.newProxyInstance(SocketSessionTest.class.getClassLoader(),
-                new Class<?>[] {WebSocketSession.class}, (proxy, method, args) -> switch (method.getName()) {
+        return (WebSocketSession) Proxy.newProxyInstance(
+                SocketSessionTest.class.getClassLoader(),
+                new Class<?>[] {WebSocketSession.class},
+                (proxy, method, args) -> switch (method.getName()) {
                     case "isOpen" -> open[0];
                     case "getId" -> "s2";
                     case "getAttributes" -> Map.of();
@@ -148,8 +170,10 @@ class SocketSessionTest {
                     }
                     case "close" -> {
                         open[0] = false;
-                        events.add("close " + (args == null || args.length == 0 ? 1000
-                                : ((org.springframework.web.socket.CloseStatus) args[0]).getCode()));
+                        events.add("close "
+                                + (args == null || args.length == 0
+                                        ? 1000
+                                        : ((org.springframework.web.socket.CloseStatus) args[0]).getCode()));
                         yield null;
                     }
                     default -> null;
@@ -204,7 +228,9 @@ class SocketSessionTest {
         }
         senders.runAll();
 
-        assertThat(events).as("one update and the newest position; never closed as too slow").hasSize(2)
+        assertThat(events)
+                .as("one update and the newest position; never closed as too slow")
+                .hasSize(2)
                 .noneMatch(e -> e.startsWith("close"));
         assertThat(events.get(1)).isEqualTo("pos1@1");
     }
@@ -227,8 +253,28 @@ class SocketSessionTest {
     }
 
     private JobView finished(long version) {
-        return new JobView(jobId, JobStatus.SUCCEEDED, "default", 7, null, null, 0, 0, null, List.of(), null,
-                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, version, null, null, null, null);
+        return new JobView(
+                jobId,
+                JobStatus.SUCCEEDED,
+                "default",
+                7,
+                null,
+                null,
+                0,
+                0,
+                null,
+                List.of(),
+                null,
+                Map.of(),
+                false,
+                Instant.parse("2026-11-22T12:00:00Z"),
+                null,
+                null,
+                version,
+                null,
+                null,
+                null,
+                null);
     }
 
     @Test
@@ -258,8 +304,31 @@ class SocketSessionTest {
         session.watch(jobId);
         session.snapshot(finished(2), null, frames);
         UUID running = UUID.randomUUID();
-        session.update(new JobView(running, JobStatus.RUNNING, "default", 7, null, null, 0, 0, null, List.of(), null,
-                Map.of(), false, Instant.parse("2026-11-22T12:00:00Z"), null, null, 3, null, null, null, null), true, frames);
+        session.update(
+                new JobView(
+                        running,
+                        JobStatus.RUNNING,
+                        "default",
+                        7,
+                        null,
+                        null,
+                        0,
+                        0,
+                        null,
+                        List.of(),
+                        null,
+                        Map.of(),
+                        false,
+                        Instant.parse("2026-11-22T12:00:00Z"),
+                        null,
+                        null,
+                        3,
+                        null,
+                        null,
+                        null,
+                        null),
+                true,
+                frames);
 
         List<UUID> forgotten = session.forgetFinishedAutoWatches(System.nanoTime() + 1);
 

@@ -1,24 +1,23 @@
 package io.forgequeue.gateway.relay;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /** The relay's backlog: what does not fit is dropped, counted and logged, never silently (issue 15). */
 class UpdateQueueTest {
@@ -63,7 +62,9 @@ class UpdateQueueTest {
     }
 
     private List<String> warnings() {
-        return logged.list.stream().filter(e -> e.getLevel() == Level.WARN).map(ILoggingEvent::getFormattedMessage)
+        return logged.list.stream()
+                .filter(e -> e.getLevel() == Level.WARN)
+                .map(ILoggingEvent::getFormattedMessage)
                 .toList();
     }
 
@@ -84,7 +85,8 @@ class UpdateQueueTest {
 
         assertThat(dropped()).isEqualTo(6.0);
         assertThat(withinTheInterval).hasSize(1);
-        assertThat(withinTheInterval.get(0)).startsWith("1 job update(s) dropped")
+        assertThat(withinTheInterval.get(0))
+                .startsWith("1 job update(s) dropped")
                 .contains("backlog of 2 (gateway.websocket.max-pending-updates)");
         assertThat(warnings()).hasSize(2);
         assertThat(warnings().get(1)).as("the drops since the last line").startsWith("5 job update(s) dropped");
@@ -110,7 +112,7 @@ class UpdateQueueTest {
     void updatesAfterTheStopAreNotCountedAsDropped() {
         queue.stop();
 
-        queue.submit(() -> { });
+        queue.submit(() -> {});
 
         assertThat(dropped()).isZero();
         assertThat(warnings()).isEmpty();

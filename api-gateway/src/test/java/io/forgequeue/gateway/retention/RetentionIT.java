@@ -1,5 +1,8 @@
 package io.forgequeue.gateway.retention;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
 import io.forgequeue.gateway.GatewayApplication;
 import io.forgequeue.gateway.job.JobErasure;
 import io.forgequeue.gateway.job.JobQueries;
@@ -10,14 +13,6 @@ import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.jdbc.core.JdbcTemplate;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
-
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
@@ -30,9 +25,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * Issue 19, retention: the sweep erases the prompts and images of exactly the jobs that finished more than
@@ -43,13 +42,16 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
  * which no worker could produce). Self-contained: its own gateway context (sweeps on a timer of one hour, so only the
  * test runs them), virtual host and database.
  */
-@SpringBootTest(classes = GatewayApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@SpringBootTest(
+        classes = GatewayApplication.class,
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
-                "gateway.instance-id=it-retention",
-                "gateway.retention.interval=1h",
-                "gateway.retention.stats-interval=1h",
-                "gateway.retention.batch-size=3",
-                "gateway.stuck-sweep.interval=1h"})
+            "gateway.instance-id=it-retention",
+            "gateway.retention.interval=1h",
+            "gateway.retention.stats-interval=1h",
+            "gateway.retention.batch-size=3",
+            "gateway.stuck-sweep.interval=1h"
+        })
 class RetentionIT {
 
     static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("retention-it");
@@ -95,8 +97,10 @@ class RetentionIT {
         UUID running = unfinished(owner, "RUNNING");
         UUID queued = unfinished(owner, "QUEUED");
         UUID erasedByOwner = finished(owner, "SUCCEEDED", "50 days", 0);
-        jdbc.update("update job set spec = spec || '{\"prompt\": \"\"}', data_erased_at = now() - interval '49 days', "
-                + "data_erased_by = 'owner' where id = ?", erasedByOwner);
+        jdbc.update(
+                "update job set spec = spec || '{\"prompt\": \"\"}', data_erased_at = now() - interval '49 days', "
+                        + "data_erased_by = 'owner' where id = ?",
+                erasedByOwner);
         Map<UUID, String> before = snapshots(List.of(recent, running, queued, erasedByOwner));
         long erasedBytes = imageBytes(succeeded);
         double jobs = erased("jobs");
@@ -134,8 +138,10 @@ class RetentionIT {
         for (int i = 0; i < 8; i++) {
             due.add(finished(owner, "SUCCEEDED", (31 + i) + " days", 1)); // the last one is the oldest
         }
-        RetentionSweep oneBatch = new RetentionSweep(erasure, new RetentionProperties(properties.after(),
-                Duration.ofHours(1), 3, 1, Duration.ofHours(1)), retentionMetrics,
+        RetentionSweep oneBatch = new RetentionSweep(
+                erasure,
+                new RetentionProperties(properties.after(), Duration.ofHours(1), 3, 1, Duration.ofHours(1)),
+                retentionMetrics,
                 new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
 
         long first = oneBatch.sweep();
@@ -156,14 +162,16 @@ class RetentionIT {
         double jobs = erased("jobs");
         ExecutorService gateways = Executors.newFixedThreadPool(3);
         Callable<Long> oneGateway = () -> {
-            RetentionSweep other = new RetentionSweep(erasure, new RetentionProperties(properties.after(),
-                    Duration.ofHours(1), 2, 1000, Duration.ofHours(1)), retentionMetrics,
-                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+            RetentionSweep other = new RetentionSweep(
+                    erasure,
+                    new RetentionProperties(properties.after(), Duration.ofHours(1), 2, 1000, Duration.ofHours(1)),
+                    retentionMetrics,
+                    new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
             return other.sweep();
         };
 
-        List<Future<Long>> sweeps = gateways.invokeAll(List.of(oneGateway, oneGateway, oneGateway), 60,
-                TimeUnit.SECONDS);
+        List<Future<Long>> sweeps =
+                gateways.invokeAll(List.of(oneGateway, oneGateway, oneGateway), 60, TimeUnit.SECONDS);
         gateways.shutdown();
 
         long total = 0;
@@ -173,8 +181,9 @@ class RetentionIT {
         assertThat(total).isEqualTo(40);
         assertThat(erased("jobs") - jobs).isEqualTo(40);
         assertThat(erasedByRetention(due)).hasSize(40);
-        assertThat(jdbc.queryForObject("select count(*) from job_image where job_id = any(?::uuid[])", Long.class,
-                array(due))).isZero();
+        assertThat(jdbc.queryForObject(
+                        "select count(*) from job_image where job_id = any(?::uuid[])", Long.class, array(due)))
+                .isZero();
     }
 
     @Test
@@ -204,8 +213,10 @@ class RetentionIT {
     void keepsEveryJobsDataWhenRetentionIsOff() {
         UUID owner = newOwner();
         UUID old = finished(owner, "SUCCEEDED", "400 days", 1);
-        RetentionSweep off = new RetentionSweep(erasure, new RetentionProperties(Duration.ZERO, Duration.ofHours(1),
-                3, 10, Duration.ofHours(1)), retentionMetrics,
+        RetentionSweep off = new RetentionSweep(
+                erasure,
+                new RetentionProperties(Duration.ZERO, Duration.ofHours(1), 3, 10, Duration.ofHours(1)),
+                retentionMetrics,
                 new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
 
         assertThat(off.sweep()).isZero();
@@ -250,7 +261,10 @@ class RetentionIT {
 
     private UUID newOwner() {
         UUID id = UUID.randomUUID();
-        jdbc.update("insert into api_key (id, name, key_hash) values (?, ?, ?)", id, "retention-" + id,
+        jdbc.update(
+                "insert into api_key (id, name, key_hash) values (?, ?, ?)",
+                id,
+                "retention-" + id,
                 id.toString().getBytes());
         return id;
     }
@@ -258,7 +272,8 @@ class RetentionIT {
     /** A job that ended {@code ago} (a PostgreSQL interval) with {@code images} result images. */
     private UUID finished(UUID owner, String status, String ago, int images) {
         UUID id = UUID.randomUUID();
-        jdbc.update("""
+        jdbc.update(
+                """
                         insert into job (id, owner_key_id, pool, spec, status, progress, attempt, last_seq, worker_id,
                                          error_code, error_message, metadata, images, created_at, started_at,
                                          finished_at, queued_at)
@@ -266,20 +281,40 @@ class RetentionIT {
                                 cast(? as jsonb), now() - cast(? as interval) - interval '1 minute',
                                 now() - cast(? as interval) - interval '30 seconds', now() - cast(? as interval),
                                 now() - cast(? as interval) - interval '1 minute')""",
-                id, owner, POOL, spec(id), status,
+                id,
+                owner,
+                POOL,
+                spec(id),
+                status,
                 status.equals("FAILED") ? "FORGE_REJECTED" : null,
-                status.equals("FAILED") ? "The image server rejected the job's settings: 'secret prompt of " + id + "'"
+                status.equals("FAILED")
+                        ? "The image server rejected the job's settings: 'secret prompt of " + id + "'"
                         : null,
                 """
                         {"seed": 42, "sdModelName": "sim", "forgeMessage": "prompt 'secret prompt of %s'",
                          "violations": [{"field": "prompt", "message": "secret"}]}""".formatted(id),
-                imagesJson(images), ago, ago, ago, ago);
-        jdbc.update("insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason, "
-                + "occurred_at) values (?, 'RUNNING', ?, 1, 'w-1', 'done', now() - cast(? as interval))", id, status, ago);
+                imagesJson(images),
+                ago,
+                ago,
+                ago,
+                ago);
+        jdbc.update(
+                "insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason, "
+                        + "occurred_at) values (?, 'RUNNING', ?, 1, 'w-1', 'done', now() - cast(? as interval))",
+                id,
+                status,
+                ago);
         for (int i = 0; i < images; i++) {
-            jdbc.update("insert into job_image (job_id, idx, mime_type, width, height, seed, etag, data) "
-                    + "values (?, ?, 'image/png', 512, 512, ?, ?, ?)", id, i, 42 + i, "e" + i,
-                    ("PNG parameters: secret prompt of " + id + " #" + i).repeat(10 + i).getBytes());
+            jdbc.update(
+                    "insert into job_image (job_id, idx, mime_type, width, height, seed, etag, data) "
+                            + "values (?, ?, 'image/png', 512, 512, ?, ?, ?)",
+                    id,
+                    i,
+                    42 + i,
+                    "e" + i,
+                    ("PNG parameters: secret prompt of " + id + " #" + i)
+                            .repeat(10 + i)
+                            .getBytes());
         }
         return id;
     }
@@ -290,8 +325,7 @@ class RetentionIT {
                         insert into job (id, owner_key_id, pool, spec, status, created_at, started_at, queued_at)
                         values (?, ?, ?, cast(? as jsonb), ?, now() - interval '60 days',
                                 case when ? = 'RUNNING' then now() - interval '60 days' end,
-                                now() - interval '60 days')""",
-                id, owner, POOL + "-" + status.toLowerCase(), spec(id), status, status);
+                                now() - interval '60 days')""", id, owner, POOL + "-" + status.toLowerCase(), spec(id), status, status);
         return id;
     }
 
@@ -305,7 +339,8 @@ class RetentionIT {
         List<String> infos = new ArrayList<>();
         for (int i = 0; i < images; i++) {
             infos.add("{\"index\": %d, \"mimeType\": \"image/png\", \"width\": 512, \"height\": 512, \"seed\": %d, "
-                    .formatted(i, 42 + i) + "\"etag\": \"e" + i + "\", \"bytes\": 100}");
+                            .formatted(i, 42 + i)
+                    + "\"etag\": \"e" + i + "\", \"bytes\": 100}");
         }
         return "[" + String.join(", ", infos) + "]";
     }
@@ -313,36 +348,49 @@ class RetentionIT {
     // --- reading the outcome ---
 
     private void assertErased(UUID id) {
-        Map<String, Object> row = jdbc.queryForMap("select spec::text as spec, images::text as images, "
-                + "metadata::text as metadata, error_message, data_erased_at, data_erased_by, status, "
-                + "(select count(*) from job_image i where i.job_id = job.id) as image_rows, "
-                + "(select count(*) from job_state_history h where h.job_id = job.id) as history "
-                + "from job where id = ?", id);
+        Map<String, Object> row = jdbc.queryForMap(
+                "select spec::text as spec, images::text as images, "
+                        + "metadata::text as metadata, error_message, data_erased_at, data_erased_by, status, "
+                        + "(select count(*) from job_image i where i.job_id = job.id) as image_rows, "
+                        + "(select count(*) from job_state_history h where h.job_id = job.id) as history "
+                        + "from job where id = ?",
+                id);
         assertThat((String) row.get("spec")).doesNotContain("secret").contains("\"width\": 512");
         assertThat(row.get("images")).isEqualTo("[]");
-        assertThat((String) row.get("metadata")).doesNotContain("secret").doesNotContain("forgeMessage")
-                .doesNotContain("violations").contains("\"seed\": 42");
+        assertThat((String) row.get("metadata"))
+                .doesNotContain("secret")
+                .doesNotContain("forgeMessage")
+                .doesNotContain("violations")
+                .contains("\"seed\": 42");
         assertThat(row.get("error_message")).isNull();
         assertThat(row.get("data_erased_at")).isNotNull();
         assertThat(row.get("data_erased_by")).isEqualTo("retention");
         assertThat(((Number) row.get("image_rows")).longValue()).isZero();
-        assertThat(((Number) row.get("history")).longValue()).as("the history stays").isEqualTo(1);
+        assertThat(((Number) row.get("history")).longValue())
+                .as("the history stays")
+                .isEqualTo(1);
     }
 
     /** Everything of a job row as text, to compare before and after. */
     private Map<UUID, String> snapshots(List<UUID> ids) {
         Map<UUID, String> out = new java.util.LinkedHashMap<>();
         for (UUID id : ids) {
-            out.put(id, jdbc.queryForObject("select row_to_json(job)::text || (select coalesce(string_agg("
-                    + "md5(data), ',' order by idx), '') from job_image where job_id = job.id) from job where id = ?",
-                    String.class, id));
+            out.put(
+                    id,
+                    jdbc.queryForObject(
+                            "select row_to_json(job)::text || (select coalesce(string_agg("
+                                    + "md5(data), ',' order by idx), '') from job_image where job_id = job.id) from job where id = ?",
+                            String.class,
+                            id));
         }
         return out;
     }
 
     private List<UUID> erasedByRetention(List<UUID> ids) {
-        return jdbc.queryForList("select id from job where id = any(?::uuid[]) and data_erased_by = 'retention'",
-                UUID.class, array(ids));
+        return jdbc.queryForList(
+                "select id from job where id = any(?::uuid[]) and data_erased_by = 'retention'",
+                UUID.class,
+                array(ids));
     }
 
     private static String array(List<UUID> ids) {
@@ -354,12 +402,15 @@ class RetentionIT {
     }
 
     private long imageBytes(UUID id) {
-        return jdbc.queryForObject("select coalesce(sum(octet_length(data)), 0) from job_image where job_id = ?",
-                Long.class, id);
+        return jdbc.queryForObject(
+                "select coalesce(sum(octet_length(data)), 0) from job_image where job_id = ?", Long.class, id);
     }
 
     private double erased(String what) {
-        return meters.get("gpu.gateway.retention.erased." + what).tag("trigger", "retention").counter().count();
+        return meters.get("gpu.gateway.retention.erased." + what)
+                .tag("trigger", "retention")
+                .counter()
+                .count();
     }
 
     private double gauge(String name) {

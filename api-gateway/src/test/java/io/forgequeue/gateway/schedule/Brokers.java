@@ -1,16 +1,15 @@
 package io.forgequeue.gateway.schedule;
 
-import io.forgequeue.gateway.system.BrokerConnection;
-
 import static org.mockito.ArgumentMatchers.anyLong;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
+import io.forgequeue.gateway.system.BrokerConnection;
+
 /** Broker connections for scheduler tests that drive rounds by hand. */
 final class Brokers {
 
-    private Brokers() {
-    }
+    private Brokers() {}
 
     /** Connected since {@code sinceNanos} ({@link System#nanoTime()} scale). */
     static BrokerConnection connectedSince(long sinceNanos) {

@@ -1,5 +1,14 @@
 package io.forgequeue.gateway.schedule;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.fleet.FleetProperties;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
@@ -18,26 +27,16 @@ import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.mockito.ArgumentCaptor;
-import org.springframework.amqp.rabbit.core.RabbitTemplate;
-
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyInt;
-import static org.mockito.ArgumentMatchers.anyString;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.times;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
+import org.junit.jupiter.api.Test;
+import org.mockito.ArgumentCaptor;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
 
 /**
  * Placement within one round, with the soonest worker per loaded checkpoint remembered for the round (issue 21): a
@@ -48,8 +47,8 @@ class DispatcherPlacementTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final QueueIndex index = new QueueIndex(SchedulerPolicy.FAIR.order(), System::nanoTime);
-    private final WorkerDirectory fleet = new WorkerDirectory(new FleetProperties(Duration.ofSeconds(5),
-            Duration.ofMinutes(10)));
+    private final WorkerDirectory fleet =
+            new WorkerDirectory(new FleetProperties(Duration.ofSeconds(5), Duration.ofMinutes(10)));
     private final JobMoves moves = mock(JobMoves.class);
     private final ApiKeys keys = mock(ApiKeys.class);
     private final WireJson json = mock(WireJson.class);
@@ -227,28 +226,61 @@ class DispatcherPlacementTest {
     }
 
     private Dispatcher dispatcher(Duration maxDelay, int maxBatch) {
-        return new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, keys,
-                new JobMessageTemplate(mock(RabbitTemplate.class)), mock(RabbitTemplate.class), json,
+        return new Dispatcher(
+                mock(SchedulerLease.class),
+                index,
+                fleet,
+                moves,
+                keys,
+                new JobMessageTemplate(mock(RabbitTemplate.class)),
+                mock(RabbitTemplate.class),
+                json,
                 TestSchedulerProperties.of(false, 5, maxDelay, maxBatch),
-                new SchedulerMetrics(registry, new GatewayMetrics(registry)), oneSecondPerStandardImage(),
+                new SchedulerMetrics(registry, new GatewayMetrics(registry)),
+                oneSecondPerStandardImage(),
                 Brokers.connected());
     }
 
     /** Assignments succeed (the job's row as assigned, with {@code cost}), and are recorded in {@code assignedTo}. */
     private void assignments(double cost) {
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
-        when(json.toBytes(any())).thenReturn(new byte[]{'{', '}'});
+        when(json.toBytes(any())).thenReturn(new byte[] {'{', '}'});
         when(moves.assignAll(any(), anyInt(), any())).thenAnswer(call -> {
             List<JobMoves.Assignment> decided = call.getArgument(0);
             List<JobMoves.Assigned> committed = new ArrayList<>();
             for (JobMoves.Assignment a : decided) {
                 assignedTo.put(a.jobId(), a.worker());
                 JobRow w = waiting.get(a.jobId());
-                JobRow row = new JobRow(a.jobId(), owner, "default", w.ticket(), w.spec(), JobStatus.QUEUED, 0, 1, 0,
-                        null, null, null, Map.of(), List.of(), null, Instant.now(), null, null, null, 2, 1, 1,
-                        w.fairTag(), cost, a.worker(), Instant.now(), Instant.now());
-                committed.add(new JobMoves.Assigned(row, new JobMessage(a.jobId(), 1, a.worker(), w.ticket(),
-                        "default", w.spec(), Instant.now())));
+                JobRow row = new JobRow(
+                        a.jobId(),
+                        owner,
+                        "default",
+                        w.ticket(),
+                        w.spec(),
+                        JobStatus.QUEUED,
+                        0,
+                        1,
+                        0,
+                        null,
+                        null,
+                        null,
+                        Map.of(),
+                        List.of(),
+                        null,
+                        Instant.now(),
+                        null,
+                        null,
+                        null,
+                        2,
+                        1,
+                        1,
+                        w.fairTag(),
+                        cost,
+                        a.worker(),
+                        Instant.now(),
+                        Instant.now());
+                committed.add(new JobMoves.Assigned(
+                        row, new JobMessage(a.jobId(), 1, a.worker(), w.ticket(), "default", w.spec(), Instant.now())));
             }
             return committed;
         });
@@ -266,16 +298,55 @@ class DispatcherPlacementTest {
     }
 
     private void worker(String id, String loaded, Map<String, Double> loadSeconds) {
-        fleet.accept(new WorkerStatus(id, UUID.randomUUID(), "default", WorkerState.READY, 1, null,
-                new WorkerStatus.ForgeOffer("http://forge-" + id, List.of("ckpt-a", "ckpt-b"), List.of(), List.of(),
-                        loaded, loadSeconds, null), 1000, Instant.now()));
+        fleet.accept(new WorkerStatus(
+                id,
+                UUID.randomUUID(),
+                "default",
+                WorkerState.READY,
+                1,
+                null,
+                new WorkerStatus.ForgeOffer(
+                        "http://forge-" + id,
+                        List.of("ckpt-a", "ckpt-b"),
+                        List.of(),
+                        List.of(),
+                        loaded,
+                        loadSeconds,
+                        null),
+                1000,
+                Instant.now()));
     }
 
     private UUID job(String checkpoint, double tag, long ticket, double cost) {
         UUID id = UUID.randomUUID();
         JobSpec spec = new JobSpec("p", null, 512, 512, 20, 7.0, null, null, 1, checkpoint, 1);
-        JobRow row = new JobRow(id, owner, "default", ticket, spec, JobStatus.QUEUED, 0, 0, 0, null, null, null,
-                Map.of(), List.of(), null, Instant.now(), null, null, null, 1, 1, 1, tag, cost, null, null,
+        JobRow row = new JobRow(
+                id,
+                owner,
+                "default",
+                ticket,
+                spec,
+                JobStatus.QUEUED,
+                0,
+                0,
+                0,
+                null,
+                null,
+                null,
+                Map.of(),
+                List.of(),
+                null,
+                Instant.now(),
+                null,
+                null,
+                null,
+                1,
+                1,
+                1,
+                tag,
+                cost,
+                null,
+                null,
                 Instant.now());
         waiting.put(id, row);
         index.apply(row.toQueueState());

@@ -1,5 +1,17 @@
 package io.forgequeue.gateway.schedule;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
+import static org.mockito.ArgumentMatchers.anyLong;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.ArgumentMatchers.eq;
+import static org.mockito.Mockito.atLeast;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
 import io.forgequeue.gateway.apikey.ApiKeys;
 import io.forgequeue.gateway.fleet.FleetProperties;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
@@ -18,29 +30,16 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.mockito.ArgumentCaptor;
-import org.springframework.amqp.core.Message;
-import org.springframework.amqp.rabbit.core.RabbitTemplate;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyInt;
-import static org.mockito.ArgumentMatchers.anyLong;
-import static org.mockito.ArgumentMatchers.anyString;
-import static org.mockito.ArgumentMatchers.eq;
-import static org.mockito.Mockito.atLeast;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.never;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
+import org.junit.jupiter.api.Test;
+import org.mockito.ArgumentCaptor;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
 
 /** What the leader does when it takes assignments back: every one taken back is told to stop at once. */
 class DispatcherTakeBackTest {
@@ -64,9 +63,19 @@ class DispatcherTakeBackTest {
         long connectedAt = System.nanoTime(); // connected to the broker from now on
         when(broker.hearingSinceNanos(anyLong())).thenReturn(connectedAt);
         SchedulerProperties properties = TestSchedulerProperties.defaults(true);
-        dispatcher = new Dispatcher(mock(SchedulerLease.class), index, fleet, moves, mock(ApiKeys.class),
-                new JobMessageTemplate(jobs), control, json, properties,
-                new SchedulerMetrics(registry, new GatewayMetrics(registry)), mock(QueueStats.class), broker);
+        dispatcher = new Dispatcher(
+                mock(SchedulerLease.class),
+                index,
+                fleet,
+                moves,
+                mock(ApiKeys.class),
+                new JobMessageTemplate(jobs),
+                control,
+                json,
+                properties,
+                new SchedulerMetrics(registry, new GatewayMetrics(registry)),
+                mock(QueueStats.class),
+                broker);
     }
 
     @Test
@@ -76,7 +85,8 @@ class DispatcherTakeBackTest {
         fleet.accept(status("w1", WorkerState.READY, 1));
         when(index.workersHolding()).thenReturn(Set.of("w1"));
         List<JobRow> revoked = List.of(row(running, 3), row(assigned, 1));
-        when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE))).thenReturn(revoked);
+        when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE)))
+                .thenReturn(revoked);
         sleep(PRESENCE.multipliedBy(3)); // silent past the presence timeout
 
         dispatcher.round(LEASE);
@@ -127,7 +137,8 @@ class DispatcherTakeBackTest {
     void anAssignmentOfAWorkerThatRestartedSinceIsTakenBackAndToldToStop() {
         UUID lostInTheRestart = UUID.randomUUID();
         // the gateway has heard workers for longer than a presence timeout; then the assignment; then a new process
-        when(broker.hearingSinceNanos(anyLong())).thenReturn(System.nanoTime() - PRESENCE.multipliedBy(3).toNanos());
+        when(broker.hearingSinceNanos(anyLong()))
+                .thenReturn(System.nanoTime() - PRESENCE.multipliedBy(3).toNanos());
         QueueIndex.Held held = new QueueIndex.Held(running(lostInTheRestart, 1), System.nanoTime(), System.nanoTime());
         sleep(Duration.ofMillis(5));
         fleet.accept(status("w1", WorkerState.READY, 1));
@@ -139,8 +150,9 @@ class DispatcherTakeBackTest {
 
         dispatcher.round(LEASE);
 
-        verify(moves).revokeAssignment(eq(lostInTheRestart), eq(1), eq("w1"),
-                eq("assigned before worker w1 restarted"), eq(LEASE));
+        verify(moves)
+                .revokeAssignment(
+                        eq(lostInTheRestart), eq(1), eq("w1"), eq("assigned before worker w1 restarted"), eq(LEASE));
         assertThat(stopsSent()).containsExactly(lostInTheRestart + "#1@w1");
     }
 
@@ -151,10 +163,11 @@ class DispatcherTakeBackTest {
         // the gateway could hear workers from just before it first heard this one: within the presence timeout
         when(broker.hearingSinceNanos(anyLong()))
                 .thenReturn(fleet.get("w1").orElseThrow().instanceSeenNanos() - 1_000_000);
-        QueueIndex.Held held = new QueueIndex.Held(running(heldByTheOldInstance, 1), System.nanoTime(), System.nanoTime());
+        QueueIndex.Held held =
+                new QueueIndex.Held(running(heldByTheOldInstance, 1), System.nanoTime(), System.nanoTime());
         sleep(Duration.ofMillis(5));
-        fleet.accept(new WorkerStatus("w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 50,
-                Instant.now()));
+        fleet.accept(new WorkerStatus(
+                "w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 50, Instant.now()));
         when(index.workersHolding()).thenReturn(Set.of("w1"));
         when(index.heldBy("w1")).thenReturn(List.of(held));
         JobRow revoked = row(heldByTheOldInstance, 1);
@@ -163,8 +176,13 @@ class DispatcherTakeBackTest {
 
         dispatcher.round(LEASE);
 
-        verify(moves).revokeAssignment(eq(heldByTheOldInstance), eq(1), eq("w1"),
-                eq("assigned before worker w1 restarted"), eq(LEASE));
+        verify(moves)
+                .revokeAssignment(
+                        eq(heldByTheOldInstance),
+                        eq(1),
+                        eq("w1"),
+                        eq("assigned before worker w1 restarted"),
+                        eq(LEASE));
         assertThat(stopsSent()).containsExactly(heldByTheOldInstance + "#1@w1");
     }
 
@@ -172,8 +190,10 @@ class DispatcherTakeBackTest {
     private List<String> stopsSent() {
         ArgumentCaptor<Message> sent = ArgumentCaptor.forClass(Message.class);
         verify(control, atLeast(0)).send(eq(Topology.CONTROL_EXCHANGE), eq(""), sent.capture());
-        return sent.getAllValues().stream().map(m -> json.read(m.getBody(), CancelJobCommand.class))
-                .map(c -> c.jobId() + "#" + c.attempt() + "@" + c.workerId()).toList();
+        return sent.getAllValues().stream()
+                .map(m -> json.read(m.getBody(), CancelJobCommand.class))
+                .map(c -> c.jobId() + "#" + c.attempt() + "@" + c.workerId())
+                .toList();
     }
 
     private static WorkerStatus status(String worker, WorkerState state, long seq) {
@@ -188,13 +208,13 @@ class DispatcherTakeBackTest {
     }
 
     private static JobState job(UUID id, int attempt) {
-        return new JobState(id, 1, JobStatus.QUEUED, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1",
-                attempt, 0, 0);
+        return new JobState(
+                id, 1, JobStatus.QUEUED, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1", attempt, 0, 0);
     }
 
     private static JobState running(UUID id, int attempt) {
-        return new JobState(id, 2, JobStatus.RUNNING, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1",
-                attempt, 0, 1);
+        return new JobState(
+                id, 2, JobStatus.RUNNING, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1", attempt, 0, 1);
     }
 
     private static void sleep(Duration d) {
@@ -204,5 +224,4 @@ class DispatcherTakeBackTest {
             Thread.currentThread().interrupt();
         }
     }
-
 }

@@ -1,10 +1,9 @@
 package io.forgequeue.gateway.schedule;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class SuspicionsTest {
 
@@ -15,10 +14,16 @@ class SuspicionsTest {
 
     @Test
     void anAssignmentNotStartedIsLostWhenTheWorkerReportsIdleAgainAfterItWasFirstMissed() {
-        assertThat(suspicions.missed("j/1", false, 10 * SECOND, 40, INTERVAL)).as("first missed").isFalse();
-        assertThat(suspicions.missed("j/1", false, 10 * SECOND, 40, INTERVAL)).as("same status").isFalse();
+        assertThat(suspicions.missed("j/1", false, 10 * SECOND, 40, INTERVAL))
+                .as("first missed")
+                .isFalse();
+        assertThat(suspicions.missed("j/1", false, 10 * SECOND, 40, INTERVAL))
+                .as("same status")
+                .isFalse();
 
-        assertThat(suspicions.missed("j/1", false, 10 * SECOND + INTERVAL, 41, INTERVAL)).as("idle again").isTrue();
+        assertThat(suspicions.missed("j/1", false, 10 * SECOND + INTERVAL, 41, INTERVAL))
+                .as("idle again")
+                .isTrue();
     }
 
     @Test
@@ -27,7 +32,8 @@ class SuspicionsTest {
         assertThat(suspicions.missed("j/1", true, first, 1, INTERVAL)).isFalse();
 
         assertThat(suspicions.missed("j/1", true, first + 3 * INTERVAL, 4, INTERVAL))
-                .as("three intervals are not enough").isFalse();
+                .as("three intervals are not enough")
+                .isFalse();
         assertThat(suspicions.missed("j/1", true, first + Suspicions.LOST_OUTCOME_MIN.toNanos() - 1, 20, INTERVAL))
                 .isFalse();
         assertThat(suspicions.missed("j/1", true, first + Suspicions.LOST_OUTCOME_MIN.toNanos(), 21, INTERVAL))
@@ -49,7 +55,9 @@ class SuspicionsTest {
 
         suspicions.clear(); // a new term as leader, or a round that failed (the database was away)
 
-        assertThat(suspicions.missed("j/1", true, 30 * SECOND, 60, INTERVAL)).as("starts afresh").isFalse();
+        assertThat(suspicions.missed("j/1", true, 30 * SECOND, 60, INTERVAL))
+                .as("starts afresh")
+                .isFalse();
         assertThat(suspicions.missed("j/1", true, 30 * SECOND + Suspicions.LOST_OUTCOME_MIN.toNanos(), 80, INTERVAL))
                 .isTrue();
     }
@@ -62,7 +70,11 @@ class SuspicionsTest {
         suspicions.cleared("j/1");
         suspicions.retainAll(Set.of("j/1"));
 
-        assertThat(suspicions.missed("j/1", false, INTERVAL, 2, INTERVAL)).as("missed anew").isFalse();
-        assertThat(suspicions.missed("k/1", false, INTERVAL, 2, INTERVAL)).as("forgotten, missed anew").isFalse();
+        assertThat(suspicions.missed("j/1", false, INTERVAL, 2, INTERVAL))
+                .as("missed anew")
+                .isFalse();
+        assertThat(suspicions.missed("k/1", false, INTERVAL, 2, INTERVAL))
+                .as("forgotten, missed anew")
+                .isFalse();
     }
 }

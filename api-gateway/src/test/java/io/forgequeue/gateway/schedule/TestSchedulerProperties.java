@@ -5,8 +5,7 @@ import java.time.Duration;
 /** Scheduler settings for unit tests: the shipped defaults, with the few values a test varies. */
 final class TestSchedulerProperties {
 
-    private TestSchedulerProperties() {
-    }
+    private TestSchedulerProperties() {}
 
     /** The defaults of {@code gateway.scheduler.*}; {@code enabled} false keeps the dispatcher's thread unstarted. */
     static SchedulerProperties defaults(boolean enabled) {
@@ -14,8 +13,18 @@ final class TestSchedulerProperties {
     }
 
     static SchedulerProperties of(boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch) {
-        return new SchedulerProperties(enabled, SchedulerPolicy.FAIR, 1, maxAttempts, Duration.ofSeconds(3),
-                Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofMinutes(2), Duration.ofSeconds(1),
-                Duration.ofSeconds(5), maxBatch, new SchedulerProperties.Affinity(32, 4, maxDelay, 10));
+        return new SchedulerProperties(
+                enabled,
+                SchedulerPolicy.FAIR,
+                1,
+                maxAttempts,
+                Duration.ofSeconds(3),
+                Duration.ofMillis(500),
+                Duration.ofMillis(250),
+                Duration.ofMinutes(2),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(5),
+                maxBatch,
+                new SchedulerProperties.Affinity(32, 4, maxDelay, 10));
     }
 }

@@ -1,22 +1,36 @@
 package io.forgequeue.gateway.schedule;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.fleet.FleetWorker;
 import io.forgequeue.model.WorkerState;
-import org.junit.jupiter.api.Test;
-
-import java.util.Optional;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class UnreachableWorkersTest {
 
     private static final UUID INSTANCE = UUID.randomUUID();
 
     private static FleetWorker worker(UUID instance, long seq) {
-        return new FleetWorker("w1", instance, "default", WorkerState.READY, null, null, 0, false, 0, 0, 0, null, seq,
-                1_000_000_000L, List.of(), null);
+        return new FleetWorker(
+                "w1",
+                instance,
+                "default",
+                WorkerState.READY,
+                null,
+                null,
+                0,
+                false,
+                0,
+                0,
+                0,
+                null,
+                seq,
+                1_000_000_000L,
+                List.of(),
+                null);
     }
 
     @Test
@@ -30,10 +44,16 @@ class UnreachableWorkersTest {
 
         unreachable.returned("w1", Optional.of(worker(INSTANCE, 7)));
 
-        assertThat(unreachable.mayReceive(worker(INSTANCE, 7))).as("same status as at the return").isFalse();
+        assertThat(unreachable.mayReceive(worker(INSTANCE, 7)))
+                .as("same status as at the return")
+                .isFalse();
         assertThat(unreachable.mayReceive(worker(INSTANCE, 7))).as("still").isFalse();
-        assertThat(unreachable.mayReceive(worker(INSTANCE, 8))).as("a newer status (its queue is back)").isTrue();
-        assertThat(unreachable.mayReceive(worker(INSTANCE, 8))).as("and from then on").isTrue();
+        assertThat(unreachable.mayReceive(worker(INSTANCE, 8)))
+                .as("a newer status (its queue is back)")
+                .isTrue();
+        assertThat(unreachable.mayReceive(worker(INSTANCE, 8)))
+                .as("and from then on")
+                .isTrue();
     }
 
     @Test

@@ -1,29 +1,27 @@
 package io.forgequeue.gateway.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.Mockito.mock;
+
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpIOException;
-
-import javax.net.ssl.SSLHandshakeException;
-
-import java.util.concurrent.atomic.AtomicLong;
-
-import static org.mockito.Mockito.mock;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 
 /** When the broker connection counts as up, and since when the scheduler can hear the workers through it. */
 class BrokerConnectionTest {
 
     private final AtomicLong now = new AtomicLong(1_000);
-    private final BrokerConnection link = new BrokerConnection(mock(ConnectionFactory.class),
-            new GatewayMetrics(new SimpleMeterRegistry()), now::get);
+    private final BrokerConnection link = new BrokerConnection(
+            mock(ConnectionFactory.class), new GatewayMetrics(new SimpleMeterRegistry()), now::get);
 
     @Test
     void isDownUntilAConnectionIsCreated() {
@@ -34,7 +32,9 @@ class BrokerConnectionTest {
         now.set(5_000);
 
         assertThat(link.isConnected()).isTrue();
-        assertThat(link.hearingSinceNanos(now.get())).as("since the connection came up").isEqualTo(1_000);
+        assertThat(link.hearingSinceNanos(now.get()))
+                .as("since the connection came up")
+                .isEqualTo(1_000);
     }
 
     @Test
@@ -45,7 +45,9 @@ class BrokerConnectionTest {
 
         assertThat(link.isConnected()).isFalse();
         now.set(3_000);
-        assertThat(link.hearingSinceNanos(now.get())).as("hears nothing while down").isEqualTo(3_000);
+        assertThat(link.hearingSinceNanos(now.get()))
+                .as("hears nothing while down")
+                .isEqualTo(3_000);
 
         now.set(4_000);
         link.onCreate(null);
@@ -72,9 +74,14 @@ class BrokerConnectionTest {
             logger.detachAppender(logged);
         }
 
-        assertThat(logged.list).filteredOn(e -> e.getLevel() == Level.ERROR).hasSize(2).allSatisfy(e ->
-                assertThat(e.getFormattedMessage()).contains("Broker TLS handshake failed", "PKIX path building failed",
-                        "spring.rabbitmq.ssl.bundle"));
+        assertThat(logged.list)
+                .filteredOn(e -> e.getLevel() == Level.ERROR)
+                .hasSize(2)
+                .allSatisfy(e -> assertThat(e.getFormattedMessage())
+                        .contains(
+                                "Broker TLS handshake failed",
+                                "PKIX path building failed",
+                                "spring.rabbitmq.ssl.bundle"));
     }
 
     @Test

@@ -1,15 +1,14 @@
 package io.forgequeue.gateway.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** The gateway's per-pool meters of the scheduler and the fleet: hand-outs, workers by state, oldest queued job. */
 class GatewayMetricsFleetTest {
@@ -23,11 +22,20 @@ class GatewayMetricsFleetTest {
 
         for (String pool : List.of("gpu-a", "gpu-b")) {
             for (String state : List.of("available", "paused", "refused")) {
-                assertThat(workers(state, pool)).as("%s workers of %s", state, pool).isZero();
+                assertThat(workers(state, pool))
+                        .as("%s workers of %s", state, pool)
+                        .isZero();
             }
-            assertThat(handouts(pool)).as("hand-outs of %s", pool).isNotNull()
-                    .extracting(Timer::count).isEqualTo(0L);
-            assertThat(registry.find("gpu.gateway.jobs.queue.oldest").tag("pool", pool).gauge().value()).isZero();
+            assertThat(handouts(pool))
+                    .as("hand-outs of %s", pool)
+                    .isNotNull()
+                    .extracting(Timer::count)
+                    .isEqualTo(0L);
+            assertThat(registry.find("gpu.gateway.jobs.queue.oldest")
+                            .tag("pool", pool)
+                            .gauge()
+                            .value())
+                    .isZero();
         }
     }
 
@@ -48,7 +56,9 @@ class GatewayMetricsFleetTest {
 
         assertThat(availableA).isEqualTo(2.0);
         assertThat(pausedA).isEqualTo(1.0);
-        assertThat(otherAvailable).as("new-2 is beyond the cap of 1 unconfigured pool").isEqualTo(3.0);
+        assertThat(otherAvailable)
+                .as("new-2 is beyond the cap of 1 unconfigured pool")
+                .isEqualTo(3.0);
         assertThat(workers("available", "gpu-a")).isZero();
         assertThat(workers("refused", "gpu-b")).isZero();
         assertThat(workers("available", "gpu-b")).isEqualTo(1.0);
@@ -67,7 +77,11 @@ class GatewayMetricsFleetTest {
     }
 
     private double workers(String state, String pool) {
-        return registry.find("gpu.gateway.workers.by-state").tag("state", state).tag("pool", pool).gauge().value();
+        return registry.find("gpu.gateway.workers.by-state")
+                .tag("state", state)
+                .tag("pool", pool)
+                .gauge()
+                .value();
     }
 
     private Timer handouts(String pool) {

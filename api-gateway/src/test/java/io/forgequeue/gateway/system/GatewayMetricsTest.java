@@ -1,13 +1,13 @@
 package io.forgequeue.gateway.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.JobStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -15,8 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** The gateway's meters: tag values, series registered at zero, the cap on pool tags. */
 class GatewayMetricsTest {
@@ -29,22 +28,48 @@ class GatewayMetricsTest {
         metrics.registerPools(List.of("gpu-a", "gpu-b"));
 
         for (String pool : List.of("gpu-a", "gpu-b")) {
-            assertThat(finished("succeeded", "none", pool)).isNotNull().extracting(Counter::count).isEqualTo(0.0);
-            assertThat(finished("cancelled", "none", pool)).isNotNull().extracting(Counter::count).isEqualTo(0.0);
+            assertThat(finished("succeeded", "none", pool))
+                    .isNotNull()
+                    .extracting(Counter::count)
+                    .isEqualTo(0.0);
+            assertThat(finished("cancelled", "none", pool))
+                    .isNotNull()
+                    .extracting(Counter::count)
+                    .isEqualTo(0.0);
             for (ErrorCode code : ErrorCode.values()) {
-                assertThat(finished("failed", code.name(), pool)).as("failed %s %s", code, pool).isNotNull()
-                        .extracting(Counter::count).isEqualTo(0.0);
+                assertThat(finished("failed", code.name(), pool))
+                        .as("failed %s %s", code, pool)
+                        .isNotNull()
+                        .extracting(Counter::count)
+                        .isEqualTo(0.0);
             }
-            assertThat(registry.find("gpu.gateway.jobs.submitted").tag("pool", pool).counter()).isNotNull();
-            assertThat(registry.find("gpu.gateway.jobs.requeued").tag("pool", pool).counter()).isNotNull();
-            assertThat(registry.find("gpu.gateway.jobs.queue.wait").tag("pool", pool).timer()).isNotNull();
-            assertThat(registry.find("gpu.gateway.jobs.run.time").tag("pool", pool).timer()).isNotNull();
-            assertThat(registry.find("gpu.gateway.jobs.by-state").tag("pool", pool).gauges()).hasSize(2);
+            assertThat(registry.find("gpu.gateway.jobs.submitted")
+                            .tag("pool", pool)
+                            .counter())
+                    .isNotNull();
+            assertThat(registry.find("gpu.gateway.jobs.requeued")
+                            .tag("pool", pool)
+                            .counter())
+                    .isNotNull();
+            assertThat(registry.find("gpu.gateway.jobs.queue.wait")
+                            .tag("pool", pool)
+                            .timer())
+                    .isNotNull();
+            assertThat(registry.find("gpu.gateway.jobs.run.time")
+                            .tag("pool", pool)
+                            .timer())
+                    .isNotNull();
+            assertThat(registry.find("gpu.gateway.jobs.by-state")
+                            .tag("pool", pool)
+                            .gauges())
+                    .hasSize(2);
         }
-        assertThat(registry.find("gpu.gateway.jobs.finished").counters())
-                .hasSize(2 * (2 + ErrorCode.values().length));
-        assertThat(registry.find("gpu.gateway.jobs.finished").tag("pool", "default").counters())
-                .as("the default pool is not registered when pools are configured").isEmpty();
+        assertThat(registry.find("gpu.gateway.jobs.finished").counters()).hasSize(2 * (2 + ErrorCode.values().length));
+        assertThat(registry.find("gpu.gateway.jobs.finished")
+                        .tag("pool", "default")
+                        .counters())
+                .as("the default pool is not registered when pools are configured")
+                .isEmpty();
     }
 
     @Test
@@ -56,27 +81,43 @@ class GatewayMetricsTest {
 
     @Test
     void everyReasonKindAndFrameTypeIsRegisteredAtZeroBeforeAnyEvent() {
-        assertThat(tagValues("gpu.gateway.jobs.refused", "reason")).containsExactlyInAnyOrder("validation", "cap",
-                "idempotency", "priority");
-        assertThat(tagValues("gpu.gateway.events.rejected", "reason")).containsExactlyInAnyOrder("duplicate",
-                "terminal", "stale-attempt", "revoked", "unknown-assignment", "illegal-transition", "unknown-job",
-                "unreadable", "error", "wrong-publisher");
-        assertThat(tagValues("gpu.gateway.worker-messages.refused", "kind")).containsExactlyInAnyOrder(
-                "announcement", "preview");
+        assertThat(tagValues("gpu.gateway.jobs.refused", "reason"))
+                .containsExactlyInAnyOrder("validation", "cap", "idempotency", "priority");
+        assertThat(tagValues("gpu.gateway.events.rejected", "reason"))
+                .containsExactlyInAnyOrder(
+                        "duplicate",
+                        "terminal",
+                        "stale-attempt",
+                        "revoked",
+                        "unknown-assignment",
+                        "illegal-transition",
+                        "unknown-job",
+                        "unreadable",
+                        "error",
+                        "wrong-publisher");
+        assertThat(tagValues("gpu.gateway.worker-messages.refused", "kind"))
+                .containsExactlyInAnyOrder("announcement", "preview");
         assertThat(tagValues("gpu.gateway.events.merged", "outcome")).containsExactlyInAnyOrder("applied", "late");
         assertThat(tagValues("gpu.gateway.outbox.published", "kind")).containsExactlyInAnyOrder("job", "cancel");
-        assertThat(tagValues("gpu.gateway.outbox.failures", "reason")).containsExactlyInAnyOrder("nack",
-                "returned", "error");
-        assertThat(tagValues("gpu.gateway.websocket.frames", "type")).containsExactlyInAnyOrder("snapshot",
-                "update", "position", "preview", "queue");
+        assertThat(tagValues("gpu.gateway.outbox.failures", "reason"))
+                .containsExactlyInAnyOrder("nack", "returned", "error");
+        assertThat(tagValues("gpu.gateway.websocket.frames", "type"))
+                .containsExactlyInAnyOrder("snapshot", "update", "position", "preview", "queue");
         assertThat(registry.find("gpu.gateway.jobs.stuck").counter()).isNotNull();
         assertThat(registry.find("gpu.gateway.websocket.delivery.lag").timer()).isNotNull();
-        assertThat(registry.find("gpu.gateway.websocket.updates.dropped").counter()).isNotNull();
+        assertThat(registry.find("gpu.gateway.websocket.updates.dropped").counter())
+                .isNotNull();
         assertThat(registry.find("gpu.gateway.workers.active").gauge()).isNotNull();
-        assertThat(registry.find("gpu.gateway.broker.connected").gauge()).as("0 until the first connection")
-                .isNotNull().extracting(g -> g.value()).isEqualTo(0.0);
-        assertThat(registry.getMeters().stream().filter(m -> m instanceof Counter).mapToDouble(m -> ((Counter) m).count())
-                .sum()).isZero();
+        assertThat(registry.find("gpu.gateway.broker.connected").gauge())
+                .as("0 until the first connection")
+                .isNotNull()
+                .extracting(g -> g.value())
+                .isEqualTo(0.0);
+        assertThat(registry.getMeters().stream()
+                        .filter(m -> m instanceof Counter)
+                        .mapToDouble(m -> ((Counter) m).count())
+                        .sum())
+                .isZero();
     }
 
     @Test
@@ -90,10 +131,15 @@ class GatewayMetricsTest {
         metrics.jobFinished(JobStatus.RUNNING, "gpu-a", null);
 
         assertThat(finished("failed", "FORGE_OUT_OF_MEMORY", "gpu-a").count()).isEqualTo(1.0);
-        assertThat(finished("failed", "UNKNOWN", "gpu-a").count()).as("unknown and missing codes").isEqualTo(2.0);
+        assertThat(finished("failed", "UNKNOWN", "gpu-a").count())
+                .as("unknown and missing codes")
+                .isEqualTo(2.0);
         assertThat(finished("succeeded", "none", "gpu-a").count()).isEqualTo(1.0);
-        assertThat(registry.find("gpu.gateway.jobs.finished").counters().stream().mapToDouble(Counter::count).sum())
-                .as("a non-terminal status is not an outcome").isEqualTo(4.0);
+        assertThat(registry.find("gpu.gateway.jobs.finished").counters().stream()
+                        .mapToDouble(Counter::count)
+                        .sum())
+                .as("a non-terminal status is not an outcome")
+                .isEqualTo(4.0);
     }
 
     @Test
@@ -110,7 +156,10 @@ class GatewayMetricsTest {
         assertThat(submitted("new-2")).isEqualTo(1.0);
         assertThat(submitted(GatewayMetrics.OTHER_POOL)).isEqualTo(2.0);
         assertThat(submitted("configured-3")).isEqualTo(1.0);
-        assertThat(registry.find("gpu.gateway.jobs.submitted").tag("pool", "new-3").counter()).isNull();
+        assertThat(registry.find("gpu.gateway.jobs.submitted")
+                        .tag("pool", "new-3")
+                        .counter())
+                .isNull();
         assertThat(tagValues("gpu.gateway.jobs.submitted", "pool")).hasSize(6);
     }
 
@@ -131,7 +180,9 @@ class GatewayMetricsTest {
         metrics.jobsInState(JobStatus.QUEUED, Map.of("gpu-b", 4L));
 
         assertThat(queuedA).isEqualTo(3.0);
-        assertThat(otherQueued).as("x-3 is beyond the cap of 2 unconfigured pools").isEqualTo(11.0);
+        assertThat(otherQueued)
+                .as("x-3 is beyond the cap of 2 unconfigured pools")
+                .isEqualTo(11.0);
         assertThat(gauge("queued", "gpu-a")).isZero();
         assertThat(gauge("queued", "gpu-b")).isEqualTo(4.0);
         assertThat(gauge("queued", "x-1")).isZero();
@@ -148,11 +199,23 @@ class GatewayMetricsTest {
         metrics.queueWait("gpu-a", Duration.ofSeconds(-1));
         metrics.runTime("gpu-a", Duration.ofSeconds(40));
 
-        assertThat(registry.find("gpu.gateway.jobs.requeued").tag("pool", "gpu-a").counter().count()).isEqualTo(1.0);
-        Timer wait = registry.find("gpu.gateway.jobs.queue.wait").tag("pool", "gpu-a").timer();
-        assertThat(wait.count()).as("a negative wait (clock skew) is not recorded").isEqualTo(1);
+        assertThat(registry.find("gpu.gateway.jobs.requeued")
+                        .tag("pool", "gpu-a")
+                        .counter()
+                        .count())
+                .isEqualTo(1.0);
+        Timer wait = registry.find("gpu.gateway.jobs.queue.wait")
+                .tag("pool", "gpu-a")
+                .timer();
+        assertThat(wait.count())
+                .as("a negative wait (clock skew) is not recorded")
+                .isEqualTo(1);
         assertThat(wait.totalTime(java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(3.0);
-        assertThat(registry.find("gpu.gateway.jobs.run.time").tag("pool", "gpu-a").timer().count()).isEqualTo(1);
+        assertThat(registry.find("gpu.gateway.jobs.run.time")
+                        .tag("pool", "gpu-a")
+                        .timer()
+                        .count())
+                .isEqualTo(1);
     }
 
     @Test
@@ -178,20 +241,32 @@ class GatewayMetricsTest {
     }
 
     private Counter finished(String outcome, String code, String pool) {
-        return registry.find("gpu.gateway.jobs.finished").tag("outcome", outcome).tag("code", code).tag("pool", pool)
+        return registry.find("gpu.gateway.jobs.finished")
+                .tag("outcome", outcome)
+                .tag("code", code)
+                .tag("pool", pool)
                 .counter();
     }
 
     private double submitted(String pool) {
-        return registry.find("gpu.gateway.jobs.submitted").tag("pool", pool).counter().count();
+        return registry.find("gpu.gateway.jobs.submitted")
+                .tag("pool", pool)
+                .counter()
+                .count();
     }
 
     private double gauge(String state, String pool) {
-        return registry.find("gpu.gateway.jobs.by-state").tag("state", state).tag("pool", pool).gauge().value();
+        return registry.find("gpu.gateway.jobs.by-state")
+                .tag("state", state)
+                .tag("pool", pool)
+                .gauge()
+                .value();
     }
 
     private Set<String> tagValues(String name, String tag) {
-        return registry.find(name).meters().stream().map(Meter::getId).map(id -> id.getTag(tag))
+        return registry.find(name).meters().stream()
+                .map(Meter::getId)
+                .map(id -> id.getTag(tag))
                 .collect(Collectors.toSet());
     }
 }

@@ -1,20 +1,19 @@
 package io.forgequeue.gateway.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.gateway.system.KeyMetrics.Load;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** Per-key meters: the busiest keys by name, everything else under "_other", never more series than the cap. */
 class KeyMetricsTest {
@@ -52,8 +51,8 @@ class KeyMetricsTest {
 
         metrics.keyLoads(loads);
 
-        assertThat(keyTags(KeyMetrics.JOBS)).containsExactlyInAnyOrder("key-50", "key-49", "key-48",
-                KeyMetrics.OTHER_KEY);
+        assertThat(keyTags(KeyMetrics.JOBS))
+                .containsExactlyInAnyOrder("key-50", "key-49", "key-48", KeyMetrics.OTHER_KEY);
         assertThat(registry.find(KeyMetrics.JOBS).gauges()).hasSize(2 * (MAX_KEYS + 1));
         assertThat(registry.find(KeyMetrics.GPU_TIME).counters()).hasSize(MAX_KEYS + 1);
         long queuedOfTheRest = 47L * 48 / 2; // key-1 .. key-47
@@ -72,8 +71,13 @@ class KeyMetricsTest {
 
         assertThat(whileIdle).containsExactlyInAnyOrder("a", "b", "c");
         assertThat(jobs("a", "queued")).isEqualTo(2.0);
-        assertThat(metrics.trackedKeys()).as("d takes the place of an idle key").hasSize(MAX_KEYS).contains("a", "d");
-        assertThat(keyTags(KeyMetrics.JOBS)).as("the displaced key's series are removed").hasSize(MAX_KEYS + 1);
+        assertThat(metrics.trackedKeys())
+                .as("d takes the place of an idle key")
+                .hasSize(MAX_KEYS)
+                .contains("a", "d");
+        assertThat(keyTags(KeyMetrics.JOBS))
+                .as("the displaced key's series are removed")
+                .hasSize(MAX_KEYS + 1);
     }
 
     @Test
@@ -98,7 +102,9 @@ class KeyMetricsTest {
 
         assertThat(gpuSeconds("a")).isEqualTo(1.5);
         assertThat(gpuSeconds("fresh")).isEqualTo(2.0);
-        assertThat(gpuSeconds(KeyMetrics.OTHER_KEY)).as("no room for 'late'; unknown key").isEqualTo(12.0);
+        assertThat(gpuSeconds(KeyMetrics.OTHER_KEY))
+                .as("no room for 'late'; unknown key")
+                .isEqualTo(12.0);
         assertThat(registry.find(KeyMetrics.GPU_TIME).counters()).hasSize(MAX_KEYS + 1);
     }
 
@@ -111,7 +117,9 @@ class KeyMetricsTest {
         metrics.keyLoads(loads);
 
         assertThat(jobs("key_other", "queued")).isEqualTo(4.0);
-        assertThat(jobs(KeyMetrics.OTHER_KEY, "queued")).as("the jobs of a key whose name is unknown").isEqualTo(1.0);
+        assertThat(jobs(KeyMetrics.OTHER_KEY, "queued"))
+                .as("the jobs of a key whose name is unknown")
+                .isEqualTo(1.0);
         assertThat(KeyMetrics.tagOf("x".repeat(200))).hasSize(KeyMetrics.MAX_NAME_LENGTH);
     }
 
@@ -128,13 +136,18 @@ class KeyMetricsTest {
     }
 
     private double jobs(String key, String state) {
-        Gauge gauge = registry.find(KeyMetrics.JOBS).tag("key", key).tag("state", state).gauge();
+        Gauge gauge = registry.find(KeyMetrics.JOBS)
+                .tag("key", key)
+                .tag("state", state)
+                .gauge();
         assertThat(gauge).as("gauge %s %s", key, state).isNotNull();
         return gauge.value();
     }
 
     private double totalOf(String state) {
-        return registry.find(KeyMetrics.JOBS).tag("state", state).gauges().stream().mapToDouble(Gauge::value).sum();
+        return registry.find(KeyMetrics.JOBS).tag("state", state).gauges().stream()
+                .mapToDouble(Gauge::value)
+                .sum();
     }
 
     private double gpuSeconds(String key) {
@@ -144,7 +157,9 @@ class KeyMetricsTest {
     }
 
     private Set<String> keyTags(String name) {
-        return registry.find(name).meters().stream().map(Meter::getId).map(id -> id.getTag("key"))
+        return registry.find(name).meters().stream()
+                .map(Meter::getId)
+                .map(id -> id.getTag("key"))
                 .collect(Collectors.toSet());
     }
 }

@@ -1,5 +1,9 @@
 package io.forgequeue.gateway.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
@@ -16,11 +20,6 @@ import org.springframework.web.context.request.ServletWebRequest;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.context.request.async.AsyncRequestTimeoutException;
 import org.springframework.web.servlet.resource.NoResourceFoundException;
-
-import java.util.List;
-import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The problem details of the errors Spring MVC answers on its own (no controller chose a kind): each status gets the
@@ -54,8 +53,8 @@ class ProblemResponseAdviceTest {
 
     private ProblemDetail springsOwnProblem(int status) {
         HttpStatusCode code = HttpStatusCode.valueOf(status);
-        ResponseEntity<Object> response = advice.createResponseEntity(ProblemDetail.forStatusAndDetail(code,
-                "Spring's own detail"), HttpHeaders.EMPTY, code, request);
+        ResponseEntity<Object> response = advice.createResponseEntity(
+                ProblemDetail.forStatusAndDetail(code, "Spring's own detail"), HttpHeaders.EMPTY, code, request);
         assertThat(response.getStatusCode().value()).isEqualTo(status);
         return (ProblemDetail) response.getBody();
     }
@@ -67,12 +66,15 @@ class ProblemResponseAdviceTest {
                 .satisfies(p -> assertThat(p.getProperties()).containsEntry("code", "method-not-allowed"))
                 .satisfies(p -> assertThat(p.getType()).hasToString(ApiProblem.TYPE_BASE + "method-not-allowed"))
                 .satisfies(p -> assertThat(p.getTitle()).isEqualTo("Method not allowed"));
-        assertThat(answer(new HttpMediaTypeNotSupportedException(MediaType.TEXT_PLAIN,
-                List.of(MediaType.APPLICATION_JSON), HttpMethod.POST)).getProperties())
+        assertThat(answer(new HttpMediaTypeNotSupportedException(
+                                MediaType.TEXT_PLAIN, List.of(MediaType.APPLICATION_JSON), HttpMethod.POST))
+                        .getProperties())
                 .containsEntry("code", "unsupported-media-type");
         assertThat(answer(new HttpMediaTypeNotAcceptableException(List.of(MediaType.APPLICATION_JSON)))
-                .getProperties()).containsEntry("code", "not-acceptable");
-        assertThat(answer(new NoResourceFoundException(HttpMethod.GET, "/nothing", "nothing")).getProperties())
+                        .getProperties())
+                .containsEntry("code", "not-acceptable");
+        assertThat(answer(new NoResourceFoundException(HttpMethod.GET, "/nothing", "nothing"))
+                        .getProperties())
                 .containsEntry("code", "not-found");
         assertThat(answer(new AsyncRequestTimeoutException()).getProperties())
                 .containsEntry("code", "service-unavailable");
@@ -102,8 +104,8 @@ class ProblemResponseAdviceTest {
     void leavesAProblemThatAlreadyHasOurCodeAsItIs() {
         ProblemDetail ours = ApiProblem.JOB_NOT_FOUND.toProblem("No such job.");
 
-        ResponseEntity<Object> response = advice.createResponseEntity(ours, HttpHeaders.EMPTY, HttpStatus.NOT_FOUND,
-                request);
+        ResponseEntity<Object> response =
+                advice.createResponseEntity(ours, HttpHeaders.EMPTY, HttpStatus.NOT_FOUND, request);
 
         assertThat(((ProblemDetail) response.getBody()).getProperties()).containsEntry("code", "job-not-found");
         assertThat(((ProblemDetail) response.getBody()).getTitle()).isEqualTo("Job not found");

@@ -1,14 +1,13 @@
 package io.forgequeue.gateway.system;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /** The UTF-8 check of JSON request bodies (issue 6: an overlong {@code C0 AF} was decoded to "/"). */
 class Utf8BodyFilterTest {
@@ -33,8 +32,11 @@ class Utf8BodyFilterTest {
     /** The JDK's decoder, set to report instead of replace: strict per the Unicode standard. */
     private static boolean jdkAccepts(byte[] bytes) {
         try {
-            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes));
+            StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes));
             return true;
         } catch (CharacterCodingException e) {
             return false;
@@ -79,15 +81,18 @@ class Utf8BodyFilterTest {
     @Test
     void itAgreesWithTheJdksStrictDecoderOnRandomBytes() {
         Random random = new Random(20261122L);
-        int[] interesting = {0x00, 0x2F, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
-                0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF};
+        int[] interesting = {
+            0x00, 0x2F, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE,
+            0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF
+        };
         for (int i = 0; i < 200_000; i++) {
             byte[] sample = new byte[1 + random.nextInt(6)];
             for (int j = 0; j < sample.length; j++) {
-                sample[j] = (byte) (random.nextBoolean() ? interesting[random.nextInt(interesting.length)]
-                        : random.nextInt(256));
+                sample[j] = (byte)
+                        (random.nextBoolean() ? interesting[random.nextInt(interesting.length)] : random.nextInt(256));
             }
-            assertThat(validatorAccepts(sample)).as("bytes %s", java.util.HexFormat.of().formatHex(sample))
+            assertThat(validatorAccepts(sample))
+                    .as("bytes %s", java.util.HexFormat.of().formatHex(sample))
                     .isEqualTo(jdkAccepts(sample));
         }
     }
@@ -96,8 +101,12 @@ class Utf8BodyFilterTest {
     void namesWhereTheFirstIllFormedSequenceStartsAcrossChunks() {
         Utf8BodyFilter.Utf8Validator v = new Utf8BodyFilter.Utf8Validator();
         assertThat(v.accept(bytes('{', '"', 'a', 0xC3), 0, 4)).isTrue();
-        assertThat(v.accept(bytes(0xA9, '"', 0xE2, 0x82), 0, 4)).as("é completed across chunks").isTrue();
-        assertThat(v.accept(bytes(0x28), 0, 1)).as("E2 82 28: a cut-off sequence").isFalse();
+        assertThat(v.accept(bytes(0xA9, '"', 0xE2, 0x82), 0, 4))
+                .as("é completed across chunks")
+                .isTrue();
+        assertThat(v.accept(bytes(0x28), 0, 1))
+                .as("E2 82 28: a cut-off sequence")
+                .isFalse();
         assertThat(v.malformedAt()).isEqualTo(6);
         assertThat(v.complete()).isFalse();
 
@@ -112,7 +121,8 @@ class Utf8BodyFilterTest {
         assertThat(Utf8BodyFilter.isUtf8Json("application/json")).isTrue();
         assertThat(Utf8BodyFilter.isUtf8Json("application/json; charset=UTF-8")).isTrue();
         assertThat(Utf8BodyFilter.isUtf8Json("application/merge-patch+json")).isTrue();
-        assertThat(Utf8BodyFilter.isUtf8Json("application/json; charset=ISO-8859-1")).isFalse();
+        assertThat(Utf8BodyFilter.isUtf8Json("application/json; charset=ISO-8859-1"))
+                .isFalse();
         assertThat(Utf8BodyFilter.isUtf8Json("text/plain")).isFalse();
         assertThat(Utf8BodyFilter.isUtf8Json("json please")).isFalse();
         assertThat(Utf8BodyFilter.isUtf8Json(null)).isFalse();

@@ -48,7 +48,9 @@ class CancelListener {
                 log.info("Job(id={}) cancel requested", command.jobId());
                 cancelledJobs.cancel(command.jobId());
             } else {
-                log.info("Job(id={}) attempt {} is no longer this worker's: stop it", command.jobId(),
+                log.info(
+                        "Job(id={}) attempt {} is no longer this worker's: stop it",
+                        command.jobId(),
                         command.attempt());
                 cancelledJobs.stopAttempt(command.jobId(), command.attempt());
             }

@@ -1,9 +1,6 @@
 package io.forgequeue.worker.cancel;
 
 import io.forgequeue.worker.system.WorkerProperties;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.stereotype.Component;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,6 +11,8 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiConsumer;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.stereotype.Component;
 
 /**
  * The jobs whose owners asked to cancel them, and the single attempts this worker was told to stop (assignments the
@@ -32,6 +31,7 @@ public class CancelledJobs {
     private final Clock clock;
     /** By job id (an owner's cancel) or "jobId#attempt" (a stop of one attempt). */
     private final Map<String, Instant> cancelledAt = new LinkedHashMap<>();
+
     private final List<BiConsumer<UUID, Integer>> listeners = new CopyOnWriteArrayList<>();
 
     @Autowired

@@ -39,7 +39,9 @@ final class CallWatch {
 
     /** Whether Forge's per-task progress (WebUI mode) answered for this request. */
     enum TaskApi {
-        UNKNOWN, AVAILABLE, MISSING
+        UNKNOWN,
+        AVAILABLE,
+        MISSING
     }
 
     /** What the answer of the request was, as far as interrupts go. */
@@ -233,8 +235,12 @@ final class CallWatch {
      * running is never recognised.
      */
     synchronized boolean stillRuns(ProgressSnapshot s) {
-        return s.busy() && attributedTimestamp != null && !attributedTimestamp.isEmpty()
-                && attributedTimestamp.equals(s.jobTimestamp()) && fits(s) && !wentBack(s);
+        return s.busy()
+                && attributedTimestamp != null
+                && !attributedTimestamp.isEmpty()
+                && attributedTimestamp.equals(s.jobTimestamp())
+                && fits(s)
+                && !wentBack(s);
     }
 
     /**
@@ -269,7 +275,10 @@ final class CallWatch {
             }
         }
         ProgressSnapshot after = afterwards.get();
-        if (after != null && !after.busy() && answerTimestamp.equals(after.jobTimestamp()) && after.stopped()
+        if (after != null
+                && !after.busy()
+                && answerTimestamp.equals(after.jobTimestamp())
+                && after.stopped()
                 && fits(after)) {
             return Interruption.ELSEWHERE;
         }

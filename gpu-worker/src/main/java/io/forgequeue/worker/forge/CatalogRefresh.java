@@ -1,14 +1,13 @@
 package io.forgequeue.worker.forge;
 
 import dev.failsafe.CircuitBreaker;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
-
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Reads Forge's checkpoint, sampler and scheduler lists again every {@code worker.models.catalog-refresh}, so that a

@@ -1,7 +1,6 @@
 package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.WorkerStatus;
-
 import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Set;
@@ -95,7 +94,8 @@ record Checkpoint(String title, String modelName, String hash, String sha256, St
     boolean ranAs(String sdModelName, String sdModelHash) {
         String h = sdModelHash == null ? "" : sdModelHash.trim().toLowerCase(Locale.ROOT);
         if (h.length() >= 10 && (hash != null || sha256 != null)) {
-            return h.equalsIgnoreCase(hash) || (sha256 != null && sha256.toLowerCase(Locale.ROOT).startsWith(h));
+            return h.equalsIgnoreCase(hash)
+                    || (sha256 != null && sha256.toLowerCase(Locale.ROOT).startsWith(h));
         }
         return sdModelName != null && (sdModelName.equals(nameForExtra()) || canonicallyNamed(sdModelName));
     }

@@ -1,7 +1,6 @@
 package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.WorkerStatus;
-
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.Set;

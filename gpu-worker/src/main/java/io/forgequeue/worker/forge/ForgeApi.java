@@ -1,9 +1,5 @@
 package io.forgequeue.worker.forge;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
-import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,6 +11,9 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The raw Forge HTTP calls, each mapped to a result or a {@link ForgeException}; no retries here.
@@ -49,9 +48,11 @@ final class ForgeApi {
         String url = props.url().toString();
         this.base = URI.create(url.endsWith("/") ? url : url + "/");
         this.authorization = props.hasCredentials()
-                ? "Basic " + Base64.getEncoder().encodeToString(
-                (props.username() + ":" + (props.password() == null ? "" : props.password()))
-                        .getBytes(StandardCharsets.UTF_8))
+                ? "Basic "
+                        + Base64.getEncoder()
+                                .encodeToString(
+                                        (props.username() + ":" + (props.password() == null ? "" : props.password()))
+                                                .getBytes(StandardCharsets.UTF_8))
                 : null;
         this.callTimeout = props.callTimeout();
         this.pollTimeout = props.pollTimeout();
@@ -80,8 +81,7 @@ final class ForgeApi {
     }
 
     /** Raw answer of txt2img: the base64 images and the {@code info} field (still a JSON string). */
-    record RawResult(List<String> images, JsonNode info) {
-    }
+    record RawResult(List<String> images, JsonNode info) {}
 
     /**
      * POST /sdapi/v1/txt2img: blocks until Forge has finished the whole job. The call timeout itself is enforced
@@ -117,7 +117,9 @@ final class ForgeApi {
 
     /** GET /sdapi/v1/progress; {@code withImage} asks for the live preview (costs bandwidth). */
     ProgressSnapshot progress(boolean withImage) {
-        HttpRequest http = request("sdapi/v1/progress?skip_current_image=" + !withImage, pollTimeout).GET().build();
+        HttpRequest http = request("sdapi/v1/progress?skip_current_image=" + !withImage, pollTimeout)
+                .GET()
+                .build();
         byte[] answer = send(controlHttp, http, PROGRESS);
         try {
             JsonNode root = json.readTree(answer);
@@ -141,8 +143,8 @@ final class ForgeApi {
      * @param withPreview    whether to ask for the live preview at all
      */
     TaskProgress taskProgress(String taskId, int knownPreviewId, boolean withPreview) {
-        byte[] body = json.writeValueAsBytes(Map.of("id_task", taskId, "id_live_preview", knownPreviewId,
-                "live_preview", withPreview));
+        byte[] body = json.writeValueAsBytes(
+                Map.of("id_task", taskId, "id_live_preview", knownPreviewId, "live_preview", withPreview));
         HttpRequest http = request("internal/progress", pollTimeout)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body))
@@ -193,9 +195,8 @@ final class ForgeApi {
     }
 
     private HttpRequest.Builder request(String path, Duration readTimeout) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path))
-                .timeout(readTimeout)
-                .header("Accept", "application/json");
+        HttpRequest.Builder b =
+                HttpRequest.newBuilder(base.resolve(path)).timeout(readTimeout).header("Accept", "application/json");
         if (authorization != null) {
             b.header("Authorization", authorization);
         }

@@ -1,10 +1,6 @@
 package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.JobSpec;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -12,6 +8,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
 
 /**
  * What the Forge server offers (samplers, schedulers, checkpoints), used to refuse a job whose names Forge would
@@ -35,8 +34,13 @@ final class ForgeCatalog {
      * The names Forge accepts, as fetched at {@code fetchedNanos}: {@code checkpoints} holds every alias,
      * {@code modelNames} the stable names the worker announces, {@code models} the listed checkpoints themselves.
      */
-    record Lists(Set<String> samplers, Set<String> schedulers, Set<String> checkpoints, Set<String> modelNames,
-                 List<Checkpoint> models, long fetchedNanos) {
+    record Lists(
+            Set<String> samplers,
+            Set<String> schedulers,
+            Set<String> checkpoints,
+            Set<String> modelNames,
+            List<Checkpoint> models,
+            long fetchedNanos) {
 
         Lists {
             samplers = Set.copyOf(samplers);
@@ -49,8 +53,8 @@ final class ForgeCatalog {
         /** The problem with the spec's names, or empty when Forge knows them all. */
         Optional<String> problemWith(JobSpec spec) {
             if (spec.sampler() != null && !knowsSampler(spec.sampler())) {
-                return Optional.of("unknown sampler '" + spec.sampler() + "' (available: "
-                        + String.join(", ", samplers) + ")");
+                return Optional.of(
+                        "unknown sampler '" + spec.sampler() + "' (available: " + String.join(", ", samplers) + ")");
             }
             if (spec.scheduler() != null && !schedulers.contains(spec.scheduler())) {
                 return Optional.of("unknown scheduler '" + spec.scheduler() + "' (available: "
@@ -100,8 +104,8 @@ final class ForgeCatalog {
                 String hash = text(m.get("hash"));
                 if (title != null) {
                     checkpoints.add(title);
-                    models.add(new Checkpoint(title, text(m.get("model_name")), hash, text(m.get("sha256")),
-                            text(m.get("filename"))));
+                    models.add(new Checkpoint(
+                            title, text(m.get("model_name")), hash, text(m.get("sha256")), text(m.get("filename"))));
                     String name = title.replaceFirst(" \\[[0-9a-fA-F]+]$", "");
                     checkpoints.add(name);
                     modelNames.add(name);
@@ -114,8 +118,8 @@ final class ForgeCatalog {
                 add(checkpoints, m.get("sha256"));
                 String filename = text(m.get("filename"));
                 if (filename != null) {
-                    String base = filename.substring(Math.max(filename.lastIndexOf('/'), filename.lastIndexOf('\\'))
-                            + 1);
+                    String base =
+                            filename.substring(Math.max(filename.lastIndexOf('/'), filename.lastIndexOf('\\')) + 1);
                     int dot = base.lastIndexOf('.');
                     checkpoints.add(dot > 0 ? base.substring(0, dot) : base);
                 }
@@ -138,7 +142,11 @@ final class ForgeCatalog {
         }
 
         private static String text(JsonNode node) {
-            return node == null || node.isNull() || !node.isValueNode() || node.asString().isEmpty() ? null
+            return node == null
+                            || node.isNull()
+                            || !node.isValueNode()
+                            || node.asString().isEmpty()
+                    ? null
                     : node.asString();
         }
     }
@@ -219,18 +227,24 @@ final class ForgeCatalog {
             return lists; // do not ask a Forge without these lists on every job
         }
         try {
-            Lists fresh = Lists.parse(fetch.apply("sdapi/v1/samplers"), fetch.apply("sdapi/v1/schedulers"),
-                    fetch.apply("sdapi/v1/sd-models"), now);
+            Lists fresh = Lists.parse(
+                    fetch.apply("sdapi/v1/samplers"),
+                    fetch.apply("sdapi/v1/schedulers"),
+                    fetch.apply("sdapi/v1/sd-models"),
+                    now);
             lists = fresh;
             failedOnce = false;
-            log.debug("Forge catalog: {} samplers, {} scheduler names, {} checkpoint aliases", fresh.samplers().size(),
-                    fresh.schedulers().size(), fresh.checkpoints().size());
+            log.debug(
+                    "Forge catalog: {} samplers, {} scheduler names, {} checkpoint aliases",
+                    fresh.samplers().size(),
+                    fresh.schedulers().size(),
+                    fresh.checkpoints().size());
             return fresh;
         } catch (RuntimeException e) {
             failedOnce = true;
             failedAtNanos = now;
-            log.warn("Could not read Forge's samplers/schedulers/models ({}); job settings not checked",
-                    e.getMessage());
+            log.warn(
+                    "Could not read Forge's samplers/schedulers/models ({}); job settings not checked", e.getMessage());
             return null;
         }
     }

@@ -7,10 +7,6 @@ import dev.failsafe.TimeoutExceededException;
 import io.forgequeue.model.GeneratedImage;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.worker.system.WorkerMetrics;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.net.ConnectException;
 import java.time.Duration;
 import java.util.HexFormat;
@@ -22,6 +18,9 @@ import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The worker's way to Forge: txt2img through the Failsafe policies, plus progress polling, interrupt and health
@@ -85,14 +84,24 @@ public class ForgeClient {
     private volatile CallWatch abandoned;
     /** When the last progress request that found Forge idle was sent. */
     private volatile long lastIdleNanos;
+
     private volatile boolean idleSeen;
     /** When the last txt2img answer arrived. */
     private volatile long lastAnswerNanos;
+
     private volatile boolean taskApiMissingLogged;
 
-    ForgeClient(ForgeApi api, FailsafeExecutor<Object> jobCalls, FailsafeExecutor<Object> timedCall,
-                FailsafeExecutor<Object> probes, CircuitBreaker<Object> breaker, ForgeProperties props,
-                WorkerMetrics metrics, JsonMapper json, ForgeIdentity identity, ModelProperties modelProps) {
+    ForgeClient(
+            ForgeApi api,
+            FailsafeExecutor<Object> jobCalls,
+            FailsafeExecutor<Object> timedCall,
+            FailsafeExecutor<Object> probes,
+            CircuitBreaker<Object> breaker,
+            ForgeProperties props,
+            WorkerMetrics metrics,
+            JsonMapper json,
+            ForgeIdentity identity,
+            ModelProperties modelProps) {
         this.api = api;
         this.jobCalls = jobCalls;
         this.timedCall = timedCall;
@@ -125,8 +134,14 @@ public class ForgeClient {
      */
     public Txt2ImgResult generate(UUID jobId, JobSpec spec, BooleanSupplier stop) {
         catalog.problemWith(spec).ifPresent(problem -> {
-            throw new ForgeException(ForgeFailure.REJECTED, 0, null, ForgeErrors.shorten(problem), false,
-                    "Forge would silently replace a setting: " + problem, null);
+            throw new ForgeException(
+                    ForgeFailure.REJECTED,
+                    0,
+                    null,
+                    ForgeErrors.shorten(problem),
+                    false,
+                    "Forge would silently replace a setting: " + problem,
+                    null);
         });
         Txt2ImgRequest request = Txt2ImgRequest.of(jobId, spec);
         Generated first = (Generated) jobCalls.get(ctx -> attempt(jobId, request, spec, stop, ctx.isFirstAttempt()));
@@ -144,26 +159,42 @@ public class ForgeClient {
                 throw e;
             }
             metrics.modelMismatch(WorkerMetrics.MISMATCH_FAILED);
-            log.warn("Job(id={}) Forge at {} ran model {} instead of {} and refused to load {} ({})", jobId, identity,
-                    wrong.used(), wrong.requested(), wrong.requested(), e.getMessage());
+            log.warn(
+                    "Job(id={}) Forge at {} ran model {} instead of {} and refused to load {} ({})",
+                    jobId,
+                    identity,
+                    wrong.used(),
+                    wrong.requested(),
+                    wrong.requested(),
+                    e.getMessage());
             throw new ModelMismatchException(wrong.requested(), wrong.used(), e.getMessage());
         }
         metrics.modelMismatch(WorkerMetrics.MISMATCH_RETRIED);
-        log.warn("Job(id={}) Forge at {} ran model {} instead of {}; its images are dropped, Forge was asked to load {} "
-                + "and the job runs once more", jobId, identity, wrong.used(), wrong.requested(), wrong.requested());
+        log.warn(
+                "Job(id={}) Forge at {} ran model {} instead of {}; its images are dropped, Forge was asked to load {} "
+                        + "and the job runs once more",
+                jobId,
+                identity,
+                wrong.used(),
+                wrong.requested(),
+                wrong.requested());
         Generated second = (Generated) jobCalls.get(ctx -> attempt(jobId, request, spec, stop, false));
         if (second.verdict().kind() != ModelCheck.Kind.MISMATCH) {
             return second.result();
         }
         metrics.modelMismatch(WorkerMetrics.MISMATCH_FAILED);
-        log.warn("Job(id={}) Forge at {} ran model {} instead of {} again; the job fails", jobId, identity,
-                second.verdict().used(), second.verdict().requested());
-        throw new ModelMismatchException(second.verdict().requested(), second.verdict().used(), null);
+        log.warn(
+                "Job(id={}) Forge at {} ran model {} instead of {} again; the job fails",
+                jobId,
+                identity,
+                second.verdict().used(),
+                second.verdict().requested());
+        throw new ModelMismatchException(
+                second.verdict().requested(), second.verdict().used(), null);
     }
 
     /** One answered call: its result, what the check of the model that ran found, and its load part. */
-    private record Generated(Txt2ImgResult result, ModelCheck.Verdict verdict, long loadNanos) {
-    }
+    private record Generated(Txt2ImgResult result, ModelCheck.Verdict verdict, long loadNanos) {}
 
     /** POST /sdapi/v1/options {"sd_model_checkpoint": name}: Forge loads it with its next generation. */
     private void selectCheckpoint(String checkpoint) {
@@ -180,8 +211,8 @@ public class ForgeClient {
         }
     }
 
-    private Generated attempt(UUID jobId, Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop,
-                              boolean firstTry) {
+    private Generated attempt(
+            UUID jobId, Txt2ImgRequest request, JobSpec spec, BooleanSupplier stop, boolean firstTry) {
         if (stop.getAsBoolean()) {
             throw new CallStoppedException();
         }
@@ -206,7 +237,9 @@ public class ForgeClient {
         } catch (TimeoutExceededException e) {
             outcome = "timeout";
             abandoned = watch;
-            log.warn("Forge txt2img did not answer within {} ms; abandoned", props.callTimeout().toMillis());
+            log.warn(
+                    "Forge txt2img did not answer within {} ms; abandoned",
+                    props.callTimeout().toMillis());
             throw e;
         } catch (ForgeException e) {
             outcome = e.failure().name();
@@ -215,8 +248,14 @@ public class ForgeClient {
             }
             if (e.failure() == ForgeFailure.TIMEOUT) {
                 // the job's own call ran out of time: about the job, not Forge's health (see ForgeConfiguration)
-                throw new ForgeException(ForgeFailure.CALL_TIMEOUT, e.httpStatus(), e.forgeError(), e.forgeMessage(),
-                        e.mayStillRun(), e.getMessage(), e);
+                throw new ForgeException(
+                        ForgeFailure.CALL_TIMEOUT,
+                        e.httpStatus(),
+                        e.forgeError(),
+                        e.forgeMessage(),
+                        e.mayStillRun(),
+                        e.getMessage(),
+                        e);
             }
             throw e;
         } finally {
@@ -237,13 +276,19 @@ public class ForgeClient {
         }
     }
 
-    private Generated answered(UUID jobId, JobSpec spec, ForgeApi.RawResult raw, CallWatch watch, long start,
-                               long answered, boolean firstTry) {
+    private Generated answered(
+            UUID jobId,
+            JobSpec spec,
+            ForgeApi.RawResult raw,
+            CallWatch watch,
+            long start,
+            long answered,
+            boolean firstTry) {
         long millis = TimeUnit.NANOSECONDS.toMillis(answered - start);
         ForgeInfo info = ForgeInfo.parse(raw.info(), json);
         List<GeneratedImage> images = ResultImages.pair(raw.images(), info, spec.batchSize(), spec.seed());
-        CallWatch.Interruption interruption = watch.conclude(info.jobTimestamp(), raw.images().isEmpty(),
-                this::progressAfterAnswer);
+        CallWatch.Interruption interruption =
+                watch.conclude(info.jobTimestamp(), raw.images().isEmpty(), this::progressAfterAnswer);
         boolean elsewhere = interruption == CallWatch.Interruption.ELSEWHERE;
         List<Checkpoint> listed = listedModels();
         boolean complete = interruption == CallWatch.Interruption.NONE && images.size() >= spec.batchSize();
@@ -253,8 +298,12 @@ public class ForgeClient {
                 : ModelCheck.verify(spec.checkpoint(), info, listed);
         if (elsewhere) {
             metrics.forgeForeign(WorkerMetrics.INTERRUPTED);
-            log.warn("Forge's txt2img for Job(id={}) was interrupted by another client of {} ({} image(s) came "
-                    + "back unfinished)", jobId, identity, raw.images().size());
+            log.warn(
+                    "Forge's txt2img for Job(id={}) was interrupted by another client of {} ({} image(s) came "
+                            + "back unfinished)",
+                    jobId,
+                    identity,
+                    raw.images().size());
         }
         Map<String, Object> metadata = new LinkedHashMap<>(info.toMetadata());
         metadata.put("forgeMillis", millis);
@@ -262,8 +311,10 @@ public class ForgeClient {
         if (verdict.kind() == ModelCheck.Kind.MATCH) {
             metadata.put("modelVerified", true);
         }
-        return new Generated(new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered,
-                firstTry, elsewhere), verdict, run.loadNanos());
+        return new Generated(
+                new Txt2ImgResult(images, metadata, millis, raw.images().size(), start, answered, firstTry, elsewhere),
+                verdict,
+                run.loadNanos());
     }
 
     /**
@@ -308,7 +359,9 @@ public class ForgeClient {
     private void awaitIdleForge(UUID jobId, BooleanSupplier stop) {
         CallWatch orphan = abandoned;
         long idleAt = lastIdleNanos;
-        if (orphan == null && idleSeen && idleAt - lastAnswerNanos > 0
+        if (orphan == null
+                && idleSeen
+                && idleAt - lastAnswerNanos > 0
                 && System.nanoTime() - idleAt < RECENT_IDLE_NANOS) {
             return;
         }
@@ -326,7 +379,9 @@ public class ForgeClient {
                         log.info("Forge is idle; the abandoned txt2img is over");
                     }
                     if (waiting) {
-                        log.info("Job(id={}) goes on: Forge is idle after {} ms", jobId,
+                        log.info(
+                                "Job(id={}) goes on: Forge is idle after {} ms",
+                                jobId,
                                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
                     }
                     return;
@@ -334,14 +389,16 @@ public class ForgeClient {
                 long now = System.nanoTime();
                 if (orphan != null && runsAbandonedCall(orphan, state)) {
                     if (!interruptSent) {
-                        log.warn("Forge is still running our abandoned txt2img (job_count={}); interrupting it",
+                        log.warn(
+                                "Forge is still running our abandoned txt2img (job_count={}); interrupting it",
                                 state.jobCount());
                         orphan.markOwnInterrupt();
                         callInterrupt();
                         interruptSent = true;
                         settleDeadline = now + props.settleTimeout().toNanos();
                     } else if (now > settleDeadline) {
-                        throw ForgeException.of(ForgeFailure.TIMEOUT,
+                        throw ForgeException.of(
+                                ForgeFailure.TIMEOUT,
                                 "Forge was still busy with an abandoned txt2img after " + props.settleTimeout());
                     }
                 } else {
@@ -355,14 +412,21 @@ public class ForgeClient {
                         models.unknown("another client's job runs on Forge");
                         metrics.forgeBusyWaiting(true);
                         metrics.forgeForeign(WorkerMetrics.BUSY_WAIT);
-                        log.warn("Job(id={}) waits: Forge at {} is busy with another client's job (job '{}', step "
-                                + "{}/{}); its txt2img is sent once Forge is idle, at most {} from now", jobId,
-                                identity, state.job(), state.samplingStep(), state.samplingSteps(),
+                        log.warn(
+                                "Job(id={}) waits: Forge at {} is busy with another client's job (job '{}', step "
+                                        + "{}/{}); its txt2img is sent once Forge is idle, at most {} from now",
+                                jobId,
+                                identity,
+                                state.job(),
+                                state.samplingStep(),
+                                state.samplingSteps(),
                                 props.busyTimeout());
                     }
                     if (now - start > props.busyTimeout().toNanos()) {
                         metrics.forgeForeign(WorkerMetrics.BUSY_TIMEOUT);
-                        log.warn("Job(id={}) not started: Forge was busy with another client's job for {}", jobId,
+                        log.warn(
+                                "Job(id={}) not started: Forge was busy with another client's job for {}",
+                                jobId,
                                 props.busyTimeout());
                         throw new ForgeBusyException(Duration.ofNanos(now - start));
                     }
@@ -490,8 +554,10 @@ public class ForgeClient {
     private void otherJobSeen(CallWatch watch) {
         if (watch.markOtherJobSeen()) {
             metrics.forgeForeign(WorkerMetrics.PROGRESS_WITHHELD);
-            log.info("Forge runs another client's job during our txt2img (task {}); its progress and previews are "
-                    + "not reported", watch.taskId());
+            log.info(
+                    "Forge runs another client's job during our txt2img (task {}); its progress and previews are "
+                            + "not reported",
+                    watch.taskId());
         }
     }
 
@@ -569,9 +635,13 @@ public class ForgeClient {
         Map<String, Double> loads = new java.util.TreeMap<>();
         models.loadSeconds().forEach((name, seconds) -> loads.put(name, roughly(seconds)));
         Double perStep = models.secondsPerStep();
-        return Optional.of(new Offer(identity.value(), List.copyOf(new java.util.TreeSet<>(lists.modelNames())),
+        return Optional.of(new Offer(
+                identity.value(),
+                List.copyOf(new java.util.TreeSet<>(lists.modelNames())),
                 List.copyOf(new java.util.TreeSet<>(lists.samplers())),
-                List.copyOf(new java.util.TreeSet<>(lists.schedulers())), models.loaded(), loads,
+                List.copyOf(new java.util.TreeSet<>(lists.schedulers())),
+                models.loaded(),
+                loads,
                 perStep == null ? null : roughly(perStep)));
     }
 
@@ -583,7 +653,9 @@ public class ForgeClient {
         if (!(value > 0) || Double.isInfinite(value)) {
             return value;
         }
-        return new java.math.BigDecimal(value).round(new java.math.MathContext(3)).doubleValue();
+        return new java.math.BigDecimal(value)
+                .round(new java.math.MathContext(3))
+                .doubleValue();
     }
 
     /**
@@ -598,8 +670,8 @@ public class ForgeClient {
         if (lists == null) {
             return false;
         }
-        models.offered(List.copyOf(new java.util.TreeSet<>(lists.models().stream().map(Checkpoint::offeredName)
-                .toList())));
+        models.offered(List.copyOf(new java.util.TreeSet<>(
+                lists.models().stream().map(Checkpoint::offeredName).toList())));
         return true;
     }
 
@@ -610,8 +682,14 @@ public class ForgeClient {
      * @param loadSeconds      measured seconds to load each checkpoint (names as in {@code checkpoints})
      * @param secondsPerStep   measured seconds per sampling step of a 512×512 image, or null before it is known
      */
-    public record Offer(String identity, List<String> checkpoints, List<String> samplers, List<String> schedulers,
-                        String loadedCheckpoint, Map<String, Double> loadSeconds, Double secondsPerStep) {
+    public record Offer(
+            String identity,
+            List<String> checkpoints,
+            List<String> samplers,
+            List<String> schedulers,
+            String loadedCheckpoint,
+            Map<String, Double> loadSeconds,
+            Double secondsPerStep) {
 
         public Offer {
             loadSeconds = Map.copyOf(loadSeconds);
@@ -653,8 +731,11 @@ public class ForgeClient {
             watch.taskApi(CallWatch.TaskApi.MISSING);
             if (!taskApiMissingLogged) {
                 taskApiMissingLogged = true;
-                log.info("Forge at {} has no usable /internal/progress ({}): API-only mode (--nowebui); progress is "
-                        + "attributed from its global state", identity, e.getMessage());
+                log.info(
+                        "Forge at {} has no usable /internal/progress ({}): API-only mode (--nowebui); progress is "
+                                + "attributed from its global state",
+                        identity,
+                        e.getMessage());
             }
             return null;
         } finally {

@@ -10,14 +10,13 @@ import dev.failsafe.Timeout;
 import dev.failsafe.TimeoutExceededException;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
+import java.time.Duration;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-
-import javax.net.ssl.SSLContext;
-import java.time.Duration;
 
 /**
  * The Forge client and its Failsafe policies, each built once from {@link ForgeProperties}. Failsafe policies and
@@ -61,8 +60,12 @@ class ForgeConfiguration {
                 .withDelay(b.delay())
                 .withSuccessThreshold(b.successThreshold())
                 .onOpen(e -> {
-                    log.warn("Forge circuit breaker OPEN after {} consecutive failures: the worker stops taking "
-                            + "jobs and probes {} every {}", b.failureThreshold(), props.safeUrl(), b.probeInterval());
+                    log.warn(
+                            "Forge circuit breaker OPEN after {} consecutive failures: the worker stops taking "
+                                    + "jobs and probes {} every {}",
+                            b.failureThreshold(),
+                            props.safeUrl(),
+                            b.probeInterval());
                     metrics.breakerState(2, "open");
                 })
                 .onHalfOpen(e -> {
@@ -92,7 +95,9 @@ class ForgeConfiguration {
                 .withMaxRetries(-1)
                 .withJitter(r.jitter())
                 .onRetry(e -> {
-                    log.warn("Forge unreachable ({}); retry {} of the call", describe(e.getLastException()),
+                    log.warn(
+                            "Forge unreachable ({}); retry {} of the call",
+                            describe(e.getLastException()),
                             e.getAttemptCount());
                     metrics.forgeRetry("outage");
                 });
@@ -108,8 +113,11 @@ class ForgeConfiguration {
                 .withMaxRetries(r.maxRetries())
                 .withJitter(r.jitter())
                 .onRetry(e -> {
-                    log.warn("Forge call failed ({}); retry {} of {}", describe(e.getLastException()),
-                            e.getAttemptCount(), r.maxRetries());
+                    log.warn(
+                            "Forge call failed ({}); retry {} of {}",
+                            describe(e.getLastException()),
+                            e.getAttemptCount(),
+                            r.maxRetries());
                     metrics.forgeRetry("failure");
                 });
         return backoff(builder, r.delay(), r.maxDelay()).build();
@@ -128,21 +136,42 @@ class ForgeConfiguration {
      * Health probes use the same breaker alone: {@code CircuitBreaker(GET /progress)}.
      */
     @Bean
-    ForgeClient forgeClient(ForgeProperties props, WireJson wireJson, WorkerMetrics metrics,
-                            RetryPolicy<Object> forgeOutageRetry, RetryPolicy<Object> forgeFailureRetry,
-                            CircuitBreaker<Object> forgeCircuitBreaker, Timeout<Object> forgeCallTimeout,
-                            ModelProperties modelProps, SslBundles sslBundles) {
+    ForgeClient forgeClient(
+            ForgeProperties props,
+            WireJson wireJson,
+            WorkerMetrics metrics,
+            RetryPolicy<Object> forgeOutageRetry,
+            RetryPolicy<Object> forgeFailureRetry,
+            CircuitBreaker<Object> forgeCircuitBreaker,
+            Timeout<Object> forgeCallTimeout,
+            ModelProperties modelProps,
+            SslBundles sslBundles) {
         FailsafeExecutor<Object> jobCalls = Failsafe.with(forgeOutageRetry, forgeFailureRetry, forgeCircuitBreaker);
         FailsafeExecutor<Object> timedCall = Failsafe.with(forgeCallTimeout);
         FailsafeExecutor<Object> probes = Failsafe.with(forgeCircuitBreaker);
         ForgeIdentity identity = ForgeIdentity.of(props.url(), ForgeIdentity.localHostName());
-        log.info("Forge client for {} (identity {}; call timeout {} ms, breaker opens after {} failures for {} ms)",
-                props.safeUrl(), identity, props.callTimeout().toMillis(), props.breaker().failureThreshold(),
+        log.info(
+                "Forge client for {} (identity {}; call timeout {} ms, breaker opens after {} failures for {} ms)",
+                props.safeUrl(),
+                identity,
+                props.callTimeout().toMillis(),
+                props.breaker().failureThreshold(),
                 props.breaker().delay().toMillis());
         warnAboutTransport(props);
-        SSLContext tls = props.sslBundle() == null ? null : sslBundles.getBundle(props.sslBundle()).createSslContext();
-        return new ForgeClient(new ForgeApi(props, wireJson.mapper(), tls), jobCalls, timedCall, probes,
-                forgeCircuitBreaker, props, metrics, wireJson.mapper(), identity, modelProps);
+        SSLContext tls = props.sslBundle() == null
+                ? null
+                : sslBundles.getBundle(props.sslBundle()).createSslContext();
+        return new ForgeClient(
+                new ForgeApi(props, wireJson.mapper(), tls),
+                jobCalls,
+                timedCall,
+                probes,
+                forgeCircuitBreaker,
+                props,
+                metrics,
+                wireJson.mapper(),
+                identity,
+                modelProps);
     }
 
     /**
@@ -152,13 +181,18 @@ class ForgeConfiguration {
      */
     static void warnAboutTransport(ForgeProperties props) {
         if (props.hasCredentials() && !props.isHttps()) {
-            log.warn("SECURITY: Forge credentials (worker.forge.username/password) are sent in clear text to {}: "
-                    + "put Forge behind HTTPS (worker.forge.url=https://..., worker.forge.ssl-bundle) unless it runs "
-                    + "on this machine; see docs/security-tls.md", props.safeUrl());
+            log.warn(
+                    "SECURITY: Forge credentials (worker.forge.username/password) are sent in clear text to {}: "
+                            + "put Forge behind HTTPS (worker.forge.url=https://..., worker.forge.ssl-bundle) unless it runs "
+                            + "on this machine; see docs/security-tls.md",
+                    props.safeUrl());
         }
         if (props.sslBundle() != null && !props.isHttps()) {
-            log.warn("worker.forge.ssl-bundle={} is set but Forge is reached over plain HTTP ({}): the bundle is not "
-                    + "used", props.sslBundle(), props.safeUrl());
+            log.warn(
+                    "worker.forge.ssl-bundle={} is set but Forge is reached over plain HTTP ({}): the bundle is not "
+                            + "used",
+                    props.sslBundle(),
+                    props.safeUrl());
         }
     }
 

@@ -1,9 +1,5 @@
 package io.forgequeue.worker.forge;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
-import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpConnectTimeoutException;
@@ -11,6 +7,9 @@ import java.net.http.HttpTimeoutException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import javax.net.ssl.SSLException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Maps Forge's HTTP errors and transport failures to {@link ForgeException} (forge-api.md §8, §11.9). Pure.
@@ -35,15 +34,14 @@ final class ForgeErrors {
     /** Longest piece of Forge's own text kept in an exception or an event. */
     static final int MAX_TEXT = 300;
 
-    private ForgeErrors() {
-    }
+    private ForgeErrors() {}
 
     static ForgeException fromResponse(String call, int status, byte[] body, JsonMapper json) {
         JsonNode tree = readJson(body, json);
         String error = tree == null ? null : text(tree.get("error"));
         String explanation = tree == null ? null : explanation(tree);
-        String what = "Forge " + call + " answered HTTP " + status
-                + (error == null ? "" : " " + error) + (explanation == null ? "" : ": " + explanation);
+        String what = "Forge " + call + " answered HTTP " + status + (error == null ? "" : " " + error)
+                + (explanation == null ? "" : ": " + explanation);
         ForgeFailure failure;
         boolean mayStillRun = false;
         if (status == 401 || status == 403) {
@@ -72,37 +70,73 @@ final class ForgeErrors {
      * @param requestSent whether the request may have reached Forge (false only when we know it did not)
      */
     static ForgeException fromIo(String call, IOException e, boolean requestSent) {
-        SSLException tls = e instanceof SSLException ssl ? ssl
-                : e.getCause() instanceof SSLException ssl ? ssl : null;
+        SSLException tls = e instanceof SSLException ssl ? ssl : e.getCause() instanceof SSLException ssl ? ssl : null;
         if (tls != null) {
             // The request was never sent: the handshake comes first. An outage (the job goes back, never fails).
-            return new ForgeException(ForgeFailure.UNAVAILABLE, 0, null, null, false,
-                    "Forge " + call + ": TLS handshake failed (" + describe(tls) + "); check that worker.forge.ssl-bundle "
+            return new ForgeException(
+                    ForgeFailure.UNAVAILABLE,
+                    0,
+                    null,
+                    null,
+                    false,
+                    "Forge " + call + ": TLS handshake failed (" + describe(tls)
+                            + "); check that worker.forge.ssl-bundle "
                             + "trusts the CA that signed Forge's certificate and that the certificate names the host "
-                            + "in worker.forge.url", e);
+                            + "in worker.forge.url",
+                    e);
         }
         if (e instanceof HttpConnectTimeoutException || e instanceof ConnectException) {
-            return new ForgeException(ForgeFailure.UNAVAILABLE, 0, null, null, false,
-                    "Forge " + call + ": cannot connect (" + describe(e) + ")", e);
+            return new ForgeException(
+                    ForgeFailure.UNAVAILABLE,
+                    0,
+                    null,
+                    null,
+                    false,
+                    "Forge " + call + ": cannot connect (" + describe(e) + ")",
+                    e);
         }
         if (e instanceof HttpTimeoutException) {
-            return new ForgeException(ForgeFailure.TIMEOUT, 0, null, null, requestSent,
-                    "Forge " + call + ": no answer within the read timeout", e);
+            return new ForgeException(
+                    ForgeFailure.TIMEOUT,
+                    0,
+                    null,
+                    null,
+                    requestSent,
+                    "Forge " + call + ": no answer within the read timeout",
+                    e);
         }
-        return new ForgeException(ForgeFailure.UNAVAILABLE, 0, null, null, requestSent,
-                "Forge " + call + ": connection failed (" + describe(e) + ")", e);
+        return new ForgeException(
+                ForgeFailure.UNAVAILABLE,
+                0,
+                null,
+                null,
+                requestSent,
+                "Forge " + call + ": connection failed (" + describe(e) + ")",
+                e);
     }
 
     /** The calling thread was interrupted (the Failsafe timeout fired) while waiting for Forge. */
     static ForgeException interrupted(String call, InterruptedException e) {
-        return new ForgeException(ForgeFailure.TIMEOUT, 0, null, null, true,
-                "Forge " + call + ": abandoned while waiting for the answer", e);
+        return new ForgeException(
+                ForgeFailure.TIMEOUT,
+                0,
+                null,
+                null,
+                true,
+                "Forge " + call + ": abandoned while waiting for the answer",
+                e);
     }
 
     /** A 200 whose body is not what the API promises. */
     static ForgeException badResponse(String call, String why, Throwable cause) {
-        return new ForgeException(ForgeFailure.BAD_RESPONSE, 200, null, null, false,
-                "Forge " + call + " answered with an unreadable body: " + why, cause);
+        return new ForgeException(
+                ForgeFailure.BAD_RESPONSE,
+                200,
+                null,
+                null,
+                false,
+                "Forge " + call + " answered with an unreadable body: " + why,
+                cause);
     }
 
     private static boolean isOutOfMemory(String error, String explanation) {

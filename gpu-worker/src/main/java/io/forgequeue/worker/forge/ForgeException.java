@@ -12,8 +12,14 @@ public class ForgeException extends RuntimeException {
     private final String forgeMessage;
     private final boolean mayStillRun;
 
-    ForgeException(ForgeFailure failure, int httpStatus, String forgeError, String forgeMessage, boolean mayStillRun,
-                   String message, Throwable cause) {
+    ForgeException(
+            ForgeFailure failure,
+            int httpStatus,
+            String forgeError,
+            String forgeMessage,
+            boolean mayStillRun,
+            String message,
+            Throwable cause) {
         super(message, cause);
         this.failure = failure;
         this.httpStatus = httpStatus;

@@ -27,7 +27,9 @@ class ForgeHealthIndicator implements HealthIndicator {
             case HALF_OPEN -> Health.unknown();
             case OPEN -> Health.down();
         };
-        return builder.withDetail("url", forge.safeUrl()).withDetail("identity", forge.forgeIdentity().value())
-                .withDetail("breaker", state.name()).build();
+        return builder.withDetail("url", forge.safeUrl())
+                .withDetail("identity", forge.forgeIdentity().value())
+                .withDetail("breaker", state.name())
+                .build();
     }
 }

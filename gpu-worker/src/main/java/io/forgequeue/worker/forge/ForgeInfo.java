@@ -1,16 +1,15 @@
 package io.forgequeue.worker.forge;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The parts of txt2img's {@code info} the worker uses. {@code info} is a JSON document inside a JSON string, so
@@ -30,15 +29,26 @@ import java.util.regex.Pattern;
  * @param jobTimestamp      Forge's {@code yyyyMMddHHmmss} stamp, or null
  * @param version           Forge's version string, or null
  */
-record ForgeInfo(Long seed, List<Long> allSeeds, int indexOfFirstImage, String sdModelName, String sdModelHash,
-                 String sampler, String scheduler, Integer steps, Double cfgScale, Integer width, Integer height,
-                 String jobTimestamp, String version) {
+record ForgeInfo(
+        Long seed,
+        List<Long> allSeeds,
+        int indexOfFirstImage,
+        String sdModelName,
+        String sdModelHash,
+        String sampler,
+        String scheduler,
+        Integer steps,
+        Double cfgScale,
+        Integer width,
+        Integer height,
+        String jobTimestamp,
+        String version) {
 
     private static final Logger log = LoggerFactory.getLogger(ForgeInfo.class);
     private static final Pattern SCHEDULE_TYPE = Pattern.compile("Schedule type: ([^,\\n]+)");
 
-    static final ForgeInfo EMPTY = new ForgeInfo(null, List.of(), 0, null, null, null, null, null, null, null, null,
-            null, null);
+    static final ForgeInfo EMPTY =
+            new ForgeInfo(null, List.of(), 0, null, null, null, null, null, null, null, null, null, null);
 
     ForgeInfo {
         allSeeds = List.copyOf(allSeeds);
@@ -55,7 +65,9 @@ record ForgeInfo(Long seed, List<Long> allSeeds, int indexOfFirstImage, String s
             try {
                 info = json.readTree(infoField.asString());
             } catch (RuntimeException e) {
-                log.warn("Forge's info is not JSON; results carry no metadata ({})", e.getClass().getSimpleName());
+                log.warn(
+                        "Forge's info is not JSON; results carry no metadata ({})",
+                        e.getClass().getSimpleName());
                 return EMPTY;
             }
         }
@@ -73,17 +85,29 @@ record ForgeInfo(Long seed, List<Long> allSeeds, int indexOfFirstImage, String s
         }
         String scheduler = null;
         JsonNode infotexts = info.get("infotexts");
-        if (infotexts != null && infotexts.isArray() && !infotexts.isEmpty() && infotexts.get(0).isString()) {
+        if (infotexts != null
+                && infotexts.isArray()
+                && !infotexts.isEmpty()
+                && infotexts.get(0).isString()) {
             Matcher m = SCHEDULE_TYPE.matcher(infotexts.get(0).asString());
             if (m.find()) {
                 scheduler = m.group(1).trim();
             }
         }
         JsonNode first = info.get("index_of_first_image");
-        return new ForgeInfo(longOrNull(info.get("seed")), seeds, first != null && first.isNumber() ? first.asInt() : 0,
-                text(info.get("sd_model_name")), text(info.get("sd_model_hash")), text(info.get("sampler_name")),
-                scheduler, intOrNull(info.get("steps")), doubleOrNull(info.get("cfg_scale")),
-                intOrNull(info.get("width")), intOrNull(info.get("height")), text(info.get("job_timestamp")),
+        return new ForgeInfo(
+                longOrNull(info.get("seed")),
+                seeds,
+                first != null && first.isNumber() ? first.asInt() : 0,
+                text(info.get("sd_model_name")),
+                text(info.get("sd_model_hash")),
+                text(info.get("sampler_name")),
+                scheduler,
+                intOrNull(info.get("steps")),
+                doubleOrNull(info.get("cfg_scale")),
+                intOrNull(info.get("width")),
+                intOrNull(info.get("height")),
+                text(info.get("job_timestamp")),
                 text(info.get("version")));
     }
 

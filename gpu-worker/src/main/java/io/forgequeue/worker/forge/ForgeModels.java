@@ -2,11 +2,10 @@ package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.worker.system.WorkerMetrics;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the worker knows about its Forge's models: the checkpoint loaded now, as the last txt2img showed it
@@ -29,8 +28,7 @@ final class ForgeModels {
      * @param ran       the checkpoint that ran (offered name), or null when it cannot be told
      * @param loadNanos the part of the call spent loading a checkpoint (0 without a switch or when unknown)
      */
-    record Run(String ran, long loadNanos) {
-    }
+    record Run(String ran, long loadNanos) {}
 
     private final ForgeTimings timings = new ForgeTimings();
     private final CheckpointTags tags;
@@ -76,15 +74,20 @@ final class ForgeModels {
             }
             return new Run(ran, 0);
         }
-        ForgeTimings.Split split = complete ? timings.record(before, ran, reference, callNanos / 1e9, learn)
+        ForgeTimings.Split split = complete
+                ? timings.record(before, ran, reference, callNanos / 1e9, learn)
                 : new ForgeTimings.Split(!before.equals(ran), 0);
         if (!split.switched()) {
             return new Run(ran, 0);
         }
         long loadNanos = complete && timings.secondsPerStep() != null && split.loadSeconds() >= 0
-                ? Math.round(split.loadSeconds() * 1e9) : -1;
+                ? Math.round(split.loadSeconds() * 1e9)
+                : -1;
         metrics.checkpointSwitched(tags.tagFor(ran), learn ? loadNanos : -1);
-        log.debug("Forge switched checkpoint {} -> {} (load {} ms)", before, ran,
+        log.debug(
+                "Forge switched checkpoint {} -> {} (load {} ms)",
+                before,
+                ran,
                 loadNanos < 0 ? "unknown" : loadNanos / 1_000_000);
         return new Run(ran, Math.max(0, loadNanos));
     }

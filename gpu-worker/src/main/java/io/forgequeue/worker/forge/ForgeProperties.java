@@ -5,12 +5,11 @@ import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import java.net.URI;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.net.URI;
-import java.time.Duration;
 
 /**
  * The Forge server this worker drives and the resilience policies around it ({@code worker.forge.*}).
@@ -99,10 +98,12 @@ public record ForgeProperties(
             @DefaultValue("2") @Min(0) int maxRetries,
             @DefaultValue("1s") @NotNull Duration delay,
             @DefaultValue("10s") @NotNull Duration maxDelay,
-            @DefaultValue("0.25") @DecimalMin("0") @DecimalMax("1") double jitter,
+
+            @DefaultValue("0.25") @DecimalMin("0") @DecimalMax("1")
+            double jitter,
+
             @DefaultValue("1s") @NotNull Duration outageDelay,
-            @DefaultValue("15s") @NotNull Duration outageMaxDelay) {
-    }
+            @DefaultValue("15s") @NotNull Duration outageMaxDelay) {}
 
     /**
      * The circuit breaker: it counts outages and timeouts (not job failures such as a 500 with a Python error).
@@ -116,6 +117,5 @@ public record ForgeProperties(
             @DefaultValue("5") @Min(1) int failureThreshold,
             @DefaultValue("60s") @NotNull Duration delay,
             @DefaultValue("1") @Min(1) int successThreshold,
-            @DefaultValue("5s") @NotNull Duration probeInterval) {
-    }
+            @DefaultValue("5s") @NotNull Duration probeInterval) {}
 }

@@ -62,8 +62,7 @@ final class ForgeTimings {
      *
      * @param surely whether it surely loaded (a switch seen); else what was loaded before was unknown
      */
-    private record Pending(String ran, double referenceSteps, double seconds, boolean surely) {
-    }
+    private record Pending(String ran, double referenceSteps, double seconds, boolean surely) {}
 
     /** Reference steps of a job: steps × images × pixels / 512². */
     static double referenceSteps(int steps, int batchSize, int width, int height) {
@@ -138,8 +137,11 @@ final class ForgeTimings {
     private void splitPending() {
         for (Pending p; (p = pending.pollFirst()) != null; ) {
             if (p.surely()) {
-                loadSeconds.put(p.ran(), average(loadSeconds.get(p.ran()),
-                        Math.max(0, p.seconds() - secondsPerStep * p.referenceSteps())));
+                loadSeconds.put(
+                        p.ran(),
+                        average(
+                                loadSeconds.get(p.ran()),
+                                Math.max(0, p.seconds() - secondsPerStep * p.referenceSteps())));
             } else {
                 loadedAfterUnknown(p.ran(), p.referenceSteps(), p.seconds());
             }

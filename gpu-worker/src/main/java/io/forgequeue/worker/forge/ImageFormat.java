@@ -28,8 +28,15 @@ public record ImageFormat(String mimeType, int width, int height) {
         if (b.length >= 3 && (b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8 && (b[2] & 0xff) == 0xff) {
             return jpeg(b);
         }
-        if (b.length >= 12 && b[0] == 'R' && b[1] == 'I' && b[2] == 'F' && b[3] == 'F'
-                && b[8] == 'W' && b[9] == 'E' && b[10] == 'B' && b[11] == 'P') {
+        if (b.length >= 12
+                && b[0] == 'R'
+                && b[1] == 'I'
+                && b[2] == 'F'
+                && b[3] == 'F'
+                && b[8] == 'W'
+                && b[9] == 'E'
+                && b[10] == 'B'
+                && b[11] == 'P') {
             return webp(b);
         }
         return new ImageFormat(UNKNOWN, 0, 0);
@@ -48,8 +55,8 @@ public record ImageFormat(String mimeType, int width, int height) {
                 continue;
             }
             int length = ((b[i + 2] & 0xff) << 8) | (b[i + 3] & 0xff);
-            boolean startOfFrame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8
-                    && marker != 0xcc;
+            boolean startOfFrame =
+                    marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
             if (startOfFrame) {
                 int height = ((b[i + 5] & 0xff) << 8) | (b[i + 6] & 0xff);
                 int width = ((b[i + 7] & 0xff) << 8) | (b[i + 8] & 0xff);

@@ -1,7 +1,6 @@
 package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.WorkerStatus;
-
 import java.util.List;
 
 /**
@@ -29,11 +28,9 @@ final class ModelCheck {
      * @param used      the checkpoint that ran, as the worker's announcements name it when the catalog knows it, else
      *                  as Forge reported it; null when Forge reported nothing
      */
-    record Verdict(Kind kind, String requested, String used) {
-    }
+    record Verdict(Kind kind, String requested, String used) {}
 
-    private ModelCheck() {
-    }
+    private ModelCheck() {}
 
     /** Compares the requested checkpoint with the model Forge reported in {@code info}. */
     static Verdict verify(String requested, ForgeInfo info, List<Checkpoint> models) {

@@ -16,8 +16,12 @@ public class ModelMismatchException extends RuntimeException {
      * @param forgeMessage why Forge refused to select the requested checkpoint, or null when it did not refuse
      */
     ModelMismatchException(String requested, String used, String forgeMessage) {
-        super("Forge used model " + used + " instead of " + requested
-                + (forgeMessage == null ? "" : " and refused to load it: " + forgeMessage), null, false, false);
+        super(
+                "Forge used model " + used + " instead of " + requested
+                        + (forgeMessage == null ? "" : " and refused to load it: " + forgeMessage),
+                null,
+                false,
+                false);
         this.requested = requested;
         this.used = used;
         this.forgeMessage = forgeMessage;

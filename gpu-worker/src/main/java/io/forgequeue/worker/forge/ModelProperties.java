@@ -2,11 +2,10 @@ package io.forgequeue.worker.forge;
 
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
-
-import java.time.Duration;
 
 /**
  * What the worker keeps and checks about its Forge's checkpoints ({@code worker.models.*}).

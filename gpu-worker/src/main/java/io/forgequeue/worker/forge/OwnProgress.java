@@ -17,7 +17,8 @@ public record OwnProgress(int percent, int step, int steps, Double etaSeconds, b
         int steps = s.samplingSteps() > 0 ? s.samplingSteps() : Math.max(1, requestedSteps);
         int step = Math.max(0, Math.min(s.samplingStep(), steps));
         Double eta = s.progress() >= 0.05 && s.samplingStep() > 0 && s.etaRelative() >= 0
-                ? Math.round(s.etaRelative() * 10) / 10.0 : null;
+                ? Math.round(s.etaRelative() * 10) / 10.0
+                : null;
         return new OwnProgress(percent(s.progress()), step, steps, eta, s.currentImageBytes());
     }
 
@@ -27,8 +28,13 @@ public record OwnProgress(int percent, int step, int steps, Double etaSeconds, b
         double progress = t.progress() == null ? 0 : t.progress();
         int step = (int) Math.max(0, Math.min(steps, Math.round(progress * steps)));
         Double eta = progress >= 0.05 && step > 0 && t.eta() != null && t.eta() >= 0
-                ? Math.round(t.eta() * 10) / 10.0 : null;
-        return new OwnProgress(percent(progress), step, steps, eta,
+                ? Math.round(t.eta() * 10) / 10.0
+                : null;
+        return new OwnProgress(
+                percent(progress),
+                step,
+                steps,
+                eta,
                 t.livePreview() == null ? null : ResultImages.decode(t.livePreview()));
     }
 

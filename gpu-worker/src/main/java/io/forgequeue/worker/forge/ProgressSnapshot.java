@@ -21,9 +21,18 @@ import tools.jackson.databind.JsonNode;
  *                      missing
  * @param currentImage  base64 live preview, or null (only when requested and available)
  */
-public record ProgressSnapshot(double progress, double etaRelative, int jobCount, int jobNo, int samplingStep,
-                               int samplingSteps, boolean interrupted, boolean skipped, String job,
-                               String jobTimestamp, String currentImage) {
+public record ProgressSnapshot(
+        double progress,
+        double etaRelative,
+        int jobCount,
+        int jobNo,
+        int samplingStep,
+        int samplingSteps,
+        boolean interrupted,
+        boolean skipped,
+        String job,
+        String jobTimestamp,
+        String currentImage) {
 
     /** Whether Forge is running some job (not necessarily ours). */
     public boolean busy() {

@@ -1,12 +1,11 @@
 package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.GeneratedImage;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns txt2img's {@code images} into the job's result (forge-api.md §4, §11.6). Pure.
@@ -25,8 +24,7 @@ final class ResultImages {
 
     private static final Logger log = LoggerFactory.getLogger(ResultImages.class);
 
-    private ResultImages() {
-    }
+    private ResultImages() {}
 
     static List<GeneratedImage> pair(List<String> images, ForgeInfo info, int batchSize, long requestedSeed) {
         List<GeneratedImage> out = new ArrayList<>();
@@ -41,8 +39,13 @@ final class ResultImages {
                 continue;
             }
             ImageFormat format = ImageFormat.detect(bytes);
-            out.add(new GeneratedImage(out.size(), info.seedOf(i, requestedSeed), format.mimeType(), format.width(),
-                    format.height(), bytes));
+            out.add(new GeneratedImage(
+                    out.size(),
+                    info.seedOf(i, requestedSeed),
+                    format.mimeType(),
+                    format.width(),
+                    format.height(),
+                    bytes));
         }
         return out;
     }

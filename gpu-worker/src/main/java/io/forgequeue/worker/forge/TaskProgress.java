@@ -15,8 +15,14 @@ import tools.jackson.databind.JsonNode;
  * @param livePreview   a {@code data:} URI of a preview newer than the one asked about, or null
  * @param idLivePreview the id of that preview (pass it back to get only newer ones), or -1
  */
-record TaskProgress(boolean active, boolean queued, boolean completed, Double progress, Double eta,
-                    String livePreview, int idLivePreview) {
+record TaskProgress(
+        boolean active,
+        boolean queued,
+        boolean completed,
+        Double progress,
+        Double eta,
+        String livePreview,
+        int idLivePreview) {
 
     static TaskProgress parse(JsonNode root) {
         return new TaskProgress(
@@ -26,7 +32,8 @@ record TaskProgress(boolean active, boolean queued, boolean completed, Double pr
                 number(root.get("progress")),
                 number(root.get("eta")),
                 root.get("live_preview") != null && root.get("live_preview").isString()
-                        ? root.get("live_preview").asString() : null,
+                        ? root.get("live_preview").asString()
+                        : null,
                 root.path("id_live_preview").asInt(-1));
     }
 

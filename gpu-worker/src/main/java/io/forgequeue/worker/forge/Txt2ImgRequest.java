@@ -3,7 +3,6 @@ package io.forgequeue.worker.forge;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.forgequeue.model.JobSpec;
-
 import java.util.Map;
 import java.util.UUID;
 
@@ -31,22 +30,54 @@ record Txt2ImgRequest(
         @JsonProperty("batch_size") int batchSize,
         @JsonProperty("n_iter") int nIter,
         @JsonProperty("override_settings") Map<String, Object> overrideSettings,
-        @JsonProperty("override_settings_restore_afterwards") Boolean overrideSettingsRestoreAfterwards,
+
+        @JsonProperty("override_settings_restore_afterwards")
+        Boolean overrideSettingsRestoreAfterwards,
+
         @JsonProperty("send_images") boolean sendImages,
         @JsonProperty("save_images") boolean saveImages,
         @JsonProperty("force_task_id") String forceTaskId) {
 
     /** The same request with another {@code force_task_id}. */
     Txt2ImgRequest withTaskId(String taskId) {
-        return new Txt2ImgRequest(prompt, negativePrompt, width, height, steps, cfgScale, samplerName, scheduler, seed,
-                batchSize, nIter, overrideSettings, overrideSettingsRestoreAfterwards, sendImages, saveImages, taskId);
+        return new Txt2ImgRequest(
+                prompt,
+                negativePrompt,
+                width,
+                height,
+                steps,
+                cfgScale,
+                samplerName,
+                scheduler,
+                seed,
+                batchSize,
+                nIter,
+                overrideSettings,
+                overrideSettingsRestoreAfterwards,
+                sendImages,
+                saveImages,
+                taskId);
     }
 
     static Txt2ImgRequest of(UUID jobId, JobSpec spec) {
-        Map<String, Object> overrides = spec.checkpoint() == null ? null
-                : Map.of("sd_model_checkpoint", spec.checkpoint());
-        return new Txt2ImgRequest(spec.prompt(), spec.negativePrompt(), spec.width(), spec.height(), spec.steps(),
-                spec.cfgScale(), spec.sampler(), spec.scheduler(), spec.seed(), spec.batchSize(), 1,
-                overrides, overrides == null ? null : Boolean.FALSE, true, false, jobId.toString());
+        Map<String, Object> overrides =
+                spec.checkpoint() == null ? null : Map.of("sd_model_checkpoint", spec.checkpoint());
+        return new Txt2ImgRequest(
+                spec.prompt(),
+                spec.negativePrompt(),
+                spec.width(),
+                spec.height(),
+                spec.steps(),
+                spec.cfgScale(),
+                spec.sampler(),
+                spec.scheduler(),
+                spec.seed(),
+                spec.batchSize(),
+                1,
+                overrides,
+                overrides == null ? null : Boolean.FALSE,
+                true,
+                false,
+                jobId.toString());
     }
 }

@@ -1,7 +1,6 @@
 package io.forgequeue.worker.forge;
 
 import io.forgequeue.model.GeneratedImage;
-
 import java.util.List;
 import java.util.Map;
 
@@ -20,9 +19,15 @@ import java.util.Map;
  *                       Forge, e.g. a person pressing Interrupt in Forge's web UI: the images are unfinished and must
  *                       not be stored as the job's result (the job runs again)
  */
-public record Txt2ImgResult(List<GeneratedImage> images, Map<String, Object> metadata, long forgeMillis,
-                            int imagesReturned, long sentNanos, long answeredNanos, boolean firstTry,
-                            boolean interruptedElsewhere) {
+public record Txt2ImgResult(
+        List<GeneratedImage> images,
+        Map<String, Object> metadata,
+        long forgeMillis,
+        int imagesReturned,
+        long sentNanos,
+        long answeredNanos,
+        boolean firstTry,
+        boolean interruptedElsewhere) {
 
     public Txt2ImgResult {
         images = List.copyOf(images);

@@ -5,6 +5,10 @@ import io.forgequeue.worker.forge.ForgeProperties;
 import io.forgequeue.worker.system.ThreadPools;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.core.AmqpAdmin;
@@ -21,11 +25,6 @@ import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.EventListener;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.stereotype.Component;
-
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Stops the job consumer while Forge is down and starts it again once Forge answers, and knows whether this worker
@@ -62,6 +61,7 @@ class ConsumptionControl implements DisposableBean {
     private final AtomicBoolean consumerUp = new AtomicBoolean();
     /** The connection the registered consumer uses, when known (a late shutdown of an older one changes nothing). */
     private volatile Object consumerConnection;
+
     private volatile boolean checkedAtStartup;
     /**
      * Stops and starts the job consumer's container off the listener thread ({@code worker-consumption}). Made ready
@@ -69,15 +69,23 @@ class ConsumptionControl implements DisposableBean {
      * SmartLifecycle: a lifecycle bean that depends on the listener registry would have Spring start the registry in
      * its phase and, on shutdown, stop this bean and the announcer (which depends on it) before the job container.
      */
-    private final ThreadPoolTaskExecutor lifecycle = ThreadPools.executor("worker-consumption", 1, Integer.MAX_VALUE,
-            new ThreadPoolExecutor.AbortPolicy());
+    private final ThreadPoolTaskExecutor lifecycle =
+            ThreadPools.executor("worker-consumption", 1, Integer.MAX_VALUE, new ThreadPoolExecutor.AbortPolicy());
 
     private final AmqpAdmin admin;
     private final String queueName;
 
-    ConsumptionControl(RabbitListenerEndpointRegistry registry, ForgeClient forge, ForgeProperties forgeProps,
-                       ScheduledExecutorService workerScheduler, WorkerMetrics metrics, ShutdownGrace shutdown,
-                       AmqpAdmin admin, Queue jobQueue, ConnectionFactory connectionFactory, MeterRegistry meters) {
+    ConsumptionControl(
+            RabbitListenerEndpointRegistry registry,
+            ForgeClient forge,
+            ForgeProperties forgeProps,
+            ScheduledExecutorService workerScheduler,
+            WorkerMetrics metrics,
+            ShutdownGrace shutdown,
+            AmqpAdmin admin,
+            Queue jobQueue,
+            ConnectionFactory connectionFactory,
+            MeterRegistry meters) {
         this.registry = registry;
         ThreadPools.start(lifecycle, meters);
         this.admin = admin;
@@ -124,7 +132,9 @@ class ConsumptionControl implements DisposableBean {
             return;
         }
         consumerConnection = event.getSource() instanceof com.rabbitmq.client.DefaultConsumer consumer
-                && consumer.getChannel() != null ? consumer.getChannel().getConnection() : null;
+                        && consumer.getChannel() != null
+                ? consumer.getChannel().getConnection()
+                : null;
         if (consumerUp.compareAndSet(false, true)) {
             log.debug("Job consumer registered on {}", queueName);
         }
@@ -152,7 +162,8 @@ class ConsumptionControl implements DisposableBean {
     void probeForgeAtStartup() {
         try {
             if (!forge.probe()) {
-                log.warn("Forge does not answer at startup ({}); taking no job until it does", forge.lastProbeFailure());
+                log.warn(
+                        "Forge does not answer at startup ({}); taking no job until it does", forge.lastProbeFailure());
                 pauseUntilForgeAnswers();
             }
         } finally {
@@ -172,8 +183,10 @@ class ConsumptionControl implements DisposableBean {
         }
         consumerUp.set(false); // the listener cancelled it, the container stops it; resuming registers a new one
         metrics.consuming(false);
-        log.warn("Job consumption PAUSED: Forge is unavailable (breaker {}); probing every {} ms",
-                forge.breakerState(), probeMillis);
+        log.warn(
+                "Job consumption PAUSED: Forge is unavailable (breaker {}); probing every {} ms",
+                forge.breakerState(),
+                probeMillis);
         lifecycle.execute(() -> container().stop());
         scheduleProbe();
     }

@@ -6,14 +6,13 @@ import dev.failsafe.RetryPolicy;
 import dev.failsafe.RetryPolicyBuilder;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.worker.system.WorkerProperties;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
 import org.springframework.amqp.rabbit.connection.CorrelationData;
-
-import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.LongFunction;
 
 /**
  * The events of one attempt of one job, numbered 1, 2, 3, ... and stored by the broker in that order.
@@ -70,10 +69,15 @@ final class EventStream {
     static RetryPolicyBuilder<Object> resendPolicy(WorkerProperties.Outcome retry) {
         RetryPolicyBuilder<Object> policy = RetryPolicy.builder()
                 .handle(AmqpException.class)
-                .onRetryScheduled(e -> log.warn("{}; sending it again in {} ms", e.getLastException().getMessage(),
+                .onRetryScheduled(e -> log.warn(
+                        "{}; sending it again in {} ms",
+                        e.getLastException().getMessage(),
                         e.getDelay().toMillis()))
-                .onRetriesExceeded(e -> log.error("{} (sent {} times in {}); giving up on this attempt",
-                        e.getException().getMessage(), e.getAttemptCount(), retry.retryFor()));
+                .onRetriesExceeded(e -> log.error(
+                        "{} (sent {} times in {}); giving up on this attempt",
+                        e.getException().getMessage(),
+                        e.getAttemptCount(),
+                        retry.retryFor()));
         if (retry.retryMaxDelay().compareTo(retry.retryDelay()) > 0) {
             policy.withBackoff(retry.retryDelay(), retry.retryMaxDelay());
         } else {
@@ -144,5 +148,4 @@ final class EventStream {
     synchronized long lastSeq() {
         return seq;
     }
-
 }

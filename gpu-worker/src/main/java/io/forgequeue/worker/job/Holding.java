@@ -1,11 +1,10 @@
 package io.forgequeue.worker.job;
 
 import io.forgequeue.model.WorkerStatus;
-import org.springframework.stereotype.Component;
-
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import org.springframework.stereotype.Component;
 
 /**
  * The assignment this worker is working on, from the moment its message is delivered until the message is

@@ -1,7 +1,6 @@
 package io.forgequeue.worker.job;
 
 import io.forgequeue.model.JobMessage;
-
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;

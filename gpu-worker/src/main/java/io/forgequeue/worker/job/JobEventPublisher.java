@@ -7,6 +7,12 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.worker.system.WorkerProperties;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Date;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -17,17 +23,10 @@ import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.amqp.rabbit.connection.CorrelationData;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.event.EventListener;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.ObjectWriter;
-
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.Date;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Publishes status events to {@link Topology#EVENTS_EXCHANGE}: persistent JSON with the contract version header,
@@ -50,8 +49,12 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
     private volatile boolean running;
     private final String brokerUser;
 
-    JobEventPublisher(RabbitTemplate rabbitTemplate, ConnectionFactory connectionFactory, WireJson json,
-                      WorkerMetrics metrics, WorkerProperties worker) {
+    JobEventPublisher(
+            RabbitTemplate rabbitTemplate,
+            ConnectionFactory connectionFactory,
+            WireJson json,
+            WorkerMetrics metrics,
+            WorkerProperties worker) {
         this.events = rabbitTemplate;
         this.sender = new OrderedSender(rabbitTemplate, worker.confirmTimeout());
         this.previews = new RabbitTemplate(connectionFactory);
@@ -83,8 +86,11 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
         props.setMessageId(event.jobId() + "/" + event.attempt() + "/" + event.seq());
         props.setType(event.type().name());
         CorrelationData correlation = new CorrelationData(event.jobId().toString());
-        sender.send(Topology.EVENTS_EXCHANGE, event.routingKey(), new Message(eventWriter.writeValueAsBytes(event),
-                props), correlation);
+        sender.send(
+                Topology.EVENTS_EXCHANGE,
+                event.routingKey(),
+                new Message(eventWriter.writeValueAsBytes(event), props),
+                correlation);
         return correlation;
     }
 
@@ -92,12 +98,19 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
     @Override
     public void whenConfirmed(CorrelationData correlation, JobEvent event) {
         correlation.getFuture().whenComplete((confirm, error) -> {
-            String result = error != null || confirm == null ? "unconfirmed" : !confirm.ack() ? "nacked"
-                    : correlation.getReturned() != null ? "returned" : "confirmed";
+            String result = error != null || confirm == null
+                    ? "unconfirmed"
+                    : !confirm.ack() ? "nacked" : correlation.getReturned() != null ? "returned" : "confirmed";
             metrics.event(event.type().name(), result);
             if (!result.equals("confirmed")) {
-                log.warn("{} event of job {} (attempt {}, seq {}) not confirmed: {}", event.type(), event.jobId(),
-                        event.attempt(), event.seq(), error != null ? error.toString()
+                log.warn(
+                        "{} event of job {} (attempt {}, seq {}) not confirmed: {}",
+                        event.type(),
+                        event.jobId(),
+                        event.attempt(),
+                        event.seq(),
+                        error != null
+                                ? error.toString()
                                 : confirm == null ? "no confirm" : confirm.ack() ? "unroutable" : confirm.reason());
             }
         });
@@ -150,12 +163,14 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
         }
         if (!confirm.ack()) {
             metrics.event(event.type().name(), "nacked");
-            throw new EventNotConfirmedException(event, "refused by the broker (nack"
-                    + (confirm.reason() == null ? ")" : ": " + confirm.reason() + ")"));
+            throw new EventNotConfirmedException(
+                    event,
+                    "refused by the broker (nack" + (confirm.reason() == null ? ")" : ": " + confirm.reason() + ")"));
         }
         if (correlation.getReturned() != null) {
             metrics.event(event.type().name(), "returned");
-            throw new EventNotConfirmedException(event, "unroutable: " + correlation.getReturned().getReplyText());
+            throw new EventNotConfirmedException(
+                    event, "unroutable: " + correlation.getReturned().getReplyText());
         }
         metrics.event(event.type().name(), "confirmed");
     }
@@ -163,8 +178,11 @@ class JobEventPublisher implements EventStream.Sink, SmartLifecycle {
     /** A preview frame to the relay queues; best effort, never throws. */
     void sendPreview(JobPreview preview) {
         try {
-            previews.send(Topology.EVENTS_EXCHANGE, Topology.PREVIEW_ROUTING_KEY,
-                    new Message(previewWriter.writeValueAsBytes(preview),
+            previews.send(
+                    Topology.EVENTS_EXCHANGE,
+                    Topology.PREVIEW_ROUTING_KEY,
+                    new Message(
+                            previewWriter.writeValueAsBytes(preview),
                             properties(MessageDeliveryMode.NON_PERSISTENT, brokerUser)));
         } catch (AmqpException e) {
             log.debug("Preview not sent: {}", e.getMessage());

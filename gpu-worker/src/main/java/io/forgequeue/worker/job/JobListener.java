@@ -6,17 +6,16 @@ import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.worker.system.WorkerProperties;
+import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
-import org.springframework.amqp.AmqpRejectAndDontRequeueException;
 import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.AmqpRejectAndDontRequeueException;
 import org.springframework.amqp.ImmediateAcknowledgeAmqpException;
 import org.springframework.amqp.core.Message;
 import org.springframework.amqp.rabbit.annotation.RabbitListener;
 import org.springframework.stereotype.Component;
-
-import java.io.IOException;
 
 /**
  * Consumes this worker's own job queue ({@code forge.jobs.worker.<id>}, fed only by the scheduler): prefetch 1, one
@@ -44,8 +43,13 @@ class JobListener {
     private final Holding holding;
     private final String workerId;
 
-    JobListener(JobRunner runner, ConsumptionControl consumption, WireJson json, WorkerMetrics metrics,
-                Holding holding, WorkerProperties worker) {
+    JobListener(
+            JobRunner runner,
+            ConsumptionControl consumption,
+            WireJson json,
+            WorkerMetrics metrics,
+            Holding holding,
+            WorkerProperties worker) {
         this.runner = runner;
         this.consumption = consumption;
         this.json = json;
@@ -62,8 +66,11 @@ class JobListener {
             JobMessage job = parse(message);
             MDC.put("jobId", job.jobId().toString());
             if (!workerId.equals(job.workerId())) {
-                log.warn("Job(id={}) message assigned to worker {} arrived at {}: dead-lettered", job.jobId(),
-                        job.workerId(), workerId);
+                log.warn(
+                        "Job(id={}) message assigned to worker {} arrived at {}: dead-lettered",
+                        job.jobId(),
+                        job.workerId(),
+                        workerId);
                 metrics.jobFinished("rejected", null);
                 throw new AmqpRejectAndDontRequeueException("job " + job.jobId() + " is not assigned to this worker");
             }
@@ -72,16 +79,18 @@ class JobListener {
             try {
                 disposition = runner.run(job, deliveredNanos);
             } catch (AmqpException e) {
-                log.error("Job(id={}) attempt {}: its outcome could not be handed to the broker ({}); dropping the "
-                        + "message, the scheduler will hand the job out again", job.jobId(), job.attempt(),
+                log.error(
+                        "Job(id={}) attempt {}: its outcome could not be handed to the broker ({}); dropping the "
+                                + "message, the scheduler will hand the job out again",
+                        job.jobId(),
+                        job.attempt(),
                         e.getMessage());
                 throw new ImmediateAcknowledgeAmqpException("outcome of job " + job.jobId() + " not confirmed");
             }
             switch (disposition) {
-                case ACK, REQUEUE -> {
-                }
-                case DEAD_LETTER -> throw new AmqpRejectAndDontRequeueException("job " + job.jobId()
-                        + " has an impossible spec");
+                case ACK, REQUEUE -> {}
+                case DEAD_LETTER ->
+                    throw new AmqpRejectAndDontRequeueException("job " + job.jobId() + " has an impossible spec");
                 case REQUEUE_AND_PAUSE -> {
                     // no more deliveries (the lookahead behind this job) until Forge answers again
                     stopOwnConsumer(message, channel);
@@ -104,8 +113,10 @@ class JobListener {
             return job;
         } catch (RuntimeException e) {
             // The cause's message may quote the payload: log only its type.
-            log.warn("Unreadable job message (messageId={}, {} bytes, {}): dead-lettered",
-                    message.getMessageProperties().getMessageId(), message.getBody().length,
+            log.warn(
+                    "Unreadable job message (messageId={}, {} bytes, {}): dead-lettered",
+                    message.getMessageProperties().getMessageId(),
+                    message.getBody().length,
                     e.getClass().getSimpleName());
             metrics.jobFinished("rejected", null);
             throw new AmqpRejectAndDontRequeueException("unreadable job message");

@@ -1,8 +1,8 @@
 package io.forgequeue.worker.job;
 
 import dev.failsafe.CircuitBreakerOpenException;
-import dev.failsafe.TimeoutExceededException;
 import dev.failsafe.RetryPolicy;
+import dev.failsafe.TimeoutExceededException;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.FieldViolation;
 import io.forgequeue.model.JobCancelled;
@@ -21,10 +21,6 @@ import io.forgequeue.worker.forge.ModelMismatchException;
 import io.forgequeue.worker.forge.Txt2ImgResult;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.worker.system.WorkerProperties;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.stereotype.Component;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -37,6 +33,9 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongFunction;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
 
 /**
  * Runs one delivery of a job to its end and says what to do with the message. Runs on the listener thread, one job
@@ -67,8 +66,15 @@ class JobRunner {
     private final AtomicReference<JobAttempt> current = new AtomicReference<>();
     private final RetryPolicy<Object> outcomeResend;
 
-    JobRunner(ForgeClient forge, JobEventPublisher publisher, CancelledJobs cancelledJobs, ShutdownGrace shutdown,
-              WorkerProperties worker, WorkerMetrics metrics, ScheduledExecutorService workerScheduler, Clock clock) {
+    JobRunner(
+            ForgeClient forge,
+            JobEventPublisher publisher,
+            CancelledJobs cancelledJobs,
+            ShutdownGrace shutdown,
+            WorkerProperties worker,
+            WorkerMetrics metrics,
+            ScheduledExecutorService workerScheduler,
+            Clock clock) {
         this.forge = forge;
         this.publisher = publisher;
         this.cancelledJobs = cancelledJobs;
@@ -91,42 +97,76 @@ class JobRunner {
         int attempt = job.attempt();
         EventStream events = new EventStream(publisher, worker.confirmTimeout(), outcomeResend);
         if (!cancelledJobs.isCancelled(jobId) && cancelledJobs.isStopped(jobId, attempt)) {
-            log.info("Job(id={}) attempt {} was taken back from this worker before it started; skipped", jobId,
-                    attempt);
+            log.info(
+                    "Job(id={}) attempt {} was taken back from this worker before it started; skipped", jobId, attempt);
             metrics.jobFinished("skipped", null);
             return Disposition.ACK;
         }
         if (cancelledJobs.isCancelled(jobId)) {
             log.info("Job(id={}) was cancelled before it started; skipped without calling Forge", jobId);
-            finish(events, seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(),
-                    "cancelled before it started"), "cancelled", null);
+            finish(
+                    events,
+                    seq -> new JobCancelled(
+                            jobId, attempt, worker.id(), seq, clock.instant(), "cancelled before it started"),
+                    "cancelled",
+                    null);
             return Disposition.ACK;
         }
         if (attempt > worker.maxAttempts()) {
             String message = "The job was started " + (attempt - 1) + " times without finishing (the limit is "
                     + worker.maxAttempts() + "), so it was stopped. Please try again later.";
             log.error("Job(id={}) attempt {} exceeds the limit of {}; failed", jobId, attempt, worker.maxAttempts());
-            finish(events, seq -> new JobFailed(jobId, attempt, worker.id(), seq, clock.instant(),
-                    ErrorCode.TOO_MANY_ATTEMPTS, message, ErrorCode.TOO_MANY_ATTEMPTS.retryable(),
-                    Map.of("maxAttempts", worker.maxAttempts())), "failed", ErrorCode.TOO_MANY_ATTEMPTS);
+            finish(
+                    events,
+                    seq -> new JobFailed(
+                            jobId,
+                            attempt,
+                            worker.id(),
+                            seq,
+                            clock.instant(),
+                            ErrorCode.TOO_MANY_ATTEMPTS,
+                            message,
+                            ErrorCode.TOO_MANY_ATTEMPTS.retryable(),
+                            Map.of("maxAttempts", worker.maxAttempts())),
+                    "failed",
+                    ErrorCode.TOO_MANY_ATTEMPTS);
             return Disposition.ACK;
         }
         List<FieldViolation> violations = job.spec().violations();
         if (!violations.isEmpty()) {
-            String message = "The job's settings are not valid: " + violations.stream()
-                    .map(v -> v.field() + " " + v.message()).collect(Collectors.joining("; ")) + ".";
+            String message = "The job's settings are not valid: "
+                    + violations.stream()
+                            .map(v -> v.field() + " " + v.message())
+                            .collect(Collectors.joining("; ")) + ".";
             List<Map<String, String>> details = violations.stream()
-                    .map(v -> Map.of("field", v.field(), "message", v.message())).toList();
-            log.warn("Job(id={}) has an impossible spec ({}); failed and dead-lettered", jobId,
+                    .map(v -> Map.of("field", v.field(), "message", v.message()))
+                    .toList();
+            log.warn(
+                    "Job(id={}) has an impossible spec ({}); failed and dead-lettered",
+                    jobId,
                     violations.stream().map(FieldViolation::field).toList());
-            finish(events, seq -> new JobFailed(jobId, attempt, worker.id(), seq, clock.instant(),
-                    ErrorCode.INVALID_SPEC, message, false, Map.of("violations", details)), "failed",
+            finish(
+                    events,
+                    seq -> new JobFailed(
+                            jobId,
+                            attempt,
+                            worker.id(),
+                            seq,
+                            clock.instant(),
+                            ErrorCode.INVALID_SPEC,
+                            message,
+                            false,
+                            Map.of("violations", details)),
+                    "failed",
                     ErrorCode.INVALID_SPEC);
             return Disposition.DEAD_LETTER;
         }
         if (shutdown.isStopping()) {
-            finish(events, seq -> new JobRequeued(jobId, attempt, worker.id(), seq, clock.instant(),
-                    "worker shutting down"), "requeued", null);
+            finish(
+                    events,
+                    seq -> new JobRequeued(jobId, attempt, worker.id(), seq, clock.instant(), "worker shutting down"),
+                    "requeued",
+                    null);
             return Disposition.REQUEUE;
         }
         return runOnForge(job, attempt, events, deliveredNanos);
@@ -147,18 +187,25 @@ class JobRunner {
             } else if (cancelledJobs.isStopped(jobId, attempt)) {
                 running.requestTakeBack();
             }
-            log.info("Job(id={}) attempt {} started ({}x{}, {} steps, {} image(s))", jobId, attempt,
-                    job.spec().width(), job.spec().height(), job.spec().steps(), job.spec().batchSize());
+            log.info(
+                    "Job(id={}) attempt {} started ({}x{}, {} steps, {} image(s))",
+                    jobId,
+                    attempt,
+                    job.spec().width(),
+                    job.spec().height(),
+                    job.spec().steps(),
+                    job.spec().batchSize());
             Result result;
-            try (ProgressReporter reporter = new ProgressReporter(running, forge, publisher, shutdown, worker, clock,
-                    scheduler)) {
+            try (ProgressReporter reporter =
+                    new ProgressReporter(running, forge, publisher, shutdown, worker, clock, scheduler)) {
                 result = generate(running);
             }
             if (result.forge() != null) {
                 if (result.forge().firstTry()) {
                     metrics.turnaround(WorkerMetrics.PREPARE, result.forge().sentNanos() - deliveredNanos);
                 }
-                metrics.turnaround(WorkerMetrics.RESULT, System.nanoTime() - result.forge().answeredNanos());
+                metrics.turnaround(
+                        WorkerMetrics.RESULT, System.nanoTime() - result.forge().answeredNanos());
             }
             finish(events, result.event(), result.outcome(), result.code());
             return result.disposition();
@@ -171,8 +218,12 @@ class JobRunner {
      * What a finished attempt reports and what happens to its message; {@code forge} is Forge's answer when the
      * job succeeded (for the turnaround times), else null.
      */
-    private record Result(LongFunction<JobEvent> event, String outcome, ErrorCode code, Disposition disposition,
-                          Txt2ImgResult forge) {
+    private record Result(
+            LongFunction<JobEvent> event,
+            String outcome,
+            ErrorCode code,
+            Disposition disposition,
+            Txt2ImgResult forge) {
 
         Result(LongFunction<JobEvent> event, String outcome, ErrorCode code, Disposition disposition) {
             this(event, outcome, code, disposition, null);
@@ -185,52 +236,76 @@ class JobRunner {
         try {
             Txt2ImgResult result = forge.generate(jobId, running.job().spec(), running::shouldStop);
             if (running.cancelRequested()) {
-                log.info("Job(id={}) cancelled while running; {} partial image(s) discarded", jobId,
+                log.info(
+                        "Job(id={}) cancelled while running; {} partial image(s) discarded",
+                        jobId,
                         result.images().size());
                 return cancelled(running, "interrupted while running");
             }
             if (running.takeBackRequested()) {
-                log.info("Job(id={}) attempt {} taken back while running; {} image(s) discarded", jobId, attempt,
+                log.info(
+                        "Job(id={}) attempt {} taken back while running; {} image(s) discarded",
+                        jobId,
+                        attempt,
                         result.images().size());
                 return takenBack(running);
             }
-            if (running.giveBackRequested() && (running.interruptSent() || result.images().isEmpty())) {
+            if (running.giveBackRequested()
+                    && (running.interruptSent() || result.images().isEmpty())) {
                 return requeued(running, "worker shutting down", Disposition.REQUEUE);
             }
             if (result.interruptedElsewhere()) {
                 // someone else stopped it on a shared Forge; its images are unfinished, it runs again
-                log.warn("Job(id={}) was interrupted on Forge by another client; {} unfinished image(s) discarded, "
-                        + "the job is given back to run again", jobId, result.images().size());
-                return requeued(running, "interrupted on the image server by someone else; it runs again",
-                        Disposition.REQUEUE);
+                log.warn(
+                        "Job(id={}) was interrupted on Forge by another client; {} unfinished image(s) discarded, "
+                                + "the job is given back to run again",
+                        jobId,
+                        result.images().size());
+                return requeued(
+                        running, "interrupted on the image server by someone else; it runs again", Disposition.REQUEUE);
             }
             if (result.images().isEmpty()) {
                 log.warn("Job(id={}) Forge returned no image", jobId);
                 return failed(running, ErrorCode.NO_IMAGES, ErrorCode.NO_IMAGES.defaultMessage(), result.metadata());
             }
-            long imageBytes = result.images().stream().mapToLong(i -> i.data().length).sum();
+            long imageBytes =
+                    result.images().stream().mapToLong(i -> i.data().length).sum();
             long maxImageBytes = worker.outcome().maxImageBytes().toBytes();
             if (imageBytes > maxImageBytes) {
                 return imagesTooLarge(running, result.images().size(), imageBytes, maxImageBytes);
             }
-            log.info("Job(id={}) succeeded: {} image(s) in {} ms", jobId, result.images().size(),
+            log.info(
+                    "Job(id={}) succeeded: {} image(s) in {} ms",
+                    jobId,
+                    result.images().size(),
                     result.forgeMillis());
             Map<String, Object> metadata = new LinkedHashMap<>(result.metadata());
             if (running.job().spec().checkpoint() != null) {
                 metadata.put("checkpointRequested", running.job().spec().checkpoint());
             }
-            return new Result(seq -> new JobSucceeded(jobId, attempt, worker.id(), seq, clock.instant(),
-                    result.images(), metadata), "succeeded", null, Disposition.ACK, result);
+            return new Result(
+                    seq -> new JobSucceeded(
+                            jobId, attempt, worker.id(), seq, clock.instant(), result.images(), metadata),
+                    "succeeded",
+                    null,
+                    Disposition.ACK,
+                    result);
         } catch (CallStoppedException e) {
-            return running.cancelRequested() ? cancelled(running, "cancelled before Forge was called")
-                    : running.takeBackRequested() ? takenBack(running)
-                    : requeued(running, "worker shutting down", Disposition.REQUEUE);
+            return running.cancelRequested()
+                    ? cancelled(running, "cancelled before Forge was called")
+                    : running.takeBackRequested()
+                            ? takenBack(running)
+                            : requeued(running, "worker shutting down", Disposition.REQUEUE);
         } catch (ForgeBusyException e) {
             return stoppedOr(running, () -> {
-                log.warn("Job(id={}) given back to the queue: Forge was busy with another client's job for {} ms",
-                        jobId, e.waited().toMillis());
-                return requeued(running, "the image server was busy with someone else's work for "
-                        + describe(e.waited()), Disposition.REQUEUE);
+                log.warn(
+                        "Job(id={}) given back to the queue: Forge was busy with another client's job for {} ms",
+                        jobId,
+                        e.waited().toMillis());
+                return requeued(
+                        running,
+                        "the image server was busy with someone else's work for " + describe(e.waited()),
+                        Disposition.REQUEUE);
             });
         } catch (ModelMismatchException e) {
             return stoppedOr(running, () -> modelMismatch(running, e));
@@ -246,7 +321,10 @@ class JobRunner {
             });
         } catch (RuntimeException e) {
             log.error("Job(id={}) failed inside the worker", jobId, e);
-            return failed(running, ErrorCode.WORKER_ERROR, ErrorCode.WORKER_ERROR.defaultMessage(),
+            return failed(
+                    running,
+                    ErrorCode.WORKER_ERROR,
+                    ErrorCode.WORKER_ERROR.defaultMessage(),
                     Map.of("exception", e.getClass().getName()));
         }
     }
@@ -266,18 +344,23 @@ class JobRunner {
     }
 
     private Result outage(JobAttempt running, String reason) {
-        log.warn("Job(id={}) given back to the queue: {} (breaker {})", running.jobId(), reason,
-                forge.breakerState());
+        log.warn("Job(id={}) given back to the queue: {} (breaker {})", running.jobId(), reason, forge.breakerState());
         return requeued(running, reason, Disposition.REQUEUE_AND_PAUSE);
     }
 
     private Result timedOut(JobAttempt running, ForgeException e) {
-        String message = "The image server did not answer within " + describe(forge.callTimeout())
-                + ". Please try again.";
-        log.warn("Job(id={}) failed: Forge did not answer within {}{}", running.jobId(), describe(forge.callTimeout()),
+        String message =
+                "The image server did not answer within " + describe(forge.callTimeout()) + ". Please try again.";
+        log.warn(
+                "Job(id={}) failed: Forge did not answer within {}{}",
+                running.jobId(),
+                describe(forge.callTimeout()),
                 e == null ? "" : " (" + e.getMessage() + ")");
-        return failed(running, ErrorCode.FORGE_TIMEOUT, message, Map.of("timeoutMillis",
-                forge.callTimeout().toMillis()));
+        return failed(
+                running,
+                ErrorCode.FORGE_TIMEOUT,
+                message,
+                Map.of("timeoutMillis", forge.callTimeout().toMillis()));
     }
 
     /** Forge generated with another checkpoint, twice: no image of the wrong model is delivered. */
@@ -297,8 +380,13 @@ class JobRunner {
      * back and run again and again). Fails the job, which is acked: nothing runs it again.
      */
     private Result imagesTooLarge(JobAttempt running, int images, long imageBytes, long maxImageBytes) {
-        log.warn("Job(id={}) failed: its {} image(s) take {} bytes, more than the {} an outcome event may carry "
-                + "(worker.outcome.max-image-bytes)", running.jobId(), images, imageBytes, maxImageBytes);
+        log.warn(
+                "Job(id={}) failed: its {} image(s) take {} bytes, more than the {} an outcome event may carry "
+                        + "(worker.outcome.max-image-bytes)",
+                running.jobId(),
+                images,
+                imageBytes,
+                maxImageBytes);
         String message = "The generated " + (images == 1 ? "image takes " : "images take ") + size(imageBytes)
                 + ", more than the " + size(maxImageBytes) + " a job may return. Try fewer images per job or a "
                 + "smaller size.";
@@ -334,8 +422,8 @@ class JobRunner {
             metadata.put("forgeMessage", e.forgeMessage());
         }
         if (code == ErrorCode.FORGE_AUTH || code == ErrorCode.FORGE_API_MISSING) {
-            log.error("Job(id={}) failed: {} (the worker's configuration needs fixing)", running.jobId(),
-                    e.getMessage());
+            log.error(
+                    "Job(id={}) failed: {} (the worker's configuration needs fixing)", running.jobId(), e.getMessage());
         } else {
             log.warn("Job(id={}) failed: {}", running.jobId(), e.getMessage());
         }
@@ -345,15 +433,22 @@ class JobRunner {
     private Result failed(JobAttempt running, ErrorCode code, String message, Map<String, Object> metadata) {
         UUID jobId = running.jobId();
         int attempt = running.attempt();
-        return new Result(seq -> new JobFailed(jobId, attempt, worker.id(), seq, clock.instant(), code, message,
-                code.retryable(), metadata), "failed", code, Disposition.ACK);
+        return new Result(
+                seq -> new JobFailed(
+                        jobId, attempt, worker.id(), seq, clock.instant(), code, message, code.retryable(), metadata),
+                "failed",
+                code,
+                Disposition.ACK);
     }
 
     private Result cancelled(JobAttempt running, String reason) {
         UUID jobId = running.jobId();
         int attempt = running.attempt();
-        return new Result(seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(), reason),
-                "cancelled", null, Disposition.ACK);
+        return new Result(
+                seq -> new JobCancelled(jobId, attempt, worker.id(), seq, clock.instant(), reason),
+                "cancelled",
+                null,
+                Disposition.ACK);
     }
 
     /** The scheduler took the attempt back: whatever it produced is not this worker's to report. */
@@ -364,8 +459,11 @@ class JobRunner {
     private Result requeued(JobAttempt running, String reason, Disposition disposition) {
         UUID jobId = running.jobId();
         int attempt = running.attempt();
-        return new Result(seq -> new JobRequeued(jobId, attempt, worker.id(), seq, clock.instant(), reason),
-                "requeued", null, disposition);
+        return new Result(
+                seq -> new JobRequeued(jobId, attempt, worker.id(), seq, clock.instant(), reason),
+                "requeued",
+                null,
+                disposition);
     }
 
     /** Publishes the outcome, waits for its confirm (throws if there is none), counts it. */
@@ -382,8 +480,7 @@ class JobRunner {
      */
     private void cancelIfRunning(UUID jobId, Integer attempt) {
         JobAttempt running = current.get();
-        if (running == null || !running.jobId().equals(jobId)
-                || (attempt != null && attempt != running.attempt())) {
+        if (running == null || !running.jobId().equals(jobId) || (attempt != null && attempt != running.attempt())) {
             return;
         }
         if (attempt == null) {

@@ -1,7 +1,10 @@
 package io.forgequeue.worker.job;
 
-import io.forgequeue.worker.system.BackgroundLoop;
 import com.rabbitmq.client.Channel;
+import io.forgequeue.worker.system.BackgroundLoop;
+import java.time.Duration;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
@@ -10,10 +13,6 @@ import org.springframework.amqp.rabbit.connection.ChannelProxy;
 import org.springframework.amqp.rabbit.connection.CorrelationData;
 import org.springframework.amqp.rabbit.core.RabbitOperations;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
-
-import java.time.Duration;
-import java.util.concurrent.LinkedBlockingDeque;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Publishes status events in exactly the order they were submitted: one thread takes them from a queue and sends
@@ -40,9 +39,8 @@ final class OrderedSender implements AutoCloseable {
     private static final long RETRY_PAUSE_MILLIS = 200;
     private static final String NOT_SENT = "not sent: ";
 
-    private record Task(String exchange, String routingKey, Message message, CorrelationData correlation,
-                        long enqueuedNanos) {
-    }
+    private record Task(
+            String exchange, String routingKey, Message message, CorrelationData correlation, long enqueuedNanos) {}
 
     private final RabbitTemplate template;
     private final long maxWaitNanos;
@@ -83,7 +81,8 @@ final class OrderedSender implements AutoCloseable {
     private void sendOnOneChannel() throws InterruptedException {
         try {
             template.invoke(ops -> {
-                while ((loop.isRunning() || !queue.isEmpty()) && !Thread.currentThread().isInterrupted()) {
+                while ((loop.isRunning() || !queue.isEmpty())
+                        && !Thread.currentThread().isInterrupted()) {
                     Task task = next();
                     if (task == null) {
                         continue;

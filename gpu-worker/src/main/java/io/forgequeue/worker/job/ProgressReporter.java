@@ -7,16 +7,15 @@ import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ImageFormat;
 import io.forgequeue.worker.forge.OwnProgress;
 import io.forgequeue.worker.system.WorkerProperties;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
-
 import java.time.Clock;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Watches one running attempt from the worker's scheduler threads while the listener thread waits for txt2img:
@@ -48,8 +47,14 @@ final class ProgressReporter implements AutoCloseable {
     private long lastPreviewNanos = System.nanoTime();
     private int lastPreviewHash;
 
-    ProgressReporter(JobAttempt attempt, ForgeClient forge, JobEventPublisher publisher, ShutdownGrace shutdown,
-                     WorkerProperties worker, Clock clock, ScheduledExecutorService scheduler) {
+    ProgressReporter(
+            JobAttempt attempt,
+            ForgeClient forge,
+            JobEventPublisher publisher,
+            ShutdownGrace shutdown,
+            WorkerProperties worker,
+            Clock clock,
+            ScheduledExecutorService scheduler) {
         this.attempt = attempt;
         this.forge = forge;
         this.publisher = publisher;
@@ -61,8 +66,8 @@ final class ProgressReporter implements AutoCloseable {
         long pollMillis = Math.max(10, config.pollInterval().toMillis());
         long heartbeatMillis = Math.max(10, config.heartbeatInterval().toMillis());
         this.poll = scheduler.scheduleWithFixedDelay(this::pollOnce, pollMillis, pollMillis, TimeUnit.MILLISECONDS);
-        this.heartbeat = scheduler.scheduleAtFixedRate(this::beat, heartbeatMillis, heartbeatMillis,
-                TimeUnit.MILLISECONDS);
+        this.heartbeat =
+                scheduler.scheduleAtFixedRate(this::beat, heartbeatMillis, heartbeatMillis, TimeUnit.MILLISECONDS);
     }
 
     /** The stop request that arrived while the listener thread waits: act on it now rather than at the next poll. */
@@ -76,8 +81,10 @@ final class ProgressReporter implements AutoCloseable {
         MDC.put("jobId", attempt.jobId().toString());
         try {
             if (shutdown.graceExpired() && !attempt.giveBackRequested()) {
-                log.warn("Job(id={}) still running after the shutdown grace period; interrupting Forge and giving "
-                        + "the job back", attempt.jobId());
+                log.warn(
+                        "Job(id={}) still running after the shutdown grace period; interrupting Forge and giving "
+                                + "the job back",
+                        attempt.jobId());
                 attempt.requestGiveBack();
             }
             interruptIfStopping();
@@ -85,15 +92,25 @@ final class ProgressReporter implements AutoCloseable {
                 return;
             }
             long now = System.nanoTime();
-            boolean previewDue = config.previews() && now - lastPreviewNanos >= config.previewInterval().toNanos();
+            boolean previewDue = config.previews()
+                    && now - lastPreviewNanos >= config.previewInterval().toNanos();
             Optional<OwnProgress> read = forge.ownProgress(previewDue);
             if (read.isEmpty() || !forge.isCallInFlight()) {
                 return;
             }
             OwnProgress p = read.get();
             if (throttle.offer(p.percent(), now)) {
-                attempt.events().send(seq -> new JobProgressed(attempt.jobId(), attempt.attempt(), workerId, seq,
-                        clock.instant(), p.step(), p.steps(), p.percent(), p.etaSeconds()));
+                attempt.events()
+                        .send(seq -> new JobProgressed(
+                                attempt.jobId(),
+                                attempt.attempt(),
+                                workerId,
+                                seq,
+                                clock.instant(),
+                                p.step(),
+                                p.steps(),
+                                p.percent(),
+                                p.etaSeconds()));
             }
             if (previewDue) {
                 lastPreviewNanos = now;
@@ -116,15 +133,22 @@ final class ProgressReporter implements AutoCloseable {
             return;
         }
         lastPreviewHash = hash;
-        publisher.sendPreview(new JobPreview(attempt.jobId(), attempt.attempt(), workerId, clock.instant(), p.step(),
-                p.steps(), ImageFormat.detect(image).mimeType(), image));
+        publisher.sendPreview(new JobPreview(
+                attempt.jobId(),
+                attempt.attempt(),
+                workerId,
+                clock.instant(),
+                p.step(),
+                p.steps(),
+                ImageFormat.detect(image).mimeType(),
+                image));
     }
 
     private void beat() {
         MDC.put("jobId", attempt.jobId().toString());
         try {
-            attempt.events().send(seq -> new JobHeartbeat(attempt.jobId(), attempt.attempt(), workerId, seq,
-                    clock.instant()));
+            attempt.events()
+                    .send(seq -> new JobHeartbeat(attempt.jobId(), attempt.attempt(), workerId, seq, clock.instant()));
         } catch (RuntimeException e) {
             log.debug("Heartbeat failed: {}", e.toString());
         } finally {

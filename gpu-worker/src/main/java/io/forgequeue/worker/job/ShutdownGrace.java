@@ -1,13 +1,12 @@
 package io.forgequeue.worker.job;
 
 import io.forgequeue.worker.system.WorkerProperties;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.stereotype.Component;
-
-import java.time.Duration;
 
 /**
  * Graceful shutdown (SIGTERM, or any context close). Spring publishes ContextClosedEvent before it stops the

@@ -1,38 +1,36 @@
 package io.forgequeue.worker.job;
 
-import io.forgequeue.worker.system.ThreadPools;
-import io.micrometer.core.instrument.MeterRegistry;
 import com.rabbitmq.client.Channel;
-import org.springframework.amqp.rabbit.connection.RabbitUtils;
-import org.springframework.amqp.rabbit.support.DefaultMessagePropertiesConverter;
-import org.springframework.amqp.rabbit.support.MessagePropertiesConverter;
-import org.springframework.amqp.rabbit.support.RabbitExceptionTranslator;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.worker.forge.ForgeClient;
+import io.forgequeue.worker.system.ThreadPools;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerProperties;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpException;
 import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.amqp.core.MessageProperties;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import org.springframework.amqp.rabbit.connection.RabbitUtils;
+import org.springframework.amqp.rabbit.support.DefaultMessagePropertiesConverter;
+import org.springframework.amqp.rabbit.support.MessagePropertiesConverter;
+import org.springframework.amqp.rabbit.support.RabbitExceptionTranslator;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.stereotype.Component;
-
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.Objects;
-import java.util.UUID;
-
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Announces this worker to every gateway ({@link WorkerStatus} on {@code worker.status}): its state, the assignment
@@ -102,14 +100,28 @@ class WorkerAnnouncer implements SmartLifecycle {
     private long lastTryNanos;
 
     @Autowired
-    WorkerAnnouncer(ConnectionFactory connectionFactory, WireJson json, WorkerProperties worker, ForgeClient forge,
-                    ConsumptionControl consumption, ShutdownGrace shutdown, Holding holding, Clock clock,
-                    MeterRegistry meters) {
+    WorkerAnnouncer(
+            ConnectionFactory connectionFactory,
+            WireJson json,
+            WorkerProperties worker,
+            ForgeClient forge,
+            ConsumptionControl consumption,
+            ShutdownGrace shutdown,
+            Holding holding,
+            Clock clock,
+            MeterRegistry meters) {
         this(brokerSink(connectionFactory, json), worker, forge, consumption, shutdown, holding, clock, meters);
     }
 
-    WorkerAnnouncer(Sink sink, WorkerProperties worker, ForgeClient forge, ConsumptionControl consumption,
-                    ShutdownGrace shutdown, Holding holding, Clock clock, MeterRegistry meters) {
+    WorkerAnnouncer(
+            Sink sink,
+            WorkerProperties worker,
+            ForgeClient forge,
+            ConsumptionControl consumption,
+            ShutdownGrace shutdown,
+            Holding holding,
+            Clock clock,
+            MeterRegistry meters) {
         this.sink = sink;
         this.meters = meters;
         timer.setAwaitTerminationMillis(2000);
@@ -161,7 +173,8 @@ class WorkerAnnouncer implements SmartLifecycle {
      */
     private static Sink brokerSink(ConnectionFactory connectionFactory, WireJson json) {
         ConnectionFactory publisher = connectionFactory.getPublisherConnectionFactory() != null
-                ? connectionFactory.getPublisherConnectionFactory() : connectionFactory;
+                ? connectionFactory.getPublisherConnectionFactory()
+                : connectionFactory;
         String brokerUser = connectionFactory.getUsername();
         MessagePropertiesConverter converter = new DefaultMessagePropertiesConverter();
         Channel[] channel = new Channel[1];
@@ -173,8 +186,12 @@ class WorkerAnnouncer implements SmartLifecycle {
                 if (channel[0] == null || !channel[0].isOpen()) {
                     channel[0] = publisher.createConnection().createChannel(false);
                 }
-                channel[0].basicPublish(Topology.EVENTS_EXCHANGE, Topology.WORKER_STATUS_ROUTING_KEY, false,
-                        converter.fromMessageProperties(props, StandardCharsets.UTF_8.name()), body);
+                channel[0].basicPublish(
+                        Topology.EVENTS_EXCHANGE,
+                        Topology.WORKER_STATUS_ROUTING_KEY,
+                        false,
+                        converter.fromMessageProperties(props, StandardCharsets.UTF_8.name()),
+                        body);
             } catch (IOException | RuntimeException e) {
                 RabbitUtils.closeChannel(channel[0]);
                 channel[0] = null;
@@ -232,9 +249,16 @@ class WorkerAnnouncer implements SmartLifecycle {
     private void send(WorkerState state, WorkerStatus.Assignment held, long now) {
         WorkerStatus.ForgeOffer offer = currentOffer();
         boolean offerDue = offer != null && (!offer.equals(lastOffer) || now - lastOfferNanos >= offerEveryNanos);
-        WorkerStatus status = new WorkerStatus(worker.id(), instance, worker.pool(), state, seq.incrementAndGet(),
-                state == WorkerState.GONE ? null : held, offerDue ? offer : null,
-                worker.presence().interval().toMillis(), clock.instant());
+        WorkerStatus status = new WorkerStatus(
+                worker.id(),
+                instance,
+                worker.pool(),
+                state,
+                seq.incrementAndGet(),
+                state == WorkerState.GONE ? null : held,
+                offerDue ? offer : null,
+                worker.presence().interval().toMillis(),
+                clock.instant());
         lastTryNanos = now;
         try {
             sink.send(status);
@@ -255,7 +279,8 @@ class WorkerAnnouncer implements SmartLifecycle {
         } catch (AmqpException e) {
             if (!failing) {
                 failing = true;
-                log.warn("Announcement not sent ({}); the gateways take this worker for lost if it lasts",
+                log.warn(
+                        "Announcement not sent ({}); the gateways take this worker for lost if it lasts",
                         e.getMessage());
             }
         }
@@ -267,8 +292,16 @@ class WorkerAnnouncer implements SmartLifecycle {
      * loaded); null before the lists were first read.
      */
     private WorkerStatus.ForgeOffer currentOffer() {
-        return forge.offer().map(o -> new WorkerStatus.ForgeOffer(o.identity(), o.checkpoints(), o.samplers(),
-                o.schedulers(), o.loadedCheckpoint(), o.loadSeconds(), o.secondsPerStep())).orElse(null);
+        return forge.offer()
+                .map(o -> new WorkerStatus.ForgeOffer(
+                        o.identity(),
+                        o.checkpoints(),
+                        o.samplers(),
+                        o.schedulers(),
+                        o.loadedCheckpoint(),
+                        o.loadSeconds(),
+                        o.secondsPerStep()))
+                .orElse(null);
     }
 
     /**
@@ -287,8 +320,8 @@ class WorkerAnnouncer implements SmartLifecycle {
                 if (now - nextOfferAskNanos < 0) {
                     return;
                 }
-                offerAskPauseNanos = Math.min(Math.max(offerAskPauseNanos * 2, intervalNanos),
-                        MAX_OFFER_ASK_PAUSE.toNanos());
+                offerAskPauseNanos =
+                        Math.min(Math.max(offerAskPauseNanos * 2, intervalNanos), MAX_OFFER_ASK_PAUSE.toNanos());
                 nextOfferAskNanos = now + offerAskPauseNanos;
             }
             forge.refreshCatalog();
@@ -303,11 +336,11 @@ class WorkerAnnouncer implements SmartLifecycle {
     public void start() {
         running = true;
         ThreadPools.start(offerReader, meters);
-        offerReader.scheduleWithFixedDelay(this::readOffer, Instant.now(),
-                Duration.ofMillis(Math.max(CHECK_MILLIS, intervalNanos / 1_000_000)));
+        offerReader.scheduleWithFixedDelay(
+                this::readOffer, Instant.now(), Duration.ofMillis(Math.max(CHECK_MILLIS, intervalNanos / 1_000_000)));
         ThreadPools.start(timer, meters);
-        timer.scheduleWithFixedDelay(this::tickQuietly, Instant.now().plusMillis(checkMillis),
-                Duration.ofMillis(checkMillis));
+        timer.scheduleWithFixedDelay(
+                this::tickQuietly, Instant.now().plusMillis(checkMillis), Duration.ofMillis(checkMillis));
     }
 
     /** After the job consumer stopped (its container's phase is higher, so it stops first): the last word is GONE. */

@@ -1,5 +1,6 @@
 package io.forgequeue.worker.system;
 
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.config.ContainerCustomizer;
@@ -10,8 +11,6 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.context.support.AbstractApplicationContext;
 import org.springframework.context.support.DefaultLifecycleProcessor;
 import org.springframework.core.env.Environment;
-
-import java.time.Duration;
 
 /**
  * Publishing and consuming settings that application.yml cannot express. The rest (publisher confirms
@@ -34,8 +33,11 @@ public class AmqpConfiguration {
         return template -> {
             template.setUsePublisherConnection(true);
             template.setReturnsCallback(returned -> {
-                log.warn("Message(routingKey={}) returned by the broker: {} {}", returned.getRoutingKey(),
-                        returned.getReplyCode(), returned.getReplyText());
+                log.warn(
+                        "Message(routingKey={}) returned by the broker: {} {}",
+                        returned.getRoutingKey(),
+                        returned.getReplyCode(),
+                        returned.getReplyText());
                 metrics.event("unknown", "returned");
             });
         };
@@ -48,7 +50,8 @@ public class AmqpConfiguration {
     @Bean
     ContainerCustomizer<SimpleMessageListenerContainer> shutdownTimeoutCustomizer(WorkerProperties worker) {
         return container -> {
-            container.setShutdownTimeout(worker.shutdownGrace().plus(AFTER_GRACE).toMillis());
+            container.setShutdownTimeout(
+                    worker.shutdownGrace().plus(AFTER_GRACE).toMillis());
             container.setErrorHandler(new QuietListenerErrorHandler());
         };
     }
@@ -58,7 +61,8 @@ public class AmqpConfiguration {
     static DefaultLifecycleProcessor lifecycleProcessor(Environment environment) {
         Duration grace = environment.getProperty("worker.shutdown-grace", Duration.class, Duration.ofSeconds(30));
         DefaultLifecycleProcessor processor = new DefaultLifecycleProcessor();
-        processor.setTimeoutPerShutdownPhase(grace.plus(AFTER_GRACE).plusSeconds(10).toMillis());
+        processor.setTimeoutPerShutdownPhase(
+                grace.plus(AFTER_GRACE).plusSeconds(10).toMillis());
         return processor;
     }
 }

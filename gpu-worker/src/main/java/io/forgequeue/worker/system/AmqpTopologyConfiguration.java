@@ -26,7 +26,8 @@ public class AmqpTopologyConfiguration {
      */
     @Bean
     Queue jobQueue(WorkerProperties worker) {
-        return QueueBuilder.nonDurable(Topology.workerQueue(worker.id())).exclusive()
+        return QueueBuilder.nonDurable(Topology.workerQueue(worker.id()))
+                .exclusive()
                 .withArguments(Topology.workerQueueArguments(worker.pool()))
                 .build();
     }
@@ -34,7 +35,10 @@ public class AmqpTopologyConfiguration {
     /** This worker's own control queue: it lives as long as the worker's connection. */
     @Bean
     Queue controlQueue(WorkerProperties worker) {
-        return QueueBuilder.nonDurable(Topology.controlQueue(worker.id())).exclusive().autoDelete().build();
+        return QueueBuilder.nonDurable(Topology.controlQueue(worker.id()))
+                .exclusive()
+                .autoDelete()
+                .build();
     }
 
     /**
@@ -46,10 +50,14 @@ public class AmqpTopologyConfiguration {
      */
     @Bean
     Declarables forgeTopology(WorkerProperties worker, Queue jobQueue, Queue controlQueue) {
-        Binding jobBinding = new Binding(jobQueue.getName(), Binding.DestinationType.QUEUE, Topology.JOBS_EXCHANGE,
-                Topology.workerRoutingKey(worker.id()), null);
-        Binding controlBinding = new Binding(controlQueue.getName(), Binding.DestinationType.QUEUE,
-                Topology.CONTROL_EXCHANGE, "", null);
+        Binding jobBinding = new Binding(
+                jobQueue.getName(),
+                Binding.DestinationType.QUEUE,
+                Topology.JOBS_EXCHANGE,
+                Topology.workerRoutingKey(worker.id()),
+                null);
+        Binding controlBinding =
+                new Binding(controlQueue.getName(), Binding.DestinationType.QUEUE, Topology.CONTROL_EXCHANGE, "", null);
         return new Declarables(jobBinding, controlBinding);
     }
 }

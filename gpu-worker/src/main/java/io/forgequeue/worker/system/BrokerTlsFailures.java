@@ -1,5 +1,8 @@
 package io.forgequeue.worker.system;
 
+import java.time.Duration;
+import java.util.function.LongSupplier;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.rabbit.connection.Connection;
@@ -7,10 +10,6 @@ import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.amqp.rabbit.connection.ConnectionListener;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
-
-import javax.net.ssl.SSLException;
-import java.time.Duration;
-import java.util.function.LongSupplier;
 
 /**
  * Says in one ERROR line why the broker connection cannot be made when the TLS handshake fails (the broker's
@@ -59,9 +58,11 @@ class BrokerTlsFailures implements ConnectionListener {
             lastReason = reason;
             lastLoggedNanos = now;
         }
-        log.error("Broker TLS handshake failed, no connection to the broker: {}. The broker's certificate must be "
-                + "signed by a CA in the trust store of spring.rabbitmq.ssl.bundle (or the JVM's) and name the host "
-                + "in spring.rabbitmq.addresses; see docs/security-tls.md. Retrying.", reason);
+        log.error(
+                "Broker TLS handshake failed, no connection to the broker: {}. The broker's certificate must be "
+                        + "signed by a CA in the trust store of spring.rabbitmq.ssl.bundle (or the JVM's) and name the host "
+                        + "in spring.rabbitmq.addresses; see docs/security-tls.md. Retrying.",
+                reason);
     }
 
     static SSLException tlsCause(Throwable t) {

@@ -18,7 +18,9 @@ class QuietListenerErrorHandler extends ConditionalRejectingErrorHandler {
     protected void log(Throwable throwable) {
         for (Throwable t = throwable; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof AmqpRejectAndDontRequeueException || t instanceof ImmediateRequeueAmqpException) {
-                log.debug("Delivery {}: {}", t instanceof ImmediateRequeueAmqpException ? "requeued" : "rejected",
+                log.debug(
+                        "Delivery {}: {}",
+                        t instanceof ImmediateRequeueAmqpException ? "requeued" : "rejected",
                         t.getMessage());
                 return;
             }

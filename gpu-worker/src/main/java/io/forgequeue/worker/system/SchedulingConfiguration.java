@@ -1,11 +1,10 @@
 package io.forgequeue.worker.system;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
-
 import java.time.Clock;
 import java.util.concurrent.ScheduledExecutorService;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 
 /** The worker's own threads: progress polling, heartbeats, the shutdown watchdog and Forge health probes. */
 @Configuration(proxyBeanMethods = false)
@@ -17,7 +16,8 @@ public class SchedulingConfiguration {
      */
     @Bean(destroyMethod = "shutdownNow")
     public ScheduledExecutorService workerScheduler(MeterRegistry meters) {
-        return ThreadPools.start(ThreadPools.scheduler("worker-sched", 3), meters).getScheduledExecutor();
+        return ThreadPools.start(ThreadPools.scheduler("worker-sched", 3), meters)
+                .getScheduledExecutor();
     }
 
     @Bean

@@ -2,6 +2,8 @@ package io.forgequeue.worker.system;
 
 import com.rabbitmq.client.Channel;
 import io.forgequeue.model.Topology;
+import java.time.Duration;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.core.AmqpAdmin;
@@ -10,9 +12,6 @@ import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
-
-import java.time.Duration;
-import java.util.List;
 
 /**
  * Holds the worker's start until the gateway's exchanges exist. The worker may not declare them (its broker user has
@@ -26,13 +25,18 @@ import java.util.List;
 class SharedTopologyGate implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(SharedTopologyGate.class);
-    private static final List<String> EXCHANGES = List.of(Topology.JOBS_EXCHANGE, Topology.CONTROL_EXCHANGE,
-            Topology.EVENTS_EXCHANGE);
+    private static final List<String> EXCHANGES =
+            List.of(Topology.JOBS_EXCHANGE, Topology.CONTROL_EXCHANGE, Topology.EVENTS_EXCHANGE);
     /** Between checks; each failed check also makes the connection factory log the closed channel (ERROR). */
     private static final Duration PAUSE = Duration.ofSeconds(3);
+
     private static final Duration LOG_EVERY = Duration.ofSeconds(30);
 
-    private enum Found { ALL, MISSING, NO_BROKER }
+    private enum Found {
+        ALL,
+        MISSING,
+        NO_BROKER
+    }
 
     private final ConnectionFactory connectionFactory;
     private final AmqpAdmin admin;
@@ -63,9 +67,11 @@ class SharedTopologyGate implements SmartLifecycle {
         while ((found = exchanges()) == Found.MISSING && !stopping.get()) {
             waited = true;
             if (System.nanoTime() >= nextLog) {
-                log.warn("Waiting for a gateway to declare the exchanges {} (this worker's broker user may not "
-                        + "declare them; waited {} s)", EXCHANGES, Duration.ofNanos(System.nanoTime() - started)
-                        .toSeconds());
+                log.warn(
+                        "Waiting for a gateway to declare the exchanges {} (this worker's broker user may not "
+                                + "declare them; waited {} s)",
+                        EXCHANGES,
+                        Duration.ofNanos(System.nanoTime() - started).toSeconds());
                 nextLog = System.nanoTime() + LOG_EVERY.toNanos();
             }
             try {

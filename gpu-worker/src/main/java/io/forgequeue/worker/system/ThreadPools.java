@@ -3,11 +3,10 @@ package io.forgequeue.worker.system;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.jvm.ExecutorServiceMetrics;
+import java.util.concurrent.RejectedExecutionHandler;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
-
-import java.util.concurrent.RejectedExecutionHandler;
 
 /**
  * The worker's own thread pools, each owned by one component: named (threads {@code <name>-N}, daemon), created
@@ -20,8 +19,7 @@ import java.util.concurrent.RejectedExecutionHandler;
 public final class ThreadPools {
     // the gateway has the same class (io.forgequeue.gateway.system.ThreadPools): the apps share no code
 
-    private ThreadPools() {
-    }
+    private ThreadPools() {}
 
     /** A scheduler of {@code threads} threads named {@code <name>-N}, not started yet. */
     public static ThreadPoolTaskScheduler scheduler(String name, int threads) {
@@ -38,8 +36,8 @@ public final class ThreadPools {
      * An executor of {@code threads} threads named {@code <name>-N} holding up to {@code queueCapacity} waiting tasks
      * (a task beyond that goes to {@code whenFull}), not started yet.
      */
-    public static ThreadPoolTaskExecutor executor(String name, int threads, int queueCapacity,
-                                                  RejectedExecutionHandler whenFull) {
+    public static ThreadPoolTaskExecutor executor(
+            String name, int threads, int queueCapacity, RejectedExecutionHandler whenFull) {
         ThreadPoolTaskExecutor pool = new ThreadPoolTaskExecutor();
         pool.setCorePoolSize(threads);
         pool.setMaxPoolSize(threads);
@@ -54,7 +52,8 @@ public final class ThreadPools {
     /** Starts a scheduler from {@link #scheduler} and exposes its queue as {@code executor_*{name}}. */
     public static ThreadPoolTaskScheduler start(ThreadPoolTaskScheduler pool, MeterRegistry meters) {
         pool.initialize();
-        new ExecutorServiceMetrics(pool.getScheduledThreadPoolExecutor(), name(pool.getThreadNamePrefix()), Tags.empty())
+        new ExecutorServiceMetrics(
+                        pool.getScheduledThreadPoolExecutor(), name(pool.getThreadNamePrefix()), Tags.empty())
                 .bindTo(meters);
         return pool;
     }

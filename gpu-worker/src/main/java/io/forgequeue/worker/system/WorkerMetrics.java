@@ -7,8 +7,6 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import org.springframework.stereotype.Component;
-
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -16,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.springframework.stereotype.Component;
 
 /**
  * The worker's own metrics, all under {@code gpu.worker.*} with low-cardinality tags (never a job id).
@@ -66,11 +65,10 @@ public class WorkerMetrics {
      * {@code rejected}: dead-lettered without an event (unreadable, or assigned to another worker); {@code skipped}:
      * taken back by the scheduler before it was delivered, acked without an event.
      */
-    public static final List<String> OUTCOMES = List.of("succeeded", "failed", "cancelled",
-            "requeued", "rejected", "skipped");
+    public static final List<String> OUTCOMES =
+            List.of("succeeded", "failed", "cancelled", "requeued", "rejected", "skipped");
     /** What the broker answered to a published status event. */
-    public static final List<String> EVENT_RESULTS = List.of("confirmed", "nacked",
-            "unconfirmed", "returned");
+    public static final List<String> EVENT_RESULTS = List.of("confirmed", "nacked", "unconfirmed", "returned");
 
     /** A txt2img waited because Forge was running another client's job. */
     public static final String BUSY_WAIT = "busy_wait";
@@ -83,8 +81,8 @@ public class WorkerMetrics {
     /** Someone else interrupted this worker's generation: the unfinished images were dropped, the job given back. */
     public static final String INTERRUPTED = "interrupted";
     /** Values of the {@code event} tag of {@code gpu.worker.forge.foreign}. */
-    public static final List<String> FOREIGN_EVENTS = List.of(BUSY_WAIT, BUSY_TIMEOUT, PROGRESS_WITHHELD,
-            INTERRUPT_WITHHELD, INTERRUPTED);
+    public static final List<String> FOREIGN_EVENTS =
+            List.of(BUSY_WAIT, BUSY_TIMEOUT, PROGRESS_WITHHELD, INTERRUPT_WITHHELD, INTERRUPTED);
 
     /** Outcome of a model mismatch: the call was made once more after asking Forge to load the model. */
     public static final String MISMATCH_RETRIED = "retried";
@@ -119,15 +117,21 @@ public class WorkerMetrics {
     public WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
         Gauge.builder("gpu.worker.forge.breaker.state", breakerState, AtomicInteger::get)
-                .description("Forge circuit breaker: 0 closed, 1 half-open, 2 open").register(registry);
+                .description("Forge circuit breaker: 0 closed, 1 half-open, 2 open")
+                .register(registry);
         Gauge.builder("gpu.worker.consuming", consuming, AtomicInteger::get)
-                .description("1 while the worker takes jobs, 0 while consumption is paused").register(registry);
+                .description("1 while the worker takes jobs, 0 while consumption is paused")
+                .register(registry);
         Gauge.builder("gpu.worker.duty.cycle", dutyCycle, d -> d.ratio(System.nanoTime()))
-                .description("Share of wall time spent running jobs since the first job started").register(registry);
+                .description("Share of wall time spent running jobs since the first job started")
+                .register(registry);
         FunctionCounter.builder("gpu.worker.busy.time", dutyCycle, d -> d.busySeconds(System.nanoTime()))
-                .baseUnit("seconds").description("Time spent running jobs").register(registry);
+                .baseUnit("seconds")
+                .description("Time spent running jobs")
+                .register(registry);
         FunctionCounter.builder("gpu.worker.idle.time", dutyCycle, d -> d.idleSeconds(System.nanoTime()))
-                .baseUnit("seconds").description("Time spent waiting between jobs, from the first job on")
+                .baseUnit("seconds")
+                .description("Time spent waiting between jobs, from the first job on")
                 .register(registry);
         idleGap = Timer.builder("gpu.worker.idle.gap")
                 .description("Time from the end of one job to the start of the next")
@@ -136,28 +140,37 @@ public class WorkerMetrics {
                 .maximumExpectedValue(Duration.ofMinutes(10))
                 .register(registry);
         Gauge.builder("gpu.worker.forge.busy.waiting", busyWaiting, AtomicInteger::get)
-                .description("1 while a txt2img waits for Forge to finish another client's job").register(registry);
+                .description("1 while a txt2img waits for Forge to finish another client's job")
+                .register(registry);
         busyWait = Timer.builder("gpu.worker.forge.busy.wait")
                 .description("Time a txt2img waited for Forge to finish another client's job")
                 .register(registry);
         for (String stage : List.of(PREPARE, RESULT, CONFIRM)) {
-            turnaround.put(stage, Timer.builder("gpu.worker.turnaround")
-                    .description("The worker's own time around a job's Forge call, by stage")
-                    .tag("stage", stage)
-                    .publishPercentileHistogram()
-                    .minimumExpectedValue(Duration.ofNanos(10_000))
-                    .maximumExpectedValue(Duration.ofMinutes(5))
-                    .register(registry));
+            turnaround.put(
+                    stage,
+                    Timer.builder("gpu.worker.turnaround")
+                            .description("The worker's own time around a job's Forge call, by stage")
+                            .tag("stage", stage)
+                            .publishPercentileHistogram()
+                            .minimumExpectedValue(Duration.ofNanos(10_000))
+                            .maximumExpectedValue(Duration.ofMinutes(5))
+                            .register(registry));
         }
         FunctionCounter.builder("gpu.worker.gpu.time", gpuTime, g -> g.seconds(GENERATING, System.nanoTime()))
-                .baseUnit("seconds").tag("activity", GENERATING)
-                .description("GPU time by activity, from the first txt2img on").register(registry);
+                .baseUnit("seconds")
+                .tag("activity", GENERATING)
+                .description("GPU time by activity, from the first txt2img on")
+                .register(registry);
         FunctionCounter.builder("gpu.worker.gpu.time", gpuTime, g -> g.seconds(LOADING, System.nanoTime()))
-                .baseUnit("seconds").tag("activity", LOADING)
-                .description("GPU time by activity, from the first txt2img on").register(registry);
+                .baseUnit("seconds")
+                .tag("activity", LOADING)
+                .description("GPU time by activity, from the first txt2img on")
+                .register(registry);
         FunctionCounter.builder("gpu.worker.gpu.time", gpuTime, g -> g.seconds(IDLE, System.nanoTime()))
-                .baseUnit("seconds").tag("activity", IDLE)
-                .description("GPU time by activity, from the first txt2img on").register(registry);
+                .baseUnit("seconds")
+                .tag("activity", IDLE)
+                .description("GPU time by activity, from the first txt2img on")
+                .register(registry);
         registerAtZero();
     }
 
@@ -194,19 +207,22 @@ public class WorkerMetrics {
     private Counter mismatchCounter(String outcome) {
         return Counter.builder("gpu.worker.model.mismatch")
                 .description("Forge ran another model than the job asked for, by what followed")
-                .tag("outcome", outcome).register(registry);
+                .tag("outcome", outcome)
+                .register(registry);
     }
 
     private Counter switchCounter(String checkpoint) {
         return Counter.builder("gpu.worker.checkpoint.switches")
                 .description("txt2img calls that loaded another checkpoint first, by checkpoint loaded")
-                .tag("checkpoint", checkpoint).register(registry);
+                .tag("checkpoint", checkpoint)
+                .register(registry);
     }
 
     private Timer switchTimer(String checkpoint) {
         return Timer.builder("gpu.worker.checkpoint.switch.time")
                 .description("Time Forge spent loading a checkpoint in a switch, by checkpoint loaded")
-                .tag("checkpoint", checkpoint).register(registry);
+                .tag("checkpoint", checkpoint)
+                .register(registry);
     }
 
     /** A new value of the {@code checkpoint} tag: its switch series are registered at 0. */
@@ -257,7 +273,8 @@ public class WorkerMetrics {
     private Counter foreignCounter(String event) {
         return Counter.builder("gpu.worker.forge.foreign")
                 .description("What this worker saw of other clients of its Forge, by event")
-                .tag("event", event).register(registry);
+                .tag("event", event)
+                .register(registry);
     }
 
     /** Something about another client of this worker's Forge ({@link #FOREIGN_EVENTS}). */
@@ -287,18 +304,25 @@ public class WorkerMetrics {
     }
 
     private Counter eventsCounter(String type, String result) {
-        return Counter.builder("gpu.worker.events").description("Status events published").tag("type", type)
-                .tag("result", result).register(registry);
+        return Counter.builder("gpu.worker.events")
+                .description("Status events published")
+                .tag("type", type)
+                .tag("result", result)
+                .register(registry);
     }
 
     private Counter retriesCounter(String reason) {
-        return Counter.builder("gpu.worker.forge.retries").description("Forge calls retried").tag("reason", reason)
+        return Counter.builder("gpu.worker.forge.retries")
+                .description("Forge calls retried")
+                .tag("reason", reason)
                 .register(registry);
     }
 
     private Counter transitionsCounter(String state) {
-        return Counter.builder("gpu.worker.forge.breaker.transitions").description("Forge circuit breaker transitions")
-                .tag("state", state).register(registry);
+        return Counter.builder("gpu.worker.forge.breaker.transitions")
+                .description("Forge circuit breaker transitions")
+                .tag("state", state)
+                .register(registry);
     }
 
     /** A job's handling ended with this outcome ({@code succeeded}, {@code failed}, ...); {@code code} may be null. */
@@ -313,7 +337,8 @@ public class WorkerMetrics {
                 .tag("call", call)
                 .tag("outcome", outcome.toLowerCase(Locale.ROOT))
                 .publishPercentileHistogram()
-                .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+                .register(registry)
+                .record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /** A Forge call is retried ({@code outage} or {@code failure}). */

@@ -5,17 +5,16 @@ import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
-import org.springframework.boot.context.properties.ConfigurationProperties;
-import org.springframework.boot.context.properties.bind.ConstructorBinding;
-import org.springframework.boot.context.properties.bind.DefaultValue;
-import org.springframework.util.unit.DataSize;
-import org.springframework.validation.annotation.Validated;
-
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
 
 /**
  * Settings of the worker itself ({@code worker.*}). The Forge connection has its own record
@@ -94,8 +93,7 @@ public record WorkerProperties(
         public static final DataSize DEFAULT_MAX_IMAGE_BYTES = DataSize.ofMegabytes(10);
 
         @ConstructorBinding
-        public Outcome {
-        }
+        public Outcome {}
 
         /** With the default {@code maxImageBytes} (for tests and tools). */
         public Outcome(Duration retryFor, Duration retryDelay, Duration retryMaxDelay) {
@@ -123,8 +121,7 @@ public record WorkerProperties(
             @DefaultValue("250ms") @NotNull Duration minInterval,
             @DefaultValue("10s") @NotNull Duration heartbeatInterval,
             @DefaultValue("true") boolean previews,
-            @DefaultValue("2s") @NotNull Duration previewInterval) {
-    }
+            @DefaultValue("2s") @NotNull Duration previewInterval) {}
 
     /**
      * Cancel commands for jobs that are not running here are remembered, so a later delivery is skipped.
@@ -134,8 +131,7 @@ public record WorkerProperties(
      */
     public record Cancel(
             @DefaultValue("10000") @Min(1) int maxRemembered,
-            @DefaultValue("6h") @NotNull Duration rememberFor) {
-    }
+            @DefaultValue("6h") @NotNull Duration rememberFor) {}
 
     /**
      * The worker's announcements ({@code WorkerStatus}) to every gateway: the scheduler gives jobs only to workers
@@ -146,8 +142,7 @@ public record WorkerProperties(
      */
     public record Presence(
             @DefaultValue("1s") @NotNull Duration interval,
-            @DefaultValue("30s") @NotNull Duration offerEvery) {
-    }
+            @DefaultValue("30s") @NotNull Duration offerEvery) {}
 
     /** {@code <hostname>-<6 hex>}, lower case, only {@code [a-z0-9-]}. */
     static String generatedId() {
@@ -157,7 +152,8 @@ public record WorkerProperties(
         } catch (Exception e) {
             host = System.getenv().getOrDefault("HOSTNAME", "worker");
         }
-        String clean = host.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]+", "-").replaceAll("(^-+|-+$)", "");
+        String clean =
+                host.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]+", "-").replaceAll("(^-+|-+$)", "");
         if (clean.isEmpty()) {
             clean = "worker";
         }

@@ -1,6 +1,6 @@
 package io.forgequeue.worker.cancel;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -9,8 +9,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class CancelledJobsTest {
 
@@ -113,7 +112,9 @@ class CancelledJobsTest {
         jobs.cancel(cancelled);
 
         assertThat(jobs.isStopped(revoked, 2)).isTrue();
-        assertThat(jobs.isStopped(revoked, 3)).as("the attempt handed out next runs").isFalse();
+        assertThat(jobs.isStopped(revoked, 3))
+                .as("the attempt handed out next runs")
+                .isFalse();
         assertThat(jobs.isCancelled(revoked)).isFalse();
         assertThat(jobs.isStopped(cancelled, 1)).isTrue();
         assertThat(jobs.isStopped(cancelled, 7)).isTrue();

@@ -1,8 +1,8 @@
 package io.forgequeue.worker.forge;
 
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 
 /** Attribution and interrupt evidence from Forge's global progress state (API-only mode), one request. */
 class CallWatchTest {
@@ -12,8 +12,8 @@ class CallWatchTest {
 
     private final CallWatch watch = new CallWatch("job-1", 20);
 
-    private static ProgressSnapshot busy(String job, int jobCount, String ts, int jobNo, int step, int steps,
-                                         boolean interrupted) {
+    private static ProgressSnapshot busy(
+            String job, int jobCount, String ts, int jobNo, int step, int steps, boolean interrupted) {
         return new ProgressSnapshot(0.5, 1, jobCount, jobNo, step, steps, interrupted, false, job, ts, null);
     }
 
@@ -31,17 +31,22 @@ class CallWatchTest {
         assertThat(watch.attribute(ours(TS, 0))).isTrue();
         assertThat(watch.attribute(ours(TS, 7))).isTrue();
         assertThat(watch.attribute(busy(CallWatch.API_JOB, 1, TS, 1, 0, 20, false)))
-                .as("end of the batch: step back to 0, job_no up").isTrue();
+                .as("end of the batch: step back to 0, job_no up")
+                .isTrue();
         assertThat(watch.attributedTimestamp()).isEqualTo(TS);
     }
 
     @Test
     void attributesNothingThatDoesNotFitTheRequest() {
-        assertThat(watch.attribute(busy("task(ui-ABCDEFG)", 1, TS, 0, 3, 20, false))).as("a web UI job").isFalse();
+        assertThat(watch.attribute(busy("task(ui-ABCDEFG)", 1, TS, 0, 3, 20, false)))
+                .as("a web UI job")
+                .isFalse();
         assertThat(new CallWatch("job-2", 20).attribute(busy(CallWatch.API_JOB, 1, TS, 0, 3, 80, false)))
-                .as("other steps").isFalse();
+                .as("other steps")
+                .isFalse();
         assertThat(new CallWatch("job-3", 20).attribute(busy("Batch 1 out of 2", 2, TS, 0, 3, 20, false)))
-                .as("several batches").isFalse();
+                .as("several batches")
+                .isFalse();
     }
 
     @Test
@@ -53,16 +58,22 @@ class CallWatchTest {
 
         CallWatch stepBack = new CallWatch("job-4", 20);
         stepBack.attribute(ours(TS, 5));
-        assertThat(stepBack.attribute(ours(TS, 2))).as("same second, restarted from a lower step").isFalse();
+        assertThat(stepBack.attribute(ours(TS, 2)))
+                .as("same second, restarted from a lower step")
+                .isFalse();
 
         CallWatch idleBetween = new CallWatch("job-5", 20);
         idleBetween.attribute(ours(TS, 5));
         idleBetween.attribute(idle(TS, false));
-        assertThat(idleBetween.attribute(ours(TS, 6))).as("Forge was idle in between").isFalse();
+        assertThat(idleBetween.attribute(ours(TS, 6)))
+                .as("Forge was idle in between")
+                .isFalse();
 
         CallWatch otherFirst = new CallWatch("job-6", 20);
         otherFirst.attribute(busy("task(ui-ABCDEFG)", 1, TS, 0, 3, 20, false));
-        assertThat(otherFirst.attribute(ours(LATER, 1))).as("a job after another client's").isFalse();
+        assertThat(otherFirst.attribute(ours(LATER, 1)))
+                .as("a job after another client's")
+                .isFalse();
     }
 
     @Test
@@ -89,7 +100,8 @@ class CallWatchTest {
         assertThat(new CallWatch("b", 20).conclude(TS, false, () -> idle(TS, false)))
                 .isEqualTo(CallWatch.Interruption.NONE);
         assertThat(new CallWatch("c", 20).conclude(TS, false, () -> busy(CallWatch.API_JOB, 1, TS, 0, 1, 20, true)))
-                .as("a new job of the same second: its flags, not ours").isEqualTo(CallWatch.Interruption.NONE);
+                .as("a new job of the same second: its flags, not ours")
+                .isEqualTo(CallWatch.Interruption.NONE);
         assertThat(new CallWatch("d", 20).conclude(TS, false, () -> idle(LATER, true)))
                 .isEqualTo(CallWatch.Interruption.NONE);
     }
@@ -108,7 +120,9 @@ class CallWatchTest {
         watch.attribute(ours(TS, 5));
 
         assertThat(watch.stillRuns(ours(TS, 9))).isTrue();
-        assertThat(watch.stillRuns(ours(TS, 1))).as("a later job of the same second").isFalse();
+        assertThat(watch.stillRuns(ours(TS, 1)))
+                .as("a later job of the same second")
+                .isFalse();
         assertThat(watch.stillRuns(ours(LATER, 9))).isFalse();
         assertThat(new CallWatch("never-seen", 20).stillRuns(ours(TS, 9))).isFalse();
     }

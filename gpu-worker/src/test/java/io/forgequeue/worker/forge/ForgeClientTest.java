@@ -1,5 +1,11 @@
 package io.forgequeue.worker.forge;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
 import dev.failsafe.CircuitBreaker;
 import dev.failsafe.CircuitBreakerOpenException;
 import dev.failsafe.TimeoutExceededException;
@@ -8,9 +14,6 @@ import io.forgequeue.worker.forge.StubForge.Answer;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-
 import java.net.ServerSocket;
 import java.net.URI;
 import java.time.Duration;
@@ -21,12 +24,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.catchThrowable;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 
 /** The Forge client and its policies against an in-process HTTP stub (forge-api.md §11). */
 class ForgeClientTest {
@@ -40,7 +39,8 @@ class ForgeClientTest {
     private final StubForge stub = new StubForge();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     /** No sampler, scheduler or checkpoint: nothing to check against Forge's lists. */
-    private final JobSpec spec = aSpec().size(64, 64).steps(10).seed(5).sampler(null).scheduler(null).build();
+    private final JobSpec spec =
+            aSpec().size(64, 64).steps(10).seed(5).sampler(null).scheduler(null).build();
 
     @AfterEach
     void stop() {
@@ -48,19 +48,40 @@ class ForgeClientTest {
     }
 
     private ForgeClient client(URI url, String user, String password, Duration callTimeout, Duration breakerDelay) {
-        return client(new ForgeProperties(url, user, password, Duration.ofMillis(500), callTimeout,
-                Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5),
-                new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
+        return client(new ForgeProperties(
+                url,
+                user,
+                password,
+                Duration.ofMillis(500),
+                callTimeout,
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(2),
+                Duration.ofSeconds(5),
+                new ForgeProperties.Retry(
+                        2,
+                        Duration.ofMillis(10),
+                        Duration.ofMillis(40),
+                        0.1,
+                        Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50)), null));
+                new ForgeProperties.Breaker(5, breakerDelay, 1, Duration.ofMillis(50)),
+                null));
     }
 
     private ForgeClient client(ForgeProperties props) {
         WorkerMetrics metrics = new WorkerMetrics(registry);
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
-        return config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
-                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props), ModelProperties.defaults(), null);
+        return config.forgeClient(
+                props,
+                new WireJson(),
+                metrics,
+                config.forgeOutageRetry(props, metrics),
+                config.forgeFailureRetry(props, metrics),
+                breaker,
+                config.forgeCallTimeout(props),
+                ModelProperties.defaults(),
+                null);
     }
 
     private ForgeClient client() {
@@ -77,7 +98,9 @@ class ForgeClientTest {
         assertThat(result.images().get(0).data()).isEqualTo(Base64.getDecoder().decode(IMAGE));
         assertThat(result.images().get(0).seed()).isEqualTo(5L);
         assertThat(result.metadata()).containsEntry("sdModelName", "stub").containsKey("forgeMillis");
-        assertThat(stub.requests(TXT2IMG).get(0).body()).contains("\"force_task_id\"").contains("\"send_images\":true");
+        assertThat(stub.requests(TXT2IMG).get(0).body())
+                .contains("\"force_task_id\"")
+                .contains("\"send_images\":true");
     }
 
     @Test
@@ -90,7 +113,8 @@ class ForgeClientTest {
         forge.probe();
 
         String expected = "Basic " + Base64.getEncoder().encodeToString("worker:s3cr:et".getBytes());
-        assertThat(stub.requests()).hasSizeGreaterThanOrEqualTo(3)
+        assertThat(stub.requests())
+                .hasSizeGreaterThanOrEqualTo(3)
                 .allSatisfy(r -> assertThat(r.authorization()).isEqualTo(expected));
     }
 
@@ -98,19 +122,26 @@ class ForgeClientTest {
     void sendsNoAuthorizationHeaderWithoutCredentials() {
         client().progress(false);
 
-        assertThat(stub.requests()).allSatisfy(r -> assertThat(r.authorization()).isNull());
+        assertThat(stub.requests())
+                .allSatisfy(r -> assertThat(r.authorization()).isNull());
     }
 
     @Test
     void retriesA500AndSucceeds() {
-        stub.answer(TXT2IMG, new Answer(500, "{\"error\":\"RuntimeError\",\"message\":\"boom\"}", 0),
+        stub.answer(
+                TXT2IMG,
+                new Answer(500, "{\"error\":\"RuntimeError\",\"message\":\"boom\"}", 0),
                 Answer.ok(StubForge.txt2img(IMAGE)));
 
         Txt2ImgResult result = client().generate(UUID.randomUUID(), spec, () -> false);
 
         assertThat(result.images()).hasSize(1);
         assertThat(stub.requests(TXT2IMG)).hasSize(2);
-        assertThat(registry.get("gpu.worker.forge.retries").tag("reason", "failure").counter().count()).isEqualTo(1);
+        assertThat(registry.get("gpu.worker.forge.retries")
+                        .tag("reason", "failure")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
     }
 
     @Test
@@ -118,8 +149,8 @@ class ForgeClientTest {
         stub.answer(TXT2IMG, new Answer(500, "{\"error\":\"RuntimeError\",\"message\":\"boom\"}", 0));
 
         assertThatThrownBy(() -> client().generate(UUID.randomUUID(), spec, () -> false))
-                .isInstanceOfSatisfying(ForgeException.class,
-                        e -> assertThat(e.failure()).isEqualTo(ForgeFailure.SERVER_ERROR));
+                .isInstanceOfSatisfying(
+                        ForgeException.class, e -> assertThat(e.failure()).isEqualTo(ForgeFailure.SERVER_ERROR));
         assertThat(stub.requests(TXT2IMG)).hasSize(3);
     }
 
@@ -129,12 +160,12 @@ class ForgeClientTest {
         ForgeClient forge = client();
 
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
-                .isInstanceOfSatisfying(ForgeException.class,
-                        e -> assertThat(e.failure()).isEqualTo(ForgeFailure.REJECTED));
+                .isInstanceOfSatisfying(
+                        ForgeException.class, e -> assertThat(e.failure()).isEqualTo(ForgeFailure.REJECTED));
         stub.answer(TXT2IMG, new Answer(500, "{\"error\":\"OutOfMemoryError\",\"message\":\"CUDA out of memory\"}", 0));
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
-                .isInstanceOfSatisfying(ForgeException.class,
-                        e -> assertThat(e.failure()).isEqualTo(ForgeFailure.OUT_OF_MEMORY));
+                .isInstanceOfSatisfying(
+                        ForgeException.class, e -> assertThat(e.failure()).isEqualTo(ForgeFailure.OUT_OF_MEMORY));
 
         assertThat(stub.requests(TXT2IMG)).hasSize(2);
         assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
@@ -146,22 +177,35 @@ class ForgeClientTest {
         try (ServerSocket free = new ServerSocket(0)) {
             port = free.getLocalPort();
         }
-        ForgeClient forge = client(URI.create("http://127.0.0.1:" + port), null, null, Duration.ofSeconds(5),
-                Duration.ofMillis(300));
+        ForgeClient forge = client(
+                URI.create("http://127.0.0.1:" + port), null, null, Duration.ofSeconds(5), Duration.ofMillis(300));
 
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
                 .isInstanceOf(CircuitBreakerOpenException.class);
         assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.OPEN);
-        assertThat(registry.get("gpu.worker.forge.retries").tag("reason", "outage").counter().count()).isEqualTo(5);
-        assertThat(registry.get("gpu.worker.forge.breaker.state").gauge().value()).isEqualTo(2.0);
+        assertThat(registry.get("gpu.worker.forge.retries")
+                        .tag("reason", "outage")
+                        .counter()
+                        .count())
+                .isEqualTo(5);
+        assertThat(registry.get("gpu.worker.forge.breaker.state").gauge().value())
+                .isEqualTo(2.0);
         assertThat(forge.probe()).as("rejected while open, without a call").isFalse();
 
         Thread.sleep(400); // the breaker's delay is over: the next probe is the half-open trial call
         assertThat(forge.probe()).isFalse();
-        assertThat(forge.breakerState()).as("a failed trial call opens it again").isEqualTo(CircuitBreaker.State.OPEN);
-        assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "half_open").counter().count())
+        assertThat(forge.breakerState())
+                .as("a failed trial call opens it again")
+                .isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(registry.get("gpu.worker.forge.breaker.transitions")
+                        .tag("state", "half_open")
+                        .counter()
+                        .count())
                 .isEqualTo(1);
-        assertThat(registry.get("gpu.worker.forge.breaker.transitions").tag("state", "open").counter().count())
+        assertThat(registry.get("gpu.worker.forge.breaker.transitions")
+                        .tag("state", "open")
+                        .counter()
+                        .count())
                 .isEqualTo(2);
     }
 
@@ -173,10 +217,13 @@ class ForgeClientTest {
                 .isInstanceOf(CircuitBreakerOpenException.class);
         assertThat(stub.requests(TXT2IMG)).hasSize(5);
 
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50)).until(forge::probe);
+        await().atMost(Duration.ofSeconds(5))
+                .pollInterval(Duration.ofMillis(50))
+                .until(forge::probe);
 
         assertThat(forge.breakerState()).isEqualTo(CircuitBreaker.State.CLOSED);
-        assertThat(registry.get("gpu.worker.forge.breaker.state").gauge().value()).isZero();
+        assertThat(registry.get("gpu.worker.forge.breaker.state").gauge().value())
+                .isZero();
     }
 
     @Test
@@ -188,7 +235,10 @@ class ForgeClientTest {
                 .isInstanceOf(TimeoutExceededException.class);
         assertThat(stub.requests(TXT2IMG)).as("a call timeout is not retried").hasSize(1);
 
-        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)), Answer.ok(StubForge.progress(1)),
+        stub.answer(
+                PROGRESS,
+                Answer.ok(StubForge.progress(1)),
+                Answer.ok(StubForge.progress(1)),
                 Answer.ok(StubForge.progress(0)));
         stub.answer(TASK, Answer.ok(StubForge.taskProgress(true))); // Forge says: the abandoned task runs
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
@@ -197,9 +247,11 @@ class ForgeClientTest {
 
         assertThat(result.images()).hasSize(1);
         List<String> calls = stub.requests().subList(before, stub.requests().size()).stream()
-                .map(StubForge.Request::path).toList();
+                .map(StubForge.Request::path)
+                .toList();
         assertThat(calls).containsExactly(PROGRESS, TASK, INTERRUPT, PROGRESS, TASK, PROGRESS, TXT2IMG, PROGRESS);
-        assertThat(stub.requests(TASK).get(0).body()).as("asks about the abandoned request's own task")
+        assertThat(stub.requests(TASK).get(0).body())
+                .as("asks about the abandoned request's own task")
                 .contains(taskIdOf(stub.requests(TXT2IMG).get(0)));
     }
 
@@ -216,10 +268,17 @@ class ForgeClientTest {
 
         // the stub records an abandoned request when its handler runs, which may be just after the client gave up
         await().atMost(Duration.ofSeconds(5)).until(() -> stub.requests(TXT2IMG).size() >= 7);
-        assertThat(stub.requests(TXT2IMG)).as("one call per job, never retried at full length").hasSize(7);
-        assertThat(forge.breakerState()).as("more timeouts than the breaker's threshold (5)")
+        assertThat(stub.requests(TXT2IMG))
+                .as("one call per job, never retried at full length")
+                .hasSize(7);
+        assertThat(forge.breakerState())
+                .as("more timeouts than the breaker's threshold (5)")
                 .isEqualTo(CircuitBreaker.State.CLOSED);
-        assertThat(registry.get("gpu.worker.forge.retries").tag("reason", "failure").counter().count()).isZero();
+        assertThat(registry.get("gpu.worker.forge.retries")
+                        .tag("reason", "failure")
+                        .counter()
+                        .count())
+                .isZero();
     }
 
     /** Issue 19: a proxy's 408 or the read backstop on a txt2img is the job's timeout too. */
@@ -230,8 +289,8 @@ class ForgeClientTest {
 
         for (int job = 0; job < 6; job++) {
             assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
-                    .isInstanceOfSatisfying(ForgeException.class,
-                            e -> assertThat(e.failure()).isEqualTo(ForgeFailure.CALL_TIMEOUT));
+                    .isInstanceOfSatisfying(
+                            ForgeException.class, e -> assertThat(e.failure()).isEqualTo(ForgeFailure.CALL_TIMEOUT));
         }
 
         assertThat(stub.requests(TXT2IMG)).hasSize(6);
@@ -262,7 +321,10 @@ class ForgeClientTest {
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
                 .isInstanceOf(TimeoutExceededException.class);
 
-        stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)), Answer.ok(StubForge.progress(1)),
+        stub.answer(
+                PROGRESS,
+                Answer.ok(StubForge.progress(1)),
+                Answer.ok(StubForge.progress(1)),
                 Answer.ok(StubForge.progress(0)));
         stub.answer(TASK, Answer.ok(StubForge.taskProgress(false))); // ours waits: another task holds the lock
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
@@ -271,26 +333,42 @@ class ForgeClientTest {
 
         assertThat(result.images()).hasSize(1);
         List<String> calls = stub.requests().subList(before, stub.requests().size()).stream()
-                .map(StubForge.Request::path).toList();
+                .map(StubForge.Request::path)
+                .toList();
         assertThat(calls).containsExactly(PROGRESS, TASK, PROGRESS, TASK, PROGRESS, TXT2IMG, PROGRESS);
         assertThat(foreign("interrupt_withheld")).isEqualTo(1);
         assertThat(foreign("busy_wait")).isEqualTo(1);
         assertThat(registry.get("gpu.worker.forge.busy.wait").timer().count()).isEqualTo(1);
-        assertThat(registry.get("gpu.worker.forge.busy.waiting").gauge().value()).isZero();
+        assertThat(registry.get("gpu.worker.forge.busy.waiting").gauge().value())
+                .isZero();
     }
 
     @Test
     void givesUpWaitingForABusyForgeAfterTheBusyTimeout() {
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
-        ForgeProperties props = new ForgeProperties(stub.url(), null, null, Duration.ofMillis(500),
-                Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(300),
-                new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
+        ForgeProperties props = new ForgeProperties(
+                stub.url(),
+                null,
+                null,
+                Duration.ofMillis(500),
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(2),
+                Duration.ofMillis(300),
+                new ForgeProperties.Retry(
+                        2,
+                        Duration.ofMillis(10),
+                        Duration.ofMillis(40),
+                        0.1,
+                        Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)), null);
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)),
+                null);
         ForgeClient forge = client(props);
 
         assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), spec, () -> false))
-                .isInstanceOfSatisfying(ForgeBusyException.class,
+                .isInstanceOfSatisfying(
+                        ForgeBusyException.class,
                         e -> assertThat(e.waited()).isGreaterThanOrEqualTo(Duration.ofMillis(300)));
 
         assertThat(stub.requests(TXT2IMG)).isEmpty();
@@ -305,15 +383,17 @@ class ForgeClientTest {
         ForgeClient forge = client();
         AtomicBoolean stop = new AtomicBoolean();
 
-        CompletableFuture<Txt2ImgResult> waiting = CompletableFuture.supplyAsync(
-                () -> forge.generate(UUID.randomUUID(), spec, stop::get));
+        CompletableFuture<Txt2ImgResult> waiting =
+                CompletableFuture.supplyAsync(() -> forge.generate(UUID.randomUUID(), spec, stop::get));
         await().atMost(Duration.ofSeconds(5))
-                .until(() -> registry.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
+                .until(() ->
+                        registry.get("gpu.worker.forge.busy.waiting").gauge().value() == 1.0);
         stop.set(true);
 
         assertThatThrownBy(() -> waiting.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(CallStoppedException.class);
         assertThat(stub.requests(TXT2IMG)).isEmpty();
-        assertThat(registry.get("gpu.worker.forge.busy.waiting").gauge().value()).isZero();
+        assertThat(registry.get("gpu.worker.forge.busy.waiting").gauge().value())
+                .isZero();
     }
 
     private static String taskIdOf(StubForge.Request txt2img) {
@@ -322,7 +402,10 @@ class ForgeClientTest {
     }
 
     private double foreign(String event) {
-        return registry.get("gpu.worker.forge.foreign").tag("event", event).counter().count();
+        return registry.get("gpu.worker.forge.foreign")
+                .tag("event", event)
+                .counter()
+                .count();
     }
 
     @Test
@@ -334,15 +417,17 @@ class ForgeClientTest {
 
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
         CountDownLatch answer = stub.hold(TXT2IMG);
-        CompletableFuture<Txt2ImgResult> running = CompletableFuture.supplyAsync(
-                () -> forge.generate(UUID.randomUUID(), spec, () -> false));
+        CompletableFuture<Txt2ImgResult> running =
+                CompletableFuture.supplyAsync(() -> forge.generate(UUID.randomUUID(), spec, () -> false));
         await().atMost(Duration.ofSeconds(5)).until(forge::isCallInFlight);
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(0)));
         assertThat(forge.interruptOwnCall()).as("Forge idle (job_count 0)").isFalse();
         assertThat(stub.requests(INTERRUPT)).isEmpty();
 
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
-        assertThat(forge.interruptOwnCall()).as("API-only mode: the one job since Forge was idle").isTrue();
+        assertThat(forge.interruptOwnCall())
+                .as("API-only mode: the one job since Forge was idle")
+                .isTrue();
         assertThat(stub.requests(INTERRUPT)).hasSize(1);
         answer.countDown();
         Txt2ImgResult result = running.get(5, TimeUnit.SECONDS);
@@ -356,16 +441,18 @@ class ForgeClientTest {
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2img(IMAGE)));
         CountDownLatch answer = stub.hold(TXT2IMG);
         ForgeClient forge = client();
-        CompletableFuture<Txt2ImgResult> running = CompletableFuture.supplyAsync(
-                () -> forge.generate(UUID.randomUUID(), spec, () -> false));
+        CompletableFuture<Txt2ImgResult> running =
+                CompletableFuture.supplyAsync(() -> forge.generate(UUID.randomUUID(), spec, () -> false));
         await().atMost(Duration.ofSeconds(5)).until(forge::isCallInFlight);
         stub.answer(PROGRESS, Answer.ok(StubForge.progress(1)));
 
-        assertThat(forge.interruptOwnCall()).as("ours waits in Forge's queue: the running job is another's")
+        assertThat(forge.interruptOwnCall())
+                .as("ours waits in Forge's queue: the running job is another's")
                 .isFalse();
         assertThat(forge.ownProgress(false)).isEmpty();
         stub.answer(TASK, Answer.ok(StubForge.taskProgress(true)));
-        assertThat(forge.ownProgress(false)).hasValueSatisfying(p -> assertThat(p.percent()).isEqualTo(50));
+        assertThat(forge.ownProgress(false))
+                .hasValueSatisfying(p -> assertThat(p.percent()).isEqualTo(50));
         assertThat(forge.interruptOwnCall()).isTrue();
         answer.countDown();
 
@@ -388,8 +475,8 @@ class ForgeClientTest {
 
     @Test
     void exposesTheForgeIdentity() {
-        ForgeClient forge = client(URI.create("http://forge.example.org:7861/"), "u", "p", Duration.ofSeconds(5),
-                Duration.ofSeconds(30));
+        ForgeClient forge = client(
+                URI.create("http://forge.example.org:7861/"), "u", "p", Duration.ofSeconds(5), Duration.ofSeconds(30));
 
         assertThat(forge.forgeIdentity().value()).isEqualTo("http://forge.example.org:7861");
     }
@@ -398,27 +485,48 @@ class ForgeClientTest {
     void refusesASamplerSchedulerOrCheckpointForgeWouldSilentlyReplace() {
         stub.answer("/sdapi/v1/samplers", Answer.ok("[{\"name\":\"Euler a\",\"aliases\":[\"k_euler_a\"]}]"));
         stub.answer("/sdapi/v1/schedulers", Answer.ok("[{\"name\":\"karras\",\"label\":\"Karras\"}]"));
-        stub.answer("/sdapi/v1/sd-models", Answer.ok("[{\"title\":\"sdxl/juggernautXL.safetensors [abcdef0123]\","
-                + "\"model_name\":\"sdxl_juggernautXL\",\"hash\":\"abcdef0123\",\"sha256\":null,"
-                + "\"filename\":\"/models/sdxl/juggernautXL.safetensors\"}]"));
+        stub.answer(
+                "/sdapi/v1/sd-models",
+                Answer.ok("[{\"title\":\"sdxl/juggernautXL.safetensors [abcdef0123]\","
+                        + "\"model_name\":\"sdxl_juggernautXL\",\"hash\":\"abcdef0123\",\"sha256\":null,"
+                        + "\"filename\":\"/models/sdxl/juggernautXL.safetensors\"}]"));
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2imgRan("juggernautXL", "abcdef0123", IMAGE)));
         ForgeClient forge = client();
 
-        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler("k_euler_a").build(), () -> false))
+        assertThatThrownBy(() -> forge.generate(
+                        UUID.randomUUID(), aSpec().sampler("k_euler_a").build(), () -> false))
                 .isInstanceOfSatisfying(ForgeException.class, e -> {
                     assertThat(e.failure()).isEqualTo(ForgeFailure.REJECTED);
                     assertThat(e.forgeMessage()).startsWith("unknown sampler 'k_euler_a' (available: Euler a)");
                 });
-        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler(null).scheduler("Beta").build(),
-                () -> false)).isInstanceOf(ForgeException.class);
-        assertThatThrownBy(() -> forge.generate(UUID.randomUUID(), aSpec().sampler(null).scheduler(null)
-                .checkpoint("juggernautXL_v9").build(), () -> false)).isInstanceOf(ForgeException.class);
+        assertThatThrownBy(() -> forge.generate(
+                        UUID.randomUUID(),
+                        aSpec().sampler(null).scheduler("Beta").build(),
+                        () -> false))
+                .isInstanceOf(ForgeException.class);
+        assertThatThrownBy(() -> forge.generate(
+                        UUID.randomUUID(),
+                        aSpec().sampler(null)
+                                .scheduler(null)
+                                .checkpoint("juggernautXL_v9")
+                                .build(),
+                        () -> false))
+                .isInstanceOf(ForgeException.class);
         assertThat(stub.requests(TXT2IMG)).isEmpty();
 
-        for (String alias : List.of("sdxl/juggernautXL.safetensors", "sdxl/juggernautXL.safetensors [abcdef0123]",
-                "sdxl_juggernautXL", "juggernautXL", "abcdef0123")) {
-            forge.generate(UUID.randomUUID(), aSpec().sampler("Euler a Karras").scheduler("karras").checkpoint(alias)
-                    .build(), () -> false);
+        for (String alias : List.of(
+                "sdxl/juggernautXL.safetensors",
+                "sdxl/juggernautXL.safetensors [abcdef0123]",
+                "sdxl_juggernautXL",
+                "juggernautXL",
+                "abcdef0123")) {
+            forge.generate(
+                    UUID.randomUUID(),
+                    aSpec().sampler("Euler a Karras")
+                            .scheduler("karras")
+                            .checkpoint(alias)
+                            .build(),
+                    () -> false);
         }
         assertThat(stub.requests(TXT2IMG)).hasSize(5);
         assertThat(stub.requests("/sdapi/v1/samplers")).as("lists cached").hasSize(1);
@@ -428,23 +536,44 @@ class ForgeClientTest {
     void failsAModelMismatchAtOnceWhenForgeRefusesToLoadTheRequestedModel() {
         stub.answer("/sdapi/v1/samplers", Answer.ok("[{\"name\":\"Euler a\"}]"));
         stub.answer("/sdapi/v1/schedulers", Answer.ok("[{\"name\":\"karras\",\"label\":\"Karras\"}]"));
-        stub.answer("/sdapi/v1/sd-models", Answer.ok("[{\"title\":\"a.safetensors [aaaaaaaaaa]\",\"model_name\":\"a\","
-                + "\"hash\":\"aaaaaaaaaa\"},{\"title\":\"b.safetensors [bbbbbbbbbb]\",\"model_name\":\"b\","
-                + "\"hash\":\"bbbbbbbbbb\"}]"));
+        stub.answer(
+                "/sdapi/v1/sd-models",
+                Answer.ok("[{\"title\":\"a.safetensors [aaaaaaaaaa]\",\"model_name\":\"a\","
+                        + "\"hash\":\"aaaaaaaaaa\"},{\"title\":\"b.safetensors [bbbbbbbbbb]\",\"model_name\":\"b\","
+                        + "\"hash\":\"bbbbbbbbbb\"}]"));
         stub.answer(TXT2IMG, Answer.ok(StubForge.txt2imgRan("a", "aaaaaaaaaa", IMAGE)));
-        stub.answer("/sdapi/v1/options", new Answer(500,
-                "{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"model 'b' not found\"}", 0));
+        stub.answer(
+                "/sdapi/v1/options",
+                new Answer(
+                        500,
+                        "{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"model 'b' not found\"}",
+                        0));
 
-        assertThatThrownBy(() -> client().generate(UUID.randomUUID(),
-                aSpec().sampler(null).scheduler(null).checkpoint("b").build(), () -> false))
+        assertThatThrownBy(() -> client().generate(
+                                UUID.randomUUID(),
+                                aSpec().sampler(null)
+                                        .scheduler(null)
+                                        .checkpoint("b")
+                                        .build(),
+                                () -> false))
                 .isInstanceOfSatisfying(ModelMismatchException.class, e -> {
                     assertThat(e.userMessage()).isEqualTo("The GPU server used model a instead of b.");
                     assertThat(e.forgeMessage()).contains("model 'b' not found");
                 });
         assertThat(stub.requests("/sdapi/v1/options").get(0).body()).isEqualTo("{\"sd_model_checkpoint\":\"b\"}");
-        assertThat(stub.requests(TXT2IMG)).as("no retry of a model Forge cannot load").hasSize(1);
-        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "failed").counter().count()).isEqualTo(1);
-        assertThat(registry.get("gpu.worker.model.mismatch").tag("outcome", "retried").counter().count()).isZero();
+        assertThat(stub.requests(TXT2IMG))
+                .as("no retry of a model Forge cannot load")
+                .hasSize(1);
+        assertThat(registry.get("gpu.worker.model.mismatch")
+                        .tag("outcome", "failed")
+                        .counter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get("gpu.worker.model.mismatch")
+                        .tag("outcome", "retried")
+                        .counter()
+                        .count())
+                .isZero();
     }
 
     @Test
@@ -456,7 +585,9 @@ class ForgeClientTest {
         forge.generate(UUID.randomUUID(), aSpec().sampler("Whatever").build(), () -> false);
 
         assertThat(stub.requests(TXT2IMG)).hasSize(2);
-        assertThat(stub.requests("/sdapi/v1/samplers")).as("not asked again at once").hasSize(1);
+        assertThat(stub.requests("/sdapi/v1/samplers"))
+                .as("not asked again at once")
+                .hasSize(1);
     }
 
     @Test

@@ -1,18 +1,17 @@
 package io.forgequeue.worker.forge;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.worker.system.WireJson;
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.json.JsonMapper;
-
-import javax.net.ssl.SSLHandshakeException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import javax.net.ssl.SSLHandshakeException;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.json.JsonMapper;
 
 class ForgeErrorsTest {
 
@@ -62,8 +61,10 @@ class ForgeErrorsTest {
 
     @Test
     void mapsAForge500ByItsErrorTypeAndMessage() {
-        ForgeException e = answer(500, "{\"error\":\"NansException\",\"detail\":\"\",\"body\":\"\","
-                + "\"message\":\"A tensor with all NaNs was produced in Unet.\"}");
+        ForgeException e = answer(
+                500,
+                "{\"error\":\"NansException\",\"detail\":\"\",\"body\":\"\","
+                        + "\"message\":\"A tensor with all NaNs was produced in Unet.\"}");
 
         assertThat(e.failure()).isEqualTo(ForgeFailure.SERVER_ERROR);
         assertThat(e.failure().code()).isEqualTo(ErrorCode.FORGE_ERROR);
@@ -71,7 +72,9 @@ class ForgeErrorsTest {
         assertThat(e.forgeMessage()).isEqualTo("A tensor with all NaNs was produced in Unet.");
         assertThat(e.httpStatus()).isEqualTo(500);
         assertThat(e.failure().isRetriedFailure()).isTrue();
-        assertThat(e.failure().countsForBreaker()).as("a job failure, not a health problem").isFalse();
+        assertThat(e.failure().countsForBreaker())
+                .as("a job failure, not a health problem")
+                .isFalse();
     }
 
     @Test
@@ -149,15 +152,24 @@ class ForgeErrorsTest {
     @Test
     void treatsAFailedTlsHandshakeAsAnOutageThatNeverReachedForgeAndSaysWhatToCheck() {
         ForgeException e = ForgeErrors.fromIo("progress", new SSLHandshakeException("PKIX path building failed"), true);
-        ForgeException wrapped = ForgeErrors.fromIo("txt2img",
-                new IOException("handshake", new SSLHandshakeException("No subject alternative names")), true);
+        ForgeException wrapped = ForgeErrors.fromIo(
+                "txt2img",
+                new IOException("handshake", new SSLHandshakeException("No subject alternative names")),
+                true);
 
-        assertThat(e.failure()).as("the job goes back to the queue, it never fails for it").isEqualTo(
-                ForgeFailure.UNAVAILABLE);
+        assertThat(e.failure())
+                .as("the job goes back to the queue, it never fails for it")
+                .isEqualTo(ForgeFailure.UNAVAILABLE);
         assertThat(e.failure().isOutage()).isTrue();
-        assertThat(e.mayStillRun()).as("the request is sent only after the handshake").isFalse();
-        assertThat(e.getMessage()).contains("TLS handshake failed", "PKIX path building failed",
-                "worker.forge.ssl-bundle", "worker.forge.url");
+        assertThat(e.mayStillRun())
+                .as("the request is sent only after the handshake")
+                .isFalse();
+        assertThat(e.getMessage())
+                .contains(
+                        "TLS handshake failed",
+                        "PKIX path building failed",
+                        "worker.forge.ssl-bundle",
+                        "worker.forge.url");
         assertThat(wrapped.failure()).isEqualTo(ForgeFailure.UNAVAILABLE);
         assertThat(wrapped.getMessage()).contains("TLS handshake failed");
     }
@@ -166,9 +178,11 @@ class ForgeErrorsTest {
     void shortensLongForgeTextsToOneLine() {
         String longMessage = "line\n".repeat(200);
 
-        ForgeException e = answer(500, "{\"error\":\"RuntimeError\",\"message\":\"" + longMessage.replace("\n", "\\n")
-                + "\"}");
+        ForgeException e =
+                answer(500, "{\"error\":\"RuntimeError\",\"message\":\"" + longMessage.replace("\n", "\\n") + "\"}");
 
-        assertThat(e.forgeMessage()).hasSizeLessThanOrEqualTo(ForgeErrors.MAX_TEXT).doesNotContain("\n");
+        assertThat(e.forgeMessage())
+                .hasSizeLessThanOrEqualTo(ForgeErrors.MAX_TEXT)
+                .doesNotContain("\n");
     }
 }

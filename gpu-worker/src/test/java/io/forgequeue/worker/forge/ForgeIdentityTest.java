@@ -1,10 +1,9 @@
 package io.forgequeue.worker.forge;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class ForgeIdentityTest {
 
@@ -27,7 +26,8 @@ class ForgeIdentityTest {
         assertThat(identity("http://127.0.0.1:7861")).isEqualTo("http://gpu-box-1:7861");
         assertThat(identity("http://[::1]:7861")).isEqualTo("http://gpu-box-1:7861");
         assertThat(identity("http://0.0.0.0:7861")).isEqualTo("http://gpu-box-1:7861");
-        assertThat(ForgeIdentity.of(URI.create("http://localhost:7861"), "GPU-Box-2").value())
+        assertThat(ForgeIdentity.of(URI.create("http://localhost:7861"), "GPU-Box-2")
+                        .value())
                 .isEqualTo("http://gpu-box-2:7861");
     }
 
@@ -39,7 +39,9 @@ class ForgeIdentityTest {
 
     @Test
     void tellsDifferentForgesApart() {
-        assertThat(identity("http://forge-a:7861")).isNotEqualTo(identity("http://forge-b:7861"))
-                .isNotEqualTo(identity("http://forge-a:7862")).isNotEqualTo(identity("https://forge-a:7861"));
+        assertThat(identity("http://forge-a:7861"))
+                .isNotEqualTo(identity("http://forge-b:7861"))
+                .isNotEqualTo(identity("http://forge-a:7862"))
+                .isNotEqualTo(identity("https://forge-a:7861"));
     }
 }

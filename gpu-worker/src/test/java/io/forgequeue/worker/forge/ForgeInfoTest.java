@@ -1,11 +1,11 @@
 package io.forgequeue.worker.forge;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.worker.system.WireJson;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 class ForgeInfoTest {
 
@@ -40,8 +40,10 @@ class ForgeInfoTest {
         assertThat(parsed.width()).isEqualTo(832);
         assertThat(parsed.height()).isEqualTo(1216);
         assertThat(parsed.jobTimestamp()).isEqualTo("20250101120000");
-        assertThat(parsed.toMetadata()).containsEntry("sdModelName", "juggernautXL")
-                .containsEntry("scheduler", "Karras").doesNotContainKey("faceRestorationModel");
+        assertThat(parsed.toMetadata())
+                .containsEntry("sdModelName", "juggernautXL")
+                .containsEntry("scheduler", "Karras")
+                .doesNotContainKey("faceRestorationModel");
     }
 
     @Test
@@ -74,10 +76,10 @@ class ForgeInfoTest {
 
     @Test
     void takesTheSeedOfEachImageFromAllSeedsThenFromSeedThenFromTheRequest() {
-        ForgeInfo withAll = new ForgeInfo(10L, java.util.List.of(10L, 20L), 0, null, null, null, null, null, null,
-                null, null, null, null);
-        ForgeInfo withSeed = new ForgeInfo(10L, java.util.List.of(), 0, null, null, null, null, null, null, null,
-                null, null, null);
+        ForgeInfo withAll = new ForgeInfo(
+                10L, java.util.List.of(10L, 20L), 0, null, null, null, null, null, null, null, null, null, null);
+        ForgeInfo withSeed =
+                new ForgeInfo(10L, java.util.List.of(), 0, null, null, null, null, null, null, null, null, null, null);
 
         assertThat(withAll.seedOf(1, 99)).isEqualTo(20L);
         assertThat(withAll.seedOf(2, 99)).isEqualTo(12L);

@@ -1,5 +1,9 @@
 package io.forgequeue.worker.forge;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.failsafe.CircuitBreaker;
 import io.forgequeue.forgesim.ForgeSimAdmin;
 import io.forgequeue.forgesim.ForgeSimServer;
@@ -8,15 +12,10 @@ import io.forgequeue.model.JobSpec;
 import io.forgequeue.worker.system.WireJson;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.util.UUID;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * Issue 17 against an in-process forge-sim offering two checkpoints, "a" and "sub/b" (model names {@code a} and
@@ -44,17 +43,37 @@ class ModelVerificationTest {
         System.arraycopy(simFlags, 0, args, 4, simFlags.length);
         sim = ForgeSimServer.start(SimConfig.fromArgs(args));
         admin = new ForgeSimAdmin(sim.adminUrl());
-        ForgeProperties props = new ForgeProperties(sim.baseUrl(), null, null, Duration.ofMillis(500),
-                Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(30),
-                new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(40), 0.1, Duration.ofMillis(10),
+        ForgeProperties props = new ForgeProperties(
+                sim.baseUrl(),
+                null,
+                null,
+                Duration.ofMillis(500),
+                Duration.ofSeconds(10),
+                Duration.ofSeconds(2),
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(30),
+                new ForgeProperties.Retry(
+                        2,
+                        Duration.ofMillis(10),
+                        Duration.ofMillis(40),
+                        0.1,
+                        Duration.ofMillis(10),
                         Duration.ofMillis(40)),
-                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)), null);
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(30), 1, Duration.ofMillis(50)),
+                null);
         WorkerMetrics metrics = new WorkerMetrics(registry);
         ForgeConfiguration config = new ForgeConfiguration();
         CircuitBreaker<Object> breaker = config.forgeCircuitBreaker(props, metrics);
-        forge = config.forgeClient(props, new WireJson(), metrics, config.forgeOutageRetry(props, metrics),
-                config.forgeFailureRetry(props, metrics), breaker, config.forgeCallTimeout(props),
-                ModelProperties.defaults(), null);
+        forge = config.forgeClient(
+                props,
+                new WireJson(),
+                metrics,
+                config.forgeOutageRetry(props, metrics),
+                config.forgeFailureRetry(props, metrics),
+                breaker,
+                config.forgeCallTimeout(props),
+                ModelProperties.defaults(),
+                null);
     }
 
     private static JobSpec on(String checkpoint) {
@@ -66,7 +85,10 @@ class ModelVerificationTest {
     }
 
     private double mismatches(String outcome) {
-        return registry.get("gpu.worker.model.mismatch").tag("outcome", outcome).counter().count();
+        return registry.get("gpu.worker.model.mismatch")
+                .tag("outcome", outcome)
+                .counter()
+                .count();
     }
 
     @Test
@@ -91,9 +113,15 @@ class ModelVerificationTest {
 
         assertThat(result.images()).hasSize(1);
         assertThat(result.metadata()).containsEntry("sdModelName", "b").containsEntry("modelVerified", true);
-        assertThat(admin.stats().calls().received()).as("a, the mismatch, the retry").isEqualTo(3);
-        assertThat(registry.get("gpu.worker.forge.calls").tags("call", "options", "outcome", "success").timer()
-                .count()).as("the model was selected through POST /options").isEqualTo(1);
+        assertThat(admin.stats().calls().received())
+                .as("a, the mismatch, the retry")
+                .isEqualTo(3);
+        assertThat(registry.get("gpu.worker.forge.calls")
+                        .tags("call", "options", "outcome", "success")
+                        .timer()
+                        .count())
+                .as("the model was selected through POST /options")
+                .isEqualTo(1);
         assertThat(mismatches("retried")).isEqualTo(1);
         assertThat(mismatches("failed")).isZero();
         assertThat(forge.offer().orElseThrow().loadedCheckpoint()).isEqualTo("sub_b");
@@ -105,16 +133,19 @@ class ModelVerificationTest {
         generate(on("a"));
         admin.ignoreOverrideNext(2);
 
-        assertThatThrownBy(() -> generate(on("sub_b")))
-                .isInstanceOfSatisfying(ModelMismatchException.class, e -> {
-                    assertThat(e.userMessage()).isEqualTo("The GPU server used model a instead of sub_b.");
-                    assertThat(e.requested()).isEqualTo("sub_b");
-                    assertThat(e.used()).isEqualTo("a");
-                });
-        assertThat(admin.stats().calls().received()).as("a, the mismatch, ONE retry").isEqualTo(3);
+        assertThatThrownBy(() -> generate(on("sub_b"))).isInstanceOfSatisfying(ModelMismatchException.class, e -> {
+            assertThat(e.userMessage()).isEqualTo("The GPU server used model a instead of sub_b.");
+            assertThat(e.requested()).isEqualTo("sub_b");
+            assertThat(e.used()).isEqualTo("a");
+        });
+        assertThat(admin.stats().calls().received())
+                .as("a, the mismatch, ONE retry")
+                .isEqualTo(3);
         assertThat(mismatches("retried")).isEqualTo(1);
         assertThat(mismatches("failed")).isEqualTo(1);
-        assertThat(forge.offer().orElseThrow().loadedCheckpoint()).as("what actually ran").isEqualTo("a");
+        assertThat(forge.offer().orElseThrow().loadedCheckpoint())
+                .as("what actually ran")
+                .isEqualTo("a");
     }
 
     @Test
@@ -134,7 +165,9 @@ class ModelVerificationTest {
     @Test
     void offersTheLoadedCheckpointOnlyOnceAJobShowedIt() throws Exception {
         start("--step-ms", "0", "--model-load-ms", "0", "--loaded", "a");
-        assertThat(forge.offer()).as("nothing offered before Forge's lists were read").isEmpty();
+        assertThat(forge.offer())
+                .as("nothing offered before Forge's lists were read")
+                .isEmpty();
         assertThat(forge.refreshCatalog()).isTrue();
 
         ForgeClient.Offer before = forge.offer().orElseThrow();
@@ -142,33 +175,49 @@ class ModelVerificationTest {
         ForgeClient.Offer after = forge.offer().orElseThrow();
 
         assertThat(before.checkpoints()).contains("a", "sub_b");
-        assertThat(before.loadedCheckpoint()).as("Forge's option is only the selected model").isNull();
+        assertThat(before.loadedCheckpoint())
+                .as("Forge's option is only the selected model")
+                .isNull();
         assertThat(after.loadedCheckpoint()).isEqualTo("a");
     }
 
     @Test
     void measuresTheSpeedTheFirstLoadAndTheLoadTimeOfASwitchAndCountsTheSwitch() throws Exception {
         start("--step-ms", "10", "--model-load-ms", "800");
-        generate(on("a"));                                   // loads a (Forge had nothing loaded): no switch
-        generate(on("a"));                                   // a speed sample: 4 steps x 10 ms at 64x64
+        generate(on("a")); // loads a (Forge had nothing loaded): no switch
+        generate(on("a")); // a speed sample: 4 steps x 10 ms at 64x64
         ForgeClient.Offer warm = forge.offer().orElseThrow();
 
-        generate(on("sub_b"));                              // a switch: 800 ms load
+        generate(on("sub_b")); // a switch: 800 ms load
         ForgeClient.Offer switched = forge.offer().orElseThrow();
 
         assertThat(warm.secondsPerStep()).isNotNull().isPositive();
-        assertThat(warm.loadSeconds()).as("the first load, split once the speed was known").containsOnlyKeys("a");
+        assertThat(warm.loadSeconds())
+                .as("the first load, split once the speed was known")
+                .containsOnlyKeys("a");
         assertThat(warm.loadSeconds().get("a")).isBetween(0.5, 1.5);
         assertThat(switched.loadedCheckpoint()).isEqualTo("sub_b");
         assertThat(switched.loadSeconds()).containsOnlyKeys("a", "sub_b");
         assertThat(switched.loadSeconds().get("sub_b")).isBetween(0.5, 1.5);
-        assertThat(registry.get("gpu.worker.checkpoint.switches").tag("checkpoint", "sub_b").counter().count())
+        assertThat(registry.get("gpu.worker.checkpoint.switches")
+                        .tag("checkpoint", "sub_b")
+                        .counter()
+                        .count())
                 .isEqualTo(1);
-        assertThat(registry.get("gpu.worker.checkpoint.switch.time").tag("checkpoint", "sub_b").timer().count())
+        assertThat(registry.get("gpu.worker.checkpoint.switch.time")
+                        .tag("checkpoint", "sub_b")
+                        .timer()
+                        .count())
                 .isEqualTo(1);
-        assertThat(registry.get("gpu.worker.gpu.time").tag("activity", "loading").functionCounter().count())
+        assertThat(registry.get("gpu.worker.gpu.time")
+                        .tag("activity", "loading")
+                        .functionCounter()
+                        .count())
                 .isBetween(0.5, 1.5);
-        assertThat(registry.get("gpu.worker.gpu.time").tag("activity", "generating").functionCounter().count())
+        assertThat(registry.get("gpu.worker.gpu.time")
+                        .tag("activity", "generating")
+                        .functionCounter()
+                        .count())
                 .isGreaterThan(3 * 4 * 0.010);
     }
 }

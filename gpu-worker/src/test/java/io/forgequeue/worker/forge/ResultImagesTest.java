@@ -1,13 +1,12 @@
 package io.forgequeue.worker.forge;
 
-import io.forgequeue.model.GeneratedImage;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.forgequeue.model.GeneratedImage;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class ResultImagesTest {
 
@@ -17,8 +16,20 @@ class ResultImagesTest {
     private static final String EXTRA = TestImages.base64Png(8, 8, 0x999999);
 
     private static ForgeInfo info(int indexOfFirstImage, Long... allSeeds) {
-        return new ForgeInfo(allSeeds.length == 0 ? null : allSeeds[0], List.of(allSeeds), indexOfFirstImage, null,
-                null, null, null, null, null, null, null, null, null);
+        return new ForgeInfo(
+                allSeeds.length == 0 ? null : allSeeds[0],
+                List.of(allSeeds),
+                indexOfFirstImage,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null);
     }
 
     @Test

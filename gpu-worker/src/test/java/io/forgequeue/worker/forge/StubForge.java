@@ -2,7 +2,6 @@ package io.forgequeue.worker.forge;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -32,8 +31,7 @@ final class StubForge implements AutoCloseable {
     }
 
     /** One received request. */
-    record Request(String method, String path, String authorization, String body) {
-    }
+    record Request(String method, String path, String authorization, String body) {}
 
     private final HttpServer server;
     private final ExecutorService executor = Executors.newCachedThreadPool();
@@ -122,8 +120,8 @@ final class StubForge implements AutoCloseable {
     private void handle(HttpExchange exchange) throws IOException {
         String path = exchange.getRequestURI().getPath();
         String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-        requests.add(new Request(exchange.getRequestMethod(), path,
-                exchange.getRequestHeaders().getFirst("Authorization"), body));
+        requests.add(new Request(
+                exchange.getRequestMethod(), path, exchange.getRequestHeaders().getFirst("Authorization"), body));
         List<Answer> script = scripts.get(path);
         Answer answer;
         if (script == null || script.isEmpty()) {

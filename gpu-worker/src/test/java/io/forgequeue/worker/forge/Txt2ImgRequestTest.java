@@ -1,14 +1,13 @@
 package io.forgequeue.worker.forge;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.forgequeue.worker.system.WireJson;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
-
-import java.util.UUID;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
 
 class Txt2ImgRequestTest {
 
@@ -17,9 +16,18 @@ class Txt2ImgRequestTest {
 
     @Test
     void sendsTheSpecWithForgesFieldNamesAndTheFixedChoices() {
-        JsonNode body = json.valueToTree(Txt2ImgRequest.of(jobId, aSpec().prompt("a lighthouse").size(832, 1216)
-                .steps(25).cfgScale(5.5).sampler("DPM++ 2M").scheduler("Karras").seed(4294967294L).batchSize(2)
-                .checkpoint("sdxl/juggernautXL.safetensors").build()));
+        JsonNode body = json.valueToTree(Txt2ImgRequest.of(
+                jobId,
+                aSpec().prompt("a lighthouse")
+                        .size(832, 1216)
+                        .steps(25)
+                        .cfgScale(5.5)
+                        .sampler("DPM++ 2M")
+                        .scheduler("Karras")
+                        .seed(4294967294L)
+                        .batchSize(2)
+                        .checkpoint("sdxl/juggernautXL.safetensors")
+                        .build()));
 
         assertThat(body.get("prompt").asString()).isEqualTo("a lighthouse");
         assertThat(body.get("negative_prompt").asString()).isEqualTo("blurry");
@@ -42,8 +50,9 @@ class Txt2ImgRequestTest {
 
     @Test
     void leavesOutWhatTheSpecLeavesToForge() {
-        JsonNode body = json.valueToTree(Txt2ImgRequest.of(jobId, aSpec().sampler(null).scheduler(null)
-                .checkpoint(null).seed(-1).build()));
+        JsonNode body = json.valueToTree(Txt2ImgRequest.of(
+                jobId,
+                aSpec().sampler(null).scheduler(null).checkpoint(null).seed(-1).build()));
 
         assertThat(body.has("sampler_name")).isFalse();
         assertThat(body.has("scheduler")).isFalse();

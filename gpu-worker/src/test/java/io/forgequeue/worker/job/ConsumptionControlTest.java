@@ -1,10 +1,21 @@
 package io.forgequeue.worker.job;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.mockito.Mockito.inOrder;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.timeout;
+import static org.mockito.Mockito.when;
+
 import com.rabbitmq.client.ShutdownSignalException;
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.forge.ForgeProperties;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,18 +28,6 @@ import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
 import org.springframework.amqp.rabbit.listener.AsyncConsumerRestartedEvent;
 import org.springframework.amqp.rabbit.listener.ConsumeOkEvent;
 import org.springframework.amqp.rabbit.listener.RabbitListenerEndpointRegistry;
-
-import java.net.URI;
-import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-import static org.mockito.Mockito.inOrder;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.timeout;
-import static org.mockito.Mockito.when;
 
 /**
  * Whether the worker can receive a job now (what its announcements say), and the pause and resume around a Forge
@@ -52,13 +51,34 @@ class ConsumptionControlTest {
     void runningContainer() {
         when(registry.getListenerContainer(ConsumptionControl.JOBS_CONTAINER)).thenReturn(container);
         when(container.isRunning()).thenReturn(true);
-        ForgeProperties forgeProperties = new ForgeProperties(URI.create("http://127.0.0.1:7861"), null, null,
-                Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(1),
-                Duration.ofSeconds(1), new ForgeProperties.Retry(2, Duration.ofMillis(10), Duration.ofMillis(20), 0, Duration.ofMillis(10),
+        ForgeProperties forgeProperties = new ForgeProperties(
+                URI.create("http://127.0.0.1:7861"),
+                null,
+                null,
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(1),
+                new ForgeProperties.Retry(
+                        2,
+                        Duration.ofMillis(10),
+                        Duration.ofMillis(20),
+                        0,
+                        Duration.ofMillis(10),
                         Duration.ofMillis(20)),
-                new ForgeProperties.Breaker(5, Duration.ofSeconds(1), 1, Duration.ofMillis(10)), null);
-        control = new ConsumptionControl(registry, forge, forgeProperties, scheduler,
-                new WorkerMetrics(new SimpleMeterRegistry()), shutdown, admin, new Queue(QUEUE), connectionFactory,
+                new ForgeProperties.Breaker(5, Duration.ofSeconds(1), 1, Duration.ofMillis(10)),
+                null);
+        control = new ConsumptionControl(
+                registry,
+                forge,
+                forgeProperties,
+                scheduler,
+                new WorkerMetrics(new SimpleMeterRegistry()),
+                shutdown,
+                admin,
+                new Queue(QUEUE),
+                connectionFactory,
                 new SimpleMeterRegistry());
     }
 
@@ -79,7 +99,9 @@ class ConsumptionControlTest {
 
     @Test
     void consumesOnlyOnceTheBrokerRegisteredItsConsumerOnItsOwnQueue() {
-        assertThat(control.isConsuming()).as("container running, consumer not registered yet").isFalse();
+        assertThat(control.isConsuming())
+                .as("container running, consumer not registered yet")
+                .isFalse();
 
         consumeOk("forge.control.gpu-a");
         assertThat(control.isConsuming()).as("another queue's consumer").isFalse();

@@ -1,15 +1,14 @@
 package io.forgequeue.worker.job;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.forgequeue.model.GeneratedImage;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobProgressed;
 import io.forgequeue.model.JobStarted;
 import io.forgequeue.model.JobSucceeded;
 import io.forgequeue.worker.system.WorkerProperties;
-import org.junit.jupiter.api.Test;
-import org.springframework.amqp.AmqpException;
-import org.springframework.amqp.rabbit.connection.CorrelationData;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -18,9 +17,9 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
 
 class EventStreamTest {
 
@@ -40,16 +39,14 @@ class EventStreamTest {
         }
 
         @Override
-        public void whenConfirmed(CorrelationData correlation, JobEvent event) {
-        }
+        public void whenConfirmed(CorrelationData correlation, JobEvent event) {}
 
         @Override
         public void awaitConfirm(CorrelationData correlation, JobEvent event, Duration timeout) {
             awaited++;
             Boolean ok = verdicts.poll();
             if (ok == null || !ok) {
-                throw new AmqpException("broker nack: reject-publish") {
-                };
+                throw new AmqpException("broker nack: reject-publish") {};
             }
         }
     }
@@ -59,14 +56,24 @@ class EventStreamTest {
 
     /** The worker's resend policy; the pauses it schedules are recorded (they replace its WARN log line). */
     private EventStream stream(Duration retryFor) {
-        return new EventStream(sink, Duration.ofSeconds(1), EventStream.resendPolicy(
-                        new WorkerProperties.Outcome(retryFor, Duration.ofMillis(100), Duration.ofMillis(350)))
-                .onRetryScheduled(e -> pauses.add(e.getDelay())).build());
+        return new EventStream(
+                sink,
+                Duration.ofSeconds(1),
+                EventStream.resendPolicy(
+                                new WorkerProperties.Outcome(retryFor, Duration.ofMillis(100), Duration.ofMillis(350)))
+                        .onRetryScheduled(e -> pauses.add(e.getDelay()))
+                        .build());
     }
 
     private static JobSucceeded succeeded(long seq) {
-        return new JobSucceeded(JOB, 1, "w", seq, NOW,
-                List.of(new GeneratedImage(0, 7, "image/png", 8, 8, new byte[] {1, 2, 3})), Map.of());
+        return new JobSucceeded(
+                JOB,
+                1,
+                "w",
+                seq,
+                NOW,
+                List.of(new GeneratedImage(0, 7, "image/png", 8, 8, new byte[] {1, 2, 3})),
+                Map.of());
     }
 
     @Test
@@ -74,13 +81,16 @@ class EventStreamTest {
         EventStream events = stream(Duration.ofSeconds(10));
         sink.verdicts.add(true);
 
-        assertThat(events.send(seq -> new JobStarted(JOB, 1, "w", seq, NOW, Map.of()))).isTrue();
-        assertThat(events.send(seq -> new JobProgressed(JOB, 1, "w", seq, NOW, 5, 10, 50, 1.0))).isTrue();
+        assertThat(events.send(seq -> new JobStarted(JOB, 1, "w", seq, NOW, Map.of())))
+                .isTrue();
+        assertThat(events.send(seq -> new JobProgressed(JOB, 1, "w", seq, NOW, 5, 10, 50, 1.0)))
+                .isTrue();
         JobEvent outcome = events.finish(EventStreamTest::succeeded);
 
         assertThat(outcome.seq()).isEqualTo(3);
         assertThat(events.send(seq -> new JobProgressed(JOB, 1, "w", seq, NOW, 9, 10, 90, 0.1)))
-                .as("late progress after the outcome is dropped").isFalse();
+                .as("late progress after the outcome is dropped")
+                .isFalse();
         assertThat(sink.sent).extracting(JobEvent::seq).containsExactly(1L, 2L, 3L);
         assertThat(pauses).isEmpty();
     }
@@ -94,15 +104,17 @@ class EventStreamTest {
 
         assertThat(sink.sent).hasSize(5).containsOnly(outcome);
         assertThat(outcome.seq()).isEqualTo(1);
-        assertThat(pauses).containsExactly(Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(350),
-                Duration.ofMillis(350));
+        assertThat(pauses)
+                .containsExactly(
+                        Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(350), Duration.ofMillis(350));
     }
 
     @Test
     void givesUpAfterRetryForSoTheJobCanGoBackToTheQueue() {
         EventStream events = stream(Duration.ZERO);
 
-        assertThatThrownBy(() -> events.finish(EventStreamTest::succeeded)).isInstanceOf(AmqpException.class)
+        assertThatThrownBy(() -> events.finish(EventStreamTest::succeeded))
+                .isInstanceOf(AmqpException.class)
                 .hasMessageContaining("nack");
         assertThat(sink.sent).hasSize(1);
         assertThat(pauses).isEmpty();
@@ -115,7 +127,9 @@ class EventStreamTest {
         assertThatThrownBy(() -> events.finish(EventStreamTest::succeeded)).isInstanceOf(AmqpException.class);
         assertThat(pauses).as("sent again at least once").isNotEmpty();
         assertThat(sink.sent).hasSize(pauses.size() + 1);
-        assertThat(pauses.stream().mapToLong(Duration::toMillis).sum()).as("paused in all").isLessThanOrEqualTo(400);
+        assertThat(pauses.stream().mapToLong(Duration::toMillis).sum())
+                .as("paused in all")
+                .isLessThanOrEqualTo(400);
     }
 
     @Test
@@ -123,9 +137,12 @@ class EventStreamTest {
         EventStream events = stream(Duration.ofMinutes(1));
 
         Thread.currentThread().interrupt(); // the pause before the second send is interrupted at once
-        assertThatThrownBy(() -> events.finish(EventStreamTest::succeeded)).isInstanceOf(AmqpException.class)
+        assertThatThrownBy(() -> events.finish(EventStreamTest::succeeded))
+                .isInstanceOf(AmqpException.class)
                 .hasMessageContaining("nack");
-        assertThat(Thread.interrupted()).as("the interrupt is kept for the caller").isTrue();
+        assertThat(Thread.interrupted())
+                .as("the interrupt is kept for the caller")
+                .isTrue();
         assertThat(sink.sent).hasSize(1);
     }
 }

@@ -1,15 +1,14 @@
 package io.forgequeue.worker.job;
 
-import io.forgequeue.model.fixtures.SampleMessages;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.forgequeue.model.fixtures.SampleMessages;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class JobAttemptTest {
 
@@ -37,7 +36,9 @@ class JobAttemptTest {
 
         assertThat(first.get(10, TimeUnit.SECONDS)).isTrue();
         assertThat(second).as("asked while the first interrupt was on its way").isFalse();
-        assertThat(attempt.interruptOnce(interrupt)).as("asked after it was sent").isFalse();
+        assertThat(attempt.interruptOnce(interrupt))
+                .as("asked after it was sent")
+                .isFalse();
         assertThat(sent).hasValue(1);
         assertThat(attempt.interruptSent()).isTrue();
     }

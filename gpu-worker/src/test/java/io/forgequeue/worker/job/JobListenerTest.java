@@ -1,26 +1,5 @@
 package io.forgequeue.worker.job;
 
-import com.rabbitmq.client.Channel;
-import io.forgequeue.model.JobMessage;
-import io.forgequeue.model.WorkerStatus;
-import io.forgequeue.worker.system.WireJson;
-import io.forgequeue.worker.system.WorkerMetrics;
-import io.forgequeue.worker.system.WorkerProperties;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.mockito.InOrder;
-import org.springframework.amqp.AmqpException;
-import org.springframework.amqp.AmqpRejectAndDontRequeueException;
-import org.springframework.amqp.ImmediateAcknowledgeAmqpException;
-import org.springframework.amqp.core.Message;
-import org.springframework.amqp.core.MessageProperties;
-
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.UUID;
-import java.util.concurrent.atomic.AtomicReference;
-
 import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
@@ -32,6 +11,26 @@ import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
+
+import com.rabbitmq.client.Channel;
+import io.forgequeue.model.JobMessage;
+import io.forgequeue.model.WorkerStatus;
+import io.forgequeue.worker.system.WireJson;
+import io.forgequeue.worker.system.WorkerMetrics;
+import io.forgequeue.worker.system.WorkerProperties;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.mockito.InOrder;
+import org.springframework.amqp.AmqpException;
+import org.springframework.amqp.AmqpRejectAndDontRequeueException;
+import org.springframework.amqp.ImmediateAcknowledgeAmqpException;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.core.MessageProperties;
 
 /**
  * What the job listener does with a delivery: it returns normally (AUTO ack) only once the outcome is confirmed,
@@ -48,15 +47,24 @@ class JobListenerTest {
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final Holding holding = new Holding();
     private final WireJson json = new WireJson();
-    private final JobListener listener = new JobListener(runner, consumption, json, new WorkerMetrics(registry),
-            holding, properties());
+    private final JobListener listener =
+            new JobListener(runner, consumption, json, new WorkerMetrics(registry), holding, properties());
 
     private static WorkerProperties properties() {
         Duration hour = Duration.ofHours(1);
-        return new WorkerProperties(WORKER, "default", 5, Duration.ofSeconds(30), Duration.ofSeconds(10),
+        return new WorkerProperties(
+                WORKER,
+                "default",
+                5,
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(10),
                 new WorkerProperties.Outcome(hour, Duration.ofMillis(250), Duration.ofSeconds(5)),
-                new WorkerProperties.Progress(Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofSeconds(10),
-                        true, Duration.ofSeconds(2)),
+                new WorkerProperties.Progress(
+                        Duration.ofMillis(500),
+                        Duration.ofMillis(250),
+                        Duration.ofSeconds(10),
+                        true,
+                        Duration.ofSeconds(2)),
                 new WorkerProperties.Cancel(100, hour),
                 new WorkerProperties.Presence(Duration.ofSeconds(1), Duration.ofSeconds(30)));
     }
@@ -76,7 +84,10 @@ class JobListenerTest {
     }
 
     private double jobs(String outcome) {
-        var counter = registry.find("gpu.worker.jobs").tag("outcome", outcome).tag("code", "none").counter();
+        var counter = registry.find("gpu.worker.jobs")
+                .tag("outcome", outcome)
+                .tag("code", "none")
+                .counter();
         return counter == null ? 0 : counter.count();
     }
 
@@ -86,7 +97,8 @@ class JobListenerTest {
             JobMessage job = job(WORKER);
             when(runner.run(any(), anyLong())).thenReturn(disposition);
 
-            assertThatCode(() -> listener.onJob(delivery(job), channel)).as(disposition.name())
+            assertThatCode(() -> listener.onJob(delivery(job), channel))
+                    .as(disposition.name())
                     .doesNotThrowAnyException();
         }
         verify(consumption, never()).pauseUntilForgeAnswers();

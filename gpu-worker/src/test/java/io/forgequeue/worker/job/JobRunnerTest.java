@@ -1,5 +1,17 @@
 package io.forgequeue.worker.job;
 
+import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.InstanceOfAssertFactories.LIST;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyLong;
+import static org.mockito.Mockito.doReturn;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.GeneratedImage;
 import io.forgequeue.model.JobCancelled;
@@ -18,11 +30,6 @@ import io.forgequeue.worker.forge.Txt2ImgResult;
 import io.forgequeue.worker.system.WorkerMetrics;
 import io.forgequeue.worker.system.WorkerProperties;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.springframework.amqp.rabbit.connection.CorrelationData;
-import org.springframework.context.event.ContextClosedEvent;
-import org.springframework.util.unit.DataSize;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,18 +41,10 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-
-import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.InstanceOfAssertFactories.LIST;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyLong;
-import static org.mockito.Mockito.doReturn;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.never;
-import static org.mockito.Mockito.times;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.util.unit.DataSize;
 
 /**
  * The decisions of {@link JobRunner}, with Forge and the broker faked: which outcome event one delivery ends with,
@@ -86,14 +85,16 @@ class JobRunnerTest {
             when(forge.callTimeout()).thenReturn(Duration.ofSeconds(180));
             when(forge.interruptOwnCall()).thenReturn(true);
             ScheduledExecutorService scheduler = mock(ScheduledExecutorService.class);
-            doReturn(mock(ScheduledFuture.class)).when(scheduler)
+            doReturn(mock(ScheduledFuture.class))
+                    .when(scheduler)
                     .scheduleWithFixedDelay(any(), anyLong(), anyLong(), any());
-            doReturn(mock(ScheduledFuture.class)).when(scheduler)
+            doReturn(mock(ScheduledFuture.class))
+                    .when(scheduler)
                     .scheduleAtFixedRate(any(), anyLong(), anyLong(), any());
             cancelledJobs = new CancelledJobs(worker, clock);
             shutdown = new ShutdownGrace(worker);
-            runner = new JobRunner(forge, publisher, cancelledJobs, shutdown, worker, new WorkerMetrics(registry),
-                    scheduler, clock);
+            runner = new JobRunner(
+                    forge, publisher, cancelledJobs, shutdown, worker, new WorkerMetrics(registry), scheduler, clock);
         }
 
         JobEvent outcome() {
@@ -102,19 +103,30 @@ class JobRunnerTest {
         }
 
         double finished(String outcome, ErrorCode code) {
-            var counter = registry.find("gpu.worker.jobs").tag("outcome", outcome)
-                    .tag("code", code == null ? "none" : code.name()).counter();
+            var counter = registry.find("gpu.worker.jobs")
+                    .tag("outcome", outcome)
+                    .tag("code", code == null ? "none" : code.name())
+                    .counter();
             return counter == null ? 0 : counter.count();
         }
     }
 
     private static WorkerProperties properties(DataSize maxImageBytes) {
         Duration hour = Duration.ofHours(1);
-        return new WorkerProperties(WORKER, "default", MAX_ATTEMPTS, Duration.ofSeconds(30), Duration.ofSeconds(10),
-                new WorkerProperties.Outcome(Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofMillis(10),
-                        maxImageBytes),
-                new WorkerProperties.Progress(Duration.ofSeconds(10), Duration.ofMillis(250), Duration.ofSeconds(10),
-                        false, Duration.ofSeconds(2)),
+        return new WorkerProperties(
+                WORKER,
+                "default",
+                MAX_ATTEMPTS,
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(10),
+                new WorkerProperties.Outcome(
+                        Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofMillis(10), maxImageBytes),
+                new WorkerProperties.Progress(
+                        Duration.ofSeconds(10),
+                        Duration.ofMillis(250),
+                        Duration.ofSeconds(10),
+                        false,
+                        Duration.ofSeconds(2)),
                 new WorkerProperties.Cancel(100, hour),
                 new WorkerProperties.Presence(Duration.ofSeconds(1), Duration.ofSeconds(30)));
     }
@@ -233,8 +245,10 @@ class JobRunnerTest {
         Disposition disposition = runner.run(job(), System.nanoTime());
 
         assertThat(disposition).isEqualTo(Disposition.REQUEUE);
-        assertThat(published).singleElement().isInstanceOfSatisfying(JobRequeued.class,
-                e -> assertThat(e.reason()).isEqualTo("worker shutting down"));
+        assertThat(published)
+                .singleElement()
+                .isInstanceOfSatisfying(
+                        JobRequeued.class, e -> assertThat(e.reason()).isEqualTo("worker shutting down"));
         verify(forge, never()).generate(any(), any(), any());
     }
 
@@ -247,11 +261,15 @@ class JobRunnerTest {
 
         assertThat(disposition).isEqualTo(Disposition.ACK);
         assertThat(published).hasSize(2);
-        assertThat(published.get(0)).isInstanceOfSatisfying(JobStarted.class, e -> assertThat(e.seq()).isEqualTo(1));
+        assertThat(published.get(0))
+                .isInstanceOfSatisfying(
+                        JobStarted.class, e -> assertThat(e.seq()).isEqualTo(1));
         assertThat(published.get(1)).isInstanceOfSatisfying(JobSucceeded.class, e -> {
             assertThat(e.seq()).isEqualTo(2);
             assertThat(e.images()).hasSize(2);
-            assertThat(e.metadata()).containsEntry("checkpointRequested", "sdxl-base").containsEntry("seed", 1234);
+            assertThat(e.metadata())
+                    .containsEntry("checkpointRequested", "sdxl-base")
+                    .containsEntry("seed", 1234);
         });
         verify(forge).generate(any(), any(), any());
         assertThat(finished("succeeded", null)).isEqualTo(1);
@@ -268,7 +286,8 @@ class JobRunnerTest {
         assertThat(outcome()).isInstanceOfSatisfying(JobFailed.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.MODEL_MISMATCH);
             assertThat(e.message()).contains("flux-dev").contains("sdxl-base");
-            assertThat(e.metadata()).containsEntry("checkpointRequested", "sdxl-base")
+            assertThat(e.metadata())
+                    .containsEntry("checkpointRequested", "sdxl-base")
                     .containsEntry("checkpointUsed", "flux-dev");
         });
         assertThat(published).noneMatch(JobSucceeded.class::isInstance);
@@ -285,7 +304,9 @@ class JobRunnerTest {
         assertThat(disposition).isEqualTo(Disposition.ACK);
         assertThat(small.outcome()).isInstanceOfSatisfying(JobFailed.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.IMAGES_TOO_LARGE);
-            assertThat(e.metadata()).containsEntry("imagesReturned", 3).containsEntry("imageBytes", 3072L)
+            assertThat(e.metadata())
+                    .containsEntry("imagesReturned", 3)
+                    .containsEntry("imageBytes", 3072L)
                     .containsEntry("maxImageBytes", 2048L);
         });
         assertThat(small.published).noneMatch(JobSucceeded.class::isInstance);
@@ -308,8 +329,9 @@ class JobRunnerTest {
         Disposition disposition = runner.run(job(), System.nanoTime());
 
         assertThat(disposition).isEqualTo(Disposition.ACK);
-        assertThat(outcome()).isInstanceOfSatisfying(JobFailed.class,
-                e -> assertThat(e.code()).isEqualTo(ErrorCode.NO_IMAGES));
+        assertThat(outcome())
+                .isInstanceOfSatisfying(
+                        JobFailed.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NO_IMAGES));
     }
 
     @Test
@@ -377,8 +399,9 @@ class JobRunnerTest {
         Disposition disposition = runner.run(job, System.nanoTime());
 
         assertThat(disposition).isEqualTo(Disposition.REQUEUE);
-        assertThat(outcome()).isInstanceOfSatisfying(JobRequeued.class,
-                e -> assertThat(e.reason()).isEqualTo(JobRunner.TAKEN_BACK));
+        assertThat(outcome())
+                .isInstanceOfSatisfying(
+                        JobRequeued.class, e -> assertThat(e.reason()).isEqualTo(JobRunner.TAKEN_BACK));
         verify(forge, times(1)).interruptOwnCall();
     }
 

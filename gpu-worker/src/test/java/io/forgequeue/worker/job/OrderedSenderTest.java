@@ -1,20 +1,5 @@
 package io.forgequeue.worker.job;
 
-import com.rabbitmq.client.Channel;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.springframework.amqp.core.Message;
-import org.springframework.amqp.core.MessageProperties;
-import org.springframework.amqp.rabbit.connection.ChannelProxy;
-import org.springframework.amqp.rabbit.connection.CorrelationData;
-import org.springframework.amqp.rabbit.core.ChannelCallback;
-import org.springframework.amqp.rabbit.core.RabbitOperations;
-import org.springframework.amqp.rabbit.core.RabbitTemplate;
-
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.mockito.ArgumentMatchers.any;
@@ -25,11 +10,26 @@ import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
+import com.rabbitmq.client.Channel;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.core.MessageProperties;
+import org.springframework.amqp.rabbit.connection.ChannelProxy;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.amqp.rabbit.core.ChannelCallback;
+import org.springframework.amqp.rabbit.core.RabbitOperations;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+
 /** The order of events and the channel they leave on. */
 class OrderedSenderTest {
 
     /** One channel per {@code invoke}: its target, and the events sent on it ("channel#:body"). */
     private final List<Channel> targets = new CopyOnWriteArrayList<>();
+
     private final List<String> sent = new CopyOnWriteArrayList<>();
     private final OrderedSender sender = new OrderedSender(template(), Duration.ofSeconds(10));
 
@@ -104,10 +104,12 @@ class OrderedSenderTest {
             when(proxy.getTargetChannel()).thenReturn(target);
             RabbitOperations ops = mock(RabbitOperations.class);
             doAnswer(send -> {
-                Message m = send.getArgument(2);
-                sent.add(number + ":" + new String(m.getBody()));
-                return null;
-            }).when(ops).send(anyString(), anyString(), any(Message.class), any(CorrelationData.class));
+                        Message m = send.getArgument(2);
+                        sent.add(number + ":" + new String(m.getBody()));
+                        return null;
+                    })
+                    .when(ops)
+                    .send(anyString(), anyString(), any(Message.class), any(CorrelationData.class));
             when(ops.execute(any(ChannelCallback.class)))
                     .thenAnswer(exec -> ((ChannelCallback<Object>) exec.getArgument(0)).doInRabbit(proxy));
             return ((RabbitOperations.OperationsCallback<Object>) call.getArgument(0)).doInRabbit(ops);

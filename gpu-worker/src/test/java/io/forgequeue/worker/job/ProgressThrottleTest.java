@@ -1,8 +1,8 @@
 package io.forgequeue.worker.job;
 
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 
 class ProgressThrottleTest {
 
@@ -32,7 +32,9 @@ class ProgressThrottleTest {
         assertThat(throttle.offer(30, 249 * MS)).isFalse();
         assertThat(throttle.offer(40, 250 * MS)).isTrue();
         assertThat(throttle.offer(50, 300 * MS)).isFalse();
-        assertThat(throttle.lastPercent()).as("a dropped reading is not remembered").isEqualTo(40);
+        assertThat(throttle.lastPercent())
+                .as("a dropped reading is not remembered")
+                .isEqualTo(40);
     }
 
     @Test

@@ -1,14 +1,17 @@
 package io.forgequeue.worker.job;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.worker.forge.ForgeClient;
 import io.forgequeue.worker.system.WorkerProperties;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.springframework.amqp.AmqpConnectException;
-
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -19,14 +22,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.never;
-import static org.mockito.Mockito.times;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.AmqpConnectException;
 
 /**
  * What the worker announces and when, with the broker replaced by a list and the consumer's and Forge's states
@@ -43,11 +42,18 @@ class WorkerAnnouncerTest {
     private final ConsumptionControl consumption = mock(ConsumptionControl.class);
     private final ShutdownGrace shutdown = mock(ShutdownGrace.class);
     private final Holding holding = new Holding();
-    private final ForgeClient.Offer offer = new ForgeClient.Offer("http://gpu-box:7861", List.of("flux1-dev"),
-            List.of("Euler"), List.of("Simple"), null, Map.of(), null);
+    private final ForgeClient.Offer offer = new ForgeClient.Offer(
+            "http://gpu-box:7861", List.of("flux1-dev"), List.of("Euler"), List.of("Simple"), null, Map.of(), null);
     /** The same Forge after a job ran on flux1-dev: loaded now, its load time and the speed measured. */
-    private final ForgeClient.Offer loaded = new ForgeClient.Offer("http://gpu-box:7861", List.of("flux1-dev"),
-            List.of("Euler"), List.of("Simple"), "flux1-dev", Map.of("flux1-dev", 4.2), 0.05);
+    private final ForgeClient.Offer loaded = new ForgeClient.Offer(
+            "http://gpu-box:7861",
+            List.of("flux1-dev"),
+            List.of("Euler"),
+            List.of("Simple"),
+            "flux1-dev",
+            Map.of("flux1-dev", 4.2),
+            0.05);
+
     private WorkerAnnouncer announcer;
 
     @BeforeEach
@@ -66,18 +72,35 @@ class WorkerAnnouncerTest {
     }
 
     private WorkerAnnouncer announcer(Duration interval, Duration offerEvery) {
-        WorkerProperties properties = new WorkerProperties("gpu-a", "sdxl", 5, Duration.ofSeconds(30),
-                Duration.ofSeconds(10), new WorkerProperties.Outcome(LONG, Duration.ofMillis(250), Duration.ofSeconds(5)),
-                new WorkerProperties.Progress(Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofSeconds(10),
-                        true, Duration.ofSeconds(2)),
-                new WorkerProperties.Cancel(100, LONG), new WorkerProperties.Presence(interval, offerEvery));
-        announcer = new WorkerAnnouncer(status -> {
-            tries.incrementAndGet();
-            if (brokerRefuses) {
-                throw new AmqpConnectException(new java.net.ConnectException("refused"));
-            }
-            sent.add(status);
-        }, properties, forge, consumption, shutdown, holding, Clock.systemUTC(),
+        WorkerProperties properties = new WorkerProperties(
+                "gpu-a",
+                "sdxl",
+                5,
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(10),
+                new WorkerProperties.Outcome(LONG, Duration.ofMillis(250), Duration.ofSeconds(5)),
+                new WorkerProperties.Progress(
+                        Duration.ofMillis(500),
+                        Duration.ofMillis(250),
+                        Duration.ofSeconds(10),
+                        true,
+                        Duration.ofSeconds(2)),
+                new WorkerProperties.Cancel(100, LONG),
+                new WorkerProperties.Presence(interval, offerEvery));
+        announcer = new WorkerAnnouncer(
+                status -> {
+                    tries.incrementAndGet();
+                    if (brokerRefuses) {
+                        throw new AmqpConnectException(new java.net.ConnectException("refused"));
+                    }
+                    sent.add(status);
+                },
+                properties,
+                forge,
+                consumption,
+                shutdown,
+                holding,
+                Clock.systemUTC(),
                 new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
         return announcer;
     }
@@ -105,8 +128,15 @@ class WorkerAnnouncerTest {
         assertThat(first.instance()).isEqualTo(announcer.instance());
         assertThat(first.intervalMillis()).isEqualTo(LONG.toMillis());
         assertThat(first.running()).isNull();
-        assertThat(first.forge()).isEqualTo(new WorkerStatus.ForgeOffer("http://gpu-box:7861", List.of("flux1-dev"),
-                List.of("Euler"), List.of("Simple"), null, Map.of(), null));
+        assertThat(first.forge())
+                .isEqualTo(new WorkerStatus.ForgeOffer(
+                        "http://gpu-box:7861",
+                        List.of("flux1-dev"),
+                        List.of("Euler"),
+                        List.of("Simple"),
+                        null,
+                        Map.of(),
+                        null));
     }
 
     @Test
@@ -226,10 +256,18 @@ class WorkerAnnouncerTest {
 
         assertThat(sent).hasSize(4);
         assertThat(sent.get(0).forge()).isNotNull();
-        assertThat(sent.get(1).forge()).as("unchanged: the gateways keep the last one").isNull();
-        assertThat(sent.get(2).forge()).isEqualTo(new WorkerStatus.ForgeOffer("http://gpu-box:7861",
-                List.of("flux1-dev"), List.of("Euler"), List.of("Simple"), "flux1-dev", Map.of("flux1-dev", 4.2),
-                0.05));
+        assertThat(sent.get(1).forge())
+                .as("unchanged: the gateways keep the last one")
+                .isNull();
+        assertThat(sent.get(2).forge())
+                .isEqualTo(new WorkerStatus.ForgeOffer(
+                        "http://gpu-box:7861",
+                        List.of("flux1-dev"),
+                        List.of("Euler"),
+                        List.of("Simple"),
+                        "flux1-dev",
+                        Map.of("flux1-dev", 4.2),
+                        0.05));
         assertThat(sent.get(3).forge()).isNull();
     }
 
@@ -251,7 +289,8 @@ class WorkerAnnouncerTest {
 
         assertThat(sent).hasSize(3);
         assertThat(sent.get(2).running()).isNull();
-        assertThat(sent.get(2).forge()).isNotNull()
+        assertThat(sent.get(2).forge())
+                .isNotNull()
                 .satisfies(f -> assertThat(f.loadedCheckpoint()).isEqualTo("flux1-dev"));
     }
 
@@ -270,7 +309,8 @@ class WorkerAnnouncerTest {
         announcer.tick();
         announcer.tick();
 
-        assertThat(sent).extracting(WorkerStatus::state)
+        assertThat(sent)
+                .extracting(WorkerStatus::state)
                 .containsExactly(WorkerState.READY, WorkerState.PAUSED, WorkerState.PAUSED);
     }
 
@@ -286,7 +326,8 @@ class WorkerAnnouncerTest {
         announcer.tick();
         announcer.stop();
 
-        assertThat(sent).extracting(WorkerStatus::state)
+        assertThat(sent)
+                .extracting(WorkerStatus::state)
                 .containsExactly(WorkerState.READY, WorkerState.DRAINING, WorkerState.GONE);
         assertThat(sent.get(1).running()).isEqualTo(assignment);
         assertThat(sent.get(2).running()).isNull();
@@ -335,15 +376,16 @@ class WorkerAnnouncerTest {
         WorkerAnnouncer announcer = announcer(Duration.ofMillis(100), LONG);
         try {
             announcer.start();
-            assertThat(askedAgain.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(askedAgain.await(10, java.util.concurrent.TimeUnit.SECONDS))
+                    .isTrue();
             int before = sent.size();
             await().atMost(Duration.ofSeconds(10)).until(() -> sent.size() >= before + 2);
             WorkerStatus.Assignment assignment = new WorkerStatus.Assignment(UUID.randomUUID(), 1);
 
             holding.taken(assignment);
 
-            await().atMost(Duration.ofSeconds(10)).until(() -> sent.stream()
-                    .anyMatch(s -> assignment.equals(s.running())));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> sent.stream().anyMatch(s -> assignment.equals(s.running())));
             int count = sent.size();
             await().atMost(Duration.ofSeconds(10)).until(() -> sent.size() >= count + 3);
         } finally {

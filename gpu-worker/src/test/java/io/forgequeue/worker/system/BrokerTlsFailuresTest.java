@@ -1,21 +1,20 @@
 package io.forgequeue.worker.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 import org.springframework.amqp.AmqpConnectException;
 import org.springframework.amqp.AmqpIOException;
-
-import javax.net.ssl.SSLHandshakeException;
-import java.io.IOException;
-import java.net.ConnectException;
-import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 class BrokerTlsFailuresTest {
 
@@ -37,8 +36,8 @@ class BrokerTlsFailuresTest {
 
     @Test
     void saysOnceAtErrorThatTheHandshakeFailedAndAgainOnlyAfterAMinuteOrAConnection() {
-        AmqpIOException untrusted = new AmqpIOException(
-                new IOException("wrapped", new SSLHandshakeException("PKIX path building failed")));
+        AmqpIOException untrusted =
+                new AmqpIOException(new IOException("wrapped", new SSLHandshakeException("PKIX path building failed")));
 
         failures.onFailed(untrusted);
         failures.onFailed(untrusted);
@@ -49,8 +48,8 @@ class BrokerTlsFailuresTest {
 
         assertThat(logged.list).hasSize(3).allSatisfy(e -> {
             assertThat(e.getLevel().toString()).isEqualTo("ERROR");
-            assertThat(e.getFormattedMessage()).contains("Broker TLS handshake failed", "PKIX path building failed",
-                    "spring.rabbitmq.ssl.bundle");
+            assertThat(e.getFormattedMessage())
+                    .contains("Broker TLS handshake failed", "PKIX path building failed", "spring.rabbitmq.ssl.bundle");
         });
     }
 

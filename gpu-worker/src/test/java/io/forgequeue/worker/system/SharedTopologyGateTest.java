@@ -1,17 +1,5 @@
 package io.forgequeue.worker.system;
 
-import com.rabbitmq.client.Channel;
-import io.forgequeue.model.Topology;
-import org.junit.jupiter.api.Test;
-import org.springframework.amqp.AmqpConnectException;
-import org.springframework.amqp.core.AmqpAdmin;
-import org.springframework.amqp.rabbit.connection.Connection;
-import org.springframework.amqp.rabbit.connection.ConnectionFactory;
-
-import java.io.IOException;
-import java.time.Duration;
-import java.util.concurrent.atomic.AtomicInteger;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.anyBoolean;
 import static org.mockito.ArgumentMatchers.anyString;
@@ -21,6 +9,17 @@ import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
+
+import com.rabbitmq.client.Channel;
+import io.forgequeue.model.Topology;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.springframework.amqp.AmqpConnectException;
+import org.springframework.amqp.core.AmqpAdmin;
+import org.springframework.amqp.rabbit.connection.Connection;
+import org.springframework.amqp.rabbit.connection.ConnectionFactory;
 
 /** A worker started before any gateway waits for the gateway's exchanges, then declares its bindings again. */
 class SharedTopologyGateTest {
@@ -36,11 +35,13 @@ class SharedTopologyGateTest {
         when(connection.createChannel(anyBoolean())).thenReturn(channel);
         AtomicInteger checks = new AtomicInteger();
         doAnswer(call -> {
-            if (call.getArgument(0).equals(Topology.JOBS_EXCHANGE) && checks.incrementAndGet() <= 2) {
-                throw new IOException("404 NOT_FOUND - no exchange");
-            }
-            return null;
-        }).when(channel).exchangeDeclarePassive(anyString());
+                    if (call.getArgument(0).equals(Topology.JOBS_EXCHANGE) && checks.incrementAndGet() <= 2) {
+                        throw new IOException("404 NOT_FOUND - no exchange");
+                    }
+                    return null;
+                })
+                .when(channel)
+                .exchangeDeclarePassive(anyString());
         SharedTopologyGate gate = new SharedTopologyGate(connectionFactory, admin, Duration.ofMillis(10));
 
         gate.start();

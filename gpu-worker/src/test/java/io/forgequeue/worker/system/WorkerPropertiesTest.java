@@ -1,18 +1,26 @@
 package io.forgequeue.worker.system;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class WorkerPropertiesTest {
 
     private static WorkerProperties withId(String id, String pool) {
-        return new WorkerProperties(id, pool, 5, Duration.ofSeconds(30), Duration.ofSeconds(10),
+        return new WorkerProperties(
+                id,
+                pool,
+                5,
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(10),
                 new WorkerProperties.Outcome(Duration.ofMinutes(2), Duration.ofMillis(250), Duration.ofSeconds(5)),
-                new WorkerProperties.Progress(Duration.ofMillis(500), Duration.ofMillis(250), Duration.ofSeconds(10),
-                        true, Duration.ofSeconds(2)),
+                new WorkerProperties.Progress(
+                        Duration.ofMillis(500),
+                        Duration.ofMillis(250),
+                        Duration.ofSeconds(10),
+                        true,
+                        Duration.ofSeconds(2)),
                 new WorkerProperties.Cancel(100, Duration.ofHours(1)),
                 new WorkerProperties.Presence(Duration.ofSeconds(1), Duration.ofSeconds(30)));
     }

@@ -1,13 +1,10 @@
 package io.forgequeue.worker.system;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
-import org.junit.jupiter.api.Test;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
-
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -16,17 +13,19 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * Readiness follows the broker: DOWN while the worker's virtual host is gone (RabbitMQ closes every connection
  * to it and refuses new ones), UP again once it is back. The shared test broker itself keeps running.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "worker.id=readiness-it",
-        "worker.forge.url=http://127.0.0.1:9"})
+@SpringBootTest(
+        webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {"worker.id=readiness-it", "worker.forge.url=http://127.0.0.1:9"})
 class WorkerReadinessIT {
 
     private static final RabbitEndpoint RABBIT = TestInfrastructure.rabbit().withFreshVirtualHost("worker-ready");
@@ -38,7 +37,7 @@ class WorkerReadinessIT {
     /** The exchanges a gateway declares (the worker waits for them at start, SharedTopologyGate, and binds to them). */
     private static void declareGatewayExchanges() {
         try (var connection = RABBIT.connectionFactory().newConnection("readiness-it-topology");
-             var channel = connection.createChannel()) {
+                var channel = connection.createChannel()) {
             channel.exchangeDeclare(io.forgequeue.model.Topology.JOBS_EXCHANGE, "direct", true);
             channel.exchangeDeclare(io.forgequeue.model.Topology.JOBS_DEAD_LETTER_EXCHANGE, "direct", true);
             channel.exchangeDeclare(io.forgequeue.model.Topology.EVENTS_EXCHANGE, "topic", true);
@@ -47,6 +46,7 @@ class WorkerReadinessIT {
             throw new IllegalStateException("could not declare the gateway's exchanges", e);
         }
     }
+
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @DynamicPropertySource
@@ -64,10 +64,14 @@ class WorkerReadinessIT {
         management("DELETE", "/api/vhosts/" + vhost(), null);
 
         await().atMost(Duration.ofSeconds(30)).until(() -> readiness() == 503);
-        assertThat(get("/actuator/health/liveness").statusCode()).as("alive all the same").isEqualTo(200);
+        assertThat(get("/actuator/health/liveness").statusCode())
+                .as("alive all the same")
+                .isEqualTo(200);
 
         management("PUT", "/api/vhosts/" + vhost(), "{}");
-        management("PUT", "/api/permissions/" + vhost() + "/" + enc(RABBIT.username()),
+        management(
+                "PUT",
+                "/api/permissions/" + vhost() + "/" + enc(RABBIT.username()),
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
         declareGatewayExchanges(); // as the gateways do when they reconnect
 
@@ -79,16 +83,25 @@ class WorkerReadinessIT {
     }
 
     private HttpResponse<String> get(String path) {
-        return send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10)).build());
+        return send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(10))
+                .build());
     }
 
     private static void management(String method, String path, String body) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + RABBIT.host() + ":" + RABBIT.managementPort() + path))
+        HttpRequest.Builder b = HttpRequest.newBuilder(
+                        URI.create("http://" + RABBIT.host() + ":" + RABBIT.managementPort() + path))
                 .timeout(Duration.ofSeconds(10))
-                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
-                        (RABBIT.username() + ":" + RABBIT.password()).getBytes(StandardCharsets.UTF_8)))
+                .header(
+                        "Authorization",
+                        "Basic "
+                                + Base64.getEncoder()
+                                        .encodeToString((RABBIT.username() + ":" + RABBIT.password())
+                                                .getBytes(StandardCharsets.UTF_8)))
                 .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         int status = send(b.build()).statusCode();
         assertThat(status).as("%s %s", method, path).isBetween(200, 299);
     }

@@ -1,7 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.testsupport.AppReadiness;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,11 +15,11 @@ import java.util.concurrent.TimeUnit;
  */
 final class AppProcess implements AutoCloseable {
 
-
     private final String name;
     private final int port;
     /** The actuator's port: the gateway's management port, or {@link #port} (the worker serves only the actuator). */
     private final int managementPort;
+
     private final Path log;
     private final Process process;
 
@@ -33,7 +32,8 @@ final class AppProcess implements AutoCloseable {
     }
 
     /** Launches the jar; call {@link #awaitReady} before using it (several can start in parallel). */
-    static AppProcess launch(String name, Path jar, List<String> jvmArgs, Map<String, String> env, int port, Path logDir) {
+    static AppProcess launch(
+            String name, Path jar, List<String> jvmArgs, Map<String, String> env, int port, Path logDir) {
         return launch(name, jar, jvmArgs, env, port, port, logDir);
     }
 
@@ -41,8 +41,14 @@ final class AppProcess implements AutoCloseable {
      * Launches an app whose actuator listens on a port of its own ({@code MANAGEMENT_SERVER_PORT}: the gateway, whose
      * actuator is never on its public port; a build from before that answers there all the same once it is set).
      */
-    static AppProcess launch(String name, Path jar, List<String> jvmArgs, Map<String, String> env, int port,
-                             int managementPort, Path logDir) {
+    static AppProcess launch(
+            String name,
+            Path jar,
+            List<String> jvmArgs,
+            Map<String, String> env,
+            int port,
+            int managementPort,
+            Path logDir) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmArgs);
@@ -50,7 +56,8 @@ final class AppProcess implements AutoCloseable {
         cmd.add("-jar");
         cmd.add(jar.toString());
         Path log = logDir.resolve(name + ".log");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         pb.environment().put("SERVER_PORT", Integer.toString(port));

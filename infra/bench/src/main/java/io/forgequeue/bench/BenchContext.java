@@ -12,6 +12,7 @@ record BenchContext(BenchOptions options, BenchServers servers, RabbitAdmin rabb
             return List.of();
         }
         Path jfr = BenchPaths.createDirectories(outDir.resolve("jfr")).resolve(name + ".jfr");
-        return List.of("-XX:StartFlightRecording=filename=" + jfr + ",settings=" + options.jfrSettings() + ",dumponexit=true");
+        return List.of(
+                "-XX:StartFlightRecording=filename=" + jfr + ",settings=" + options.jfrSettings() + ",dumponexit=true");
     }
 }

@@ -22,8 +22,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class BenchMain {
 
-    private BenchMain() {
-    }
+    private BenchMain() {}
 
     public static void main(String[] args) {
         Path root = BenchPaths.root();
@@ -54,14 +53,17 @@ public final class BenchMain {
             jarSets.add(Jars.in("baseline", o.compareWith()));
         }
         String currentDir = System.getenv("FQ_BENCH_CURRENT_JARS");
-        Jars current = currentDir == null || currentDir.isBlank() ? Jars.current(root)
+        Jars current = currentDir == null || currentDir.isBlank()
+                ? Jars.current(root)
                 : Jars.in("current", Path.of(currentDir).toAbsolutePath());
         jarSets.add(current.snapshot(o.outDir().resolve("jars")));
-        System.out.printf("Forge Queue benchmark: scenarios %s%s; results in %s%n", o.scenarios(),
-                o.compareWith() == null ? "" : " (baseline jars: " + o.compareWith() + ")", o.outDir());
+        System.out.printf(
+                "Forge Queue benchmark: scenarios %s%s; results in %s%n",
+                o.scenarios(), o.compareWith() == null ? "" : " (baseline jars: " + o.compareWith() + ")", o.outDir());
         System.out.printf("load average at start: %.2f%n", loadAtStart);
         String command = "infra/bench/run.sh" + (argLine.isBlank() ? "" : " " + argLine);
-        try (BenchServers servers = BenchServers.start(root, o.runDir(), o.rabbitPort(), o.pgPort(), !o.keepServers())) {
+        try (BenchServers servers =
+                BenchServers.start(root, o.runDir(), o.rabbitPort(), o.pgPort(), !o.keepServers())) {
             RabbitAdmin admin = new RabbitAdmin(servers.rabbit());
             BenchContext ctx = new BenchContext(o, servers, admin, o.outDir(), logDir);
             Map<String, Object> machine = machine(root, servers, admin, jarSets, loadAtStart);
@@ -131,7 +133,8 @@ public final class BenchMain {
                 }
                 report.ceilingShares().forEach(line -> System.out.println("  " + line));
                 System.out.printf("%nload average: %.2f at start, %.2f at end%n", loadAtStart, loadAtEnd);
-                System.out.println("results: " + o.outDir().resolve("results.json") + " and " + o.outDir().resolve("summary.md"));
+                System.out.println("results: " + o.outDir().resolve("results.json") + " and "
+                        + o.outDir().resolve("summary.md"));
             }
             return 0;
         } catch (RuntimeException e) {
@@ -153,12 +156,13 @@ public final class BenchMain {
     }
 
     /** Starts one system per jar set (in parallel processes) and warms each up. */
-    private static List<Running> startAll(BenchContext ctx, String name, List<Jars> jarSets, int workers, int warmJobs,
-                                          boolean keepTracker) {
+    private static List<Running> startAll(
+            BenchContext ctx, String name, List<Jars> jarSets, int workers, int warmJobs, boolean keepTracker) {
         List<Running> out = new ArrayList<>();
         try {
             for (Jars jars : jarSets) {
-                BenchSystem system = BenchSystem.start(ctx, name, jars, workers, List.of("--step-ms", "0", "--model-load-ms", "0"));
+                BenchSystem system =
+                        BenchSystem.start(ctx, name, jars, workers, List.of("--step-ms", "0", "--model-load-ms", "0"));
                 out.add(new Running(system, null));
             }
             for (int i = 0; i < out.size(); i++) {
@@ -194,7 +198,8 @@ public final class BenchMain {
         try {
             for (int round = 0; round < o.rounds(); round++) {
                 for (Running r : order(systems, round)) {
-                    System.out.println("  round " + (round + 1) + ", " + r.system().jars().label() + ":");
+                    System.out.println(
+                            "  round " + (round + 1) + ", " + r.system().jars().label() + ":");
                     if (o.scenarios().contains("duty")) {
                         for (int size : o.dutySizes()) {
                             measure(report, () -> DutyScenario.run(ctx, r.system(), r.tracker(), size));
@@ -338,8 +343,8 @@ public final class BenchMain {
         return OffsetDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
     }
 
-    private static Map<String, Object> machine(Path root, BenchServers servers, RabbitAdmin admin, List<Jars> jarSets,
-                                               double loadAtStart) {
+    private static Map<String, Object> machine(
+            Path root, BenchServers servers, RabbitAdmin admin, List<Jars> jarSets, double loadAtStart) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("cpu", cpuModel());
         m.put("cores", Runtime.getRuntime().availableProcessors());
@@ -351,8 +356,9 @@ public final class BenchMain {
         } catch (RuntimeException e) {
             m.put("rabbitmq", "?");
         }
-        try (Connection c = servers.postgres().connect(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("show server_version")) {
+        try (Connection c = servers.postgres().connect();
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("show server_version")) {
             rs.next();
             m.put("postgres", "PostgreSQL " + rs.getString(1) + " (fsync on)");
         } catch (Exception e) {
@@ -360,7 +366,8 @@ public final class BenchMain {
         }
         m.put("git", git(root));
         Map<String, String> jars = new LinkedHashMap<>();
-        jarSets.forEach(j -> jars.put(j.label(), j.gateway().getParent() + ", " + j.worker().getParent()));
+        jarSets.forEach(j ->
+                jars.put(j.label(), j.gateway().getParent() + ", " + j.worker().getParent()));
         m.put("jars", jars);
         m.put("loadAverageAtStart", loadAtStart);
         return m;
@@ -368,8 +375,11 @@ public final class BenchMain {
 
     private static String cpuModel() {
         try {
-            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst().orElse("?");
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+                    .filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).strip())
+                    .findFirst()
+                    .orElse("?");
         } catch (IOException e) {
             return "?";
         }
@@ -395,7 +405,8 @@ public final class BenchMain {
     private static String git(Path root) {
         try {
             Process p = new ProcessBuilder("git", "-C", root.toString(), "describe", "--always", "--dirty")
-                    .redirectErrorStream(true).start();
+                    .redirectErrorStream(true)
+                    .start();
             String out = new String(p.getInputStream().readAllBytes()).strip();
             p.waitFor(10, TimeUnit.SECONDS);
             return out;

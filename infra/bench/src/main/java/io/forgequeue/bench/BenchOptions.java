@@ -11,14 +11,44 @@ import java.util.Map;
  * What to run and how big. Every option is a flag of {@code infra/bench/run.sh}; {@code --quick} shrinks every
  * scenario to a smoke run of a few minutes.
  */
-record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, int pgPort, Path runDir, Path outDir,
-                    boolean keepServers, boolean profile, String jfrSettings, String gatewayHeap, Map<String, String> gatewayEnv,
-                    Map<String, String> workerEnv, int dutyJobs, int dutyJobMillis, List<Integer> dutySizes, int overheadJobs,
-                    List<Integer> throughputWorkers, int throughputSeconds, int warmupSeconds, int throughputInFlight,
-                    List<Integer> submitRates, int submitSeconds, List<Integer> fanoutClients, int fanoutJobs,
-                    int fanoutRounds, int perfTestSeconds, List<Integer> perfTestConsumers, int apiKeys, int rounds,
-                    int fairnessFlood, int fairnessJobMillis, int fairnessMaxSeconds, int fairnessPrimer,
-                    List<String> fairnessPolicies, int mixedSeconds, List<String> mixedPolicies, boolean quick) {
+record BenchOptions(
+        List<String> scenarios,
+        Path compareWith,
+        int rabbitPort,
+        int pgPort,
+        Path runDir,
+        Path outDir,
+        boolean keepServers,
+        boolean profile,
+        String jfrSettings,
+        String gatewayHeap,
+        Map<String, String> gatewayEnv,
+        Map<String, String> workerEnv,
+        int dutyJobs,
+        int dutyJobMillis,
+        List<Integer> dutySizes,
+        int overheadJobs,
+        List<Integer> throughputWorkers,
+        int throughputSeconds,
+        int warmupSeconds,
+        int throughputInFlight,
+        List<Integer> submitRates,
+        int submitSeconds,
+        List<Integer> fanoutClients,
+        int fanoutJobs,
+        int fanoutRounds,
+        int perfTestSeconds,
+        List<Integer> perfTestConsumers,
+        int apiKeys,
+        int rounds,
+        int fairnessFlood,
+        int fairnessJobMillis,
+        int fairnessMaxSeconds,
+        int fairnessPrimer,
+        List<String> fairnessPolicies,
+        int mixedSeconds,
+        List<String> mixedPolicies,
+        boolean quick) {
 
     /** Key prefix (in gatewayEnv / workerEnv) of a setting for the baseline build only. */
     static final String BASELINE_ONLY = "baseline:";
@@ -41,7 +71,8 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
         return out;
     }
 
-    static final List<String> ALL = List.of("ceiling", "duty", "overhead", "throughput", "submit", "fanout", "fairness");
+    static final List<String> ALL =
+            List.of("ceiling", "duty", "overhead", "throughput", "submit", "fanout", "fairness");
     /** Scenarios that run only when named ({@code --scenarios scale}): not part of the default set. */
     static final List<String> ON_REQUEST = List.of("scale", "mixed");
 
@@ -108,7 +139,9 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                         throw new IllegalArgumentException("unexpected argument '" + a + "'\n" + usage());
                     }
                     String value = list.get(++i);
-                    if (a.equals("--gateway-env") || a.equals("--worker-env") || a.equals("--baseline-gateway-env")
+                    if (a.equals("--gateway-env")
+                            || a.equals("--worker-env")
+                            || a.equals("--baseline-gateway-env")
                             || a.equals("--baseline-worker-env")) {
                         int eq = value.indexOf('=');
                         if (eq <= 0) {
@@ -123,7 +156,8 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 }
             }
         }
-        List<String> scenarios = v.containsKey("scenarios") ? List.of(v.remove("scenarios").split(",")) : ALL;
+        List<String> scenarios =
+                v.containsKey("scenarios") ? List.of(v.remove("scenarios").split(",")) : ALL;
         for (String s : scenarios) {
             if (!ALL.contains(s) && !ON_REQUEST.contains(s)) {
                 throw new IllegalArgumentException("unknown scenario '" + s + "'\n" + usage());
@@ -134,37 +168,88 @@ record BenchOptions(List<String> scenarios, Path compareWith, int rabbitPort, in
                 throw new IllegalArgumentException("--fairness-policies takes fifo and/or fair, got '" + policy + "'");
             }
         }
-        for (String policy : v.getOrDefault("mixed-policies", String.join(",", MixedScenario.POLICIES)).split(",")) {
+        for (String policy : v.getOrDefault("mixed-policies", String.join(",", MixedScenario.POLICIES))
+                .split(",")) {
             if (!MixedScenario.POLICIES.contains(policy)) {
-                throw new IllegalArgumentException("--mixed-policies takes " + MixedScenario.POLICIES + ", got '" + policy + "'");
+                throw new IllegalArgumentException(
+                        "--mixed-policies takes " + MixedScenario.POLICIES + ", got '" + policy + "'");
             }
         }
         String compare = v.remove("compare-with");
         String out = v.remove("out");
-        Path outDir = out != null ? Path.of(out).toAbsolutePath() : root.resolve("infra/bench/target/bench-results")
-                .resolve(java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        BenchOptions o = new BenchOptions(scenarios, compare == null ? null : Path.of(compare).toAbsolutePath(),
-                integer(v, "rabbit-port", 5704), integer(v, "pg-port", 55435), root.resolve(".run/bench"), outDir, keep,
-                profile, v.getOrDefault("jfr-settings", "profile"), v.getOrDefault("gateway-heap", "768m"), gatewayEnv, workerEnv,
-                integer(v, "duty-jobs", quick ? 30 : 100), integer(v, "duty-job-ms", 500), integers(v, "duty-sizes", quick ? "64" : "64,512"),
+        Path outDir = out != null
+                ? Path.of(out).toAbsolutePath()
+                : root.resolve("infra/bench/target/bench-results")
+                        .resolve(java.time.LocalDateTime.now()
+                                .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        BenchOptions o = new BenchOptions(
+                scenarios,
+                compare == null ? null : Path.of(compare).toAbsolutePath(),
+                integer(v, "rabbit-port", 5704),
+                integer(v, "pg-port", 55435),
+                root.resolve(".run/bench"),
+                outDir,
+                keep,
+                profile,
+                v.getOrDefault("jfr-settings", "profile"),
+                v.getOrDefault("gateway-heap", "768m"),
+                gatewayEnv,
+                workerEnv,
+                integer(v, "duty-jobs", quick ? 30 : 100),
+                integer(v, "duty-job-ms", 500),
+                integers(v, "duty-sizes", quick ? "64" : "64,512"),
                 integer(v, "overhead-jobs", quick ? 50 : 300),
-                integers(v, "throughput-workers", quick ? "2" : "1,2,4"), integer(v, "throughput-seconds", quick ? 8 : 20),
-                integer(v, "warmup-seconds", quick ? 4 : 8), integer(v, "throughput-in-flight", 200),
-                integers(v, "submit-rates", quick ? "200" : "200,500"), integer(v, "submit-seconds", quick ? 5 : 10),
-                integers(v, "fanout-clients", quick ? "200" : "1000,5000"), integer(v, "fanout-jobs", 10),
-                integer(v, "fanout-rounds", quick ? 1 : 3), integer(v, "perftest-seconds", quick ? 5 : 15),
-                integers(v, "perftest-consumers", quick ? "1,2" : "1,2,4"), integer(v, "api-keys", 16), integer(v, "rounds", compare != null ? 3 : 1),
-                integer(v, "fairness-flood", quick ? 30 : 100), integer(v, "fairness-job-ms", 1000),
-                integer(v, "fairness-max-seconds", quick ? 120 : 300), integer(v, "fairness-primer", 30),
+                integers(v, "throughput-workers", quick ? "2" : "1,2,4"),
+                integer(v, "throughput-seconds", quick ? 8 : 20),
+                integer(v, "warmup-seconds", quick ? 4 : 8),
+                integer(v, "throughput-in-flight", 200),
+                integers(v, "submit-rates", quick ? "200" : "200,500"),
+                integer(v, "submit-seconds", quick ? 5 : 10),
+                integers(v, "fanout-clients", quick ? "200" : "1000,5000"),
+                integer(v, "fanout-jobs", 10),
+                integer(v, "fanout-rounds", quick ? 1 : 3),
+                integer(v, "perftest-seconds", quick ? 5 : 15),
+                integers(v, "perftest-consumers", quick ? "1,2" : "1,2,4"),
+                integer(v, "api-keys", 16),
+                integer(v, "rounds", compare != null ? 3 : 1),
+                integer(v, "fairness-flood", quick ? 30 : 100),
+                integer(v, "fairness-job-ms", 1000),
+                integer(v, "fairness-max-seconds", quick ? 120 : 300),
+                integer(v, "fairness-primer", 30),
                 List.of(v.getOrDefault("fairness-policies", "fifo,fair").split(",")),
                 integer(v, "mixed-seconds", quick ? 30 : 60),
-                List.of(v.getOrDefault("mixed-policies", String.join(",", MixedScenario.POLICIES)).split(",")), quick);
+                List.of(v.getOrDefault("mixed-policies", String.join(",", MixedScenario.POLICIES))
+                        .split(",")),
+                quick);
         v.remove("gateway-heap");
         v.remove("jfr-settings");
-        for (String k : List.of("rabbit-port", "pg-port", "duty-jobs", "duty-job-ms", "duty-sizes", "overhead-jobs", "throughput-workers",
-                "throughput-seconds", "warmup-seconds", "throughput-in-flight", "submit-rates", "submit-seconds",
-                "fanout-clients", "fanout-jobs", "fanout-rounds", "perftest-seconds", "perftest-consumers", "api-keys", "rounds",
-                "fairness-flood", "fairness-job-ms", "fairness-max-seconds", "fairness-primer", "fairness-policies", "mixed-seconds", "mixed-policies")) {
+        for (String k : List.of(
+                "rabbit-port",
+                "pg-port",
+                "duty-jobs",
+                "duty-job-ms",
+                "duty-sizes",
+                "overhead-jobs",
+                "throughput-workers",
+                "throughput-seconds",
+                "warmup-seconds",
+                "throughput-in-flight",
+                "submit-rates",
+                "submit-seconds",
+                "fanout-clients",
+                "fanout-jobs",
+                "fanout-rounds",
+                "perftest-seconds",
+                "perftest-consumers",
+                "api-keys",
+                "rounds",
+                "fairness-flood",
+                "fairness-job-ms",
+                "fairness-max-seconds",
+                "fairness-primer",
+                "fairness-policies",
+                "mixed-seconds",
+                "mixed-policies")) {
             v.remove(k);
         }
         if (!v.isEmpty()) {

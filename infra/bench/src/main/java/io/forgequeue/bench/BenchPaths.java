@@ -1,7 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.testsupport.TestInfrastructure;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -10,8 +9,7 @@ import java.nio.file.Path;
 /** Where the repository, the packaged apps and the results are. */
 final class BenchPaths {
 
-    private BenchPaths() {
-    }
+    private BenchPaths() {}
 
     /** The repository root (see {@code TestInfrastructure.repositoryRoot()}). */
     static Path root() {

@@ -2,7 +2,6 @@ package io.forgequeue.bench;
 
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -75,8 +74,9 @@ final class BenchServers implements AutoCloseable {
      * restart) unless it is loaded already; the scale scenario reads statements per hand-out from it.
      */
     void enableStatementStatistics() {
-        try (Connection c = postgres.connect(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("show shared_preload_libraries")) {
+        try (Connection c = postgres.connect();
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("show shared_preload_libraries")) {
             rs.next();
             if (rs.getString(1).contains("pg_stat_statements")) {
                 return;
@@ -100,8 +100,10 @@ final class BenchServers implements AutoCloseable {
 
     private void script(String name, String command) {
         Path script = root.resolve("infra/local").resolve(name);
-        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(runDir.resolve("servers.log").toFile()));
+        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        runDir.resolve("servers.log").toFile()));
         BenchPaths.createDirectories(runDir);
         Map<String, String> env = pb.environment();
         env.put("FQ_RUN_DIR", runDir.toString());

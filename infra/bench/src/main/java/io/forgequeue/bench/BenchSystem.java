@@ -1,12 +1,10 @@
 package io.forgequeue.bench;
 
-import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.forgesim.ForgeSimAdmin;
 import io.forgequeue.forgesim.ForgeSimProcess;
+import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
-import tools.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -18,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The whole system for one scenario, as real processes on loopback: one gateway and N workers from the packaged
@@ -40,16 +39,23 @@ final class BenchSystem implements AutoCloseable {
     private final PostgresEndpoint postgres;
     /** API keys of the system, like independent users: load spreads over them (each has its own in-flight cap). */
     private final List<String> apiKeys = new ArrayList<>();
+
     private final List<ForgeSimProcess> sims = new ArrayList<>();
     private final List<AppProcess> workers = new ArrayList<>();
     private final List<String> simArgs;
     /** Gateway settings of this system alone (e.g. the scheduler policy), on top of everything else. */
     private final Map<String, String> gatewayEnv;
+
     private AppProcess gateway;
     private GatewayClient api;
 
-    private BenchSystem(BenchContext ctx, String name, Jars jars, List<String> simArgs, Map<String, String> gatewayEnv,
-                        int keyCount) {
+    private BenchSystem(
+            BenchContext ctx,
+            String name,
+            Jars jars,
+            List<String> simArgs,
+            Map<String, String> gatewayEnv,
+            int keyCount) {
         this.ctx = ctx;
         this.name = name;
         this.jars = jars;
@@ -61,8 +67,8 @@ final class BenchSystem implements AutoCloseable {
         RabbitEndpoint broker = ctx.servers().rabbit();
         String vhost = "bench_" + name + "_" + UUID.randomUUID().toString().substring(0, 8);
         ctx.rabbitAdmin().createVhost(vhost, broker.username());
-        this.rabbit = new RabbitEndpoint(broker.host(), broker.port(), broker.username(), broker.password(),
-                broker.managementPort(), vhost);
+        this.rabbit = new RabbitEndpoint(
+                broker.host(), broker.port(), broker.username(), broker.password(), broker.managementPort(), vhost);
         this.postgres = ctx.servers().postgres().withFreshDatabase("bench_" + name);
     }
 
@@ -75,8 +81,14 @@ final class BenchSystem implements AutoCloseable {
     }
 
     /** The same with gateway settings for this system alone and {@code apiKeys} API keys. */
-    static BenchSystem start(BenchContext ctx, String name, Jars jars, int workers, List<String> simArgs,
-                             Map<String, String> gatewayEnv, int apiKeys) {
+    static BenchSystem start(
+            BenchContext ctx,
+            String name,
+            Jars jars,
+            int workers,
+            List<String> simArgs,
+            Map<String, String> gatewayEnv,
+            int apiKeys) {
         BenchSystem system = new BenchSystem(ctx, name, jars, simArgs, gatewayEnv, apiKeys);
         try {
             system.startGateway();
@@ -109,10 +121,17 @@ final class BenchSystem implements AutoCloseable {
         env.put("GATEWAY_JOBS_MAXINFLIGHT", "1000");
         env.putAll(gatewayEnv);
         env.putAll(BenchOptions.envFor(ctx.options().gatewayEnv(), jars.label()));
-        List<String> jvm = new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
+        List<String> jvm =
+                new ArrayList<>(List.of("-Xms256m", "-Xmx" + ctx.options().gatewayHeap()));
         jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-gateway"));
-        gateway = AppProcess.launch(name + "-" + jars.label() + "-gateway", jars.gateway(), jvm, env, FreePort.next(),
-                FreePort.next(), ctx.logDir());
+        gateway = AppProcess.launch(
+                name + "-" + jars.label() + "-gateway",
+                jars.gateway(),
+                jvm,
+                env,
+                FreePort.next(),
+                FreePort.next(),
+                ctx.logDir());
     }
 
     /** Starts {@code count} more workers, each with its own forge-sim, and waits until all are ready. */
@@ -121,8 +140,11 @@ final class BenchSystem implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             ForgeSimProcess sim;
             try {
-                sim = ForgeSimProcess.builder().args(simArgs.toArray(String[]::new)).echoOutput(false)
-                        .startupTimeout(STARTUP).start();
+                sim = ForgeSimProcess.builder()
+                        .args(simArgs.toArray(String[]::new))
+                        .echoOutput(false)
+                        .startupTimeout(STARTUP)
+                        .start();
             } catch (IOException e) {
                 throw new UncheckedIOException("forge-sim did not start", e);
             }
@@ -135,8 +157,13 @@ final class BenchSystem implements AutoCloseable {
             env.putAll(BenchOptions.envFor(ctx.options().workerEnv(), jars.label()));
             List<String> jvm = new ArrayList<>(List.of("-Xms128m", "-Xmx256m"));
             jvm.addAll(ctx.profilingArgs(name + "-" + jars.label() + "-" + id));
-            AppProcess w = AppProcess.launch(name + "-" + jars.label() + "-" + id.substring(name.length() + 1),
-                    jars.worker(), jvm, env, FreePort.next(), ctx.logDir());
+            AppProcess w = AppProcess.launch(
+                    name + "-" + jars.label() + "-" + id.substring(name.length() + 1),
+                    jars.worker(),
+                    jvm,
+                    env,
+                    FreePort.next(),
+                    ctx.logDir());
             workers.add(w);
             started.add(w);
         }
@@ -161,7 +188,8 @@ final class BenchSystem implements AutoCloseable {
             try {
                 JsonNode leader = api.get("/actuator/metrics/gpu.gateway.scheduler.leader");
                 JsonNode queue = api.get("/api/v1/queue");
-                boolean leads = leader == null || leader.path("measurements").path(0).path("value").asDouble(0) == 1;
+                boolean leads = leader == null
+                        || leader.path("measurements").path(0).path("value").asDouble(0) == 1;
                 JsonNode available = queue == null ? null : queue.get("availableWorkers");
                 boolean workersKnown = available == null || available.asInt() >= workers.size();
                 if (leads && workersKnown) {
@@ -172,8 +200,8 @@ final class BenchSystem implements AutoCloseable {
                 last = e.getMessage();
             }
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(name + ": the gateway did not become the scheduler of "
-                        + workers.size() + " worker(s) within " + timeout + " (" + last + ")");
+                throw new IllegalStateException(name + ": the gateway did not become the scheduler of " + workers.size()
+                        + " worker(s) within " + timeout + " (" + last + ")");
             }
             Sleep.millis(100);
         }
@@ -254,8 +282,12 @@ final class BenchSystem implements AutoCloseable {
         Map<String, Long> all = ctx.rabbitAdmin().queueDepths(rabbit.virtualHost());
         Map<String, Long> out = new LinkedHashMap<>();
         out.put("jobs", queuedJobs());
-        out.put("jobQueues", all.entrySet().stream().filter(e -> e.getKey().startsWith("forge.jobs."))
-                .mapToLong(Map.Entry::getValue).sum());
+        out.put(
+                "jobQueues",
+                all.entrySet().stream()
+                        .filter(e -> e.getKey().startsWith("forge.jobs."))
+                        .mapToLong(Map.Entry::getValue)
+                        .sum());
         out.put("persist", all.getOrDefault("forge.events.persist", 0L));
         out.put("relay", all.getOrDefault("forge.events.relay." + name + "-gw1", 0L));
         return out;
@@ -263,8 +295,9 @@ final class BenchSystem implements AutoCloseable {
 
     /** QUEUED jobs in the system's database. */
     long queuedJobs() {
-        try (Connection c = postgres.connect(); Statement s = c.createStatement();
-             java.sql.ResultSet rs = s.executeQuery("select count(*) from job where status = 'QUEUED'")) {
+        try (Connection c = postgres.connect();
+                Statement s = c.createStatement();
+                java.sql.ResultSet rs = s.executeQuery("select count(*) from job where status = 'QUEUED'")) {
             rs.next();
             return rs.getLong(1);
         } catch (java.sql.SQLException e) {
@@ -282,13 +315,19 @@ final class BenchSystem implements AutoCloseable {
         long self = ProcessHandle.current().pid();
         return new ProcStats.CpuMeter()
                 .add("gateway", () -> ProcStats.cpuTicks(gw))
-                .add("workers", () -> workerPids.stream().mapToLong(ProcStats::cpuTicks).sum())
-                .add("forge-sims", () -> simPids.stream().mapToLong(ProcStats::cpuTicks).sum())
+                .add(
+                        "workers",
+                        () -> workerPids.stream().mapToLong(ProcStats::cpuTicks).sum())
+                .add(
+                        "forge-sims",
+                        () -> simPids.stream().mapToLong(ProcStats::cpuTicks).sum())
                 .add("rabbitmq", () -> ProcStats.cpuTicks(rabbitPid))
                 .add("postgres", () -> ProcStats.cpuTicksWithChildren(pgPid))
                 .add("bench-client", () -> ProcStats.cpuTicks(self))
                 .addPart("gateway-jit", () -> ProcStats.jitTicks(gw))
-                .addPart("workers-jit", () -> workerPids.stream().mapToLong(ProcStats::jitTicks).sum());
+                .addPart(
+                        "workers-jit",
+                        () -> workerPids.stream().mapToLong(ProcStats::jitTicks).sum());
     }
 
     @Override
@@ -312,7 +351,8 @@ final class BenchSystem implements AutoCloseable {
         } catch (RuntimeException e) {
             System.err.println("could not delete virtual host " + rabbit.virtualHost() + ": " + e.getMessage());
         }
-        try (Connection c = ctx.servers().postgres().connect(); Statement s = c.createStatement()) {
+        try (Connection c = ctx.servers().postgres().connect();
+                Statement s = c.createStatement()) {
             s.execute("DROP DATABASE IF EXISTS \"" + postgres.database() + "\" WITH (FORCE)");
         } catch (Exception e) {
             System.err.println("could not drop database " + postgres.database() + ": " + e.getMessage());

@@ -1,7 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -33,12 +32,11 @@ final class CeilingScenario {
 
     static final Pattern RECEIVING = Pattern.compile("receiving rate avg: (\\d+) msg/s");
     static final Pattern SENDING = Pattern.compile("sending rate avg: (\\d+) msg/s");
-    static final Pattern CONFIRM = Pattern.compile(
-            "confirm latency min/median/75th/95th/99th (\\d+)/(\\d+)/(\\d+)/(\\d+)/(\\d+) µs");
+    static final Pattern CONFIRM =
+            Pattern.compile("confirm latency min/median/75th/95th/99th (\\d+)/(\\d+)/(\\d+)/(\\d+)/(\\d+) µs");
     private static final int MESSAGE_BYTES = 600;
 
-    private CeilingScenario() {
-    }
+    private CeilingScenario() {}
 
     static ScenarioResult run(BenchContext ctx) {
         BenchOptions o = ctx.options();
@@ -50,31 +48,93 @@ final class CeilingScenario {
             try {
                 String uri = uri(ctx.servers().rabbit(), vhost);
                 int fill = 700 * consumers * (o.perfTestSeconds() + 5);
-                perfTest(ctx, "fill-" + consumers, List.of("-h", uri, "-u", "bench.perftest", "-qq", "-f", "persistent",
-                        "-s", Integer.toString(MESSAGE_BYTES), "-x", "1", "-y", "0", "-c", "200", "-C", Integer.toString(fill)));
-                String out = perfTest(ctx, "handout-" + consumers, List.of("-h", uri, "-u", "bench.perftest", "-qq",
-                        "-x", "0", "-y", Integer.toString(consumers), "-q", "1", "-z", Integer.toString(o.perfTestSeconds())));
+                perfTest(
+                        ctx,
+                        "fill-" + consumers,
+                        List.of(
+                                "-h",
+                                uri,
+                                "-u",
+                                "bench.perftest",
+                                "-qq",
+                                "-f",
+                                "persistent",
+                                "-s",
+                                Integer.toString(MESSAGE_BYTES),
+                                "-x",
+                                "1",
+                                "-y",
+                                "0",
+                                "-c",
+                                "200",
+                                "-C",
+                                Integer.toString(fill)));
+                String out = perfTest(
+                        ctx,
+                        "handout-" + consumers,
+                        List.of(
+                                "-h",
+                                uri,
+                                "-u",
+                                "bench.perftest",
+                                "-qq",
+                                "-x",
+                                "0",
+                                "-y",
+                                Integer.toString(consumers),
+                                "-q",
+                                "1",
+                                "-z",
+                                Integer.toString(o.perfTestSeconds())));
                 // not PerfTest's average: the consumers may empty the queue before the time is up, and the idle
                 // seconds after that would count
                 long rate = drainRate(out);
                 handOut.put(consumers + " consumer(s), from a backlog", rate);
-                r.figure(Figure.of("ceiling", "broker hand-out from a backlog, " + consumers + " prefetch-1 consumer(s)",
-                        rate, "msg/s"));
-                System.out.printf("  PerfTest: %d prefetch-1 consumer(s) draining a quorum queue: %d msg/s%n", consumers, rate);
+                r.figure(Figure.of(
+                        "ceiling",
+                        "broker hand-out from a backlog, " + consumers + " prefetch-1 consumer(s)",
+                        rate,
+                        "msg/s"));
+                System.out.printf(
+                        "  PerfTest: %d prefetch-1 consumer(s) draining a quorum queue: %d msg/s%n", consumers, rate);
             } finally {
                 ctx.rabbitAdmin().deleteVhost(vhost);
             }
             vhost = "bench_perftest_" + UUID.randomUUID().toString().substring(0, 8);
             ctx.rabbitAdmin().createVhost(vhost, "guest");
             try {
-                String out = perfTest(ctx, "live-" + consumers, List.of("-h", uri(ctx.servers().rabbit(), vhost), "-u",
-                        "bench.perftest", "-qq", "-f", "persistent", "-s", Integer.toString(MESSAGE_BYTES), "-x", "1",
-                        "-y", Integer.toString(consumers), "-q", "1", "-c", "64", "-z", Integer.toString(o.perfTestSeconds())));
+                String out = perfTest(
+                        ctx,
+                        "live-" + consumers,
+                        List.of(
+                                "-h",
+                                uri(ctx.servers().rabbit(), vhost),
+                                "-u",
+                                "bench.perftest",
+                                "-qq",
+                                "-f",
+                                "persistent",
+                                "-s",
+                                Integer.toString(MESSAGE_BYTES),
+                                "-x",
+                                "1",
+                                "-y",
+                                Integer.toString(consumers),
+                                "-q",
+                                "1",
+                                "-c",
+                                "64",
+                                "-z",
+                                Integer.toString(o.perfTestSeconds())));
                 long rate = match(RECEIVING, out);
                 handOut.put(consumers + " consumer(s), while publishing", rate);
-                r.figure(Figure.of("ceiling", "broker hand-out while publishing, " + consumers + " prefetch-1 consumer(s)",
-                        rate, "msg/s"));
-                System.out.printf("  PerfTest: %d prefetch-1 consumer(s) with a publisher flooding the queue: %d msg/s%n",
+                r.figure(Figure.of(
+                        "ceiling",
+                        "broker hand-out while publishing, " + consumers + " prefetch-1 consumer(s)",
+                        rate,
+                        "msg/s"));
+                System.out.printf(
+                        "  PerfTest: %d prefetch-1 consumer(s) with a publisher flooding the queue: %d msg/s%n",
                         consumers, rate);
             } finally {
                 ctx.rabbitAdmin().deleteVhost(vhost);
@@ -83,9 +143,27 @@ final class CeilingScenario {
         String vhost = "bench_perftest_" + UUID.randomUUID().toString().substring(0, 8);
         ctx.rabbitAdmin().createVhost(vhost, "guest");
         try {
-            String out = perfTest(ctx, "confirm", List.of("-h", uri(ctx.servers().rabbit(), vhost), "-u", "bench.confirm",
-                    "-qq", "-f", "persistent", "-s", Integer.toString(MESSAGE_BYTES), "-x", "1", "-y", "0", "-c", "1",
-                    "-z", Integer.toString(Math.max(5, o.perfTestSeconds() / 2))));
+            String out = perfTest(
+                    ctx,
+                    "confirm",
+                    List.of(
+                            "-h",
+                            uri(ctx.servers().rabbit(), vhost),
+                            "-u",
+                            "bench.confirm",
+                            "-qq",
+                            "-f",
+                            "persistent",
+                            "-s",
+                            Integer.toString(MESSAGE_BYTES),
+                            "-x",
+                            "1",
+                            "-y",
+                            "0",
+                            "-c",
+                            "1",
+                            "-z",
+                            Integer.toString(Math.max(5, o.perfTestSeconds() / 2))));
             long rate = match(SENDING, out);
             Matcher m = CONFIRM.matcher(out);
             Map<String, Object> confirm = new LinkedHashMap<>();
@@ -94,8 +172,11 @@ final class CeilingScenario {
                 confirm.put("p50Ms", Integer.parseInt(m.group(2)) / 1000.0);
                 confirm.put("p95Ms", Integer.parseInt(m.group(4)) / 1000.0);
                 confirm.put("p99Ms", Integer.parseInt(m.group(5)) / 1000.0);
-                r.figure(Figure.of("ceiling", "broker confirm round trip p50 (persistent, quorum)",
-                        Integer.parseInt(m.group(2)) / 1000.0, "ms"));
+                r.figure(Figure.of(
+                        "ceiling",
+                        "broker confirm round trip p50 (persistent, quorum)",
+                        Integer.parseInt(m.group(2)) / 1000.0,
+                        "ms"));
             }
             r.detail("confirmRoundTrip", confirm);
             System.out.printf("  PerfTest: one-at-a-time confirms: %d publishes/s %s%n", rate, confirm);
@@ -103,8 +184,10 @@ final class CeilingScenario {
             ctx.rabbitAdmin().deleteVhost(vhost);
         }
         r.detail("handOutMessagesPerSecond", handOut);
-        r.detail("settings", "quorum queue, persistent, " + MESSAGE_BYTES + "-byte messages, consumers with prefetch 1 "
-                + "and one ack per message; hand-out measured from a pre-filled queue");
+        r.detail(
+                "settings",
+                "quorum queue, persistent, " + MESSAGE_BYTES + "-byte messages, consumers with prefetch 1 "
+                        + "and one ack per message; hand-out measured from a pre-filled queue");
         return r;
     }
 
@@ -130,7 +213,10 @@ final class CeilingScenario {
         while (end > 0 && samples.get(end - 1) * 2 < median) {
             end--;
         }
-        return Math.round(samples.subList(0, end).stream().mapToLong(Long::longValue).average().orElse(0));
+        return Math.round(samples.subList(0, end).stream()
+                .mapToLong(Long::longValue)
+                .average()
+                .orElse(0));
     }
 
     static long match(Pattern p, String output) {
@@ -152,14 +238,19 @@ final class CeilingScenario {
 
     /** Runs PerfTest in its own JVM and returns its output (also kept in the run's log folder). */
     static String perfTest(BenchContext ctx, String name, List<String> args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "com.rabbitmq.perf.PerfTest"));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "com.rabbitmq.perf.PerfTest"));
         cmd.addAll(args);
         Path log = ctx.logDir().resolve("perftest-" + name + ".log");
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             StringBuilder out = new StringBuilder();
-            try (BufferedReader reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            try (BufferedReader reader =
+                    new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
                     out.append(line).append('\n');
@@ -171,7 +262,8 @@ final class CeilingScenario {
             }
             Files.writeString(log, String.join(" ", cmd) + "\n\n" + out);
             if (p.exitValue() != 0) {
-                throw new IllegalStateException("PerfTest " + name + " failed (exit " + p.exitValue() + "):\n" + tail(out.toString()));
+                throw new IllegalStateException(
+                        "PerfTest " + name + " failed (exit " + p.exitValue() + "):\n" + tail(out.toString()));
             }
             return out.toString();
         } catch (IOException e) {

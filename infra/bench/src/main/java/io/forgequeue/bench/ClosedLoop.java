@@ -64,8 +64,8 @@ final class ClosedLoop implements AutoCloseable {
             }
             long t0 = System.nanoTime();
             try {
-                GatewayClient.Submitted s = api.submit(GatewayClient.job("bench " + Thread.currentThread().getName()
-                        + " " + n++, steps));
+                GatewayClient.Submitted s = api.submit(
+                        GatewayClient.job("bench " + Thread.currentThread().getName() + " " + n++, steps));
                 if (!s.accepted()) {
                     refused.incrementAndGet();
                     lastError = s.status() + " " + s.body();
@@ -145,8 +145,8 @@ final class ClosedLoop implements AutoCloseable {
         }
         try {
             if (!permits.tryAcquire(inFlight, timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new IllegalStateException((inFlight - permits.availablePermits())
-                        + " jobs still unfinished " + timeout + " after the load stopped");
+                throw new IllegalStateException((inFlight - permits.availablePermits()) + " jobs still unfinished "
+                        + timeout + " after the load stopped");
             }
             permits.release(inFlight);
         } catch (InterruptedException e) {

@@ -1,7 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.forgesim.ForgeSimAdmin;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,8 +16,7 @@ import java.util.concurrent.CompletableFuture;
  */
 final class DutyScenario {
 
-    private DutyScenario() {
-    }
+    private DutyScenario() {}
 
     /**
      * @param size image side in pixels: 64 measures the pipeline's own cost; 512 (the API's default size) adds what
@@ -54,7 +52,8 @@ final class DutyScenario {
         // The workers' timers from here on: each has started its first job, so the wait before it is not a gap.
         awaitEverySimBusy(system);
         Map<String, GapSplit.Timer> timersBefore = GapSplit.read(system.workers());
-        long expectedMs = (long) o.dutyJobs() * o.dutyJobMillis() / system.workers().size();
+        long expectedMs =
+                (long) o.dutyJobs() * o.dutyJobMillis() / system.workers().size();
         long failed = tracker.awaitAll(ids, Duration.ofMillis(expectedMs * 3 + 60_000));
         double wallSeconds = (System.nanoTime() - t0) / 1e9;
 
@@ -83,11 +82,12 @@ final class DutyScenario {
         }
         double duty = span == 0 ? 0 : (double) busy / span;
         long simJobs = perSim.stream().mapToLong(m -> (Long) m.get("jobs")).sum();
-        Map<String, Double> split = GapSplit.split(timersBefore, GapSplit.read(system.workers()), busy, simJobs,
-                gaps.meanMillis());
+        Map<String, Double> split =
+                GapSplit.split(timersBefore, GapSplit.read(system.workers()), busy, simJobs, gaps.meanMillis());
         String what = size + "×" + size + " images";
         if (size == 64) {
-            r.figure(Figure.atLeast(scenario, "GPU busy share with a backlog, " + what, round(duty * 100, 2), "%", 99.5));
+            r.figure(Figure.atLeast(
+                    scenario, "GPU busy share with a backlog, " + what, round(duty * 100, 2), "%", 99.5));
             r.figure(Figure.of(scenario, "idle gap p50, " + what, Latency.round3(gaps.millis(50)), "ms"));
             r.figure(Figure.below(scenario, "idle gap p99, " + what, Latency.round3(gaps.millis(99)), "ms", 5));
         } else {
@@ -109,10 +109,18 @@ final class DutyScenario {
         r.detail("perSim", perSim);
         r.detail("gapSplitMeanMs", split);
         for (String part : GapSplit.PARTS) {
-            r.figure(Figure.of(scenario, "mean gap split: " + part + ", " + what, Latency.round3(split.get(part)), "ms"));
+            r.figure(Figure.of(
+                    scenario, "mean gap split: " + part + ", " + what, Latency.round3(split.get(part)), "ms"));
         }
-        System.out.printf("  duty (" + what + "): busy %.3f %% (worst sim %.3f %%), gap p50 %.2f ms p99 %.2f ms max %.2f ms, %d gaps%n",
-                duty * 100, worst * 100, gaps.millis(50), gaps.millis(99), gaps.maxMillis(), gaps.count());
+        System.out.printf(
+                "  duty (" + what
+                        + "): busy %.3f %% (worst sim %.3f %%), gap p50 %.2f ms p99 %.2f ms max %.2f ms, %d gaps%n",
+                duty * 100,
+                worst * 100,
+                gaps.millis(50),
+                gaps.millis(99),
+                gaps.maxMillis(),
+                gaps.count());
         StringBuilder line = new StringBuilder(String.format("  mean gap %.2f ms =", gaps.meanMillis()));
         split.forEach((part, ms) -> line.append(String.format(" %s %.2f +", part, ms)));
         System.out.println(line.substring(0, line.length() - 2));

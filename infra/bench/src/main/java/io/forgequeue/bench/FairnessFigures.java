@@ -38,8 +38,8 @@ final class FairnessFigures {
      * @param etaSeconds     {@code eta.seconds} of the answer to its submission, or null when it showed none
      * @param meanJobSeconds the pool's mean job time the gateway reported when it was submitted, or null
      */
-    record Job(String key, double submitted, double started, double finished, Double etaSeconds,
-               Double meanJobSeconds) {
+    record Job(
+            String key, double submitted, double started, double finished, Double etaSeconds, Double meanJobSeconds) {
 
         double waitSeconds() {
             return started - submitted;
@@ -62,9 +62,14 @@ final class FairnessFigures {
      *                        (NaN when it was in none)
      * @param etaErrorP50     its jobs' ETA error, share of the wait (NaN without ETAs)
      */
-    record KeyFigures(int jobs, double waitP50, double waitP95, double gpuShare, int backlogSlices, double rate,
-                      double etaErrorP50) {
-    }
+    record KeyFigures(
+            int jobs,
+            double waitP50,
+            double waitP95,
+            double gpuShare,
+            int backlogSlices,
+            double rate,
+            double etaErrorP50) {}
 
     /**
      * The scenario's figures.
@@ -82,17 +87,25 @@ final class FairnessFigures {
      *                        (finished - submitted), median (no conversion to a start involved)
      * @param etaDoneErrorP90 the same, p90
      */
-    record Result(Map<String, KeyFigures> keys, double jain, int contendedSlices, double sliceSeconds, int etaJobs,
-                  double etaErrorP50, double etaErrorP90, double etaBiasP50Seconds, double etaAbsErrorP50Seconds,
-                  double etaDoneErrorP50, double etaDoneErrorP90) {
+    record Result(
+            Map<String, KeyFigures> keys,
+            double jain,
+            int contendedSlices,
+            double sliceSeconds,
+            int etaJobs,
+            double etaErrorP50,
+            double etaErrorP90,
+            double etaBiasP50Seconds,
+            double etaAbsErrorP50Seconds,
+            double etaDoneErrorP50,
+            double etaDoneErrorP90) {
 
         Result {
             keys = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(keys));
         }
     }
 
-    private FairnessFigures() {
-    }
+    private FairnessFigures() {}
 
     /**
      * @param jobs         the finished jobs (started and finished known)
@@ -104,8 +117,12 @@ final class FairnessFigures {
         double end = jobs.stream().mapToDouble(Job::finished).max().orElse(0);
         Map<String, List<double[]>> backlog = new LinkedHashMap<>();
         for (String key : keys.keySet()) {
-            backlog.put(key, merged(jobs.stream().filter(j -> j.key().equals(key))
-                    .map(j -> new double[] {j.submitted(), j.started()}).toList()));
+            backlog.put(
+                    key,
+                    merged(jobs.stream()
+                            .filter(j -> j.key().equals(key))
+                            .map(j -> new double[] {j.submitted(), j.started()})
+                            .toList()));
         }
         Map<String, Double> gpuAll = new LinkedHashMap<>();
         Map<String, Double> gpuBacklogged = new LinkedHashMap<>();
@@ -130,7 +147,10 @@ final class FairnessFigures {
             contended++;
             for (String key : keys.keySet()) {
                 double f = from;
-                double gpu = jobs.stream().filter(j -> j.key().equals(key)).mapToDouble(j -> j.gpuSecondsWithin(f, to)).sum();
+                double gpu = jobs.stream()
+                        .filter(j -> j.key().equals(key))
+                        .mapToDouble(j -> j.gpuSecondsWithin(f, to))
+                        .sum();
                 gpuAll.merge(key, gpu, Double::sum);
                 if (waiting.contains(key)) {
                     gpuBacklogged.merge(key, gpu, Double::sum);
@@ -138,7 +158,8 @@ final class FairnessFigures {
                 }
             }
         }
-        double gpuTotal = gpuAll.values().stream().mapToDouble(Double::doubleValue).sum();
+        double gpuTotal =
+                gpuAll.values().stream().mapToDouble(Double::doubleValue).sum();
         List<Double> rates = new ArrayList<>();
         Map<String, KeyFigures> perKey = new LinkedHashMap<>();
         for (Map.Entry<String, Double> key : keys.entrySet()) {
@@ -149,10 +170,16 @@ final class FairnessFigures {
             if (slices > 0) {
                 rates.add(rate);
             }
-            perKey.put(k, new KeyFigures(own.size(), percentile(own.stream().map(Job::waitSeconds).toList(), 50),
-                    percentile(own.stream().map(Job::waitSeconds).toList(), 95),
-                    gpuTotal > 0 ? gpuAll.get(k) / gpuTotal : Double.NaN, slices, rate,
-                    percentile(etaErrors(own), 50)));
+            perKey.put(
+                    k,
+                    new KeyFigures(
+                            own.size(),
+                            percentile(own.stream().map(Job::waitSeconds).toList(), 50),
+                            percentile(own.stream().map(Job::waitSeconds).toList(), 95),
+                            gpuTotal > 0 ? gpuAll.get(k) / gpuTotal : Double.NaN,
+                            slices,
+                            rate,
+                            percentile(etaErrors(own), 50)));
         }
         List<Double> errors = etaErrors(jobs);
         List<Double> bias = new ArrayList<>();
@@ -166,8 +193,17 @@ final class FairnessFigures {
                 done.add(Math.abs(j.submitted() + j.etaSeconds() - j.finished()) / (j.finished() - j.submitted()));
             }
         }
-        return new Result(perKey, jain(rates), contended, sliceSeconds, errors.size(), percentile(errors, 50),
-                percentile(errors, 90), percentile(bias, 50), percentile(absolute, 50), percentile(done, 50),
+        return new Result(
+                perKey,
+                jain(rates),
+                contended,
+                sliceSeconds,
+                errors.size(),
+                percentile(errors, 50),
+                percentile(errors, 90),
+                percentile(bias, 50),
+                percentile(absolute, 50),
+                percentile(done, 50),
                 percentile(done, 90));
     }
 
@@ -216,7 +252,8 @@ final class FairnessFigures {
 
     /** The union of the intervals [a, b), as disjoint intervals in order. */
     static List<double[]> merged(List<double[]> intervals) {
-        List<double[]> sorted = new ArrayList<>(intervals.stream().filter(i -> i[1] > i[0]).toList());
+        List<double[]> sorted =
+                new ArrayList<>(intervals.stream().filter(i -> i[1] > i[0]).toList());
         sorted.sort(Comparator.comparingDouble(i -> i[0]));
         List<double[]> out = new ArrayList<>();
         for (double[] i : sorted) {

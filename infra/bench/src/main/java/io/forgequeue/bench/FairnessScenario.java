@@ -1,6 +1,5 @@
 package io.forgequeue.bench;
 
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -35,6 +34,7 @@ final class FairnessScenario {
     static final int HISTORY_SAMPLES = 20;
     /** forge-sim's time per job does not depend on the image size; the gateway's default cost per 512x512x20 image. */
     private static final double GATEWAY_DEFAULT_SECONDS_PER_STANDARD_IMAGE = 1.0;
+
     private static final int STEPS = 20;
     private static final long STEADY_PERIOD_MILLIS = 1000;
     private static final long TRICKLE_PERIOD_MILLIS = 5000;
@@ -49,14 +49,22 @@ final class FairnessScenario {
         }
     }
 
-    private FairnessScenario() {
-    }
+    private FairnessScenario() {}
 
     /** Starts a system of 2 workers whose gateway uses {@code policy}, with 4 keys (3 measured, 1 to prime). */
     static PolicySystem start(BenchContext ctx, Jars jars, String policy) {
-        BenchSystem system = BenchSystem.start(ctx, "fair-" + policy, jars, 2,
-                List.of("--step-ms", "0", "--model-load-ms", "0"), Map.of("GATEWAY_SCHEDULER_POLICY", policy,
-                        "GATEWAY_QUEUE_HISTORYSAMPLES", Integer.toString(HISTORY_SAMPLES)), 4);
+        BenchSystem system = BenchSystem.start(
+                ctx,
+                "fair-" + policy,
+                jars,
+                2,
+                List.of("--step-ms", "0", "--model-load-ms", "0"),
+                Map.of(
+                        "GATEWAY_SCHEDULER_POLICY",
+                        policy,
+                        "GATEWAY_QUEUE_HISTORYSAMPLES",
+                        Integer.toString(HISTORY_SAMPLES)),
+                4);
         try {
             return new PolicySystem(policy, system, JobTracker.open(system));
         } catch (RuntimeException e) {
@@ -88,20 +96,29 @@ final class FairnessScenario {
             for (int i = 0; i < o.fairnessFlood(); i++) {
                 posts.add(system.api().submitAsync(body, keys.get(0)));
             }
-            load.timer().scheduleAtFixedRate(() -> load.submit(body, keys.get(1), "steady"),
-                    STEADY_PERIOD_MILLIS, STEADY_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
-            load.timer().scheduleAtFixedRate(() -> load.submit(body, keys.get(2), "trickle"),
-                    TRICKLE_OFFSET_MILLIS, TRICKLE_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
+            load.timer()
+                    .scheduleAtFixedRate(
+                            () -> load.submit(body, keys.get(1), "steady"),
+                            STEADY_PERIOD_MILLIS,
+                            STEADY_PERIOD_MILLIS,
+                            TimeUnit.MILLISECONDS);
+            load.timer()
+                    .scheduleAtFixedRate(
+                            () -> load.submit(body, keys.get(2), "trickle"),
+                            TRICKLE_OFFSET_MILLIS,
+                            TRICKLE_PERIOD_MILLIS,
+                            TimeUnit.MILLISECONDS);
             for (CompletableFuture<GatewayClient.Submitted> p : posts) {
                 GatewayClient.Submitted s = p.join();
                 load.record("flood", s, mean);
                 flood.add(s.jobId());
             }
             // until the flood has drained (its last job finished), or the bound
-            CompletableFuture<?> drained = CompletableFuture.allOf(flood.stream().map(tracker::terminal)
-                    .toArray(CompletableFuture[]::new));
+            CompletableFuture<?> drained = CompletableFuture.allOf(
+                    flood.stream().map(tracker::terminal).toArray(CompletableFuture[]::new));
             try {
-                drained.get(o.fairnessMaxSeconds() * 1000L - (System.nanoTime() - t0) / 1_000_000, TimeUnit.MILLISECONDS);
+                drained.get(
+                        o.fairnessMaxSeconds() * 1000L - (System.nanoTime() - t0) / 1_000_000, TimeUnit.MILLISECONDS);
                 bounded = false;
             } catch (java.util.concurrent.TimeoutException e) {
                 bounded = true;
@@ -120,20 +137,28 @@ final class FairnessScenario {
         KEYS.forEach(k -> weights.put(k, 1.0));
         double sliceSeconds = SLICE_JOBS * o.fairnessJobMillis() / 1000.0;
         FairnessFigures.Result f = FairnessFigures.compute(jobs, weights, sliceSeconds);
-        double floodDone = jobs.stream().filter(j -> j.key().equals("flood")).mapToDouble(FairnessFigures.Job::finished)
-                .max().orElse(Double.NaN);
-        double actual = jobs.stream().mapToDouble(j -> j.finished() - j.started()).average().orElse(Double.NaN);
+        double floodDone = jobs.stream()
+                .filter(j -> j.key().equals("flood"))
+                .mapToDouble(FairnessFigures.Job::finished)
+                .max()
+                .orElse(Double.NaN);
+        double actual = jobs.stream()
+                .mapToDouble(j -> j.finished() - j.started())
+                .average()
+                .orElse(Double.NaN);
         // the cost the flood's jobs were tagged with: the pool's mean job time then (all jobs are of one size), or
         // without history the gateway's default per standard image
-        double estimated = mean != null ? mean
+        double estimated = mean != null
+                ? mean
                 : GATEWAY_DEFAULT_SECONDS_PER_STANDARD_IMAGE * 64 * 64 * STEPS / (512.0 * 512.0 * 20.0);
         figures(r, f, ps.policy(), floodDone, estimated / actual);
         r.detail("policy", ps.policy());
         r.detail("workers", system.workers().size());
         r.detail("jobMillis", o.fairnessJobMillis());
         r.detail("floodJobs", o.fairnessFlood());
-        r.detail("submitted", Map.of("flood", load.count("flood"), "steady", load.count("steady"),
-                "trickle", load.count("trickle")));
+        r.detail(
+                "submitted",
+                Map.of("flood", load.count("flood"), "steady", load.count("steady"), "trickle", load.count("trickle")));
         r.detail("stoppedAtBound", bounded);
         r.detail("submitSeconds", DutyScenario.round(submitSeconds, 3));
         r.detail("wallSeconds", DutyScenario.round(wallSeconds, 3));
@@ -153,45 +178,70 @@ final class FairnessScenario {
         r.detail("perKey", KeyedLoad.perKeyDetail(f));
         r.detail("queueSamples", load.queueSamples());
         r.detail("jobs", KeyedLoad.jobRows(jobs));
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+        StringBuilder line = new StringBuilder(String.format(
+                Locale.ROOT,
                 "  %s: Jain %.3f over %d contended slices; flood drained after %.1f s%s; ETA error p50 %.0f %% p90 %.0f %%;",
-                ps.policy(), f.jain(), f.contendedSlices(), floodDone, bounded ? " (bound reached)" : "",
-                f.etaErrorP50() * 100, f.etaErrorP90() * 100));
-        f.keys().forEach((k, kf) -> line.append(String.format(Locale.ROOT, " %s wait p50 %.1f s p95 %.1f s share %.0f %%;",
-                k, kf.waitP50(), kf.waitP95(), kf.gpuShare() * 100)));
+                ps.policy(),
+                f.jain(),
+                f.contendedSlices(),
+                floodDone,
+                bounded ? " (bound reached)" : "",
+                f.etaErrorP50() * 100,
+                f.etaErrorP90() * 100));
+        f.keys()
+                .forEach((k, kf) -> line.append(String.format(
+                        Locale.ROOT,
+                        " %s wait p50 %.1f s p95 %.1f s share %.0f %%;",
+                        k,
+                        kf.waitP50(),
+                        kf.waitP95(),
+                        kf.gpuShare() * 100)));
         System.out.println(line.substring(0, line.length() - 1));
         return r;
     }
 
-    private static void figures(ScenarioResult r, FairnessFigures.Result f, String policy, double floodDone,
-                                double estimateRatio) {
+    private static void figures(
+            ScenarioResult r, FairnessFigures.Result f, String policy, double floodDone, double estimateRatio) {
         for (String k : KEYS) {
             FairnessFigures.KeyFigures kf = f.keys().get(k);
             r.figure(Figure.of("fairness", "wait p50, " + k + " key", DutyScenario.round(kf.waitP50(), 2), "s"));
             r.figure(Figure.of("fairness", "wait p95, " + k + " key", DutyScenario.round(kf.waitP95(), 2), "s"));
         }
         for (String k : KEYS) {
-            r.figure(Figure.of("fairness", "GPU share while contended, " + k + " key",
-                    DutyScenario.round(f.keys().get(k).gpuShare() * 100, 1), "%"));
+            r.figure(Figure.of(
+                    "fairness",
+                    "GPU share while contended, " + k + " key",
+                    DutyScenario.round(f.keys().get(k).gpuShare() * 100, 1),
+                    "%"));
         }
         String jain = "Jain's index over the backlogged keys";
         double j = DutyScenario.round(f.jain(), 3);
-        r.figure(policy.equals("fair") ? Figure.atLeast("fairness", jain, j, "", 0.95) : Figure.of("fairness", jain, j, ""));
-        r.figure(Figure.of("fairness", "ETA error p50, share of the wait", DutyScenario.round(f.etaErrorP50() * 100, 1), "%"));
-        r.figure(Figure.of("fairness", "ETA error p90, share of the wait", DutyScenario.round(f.etaErrorP90() * 100, 1), "%"));
+        r.figure(
+                policy.equals("fair")
+                        ? Figure.atLeast("fairness", jain, j, "", 0.95)
+                        : Figure.of("fairness", jain, j, ""));
+        r.figure(Figure.of(
+                "fairness", "ETA error p50, share of the wait", DutyScenario.round(f.etaErrorP50() * 100, 1), "%"));
+        r.figure(Figure.of(
+                "fairness", "ETA error p90, share of the wait", DutyScenario.round(f.etaErrorP90() * 100, 1), "%"));
         for (String k : KEYS) {
-            r.figure(Figure.of("fairness", "ETA error p50, " + k + " key", DutyScenario.round(f.keys().get(k).etaErrorP50() * 100, 1),
+            r.figure(Figure.of(
+                    "fairness",
+                    "ETA error p50, " + k + " key",
+                    DutyScenario.round(f.keys().get(k).etaErrorP50() * 100, 1),
                     "%"));
         }
         r.figure(Figure.of("fairness", "flood drained after", DutyScenario.round(floodDone, 1), "s"));
-        r.figure(Figure.of("fairness", "cost estimate at the flood's submission / actual job time",
-                DutyScenario.round(estimateRatio, 2), "×"));
+        r.figure(Figure.of(
+                "fairness",
+                "cost estimate at the flood's submission / actual job time",
+                DutyScenario.round(estimateRatio, 2),
+                "×"));
     }
 
     /** The gateway's job-time history length: this scenario's, unless {@code --gateway-env} set another. */
     private static int historySamples(BenchSystem system) {
-        return Integer.parseInt(system.gatewayEnv().getOrDefault("GATEWAY_QUEUE_HISTORYSAMPLES",
-                Integer.toString(HISTORY_SAMPLES)));
+        return Integer.parseInt(
+                system.gatewayEnv().getOrDefault("GATEWAY_QUEUE_HISTORYSAMPLES", Integer.toString(HISTORY_SAMPLES)));
     }
-
 }

@@ -1,7 +1,5 @@
 package io.forgequeue.bench;
 
-import tools.jackson.databind.JsonNode;
-
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import tools.jackson.databind.JsonNode;
 
 /**
  * WebSocket fan-out: N concurrent clients connected to one gateway, each watching one of a few jobs (so every event
@@ -27,8 +26,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  */
 final class FanOutScenario {
 
-    private FanOutScenario() {
-    }
+    private FanOutScenario() {}
 
     static ScenarioResult run(BenchContext ctx, BenchSystem system, int clients) {
         BenchOptions o = ctx.options();
@@ -57,7 +55,11 @@ final class FanOutScenario {
             for (int from = 0; from < clients; from += 100) {
                 List<CompletableFuture<WsClient>> batch = new ArrayList<>();
                 for (int i = from; i < Math.min(clients, from + 100); i++) {
-                    batch.add(WsClient.connect(https.get(i % httpClients), system.gateway().baseUrl(), system.apiKey(), i,
+                    batch.add(WsClient.connect(
+                            https.get(i % httpClients),
+                            system.gateway().baseUrl(),
+                            system.apiKey(),
+                            i,
                             state::onFrame));
                 }
                 for (CompletableFuture<WsClient> f : batch) {
@@ -68,15 +70,17 @@ final class FanOutScenario {
             double connectSeconds = (System.nanoTime() - c0) / 1e9;
             long rssConnected = ProcStats.rssBytes(gatewayPid);
             double heapConnected = liveHeap(system);
-            classHistogram(system, ctx.logDir().resolve("heap-" + system.jars().label() + "-" + clients + "-clients.txt"));
+            classHistogram(
+                    system, ctx.logDir().resolve("heap-" + system.jars().label() + "-" + clients + "-clients.txt"));
             long rssPeak = rssConnected;
 
             for (int round = 0; round < o.fanoutRounds(); round++) {
                 system.stepTime(Duration.ofSeconds(1)); // holds the queue while the clients subscribe
                 List<UUID> ids = new ArrayList<>();
                 for (int j = 0; j < jobsPerRound; j++) {
-                    GatewayClient.Submitted s = system.api().submitAsync(GatewayClient.job("fanout " + round + " " + j, 5),
-                            system.apiKey()).join();
+                    GatewayClient.Submitted s = system.api()
+                            .submitAsync(GatewayClient.job("fanout " + round + " " + j, 5), system.apiKey())
+                            .join();
                     if (!s.accepted()) {
                         throw new IllegalStateException("submission refused: " + s.status() + " " + s.body());
                     }
@@ -98,8 +102,10 @@ final class FanOutScenario {
             double heapAfter = liveHeap(system);
 
             String n = clients + " clients";
-            r.figure(Figure.of("fanout", "update latency p50, " + n, Latency.round3(state.terminalLatency.millis(50)), "ms"));
-            r.figure(Figure.of("fanout", "update latency p99, " + n, Latency.round3(state.terminalLatency.millis(99)), "ms"));
+            r.figure(Figure.of(
+                    "fanout", "update latency p50, " + n, Latency.round3(state.terminalLatency.millis(50)), "ms"));
+            r.figure(Figure.of(
+                    "fanout", "update latency p99, " + n, Latency.round3(state.terminalLatency.millis(99)), "ms"));
             r.figure(Figure.of("fanout", "gateway RSS, " + n, mb(rssPeak), "MB"));
             r.detail("clients", clients);
             r.detail("jobsPerRound", jobsPerRound);
@@ -109,17 +115,27 @@ final class FanOutScenario {
             r.detail("runningUpdateLatency", state.runningLatency.summary());
             r.detail("framesReceived", state.frames.get());
             r.detail("positionFrames", state.positions.get());
-            r.detail("gatewayRssMb", Map.of("before", mb(rssBefore), "connected", mb(rssConnected), "peak", mb(rssPeak)));
+            r.detail(
+                    "gatewayRssMb",
+                    Map.of("before", mb(rssBefore), "connected", mb(rssConnected), "peak", mb(rssPeak)));
             Map<String, Object> heap = new LinkedHashMap<>();
             heap.put("before", heapBefore);
             heap.put("connected", heapConnected);
             heap.put("afterRounds", heapAfter);
             heap.put("perThousandClientsMb", DutyScenario.round((heapConnected - heapBefore) / clients * 1000, 2));
             r.detail("gatewayLiveHeapMbAfterGc", heap);
-            System.out.printf("  fan-out %d clients: connected in %.1f s; update latency p50 %.1f ms p99 %.1f ms (RUNNING p99 %.1f ms);"
-                            + " gateway RSS %.0f -> %.0f MB, live heap %.0f -> %.0f MB%n", clients, connectSeconds,
-                    state.terminalLatency.millis(50), state.terminalLatency.millis(99), state.runningLatency.millis(99),
-                    mb(rssBefore), mb(rssPeak), heapBefore, heapConnected);
+            System.out.printf(
+                    "  fan-out %d clients: connected in %.1f s; update latency p50 %.1f ms p99 %.1f ms (RUNNING p99 %.1f ms);"
+                            + " gateway RSS %.0f -> %.0f MB, live heap %.0f -> %.0f MB%n",
+                    clients,
+                    connectSeconds,
+                    state.terminalLatency.millis(50),
+                    state.terminalLatency.millis(99),
+                    state.runningLatency.millis(99),
+                    mb(rssBefore),
+                    mb(rssPeak),
+                    heapBefore,
+                    heapConnected);
         } finally {
             sockets.forEach(WsClient::close);
             Sleep.millis(2000);
@@ -134,7 +150,9 @@ final class FanOutScenario {
         try {
             Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
             new ProcessBuilder(jcmd.toString(), Long.toString(system.gateway().pid()), "GC.run")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start()
                     .waitFor(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             return -1;
@@ -151,7 +169,10 @@ final class FanOutScenario {
         try {
             Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
             new ProcessBuilder(jcmd.toString(), Long.toString(system.gateway().pid()), "GC.class_histogram")
-                    .redirectErrorStream(true).redirectOutput(file.toFile()).start().waitFor(60, TimeUnit.SECONDS);
+                    .redirectErrorStream(true)
+                    .redirectOutput(file.toFile())
+                    .start()
+                    .waitFor(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             System.out.println("  (no class histogram: " + e + ")");
         }
@@ -164,7 +185,8 @@ final class FanOutScenario {
     private static void await(CountDownLatch latch, Duration timeout, String what) {
         try {
             if (!latch.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new IllegalStateException(latch.getCount() + " clients still waiting for " + what + " after " + timeout);
+                throw new IllegalStateException(
+                        latch.getCount() + " clients still waiting for " + what + " after " + timeout);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -217,7 +239,8 @@ final class FanOutScenario {
                         return;
                     }
                     String status = job.path("status").asString("");
-                    boolean terminal = status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
+                    boolean terminal =
+                            status.equals("SUCCEEDED") || status.equals("FAILED") || status.equals("CANCELLED");
                     synchronized (this) {
                         String previous = lastStatus.getAndSet(i, status);
                         if (type.equals("snapshot")) {
@@ -242,8 +265,7 @@ final class FanOutScenario {
                         }
                     }
                 }
-                default -> {
-                }
+                default -> {}
             }
         }
     }

@@ -44,8 +44,10 @@ record Figure(String scenario, String name, double value, String unit, String go
             return Long.toString((long) v);
         }
         double abs = Math.abs(v);
-        return abs >= 100 ? String.format(java.util.Locale.ROOT, "%.1f", v)
-                : abs >= 1 ? String.format(java.util.Locale.ROOT, "%.2f", v)
-                : String.format(java.util.Locale.ROOT, "%.3f", v);
+        return abs >= 100
+                ? String.format(java.util.Locale.ROOT, "%.1f", v)
+                : abs >= 1
+                        ? String.format(java.util.Locale.ROOT, "%.2f", v)
+                        : String.format(java.util.Locale.ROOT, "%.3f", v);
     }
 }

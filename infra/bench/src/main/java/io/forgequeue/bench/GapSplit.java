@@ -30,7 +30,8 @@ final class GapSplit {
 
     static final List<String> PARTS = List.of("result", "confirm", "handout", "prepare", "http", "rest");
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private static final Pattern LINE = Pattern.compile(
             "^(gpu_worker_turnaround_seconds|gpu_worker_idle_gap_seconds|gpu_worker_forge_calls_seconds)_(sum|count)"
                     + "\\{([^}]*)} ([0-9.eE+-]+)$");
@@ -51,15 +52,13 @@ final class GapSplit {
         }
     }
 
-    private GapSplit() {
-    }
+    private GapSplit() {}
 
     /** The timers of all workers together: prepare, result, confirm, handout, txt2img. */
     static Map<String, Timer> read(List<AppProcess> workers) {
         Map<String, Timer> total = new LinkedHashMap<>();
         for (AppProcess worker : workers) {
-            parse(scrape(worker.baseUrl() + "/actuator/prometheus"))
-                    .forEach((k, v) -> total.merge(k, v, Timer::plus));
+            parse(scrape(worker.baseUrl() + "/actuator/prometheus")).forEach((k, v) -> total.merge(k, v, Timer::plus));
         }
         return total;
     }
@@ -93,8 +92,7 @@ final class GapSplit {
                 return stage.find() ? stage.group(1) : null;
             }
             default:
-                return labels.contains("call=\"txt2img\"") && labels.contains("outcome=\"success\"") ? "txt2img"
-                        : null;
+                return labels.contains("call=\"txt2img\"") && labels.contains("outcome=\"success\"") ? "txt2img" : null;
         }
     }
 
@@ -107,8 +105,12 @@ final class GapSplit {
      * @param simJobs        jobs the sims ran
      * @param meanGapMillis  the sims' mean idle gap
      */
-    static Map<String, Double> split(Map<String, Timer> before, Map<String, Timer> after, long simBusyMicros,
-                                     long simJobs, double meanGapMillis) {
+    static Map<String, Double> split(
+            Map<String, Timer> before,
+            Map<String, Timer> after,
+            long simBusyMicros,
+            long simJobs,
+            double meanGapMillis) {
         Map<String, Double> split = new LinkedHashMap<>();
         double accounted = 0;
         for (String part : List.of("result", "confirm", "handout", "prepare")) {
@@ -131,8 +133,11 @@ final class GapSplit {
 
     private static String scrape(String url) {
         try {
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
-                    .build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(url))
+                            .timeout(Duration.ofSeconds(10))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException(url + " answered " + r.statusCode());
             }

@@ -1,7 +1,5 @@
 package io.forgequeue.bench;
 
-import tools.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -16,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import tools.jackson.databind.JsonNode;
 
 /** A client of the gateway's public REST API (HTTP/1.1, keep-alive), as an application would use it. */
 final class GatewayClient implements AutoCloseable {
@@ -33,6 +32,7 @@ final class GatewayClient implements AutoCloseable {
     private final String baseUrl;
     /** The gateway's actuator (its management port): every {@code /actuator/...} path goes there. */
     private final String managementUrl;
+
     private final List<String> apiKeys;
     private final String apiKey;
     private final AtomicInteger next = new AtomicInteger();
@@ -50,8 +50,11 @@ final class GatewayClient implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(executor)
-                .connectTimeout(Duration.ofSeconds(5)).build();
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .executor(executor)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
     }
 
     String baseUrl() {
@@ -83,8 +86,10 @@ final class GatewayClient implements AutoCloseable {
     }
 
     CompletableFuture<Submitted> submitAsync(Map<String, Object> body, String key) {
-        HttpRequest request = request("/api/v1/jobs", key).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.MAPPER.writeValueAsBytes(body))).build();
+        HttpRequest request = request("/api/v1/jobs", key)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.MAPPER.writeValueAsBytes(body)))
+                .build();
         return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
             if (r.statusCode() != 202) {
                 return new Submitted(r.statusCode(), null, r.body(), null);
@@ -132,7 +137,8 @@ final class GatewayClient implements AutoCloseable {
 
     private HttpRequest.Builder request(String path, String key) {
         String base = path.startsWith("/actuator") ? managementUrl : baseUrl;
-        return HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
+        return HttpRequest.newBuilder(URI.create(base + path))
+                .timeout(Duration.ofSeconds(30))
                 .header("Authorization", "Bearer " + key);
     }
 

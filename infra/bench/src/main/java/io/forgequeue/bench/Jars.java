@@ -29,7 +29,9 @@ record Jars(String label, Path gateway, Path worker) {
 
     /** The jars of the current build (api-gateway/target, gpu-worker/target). */
     static Jars current(Path root) {
-        return new Jars("current", root.resolve("api-gateway/target").resolve(GATEWAY_JAR),
+        return new Jars(
+                "current",
+                root.resolve("api-gateway/target").resolve(GATEWAY_JAR),
                 root.resolve("gpu-worker/target").resolve(WORKER_JAR));
     }
 

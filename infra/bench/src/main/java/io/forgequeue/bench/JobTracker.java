@@ -1,7 +1,5 @@
 package io.forgequeue.bench;
 
-import tools.jackson.databind.JsonNode;
-
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.time.Instant;
@@ -15,6 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import tools.jackson.databind.JsonNode;
 
 /**
  * One WebSocket client per API key of the system, each subscribed to all jobs of its key, the way dashboards would
@@ -70,8 +69,14 @@ final class JobTracker implements AutoCloseable {
 
     private WsClient connect(int index) {
         CompletableFuture<Void> subscribed = new CompletableFuture<>();
-        WsClient client = WsClient.connect(http, system.gateway().baseUrl(), system.apiKeys().get(index), index,
-                (c, frame, at, nanos) -> onFrame(frame, at, nanos, subscribed)).orTimeout(30, TimeUnit.SECONDS).join();
+        WsClient client = WsClient.connect(
+                        http,
+                        system.gateway().baseUrl(),
+                        system.apiKeys().get(index),
+                        index,
+                        (c, frame, at, nanos) -> onFrame(frame, at, nanos, subscribed))
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
         client.subscribeAll();
         subscribed.orTimeout(30, TimeUnit.SECONDS).join();
         return client;

@@ -1,18 +1,17 @@
 package io.forgequeue.bench;
 
+import java.time.Instant;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
 
-import java.time.Instant;
-
 /** The benchmark's JSON mapper and a few helpers for the gateway's frames. */
 final class Json {
 
-    static final JsonMapper MAPPER = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+    static final JsonMapper MAPPER =
+            JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
 
-    private Json() {
-    }
+    private Json() {}
 
     /** An ISO-8601 instant member, or null. */
     static Instant instant(JsonNode node, String member) {

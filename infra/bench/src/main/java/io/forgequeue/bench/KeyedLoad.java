@@ -1,7 +1,5 @@
 package io.forgequeue.bench;
 
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,6 +12,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Load from several API keys whose figures are those of {@link FairnessFigures}, as the fairness and mixed scenarios
@@ -25,8 +24,7 @@ import java.util.concurrent.TimeUnit;
 final class KeyedLoad implements AutoCloseable {
 
     /** A job as submitted: whose, the answer to the POST, the gateway's mean job time then. */
-    record Sent(String key, GatewayClient.Submitted answer, Double meanJobSeconds) {
-    }
+    record Sent(String key, GatewayClient.Submitted answer, Double meanJobSeconds) {}
 
     private final BenchSystem system;
     private final String probeKey;
@@ -51,14 +49,19 @@ final class KeyedLoad implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        timer.scheduleAtFixedRate(() -> {
-            // never throws: an exception would end the sampling (scheduleAtFixedRate runs a task that threw no more)
-            JsonNode q = queue(system, probeKey);
-            if (q != null) {
-                queueSamples.add(q);
-                latestMean = meanJobSeconds(q, latestMean);
-            }
-        }, 1000, 1000, TimeUnit.MILLISECONDS);
+        timer.scheduleAtFixedRate(
+                () -> {
+                    // never throws: an exception would end the sampling (scheduleAtFixedRate runs a task that threw no
+                    // more)
+                    JsonNode q = queue(system, probeKey);
+                    if (q != null) {
+                        queueSamples.add(q);
+                        latestMean = meanJobSeconds(q, latestMean);
+                    }
+                },
+                1000,
+                1000,
+                TimeUnit.MILLISECONDS);
     }
 
     /** The timer, for the scenario's periodic or scheduled submissions. */
@@ -130,8 +133,12 @@ final class KeyedLoad implements AutoCloseable {
                 continue;
             }
             JsonNode eta = s.answer().job().path("eta").path("seconds");
-            jobs.add(new FairnessFigures.Job(s.key(), seconds(origin, Json.instant(s.answer().job(), "createdAt")),
-                    seconds(origin, started), seconds(origin, finished), eta.isNumber() ? eta.asDouble() : null,
+            jobs.add(new FairnessFigures.Job(
+                    s.key(),
+                    seconds(origin, Json.instant(s.answer().job(), "createdAt")),
+                    seconds(origin, started),
+                    seconds(origin, finished),
+                    eta.isNumber() ? eta.asDouble() : null,
                     s.meanJobSeconds()));
             tracker.forget(s.answer().jobId());
         }
@@ -150,21 +157,28 @@ final class KeyedLoad implements AutoCloseable {
 
     /** The queue as sampled every second, for the results file. */
     List<Map<String, Object>> queueSamples() {
-        return queueSamples.stream().map(q -> {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("at", q.path("at").asString(""));
-            m.put("depth", q.path("depth").asLong());
-            m.put("running", q.path("running").asLong());
-            m.put("meanJobSeconds", meanJobSeconds(q, null));
-            return m;
-        }).toList();
+        return queueSamples.stream()
+                .map(q -> {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("at", q.path("at").asString(""));
+                    m.put("depth", q.path("depth").asLong());
+                    m.put("running", q.path("running").asLong());
+                    m.put("meanJobSeconds", meanJobSeconds(q, null));
+                    return m;
+                })
+                .toList();
     }
 
     /** Every job's key and times (and ETA, -1 when none), seconds from the first submission, for the results file. */
     static List<List<Object>> jobRows(List<FairnessFigures.Job> jobs) {
-        return jobs.stream().map(j -> List.<Object>of(j.key(), DutyScenario.round(j.submitted(), 3),
-                DutyScenario.round(j.started(), 3), DutyScenario.round(j.finished(), 3),
-                j.etaSeconds() == null ? -1 : j.etaSeconds())).toList();
+        return jobs.stream()
+                .map(j -> List.<Object>of(
+                        j.key(),
+                        DutyScenario.round(j.submitted(), 3),
+                        DutyScenario.round(j.started(), 3),
+                        DutyScenario.round(j.finished(), 3),
+                        j.etaSeconds() == null ? -1 : j.etaSeconds()))
+                .toList();
     }
 
     /** Each key's figures, for the results file. */
@@ -191,8 +205,8 @@ final class KeyedLoad implements AutoCloseable {
      *
      * @param historySamples the gateway's job-time history length ({@code gateway.queue.history-samples})
      */
-    static Double prime(BenchSystem system, JobTracker tracker, String key, List<Map<String, Object>> bodies,
-                        int historySamples) {
+    static Double prime(
+            BenchSystem system, JobTracker tracker, String key, List<Map<String, Object>> bodies, int historySamples) {
         if (bodies.isEmpty()) {
             System.out.println("  no primer: the gateway has no job times yet");
             return null;
@@ -219,7 +233,8 @@ final class KeyedLoad implements AutoCloseable {
             }
             Sleep.millis(200);
         }
-        System.out.printf(Locale.ROOT, "  primed with %d jobs; the gateway's mean job time: %s s%n", bodies.size(), mean);
+        System.out.printf(
+                Locale.ROOT, "  primed with %d jobs; the gateway's mean job time: %s s%n", bodies.size(), mean);
         return mean;
     }
 

@@ -1,9 +1,8 @@
 package io.forgequeue.bench;
 
-import org.HdrHistogram.Histogram;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.HdrHistogram.Histogram;
 
 /** A latency histogram in microseconds (HdrHistogram, 3 significant digits, up to 10 minutes). Thread-safe. */
 final class Latency {

@@ -35,11 +35,9 @@ final class MixedFigures {
      * @param switchesPer100 switches per 100 jobs
      * @param wallSeconds    the wall time the shares are of
      */
-    record Fleet(double usefulShare, double loadingShare, long switches, double switchesPer100, double wallSeconds) {
-    }
+    record Fleet(double usefulShare, double loadingShare, long switches, double switchesPer100, double wallSeconds) {}
 
-    private MixedFigures() {
-    }
+    private MixedFigures() {}
 
     /**
      * @param gpus        every GPU of the fleet, busy or not
@@ -51,17 +49,20 @@ final class MixedFigures {
         long generating = gpus.stream().mapToLong(Gpu::generatingMicros).sum();
         long loading = gpus.stream().mapToLong(Gpu::loadingMicros).sum();
         long switches = gpus.stream().mapToLong(Gpu::switches).sum();
-        return new Fleet(capacityMicros > 0 ? generating / capacityMicros : Double.NaN,
-                capacityMicros > 0 ? loading / capacityMicros : Double.NaN, switches,
-                jobs > 0 ? switches * 100.0 / jobs : Double.NaN, wallSeconds);
+        return new Fleet(
+                capacityMicros > 0 ? generating / capacityMicros : Double.NaN,
+                capacityMicros > 0 ? loading / capacityMicros : Double.NaN,
+                switches,
+                jobs > 0 ? switches * 100.0 / jobs : Double.NaN,
+                wallSeconds);
     }
 
     /**
      * The issue's goals between the policies, as figures of {@code ours}: its useful share at least {@code factor}
      * times the {@code baseline}'s, and above each of the {@code peers}'. A policy that did not run has no figure.
      */
-    static List<Figure> comparison(Map<String, Double> usefulByPolicy, String ours, String baseline, double factor,
-                                   List<String> peers) {
+    static List<Figure> comparison(
+            Map<String, Double> usefulByPolicy, String ours, String baseline, double factor, List<String> peers) {
         Double own = usefulByPolicy.get(ours);
         if (own == null) {
             return List.of();
@@ -69,14 +70,22 @@ final class MixedFigures {
         java.util.ArrayList<Figure> out = new java.util.ArrayList<>();
         Double base = usefulByPolicy.get(baseline);
         if (base != null) {
-            out.add(Figure.atLeast("mixed", "useful GPU share, " + ours + " / " + baseline,
-                    DutyScenario.round(own / base, 2), "×", factor));
+            out.add(Figure.atLeast(
+                    "mixed",
+                    "useful GPU share, " + ours + " / " + baseline,
+                    DutyScenario.round(own / base, 2),
+                    "×",
+                    factor));
         }
         for (String peer : peers) {
             Double other = usefulByPolicy.get(peer);
             if (other != null) {
-                out.add(Figure.above("mixed", "useful GPU share, " + ours + " / " + peer,
-                        DutyScenario.round(own / other, 2), "×", 1.0));
+                out.add(Figure.above(
+                        "mixed",
+                        "useful GPU share, " + ours + " / " + peer,
+                        DutyScenario.round(own / other, 2),
+                        "×",
+                        1.0));
             }
         }
         return out;

@@ -1,7 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.forgesim.ForgeSimAdmin;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,6 +24,7 @@ final class MixedScenario {
     static final List<String> POLICIES = List.of("fifo", "swarmui", "invokeai", "fair");
     /** The checkpoints (forge-sim models {@code <name>.safetensors}) and their load times in milliseconds. */
     static final Map<String, Integer> CHECKPOINTS = Map.of("ckptA", 2000, "ckptB", 3000, "ckptC", 4000);
+
     static final int WORKERS = 4;
     static final int STEP_MILLIS = 100;
     static final int MIN_STEPS = 10;
@@ -33,6 +33,7 @@ final class MixedScenario {
     static final double MEAN_JOB_SECONDS = (MIN_STEPS + MAX_STEPS) / 2.0 * STEP_MILLIS / 1000.0;
     /** Slices of the fairness figures: 10 mean job times, as in the fairness scenario. */
     static final double SLICE_SECONDS = 10 * MEAN_JOB_SECONDS;
+
     private static final long SEED = 17;
     private static final int HISTORY_SAMPLES = 20;
     private static final int PRIMER_JOBS = 12;
@@ -41,8 +42,7 @@ final class MixedScenario {
      * One key's load: a job every {@code periodMillis} (from {@code offsetMillis}), its checkpoint drawn with the
      * given weights.
      */
-    record KeyLoad(String key, long periodMillis, long offsetMillis, Map<String, Double> mix) {
-    }
+    record KeyLoad(String key, long periodMillis, long offsetMillis, Map<String, Double> mix) {}
 
     /** The keys: portraits mostly A, products B and C, sketches all three; 2.1 jobs/s of 2.5 s = 5.3 GPUs asked. */
     static final List<KeyLoad> LOADS = List.of(
@@ -51,15 +51,12 @@ final class MixedScenario {
             new KeyLoad("sketches", 2500, 700, ordered("ckptA", 1 / 3.0, "ckptB", 1 / 3.0, "ckptC", 1 / 3.0)));
 
     /** One planned submission. */
-    record Planned(String key, long atMillis, String checkpoint, int steps) {
-    }
+    record Planned(String key, long atMillis, String checkpoint, int steps) {}
 
     /** The measurement of one policy, for the comparison between policies. */
-    record Measured(String policy, ScenarioResult result, MixedFigures.Fleet fleet) {
-    }
+    record Measured(String policy, ScenarioResult result, MixedFigures.Fleet fleet) {}
 
-    private MixedScenario() {
-    }
+    private MixedScenario() {}
 
     /**
      * Every submission of the scenario, in time order: each key's jobs over {@code seconds}, checkpoints and steps
@@ -70,7 +67,10 @@ final class MixedScenario {
         List<Planned> out = new ArrayList<>();
         for (KeyLoad load : LOADS) {
             for (long at = load.offsetMillis(); at < seconds * 1000L; at += load.periodMillis()) {
-                out.add(new Planned(load.key(), at, draw(load.mix(), random.nextDouble()),
+                out.add(new Planned(
+                        load.key(),
+                        at,
+                        draw(load.mix(), random.nextDouble()),
                         MIN_STEPS + random.nextInt(MAX_STEPS - MIN_STEPS + 1)));
             }
         }
@@ -107,8 +107,17 @@ final class MixedScenario {
             models.add(c + ".safetensors");
             loads.add(c + "=" + CHECKPOINTS.get(c));
         });
-        return List.of("--step-ms", Integer.toString(STEP_MILLIS), "--model-load-ms", "3000", "--preview-every", "-1",
-                "--models", String.join(",", models), "--checkpoint-load-ms", String.join(",", loads));
+        return List.of(
+                "--step-ms",
+                Integer.toString(STEP_MILLIS),
+                "--model-load-ms",
+                "3000",
+                "--preview-every",
+                "-1",
+                "--models",
+                String.join(",", models),
+                "--checkpoint-load-ms",
+                String.join(",", loads));
     }
 
     static Map<String, Object> job(String prompt, int steps, String checkpoint) {
@@ -120,8 +129,17 @@ final class MixedScenario {
     /** Starts a system for {@code policy}, runs the scenario on it and stops it. */
     static Measured run(BenchContext ctx, Jars jars, String policy) {
         BenchOptions o = ctx.options();
-        BenchSystem system = BenchSystem.start(ctx, "mixed-" + policy, jars, WORKERS, simArgs(),
-                Map.of("GATEWAY_SCHEDULER_POLICY", policy, "GATEWAY_QUEUE_HISTORYSAMPLES", Integer.toString(HISTORY_SAMPLES)),
+        BenchSystem system = BenchSystem.start(
+                ctx,
+                "mixed-" + policy,
+                jars,
+                WORKERS,
+                simArgs(),
+                Map.of(
+                        "GATEWAY_SCHEDULER_POLICY",
+                        policy,
+                        "GATEWAY_QUEUE_HISTORYSAMPLES",
+                        Integer.toString(HISTORY_SAMPLES)),
                 KEYS.size() + 1);
         try (JobTracker tracker = JobTracker.open(system)) {
             return measure(system, tracker, policy, o.mixedSeconds());
@@ -174,7 +192,8 @@ final class MixedScenario {
         List<Map<String, Object>> perGpu = new ArrayList<>();
         for (int i = 0; i < sims.size(); i++) {
             ForgeSimAdmin.DutyCycle d = sims.get(i).stats().duty();
-            gpus.add(new MixedFigures.Gpu(d.generatingMicros(), d.loadingMicros(), d.modelLoads(), loadedAtStart.get(i)));
+            gpus.add(new MixedFigures.Gpu(
+                    d.generatingMicros(), d.loadingMicros(), d.modelLoads(), loadedAtStart.get(i)));
             Map<String, Object> g = new LinkedHashMap<>();
             g.put("jobs", d.jobs());
             g.put("loads", d.modelLoads());
@@ -184,8 +203,10 @@ final class MixedScenario {
             g.put("loadingSeconds", DutyScenario.round(d.loadingMicros() / 1e6, 3));
             perGpu.add(g);
         }
-        double end = jobs.stream().mapToDouble(FairnessFigures.Job::finished).max().orElse(Double.NaN);
-        double first = jobs.stream().mapToDouble(FairnessFigures.Job::submitted).min().orElse(Double.NaN);
+        double end =
+                jobs.stream().mapToDouble(FairnessFigures.Job::finished).max().orElse(Double.NaN);
+        double first =
+                jobs.stream().mapToDouble(FairnessFigures.Job::submitted).min().orElse(Double.NaN);
         MixedFigures.Fleet fleet = MixedFigures.fleet(gpus, jobs.size(), end - first);
         Map<String, Double> weights = new LinkedHashMap<>();
         KEYS.forEach(k -> weights.put(k, 1.0));
@@ -198,8 +219,15 @@ final class MixedScenario {
         r.detail("submitSeconds", seconds);
         r.detail("planned", plan.size());
         r.detail("submitted", load.sent().size());
-        r.detail("submittedPerKey", Map.of(KEYS.get(0), load.count(KEYS.get(0)), KEYS.get(1), load.count(KEYS.get(1)),
-                KEYS.get(2), load.count(KEYS.get(2))));
+        r.detail(
+                "submittedPerKey",
+                Map.of(
+                        KEYS.get(0),
+                        load.count(KEYS.get(0)),
+                        KEYS.get(1),
+                        load.count(KEYS.get(1)),
+                        KEYS.get(2),
+                        load.count(KEYS.get(2))));
         r.detail("failedJobs", failed);
         r.detail("wallSeconds", DutyScenario.round(wallSeconds, 3));
         r.detail("drainedAfterSeconds", DutyScenario.round(fleet.wallSeconds(), 3));
@@ -216,13 +244,22 @@ final class MixedScenario {
         r.detail("perKey", KeyedLoad.perKeyDetail(f));
         r.detail("queueSamples", load.queueSamples());
         r.detail("jobs", KeyedLoad.jobRows(jobs));
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+        StringBuilder line = new StringBuilder(String.format(
+                Locale.ROOT,
                 "  %s: useful GPU share %.1f %% (loading %.1f %%), %.1f switches per 100 jobs, drained after %.0f s;"
                         + " Jain %.3f over %d contended slices; ETA error p50 %.0f %% p90 %.0f %%;",
-                policy, fleet.usefulShare() * 100, fleet.loadingShare() * 100, fleet.switchesPer100(), fleet.wallSeconds(),
-                f.jain(), f.contendedSlices(), f.etaErrorP50() * 100, f.etaErrorP90() * 100));
-        f.keys().forEach((k, kf) -> line.append(String.format(Locale.ROOT, " %s wait p50 %.1f s p95 %.1f s;", k,
-                kf.waitP50(), kf.waitP95())));
+                policy,
+                fleet.usefulShare() * 100,
+                fleet.loadingShare() * 100,
+                fleet.switchesPer100(),
+                fleet.wallSeconds(),
+                f.jain(),
+                f.contendedSlices(),
+                f.etaErrorP50() * 100,
+                f.etaErrorP90() * 100));
+        f.keys()
+                .forEach((k, kf) -> line.append(
+                        String.format(Locale.ROOT, " %s wait p50 %.1f s p95 %.1f s;", k, kf.waitP50(), kf.waitP95())));
         System.out.println(line.substring(0, line.length() - 1));
         return new Measured(policy, r, fleet);
     }
@@ -230,8 +267,10 @@ final class MixedScenario {
     private static void figures(ScenarioResult r, String policy, MixedFigures.Fleet fleet, FairnessFigures.Result f) {
         boolean ours = policy.equals("fair");
         r.figure(Figure.of("mixed", "useful GPU share", DutyScenario.round(fleet.usefulShare() * 100, 1), "%"));
-        r.figure(Figure.of("mixed", "GPU time loading checkpoints", DutyScenario.round(fleet.loadingShare() * 100, 1), "%"));
-        r.figure(Figure.of("mixed", "checkpoint switches per 100 jobs", DutyScenario.round(fleet.switchesPer100(), 1), ""));
+        r.figure(Figure.of(
+                "mixed", "GPU time loading checkpoints", DutyScenario.round(fleet.loadingShare() * 100, 1), "%"));
+        r.figure(Figure.of(
+                "mixed", "checkpoint switches per 100 jobs", DutyScenario.round(fleet.switchesPer100(), 1), ""));
         r.figure(Figure.of("mixed", "drained after", DutyScenario.round(fleet.wallSeconds(), 1), "s"));
         for (String k : KEYS) {
             FairnessFigures.KeyFigures kf = f.keys().get(k);
@@ -244,11 +283,18 @@ final class MixedScenario {
         String eta = "ETA error p50, share of the wait";
         double e50 = DutyScenario.round(f.etaErrorP50() * 100, 1);
         r.figure(ours ? Figure.atMost("mixed", eta, e50, "%", 20) : Figure.of("mixed", eta, e50, "%"));
-        r.figure(Figure.of("mixed", "ETA error p90, share of the wait", DutyScenario.round(f.etaErrorP90() * 100, 1), "%"));
-        r.figure(Figure.of("mixed", "ETA error p50 read as \"until done\", share of submit→done",
-                DutyScenario.round(f.etaDoneErrorP50() * 100, 1), "%"));
-        r.figure(Figure.of("mixed", "ETA error p90 read as \"until done\", share of submit→done",
-                DutyScenario.round(f.etaDoneErrorP90() * 100, 1), "%"));
+        r.figure(Figure.of(
+                "mixed", "ETA error p90, share of the wait", DutyScenario.round(f.etaErrorP90() * 100, 1), "%"));
+        r.figure(Figure.of(
+                "mixed",
+                "ETA error p50 read as \"until done\", share of submit→done",
+                DutyScenario.round(f.etaDoneErrorP50() * 100, 1),
+                "%"));
+        r.figure(Figure.of(
+                "mixed",
+                "ETA error p90 read as \"until done\", share of submit→done",
+                DutyScenario.round(f.etaDoneErrorP90() * 100, 1),
+                "%"));
     }
 
     /** The goals between the policies, added to {@code fair}'s result (when fair ran). */

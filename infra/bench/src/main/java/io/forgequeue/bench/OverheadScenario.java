@@ -1,7 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.forgesim.ForgeSimAdmin;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.TimeUnit;
@@ -15,8 +14,7 @@ final class OverheadScenario {
 
     private static final int WARMUP_JOBS = 20;
 
-    private OverheadScenario() {
-    }
+    private OverheadScenario() {}
 
     static ScenarioResult run(BenchContext ctx, BenchSystem system, JobTracker tracker) {
         int jobs = ctx.options().overheadJobs();
@@ -76,8 +74,12 @@ final class OverheadScenario {
         stages.put("worker time around Forge (RUNNING -> SUCCEEDED emitted, minus Forge)", workerAroundForge.summary());
         stages.put("SUCCEEDED emitted -> client received", outcomeToClient.summary());
         r.detail("stages", stages);
-        System.out.printf("  overhead: p50 %.2f ms p99 %.2f ms (stages p50: to RUNNING %.2f, worker %.2f, outcome->client %.2f)%n",
-                overhead.millis(50), overhead.millis(99), toRunning.millis(50), workerAroundForge.millis(50),
+        System.out.printf(
+                "  overhead: p50 %.2f ms p99 %.2f ms (stages p50: to RUNNING %.2f, worker %.2f, outcome->client %.2f)%n",
+                overhead.millis(50),
+                overhead.millis(99),
+                toRunning.millis(50),
+                workerAroundForge.millis(50),
                 outcomeToClient.millis(50));
         return r;
     }

@@ -17,8 +17,7 @@ final class ProcStats {
 
     static final double TICKS_PER_SECOND = 100.0;
 
-    private ProcStats() {
-    }
+    private ProcStats() {}
 
     /** User + system CPU ticks of one process (its threads included), 0 when it is gone. */
     static long cpuTicks(long pid) {
@@ -120,8 +119,12 @@ final class ProcStats {
     static long machineBusyTicks() {
         try {
             String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-            return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6])
-                    + Long.parseLong(f[7]) + Long.parseLong(f[8]);
+            return Long.parseLong(f[1])
+                    + Long.parseLong(f[2])
+                    + Long.parseLong(f[3])
+                    + Long.parseLong(f[6])
+                    + Long.parseLong(f[7])
+                    + Long.parseLong(f[8]);
         } catch (IOException | RuntimeException e) {
             return 0;
         }
@@ -136,6 +139,7 @@ final class ProcStats {
         private final Map<String, java.util.function.LongSupplier> groups = new LinkedHashMap<>();
         /** Groups that are part of another group (e.g. the JIT threads of an app): not added to the total. */
         private final java.util.Set<String> nested = new java.util.HashSet<>();
+
         private final Map<String, Long> startTicks = new LinkedHashMap<>();
         private long startNanos;
         private long startMachine;
@@ -165,10 +169,12 @@ final class ProcStats {
         Map<String, Double> stop() {
             double seconds = (System.nanoTime() - startNanos) / 1e9;
             Map<String, Double> out = new LinkedHashMap<>();
-            groups.forEach((name, ticks) -> out.put(name,
-                    round1((ticks.getAsLong() - startTicks.get(name)) / TICKS_PER_SECOND / seconds * 100)));
-            double mine = out.entrySet().stream().filter(e -> !nested.contains(e.getKey()))
-                    .mapToDouble(Map.Entry::getValue).sum();
+            groups.forEach((name, ticks) -> out.put(
+                    name, round1((ticks.getAsLong() - startTicks.get(name)) / TICKS_PER_SECOND / seconds * 100)));
+            double mine = out.entrySet().stream()
+                    .filter(e -> !nested.contains(e.getKey()))
+                    .mapToDouble(Map.Entry::getValue)
+                    .sum();
             double machine = round1((machineBusyTicks() - startMachine) / TICKS_PER_SECOND / seconds * 100);
             out.put("machine", machine);
             out.put("otherProcesses", round1(Math.max(0, machine - mine)));

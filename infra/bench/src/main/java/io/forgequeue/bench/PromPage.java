@@ -19,11 +19,11 @@ import java.util.regex.Pattern;
  */
 final class PromPage {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private static final Pattern LINE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([^}]*)})?\\s+(\\S+)$");
 
-    private record Sample(String name, String labels, double value) {
-    }
+    private record Sample(String name, String labels, double value) {}
 
     private final List<Sample> samples;
 
@@ -34,8 +34,11 @@ final class PromPage {
     /** Scrapes {@code baseUrl}/actuator/prometheus. */
     static PromPage scrape(String baseUrl) {
         try {
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/prometheus"))
-                    .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/prometheus"))
+                            .timeout(Duration.ofSeconds(20))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException(baseUrl + "/actuator/prometheus answered " + r.statusCode());
             }
@@ -57,7 +60,8 @@ final class PromPage {
             Matcher m = LINE.matcher(line.trim());
             if (m.matches()) {
                 try {
-                    out.add(new Sample(m.group(1), m.group(3) == null ? "" : m.group(3), Double.parseDouble(m.group(4))));
+                    out.add(new Sample(
+                            m.group(1), m.group(3) == null ? "" : m.group(3), Double.parseDouble(m.group(4))));
                 } catch (NumberFormatException e) {
                     // NaN and friends are parsed by Double; anything else is skipped
                 }
@@ -96,7 +100,8 @@ final class PromPage {
             if (s.name().equals(name + "_bucket")) {
                 Matcher m = le.matcher(s.labels());
                 if (m.find()) {
-                    double bound = m.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(m.group(1));
+                    double bound =
+                            m.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(m.group(1));
                     out.merge(bound, s.value(), Double::sum);
                 }
             }
@@ -127,7 +132,9 @@ final class PromPage {
                     return prevBound;
                 }
                 double inBucket = e.getValue() - prevCount;
-                return inBucket <= 0 ? e.getKey() : prevBound + (e.getKey() - prevBound) * (rank - prevCount) / inBucket;
+                return inBucket <= 0
+                        ? e.getKey()
+                        : prevBound + (e.getKey() - prevBound) * (rank - prevCount) / inBucket;
             }
             prevBound = e.getKey();
             prevCount = e.getValue();

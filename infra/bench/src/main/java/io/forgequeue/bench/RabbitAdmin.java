@@ -1,8 +1,6 @@
 package io.forgequeue.bench;
 
 import io.forgequeue.testsupport.RabbitEndpoint;
-import tools.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -14,19 +12,25 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import tools.jackson.databind.JsonNode;
 
 /** The few calls of RabbitMQ's management API the benchmark needs: queue depths, version, virtual hosts. */
 final class RabbitAdmin {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(3)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(3))
+            .build();
 
     private final String baseUrl;
     private final String authorization;
 
     RabbitAdmin(RabbitEndpoint endpoint) {
         this.baseUrl = "http://" + endpoint.host() + ":" + endpoint.managementPort() + "/api";
-        this.authorization = "Basic " + Base64.getEncoder().encodeToString(
-                (endpoint.username() + ":" + endpoint.password()).getBytes(StandardCharsets.UTF_8));
+        this.authorization = "Basic "
+                + Base64.getEncoder()
+                        .encodeToString(
+                                (endpoint.username() + ":" + endpoint.password()).getBytes(StandardCharsets.UTF_8));
     }
 
     /** Messages in each queue of a virtual host (ready + unacknowledged), by queue name. */
@@ -49,7 +53,9 @@ final class RabbitAdmin {
 
     void createVhost(String vhost, String user) {
         send("PUT", "/vhosts/" + encode(vhost), "{}");
-        send("PUT", "/permissions/" + encode(vhost) + "/" + encode(user),
+        send(
+                "PUT",
+                "/permissions/" + encode(vhost) + "/" + encode(user),
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
     }
 
@@ -62,7 +68,8 @@ final class RabbitAdmin {
     }
 
     private String send(String method, String path, String body) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(Duration.ofSeconds(10))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl + path))
+                .timeout(Duration.ofSeconds(10))
                 .header("Authorization", authorization);
         if (body != null) {
             b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
@@ -72,7 +79,8 @@ final class RabbitAdmin {
         try {
             HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() >= 300 && !(method.equals("DELETE") && r.statusCode() == 404)) {
-                throw new IllegalStateException("management API " + method + " " + path + " answered " + r.statusCode());
+                throw new IllegalStateException(
+                        "management API " + method + " " + path + " answered " + r.statusCode());
             }
             return r.body();
         } catch (IOException e) {

@@ -52,7 +52,8 @@ final class Report {
     }
 
     static Double median(List<Double> values) {
-        List<Double> v = values.stream().filter(d -> d != null && !d.isNaN()).sorted().toList();
+        List<Double> v =
+                values.stream().filter(d -> d != null && !d.isNaN()).sorted().toList();
         if (v.isEmpty()) {
             return values.isEmpty() ? null : Double.NaN;
         }
@@ -66,8 +67,9 @@ final class Report {
             return null;
         }
         double x = Double.parseDouble(goal.substring(2).strip());
-        return goal.startsWith("≥") ? value >= x : goal.startsWith("≤") ? value <= x : goal.startsWith(">") ? value > x
-                : value < x;
+        return goal.startsWith("≥")
+                ? value >= x
+                : goal.startsWith("≤") ? value <= x : goal.startsWith(">") ? value > x : value < x;
     }
 
     static final class Row {
@@ -89,7 +91,11 @@ final class Report {
         }
 
         String ratio() {
-            if (current == null || baseline == null || baseline == 0 || Double.isNaN(current) || Double.isNaN(baseline)) {
+            if (current == null
+                    || baseline == null
+                    || baseline == 0
+                    || Double.isNaN(current)
+                    || Double.isNaN(baseline)) {
                 return "";
             }
             return String.format(Locale.ROOT, "%.2f×", current / baseline);
@@ -171,7 +177,10 @@ final class Report {
         for (VariantRow row : rows) {
             sb.append("| ").append(row.scenario).append(" | ").append(row.name).append(" | ");
             variants.forEach(v -> sb.append(value(row.medians.get(v), row.unit)).append(" | "));
-            sb.append(row.goalText()).append(" | ").append(row.met == null ? "" : row.met ? "yes" : "**no**").append(" |\n");
+            sb.append(row.goalText())
+                    .append(" | ")
+                    .append(row.met == null ? "" : row.met ? "yes" : "**no**")
+                    .append(" |\n");
         }
         return sb.toString();
     }
@@ -222,15 +231,21 @@ final class Report {
             double rate = (Double) r.details().get("jobsPerSecond");
             Object backlog = handOut.get(workers + " consumer(s), from a backlog");
             Object live = handOut.get(workers + " consumer(s), while publishing");
-            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%s, %d worker(s): %.1f jobs/s", r.jars(),
-                    workers, rate));
+            StringBuilder sb = new StringBuilder(
+                    String.format(Locale.ROOT, "%s, %d worker(s): %.1f jobs/s", r.jars(), workers, rate));
             if (backlog instanceof Number b) {
-                sb.append(String.format(Locale.ROOT, " = %.0f %% of the broker's hand-out from a backlog (%d msg/s)",
-                        rate / b.doubleValue() * 100, b.longValue()));
+                sb.append(String.format(
+                        Locale.ROOT,
+                        " = %.0f %% of the broker's hand-out from a backlog (%d msg/s)",
+                        rate / b.doubleValue() * 100,
+                        b.longValue()));
             }
             if (live instanceof Number l) {
-                sb.append(String.format(Locale.ROOT, ", %.0f %% of its hand-out while publishing (%d msg/s)",
-                        rate / l.doubleValue() * 100, l.longValue()));
+                sb.append(String.format(
+                        Locale.ROOT,
+                        ", %.0f %% of its hand-out while publishing (%d msg/s)",
+                        rate / l.doubleValue() * 100,
+                        l.longValue()));
             }
             lines.add(sb.toString());
         }
@@ -244,18 +259,34 @@ final class Report {
     String markdownTable() {
         boolean base = hasBaseline();
         StringBuilder sb = new StringBuilder();
-        sb.append(base ? "| Scenario | Figure | Baseline | Current | Current / baseline | Goal | Met |\n"
-                + "|---|---|---:|---:|---:|---|---|\n"
-                : "| Scenario | Figure | Value | Goal | Met |\n|---|---|---:|---|---|\n");
+        sb.append(
+                base
+                        ? "| Scenario | Figure | Baseline | Current | Current / baseline | Goal | Met |\n"
+                                + "|---|---|---:|---:|---:|---|---|\n"
+                        : "| Scenario | Figure | Value | Goal | Met |\n|---|---|---:|---|---|\n");
         for (Row row : rows()) {
             String met = row.met == null ? "" : row.met ? "yes" : "**no**";
             String goal = row.goal == null ? "" : row.goal + " " + row.unit;
             if (base) {
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", row.scenario, row.name,
-                        value(row.baseline, row.unit), value(row.current, row.unit), row.ratio(), goal, met));
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "| %s | %s | %s | %s | %s | %s | %s |%n",
+                        row.scenario,
+                        row.name,
+                        value(row.baseline, row.unit),
+                        value(row.current, row.unit),
+                        row.ratio(),
+                        goal,
+                        met));
             } else {
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", row.scenario, row.name,
-                        value(row.current, row.unit), goal, met));
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "| %s | %s | %s | %s | %s |%n",
+                        row.scenario,
+                        row.name,
+                        value(row.current, row.unit),
+                        goal,
+                        met));
             }
         }
         return sb.toString();
@@ -264,14 +295,25 @@ final class Report {
     String consoleTable() {
         boolean base = hasBaseline();
         List<String[]> lines = new ArrayList<>();
-        lines.add(base ? new String[] {"scenario", "figure", "baseline", "current", "ratio", "goal", "met"}
-                : new String[] {"scenario", "figure", "value", "goal", "met"});
+        lines.add(
+                base
+                        ? new String[] {"scenario", "figure", "baseline", "current", "ratio", "goal", "met"}
+                        : new String[] {"scenario", "figure", "value", "goal", "met"});
         for (Row row : rows()) {
             String met = row.met == null ? "" : row.met ? "yes" : "NO";
             String goal = row.goal == null ? "" : row.goal + " " + row.unit;
-            lines.add(base ? new String[] {row.scenario, row.name, value(row.baseline, row.unit), value(row.current, row.unit),
-                    row.ratio(), goal, met}
-                    : new String[] {row.scenario, row.name, value(row.current, row.unit), goal, met});
+            lines.add(
+                    base
+                            ? new String[] {
+                                row.scenario,
+                                row.name,
+                                value(row.baseline, row.unit),
+                                value(row.current, row.unit),
+                                row.ratio(),
+                                goal,
+                                met
+                            }
+                            : new String[] {row.scenario, row.name, value(row.current, row.unit), goal, met});
         }
         return columns(lines);
     }
@@ -288,7 +330,9 @@ final class Report {
         for (String[] l : lines) {
             for (int i = 0; i < l.length; i++) {
                 boolean number = i >= 2 && i < l.length - 2;
-                String cell = number ? " ".repeat(width[i] - l[i].length()) + l[i] : l[i] + " ".repeat(width[i] - l[i].length());
+                String cell = number
+                        ? " ".repeat(width[i] - l[i].length()) + l[i]
+                        : l[i] + " ".repeat(width[i] - l[i].length());
                 sb.append(cell).append(i == l.length - 1 ? "\n" : "  ");
             }
         }
@@ -347,22 +391,39 @@ final class Report {
         StringBuilder md = new StringBuilder("# Forge Queue benchmark\n\n");
         md.append("Command: `").append(command).append("`  \n");
         md.append("Run: ").append(started).append(" → ").append(finished).append("  \n");
-        md.append("Machine: ").append(machine.get("cpu")).append(", ").append(machine.get("cores")).append(" cores, ")
-                .append(machine.get("memoryGb")).append(" GB; ").append(machine.get("java")).append("; RabbitMQ ")
-                .append(machine.get("rabbitmq")).append("; ").append(machine.get("postgres")).append("  \n");
-        md.append("Load average (1 min): ").append(machine.get("loadAverageAtStart")).append(" at start, ")
-                .append(loadAtEnd).append(" at end.  \n");
+        md.append("Machine: ")
+                .append(machine.get("cpu"))
+                .append(", ")
+                .append(machine.get("cores"))
+                .append(" cores, ")
+                .append(machine.get("memoryGb"))
+                .append(" GB; ")
+                .append(machine.get("java"))
+                .append("; RabbitMQ ")
+                .append(machine.get("rabbitmq"))
+                .append("; ")
+                .append(machine.get("postgres"))
+                .append("  \n");
+        md.append("Load average (1 min): ")
+                .append(machine.get("loadAverageAtStart"))
+                .append(" at start, ")
+                .append(loadAtEnd)
+                .append(" at end.  \n");
         md.append("Jars: ").append(machine.get("jars")).append("\n\n");
         if (!rows().isEmpty()) {
             md.append(markdownTable()).append('\n');
         }
         String variantTable = variantMarkdownTable();
         if (!variantTable.isEmpty()) {
-            md.append("Settings of the current build side by side (").append(String.join(" | ", variants()))
-                    .append("):\n\n").append(variantTable).append('\n');
+            md.append("Settings of the current build side by side (")
+                    .append(String.join(" | ", variants()))
+                    .append("):\n\n")
+                    .append(variantTable)
+                    .append('\n');
         }
         if (options.rounds() > 1) {
-            md.append("Each figure is the median of ").append(options.rounds())
+            md.append("Each figure is the median of ")
+                    .append(options.rounds())
                     .append(" rounds; the builds alternate from round to round.\n\n");
         }
         for (String line : ceilingShares()) {
@@ -370,12 +431,24 @@ final class Report {
         }
         for (ScenarioResult r : results) {
             if (r.scenario().equals("throughput")) {
-                md.append("- throughput (").append(r.jars()).append(", ").append(r.details().get("workers"))
-                        .append(" workers): saturated stage: ").append(r.details().get("saturatedStage"))
-                        .append("; CPU % of one core: ").append(r.details().get("cpuPercentOfOneCore")).append('\n');
+                md.append("- throughput (")
+                        .append(r.jars())
+                        .append(", ")
+                        .append(r.details().get("workers"))
+                        .append(" workers): saturated stage: ")
+                        .append(r.details().get("saturatedStage"))
+                        .append("; CPU % of one core: ")
+                        .append(r.details().get("cpuPercentOfOneCore"))
+                        .append('\n');
             }
             for (String note : r.notes()) {
-                md.append("- ").append(r.scenario()).append(" (").append(label(r)).append("): ").append(note).append('\n');
+                md.append("- ")
+                        .append(r.scenario())
+                        .append(" (")
+                        .append(label(r))
+                        .append("): ")
+                        .append(note)
+                        .append('\n');
             }
         }
         md.append("\nLoad average (1 min) before → after each scenario: ");
@@ -386,7 +459,8 @@ final class Report {
             }
         }
         md.append(String.join("; ", loads)).append(".\n");
-        md.append("\nEvery detail (percentiles, per-stage times, queue depths, CPU per process) is in `results.json`.\n");
+        md.append(
+                "\nEvery detail (percentiles, per-stage times, queue depths, CPU per process) is in `results.json`.\n");
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve("results.json"), Json.MAPPER.writeValueAsString(sanitize(json)));

@@ -21,9 +21,19 @@ import java.util.Map;
  * @param steady         whether the steady-state run follows the burst (true)
  * @param failover       whether the leader is killed after the burst window (true)
  */
-record ScaleOptions(int workers, int keys, int jobs, double zipf, int checkpoints, double timeFactor,
-                    int windowSeconds, int warmupSeconds, int wsClients, int wsJobsPerClient, boolean steady,
-                    boolean failover) {
+record ScaleOptions(
+        int workers,
+        int keys,
+        int jobs,
+        double zipf,
+        int checkpoints,
+        double timeFactor,
+        int windowSeconds,
+        int warmupSeconds,
+        int wsClients,
+        int wsJobsPerClient,
+        boolean steady,
+        boolean failover) {
 
     static final String PREFIX = "--scale-";
 
@@ -51,13 +61,32 @@ record ScaleOptions(int workers, int keys, int jobs, double zipf, int checkpoint
                 rest.add(args[i]);
             }
         }
-        ScaleOptions o = new ScaleOptions(integer(v, "workers", quick ? 100 : 500), integer(v, "keys", quick ? 200 : 1000),
-                integer(v, "jobs", quick ? 10_000 : 100_000), decimal(v, "zipf", 1.0), integer(v, "checkpoints", 5),
-                decimal(v, "time-factor", 4.0), integer(v, "window-seconds", quick ? 20 : 60),
-                integer(v, "warmup-seconds", quick ? 5 : 15), integer(v, "ws-clients", quick ? 20 : 100),
-                integer(v, "ws-jobs", 10), bool(v, "steady", true), bool(v, "failover", true));
-        List<String> known = List.of("workers", "keys", "jobs", "zipf", "checkpoints", "time-factor", "window-seconds",
-                "warmup-seconds", "ws-clients", "ws-jobs", "steady", "failover");
+        ScaleOptions o = new ScaleOptions(
+                integer(v, "workers", quick ? 100 : 500),
+                integer(v, "keys", quick ? 200 : 1000),
+                integer(v, "jobs", quick ? 10_000 : 100_000),
+                decimal(v, "zipf", 1.0),
+                integer(v, "checkpoints", 5),
+                decimal(v, "time-factor", 4.0),
+                integer(v, "window-seconds", quick ? 20 : 60),
+                integer(v, "warmup-seconds", quick ? 5 : 15),
+                integer(v, "ws-clients", quick ? 20 : 100),
+                integer(v, "ws-jobs", 10),
+                bool(v, "steady", true),
+                bool(v, "failover", true));
+        List<String> known = List.of(
+                "workers",
+                "keys",
+                "jobs",
+                "zipf",
+                "checkpoints",
+                "time-factor",
+                "window-seconds",
+                "warmup-seconds",
+                "ws-clients",
+                "ws-jobs",
+                "steady",
+                "failover");
         List<String> unknown = new ArrayList<>(v.keySet());
         unknown.removeAll(known);
         if (!unknown.isEmpty()) {

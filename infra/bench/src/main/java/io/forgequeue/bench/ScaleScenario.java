@@ -3,7 +3,6 @@ package io.forgequeue.bench;
 import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.net.http.HttpClient;
 import java.sql.Array;
 import java.sql.Connection;
@@ -42,15 +41,24 @@ import java.util.concurrent.atomic.AtomicLong;
 final class ScaleScenario {
 
     static final String POOL = "default";
-    private static final List<String> ALL_CHECKPOINTS = List.of("sdxl_base", "juggernaut_xl", "dreamshaper_8",
-            "realvis_v4", "pony_xl", "flux_dev", "sd15_base", "animagine_xl");
+    private static final List<String> ALL_CHECKPOINTS = List.of(
+            "sdxl_base",
+            "juggernaut_xl",
+            "dreamshaper_8",
+            "realvis_v4",
+            "pony_xl",
+            "flux_dev",
+            "sd15_base",
+            "animagine_xl");
     /** Which checkpoint a key mostly uses: popular models are popular (shares of the keys). */
     private static final double[] CHECKPOINT_POPULARITY = {0.40, 0.25, 0.15, 0.12, 0.08, 0.05, 0.03, 0.02};
     /** Real GPU seconds per step of a 512x512 image, and per checkpoint load (before the time factor). */
     static final double SECONDS_PER_STEP = 0.25;
+
     static final double LOAD_SECONDS = 10;
     /** Steps of a job: uniform in [MIN_STEPS, MAX_STEPS]; a job's cost is steps / 20 standard images. */
     static final int MIN_STEPS = 20;
+
     static final int MAX_STEPS = 40;
 
     private final BenchContext ctx;
@@ -81,8 +89,8 @@ final class ScaleScenario {
         String vhost = "bench_scale_" + runId;
         RabbitEndpoint broker = ctx.servers().rabbit();
         ctx.rabbitAdmin().createVhost(vhost, broker.username());
-        rabbit = new RabbitEndpoint(broker.host(), broker.port(), broker.username(), broker.password(),
-                broker.managementPort(), vhost);
+        rabbit = new RabbitEndpoint(
+                broker.host(), broker.port(), broker.username(), broker.password(), broker.managementPort(), vhost);
         postgres = ctx.servers().postgres().withFreshDatabase("bench_scale");
         SimFleet fleet = null;
         List<WsClient> sockets = new ArrayList<>();
@@ -93,15 +101,16 @@ final class ScaleScenario {
             gateways.forEach(g -> g.awaitReady(Duration.ofSeconds(600))); // slow on a loaded 2-core machine
             sql("create extension if not exists pg_stat_statements");
             createKeys();
-            System.out.printf("  2 gateways up, %d keys; queuing %,d jobs at once (one SQL statement) ...%n", o.keys(),
-                    o.jobs());
+            System.out.printf(
+                    "  2 gateways up, %d keys; queuing %,d jobs at once (one SQL statement) ...%n", o.keys(), o.jobs());
             ScenarioResult burst = new ScenarioResult("scale-burst", "current");
             burst.detail("options", o.describe());
             long t0 = System.nanoTime();
             int inserted = insertBurst();
             double insertSeconds = (System.nanoTime() - t0) / 1e9;
             double indexSeconds = awaitQueued(gateways.get(0), inserted, Duration.ofSeconds(300));
-            System.out.printf("  %,d jobs inserted in %.1f s; gateway's index shows them %.1f s after the start%n",
+            System.out.printf(
+                    "  %,d jobs inserted in %.1f s; gateway's index shows them %.1f s after the start%n",
                     inserted, insertSeconds, indexSeconds);
             burst.detail("burstInsertSeconds", insertSeconds).detail("indexLoadedSeconds", indexSeconds);
             AppProcess leader = leader();
@@ -110,12 +119,27 @@ final class ScaleScenario {
 
             double secondsPerJob = (MIN_STEPS + MAX_STEPS) / 2.0 * SECONDS_PER_STEP * o.timeFactor();
             String fleetStart = sqlText("select now()::text");
-            fleet = SimFleet.start(new SimFleet.Config(o.workers(), POOL, checkpoints, List.of("Euler a", "DPM++ 2M"),
-                    SECONDS_PER_STEP, LOAD_SECONDS, o.timeFactor(), Math.max(1, Math.min(10, o.workers() / 50)), 1000),
-                    rabbit, runId);
-            System.out.printf("  %d simulated workers started (jobs take %.0f s on average with the time factor %.1f, "
-                    + "checkpoint loads %.0f s): capacity %.1f jobs/s%n", o.workers(), secondsPerJob, o.timeFactor(),
-                    LOAD_SECONDS * o.timeFactor(), o.workers() / secondsPerJob);
+            fleet = SimFleet.start(
+                    new SimFleet.Config(
+                            o.workers(),
+                            POOL,
+                            checkpoints,
+                            List.of("Euler a", "DPM++ 2M"),
+                            SECONDS_PER_STEP,
+                            LOAD_SECONDS,
+                            o.timeFactor(),
+                            Math.max(1, Math.min(10, o.workers() / 50)),
+                            1000),
+                    rabbit,
+                    runId);
+            System.out.printf(
+                    "  %d simulated workers started (jobs take %.0f s on average with the time factor %.1f, "
+                            + "checkpoint loads %.0f s): capacity %.1f jobs/s%n",
+                    o.workers(),
+                    secondsPerJob,
+                    o.timeFactor(),
+                    LOAD_SECONDS * o.timeFactor(),
+                    o.workers() / secondsPerJob);
             // the fill: one job for every idle worker (the lookahead slots follow as placement allows: a job is
             // not switched onto a worker while another that has its checkpoint loaded would start it sooner)
             // the fill from an idle fleet: the scheduler's own pace shows in the busiest second (the rest of the fill
@@ -127,8 +151,9 @@ final class ScaleScenario {
                     + "cast('" + fleetStart + "' as timestamptz) group by date_trunc('second', assigned_at) "
                     + "order by count(*) desc limit 1");
             double peakRate = peak == null ? Double.NaN : Double.parseDouble(peak);
-            System.out.printf("  fill: %d hand-outs in %.2f s from the first; busiest second %.0f hand-outs%n", slots,
-                    fillSeconds, peakRate);
+            System.out.printf(
+                    "  fill: %d hand-outs in %.2f s from the first; busiest second %.0f hand-outs%n",
+                    slots, fillSeconds, peakRate);
             burst.figure(Figure.of("scale-burst", "hand-outs in the busiest second of the fill", peakRate, "/s"));
             burst.figure(Figure.of("scale-burst", "fill: seconds to one job per worker", fillSeconds, "s"));
             burst.detail("fillSeconds", fillSeconds);
@@ -157,7 +182,8 @@ final class ScaleScenario {
             } catch (RuntimeException e) {
                 System.err.println("could not delete virtual host " + vhost + ": " + e.getMessage());
             }
-            try (Connection c = ctx.servers().postgres().connect(); Statement s = c.createStatement()) {
+            try (Connection c = ctx.servers().postgres().connect();
+                    Statement s = c.createStatement()) {
                 s.execute("DROP DATABASE IF EXISTS \"" + postgres.database() + "\" WITH (FORCE)");
             } catch (Exception e) {
                 System.err.println("could not drop database " + postgres.database() + ": " + e.getMessage());
@@ -202,31 +228,37 @@ final class ScaleScenario {
         double max = after.max(h + "_max") * 1000;
         double mean = handouts == 0 ? Double.NaN : (after.sum(h + "_sum") - before.sum(h + "_sum")) / handouts * 1000;
         double rate = handouts / seconds;
-        System.out.printf("  %s window %.0f s: %.0f hand-outs (%.1f/s); decision p50 %.2f ms, p99 %.2f ms, max %.1f ms%n",
+        System.out.printf(
+                "  %s window %.0f s: %.0f hand-outs (%.1f/s); decision p50 %.2f ms, p99 %.2f ms, max %.1f ms%n",
                 s, seconds, handouts, rate, p50, p99, max);
         String pk = "gpu_gateway_scheduler_picks_seconds";
         double pickP50 = PromPage.quantile(0.50, before.buckets(pk), after.buckets(pk)) * 1000;
         double pickP99 = PromPage.quantile(0.99, before.buckets(pk), after.buckets(pk)) * 1000;
-        System.out.printf("  of which the in-memory pick: p50 %.3f ms, p99 %.3f ms (max %.1f ms)%n", pickP50, pickP99,
-                after.max(pk + "_max") * 1000);
+        System.out.printf(
+                "  of which the in-memory pick: p50 %.3f ms, p99 %.3f ms (max %.1f ms)%n",
+                pickP50, pickP99, after.max(pk + "_max") * 1000);
         r.figure(Figure.atMost(s, "decision latency p99", p99, "ms", 5));
         r.figure(Figure.of(s, "pick (in memory) p50", pickP50, "ms"));
         r.figure(Figure.atMost(s, "pick (in memory) p99", pickP99, "ms", 5));
         r.figure(Figure.of(s, "decision latency p50", p50, "ms"));
         r.figure(Figure.of(s, "decision latency max", max, "ms"));
         r.figure(Figure.of(s, "hand-outs/s (window)", rate, "/s"));
-        r.detail("handouts", handouts).detail("decisionMeanMillis", mean).detail("windowSeconds", seconds)
+        r.detail("handouts", handouts)
+                .detail("decisionMeanMillis", mean)
+                .detail("windowSeconds", seconds)
                 .detail("windowSql", List.of(windowStart, windowEnd));
 
         long calls = (long) statements.get("calls");
         long rows = (long) statements.get("rows");
         long periodic = (long) statements.get("periodicCalls");
         double perHandout = handouts == 0 ? Double.NaN : (calls - periodic) / handouts;
-        double rowsPerHandout = handouts == 0 ? Double.NaN : ((long) statements.get("rows") - (long) statements.get(
-                "periodicRows")) / handouts;
-        System.out.printf("  PostgreSQL: %,d statements, %,d rows in the window; per hand-out %.2f statements and %.1f "
-                + "rows (jobs' own: submit, assign, merges, quota look-ups); periodic %.1f statements/s%n", calls, rows,
-                perHandout, rowsPerHandout, periodic / seconds);
+        double rowsPerHandout = handouts == 0
+                ? Double.NaN
+                : ((long) statements.get("rows") - (long) statements.get("periodicRows")) / handouts;
+        System.out.printf(
+                "  PostgreSQL: %,d statements, %,d rows in the window; per hand-out %.2f statements and %.1f "
+                        + "rows (jobs' own: submit, assign, merges, quota look-ups); periodic %.1f statements/s%n",
+                calls, rows, perHandout, rowsPerHandout, periodic / seconds);
         r.figure(Figure.of(s, "PostgreSQL statements per hand-out", perHandout, ""));
         r.figure(Figure.of(s, "PostgreSQL rows per hand-out", rowsPerHandout, ""));
         r.figure(Figure.of(s, "PostgreSQL periodic statements/s (lease, stats, sweeps)", periodic / seconds, "/s"));
@@ -234,14 +266,23 @@ final class ScaleScenario {
 
         long rss = ProcStats.rssBytes(gwPid);
         double heap = after.sum("jvm_memory_used_bytes", "area=\"heap\"");
-        System.out.printf("  leader memory: RSS %.0f MB, heap used %.0f MB; gateway CPU %.2f cores (scheduler thread "
-                + "%.3f cores, %.2f ms per hand-out); machine %.2f cores busy, load %.1f -> %.1f%n", rss / 1e6,
-                heap / 1e6, gwTicks / ProcStats.TICKS_PER_SECOND / seconds,
+        System.out.printf(
+                "  leader memory: RSS %.0f MB, heap used %.0f MB; gateway CPU %.2f cores (scheduler thread "
+                        + "%.3f cores, %.2f ms per hand-out); machine %.2f cores busy, load %.1f -> %.1f%n",
+                rss / 1e6,
+                heap / 1e6,
+                gwTicks / ProcStats.TICKS_PER_SECOND / seconds,
                 schedTicks / ProcStats.TICKS_PER_SECOND / seconds,
-                handouts == 0 ? Double.NaN : schedTicks * 10.0 / handouts, machineCores, load0, ProcStats.loadAverage());
+                handouts == 0 ? Double.NaN : schedTicks * 10.0 / handouts,
+                machineCores,
+                load0,
+                ProcStats.loadAverage());
         r.figure(Figure.of(s, "leader RSS", rss / 1e6, "MB"));
         r.figure(Figure.of(s, "leader heap used", heap / 1e6, "MB"));
-        r.figure(Figure.of(s, "scheduler thread CPU per hand-out", handouts == 0 ? Double.NaN : schedTicks * 10.0 / handouts,
+        r.figure(Figure.of(
+                s,
+                "scheduler thread CPU per hand-out",
+                handouts == 0 ? Double.NaN : schedTicks * 10.0 / handouts,
                 "ms"));
         r.detail("gatewayCores", gwTicks / ProcStats.TICKS_PER_SECOND / seconds)
                 .detail("schedulerThreadCores", schedTicks / ProcStats.TICKS_PER_SECOND / seconds)
@@ -252,9 +293,11 @@ final class ScaleScenario {
             String f = "gpu_gateway_websocket_frames_total";
             double positions = after.sum(f, "type=\"position\"") - before.sum(f, "type=\"position\"");
             double frames = after.sum(f) - before.sum(f);
-            System.out.printf("  position frames: %.0f (%.2f per hand-out), all frames %.0f%n", positions,
-                    handouts == 0 ? Double.NaN : positions / handouts, frames);
-            r.figure(Figure.of(s, "position frames per hand-out", handouts == 0 ? Double.NaN : positions / handouts, ""));
+            System.out.printf(
+                    "  position frames: %.0f (%.2f per hand-out), all frames %.0f%n",
+                    positions, handouts == 0 ? Double.NaN : positions / handouts, frames);
+            r.figure(Figure.of(
+                    s, "position frames per hand-out", handouts == 0 ? Double.NaN : positions / handouts, ""));
             r.detail("positionFrames", positions).detail("frames", frames);
         }
         // useful GPU share: generating time over wall time of the fleet (what finished in the window)
@@ -263,21 +306,42 @@ final class ScaleScenario {
         double useful = generating / (o.workers() * seconds);
         long switches = fleetAfter.switches() - fleetBefore.switches();
         long finished = fleetAfter.jobsSucceeded() - fleetBefore.jobsSucceeded();
-        System.out.printf("  fleet: %d jobs finished, %d checkpoint switches; generating %.1f%%, loading %.1f%% of "
-                + "the fleet's wall time%n", finished, switches, useful * 100, loading / (o.workers() * seconds) * 100);
+        System.out.printf(
+                "  fleet: %d jobs finished, %d checkpoint switches; generating %.1f%%, loading %.1f%% of "
+                        + "the fleet's wall time%n",
+                finished, switches, useful * 100, loading / (o.workers() * seconds) * 100);
         r.figure(Figure.of(s, "useful GPU share (generating / wall)", useful * 100, "%"));
-        r.detail("fleet", Map.of("finished", finished, "switches", switches, "generatingSeconds", generating,
-                "loadingSeconds", loading, "statuses", fleetAfter.statusesSent() - fleetBefore.statusesSent(),
-                "unconfirmed", fleetAfter.eventsUnconfirmed(), "unreadable", fleetAfter.messagesUnreadable()));
+        r.detail(
+                "fleet",
+                Map.of(
+                        "finished",
+                        finished,
+                        "switches",
+                        switches,
+                        "generatingSeconds",
+                        generating,
+                        "loadingSeconds",
+                        loading,
+                        "statuses",
+                        fleetAfter.statusesSent() - fleetBefore.statusesSent(),
+                        "unconfirmed",
+                        fleetAfter.eventsUnconfirmed(),
+                        "unreadable",
+                        fleetAfter.messagesUnreadable()));
         Map<String, Object> fairness = fairness(windowStart, windowEnd);
         r.figure(Figure.of(s, "Jain's index (backlogged keys, weighted)", (double) fairness.get("jain"), ""));
         r.figure(Figure.of(s, "Jain's index / best possible in the window", (double) fairness.get("jainOfIdeal"), ""));
-        r.figure(Figure.of(s, "spread of backlogged keys' next fair tags", (double) fairness.get("headTagSpread"),
-                "GPU s"));
+        r.figure(Figure.of(
+                s, "spread of backlogged keys' next fair tags", (double) fairness.get("headTagSpread"), "GPU s"));
         r.detail("fairness", fairness);
-        System.out.printf("  fairness: Jain's index %.3f over %s backlogged keys (%s jobs; the most even split of "
-                + "those gives %.3f); next tags within %.2f virtual GPU s%n", fairness.get("jain"), fairness.get("keys"),
-                fairness.get("jobsHandedToThem"), fairness.get("jainIdeal"), fairness.get("headTagSpread"));
+        System.out.printf(
+                "  fairness: Jain's index %.3f over %s backlogged keys (%s jobs; the most even split of "
+                        + "those gives %.3f); next tags within %.2f virtual GPU s%n",
+                fairness.get("jain"),
+                fairness.get("keys"),
+                fairness.get("jobsHandedToThem"),
+                fairness.get("jainIdeal"),
+                fairness.get("headTagSpread"));
     }
 
     /**
@@ -312,7 +376,8 @@ final class ScaleScenario {
         int n = 0;
         double minHead = Double.POSITIVE_INFINITY;
         double maxHead = Double.NEGATIVE_INFINITY;
-        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement(q)) {
+        try (Connection c = postgres.connect();
+                PreparedStatement ps = c.prepareStatement(q)) {
             ps.setString(1, start);
             ps.setString(2, end);
             ps.setString(3, start);
@@ -354,7 +419,8 @@ final class ScaleScenario {
      */
     private ScenarioResult failover(AppProcess leader) {
         ScenarioResult r = new ScenarioResult("scale-failover", "current");
-        AppProcess other = gateways.stream().filter(g -> g != leader).findFirst().orElseThrow();
+        AppProcess other =
+                gateways.stream().filter(g -> g != leader).findFirst().orElseThrow();
         System.out.println("  SIGKILL of the leader " + leader.name() + " under load ...");
         String killedAt = sqlText("select now()::text");
         leader.kill();
@@ -372,8 +438,8 @@ final class ScaleScenario {
         }
         gateways.remove(leader);
         double leaderNow = PromPage.scrape(other.managementUrl()).sum("gpu_gateway_scheduler_leader");
-        System.out.printf("  failover: %s handed out %.2f s after the kill (leader gauge %.0f)%n", other.name(), took,
-                leaderNow);
+        System.out.printf(
+                "  failover: %s handed out %.2f s after the kill (leader gauge %.0f)%n", other.name(), took, leaderNow);
         r.figure(Figure.atMost("scale-failover", "leader failover under load (kill to first hand-out)", took, "s", 5));
         r.detail("loadAverage", ProcStats.loadAverage());
         return r;
@@ -388,7 +454,8 @@ final class ScaleScenario {
         int withdrawn = sqlUpdate("""
                 update job set status = 'CANCELLED', finished_at = now(), version = version + 1
                 where status = 'QUEUED' and assigned_worker is null""");
-        System.out.printf("  steady state: %,d queued jobs withdrawn; submitting at the fleet's capacity through %s%n",
+        System.out.printf(
+                "  steady state: %,d queued jobs withdrawn; submitting at the fleet's capacity through %s%n",
                 withdrawn, gateway.name());
         double secondsPerJob = (MIN_STEPS + MAX_STEPS) / 2.0 * SECONDS_PER_STEP * o.timeFactor();
         double rate = o.workers() / secondsPerJob;
@@ -397,28 +464,30 @@ final class ScaleScenario {
         AtomicLong refused = new AtomicLong();
         Random random = new Random(21);
         long[] cumulative = cumulative(keyShare);
-        Thread submitter = new Thread(() -> {
-            long start = System.nanoTime();
-            long sent = 0;
-            long end = start + TimeUnit.SECONDS.toNanos(o.warmupSeconds() + o.windowSeconds() + 5);
-            while (System.nanoTime() < end && !Thread.currentThread().isInterrupted()) {
-                long due = start + (long) (sent / rate * 1e9);
-                long wait = due - System.nanoTime();
-                if (wait > 0) {
-                    sleepMillis(Math.max(1, wait / 1_000_000));
-                    continue;
-                }
-                int k = pick(cumulative, random);
-                api.submitAsync(jobBody(k, random), rawKeys.get(k)).whenComplete((res, e) -> {
-                    if (e == null && res.accepted()) {
-                        accepted.incrementAndGet();
-                    } else {
-                        refused.incrementAndGet();
+        Thread submitter = new Thread(
+                () -> {
+                    long start = System.nanoTime();
+                    long sent = 0;
+                    long end = start + TimeUnit.SECONDS.toNanos(o.warmupSeconds() + o.windowSeconds() + 5);
+                    while (System.nanoTime() < end && !Thread.currentThread().isInterrupted()) {
+                        long due = start + (long) (sent / rate * 1e9);
+                        long wait = due - System.nanoTime();
+                        if (wait > 0) {
+                            sleepMillis(Math.max(1, wait / 1_000_000));
+                            continue;
+                        }
+                        int k = pick(cumulative, random);
+                        api.submitAsync(jobBody(k, random), rawKeys.get(k)).whenComplete((res, e) -> {
+                            if (e == null && res.accepted()) {
+                                accepted.incrementAndGet();
+                            } else {
+                                refused.incrementAndGet();
+                            }
+                        });
+                        sent++;
                     }
-                });
-                sent++;
-            }
-        }, "scale-submitter");
+                },
+                "scale-submitter");
         submitter.setDaemon(true);
         submitter.start();
         try {
@@ -430,7 +499,8 @@ final class ScaleScenario {
             api.close();
         }
         r.detail("offeredRate", rate).detail("accepted", accepted.get()).detail("refused", refused.get());
-        System.out.printf("  steady: offered %.1f jobs/s, %d accepted, %d refused%n", rate, accepted.get(), refused.get());
+        System.out.printf(
+                "  steady: offered %.1f jobs/s, %d accepted, %d refused%n", rate, accepted.get(), refused.get());
         return r;
     }
 
@@ -441,8 +511,11 @@ final class ScaleScenario {
         body.put("height", 512);
         body.put("steps", MIN_STEPS + random.nextInt(MAX_STEPS - MIN_STEPS + 1));
         body.put("sampler", "Euler a");
-        body.put("checkpoint", random.nextDouble() < 0.8 ? primaryCheckpoint(key)
-                : checkpoints.get(random.nextInt(checkpoints.size())));
+        body.put(
+                "checkpoint",
+                random.nextDouble() < 0.8
+                        ? primaryCheckpoint(key)
+                        : checkpoints.get(random.nextInt(checkpoints.size())));
         return body;
     }
 
@@ -466,17 +539,19 @@ final class ScaleScenario {
         jvm.addAll(ctx.profilingArgs("scale-gw" + n));
         // the run's private copy of the current jars (BenchMain took it): a rebuild meanwhile changes nothing
         Jars jars = Jars.in("current", ctx.outDir().resolve("jars"));
-        return AppProcess.launch("scale-gw" + n, jars.gateway(), jvm, env, FreePort.next(), FreePort.next(),
-                ctx.logDir());
+        return AppProcess.launch(
+                "scale-gw" + n, jars.gateway(), jvm, env, FreePort.next(), FreePort.next(), ctx.logDir());
     }
 
     private void createKeys() {
-        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement("""
+        try (Connection c = postgres.connect();
+                PreparedStatement ps = c.prepareStatement("""
                 insert into api_key (id, name, key_hash, key_prefix)
                 values (?, ?, sha256(convert_to(?, 'UTF8')), ?)""")) {
             for (int k = 0; k < o.keys(); k++) {
                 UUID id = UUID.randomUUID();
-                String raw = "fq_scale_" + k + "_" + UUID.randomUUID().toString().replace("-", "");
+                String raw =
+                        "fq_scale_" + k + "_" + UUID.randomUUID().toString().replace("-", "");
                 keyIds.add(id);
                 rawKeys.add(raw);
                 ps.setObject(1, id);
@@ -550,7 +625,8 @@ final class ScaleScenario {
                     on conflict (owner_key_id, pool) do update set vfinish = excluded.vfinish
                 )
                 select count(*) from ins""";
-        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = postgres.connect();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             Array owners = c.createArrayOf("uuid", keyIds.toArray());
             ps.setArray(1, owners);
             ps.setArray(2, c.createArrayOf("integer", n));
@@ -582,8 +658,9 @@ final class ScaleScenario {
         for (int c = 0; c < o.wsClients(); c++) {
             int k = (int) ((long) c * o.keys() / o.wsClients());
             List<UUID> jobs = new ArrayList<>();
-            try (Connection conn = postgres.connect(); PreparedStatement ps = conn.prepareStatement(
-                    "select id from job where owner_key_id = ? and status = 'QUEUED' order by random() limit ?")) {
+            try (Connection conn = postgres.connect();
+                    PreparedStatement ps = conn.prepareStatement(
+                            "select id from job where owner_key_id = ? and status = 'QUEUED' order by random() limit ?")) {
                 ps.setObject(1, keyIds.get(k));
                 ps.setInt(2, o.wsJobsPerClient());
                 try (ResultSet rs = ps.executeQuery()) {
@@ -594,13 +671,15 @@ final class ScaleScenario {
             } catch (SQLException e) {
                 throw new IllegalStateException(e);
             }
-            WsClient client = WsClient.connect(http, gateway.baseUrl(), rawKeys.get(k), c, (cl, frame, at, nanos) -> {
-            }).orTimeout(60, TimeUnit.SECONDS).join();
+            WsClient client = WsClient.connect(http, gateway.baseUrl(), rawKeys.get(k), c, (cl, frame, at, nanos) -> {})
+                    .orTimeout(60, TimeUnit.SECONDS)
+                    .join();
             jobs.forEach(client::subscribe);
             out.add(client);
         }
-        System.out.printf("  %d WebSocket clients on %s watch %d waiting jobs%n", out.size(), gateway.name(),
-                out.size() * o.wsJobsPerClient());
+        System.out.printf(
+                "  %d WebSocket clients on %s watch %d waiting jobs%n",
+                out.size(), gateway.name(), out.size() * o.wsJobsPerClient());
         return out;
     }
 
@@ -664,7 +743,9 @@ final class ScaleScenario {
         long rows = 0;
         long periodicCalls = 0;
         long periodicRows = 0;
-        try (Connection c = postgres.connect(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
+        try (Connection c = postgres.connect();
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("""
                 select s.calls, s.rows, s.total_exec_time, s.shared_blks_hit + s.shared_blks_read as blocks,
                        left(regexp_replace(s.query, '\\s+', ' ', 'g'), 160) as query
                 from pg_stat_statements s join pg_database d on d.oid = s.dbid
@@ -707,10 +788,16 @@ final class ScaleScenario {
      */
     static boolean periodic(String query) {
         String q = query.toLowerCase(java.util.Locale.ROOT);
-        return q.contains("scheduler_lease") || q.contains("percentile_cont") || q.contains("min(created_at)")
-                || q.contains("from outbox") || q.contains("priority = $") || q.contains("with stuck as")
-                || q.contains("job_ticket_seq") || q.contains("id, owner_key_id, version from job")
-                || q.startsWith("set ") || q.contains("pg_stat_statements");
+        return q.contains("scheduler_lease")
+                || q.contains("percentile_cont")
+                || q.contains("min(created_at)")
+                || q.contains("from outbox")
+                || q.contains("priority = $")
+                || q.contains("with stuck as")
+                || q.contains("job_ticket_seq")
+                || q.contains("id, owner_key_id, version from job")
+                || q.startsWith("set ")
+                || q.contains("pg_stat_statements");
     }
 
     private String primaryCheckpoint(int key) {
@@ -758,7 +845,8 @@ final class ScaleScenario {
     }
 
     private void sql(String statement) {
-        try (Connection c = postgres.connect(); Statement s = c.createStatement()) {
+        try (Connection c = postgres.connect();
+                Statement s = c.createStatement()) {
             s.execute(statement);
         } catch (SQLException e) {
             throw new IllegalStateException(statement + " failed: " + e, e);
@@ -766,7 +854,8 @@ final class ScaleScenario {
     }
 
     private int sqlUpdate(String statement) {
-        try (Connection c = postgres.connect(); Statement s = c.createStatement()) {
+        try (Connection c = postgres.connect();
+                Statement s = c.createStatement()) {
             return s.executeUpdate(statement);
         } catch (SQLException e) {
             throw new IllegalStateException(statement + " failed: " + e, e);
@@ -774,7 +863,9 @@ final class ScaleScenario {
     }
 
     private String sqlText(String query) {
-        try (Connection c = postgres.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
+        try (Connection c = postgres.connect();
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(query)) {
             return rs.next() ? rs.getString(1) : null;
         } catch (SQLException e) {
             throw new IllegalStateException(query + " failed: " + e, e);

@@ -17,12 +17,6 @@ import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.forgequeue.testsupport.RabbitEndpoint;
-import tools.jackson.databind.DeserializationFeature;
-import tools.jackson.databind.ObjectReader;
-import tools.jackson.databind.ObjectWriter;
-import tools.jackson.databind.cfg.EnumFeature;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -38,6 +32,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.ObjectReader;
+import tools.jackson.databind.ObjectWriter;
+import tools.jackson.databind.cfg.EnumFeature;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * N simulated GPU workers in this JVM that speak the real worker protocol to the real broker, so the scheduler sees
@@ -57,8 +56,8 @@ import java.util.concurrent.atomic.AtomicLong;
 final class SimFleet implements AutoCloseable {
 
     /** A 1x1 PNG: the smallest valid outcome image. */
-    static final byte[] TINY_PNG = Base64.getDecoder().decode(
-            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==");
+    static final byte[] TINY_PNG = Base64.getDecoder()
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==");
 
     /**
      * How the simulated GPUs behave.
@@ -74,14 +73,27 @@ final class SimFleet implements AutoCloseable {
      * @param connections       AMQP connections the workers share
      * @param announceMillis    announcement interval
      */
-    record Config(int workers, String pool, List<String> checkpoints, List<String> samplers, double secondsPerStep,
-                  double loadSeconds, double timeFactor, int connections, long announceMillis) {
-    }
+    record Config(
+            int workers,
+            String pool,
+            List<String> checkpoints,
+            List<String> samplers,
+            double secondsPerStep,
+            double loadSeconds,
+            double timeFactor,
+            int connections,
+            long announceMillis) {}
 
     /** What the fleet did between two {@link #stats()} calls (cumulative counters). */
-    record Stats(long jobsStarted, long jobsSucceeded, long switches, long generatingMillis, long loadingMillis,
-                 long statusesSent, long eventsUnconfirmed, long messagesUnreadable) {
-    }
+    record Stats(
+            long jobsStarted,
+            long jobsSucceeded,
+            long switches,
+            long generatingMillis,
+            long loadingMillis,
+            long statusesSent,
+            long eventsUnconfirmed,
+            long messagesUnreadable) {}
 
     private final Config config;
     private final RabbitEndpoint broker;
@@ -154,7 +166,9 @@ final class SimFleet implements AutoCloseable {
         }
         for (int i = 0; i < config.workers(); i++) {
             Link link = links.get(i / perLink);
-            SimWorker w = new SimWorker("sim-" + runId + "-" + (i + 1), link,
+            SimWorker w = new SimWorker(
+                    "sim-" + runId + "-" + (i + 1),
+                    link,
                     config.checkpoints().get(i % config.checkpoints().size()));
             workers.add(w);
             link.declare(w);
@@ -176,8 +190,15 @@ final class SimFleet implements AutoCloseable {
     }
 
     Stats stats() {
-        return new Stats(started.get(), succeeded.get(), switches.get(), generatingMillis.get(), loadingMillis.get(),
-                statuses.get(), unconfirmed.get(), unreadable.get());
+        return new Stats(
+                started.get(),
+                succeeded.get(),
+                switches.get(),
+                generatingMillis.get(),
+                loadingMillis.get(),
+                statuses.get(),
+                unconfirmed.get(),
+                unreadable.get());
     }
 
     /** Simulated real time of {@code seconds} of GPU time, in milliseconds. */
@@ -212,7 +233,8 @@ final class SimFleet implements AutoCloseable {
             this.consume.basicQos(1, false); // per consumer: each worker holds one job message at a time
             this.publish = connection.createChannel();
             this.publish.confirmSelect();
-            this.publish.addConfirmListener((seq, multiple) -> confirmed(seq, multiple, true),
+            this.publish.addConfirmListener(
+                    (seq, multiple) -> confirmed(seq, multiple, true),
                     (seq, multiple) -> confirmed(seq, multiple, false));
             this.publish.addReturnListener(r -> unconfirmed.incrementAndGet());
         }
@@ -244,8 +266,12 @@ final class SimFleet implements AutoCloseable {
         }
 
         /** Publishes and calls {@code onConfirm} (on the clock) with the broker's answer; null: fire and forget. */
-        void send(String routingKey, byte[] body, AMQP.BasicProperties props, boolean mandatory,
-                  java.util.function.Consumer<Boolean> onConfirm) {
+        void send(
+                String routingKey,
+                byte[] body,
+                AMQP.BasicProperties props,
+                boolean mandatory,
+                java.util.function.Consumer<Boolean> onConfirm) {
             synchronized (publish) {
                 try {
                     long seq = publish.getNextPublishSeqNo();
@@ -276,10 +302,17 @@ final class SimFleet implements AutoCloseable {
     private AMQP.BasicProperties props(boolean persistent, String messageId, String type) {
         Map<String, Object> headers = new HashMap<>();
         headers.put(Contract.VERSION_HEADER, Contract.VERSION);
-        return new AMQP.BasicProperties.Builder().contentType(Contract.CONTENT_TYPE).contentEncoding("UTF-8")
-                .deliveryMode(persistent ? 2 : 1).headers(headers).appId("gpu-worker-sim").messageId(messageId)
+        return new AMQP.BasicProperties.Builder()
+                .contentType(Contract.CONTENT_TYPE)
+                .contentEncoding("UTF-8")
+                .deliveryMode(persistent ? 2 : 1)
+                .headers(headers)
+                .appId("gpu-worker-sim")
+                .messageId(messageId)
                 .userId(broker.username())
-                .type(type).timestamp(new Date()).build();
+                .type(type)
+                .timestamp(new Date())
+                .build();
     }
 
     /** One simulated worker: its Forge, its loaded checkpoint, the job it runs. State guarded by itself. */
@@ -319,10 +352,19 @@ final class SimFleet implements AutoCloseable {
                 running = new WorkerStatus.Assignment(message.jobId(), message.attempt());
             }
             started.incrementAndGet();
-            sendEvent(new JobStarted(message.jobId(), message.attempt(), id, 1, Instant.now(),
-                    Map.of("pool", config.pool(), "workerVersion", "sim")), null);
+            sendEvent(
+                    new JobStarted(
+                            message.jobId(),
+                            message.attempt(),
+                            id,
+                            1,
+                            Instant.now(),
+                            Map.of("pool", config.pool(), "workerVersion", "sim")),
+                    null);
             announce();
-            double units = (double) message.spec().width() * message.spec().height() / (512.0 * 512.0)
+            double units = (double) message.spec().width()
+                    * message.spec().height()
+                    / (512.0 * 512.0)
                     * Math.max(1, message.spec().batchSize());
             long generate = scaled(message.spec().steps() * config.secondsPerStep() * units);
             long load = switching ? scaled(loadTimes.getOrDefault(checkpoint, config.loadSeconds())) : 0;
@@ -344,10 +386,20 @@ final class SimFleet implements AutoCloseable {
             }
             generatingMillis.addAndGet(generate);
             loadingMillis.addAndGet(load);
-            JobSucceeded outcome = new JobSucceeded(message.jobId(), message.attempt(), id, 2, Instant.now(),
+            JobSucceeded outcome = new JobSucceeded(
+                    message.jobId(),
+                    message.attempt(),
+                    id,
+                    2,
+                    Instant.now(),
                     List.of(new GeneratedImage(0, message.spec().seed(), "image/png", 1, 1, TINY_PNG)),
-                    Map.of("sdModelName", message.spec().checkpoint() == null ? "sim" : message.spec().checkpoint(),
-                            "forgeMillis", generate + load));
+                    Map.of(
+                            "sdModelName",
+                            message.spec().checkpoint() == null
+                                    ? "sim"
+                                    : message.spec().checkpoint(),
+                            "forgeMillis",
+                            generate + load));
             sendEvent(outcome, ok -> {
                 if (!ok) {
                     unconfirmed.incrementAndGet();
@@ -362,13 +414,21 @@ final class SimFleet implements AutoCloseable {
         }
 
         private void sendEvent(JobEvent event, java.util.function.Consumer<Boolean> onConfirm) {
-            link.send(event.routingKey(), eventWriter.writeValueAsBytes(event),
-                    props(true, event.jobId() + "/" + event.attempt() + "/" + event.seq(), event.type().name()), true,
-                    onConfirm == null ? ok -> {
-                        if (!ok) {
-                            unconfirmed.incrementAndGet();
-                        }
-                    } : onConfirm);
+            link.send(
+                    event.routingKey(),
+                    eventWriter.writeValueAsBytes(event),
+                    props(
+                            true,
+                            event.jobId() + "/" + event.attempt() + "/" + event.seq(),
+                            event.type().name()),
+                    true,
+                    onConfirm == null
+                            ? ok -> {
+                                if (!ok) {
+                                    unconfirmed.incrementAndGet();
+                                }
+                            }
+                            : onConfirm);
         }
 
         /** Announces this worker (also called on every change of what it runs). */
@@ -380,16 +440,34 @@ final class SimFleet implements AutoCloseable {
             synchronized (this) {
                 WorkerStatus.ForgeOffer offer = null;
                 if (offerChanged || seq % 10 == 0) {
-                    offer = new WorkerStatus.ForgeOffer("http://forge-" + id + ".sim", config.checkpoints(),
-                            config.samplers(), List.of("Automatic"), loaded, loadTimes, config.secondsPerStep());
+                    offer = new WorkerStatus.ForgeOffer(
+                            "http://forge-" + id + ".sim",
+                            config.checkpoints(),
+                            config.samplers(),
+                            List.of("Automatic"),
+                            loaded,
+                            loadTimes,
+                            config.secondsPerStep());
                     offerChanged = false;
                 }
-                status = new WorkerStatus(id, instance, config.pool(), WorkerState.READY, ++seq, running, offer,
-                        config.announceMillis(), Instant.now());
+                status = new WorkerStatus(
+                        id,
+                        instance,
+                        config.pool(),
+                        WorkerState.READY,
+                        ++seq,
+                        running,
+                        offer,
+                        config.announceMillis(),
+                        Instant.now());
             }
             statuses.incrementAndGet();
-            link.send(Topology.WORKER_STATUS_ROUTING_KEY, statusWriter.writeValueAsBytes(status),
-                    props(false, null, null), false, null);
+            link.send(
+                    Topology.WORKER_STATUS_ROUTING_KEY,
+                    statusWriter.writeValueAsBytes(status),
+                    props(false, null, null),
+                    false,
+                    null);
         }
     }
 }

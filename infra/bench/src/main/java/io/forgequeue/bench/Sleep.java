@@ -5,8 +5,7 @@ import java.util.concurrent.locks.LockSupport;
 /** Sleeping without checked exceptions; an interrupt ends the benchmark. */
 final class Sleep {
 
-    private Sleep() {
-    }
+    private Sleep() {}
 
     static void millis(long ms) {
         try {

@@ -15,8 +15,7 @@ final class SubmitScenario {
 
     private static final int WARMUP_SECONDS = 2;
 
-    private SubmitScenario() {
-    }
+    private SubmitScenario() {}
 
     static ScenarioResult run(BenchContext ctx, BenchSystem system, JobTracker tracker, int rate) {
         int seconds = ctx.options().submitSeconds();
@@ -42,23 +41,25 @@ final class SubmitScenario {
             boolean measured = i >= warm;
             long sent = System.nanoTime();
             outstanding.incrementAndGet();
-            system.api().submitAsync(GatewayClient.job("submit " + rate + " " + i, 1)).whenComplete((s, e) -> {
-                long now = System.nanoTime();
-                outstanding.decrementAndGet();
-                if (e != null) {
-                    failures.incrementAndGet();
-                    return;
-                }
-                if (!s.accepted()) {
-                    refused.incrementAndGet();
-                    return;
-                }
-                ids.add(s.jobId());
-                if (measured) {
-                    response.recordNanos(now - intended);
-                    service.recordNanos(now - sent);
-                }
-            });
+            system.api()
+                    .submitAsync(GatewayClient.job("submit " + rate + " " + i, 1))
+                    .whenComplete((s, e) -> {
+                        long now = System.nanoTime();
+                        outstanding.decrementAndGet();
+                        if (e != null) {
+                            failures.incrementAndGet();
+                            return;
+                        }
+                        if (!s.accepted()) {
+                            refused.incrementAndGet();
+                            return;
+                        }
+                        ids.add(s.jobId());
+                        if (measured) {
+                            response.recordNanos(now - intended);
+                            service.recordNanos(now - sent);
+                        }
+                    });
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (outstanding.get() > 0 && System.nanoTime() < deadline) {
@@ -82,9 +83,16 @@ final class SubmitScenario {
         r.detail("failedJobs", failedJobs);
         r.detail("cpuPercentOfOneCore", cpuPercent);
         r.detail("trackerReconnects", tracker.reconnects());
-        System.out.printf("  submit at %d/s: p50 %.2f ms p99 %.2f ms max %.2f ms (service p99 %.2f ms), refused %d, failed %d; cpu %s%n",
-                rate, response.millis(50), response.millis(99), response.maxMillis(), service.millis(99), refused.get(),
-                failures.get(), cpuPercent);
+        System.out.printf(
+                "  submit at %d/s: p50 %.2f ms p99 %.2f ms max %.2f ms (service p99 %.2f ms), refused %d, failed %d; cpu %s%n",
+                rate,
+                response.millis(50),
+                response.millis(99),
+                response.maxMillis(),
+                service.millis(99),
+                refused.get(),
+                failures.get(),
+                cpuPercent);
         return r;
     }
 }

@@ -16,8 +16,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class ThroughputScenario {
 
-    private ThroughputScenario() {
-    }
+    private ThroughputScenario() {}
 
     static ScenarioResult run(BenchContext ctx, BenchSystem system, JobTracker tracker) {
         BenchOptions o = ctx.options();
@@ -35,16 +34,20 @@ final class ThroughputScenario {
             long t0 = System.nanoTime();
             ProcStats.CpuMeter cpu = system.cpuMeter().start();
             AtomicBoolean sampling = new AtomicBoolean(true);
-            Thread sampler = new Thread(() -> {
-                while (sampling.get()) {
-                    try {
-                        system.queueDepths().forEach((q, d) -> depths.computeIfAbsent(q, k -> new ArrayList<>()).add(d));
-                    } catch (RuntimeException e) {
-                        // a missed sample
-                    }
-                    Sleep.millis(1000);
-                }
-            }, "queue-sampler");
+            Thread sampler = new Thread(
+                    () -> {
+                        while (sampling.get()) {
+                            try {
+                                system.queueDepths()
+                                        .forEach((q, d) -> depths.computeIfAbsent(q, k -> new ArrayList<>())
+                                                .add(d));
+                            } catch (RuntimeException e) {
+                                // a missed sample
+                            }
+                            Sleep.millis(1000);
+                        }
+                    },
+                    "queue-sampler");
             sampler.setDaemon(true);
             sampler.start();
             Sleep.millis(o.throughputSeconds() * 1000L);
@@ -92,9 +95,10 @@ final class ThroughputScenario {
             r.detail("queueDepths", depthSummary);
             r.detail("saturatedStage", stage);
             r.detail("trackerReconnects", tracker.reconnects());
-            System.out.printf("  throughput, %d worker(s): %.1f jobs/s (submitted %.1f/s), e2e p50 %.1f ms; cpu %s; "
-                            + "queues %s; saturated: %s%n", workers, rate, submitRate, e2e.millis(50), cpuPercent,
-                    means(depths), stage);
+            System.out.printf(
+                    "  throughput, %d worker(s): %.1f jobs/s (submitted %.1f/s), e2e p50 %.1f ms; cpu %s; "
+                            + "queues %s; saturated: %s%n",
+                    workers, rate, submitRate, e2e.millis(50), cpuPercent, means(depths), stage);
         }
         return r;
     }
@@ -124,7 +128,9 @@ final class ThroughputScenario {
     }
 
     private static double mean(List<Long> values) {
-        return values == null ? 0 : values.stream().mapToLong(Long::longValue).average().orElse(0);
+        return values == null
+                ? 0
+                : values.stream().mapToLong(Long::longValue).average().orElse(0);
     }
 
     private static Map<String, String> means(Map<String, List<Long>> depths) {

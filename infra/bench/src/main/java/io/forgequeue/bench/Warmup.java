@@ -17,8 +17,7 @@ final class Warmup {
 
     private static final long WINDOW_MILLIS = 5000;
 
-    private Warmup() {
-    }
+    private Warmup() {}
 
     static void run(BenchSystem system, JobTracker tracker, int minJobs) {
         run(system, tracker, minJobs, Duration.ofSeconds(300));
@@ -35,7 +34,8 @@ final class Warmup {
                 Sleep.millis(WINDOW_MILLIS);
                 long jobs = load.completed() - c0;
                 Map<String, Double> used = cpu.stop();
-                double perJob = jobs == 0 ? Double.NaN
+                double perJob = jobs == 0
+                        ? Double.NaN
                         : (used.get("gateway") + used.get("workers")) * 10 * (WINDOW_MILLIS / 1000.0) / jobs;
                 double jit = used.get("gateway-jit") + used.get("workers-jit");
                 trail.add(String.format(Locale.ROOT, "%.1f/%.0f%%", perJob, jit));
@@ -43,13 +43,15 @@ final class Warmup {
                 if (enough || System.nanoTime() - start > max.toNanos()) {
                     break;
                 }
-                if (jobs == 0 && System.nanoTime() - start > Duration.ofSeconds(60).toNanos()) {
+                if (jobs == 0
+                        && System.nanoTime() - start > Duration.ofSeconds(60).toNanos()) {
                     throw new IllegalStateException("warm-up: no job finished for " + WINDOW_MILLIS + " ms (last error "
                             + load.lastError() + ")");
                 }
             }
             load.drain(Duration.ofMinutes(2));
-            System.out.printf("  warm-up: %d jobs in %.1f s; by 5 s window, gateway+workers CPU ms per job / JIT %% of a core: %s%n",
+            System.out.printf(
+                    "  warm-up: %d jobs in %.1f s; by 5 s window, gateway+workers CPU ms per job / JIT %% of a core: %s%n",
                     load.completed(), (System.nanoTime() - start) / 1e9, String.join(" ", trail));
         }
     }

@@ -1,7 +1,5 @@
 package io.forgequeue.bench;
 
-import tools.jackson.databind.JsonNode;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -11,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import tools.jackson.databind.JsonNode;
 
 /**
  * A WebSocket client of the gateway's relay (api-gateway/PROTOCOL.md), authenticated with the Authorization header
@@ -35,11 +34,12 @@ final class WsClient implements AutoCloseable {
     }
 
     /** Starts connecting; the future completes once the handshake is done. */
-    static CompletableFuture<WsClient> connect(HttpClient http, String gatewayBaseUrl, String apiKey, int index,
-                                               Handler handler) {
+    static CompletableFuture<WsClient> connect(
+            HttpClient http, String gatewayBaseUrl, String apiKey, int index, Handler handler) {
         WsClient client = new WsClient(index, handler);
         URI uri = URI.create(gatewayBaseUrl.replaceFirst("^http", "ws") + "/ws");
-        return http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(30))
+        return http.newWebSocketBuilder()
+                .connectTimeout(Duration.ofSeconds(30))
                 .header("Authorization", "Bearer " + apiKey)
                 .buildAsync(uri, client.new Listener())
                 .thenApply(ws -> {
@@ -61,18 +61,24 @@ final class WsClient implements AutoCloseable {
     }
 
     void subscribe(Object jobId) {
-        send(Map.of("type", "subscribe", "jobId", jobId.toString())).orTimeout(30, TimeUnit.SECONDS).join();
+        send(Map.of("type", "subscribe", "jobId", jobId.toString()))
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
     }
 
     void subscribeAll() {
-        send(Map.of("type", "subscribe", "scope", "all")).orTimeout(30, TimeUnit.SECONDS).join();
+        send(Map.of("type", "subscribe", "scope", "all"))
+                .orTimeout(30, TimeUnit.SECONDS)
+                .join();
     }
 
     @Override
     public void close() {
         if (!closed && socket != null) {
             closed = true;
-            socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null);
+            socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye")
+                    .orTimeout(5, TimeUnit.SECONDS)
+                    .exceptionally(e -> null);
         }
     }
 

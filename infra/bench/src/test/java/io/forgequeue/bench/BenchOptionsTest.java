@@ -1,11 +1,10 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
-
-import java.nio.file.Path;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
 
 class BenchOptionsTest {
 
@@ -15,8 +14,8 @@ class BenchOptionsTest {
     void runsEveryScenarioWithTheIssuesSizesByDefault() {
         BenchOptions o = BenchOptions.parse(new String[0], ROOT);
 
-        assertThat(o.scenarios()).containsExactly("ceiling", "duty", "overhead", "throughput", "submit", "fanout",
-                "fairness");
+        assertThat(o.scenarios())
+                .containsExactly("ceiling", "duty", "overhead", "throughput", "submit", "fanout", "fairness");
         assertThat(o.fairnessFlood()).isEqualTo(100);
         assertThat(o.fairnessJobMillis()).isEqualTo(1000);
         assertThat(o.fairnessPolicies()).containsExactly("fifo", "fair");
@@ -44,8 +43,20 @@ class BenchOptionsTest {
 
     @Test
     void takesScenariosListsBaselineAndExtraEnvironment() {
-        BenchOptions o = BenchOptions.parse(new String[] {"--scenarios", "duty,throughput", "--compare-with", "/tmp/base",
-                "--throughput-workers", "2, 4", "--worker-env", "WORKER_CONFIRM_TIMEOUT=5s", "--gateway-env", "A=b=c"}, ROOT);
+        BenchOptions o = BenchOptions.parse(
+                new String[] {
+                    "--scenarios",
+                    "duty,throughput",
+                    "--compare-with",
+                    "/tmp/base",
+                    "--throughput-workers",
+                    "2, 4",
+                    "--worker-env",
+                    "WORKER_CONFIRM_TIMEOUT=5s",
+                    "--gateway-env",
+                    "A=b=c"
+                },
+                ROOT);
 
         assertThat(o.scenarios()).containsExactly("duty", "throughput");
         assertThat(o.compareWith()).isEqualTo(Path.of("/tmp/base"));
@@ -56,14 +67,27 @@ class BenchOptionsTest {
 
     @Test
     void aBaselineOnlySettingReachesTheBaselineBuildAloneOnTopOfTheCommonOnes() {
-        BenchOptions o = BenchOptions.parse(new String[] {"--compare-with", "/tmp/base",
-                "--gateway-env", "GATEWAY_EVENTS_CONSUMERS=4", "--gateway-env", "X=1",
-                "--baseline-gateway-env", "GATEWAY_EVENTS_CONSUMERS=1", "--baseline-worker-env", "W=2"}, ROOT);
+        BenchOptions o = BenchOptions.parse(
+                new String[] {
+                    "--compare-with",
+                    "/tmp/base",
+                    "--gateway-env",
+                    "GATEWAY_EVENTS_CONSUMERS=4",
+                    "--gateway-env",
+                    "X=1",
+                    "--baseline-gateway-env",
+                    "GATEWAY_EVENTS_CONSUMERS=1",
+                    "--baseline-worker-env",
+                    "W=2"
+                },
+                ROOT);
 
         assertThat(BenchOptions.envFor(o.gatewayEnv(), "current"))
                 .containsExactly(java.util.Map.entry("GATEWAY_EVENTS_CONSUMERS", "4"), java.util.Map.entry("X", "1"));
         assertThat(BenchOptions.envFor(o.gatewayEnv(), "baseline"))
-                .containsEntry("GATEWAY_EVENTS_CONSUMERS", "1").containsEntry("X", "1").hasSize(2);
+                .containsEntry("GATEWAY_EVENTS_CONSUMERS", "1")
+                .containsEntry("X", "1")
+                .hasSize(2);
         assertThat(BenchOptions.envFor(o.workerEnv(), "current")).isEmpty();
         assertThat(BenchOptions.envFor(o.workerEnv(), "baseline")).containsExactly(java.util.Map.entry("W", "2"));
     }
@@ -71,10 +95,13 @@ class BenchOptionsTest {
     @Test
     void refusesUnknownScenariosAndOptions() {
         assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--scenarios", "duty,speed"}, ROOT))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown scenario 'speed'");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown scenario 'speed'");
         assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--dutyjobs", "3"}, ROOT))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown option(s) [dutyjobs]");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown option(s) [dutyjobs]");
         assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--duty-jobs", "many"}, ROOT))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--duty-jobs needs an integer");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--duty-jobs needs an integer");
     }
 }

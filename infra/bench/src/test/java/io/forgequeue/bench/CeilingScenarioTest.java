@@ -1,11 +1,10 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.regex.Matcher;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.Test;
 
 class CeilingScenarioTest {
 
@@ -65,6 +64,7 @@ class CeilingScenarioTest {
     @Test
     void failsWithTheOutputWhenPerfTestPrintedNoSummary() {
         assertThatThrownBy(() -> CeilingScenario.match(CeilingScenario.RECEIVING, "Connection refused"))
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("Connection refused");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("Connection refused");
     }
 }

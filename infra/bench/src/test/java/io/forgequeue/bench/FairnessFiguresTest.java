@@ -1,14 +1,13 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.Test;
 
 class FairnessFiguresTest {
 
@@ -101,8 +100,8 @@ class FairnessFiguresTest {
     @Test
     void theEtaPredictsTheStartAsEtaMinusTheMeanJobTimeAndItsErrorIsAShareOfTheWait() {
         List<FairnessFigures.Job> jobs = List.of(
-                new FairnessFigures.Job("a", 0, 5, 6, 5.0, 1.0),    // predicted 4: error 1 s of a 5-s wait
-                new FairnessFigures.Job("a", 0, 2, 3, 0.5, 1.0),    // predicted 0 (never before submission): 2 of 2
+                new FairnessFigures.Job("a", 0, 5, 6, 5.0, 1.0), // predicted 4: error 1 s of a 5-s wait
+                new FairnessFigures.Job("a", 0, 2, 3, 0.5, 1.0), // predicted 0 (never before submission): 2 of 2
                 new FairnessFigures.Job("b", 0, 10, 11, null, 1.0)); // no ETA shown: left out
 
         FairnessFigures.Result r = FairnessFigures.compute(jobs, TWO_KEYS, 5);
@@ -130,7 +129,8 @@ class FairnessFiguresTest {
         assertThat(FairnessFigures.percentile(List.of(4.0, 1.0, 3.0, 2.0), 50)).isEqualTo(2.0);
         assertThat(FairnessFigures.percentile(List.of(4.0, 1.0, 3.0, 2.0), 95)).isEqualTo(4.0);
         assertThat(FairnessFigures.percentile(List.of(), 50)).isNaN();
-        assertThat(FairnessFigures.merged(List.of(new double[] {2, 3}, new double[] {0, 1.5}, new double[] {1, 2},
-                new double[] {4, 4}))).containsExactly(new double[] {0, 3});
+        assertThat(FairnessFigures.merged(
+                        List.of(new double[] {2, 3}, new double[] {0, 1.5}, new double[] {1, 2}, new double[] {4, 4})))
+                .containsExactly(new double[] {0, 3});
     }
 }

@@ -1,11 +1,10 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.Map;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 class GapSplitTest {
 
@@ -41,17 +40,19 @@ class GapSplitTest {
     void splitsTheMeanGapIntoPartsThatAddUpToIt() {
         Map<String, GapSplit.Timer> before = GapSplit.parse(BEFORE);
         // ten more jobs: result 0.5 ms, confirm 1.5 ms, hand-out 1 ms, prepare 0.5 ms, calls 501 ms each
-        Map<String, GapSplit.Timer> after = GapSplit.parse(BEFORE
-                .replace("stage=\"confirm\"} 2", "stage=\"confirm\"} 12")
-                .replace("stage=\"confirm\"} 0.004", "stage=\"confirm\"} 0.019")
-                .replace("stage=\"prepare\"} 2", "stage=\"prepare\"} 12")
-                .replace("stage=\"prepare\"} 0.001", "stage=\"prepare\"} 0.006")
-                .replace("stage=\"result\"} 2", "stage=\"result\"} 12")
-                .replace("stage=\"result\"} 0.001", "stage=\"result\"} 0.006")
-                .replace("idle_gap_seconds_count{application=\"gpu-worker\"} 1", "idle_gap_seconds_count{application=\"gpu-worker\"} 11")
-                .replace("9.5", "9.51")
-                .replace("outcome=\"success\"} 2", "outcome=\"success\"} 12")
-                .replace("outcome=\"success\"} 1.0", "outcome=\"success\"} 6.01"));
+        Map<String, GapSplit.Timer> after =
+                GapSplit.parse(BEFORE.replace("stage=\"confirm\"} 2", "stage=\"confirm\"} 12")
+                        .replace("stage=\"confirm\"} 0.004", "stage=\"confirm\"} 0.019")
+                        .replace("stage=\"prepare\"} 2", "stage=\"prepare\"} 12")
+                        .replace("stage=\"prepare\"} 0.001", "stage=\"prepare\"} 0.006")
+                        .replace("stage=\"result\"} 2", "stage=\"result\"} 12")
+                        .replace("stage=\"result\"} 0.001", "stage=\"result\"} 0.006")
+                        .replace(
+                                "idle_gap_seconds_count{application=\"gpu-worker\"} 1",
+                                "idle_gap_seconds_count{application=\"gpu-worker\"} 11")
+                        .replace("9.5", "9.51")
+                        .replace("outcome=\"success\"} 2", "outcome=\"success\"} 12")
+                        .replace("outcome=\"success\"} 1.0", "outcome=\"success\"} 6.01"));
 
         Map<String, Double> split = GapSplit.split(before, after, 10 * 500_000, 10, 6.0);
 
@@ -60,8 +61,11 @@ class GapSplitTest {
         assertThat(split.get("confirm")).isCloseTo(1.5, within(1e-9));
         assertThat(split.get("handout")).isCloseTo(1.0, within(1e-9));
         assertThat(split.get("prepare")).isCloseTo(0.5, within(1e-9));
-        assertThat(split.get("http")).as("501 ms per call, 500 ms busy in the sim").isCloseTo(1.0, within(1e-9));
+        assertThat(split.get("http"))
+                .as("501 ms per call, 500 ms busy in the sim")
+                .isCloseTo(1.0, within(1e-9));
         assertThat(split.get("rest")).isCloseTo(1.5, within(1e-9));
-        assertThat(split.values().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(6.0, within(1e-9));
+        assertThat(split.values().stream().mapToDouble(Double::doubleValue).sum())
+                .isCloseTo(6.0, within(1e-9));
     }
 }

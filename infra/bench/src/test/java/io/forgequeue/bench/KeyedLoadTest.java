@@ -1,8 +1,8 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 
 class KeyedLoadTest {
 
@@ -12,9 +12,12 @@ class KeyedLoadTest {
         String noHistory = "{\"pools\":[{\"pool\":\"default\",\"depth\":3,\"meanJobSeconds\":null,\"samples\":0}]}";
         String history = "{\"pools\":[{\"pool\":\"default\",\"depth\":3,\"meanJobSeconds\":1.25,\"samples\":20}]}";
 
-        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(noHistory), null)).isNull();
-        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(noHistory), 2.0)).isEqualTo(2.0);
-        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(history), null)).isEqualTo(1.25);
+        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(noHistory), null))
+                .isNull();
+        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(noHistory), 2.0))
+                .isEqualTo(2.0);
+        assertThat(KeyedLoad.meanJobSeconds(Json.MAPPER.readTree(history), null))
+                .isEqualTo(1.25);
     }
 
     @Test

@@ -1,11 +1,10 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class LatencyAndStageTest {
 
@@ -30,12 +29,17 @@ class LatencyAndStageTest {
     void theStageWhoseQueueFillsUpIsTheSaturatedOne() {
         Map<String, Double> cpu = Map.of("machine", 120.0);
 
-        assertThat(ThroughputScenario.saturatedStage(Map.of("jobs", List.of(150L, 170L), "persist", List.of(2L),
-                "relay", List.of(0L)), 200, cpu)).startsWith("job hand-out");
-        assertThat(ThroughputScenario.saturatedStage(Map.of("jobs", List.of(3L), "persist", List.of(90L),
-                "relay", List.of(0L)), 200, cpu)).startsWith("event merge");
-        assertThat(ThroughputScenario.saturatedStage(Map.of("jobs", List.of(1L), "persist", List.of(1L),
-                "relay", List.of(1L)), 200, Map.of("machine", 199.0))).startsWith("submission")
+        assertThat(ThroughputScenario.saturatedStage(
+                        Map.of("jobs", List.of(150L, 170L), "persist", List.of(2L), "relay", List.of(0L)), 200, cpu))
+                .startsWith("job hand-out");
+        assertThat(ThroughputScenario.saturatedStage(
+                        Map.of("jobs", List.of(3L), "persist", List.of(90L), "relay", List.of(0L)), 200, cpu))
+                .startsWith("event merge");
+        assertThat(ThroughputScenario.saturatedStage(
+                        Map.of("jobs", List.of(1L), "persist", List.of(1L), "relay", List.of(1L)),
+                        200,
+                        Map.of("machine", 199.0)))
+                .startsWith("submission")
                 .contains("2 cores are saturated");
     }
 }

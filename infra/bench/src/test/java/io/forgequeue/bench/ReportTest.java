@@ -1,15 +1,14 @@
 package io.forgequeue.bench;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ReportTest {
 
@@ -42,7 +41,8 @@ class ReportTest {
     void showsTheMedianOfTheRoundsAndJudgesTheGoalOnIt() {
         Report report = report();
         for (double gap : new double[] {9, 3, 4}) {
-            report.add(new ScenarioResult("duty", "current").figure(Figure.below("duty", "idle gap p99", gap, "ms", 5)));
+            report.add(
+                    new ScenarioResult("duty", "current").figure(Figure.below("duty", "idle gap p99", gap, "ms", 5)));
         }
 
         Report.Row row = report.rows().get(0);
@@ -61,10 +61,12 @@ class ReportTest {
         handOut.put("2 consumer(s), from a backlog", 1000L);
         handOut.put("2 consumer(s), while publishing", 800L);
         report.add(new ScenarioResult("ceiling", "broker").detail("handOutMessagesPerSecond", handOut));
-        report.add(new ScenarioResult("throughput", "current").detail("workers", 2).detail("jobsPerSecond", 400.0));
+        report.add(
+                new ScenarioResult("throughput", "current").detail("workers", 2).detail("jobsPerSecond", 400.0));
 
-        assertThat(report.ceilingShares()).containsExactly("current, 2 worker(s): 400.0 jobs/s = 40 % of the broker's "
-                + "hand-out from a backlog (1000 msg/s), 50 % of its hand-out while publishing (800 msg/s)");
+        assertThat(report.ceilingShares())
+                .containsExactly("current, 2 worker(s): 400.0 jobs/s = 40 % of the broker's "
+                        + "hand-out from a backlog (1000 msg/s), 50 % of its hand-out while publishing (800 msg/s)");
     }
 
     @Test
@@ -104,8 +106,15 @@ class ReportTest {
 
         String json = Files.readString(dir.resolve("results.json"));
         assertThat(json).doesNotContain("NaN");
-        assertThat(Json.MAPPER.readTree(json).path("table").path(0).path("current").isNull()).isTrue();
-        assertThat(Files.readString(dir.resolve("summary.md"))).contains("`infra/bench/run.sh --quick`")
+        assertThat(Json.MAPPER
+                        .readTree(json)
+                        .path("table")
+                        .path(0)
+                        .path("current")
+                        .isNull())
+                .isTrue();
+        assertThat(Files.readString(dir.resolve("summary.md")))
+                .contains("`infra/bench/run.sh --quick`")
                 .contains("| overhead | pipeline overhead p50 | – |");
     }
 }

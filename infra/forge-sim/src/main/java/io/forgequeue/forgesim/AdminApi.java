@@ -1,7 +1,6 @@
 package io.forgequeue.forgesim;
 
 import java.util.OptionalInt;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -51,7 +50,13 @@ final class AdminApi {
 
     private final Options options;
 
-    AdminApi(ForgeSimServer server, Txt2ImgEngine engine, ForgeApi forgeApi, TaskQueue tasks, FaultPlan faults, SimStats stats,
+    AdminApi(
+            ForgeSimServer server,
+            Txt2ImgEngine engine,
+            ForgeApi forgeApi,
+            TaskQueue tasks,
+            FaultPlan faults,
+            SimStats stats,
             Options options) {
         this.server = server;
         this.engine = engine;
@@ -65,8 +70,11 @@ final class AdminApi {
     Router router() {
         Router r = new Router(null);
         r.get("/admin/state", false, req -> Router.Response.json(state()));
-        r.get("/admin/stats", false, req -> Router.Response.json(
-                stats.snapshot("true".equalsIgnoreCase(req.query().get("gaps")), System.nanoTime())));
+        r.get(
+                "/admin/stats",
+                false,
+                req -> Router.Response.json(
+                        stats.snapshot("true".equalsIgnoreCase(req.query().get("gaps")), System.nanoTime())));
         r.post("/admin/stats/reset", false, req -> {
             stats.reset();
             return Router.Response.json(stats.snapshot(false, System.nanoTime()));
@@ -75,7 +83,11 @@ final class AdminApi {
             JsonNode body = body(req);
             FaultPlan.Failure how = failure(body);
             faults.failNext(intField(body, "count", 1), how);
-            LOG.log(System.Logger.Level.INFO, "fault: fail the next {0} txt2img call(s) with {1}", intField(body, "count", 1), how.error());
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "fault: fail the next {0} txt2img call(s) with {1}",
+                    intField(body, "count", 1),
+                    how.error());
             return Router.Response.json(state());
         });
         r.post("/admin/faults/hang", false, req -> {
@@ -90,9 +102,12 @@ final class AdminApi {
                 int count = intField(body, "count", 1);
                 int atStep = intField(body, "atStep", 0);
                 faults.hold(OptionalInt.of(count), atStep);
-                LOG.log(System.Logger.Level.INFO, "fault: hold the next {0} txt2img call(s) after {1} step(s)", count, atStep);
-            }
-            else {
+                LOG.log(
+                        System.Logger.Level.INFO,
+                        "fault: hold the next {0} txt2img call(s) after {1} step(s)",
+                        count,
+                        atStep);
+            } else {
                 int atStep = intField(body, "atStep", 1);
                 faults.hold(OptionalInt.empty(), atStep);
                 LOG.log(System.Logger.Level.INFO, "fault: hold every txt2img call after {0} step(s)", atStep);
@@ -119,13 +134,20 @@ final class AdminApi {
             int count = intField(body, "count", 1);
             int atStep = intField(body, "atStep", 0);
             faults.interruptNext(count, atStep);
-            LOG.log(System.Logger.Level.INFO, "fault: interrupt the next {0} txt2img call(s) after {1} step(s)", count, atStep);
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "fault: interrupt the next {0} txt2img call(s) after {1} step(s)",
+                    count,
+                    atStep);
             return Router.Response.json(state());
         });
         r.post("/admin/faults/ignore-override", false, req -> {
             int count = intField(body(req), "count", 1);
             faults.ignoreOverrideNext(count);
-            LOG.log(System.Logger.Level.INFO, "fault: the next {0} txt2img call(s) ignore the checkpoint they ask for", count);
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "fault: the next {0} txt2img call(s) ignore the checkpoint they ask for",
+                    count);
             return Router.Response.json(state());
         });
         r.post("/admin/release", false, req -> {
@@ -136,11 +158,16 @@ final class AdminApi {
         r.post("/admin/foreign-job", false, req -> {
             JsonNode body = body(req);
             JsonNode request = body.get("request");
-            Txt2ImgRequest validated = Txt2ImgRequest.validate(request == null || request.isNull() ? Json.object() : request);
+            Txt2ImgRequest validated =
+                    Txt2ImgRequest.validate(request == null || request.isNull() ? Json.object() : request);
             boolean ui = body.path("ui").asBoolean(false);
             int holdAtStep = body.path("holdAtStep").asInt(-1);
             String taskId = engine.startForeign(validated, new Txt2ImgEngine.Origin(ui, holdAtStep));
-            LOG.log(System.Logger.Level.INFO, "foreign {0} job {1} started{2}", ui ? "web UI" : "API", taskId,
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "foreign {0} job {1} started{2}",
+                    ui ? "web UI" : "API",
+                    taskId,
                     holdAtStep >= 0 ? ", held after " + holdAtStep + " step(s)" : "");
             return Router.Response.json(Json.object().put("taskId", taskId));
         });
@@ -203,8 +230,7 @@ final class AdminApi {
         Catalog.Checkpoint loaded = engine.loadedCheckpoint();
         if (loaded == null) {
             model.putNull("loaded");
-        }
-        else {
+        } else {
             model.put("loaded", loaded.title());
         }
         model.put("selected", options.selectedCheckpoint());
@@ -215,8 +241,7 @@ final class AdminApi {
         String current = tasks.current();
         if (current == null) {
             queue.putNull("currentTask");
-        }
-        else {
+        } else {
             queue.put("currentTask", current);
         }
         queue.set("pendingTasks", tasks.pendingTasks().get("tasks"));
@@ -247,7 +272,9 @@ final class AdminApi {
     private static FaultPlan.Failure failure(JsonNode body) {
         String error = body.path("error").asString("RuntimeError");
         JsonNode message = body.get("message");
-        return new FaultPlan.Failure(error, message == null || message.isNull() ? null : message.asString(),
+        return new FaultPlan.Failure(
+                error,
+                message == null || message.isNull() ? null : message.asString(),
                 body.path("atStep").asInt(0));
     }
 }

@@ -31,10 +31,12 @@ final class ApiAuth {
         for (String entry : spec.split(",", -1)) {
             String[] parts = entry.split(":", -1);
             if (parts.length < 2) {
-                throw new IllegalArgumentException("--api-auth: not enough values to unpack (expected 2, got 1) in entry '" + entry + "'");
+                throw new IllegalArgumentException(
+                        "--api-auth: not enough values to unpack (expected 2, got 1) in entry '" + entry + "'");
             }
             if (parts.length > 2) {
-                throw new IllegalArgumentException("--api-auth: too many values to unpack (expected 2): an entry may hold only one ':'");
+                throw new IllegalArgumentException(
+                        "--api-auth: too many values to unpack (expected 2): an entry may hold only one ':'");
             }
             credentials.put(parts[0], parts[1]);
         }
@@ -66,8 +68,7 @@ final class ApiAuth {
                 }
             }
             decoded = new String(bytes, StandardCharsets.US_ASCII);
-        }
-        catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException e) {
             return "Invalid authentication credentials";
         }
         int colon = decoded.indexOf(':');
@@ -77,7 +78,9 @@ final class ApiAuth {
         String user = decoded.substring(0, colon);
         String password = decoded.substring(colon + 1);
         String expected = credentials.get(user);
-        if (expected != null && MessageDigest.isEqual(expected.getBytes(StandardCharsets.UTF_8), password.getBytes(StandardCharsets.UTF_8))) {
+        if (expected != null
+                && MessageDigest.isEqual(
+                        expected.getBytes(StandardCharsets.UTF_8), password.getBytes(StandardCharsets.UTF_8))) {
             return null;
         }
         return "Incorrect username or password";

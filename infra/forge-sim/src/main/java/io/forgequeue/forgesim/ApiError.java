@@ -1,7 +1,6 @@
 package io.forgequeue.forgesim;
 
 import java.util.Map;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;

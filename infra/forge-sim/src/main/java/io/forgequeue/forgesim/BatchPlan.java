@@ -11,13 +11,39 @@ import java.util.Map;
  *
  * @param extra the infotext's extra generation parameters so far, in Forge's order (the caller adds more)
  */
-record BatchPlan(int batchSize, int nIter, int steps, int width, int height, boolean hires, int hrWidth, int hrHeight,
-        int hrSteps, Catalog.Checkpoint hrCheckpoint, Map<String, Object> extra) {
+record BatchPlan(
+        int batchSize,
+        int nIter,
+        int steps,
+        int width,
+        int height,
+        boolean hires,
+        int hrWidth,
+        int hrHeight,
+        int hrSteps,
+        Catalog.Checkpoint hrCheckpoint,
+        Map<String, Object> extra) {
 
-    private static final List<String> UPSCALERS = List.of("Latent", "Latent (antialiased)", "Latent (bicubic)",
-            "Latent (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)", "None", "Lanczos", "Nearest",
-            "DAT x2", "DAT x3", "DAT x4", "ESRGAN_4x", "LDSR", "R-ESRGAN 4x+", "R-ESRGAN 4x+ Anime6B", "ScuNET",
-            "ScuNET PSNR", "SwinIR_4x");
+    private static final List<String> UPSCALERS = List.of(
+            "Latent",
+            "Latent (antialiased)",
+            "Latent (bicubic)",
+            "Latent (bicubic antialiased)",
+            "Latent (nearest)",
+            "Latent (nearest-exact)",
+            "None",
+            "Lanczos",
+            "Nearest",
+            "DAT x2",
+            "DAT x3",
+            "DAT x4",
+            "ESRGAN_4x",
+            "LDSR",
+            "R-ESRGAN 4x+",
+            "R-ESRGAN 4x+ Anime6B",
+            "ScuNET",
+            "ScuNET PSNR",
+            "SwinIR_4x");
 
     /** Reads the plan; throws the {@link ApiError} Forge answers for a request it cannot run. */
     static BatchPlan of(Txt2ImgRequest p, ModelSlot models) {
@@ -64,18 +90,15 @@ record BatchPlan(int batchSize, int nIter, int steps, int width, int height, boo
             extra.put("Hires upscale", p.number("hr_scale"));
             hrWidth = (int) (width * p.number("hr_scale"));
             hrHeight = (int) (height * p.number("hr_scale"));
-        }
-        else {
+        } else {
             extra.put("Hires resize", rx + "x" + ry);
             if (ry == 0) {
                 hrWidth = (int) rx;
                 hrHeight = (int) (rx * height / width);
-            }
-            else if (rx == 0) {
+            } else if (rx == 0) {
                 hrWidth = (int) (ry * width / height);
                 hrHeight = (int) ry;
-            }
-            else {
+            } else {
                 hrWidth = (int) rx;
                 hrHeight = (int) ry;
             }
@@ -90,7 +113,8 @@ record BatchPlan(int batchSize, int nIter, int steps, int width, int height, boo
         if (hrWidth < 8 || hrHeight < 8 || hrWidth > 8192 || hrHeight > 8192) {
             throw ApiError.python("RuntimeError", "forge-sim: hires size must be within 8..8192");
         }
-        return new BatchPlan(batchSize, nIter, steps, width, height, true, hrWidth, hrHeight, hrSteps, hrCheckpoint, extra);
+        return new BatchPlan(
+                batchSize, nIter, steps, width, height, true, hrWidth, hrHeight, hrSteps, hrCheckpoint, extra);
     }
 
     /** Pixels of one batch at its largest pass. */

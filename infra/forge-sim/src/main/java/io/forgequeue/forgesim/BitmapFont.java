@@ -49,8 +49,7 @@ final class BitmapFont {
         }
     }
 
-    private BitmapFont() {
-    }
+    private BitmapFont() {}
 
     /** Whether the pixel at (x, y) of the glyph for {@code c} is set; x in [0, 6), y in [0, 10). */
     static boolean pixel(char c, int x, int y) {

@@ -5,5 +5,4 @@ package io.forgequeue.forgesim;
  * hold, the step it is interrupted at (or -1), and whether it ignores the checkpoint it asks for ({@code pinModel}:
  * the loaded one runs).
  */
-record CallFaults(FaultPlan.Failure failure, FaultPlan.CallHold hold, int interruptAt, boolean pinModel) {
-}
+record CallFaults(FaultPlan.Failure failure, FaultPlan.CallHold hold, int interruptAt, boolean pinModel) {}

@@ -27,7 +27,13 @@ final class Catalog {
      * @param sha256      full sha256 (here: of the name, since there is no file)
      * @param shorthash   first 10 hex digits of sha256
      */
-    record Checkpoint(String name, String filename, String modelName, String nameForExtra, String hash, String sha256,
+    record Checkpoint(
+            String name,
+            String filename,
+            String modelName,
+            String nameForExtra,
+            String hash,
+            String sha256,
             String shorthash) {
 
         String title() {
@@ -36,7 +42,15 @@ final class Catalog {
 
         /** Every string Forge accepts for this checkpoint ({@code CheckpointInfo.ids}). */
         List<String> aliases() {
-            return List.of(hash, modelName, title(), name, nameForExtra, name + " [" + hash + "]", shorthash, sha256,
+            return List.of(
+                    hash,
+                    modelName,
+                    title(),
+                    name,
+                    nameForExtra,
+                    name + " [" + hash + "]",
+                    shorthash,
+                    sha256,
                     name + " [" + shorthash + "]");
         }
 
@@ -50,7 +64,8 @@ final class Catalog {
             String withoutExt = stripExtension(base);
             String modelName = stripExtension(name.replace('/', '_').replace('\\', '_'));
             String legacy = sha256Hex("forge-sim legacy hash " + name).substring(0, 8);
-            return new Checkpoint(name, MODELS_DIR + name, modelName, withoutExt, legacy, sha256, sha256.substring(0, 10));
+            return new Checkpoint(
+                    name, MODELS_DIR + name, modelName, withoutExt, legacy, sha256, sha256.substring(0, 10));
         }
 
         private static String stripExtension(String s) {
@@ -68,12 +83,10 @@ final class Catalog {
     }
 
     /** A scheduler as {@code /sdapi/v1/schedulers} lists it. */
-    record Scheduler(String name, String label, List<String> aliases, double defaultRho, boolean needInnerModel) {
-    }
+    record Scheduler(String name, String label, List<String> aliases, double defaultRho, boolean needInnerModel) {}
 
     /** The outcome of {@code get_sampler_and_scheduler}: a sampler name and a scheduler label. */
-    record SamplerChoice(String sampler, String scheduler) {
-    }
+    record SamplerChoice(String sampler, String scheduler) {}
 
     static final List<String> DEFAULT_MODELS = List.of(
             "sd_xl_base_1.0.safetensors",
@@ -83,17 +96,46 @@ final class Catalog {
 
     static final List<Sampler> SAMPLERS = List.of(
             sampler("DPM++ 2M", List.of("k_dpmpp_2m"), Map.of("scheduler", "karras")),
-            sampler("DPM++ SDE", List.of("k_dpmpp_sde"), ordered("scheduler", "karras", "second_order", true, "brownian_noise", true)),
-            sampler("DPM++ 2M SDE", List.of("k_dpmpp_2m_sde"), ordered("scheduler", "exponential", "brownian_noise", true)),
-            sampler("DPM++ 2M SDE Heun", List.of("k_dpmpp_2m_sde_heun"), ordered("scheduler", "exponential", "brownian_noise", true, "solver_type", "heun")),
-            sampler("DPM++ 2S a", List.of("k_dpmpp_2s_a"), ordered("scheduler", "karras", "uses_ensd", true, "second_order", true)),
-            sampler("DPM++ 3M SDE", List.of("k_dpmpp_3m_sde"), ordered("scheduler", "exponential", "discard_next_to_last_sigma", true, "brownian_noise", true)),
+            sampler(
+                    "DPM++ SDE",
+                    List.of("k_dpmpp_sde"),
+                    ordered("scheduler", "karras", "second_order", true, "brownian_noise", true)),
+            sampler(
+                    "DPM++ 2M SDE",
+                    List.of("k_dpmpp_2m_sde"),
+                    ordered("scheduler", "exponential", "brownian_noise", true)),
+            sampler(
+                    "DPM++ 2M SDE Heun",
+                    List.of("k_dpmpp_2m_sde_heun"),
+                    ordered("scheduler", "exponential", "brownian_noise", true, "solver_type", "heun")),
+            sampler(
+                    "DPM++ 2S a",
+                    List.of("k_dpmpp_2s_a"),
+                    ordered("scheduler", "karras", "uses_ensd", true, "second_order", true)),
+            sampler(
+                    "DPM++ 3M SDE",
+                    List.of("k_dpmpp_3m_sde"),
+                    ordered("scheduler", "exponential", "discard_next_to_last_sigma", true, "brownian_noise", true)),
             sampler("Euler a", List.of("k_euler_a", "k_euler_ancestral"), ordered("uses_ensd", true)),
             sampler("Euler", List.of("k_euler"), Map.of()),
             sampler("LMS", List.of("k_lms"), Map.of()),
             sampler("Heun", List.of("k_heun"), ordered("second_order", true)),
-            sampler("DPM2", List.of("k_dpm_2"), ordered("scheduler", "karras", "discard_next_to_last_sigma", true, "second_order", true)),
-            sampler("DPM2 a", List.of("k_dpm_2_a"), ordered("scheduler", "karras", "discard_next_to_last_sigma", true, "uses_ensd", true, "second_order", true)),
+            sampler(
+                    "DPM2",
+                    List.of("k_dpm_2"),
+                    ordered("scheduler", "karras", "discard_next_to_last_sigma", true, "second_order", true)),
+            sampler(
+                    "DPM2 a",
+                    List.of("k_dpm_2_a"),
+                    ordered(
+                            "scheduler",
+                            "karras",
+                            "discard_next_to_last_sigma",
+                            true,
+                            "uses_ensd",
+                            true,
+                            "second_order",
+                            true)),
             sampler("DPM fast", List.of("k_dpm_fast"), ordered("uses_ensd", true)),
             sampler("DPM adaptive", List.of("k_dpm_ad"), ordered("uses_ensd", true)),
             sampler("Restart", List.of("restart"), ordered("scheduler", "karras", "second_order", true)),
@@ -120,17 +162,29 @@ final class Catalog {
             new Scheduler("turbo", "Turbo", null, -1, true));
 
     /** Forge's VAE / text-encoder modules (GET /sdapi/v1/sd-modules). */
-    static final List<String> MODULES = List.of("ae.safetensors", "clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors",
-            "sdxl_vae.safetensors");
+    static final List<String> MODULES =
+            List.of("ae.safetensors", "clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors", "sdxl_vae.safetensors");
 
     /** Selectable scripts (script_name), lower-case titles. Running one behaves like a plain txt2img here. */
-    static final List<String> SELECTABLE_SCRIPTS = List.of("prompt matrix", "prompts from file or textbox", "x/y/z plot");
+    static final List<String> SELECTABLE_SCRIPTS =
+            List.of("prompt matrix", "prompts from file or textbox", "x/y/z plot");
 
     /** Always-on scripts (alwayson_scripts keys), lower-case titles; their args are accepted and ignored. */
-    static final List<String> ALWAYSON_SCRIPTS = List.of("refiner", "seed", "sampler", "comments", "controlnet",
-            "never oom integrated", "freeu integrated (sd 1.x, sd 2.x, sdxl)", "kohya hrfix integrated",
-            "latentmodifier integrated", "multidiffusion integrated", "perturbedattentionguidance integrated",
-            "selfattentionguidance integrated", "stylealign integrated", "dynamic thresholding (cfg-fix) integrated",
+    static final List<String> ALWAYSON_SCRIPTS = List.of(
+            "refiner",
+            "seed",
+            "sampler",
+            "comments",
+            "controlnet",
+            "never oom integrated",
+            "freeu integrated (sd 1.x, sd 2.x, sdxl)",
+            "kohya hrfix integrated",
+            "latentmodifier integrated",
+            "multidiffusion integrated",
+            "perturbedattentionguidance integrated",
+            "selfattentionguidance integrated",
+            "stylealign integrated",
+            "dynamic thresholding (cfg-fix) integrated",
             "extra options");
 
     private static final Map<String, Scheduler> SCHEDULERS_MAP = new LinkedHashMap<>();
@@ -184,7 +238,8 @@ final class Catalog {
      */
     static SamplerChoice samplerAndScheduler(String samplerName, String schedulerName, boolean convertAutomatic) {
         Scheduler found = Objects.requireNonNullElse(scheduler(schedulerName), SCHEDULERS.get(0));
-        String name = (samplerName == null || samplerName.isEmpty()) ? SAMPLERS.get(0).name() : samplerName;
+        String name =
+                (samplerName == null || samplerName.isEmpty()) ? SAMPLERS.get(0).name() : samplerName;
         for (Scheduler s : SCHEDULERS) {
             java.util.ArrayList<String> options = new java.util.ArrayList<>(List.of(s.label(), s.name()));
             if (s.aliases() != null) {
@@ -231,9 +286,9 @@ final class Catalog {
 
     static String sha256Hex(String text) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-        }
-        catch (NoSuchAlgorithmException e) {
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

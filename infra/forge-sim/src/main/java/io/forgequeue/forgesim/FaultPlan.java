@@ -3,7 +3,6 @@ package io.forgequeue.forgesim;
 import java.util.OptionalInt;
 import java.util.Random;
 import java.util.function.BooleanSupplier;
-
 import tools.jackson.databind.node.ObjectNode;
 
 /**
@@ -119,8 +118,7 @@ final class FaultPlan {
             holdNext = Math.max(0, count.getAsInt());
             holdEveryCall = false;
             holdAtStep = holdNext > 0 ? step : 0;
-        }
-        else {
+        } else {
             holdNext = 0;
             holdEveryCall = step > 0;
             holdAtStep = step;
@@ -232,8 +230,7 @@ final class FaultPlan {
             while (holdEpoch == epoch && (own || holdsEveryCallAt(steps) && !interruptedOrSkipped.getAsBoolean())) {
                 wait(20);
             }
-        }
-        finally {
+        } finally {
             heldNow--;
         }
         return true;
@@ -263,8 +260,7 @@ final class FaultPlan {
             while (releaseEpoch == epoch) {
                 wait();
             }
-        }
-        finally {
+        } finally {
             hungNow--;
         }
     }
@@ -312,13 +308,15 @@ final class FaultPlan {
 
     static String defaultMessage(String error) {
         return switch (error) {
-            case "OutOfMemoryError" -> "CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 23.99 GiB "
-                    + "of which 1.13 GiB is free. Of the allocated memory 19.87 GiB is allocated by PyTorch, and 1.42 GiB is "
-                    + "reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting "
-                    + "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation. (forge-sim: injected)";
-            case "NansException" -> "A tensor with all NaNs was produced in Unet. This could be either because there's not "
-                    + "enough precision to represent the picture, or because your video card does not support half type. "
-                    + "(forge-sim: injected)";
+            case "OutOfMemoryError" ->
+                "CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 23.99 GiB "
+                        + "of which 1.13 GiB is free. Of the allocated memory 19.87 GiB is allocated by PyTorch, and 1.42 GiB is "
+                        + "reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting "
+                        + "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation. (forge-sim: injected)";
+            case "NansException" ->
+                "A tensor with all NaNs was produced in Unet. This could be either because there's not "
+                        + "enough precision to represent the picture, or because your video card does not support half type. "
+                        + "(forge-sim: injected)";
             case "RuntimeError" -> "forge-sim: injected failure";
             default -> "forge-sim: injected " + error;
         };

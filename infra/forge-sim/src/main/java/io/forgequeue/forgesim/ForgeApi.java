@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
@@ -38,7 +37,13 @@ final class ForgeApi {
 
     private volatile boolean webui;
 
-    ForgeApi(Txt2ImgEngine engine, GenerationState state, TaskQueue tasks, Options options, Catalog catalog, SimStats stats,
+    ForgeApi(
+            Txt2ImgEngine engine,
+            GenerationState state,
+            TaskQueue tasks,
+            Options options,
+            Catalog catalog,
+            SimStats stats,
             ApiAuth auth) {
         this.engine = engine;
         this.state = state;
@@ -114,9 +119,14 @@ final class ForgeApi {
         JsonNode body = request.json();
         if (body == null || !body.isObject()) {
             ArrayNode errors = Json.array();
-            errors.add(body == null ? Txt2ImgRequest.error("missing", List.of("body"), "Field required", null)
-                    : Txt2ImgRequest.error("model_attributes_type", List.of("body"),
-                            "Input should be a valid dictionary or object to extract fields from", body));
+            errors.add(
+                    body == null
+                            ? Txt2ImgRequest.error("missing", List.of("body"), "Field required", null)
+                            : Txt2ImgRequest.error(
+                                    "model_attributes_type",
+                                    List.of("body"),
+                                    "Input should be a valid dictionary or object to extract fields from",
+                                    body));
             throw ApiError.validation(errors);
         }
         JsonNode idNode = body.get("id_task");
@@ -136,7 +146,8 @@ final class ForgeApi {
             answer.put("textinfo", tasks.queueText(id));
             return Router.Response.json(answer);
         }
-        answer.setAll(state.taskProgress(livePreview, knownPreview, options.livePreviewsEnabled(), options.previewEvery()));
+        answer.setAll(
+                state.taskProgress(livePreview, knownPreview, options.livePreviewsEnabled(), options.previewEvery()));
         return Router.Response.json(answer);
     }
 
@@ -152,16 +163,14 @@ final class ForgeApi {
         Txt2ImgRequest body;
         try {
             body = Txt2ImgRequest.validate(request.json());
-        }
-        catch (ApiError e) {
+        } catch (ApiError e) {
             stats.rejected();
             throw e;
         }
         Txt2ImgEngine.Result result;
         try {
             result = engine.txt2img(body);
-        }
-        catch (ApiError e) {
+        } catch (ApiError e) {
             if (e.status() == 422) {
                 stats.rejected();
             }
@@ -182,11 +191,13 @@ final class ForgeApi {
             String word = raw.strip().toLowerCase(Locale.ROOT);
             if (TRUE_WORDS.contains(word)) {
                 skip = true;
-            }
-            else if (!FALSE_WORDS.contains(word)) {
+            } else if (!FALSE_WORDS.contains(word)) {
                 ArrayNode errors = Json.array();
-                errors.add(Txt2ImgRequest.error("bool_parsing", List.of("query", "skip_current_image"),
-                        "Input should be a valid boolean, unable to interpret input", Json.NODES.stringNode(raw)));
+                errors.add(Txt2ImgRequest.error(
+                        "bool_parsing",
+                        List.of("query", "skip_current_image"),
+                        "Input should be a valid boolean, unable to interpret input",
+                        Json.NODES.stringNode(raw)));
                 throw ApiError.validation(errors);
             }
         }
@@ -200,14 +211,15 @@ final class ForgeApi {
             ArrayNode errors = Json.array();
             if (body == null) {
                 errors.add(Txt2ImgRequest.error("missing", List.of("body"), "Field required", null));
-            }
-            else {
-                errors.add(Txt2ImgRequest.error("dict_type", List.of("body"), "Input should be a valid dictionary", body));
+            } else {
+                errors.add(
+                        Txt2ImgRequest.error("dict_type", List.of("body"), "Input should be a valid dictionary", body));
             }
             throw ApiError.validation(errors);
         }
         JsonNode checkpoint = body.get("sd_model_checkpoint");
-        if (checkpoint != null && !checkpoint.isNull()
+        if (checkpoint != null
+                && !checkpoint.isNull()
                 && (!checkpoint.isString() || catalog.checkpoint(checkpoint.stringValue()) == null)) {
             throw ApiError.python("RuntimeError", "model " + Options.pythonRepr(checkpoint) + " not found");
         }
@@ -265,8 +277,7 @@ final class ForgeApi {
             o.put("label", s.label());
             if (s.aliases() == null) {
                 o.putNull("aliases");
-            }
-            else {
+            } else {
                 ArrayNode aliases = o.putArray("aliases");
                 s.aliases().forEach(aliases::add);
             }
@@ -278,8 +289,20 @@ final class ForgeApi {
 
     private static ArrayNode upscalers() {
         ArrayNode list = Json.array();
-        for (String name : List.of("None", "Lanczos", "Nearest", "DAT x2", "DAT x3", "DAT x4", "ESRGAN_4x", "LDSR",
-                "R-ESRGAN 4x+", "R-ESRGAN 4x+ Anime6B", "ScuNET", "ScuNET PSNR", "SwinIR_4x")) {
+        for (String name : List.of(
+                "None",
+                "Lanczos",
+                "Nearest",
+                "DAT x2",
+                "DAT x3",
+                "DAT x4",
+                "ESRGAN_4x",
+                "LDSR",
+                "R-ESRGAN 4x+",
+                "R-ESRGAN 4x+ Anime6B",
+                "ScuNET",
+                "ScuNET PSNR",
+                "SwinIR_4x")) {
             ObjectNode o = list.addObject();
             o.put("name", name);
             o.putNull("model_name");
@@ -292,8 +315,13 @@ final class ForgeApi {
 
     private static ArrayNode latentUpscaleModes() {
         ArrayNode list = Json.array();
-        for (String name : List.of("Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)",
-                "Latent (nearest)", "Latent (nearest-exact)")) {
+        for (String name : List.of(
+                "Latent",
+                "Latent (antialiased)",
+                "Latent (bicubic)",
+                "Latent (bicubic antialiased)",
+                "Latent (nearest)",
+                "Latent (nearest-exact)")) {
             list.addObject().put("name", name);
         }
         return list;
@@ -318,8 +346,7 @@ final class ForgeApi {
         if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
             total = os.getTotalMemorySize();
             free = os.getFreeMemorySize();
-        }
-        else {
+        } else {
             total = Runtime.getRuntime().maxMemory();
             free = Runtime.getRuntime().freeMemory();
         }
@@ -337,9 +364,15 @@ final class ForgeApi {
         system.put("free", gpuTotal - reserved - 600_000_000L);
         system.put("used", reserved + 600_000_000L);
         system.put("total", gpuTotal);
-        cuda.putObject("active").put("current", allocated).put("peak", Math.max(allocated, modelBytes + 3_200_000_000L));
-        cuda.putObject("allocated").put("current", allocated).put("peak", Math.max(allocated, modelBytes + 3_200_000_000L));
-        cuda.putObject("reserved").put("current", reserved).put("peak", Math.max(reserved, modelBytes + 3_700_000_000L));
+        cuda.putObject("active")
+                .put("current", allocated)
+                .put("peak", Math.max(allocated, modelBytes + 3_200_000_000L));
+        cuda.putObject("allocated")
+                .put("current", allocated)
+                .put("peak", Math.max(allocated, modelBytes + 3_200_000_000L));
+        cuda.putObject("reserved")
+                .put("current", reserved)
+                .put("peak", Math.max(reserved, modelBytes + 3_700_000_000L));
         cuda.putObject("inactive").put("current", reserved - allocated).put("peak", 1_073_741_824L);
         cuda.putObject("events").put("retries", 0).put("oom", engine.ooms());
         return body;

@@ -9,7 +9,6 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -25,9 +24,17 @@ public final class ForgeSimAdmin {
      * Counts of txt2img calls since the last {@link #resetStats()}; {@code held} counts the times a call stopped at
      * a hold's step ({@link #holdAtStep(int)}, {@link #holdNext(int, int)}, a foreign job's own).
      */
-    public record Counters(long received, long started, long completed, long interrupted, long skipped, long failed,
-            long rejected, long hung, long aborted, long held) {
-    }
+    public record Counters(
+            long received,
+            long started,
+            long completed,
+            long interrupted,
+            long skipped,
+            long failed,
+            long rejected,
+            long hung,
+            long aborted,
+            long held) {}
 
     /**
      * The "GPU" duty cycle seen from the sim: a job is busy from acquiring Forge's queue lock to releasing it.
@@ -45,9 +52,24 @@ public final class ForgeSimAdmin {
      * @param generatingMicros busy time not spent loading: busyMicros - loadingMicros
      * @param usefulShare  generatingMicros / wallMicros (0..1): the "useful GPU share"
      */
-    public record DutyCycle(long jobs, boolean running, long busyMicros, long wallMicros, long spanMicros, double dutyCycle,
-            long gapCount, long gapP50Micros, long gapP90Micros, long gapP99Micros, long gapMaxMicros, double gapMeanMicros,
-            List<Long> gapsMicros, long modelLoads, long loadingMicros, long generatingMicros, double usefulShare) {
+    public record DutyCycle(
+            long jobs,
+            boolean running,
+            long busyMicros,
+            long wallMicros,
+            long spanMicros,
+            double dutyCycle,
+            long gapCount,
+            long gapP50Micros,
+            long gapP90Micros,
+            long gapP99Micros,
+            long gapMaxMicros,
+            double gapMeanMicros,
+            List<Long> gapsMicros,
+            long modelLoads,
+            long loadingMicros,
+            long generatingMicros,
+            double usefulShare) {
 
         public DutyCycle {
             gapsMicros = List.copyOf(gapsMicros);
@@ -55,8 +77,7 @@ public final class ForgeSimAdmin {
     }
 
     /** Answer of {@link #stats()}. */
-    public record Stats(Counters calls, DutyCycle duty) {
-    }
+    public record Stats(Counters calls, DutyCycle duty) {}
 
     /**
      * Answer of {@link #state()}: what the sim is set to do right now.
@@ -71,10 +92,31 @@ public final class ForgeSimAdmin {
      * @param foreignRunning foreign jobs ({@link #startForeignJob}) that have not ended
      * @param ignoreOverrideNext calls still to ignore the checkpoint they ask for (see {@link #ignoreOverrideNext})
      */
-    public record State(boolean apiUp, int apiPort, int adminPort, double stepMs, long modelLoadMs, int failNext,
-            String failError, int hangNext, int hungNow, double failureRate, String loadedModel, String selectedModel,
-            long modelLoads, boolean busy, int waiting, Counters calls, boolean webui, int holdAtStep, int holdNext,
-            int heldNow, int interruptNext, String currentTask, List<String> pendingTasks, int foreignRunning,
+    public record State(
+            boolean apiUp,
+            int apiPort,
+            int adminPort,
+            double stepMs,
+            long modelLoadMs,
+            int failNext,
+            String failError,
+            int hangNext,
+            int hungNow,
+            double failureRate,
+            String loadedModel,
+            String selectedModel,
+            long modelLoads,
+            boolean busy,
+            int waiting,
+            Counters calls,
+            boolean webui,
+            int holdAtStep,
+            int holdNext,
+            int heldNow,
+            int interruptNext,
+            String currentTask,
+            List<String> pendingTasks,
+            int foreignRunning,
             int ignoreOverrideNext) {
 
         public State {
@@ -116,7 +158,9 @@ public final class ForgeSimAdmin {
     private final HttpClient client;
 
     public ForgeSimAdmin(URI adminUrl) {
-        this(adminUrl, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build());
+        this(
+                adminUrl,
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build());
     }
 
     public ForgeSimAdmin(URI adminUrl, HttpClient client) {
@@ -144,7 +188,8 @@ public final class ForgeSimAdmin {
      * realistic default (a CUDA-style text for OutOfMemoryError).
      */
     public State failNext(int count, String errorClass, String message, int atStep) {
-        ObjectNode body = Json.object().put("count", count).put("error", errorClass).put("atStep", atStep);
+        ObjectNode body =
+                Json.object().put("count", count).put("error", errorClass).put("atStep", atStep);
         if (message != null) {
             body.put("message", message);
         }
@@ -187,7 +232,9 @@ public final class ForgeSimAdmin {
     }
 
     public State failureRate(double rate, long seed, String errorClass) {
-        return toState(post("/admin/faults/failure-rate", Json.object().put("rate", rate).put("seed", seed).put("error", errorClass)));
+        return toState(post(
+                "/admin/faults/failure-rate",
+                Json.object().put("rate", rate).put("seed", seed).put("error", errorClass)));
     }
 
     /**
@@ -197,7 +244,8 @@ public final class ForgeSimAdmin {
      * {@code atStep} must be below the call's steps. Replaces a hold of {@link #holdAtStep(int)}.
      */
     public State holdNext(int count, int atStep) {
-        return toState(post("/admin/faults/hold", Json.object().put("count", count).put("atStep", atStep)));
+        return toState(
+                post("/admin/faults/hold", Json.object().put("count", count).put("atStep", atStep)));
     }
 
     /**
@@ -214,7 +262,8 @@ public final class ForgeSimAdmin {
      * 200 with its unfinished images, and the interrupted flag stays set while Forge is idle afterwards.
      */
     public State interruptNext(int count, int atStep) {
-        return toState(post("/admin/faults/interrupt", Json.object().put("count", count).put("atStep", atStep)));
+        return toState(post(
+                "/admin/faults/interrupt", Json.object().put("count", count).put("atStep", atStep)));
     }
 
     /**
@@ -231,8 +280,11 @@ public final class ForgeSimAdmin {
      * id. It ends by itself unless held; {@link State#foreignRunning()} counts it until then.
      */
     public String startForeignJob(ForeignJob job) {
-        ObjectNode request = Json.object().put("prompt", job.prompt()).put("steps", job.steps())
-                .put("width", job.width()).put("height", job.height());
+        ObjectNode request = Json.object()
+                .put("prompt", job.prompt())
+                .put("steps", job.steps())
+                .put("width", job.width())
+                .put("height", job.height());
         ObjectNode body = Json.object().put("ui", job.ui()).put("holdAtStep", job.holdAtStep());
         body.set("request", request);
         return post("/admin/foreign-job", body).path("taskId").asString();
@@ -275,7 +327,9 @@ public final class ForgeSimAdmin {
 
     /** Slow model load: sets the load time and unloads the model, so the next txt2img pays it. */
     public State slowModelLoad(Duration load) {
-        return toState(post("/admin/settings", Json.object().put("modelLoadMs", load.toMillis()).put("unloadModel", true)));
+        return toState(post(
+                "/admin/settings",
+                Json.object().put("modelLoadMs", load.toMillis()).put("unloadModel", true)));
     }
 
     public State state() {
@@ -310,18 +364,16 @@ public final class ForgeSimAdmin {
         HttpResponse<byte[]> response;
         try {
             response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException("forge-sim admin API at " + adminUrl + " unreachable", e);
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while calling forge-sim admin API", e);
         }
         String text = new String(response.body(), java.nio.charset.StandardCharsets.UTF_8);
         if (response.statusCode() != 200) {
-            throw new IllegalStateException("forge-sim admin " + request.method() + " " + request.uri().getPath()
-                    + " answered " + response.statusCode() + ": " + text);
+            throw new IllegalStateException("forge-sim admin " + request.method() + " "
+                    + request.uri().getPath() + " answered " + response.statusCode() + ": " + text);
         }
         return Json.MAPPER.readTree(text);
     }
@@ -333,35 +385,72 @@ public final class ForgeSimAdmin {
         JsonNode queue = s.path("queue");
         List<String> pending = new ArrayList<>();
         queue.path("pendingTasks").forEach(t -> pending.add(t.asString()));
-        return new State(api.path("up").asBoolean(), api.path("port").asInt(), api.path("adminPort").asInt(),
-                s.path("settings").path("stepMs").asDouble(), s.path("settings").path("modelLoadMs").asLong(),
-                faults.path("failNext").asInt(), faults.path("failError").asString(null),
-                faults.path("hangNext").asInt(), faults.path("hungNow").asInt(), faults.path("failureRate").asDouble(),
+        return new State(
+                api.path("up").asBoolean(),
+                api.path("port").asInt(),
+                api.path("adminPort").asInt(),
+                s.path("settings").path("stepMs").asDouble(),
+                s.path("settings").path("modelLoadMs").asLong(),
+                faults.path("failNext").asInt(),
+                faults.path("failError").asString(null),
+                faults.path("hangNext").asInt(),
+                faults.path("hungNow").asInt(),
+                faults.path("failureRate").asDouble(),
                 model.path("loaded").isNull() ? null : model.path("loaded").asString(null),
-                model.path("selected").asString(null), model.path("loads").asLong(),
-                queue.path("busy").asBoolean(), queue.path("waiting").asInt(),
-                toCounters(s.path("txt2img")), api.path("webui").asBoolean(), faults.path("holdAtStep").asInt(),
-                faults.path("holdNext").asInt(), faults.path("heldNow").asInt(), faults.path("interruptNext").asInt(),
-                queue.path("currentTask").isNull() ? null : queue.path("currentTask").asString(null), pending,
-                queue.path("foreignRunning").asInt(), faults.path("ignoreOverrideNext").asInt());
+                model.path("selected").asString(null),
+                model.path("loads").asLong(),
+                queue.path("busy").asBoolean(),
+                queue.path("waiting").asInt(),
+                toCounters(s.path("txt2img")),
+                api.path("webui").asBoolean(),
+                faults.path("holdAtStep").asInt(),
+                faults.path("holdNext").asInt(),
+                faults.path("heldNow").asInt(),
+                faults.path("interruptNext").asInt(),
+                queue.path("currentTask").isNull()
+                        ? null
+                        : queue.path("currentTask").asString(null),
+                pending,
+                queue.path("foreignRunning").asInt(),
+                faults.path("ignoreOverrideNext").asInt());
     }
 
     private static Stats toStats(JsonNode s) {
         JsonNode d = s.path("duty");
         List<Long> gaps = new ArrayList<>();
         d.path("gapsMicros").forEach(g -> gaps.add(g.asLong()));
-        DutyCycle duty = new DutyCycle(d.path("jobs").asLong(), d.path("running").asBoolean(), d.path("busyMicros").asLong(),
-                d.path("wallMicros").asLong(), d.path("spanMicros").asLong(), d.path("dutyCycle").asDouble(),
-                d.path("gapCount").asLong(), d.path("gapP50Micros").asLong(), d.path("gapP90Micros").asLong(),
-                d.path("gapP99Micros").asLong(), d.path("gapMaxMicros").asLong(), d.path("gapMeanMicros").asDouble(), gaps,
-                d.path("modelLoads").asLong(), d.path("loadingMicros").asLong(), d.path("generatingMicros").asLong(),
+        DutyCycle duty = new DutyCycle(
+                d.path("jobs").asLong(),
+                d.path("running").asBoolean(),
+                d.path("busyMicros").asLong(),
+                d.path("wallMicros").asLong(),
+                d.path("spanMicros").asLong(),
+                d.path("dutyCycle").asDouble(),
+                d.path("gapCount").asLong(),
+                d.path("gapP50Micros").asLong(),
+                d.path("gapP90Micros").asLong(),
+                d.path("gapP99Micros").asLong(),
+                d.path("gapMaxMicros").asLong(),
+                d.path("gapMeanMicros").asDouble(),
+                gaps,
+                d.path("modelLoads").asLong(),
+                d.path("loadingMicros").asLong(),
+                d.path("generatingMicros").asLong(),
                 d.path("usefulShare").asDouble());
         return new Stats(toCounters(s.path("txt2img")), duty);
     }
 
     private static Counters toCounters(JsonNode c) {
-        return new Counters(c.path("received").asLong(), c.path("started").asLong(), c.path("completed").asLong(),
-                c.path("interrupted").asLong(), c.path("skipped").asLong(), c.path("failed").asLong(),
-                c.path("rejected").asLong(), c.path("hung").asLong(), c.path("aborted").asLong(), c.path("held").asLong());
+        return new Counters(
+                c.path("received").asLong(),
+                c.path("started").asLong(),
+                c.path("completed").asLong(),
+                c.path("interrupted").asLong(),
+                c.path("skipped").asLong(),
+                c.path("failed").asLong(),
+                c.path("rejected").asLong(),
+                c.path("hung").asLong(),
+                c.path("aborted").asLong(),
+                c.path("held").asLong());
     }
 }

@@ -13,8 +13,7 @@ public final class ForgeSimMain {
     /** Prefix of the line printed once the sim listens; {@link ForgeSimProcess} waits for it. */
     public static final String LISTENING_PREFIX = "forge-sim listening ";
 
-    private ForgeSimMain() {
-    }
+    private ForgeSimMain() {}
 
     public static void main(String[] args) throws IOException, InterruptedException {
         System.setProperty("java.awt.headless", "true");
@@ -28,8 +27,7 @@ public final class ForgeSimMain {
         SimConfig config;
         try {
             config = SimConfig.parse(args, System.getenv());
-        }
-        catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException e) {
             System.err.println("forge-sim: " + e.getMessage());
             System.err.print(SimConfig.usage());
             System.exit(2);
@@ -39,8 +37,12 @@ public final class ForgeSimMain {
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "forge-sim-shutdown"));
         System.out.println(LISTENING_PREFIX + "api=" + server.apiPort() + " admin=" + server.adminPort());
         System.out.flush();
-        System.err.printf("forge-sim: Forge API %s (step %s ms, model load %d ms, auth %s), admin %s%n",
-                server.baseUrl(), config.stepMs(), config.modelLoadMs(), config.apiAuth() == null ? "off" : "on",
+        System.err.printf(
+                "forge-sim: Forge API %s (step %s ms, model load %d ms, auth %s), admin %s%n",
+                server.baseUrl(),
+                config.stepMs(),
+                config.modelLoadMs(),
+                config.apiAuth() == null ? "off" : "on",
                 server.adminUrl());
         server.awaitClose();
     }

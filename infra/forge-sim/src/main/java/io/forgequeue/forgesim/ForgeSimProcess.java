@@ -45,7 +45,8 @@ import java.util.regex.Pattern;
  */
 public final class ForgeSimProcess implements AutoCloseable {
 
-    private static final Pattern LISTENING = Pattern.compile(Pattern.quote(ForgeSimMain.LISTENING_PREFIX) + "api=(\\d+) admin=(\\d+)");
+    private static final Pattern LISTENING =
+            Pattern.compile(Pattern.quote(ForgeSimMain.LISTENING_PREFIX) + "api=(\\d+) admin=(\\d+)");
 
     private static final int KEPT_LINES = 500;
 
@@ -96,8 +97,7 @@ public final class ForgeSimProcess implements AutoCloseable {
 
         private String classpath;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** forge-sim options, e.g. {@code "--step-ms", "0"}. {@code --port 0} is added unless a port is given. */
         public Builder args(String... more) {
@@ -160,25 +160,28 @@ public final class ForgeSimProcess implements AutoCloseable {
             Deque<String> output = new ArrayDeque<>();
             CompletableFuture<int[]> ports = new CompletableFuture<>();
             String tag = "[forge-sim " + process.pid() + "] ";
-            Writer log = logFile == null ? null : Files.newBufferedWriter(logFile, StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Writer log = logFile == null
+                    ? null
+                    : Files.newBufferedWriter(
+                            logFile, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             Sink sink = new Sink(output, echoOutput ? tag : null, log);
             pump(process.getInputStream(), sink, ports, "forge-sim-stdout-" + process.pid());
             pump(process.getErrorStream(), sink, null, "forge-sim-stderr-" + process.pid());
-            process.onExit().thenRun(() -> ports.completeExceptionally(
-                    new IllegalStateException("forge-sim exited with code " + process.exitValue() + " before listening")));
+            process.onExit()
+                    .thenRun(() -> ports.completeExceptionally(new IllegalStateException(
+                            "forge-sim exited with code " + process.exitValue() + " before listening")));
             try {
                 int[] p = ports.get(startupTimeout.toMillis(), TimeUnit.MILLISECONDS);
                 boolean tls = env.containsKey("FORGE_SIM_TLS_CERT")
                         || args.stream().anyMatch(a -> a.equals("--tls-cert") || a.startsWith("--tls-cert="));
                 return new ForgeSimProcess(process, p[0], p[1], output, tls);
-            }
-            catch (ExecutionException | TimeoutException e) {
+            } catch (ExecutionException | TimeoutException e) {
                 process.destroyForcibly();
-                throw new IOException("forge-sim did not start (" + e.getMessage() + "); command " + command
-                        + "; output:\n" + String.join("\n", snapshot(output)), e);
-            }
-            catch (InterruptedException e) {
+                throw new IOException(
+                        "forge-sim did not start (" + e.getMessage() + "); command " + command + "; output:\n"
+                                + String.join("\n", snapshot(output)),
+                        e);
+            } catch (InterruptedException e) {
                 process.destroyForcibly();
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted while starting forge-sim", e);
@@ -242,8 +245,7 @@ public final class ForgeSimProcess implements AutoCloseable {
     private boolean waitFor(Duration timeout) {
         try {
             return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return !process.isAlive();
         }
@@ -258,12 +260,13 @@ public final class ForgeSimProcess implements AutoCloseable {
             var source = ForgeSimProcess.class.getProtectionDomain().getCodeSource();
             if (source != null) {
                 Path location = Path.of(source.getLocation().toURI());
-                if (Files.isRegularFile(location) && location.toString().endsWith(".jar") && isSelfContained(location)) {
+                if (Files.isRegularFile(location)
+                        && location.toString().endsWith(".jar")
+                        && isSelfContained(location)) {
                     return location.toString();
                 }
             }
-        }
-        catch (URISyntaxException | IllegalArgumentException | SecurityException e) {
+        } catch (URISyntaxException | IllegalArgumentException | SecurityException e) {
             // fall back to the classpath
         }
         return System.getProperty("java.class.path");
@@ -273,8 +276,7 @@ public final class ForgeSimProcess implements AutoCloseable {
     private static boolean isSelfContained(Path jar) {
         try (var zip = new java.util.zip.ZipFile(jar.toFile())) {
             return zip.getEntry("io/forgequeue/forgesim/shaded/jackson/databind/json/JsonMapper.class") != null;
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             return false;
         }
     }
@@ -295,8 +297,7 @@ public final class ForgeSimProcess implements AutoCloseable {
                 synchronized (output) {
                     try {
                         log.close();
-                    }
-                    catch (IOException e) {
+                    } catch (IOException e) {
                         // nothing more to write anyway
                     }
                 }
@@ -314,8 +315,7 @@ public final class ForgeSimProcess implements AutoCloseable {
                         log.write(line);
                         log.write('\n');
                         log.flush();
-                    }
-                    catch (IOException e) {
+                    } catch (IOException e) {
                         // the log file is best effort; the kept lines still have it
                     }
                 }
@@ -327,26 +327,28 @@ public final class ForgeSimProcess implements AutoCloseable {
     }
 
     private static void pump(InputStream in, Sink sink, CompletableFuture<int[]> ports, String threadName) {
-        Thread t = new Thread(() -> {
-            try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = reader.readLine()) != null) {
-                    sink.accept(line);
-                    if (ports != null && !ports.isDone()) {
-                        Matcher m = LISTENING.matcher(line);
-                        if (m.find()) {
-                            ports.complete(new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))});
+        Thread t = new Thread(
+                () -> {
+                    try (BufferedReader reader =
+                            new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                        String line;
+                        while ((line = reader.readLine()) != null) {
+                            sink.accept(line);
+                            if (ports != null && !ports.isDone()) {
+                                Matcher m = LISTENING.matcher(line);
+                                if (m.find()) {
+                                    ports.complete(
+                                            new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))});
+                                }
+                            }
                         }
+                    } catch (IOException e) {
+                        // the process is gone
+                    } finally {
+                        sink.streamEnded();
                     }
-                }
-            }
-            catch (IOException e) {
-                // the process is gone
-            }
-            finally {
-                sink.streamEnded();
-            }
-        }, threadName);
+                },
+                threadName);
         t.setDaemon(true);
         t.start();
     }

@@ -1,5 +1,8 @@
 package io.forgequeue.forgesim;
 
+import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -13,12 +16,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-
 import javax.net.ssl.SSLContext;
-
-import com.sun.net.httpserver.HttpServer;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsServer;
 
 /**
  * A running forge-sim: the Forge API on one port and the admin API on another, in this JVM. {@link ForgeSimMain}
@@ -82,12 +80,15 @@ public final class ForgeSimServer implements AutoCloseable {
             faults.hangNext(config.hangNext());
         }
         if (config.failureRate() > 0) {
-            faults.failureRate(config.failureRate(), config.failureSeed(),
+            faults.failureRate(
+                    config.failureRate(),
+                    config.failureSeed(),
                     new FaultPlan.Failure(config.failError(), config.failMessage(), 0));
         }
         SimStats stats = new SimStats();
         this.tasks = new TaskQueue();
-        this.engine = new Txt2ImgEngine(state, tasks, options, catalog, faults, stats, config.stepMs(), config.modelLoadMs());
+        this.engine =
+                new Txt2ImgEngine(state, tasks, options, catalog, faults, stats, config.stepMs(), config.modelLoadMs());
         engine.checkpointLoadMs(config.checkpointLoadMs());
         if (config.loaded() != null) {
             Catalog.Checkpoint preloaded = catalog.checkpoint(config.loaded());
@@ -95,7 +96,8 @@ public final class ForgeSimServer implements AutoCloseable {
             options.restore("sd_checkpoint_hash", Json.NODES.stringNode(preloaded.sha256()));
             engine.preload(preloaded);
         }
-        ForgeApi forgeApi = new ForgeApi(engine, state, tasks, options, catalog, stats, ApiAuth.parse(config.apiAuth()));
+        ForgeApi forgeApi =
+                new ForgeApi(engine, state, tasks, options, catalog, stats, ApiAuth.parse(config.apiAuth()));
         forgeApi.webui(config.webui());
         this.apiRouter = forgeApi.router();
         this.apiExecutor = Executors.newFixedThreadPool(config.threads(), daemonThreads("forge-sim-api-"));
@@ -109,8 +111,7 @@ public final class ForgeSimServer implements AutoCloseable {
         HttpServer admin;
         try {
             admin = HttpServer.create(new InetSocketAddress(config.host(), adminPort), 64);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             apiServer.stop(0);
             shutdownExecutors();
             throw e;
@@ -180,7 +181,10 @@ public final class ForgeSimServer implements AutoCloseable {
             state.reset();
             tasks.reset();
             engine.unload();
-            LOG.log(System.Logger.Level.INFO, "API on port {0} is down{1}", String.valueOf(apiPort),
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "API on port {0} is down{1}",
+                    String.valueOf(apiPort),
                     forMs > 0 ? " for " + forMs + " ms" : "");
         }
     }
@@ -207,8 +211,7 @@ public final class ForgeSimServer implements AutoCloseable {
     private void upQuietly() {
         try {
             up();
-        }
-        catch (IOException | IllegalStateException e) {
+        } catch (IOException | IllegalStateException e) {
             LOG.log(System.Logger.Level.WARNING, "could not bring the API back up: {0}", e.toString());
         }
     }
@@ -250,8 +253,7 @@ public final class ForgeSimServer implements AutoCloseable {
                 HttpServer server;
                 if (tls == null) {
                     server = HttpServer.create(new InetSocketAddress(config.host(), port), BACKLOG);
-                }
-                else {
+                } else {
                     HttpsServer https = HttpsServer.create(new InetSocketAddress(config.host(), port), BACKLOG);
                     https.setHttpsConfigurator(new HttpsConfigurator(tls));
                     server = https;
@@ -259,15 +261,13 @@ public final class ForgeSimServer implements AutoCloseable {
                 server.createContext("/", apiRouter);
                 server.setExecutor(apiExecutor);
                 return server;
-            }
-            catch (BindException e) {
+            } catch (BindException e) {
                 if (System.nanoTime() > giveUp) {
                     throw e;
                 }
                 try {
                     Thread.sleep(50);
-                }
-                catch (InterruptedException ie) {
+                } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                     throw e;
                 }

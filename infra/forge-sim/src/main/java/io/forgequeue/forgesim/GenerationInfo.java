@@ -3,7 +3,6 @@ package io.forgequeue.forgesim;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
@@ -32,8 +31,16 @@ final class GenerationInfo {
 
     private final List<Long> allSubseeds;
 
-    GenerationInfo(Options options, Txt2ImgRequest p, Catalog.SamplerChoice choice, Catalog.Checkpoint model, int width, int height,
-            Map<String, Object> extra, List<Long> allSeeds, List<Long> allSubseeds) {
+    GenerationInfo(
+            Options options,
+            Txt2ImgRequest p,
+            Catalog.SamplerChoice choice,
+            Catalog.Checkpoint model,
+            int width,
+            int height,
+            Map<String, Object> extra,
+            List<Long> allSeeds,
+            List<Long> allSubseeds) {
         this.options = options;
         this.p = p;
         this.choice = choice;
@@ -108,8 +115,7 @@ final class GenerationInfo {
         if (model == null) {
             o.putNull("sd_model_name");
             o.putNull("sd_model_hash");
-        }
-        else {
+        } else {
             o.put("sd_model_name", model.nameForExtra());
             o.put("sd_model_hash", model.shorthash());
         }

@@ -3,7 +3,6 @@ package io.forgequeue.forgesim;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
-
 import tools.jackson.databind.node.ObjectNode;
 
 /**
@@ -171,7 +170,8 @@ final class GenerationState {
      * until there is progress), and the live preview as a {@code data:} URI when one newer than
      * {@code knownPreviewId} exists.
      */
-    synchronized ObjectNode taskProgress(boolean livePreview, int knownPreviewId, boolean livePreviews, int previewEvery) {
+    synchronized ObjectNode taskProgress(
+            boolean livePreview, int knownPreviewId, boolean livePreviews, int previewEvery) {
         double progress = 0;
         if (jobCount > 0) {
             progress += (double) jobNo / jobCount;
@@ -185,8 +185,7 @@ final class GenerationState {
         body.put("progress", progress);
         if (progress > 0) {
             body.put("eta", elapsed / progress - elapsed);
-        }
-        else {
+        } else {
             body.putNull("eta");
         }
         String preview = null;
@@ -202,8 +201,7 @@ final class GenerationState {
         }
         if (preview == null) {
             body.putNull("live_preview");
-        }
-        else {
+        } else {
             body.put("live_preview", preview);
         }
         body.put("id_live_preview", previewId);
@@ -239,7 +237,10 @@ final class GenerationState {
         double eta = elapsed / progress;
         progress = Math.min(progress, 1);
 
-        if (samplingStep - currentImageSamplingStep >= previewEvery && livePreviews && previewEvery != -1 && !skipCurrentImage) {
+        if (samplingStep - currentImageSamplingStep >= previewEvery
+                && livePreviews
+                && previewEvery != -1
+                && !skipCurrentImage) {
             renderPreview();
         }
         body.put("progress", progress);
@@ -247,8 +248,7 @@ final class GenerationState {
         body.set("state", stateDict());
         if (currentImage != null && !skipCurrentImage) {
             body.put("current_image", currentImage);
-        }
-        else {
+        } else {
             body.putNull("current_image");
         }
         body.putNull("textinfo");
@@ -276,7 +276,8 @@ final class GenerationState {
         }
         double completion = samplingSteps > 0 ? (double) (samplingStep + 1) / samplingSteps : 0;
         ImageRenderer.Spec spec = ImageRenderer.previewOf(previewSource, PREVIEW_MAX_SIDE);
-        spec = new ImageRenderer.Spec(spec.prompt(), spec.seed(), spec.width(), spec.height(), Math.min(completion, 0.99));
+        spec = new ImageRenderer.Spec(
+                spec.prompt(), spec.seed(), spec.width(), spec.height(), Math.min(completion, 0.99));
         byte[] png = PngEncoder.encode(ImageRenderer.render(spec), spec.width(), spec.height(), null);
         currentImage = Base64.getEncoder().encodeToString(png);
         currentImageSamplingStep = samplingStep;

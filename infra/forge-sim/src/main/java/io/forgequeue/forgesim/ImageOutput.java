@@ -41,11 +41,13 @@ record ImageOutput(ImageRenderer.Spec spec, String infotext) {
             rows = Math.max(1, Math.min(rows, n));
             int cols = (n + rows - 1) / rows;
             byte[] gridPixels = ImageRenderer.grid(pixels, first.width(), first.height(), rows, cols);
-            out.add(b64.encodeToString(PngEncoder.encode(gridPixels, first.width() * cols, first.height() * rows, grid.infotext())));
+            out.add(b64.encodeToString(
+                    PngEncoder.encode(gridPixels, first.width() * cols, first.height() * rows, grid.infotext())));
         }
         for (ImageOutput plan : imagePlans) {
             ImageRenderer.Spec s = plan.spec();
-            out.add(b64.encodeToString(PngEncoder.encode(pixels.get(pixelIndex++), s.width(), s.height(), plan.infotext())));
+            out.add(b64.encodeToString(
+                    PngEncoder.encode(pixels.get(pixelIndex++), s.width(), s.height(), plan.infotext())));
         }
         return out;
     }

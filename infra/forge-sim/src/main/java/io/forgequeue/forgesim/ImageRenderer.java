@@ -13,18 +13,17 @@ import java.util.List;
 final class ImageRenderer {
 
     /** What to draw. {@code completion} is the share of sampling steps done, 0..1 (1 = finished). */
-    record Spec(String prompt, long seed, int width, int height, double completion) {
-    }
+    record Spec(String prompt, long seed, int width, int height, double completion) {}
 
-    private ImageRenderer() {
-    }
+    private ImageRenderer() {}
 
     /** Renders {@code spec} as RGB bytes (3 per pixel, row-major). */
     static byte[] render(Spec spec) {
         int w = spec.width();
         int h = spec.height();
         byte[] rgb = new byte[w * h * 3];
-        SplitMix random = new SplitMix(fnv1a64(spec.prompt()) ^ SplitMix.mix(spec.seed() * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L));
+        SplitMix random = new SplitMix(
+                fnv1a64(spec.prompt()) ^ SplitMix.mix(spec.seed() * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L));
 
         int[] corners = new int[4];
         for (int i = 0; i < 4; i++) {
@@ -104,7 +103,8 @@ final class ImageRenderer {
         }
     }
 
-    private static void paintBlob(byte[] rgb, int w, int h, double cx, double cy, double radius, int color, double alpha) {
+    private static void paintBlob(
+            byte[] rgb, int w, int h, double cx, double cy, double radius, int color, double alpha) {
         int r = (color >> 16) & 0xff;
         int g = (color >> 8) & 0xff;
         int b = color & 0xff;
@@ -212,12 +212,36 @@ final class ImageRenderer {
         double g;
         double b;
         switch (sector) {
-            case 0 -> { r = value; g = t; b = p; }
-            case 1 -> { r = q; g = value; b = p; }
-            case 2 -> { r = p; g = value; b = t; }
-            case 3 -> { r = p; g = q; b = value; }
-            case 4 -> { r = t; g = p; b = value; }
-            default -> { r = value; g = p; b = q; }
+            case 0 -> {
+                r = value;
+                g = t;
+                b = p;
+            }
+            case 1 -> {
+                r = q;
+                g = value;
+                b = p;
+            }
+            case 2 -> {
+                r = p;
+                g = value;
+                b = t;
+            }
+            case 3 -> {
+                r = p;
+                g = q;
+                b = value;
+            }
+            case 4 -> {
+                r = t;
+                g = p;
+                b = value;
+            }
+            default -> {
+                r = value;
+                g = p;
+                b = q;
+            }
         }
         return ((int) (r * 255) << 16) | ((int) (g * 255) << 8) | (int) (b * 255);
     }

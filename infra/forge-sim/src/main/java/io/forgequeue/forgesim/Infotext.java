@@ -14,10 +14,10 @@ final class Infotext {
     /** Forge's {@code program_version()} at the commit forge-api.md was written against. */
     static final String VERSION = "f2.0.1v1.10.1-previous-669-gdfdcbab6";
 
-    private static final Pattern PARAM = Pattern.compile("\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)");
+    private static final Pattern PARAM =
+            Pattern.compile("\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)");
 
-    private Infotext() {
-    }
+    private Infotext() {}
 
     /**
      * {@code f"{prompt}{negative}\n{k: v, ...}".strip()}, omitting null values and quoting values that contain ',',
@@ -35,12 +35,12 @@ final class Infotext {
             String value = pythonStr(e.getValue());
             if (e.getKey().equals(value)) {
                 line.append(e.getKey());
-            }
-            else {
+            } else {
                 line.append(e.getKey()).append(": ").append(quote(value));
             }
         }
-        String negative = negativePrompt == null || negativePrompt.isEmpty() ? "" : "\nNegative prompt: " + negativePrompt;
+        String negative =
+                negativePrompt == null || negativePrompt.isEmpty() ? "" : "\nNegative prompt: " + negativePrompt;
         return (prompt + negative + "\n" + line).strip();
     }
 
@@ -99,8 +99,7 @@ final class Infotext {
         }
         if (matches >= 3) {
             end = lines.length - 1;
-        }
-        else {
+        } else {
             params.clear();
         }
         StringBuilder prompt = new StringBuilder();
@@ -133,8 +132,7 @@ final class Infotext {
     private static String unquote(String quoted) {
         try {
             return Json.MAPPER.readTree(quoted).stringValue();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             return quoted;
         }
     }

@@ -1,7 +1,6 @@
 package io.forgequeue.forgesim;
 
 import java.util.Map;
-
 import tools.jackson.core.json.JsonReadFeature;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
@@ -20,8 +19,7 @@ final class Json {
 
     static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
-    private Json() {
-    }
+    private Json() {}
 
     static ObjectNode object() {
         return NODES.objectNode();
@@ -62,8 +60,7 @@ final class Json {
     private static void writePython(StringBuilder sb, JsonNode node) {
         if (node == null || node.isNull() || node.isMissingNode()) {
             sb.append("null");
-        }
-        else if (node.isObject()) {
+        } else if (node.isObject()) {
             sb.append('{');
             boolean first = true;
             for (Map.Entry<String, JsonNode> e : node.properties()) {
@@ -76,8 +73,7 @@ final class Json {
                 writePython(sb, e.getValue());
             }
             sb.append('}');
-        }
-        else if (node.isArray()) {
+        } else if (node.isArray()) {
             sb.append('[');
             for (int i = 0; i < node.size(); i++) {
                 if (i > 0) {
@@ -86,20 +82,15 @@ final class Json {
                 writePython(sb, node.get(i));
             }
             sb.append(']');
-        }
-        else if (node.isString()) {
+        } else if (node.isString()) {
             writePythonString(sb, node.stringValue());
-        }
-        else if (node.isBoolean()) {
+        } else if (node.isBoolean()) {
             sb.append(node.booleanValue() ? "true" : "false");
-        }
-        else if (node.isIntegralNumber()) {
+        } else if (node.isIntegralNumber()) {
             sb.append(node.bigIntegerValue());
-        }
-        else if (node.isNumber()) {
+        } else if (node.isNumber()) {
             sb.append(pythonFloat(node.doubleValue()));
-        }
-        else {
+        } else {
             writePythonString(sb, node.asString());
         }
     }
@@ -148,8 +139,7 @@ final class Json {
                 default -> {
                     if (c < 0x20 || c > 0x7e) {
                         sb.append(String.format("\\u%04x", (int) c));
-                    }
-                    else {
+                    } else {
                         sb.append(c);
                     }
                 }

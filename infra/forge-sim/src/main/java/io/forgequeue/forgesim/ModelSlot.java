@@ -51,7 +51,8 @@ final class ModelSlot {
     /** Own load times for some checkpoints (keys: any alias the catalog knows), replacing earlier ones. */
     void checkpointLoadMs(Map<String, Long> loadMs) {
         Map<Catalog.Checkpoint, Long> nanos = new HashMap<>();
-        loadMs.forEach((alias, ms) -> nanos.put(Objects.requireNonNull(catalog.checkpoint(alias), alias), ms * 1_000_000));
+        loadMs.forEach(
+                (alias, ms) -> nanos.put(Objects.requireNonNull(catalog.checkpoint(alias), alias), ms * 1_000_000));
         this.checkpointLoadNanos = Map.copyOf(nanos);
     }
 

@@ -2,7 +2,6 @@ package io.forgequeue.forgesim;
 
 import java.util.List;
 import java.util.Map;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -151,17 +150,13 @@ final class Options {
         for (char c : s.toCharArray()) {
             if (c == quote || c == '\\') {
                 sb.append('\\').append(c);
-            }
-            else if (c == '\n') {
+            } else if (c == '\n') {
                 sb.append("\\n");
-            }
-            else if (c == '\t') {
+            } else if (c == '\t') {
                 sb.append("\\t");
-            }
-            else if (c == '\r') {
+            } else if (c == '\r') {
                 sb.append("\\r");
-            }
-            else {
+            } else {
                 sb.append(c);
             }
         }

@@ -16,7 +16,6 @@ import java.security.spec.InvalidKeySpecException;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Base64;
 import java.util.List;
-
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 
@@ -25,8 +24,7 @@ final class PemTls {
 
     private static final char[] NO_PASSWORD = new char[0];
 
-    private PemTls() {
-    }
+    private PemTls() {}
 
     /**
      * @param certificate the server certificate, then its chain
@@ -49,11 +47,9 @@ final class PemTls {
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(keys.getKeyManagers(), null, null);
             return context;
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + certificate + " / " + key, e);
-        }
-        catch (GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException("cannot use " + certificate + " / " + key + ": " + e.getMessage(), e);
         }
     }
@@ -71,8 +67,7 @@ final class PemTls {
         for (String algorithm : List.of("RSA", "EC")) {
             try {
                 return KeyFactory.getInstance(algorithm).generatePrivate(spec);
-            }
-            catch (InvalidKeySpecException tryNext) {
+            } catch (InvalidKeySpecException tryNext) {
                 // not this algorithm
             }
         }

@@ -15,7 +15,8 @@ final class PngEncoder {
 
     private static final byte[] SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
-    private static final ThreadLocal<Deflater> STORING = ThreadLocal.withInitial(() -> new Deflater(Deflater.NO_COMPRESSION));
+    private static final ThreadLocal<Deflater> STORING =
+            ThreadLocal.withInitial(() -> new Deflater(Deflater.NO_COMPRESSION));
 
     private static final ThreadLocal<Deflater> HUFFMAN = ThreadLocal.withInitial(() -> {
         Deflater d = new Deflater(Deflater.BEST_SPEED);
@@ -26,8 +27,7 @@ final class PngEncoder {
     /** Filtered image data up to this size (64x64 RGB is 12 KiB) is stored rather than compressed. */
     static final int STORED_LIMIT = 48 * 1024;
 
-    private PngEncoder() {
-    }
+    private PngEncoder() {}
 
     /**
      * Encodes {@code rgb} (3 bytes per pixel, row-major) as PNG.
@@ -70,7 +70,8 @@ final class PngEncoder {
         deflater.reset();
         deflater.setInput(filtered);
         deflater.finish();
-        byte[] compressed = new byte[filtered.length + filtered.length / 1000 + 64 + 5 * (filtered.length / 16_000 + 1)];
+        byte[] compressed =
+                new byte[filtered.length + filtered.length / 1000 + 64 + 5 * (filtered.length / 16_000 + 1)];
         int size = 0;
         while (!deflater.finished()) {
             if (size == compressed.length) {
@@ -91,8 +92,7 @@ final class PngEncoder {
         if (latin1.canEncode(text)) {
             data.writeBytes(text.getBytes(StandardCharsets.ISO_8859_1));
             writeChunk(png, "tEXt", data.toByteArray(), data.size());
-        }
-        else {
+        } else {
             data.write(0); // compression flag: uncompressed
             data.write(0); // compression method
             data.write(0); // empty language tag

@@ -1,5 +1,7 @@
 package io.forgequeue.forgesim;
 
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,10 +14,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
-
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
-
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
@@ -31,7 +29,12 @@ final class Router implements HttpHandler {
     private static final System.Logger LOG = System.getLogger("forge-sim");
 
     /** An incoming request, with its body already read. */
-    record Request(String method, String path, Map<String, String> query, com.sun.net.httpserver.Headers headers, byte[] body) {
+    record Request(
+            String method,
+            String path,
+            Map<String, String> query,
+            com.sun.net.httpserver.Headers headers,
+            byte[] body) {
 
         String header(String name) {
             return headers.getFirst(name);
@@ -54,10 +57,13 @@ final class Router implements HttpHandler {
             }
             try {
                 return Json.MAPPER.readTree(body);
-            }
-            catch (JacksonException e) {
+            } catch (JacksonException e) {
                 ArrayNode errors = Json.array();
-                List<Object> loc = List.of("body", e.getLocation() == null ? 0 : (int) Math.max(0, e.getLocation().getCharOffset()));
+                List<Object> loc = List.of(
+                        "body",
+                        e.getLocation() == null
+                                ? 0
+                                : (int) Math.max(0, e.getLocation().getCharOffset()));
                 var error = Txt2ImgRequest.error("json_invalid", loc, "JSON decode error", Json.object());
                 error.putObject("ctx").put("error", "Expecting value");
                 errors.add(error);
@@ -91,8 +97,7 @@ final class Router implements HttpHandler {
         ApiError check(Request request);
     }
 
-    private record Route(Handler handler, boolean guarded) {
-    }
+    private record Route(Handler handler, boolean guarded) {}
 
     private final Map<String, Map<String, Route>> routes = new LinkedHashMap<>();
 
@@ -121,17 +126,16 @@ final class Router implements HttpHandler {
             Request request = read(exchange);
             Response response = dispatch(request);
             write(exchange, request, response);
-        }
-        catch (Txt2ImgEngine.Aborted e) {
+        } catch (Txt2ImgEngine.Aborted e) {
             // no answer: closing an exchange whose headers were never sent drops the connection
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, "client connection failed: {0}", e.toString());
-        }
-        catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "could not answer " + exchange.getRequestMethod() + " " + exchange.getRequestURI(), e);
-        }
-        finally {
+        } catch (RuntimeException e) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "could not answer " + exchange.getRequestMethod() + " " + exchange.getRequestURI(),
+                    e);
+        } finally {
             Thread.interrupted();
             exchange.close();
         }
@@ -141,7 +145,8 @@ final class Router implements HttpHandler {
         Map<String, Route> byMethod = routes.get(request.path());
         if (byMethod == null) {
             String trimmed = request.path().length() > 1 && request.path().endsWith("/")
-                    ? request.path().substring(0, request.path().length() - 1) : null;
+                    ? request.path().substring(0, request.path().length() - 1)
+                    : null;
             if (trimmed != null && routes.containsKey(trimmed)) {
                 return new Response(307, null, Map.of("Location", trimmed));
             }
@@ -149,7 +154,8 @@ final class Router implements HttpHandler {
         }
         Route route = byMethod.get(request.method());
         if (route == null) {
-            return errorResponse(ApiError.http(405, "Method Not Allowed", Map.of("Allow", String.join(", ", byMethod.keySet()))));
+            return errorResponse(
+                    ApiError.http(405, "Method Not Allowed", Map.of("Allow", String.join(", ", byMethod.keySet()))));
         }
         try {
             if (route.guarded() && guard != null) {
@@ -159,14 +165,11 @@ final class Router implements HttpHandler {
                 }
             }
             return route.handler().handle(request);
-        }
-        catch (ApiError e) {
+        } catch (ApiError e) {
             return errorResponse(e);
-        }
-        catch (Txt2ImgEngine.Aborted e) {
+        } catch (Txt2ImgEngine.Aborted e) {
             throw e;
-        }
-        catch (Exception e) {
+        } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, "unexpected error in " + request.method() + " " + request.path(), e);
             return errorResponse(ApiError.python(e.getClass().getSimpleName(), String.valueOf(e.getMessage())));
         }
@@ -191,8 +194,12 @@ final class Router implements HttpHandler {
                 query.putIfAbsent(key, value);
             }
         }
-        return new Request(exchange.getRequestMethod(), exchange.getRequestURI().getPath(), query,
-                exchange.getRequestHeaders(), body);
+        return new Request(
+                exchange.getRequestMethod(),
+                exchange.getRequestURI().getPath(),
+                query,
+                exchange.getRequestHeaders(),
+                body);
     }
 
     private static void write(HttpExchange exchange, Request request, Response response) throws IOException {
@@ -204,7 +211,9 @@ final class Router implements HttpHandler {
         }
         response.headers().forEach(headers::set);
         String acceptEncoding = request.header("Accept-Encoding");
-        if (body.length >= 1000 && acceptEncoding != null && acceptEncoding.toLowerCase().contains("gzip")) {
+        if (body.length >= 1000
+                && acceptEncoding != null
+                && acceptEncoding.toLowerCase().contains("gzip")) {
             ByteArrayOutputStream zipped = new ByteArrayOutputStream(body.length / 2);
             try (GZIPOutputStream gz = new GZIPOutputStream(zipped) {
                 {

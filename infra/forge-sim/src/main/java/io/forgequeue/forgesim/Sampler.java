@@ -65,8 +65,7 @@ final class Sampler {
             if (step > 0) {
                 deadline += step;
                 aborts.waitUntil(deadline, myEpoch);
-            }
-            else {
+            } else {
                 aborts.check(myEpoch);
             }
             done = k;
@@ -102,8 +101,7 @@ final class Sampler {
         boolean held;
         try {
             held = faults.holdAt(hold, steps, stats::held, () -> state.interrupted() || state.skipped());
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             throw new Txt2ImgEngine.Aborted();
         }
         if (held) {

@@ -38,10 +38,27 @@ import java.util.Map;
  * @param tlsKey        PEM file with that certificate's private key (PKCS#8, "BEGIN PRIVATE KEY"; RSA or EC); given
  *                      together with {@code tlsCert} or not at all
  */
-public record SimConfig(String host, int port, int adminPort, double stepMs, long modelLoadMs, String apiAuth,
-        int previewEvery, List<String> models, int threads, int failNext, String failError, String failMessage,
-        int hangNext, double failureRate, long failureSeed, boolean webui, String loaded,
-        Map<String, Long> checkpointLoadMs, String tlsCert, String tlsKey) {
+public record SimConfig(
+        String host,
+        int port,
+        int adminPort,
+        double stepMs,
+        long modelLoadMs,
+        String apiAuth,
+        int previewEvery,
+        List<String> models,
+        int threads,
+        int failNext,
+        String failError,
+        String failMessage,
+        int hangNext,
+        double failureRate,
+        long failureSeed,
+        boolean webui,
+        String loaded,
+        Map<String, Long> checkpointLoadMs,
+        String tlsCert,
+        String tlsKey) {
 
     private static final Map<String, String> FLAGS = new LinkedHashMap<>();
 
@@ -64,7 +81,9 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         FLAGS.put("failure-seed", "seed for --failure-rate (default 42)");
         FLAGS.put("webui", "WebUI mode: serve /internal/progress and /internal/pending-tasks (no value)");
         FLAGS.put("loaded", "checkpoint selected and already loaded at start (default: none loaded)");
-        FLAGS.put("checkpoint-load-ms", "load time per checkpoint, \"name=ms,name2=ms\" (default: model-load-ms for all)");
+        FLAGS.put(
+                "checkpoint-load-ms",
+                "load time per checkpoint, \"name=ms,name2=ms\" (default: model-load-ms for all)");
         FLAGS.put("tls-cert", "PEM certificate (chain): the Forge API speaks HTTPS only (default: plain HTTP)");
         FLAGS.put("tls-key", "PEM private key (PKCS#8) of --tls-cert");
     }
@@ -108,8 +127,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         Catalog catalog = new Catalog(models);
         for (Map.Entry<String, Long> e : checkpointLoadMs.entrySet()) {
             if (catalog.checkpoint(e.getKey()) == null) {
-                throw new IllegalArgumentException("--checkpoint-load-ms '" + e.getKey() + "' is none of the models "
-                        + models);
+                throw new IllegalArgumentException(
+                        "--checkpoint-load-ms '" + e.getKey() + "' is none of the models " + models);
             }
             if (e.getValue() < 0) {
                 throw new IllegalArgumentException("--checkpoint-load-ms must not be negative");
@@ -131,7 +150,8 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
     public static SimConfig parse(String[] args, Map<String, String> env) {
         Map<String, String> values = new LinkedHashMap<>();
         for (String flag : FLAGS.keySet()) {
-            String fromEnv = env.get("FORGE_SIM_" + flag.toUpperCase(Locale.ROOT).replace('-', '_'));
+            String fromEnv =
+                    env.get("FORGE_SIM_" + flag.toUpperCase(Locale.ROOT).replace('-', '_'));
             if (fromEnv != null) {
                 values.put(flag, fromEnv);
             }
@@ -168,10 +188,14 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         boolean listen = Boolean.parseBoolean(values.getOrDefault("listen", "false"));
         String host = values.getOrDefault("host", listen ? "0.0.0.0" : "127.0.0.1");
         int port = intValue(values, "port", 7861);
-        int adminPort = values.containsKey("admin-port") ? intValue(values, "admin-port", 0) : (port == 0 ? 0 : port + 1);
+        int adminPort =
+                values.containsKey("admin-port") ? intValue(values, "admin-port", 0) : (port == 0 ? 0 : port + 1);
         List<String> models = values.containsKey("models") ? splitList(values.get("models")) : Catalog.DEFAULT_MODELS;
         String apiAuth = values.get("api-auth");
-        return new SimConfig(host, port, adminPort,
+        return new SimConfig(
+                host,
+                port,
+                adminPort,
                 doubleValue(values, "step-ms", 50),
                 longValue(values, "model-load-ms", 500),
                 apiAuth == null || apiAuth.isEmpty() ? null : apiAuth,
@@ -194,16 +218,35 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
     /** Human-readable list of options, for --help and error messages. */
     public static String usage() {
         StringBuilder sb = new StringBuilder("usage: java -jar forge-sim.jar [options]\n");
-        FLAGS.forEach((flag, help) -> sb.append(String.format("  --%-15s %s  [env FORGE_SIM_%s]%n", flag, help,
-                flag.toUpperCase(Locale.ROOT).replace('-', '_'))));
+        FLAGS.forEach((flag, help) -> sb.append(String.format(
+                "  --%-15s %s  [env FORGE_SIM_%s]%n",
+                flag, help, flag.toUpperCase(Locale.ROOT).replace('-', '_'))));
         return sb.toString();
     }
 
     /** Same settings with other ports (used by tests and by {@link ForgeSimProcess}). */
     public SimConfig withPorts(int newPort, int newAdminPort) {
-        return new SimConfig(host, newPort, newAdminPort, stepMs, modelLoadMs, apiAuth, previewEvery, models, threads,
-                failNext, failError, failMessage, hangNext, failureRate, failureSeed, webui, loaded, checkpointLoadMs,
-                tlsCert, tlsKey);
+        return new SimConfig(
+                host,
+                newPort,
+                newAdminPort,
+                stepMs,
+                modelLoadMs,
+                apiAuth,
+                previewEvery,
+                models,
+                threads,
+                failNext,
+                failError,
+                failMessage,
+                hangNext,
+                failureRate,
+                failureSeed,
+                webui,
+                loaded,
+                checkpointLoadMs,
+                tlsCert,
+                tlsKey);
     }
 
     /** Whether the Forge API speaks HTTPS. */
@@ -225,8 +268,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
             String ms = part.substring(eq + 1).strip();
             try {
                 out.put(part.substring(0, eq).strip(), Long.parseLong(ms));
-            }
-            catch (NumberFormatException e) {
+            } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("--checkpoint-load-ms needs an integer, got '" + ms + "'");
             }
         }
@@ -247,8 +289,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         String raw = values.get(key);
         try {
             return raw == null ? fallback : Integer.parseInt(raw.strip());
-        }
-        catch (NumberFormatException e) {
+        } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--" + key + " needs an integer, got '" + raw + "'");
         }
     }
@@ -257,8 +298,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         String raw = values.get(key);
         try {
             return raw == null ? fallback : Long.parseLong(raw.strip());
-        }
-        catch (NumberFormatException e) {
+        } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--" + key + " needs an integer, got '" + raw + "'");
         }
     }
@@ -267,8 +307,7 @@ public record SimConfig(String host, int port, int adminPort, double stepMs, lon
         String raw = values.get(key);
         try {
             return raw == null ? fallback : Double.parseDouble(raw.strip());
-        }
-        catch (NumberFormatException e) {
+        } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--" + key + " needs a number, got '" + raw + "'");
         }
     }

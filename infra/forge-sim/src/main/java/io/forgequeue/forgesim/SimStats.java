@@ -1,7 +1,6 @@
 package io.forgequeue.forgesim;
 
 import java.util.Arrays;
-
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -84,8 +83,7 @@ final class SimStats {
         started++;
         if (firstStartNanos < 0) {
             firstStartNanos = nowNanos;
-        }
-        else if (lastEndNanos >= 0) {
+        } else if (lastEndNanos >= 0) {
             addGap((nowNanos - lastEndNanos) / 1_000);
         }
         currentStartNanos = nowNanos;
@@ -179,7 +177,9 @@ final class SimStats {
         duty.put("gapP90Micros", percentile(sorted, 0.90));
         duty.put("gapP99Micros", percentile(sorted, 0.99));
         duty.put("gapMaxMicros", sorted.length == 0 ? 0 : sorted[sorted.length - 1]);
-        duty.put("gapMeanMicros", sorted.length == 0 ? 0.0 : Arrays.stream(sorted).average().orElse(0));
+        duty.put(
+                "gapMeanMicros",
+                sorted.length == 0 ? 0.0 : Arrays.stream(sorted).average().orElse(0));
         if (includeGaps) {
             ArrayNode list = duty.putArray("gapsMicros");
             for (int i = 0; i < gapCount; i++) {
@@ -204,8 +204,7 @@ final class SimStats {
                 int keep = gapCount / 2;
                 System.arraycopy(gapsMicros, gapCount - keep, gapsMicros, 0, keep);
                 gapCount = keep;
-            }
-            else {
+            } else {
                 gapsMicros = Arrays.copyOf(gapsMicros, gapsMicros.length * 2);
             }
         }

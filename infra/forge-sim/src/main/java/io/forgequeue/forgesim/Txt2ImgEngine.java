@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -30,8 +29,7 @@ final class Txt2ImgEngine {
     }
 
     /** The finished call: the base64 images and the echo/info parts of Forge's TextToImageResponse. */
-    record Result(List<String> images, ObjectNode parameters, String info) {
-    }
+    record Result(List<String> images, ObjectNode parameters, String info) {}
 
     /**
      * Who sends a call. API clients use {@link #API}; the admin API's foreign jobs may stand for a person using the
@@ -75,8 +73,15 @@ final class Txt2ImgEngine {
 
     private final AtomicInteger foreignThreads = new AtomicInteger();
 
-    Txt2ImgEngine(GenerationState state, TaskQueue tasks, Options options, Catalog catalog, FaultPlan faults, SimStats stats,
-            double stepMs, long modelLoadMs) {
+    Txt2ImgEngine(
+            GenerationState state,
+            TaskQueue tasks,
+            Options options,
+            Catalog catalog,
+            FaultPlan faults,
+            SimStats stats,
+            double stepMs,
+            long modelLoadMs) {
         this.state = state;
         this.tasks = tasks;
         this.options = options;
@@ -165,17 +170,21 @@ final class Txt2ImgEngine {
         String taskId = given == null || given.isEmpty() ? TaskQueue.newTaskId(origin.ui() ? "ui" : "txt2img") : given;
         Txt2ImgRequest withId = request.with("force_task_id", Json.NODES.stringNode(taskId));
         foreignRunning.incrementAndGet();
-        Thread thread = new Thread(() -> {
-            try {
-                txt2img(withId, origin);
-            }
-            catch (Aborted | ApiError e) {
-                LOG.log(System.Logger.Level.DEBUG, "foreign job {0} ended without an answer: {1}", taskId, e.toString());
-            }
-            finally {
-                foreignRunning.decrementAndGet();
-            }
-        }, "forge-sim-foreign-" + foreignThreads.incrementAndGet());
+        Thread thread = new Thread(
+                () -> {
+                    try {
+                        txt2img(withId, origin);
+                    } catch (Aborted | ApiError e) {
+                        LOG.log(
+                                System.Logger.Level.DEBUG,
+                                "foreign job {0} ended without an answer: {1}",
+                                taskId,
+                                e.toString());
+                    } finally {
+                        foreignRunning.decrementAndGet();
+                    }
+                },
+                "forge-sim-foreign-" + foreignThreads.incrementAndGet());
         thread.setDaemon(true);
         thread.start();
         return taskId;
@@ -230,8 +239,7 @@ final class Txt2ImgEngine {
                         if (!origin.ui()) {
                             tasks.finish(taskId);
                         }
-                    }
-                    finally {
+                    } finally {
                         if (origin.ui()) {
                             tasks.finish(taskId);
                         }
@@ -240,30 +248,24 @@ final class Txt2ImgEngine {
                             state.endUiJob();
                         }
                     }
-                }
-                finally {
+                } finally {
                     stats.busyEnd(System.nanoTime());
                 }
-            }
-            finally {
+            } finally {
                 queueLock.unlock();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             stats.aborted();
             tasks.forget(taskId);
             throw new Aborted();
-        }
-        catch (Aborted e) {
+        } catch (Aborted e) {
             stats.aborted();
             tasks.forget(taskId);
             throw e;
-        }
-        catch (ApiError e) {
+        } catch (ApiError e) {
             stats.failed();
             throw e;
-        }
-        finally {
+        } finally {
             aborts.unregister();
         }
 
@@ -272,8 +274,7 @@ final class Txt2ImgEngine {
         return new Result(images, p.parameters(), Json.pythonDumps(info));
     }
 
-    private record JobOutcome(List<ImageOutput> plans, ObjectNode info, boolean anySkipped) {
-    }
+    private record JobOutcome(List<ImageOutput> plans, ObjectNode info, boolean anySkipped) {}
 
     /** Everything between {@code state.begin()} and {@code state.end()}: Forge's process_images. */
     private JobOutcome runJob(Txt2ImgRequest p, Catalog.SamplerChoice choice, long myEpoch, Origin origin) {
@@ -281,8 +282,8 @@ final class Txt2ImgEngine {
         if (failure != null && failure.atStep() == 0) {
             throw sampler.fail(failure);
         }
-        CallFaults callFaults = new CallFaults(failure, faults.takeHold(origin.holdAtStep()), faults.takeInterrupt(),
-                faults.takeIgnoreOverride());
+        CallFaults callFaults = new CallFaults(
+                failure, faults.takeHold(origin.holdAtStep()), faults.takeInterrupt(), faults.takeIgnoreOverride());
 
         // override_settings: an unknown checkpoint is dropped silently; an unknown key is a KeyError
         Map<String, JsonNode> overrides = new LinkedHashMap<>();
@@ -302,8 +303,9 @@ final class Txt2ImgEngine {
                 // the "ignore override" fault: Forge runs what it has (issues #1940, #1610) and says so in info
                 overrides.remove("sd_model_checkpoint");
                 models.keepLoaded(myEpoch);
-            }
-            else if (wantedCheckpoint == null || !wantedCheckpoint.isString() || catalog.checkpoint(wantedCheckpoint.stringValue()) == null) {
+            } else if (wantedCheckpoint == null
+                    || !wantedCheckpoint.isString()
+                    || catalog.checkpoint(wantedCheckpoint.stringValue()) == null) {
                 overrides.remove("sd_model_checkpoint");
                 models.ensureLoaded(myEpoch);
             }
@@ -314,8 +316,7 @@ final class Txt2ImgEngine {
                 }
             }
             return processImages(p, choice, callFaults, myEpoch);
-        }
-        finally {
+        } finally {
             if (p.flag("override_settings_restore_afterwards")) {
                 stored.forEach(options::restore);
             }
@@ -323,7 +324,8 @@ final class Txt2ImgEngine {
     }
 
     /** Forge's process_images_inner: the job's iterations, then the grid and the info. */
-    private JobOutcome processImages(Txt2ImgRequest p, Catalog.SamplerChoice choice, CallFaults callFaults, long myEpoch) {
+    private JobOutcome processImages(
+            Txt2ImgRequest p, Catalog.SamplerChoice choice, CallFaults callFaults, long myEpoch) {
         BatchPlan plan = BatchPlan.of(p, models);
         if (plan.pixelsPerBatch() > MAX_PIXELS_PER_BATCH) {
             throw sampler.outOfMemory();
@@ -389,12 +391,19 @@ final class Txt2ImgEngine {
      * One iteration ({@code n_iter}) of the job: the checkpoint check, the first pass, the hires pass; plans the
      * batch's images when any step was done. Returns whether a pass was skipped.
      */
-    private boolean runIteration(int n, Txt2ImgRequest p, BatchPlan plan, GenerationInfo info, CallFaults callFaults,
-            int[] stepCounter, long myEpoch, List<ImageOutput> outputs, List<String> infotexts) {
+    private boolean runIteration(
+            int n,
+            Txt2ImgRequest p,
+            BatchPlan plan,
+            GenerationInfo info,
+            CallFaults callFaults,
+            int[] stepCounter,
+            long myEpoch,
+            List<ImageOutput> outputs,
+            List<String> infotexts) {
         if (callFaults.pinModel()) {
             models.keepLoaded(myEpoch);
-        }
-        else {
+        } else {
             models.ensureLoaded(myEpoch);
         }
         if (plan.nIter() > 1) {
@@ -402,8 +411,12 @@ final class Txt2ImgEngine {
         }
         String prompt = p.string("prompt");
         long firstSeed = info.seed(n * plan.batchSize());
-        int done = sampler.sample(plan.steps(), new ImageRenderer.Spec(prompt, firstSeed, plan.width(), plan.height(), 1),
-                callFaults, stepCounter, myEpoch);
+        int done = sampler.sample(
+                plan.steps(),
+                new ImageRenderer.Spec(prompt, firstSeed, plan.width(), plan.height(), 1),
+                callFaults,
+                stepCounter,
+                myEpoch);
         boolean skipped = state.skipped();
         double completion = (double) done / plan.steps();
         int outW = plan.width();
@@ -413,8 +426,11 @@ final class Txt2ImgEngine {
             if (plan.hrCheckpoint() != null) {
                 models.loadIfOther(plan.hrCheckpoint(), myEpoch);
             }
-            int hrDone = sampler.sample(plan.hrSteps(),
-                    new ImageRenderer.Spec(prompt, firstSeed, plan.hrWidth(), plan.hrHeight(), 1), callFaults, stepCounter,
+            int hrDone = sampler.sample(
+                    plan.hrSteps(),
+                    new ImageRenderer.Spec(prompt, firstSeed, plan.hrWidth(), plan.hrHeight(), 1),
+                    callFaults,
+                    stepCounter,
                     myEpoch);
             skipped |= state.skipped();
             completion = (completion + (double) hrDone / plan.hrSteps()) / 2;
@@ -425,7 +441,8 @@ final class Txt2ImgEngine {
             for (int i = 0; i < plan.batchSize(); i++) {
                 int index = n * plan.batchSize() + i;
                 String text = info.infotext(index);
-                outputs.add(new ImageOutput(new ImageRenderer.Spec(prompt, info.seed(index), outW, outH, completion), text));
+                outputs.add(new ImageOutput(
+                        new ImageRenderer.Spec(prompt, info.seed(index), outW, outH, completion), text));
                 infotexts.add(text);
             }
         }

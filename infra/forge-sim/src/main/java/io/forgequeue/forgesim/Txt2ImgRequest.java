@@ -8,7 +8,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
@@ -24,10 +23,17 @@ import tools.jackson.databind.node.ObjectNode;
  */
 record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
 
-    enum Kind { STR, INT, FLOAT, BOOL, LIST_STR, LIST, DICT }
-
-    record Field(String name, Kind kind, Object defaultValue) {
+    enum Kind {
+        STR,
+        INT,
+        FLOAT,
+        BOOL,
+        LIST_STR,
+        LIST,
+        DICT
     }
+
+    record Field(String name, Kind kind, Object defaultValue) {}
 
     private static final Pattern INT_PATTERN = Pattern.compile("\\s*[+-]?[0-9]+(_[0-9]+)*\\s*");
 
@@ -109,8 +115,11 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
             throw ApiError.validation(errors);
         }
         if (!body.isObject()) {
-            errors.add(error("model_attributes_type", List.of("body"),
-                    "Input should be a valid dictionary or object to extract fields from", body));
+            errors.add(error(
+                    "model_attributes_type",
+                    List.of("body"),
+                    "Input should be a valid dictionary or object to extract fields from",
+                    body));
             throw ApiError.validation(errors);
         }
         ObjectNode parameters = Json.object();
@@ -221,10 +230,14 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
                 }
                 if (raw.isString()) {
                     try {
-                        return Json.NODES.numberNode(Double.parseDouble(raw.stringValue().strip()));
-                    }
-                    catch (NumberFormatException e) {
-                        errors.add(error("float_parsing", loc, "Input should be a valid number, unable to parse string as a number", raw));
+                        return Json.NODES.numberNode(
+                                Double.parseDouble(raw.stringValue().strip()));
+                    } catch (NumberFormatException e) {
+                        errors.add(error(
+                                "float_parsing",
+                                loc,
+                                "Input should be a valid number, unable to parse string as a number",
+                                raw));
                         return raw;
                     }
                 }
@@ -239,7 +252,8 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
                     if (d == 0 || d == 1) {
                         return Json.NODES.booleanNode(d == 1);
                     }
-                    errors.add(error("bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", raw));
+                    errors.add(error(
+                            "bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", raw));
                     return raw;
                 }
                 if (raw.isString()) {
@@ -247,7 +261,8 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
                     if (TRUE_WORDS.contains(word) || FALSE_WORDS.contains(word)) {
                         return Json.NODES.booleanNode(TRUE_WORDS.contains(word));
                     }
-                    errors.add(error("bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", raw));
+                    errors.add(error(
+                            "bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", raw));
                     return raw;
                 }
                 errors.add(error("bool_type", loc, "Input should be a valid boolean", raw));
@@ -259,7 +274,11 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
                 }
                 for (int i = 0; i < raw.size(); i++) {
                     if (!raw.get(i).isString()) {
-                        errors.add(error("string_type", List.of("body", field.name(), i), "Input should be a valid string", raw.get(i)));
+                        errors.add(error(
+                                "string_type",
+                                List.of("body", field.name(), i),
+                                "Input should be a valid string",
+                                raw.get(i)));
                     }
                 }
                 return raw;
@@ -285,7 +304,8 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
             if (raw.canConvertToLong()) {
                 return Json.NODES.numberNode(raw.longValue());
             }
-            errors.add(error("int_parsing_size", loc, "Unable to parse input string as an integer, exceeded maximum size", raw));
+            errors.add(error(
+                    "int_parsing_size", loc, "Unable to parse input string as an integer, exceeded maximum size", raw));
             return null;
         }
         if (raw.isBoolean()) {
@@ -298,9 +318,12 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
             }
             if (!Double.isFinite(d)) {
                 errors.add(error("finite_number", loc, "Input should be a finite number", raw));
-            }
-            else {
-                errors.add(error("int_from_float", loc, "Input should be a valid integer, got a number with a fractional part", raw));
+            } else {
+                errors.add(error(
+                        "int_from_float",
+                        loc,
+                        "Input should be a valid integer, got a number with a fractional part",
+                        raw));
             }
             return null;
         }
@@ -311,10 +334,15 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
                 if (value.bitLength() < 64) {
                     return Json.NODES.numberNode(value.longValue());
                 }
-                errors.add(error("int_parsing_size", loc, "Unable to parse input string as an integer, exceeded maximum size", raw));
+                errors.add(error(
+                        "int_parsing_size",
+                        loc,
+                        "Unable to parse input string as an integer, exceeded maximum size",
+                        raw));
                 return null;
             }
-            errors.add(error("int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw));
+            errors.add(error(
+                    "int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw));
             return null;
         }
         errors.add(error("int_type", loc, "Input should be a valid integer", raw));
@@ -328,8 +356,7 @@ record Txt2ImgRequest(ObjectNode parameters, Set<String> explicit) {
         for (Object part : loc) {
             if (part instanceof Integer i) {
                 locNode.add(i);
-            }
-            else {
+            } else {
                 locNode.add(part.toString());
             }
         }

@@ -1,12 +1,11 @@
 package io.forgequeue.forgesim;
 
-import java.nio.charset.StandardCharsets;
-import java.util.Base64;
-
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import org.junit.jupiter.api.Test;
 
 class ApiAuthTest {
 
@@ -16,7 +15,9 @@ class ApiAuthTest {
     void acceptsAnyConfiguredUserWithItsPassword() {
         assertThat(auth.reject(basic("alice:secret"))).isNull();
         assertThat(auth.reject(basic("bob:hunter2"))).isNull();
-        assertThat(auth.reject("basic " + b64("bob:hunter2"))).as("scheme is case-insensitive").isNull();
+        assertThat(auth.reject("basic " + b64("bob:hunter2")))
+                .as("scheme is case-insensitive")
+                .isNull();
     }
 
     @Test
@@ -45,9 +46,15 @@ class ApiAuthTest {
 
     @Test
     void parsesLikeForgeSoAPasswordWithAColonOrAnEmptyEntryBreaksStartup() {
-        assertThatIllegalArgumentException().isThrownBy(() -> ApiAuth.parse("alice:pa:ss")).withMessageContaining("too many values");
-        assertThatIllegalArgumentException().isThrownBy(() -> ApiAuth.parse("alice:secret,")).withMessageContaining("not enough values");
-        assertThatIllegalArgumentException().isThrownBy(() -> ApiAuth.parse("alice")).withMessageContaining("not enough values");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ApiAuth.parse("alice:pa:ss"))
+                .withMessageContaining("too many values");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ApiAuth.parse("alice:secret,"))
+                .withMessageContaining("not enough values");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> ApiAuth.parse("alice"))
+                .withMessageContaining("not enough values");
     }
 
     @Test

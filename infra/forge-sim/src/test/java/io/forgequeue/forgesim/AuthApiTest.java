@@ -1,10 +1,10 @@
 package io.forgequeue.forgesim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** --api-auth over HTTP: FastAPI's 401 bodies and header, on /sdapi routes only. */
 class AuthApiTest {
@@ -54,14 +54,24 @@ class AuthApiTest {
 
     @Test
     void servesEveryConfiguredUser() {
-        assertThat(anonymous.withBasicAuth("alice", "secret").txt2img("{\"steps\":1,\"width\":16,\"height\":16}").status()).isEqualTo(200);
-        assertThat(anonymous.withBasicAuth("bob", "pw").get("/sdapi/v1/progress").status()).isEqualTo(200);
+        assertThat(anonymous
+                        .withBasicAuth("alice", "secret")
+                        .txt2img("{\"steps\":1,\"width\":16,\"height\":16}")
+                        .status())
+                .isEqualTo(200);
+        assertThat(anonymous
+                        .withBasicAuth("bob", "pw")
+                        .get("/sdapi/v1/progress")
+                        .status())
+                .isEqualTo(200);
     }
 
     @Test
     void leavesInternalRoutesAndUnknownPathsOutsideAuthentication() {
         assertThat(anonymous.get("/internal/ping").text()).isEqualTo("{}");
-        assertThat(anonymous.get("/sdapi/v1/loras").status()).as("extension route").isEqualTo(200);
+        assertThat(anonymous.get("/sdapi/v1/loras").status())
+                .as("extension route")
+                .isEqualTo(200);
         SimClient.Reply unknown = anonymous.get("/sdapi/v1/nope");
         assertThat(unknown.status()).isEqualTo(404);
         assertThat(unknown.text()).isEqualTo("{\"detail\":\"Not Found\"}");

@@ -1,10 +1,9 @@
 package io.forgequeue.forgesim;
 
-import java.util.List;
-
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 class CatalogTest {
 
@@ -26,7 +25,14 @@ class CatalogTest {
     void findsACheckpointByAnyOfForgesAliasesButNotByAPrefix() {
         Catalog.Checkpoint c = catalog.checkpoints().get(0);
 
-        for (String alias : List.of(c.title(), c.name(), c.modelName(), c.nameForExtra(), c.shorthash(), c.sha256(), c.hash(),
+        for (String alias : List.of(
+                c.title(),
+                c.name(),
+                c.modelName(),
+                c.nameForExtra(),
+                c.shorthash(),
+                c.sha256(),
+                c.hash(),
                 c.name() + " [" + c.hash() + "]")) {
             assertThat(catalog.checkpoint(alias)).as(alias).isSameAs(c);
         }
@@ -45,12 +51,15 @@ class CatalogTest {
 
     @Test
     void splitsALegacySamplerNameIntoSamplerAndSchedule() {
-        assertThat(Catalog.samplerAndScheduler("Euler Karras", null, true)).isEqualTo(new Catalog.SamplerChoice("Euler", "Karras"));
-        assertThat(Catalog.samplerAndScheduler("DPM++ 2M Karras", null, false)).isEqualTo(new Catalog.SamplerChoice("DPM++ 2M", "Karras"));
+        assertThat(Catalog.samplerAndScheduler("Euler Karras", null, true))
+                .isEqualTo(new Catalog.SamplerChoice("Euler", "Karras"));
+        assertThat(Catalog.samplerAndScheduler("DPM++ 2M Karras", null, false))
+                .isEqualTo(new Catalog.SamplerChoice("DPM++ 2M", "Karras"));
         assertThat(Catalog.samplerAndScheduler("DPM++ 2M Karras", null, true))
                 .as("Karras is DPM++ 2M's own default, so it reads as Automatic")
                 .isEqualTo(new Catalog.SamplerChoice("DPM++ 2M", "Automatic"));
-        assertThat(Catalog.samplerAndScheduler("Euler", "sgm_uniform", true)).isEqualTo(new Catalog.SamplerChoice("Euler", "SGM Uniform"));
+        assertThat(Catalog.samplerAndScheduler("Euler", "sgm_uniform", true))
+                .isEqualTo(new Catalog.SamplerChoice("Euler", "SGM Uniform"));
     }
 
     @Test
@@ -62,8 +71,12 @@ class CatalogTest {
 
     @Test
     void listsForgesSchedulersWithAutomaticFirst() {
-        assertThat(Catalog.SCHEDULERS).extracting(Catalog.Scheduler::name)
-                .startsWith("automatic", "uniform", "karras").contains("simple", "beta", "sgm_uniform");
-        assertThat(Catalog.SAMPLERS).extracting(Catalog.Sampler::name).contains("Euler a", "Euler", "DDIM", "DDPM", "UniPC");
+        assertThat(Catalog.SCHEDULERS)
+                .extracting(Catalog.Scheduler::name)
+                .startsWith("automatic", "uniform", "karras")
+                .contains("simple", "beta", "sgm_uniform");
+        assertThat(Catalog.SAMPLERS)
+                .extracting(Catalog.Sampler::name)
+                .contains("Euler a", "Euler", "DDIM", "DDPM", "UniPC");
     }
 }

@@ -1,9 +1,9 @@
 package io.forgequeue.forgesim;
 
-import org.junit.jupiter.api.Test;
-
 import static io.forgequeue.forgesim.SimTestSupport.startSim;
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 
 /** The duty-cycle statistics of the admin API, measured around real HTTP calls. */
 class DutyCycleStatsTest {
@@ -29,13 +29,17 @@ class DutyCycleStatsTest {
             assertThat(duty.running()).isFalse();
             assertThat(duty.busyMicros()).isBetween(3 * 50_000L, 3 * 50_000L + 150_000L);
             assertThat(duty.gapCount()).isEqualTo(2);
-            assertThat(duty.gapsMicros()).hasSize(2).allSatisfy(g -> assertThat(g).isGreaterThanOrEqualTo(100_000L));
+            assertThat(duty.gapsMicros())
+                    .hasSize(2)
+                    .allSatisfy(g -> assertThat(g).isGreaterThanOrEqualTo(100_000L));
             assertThat(duty.gapP50Micros()).isGreaterThanOrEqualTo(100_000L);
             assertThat(duty.gapMaxMicros()).isGreaterThanOrEqualTo(duty.gapP99Micros());
             assertThat(duty.spanMicros()).isGreaterThanOrEqualTo(duty.busyMicros() + 200_000L);
             assertThat(duty.wallMicros()).isGreaterThanOrEqualTo(duty.spanMicros() + 100_000L);
             assertThat(duty.dutyCycle()).isBetween(0.2, 0.6);
-            assertThat(admin.stats().duty().gapsMicros()).as("listed only on request").isEmpty();
+            assertThat(admin.stats().duty().gapsMicros())
+                    .as("listed only on request")
+                    .isEmpty();
         }
     }
 
@@ -52,7 +56,9 @@ class DutyCycleStatsTest {
             ForgeSimAdmin.Stats after = admin.resetStats();
 
             assertThat(before.duty().gapCount()).isEqualTo(49);
-            assertThat(before.duty().gapP50Micros()).as("a sequential client's round trip").isLessThan(50_000L);
+            assertThat(before.duty().gapP50Micros())
+                    .as("a sequential client's round trip")
+                    .isLessThan(50_000L);
             assertThat(after.duty().jobs()).isZero();
             assertThat(after.duty().gapCount()).isZero();
             assertThat(after.calls().completed()).isZero();

@@ -1,5 +1,9 @@
 package io.forgequeue.forgesim;
 
+import static io.forgequeue.forgesim.SimTestSupport.await;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.time.Duration;
@@ -8,16 +12,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-
 import tools.jackson.databind.JsonNode;
-
-import static io.forgequeue.forgesim.SimTestSupport.await;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Faults injected through {@link ForgeSimAdmin} against an in-process sim. */
 class FaultInjectionTest {
@@ -53,10 +51,14 @@ class FaultInjectionTest {
         SimClient.Reply third = forge.txt2img(JOB);
 
         assertThat(first.status()).isEqualTo(500);
-        assertThat(first.text()).isEqualTo("{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"forge-sim: injected failure\"}");
+        assertThat(first.text())
+                .isEqualTo(
+                        "{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"forge-sim: injected failure\"}");
         assertThat(second.status()).isEqualTo(500);
         assertThat(third.status()).isEqualTo(200);
-        assertThat(forge.progress().get("state").get("job_count").asInt()).as("state.end() ran").isZero();
+        assertThat(forge.progress().get("state").get("job_count").asInt())
+                .as("state.end() ran")
+                .isZero();
         assertThat(admin.stats().calls().failed()).isEqualTo(2);
     }
 
@@ -71,7 +73,13 @@ class FaultInjectionTest {
         assertThat(body.get("error").stringValue()).isEqualTo("OutOfMemoryError");
         assertThat(body.get("message").stringValue()).startsWith("CUDA out of memory. Tried to allocate");
         assertThat(body.get("detail").stringValue()).isEmpty();
-        assertThat(forge.get("/sdapi/v1/memory").json().get("cuda").get("events").get("oom").asLong()).isEqualTo(1);
+        assertThat(forge.get("/sdapi/v1/memory")
+                        .json()
+                        .get("cuda")
+                        .get("events")
+                        .get("oom")
+                        .asLong())
+                .isEqualTo(1);
     }
 
     @Test
@@ -84,7 +92,9 @@ class FaultInjectionTest {
         assertThat(reply.status()).isEqualTo(500);
         assertThat(reply.json().get("error").stringValue()).isEqualTo("NansException");
         assertThat(reply.json().get("message").stringValue()).isEqualTo("A tensor with all NaNs was produced in VAE.");
-        assertThat(forge.progress().get("state").get("sampling_step").asInt()).as("failed after step index 2").isEqualTo(2);
+        assertThat(forge.progress().get("state").get("sampling_step").asInt())
+                .as("failed after step index 2")
+                .isEqualTo(2);
         assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(3);
     }
 
@@ -115,23 +125,33 @@ class FaultInjectionTest {
         await("second call waiting for the lock", WAIT, () -> admin.state().waiting() == 1);
 
         JsonNode progress = forge.progress().get("state");
-        assertThat(progress.get("sampling_step").asInt()).as("step index 2 done").isEqualTo(2);
+        assertThat(progress.get("sampling_step").asInt())
+                .as("step index 2 done")
+                .isEqualTo(2);
         assertThat(admin.state().busy()).isTrue();
         assertThat(first).isNotDone();
         admin.releaseHeld();
 
         assertThat(first.join().status()).isEqualTo(200);
-        await("second call held at the same step", WAIT, () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
+        await(
+                "second call held at the same step",
+                WAIT,
+                () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
         assertThat(second).isNotDone();
         admin.holdAtStep(7);
-        await("second call moved on to the new step", WAIT,
-                () -> admin.state().calls().held() == 3 && forge.progress().get("state").get("sampling_step").asInt() == 6);
+        await(
+                "second call moved on to the new step",
+                WAIT,
+                () -> admin.state().calls().held() == 3
+                        && forge.progress().get("state").get("sampling_step").asInt() == 6);
         assertThat(second).isNotDone();
         admin.clearFaults();
         assertThat(second.join().status()).isEqualTo(200);
         assertThat(admin.state().heldNow()).isZero();
         assertThat(admin.state().holdAtStep()).isZero();
-        assertThat(forge.txt2img(tenSteps).status()).as("no hold after clearing").isEqualTo(200);
+        assertThat(forge.txt2img(tenSteps).status())
+                .as("no hold after clearing")
+                .isEqualTo(200);
         assertThat(admin.stats().calls().held()).isEqualTo(3);
     }
 
@@ -148,7 +168,9 @@ class FaultInjectionTest {
         assertThat(reply.json().get("images")).hasSize(1);
         assertThat(admin.stats().calls().interrupted()).isEqualTo(1);
         assertThat(admin.state().heldNow()).isZero();
-        assertThat(admin.state().holdAtStep()).as("the hold stays for the next calls").isEqualTo(2);
+        assertThat(admin.state().holdAtStep())
+                .as("the hold stays for the next calls")
+                .isEqualTo(2);
     }
 
     @Test
@@ -156,10 +178,15 @@ class FaultInjectionTest {
         String tenSteps = "{\"steps\":10,\"width\":16,\"height\":16}";
         admin.holdAtStep(3);
         CompletableFuture<SimClient.Reply> first = forge.txt2imgAsync(tenSteps);
-        await("first call held by the hold for every call", WAIT, () -> admin.state().heldNow() == 1);
+        await(
+                "first call held by the hold for every call",
+                WAIT,
+                () -> admin.state().heldNow() == 1);
 
         ForgeSimAdmin.State counted = admin.holdNext(1, 5);
-        assertThat(within(first).status()).as("the first call went on to its end").isEqualTo(200);
+        assertThat(within(first).status())
+                .as("the first call went on to its end")
+                .isEqualTo(200);
         CompletableFuture<SimClient.Reply> second = forge.txt2imgAsync(tenSteps);
         await("second call held after 5 steps", WAIT, () -> admin.state().heldNow() == 1);
         forge.post("/sdapi/v1/interrupt", "{}");
@@ -175,7 +202,9 @@ class FaultInjectionTest {
         assertThat(whileHeld.heldNow()).isEqualTo(1);
         assertThat(whileHeld.holdNext()).as("taken by the second call").isZero();
         assertThat(heldState.get("interrupted").booleanValue()).isTrue();
-        assertThat(heldState.get("sampling_step").asInt()).as("step index 4 done").isEqualTo(4);
+        assertThat(heldState.get("sampling_step").asInt())
+                .as("step index 4 done")
+                .isEqualTo(4);
         SimClient.Reply partial = within(second);
         assertThat(partial.status()).isEqualTo(200);
         assertThat(partial.imageCount()).as("interrupted when it went on").isEqualTo(1);
@@ -196,14 +225,23 @@ class FaultInjectionTest {
 
         admin.releaseHeld();
         assertThat(within(first).status()).isEqualTo(200);
-        assertThat(admin.state().hungNow()).as("releaseHeld leaves hung calls alone").isEqualTo(1);
+        assertThat(admin.state().hungNow())
+                .as("releaseHeld leaves hung calls alone")
+                .isEqualTo(1);
         CompletableFuture<SimClient.Reply> second = forge.txt2imgAsync(JOB);
-        await("second call held", WAIT, () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
+        await(
+                "second call held",
+                WAIT,
+                () -> admin.state().calls().held() == 2 && admin.state().heldNow() == 1);
         admin.release();
 
         assertThat(within(second).status()).isEqualTo(200);
-        await("the hung call went on and is held in turn", WAIT,
-                () -> admin.state().calls().held() == 3 && admin.state().heldNow() == 1 && admin.state().hungNow() == 0);
+        await(
+                "the hung call went on and is held in turn",
+                WAIT,
+                () -> admin.state().calls().held() == 3
+                        && admin.state().heldNow() == 1
+                        && admin.state().hungNow() == 0);
         assertThat(admin.state().holdAtStep()).isEqualTo(1);
         admin.clearFaults();
         assertThat(within(hung).status()).isEqualTo(200);
@@ -212,13 +250,16 @@ class FaultInjectionTest {
     @Test
     void aCallASkipFreedFromTheHoldIsNotHeldAgainWhenItsNextBatchStartsAtTheSameStepCount() {
         admin.holdAtStep(3);
-        CompletableFuture<SimClient.Reply> call = forge.txt2imgAsync("{\"steps\":5,\"n_iter\":2,\"width\":16,\"height\":16}");
+        CompletableFuture<SimClient.Reply> call =
+                forge.txt2imgAsync("{\"steps\":5,\"n_iter\":2,\"width\":16,\"height\":16}");
         await("held in the first batch", WAIT, () -> admin.state().heldNow() == 1);
 
         forge.post("/sdapi/v1/skip", "{}");
 
         SimClient.Reply reply = within(call);
-        assertThat(reply.imageCount()).as("the skipped batch as it is, and the second").isEqualTo(2);
+        assertThat(reply.imageCount())
+                .as("the skipped batch as it is, and the second")
+                .isEqualTo(2);
         assertThat(admin.stats().calls().held()).isEqualTo(1);
         assertThat(admin.state().holdAtStep()).isEqualTo(3);
     }
@@ -234,7 +275,8 @@ class FaultInjectionTest {
         ForgeSimAdmin.State down = admin.goDown();
 
         assertThat(down.apiUp()).isFalse();
-        assertThatThrownBy(() -> forge.get("/internal/ping")).isInstanceOf(UncheckedIOException.class)
+        assertThatThrownBy(() -> forge.get("/internal/ping"))
+                .isInstanceOf(UncheckedIOException.class)
                 .hasCauseInstanceOf(ConnectException.class);
         ForgeSimAdmin.State up = admin.comeUp();
         assertThat(up.apiUp()).isTrue();
@@ -255,7 +297,9 @@ class FaultInjectionTest {
         await("API back", WAIT, () -> admin.state().apiUp());
         JsonNode progress = forge.progress();
         assertThat(progress.get("state").get("job_count").asInt()).isZero();
-        assertThat(progress.get("state").get("job_timestamp").stringValue()).as("a restarted Forge forgot everything").isEqualTo("0");
+        assertThat(progress.get("state").get("job_timestamp").stringValue())
+                .as("a restarted Forge forgot everything")
+                .isEqualTo("0");
         assertThat(admin.state().loadedModel()).isNull();
         assertThat(admin.state().busy()).isFalse();
         assertThat(admin.stats().calls().aborted()).isEqualTo(1);
@@ -301,8 +345,8 @@ class FaultInjectionTest {
 
     @Test
     void appliesFaultsGivenAsStartupFlags() throws Exception {
-        try (ForgeSimServer flagged = SimTestSupport.startSim("--step-ms", "0", "--model-load-ms", "0", "--fail-next", "1",
-                "--fail-error", "OutOfMemoryError")) {
+        try (ForgeSimServer flagged = SimTestSupport.startSim(
+                "--step-ms", "0", "--model-load-ms", "0", "--fail-next", "1", "--fail-error", "OutOfMemoryError")) {
             SimClient client = new SimClient(flagged.baseUrl());
 
             assertThat(client.txt2img(JOB).json().get("error").stringValue()).isEqualTo("OutOfMemoryError");

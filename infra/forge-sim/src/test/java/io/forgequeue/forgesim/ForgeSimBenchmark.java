@@ -14,18 +14,20 @@ import java.time.Duration;
  */
 public final class ForgeSimBenchmark {
 
-    private ForgeSimBenchmark() {
-    }
+    private ForgeSimBenchmark() {}
 
     public static void main(String[] args) throws Exception {
         URI base = URI.create(args.length > 0 ? args[0] : "http://127.0.0.1:7861");
         int calls = args.length > 1 ? Integer.parseInt(args[1]) : 5000;
         int size = args.length > 2 ? Integer.parseInt(args[2]) : 64;
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
         HttpRequest request = HttpRequest.newBuilder(base.resolve("/sdapi/v1/txt2img"))
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a lighthouse at dusk\",\"steps\":20,\"width\":" + size
-                        + ",\"height\":" + size + ",\"seed\":-1}"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"a lighthouse at dusk\",\"steps\":20,\"width\":"
+                        + size + ",\"height\":" + size + ",\"seed\":-1}"))
                 .build();
         for (int i = 0; i < Math.min(2000, calls); i++) {
             check(http.send(request, HttpResponse.BodyHandlers.ofByteArray()));
@@ -42,9 +44,17 @@ public final class ForgeSimBenchmark {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         java.util.Arrays.sort(latencies);
-        System.out.printf("%d sequential txt2img calls (%dx%d) in %.2f s: %.0f calls/s, %.1f KiB/answer, latency p50 %.0f us, p99 %.0f us, max %.0f us%n",
-                calls, size, size, seconds, calls / seconds, bytes / 1024.0 / calls,
-                latencies[calls / 2] / 1e3, latencies[(int) (calls * 0.99)] / 1e3, latencies[calls - 1] / 1e3);
+        System.out.printf(
+                "%d sequential txt2img calls (%dx%d) in %.2f s: %.0f calls/s, %.1f KiB/answer, latency p50 %.0f us, p99 %.0f us, max %.0f us%n",
+                calls,
+                size,
+                size,
+                seconds,
+                calls / seconds,
+                bytes / 1024.0 / calls,
+                latencies[calls / 2] / 1e3,
+                latencies[(int) (calls * 0.99)] / 1e3,
+                latencies[calls - 1] / 1e3);
     }
 
     private static void check(HttpResponse<byte[]> response) {

@@ -1,11 +1,10 @@
 package io.forgequeue.forgesim;
 
-import org.junit.jupiter.api.Test;
-
-import tools.jackson.databind.JsonNode;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 class GenerationStateTest {
 
@@ -15,15 +14,19 @@ class GenerationStateTest {
     void reportsNothingRunningBeforeTheFirstJob() {
         JsonNode p = state.progress(false, true, 10);
 
-        assertThat(p.toString()).isEqualTo("{\"progress\":0.0,\"eta_relative\":0.0,\"state\":{\"skipped\":false,"
-                + "\"interrupted\":false,\"stopping_generation\":false,\"job\":\"\",\"job_count\":0,\"job_timestamp\":\"0\","
-                + "\"job_no\":0,\"sampling_step\":0,\"sampling_steps\":0},\"current_image\":null,\"textinfo\":null}");
+        assertThat(p.toString())
+                .isEqualTo(
+                        "{\"progress\":0.0,\"eta_relative\":0.0,\"state\":{\"skipped\":false,"
+                                + "\"interrupted\":false,\"stopping_generation\":false,\"job\":\"\",\"job_count\":0,\"job_timestamp\":\"0\","
+                                + "\"job_no\":0,\"sampling_step\":0,\"sampling_steps\":0},\"current_image\":null,\"textinfo\":null}");
     }
 
     @Test
     void computesProgressWithForgesFormula() {
         state.begin("scripts_txt2img");
-        assertThat(state.progress(true, true, 10).get("progress").doubleValue()).as("job_count -1 while loading").isEqualTo(0.01);
+        assertThat(state.progress(true, true, 10).get("progress").doubleValue())
+                .as("job_count -1 while loading")
+                .isEqualTo(0.01);
 
         state.setJobCount(2);
         state.startSampling(20, spec());
@@ -53,7 +56,8 @@ class GenerationStateTest {
 
         JsonNode s = state.progress(false, true, 10).get("state");
 
-        assertThat(state.progress(false, true, 10).get("progress").doubleValue()).isZero();
+        assertThat(state.progress(false, true, 10).get("progress").doubleValue())
+                .isZero();
         assertThat(s.get("job").stringValue()).isEmpty();
         assertThat(s.get("job_count").asInt()).isZero();
         assertThat(s.get("interrupted").booleanValue()).isTrue();

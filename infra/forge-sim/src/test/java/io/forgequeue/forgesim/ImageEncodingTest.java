@@ -1,21 +1,19 @@
 package io.forgequeue.forgesim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.stream.ImageInputStream;
-
 import org.junit.jupiter.api.Test;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 class ImageEncodingTest {
 
@@ -31,7 +29,9 @@ class ImageEncodingTest {
             for (int x = 0; x < 96; x += 5) {
                 int o = (y * 96 + x) * 3;
                 int expected = ((rgb[o] & 0xff) << 16) | ((rgb[o + 1] & 0xff) << 8) | (rgb[o + 2] & 0xff);
-                assertThat(image.getRGB(x, y) & 0xffffff).as("pixel %d,%d", x, y).isEqualTo(expected);
+                assertThat(image.getRGB(x, y) & 0xffffff)
+                        .as("pixel %d,%d", x, y)
+                        .isEqualTo(expected);
             }
         }
     }
@@ -41,9 +41,12 @@ class ImageEncodingTest {
         String latin = "a café\nSteps: 20, Sampler: Euler";
         String unicode = "猫 on a mat\nSteps: 20";
 
-        assertThat(textChunk(PngEncoder.encode(new byte[4 * 4 * 3], 4, 4, latin), "tEXt")).isEqualTo(latin);
-        assertThat(textChunk(PngEncoder.encode(new byte[4 * 4 * 3], 4, 4, unicode), "iTXt")).isEqualTo(unicode);
-        assertThat(imageIoText(PngEncoder.encode(new byte[4 * 4 * 3], 4, 4, latin))).isEqualTo(latin);
+        assertThat(textChunk(PngEncoder.encode(new byte[4 * 4 * 3], 4, 4, latin), "tEXt"))
+                .isEqualTo(latin);
+        assertThat(textChunk(PngEncoder.encode(new byte[4 * 4 * 3], 4, 4, unicode), "iTXt"))
+                .isEqualTo(unicode);
+        assertThat(imageIoText(PngEncoder.encode(new byte[4 * 4 * 3], 4, 4, latin)))
+                .isEqualTo(latin);
     }
 
     @Test
@@ -68,7 +71,9 @@ class ImageEncodingTest {
             lit += (plain[i] & 0xff) == 0xff ? 1 : 0;
         }
         assertThat(lit).isBetween(5, 30);
-        assertThat(BitmapFont.pixel('\u00e9', 2, 2)).as("non-ASCII falls back to '?'").isEqualTo(BitmapFont.pixel('?', 2, 2));
+        assertThat(BitmapFont.pixel('\u00e9', 2, 2))
+                .as("non-ASCII falls back to '?'")
+                .isEqualTo(BitmapFont.pixel('?', 2, 2));
     }
 
     @Test
@@ -111,7 +116,10 @@ class ImageEncodingTest {
     static String textChunk(byte[] png, String type) {
         int pos = 8;
         while (pos < png.length) {
-            int length = ((png[pos] & 0xff) << 24) | ((png[pos + 1] & 0xff) << 16) | ((png[pos + 2] & 0xff) << 8) | (png[pos + 3] & 0xff);
+            int length = ((png[pos] & 0xff) << 24)
+                    | ((png[pos + 1] & 0xff) << 16)
+                    | ((png[pos + 2] & 0xff) << 8)
+                    | (png[pos + 3] & 0xff);
             String chunkType = new String(png, pos + 4, 4, StandardCharsets.US_ASCII);
             if (chunkType.equals(type)) {
                 int data = pos + 8;

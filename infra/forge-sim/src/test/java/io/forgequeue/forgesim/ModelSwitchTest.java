@@ -1,11 +1,10 @@
 package io.forgequeue.forgesim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-
 import tools.jackson.databind.JsonNode;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Checkpoint switches (issue 17): a load is charged only when the model changes, whichever route names it; the
@@ -34,7 +33,8 @@ class ModelSwitchTest {
 
     private static String job(String checkpoint) {
         String base = "{\"steps\":2,\"width\":16,\"height\":16";
-        return checkpoint == null ? base + "}"
+        return checkpoint == null
+                ? base + "}"
                 : base + ",\"override_settings\":{\"sd_model_checkpoint\":\"" + checkpoint
                         + "\"},\"override_settings_restore_afterwards\":false}";
     }
@@ -58,17 +58,17 @@ class ModelSwitchTest {
     void loadsACheckpointOncePerSwitchWhicheverAliasOrRouteNamesIt() {
         start("--step-ms", "0", "--model-load-ms", "0", "--models", "a.safetensors,sub/b.ckpt");
 
-        run("a");                                                   // first load: a
-        run("a.safetensors");                                       // same model, another alias
+        run("a"); // first load: a
+        run("a.safetensors"); // same model, another alias
         run("a.safetensors [" + hashOf("a.safetensors") + "]");
-        run(null);                                                  // the selected one is a
+        run(null); // the selected one is a
         long afterA = admin.state().modelLoads();
         forge.post("/sdapi/v1/options", "{\"sd_model_checkpoint\":\"sub_b\"}");
-        long afterSelect = admin.state().modelLoads();              // Forge only selects; it loads lazily
-        JsonNode b = run(null);                                     // switch: b
+        long afterSelect = admin.state().modelLoads(); // Forge only selects; it loads lazily
+        JsonNode b = run(null); // switch: b
         run("sub/b.ckpt");
         run("b");
-        JsonNode backToA = run("a");                                // switch: a
+        JsonNode backToA = run("a"); // switch: a
 
         assertThat(afterA).isEqualTo(1);
         assertThat(afterSelect).isEqualTo(1);
@@ -93,8 +93,12 @@ class ModelSwitchTest {
         assertThat(armed.ignoreOverrideNext()).isEqualTo(2);
         assertThat(first.get("sd_model_name").stringValue()).isEqualTo("a");
         assertThat(first.get("sd_model_hash").stringValue()).isEqualTo(hashOf("a.safetensors"));
-        assertThat(second.get("sd_model_name").stringValue()).as("also what /options selected is ignored").isEqualTo("a");
-        assertThat(third.get("sd_model_name").stringValue()).as("the fault is used up").isEqualTo("b");
+        assertThat(second.get("sd_model_name").stringValue())
+                .as("also what /options selected is ignored")
+                .isEqualTo("a");
+        assertThat(third.get("sd_model_name").stringValue())
+                .as("the fault is used up")
+                .isEqualTo("b");
         assertThat(third.get("sd_model_hash").stringValue()).isEqualTo(hashOf("sub/b.ckpt"));
         assertThat(admin.state().ignoreOverrideNext()).isZero();
         assertThat(admin.state().modelLoads()).isEqualTo(2);
@@ -133,10 +137,15 @@ class ModelSwitchTest {
 
         assertThat(duty.modelLoads()).isEqualTo(2);
         assertThat(duty.loadingMicros()).isBetween(300_000L, 300_000L + 100_000L);
-        assertThat(duty.generatingMicros()).isEqualTo(duty.busyMicros() - duty.loadingMicros())
+        assertThat(duty.generatingMicros())
+                .isEqualTo(duty.busyMicros() - duty.loadingMicros())
                 .isGreaterThanOrEqualTo(3 * 2 * 20_000L);
-        assertThat(duty.usefulShare()).isGreaterThan(0).isLessThan(0.5)
-                .isCloseTo((double) duty.generatingMicros() / duty.wallMicros(), org.assertj.core.data.Offset.offset(0.05));
+        assertThat(duty.usefulShare())
+                .isGreaterThan(0)
+                .isLessThan(0.5)
+                .isCloseTo(
+                        (double) duty.generatingMicros() / duty.wallMicros(),
+                        org.assertj.core.data.Offset.offset(0.05));
         assertThat(admin.resetStats().duty().loadingMicros()).isZero();
     }
 
@@ -150,14 +159,27 @@ class ModelSwitchTest {
         assertThat(before.loadedModel()).startsWith("sub/b.ckpt [");
         assertThat(before.selectedModel()).startsWith("sub/b.ckpt [");
         assertThat(ran.get("sd_model_name").stringValue()).isEqualTo("b");
-        assertThat(admin.state().modelLoads()).as("no load for the preloaded checkpoint").isZero();
-        assertThat(forge.get("/sdapi/v1/options").json().get("sd_model_checkpoint").stringValue()).startsWith("sub/b.ckpt");
+        assertThat(admin.state().modelLoads())
+                .as("no load for the preloaded checkpoint")
+                .isZero();
+        assertThat(forge.get("/sdapi/v1/options")
+                        .json()
+                        .get("sd_model_checkpoint")
+                        .stringValue())
+                .startsWith("sub/b.ckpt");
     }
 
     @Test
     void chargesEachCheckpointItsOwnLoadTimeAndTheDefaultToTheOthers() {
-        start("--step-ms", "0", "--model-load-ms", "50", "--models", "a.safetensors,sub/b.ckpt,c.safetensors",
-                "--checkpoint-load-ms", "a=400,sub/b.ckpt=150");
+        start(
+                "--step-ms",
+                "0",
+                "--model-load-ms",
+                "50",
+                "--models",
+                "a.safetensors,sub/b.ckpt,c.safetensors",
+                "--checkpoint-load-ms",
+                "a=400,sub/b.ckpt=150");
 
         long a = timedLoad("a");
         long b = timedLoad("b");
@@ -171,8 +193,10 @@ class ModelSwitchTest {
 
     @Test
     void refusesALoadTimeForACheckpointItDoesNotHave() {
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> SimConfig.fromArgs("--models", "a.safetensors",
-                "--checkpoint-load-ms", "z=100")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'z'");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> SimConfig.fromArgs("--models", "a.safetensors", "--checkpoint-load-ms", "z=100"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'z'");
     }
 
     /** Runs a job of {@code checkpoint} (not loaded) and returns the loading time it added, in microseconds. */

@@ -1,12 +1,11 @@
 package io.forgequeue.forgesim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-
 import tools.jackson.databind.JsonNode;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** Options, the model/sampler/scheduler lists and the small endpoints, over HTTP. */
 class OptionsAndModelsApiTest {
@@ -33,7 +32,8 @@ class OptionsAndModelsApiTest {
         assertThat(models).hasSize(2);
         JsonNode b = models.get(1);
         assertThat(b.propertyNames()).containsExactly("title", "model_name", "hash", "sha256", "filename", "config");
-        assertThat(b.get("title").stringValue()).isEqualTo("sub/b.ckpt [" + b.get("hash").stringValue() + "]");
+        assertThat(b.get("title").stringValue())
+                .isEqualTo("sub/b.ckpt [" + b.get("hash").stringValue() + "]");
         assertThat(b.get("hash").stringValue()).matches("[0-9a-f]{10}");
         assertThat(b.get("sha256").stringValue()).startsWith(b.get("hash").stringValue());
         assertThat(b.get("model_name").stringValue()).isEqualTo("sub_b");
@@ -45,10 +45,13 @@ class OptionsAndModelsApiTest {
         JsonNode samplers = forge.get("/sdapi/v1/samplers").json();
         JsonNode schedulers = forge.get("/sdapi/v1/schedulers").json();
 
-        assertThat(samplers.get(0).toString()).isEqualTo("{\"name\":\"DPM++ 2M\",\"aliases\":[\"k_dpmpp_2m\"],\"options\":{\"scheduler\":\"karras\"}}");
+        assertThat(samplers.get(0).toString())
+                .isEqualTo(
+                        "{\"name\":\"DPM++ 2M\",\"aliases\":[\"k_dpmpp_2m\"],\"options\":{\"scheduler\":\"karras\"}}");
         assertThat(samplers.findValuesAsString("name")).contains("Euler a", "Euler", "DDPM");
-        assertThat(schedulers.get(0).toString()).isEqualTo("{\"name\":\"automatic\",\"label\":\"Automatic\",\"aliases\":null,"
-                + "\"default_rho\":-1.0,\"need_inner_model\":false}");
+        assertThat(schedulers.get(0).toString())
+                .isEqualTo("{\"name\":\"automatic\",\"label\":\"Automatic\",\"aliases\":null,"
+                        + "\"default_rho\":-1.0,\"need_inner_model\":false}");
         assertThat(schedulers.findValuesAsString("label")).contains("Karras", "Simple", "Beta");
     }
 
@@ -58,9 +61,17 @@ class OptionsAndModelsApiTest {
 
         assertThat(set.status()).isEqualTo(200);
         assertThat(set.text()).isEqualTo("null");
-        assertThat(forge.get("/sdapi/v1/options").json().get("sd_model_checkpoint").stringValue()).isEqualTo("sub/b.ckpt");
+        assertThat(forge.get("/sdapi/v1/options")
+                        .json()
+                        .get("sd_model_checkpoint")
+                        .stringValue())
+                .isEqualTo("sub/b.ckpt");
         assertThat(new ForgeSimAdmin(sim.adminUrl()).state().loadedModel()).isNull();
-        assertThat(forge.txt2img("{\"steps\":1,\"width\":16,\"height\":16}").info().get("sd_model_name").stringValue()).isEqualTo("b");
+        assertThat(forge.txt2img("{\"steps\":1,\"width\":16,\"height\":16}")
+                        .info()
+                        .get("sd_model_name")
+                        .stringValue())
+                .isEqualTo("b");
     }
 
     @Test
@@ -68,7 +79,9 @@ class OptionsAndModelsApiTest {
         SimClient.Reply reply = forge.post("/sdapi/v1/options", "{\"sd_model_checkpoint\":\"nope\"}");
 
         assertThat(reply.status()).isEqualTo(500);
-        assertThat(reply.text()).isEqualTo("{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"model 'nope' not found\"}");
+        assertThat(reply.text())
+                .isEqualTo(
+                        "{\"error\":\"RuntimeError\",\"detail\":\"\",\"body\":\"\",\"message\":\"model 'nope' not found\"}");
     }
 
     @Test
@@ -79,7 +92,11 @@ class OptionsAndModelsApiTest {
         assertThat(unknown.status()).isEqualTo(500);
         assertThat(unknown.json().get("error").stringValue()).isEqualTo("KeyError");
         assertThat(known.status()).isEqualTo(200);
-        assertThat(forge.txt2img("{\"steps\":1,\"width\":16,\"height\":16}").info().get("infotexts").get(0).stringValue())
+        assertThat(forge.txt2img("{\"steps\":1,\"width\":16,\"height\":16}")
+                        .info()
+                        .get("infotexts")
+                        .get(0)
+                        .stringValue())
                 .contains("Clip skip: 2");
     }
 
@@ -100,7 +117,8 @@ class OptionsAndModelsApiTest {
         JsonNode memory = forge.get("/sdapi/v1/memory").json();
 
         assertThat(memory.get("ram").propertyNames()).containsExactly("free", "used", "total");
-        assertThat(memory.get("cuda").propertyNames()).containsExactly("system", "active", "allocated", "reserved", "inactive", "events");
+        assertThat(memory.get("cuda").propertyNames())
+                .containsExactly("system", "active", "allocated", "reserved", "inactive", "events");
         assertThat(memory.get("cuda").get("system").get("total").asLong()).isPositive();
     }
 

@@ -1,15 +1,13 @@
 package io.forgequeue.forgesim;
 
-import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-
-import tools.jackson.databind.JsonNode;
-
 import static io.forgequeue.forgesim.SimTestSupport.await;
 import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 /**
  * One Forge shared by several clients (issue 15): other clients' jobs, held calls, interrupts from outside, and the
@@ -43,7 +41,8 @@ class SharedForgeTest {
     }
 
     private JsonNode taskProgress(String id, int knownPreview) {
-        SimClient.Reply reply = forge.post("/internal/progress",
+        SimClient.Reply reply = forge.post(
+                "/internal/progress",
                 "{\"id_task\":\"" + id + "\",\"id_live_preview\":" + knownPreview + ",\"live_preview\":true}");
         assertThat(reply.status()).as(reply.text()).isEqualTo(200);
         return reply.json();
@@ -70,7 +69,8 @@ class SharedForgeTest {
     @Test
     void reportsATasksProgressAndPreviewOnlyWhileItHoldsTheLock() {
         start("--webui");
-        String other = admin.startForeignJob(ForgeSimAdmin.ForeignJob.api("someone else's cat", 10).heldAtStep(3));
+        String other = admin.startForeignJob(
+                ForgeSimAdmin.ForeignJob.api("someone else's cat", 10).heldAtStep(3));
         await("the other client's job held at step 3", WAIT, () -> admin.state().heldNow() == 1);
         admin.holdNext(1, 5);
 
@@ -94,8 +94,11 @@ class SharedForgeTest {
         assertThat(admin.state().currentTask()).isEqualTo(other);
 
         admin.release();
-        await("my call held at step 5", WAIT, () -> "job-mine".equals(admin.state().currentTask())
-                && admin.state().heldNow() == 1);
+        await(
+                "my call held at step 5",
+                WAIT,
+                () -> "job-mine".equals(admin.state().currentTask())
+                        && admin.state().heldNow() == 1);
         JsonNode active = taskProgress("job-mine", -1);
         JsonNode again = taskProgress("job-mine", active.get("id_live_preview").asInt());
         JsonNode otherDone = taskProgress(other, -1);
@@ -106,8 +109,11 @@ class SharedForgeTest {
         assertThat(active.get("eta").isNumber()).isTrue();
         assertThat(active.get("live_preview").stringValue()).startsWith("data:image/png;base64,");
         assertThat(active.get("id_live_preview").asInt()).isPositive();
-        assertThat(again.get("live_preview").isNull()).as("no newer preview than the one already seen").isTrue();
-        assertThat(again.get("id_live_preview").asInt()).isEqualTo(active.get("id_live_preview").asInt());
+        assertThat(again.get("live_preview").isNull())
+                .as("no newer preview than the one already seen")
+                .isTrue();
+        assertThat(again.get("id_live_preview").asInt())
+                .isEqualTo(active.get("id_live_preview").asInt());
         assertThat(otherDone.get("active").booleanValue()).isFalse();
         assertThat(otherDone.get("completed").booleanValue()).isTrue();
 
@@ -122,7 +128,8 @@ class SharedForgeTest {
         start("--webui");
         admin.failNext(1);
 
-        SimClient.Reply failed = forge.txt2img("{\"steps\":2,\"width\":16,\"height\":16,\"force_task_id\":\"job-bad\"}");
+        SimClient.Reply failed =
+                forge.txt2img("{\"steps\":2,\"width\":16,\"height\":16,\"force_task_id\":\"job-bad\"}");
         JsonNode afterFailure = taskProgress("job-bad", -1);
         forge.txt2img("{\"steps\":2,\"width\":16,\"height\":16,\"force_task_id\":\"job-next\"}");
 
@@ -138,18 +145,22 @@ class SharedForgeTest {
         start();
         admin.interruptNext(1, 4);
 
-        SimClient.Reply reply = forge.txt2img("{\"prompt\":\"p\",\"steps\":10,\"width\":32,\"height\":32,\"batch_size\":2}");
+        SimClient.Reply reply =
+                forge.txt2img("{\"prompt\":\"p\",\"steps\":10,\"width\":32,\"height\":32,\"batch_size\":2}");
         JsonNode idle = forge.progress().get("state");
 
         assertThat(reply.status()).isEqualTo(200);
         assertThat(reply.imageCount()).as("the current batch as it is").isEqualTo(2);
         assertThat(idle.get("interrupted").booleanValue()).isTrue();
         assertThat(idle.get("job_count").asInt()).isZero();
-        assertThat(idle.get("job_timestamp").stringValue()).isEqualTo(reply.info().get("job_timestamp").stringValue());
+        assertThat(idle.get("job_timestamp").stringValue())
+                .isEqualTo(reply.info().get("job_timestamp").stringValue());
         assertThat(admin.stats().calls().interrupted()).isEqualTo(1);
         assertThat(forge.txt2img("{\"steps\":2,\"width\":16,\"height\":16}").imageCount())
-                .as("the fault hits one call").isEqualTo(1);
-        assertThat(forge.progress().get("state").get("interrupted").booleanValue()).as("reset by the next begin")
+                .as("the fault hits one call")
+                .isEqualTo(1);
+        assertThat(forge.progress().get("state").get("interrupted").booleanValue())
+                .as("reset by the next begin")
                 .isFalse();
     }
 
@@ -162,7 +173,8 @@ class SharedForgeTest {
 
         assertThat(reply.status()).isEqualTo(200);
         assertThat(reply.imageCount()).isZero();
-        assertThat(forge.progress().get("state").get("interrupted").booleanValue()).isTrue();
+        assertThat(forge.progress().get("state").get("interrupted").booleanValue())
+                .isTrue();
     }
 
     @Test
@@ -182,14 +194,17 @@ class SharedForgeTest {
         assertThat(held.get("job").stringValue()).isEqualTo("scripts_txt2img");
         assertThat(held.get("sampling_steps").asInt()).isEqualTo(10);
         assertThat(held.get("sampling_step").asInt()).isZero();
-        assertThat(call.join().imageCount()).as("interrupted before its first step").isZero();
+        assertThat(call.join().imageCount())
+                .as("interrupted before its first step")
+                .isZero();
         assertThat(queued.join().imageCount()).as("the next call runs normally").isEqualTo(1);
     }
 
     @Test
     void aWebUiJobIsNamedAfterItsTaskAndLeavesNoFlagsBehind() {
         start("--webui");
-        String task = admin.startForeignJob(ForgeSimAdmin.ForeignJob.ui("a person's castle", 10).heldAtStep(2));
+        String task = admin.startForeignJob(
+                ForgeSimAdmin.ForeignJob.ui("a person's castle", 10).heldAtStep(2));
         await("the UI job held", WAIT, () -> admin.state().heldNow() == 1);
 
         JsonNode running = forge.progress().get("state");
@@ -203,7 +218,9 @@ class SharedForgeTest {
         assertThat(running.get("job").stringValue()).isEqualTo(task);
         assertThat(interrupted.get("interrupted").booleanValue()).isTrue();
         assertThat(idle.get("job_count").asInt()).isZero();
-        assertThat(idle.get("interrupted").booleanValue()).as("wrap_gradio_call resets the flags").isFalse();
+        assertThat(idle.get("interrupted").booleanValue())
+                .as("wrap_gradio_call resets the flags")
+                .isFalse();
         assertThat(taskProgress(task, -1).get("completed").booleanValue()).isTrue();
         assertThat(admin.stats().calls().completed()).isEqualTo(1);
     }
@@ -220,8 +237,10 @@ class SharedForgeTest {
 
         admin.release();
 
-        await("the released call held at its own step", WAIT, () -> admin.state().heldNow() == 1
-                && admin.state().foreignRunning() == 0);
+        await(
+                "the released call held at its own step",
+                WAIT,
+                () -> admin.state().heldNow() == 1 && admin.state().foreignRunning() == 0);
         assertThat(admin.state().holdNext()).isZero();
         admin.release();
         assertThat(hung.join().status()).isEqualTo(200);

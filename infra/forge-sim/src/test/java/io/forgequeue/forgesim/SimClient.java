@@ -1,5 +1,6 @@
 package io.forgequeue.forgesim;
 
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,10 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.concurrent.CompletableFuture;
-
 import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
-
 import tools.jackson.databind.JsonNode;
 
 /** Test-side HTTP client for a sim's Forge API (plain java.net.http, as a real client would use). */
@@ -39,8 +37,7 @@ final class SimClient {
         BufferedImage image(int index) {
             try {
                 return ImageIO.read(new ByteArrayInputStream(imageBytes(index)));
-            }
-            catch (IOException e) {
+            } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
@@ -63,11 +60,15 @@ final class SimClient {
     SimClient(URI base, String authorization) {
         this.base = base;
         this.authorization = authorization;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        this.http =
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     }
 
     SimClient withBasicAuth(String user, String password) {
-        return new SimClient(base, "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8)));
+        return new SimClient(
+                base,
+                "Basic "
+                        + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8)));
     }
 
     SimClient withAuthorization(String header) {
@@ -79,8 +80,10 @@ final class SimClient {
     }
 
     Reply post(String path, String json) {
-        return send(request(path).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(json)).build());
+        return send(request(path)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json))
+                .build());
     }
 
     Reply txt2img(String json) {
@@ -88,8 +91,10 @@ final class SimClient {
     }
 
     CompletableFuture<Reply> txt2imgAsync(String json) {
-        HttpRequest request = request("/sdapi/v1/txt2img").header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(json)).build();
+        HttpRequest request = request("/sdapi/v1/txt2img")
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json))
+                .build();
         return http.sendAsync(request, HttpResponse.BodyHandlers.ofString())
                 .thenApply(r -> new Reply(r.statusCode(), r.headers(), r.body()));
     }
@@ -106,11 +111,9 @@ final class SimClient {
         try {
             HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.headers(), r.body());
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }

@@ -1,11 +1,10 @@
 package io.forgequeue.forgesim;
 
-import java.util.Map;
-
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 class SimConfigTest {
 
@@ -27,13 +26,21 @@ class SimConfigTest {
     void picksARandomAdminPortWhenTheApiPortIsRandom() {
         assertThat(SimConfig.fromArgs("--port", "0").adminPort()).isZero();
         assertThat(SimConfig.fromArgs("--port", "9000").adminPort()).isEqualTo(9001);
-        assertThat(SimConfig.fromArgs("--port", "9000", "--admin-port", "9100").adminPort()).isEqualTo(9100);
+        assertThat(SimConfig.fromArgs("--port", "9000", "--admin-port", "9100").adminPort())
+                .isEqualTo(9100);
     }
 
     @Test
     void readsFlagsInBothSpellingsAndEnvironmentVariablesWithFlagsWinning() {
-        Map<String, String> env = Map.of("FORGE_SIM_STEP_MS", "7", "FORGE_SIM_MODEL_LOAD_MS", "1234",
-                "FORGE_SIM_MODELS", "a.safetensors, b.ckpt", "FORGE_SIM_API_AUTH", "u:p");
+        Map<String, String> env = Map.of(
+                "FORGE_SIM_STEP_MS",
+                "7",
+                "FORGE_SIM_MODEL_LOAD_MS",
+                "1234",
+                "FORGE_SIM_MODELS",
+                "a.safetensors, b.ckpt",
+                "FORGE_SIM_API_AUTH",
+                "u:p");
 
         SimConfig config = SimConfig.parse(new String[] {"--step-ms=0.5", "--preview-every", "3", "--listen"}, env);
 
@@ -47,28 +54,40 @@ class SimConfigTest {
 
     @Test
     void rejectsUnknownOptionsBadNumbersAndAMalformedApiAuth() {
-        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--bogus", "1")).withMessageContaining("--bogus");
-        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--port", "x")).withMessageContaining("--port");
-        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--step-ms")).withMessageContaining("needs a value");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> SimConfig.fromArgs("--bogus", "1"))
+                .withMessageContaining("--bogus");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> SimConfig.fromArgs("--port", "x"))
+                .withMessageContaining("--port");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> SimConfig.fromArgs("--step-ms"))
+                .withMessageContaining("needs a value");
         assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--api-auth", "u:p:q"));
         assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--failure-rate", "1.5"));
-        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--models", "a,b", "--loaded", "c"))
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> SimConfig.fromArgs("--models", "a,b", "--loaded", "c"))
                 .withMessageContaining("--loaded 'c'");
     }
 
     @Test
     void speaksHttpsOnlyWithBothACertificateAndItsKey() {
         assertThat(SimConfig.defaults().tls()).isFalse();
-        assertThat(SimConfig.fromArgs("--tls-cert", "c.pem", "--tls-key", "k.pem").tls()).isTrue();
+        assertThat(SimConfig.fromArgs("--tls-cert", "c.pem", "--tls-key", "k.pem")
+                        .tls())
+                .isTrue();
 
-        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--tls-cert", "c.pem"))
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> SimConfig.fromArgs("--tls-cert", "c.pem"))
                 .withMessageContaining("--tls-cert and --tls-key go together");
-        assertThatIllegalArgumentException().isThrownBy(() -> SimConfig.fromArgs("--tls-key", "k.pem"))
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> SimConfig.fromArgs("--tls-key", "k.pem"))
                 .withMessageContaining("--tls-cert and --tls-key go together");
     }
 
     @Test
     void documentsEveryOptionWithItsEnvironmentVariable() {
-        assertThat(SimConfig.usage()).contains("--step-ms", "FORGE_SIM_STEP_MS", "--api-auth", "--hang-next", "--failure-rate");
+        assertThat(SimConfig.usage())
+                .contains("--step-ms", "FORGE_SIM_STEP_MS", "--api-auth", "--hang-next", "--failure-rate");
     }
 }

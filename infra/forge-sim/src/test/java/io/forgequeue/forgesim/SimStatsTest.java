@@ -1,10 +1,9 @@
 package io.forgequeue.forgesim;
 
-import org.junit.jupiter.api.Test;
-
-import tools.jackson.databind.JsonNode;
-
 import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 class SimStatsTest {
 
@@ -47,7 +46,9 @@ class SimStatsTest {
         assertThat(running.get("duty").get("running").booleanValue()).isTrue();
         assertThat(running.get("duty").get("busyMicros").asLong()).isEqualTo(50_000);
         assertThat(running.get("txt2img").get("started").asLong()).isEqualTo(1);
-        assertThat(afterReset.get("duty").get("jobs").asLong()).as("a job that straddles a reset is not counted").isZero();
+        assertThat(afterReset.get("duty").get("jobs").asLong())
+                .as("a job that straddles a reset is not counted")
+                .isZero();
         assertThat(afterReset.get("txt2img").get("received").asLong()).isZero();
     }
 

@@ -8,8 +8,7 @@ import java.util.function.BooleanSupplier;
 /** Starting in-process sims on free ports, and waiting for conditions, in tests. */
 final class SimTestSupport {
 
-    private SimTestSupport() {
-    }
+    private SimTestSupport() {}
 
     /** An in-process sim on free ports; extra flags as on the command line. */
     static ForgeSimServer startSim(String... flags) {
@@ -19,8 +18,7 @@ final class SimTestSupport {
         System.arraycopy(flags, 0, args, 2, flags.length);
         try {
             return ForgeSimServer.start(SimConfig.fromArgs(args));
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
@@ -34,8 +32,7 @@ final class SimTestSupport {
             }
             try {
                 Thread.sleep(5);
-            }
-            catch (InterruptedException e) {
+            } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError("interrupted while waiting for " + what);
             }
@@ -45,8 +42,7 @@ final class SimTestSupport {
     static void sleep(long millis) {
         try {
             Thread.sleep(millis);
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         }

@@ -1,11 +1,10 @@
 package io.forgequeue.forgesim;
 
-import org.junit.jupiter.api.Test;
-
-import tools.jackson.databind.JsonNode;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 class Txt2ImgRequestTest {
 
@@ -32,8 +31,9 @@ class Txt2ImgRequestTest {
 
     @Test
     void coercesLikePydanticLaxMode() {
-        Txt2ImgRequest request = Txt2ImgRequest.validate(json(
-                "{\"steps\":\"20\",\"width\":640.0,\"cfg_scale\":5,\"send_images\":\"yes\",\"seed\":\" 42 \",\"tiling\":0}"));
+        Txt2ImgRequest request = Txt2ImgRequest.validate(
+                json(
+                        "{\"steps\":\"20\",\"width\":640.0,\"cfg_scale\":5,\"send_images\":\"yes\",\"seed\":\" 42 \",\"tiling\":0}"));
 
         assertThat(request.integer("steps")).isEqualTo(20);
         assertThat(request.integer("width")).isEqualTo(640);
@@ -46,18 +46,25 @@ class Txt2ImgRequestTest {
 
     @Test
     void collectsEveryTypeErrorAsPydanticV2ErrorObjectsInFieldOrder() {
-        ApiError error = catchThrowableOfType(ApiError.class, () -> Txt2ImgRequest.validate(json(
-                "{\"prompt\":5,\"steps\":\"abc\",\"width\":1.5,\"send_images\":\"maybe\",\"styles\":[\"a\",3],\"override_settings\":[]}")));
+        ApiError error = catchThrowableOfType(
+                ApiError.class,
+                () -> Txt2ImgRequest.validate(
+                        json(
+                                "{\"prompt\":5,\"steps\":\"abc\",\"width\":1.5,\"send_images\":\"maybe\",\"styles\":[\"a\",3],\"override_settings\":[]}")));
 
         assertThat(error.status()).isEqualTo(422);
         JsonNode detail = error.body().get("detail");
         assertThat(detail).hasSize(6);
-        assertThat(detail.get(0).toString()).isEqualTo(
-                "{\"type\":\"string_type\",\"loc\":[\"body\",\"prompt\"],\"msg\":\"Input should be a valid string\",\"input\":5}");
-        assertThat(detail.get(1).toString()).isEqualTo("{\"type\":\"string_type\",\"loc\":[\"body\",\"styles\",1],"
-                + "\"msg\":\"Input should be a valid string\",\"input\":3}");
-        assertThat(detail.get(2).toString()).isEqualTo("{\"type\":\"int_parsing\",\"loc\":[\"body\",\"steps\"],"
-                + "\"msg\":\"Input should be a valid integer, unable to parse string as an integer\",\"input\":\"abc\"}");
+        assertThat(detail.get(0).toString())
+                .isEqualTo(
+                        "{\"type\":\"string_type\",\"loc\":[\"body\",\"prompt\"],\"msg\":\"Input should be a valid string\",\"input\":5}");
+        assertThat(detail.get(1).toString())
+                .isEqualTo("{\"type\":\"string_type\",\"loc\":[\"body\",\"styles\",1],"
+                        + "\"msg\":\"Input should be a valid string\",\"input\":3}");
+        assertThat(detail.get(2).toString())
+                .isEqualTo(
+                        "{\"type\":\"int_parsing\",\"loc\":[\"body\",\"steps\"],"
+                                + "\"msg\":\"Input should be a valid integer, unable to parse string as an integer\",\"input\":\"abc\"}");
         assertThat(detail.get(3).get("type").stringValue()).isEqualTo("int_from_float");
         assertThat(detail.get(4).get("type").stringValue()).isEqualTo("dict_type");
         assertThat(detail.get(5).get("type").stringValue()).isEqualTo("bool_parsing");
@@ -69,8 +76,10 @@ class Txt2ImgRequestTest {
         ApiError notObject = catchThrowableOfType(ApiError.class, () -> Txt2ImgRequest.validate(json("[1,2]")));
 
         assertThat(missing.body().toString())
-                .isEqualTo("{\"detail\":[{\"type\":\"missing\",\"loc\":[\"body\"],\"msg\":\"Field required\",\"input\":null}]}");
-        assertThat(notObject.body().get("detail").get(0).get("type").stringValue()).isEqualTo("model_attributes_type");
+                .isEqualTo(
+                        "{\"detail\":[{\"type\":\"missing\",\"loc\":[\"body\"],\"msg\":\"Field required\",\"input\":null}]}");
+        assertThat(notObject.body().get("detail").get(0).get("type").stringValue())
+                .isEqualTo("model_attributes_type");
     }
 
     @Test

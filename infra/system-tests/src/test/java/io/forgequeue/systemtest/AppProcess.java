@@ -2,7 +2,6 @@ package io.forgequeue.systemtest;
 
 import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.AppReadiness;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,10 +24,13 @@ final class AppProcess implements AutoCloseable {
     private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(p -> {
-            p.destroyForcibly();
-            ProcessHandle.of(p.pid()).ifPresent(h -> h.destroyForcibly());
-        }), "app-process-reaper"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> RUNNING.forEach(p -> {
+                            p.destroyForcibly();
+                            ProcessHandle.of(p.pid()).ifPresent(h -> h.destroyForcibly());
+                        }),
+                        "app-process-reaper"));
     }
 
     private final String name;
@@ -37,6 +39,7 @@ final class AppProcess implements AutoCloseable {
     private final int port;
     /** The actuator's port: the gateway's management port, or {@link #port} (the worker serves only the actuator). */
     private final int managementPort;
+
     private final Path log;
     private volatile Process process;
     private volatile boolean frozen;
@@ -67,11 +70,18 @@ final class AppProcess implements AutoCloseable {
 
     void launch() {
         if (!Files.isRegularFile(jar)) {
-            throw new IllegalStateException(jar + " is missing: run ./mvnw verify from the root (it packages the apps first)");
+            throw new IllegalStateException(
+                    jar + " is missing: run ./mvnw verify from the root (it packages the apps first)");
         }
-        List<String> cmd = new ArrayList<>(List.of(javaBinary(), "-Xmx384m", "-XX:TieredStopAtLevel=1",
-                "-Djava.security.egd=file:/dev/./urandom", "-jar", jar.toString()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        List<String> cmd = new ArrayList<>(List.of(
+                javaBinary(),
+                "-Xmx384m",
+                "-XX:TieredStopAtLevel=1",
+                "-Djava.security.egd=file:/dev/./urandom",
+                "-jar",
+                jar.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         pb.environment().put("SERVER_PORT", Integer.toString(port));
@@ -197,7 +207,9 @@ final class AppProcess implements AutoCloseable {
 
     private void signal(String sig) {
         try {
-            int rc = new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid())).start().waitFor();
+            int rc = new ProcessBuilder("kill", "-" + sig, Long.toString(process.pid()))
+                    .start()
+                    .waitFor();
             if (rc != 0) {
                 throw new IllegalStateException("kill -" + sig + " " + process.pid() + " failed");
             }

@@ -9,8 +9,6 @@ import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
 import io.forgequeue.model.Topology;
 import io.forgequeue.testsupport.RabbitEndpoint;
-import tools.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,6 +23,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The test's own view of the broker, in the system's virtual host: durable quorum queues of its own bound to
@@ -51,8 +50,7 @@ final class BrokerObserver implements AutoCloseable {
     private static final String TRACE_EXCHANGE = "amq.rabbitmq.trace";
 
     /** One job message the scheduler published: a hand-out of {@code attempt} of a job to a worker. */
-    record HandOut(String jobId, int attempt, String workerId, String routingKey, boolean routed, Instant receivedAt) {
-    }
+    record HandOut(String jobId, int attempt, String workerId, String routingKey, boolean routed, Instant receivedAt) {}
 
     /**
      * One command on {@code forge.control}: an owner's cancel ({@code attempt} and {@code workerId} null) or a stop of
@@ -66,8 +64,18 @@ final class BrokerObserver implements AutoCloseable {
     }
 
     /** One status event as published by a worker: its identity, key facts, and the exact message to replay it. */
-    record Event(String type, String jobId, int attempt, long seq, String workerId, Instant occurredAt,
-                 String errorCode, String routingKey, AMQP.BasicProperties properties, byte[] body, Instant receivedAt) {
+    record Event(
+            String type,
+            String jobId,
+            int attempt,
+            long seq,
+            String workerId,
+            Instant occurredAt,
+            String errorCode,
+            String routingKey,
+            AMQP.BasicProperties properties,
+            byte[] body,
+            Instant receivedAt) {
 
         String identity() {
             return jobId + "/" + attempt + "/" + seq + "/" + type;
@@ -115,8 +123,7 @@ final class BrokerObserver implements AutoCloseable {
                 }
 
                 @Override
-                public void handleRecoveryStarted(Recoverable recoverable) {
-                }
+                public void handleRecoveryStarted(Recoverable recoverable) {}
             });
             consumer = connection.createChannel();
             consumer.basicQos(500);
@@ -128,9 +135,9 @@ final class BrokerObserver implements AutoCloseable {
             consumer.queueBind(JOBS_QUEUE, TRACE_EXCHANGE, "publish." + Topology.JOBS_EXCHANGE);
             consumer.queueDeclare(CONTROL_QUEUE, true, false, false, quorum);
             consumer.queueBind(CONTROL_QUEUE, Topology.CONTROL_EXCHANGE, "");
-            consumer.basicConsume(EVENTS_QUEUE, false, (tag, d) -> handle(d, this::onEvent), tag -> { });
-            consumer.basicConsume(JOBS_QUEUE, false, (tag, d) -> handle(d, this::onJobMessage), tag -> { });
-            consumer.basicConsume(CONTROL_QUEUE, false, (tag, d) -> handle(d, this::onControl), tag -> { });
+            consumer.basicConsume(EVENTS_QUEUE, false, (tag, d) -> handle(d, this::onEvent), tag -> {});
+            consumer.basicConsume(JOBS_QUEUE, false, (tag, d) -> handle(d, this::onJobMessage), tag -> {});
+            consumer.basicConsume(CONTROL_QUEUE, false, (tag, d) -> handle(d, this::onControl), tag -> {});
             publisher = connection.createChannel();
             publisher.confirmSelect();
         } catch (IOException | TimeoutException e) {
@@ -166,11 +173,18 @@ final class BrokerObserver implements AutoCloseable {
             return;
         }
         JsonNode n = Http.JSON.readTree(d.getBody());
-        Event e = new Event(n.path("type").asString(""), n.path("jobId").asString(""), n.path("attempt").asInt(),
-                n.path("seq").asLong(), n.path("workerId").asString(""),
+        Event e = new Event(
+                n.path("type").asString(""),
+                n.path("jobId").asString(""),
+                n.path("attempt").asInt(),
+                n.path("seq").asLong(),
+                n.path("workerId").asString(""),
                 n.hasNonNull("occurredAt") ? Instant.parse(n.path("occurredAt").asString()) : null,
                 n.hasNonNull("code") ? n.path("code").asString() : null,
-                d.getEnvelope().getRoutingKey(), d.getProperties(), d.getBody(), Instant.now());
+                d.getEnvelope().getRoutingKey(),
+                d.getProperties(),
+                d.getBody(),
+                Instant.now());
         if (events.putIfAbsent(e.identity(), e) == null) {
             eventOrder.add(e);
             listeners.forEach(l -> l.accept(e));
@@ -184,18 +198,24 @@ final class BrokerObserver implements AutoCloseable {
         if (trace == null) {
             return;
         }
-        if (trace.get("properties") instanceof Map<?, ?> original && original.get("headers") instanceof Map<?, ?> h
+        if (trace.get("properties") instanceof Map<?, ?> original
+                && original.get("headers") instanceof Map<?, ?> h
                 && h.containsKey(INJECTED_HEADER)) {
             return;
         }
-        String routingKey = trace.get("routing_keys") instanceof List<?> keys && !keys.isEmpty()
-                ? String.valueOf(keys.get(0)) : "";
+        String routingKey =
+                trace.get("routing_keys") instanceof List<?> keys && !keys.isEmpty() ? String.valueOf(keys.get(0)) : "";
         boolean routed = trace.get("routed_queues") instanceof List<?> queues && !queues.isEmpty();
         HandOut h;
         try {
             JsonNode n = Http.JSON.readTree(d.getBody());
-            h = new HandOut(n.path("jobId").asString("?"), n.path("attempt").asInt(), n.path("workerId").asString(""),
-                    routingKey, routed, Instant.now());
+            h = new HandOut(
+                    n.path("jobId").asString("?"),
+                    n.path("attempt").asInt(),
+                    n.path("workerId").asString(""),
+                    routingKey,
+                    routed,
+                    Instant.now());
         } catch (RuntimeException e) {
             h = new HandOut("unreadable", 0, "", routingKey, routed, Instant.now());
         }
@@ -206,10 +226,15 @@ final class BrokerObserver implements AutoCloseable {
 
     private void onControl(Delivery d) {
         JsonNode n = Http.JSON.readTree(d.getBody());
-        Command c = new Command(n.path("jobId").asString("?"), n.hasNonNull("attempt") ? n.path("attempt").asInt() : null,
-                n.hasNonNull("workerId") ? n.path("workerId").asString() : null, Instant.now());
-        String identity = d.getProperties().getMessageId() != null ? d.getProperties().getMessageId()
-                : c.jobId() + "/" + c.attempt() + "/" + c.workerId() + "/" + n.path("requestedAt").asString("");
+        Command c = new Command(
+                n.path("jobId").asString("?"),
+                n.hasNonNull("attempt") ? n.path("attempt").asInt() : null,
+                n.hasNonNull("workerId") ? n.path("workerId").asString() : null,
+                Instant.now());
+        String identity = d.getProperties().getMessageId() != null
+                ? d.getProperties().getMessageId()
+                : c.jobId() + "/" + c.attempt() + "/" + c.workerId() + "/"
+                        + n.path("requestedAt").asString("");
         if (commands.putIfAbsent(identity, c) == null) {
             commandOrder.add(c);
         }
@@ -284,7 +309,8 @@ final class BrokerObserver implements AutoCloseable {
         }
         headers.put(INJECTED_HEADER, 1);
         AMQP.BasicProperties base = properties == null ? new AMQP.BasicProperties() : properties;
-        AMQP.BasicProperties marked = base.builder().headers(headers).deliveryMode(2).build();
+        AMQP.BasicProperties marked =
+                base.builder().headers(headers).deliveryMode(2).build();
         synchronized (publisher) {
             try {
                 publisher.basicPublish(exchange, routingKey, marked, body);
@@ -353,7 +379,9 @@ final class BrokerObserver implements AutoCloseable {
      */
     Event startedElsewhere(String jobId, int afterAttempt, String notBy) {
         for (Event e : eventOrder) {
-            if (e.jobId().equals(jobId) && e.type().equals("RUNNING") && e.attempt() > afterAttempt
+            if (e.jobId().equals(jobId)
+                    && e.type().equals("RUNNING")
+                    && e.attempt() > afterAttempt
                     && !e.workerId().equals(notBy)) {
                 return e;
             }
@@ -363,8 +391,11 @@ final class BrokerObserver implements AutoCloseable {
 
     /** Distinct attempts of a job that a worker started (published RUNNING for): how often it ran on a GPU. */
     long runs(String jobId) {
-        return eventOrder.stream().filter(e -> e.jobId().equals(jobId) && e.type().equals("RUNNING"))
-                .map(e -> e.attempt() + "/" + e.workerId()).distinct().count();
+        return eventOrder.stream()
+                .filter(e -> e.jobId().equals(jobId) && e.type().equals("RUNNING"))
+                .map(e -> e.attempt() + "/" + e.workerId())
+                .distinct()
+                .count();
     }
 
     /** Events whose job id is in {@code jobIds}, in arrival order. */

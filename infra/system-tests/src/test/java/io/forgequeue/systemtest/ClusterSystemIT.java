@@ -1,21 +1,14 @@
 package io.forgequeue.systemtest;
 
-import io.forgequeue.testsupport.AppLogs;
-import io.forgequeue.testsupport.FreePort;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.Topology;
+import io.forgequeue.testsupport.AppLogs;
+import io.forgequeue.testsupport.FreePort;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
-import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
-import tools.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -46,9 +39,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.assertj.core.api.SoftAssertions;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Issue 7's scale-out with real processes: two gateways and three workers (each on a forge-sim of its own) from their
@@ -67,16 +66,20 @@ import static org.awaitility.Awaitility.await;
 class ClusterSystemIT {
 
     private static final List<Integer> NODE_PORTS = List.of(5711, 5712, 5713);
-    private static final List<String> QUORUM_QUEUES = List.of(Topology.PERSIST_QUEUE,
-            Topology.deadLetterQueue(Topology.DEFAULT_POOL));
+    private static final List<String> QUORUM_QUEUES =
+            List.of(Topology.PERSIST_QUEUE, Topology.deadLetterQueue(Topology.DEFAULT_POOL));
     private static final Set<String> TERMINAL = Set.of("SUCCEEDED", "FAILED", "CANCELLED");
-    private static final String ALICE_KEY = "fq_cluster_alice_" + UUID.randomUUID().toString().replace("-", "");
-    private static final String BOB_KEY = "fq_cluster_bob_" + UUID.randomUUID().toString().replace("-", "");
+    private static final String ALICE_KEY =
+            "fq_cluster_alice_" + UUID.randomUUID().toString().replace("-", "");
+    private static final String BOB_KEY =
+            "fq_cluster_bob_" + UUID.randomUUID().toString().replace("-", "");
     private static final List<String> KEYS = List.of(ALICE_KEY, BOB_KEY);
     /** forge-sim wall time per sampling step; a job of STEPS steps runs about STEPS x STEP_MS. */
     private static final int STEP_MS = 20;
+
     private static final int STEPS = 10;
-    private static final HttpClient SCRAPER = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient SCRAPER =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final long classStarted = System.nanoTime();
     private final Map<String, String> figures = new LinkedHashMap<>();
@@ -94,11 +97,14 @@ class ClusterSystemIT {
     void startSystem() throws IOException {
         cluster = RabbitCluster.onPorts(NODE_PORTS.toArray(Integer[]::new));
         // forge-sims are child processes: end them even if this JVM ends before stopSystem ran
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> forges.forEach(f -> {
-            if (f.isAlive()) {
-                f.kill();
-            }
-        }), "cluster-forge-sim-reaper"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> forges.forEach(f -> {
+                            if (f.isAlive()) {
+                                f.kill();
+                            }
+                        }),
+                        "cluster-forge-sim-reaper"));
         ExecutorService starter = Executors.newFixedThreadPool(4);
         try {
             long t0 = System.nanoTime();
@@ -106,15 +112,19 @@ class ClusterSystemIT {
             database = TestInfrastructure.postgres().withFreshDatabase("sys_cluster");
             for (int i = 0; i < 3; i++) {
                 String sim = "cluster-forge" + (i + 1);
-                forges.add(ForgeSimProcess.builder().echoOutput(false).args("--step-ms", Integer.toString(STEP_MS),
-                        "--model-load-ms", "0", "--preview-every", "5")
-                        .logTo(AppLogs.register(sim, SystemPaths.logDir().resolve(sim + ".log"))).start());
+                forges.add(ForgeSimProcess.builder()
+                        .echoOutput(false)
+                        .args("--step-ms", Integer.toString(STEP_MS), "--model-load-ms", "0", "--preview-every", "5")
+                        .logTo(AppLogs.register(sim, SystemPaths.logDir().resolve(sim + ".log")))
+                        .start());
             }
             join(clusterUp);
             figure("cluster formation (reset + parallel start of 3 nodes until each answers)", seconds(t0));
             for (int port : NODE_PORTS) {
-                assertThat(cluster.runningNodes(port)).as("running nodes seen by %s", RabbitCluster.nodeName(port))
-                        .containsExactlyInAnyOrderElementsOf(NODE_PORTS.stream().map(RabbitCluster::nodeName).toList());
+                assertThat(cluster.runningNodes(port))
+                        .as("running nodes seen by %s", RabbitCluster.nodeName(port))
+                        .containsExactlyInAnyOrderElementsOf(
+                                NODE_PORTS.stream().map(RabbitCluster::nodeName).toList());
             }
             String status = cluster.clusterStatus(NODE_PORTS.get(0));
             String running = status.substring(status.indexOf("Running Nodes"));
@@ -193,21 +203,35 @@ class ClusterSystemIT {
             for (int port : NODE_PORTS) {
                 JsonNode q = cluster.queue(port, name).orElseThrow(() -> new AssertionError(name + " is missing"));
                 assertThat(q.path("type").asString()).as("%s type", name).isEqualTo("quorum");
-                assertThat(strings(q.path("members"))).as("%s members seen by %s", name, port)
+                assertThat(strings(q.path("members")))
+                        .as("%s members seen by %s", name, port)
                         .containsExactlyInAnyOrderElementsOf(nodes);
-                assertThat(strings(q.path("online"))).as("%s online members", name).containsExactlyInAnyOrderElementsOf(nodes);
+                assertThat(strings(q.path("online")))
+                        .as("%s online members", name)
+                        .containsExactlyInAnyOrderElementsOf(nodes);
                 assertThat(q.path("leader").asString()).as("%s leader", name).isIn(nodes);
             }
-            figure("leader of " + name, cluster.queue(NODE_PORTS.get(0), name).orElseThrow().path("leader").asString());
+            figure(
+                    "leader of " + name,
+                    cluster.queue(NODE_PORTS.get(0), name)
+                            .orElseThrow()
+                            .path("leader")
+                            .asString());
         }
         // each worker's own job queue: one per worker, exclusive to its connection (not replicated: it dies with the
         // worker or with its node, and nothing depends on it surviving)
         for (AppProcess w : workers) {
             JsonNode q = cluster.queue(NODE_PORTS.get(0), Topology.workerQueue(w.name()))
                     .orElseThrow(() -> new AssertionError(Topology.workerQueue(w.name()) + " is missing"));
-            assertThat(q.path("exclusive").asBoolean()).as("%s exclusive", q.path("name").asString()).isTrue();
-            assertThat(q.path("durable").asBoolean()).as("%s durable", q.path("name").asString()).isFalse();
-            assertThat(q.path("type").asString()).as("%s type", q.path("name").asString()).isEqualTo("classic");
+            assertThat(q.path("exclusive").asBoolean())
+                    .as("%s exclusive", q.path("name").asString())
+                    .isTrue();
+            assertThat(q.path("durable").asBoolean())
+                    .as("%s durable", q.path("name").asString())
+                    .isFalse();
+            assertThat(q.path("type").asString())
+                    .as("%s type", q.path("name").asString())
+                    .isEqualTo("classic");
         }
         figure("nodes of the workers' own queues", workerQueueNodes().toString());
     }
@@ -224,7 +248,10 @@ class ClusterSystemIT {
         for (int round = 0; round < 3; round++) {
             for (int g = 0; g < gateways.size(); g++) {
                 for (String key : KEYS) {
-                    String id = submit(g, key, "round " + round + " via gw" + (g + 1) + (key.equals(ALICE_KEY) ? " alice" : " bob"));
+                    String id = submit(
+                            g,
+                            key,
+                            "round " + round + " via gw" + (g + 1) + (key.equals(ALICE_KEY) ? " alice" : " bob"));
                     keyOfJob.put(id, key);
                     gatewayOfJob.put(id, g);
                 }
@@ -233,13 +260,18 @@ class ClusterSystemIT {
         assertThat(keyOfJob).hasSize(12);
 
         // every job succeeds, as read through the OTHER gateway than the one it was submitted through
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
-            for (Map.Entry<String, String> e : keyOfJob.entrySet()) {
-                int other = 1 - gatewayOfJob.get(e.getKey());
-                Http.Answer a = new Http(gateways.get(other).baseUrl(), e.getValue()).get("/api/v1/jobs/" + e.getKey());
-                assertThat(a.json().path("status").asString()).as("job %s", e.getKey()).isEqualTo("SUCCEEDED");
-            }
-        });
+        await().atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(250))
+                .untilAsserted(() -> {
+                    for (Map.Entry<String, String> e : keyOfJob.entrySet()) {
+                        int other = 1 - gatewayOfJob.get(e.getKey());
+                        Http.Answer a =
+                                new Http(gateways.get(other).baseUrl(), e.getValue()).get("/api/v1/jobs/" + e.getKey());
+                        assertThat(a.json().path("status").asString())
+                                .as("job %s", e.getKey())
+                                .isEqualTo("SUCCEEDED");
+                    }
+                });
 
         // every client, on either gateway, gets each of its key's jobs exactly once in SUCCEEDED, in version order,
         // and never a job of the other key
@@ -249,15 +281,30 @@ class ClusterSystemIT {
                 for (Map.Entry<String, String> e : keyOfJob.entrySet()) {
                     String id = e.getKey();
                     if (!e.getValue().equals(key)) {
-                        assertThat(ws.framesFor(id)).as("frames of another key's job %s on gw%s", id, g + 1).isEmpty();
+                        assertThat(ws.framesFor(id))
+                                .as("frames of another key's job %s on gw%s", id, g + 1)
+                                .isEmpty();
                         continue;
                     }
-                    ws.await(f -> isJobFrame(f, id) && f.path("job").path("status").asString().equals("SUCCEEDED"),
+                    ws.await(
+                            f -> isJobFrame(f, id)
+                                    && f.path("job").path("status").asString().equals("SUCCEEDED"),
                             Duration.ofSeconds(15));
-                    List<JsonNode> frames = ws.framesFor(id).stream().filter(f -> isJobFrame(f, id)).toList();
-                    assertThat(versions(frames)).as("versions of job %s on gw%s", id, g + 1).isSorted().doesNotHaveDuplicates();
-                    assertThat(frames.stream().filter(f -> f.path("job").path("status").asString().equals("SUCCEEDED")))
-                            .as("SUCCEEDED frames of job %s on gw%s (submitted via gw%s)", id, g + 1, gatewayOfJob.get(id) + 1)
+                    List<JsonNode> frames = ws.framesFor(id).stream()
+                            .filter(f -> isJobFrame(f, id))
+                            .toList();
+                    assertThat(versions(frames))
+                            .as("versions of job %s on gw%s", id, g + 1)
+                            .isSorted()
+                            .doesNotHaveDuplicates();
+                    assertThat(frames.stream()
+                                    .filter(f -> f.path("job")
+                                            .path("status")
+                                            .asString()
+                                            .equals("SUCCEEDED")))
+                            .as(
+                                    "SUCCEEDED frames of job %s on gw%s (submitted via gw%s)",
+                                    id, g + 1, gatewayOfJob.get(id) + 1)
                             .hasSize(1);
                 }
             }
@@ -268,28 +315,46 @@ class ClusterSystemIT {
         assertThat(facts).hasSize(12);
         facts.forEach((id, f) -> {
             assertThat(f.status()).as("job %s", id).isEqualTo("SUCCEEDED");
-            assertThat(f.terminalMoves()).as("transitions of job %s into a terminal state", id).isEqualTo(1);
-            assertThat(f.succeededMoves()).as("transitions of job %s into SUCCEEDED", id).isEqualTo(1);
+            assertThat(f.terminalMoves())
+                    .as("transitions of job %s into a terminal state", id)
+                    .isEqualTo(1);
+            assertThat(f.succeededMoves())
+                    .as("transitions of job %s into SUCCEEDED", id)
+                    .isEqualTo(1);
         });
 
         // every event the workers got confirmed was merged exactly once, by one of the two gateways
-        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
-            assertThat(queueMessages(Topology.PERSIST_QUEUE)).as("events waiting in %s", Topology.PERSIST_QUEUE).isZero();
-            double merged = gatewayMergeCounts().values().stream().mapToDouble(Double::doubleValue).sum()
-                    - mergedBefore.values().stream().mapToDouble(Double::doubleValue).sum();
-            assertThat(merged).as("events merged or rejected by the gateways")
-                    .isEqualTo(workerConfirmedEvents() - confirmedBefore);
-        });
+        await().atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(250))
+                .untilAsserted(() -> {
+                    assertThat(queueMessages(Topology.PERSIST_QUEUE))
+                            .as("events waiting in %s", Topology.PERSIST_QUEUE)
+                            .isZero();
+                    double merged = gatewayMergeCounts().values().stream()
+                                    .mapToDouble(Double::doubleValue)
+                                    .sum()
+                            - mergedBefore.values().stream()
+                                    .mapToDouble(Double::doubleValue)
+                                    .sum();
+                    assertThat(merged)
+                            .as("events merged or rejected by the gateways")
+                            .isEqualTo(workerConfirmedEvents() - confirmedBefore);
+                });
         Map<String, Double> mergedAfter = gatewayMergeCounts();
         double events = workerConfirmedEvents() - confirmedBefore;
         double duplicates = sumOver(gateways, "gpu_gateway_events_rejected_total", "reason=\"duplicate\"");
-        assertThat(duplicates).as("events merged twice (rejected as duplicates)").isZero();
+        assertThat(duplicates)
+                .as("events merged twice (rejected as duplicates)")
+                .isZero();
         assertThat(sumOver(gateways, "gpu_gateway_jobs_finished_total", "outcome=\"succeeded\"") - finishedBefore)
-                .as("jobs counted as succeeded over both gateways").isEqualTo(12);
+                .as("jobs counted as succeeded over both gateways")
+                .isEqualTo(12);
         figure("phase (b) events confirmed by the broker to the workers", fmt(events));
-        figure("phase (b) events handled per gateway (merged+rejected)", mergedAfter.entrySet().stream()
-                .map(e -> e.getKey() + "=" + fmt(e.getValue() - mergedBefore.getOrDefault(e.getKey(), 0.0)))
-                .collect(Collectors.joining(", ")));
+        figure(
+                "phase (b) events handled per gateway (merged+rejected)",
+                mergedAfter.entrySet().stream()
+                        .map(e -> e.getKey() + "=" + fmt(e.getValue() - mergedBefore.getOrDefault(e.getKey(), 0.0)))
+                        .collect(Collectors.joining(", ")));
         figure("phase (b) merge outcomes", mergeBreakdown());
     }
 
@@ -299,21 +364,29 @@ class ClusterSystemIT {
         Map<String, String> queueNodes = workerQueueNodes();
         String persistLeader = leaderOf(Topology.PERSIST_QUEUE, NODE_PORTS);
         // the node most workers are connected to (their own queues live there); of equals, the persist queue's leader
-        Map<String, Long> perNode = queueNodes.values().stream().collect(Collectors.groupingBy(n -> n, TreeMap::new,
-                Collectors.counting()));
+        Map<String, Long> perNode = queueNodes.values().stream()
+                .collect(Collectors.groupingBy(n -> n, TreeMap::new, Collectors.counting()));
         String victimNode = perNode.entrySet().stream()
                 .max(java.util.Comparator.comparing((Map.Entry<String, Long> e) -> e.getValue())
                         .thenComparing(e -> e.getKey().equals(persistLeader)))
-                .orElseThrow().getKey();
+                .orElseThrow()
+                .getKey();
         int victim = cluster.portOf(victimNode);
         List<Integer> survivors = NODE_PORTS.stream().filter(p -> p != victim).toList();
-        List<String> orphaned = queueNodes.entrySet().stream().filter(e -> e.getValue().equals(victimNode))
-                .map(Map.Entry::getKey).toList();
+        List<String> orphaned = queueNodes.entrySet().stream()
+                .filter(e -> e.getValue().equals(victimNode))
+                .map(Map.Entry::getKey)
+                .toList();
         boolean leadsPersist = victimNode.equals(persistLeader);
-        figure("killed node", victimNode + " (workers connected to it: " + orphaned + "; leader of "
-                + Topology.PERSIST_QUEUE + ": " + leadsPersist + ")");
-        figure("leaders before the kill", QUORUM_QUEUES.stream().map(q -> q + "=" + leaderOf(q, NODE_PORTS))
-                .collect(Collectors.joining(", ")));
+        figure(
+                "killed node",
+                victimNode + " (workers connected to it: " + orphaned + "; leader of " + Topology.PERSIST_QUEUE + ": "
+                        + leadsPersist + ")");
+        figure(
+                "leaders before the kill",
+                QUORUM_QUEUES.stream()
+                        .map(q -> q + "=" + leaderOf(q, NODE_PORTS))
+                        .collect(Collectors.joining(", ")));
         double finishedBefore = sumOver(gateways, "gpu_gateway_jobs_finished_total", "");
         double workerSucceededBefore = sumOver(workers, "gpu_worker_jobs_total", "outcome=\"succeeded\"");
         long forgeRunsBefore = forgeCompleted();
@@ -323,10 +396,14 @@ class ClusterSystemIT {
         thread.start();
         try {
             // under load: the stream has been going for a while and jobs are running on at least two workers
-            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(200)).until(() ->
-                    stream.accepted().size() >= 30 && countByStatus(stream.accepted().keySet()).getOrDefault("RUNNING", 0) >= 2);
+            await().atMost(Duration.ofSeconds(40))
+                    .pollInterval(Duration.ofMillis(200))
+                    .until(() -> stream.accepted().size() >= 30
+                            && countByStatus(stream.accepted().keySet()).getOrDefault("RUNNING", 0) >= 2);
             Map<String, Integer> atKill = countByStatus(stream.accepted().keySet());
-            figure("jobs at the kill (accepted so far, by status)", stream.accepted().size() + " " + atKill);
+            figure(
+                    "jobs at the kill (accepted so far, by status)",
+                    stream.accepted().size() + " " + atKill);
 
             long killedAt = System.nanoTime();
             cluster.kill(victim);
@@ -338,22 +415,31 @@ class ClusterSystemIT {
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                 while (System.nanoTime() < deadline) {
                     newLeader = cluster.queue(survivors.get(0), Topology.PERSIST_QUEUE)
-                            .map(q -> q.path("leader").asString("")).orElse("");
+                            .map(q -> q.path("leader").asString(""))
+                            .orElse("");
                     if (!newLeader.isEmpty() && !newLeader.equals(victimNode)) {
                         break;
                     }
                     AppProcess.sleep(50);
                 }
-                assertThat(newLeader).as("new leader of %s", Topology.PERSIST_QUEUE).isNotEqualTo(victimNode)
+                assertThat(newLeader)
+                        .as("new leader of %s", Topology.PERSIST_QUEUE)
+                        .isNotEqualTo(victimNode)
                         .isIn(survivors.stream().map(RabbitCluster::nodeName).toList());
-                figure("failover: kill to new leader of " + Topology.PERSIST_QUEUE + " visible in the management API",
+                figure(
+                        "failover: kill to new leader of " + Topology.PERSIST_QUEUE + " visible in the management API",
                         seconds(killedAt) + " (" + newLeader + ")");
             }
             // every worker has its own queue again, on a survivor (it reconnected and declared it anew)
-            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> workers.stream()
-                    .allMatch(w -> cluster.queue(survivors.get(0), Topology.workerQueue(w.name()))
-                            .map(q -> survivors.stream().map(RabbitCluster::nodeName).toList().contains(q.path("node").asString()))
-                            .orElse(false)));
+            await().atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> workers.stream()
+                            .allMatch(w -> cluster.queue(survivors.get(0), Topology.workerQueue(w.name()))
+                                    .map(q -> survivors.stream()
+                                            .map(RabbitCluster::nodeName)
+                                            .toList()
+                                            .contains(q.path("node").asString()))
+                                    .orElse(false)));
             figure("failover: kill to every worker's own queue declared again on a survivor", seconds(killedAt));
 
             // keep submitting for a while with the node down
@@ -367,8 +453,10 @@ class ClusterSystemIT {
         }
         if (leadsPersist) {
             for (String q : QUORUM_QUEUES) {
-                figure("failover: leader election of " + q + " (node down to candidate -> leader, survivors' logs)",
-                        cluster.electionTimeFromLogs(victim, q).map(d -> String.format("%.3f s", d.toNanos() / 1e9))
+                figure(
+                        "failover: leader election of " + q + " (node down to candidate -> leader, survivors' logs)",
+                        cluster.electionTimeFromLogs(victim, q)
+                                .map(d -> String.format("%.3f s", d.toNanos() / 1e9))
                                 .orElse("not in the logs"));
             }
         }
@@ -382,34 +470,46 @@ class ClusterSystemIT {
         // every job ends
         long drainStarted = System.nanoTime();
         long deadline = drainStarted + Duration.ofSeconds(90).toNanos();
-        while (System.nanoTime() < deadline && !TERMINAL.containsAll(countByStatus(accepted.keySet()).keySet())) {
+        while (System.nanoTime() < deadline
+                && !TERMINAL.containsAll(countByStatus(accepted.keySet()).keySet())) {
             AppProcess.sleep(500);
         }
         figure("stream: from the end of submissions to every job terminal (or giving up)", seconds(drainStarted));
-        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250))
+        await().atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(250))
                 .until(() -> queueMessages(Topology.PERSIST_QUEUE) == 0);
 
         Map<String, JobFacts> facts = jobFacts(accepted.keySet());
-        Map<String, Long> byStatus = facts.values().stream().collect(Collectors.groupingBy(JobFacts::status, TreeMap::new,
-                Collectors.counting()));
+        Map<String, Long> byStatus = facts.values().stream()
+                .collect(Collectors.groupingBy(JobFacts::status, TreeMap::new, Collectors.counting()));
         List<String> notTerminal = describe(facts, f -> !TERMINAL.contains(f.status()));
         List<String> notOnce = describe(facts, f -> f.terminalMoves() != 1);
-        List<String> notSucceeded = describe(facts, f -> TERMINAL.contains(f.status()) && !f.status().equals("SUCCEEDED"));
+        List<String> notSucceeded = describe(
+                facts, f -> TERMINAL.contains(f.status()) && !f.status().equals("SUCCEEDED"));
         long deadLetters = deadLetters();
         double finished = sumOver(gateways, "gpu_gateway_jobs_finished_total", "") - finishedBefore;
-        long succeededJobs = facts.values().stream().filter(f -> f.status().equals("SUCCEEDED")).count();
-        double completedByWorkers = sumOver(workers, "gpu_worker_jobs_total", "outcome=\"succeeded\"") - workerSucceededBefore;
+        long succeededJobs = facts.values().stream()
+                .filter(f -> f.status().equals("SUCCEEDED"))
+                .count();
+        double completedByWorkers =
+                sumOver(workers, "gpu_worker_jobs_total", "outcome=\"succeeded\"") - workerSucceededBefore;
         figure("stream: jobs by final status", byStatus.toString());
         figure("stream: jobs not terminal (lost)", notTerminal.size() + " " + notTerminal);
         figure("stream: jobs with other than exactly one terminal transition", notOnce.size() + " " + notOnce);
         figure("stream: jobs that did not succeed", notSucceeded.size() + " " + notSucceeded);
-        figure("stream: jobs whose final attempt was > 1 (handed out again)",
-                Long.toString(facts.values().stream().filter(f -> f.attempt() > 1).count()));
-        figure("stream: forge-sim runs completed for the stream's jobs (>= jobs: an attempt cut off by the kill runs again)",
+        figure(
+                "stream: jobs whose final attempt was > 1 (handed out again)",
+                Long.toString(
+                        facts.values().stream().filter(f -> f.attempt() > 1).count()));
+        figure(
+                "stream: forge-sim runs completed for the stream's jobs (>= jobs: an attempt cut off by the kill runs again)",
                 Long.toString(forgeCompleted() - forgeRunsBefore));
-        figure("stream: jobs completed by the workers (SUCCEEDED outcomes sent) / jobs SUCCEEDED",
+        figure(
+                "stream: jobs completed by the workers (SUCCEEDED outcomes sent) / jobs SUCCEEDED",
                 fmt(completedByWorkers) + " / " + succeededJobs);
-        figure("stream: longest gap between two job completions (stall around the failover)", longestCompletionGap(facts));
+        figure(
+                "stream: longest gap between two job completions (stall around the failover)",
+                longestCompletionGap(facts));
         figure("stream: dead-lettered job messages", Long.toString(deadLetters));
         figure("workers: events by broker answer (whole run)", workerEventAnswers());
         figure("workers: deliveries by outcome (whole run)", workerOutcomes());
@@ -417,23 +517,39 @@ class ClusterSystemIT {
 
         SoftAssertions soft = new SoftAssertions();
         soft.assertThat(facts).as("every accepted job is stored").hasSize(accepted.size());
-        soft.assertThat(notTerminal).as("jobs lost: not terminal 90 s after the stream (status/attempt/worker/error)")
+        soft.assertThat(notTerminal)
+                .as("jobs lost: not terminal 90 s after the stream (status/attempt/worker/error)")
                 .isEmpty();
-        soft.assertThat(notOnce).as("jobs without exactly one transition into a terminal state").isEmpty();
-        soft.assertThat(notSucceeded).as("jobs that did not succeed although Forge never fails here "
-                + "(status/attempt/worker/error)").isEmpty();
-        soft.assertThat(completedByWorkers).as("SUCCEEDED outcomes the workers sent for %s jobs that succeeded (more: a "
-                + "job completed twice)", succeededJobs).isEqualTo((double) succeededJobs);
-        soft.assertThat(deadLetters).as("job messages dead-lettered in %s", Topology.deadLetterQueue(Topology.DEFAULT_POOL))
+        soft.assertThat(notOnce)
+                .as("jobs without exactly one transition into a terminal state")
+                .isEmpty();
+        soft.assertThat(notSucceeded)
+                .as("jobs that did not succeed although Forge never fails here " + "(status/attempt/worker/error)")
+                .isEmpty();
+        soft.assertThat(completedByWorkers)
+                .as(
+                        "SUCCEEDED outcomes the workers sent for %s jobs that succeeded (more: a "
+                                + "job completed twice)",
+                        succeededJobs)
+                .isEqualTo((double) succeededJobs);
+        soft.assertThat(deadLetters)
+                .as("job messages dead-lettered in %s", Topology.deadLetterQueue(Topology.DEFAULT_POOL))
                 .isZero();
-        soft.assertThat(finished).as("jobs counted as finished over both gateways (each once)")
-                .isEqualTo(facts.values().stream().filter(f -> TERMINAL.contains(f.status())).count());
+        soft.assertThat(finished)
+                .as("jobs counted as finished over both gateways (each once)")
+                .isEqualTo(facts.values().stream()
+                        .filter(f -> TERMINAL.contains(f.status()))
+                        .count());
         // REST agrees with the database, through the other gateway than the submitting one
         int i = 0;
         for (Map.Entry<String, String> e : accepted.entrySet()) {
             Http http = new Http(gateways.get(i++ % 2).baseUrl(), e.getValue());
             JobFacts f = facts.get(e.getKey());
-            soft.assertThat(http.get("/api/v1/jobs/" + e.getKey()).json().path("status").asString()).as(e.getKey())
+            soft.assertThat(http.get("/api/v1/jobs/" + e.getKey())
+                            .json()
+                            .path("status")
+                            .asString())
+                    .as(e.getKey())
                     .isEqualTo(f == null ? "stored" : f.status());
         }
 
@@ -441,15 +557,21 @@ class ClusterSystemIT {
         long restart = System.nanoTime();
         cluster.start(victim);
         List<String> all = NODE_PORTS.stream().map(RabbitCluster::nodeName).toList();
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
-            assertThat(cluster.runningNodes(survivors.get(0))).containsExactlyInAnyOrderElementsOf(all);
-            assertThat(cluster.runningNodes(victim)).containsExactlyInAnyOrderElementsOf(all);
-            for (String q : QUORUM_QUEUES) {
-                JsonNode queue = cluster.queue(victim, q).orElseThrow();
-                assertThat(strings(queue.path("online"))).as("%s online members", q).containsExactlyInAnyOrderElementsOf(all);
-            }
-        });
-        figure("restart of " + victimNode + " until it is back in the cluster with its quorum members online", seconds(restart));
+        await().atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(250))
+                .untilAsserted(() -> {
+                    assertThat(cluster.runningNodes(survivors.get(0))).containsExactlyInAnyOrderElementsOf(all);
+                    assertThat(cluster.runningNodes(victim)).containsExactlyInAnyOrderElementsOf(all);
+                    for (String q : QUORUM_QUEUES) {
+                        JsonNode queue = cluster.queue(victim, q).orElseThrow();
+                        assertThat(strings(queue.path("online")))
+                                .as("%s online members", q)
+                                .containsExactlyInAnyOrderElementsOf(all);
+                    }
+                });
+        figure(
+                "restart of " + victimNode + " until it is back in the cluster with its quorum members online",
+                seconds(restart));
         String status = cluster.clusterStatus(victim);
         assertThat(status.substring(status.indexOf("Running Nodes"))).contains(all);
         soft.assertAll();
@@ -460,7 +582,9 @@ class ClusterSystemIT {
     void everyClientGotTheTerminalStateOfEachOfItsKeysJobsThatEndedDuringTheFailoverStream() throws SQLException {
         assertThat(streamJobs).as("the failover test ran first").isNotEmpty();
         Set<String> endedStreamJobs = jobFacts(streamJobs.keySet()).entrySet().stream()
-                .filter(e -> TERMINAL.contains(e.getValue().status())).map(Map.Entry::getKey).collect(Collectors.toSet());
+                .filter(e -> TERMINAL.contains(e.getValue().status()))
+                .map(Map.Entry::getKey)
+                .collect(Collectors.toSet());
         List<String> missing = new ArrayList<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
         do {
@@ -469,8 +593,13 @@ class ClusterSystemIT {
                 for (int g = 0; g < gateways.size(); g++) {
                     WsClient ws = sockets.get(key).get(g);
                     for (Map.Entry<String, String> e : streamJobs.entrySet()) {
-                        if (e.getValue().equals(key) && endedStreamJobs.contains(e.getKey()) && ws.framesFor(e.getKey()).stream().noneMatch(f ->
-                                isJobFrame(f, e.getKey()) && TERMINAL.contains(f.path("job").path("status").asString()))) {
+                        if (e.getValue().equals(key)
+                                && endedStreamJobs.contains(e.getKey())
+                                && ws.framesFor(e.getKey()).stream()
+                                        .noneMatch(f -> isJobFrame(f, e.getKey())
+                                                && TERMINAL.contains(f.path("job")
+                                                        .path("status")
+                                                        .asString()))) {
                             missing.add((key.equals(ALICE_KEY) ? "alice" : "bob") + "@gw" + (g + 1) + ":" + e.getKey());
                         }
                     }
@@ -482,7 +611,8 @@ class ClusterSystemIT {
             AppProcess.sleep(250);
         } while (System.nanoTime() < deadline);
         figure("failover stream: terminal updates missing on WebSocket clients", missing.size() + " " + missing);
-        assertThat(missing).as("jobs whose terminal update never reached a client subscribed to all of its key's jobs")
+        assertThat(missing)
+                .as("jobs whose terminal update never reached a client subscribed to all of its key's jobs")
                 .isEmpty();
     }
 
@@ -501,20 +631,32 @@ class ClusterSystemIT {
     @Order(5)
     void aJobWhoseEventsTheBrokerNacksForAFewSecondsRunsOnceAndIsNotHandedOutAgain() throws Exception {
         String refusing = "fq.test.refuse-events";
-        int node = NODE_PORTS.stream().filter(p -> !cluster.runningNodes(p).isEmpty()).findFirst().orElseThrow();
+        int node = NODE_PORTS.stream()
+                .filter(p -> !cluster.runningNodes(p).isEmpty())
+                .findFirst()
+                .orElseThrow();
         long deadBefore = deadLetters();
         long forgeRunsBefore = forgeCompleted();
         double nackedBefore = sumOver(workers, "gpu_worker_events_total", "result=\"nacked\"");
         Map<String, String> jobs = new LinkedHashMap<>();
         try {
-            cluster.write(node, "PUT", "queues/%2F/" + refusing, "{\"durable\":true,\"arguments\":{\"x-queue-type\":"
-                    + "\"quorum\",\"x-max-length\":0,\"x-overflow\":\"reject-publish\"}}");
+            cluster.write(
+                    node,
+                    "PUT",
+                    "queues/%2F/" + refusing,
+                    "{\"durable\":true,\"arguments\":{\"x-queue-type\":"
+                            + "\"quorum\",\"x-max-length\":0,\"x-overflow\":\"reject-publish\"}}");
             String fill = "{\"properties\":{},\"routing_key\":\"" + refusing + "\",\"payload\":\"fill\","
                     + "\"payload_encoding\":\"string\"}";
-            cluster.write(node, "POST", "exchanges/%2F/amq.default/publish", fill); // taken: the queue is now over its limit
+            cluster.write(
+                    node, "POST", "exchanges/%2F/amq.default/publish", fill); // taken: the queue is now over its limit
             assertThat(cluster.tryWrite(node, "POST", "exchanges/%2F/amq.default/publish", fill))
-                    .as("a second message is refused (the queue rejects publications from now on)").isEqualTo(400);
-            cluster.write(node, "POST", "bindings/%2F/e/" + Topology.EVENTS_EXCHANGE + "/q/" + refusing,
+                    .as("a second message is refused (the queue rejects publications from now on)")
+                    .isEqualTo(400);
+            cluster.write(
+                    node,
+                    "POST",
+                    "bindings/%2F/e/" + Topology.EVENTS_EXCHANGE + "/q/" + refusing,
                     "{\"routing_key\":\"" + Topology.PERSIST_BINDING + "\"}");
             for (int i = 0; i < 3; i++) {
                 jobs.put(submit(i % 2, ALICE_KEY, "while events are nacked " + i), ALICE_KEY);
@@ -524,26 +666,36 @@ class ClusterSystemIT {
             cluster.write(node, "DELETE", "queues/%2F/" + refusing, null);
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (System.nanoTime() < deadline && !TERMINAL.containsAll(countByStatus(jobs.keySet()).keySet())) {
+        while (System.nanoTime() < deadline
+                && !TERMINAL.containsAll(countByStatus(jobs.keySet()).keySet())) {
             AppProcess.sleep(500);
         }
         // the last outcome is confirmed once the refusing queue is gone
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+        await().atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(250))
                 .until(() -> forgeCompleted() - forgeRunsBefore >= 3 && queueMessages(Topology.PERSIST_QUEUE) == 0);
         AppProcess.sleep(2000); // a job handed out again would have started by now
         Map<String, JobFacts> facts = jobFacts(jobs.keySet());
         long deadLetters = deadLetters() - deadBefore;
         long forgeRuns = forgeCompleted() - forgeRunsBefore;
-        figure("events nacked for 8 s: jobs (status/attempt/worker/error)", describe(facts, f -> true).toString());
-        figure("events nacked for 8 s: events nacked", fmt(sumOver(workers, "gpu_worker_events_total", "result=\"nacked\"")
-                - nackedBefore));
+        figure(
+                "events nacked for 8 s: jobs (status/attempt/worker/error)",
+                describe(facts, f -> true).toString());
+        figure(
+                "events nacked for 8 s: events nacked",
+                fmt(sumOver(workers, "gpu_worker_events_total", "result=\"nacked\"") - nackedBefore));
         figure("events nacked for 8 s: Forge runs for 3 jobs", Long.toString(forgeRuns));
         figure("events nacked for 8 s: job messages dead-lettered", Long.toString(deadLetters));
         SoftAssertions soft = new SoftAssertions();
         soft.assertThat(describe(facts, f -> !f.status().equals("SUCCEEDED")))
-                .as("jobs that did not succeed (status/attempt/worker/error)").isEmpty();
-        soft.assertThat(describe(facts, f -> f.attempt() != 1)).as("jobs handed out more than once").isEmpty();
-        soft.assertThat(forgeRuns).as("Forge runs for the 3 jobs (more: a job ran again)").isEqualTo(3);
+                .as("jobs that did not succeed (status/attempt/worker/error)")
+                .isEmpty();
+        soft.assertThat(describe(facts, f -> f.attempt() != 1))
+                .as("jobs handed out more than once")
+                .isEmpty();
+        soft.assertThat(forgeRuns)
+                .as("Forge runs for the 3 jobs (more: a job ran again)")
+                .isEqualTo(3);
         soft.assertThat(deadLetters).as("job messages dead-lettered").isZero();
         soft.assertAll();
     }
@@ -591,8 +743,11 @@ class ClusterSystemIT {
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                 Http.Answer answer;
                 while (true) {
-                    answer = http.attemptPost("/api/v1/jobs", job("stream " + n, STEPS), Map.of("Idempotency-Key", idempotencyKey));
-                    if (answer.status() == 202 || System.nanoTime() > deadline || (answer.status() >= 400 && answer.status() < 500)) {
+                    answer = http.attemptPost(
+                            "/api/v1/jobs", job("stream " + n, STEPS), Map.of("Idempotency-Key", idempotencyKey));
+                    if (answer.status() == 202
+                            || System.nanoTime() > deadline
+                            || (answer.status() >= 400 && answer.status() < 500)) {
                         break;
                     }
                     retries++;
@@ -690,7 +845,8 @@ class ClusterSystemIT {
 
     private static boolean isJobFrame(JsonNode f, String id) {
         String type = f.path("type").asString("");
-        return (type.equals("snapshot") || type.equals("update")) && id.equals(f.path("job").path("id").asString(null));
+        return (type.equals("snapshot") || type.equals("update"))
+                && id.equals(f.path("job").path("id").asString(null));
     }
 
     private static List<Long> versions(List<JsonNode> frames) {
@@ -704,7 +860,10 @@ class ClusterSystemIT {
         Map<String, Double> out = new TreeMap<>();
         for (AppProcess gw : gateways) {
             String text = scrape(gw);
-            out.put(gw.name(), sum(text, "gpu_gateway_events_merged_total", "") + sum(text, "gpu_gateway_events_rejected_total", ""));
+            out.put(
+                    gw.name(),
+                    sum(text, "gpu_gateway_events_merged_total", "")
+                            + sum(text, "gpu_gateway_events_rejected_total", ""));
         }
         return out;
     }
@@ -714,8 +873,11 @@ class ClusterSystemIT {
         for (AppProcess gw : gateways) {
             String text = scrape(gw);
             b.append(gw.name()).append(": ");
-            text.lines().filter(l -> l.startsWith("gpu_gateway_events_merged_total") || l.startsWith("gpu_gateway_events_rejected_total"))
-                    .forEach(l -> b.append(l.replaceAll("application=\"api-gateway\",?", "")).append("; "));
+            text.lines()
+                    .filter(l -> l.startsWith("gpu_gateway_events_merged_total")
+                            || l.startsWith("gpu_gateway_events_rejected_total"))
+                    .forEach(l -> b.append(l.replaceAll("application=\"api-gateway\",?", ""))
+                            .append("; "));
         }
         return b.toString();
     }
@@ -743,12 +905,16 @@ class ClusterSystemIT {
     }
 
     private static double sumOver(List<AppProcess> apps, String metric, String labelFilter) {
-        return apps.stream().mapToDouble(a -> sum(scrape(a), metric, labelFilter)).sum();
+        return apps.stream()
+                .mapToDouble(a -> sum(scrape(a), metric, labelFilter))
+                .sum();
     }
 
     private static String scrape(AppProcess app) {
         HttpRequest request = HttpRequest.newBuilder(URI.create(app.managementUrl() + "/actuator/prometheus"))
-                .timeout(Duration.ofSeconds(10)).GET().build();
+                .timeout(Duration.ofSeconds(10))
+                .GET()
+                .build();
         try {
             HttpResponse<String> r = SCRAPER.send(request, HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).as("%s /actuator/prometheus", app.name()).isEqualTo(200);
@@ -815,7 +981,9 @@ class ClusterSystemIT {
     }
 
     private long forgeCompleted() {
-        return forges.stream().mapToLong(f -> f.admin().stats().calls().completed()).sum();
+        return forges.stream()
+                .mapToLong(f -> f.admin().stats().calls().completed())
+                .sum();
     }
 
     private static List<String> strings(JsonNode array) {
@@ -827,13 +995,20 @@ class ClusterSystemIT {
     // ---------- database (read-only) ----------
 
     /** A job as stored, with the number of its history rows moving into a terminal state / into SUCCEEDED. */
-    private record JobFacts(String status, int attempt, String workerId, String errorCode, int terminalMoves,
-                            int succeededMoves, Timestamp finishedAt) {
-    }
+    private record JobFacts(
+            String status,
+            int attempt,
+            String workerId,
+            String errorCode,
+            int terminalMoves,
+            int succeededMoves,
+            Timestamp finishedAt) {}
 
     private static List<String> describe(Map<String, JobFacts> facts, java.util.function.Predicate<JobFacts> which) {
-        return facts.entrySet().stream().filter(e -> which.test(e.getValue()))
-                .map(e -> e.getKey() + " " + e.getValue().status() + "/" + e.getValue().attempt() + "/"
+        return facts.entrySet().stream()
+                .filter(e -> which.test(e.getValue()))
+                .map(e -> e.getKey() + " " + e.getValue().status() + "/"
+                        + e.getValue().attempt() + "/"
                         + e.getValue().workerId() + "/" + e.getValue().errorCode() + "/terminal moves "
                         + e.getValue().terminalMoves())
                 .toList();
@@ -848,13 +1023,22 @@ class ClusterSystemIT {
                 where j.id = any (?)
                 group by j.id, j.status, j.attempt, j.worker_id, j.error_code, j.finished_at""";
         Map<String, JobFacts> out = new LinkedHashMap<>();
-        try (Connection c = database.connect(); PreparedStatement s = c.prepareStatement(sql)) {
+        try (Connection c = database.connect();
+                PreparedStatement s = c.prepareStatement(sql)) {
             c.setReadOnly(true);
             s.setArray(1, uuidArray(c, ids));
             try (ResultSet r = s.executeQuery()) {
                 while (r.next()) {
-                    out.put(r.getString("id"), new JobFacts(r.getString("status"), r.getInt("attempt"),
-                            r.getString("worker_id"), r.getString("error_code"), r.getInt("terminal_moves"), r.getInt("succeeded_moves"), r.getTimestamp("finished_at")));
+                    out.put(
+                            r.getString("id"),
+                            new JobFacts(
+                                    r.getString("status"),
+                                    r.getInt("attempt"),
+                                    r.getString("worker_id"),
+                                    r.getString("error_code"),
+                                    r.getInt("terminal_moves"),
+                                    r.getInt("succeeded_moves"),
+                                    r.getTimestamp("finished_at")));
                 }
             }
         }
@@ -867,7 +1051,8 @@ class ClusterSystemIT {
             return out;
         }
         try (Connection c = database.connect();
-             PreparedStatement s = c.prepareStatement("select status, count(*) from job where id = any (?) group by status")) {
+                PreparedStatement s =
+                        c.prepareStatement("select status, count(*) from job where id = any (?) group by status")) {
             c.setReadOnly(true);
             s.setArray(1, uuidArray(c, ids));
             try (ResultSet r = s.executeQuery()) {
@@ -888,7 +1073,11 @@ class ClusterSystemIT {
     }
 
     private static String longestCompletionGap(Map<String, JobFacts> facts) {
-        List<Timestamp> done = facts.values().stream().map(JobFacts::finishedAt).filter(t -> t != null).sorted().toList();
+        List<Timestamp> done = facts.values().stream()
+                .map(JobFacts::finishedAt)
+                .filter(t -> t != null)
+                .sorted()
+                .toList();
         long longest = 0;
         for (int i = 1; i < done.size(); i++) {
             longest = Math.max(longest, done.get(i).getTime() - done.get(i - 1).getTime());

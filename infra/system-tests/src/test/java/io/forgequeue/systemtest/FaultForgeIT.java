@@ -1,20 +1,19 @@
 package io.forgequeue.systemtest;
 
+import static java.time.Duration.ofMillis;
+import static java.time.Duration.ofSeconds;
+
 import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.model.ErrorCode;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static java.time.Duration.ofMillis;
-import static java.time.Duration.ofSeconds;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Issue 6, scenarios 5, 6 and 7: Forge unreachable for a while, Forge hanging on a call, Forge answering 500 and
@@ -29,14 +28,22 @@ class FaultForgeIT extends FaultSuite {
 
     @Override
     ForgeQueueSystem.Builder system() {
-        return ForgeQueueSystem.builder("faultforge").gateways(1).workers(2)
+        return ForgeQueueSystem.builder("faultforge")
+                .gateways(1)
+                .workers(2)
                 .forgeArgs(STEADY_FORGE)
                 .gatewayEnv(Map.of("GATEWAY_QUOTAS_MAXQUEUED", "100000"))
-                .workerEnv(Map.of("WORKER_FORGE_CALLTIMEOUT", CALL_TIMEOUT.toSeconds() + "s",
-                        "WORKER_FORGE_BREAKER_DELAY", "5s",
-                        "WORKER_FORGE_BREAKER_PROBEINTERVAL", "1s",
-                        "WORKER_FORGE_RETRY_OUTAGEMAXDELAY", "2s",
-                        "WORKER_FORGE_SETTLETIMEOUT", "10s"));
+                .workerEnv(Map.of(
+                        "WORKER_FORGE_CALLTIMEOUT",
+                        CALL_TIMEOUT.toSeconds() + "s",
+                        "WORKER_FORGE_BREAKER_DELAY",
+                        "5s",
+                        "WORKER_FORGE_BREAKER_PROBEINTERVAL",
+                        "1s",
+                        "WORKER_FORGE_RETRY_OUTAGEMAXDELAY",
+                        "2s",
+                        "WORKER_FORGE_SETTLETIMEOUT",
+                        "10s"));
     }
 
     @Test
@@ -47,7 +54,8 @@ class FaultForgeIT extends FaultSuite {
         FaultRig r = rig();
         Duration outage = FaultProfile.pick(ofSeconds(20), ofSeconds(90));
         Workload load = r.workload("s5forge", Workload.Settings.steady(ofMillis(450)));
-        try (load; Watcher live = r.watcher("s5-client", 0, load)) {
+        try (load;
+                Watcher live = r.watcher("s5-client", 0, load)) {
             double opensBefore = breakerOpens(r);
             load.start();
             FaultRig.sleep(ofSeconds(3));
@@ -67,8 +75,8 @@ class FaultForgeIT extends FaultSuite {
                         .allMatch(w -> Prometheus.sum(w.managementUrl(), "gpu_worker_consuming") == 0);
                 bothPaused |= paused;
                 if (paused && !leftOut) {
-                    long assigned = r.system.sqlLong("select count(*) from job where status = 'QUEUED' "
-                            + "and assigned_worker is not null");
+                    long assigned = r.system.sqlLong(
+                            "select count(*) from job where status = 'QUEUED' " + "and assigned_worker is not null");
                     JsonNode queue = alice.get("/api/v1/queue").json();
                     leftOut = assigned == 0 && queue.path("availableWorkers").asInt(-1) == 0;
                 }
@@ -80,14 +88,21 @@ class FaultForgeIT extends FaultSuite {
 
             Verdict v = r.verdict("scenario 5", load, List.of(live));
             double opens = breakerOpens(r) - opensBefore;
-            long givenBack = r.observer.events().stream().filter(e -> e.type().equals("REQUEUED")
-                    && !e.occurredAt().isBefore(from) && !e.occurredAt().isAfter(to.plusSeconds(2))).count();
+            long givenBack = r.observer.events().stream()
+                    .filter(e -> e.type().equals("REQUEUED")
+                            && !e.occurredAt().isBefore(from)
+                            && !e.occurredAt().isAfter(to.plusSeconds(2)))
+                    .count();
             v.expectFailures(Map.of())
-                    .require(opens >= r.system.workers().size(), "breakers opened " + opens + " times for "
-                            + r.system.workers().size() + " workers")
+                    .require(
+                            opens >= r.system.workers().size(),
+                            "breakers opened " + opens + " times for "
+                                    + r.system.workers().size() + " workers")
                     .require(bothPaused, "the workers never both stopped consuming during the outage")
-                    .require(leftOut, "while both workers were paused, jobs stayed assigned to them or the queue "
-                            + "overview still counted them as available")
+                    .require(
+                            leftOut,
+                            "while both workers were paused, jobs stayed assigned to them or the queue "
+                                    + "overview still counted them as available")
                     .note("outage " + outage.toSeconds() + " s; breaker openings " + (long) opens + "; jobs given back "
                             + givenBack + "; queued jobs peak " + maxDepth);
             v.reportAndAssert();
@@ -103,17 +118,24 @@ class FaultForgeIT extends FaultSuite {
         AppProcess worker = r.system.workers().get(0);
         ForgeSimProcess forge = r.system.forgeOf(worker);
         Workload load = r.workload("s6hang", Workload.Settings.steady(ofMillis(400)));
-        try (load; Watcher live = r.watcher("s6-client", 0, load)) {
+        try (load;
+                Watcher live = r.watcher("s6-client", 0, load)) {
             load.start();
             FaultRig.sleep(ofSeconds(2));
             long hungBefore = forge.admin().stats().calls().hung();
             forge.admin().hangNext(1); // the next job's call; a call timeout is not retried (issue 19)
             Instant injected = Instant.now();
-            BrokerObserver.Event failed = r.observer.awaitEvent(e -> e.type().equals("FAILED")
-                    && e.workerId().equals(worker.name()) && !e.receivedAt().isBefore(injected), ofSeconds(60));
+            BrokerObserver.Event failed = r.observer.awaitEvent(
+                    e -> e.type().equals("FAILED")
+                            && e.workerId().equals(worker.name())
+                            && !e.receivedAt().isBefore(injected),
+                    ofSeconds(60));
             forge.admin().clearFaults();
-            BrokerObserver.Event after = r.observer.awaitEvent(e -> e.type().equals("SUCCEEDED")
-                    && e.workerId().equals(worker.name()) && e.receivedAt().isAfter(failed.receivedAt()), ofSeconds(30));
+            BrokerObserver.Event after = r.observer.awaitEvent(
+                    e -> e.type().equals("SUCCEEDED")
+                            && e.workerId().equals(worker.name())
+                            && e.receivedAt().isAfter(failed.receivedAt()),
+                    ofSeconds(30));
             FaultRig.sleep(ofSeconds(2));
             load.stop();
 
@@ -124,21 +146,31 @@ class FaultForgeIT extends FaultSuite {
             if (job == null) {
                 v.violation("the failed job " + failed.jobId() + " is not one of the workload's");
             } else {
-                String expected = "The image server did not answer within " + CALL_TIMEOUT.toSeconds() + " s. Please try again.";
-                Duration took = Duration.between(Instant.parse(job.path("startedAt").asString()),
+                String expected =
+                        "The image server did not answer within " + CALL_TIMEOUT.toSeconds() + " s. Please try again.";
+                Duration took = Duration.between(
+                        Instant.parse(job.path("startedAt").asString()),
                         Instant.parse(job.path("finishedAt").asString()));
-                v.require(expected.equals(job.path("error").path("message").asString()),
-                                "message '" + job.path("error").path("message").asString() + "', expected '" + expected + "'")
+                v.require(
+                                expected.equals(
+                                        job.path("error").path("message").asString()),
+                                "message '" + job.path("error").path("message").asString() + "', expected '" + expected
+                                        + "'")
                         .require(job.path("error").path("retryable").asBoolean(), "a timeout should be retryable")
-                        .require(took.compareTo(CALL_TIMEOUT) >= 0,
+                        .require(
+                                took.compareTo(CALL_TIMEOUT) >= 0,
                                 "failed after " + took + ", before its call could time out at " + CALL_TIMEOUT)
-                        .require(took.compareTo(CALL_TIMEOUT.multipliedBy(2)) < 0,
+                        .require(
+                                took.compareTo(CALL_TIMEOUT.multipliedBy(2)) < 0,
                                 "failed after " + took + ": the timed-out call was retried at full length")
-                        .note("hung calls " + hung + "; the job failed " + String.format("%.1f", took.toMillis() / 1000.0)
+                        .note("hung calls " + hung + "; the job failed "
+                                + String.format("%.1f", took.toMillis() / 1000.0)
                                 + " s after it started; the worker's next success "
-                                + Duration.between(failed.receivedAt(), after.receivedAt()).toMillis() + " ms later");
+                                + Duration.between(failed.receivedAt(), after.receivedAt())
+                                        .toMillis() + " ms later");
             }
-            v.require(hung == 1, "forge-sim counted " + hung + " hung calls, expected 1 (a call timeout is not retried)");
+            v.require(
+                    hung == 1, "forge-sim counted " + hung + " hung calls, expected 1 (a call timeout is not retried)");
             v.reportAndAssert();
         }
     }
@@ -152,8 +184,10 @@ class FaultForgeIT extends FaultSuite {
         AppProcess worker = r.system.workers().get(0);
         ForgeSimProcess forge = r.system.forgeOf(worker);
         Workload load = r.workload("s7err", Workload.Settings.steady(ofMillis(400)));
-        try (load; Watcher live = r.watcher("s7-client", 0, load)) {
-            double retriesBefore = Prometheus.sum(worker.managementUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"));
+        try (load;
+                Watcher live = r.watcher("s7-client", 0, load)) {
+            double retriesBefore = Prometheus.sum(
+                    worker.managementUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"));
             load.start();
             FaultRig.sleep(ofSeconds(2));
             long failed0 = forge.admin().stats().calls().failed();
@@ -164,25 +198,34 @@ class FaultForgeIT extends FaultSuite {
             Instant b = Instant.now();
             forge.admin().failNext(3);
             awaitFailedCalls(forge, failed0 + 4);
-            BrokerObserver.Event forgeError = r.observer.awaitEvent(e -> e.type().equals("FAILED")
-                    && e.workerId().equals(worker.name()) && !e.receivedAt().isBefore(b), ofSeconds(30));
+            BrokerObserver.Event forgeError = r.observer.awaitEvent(
+                    e -> e.type().equals("FAILED")
+                            && e.workerId().equals(worker.name())
+                            && !e.receivedAt().isBefore(b),
+                    ofSeconds(30));
             // (c) out of memory: not retried (the same size would run out again), the job fails at once
             Instant c = Instant.now();
             forge.admin().failNextWithOutOfMemory(1);
             awaitFailedCalls(forge, failed0 + 5);
-            BrokerObserver.Event oom = r.observer.awaitEvent(e -> e.type().equals("FAILED")
-                    && e.workerId().equals(worker.name()) && !e.receivedAt().isBefore(c), ofSeconds(30));
+            BrokerObserver.Event oom = r.observer.awaitEvent(
+                    e -> e.type().equals("FAILED")
+                            && e.workerId().equals(worker.name())
+                            && !e.receivedAt().isBefore(c),
+                    ofSeconds(30));
             FaultRig.sleep(ofSeconds(2));
             load.stop();
 
             Verdict v = r.verdict("scenario 7", load, List.of(live));
-            double retries = Prometheus.sum(worker.managementUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"))
+            double retries = Prometheus.sum(
+                            worker.managementUrl(), "gpu_worker_forge_retries_total", Map.of("reason", "failure"))
                     - retriesBefore;
             v.expectFailures(Map.of(ErrorCode.FORGE_ERROR.name(), 1, ErrorCode.FORGE_OUT_OF_MEMORY.name(), 1));
             checkFailure(v, forgeError.jobId(), ErrorCode.FORGE_ERROR);
             checkFailure(v, oom.jobId(), ErrorCode.FORGE_OUT_OF_MEMORY);
-            v.require(retries == 3, "the worker retried " + retries + " failed calls, expected 3 (1 for the single 500, "
-                            + "2 for the three 500s, none for the out-of-memory error)")
+            v.require(
+                            retries == 3,
+                            "the worker retried " + retries + " failed calls, expected 3 (1 for the single 500, "
+                                    + "2 for the three 500s, none for the out-of-memory error)")
                     .note("Forge 500s injected 4 (1 absorbed by a retry), OOM 1; worker retries " + (long) retries);
             v.reportAndAssert();
         }
@@ -194,24 +237,29 @@ class FaultForgeIT extends FaultSuite {
             v.violation("failed job " + jobId + " is not one of the workload's");
             return;
         }
-        v.require(code.name().equals(job.path("error").path("code").asString()),
+        v.require(
+                        code.name().equals(job.path("error").path("code").asString()),
                         jobId + " failed with " + job.path("error").path("code").asString() + ", expected " + code)
-                .require(code.defaultMessage().equals(job.path("error").path("message").asString()),
+                .require(
+                        code.defaultMessage()
+                                .equals(job.path("error").path("message").asString()),
                         jobId + " message '" + job.path("error").path("message").asString() + "'");
     }
 
     private static double breakerOpens(FaultRig r) {
         double total = 0;
         for (AppProcess w : r.system.workers()) {
-            total += Prometheus.sum(w.managementUrl(), "gpu_worker_forge_breaker_transitions_total", Map.of("state", "open"));
+            total += Prometheus.sum(
+                    w.managementUrl(), "gpu_worker_forge_breaker_transitions_total", Map.of("state", "open"));
         }
         return total;
     }
 
     private static void awaitFailedCalls(ForgeSimProcess forge, long atLeast) {
-        if (!BrokerObserver.waitFor(ofSeconds(30), () -> forge.admin().stats().calls().failed() >= atLeast)) {
-            throw new AssertionError("forge-sim failed only " + forge.admin().stats().calls().failed() + " calls, expected "
-                    + atLeast);
+        if (!BrokerObserver.waitFor(
+                ofSeconds(30), () -> forge.admin().stats().calls().failed() >= atLeast)) {
+            throw new AssertionError(
+                    "forge-sim failed only " + forge.admin().stats().calls().failed() + " calls, expected " + atLeast);
         }
     }
 }

@@ -11,8 +11,7 @@ final class FaultProfile {
 
     static final boolean LONG = Boolean.parseBoolean(System.getProperty("faults.long", "false"));
 
-    private FaultProfile() {
-    }
+    private FaultProfile() {}
 
     static String name() {
         return LONG ? "long" : "short";

@@ -1,13 +1,13 @@
 package io.forgequeue.systemtest;
 
+import static io.forgequeue.systemtest.ForgeQueueSystem.ALICE_KEY;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
-import static io.forgequeue.systemtest.ForgeQueueSystem.ALICE_KEY;
 
 /**
  * A running system plus the test's instruments: the broker observer, and factories for workloads, live clients and
@@ -39,14 +39,18 @@ final class FaultRig implements AutoCloseable {
 
     /** A live client of alice's that prefers gateway {@code preferred} and falls back to any other live one. */
     Watcher watcher(String name, int preferred, Workload workload) {
-        return new Watcher(name, () -> {
-            List<String> urls = new ArrayList<>(system.liveGatewayUrls());
-            String first = system.gateway(preferred).baseUrl();
-            if (urls.remove(first)) {
-                urls.add(0, first);
-            }
-            return urls;
-        }, ALICE_KEY, workload::acceptedIds);
+        return new Watcher(
+                name,
+                () -> {
+                    List<String> urls = new ArrayList<>(system.liveGatewayUrls());
+                    String first = system.gateway(preferred).baseUrl();
+                    if (urls.remove(first)) {
+                        urls.add(0, first);
+                    }
+                    return urls;
+                },
+                ALICE_KEY,
+                workload::acceptedIds);
     }
 
     Verdict verdict(String scenario, Workload workload, Collection<Watcher> watchers) {
@@ -54,16 +58,15 @@ final class FaultRig implements AutoCloseable {
     }
 
     /** A job assigned to a worker, as its row says: RUNNING (it runs it) or QUEUED (its lookahead, not started). */
-    record Assignment(String jobId, String status, int attempt) {
-    }
+    record Assignment(String jobId, String status, int attempt) {}
 
     /** The jobs assigned to {@code worker} now, oldest assignment first (read-only SQL). */
     List<Assignment> assignmentsOf(AppProcess worker) {
         return system.sql("""
                         select id::text as id, status, attempt from job where assigned_worker = ?
                         order by assigned_at""", worker.name()).stream()
-                .map(row -> new Assignment((String) row.get("id"), (String) row.get("status"),
-                        ((Number) row.get("attempt")).intValue()))
+                .map(row -> new Assignment(
+                        (String) row.get("id"), (String) row.get("status"), ((Number) row.get("attempt")).intValue()))
                 .toList();
     }
 
@@ -76,8 +79,14 @@ final class FaultRig implements AutoCloseable {
         Assignment[] pair = new Assignment[2];
         boolean held = BrokerObserver.waitFor(timeout, () -> {
             List<Assignment> now = assignmentsOf(worker);
-            Assignment running = now.stream().filter(a -> a.status().equals("RUNNING")).findFirst().orElse(null);
-            Assignment waiting = now.stream().filter(a -> a.status().equals("QUEUED")).findFirst().orElse(null);
+            Assignment running = now.stream()
+                    .filter(a -> a.status().equals("RUNNING"))
+                    .findFirst()
+                    .orElse(null);
+            Assignment waiting = now.stream()
+                    .filter(a -> a.status().equals("QUEUED"))
+                    .findFirst()
+                    .orElse(null);
             pair[0] = running;
             pair[1] = waiting;
             return now.size() == 2 && running != null && waiting != null;
@@ -115,8 +124,14 @@ final class FaultRig implements AutoCloseable {
     }
 
     /** The reasons the merge gives for refusing an event (EventMerger.Outcome). */
-    static final List<String> REJECTION_REASONS = List.of("duplicate", "terminal", "stale-attempt", "revoked",
-            "unknown-assignment", "illegal-transition", "unknown-job");
+    static final List<String> REJECTION_REASONS = List.of(
+            "duplicate",
+            "terminal",
+            "stale-attempt",
+            "revoked",
+            "unknown-assignment",
+            "illegal-transition",
+            "unknown-job");
 
     static void sleep(Duration d) {
         AppProcess.sleep(d.toMillis());

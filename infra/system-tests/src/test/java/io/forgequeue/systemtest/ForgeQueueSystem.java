@@ -1,12 +1,11 @@
 package io.forgequeue.systemtest;
 
+import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.testsupport.AppLogs;
 import io.forgequeue.testsupport.FreePort;
-import io.forgequeue.forgesim.ForgeSimProcess;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
 import io.forgequeue.testsupport.TestInfrastructure;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -45,7 +44,9 @@ import java.util.function.Supplier;
 final class ForgeQueueSystem implements AutoCloseable {
 
     /** API keys the gateways are started with (the first is "alice", the second "bob"). */
-    static final String ALICE_KEY = "fq_test_alice_" + UUID.randomUUID().toString().replace("-", "");
+    static final String ALICE_KEY =
+            "fq_test_alice_" + UUID.randomUUID().toString().replace("-", "");
+
     static final String BOB_KEY = "fq_test_bob_" + UUID.randomUUID().toString().replace("-", "");
 
     /** A worker that has not announced itself for this long is taken for lost and its jobs go to others. */
@@ -54,27 +55,39 @@ final class ForgeQueueSystem implements AutoCloseable {
     static final Duration PRESENCE_INTERVAL = Duration.ofMillis(500);
     /** The scheduler lease: how long it lasts without renewal (about the failover time) and how often it is renewed. */
     static final Duration LEASE_TTL = Duration.ofSeconds(3);
+
     static final Duration LEASE_RENEW_INTERVAL = Duration.ofMillis(500);
 
     /** The gateways' scheduler settings for tests (the lease as in production, a shorter presence timeout). */
     static final Map<String, String> SCHEDULER_GATEWAY_ENV = Map.of(
-            "GATEWAY_FLEET_PRESENCETIMEOUT", PRESENCE_TIMEOUT.toMillis() + "ms",
-            "GATEWAY_SCHEDULER_LEASETTL", LEASE_TTL.toMillis() + "ms",
-            "GATEWAY_SCHEDULER_RENEWINTERVAL", LEASE_RENEW_INTERVAL.toMillis() + "ms",
+            "GATEWAY_FLEET_PRESENCETIMEOUT",
+            PRESENCE_TIMEOUT.toMillis() + "ms",
+            "GATEWAY_SCHEDULER_LEASETTL",
+            LEASE_TTL.toMillis() + "ms",
+            "GATEWAY_SCHEDULER_RENEWINTERVAL",
+            LEASE_RENEW_INTERVAL.toMillis() + "ms",
             // the scenarios' clients share two keys and are no abuse: far above what they send (issue 19's limits
             // have tests of their own, AbuseLimitsIT)
-            "GATEWAY_RATELIMITS_REQUESTS_BURST", "100000", "GATEWAY_RATELIMITS_REQUESTS_PERSECOND", "100000",
-            "GATEWAY_RATELIMITS_FRAMES_BURST", "100000", "GATEWAY_RATELIMITS_FRAMES_PERSECOND", "100000",
-            "GATEWAY_WEBSOCKET_MAXSESSIONSPERKEY", "100000");
+            "GATEWAY_RATELIMITS_REQUESTS_BURST",
+            "100000",
+            "GATEWAY_RATELIMITS_REQUESTS_PERSECOND",
+            "100000",
+            "GATEWAY_RATELIMITS_FRAMES_BURST",
+            "100000",
+            "GATEWAY_RATELIMITS_FRAMES_PERSECOND",
+            "100000",
+            "GATEWAY_WEBSOCKET_MAXSESSIONSPERKEY",
+            "100000");
     /** The workers' presence settings for tests. */
-    static final Map<String, String> SCHEDULER_WORKER_ENV = Map.of(
-            "WORKER_PRESENCE_INTERVAL", PRESENCE_INTERVAL.toMillis() + "ms");
+    static final Map<String, String> SCHEDULER_WORKER_ENV =
+            Map.of("WORKER_PRESENCE_INTERVAL", PRESENCE_INTERVAL.toMillis() + "ms");
 
     /** forge-sims still running; killed by a shutdown hook if the JVM ends before a system was closed. */
     private static final java.util.Set<ForgeSimProcess> LIVE_SIMS = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE_SIMS.forEach(ForgeSimProcess::kill), "forge-sim-reaper"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(() -> LIVE_SIMS.forEach(ForgeSimProcess::kill), "forge-sim-reaper"));
     }
 
     private final String name;
@@ -107,9 +120,11 @@ final class ForgeQueueSystem implements AutoCloseable {
                 startedPostgres = PrivateServer.postgres(b.privatePostgresPort);
                 startedPostgres.startFresh();
             }
-            PostgresEndpoint database = startedPostgres != null ? startedPostgres.postgresEndpoint() : TestInfrastructure.postgres();
-            this.rabbit = VirtualHosts.createFresh(startedRabbit != null ? startedRabbit.rabbitEndpoint()
-                    : TestInfrastructure.rabbit(), "sys_" + name);
+            PostgresEndpoint database =
+                    startedPostgres != null ? startedPostgres.postgresEndpoint() : TestInfrastructure.postgres();
+            this.rabbit = VirtualHosts.createFresh(
+                    startedRabbit != null ? startedRabbit.rabbitEndpoint() : TestInfrastructure.rabbit(),
+                    "sys_" + name);
             this.postgres = database.withFreshDatabase("sys_" + name);
         } catch (RuntimeException e) {
             if (startedRabbit != null) {
@@ -129,9 +144,14 @@ final class ForgeQueueSystem implements AutoCloseable {
      * {@code forgeArgs}.
      * Everything started is stopped again if a later part fails to start.
      */
-    static ForgeQueueSystem start(String name, int gatewayCount, int workerCount, List<String> forgeArgs,
-                                  Map<String, String> workerEnv) {
-        return builder(name).gateways(gatewayCount).workers(workerCount).forgeArgs(forgeArgs).workerEnv(workerEnv).start();
+    static ForgeQueueSystem start(
+            String name, int gatewayCount, int workerCount, List<String> forgeArgs, Map<String, String> workerEnv) {
+        return builder(name)
+                .gateways(gatewayCount)
+                .workers(workerCount)
+                .forgeArgs(forgeArgs)
+                .workerEnv(workerEnv)
+                .start();
     }
 
     static Builder builder(String name) {
@@ -240,7 +260,9 @@ final class ForgeQueueSystem implements AutoCloseable {
                     f.get();
                 } catch (ExecutionException e) {
                     if (failure == null) {
-                        failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                        failure = e.getCause() instanceof RuntimeException r
+                                ? r
+                                : new IllegalStateException(e.getCause());
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -342,8 +364,10 @@ final class ForgeQueueSystem implements AutoCloseable {
             simName = name + "-forge" + (++forgesStarted);
         }
         try {
-            ForgeSimProcess.Builder builder = ForgeSimProcess.builder().args(args.toArray(String[]::new))
-                    .echoOutput(false).logTo(AppLogs.register(simName, SystemPaths.logDir().resolve(simName + ".log")));
+            ForgeSimProcess.Builder builder = ForgeSimProcess.builder()
+                    .args(args.toArray(String[]::new))
+                    .echoOutput(false)
+                    .logTo(AppLogs.register(simName, SystemPaths.logDir().resolve(simName + ".log")));
             Path simJar = selfContainedForgeSimJar();
             if (simJar != null) {
                 builder.classpath(SystemPaths.stableCopy(simJar).toString()); // immune to a rebuild meanwhile
@@ -369,7 +393,8 @@ final class ForgeQueueSystem implements AutoCloseable {
             }
             try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(location.toFile())) {
                 return zip.getEntry("io/forgequeue/forgesim/shaded/jackson/databind/json/JsonMapper.class") != null
-                        ? location : null;
+                        ? location
+                        : null;
             }
         } catch (IOException | java.net.URISyntaxException | RuntimeException e) {
             return null;
@@ -441,7 +466,8 @@ final class ForgeQueueSystem implements AutoCloseable {
     /** The system's own PostgreSQL cluster ({@link Builder#privatePostgres}). */
     PrivateServer postgresServer() {
         if (postgresServer == null) {
-            throw new IllegalStateException("this system uses the shared test database server, which must not be restarted");
+            throw new IllegalStateException(
+                    "this system uses the shared test database server, which must not be restarted");
         }
         return postgresServer;
     }
@@ -457,17 +483,26 @@ final class ForgeQueueSystem implements AutoCloseable {
 
     /** REST clients with {@code apiKey} of the gateways whose processes are alive, in index order. */
     List<Http> liveHttp(String apiKey) {
-        return gateways().stream().filter(g -> g != null && g.isAlive()).map(g -> new Http(g.baseUrl(), apiKey)).toList();
+        return gateways().stream()
+                .filter(g -> g != null && g.isAlive())
+                .map(g -> new Http(g.baseUrl(), apiKey))
+                .toList();
     }
 
     /** Base URLs of the gateways whose processes are alive. */
     List<String> liveGatewayUrls() {
-        return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::baseUrl).toList();
+        return gateways().stream()
+                .filter(g -> g != null && g.isAlive())
+                .map(AppProcess::baseUrl)
+                .toList();
     }
 
     /** The actuators (management ports) of the live gateways: their {@code /actuator/prometheus}. */
     List<String> liveGatewayManagementUrls() {
-        return gateways().stream().filter(g -> g != null && g.isAlive()).map(AppProcess::managementUrl).toList();
+        return gateways().stream()
+                .filter(g -> g != null && g.isAlive())
+                .map(AppProcess::managementUrl)
+                .toList();
     }
 
     /**
@@ -475,7 +510,8 @@ final class ForgeQueueSystem implements AutoCloseable {
      * stored; the tests never write job data.
      */
     List<Map<String, Object>> sql(String query, Object... params) {
-        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement(query)) {
+        try (Connection c = postgres.connect();
+                PreparedStatement ps = c.prepareStatement(query)) {
             for (int i = 0; i < params.length; i++) {
                 ps.setObject(i + 1, params[i]);
             }
@@ -504,7 +540,8 @@ final class ForgeQueueSystem implements AutoCloseable {
      * disabled with SQL); never for job data. Returns the update count.
      */
     int operatorSql(String statement, Object... params) {
-        try (Connection c = postgres.connect(); PreparedStatement ps = c.prepareStatement(statement)) {
+        try (Connection c = postgres.connect();
+                PreparedStatement ps = c.prepareStatement(statement)) {
             for (int i = 0; i < params.length; i++) {
                 ps.setObject(i + 1, params[i]);
             }
@@ -527,8 +564,11 @@ final class ForgeQueueSystem implements AutoCloseable {
         Map<String, Object> row = sql("""
                 select holder, epoch, expires_at, expires_at > now() as valid from scheduler_lease where id = 1""").get(0);
         java.sql.Timestamp expires = (java.sql.Timestamp) row.get("expires_at");
-        return new Lease((String) row.get("holder"), ((Number) row.get("epoch")).longValue(),
-                expires == null ? java.time.Instant.EPOCH : expires.toInstant(), Boolean.TRUE.equals(row.get("valid")));
+        return new Lease(
+                (String) row.get("holder"),
+                ((Number) row.get("epoch")).longValue(),
+                expires == null ? java.time.Instant.EPOCH : expires.toInstant(),
+                Boolean.TRUE.equals(row.get("valid")));
     }
 
     /** The gateway that holds the scheduler lease now (the leader), or null when none holds a valid one. */
@@ -537,7 +577,10 @@ final class ForgeQueueSystem implements AutoCloseable {
         if (!lease.valid()) {
             return null;
         }
-        return gateways().stream().filter(g -> g != null && g.name().equals(lease.holder())).findFirst().orElse(null);
+        return gateways().stream()
+                .filter(g -> g != null && g.name().equals(lease.holder()))
+                .findFirst()
+                .orElse(null);
     }
 
     /** The single number a query returns. */

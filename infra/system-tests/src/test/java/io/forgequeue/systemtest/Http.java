@@ -1,8 +1,5 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -14,6 +11,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * A small HTTP client for the gateway's public API, returning status, headers and the JSON body. The plain methods
@@ -23,8 +22,10 @@ import java.util.function.Supplier;
 final class Http {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3))
-            .version(HttpClient.Version.HTTP_1_1).build();
+    private static final HttpClient CLIENT = HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(3))
+            .version(HttpClient.Version.HTTP_1_1)
+            .build();
 
     /** One answer: status (0 = no answer), headers, raw body and (when JSON) the parsed body. */
     record Answer(int status, Map<String, List<String>> headers, byte[] bytes) {
@@ -42,8 +43,11 @@ final class Http {
         }
 
         String header(String name) {
-            return headers.entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase(name))
-                    .map(e -> e.getValue().get(0)).findFirst().orElse(null);
+            return headers.entrySet().stream()
+                    .filter(e -> e.getKey().equalsIgnoreCase(name))
+                    .map(e -> e.getValue().get(0))
+                    .findFirst()
+                    .orElse(null);
         }
 
         /** Whether no HTTP answer arrived at all. */
@@ -119,27 +123,31 @@ final class Http {
             b.header("Content-Type", contentType);
         }
         headers.forEach(b::header);
-        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        b.method(
+                method,
+                body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
         return attempt(b.build());
     }
 
     /** A POST whose body is sent chunked (no Content-Length), as a streaming client would. */
     Answer rawChunked(String path, String contentType, Supplier<InputStream> body) {
-        HttpRequest.Builder b = request(path).header("Content-Type", contentType)
-                .POST(HttpRequest.BodyPublishers.ofInputStream(body));
+        HttpRequest.Builder b =
+                request(path).header("Content-Type", contentType).POST(HttpRequest.BodyPublishers.ofInputStream(body));
         return attempt(b.build());
     }
 
     private HttpRequest jsonPost(String path, Object body, Map<String, String> headers) {
         String text = body instanceof String s ? s : JSON.writeValueAsString(body);
-        HttpRequest.Builder b = request(path).header("Content-Type", "application/json")
+        HttpRequest.Builder b = request(path)
+                .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(text));
         headers.forEach(b::header);
         return b.build();
     }
 
     private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(timeout);
+        HttpRequest.Builder b =
+                HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(timeout);
         if (apiKey != null) {
             b.header("Authorization", "Bearer " + apiKey);
         }

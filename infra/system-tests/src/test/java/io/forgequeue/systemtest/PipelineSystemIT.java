@@ -1,14 +1,13 @@
 package io.forgequeue.systemtest;
 
+import static io.forgequeue.systemtest.ForgeQueueSystem.ALICE_KEY;
+import static io.forgequeue.systemtest.ForgeQueueSystem.BOB_KEY;
+import static io.forgequeue.systemtest.ForgeQueueSystem.job;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import io.forgequeue.forgesim.ForgeSimAdmin;
 import io.forgequeue.forgesim.ForgeSimProcess;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import tools.jackson.databind.JsonNode;
-
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -20,12 +19,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-
-import static io.forgequeue.systemtest.ForgeQueueSystem.ALICE_KEY;
-import static io.forgequeue.systemtest.ForgeQueueSystem.BOB_KEY;
-import static io.forgequeue.systemtest.ForgeQueueSystem.job;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The whole pipeline with real processes: one gateway and two workers from their packaged jars (each worker with a
@@ -44,7 +43,10 @@ class PipelineSystemIT {
 
     @BeforeAll
     void startSystem() {
-        system = ForgeQueueSystem.start("pipeline", 1, 2,
+        system = ForgeQueueSystem.start(
+                "pipeline",
+                1,
+                2,
                 List.of("--step-ms", Integer.toString(STEP_MS), "--model-load-ms", "0", "--preview-every", "3"),
                 Map.of());
         alice = system.http(0, ALICE_KEY);
@@ -88,7 +90,8 @@ class PipelineSystemIT {
         assertThat(alice.get("/api/v1/jobs/" + bobsJob).status()).isEqualTo(404);
         assertThat(alice.get("/api/v1/jobs/" + bobsJob + "/images/0").status()).isEqualTo(404);
         assertThat(alice.delete("/api/v1/jobs/" + bobsJob).status()).isEqualTo(404);
-        assertThat(bob.get("/api/v1/jobs/" + bobsJob).json().path("status").asString()).isEqualTo("SUCCEEDED");
+        assertThat(bob.get("/api/v1/jobs/" + bobsJob).json().path("status").asString())
+                .isEqualTo("SUCCEEDED");
     }
 
     @Test
@@ -106,7 +109,8 @@ class PipelineSystemIT {
             // each worker has taken one, held on its forge-sim, and the scheduler gave each its next one
             awaitStatus(alice, ahead.subList(0, 2), "RUNNING", Duration.ofSeconds(30));
             awaitSim(() -> forge.held() == heldBefore + 2);
-            JsonNode accepted = alice.post("/api/v1/jobs", job("the one we watch", 10)).json();
+            JsonNode accepted =
+                    alice.post("/api/v1/jobs", job("the one we watch", 10)).json();
             String watched = accepted.path("id").asString();
             ws.subscribe(watched, null);
 
@@ -114,26 +118,40 @@ class PipelineSystemIT {
             for (int move = 1; move <= 4; move++) {
                 int expected = 7 - move;
                 long held = heldBefore + 1 + move;
-                await("position " + expected).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
-                        .until(() -> lastPosition(ws.framesFor(watched)) == expected
-                                && forge.held() == held);
+                await("position " + expected)
+                        .atMost(Duration.ofSeconds(30))
+                        .pollInterval(Duration.ofMillis(20))
+                        .until(() -> lastPosition(ws.framesFor(watched)) == expected && forge.held() == held);
                 forge.releaseOne(); // one job ahead finishes and its worker takes the next one in line
             }
             // the fourth finished job made room behind a GPU: ours is assigned to it and starts next there
-            await("position 1").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+            await("position 1")
+                    .atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(20))
                     .until(() -> lastPosition(ws.framesFor(watched)) == 1);
             forge.clearFaults();
-            ws.await(f -> isJobFrame(f, watched) && f.path("job").path("status").asString().equals("RUNNING"),
+            ws.await(
+                    f -> isJobFrame(f, watched)
+                            && f.path("job").path("status").asString().equals("RUNNING"),
                     Duration.ofSeconds(30));
-            ws.await(f -> isJobFrame(f, watched) && f.path("job").path("status").asString().equals("SUCCEEDED"),
+            ws.await(
+                    f -> isJobFrame(f, watched)
+                            && f.path("job").path("status").asString().equals("SUCCEEDED"),
                     Duration.ofSeconds(60));
 
-            assertThat(accepted.path("position").asInt()).as("position at submission: 5 queued ahead").isEqualTo(6);
+            assertThat(accepted.path("position").asInt())
+                    .as("position at submission: 5 queued ahead")
+                    .isEqualTo(6);
             // between the fourth job's end and ours being assigned, a push may show 2 (its worker started its next
             // job, ours not yet assigned): both are true at the time they are sent
             List<Integer> seen = positionsWhileQueued(ws.framesFor(watched));
-            assertThat(seen).as("positions in the order seen").isSortedAccordingTo(Comparator.reverseOrder())
-                    .doesNotHaveDuplicates().startsWith(6, 5, 4, 3).endsWith(1).isSubsetOf(6, 5, 4, 3, 2, 1);
+            assertThat(seen)
+                    .as("positions in the order seen")
+                    .isSortedAccordingTo(Comparator.reverseOrder())
+                    .doesNotHaveDuplicates()
+                    .startsWith(6, 5, 4, 3)
+                    .endsWith(1)
+                    .isSubsetOf(6, 5, 4, 3, 2, 1);
             awaitStatus(alice, ahead, "SUCCEEDED", Duration.ofSeconds(60));
         } finally {
             forge.clearFaults();
@@ -150,8 +168,10 @@ class PipelineSystemIT {
                 steady.subscribe(id, null);
                 WsClient flaky = system.ws(0, ALICE_KEY);
                 flaky.subscribe(id, null);
-                JsonNode running = flaky.await(f -> isJobFrame(f, id)
-                        && f.path("job").path("status").asString().equals("RUNNING"), Duration.ofSeconds(30));
+                JsonNode running = flaky.await(
+                        f -> isJobFrame(f, id)
+                                && f.path("job").path("status").asString().equals("RUNNING"),
+                        Duration.ofSeconds(30));
                 long lastSeen = running.path("job").path("version").asLong();
                 flaky.abort();
                 forge.clearFaults();
@@ -160,25 +180,41 @@ class PipelineSystemIT {
                 JsonNode terminal;
                 try (WsClient resumed = system.ws(0, ALICE_KEY)) {
                     resumed.subscribe(id, lastSeen);
-                    terminal = resumed.await(f -> isJobFrame(f, id)
-                            && f.path("job").path("status").asString().equals("SUCCEEDED"), Duration.ofSeconds(30));
+                    terminal = resumed.await(
+                            f -> isJobFrame(f, id)
+                                    && f.path("job").path("status").asString().equals("SUCCEEDED"),
+                            Duration.ofSeconds(30));
                     assertThat(versions(resumed.framesFor(id))).isSorted().doesNotHaveDuplicates();
                 }
 
-                steady.await(f -> isJobFrame(f, id) && f.path("job").path("status").asString().equals("SUCCEEDED"),
+                steady.await(
+                        f -> isJobFrame(f, id)
+                                && f.path("job").path("status").asString().equals("SUCCEEDED"),
                         Duration.ofSeconds(30));
-                List<JsonNode> stream = steady.framesFor(id).stream().filter(f -> isJobFrame(f, id)).toList();
-                assertThat(versions(stream)).as("versions in the order received").isSorted().doesNotHaveDuplicates();
-                List<String> statuses = stream.stream().map(f -> f.path("job").path("status").asString()).toList();
+                List<JsonNode> stream = steady.framesFor(id).stream()
+                        .filter(f -> isJobFrame(f, id))
+                        .toList();
+                assertThat(versions(stream))
+                        .as("versions in the order received")
+                        .isSorted()
+                        .doesNotHaveDuplicates();
+                List<String> statuses = stream.stream()
+                        .map(f -> f.path("job").path("status").asString())
+                        .toList();
                 assertThat(statuses.get(statuses.size() - 1)).isEqualTo("SUCCEEDED");
                 assertThat(statuses).contains("RUNNING");
                 assertThat(statuses.subList(statuses.indexOf("RUNNING"), statuses.size()))
-                        .as("never back to QUEUED once running").doesNotContain("QUEUED");
+                        .as("never back to QUEUED once running")
+                        .doesNotContain("QUEUED");
                 assertThat(terminal.path("job").path("version").asLong())
-                        .isEqualTo(stream.get(stream.size() - 1).path("job").path("version").asLong());
+                        .isEqualTo(stream.get(stream.size() - 1)
+                                .path("job")
+                                .path("version")
+                                .asLong());
                 JsonNode reloaded = alice.get("/api/v1/jobs/" + id).json();
                 assertThat(reloaded.path("status").asString()).isEqualTo("SUCCEEDED");
-                assertThat(reloaded.path("version").asLong()).isEqualTo(terminal.path("job").path("version").asLong());
+                assertThat(reloaded.path("version").asLong())
+                        .isEqualTo(terminal.path("job").path("version").asLong());
             }
         } finally {
             forge.clearFaults();
@@ -209,14 +245,19 @@ class PipelineSystemIT {
             assertThat(cancelRunning.status()).isEqualTo(202);
             awaitStatus(alice, List.of(first), "CANCELLED", Duration.ofSeconds(20));
             assertThat(forge.interrupted()).isEqualTo(interruptedBefore + 1);
-            assertThat(alice.delete("/api/v1/jobs/" + first).json().path("status").asString()).isEqualTo("CANCELLED");
+            assertThat(alice.delete("/api/v1/jobs/" + first)
+                            .json()
+                            .path("status")
+                            .asString())
+                    .isEqualTo("CANCELLED");
 
             awaitSim(() -> forge.held() == heldBefore + 2); // b is on the other worker's GPU
             assertThat(alice.delete("/api/v1/jobs/" + second).status()).isEqualTo(202);
             awaitStatus(alice, List.of(second), "CANCELLED", Duration.ofSeconds(20));
             assertThat(forge.interrupted()).isEqualTo(interruptedBefore + 2);
             assertThat(alice.get("/api/v1/jobs/" + queued).json().path("status").asString())
-                    .as("a cancelled job is never run later").isEqualTo("CANCELLED");
+                    .as("a cancelled job is never run later")
+                    .isEqualTo("CANCELLED");
         } finally {
             forge.clearFaults();
         }
@@ -267,13 +308,17 @@ class PipelineSystemIT {
     private static void awaitStatus(Http http, List<String> ids, String status, Duration timeout) {
         await().atMost(timeout).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
             for (String id : ids) {
-                assertThat(http.get("/api/v1/jobs/" + id).json().path("status").asString()).as(id).isEqualTo(status);
+                assertThat(http.get("/api/v1/jobs/" + id).json().path("status").asString())
+                        .as(id)
+                        .isEqualTo(status);
             }
         });
     }
 
     private static void awaitSim(Callable<Boolean> condition) {
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(condition);
+        await().atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(20))
+                .until(condition);
     }
 
     /** The position a queued job was last given in these frames (snapshot, update or position frame), or 0. */
@@ -296,8 +341,11 @@ class PipelineSystemIT {
             if (f.has("job") && !f.path("job").path("status").asString().equals("QUEUED")) {
                 break;
             }
-            Integer p = f.path("type").asString().equals("position") ? Integer.valueOf(f.path("position").asInt())
-                    : f.path("job").hasNonNull("position") ? f.path("job").path("position").asInt() : null;
+            Integer p = f.path("type").asString().equals("position")
+                    ? Integer.valueOf(f.path("position").asInt())
+                    : f.path("job").hasNonNull("position")
+                            ? f.path("job").path("position").asInt()
+                            : null;
             if (p != null && (positions.isEmpty() || !p.equals(positions.get(positions.size() - 1)))) {
                 positions.add(p);
             }
@@ -309,7 +357,8 @@ class PipelineSystemIT {
         Set<String> ids = new HashSet<>();
         String cursor = null;
         do {
-            JsonNode page = http.get("/api/v1/jobs?limit=100" + (cursor == null ? "" : "&cursor=" + cursor)).json();
+            JsonNode page = http.get("/api/v1/jobs?limit=100" + (cursor == null ? "" : "&cursor=" + cursor))
+                    .json();
             page.path("items").forEach(j -> ids.add(j.path("id").asString()));
             cursor = page.hasNonNull("nextCursor") ? page.path("nextCursor").asString() : null;
         } while (cursor != null);
@@ -318,11 +367,14 @@ class PipelineSystemIT {
 
     private static boolean isJobFrame(JsonNode f, String id) {
         String type = f.path("type").asString("");
-        return (type.equals("snapshot") || type.equals("update")) && id.equals(f.path("job").path("id").asString(null));
+        return (type.equals("snapshot") || type.equals("update"))
+                && id.equals(f.path("job").path("id").asString(null));
     }
 
     private static List<Long> versions(List<JsonNode> frames) {
-        return frames.stream().filter(f -> f.path("job").has("version"))
-                .map(f -> f.path("job").path("version").asLong()).toList();
+        return frames.stream()
+                .filter(f -> f.path("job").has("version"))
+                .map(f -> f.path("job").path("version").asLong())
+                .toList();
     }
 }

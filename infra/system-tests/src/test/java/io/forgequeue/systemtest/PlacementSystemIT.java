@@ -1,17 +1,11 @@
 package io.forgequeue.systemtest;
 
-import io.forgequeue.forgesim.ForgeSimProcess;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
-import tools.jackson.databind.JsonNode;
+import static io.forgequeue.systemtest.ScheduleTrace.figure;
+import static io.forgequeue.systemtest.ScheduleTrace.submit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.forgequeue.forgesim.ForgeSimProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -28,11 +22,16 @@ import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static io.forgequeue.systemtest.ScheduleTrace.figure;
-import static io.forgequeue.systemtest.ScheduleTrace.submit;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Issue 17's acceptance, with real processes: one gateway (the scheduler) and two workers, each with a forge-sim of
@@ -53,6 +52,7 @@ class PlacementSystemIT {
     static final String Z = "ckptZ";
     /** No GPU offers it until a third worker joins. */
     static final String W = "ckptW";
+
     private static final int STEPS = 10;
     private static final Duration FINISH = Duration.ofSeconds(180);
 
@@ -68,7 +68,14 @@ class PlacementSystemIT {
         for (String c : checkpoints) {
             models.add(c + ".safetensors");
         }
-        return List.of("--step-ms", "40", "--model-load-ms", "1500", "--preview-every", "-1", "--models",
+        return List.of(
+                "--step-ms",
+                "40",
+                "--model-load-ms",
+                "1500",
+                "--preview-every",
+                "-1",
+                "--models",
                 String.join(",", models));
     }
 
@@ -79,8 +86,12 @@ class PlacementSystemIT {
         if (policy != null && !policy.isBlank()) {
             gatewayEnv.put("GATEWAY_SCHEDULER_POLICY", policy);
         }
-        system = ForgeQueueSystem.builder("place17").gateways(1).workers(0).forgeArgs(simArgs(X, Y))
-                .gatewayEnv(gatewayEnv).start();
+        system = ForgeQueueSystem.builder("place17")
+                .gateways(1)
+                .workers(0)
+                .forgeArgs(simArgs(X, Y))
+                .gatewayEnv(gatewayEnv)
+                .start();
         trace = new ScheduleTrace(system);
         ExecutorService starts = Executors.newFixedThreadPool(2);
         try {
@@ -147,21 +158,37 @@ class PlacementSystemIT {
             long newLoads = system.forgeOf(w).admin().state().modelLoads() - loadsBefore.get(w);
             long gpuSwitches = Math.max(0, newLoads - (loadedBefore.get(w) == null && newLoads > 0 ? 1 : 0));
             switches += (int) gpuSwitches;
-            perGpu.append(String.format(" %s: %d loads, %d switches, ran %s;", w.name(), newLoads, gpuSwitches,
-                    checkpointsRunBy(runs, w)));
+            perGpu.append(String.format(
+                    " %s: %d loads, %d switches, ran %s;", w.name(), newLoads, gpuSwitches, checkpointsRunBy(runs, w)));
         }
-        List<Double> waits = runs.values().stream().map(ScheduleTrace.Run::waitSeconds).sorted().toList();
+        List<Double> waits = runs.values().stream()
+                .map(ScheduleTrace.Run::waitSeconds)
+                .sorted()
+                .toList();
         double median = (waits.get(11) + waits.get(12)) / 2;
         double max = waits.get(waits.size() - 1);
-        figure("placement-alternating", String.format("%d switches (%s); waits median %.2f s, max %.2f s (%.2f x "
-                + "median); switches counted from the jobs' order per GPU: %d", switches, perGpu.toString().trim(),
-                median, max, max / median, switchesFromJobs(runs, loadedBefore)));
+        figure(
+                "placement-alternating",
+                String.format(
+                        "%d switches (%s); waits median %.2f s, max %.2f s (%.2f x "
+                                + "median); switches counted from the jobs' order per GPU: %d",
+                        switches,
+                        perGpu.toString().trim(),
+                        median,
+                        max,
+                        max / median,
+                        switchesFromJobs(runs, loadedBefore)));
 
-        assertThat(runs.values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
-        assertThat(runs.values()).as("the model that ran is the one asked for")
+        assertThat(runs.values())
+                .as("every job succeeded")
+                .allMatch(r -> r.status().equals("SUCCEEDED"));
+        assertThat(runs.values())
+                .as("the model that ran is the one asked for")
                 .allMatch(r -> Objects.equals(r.modelThatRan(), r.checkpoint()));
         assertThat(switches).as("checkpoint switches of both GPUs together").isLessThanOrEqualTo(6);
-        assertThat(max).as("longest wait against the median wait %.2f s", median).isLessThanOrEqualTo(3 * median);
+        assertThat(max)
+                .as("longest wait against the median wait %.2f s", median)
+                .isLessThanOrEqualTo(3 * median);
     }
 
     /**
@@ -181,27 +208,37 @@ class PlacementSystemIT {
         }
 
         String waiting = submit(user, ScheduleTrace.job("nobody has it", STEPS, null, W));
-        JsonNode rest = await("REST says why the job waits").atMost(Duration.ofSeconds(20))
-                .until(() -> ScheduleTrace.view(user, waiting), v -> v.path("waiting").hasNonNull("blocked"));
+        JsonNode rest = await("REST says why the job waits")
+                .atMost(Duration.ofSeconds(20))
+                .until(
+                        () -> ScheduleTrace.view(user, waiting),
+                        v -> v.path("waiting").hasNonNull("blocked"));
         AppProcess w3;
         String second;
         try (WsClient ws = system.ws(0, userKey)) {
             ws.subscribe(waiting, null);
             ws.await(f -> f.path("type").asString("").equals("snapshot"), Duration.ofSeconds(10));
             second = submit(user, ScheduleTrace.job("nobody has it either", STEPS, null, W)); // the queue moves
-            JsonNode frame = ws.await(f -> f.path("type").asString("").equals("position")
-                    && f.path("jobId").asString("").equals(waiting)
-                    && f.path("waiting").hasNonNull("blocked"), Duration.ofSeconds(20));
+            JsonNode frame = ws.await(
+                    f -> f.path("type").asString("").equals("position")
+                            && f.path("jobId").asString("").equals(waiting)
+                            && f.path("waiting").hasNonNull("blocked"),
+                    Duration.ofSeconds(20));
             trace.awaitFinished(onlyOnW2, FINISH);
             trace.awaitFinished(anywhere, FINISH);
             assertThat(ScheduleTrace.view(user, waiting).path("status").asString())
-                    .as("still waiting while no GPU offers %s", W).isEqualTo("QUEUED");
-            assertThat(trace.handOutsOf(waiting)).as("never handed out while no GPU offers it").isEmpty();
+                    .as("still waiting while no GPU offers %s", W)
+                    .isEqualTo("QUEUED");
+            assertThat(trace.handOutsOf(waiting))
+                    .as("never handed out while no GPU offers it")
+                    .isEmpty();
 
             w3 = system.addWorkerWithForge(simArgs(X, W));
             trace.awaitFinished(List.of(waiting, second), FINISH);
-            ws.await(f -> f.path("type").asString("").equals("update") && f.path("job").path("id").asString("")
-                    .equals(waiting) && f.path("job").path("status").asString("").equals("SUCCEEDED"),
+            ws.await(
+                    f -> f.path("type").asString("").equals("update")
+                            && f.path("job").path("id").asString("").equals(waiting)
+                            && f.path("job").path("status").asString("").equals("SUCCEEDED"),
                     Duration.ofSeconds(20));
 
             assertThat(rest.path("status").asString()).isEqualTo("QUEUED");
@@ -210,10 +247,15 @@ class PlacementSystemIT {
         }
         try {
             Map<String, ScheduleTrace.Run> runs = trace.runs(List.of(waiting, second));
-            assertThat(runs.values()).as("ran once a GPU offered it").allMatch(r -> r.status().equals("SUCCEEDED")
-                    && r.worker().equals(w3.name()) && W.equals(r.modelThatRan()));
+            assertThat(runs.values())
+                    .as("ran once a GPU offered it")
+                    .allMatch(r -> r.status().equals("SUCCEEDED")
+                            && r.worker().equals(w3.name())
+                            && W.equals(r.modelThatRan()));
             for (String id : List.of(waiting, second)) {
-                assertThat(trace.handOutsOf(id)).extracting(ScheduleTrace.HandOut::worker).containsOnly(w3.name());
+                assertThat(trace.handOutsOf(id))
+                        .extracting(ScheduleTrace.HandOut::worker)
+                        .containsOnly(w3.name());
             }
         } finally {
             w3.stop(Duration.ofSeconds(20));
@@ -222,15 +264,31 @@ class PlacementSystemIT {
         for (String id : onlyOnW2) {
             assertThat(runs.get(id).status()).isEqualTo("SUCCEEDED");
             assertThat(runs.get(id).worker()).isEqualTo(w2.name());
-            assertThat(trace.handOutsOf(id)).as("hand-outs of a %s job", Z).extracting(ScheduleTrace.HandOut::worker)
+            assertThat(trace.handOutsOf(id))
+                    .as("hand-outs of a %s job", Z)
+                    .extracting(ScheduleTrace.HandOut::worker)
                     .containsOnly(w2.name());
         }
         Map<String, ScheduleTrace.Run> xRuns = trace.runs(anywhere);
         assertThat(xRuns.values()).allMatch(r -> r.status().equals("SUCCEEDED"));
-        figure("placement-offers", String.format("%s jobs ran on %s; %s jobs on %s; the %s job waited until %s "
-                        + "joined (blocked: \"%s\")", Z, runs.values().stream().map(ScheduleTrace.Run::worker).distinct()
-                        .toList(), X, xRuns.values().stream().map(ScheduleTrace.Run::worker).distinct().sorted().toList(),
-                W, w3.name(), rest.path("waiting").path("blocked").asString()));
+        figure(
+                "placement-offers",
+                String.format(
+                        "%s jobs ran on %s; %s jobs on %s; the %s job waited until %s " + "joined (blocked: \"%s\")",
+                        Z,
+                        runs.values().stream()
+                                .map(ScheduleTrace.Run::worker)
+                                .distinct()
+                                .toList(),
+                        X,
+                        xRuns.values().stream()
+                                .map(ScheduleTrace.Run::worker)
+                                .distinct()
+                                .sorted()
+                                .toList(),
+                        W,
+                        w3.name(),
+                        rest.path("waiting").path("blocked").asString()));
         awaitAvailable(2);
     }
 
@@ -251,9 +309,12 @@ class PlacementSystemIT {
         for (int i = 0; i < 4; i++) {
             ids.add(submit(user, ScheduleTrace.job("warm only on " + victim.name() + " " + i, STEPS, null, warm)));
         }
-        await("the victim runs one job and has the next in its lookahead").atMost(Duration.ofSeconds(60))
-                .pollInterval(Duration.ofMillis(100)).until(() -> system.forgeOf(victim).admin().state().heldNow() == 1
-                        && trace.heldBy(victim.name()) == 2 && trace.assignedNotStartedOn(victim.name()) == 1);
+        await("the victim runs one job and has the next in its lookahead")
+                .atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> system.forgeOf(victim).admin().state().heldNow() == 1
+                        && trace.heldBy(victim.name()) == 2
+                        && trace.assignedNotStartedOn(victim.name()) == 1);
         List<String> heldByVictim = new ArrayList<>();
         for (Map<String, Object> r : system.sql("select id from job where assigned_worker = ?", victim.name())) {
             heldByVictim.add(r.get("id").toString());
@@ -267,20 +328,33 @@ class PlacementSystemIT {
 
         Map<String, ScheduleTrace.Run> runs = trace.runs(ids);
         long switches = system.forgeOf(other).admin().state().modelLoads() - otherLoads;
-        figure("placement-kill", String.format("killed %s (only warm %s); its %d jobs and %d more ran on %s within "
-                + "%.1f s of the kill, %d switch(es) there", victim.name(), warm, heldByVictim.size(),
-                ids.size() - heldByVictim.size(), other.name(), seconds, switches));
+        figure(
+                "placement-kill",
+                String.format(
+                        "killed %s (only warm %s); its %d jobs and %d more ran on %s within "
+                                + "%.1f s of the kill, %d switch(es) there",
+                        victim.name(),
+                        warm,
+                        heldByVictim.size(),
+                        ids.size() - heldByVictim.size(),
+                        other.name(),
+                        seconds,
+                        switches));
         for (ScheduleTrace.Run r : runs.values()) {
             assertThat(r.status()).as("job %s", r.id()).isEqualTo("SUCCEEDED");
-            assertThat(r.worker()).as("job %s ran on the surviving worker", r.id()).isEqualTo(other.name());
+            assertThat(r.worker())
+                    .as("job %s ran on the surviving worker", r.id())
+                    .isEqualTo(other.name());
             assertThat(r.terminalMoves()).as("job %s finished once", r.id()).isEqualTo(1);
             assertThat(r.images()).as("job %s stored its image once", r.id()).isEqualTo(1);
             assertThat(r.modelThatRan()).isEqualTo(warm);
         }
         assertThat(heldByVictim).hasSize(2);
         for (String id : heldByVictim) {
-            assertThat(trace.handOutsOf(id)).extracting(ScheduleTrace.HandOut::worker)
-                    .as("the victim's jobs went to the other worker").containsExactly(victim.name(), other.name());
+            assertThat(trace.handOutsOf(id))
+                    .extracting(ScheduleTrace.HandOut::worker)
+                    .as("the victim's jobs went to the other worker")
+                    .containsExactly(victim.name(), other.name());
         }
         assertThat(switches).as("the other GPU loaded %s", warm).isGreaterThanOrEqualTo(1);
 
@@ -309,9 +383,13 @@ class PlacementSystemIT {
         }
         trace.awaitSucceeded("mixed-a", 4, FINISH);
 
-        List<String> bJobs = ScheduleTrace.submitAtOnce(b, List.of(ScheduleTrace.job("b mixed 0", STEPS, null, X),
-                ScheduleTrace.job("b mixed 1", STEPS, null, Y), ScheduleTrace.job("b mixed 2", STEPS, null, X),
-                ScheduleTrace.job("b mixed 3", STEPS, null, Y)));
+        List<String> bJobs = ScheduleTrace.submitAtOnce(
+                b,
+                List.of(
+                        ScheduleTrace.job("b mixed 0", STEPS, null, X),
+                        ScheduleTrace.job("b mixed 1", STEPS, null, Y),
+                        ScheduleTrace.job("b mixed 2", STEPS, null, X),
+                        ScheduleTrace.job("b mixed 3", STEPS, null, Y)));
 
         ScheduleTrace.Sharing sharing = trace.awaitSharing(aJobs, bJobs, FINISH);
         figure("placement-fairness", sharing.toString());
@@ -342,8 +420,11 @@ class PlacementSystemIT {
 
         ScheduleTrace.Run run = trace.runs(List.of(id)).get(id);
         long calls = sim.admin().state().calls().received() - callsBefore;
-        figure("placement-mismatch", String.format("status %s %s \"%s\" after %d txt2img calls", run.status(),
-                run.errorCode(), run.errorMessage(), calls));
+        figure(
+                "placement-mismatch",
+                String.format(
+                        "status %s %s \"%s\" after %d txt2img calls",
+                        run.status(), run.errorCode(), run.errorMessage(), calls));
         assertThat(run.status()).isEqualTo("FAILED");
         assertThat(run.errorCode()).isEqualTo("MODEL_MISMATCH");
         assertThat(run.errorMessage()).contains(Z).contains(loadedOnW2);
@@ -370,8 +451,8 @@ class PlacementSystemIT {
                 }
             }
             String next = X.equals(on1) || X.equals(on2) ? Y : X;
-            trace.awaitFinished(List.of(submit(user, ScheduleTrace.job("make a difference", STEPS, null, next))),
-                    FINISH);
+            trace.awaitFinished(
+                    List.of(submit(user, ScheduleTrace.job("make a difference", STEPS, null, next))), FINISH);
         }
         throw new AssertionError("no GPU holds a checkpoint the other lacks");
     }
@@ -394,9 +475,13 @@ class PlacementSystemIT {
 
     /** The checkpoints a worker ran, in start order, as "X X Y ...". */
     private static String checkpointsRunBy(Map<String, ScheduleTrace.Run> runs, AppProcess w) {
-        return String.join(" ", runs.values().stream().filter(r -> w.name().equals(r.worker()))
-                .sorted(Comparator.comparing(ScheduleTrace.Run::startedAt))
-                .map(r -> r.checkpoint().replace("ckpt", "")).toList());
+        return String.join(
+                " ",
+                runs.values().stream()
+                        .filter(r -> w.name().equals(r.worker()))
+                        .sorted(Comparator.comparing(ScheduleTrace.Run::startedAt))
+                        .map(r -> r.checkpoint().replace("ckpt", ""))
+                        .toList());
     }
 
     /** Switches as the jobs' order per GPU shows them: consecutive jobs of one GPU with different checkpoints. */
@@ -408,7 +493,8 @@ class PlacementSystemIT {
         int switches = 0;
         for (Map.Entry<String, List<ScheduleTrace.Run>> e : byWorker.entrySet()) {
             List<ScheduleTrace.Run> ordered = e.getValue().stream()
-                    .sorted(Comparator.comparing(ScheduleTrace.Run::startedAt)).toList();
+                    .sorted(Comparator.comparing(ScheduleTrace.Run::startedAt))
+                    .toList();
             String previous = null;
             for (Map.Entry<AppProcess, String> l : loadedBefore.entrySet()) {
                 if (l.getKey().name().equals(e.getKey())) {
@@ -431,7 +517,9 @@ class PlacementSystemIT {
     }
 
     private void awaitOffered(String checkpoint, int gpus) {
-        await("GPUs offering " + checkpoint).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+        await("GPUs offering " + checkpoint)
+                .atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(200))
                 .until(() -> {
                     for (JsonNode c : user.get("/api/v1/options").json().path("available")) {
                         if (c.path("name").asString("").equals(checkpoint)) {
@@ -443,16 +531,26 @@ class PlacementSystemIT {
     }
 
     private void awaitAvailable(int n) {
-        await("available workers").atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
-                .until(() -> user.get("/api/v1/queue").json().path("availableWorkers").asInt() == n);
+        await("available workers")
+                .atMost(Duration.ofSeconds(120))
+                .pollInterval(Duration.ofMillis(200))
+                .until(() -> user.get("/api/v1/queue")
+                                .json()
+                                .path("availableWorkers")
+                                .asInt()
+                        == n);
     }
 
     /** A forge-sim admin call this branch's {@code ForgeSimAdmin} may not have a method for yet. */
     private static void adminPost(ForgeSimProcess sim, String path, String body) throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                        URI.create(sim.adminUrl().toString().replaceFirst("/$", "") + path))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(
+                                        URI.create(sim.adminUrl().toString().replaceFirst("/$", "") + path))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(body))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as("forge-sim %s: %s", path, r.body()).isEqualTo(200);
     }
 }

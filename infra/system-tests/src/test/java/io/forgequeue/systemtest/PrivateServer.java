@@ -2,7 +2,6 @@ package io.forgequeue.systemtest;
 
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -27,7 +26,10 @@ final class PrivateServer implements AutoCloseable {
 
     private static final long SCRIPT_TIMEOUT_SECONDS = 180;
 
-    private enum Kind { RABBIT, POSTGRES }
+    private enum Kind {
+        RABBIT,
+        POSTGRES
+    }
 
     private final Kind kind;
     private final int port;
@@ -109,7 +111,9 @@ final class PrivateServer implements AutoCloseable {
     void kill() {
         long pid = pid();
         try {
-            Process p = new ProcessBuilder("kill", "-KILL", Long.toString(pid)).redirectErrorStream(true).start();
+            Process p = new ProcessBuilder("kill", "-KILL", Long.toString(pid))
+                    .redirectErrorStream(true)
+                    .start();
             if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 throw new IllegalStateException("kill -KILL " + pid + " failed");
             }
@@ -129,7 +133,10 @@ final class PrivateServer implements AutoCloseable {
     long pid() {
         Path file = kind == Kind.RABBIT
                 ? runDir().resolve("rabbitmq").resolve("fq" + port).resolve("rabbit.pid")
-                : runDir().resolve("postgres").resolve("pg" + port).resolve("data").resolve("postmaster.pid");
+                : runDir().resolve("postgres")
+                        .resolve("pg" + port)
+                        .resolve("data")
+                        .resolve("postmaster.pid");
         try {
             List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
             return Long.parseLong(lines.get(0).replaceAll("[^0-9]", ""));
@@ -165,8 +172,9 @@ final class PrivateServer implements AutoCloseable {
         Path root = SystemPaths.root();
         String name = kind == Kind.RABBIT ? "rabbitmq.sh" : "postgres.sh";
         Path script = root.resolve("infra").resolve("local").resolve(name);
-        File output = SystemPaths.logDir().resolve("private-" + (kind == Kind.RABBIT ? "rabbitmq" : "postgres") + "-"
-                + port + ".log").toFile();
+        File output = SystemPaths.logDir()
+                .resolve("private-" + (kind == Kind.RABBIT ? "rabbitmq" : "postgres") + "-" + port + ".log")
+                .toFile();
         try {
             ProcessBuilder builder = new ProcessBuilder("bash", script.toString(), command)
                     .directory(root.toFile())
@@ -183,8 +191,8 @@ final class PrivateServer implements AutoCloseable {
             Process process = builder.start();
             if (!process.waitFor(SCRIPT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 process.destroy();
-                throw new IllegalStateException(name + " " + command + " did not finish within " + SCRIPT_TIMEOUT_SECONDS
-                        + " s; see " + output);
+                throw new IllegalStateException(name + " " + command + " did not finish within "
+                        + SCRIPT_TIMEOUT_SECONDS + " s; see " + output);
             }
             if (process.exitValue() != 0) {
                 throw new IllegalStateException(name + " " + command + " (port " + port + ") failed with exit code "

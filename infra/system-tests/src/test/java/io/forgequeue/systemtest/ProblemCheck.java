@@ -1,9 +1,8 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-
 import java.util.List;
 import java.util.Locale;
+import tools.jackson.databind.JsonNode;
 
 /**
  * What every error answer of the API must be: an RFC 9457 problem detail with a stable {@code code} that leaks
@@ -12,12 +11,28 @@ import java.util.Locale;
 final class ProblemCheck {
 
     /** Text that only a stack trace, an exception or SQL would put into a body. */
-    private static final List<String> LEAKS = List.of("exception", "\tat ", "at java.", "at org.", "at io.forgequeue",
-            "org.springframework", "org.postgresql", "java.lang", "tools.jackson", "com.rabbitmq", "hikari", "psql",
-            "sqlstate", "select ", "insert into", "update job", "syntax error", "stacktrace", "trace\"");
+    private static final List<String> LEAKS = List.of(
+            "exception",
+            "\tat ",
+            "at java.",
+            "at org.",
+            "at io.forgequeue",
+            "org.springframework",
+            "org.postgresql",
+            "java.lang",
+            "tools.jackson",
+            "com.rabbitmq",
+            "hikari",
+            "psql",
+            "sqlstate",
+            "select ",
+            "insert into",
+            "update job",
+            "syntax error",
+            "stacktrace",
+            "trace\"");
 
-    private ProblemCheck() {
-    }
+    private ProblemCheck() {}
 
     /** Null when {@code a} is a clean problem detail, else what is wrong with it. */
     static String violation(Http.Answer a) {
@@ -37,7 +52,8 @@ final class ProblemCheck {
         if (body.path("status").asInt() != a.status()) {
             return "problem status " + body.path("status") + " differs from HTTP status " + a.status();
         }
-        if (body.path("type").asString("").isBlank() || body.path("title").asString("").isBlank()) {
+        if (body.path("type").asString("").isBlank()
+                || body.path("title").asString("").isBlank()) {
             return "problem without type or title";
         }
         if (body.path("code").asString("").isBlank()) {

@@ -5,8 +5,7 @@ import java.util.Map;
 /** Reads counters from an app's {@code /actuator/prometheus} text (loopback, no key needed). */
 final class Prometheus {
 
-    private Prometheus() {
-    }
+    private Prometheus() {}
 
     /**
      * Sum of the samples of metric {@code name} (exact name, e.g. {@code gpu_gateway_events_rejected_total}) whose
@@ -26,8 +25,8 @@ final class Prometheus {
             if (!rest.startsWith("{") && !rest.startsWith(" ")) {
                 continue; // another metric whose name starts with this one
             }
-            boolean matches = labels.entrySet().stream()
-                    .allMatch(e -> rest.contains(e.getKey() + "=\"" + e.getValue() + "\""));
+            boolean matches =
+                    labels.entrySet().stream().allMatch(e -> rest.contains(e.getKey() + "=\"" + e.getValue() + "\""));
             if (matches) {
                 total += Double.parseDouble(rest.substring(rest.lastIndexOf(' ') + 1));
             }

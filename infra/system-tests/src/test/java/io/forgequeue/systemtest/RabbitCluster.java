@@ -1,8 +1,5 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
-
 import java.io.File;
 import java.io.IOException;
 import java.net.URI;
@@ -24,6 +21,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * A RabbitMQ cluster of this suite's own: one node {@code fq<port>@localhost} per AMQP port, run with
@@ -36,9 +35,10 @@ final class RabbitCluster implements AutoCloseable {
 
     private static final long SCRIPT_TIMEOUT_SECONDS = 180;
     private static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    private static final String AUTH = "Basic " + Base64.getEncoder()
-            .encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8));
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final String AUTH =
+            "Basic " + Base64.getEncoder().encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8));
 
     private final List<Integer> ports;
     private boolean started;
@@ -75,7 +75,9 @@ final class RabbitCluster implements AutoCloseable {
 
     /** The port of a node name {@code fq<port>@localhost} of this cluster. */
     int portOf(String nodeName) {
-        return ports.stream().filter(p -> nodeName(p).equals(nodeName)).findFirst()
+        return ports.stream()
+                .filter(p -> nodeName(p).equals(nodeName))
+                .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException(nodeName + " is not a node of " + ports));
     }
 
@@ -103,7 +105,8 @@ final class RabbitCluster implements AutoCloseable {
     void kill(int port) {
         long pid = pid(port);
         ProcessHandle handle = ProcessHandle.of(pid)
-                .orElseThrow(() -> new IllegalStateException("node " + nodeName(port) + " (pid " + pid + ") is not running"));
+                .orElseThrow(() ->
+                        new IllegalStateException("node " + nodeName(port) + " (pid " + pid + ") is not running"));
         if (!handle.destroyForcibly()) {
             throw new IllegalStateException("could not SIGKILL " + pid);
         }
@@ -127,7 +130,10 @@ final class RabbitCluster implements AutoCloseable {
     /** {@code GET /api/<path>} on the node of {@code port}; empty when it does not answer 200. */
     Optional<JsonNode> api(int port, String path) {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + (port + 10000) + "/api/" + path))
-                .timeout(Duration.ofSeconds(5)).header("Authorization", AUTH).GET().build();
+                .timeout(Duration.ofSeconds(5))
+                .header("Authorization", AUTH)
+                .GET()
+                .build();
         try {
             HttpResponse<byte[]> r = HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
             return r.statusCode() == 200 ? Optional.of(JSON.readTree(r.body())) : Optional.empty();
@@ -154,8 +160,12 @@ final class RabbitCluster implements AutoCloseable {
 
     private HttpResponse<String> send(int port, String method, String path, String json) {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + (port + 10000) + "/api/" + path))
-                .timeout(Duration.ofSeconds(10)).header("Authorization", AUTH).header("Content-Type", "application/json")
-                .method(method, json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json))
+                .timeout(Duration.ofSeconds(10))
+                .header("Authorization", AUTH)
+                .header("Content-Type", "application/json")
+                .method(
+                        method,
+                        json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json))
                 .build();
         try {
             return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
@@ -169,7 +179,9 @@ final class RabbitCluster implements AutoCloseable {
 
     /** A queue of the default virtual host as the node of {@code port} sees it (type, leader, members, online...). */
     Optional<JsonNode> queue(int port, String name) {
-        return api(port, "queues/%2F/" + URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20"));
+        return api(
+                port,
+                "queues/%2F/" + URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20"));
     }
 
     /**
@@ -183,7 +195,7 @@ final class RabbitCluster implements AutoCloseable {
         factory.setConnectionTimeout(5000);
         factory.setAutomaticRecoveryEnabled(false);
         try (com.rabbitmq.client.Connection c = factory.newConnection("cluster-system-test");
-             com.rabbitmq.client.Channel ch = c.createChannel()) {
+                com.rabbitmq.client.Channel ch = c.createChannel()) {
             return ch.queueDeclarePassive(queue).getMessageCount();
         } catch (IOException | java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("could not count " + queue + " on " + nodeName(port), e);
@@ -193,11 +205,12 @@ final class RabbitCluster implements AutoCloseable {
     /** Names of the cluster's nodes that the node of {@code port} reports as running. */
     List<String> runningNodes(int port) {
         List<String> running = new ArrayList<>();
-        api(port, "nodes?columns=name,running").ifPresent(nodes -> nodes.forEach(n -> {
-            if (n.path("running").asBoolean(false)) {
-                running.add(n.path("name").asString());
-            }
-        }));
+        api(port, "nodes?columns=name,running")
+                .ifPresent(nodes -> nodes.forEach(n -> {
+                    if (n.path("running").asBoolean(false)) {
+                        running.add(n.path("name").asString());
+                    }
+                }));
         return running;
     }
 
@@ -213,7 +226,10 @@ final class RabbitCluster implements AutoCloseable {
             if (port == deadPort) {
                 continue;
             }
-            Path log = runDir().resolve("rabbitmq").resolve("fq" + port).resolve("log").resolve(nodeName(port) + ".log");
+            Path log = runDir().resolve("rabbitmq")
+                    .resolve("fq" + port)
+                    .resolve("log")
+                    .resolve(nodeName(port) + ".log");
             List<String> lines;
             try {
                 lines = Files.readAllLines(log, StandardCharsets.UTF_8);
@@ -228,7 +244,8 @@ final class RabbitCluster implements AutoCloseable {
                 if (line.contains("rabbit on node " + nodeName(deadPort) + " down")) {
                     seenDown = time(line);
                     down = down == null || seenDown.isBefore(down) ? seenDown : down;
-                } else if (seenDown != null && line.contains("queue '" + queue + "' in vhost '/': candidate -> leader")) {
+                } else if (seenDown != null
+                        && line.contains("queue '" + queue + "' in vhost '/': candidate -> leader")) {
                     elected.add(time(line));
                 }
             }
@@ -236,12 +253,14 @@ final class RabbitCluster implements AutoCloseable {
         if (down == null || elected.isEmpty()) {
             return Optional.empty();
         }
-        java.time.OffsetDateTime first = elected.stream().min(java.util.Comparator.naturalOrder()).orElseThrow();
+        java.time.OffsetDateTime first =
+                elected.stream().min(java.util.Comparator.naturalOrder()).orElseThrow();
         return Optional.of(Duration.between(down, first));
     }
 
     private static java.time.OffsetDateTime time(String logLine) {
-        return java.time.OffsetDateTime.parse(logLine.substring(0, logLine.indexOf(' ', 11)).replace(' ', 'T'));
+        return java.time.OffsetDateTime.parse(
+                logLine.substring(0, logLine.indexOf(' ', 11)).replace(' ', 'T'));
     }
 
     /** {@code rabbitmqctl cluster_status} of one node, as the script prints it. */
@@ -269,8 +288,10 @@ final class RabbitCluster implements AutoCloseable {
      */
     static void stopEpmdIfUnused() {
         try {
-            ProcessBuilder pb = new ProcessBuilder("epmd", "-kill").redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(SystemPaths.logDir().resolve("cluster-epmd.log").toFile()));
+            ProcessBuilder pb = new ProcessBuilder("epmd", "-kill")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                            SystemPaths.logDir().resolve("cluster-epmd.log").toFile()));
             pb.environment().put("ERL_EPMD_PORT", "4370");
             Process p = pb.start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
@@ -297,7 +318,9 @@ final class RabbitCluster implements AutoCloseable {
                     run.join();
                 } catch (CompletionException e) {
                     if (failure == null) {
-                        failure = e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                        failure = e.getCause() instanceof RuntimeException r
+                                ? r
+                                : new IllegalStateException(e.getCause());
                     }
                 }
             }
@@ -323,8 +346,10 @@ final class RabbitCluster implements AutoCloseable {
                         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
                 builder.environment().put("FQ_RUN_DIR", runDir().toString());
                 builder.environment().put("FQ_RABBIT_PORT", Integer.toString(port));
-                builder.environment().put("FQ_RABBIT_CLUSTER_NODES",
-                        ports.stream().map(RabbitCluster::nodeName).collect(Collectors.joining(",")));
+                builder.environment()
+                        .put(
+                                "FQ_RABBIT_CLUSTER_NODES",
+                                ports.stream().map(RabbitCluster::nodeName).collect(Collectors.joining(",")));
                 builder.environment().remove("FQ_RABBIT_NODE");
                 builder.environment().remove("FQ_RABBIT_COOKIE_FILE");
                 Process process = builder.start();
@@ -333,15 +358,19 @@ final class RabbitCluster implements AutoCloseable {
                     process.destroy();
                 }
                 String text = Files.readString(capture, StandardCharsets.UTF_8);
-                Files.writeString(output, "$ rabbitmq.sh " + command + "\n" + text, StandardCharsets.UTF_8,
-                        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                Files.writeString(
+                        output,
+                        "$ rabbitmq.sh " + command + "\n" + text,
+                        StandardCharsets.UTF_8,
+                        java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.APPEND);
                 if (!done) {
-                    throw new IllegalStateException("rabbitmq.sh " + command + " (port " + port + ") did not finish within "
-                            + SCRIPT_TIMEOUT_SECONDS + " s; see " + output);
+                    throw new IllegalStateException("rabbitmq.sh " + command + " (port " + port
+                            + ") did not finish within " + SCRIPT_TIMEOUT_SECONDS + " s; see " + output);
                 }
                 if (process.exitValue() != 0) {
-                    throw new IllegalStateException("rabbitmq.sh " + command + " (port " + port + ") failed with exit code "
-                            + process.exitValue() + "; see " + output);
+                    throw new IllegalStateException("rabbitmq.sh " + command + " (port " + port
+                            + ") failed with exit code " + process.exitValue() + "; see " + output);
                 }
                 return text;
             } finally {

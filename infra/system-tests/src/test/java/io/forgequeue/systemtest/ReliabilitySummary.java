@@ -1,10 +1,5 @@
 package io.forgequeue.systemtest;
 
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
-import org.junit.jupiter.api.extension.TestWatcher;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,6 +8,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
 
 /**
  * Collects one line per {@link Scenario} (its figures, recorded by the test with {@link #record}, and whether it
@@ -54,7 +53,8 @@ final class ReliabilitySummary implements BeforeAllCallback, BeforeEachCallback,
 
     @Override
     public void beforeAll(ExtensionContext context) {
-        context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
+        context.getRoot()
+                .getStore(ExtensionContext.Namespace.GLOBAL)
                 .computeIfAbsent(Printer.class, k -> new Printer(), Printer.class);
     }
 
@@ -110,8 +110,12 @@ final class ReliabilitySummary implements BeforeAllCallback, BeforeEachCallback,
         line.seconds = (System.nanoTime() - line.startedNanos) / 1e9;
         if (cause != null) {
             String m = String.valueOf(cause.getMessage());
-            String first = m.lines().filter(x -> x.startsWith("  - ")).findFirst().orElse(m.lines().findFirst().orElse(""));
-            line.failure = cause.getClass().getSimpleName() + ": " + (first.length() > 200 ? first.substring(0, 200) + "..." : first.strip());
+            String first = m.lines()
+                    .filter(x -> x.startsWith("  - "))
+                    .findFirst()
+                    .orElse(m.lines().findFirst().orElse(""));
+            line.failure = cause.getClass().getSimpleName() + ": "
+                    + (first.length() > 200 ? first.substring(0, 200) + "..." : first.strip());
         }
         CURRENT.remove();
     }
@@ -129,8 +133,9 @@ final class ReliabilitySummary implements BeforeAllCallback, BeforeEachCallback,
                 } else {
                     failed++;
                 }
-                StringBuilder sb = new StringBuilder(String.format("%2d %-44s | %s | %s %5.1f s", l.number, l.title,
-                        l.figures == null ? "no figures" : l.figures, l.outcome, l.seconds));
+                StringBuilder sb = new StringBuilder(String.format(
+                        "%2d %-44s | %s | %s %5.1f s",
+                        l.number, l.title, l.figures == null ? "no figures" : l.figures, l.outcome, l.seconds));
                 if (!l.details.isEmpty()) {
                     sb.append(" | ").append(l.details);
                 }
@@ -153,8 +158,10 @@ final class ReliabilitySummary implements BeforeAllCallback, BeforeEachCallback,
             System.out.println(text);
             System.out.flush();
             try {
-                Files.writeString(SystemPaths.root().resolve("infra/system-tests/target/reliability-summary.txt"),
-                        text + System.lineSeparator(), StandardCharsets.UTF_8);
+                Files.writeString(
+                        SystemPaths.root().resolve("infra/system-tests/target/reliability-summary.txt"),
+                        text + System.lineSeparator(),
+                        StandardCharsets.UTF_8);
             } catch (IOException | RuntimeException e) {
                 System.err.println("could not write reliability-summary.txt: " + e);
             }

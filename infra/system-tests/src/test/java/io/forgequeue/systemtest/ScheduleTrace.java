@@ -1,6 +1,7 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -14,9 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import tools.jackson.databind.JsonNode;
 
 /**
  * What the scheduler did, as PostgreSQL recorded it (read-only, like {@link ForgeQueueSystem#sql}): every hand-out
@@ -33,16 +32,28 @@ final class ScheduleTrace {
     }
 
     /** One hand-out: the assignment of a job to a worker, in the scheduler's order ({@code id}). */
-    record HandOut(long id, String jobId, String worker, int attempt, Instant at) {
-    }
+    record HandOut(long id, String jobId, String worker, int attempt, Instant at) {}
 
     /**
      * A job as stored: who submitted it, when it was created, started and finished (started and finished come from
      * the worker's events), which worker ran its current attempt, what it asked for and what ran.
      */
-    record Run(String id, String key, String status, int priority, Instant createdAt, Instant startedAt,
-               Instant finishedAt, String worker, int attempt, String checkpoint, String modelThatRan,
-               String errorCode, String errorMessage, long images, long terminalMoves) {
+    record Run(
+            String id,
+            String key,
+            String status,
+            int priority,
+            Instant createdAt,
+            Instant startedAt,
+            Instant finishedAt,
+            String worker,
+            int attempt,
+            String checkpoint,
+            String modelThatRan,
+            String errorCode,
+            String errorMessage,
+            long images,
+            long terminalMoves) {
 
         /** Seconds from submission to start. */
         double waitSeconds() {
@@ -65,9 +76,14 @@ final class ScheduleTrace {
      * the gateway's default) and returns the secret.
      */
     String createKey(String name, Integer maxPriority) {
-        String secret = "fq_test_" + name.replaceAll("[^a-z0-9]", "") + "_" + UUID.randomUUID().toString().replace("-", "");
-        system.operatorSql("insert into api_key (id, name, key_hash, key_prefix, max_priority) values (?, ?, ?, ?, ?)",
-                UUID.randomUUID(), name, sha256(secret), secret.substring(0, 12),
+        String secret = "fq_test_" + name.replaceAll("[^a-z0-9]", "") + "_"
+                + UUID.randomUUID().toString().replace("-", "");
+        system.operatorSql(
+                "insert into api_key (id, name, key_hash, key_prefix, max_priority) values (?, ?, ?, ?, ?)",
+                UUID.randomUUID(),
+                name,
+                sha256(secret),
+                secret.substring(0, 12),
                 maxPriority == null ? null : maxPriority.shortValue());
         return secret;
     }
@@ -79,8 +95,8 @@ final class ScheduleTrace {
 
     /** The id of the history row written when {@code jobId} was submitted. */
     long submittedRowId(String jobId) {
-        return system.sqlLong("select id from job_state_history where job_id = ? and reason = 'submitted'",
-                UUID.fromString(jobId));
+        return system.sqlLong(
+                "select id from job_state_history where job_id = ? and reason = 'submitted'", UUID.fromString(jobId));
     }
 
     /** Every hand-out recorded after history row {@code afterId}, in the scheduler's order. */
@@ -89,8 +105,12 @@ final class ScheduleTrace {
         for (Map<String, Object> r : system.sql("""
                 select id, job_id, worker_id, attempt, recorded_at from job_state_history
                 where reason = 'assigned' and id > ? order by id""", afterId)) {
-            out.add(new HandOut(((Number) r.get("id")).longValue(), r.get("job_id").toString(),
-                    (String) r.get("worker_id"), ((Number) r.get("attempt")).intValue(), instant(r.get("recorded_at"))));
+            out.add(new HandOut(
+                    ((Number) r.get("id")).longValue(),
+                    r.get("job_id").toString(),
+                    (String) r.get("worker_id"),
+                    ((Number) r.get("attempt")).intValue(),
+                    instant(r.get("recorded_at"))));
         }
         return out;
     }
@@ -105,7 +125,8 @@ final class ScheduleTrace {
         Map<String, Run> byId = new LinkedHashMap<>();
         UUID[] uuids = ids.stream().map(UUID::fromString).toArray(UUID[]::new);
         List<Map<String, Object>> rows;
-        try (var c = system.postgres().connect(); var ps = c.prepareStatement("""
+        try (var c = system.postgres().connect();
+                var ps = c.prepareStatement("""
                 select j.id, k.name as key, j.status, j.priority, j.created_at, j.started_at, j.finished_at, j.worker_id,
                        j.attempt, j.checkpoint, j.metadata ->> 'sdModelName' as model, j.error_code, j.error_message,
                        (select count(*) from job_image i where i.job_id = j.id) as images,
@@ -129,12 +150,24 @@ final class ScheduleTrace {
         }
         Map<String, Run> found = new LinkedHashMap<>();
         for (Map<String, Object> r : rows) {
-            found.put(r.get("id").toString(), new Run(r.get("id").toString(), (String) r.get("key"),
-                    (String) r.get("status"), ((Number) r.get("priority")).intValue(), instant(r.get("created_at")),
-                    instant(r.get("started_at")), instant(r.get("finished_at")), (String) r.get("worker_id"),
-                    ((Number) r.get("attempt")).intValue(), (String) r.get("checkpoint"), (String) r.get("model"),
-                    (String) r.get("error_code"), (String) r.get("error_message"), ((Number) r.get("images")).longValue(),
-                    ((Number) r.get("terminal_moves")).longValue()));
+            found.put(
+                    r.get("id").toString(),
+                    new Run(
+                            r.get("id").toString(),
+                            (String) r.get("key"),
+                            (String) r.get("status"),
+                            ((Number) r.get("priority")).intValue(),
+                            instant(r.get("created_at")),
+                            instant(r.get("started_at")),
+                            instant(r.get("finished_at")),
+                            (String) r.get("worker_id"),
+                            ((Number) r.get("attempt")).intValue(),
+                            (String) r.get("checkpoint"),
+                            (String) r.get("model"),
+                            (String) r.get("error_code"),
+                            (String) r.get("error_message"),
+                            ((Number) r.get("images")).longValue(),
+                            ((Number) r.get("terminal_moves")).longValue()));
         }
         for (String id : ids) {
             assertThat(found).as("job %s is stored", id).containsKey(id);
@@ -148,8 +181,9 @@ final class ScheduleTrace {
         UUID[] uuids = ids.stream().map(UUID::fromString).toArray(UUID[]::new);
         await().atMost(timeout).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
             long open;
-            try (var c = system.postgres().connect(); var ps = c.prepareStatement(
-                    "select count(*) from job where id = any(?) and status not in ('SUCCEEDED', 'FAILED', 'CANCELLED')")) {
+            try (var c = system.postgres().connect();
+                    var ps = c.prepareStatement(
+                            "select count(*) from job where id = any(?) and status not in ('SUCCEEDED', 'FAILED', 'CANCELLED')")) {
                 ps.setArray(1, c.createArrayOf("uuid", uuids));
                 try (var rs = ps.executeQuery()) {
                     rs.next();
@@ -162,8 +196,9 @@ final class ScheduleTrace {
 
     /** Waits until no job of the system is queued or running (the previous scenario left nothing behind). */
     void awaitIdle(Duration timeout) {
-        await().atMost(timeout).pollInterval(Duration.ofMillis(250)).until(() ->
-                system.sqlLong("select count(*) from job where status in ('QUEUED', 'RUNNING')") == 0);
+        await().atMost(timeout)
+                .pollInterval(Duration.ofMillis(250))
+                .until(() -> system.sqlLong("select count(*) from job where status in ('QUEUED', 'RUNNING')") == 0);
     }
 
     /** How many jobs hold a slot of {@code worker} (assigned to it, running or not). */
@@ -195,9 +230,10 @@ final class ScheduleTrace {
 
         @Override
         public String toString() {
-            return String.format("B's jobs were hand-outs %s after B's submission; over %.2f s while both waited: "
-                    + "GPU s A %.2f, B %.2f (ratio %.2f); hand-out order %s", bTurns, seconds, gpuA, gpuB, ratio(),
-                    order);
+            return String.format(
+                    "B's jobs were hand-outs %s after B's submission; over %.2f s while both waited: "
+                            + "GPU s A %.2f, B %.2f (ratio %.2f); hand-out order %s",
+                    bTurns, seconds, gpuA, gpuB, ratio(), order);
         }
     }
 
@@ -216,10 +252,15 @@ final class ScheduleTrace {
     void assertSharedFairly(List<String> aJobs, List<String> bJobs, Sharing sharing) {
         List<String> all = new ArrayList<>(aJobs);
         all.addAll(bJobs);
-        assertThat(runs(all).values()).as("every job succeeded").allMatch(r -> r.status().equals("SUCCEEDED"));
-        assertThat(sharing.bTurns()).as("B's jobs among the next 8 hand-outs after B's submission")
+        assertThat(runs(all).values())
+                .as("every job succeeded")
+                .allMatch(r -> r.status().equals("SUCCEEDED"));
+        assertThat(sharing.bTurns())
+                .as("B's jobs among the next 8 hand-outs after B's submission")
                 .allMatch(t -> t >= 1 && t <= 8);
-        assertThat(sharing.ratio()).as("GPU seconds while both keys wait: %s", sharing).isLessThanOrEqualTo(1.2);
+        assertThat(sharing.ratio())
+                .as("GPU seconds while both keys wait: %s", sharing)
+                .isLessThanOrEqualTo(1.2);
     }
 
     /** How key A (its jobs {@code aJobs}) and key B ({@code bJobs}, submitted later) shared the GPUs. */
@@ -228,16 +269,33 @@ final class ScheduleTrace {
         all.addAll(bJobs);
         Map<String, Run> runs = runs(all);
         long bArrived = bJobs.stream().mapToLong(this::submittedRowId).min().orElseThrow();
-        List<String> order = handOutsAfter(bArrived).stream().map(HandOut::jobId).toList();
-        List<Integer> bTurns = bJobs.stream().map(id -> order.indexOf(id) + 1).sorted().toList();
-        Instant from = bJobs.stream().map(id -> runs.get(id).startedAt()).min(java.util.Comparator.naturalOrder())
+        List<String> order =
+                handOutsAfter(bArrived).stream().map(HandOut::jobId).toList();
+        List<Integer> bTurns =
+                bJobs.stream().map(id -> order.indexOf(id) + 1).sorted().toList();
+        Instant from = bJobs.stream()
+                .map(id -> runs.get(id).startedAt())
+                .min(java.util.Comparator.naturalOrder())
                 .orElseThrow();
-        Instant to = bJobs.stream().map(id -> runs.get(id).finishedAt()).max(java.util.Comparator.naturalOrder())
+        Instant to = bJobs.stream()
+                .map(id -> runs.get(id).finishedAt())
+                .max(java.util.Comparator.naturalOrder())
                 .orElseThrow();
-        double gpuA = aJobs.stream().mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to)).sum();
-        double gpuB = bJobs.stream().mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to)).sum();
-        return new Sharing(bTurns, gpuA, gpuB, Duration.between(from, to).toMillis() / 1000.0, order.stream()
-                .limit(12).map(id -> bJobs.contains(id) ? "B" : "A").toList());
+        double gpuA = aJobs.stream()
+                .mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to))
+                .sum();
+        double gpuB = bJobs.stream()
+                .mapToDouble(id -> runs.get(id).gpuSecondsWithin(from, to))
+                .sum();
+        return new Sharing(
+                bTurns,
+                gpuA,
+                gpuB,
+                Duration.between(from, to).toMillis() / 1000.0,
+                order.stream()
+                        .limit(12)
+                        .map(id -> bJobs.contains(id) ? "B" : "A")
+                        .toList());
     }
 
     /** Submits the jobs at the same moment, one thread each (a client posting a batch); their ids in order. */
@@ -265,15 +323,21 @@ final class ScheduleTrace {
 
     /** Waits until at least {@code n} jobs of the key named {@code keyName} succeeded. */
     void awaitSucceeded(String keyName, int n, Duration timeout) {
-        await().atMost(timeout).pollInterval(Duration.ofMillis(100)).until(() -> system.sqlLong(
-                "select count(*) from job j join api_key k on k.id = j.owner_key_id where k.name = ? "
-                        + "and j.status = 'SUCCEEDED'", keyName) >= n);
+        await().atMost(timeout)
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> system.sqlLong(
+                                "select count(*) from job j join api_key k on k.id = j.owner_key_id where k.name = ? "
+                                        + "and j.status = 'SUCCEEDED'",
+                                keyName)
+                        >= n);
     }
 
     /** Submits a job and returns its id (202 expected). */
     static String submit(Http http, Map<String, Object> body) {
         Http.Answer answer = http.post("/api/v1/jobs", body);
-        assertThat(answer.status()).as("submit %s: %s", body.get("prompt"), answer).isEqualTo(202);
+        assertThat(answer.status())
+                .as("submit %s: %s", body.get("prompt"), answer)
+                .isEqualTo(202);
         return answer.json().path("id").asString();
     }
 
@@ -323,8 +387,11 @@ final class ScheduleTrace {
         String line = Instant.now() + " " + test + ": " + text;
         System.out.println(line);
         try {
-            java.nio.file.Files.writeString(SystemPaths.artifactDir(".").resolve("scheduling-figures.txt"), line + "\n",
-                    StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+            java.nio.file.Files.writeString(
+                    SystemPaths.artifactDir(".").resolve("scheduling-figures.txt"),
+                    line + "\n",
+                    StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE,
                     java.nio.file.StandardOpenOption.APPEND);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);

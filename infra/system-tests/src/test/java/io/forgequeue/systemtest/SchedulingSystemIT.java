@@ -1,17 +1,11 @@
 package io.forgequeue.systemtest;
 
-import io.forgequeue.forgesim.ForgeSimProcess;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
-import tools.jackson.databind.JsonNode;
+import static io.forgequeue.systemtest.ScheduleTrace.figure;
+import static io.forgequeue.systemtest.ScheduleTrace.submit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.forgequeue.forgesim.ForgeSimProcess;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,11 +20,16 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
-
-import static io.forgequeue.systemtest.ScheduleTrace.figure;
-import static io.forgequeue.systemtest.ScheduleTrace.submit;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Issue 16's acceptance, with real processes: one gateway (the scheduler), two workers each with a forge-sim of its
@@ -50,14 +49,16 @@ class SchedulingSystemIT {
 
     /** forge-sim's time per step and the steps of every job here: about 0.4 s of "GPU" per job. */
     private static final String STEP_MS = "40";
+
     private static final int STEPS = 10;
     /** A {@code low} job that waited this long competes as {@code normal} (GATEWAY_SCHEDULER_LOWPRIORITYMAXWAIT). */
     private static final Duration LOW_MAX_WAIT = Duration.ofSeconds(5);
     /** How often the leader promotes aged {@code low} jobs (Dispatcher.PROMOTE_EVERY_NANOS) plus one round. */
     private static final Duration PROMOTION_SWEEP = Duration.ofMillis(1500);
+
     private static final Duration FINISH = Duration.ofSeconds(150);
-    private static final List<String> SIM_ARGS = List.of("--step-ms", STEP_MS, "--model-load-ms", "0",
-            "--preview-every", "-1");
+    private static final List<String> SIM_ARGS =
+            List.of("--step-ms", STEP_MS, "--model-load-ms", "0", "--preview-every", "-1");
 
     private ForgeQueueSystem system;
     private ScheduleTrace trace;
@@ -66,7 +67,10 @@ class SchedulingSystemIT {
 
     @BeforeAll
     void startSystem() throws Exception {
-        system = ForgeQueueSystem.builder("sched16").gateways(1).workers(0).forgeArgs(SIM_ARGS)
+        system = ForgeQueueSystem.builder("sched16")
+                .gateways(1)
+                .workers(0)
+                .forgeArgs(SIM_ARGS)
                 .gatewayEnv(Map.of("GATEWAY_SCHEDULER_LOWPRIORITYMAXWAIT", LOW_MAX_WAIT.toMillis() + "ms"))
                 .start();
         trace = new ScheduleTrace(system);
@@ -121,8 +125,11 @@ class SchedulingSystemIT {
         }
         trace.awaitSucceeded("fair-a", 4, FINISH);
 
-        List<String> bJobs = ScheduleTrace.submitAtOnce(b, IntStream.range(0, 4)
-                .mapToObj(i -> ScheduleTrace.job("b's owl " + i, STEPS, null, null)).toList());
+        List<String> bJobs = ScheduleTrace.submitAtOnce(
+                b,
+                IntStream.range(0, 4)
+                        .mapToObj(i -> ScheduleTrace.job("b's owl " + i, STEPS, null, null))
+                        .toList());
 
         ScheduleTrace.Sharing sharing = trace.awaitSharing(aJobs, bJobs, FINISH);
         figure("fairness", sharing.toString());
@@ -153,24 +160,33 @@ class SchedulingSystemIT {
         Http.Answer refused = plain.post("/api/v1/jobs", ScheduleTrace.job("not mine to rush", STEPS, "high", null));
         String high = submit(prio, ScheduleTrace.job("urgent", STEPS, "high", null));
         long submitted = trace.submittedRowId(high);
-        JsonNode shown = await().atMost(Duration.ofSeconds(20)).until(() -> ScheduleTrace.view(prio, high),
-                v -> v.path("position").asInt() == 3);
-        assertThat(trace.handOutsAfter(submitted)).as("no slot is free while the GPUs are held").isEmpty();
+        JsonNode shown = await().atMost(Duration.ofSeconds(20))
+                .until(
+                        () -> ScheduleTrace.view(prio, high),
+                        v -> v.path("position").asInt() == 3);
+        assertThat(trace.handOutsAfter(submitted))
+                .as("no slot is free while the GPUs are held")
+                .isEmpty();
 
         system.forgeOf(w1).admin().release();
-        List<ScheduleTrace.HandOut> after = await().atMost(Duration.ofSeconds(30))
-                .until(() -> trace.handOutsAfter(submitted), h -> !h.isEmpty());
+        List<ScheduleTrace.HandOut> after =
+                await().atMost(Duration.ofSeconds(30)).until(() -> trace.handOutsAfter(submitted), h -> !h.isEmpty());
         letTheGpusRun();
         List<String> all = new ArrayList<>(normal);
         all.add(high);
         trace.awaitFinished(all, FINISH);
 
-        assertThat(refused.status()).as("high from a key allowed only normal: %s", refused).isEqualTo(403);
+        assertThat(refused.status())
+                .as("high from a key allowed only normal: %s", refused)
+                .isEqualTo(403);
         assertThat(refused.json().path("code").asString()).isEqualTo("priority-not-allowed");
         assertThat(ProblemCheck.violation(refused)).isNull();
-        assertThat(shown.path("waiting").path("ahead").asInt()).as("only the two lookahead jobs start before it")
+        assertThat(shown.path("waiting").path("ahead").asInt())
+                .as("only the two lookahead jobs start before it")
                 .isEqualTo(2);
-        assertThat(after.get(0).jobId()).as("the first hand-out after the high job's submission").isEqualTo(high);
+        assertThat(after.get(0).jobId())
+                .as("the first hand-out after the high job's submission")
+                .isEqualTo(high);
         assertThat(after.get(0).worker()).as("the GPU the test let finish").isEqualTo(w1.name());
         Map<String, ScheduleTrace.Run> runs = trace.runs(all);
         Set<String> handedOutLater = new HashSet<>();
@@ -181,11 +197,16 @@ class SchedulingSystemIT {
         }
         assertThat(handedOutLater).as("16 normal jobs were still waiting").hasSize(16);
         Instant highStarted = runs.get(high).startedAt();
-        assertThat(handedOutLater).as("every normal job that waited with it started after it")
+        assertThat(handedOutLater)
+                .as("every normal job that waited with it started after it")
                 .allMatch(id -> runs.get(id).startedAt().isAfter(highStarted));
         assertThat(runs.values()).allMatch(r -> r.status().equals("SUCCEEDED"));
-        figure("priority", String.format("high job handed out first after its submission (to %s); waited %.2f s "
-                + "behind %d normal jobs", after.get(0).worker(), runs.get(high).waitSeconds(), normal.size()));
+        figure(
+                "priority",
+                String.format(
+                        "high job handed out first after its submission (to %s); waited %.2f s "
+                                + "behind %d normal jobs",
+                        after.get(0).worker(), runs.get(high).waitSeconds(), normal.size()));
     }
 
     /**
@@ -226,28 +247,48 @@ class SchedulingSystemIT {
 
         ScheduleTrace.Run run = trace.runs(List.of(lowJob)).get(lowJob);
         List<ScheduleTrace.HandOut> since = trace.handOutsAfter(trace.submittedRowId(lowJob));
-        ScheduleTrace.HandOut own = since.stream().filter(h -> h.jobId().equals(lowJob)).findFirst().orElseThrow();
+        ScheduleTrace.HandOut own =
+                since.stream().filter(h -> h.jobId().equals(lowJob)).findFirst().orElseThrow();
         Instant bound = run.createdAt().plus(LOW_MAX_WAIT).plus(PROMOTION_SWEEP);
-        long beforeBound = since.stream().filter(h -> h.id() < own.id() && h.at().isBefore(run.createdAt().plus(LOW_MAX_WAIT)))
+        long beforeBound = since.stream()
+                .filter(h ->
+                        h.id() < own.id() && h.at().isBefore(run.createdAt().plus(LOW_MAX_WAIT)))
                 .count();
-        long afterBound = since.stream().filter(h -> h.id() < own.id() && h.at().isAfter(bound)).count();
+        long afterBound = since.stream()
+                .filter(h -> h.id() < own.id() && h.at().isAfter(bound))
+                .count();
         Set<String> aheadOfStream = new HashSet<>();
         Set<String> fromStream = new HashSet<>(streamJobs);
         for (ScheduleTrace.HandOut h : since) {
-            if (h.id() > own.id() && fromStream.contains(h.jobId())
-                    && trace.submittedRowId(h.jobId()) < own.id() && trace.handOutsOf(h.jobId()).get(0).id() > own.id()) {
+            if (h.id() > own.id()
+                    && fromStream.contains(h.jobId())
+                    && trace.submittedRowId(h.jobId()) < own.id()
+                    && trace.handOutsOf(h.jobId()).get(0).id() > own.id()) {
                 aheadOfStream.add(h.jobId());
             }
         }
-        figure("low", String.format("low job handed out %.2f s after submission (bound %s + sweep), %d normal "
-                + "hand-outs while it was young, %d after its bound; started after %.2f s; passed %d waiting normal "
-                + "jobs", Duration.between(run.createdAt(), own.at()).toMillis() / 1000.0, LOW_MAX_WAIT, beforeBound,
-                afterBound, run.waitSeconds(), aheadOfStream.size()));
+        figure(
+                "low",
+                String.format(
+                        "low job handed out %.2f s after submission (bound %s + sweep), %d normal "
+                                + "hand-outs while it was young, %d after its bound; started after %.2f s; passed %d waiting normal "
+                                + "jobs",
+                        Duration.between(run.createdAt(), own.at()).toMillis() / 1000.0,
+                        LOW_MAX_WAIT,
+                        beforeBound,
+                        afterBound,
+                        run.waitSeconds(),
+                        aheadOfStream.size()));
 
         assertThat(run.status()).isEqualTo("SUCCEEDED");
-        assertThat(beforeBound).as("normal jobs went first while the low job was young").isGreaterThanOrEqualTo(3);
-        assertThat(afterBound).as("hand-outs to others after its age bound (+ sweep) before its own").isLessThanOrEqualTo(2);
-        assertThat(aheadOfStream).as("normal jobs that waited when it was handed out (the stream never ran dry)")
+        assertThat(beforeBound)
+                .as("normal jobs went first while the low job was young")
+                .isGreaterThanOrEqualTo(3);
+        assertThat(afterBound)
+                .as("hand-outs to others after its age bound (+ sweep) before its own")
+                .isLessThanOrEqualTo(2);
+        assertThat(aheadOfStream)
+                .as("normal jobs that waited when it was handed out (the stream never ran dry)")
                 .isNotEmpty();
     }
 
@@ -286,8 +327,13 @@ class SchedulingSystemIT {
             standstills.add(awaitShownChange(ws, a, watched, standstills, "a new key's job arrived"));
 
             int turn = 0;
-            for (int round = 0; round < 40
-                    && !ScheduleTrace.view(a, watched).path("status").asString().equals("RUNNING"); round++) {
+            for (int round = 0;
+                    round < 40
+                            && !ScheduleTrace.view(a, watched)
+                                    .path("status")
+                                    .asString()
+                                    .equals("RUNNING");
+                    round++) {
                 AppProcess gpu = turn++ % 2 == 0 ? w1 : w2;
                 if (trace.assignedNotStartedOn(gpu.name()) == 0) {
                     continue; // finishing its job would start nothing
@@ -305,22 +351,38 @@ class SchedulingSystemIT {
 
             List<Integer> seen = positionsSeen(ws, watched);
             ScheduleTrace.Run run = trace.runs(List.of(watched)).get(watched);
-            long startedBefore = system.sqlLong("select count(*) from job where started_at < ?",
-                    java.sql.Timestamp.from(run.startedAt()));
-            figure("positions", "positions sent " + seen + "; standstills " + standstills.stream()
-                    .map(s -> s.shown() + "(" + (startedBefore - s.startedSoFar()) + " started before it)").toList());
+            long startedBefore = system.sqlLong(
+                    "select count(*) from job where started_at < ?", java.sql.Timestamp.from(run.startedAt()));
+            figure(
+                    "positions",
+                    "positions sent " + seen + "; standstills "
+                            + standstills.stream()
+                                    .map(s -> s.shown() + "(" + (startedBefore - s.startedSoFar())
+                                            + " started before it)")
+                                    .toList());
 
             List<Integer> shown = standstills.stream().map(Standstill::shown).toList();
-            assertThat(shown.get(1)).as("a high job arrived: pushed back by one").isEqualTo(shown.get(0) + 1);
-            assertThat(shown.get(2)).as("a fairer job arrived: pushed back by one").isEqualTo(shown.get(1) + 1);
+            assertThat(shown.get(1))
+                    .as("a high job arrived: pushed back by one")
+                    .isEqualTo(shown.get(0) + 1);
+            assertThat(shown.get(2))
+                    .as("a fairer job arrived: pushed back by one")
+                    .isEqualTo(shown.get(1) + 1);
             List<Integer> afterArrivals = shown.subList(2, shown.size());
-            assertThat(afterArrivals).as("with no arrival, positions only fall").isSortedAccordingTo(Comparator.reverseOrder());
-            assertThat(afterArrivals.get(afterArrivals.size() - 1)).as("it was next before it started").isEqualTo(1);
+            assertThat(afterArrivals)
+                    .as("with no arrival, positions only fall")
+                    .isSortedAccordingTo(Comparator.reverseOrder());
+            assertThat(afterArrivals.get(afterArrivals.size() - 1))
+                    .as("it was next before it started")
+                    .isEqualTo(1);
             assertThat(seen).as("every position sent, in order").startsWith(shown.get(0));
-            assertThat(rises(seen)).as("rises in %s: only the two arrivals", seen).isEqualTo(2);
+            assertThat(rises(seen))
+                    .as("rises in %s: only the two arrivals", seen)
+                    .isEqualTo(2);
             for (Standstill s : standstills.subList(2, standstills.size())) { // a position holds if nothing new arrives
                 long startedMeanwhile = startedBefore - s.startedSoFar();
-                assertThat(startedMeanwhile).as("jobs started before it after it was shown %d (%s)", s.shown(), s.after())
+                assertThat(startedMeanwhile)
+                        .as("jobs started before it after it was shown %d (%s)", s.shown(), s.after())
                         .isBetween((long) s.shown() - 2, (long) s.shown());
             }
         }
@@ -334,8 +396,10 @@ class SchedulingSystemIT {
 
     private void awaitAvailableWorkers(int n) {
         Http any = system.http(0, ForgeQueueSystem.ALICE_KEY);
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
-                .until(() -> any.get("/api/v1/queue").json().path("availableWorkers").asInt() == n);
+        await().atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(200))
+                .until(() ->
+                        any.get("/api/v1/queue").json().path("availableWorkers").asInt() == n);
     }
 
     /** Every call on both GPUs stops at its first step until the test releases it. */
@@ -347,16 +411,19 @@ class SchedulingSystemIT {
 
     /** Both GPUs run a held job and each worker has one more assigned (its lookahead): no slot is free. */
     private void awaitGpusHeldWithFullSlots() {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
-            for (AppProcess w : List.of(w1, w2)) {
-                ForgeSimProcess sim = system.forgeOf(w);
-                if (sim.admin().state().heldNow() != 1 || trace.heldBy(w.name()) != 2
-                        || trace.assignedNotStartedOn(w.name()) != 1) {
-                    return false;
-                }
-            }
-            return true;
-        });
+        await().atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> {
+                    for (AppProcess w : List.of(w1, w2)) {
+                        ForgeSimProcess sim = system.forgeOf(w);
+                        if (sim.admin().state().heldNow() != 1
+                                || trace.heldBy(w.name()) != 2
+                                || trace.assignedNotStartedOn(w.name()) != 1) {
+                            return false;
+                        }
+                    }
+                    return true;
+                });
     }
 
     /**
@@ -364,19 +431,21 @@ class SchedulingSystemIT {
      * job waits any more.
      */
     private void awaitSlotsSettled() {
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() -> {
-            boolean waiting = trace.waitingForHandOut() > 0;
-            for (AppProcess w : List.of(w1, w2)) {
-                long held = trace.heldBy(w.name());
-                if (system.forgeOf(w).admin().state().heldNow() != (held > 0 ? 1 : 0)) {
-                    return false;
-                }
-                if (waiting && held != 2) {
-                    return false;
-                }
-            }
-            return true;
-        });
+        await().atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> {
+                    boolean waiting = trace.waitingForHandOut() > 0;
+                    for (AppProcess w : List.of(w1, w2)) {
+                        long held = trace.heldBy(w.name());
+                        if (system.forgeOf(w).admin().state().heldNow() != (held > 0 ? 1 : 0)) {
+                            return false;
+                        }
+                        if (waiting && held != 2) {
+                            return false;
+                        }
+                    }
+                    return true;
+                });
     }
 
     private long startedCount() {
@@ -402,9 +471,11 @@ class SchedulingSystemIT {
         List<Integer> seen = new ArrayList<>();
         for (JsonNode f : ws.framesFor(jobId)) {
             String type = f.path("type").asString("");
-            Integer p = type.equals("position") ? Integer.valueOf(f.path("position").asInt())
+            Integer p = type.equals("position")
+                    ? Integer.valueOf(f.path("position").asInt())
                     : type.equals("snapshot") && f.path("job").hasNonNull("position")
-                    ? Integer.valueOf(f.path("job").path("position").asInt()) : null;
+                            ? Integer.valueOf(f.path("job").path("position").asInt())
+                            : null;
             if (p != null && (seen.isEmpty() || !seen.get(seen.size() - 1).equals(p))) {
                 seen.add(p);
             }
@@ -423,25 +494,33 @@ class SchedulingSystemIT {
     }
 
     /** A moment when nothing moves: the position the client was last sent, and how many jobs had started. */
-    private record Standstill(int shown, long startedSoFar, String after) {
-    }
+    private record Standstill(int shown, long startedSoFar, String after) {}
 
     /** Waits until the client was sent the position the REST API shows, and notes the standstill. */
     private Standstill awaitConverged(WsClient ws, Http http, String jobId, String after) {
-        Integer shown = await("the client is sent the job's position (" + after + ")").atMost(Duration.ofSeconds(20))
-                .pollInterval(Duration.ofMillis(50)).until(() -> {
-                    Integer last = lastShown(ws, jobId);
-                    JsonNode view = ScheduleTrace.view(http, jobId);
-                    return last != null && view.hasNonNull("position") && last == view.path("position").asInt()
-                            ? last : null;
-                }, java.util.Objects::nonNull);
+        Integer shown = await("the client is sent the job's position (" + after + ")")
+                .atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(50))
+                .until(
+                        () -> {
+                            Integer last = lastShown(ws, jobId);
+                            JsonNode view = ScheduleTrace.view(http, jobId);
+                            return last != null
+                                            && view.hasNonNull("position")
+                                            && last == view.path("position").asInt()
+                                    ? last
+                                    : null;
+                        },
+                        java.util.Objects::nonNull);
         return new Standstill(shown, startedCount(), after);
     }
 
     /** Waits until the job's position changed from the last standstill's, then until the client was sent it. */
     private Standstill awaitShownChange(WsClient ws, Http http, String jobId, List<Standstill> before, String after) {
         int previous = before.get(before.size() - 1).shown();
-        await("the position changes after " + after).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+        await("the position changes after " + after)
+                .atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(50))
                 .until(() -> ScheduleTrace.view(http, jobId).path("position").asInt() != previous);
         return awaitConverged(ws, http, jobId, after);
     }

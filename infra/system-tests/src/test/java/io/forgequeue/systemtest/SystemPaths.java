@@ -1,7 +1,6 @@
 package io.forgequeue.systemtest;
 
 import io.forgequeue.testsupport.TestInfrastructure;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -10,8 +9,7 @@ import java.nio.file.Path;
 /** Where the packaged apps and the test artifacts (logs, screenshots) are. */
 final class SystemPaths {
 
-    private SystemPaths() {
-    }
+    private SystemPaths() {}
 
     /** The repository root (see {@code TestInfrastructure.repositoryRoot()}). */
     static Path root() {
@@ -41,7 +39,8 @@ final class SystemPaths {
             try {
                 long size = Files.size(jar);
                 long modified = Files.getLastModifiedTime(jar).toMillis();
-                String name = jar.getFileName().toString().replaceFirst("\\.jar$", "") + "-" + modified + "-" + size + ".jar";
+                String name =
+                        jar.getFileName().toString().replaceFirst("\\.jar$", "") + "-" + modified + "-" + size + ".jar";
                 Path copy = artifactDir("app-jars").resolve(name);
                 if (!Files.isRegularFile(copy)) {
                     Path partial = Files.createTempFile(copy.getParent(), name, ".part");

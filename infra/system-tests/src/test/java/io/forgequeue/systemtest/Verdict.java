@@ -1,7 +1,5 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -12,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The end-of-scenario check shared by every fault scenario, and its figures. Of the jobs a {@link Workload}'s
@@ -63,8 +62,14 @@ final class Verdict {
      *
      * @param key the API key the workload submitted with
      */
-    static Verdict check(String scenario, ForgeQueueSystem system, Workload workload, String key,
-                         BrokerObserver observer, Collection<Watcher> watchers, Duration settle) {
+    static Verdict check(
+            String scenario,
+            ForgeQueueSystem system,
+            Workload workload,
+            String key,
+            BrokerObserver observer,
+            Collection<Watcher> watchers,
+            Duration settle) {
         Verdict v = new Verdict(scenario);
         workload.awaitSettled(settle);
         v.answers = workload.answerCounts();
@@ -96,7 +101,8 @@ final class Verdict {
             switch (status) {
                 case "SUCCEEDED" -> v.succeeded++;
                 case "CANCELLED" -> v.cancelled++;
-                case "FAILED" -> v.failedByCode.merge(job.path("error").path("code").asString("?"), 1, Integer::sum);
+                case "FAILED" ->
+                    v.failedByCode.merge(job.path("error").path("code").asString("?"), 1, Integer::sum);
                 default -> {
                     v.lost++;
                     v.violations.add("job " + s.id + " still " + status + " at the end (attempt "
@@ -107,7 +113,8 @@ final class Verdict {
                 v.redelivered++;
             }
             if (s.toldByCancel != null && Workload.isTerminal(s.toldByCancel) && !s.toldByCancel.equals(status)) {
-                v.violations.add("job " + s.id + ": its cancel answered 200 " + s.toldByCancel + " but it ended " + status);
+                v.violations.add(
+                        "job " + s.id + ": its cancel answered 200 " + s.toldByCancel + " but it ended " + status);
             }
         }
 
@@ -153,17 +160,21 @@ final class Verdict {
             }
         }
         for (Map.Entry<String, List<String>> e : rowsByPrompt.entrySet()) {
-            Workload.Submission s = workload.submissions().stream().filter(x -> x.prompt.equals(e.getKey())).findFirst()
+            Workload.Submission s = workload.submissions().stream()
+                    .filter(x -> x.prompt.equals(e.getKey()))
+                    .findFirst()
                     .orElse(null);
             if (e.getValue().size() > 1) {
                 duplicatedJobs.addAll(e.getValue());
-                v.violations.add("submission " + e.getKey() + " stored as " + e.getValue().size() + " jobs " + e.getValue());
+                v.violations.add("submission " + e.getKey() + " stored as "
+                        + e.getValue().size() + " jobs " + e.getValue());
             }
             if (s == null || !s.accepted()) {
                 v.violations.add("job(s) " + e.getValue() + " stored for " + e.getKey()
                         + " although its client was never told it was accepted");
             } else if (!e.getValue().contains(s.id)) {
-                v.violations.add("submission " + e.getKey() + " was answered with job " + s.id + " but stored as " + e.getValue());
+                v.violations.add("submission " + e.getKey() + " was answered with job " + s.id + " but stored as "
+                        + e.getValue());
             }
         }
         for (String id : byId.keySet()) {
@@ -198,8 +209,12 @@ final class Verdict {
                 missing.stream().limit(5).forEach(id -> {
                     JsonNode view = v.finalViews.get(id);
                     Watcher.Seen seen = w.seen(id);
-                    examples.append(' ').append(id).append(" (").append(view == null ? "?" : view.path("status").asString())
-                            .append(", client saw ").append(seen == null ? "nothing" : seen.status + " v" + seen.version)
+                    examples.append(' ')
+                            .append(id)
+                            .append(" (")
+                            .append(view == null ? "?" : view.path("status").asString())
+                            .append(", client saw ")
+                            .append(seen == null ? "nothing" : seen.status + " v" + seen.version)
                             .append(')');
                 });
                 v.violations.add("live client " + w.name() + " was never told the terminal state of " + missing.size()
@@ -211,7 +226,9 @@ final class Verdict {
             for (String id : byId.keySet()) {
                 String told = w.terminalOf(id);
                 JsonNode view = v.finalViews.get(id);
-                if (told != null && view != null && !told.equals(view.path("status").asString())) {
+                if (told != null
+                        && view != null
+                        && !told.equals(view.path("status").asString())) {
                     v.violations.add("live client " + w.name() + " was told " + id + " is " + told + " but it is "
                             + view.path("status").asString());
                 }
@@ -220,8 +237,10 @@ final class Verdict {
 
         // 5. nothing stuck: the job rows are the queue; the workers' own queues are exclusive to them (and empty once
         // no job is assigned)
-        if (!BrokerObserver.waitFor(Duration.ofSeconds(20), () -> system.sqlLong(
-                "select count(*) from job where status = 'QUEUED' or assigned_worker is not null") == 0)) {
+        if (!BrokerObserver.waitFor(
+                Duration.ofSeconds(20),
+                () -> system.sqlLong("select count(*) from job where status = 'QUEUED' or assigned_worker is not null")
+                        == 0)) {
             for (Map<String, Object> row : system.sql("""
                     select id::text as id, status, attempt, assigned_worker from job
                     where status = 'QUEUED' or assigned_worker is not null order by ticket limit 10""")) {
@@ -229,12 +248,16 @@ final class Verdict {
                         + row.get("attempt") + ", assigned to " + row.get("assigned_worker") + ")");
             }
         }
-        if (!BrokerObserver.waitFor(Duration.ofSeconds(20), () -> observer.readyMessages("forge.events.persist") == 0)) {
-            v.violations.add("forge.events.persist still holds " + observer.readyMessages("forge.events.persist") + " event(s)");
+        if (!BrokerObserver.waitFor(
+                Duration.ofSeconds(20), () -> observer.readyMessages("forge.events.persist") == 0)) {
+            v.violations.add(
+                    "forge.events.persist still holds " + observer.readyMessages("forge.events.persist") + " event(s)");
         }
-        if (!BrokerObserver.waitFor(Duration.ofSeconds(20),
+        if (!BrokerObserver.waitFor(
+                Duration.ofSeconds(20),
                 () -> system.sqlLong("select count(*) from outbox where sent_at is null") == 0)) {
-            v.violations.add(system.sqlLong("select count(*) from outbox where sent_at is null") + " outbox entries unsent");
+            v.violations.add(
+                    system.sqlLong("select count(*) from outbox where sent_at is null") + " outbox entries unsent");
         }
 
         // 6. what the clients were answered
@@ -329,7 +352,9 @@ final class Verdict {
         ReliabilitySummary.record(figures(), details());
         if (!violations.isEmpty() || lost > 0 || duplicated > 0) {
             StringBuilder sb = new StringBuilder(scenario + ": " + figures() + "\n");
-            violations.stream().limit(40).forEach(x -> sb.append("  - ").append(x).append('\n'));
+            violations.stream()
+                    .limit(40)
+                    .forEach(x -> sb.append("  - ").append(x).append('\n'));
             if (violations.size() > 40) {
                 sb.append("  ... and ").append(violations.size() - 40).append(" more\n");
             }

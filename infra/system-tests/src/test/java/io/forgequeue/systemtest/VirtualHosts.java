@@ -1,7 +1,6 @@
 package io.forgequeue.systemtest;
 
 import io.forgequeue.testsupport.RabbitEndpoint;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -22,13 +21,14 @@ import java.util.Base64;
  */
 final class VirtualHosts {
 
-    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient CLIENT = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
     private static final String ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private VirtualHosts() {
-    }
+    private VirtualHosts() {}
 
     /**
      * A new virtual host on {@code broker} with all permissions for its user and the firehose on (every message
@@ -41,14 +41,17 @@ final class VirtualHosts {
             suffix.append(ALPHABET.charAt(RANDOM.nextInt(ALPHABET.length())));
         }
         String clean = prefix.replaceAll("[^A-Za-z0-9._-]", "-");
-        String name = (clean.length() > 40 ? clean.substring(0, 40) : clean) + "_fq" + ProcessHandle.current().pid()
-                + "_" + suffix;
+        String name = (clean.length() > 40 ? clean.substring(0, 40) : clean) + "_fq"
+                + ProcessHandle.current().pid() + "_" + suffix;
         String vhost = URLEncoder.encode(name, StandardCharsets.UTF_8);
         send(broker, "PUT", "/vhosts/" + vhost, "{\"tracing\":true}");
-        send(broker, "PUT", "/permissions/" + vhost + "/" + URLEncoder.encode(broker.username(), StandardCharsets.UTF_8),
+        send(
+                broker,
+                "PUT",
+                "/permissions/" + vhost + "/" + URLEncoder.encode(broker.username(), StandardCharsets.UTF_8),
                 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
-        return new RabbitEndpoint(broker.host(), broker.port(), broker.username(), broker.password(),
-                broker.managementPort(), name);
+        return new RabbitEndpoint(
+                broker.host(), broker.port(), broker.username(), broker.password(), broker.managementPort(), name);
     }
 
     /**
@@ -56,14 +59,21 @@ final class VirtualHosts {
      * after a restart it is off until set again.
      */
     static void enableTracing(RabbitEndpoint endpoint) {
-        send(endpoint, "PUT", "/vhosts/" + URLEncoder.encode(endpoint.virtualHost(), StandardCharsets.UTF_8),
+        send(
+                endpoint,
+                "PUT",
+                "/vhosts/" + URLEncoder.encode(endpoint.virtualHost(), StandardCharsets.UTF_8),
                 "{\"tracing\":true}");
     }
 
     /** Deletes the endpoint's virtual host (and everything in it); quietly does nothing when that fails. */
     static void delete(RabbitEndpoint endpoint) {
         try {
-            send(endpoint, "DELETE", "/vhosts/" + URLEncoder.encode(endpoint.virtualHost(), StandardCharsets.UTF_8), null);
+            send(
+                    endpoint,
+                    "DELETE",
+                    "/vhosts/" + URLEncoder.encode(endpoint.virtualHost(), StandardCharsets.UTF_8),
+                    null);
         } catch (IllegalStateException e) {
             // the broker is gone or the vhost was removed already: the harness's sweeper cleans up
         }
@@ -72,16 +82,19 @@ final class VirtualHosts {
     private static void send(RabbitEndpoint broker, String method, String path, String json) {
         String host = broker.host().indexOf(':') >= 0 ? "[" + broker.host() + "]" : broker.host();
         URI uri = URI.create("http://" + host + ":" + broker.managementPort() + "/api" + path);
-        String auth = "Basic " + Base64.getEncoder().encodeToString(
-                (broker.username() + ":" + broker.password()).getBytes(StandardCharsets.UTF_8));
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).header("Authorization", auth);
+        String auth = "Basic "
+                + Base64.getEncoder()
+                        .encodeToString((broker.username() + ":" + broker.password()).getBytes(StandardCharsets.UTF_8));
+        HttpRequest.Builder b =
+                HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).header("Authorization", auth);
         if (json != null) {
             b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json));
         } else {
             b.method(method, HttpRequest.BodyPublishers.noBody());
         }
         try {
-            int status = CLIENT.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+            int status = CLIENT.send(b.build(), HttpResponse.BodyHandlers.discarding())
+                    .statusCode();
             if (status != 201 && status != 204 && !(method.equals("DELETE") && status == 404)) {
                 throw new IllegalStateException(method + " " + uri + " answered " + status);
             }

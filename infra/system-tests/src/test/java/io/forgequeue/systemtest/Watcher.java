@@ -1,7 +1,5 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -13,6 +11,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import tools.jackson.databind.JsonNode;
 
 /**
  * A live client as PROTOCOL.md describes one: a WebSocket subscribed to all jobs of its key, which reconnects (to
@@ -97,7 +96,8 @@ final class Watcher implements AutoCloseable {
         for (String url : gatewayUrls.get()) {
             try {
                 WsClient fresh = WsClient.connect(url, apiKey);
-                if (fresh.frames().stream().noneMatch(f -> f.path("type").asString("").equals("authenticated"))) {
+                if (fresh.frames().stream()
+                        .noneMatch(f -> f.path("type").asString("").equals("authenticated"))) {
                     fresh.abort();
                     continue;
                 }
@@ -142,8 +142,7 @@ final class Watcher implements AutoCloseable {
                         resubscribeAt = System.currentTimeMillis() + 1000;
                     }
                 }
-                default -> {
-                }
+                default -> {}
             }
         }
     }

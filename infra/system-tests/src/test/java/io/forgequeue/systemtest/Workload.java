@@ -1,7 +1,5 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import tools.jackson.databind.JsonNode;
 
 /**
  * A client population submitting a steady stream of jobs, as real clients would: each job has a unique prompt
@@ -38,12 +37,19 @@ final class Workload implements AutoCloseable {
     }
 
     /** What the stream submits and how fast. */
-    record Settings(Duration interval, int minSteps, int maxSteps, int size, int cancelEvery, Keys keys,
-                    Duration patience, boolean retries) {
+    record Settings(
+            Duration interval,
+            int minSteps,
+            int maxSteps,
+            int size,
+            int cancelEvery,
+            Keys keys,
+            Duration patience,
+            boolean retries) {
 
         static Settings steady(Duration interval) {
-            return new Settings(interval, 6, 14, 64, 0, Keys.ALWAYS, Duration.ofSeconds(FaultProfile.LONG ? 300 : 120),
-                    true);
+            return new Settings(
+                    interval, 6, 14, 64, 0, Keys.ALWAYS, Duration.ofSeconds(FaultProfile.LONG ? 300 : 120), true);
         }
 
         Settings withSteps(int min, int max) {
@@ -80,6 +86,7 @@ final class Workload implements AutoCloseable {
         volatile Instant acceptedAt;
         /** The status a 200 answer to the client's cancel named (a terminal state), else null. */
         volatile String toldByCancel;
+
         volatile int cancelAnswer;
         /** Why the client gave up (never accepted), else null. */
         volatile String gaveUp;
@@ -133,16 +140,18 @@ final class Workload implements AutoCloseable {
     /** Starts submitting one job every {@link Settings#interval()} on a thread of its own. */
     Workload start() {
         running = true;
-        stream = new Thread(() -> {
-            while (running) {
-                submitOne();
-                long pause = settings.interval().toMillis();
-                long end = System.currentTimeMillis() + pause;
-                while (running && System.currentTimeMillis() < end) {
-                    AppProcess.sleep(Math.min(50, pause));
-                }
-            }
-        }, "workload-" + prefix);
+        stream = new Thread(
+                () -> {
+                    while (running) {
+                        submitOne();
+                        long pause = settings.interval().toMillis();
+                        long end = System.currentTimeMillis() + pause;
+                        while (running && System.currentTimeMillis() < end) {
+                            AppProcess.sleep(Math.min(50, pause));
+                        }
+                    }
+                },
+                "workload-" + prefix);
         stream.setDaemon(true);
         stream.start();
         return this;
@@ -207,9 +216,10 @@ final class Workload implements AutoCloseable {
         long deadline = System.nanoTime() + settings.patience().toNanos();
         while (true) {
             List<Http> live = only != null ? List.of(only) : gateways.get();
-            Http.Answer a = live.isEmpty() ? Http.Answer.none("no gateway alive")
+            Http.Answer a = live.isEmpty()
+                    ? Http.Answer.none("no gateway alive")
                     : live.get(Math.floorMod(roundRobin.getAndIncrement(), live.size()))
-                    .attemptPost("/api/v1/jobs", body, headers);
+                            .attemptPost("/api/v1/jobs", body, headers);
             s.answers.add(a.status());
             answerCounts.computeIfAbsent(a.status(), k -> new AtomicInteger()).incrementAndGet();
             checkErrorAnswer("POST /api/v1/jobs", a);
@@ -232,7 +242,8 @@ final class Workload implements AutoCloseable {
                 return s;
             }
             String retryAfter = a.header("Retry-After");
-            long pause = retryAfter != null && a.status() == 429 ? Math.min(2000, Long.parseLong(retryAfter) * 1000) : 300;
+            long pause =
+                    retryAfter != null && a.status() == 429 ? Math.min(2000, Long.parseLong(retryAfter) * 1000) : 300;
             AppProcess.sleep(pause);
         }
     }
@@ -342,7 +353,10 @@ final class Workload implements AutoCloseable {
 
     /** Job ids of the accepted submissions. */
     List<String> acceptedIds() {
-        return submissions().stream().filter(Submission::accepted).map(s -> s.id).toList();
+        return submissions().stream()
+                .filter(Submission::accepted)
+                .map(s -> s.id)
+                .toList();
     }
 
     /** How often each HTTP status answered a submission (0 = no answer). */

@@ -1,7 +1,5 @@
 package io.forgequeue.systemtest;
 
-import tools.jackson.databind.JsonNode;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -14,6 +12,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import tools.jackson.databind.JsonNode;
 
 /** A WebSocket client of the gateway's relay (api-gateway/PROTOCOL.md) that records every frame it receives. */
 final class WsClient implements AutoCloseable {
@@ -25,19 +24,24 @@ final class WsClient implements AutoCloseable {
 
     private WsClient(String gatewayBaseUrl, String handshakeKey) {
         URI uri = URI.create(gatewayBaseUrl.replaceFirst("^http", "ws") + "/ws");
-        WebSocket.Builder builder = HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+        WebSocket.Builder builder =
+                HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
         if (handshakeKey != null) {
             builder.header("Authorization", "Bearer " + handshakeKey);
         }
-        this.socket = builder.buildAsync(uri, new Listener()).orTimeout(10, TimeUnit.SECONDS).join();
+        this.socket = builder.buildAsync(uri, new Listener())
+                .orTimeout(10, TimeUnit.SECONDS)
+                .join();
     }
 
     /** Connects and authenticates with an auth frame, waiting for the server's answer. */
     static WsClient connect(String gatewayBaseUrl, String apiKey) {
         WsClient client = new WsClient(gatewayBaseUrl, null);
         client.send(Map.of("type", "auth", "apiKey", apiKey));
-        client.await(f -> f.path("type").asString("").equals("authenticated")
-                || f.path("type").asString("").equals("error"), Duration.ofSeconds(10));
+        client.await(
+                f -> f.path("type").asString("").equals("authenticated")
+                        || f.path("type").asString("").equals("error"),
+                Duration.ofSeconds(10));
         return client;
     }
 
@@ -52,7 +56,9 @@ final class WsClient implements AutoCloseable {
     }
 
     void send(Object frame) {
-        socket.sendText(Http.JSON.writeValueAsString(frame), true).orTimeout(5, TimeUnit.SECONDS).join();
+        socket.sendText(Http.JSON.writeValueAsString(frame), true)
+                .orTimeout(5, TimeUnit.SECONDS)
+                .join();
     }
 
     void subscribe(Object jobId, Long version) {
@@ -87,8 +93,10 @@ final class WsClient implements AutoCloseable {
     /** Frames about one job (snapshot/update frames carry {@code job.id}, the others {@code jobId}). */
     List<JsonNode> framesFor(Object jobId) {
         String id = jobId.toString();
-        return frames().stream().filter(f -> id.equals(f.path("jobId").asString(null))
-                || id.equals(f.path("job").path("id").asString(null))).toList();
+        return frames().stream()
+                .filter(f -> id.equals(f.path("jobId").asString(null))
+                        || id.equals(f.path("job").path("id").asString(null)))
+                .toList();
     }
 
     /** Waits until a frame matching {@code condition} has arrived and returns the first such frame. */
@@ -133,7 +141,10 @@ final class WsClient implements AutoCloseable {
     public void close() {
         if (!closed) {
             try {
-                socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> null).join();
+                socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye")
+                        .orTimeout(5, TimeUnit.SECONDS)
+                        .exceptionally(e -> null)
+                        .join();
             } catch (RuntimeException e) {
                 socket.abort();
             }

@@ -37,12 +37,13 @@ public final class AppLogs {
 
     private static final Map<Path, String> REGISTERED = new LinkedHashMap<>();
 
-    private AppLogs() {
-    }
+    private AppLogs() {}
 
     /** This JVM's own log file (absolute). */
     public static Path testJvmLog() {
-        return Path.of(System.getProperty(TEST_LOG_PROPERTY, DEFAULT_TEST_LOG)).toAbsolutePath().normalize();
+        return Path.of(System.getProperty(TEST_LOG_PROPERTY, DEFAULT_TEST_LOG))
+                .toAbsolutePath()
+                .normalize();
     }
 
     /**
@@ -98,7 +99,8 @@ public final class AppLogs {
             List<String> lines = newLines(file, from, now.getValue());
             List<String> tail = lines.subList(Math.max(0, lines.size() - maxLines), lines.size());
             out.append("---- ").append(nameOf(file)).append(": ").append(file);
-            out.append(tail.size() < lines.size() ? " (its last " + tail.size() + " lines of this test)" : "").append('\n');
+            out.append(tail.size() < lines.size() ? " (its last " + tail.size() + " lines of this test)" : "")
+                    .append('\n');
             tail.forEach(line -> out.append(line).append('\n'));
         }
         return out.toString();

@@ -1,5 +1,7 @@
 package io.forgequeue.testsupport;
 
+import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -7,9 +9,6 @@ import org.junit.jupiter.api.extension.LifecycleMethodExecutionExceptionHandler;
 import org.junit.jupiter.api.extension.TestWatcher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * JUnit extension: when a test fails (or a class's {@code @BeforeAll} does), prints on the console the tail of what
@@ -21,8 +20,8 @@ import java.util.Map;
  * {@code junit.jupiter.extensions.autodetection.enabled=true} (this jar lists it in
  * {@code META-INF/services/org.junit.jupiter.api.extension.Extension}).
  */
-public final class AppLogsOnFailure implements BeforeAllCallback, BeforeEachCallback, TestWatcher,
-        LifecycleMethodExecutionExceptionHandler {
+public final class AppLogsOnFailure
+        implements BeforeAllCallback, BeforeEachCallback, TestWatcher, LifecycleMethodExecutionExceptionHandler {
 
     /** System property: how many lines of each log a failure shows. */
     public static final String LINES_PROPERTY = "forgequeue.test.log-tail-lines";
@@ -31,7 +30,8 @@ public final class AppLogsOnFailure implements BeforeAllCallback, BeforeEachCall
 
     private static final Logger log = LoggerFactory.getLogger(AppLogsOnFailure.class);
 
-    private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(AppLogsOnFailure.class);
+    private static final ExtensionContext.Namespace NAMESPACE =
+            ExtensionContext.Namespace.create(AppLogsOnFailure.class);
 
     private static final String LENGTHS = "log-lengths";
 
@@ -53,7 +53,8 @@ public final class AppLogsOnFailure implements BeforeAllCallback, BeforeEachCall
     }
 
     @Override
-    public void handleBeforeAllMethodExecutionException(ExtensionContext context, Throwable throwable) throws Throwable {
+    public void handleBeforeAllMethodExecutionException(ExtensionContext context, Throwable throwable)
+            throws Throwable {
         report(context);
         throw throwable;
     }
@@ -61,7 +62,8 @@ public final class AppLogsOnFailure implements BeforeAllCallback, BeforeEachCall
     @SuppressWarnings("unchecked")
     private static void report(ExtensionContext context) {
         Map<Path, Long> before = context.getStore(NAMESPACE).get(LENGTHS, Map.class);
-        String tails = AppLogs.tails(before == null ? Map.of() : before, Integer.getInteger(LINES_PROPERTY, DEFAULT_LINES));
+        String tails =
+                AppLogs.tails(before == null ? Map.of() : before, Integer.getInteger(LINES_PROPERTY, DEFAULT_LINES));
         String what = describe(context);
         log.info("==== {} failed", what);
         if (tails.isEmpty()) {

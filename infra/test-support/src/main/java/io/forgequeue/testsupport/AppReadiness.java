@@ -16,10 +16,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class AppReadiness {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    private AppReadiness() {
-    }
+    private AppReadiness() {}
 
     /**
      * Polls {@code baseUrl + /actuator/health/readiness} every 250 ms until it answers 200. Fails at once when the
@@ -34,11 +34,14 @@ public final class AppReadiness {
         URI uri = URI.create(baseUrl + "/actuator/health/readiness");
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IllegalStateException(name + " exited with " + process.exitValue() + " during start; see "
-                        + log);
+                throw new IllegalStateException(
+                        name + " exited with " + process.exitValue() + " during start; see " + log);
             }
             try {
-                HttpResponse<Void> r = HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(2)).build(),
+                HttpResponse<Void> r = HTTP.send(
+                        HttpRequest.newBuilder(uri)
+                                .timeout(Duration.ofSeconds(2))
+                                .build(),
                         HttpResponse.BodyHandlers.discarding());
                 if (r.statusCode() == 200) {
                     return;
@@ -52,8 +55,8 @@ public final class AppReadiness {
             pause(250);
         }
         dumpThreads(process, log);
-        throw new IllegalStateException(name + " was not ready within " + timeout + "; see " + log
-                + " (a thread dump was appended to it)");
+        throw new IllegalStateException(
+                name + " was not ready within " + timeout + "; see " + log + " (a thread dump was appended to it)");
     }
 
     /** Appends a thread dump of the process to {@code log}, for a diagnosis; best effort. */
@@ -64,7 +67,9 @@ public final class AppReadiness {
         }
         try {
             Process p = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), "Thread.print")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .start();
             p.waitFor(20, TimeUnit.SECONDS);
         } catch (IOException e) {
             // no dump then

@@ -20,12 +20,10 @@ public final class BrokerRoles {
     /** The gateway owns every {@code forge.*} name. */
     public static final String GATEWAY_ALL = "^forge\\..*";
 
-    private BrokerRoles() {
-    }
+    private BrokerRoles() {}
 
     /** configure / write / read regexes of one worker's user on the virtual host. */
-    public record Permissions(String configure, String write, String read) {
-    }
+    public record Permissions(String configure, String write, String read) {}
 
     /**
      * A worker's permissions: configure its own job and control queues; write them (to bind them), the dead-letter

@@ -15,8 +15,7 @@ final class ContainerServers {
     static final String RABBIT_IMAGE = "rabbitmq:3.13-management";
     static final String POSTGRES_IMAGE = "postgres:15";
 
-    private ContainerServers() {
-    }
+    private ContainerServers() {}
 
     static boolean dockerAvailable() {
         return DockerClientFactory.instance().isDockerAvailable();
@@ -26,16 +25,25 @@ final class ContainerServers {
     static RabbitEndpoint startRabbit() {
         RabbitMQContainer container = new RabbitMQContainer(DockerImageName.parse(RABBIT_IMAGE));
         container.start();
-        return new RabbitEndpoint(container.getHost(), container.getAmqpPort(), container.getAdminUsername(),
-                container.getAdminPassword(), container.getHttpPort(), "/");
+        return new RabbitEndpoint(
+                container.getHost(),
+                container.getAmqpPort(),
+                container.getAdminUsername(),
+                container.getAdminPassword(),
+                container.getHttpPort(),
+                "/");
     }
 
     @SuppressWarnings("resource") // lives until the JVM ends
     static PostgresEndpoint startPostgres() {
-        PostgreSQLContainer container = new PostgreSQLContainer(DockerImageName.parse(POSTGRES_IMAGE))
-                .withDatabaseName("forgequeue");
+        PostgreSQLContainer container =
+                new PostgreSQLContainer(DockerImageName.parse(POSTGRES_IMAGE)).withDatabaseName("forgequeue");
         container.start();
-        return new PostgresEndpoint(container.getHost(), container.getMappedPort(PostgreSQLContainer.POSTGRESQL_PORT),
-                container.getUsername(), container.getPassword(), container.getDatabaseName());
+        return new PostgresEndpoint(
+                container.getHost(),
+                container.getMappedPort(PostgreSQLContainer.POSTGRESQL_PORT),
+                container.getUsername(),
+                container.getPassword(),
+                container.getDatabaseName());
     }
 }

@@ -20,8 +20,7 @@ final class DockerEngine {
     private static volatile String unavailableReason;
     private static volatile boolean checked;
 
-    private DockerEngine() {
-    }
+    private DockerEngine() {}
 
     /** Empty when an engine answers, otherwise why not. */
     static synchronized Optional<String> unavailableReason() {
@@ -49,7 +48,8 @@ final class DockerEngine {
         thread.setDaemon(true);
         thread.start();
         try {
-            return probe.get(CHECK_TIMEOUT_SECONDS, TimeUnit.SECONDS) ? null
+            return probe.get(CHECK_TIMEOUT_SECONDS, TimeUnit.SECONDS)
+                    ? null
                     : "Docker is configured (DOCKER_HOST or a socket file) but the engine does not answer";
         } catch (TimeoutException e) {
             probe.cancel(true);

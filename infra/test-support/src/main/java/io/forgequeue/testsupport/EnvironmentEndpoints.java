@@ -32,8 +32,7 @@ final class EnvironmentEndpoints {
 
     private static final String JDBC_PREFIX = "jdbc:postgresql://";
 
-    private EnvironmentEndpoints() {
-    }
+    private EnvironmentEndpoints() {}
 
     static Optional<RabbitEndpoint> rabbit(Map<String, String> env) {
         String address = value(env, RABBIT_ADDRESS);
@@ -41,15 +40,17 @@ final class EnvironmentEndpoints {
             return Optional.empty();
         }
         if (address.contains(",")) {
-            throw new IllegalArgumentException(RABBIT_ADDRESS + " must be one host:port, not a list: '" + address + "'");
+            throw new IllegalArgumentException(
+                    RABBIT_ADDRESS + " must be one host:port, not a list: '" + address + "'");
         }
         HostAndPort hostAndPort = HostAndPort.parse(address, 5672, RABBIT_ADDRESS);
         String managementText = value(env, RABBIT_MANAGEMENT_PORT);
-        int managementPort = managementText == null ? hostAndPort.port() + 10000
-                : port(managementText, RABBIT_MANAGEMENT_PORT);
+        int managementPort =
+                managementText == null ? hostAndPort.port() + 10000 : port(managementText, RABBIT_MANAGEMENT_PORT);
         String user = valueOr(env, RABBIT_USER, "guest");
         String password = valueOr(env, RABBIT_PASSWORD, "guest");
-        return Optional.of(new RabbitEndpoint(hostAndPort.host(), hostAndPort.port(), user, password, managementPort, "/"));
+        return Optional.of(
+                new RabbitEndpoint(hostAndPort.host(), hostAndPort.port(), user, password, managementPort, "/"));
     }
 
     static Optional<PostgresEndpoint> postgres(Map<String, String> env) {
@@ -58,8 +59,8 @@ final class EnvironmentEndpoints {
             return Optional.empty();
         }
         if (!url.startsWith(JDBC_PREFIX)) {
-            throw new IllegalArgumentException(PG_JDBC_URL + " must look like jdbc:postgresql://host:port/database, got '"
-                    + url + "'");
+            throw new IllegalArgumentException(
+                    PG_JDBC_URL + " must look like jdbc:postgresql://host:port/database, got '" + url + "'");
         }
         String rest = url.substring(JDBC_PREFIX.length());
         int query = rest.indexOf('?');
@@ -77,7 +78,11 @@ final class EnvironmentEndpoints {
         HostAndPort hostAndPort = HostAndPort.parse(authority, 5432, PG_JDBC_URL);
         String user = valueOr(env, PG_USER, parameter(params, "user", "postgres"));
         String password = valueOr(env, PG_PASSWORD, parameter(params, "password", ""));
-        return Optional.of(new PostgresEndpoint(hostAndPort.host(), hostAndPort.port(), user, password,
+        return Optional.of(new PostgresEndpoint(
+                hostAndPort.host(),
+                hostAndPort.port(),
+                user,
+                password,
                 URLDecoder.decode(database, StandardCharsets.UTF_8)));
     }
 
@@ -124,7 +129,9 @@ final class EnvironmentEndpoints {
                 throw new IllegalArgumentException(variable + ": '" + text + "' is not host:port", e);
             }
             String host = uri.getHost();
-            if (host == null || uri.getRawPath() != null && !uri.getRawPath().isEmpty() || uri.getRawUserInfo() != null) {
+            if (host == null
+                    || uri.getRawPath() != null && !uri.getRawPath().isEmpty()
+                    || uri.getRawUserInfo() != null) {
                 throw new IllegalArgumentException(variable + ": '" + text + "' is not host:port");
             }
             if (host.startsWith("[") && host.endsWith("]")) {

@@ -7,8 +7,7 @@ import java.net.ServerSocket;
 /** A TCP port on this machine that nothing listens on right now, for an app process started on it. */
 public final class FreePort {
 
-    private FreePort() {
-    }
+    private FreePort() {}
 
     /** A port the kernel picked as free a moment ago (another process could still take it before the app does). */
     public static int next() {

@@ -17,8 +17,7 @@ final class FreshNames {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int MAX_PREFIX = 40;
 
-    private FreshNames() {
-    }
+    private FreshNames() {}
 
     static String virtualHost(String prefix) {
         String cleaned = clean(prefix).replaceAll("[^A-Za-z0-9._-]", "-");

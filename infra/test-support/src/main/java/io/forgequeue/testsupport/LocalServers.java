@@ -34,8 +34,7 @@ final class LocalServers {
     private static final long SCRIPT_TIMEOUT_SECONDS = 420;
     private static final int OUTPUT_TAIL_LINES = 25;
 
-    private LocalServers() {
-    }
+    private LocalServers() {}
 
     static RabbitEndpoint startRabbit(Path root) {
         runScript(root, "rabbitmq.sh", Map.of("FQ_RABBIT_PORT", String.valueOf(RABBIT_PORT)));
@@ -43,8 +42,10 @@ final class LocalServers {
     }
 
     static PostgresEndpoint startPostgres(Path root) {
-        runScript(root, "postgres.sh", Map.of("FQ_PG_PORT", String.valueOf(PG_PORT), "FQ_PG_DB", PG_DATABASE,
-                "FQ_PG_DURABLE", "off"));
+        runScript(
+                root,
+                "postgres.sh",
+                Map.of("FQ_PG_PORT", String.valueOf(PG_PORT), "FQ_PG_DB", PG_DATABASE, "FQ_PG_DURABLE", "off"));
         return new PostgresEndpoint("127.0.0.1", PG_PORT, "postgres", "", PG_DATABASE);
     }
 
@@ -101,8 +102,10 @@ final class LocalServers {
     /** Runs {@code infra/local/<name> <args>} with {@code env} added; fails with the tail of its output. */
     static void runScript(Path root, String name, List<String> args, Map<String, String> env) {
         Path script = script(root, name);
-        String command = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
-                .collect(Collectors.joining(" ")) + " " + script + " " + String.join(" ", args);
+        String command =
+                env.entrySet().stream()
+                                .map(e -> e.getKey() + "=" + e.getValue())
+                                .collect(Collectors.joining(" ")) + " " + script + " " + String.join(" ", args);
         File output = null;
         try {
             // Output goes to a file, not a pipe: a server started by the script must never hold our pipe open.
@@ -139,9 +142,11 @@ final class LocalServers {
 
     private static String tail(File output) {
         try {
-            List<String> lines = Arrays.asList(Files.readString(output.toPath(), StandardCharsets.UTF_8).split("\n"));
+            List<String> lines = Arrays.asList(
+                    Files.readString(output.toPath(), StandardCharsets.UTF_8).split("\n"));
             return lines.subList(Math.max(0, lines.size() - OUTPUT_TAIL_LINES), lines.size()).stream()
-                    .map(line -> "      | " + line).collect(Collectors.joining("\n"));
+                    .map(line -> "      | " + line)
+                    .collect(Collectors.joining("\n"));
         } catch (IOException e) {
             return "      (output unreadable: " + e.getMessage() + ")";
         }

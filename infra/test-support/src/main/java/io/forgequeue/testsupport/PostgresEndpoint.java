@@ -57,8 +57,9 @@ public record PostgresEndpoint(String host, int port, String username, String pa
      */
     public PostgresEndpoint withFreshDatabase(String prefix) {
         String name = FreshNames.database(prefix);
-        try (Connection connection = connect(); Statement statement = connection.createStatement()) {
-            for (int attempt = 1;; attempt++) {
+        try (Connection connection = connect();
+                Statement statement = connection.createStatement()) {
+            for (int attempt = 1; ; attempt++) {
                 try {
                     statement.execute("CREATE DATABASE \"" + name + "\"");
                     break;
@@ -72,8 +73,8 @@ public record PostgresEndpoint(String host, int port, String username, String pa
                 }
             }
         } catch (SQLException e) {
-            throw new IllegalStateException("could not create database " + name + " on " + jdbcUrl() + ": "
-                    + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "could not create database " + name + " on " + jdbcUrl() + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating database " + name, e);

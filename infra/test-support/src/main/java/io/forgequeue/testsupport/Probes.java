@@ -2,7 +2,6 @@ package io.forgequeue.testsupport;
 
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
-
 import java.io.IOException;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -11,8 +10,7 @@ import java.util.concurrent.TimeoutException;
 /** Proves an endpoint usable before it is handed to a test: never a silently unusable endpoint. */
 final class Probes {
 
-    private Probes() {
-    }
+    private Probes() {}
 
     /** An AMQP connection opens and the management API answers for the endpoint's credentials. */
     static void rabbit(RabbitEndpoint endpoint) {
@@ -22,19 +20,23 @@ final class Probes {
         try (Connection connection = factory.newConnection("forge-queue-test-harness-probe")) {
             connection.createChannel().close();
         } catch (IOException | TimeoutException e) {
-            throw new IllegalStateException("AMQP connection to " + endpoint.addresses() + " (user " + endpoint.username()
-                    + ") failed: " + e, e);
+            throw new IllegalStateException(
+                    "AMQP connection to " + endpoint.addresses() + " (user " + endpoint.username() + ") failed: " + e,
+                    e);
         }
         new RabbitManagementClient(endpoint).checkReachable();
     }
 
     /** A JDBC connection opens and answers a query. */
     static void postgres(PostgresEndpoint endpoint) {
-        try (java.sql.Connection connection = endpoint.connect(); Statement statement = connection.createStatement()) {
+        try (java.sql.Connection connection = endpoint.connect();
+                Statement statement = connection.createStatement()) {
             statement.execute("select 1");
         } catch (SQLException e) {
-            throw new IllegalStateException("JDBC connection to " + endpoint.jdbcUrl() + " (user " + endpoint.username()
-                    + ") failed: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "JDBC connection to " + endpoint.jdbcUrl() + " (user " + endpoint.username() + ") failed: "
+                            + e.getMessage(),
+                    e);
         }
     }
 }

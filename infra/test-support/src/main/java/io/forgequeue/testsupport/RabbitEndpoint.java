@@ -1,7 +1,6 @@
 package io.forgequeue.testsupport;
 
 import com.rabbitmq.client.ConnectionFactory;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -16,8 +15,8 @@ import java.util.Objects;
  * @param managementPort port of the management plugin's HTTP API (used to create virtual hosts)
  * @param virtualHost    virtual host name, {@code "/"} for the default one; never null
  */
-public record RabbitEndpoint(String host, int port, String username, String password, int managementPort,
-        String virtualHost) {
+public record RabbitEndpoint(
+        String host, int port, String username, String password, int managementPort, String virtualHost) {
 
     public RabbitEndpoint {
         requireText(host, "host");
@@ -67,8 +66,8 @@ public record RabbitEndpoint(String host, int port, String username, String pass
         management.createUser(user, password);
         management.setPermissions(virtualHost, user, permissions.configure(), permissions.write(), permissions.read());
         if (topicWrite != null) {
-            management.setTopicPermissions(virtualHost, user, BrokerRoles.EVENTS_EXCHANGE, topicWrite,
-                    BrokerRoles.WORKER_TOPIC_READ);
+            management.setTopicPermissions(
+                    virtualHost, user, BrokerRoles.EVENTS_EXCHANGE, topicWrite, BrokerRoles.WORKER_TOPIC_READ);
         }
         return new RabbitEndpoint(host, port, user, password, managementPort, virtualHost);
     }

@@ -34,8 +34,10 @@ final class RabbitManagementClient {
         this.http = http;
         String host = endpoint.host().indexOf(':') >= 0 ? "[" + endpoint.host() + "]" : endpoint.host();
         this.baseUrl = "http://" + host + ":" + endpoint.managementPort() + "/api";
-        this.authorization = "Basic " + Base64.getEncoder()
-                .encodeToString((endpoint.username() + ":" + endpoint.password()).getBytes(StandardCharsets.UTF_8));
+        this.authorization = "Basic "
+                + Base64.getEncoder()
+                        .encodeToString(
+                                (endpoint.username() + ":" + endpoint.password()).getBytes(StandardCharsets.UTF_8));
         this.description = "management API " + baseUrl;
     }
 
@@ -45,7 +47,10 @@ final class RabbitManagementClient {
      * fail to create its virtual host whenever its connection had been closed.
      */
     static HttpClient newHttpClient() {
-        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        return HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
     }
 
     /** Fails unless the API answers {@code /overview} with 200 for these credentials. */
@@ -58,8 +63,12 @@ final class RabbitManagementClient {
     }
 
     void grantAllPermissions(String virtualHost, String user) {
-        send("PUT", "/permissions/" + encode(virtualHost) + "/" + encode(user),
-                "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}", 201, 204);
+        send(
+                "PUT",
+                "/permissions/" + encode(virtualHost) + "/" + encode(user),
+                "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}",
+                201,
+                204);
     }
 
     /** Creates (or updates) a user with no tags: it may use AMQP, not the management API. */
@@ -72,14 +81,23 @@ final class RabbitManagementClient {
     }
 
     void setPermissions(String virtualHost, String user, String configure, String write, String read) {
-        send("PUT", "/permissions/" + encode(virtualHost) + "/" + encode(user), "{\"configure\":\"" + json(configure)
-                + "\",\"write\":\"" + json(write) + "\",\"read\":\"" + json(read) + "\"}", 201, 204);
+        send(
+                "PUT",
+                "/permissions/" + encode(virtualHost) + "/" + encode(user),
+                "{\"configure\":\"" + json(configure) + "\",\"write\":\"" + json(write) + "\",\"read\":\"" + json(read)
+                        + "\"}",
+                201,
+                204);
     }
 
     void setTopicPermissions(String virtualHost, String user, String exchange, String write, String read) {
-        send("PUT", "/topic-permissions/" + encode(virtualHost) + "/" + encode(user), "{\"exchange\":\""
-                + json(exchange) + "\",\"write\":\"" + json(write) + "\",\"read\":\"" + json(read) + "\"}",
-                201, 204);
+        send(
+                "PUT",
+                "/topic-permissions/" + encode(virtualHost) + "/" + encode(user),
+                "{\"exchange\":\"" + json(exchange) + "\",\"write\":\"" + json(write) + "\",\"read\":\"" + json(read)
+                        + "\"}",
+                201,
+                204);
     }
 
     List<String> virtualHostNames() {
@@ -132,8 +150,8 @@ final class RabbitManagementClient {
             }
         }
         String body = response.body();
-        throw new IllegalStateException(description + ": " + method + " " + path + " answered "
-                + response.statusCode() + ": " + (body.length() > 300 ? body.substring(0, 300) : body));
+        throw new IllegalStateException(description + ": " + method + " " + path + " answered " + response.statusCode()
+                + ": " + (body.length() > 300 ? body.substring(0, 300) : body));
     }
 
     /** A JSON string's content: backslashes and quotes escaped (regexes are full of backslashes). */

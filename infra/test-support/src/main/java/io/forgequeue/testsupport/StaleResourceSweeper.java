@@ -1,8 +1,5 @@
 package io.forgequeue.testsupport;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -10,6 +7,8 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Removes fresh virtual hosts and databases whose creating JVM has ended, on the long-lived local test
@@ -21,8 +20,7 @@ final class StaleResourceSweeper {
 
     private static final Logger log = LoggerFactory.getLogger(StaleResourceSweeper.class);
 
-    private StaleResourceSweeper() {
-    }
+    private StaleResourceSweeper() {}
 
     static void sweepInBackground(RabbitEndpoint rabbit) {
         start("fq-sweep-vhosts", () -> {
@@ -41,7 +39,8 @@ final class StaleResourceSweeper {
     static void sweepInBackground(PostgresEndpoint postgres) {
         start("fq-sweep-databases", () -> {
             int dropped = 0;
-            try (Connection connection = postgres.connect(); Statement statement = connection.createStatement()) {
+            try (Connection connection = postgres.connect();
+                    Statement statement = connection.createStatement()) {
                 List<String> names = new ArrayList<>();
                 try (ResultSet rows = statement.executeQuery(
                         "select datname from pg_database where datname ~ '_fq[0-9]+_[a-z0-9]{6}$'")) {
@@ -68,17 +67,21 @@ final class StaleResourceSweeper {
 
     private static boolean creatorGone(String name) {
         OptionalLong pid = FreshNames.creatorPid(name);
-        return pid.isPresent() && ProcessHandle.of(pid.getAsLong()).map(p -> !p.isAlive()).orElse(true);
+        return pid.isPresent()
+                && ProcessHandle.of(pid.getAsLong()).map(p -> !p.isAlive()).orElse(true);
     }
 
     private static void start(String name, Runnable sweep) {
-        Thread thread = new Thread(() -> {
-            try {
-                sweep.run();
-            } catch (RuntimeException e) {
-                log.debug("Sweeping leftovers failed (harmless, retried by the next test JVM): {}", e.toString());
-            }
-        }, name);
+        Thread thread = new Thread(
+                () -> {
+                    try {
+                        sweep.run();
+                    } catch (RuntimeException e) {
+                        log.debug(
+                                "Sweeping leftovers failed (harmless, retried by the next test JVM): {}", e.toString());
+                    }
+                },
+                name);
         thread.setDaemon(true);
         thread.start();
     }

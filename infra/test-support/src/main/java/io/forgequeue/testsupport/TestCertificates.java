@@ -1,7 +1,5 @@
 package io.forgequeue.testsupport;
 
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -14,6 +12,8 @@ import java.security.cert.CertificateFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A private certificate authority and a server certificate it signed for {@code 127.0.0.1} and {@code localhost},
@@ -35,9 +35,12 @@ public record TestCertificates(Path dir) {
             throw new UncheckedIOException(e);
         }
         LocalServers.runScript(root, "tls-certs.sh", List.of("ca", dir.toString()), Map.of());
-        LocalServers.runScript(root, "tls-certs.sh",
-                List.of("server", dir.toString(), "server", "127.0.0.1", "localhost"), Map.of());
-        LocalServers.runScript(root, "tls-certs.sh", List.of("ca", dir.resolve("other").toString()),
+        LocalServers.runScript(
+                root, "tls-certs.sh", List.of("server", dir.toString(), "server", "127.0.0.1", "localhost"), Map.of());
+        LocalServers.runScript(
+                root,
+                "tls-certs.sh",
+                List.of("ca", dir.resolve("other").toString()),
                 Map.of("FQ_TLS_CN", "Some other CA"));
         return new TestCertificates(dir);
     }
@@ -89,7 +92,8 @@ public record TestCertificates(Path dir) {
             KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
             trust.load(null, null);
             int i = 0;
-            for (Certificate certificate : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+            for (Certificate certificate :
+                    CertificateFactory.getInstance("X.509").generateCertificates(in)) {
                 trust.setCertificateEntry("ca-" + i++, certificate);
             }
             TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());

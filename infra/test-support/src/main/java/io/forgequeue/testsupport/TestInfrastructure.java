@@ -1,8 +1,5 @@
 package io.forgequeue.testsupport;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -14,6 +11,8 @@ import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A real RabbitMQ broker and a real PostgreSQL server for integration tests. Each is located or started
@@ -58,8 +57,7 @@ public final class TestInfrastructure {
     private static final Once<RabbitEndpoint> RABBIT = new Once<>();
     private static final Once<PostgresEndpoint> POSTGRES = new Once<>();
 
-    private TestInfrastructure() {
-    }
+    private TestInfrastructure() {}
 
     /**
      * The RabbitMQ broker for this JVM's tests (default virtual host {@code /}).
@@ -140,17 +138,20 @@ public final class TestInfrastructure {
         try {
             fromEnvironment = recipe.environment().get();
         } catch (IllegalArgumentException e) {
-            throw new InfrastructureUnavailableException("No " + recipe.server() + " for the integration tests: "
-                    + e.getMessage());
+            throw new InfrastructureUnavailableException(
+                    "No " + recipe.server() + " for the integration tests: " + e.getMessage());
         }
         if (fromEnvironment.isPresent()) {
             T endpoint = fromEnvironment.get();
             try {
                 recipe.probe().accept(endpoint);
             } catch (RuntimeException e) {
-                throw new InfrastructureUnavailableException("The " + recipe.server() + " given by environment "
-                        + "variables (" + endpoint + ") is not usable: " + e.getMessage() + "\nFix it, or unset "
-                        + recipe.environmentVariable() + " to let the test harness start a local one.", e);
+                throw new InfrastructureUnavailableException(
+                        "The " + recipe.server() + " given by environment "
+                                + "variables (" + endpoint + ") is not usable: " + e.getMessage()
+                                + "\nFix it, or unset "
+                                + recipe.environmentVariable() + " to let the test harness start a local one.",
+                        e);
             }
             log.info("Integration tests use the {} from environment variables: {}", recipe.server(), endpoint);
             return endpoint;
@@ -186,8 +187,11 @@ public final class TestInfrastructure {
                 T endpoint = recipe.local().apply(root);
                 recipe.probe().accept(endpoint);
                 recipe.afterLocalStart().accept(endpoint);
-                log.info("Integration tests use the local {} {}; it keeps running after the tests (stop: {})",
-                        recipe.server(), endpoint, recipe.localCommand().apply(root).replaceFirst(" start$", " stop"));
+                log.info(
+                        "Integration tests use the local {} {}; it keeps running after the tests (stop: {})",
+                        recipe.server(),
+                        endpoint,
+                        recipe.localCommand().apply(root).replaceFirst(" start$", " stop"));
                 return endpoint;
             } catch (RuntimeException e) {
                 tried.add("local server: " + e.getMessage());
@@ -197,7 +201,8 @@ public final class TestInfrastructure {
     }
 
     private static String unavailableMessage(Recipe<?> recipe, List<String> tried, Path root) {
-        StringBuilder message = new StringBuilder("No ").append(recipe.server())
+        StringBuilder message = new StringBuilder("No ")
+                .append(recipe.server())
                 .append(" for the integration tests. Tried, in order:\n");
         for (int i = 0; i < tried.size(); i++) {
             message.append("  ").append(i + 1).append(". ").append(tried.get(i)).append('\n');
@@ -211,10 +216,15 @@ public final class TestInfrastructure {
             }
         }
         message.append("To get one, do one of these and re-run the tests:\n")
-                .append("  - start the local test server (as root on Debian/Ubuntu; installs the package if missing):\n")
-                .append("      ").append(recipe.localCommand().apply(shownRoot)).append('\n')
+                .append(
+                        "  - start the local test server (as root on Debian/Ubuntu; installs the package if missing):\n")
+                .append("      ")
+                .append(recipe.localCommand().apply(shownRoot))
+                .append('\n')
                 .append("  - or point the tests at a running server:\n")
-                .append("      ").append(recipe.environmentHint()).append('\n')
+                .append("      ")
+                .append(recipe.environmentHint())
+                .append('\n')
                 .append("  - or run them where a Docker engine answers (Testcontainers).");
         return message.toString();
     }
@@ -227,20 +237,28 @@ public final class TestInfrastructure {
         try {
             return Mode.valueOf(value.strip().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new InfrastructureUnavailableException(MODE_VARIABLE + " / " + MODE_PROPERTY
-                    + " must be auto, docker or local, got '" + value + "'");
+            throw new InfrastructureUnavailableException(
+                    MODE_VARIABLE + " / " + MODE_PROPERTY + " must be auto, docker or local, got '" + value + "'");
         }
     }
 
     private enum Mode {
-        AUTO, DOCKER, LOCAL
+        AUTO,
+        DOCKER,
+        LOCAL
     }
 
     /** How to find one kind of server. */
-    private record Recipe<T>(String server, String environmentVariable, Supplier<Optional<T>> environment,
-            Supplier<T> container, Function<Path, T> local, Function<Path, String> localCommand,
-            Consumer<T> probe, Consumer<T> afterLocalStart, String environmentHint) {
-    }
+    private record Recipe<T>(
+            String server,
+            String environmentVariable,
+            Supplier<Optional<T>> environment,
+            Supplier<T> container,
+            Function<Path, T> local,
+            Function<Path, String> localCommand,
+            Consumer<T> probe,
+            Consumer<T> afterLocalStart,
+            String environmentHint) {}
 
     /** A value computed once; a failure is remembered and rethrown. */
     private static final class Once<T> {

@@ -1,7 +1,6 @@
 package io.forgequeue.testsupport;
 
 import com.rabbitmq.client.ConnectionFactory;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -58,13 +57,18 @@ public final class TlsBroker implements AutoCloseable {
             int tlsPort = freeTlsPort();
             TlsBroker broker = new TlsBroker(root, port, tlsPort, certificates);
             try {
-                LocalServers.runScript(root, "rabbitmq.sh", List.of("start"), Map.of(
-                        "FQ_RUN_DIR", runDir(root).toString(),
-                        "FQ_RABBIT_PORT", Integer.toString(port),
-                        "FQ_RABBIT_TLS_PORT", Integer.toString(tlsPort),
-                        "FQ_RABBIT_TLS_CERT", certificates.certificate(name).toString(),
-                        "FQ_RABBIT_TLS_KEY", certificates.key(name).toString(),
-                        "FQ_RABBIT_TLS_CA", certificates.ca().toString()));
+                LocalServers.runScript(
+                        root,
+                        "rabbitmq.sh",
+                        List.of("start"),
+                        Map.of(
+                                "FQ_RUN_DIR", runDir(root).toString(),
+                                "FQ_RABBIT_PORT", Integer.toString(port),
+                                "FQ_RABBIT_TLS_PORT", Integer.toString(tlsPort),
+                                "FQ_RABBIT_TLS_CERT",
+                                        certificates.certificate(name).toString(),
+                                "FQ_RABBIT_TLS_KEY", certificates.key(name).toString(),
+                                "FQ_RABBIT_TLS_CA", certificates.ca().toString()));
                 // a test JVM that ends without close() (an aborted run) must not leave the node running
                 Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "tls-broker-stop-" + port));
                 return broker;
@@ -112,16 +116,20 @@ public final class TlsBroker implements AutoCloseable {
         Path pidFile = nodeDir.resolve("rabbit.pid");
         try {
             if (Files.isRegularFile(pidFile)) {
-                long pid = Long.parseLong(Files.readString(pidFile, StandardCharsets.UTF_8).replaceAll("[^0-9]", ""));
+                long pid = Long.parseLong(
+                        Files.readString(pidFile, StandardCharsets.UTF_8).replaceAll("[^0-9]", ""));
                 ProcessHandle.of(pid).ifPresent(node -> {
                     node.destroyForcibly();
-                    node.onExit().orTimeout(Duration.ofSeconds(15).toMillis(), TimeUnit.MILLISECONDS)
-                            .exceptionally(e -> null).join();
+                    node.onExit()
+                            .orTimeout(Duration.ofSeconds(15).toMillis(), TimeUnit.MILLISECONDS)
+                            .exceptionally(e -> null)
+                            .join();
                 });
             }
             if (Files.isDirectory(nodeDir)) {
                 try (Stream<Path> files = Files.walk(nodeDir)) {
-                    files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                    files.sorted(Comparator.reverseOrder())
+                            .forEach(p -> p.toFile().delete());
                 }
             }
             Files.deleteIfExists(runDir(root).resolve("rabbitmq-fq" + port + ".lock"));

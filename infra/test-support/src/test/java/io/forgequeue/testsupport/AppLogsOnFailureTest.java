@@ -1,11 +1,9 @@
 package io.forgequeue.testsupport;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.platform.launcher.Launcher;
-import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
-import org.junit.platform.launcher.core.LauncherFactory;
-import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,11 +15,12 @@ import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 
 /**
  * A failing test shows what the apps logged during it, and only that (issue 15: the test command's output was
@@ -40,9 +39,12 @@ class AppLogsOnFailureTest {
 
         String console = launch(FailingExample.class, appLog);
 
-        assertThat(console).contains("==== FailingExample > failsAfterTheAppLogged() failed. What the apps logged "
-                + "meanwhile:", "---- example-worker: " + appLog, "the app's last words",
-                "==== end of the app logs of FailingExample > failsAfterTheAppLogged()");
+        assertThat(console)
+                .contains(
+                        "==== FailingExample > failsAfterTheAppLogged() failed. What the apps logged " + "meanwhile:",
+                        "---- example-worker: " + appLog,
+                        "the app's last words",
+                        "==== end of the app logs of FailingExample > failsAfterTheAppLogged()");
         assertThat(console).doesNotContain("logged before the test");
     }
 
@@ -60,12 +62,15 @@ class AppLogsOnFailureTest {
         Path appLog = AppLogs.register("chatty", dir.resolve("chatty.log"));
         Map<Path, Long> before = AppLogs.lengths();
 
-        Files.writeString(appLog, IntStream.rangeClosed(1, 100).mapToObj(i -> "line " + i + "\n")
-                .collect(Collectors.joining()), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        Files.writeString(
+                appLog,
+                IntStream.rangeClosed(1, 100).mapToObj(i -> "line " + i + "\n").collect(Collectors.joining()),
+                StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
         String tails = AppLogs.tails(before, 40);
 
-        assertThat(tails).contains("---- chatty: " + appLog + " (its last 40 lines of this test)", "line 61\n",
-                "line 100\n");
+        assertThat(tails)
+                .contains("---- chatty: " + appLog + " (its last 40 lines of this test)", "line 61\n", "line 100\n");
         assertThat(tails).doesNotContain("line 60\n");
     }
 
@@ -88,8 +93,12 @@ class AppLogsOnFailureTest {
         try {
             System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
             Launcher launcher = LauncherFactory.create();
-            launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selectClass(example))
-                    .configurationParameter("junit.jupiter.extensions.autodetection.enabled", "true").build(), summary);
+            launcher.execute(
+                    LauncherDiscoveryRequestBuilder.request()
+                            .selectors(selectClass(example))
+                            .configurationParameter("junit.jupiter.extensions.autodetection.enabled", "true")
+                            .build(),
+                    summary);
         } finally {
             System.setOut(console);
             exampleLog = null;
@@ -103,8 +112,8 @@ class AppLogsOnFailureTest {
         @Test
         void failsAfterTheAppLogged() throws IOException {
             assumeTrue(exampleLog != null, "run by AppLogsOnFailureTest only");
-            Files.writeString(exampleLog, "the app's last words\n", StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND);
+            Files.writeString(
+                    exampleLog, "the app's last words\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             fail("the example fails");
         }
     }

@@ -1,11 +1,10 @@
 package io.forgequeue.testsupport;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.Map;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 class EnvironmentEndpointsTest {
 
@@ -49,7 +48,8 @@ class EnvironmentEndpointsTest {
 
     @Test
     void rabbitAddressWithoutPortUsesTheAmqpDefault() {
-        RabbitEndpoint rabbit = EnvironmentEndpoints.rabbit(Map.of("FQ_TEST_RABBIT_ADDRESS", "rabbit")).orElseThrow();
+        RabbitEndpoint rabbit = EnvironmentEndpoints.rabbit(Map.of("FQ_TEST_RABBIT_ADDRESS", "rabbit"))
+                .orElseThrow();
 
         assertThat(rabbit.port()).isEqualTo(5672);
         assertThat(rabbit.managementPort()).isEqualTo(15672);
@@ -57,7 +57,8 @@ class EnvironmentEndpointsTest {
 
     @Test
     void rabbitIpv6AddressKeepsItsBracketsOnlyInAddresses() {
-        RabbitEndpoint rabbit = EnvironmentEndpoints.rabbit(Map.of("FQ_TEST_RABBIT_ADDRESS", "[::1]:5702")).orElseThrow();
+        RabbitEndpoint rabbit = EnvironmentEndpoints.rabbit(Map.of("FQ_TEST_RABBIT_ADDRESS", "[::1]:5702"))
+                .orElseThrow();
 
         assertThat(rabbit.host()).isEqualTo("::1");
         assertThat(rabbit.addresses()).isEqualTo("[::1]:5702");
@@ -98,7 +99,8 @@ class EnvironmentEndpointsTest {
     @Test
     void jdbcUrlDefaultsArePort5432UserPostgresAndEmptyPassword() {
         PostgresEndpoint postgres = EnvironmentEndpoints.postgres(
-                Map.of("FQ_TEST_PG_JDBC_URL", "jdbc:postgresql://localhost/app")).orElseThrow();
+                        Map.of("FQ_TEST_PG_JDBC_URL", "jdbc:postgresql://localhost/app"))
+                .orElseThrow();
 
         assertThat(postgres).isEqualTo(new PostgresEndpoint("localhost", 5432, "postgres", "", "app"));
     }
@@ -106,7 +108,8 @@ class EnvironmentEndpointsTest {
     @Test
     void credentialsInTheUrlAreUsedWhenTheVariablesAreUnset() {
         PostgresEndpoint postgres = EnvironmentEndpoints.postgres(
-                Map.of("FQ_TEST_PG_JDBC_URL", "jdbc:postgresql://h:5432/app?user=bob&password=a%26b")).orElseThrow();
+                        Map.of("FQ_TEST_PG_JDBC_URL", "jdbc:postgresql://h:5432/app?user=bob&password=a%26b"))
+                .orElseThrow();
 
         assertThat(postgres.username()).isEqualTo("bob");
         assertThat(postgres.password()).isEqualTo("a&b");
@@ -114,8 +117,14 @@ class EnvironmentEndpointsTest {
 
     @Test
     void malformedJdbcUrlsAreRejectedNamingTheVariable() {
-        for (String bad : new String[] {"postgresql://h:5432/app", "jdbc:mysql://h/app", "jdbc:postgresql://h:5432",
-                "jdbc:postgresql://h:5432/", "jdbc:postgresql://a:5432,b:5432/app", "jdbc:postgresql://h:x/app"}) {
+        for (String bad : new String[] {
+            "postgresql://h:5432/app",
+            "jdbc:mysql://h/app",
+            "jdbc:postgresql://h:5432",
+            "jdbc:postgresql://h:5432/",
+            "jdbc:postgresql://a:5432,b:5432/app",
+            "jdbc:postgresql://h:x/app"
+        }) {
             assertThatIllegalArgumentException()
                     .as(bad)
                     .isThrownBy(() -> EnvironmentEndpoints.postgres(Map.of("FQ_TEST_PG_JDBC_URL", bad)))

@@ -1,11 +1,10 @@
 package io.forgequeue.testsupport;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.HashSet;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class FreshNamesTest {
 
@@ -15,7 +14,9 @@ class FreshNamesTest {
     void databaseNamesAreLowerCaseIdentifiersOfAtMost63Bytes() {
         String name = FreshNames.database("Gateway IT: Job-Repository, with a very long descriptive prefix indeed");
 
-        assertThat(name).matches("[a-z_][a-z0-9_]*").hasSizeLessThanOrEqualTo(63)
+        assertThat(name)
+                .matches("[a-z_][a-z0-9_]*")
+                .hasSizeLessThanOrEqualTo(63)
                 .startsWith("gateway_it__job_repository");
     }
 
@@ -36,7 +37,8 @@ class FreshNamesTest {
             names.add(FreshNames.virtualHost("x"));
         }
 
-        assertThat(names).hasSize(100)
+        assertThat(names)
+                .hasSize(100)
                 .allSatisfy(name -> assertThat(FreshNames.creatorPid(name)).hasValue(PID));
     }
 

@@ -1,9 +1,6 @@
 package io.forgequeue.testsupport;
 
-import org.flywaydb.core.Flyway;
-import org.flywaydb.core.api.output.MigrateResult;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -12,8 +9,10 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The database the harness hands out takes Flyway migrations and keeps what is written to it. */
 class PostgresSmokeIT {
@@ -37,7 +36,8 @@ class PostgresSmokeIT {
         assertThat(migration.migrationsExecuted).isEqualTo(2);
         assertThat(migration.targetSchemaVersion).isEqualTo("2");
 
-        try (Connection connection = database.connect(); Statement statement = connection.createStatement();
+        try (Connection connection = database.connect();
+                Statement statement = connection.createStatement();
                 ResultSet rows = statement.executeQuery(
                         "select version, success from flyway_schema_history where version is not null order by installed_rank")) {
             List<String> applied = new ArrayList<>();
@@ -91,10 +91,13 @@ class PostgresSmokeIT {
         PostgresEndpoint other = TestInfrastructure.postgres().withFreshDatabase("pg_smoke");
 
         assertThat(other.database()).isNotEqualTo(database.database());
-        try (Connection connection = other.connect(); Statement statement = connection.createStatement();
+        try (Connection connection = other.connect();
+                Statement statement = connection.createStatement();
                 ResultSet rows = statement.executeQuery("select to_regclass('public.smoke_job') is null")) {
             assertThat(rows.next()).isTrue();
-            assertThat(rows.getBoolean(1)).as("smoke_job must not exist in %s", other.database()).isTrue();
+            assertThat(rows.getBoolean(1))
+                    .as("smoke_job must not exist in %s", other.database())
+                    .isTrue();
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.forgequeue.testsupport;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
@@ -7,10 +9,6 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Delivery;
 import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.MessageProperties;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,8 +18,9 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The broker the harness hands out can do what Forge Queue needs: quorum queues, DLX, confirms, redelivery. */
 class RabbitSmokeIT {
@@ -59,8 +58,8 @@ class RabbitSmokeIT {
     @Test
     void createsAVirtualHostWhenThePutIsTheFirstRequestOnANewConnection() {
         // issue 15: the JDK client's default HTTP/2 upgrade made this PUT fail with "EOF reached while reading"
-        RabbitManagementClient fresh = new RabbitManagementClient(TestInfrastructure.rabbit(),
-                RabbitManagementClient.newHttpClient());
+        RabbitManagementClient fresh =
+                new RabbitManagementClient(TestInfrastructure.rabbit(), RabbitManagementClient.newHttpClient());
         String name = FreshNames.virtualHost("first-put");
 
         fresh.createVirtualHost(name);
@@ -87,10 +86,13 @@ class RabbitSmokeIT {
                 received.add(text(response));
                 channel.basicAck(response.getEnvelope().getDeliveryTag(), false);
             }
-            assertThat(received).isEqualTo(IntStream.range(0, 50).mapToObj(i -> "job-" + i).toList());
+            assertThat(received)
+                    .isEqualTo(IntStream.range(0, 50).mapToObj(i -> "job-" + i).toList());
         }
         String queue = new RabbitManagementClient(rabbit).queue(rabbit.virtualHost(), "smoke.jobs");
-        assertThat(queue).contains("\"type\":\"quorum\"").contains("\"durable\":true")
+        assertThat(queue)
+                .contains("\"type\":\"quorum\"")
+                .contains("\"durable\":true")
                 .contains("\"x-dead-letter-exchange\":\"" + DLX + "\"");
     }
 
@@ -101,13 +103,15 @@ class RabbitSmokeIT {
             publishConfirmed(channel, "smoke.redelivery", "render a cat");
             BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
             channel.basicQos(1);
-            String tag = channel.basicConsume("smoke.redelivery", false, (consumerTag, delivery) -> deliveries.add(delivery),
-                    consumerTag -> { });
+            String tag = channel.basicConsume(
+                    "smoke.redelivery", false, (consumerTag, delivery) -> deliveries.add(delivery), consumerTag -> {});
 
             Delivery first = deliveries.poll(10, TimeUnit.SECONDS);
             assertThat(first).as("first delivery").isNotNull();
             assertThat(first.getEnvelope().isRedeliver()).isFalse();
-            assertThat(deliveryCount(first.getProperties())).as("x-delivery-count before any requeue").isIn(null, 0L);
+            assertThat(deliveryCount(first.getProperties()))
+                    .as("x-delivery-count before any requeue")
+                    .isIn(null, 0L);
             channel.basicNack(first.getEnvelope().getDeliveryTag(), false, true);
 
             Delivery second = deliveries.poll(10, TimeUnit.SECONDS);
@@ -147,8 +151,8 @@ class RabbitSmokeIT {
     }
 
     private static void declareWorkQueue(Channel channel, String name) throws Exception {
-        AMQP.Queue.DeclareOk ok = channel.queueDeclare(name, true, false, false,
-                Map.of("x-queue-type", "quorum", "x-dead-letter-exchange", DLX));
+        AMQP.Queue.DeclareOk ok = channel.queueDeclare(
+                name, true, false, false, Map.of("x-queue-type", "quorum", "x-dead-letter-exchange", DLX));
         assertThat(ok.getMessageCount()).isZero();
     }
 
@@ -163,7 +167,9 @@ class RabbitSmokeIT {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         GetResponse response;
         while ((response = channel.basicGet(queue, false)) == null) {
-            assertThat(System.nanoTime()).as("a message in %s within 10 s", queue).isLessThan(deadline);
+            assertThat(System.nanoTime())
+                    .as("a message in %s within 10 s", queue)
+                    .isLessThan(deadline);
             Thread.sleep(20);
         }
         return response;

@@ -1,6 +1,6 @@
 package io.forgequeue.testsupport;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -8,8 +8,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class SharedEndpointsIT {
 
@@ -27,7 +26,8 @@ class SharedEndpointsIT {
                 endpoints.add(result.get());
             }
 
-            assertThat(endpoints.stream().distinct()).hasSize(2)
+            assertThat(endpoints.stream().distinct())
+                    .hasSize(2)
                     .containsExactlyInAnyOrder(TestInfrastructure.rabbit(), TestInfrastructure.postgres());
         } finally {
             pool.shutdownNow();

@@ -1,7 +1,10 @@
 package io.forgequeue.systemtest.ops;
 
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import static io.forgequeue.systemtest.ops.ImageDefinitions.APP_MODULES;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.map;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,12 +20,8 @@ import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-
-import static io.forgequeue.systemtest.ops.ImageDefinitions.APP_MODULES;
-import static io.forgequeue.systemtest.ops.OpsFiles.list;
-import static io.forgequeue.systemtest.ops.OpsFiles.map;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * The container images of the gateway, the worker and forge-sim, as the build defines them (jib-maven-plugin in the
@@ -75,7 +74,9 @@ class ContainerImagesTest {
             }
         }
 
-        assertThat(ImageDefinitions.rootProperty("image.skip")).as("image.skip in the root pom.xml").isEqualTo("true");
+        assertThat(ImageDefinitions.rootProperty("image.skip"))
+                .as("image.skip in the root pom.xml")
+                .isEqualTo("true");
         assertThat(building).isEqualTo(new TreeSet<>(APP_MODULES.values()));
     }
 
@@ -85,9 +86,12 @@ class ContainerImagesTest {
 
         images.forEach((artifactId, image) -> {
             String reference = ImageDefinitions.reference(artifactId);
-            assertThat(reference).as("image name of %s", artifactId)
+            assertThat(reference)
+                    .as("image name of %s", artifactId)
                     .isEqualTo(ImageDefinitions.rootProperty("image.registry") + "/" + artifactId + ":" + version);
-            assertThat(image.repoTags()).as("tags of the built %s image", artifactId).containsExactly(reference);
+            assertThat(image.repoTags())
+                    .as("tags of the built %s image", artifactId)
+                    .containsExactly(reference);
         });
     }
 
@@ -100,12 +104,15 @@ class ContainerImagesTest {
             // exec form: java itself is PID 1 (no shell in between) and receives SIGTERM from docker stop / the kubelet
             assertThat(entrypoint).as("entrypoint of %s", artifactId).isNotEmpty();
             assertThat(entrypoint.get(0)).as("entrypoint of %s", artifactId).isEqualTo("java");
-            assertThat(entrypoint).as("entrypoint of %s", artifactId).doesNotContain("sh", "/bin/sh", "bash", "-c")
+            assertThat(entrypoint)
+                    .as("entrypoint of %s", artifactId)
+                    .doesNotContain("sh", "/bin/sh", "bash", "-c")
                     .containsSubsequence("-cp", "@" + CLASSPATH_FILE)
                     .endsWith(mainClass);
             assertThat(image.strings("Cmd")).as("arguments of %s", artifactId).isEmpty();
             assertThat(image.text("app/jib-main-class-file").trim()).isEqualTo(mainClass);
-            assertThat(image.layer("classes").files()).as("classes layer of %s", artifactId)
+            assertThat(image.layer("classes").files())
+                    .as("classes layer of %s", artifactId)
                     .contains("app/classes/" + mainClass.replace('.', '/') + ".class");
             // "java" is found through the base image's PATH, which the image keeps
             Map<String, String> env = image.env();
@@ -118,7 +125,8 @@ class ContainerImagesTest {
     void theClasspathOfEachImageHoldsItsClassesAndEveryLibraryOfItsRunnableJar() {
         images.forEach((artifactId, image) -> {
             Set<String> files = image.files();
-            List<String> classpath = List.of(image.text(CLASSPATH_FILE.substring(1)).trim().split(":"));
+            List<String> classpath =
+                    List.of(image.text(CLASSPATH_FILE.substring(1)).trim().split(":"));
             Set<String> libraries = new TreeSet<>();
             for (String file : files) {
                 if (file.startsWith("app/libs/")) {
@@ -128,11 +136,16 @@ class ContainerImagesTest {
 
             assertThat(classpath).as("classpath of %s", artifactId).startsWith("/app/resources", "/app/classes");
             for (String element : classpath) {
-                assertThat(image.has(element.substring(1))).as("%s (classpath of %s) is in the image", element,
-                        artifactId).isTrue();
+                assertThat(image.has(element.substring(1)))
+                        .as("%s (classpath of %s) is in the image", element, artifactId)
+                        .isTrue();
             }
-            assertThat(classpath.stream().filter(e -> e.startsWith("/app/libs/")).map(e -> e.substring(10)).toList())
-                    .as("libraries on the classpath of %s", artifactId).containsExactlyInAnyOrderElementsOf(libraries);
+            assertThat(classpath.stream()
+                            .filter(e -> e.startsWith("/app/libs/"))
+                            .map(e -> e.substring(10))
+                            .toList())
+                    .as("libraries on the classpath of %s", artifactId)
+                    .containsExactlyInAnyOrderElementsOf(libraries);
             assertThat(libraries).as("libraries of %s", artifactId).containsAll(librariesOfRunnableJar(artifactId));
         });
         assertThat(images.get("forge-sim").files()).anyMatch(f -> f.matches("app/libs/jackson-databind-.*\\.jar"));
@@ -141,19 +154,26 @@ class ContainerImagesTest {
     @Test
     void dependenciesProjectModulesResourcesAndClassesAreSeparateLayersAfterTheBase() {
         images.forEach((artifactId, image) -> {
-            List<String> comments = image.layers().stream().map(ImageArchive.Layer::comment).toList();
+            List<String> comments =
+                    image.layers().stream().map(ImageArchive.Layer::comment).toList();
             Set<String> dependencies = image.layer("dependencies").files();
             Set<String> classes = image.layer("classes").files();
 
             // the stand-in base comes first, then Jib's layers, least often changed first
-            assertThat(image.layers().get(0).files()).as("base layer of %s", artifactId)
+            assertThat(image.layers().get(0).files())
+                    .as("base layer of %s", artifactId)
                     .contains("opt/java/openjdk/bin/java");
-            assertThat(comments).as("layers of %s", artifactId)
+            assertThat(comments)
+                    .as("layers of %s", artifactId)
                     .containsSubsequence("dependencies", "resources", "classes");
-            assertThat(dependencies).as("dependencies layer of %s", artifactId).isNotEmpty()
+            assertThat(dependencies)
+                    .as("dependencies layer of %s", artifactId)
+                    .isNotEmpty()
                     .allMatch(f -> f.startsWith("app/libs/") && f.endsWith(".jar"))
                     .noneMatch(f -> f.contains("SNAPSHOT"));
-            assertThat(classes).as("classes layer of %s", artifactId).isNotEmpty()
+            assertThat(classes)
+                    .as("classes layer of %s", artifactId)
+                    .isNotEmpty()
                     .allMatch(f -> f.startsWith("app/classes/"));
             assertThat(image.layer("resources").files()).allMatch(f -> f.startsWith("app/resources/"));
         });
@@ -161,25 +181,30 @@ class ContainerImagesTest {
             ImageArchive image = images.get(app);
             String commonModel = "app/libs/common-model-" + ImageDefinitions.projectVersion() + ".jar";
 
-            assertThat(image.layer("project dependencies").files()).as("project dependencies layer of %s", app)
+            assertThat(image.layer("project dependencies").files())
+                    .as("project dependencies layer of %s", app)
                     .containsExactly(commonModel);
-            assertThat(image.layer("resources").files()).as("resources layer of %s", app)
+            assertThat(image.layer("resources").files())
+                    .as("resources layer of %s", app)
                     .anyMatch(f -> f.matches("app/resources/application\\.ya?ml"));
         }
     }
 
     @Test
     void eachImageExposesThePortItsAppListensOn() {
-        String gatewayPort = OpsFiles.defaultOf(OpsFiles.flatten(
-                OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml")).get("server.port"));
-        String workerPort = String.valueOf(OpsFiles.flatten(
-                OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml")).get("server.port"));
+        String gatewayPort = OpsFiles.defaultOf(
+                OpsFiles.flatten(OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml"))
+                        .get("server.port"));
+        String workerPort =
+                String.valueOf(OpsFiles.flatten(OpsFiles.yamlFile("gpu-worker/src/main/resources/application.yml"))
+                        .get("server.port"));
         ImageArchive forgeSim = images.get("forge-sim");
 
-        String gatewayManagement = String.valueOf(OpsFiles.flatten(
-                OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml")).get("management.server.port"));
-        assertThat(exposedPorts("api-gateway")).containsExactlyInAnyOrder(gatewayPort + "/tcp",
-                gatewayManagement + "/tcp");
+        String gatewayManagement =
+                String.valueOf(OpsFiles.flatten(OpsFiles.yamlFile("api-gateway/src/main/resources/application.yaml"))
+                        .get("management.server.port"));
+        assertThat(exposedPorts("api-gateway"))
+                .containsExactlyInAnyOrder(gatewayPort + "/tcp", gatewayManagement + "/tcp");
         assertThat(exposedPorts("gpu-worker")).as("the worker's actuator").containsExactly(workerPort + "/tcp");
         // forge-sim: Forge API and admin API (port + 1), on all interfaces (the default 127.0.0.1 is unreachable
         // from outside the container)
@@ -196,7 +221,8 @@ class ContainerImagesTest {
 
         images.forEach((artifactId, image) -> {
             String user = String.valueOf(image.config().get("User"));
-            assertThat(user).as("user of %s (numeric, so runAsNonRoot can verify it)", artifactId)
+            assertThat(user)
+                    .as("user of %s (numeric, so runAsNonRoot can verify it)", artifactId)
                     .matches("[1-9][0-9]*:[0-9]+");
         });
         assertThat(images.get("api-gateway").config().get("User")).isEqualTo(gatewayUser);
@@ -209,11 +235,15 @@ class ContainerImagesTest {
 
         images.forEach((artifactId, image) -> {
             String options = image.env().get("JAVA_TOOL_OPTIONS");
-            assertThat(options).as("JAVA_TOOL_OPTIONS of %s", artifactId).isNotNull()
+            assertThat(options)
+                    .as("JAVA_TOOL_OPTIONS of %s", artifactId)
+                    .isNotNull()
                     .contains("-XX:+ExitOnOutOfMemoryError");
             Matcher m = percentage.matcher(options);
             assertThat(m.find()).as("-XX:MaxRAMPercentage in %s", options).isTrue();
-            assertThat(Double.parseDouble(m.group(1))).as("heap share of the memory limit").isBetween(50.0, 85.0);
+            assertThat(Double.parseDouble(m.group(1)))
+                    .as("heap share of the memory limit")
+                    .isBetween(50.0, 85.0);
         });
     }
 
@@ -222,7 +252,9 @@ class ContainerImagesTest {
         for (String app : List.of("api-gateway", "gpu-worker")) {
             Map<String, String> env = images.get(app).env();
 
-            assertThat(env.get("LOGGING_STRUCTURED_FORMAT_CONSOLE")).as("log format of %s", app).isEqualTo("ecs");
+            assertThat(env.get("LOGGING_STRUCTURED_FORMAT_CONSOLE"))
+                    .as("log format of %s", app)
+                    .isEqualTo("ecs");
             // the classes run from /app/classes, so no jar manifest gives Boot the version for the log lines
             assertThat(env).containsEntry("LOGGING_STRUCTURED_ECS_SERVICE_VERSION", ImageDefinitions.projectVersion());
         }
@@ -234,7 +266,8 @@ class ContainerImagesTest {
 
         images.forEach((artifactId, image) -> {
             Map<String, Object> labels = map(image.config(), "Labels");
-            assertThat(labels).as("labels of %s", artifactId)
+            assertThat(labels)
+                    .as("labels of %s", artifactId)
                     .containsEntry("org.opencontainers.image.title", artifactId)
                     .containsEntry("org.opencontainers.image.version", version)
                     .containsEntry("org.opencontainers.image.source", ImageDefinitions.rootProperty("image.source"))
@@ -270,9 +303,12 @@ class ContainerImagesTest {
     private static Set<String> librariesOfRunnableJar(String artifactId) {
         Set<String> libraries = new TreeSet<>();
         try (JarFile jar = new JarFile(ImageDefinitions.runnableJar(artifactId).toFile())) {
-            jar.stream().map(e -> e.getName()).filter(n -> n.startsWith("BOOT-INF/lib/") && n.endsWith(".jar"))
+            jar.stream()
+                    .map(e -> e.getName())
+                    .filter(n -> n.startsWith("BOOT-INF/lib/") && n.endsWith(".jar"))
                     .map(n -> n.substring("BOOT-INF/lib/".length()))
-                    .filter(n -> !BOOT_ONLY_LIBRARY.matcher(n).matches()).forEach(libraries::add);
+                    .filter(n -> !BOOT_ONLY_LIBRARY.matcher(n).matches())
+                    .forEach(libraries::add);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -280,15 +316,18 @@ class ContainerImagesTest {
     }
 
     private static Set<String> exposedPorts(String artifactId) {
-        return new TreeSet<>(map(images.get(artifactId).config(), "ExposedPorts").keySet());
+        return new TreeSet<>(
+                map(images.get(artifactId).config(), "ExposedPorts").keySet());
     }
 
     private static Map<String, Object> deployment(String name) {
         try (Stream<Path> files = Files.list(OpsFiles.path("infra/k8s"))) {
-            return files.filter(f -> f.toString().endsWith(".yaml")).sorted()
+            return files.filter(f -> f.toString().endsWith(".yaml"))
+                    .sorted()
                     .flatMap(f -> OpsFiles.yamlDocuments(f).stream())
                     .filter(d -> "Deployment".equals(d.get("kind")) && name.equals(OpsFiles.string(d, "metadata.name")))
-                    .findFirst().orElseGet(() -> fail("no Deployment " + name + " in infra/k8s/"));
+                    .findFirst()
+                    .orElseGet(() -> fail("no Deployment " + name + " in infra/k8s/"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -297,7 +336,9 @@ class ContainerImagesTest {
     private static Map<String, Object> container(Map<String, Object> deployment, String name) {
         List<Map<String, Object>> all = new ArrayList<>(list(deployment, "spec.template.spec.initContainers"));
         all.addAll(list(deployment, "spec.template.spec.containers"));
-        return all.stream().filter(c -> name.equals(c.get("name"))).findFirst()
+        return all.stream()
+                .filter(c -> name.equals(c.get("name")))
+                .findFirst()
                 .orElseGet(() -> fail("no container " + name));
     }
 

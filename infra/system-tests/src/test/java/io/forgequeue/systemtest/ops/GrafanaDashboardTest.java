@@ -1,9 +1,9 @@
 package io.forgequeue.systemtest.ops;
 
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import tools.jackson.databind.json.JsonMapper;
+import static io.forgequeue.systemtest.ops.OpsFiles.at;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.string;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,11 +15,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-
-import static io.forgequeue.systemtest.ops.OpsFiles.at;
-import static io.forgequeue.systemtest.ops.OpsFiles.list;
-import static io.forgequeue.systemtest.ops.OpsFiles.string;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The Grafana dashboard (infra/grafana/dashboards/forge-queue.json) and its provisioning: every metric a panel
@@ -34,7 +33,8 @@ class GrafanaDashboardTest {
     @BeforeAll
     @SuppressWarnings("unchecked")
     static void parseTheDashboard() {
-        dashboard = JsonMapper.builder().build()
+        dashboard = JsonMapper.builder()
+                .build()
                 .readValue(OpsFiles.read("infra/grafana/dashboards/forge-queue.json"), Map.class);
         queriesByPanel = new LinkedHashMap<>();
         for (Map<String, Object> panel : panels()) {
@@ -55,7 +55,8 @@ class GrafanaDashboardTest {
         Map<String, String> unknown = new TreeMap<>();
 
         queriesByPanel.forEach((title, queries) -> queries.forEach(q -> OpsFiles.metricNames(q).stream()
-                .filter(name -> !OpsFiles.isCatalogued(name, catalogue)).forEach(name -> unknown.put(name, title))));
+                .filter(name -> !OpsFiles.isCatalogued(name, catalogue))
+                .forEach(name -> unknown.put(name, title))));
 
         assertThat(unknown).as("metric -> panel, not in docs/metrics.md").isEmpty();
     }
@@ -66,7 +67,8 @@ class GrafanaDashboardTest {
                 + "{worker=~\"$worker\",call=\"txt2img\"}[$__rate_interval]))) / on (job) group_left up offset 5m";
 
         assertThat(OpsFiles.metricNames(query)).containsExactly("gpu_worker_forge_calls_seconds_bucket", "up");
-        assertThat(OpsFiles.isCatalogued("gpu_worker_forge_calls_seconds_bucket", Set.of("gpu_worker_forge_calls_seconds")))
+        assertThat(OpsFiles.isCatalogued(
+                        "gpu_worker_forge_calls_seconds_bucket", Set.of("gpu_worker_forge_calls_seconds")))
                 .isTrue();
         assertThat(OpsFiles.isCatalogued("gpu_worker_no_such_metric", Set.of("gpu_worker_forge_calls_seconds")))
                 .isFalse();
@@ -80,18 +82,25 @@ class GrafanaDashboardTest {
         int n = 0;
         for (List<String> queries : queriesByPanel.values()) {
             for (String query : queries) {
-                String expr = query.replace("$__rate_interval", "1m").replace("$__range", "1h")
-                        .replace("$pool", "[a-z0-9-]+").replace("$worker", ".*");
-                rules.append("      - record: dashboard:query").append(n++).append('\n')
-                        .append("        expr: '").append(expr.replace("'", "''")).append("'\n");
+                String expr = query.replace("$__rate_interval", "1m")
+                        .replace("$__range", "1h")
+                        .replace("$pool", "[a-z0-9-]+")
+                        .replace("$worker", ".*");
+                rules.append("      - record: dashboard:query")
+                        .append(n++)
+                        .append('\n')
+                        .append("        expr: '")
+                        .append(expr.replace("'", "''"))
+                        .append("'\n");
             }
         }
         Files.writeString(tmp.resolve("dashboard-rules.yml"), rules);
 
         OpsFiles.Result result = OpsFiles.promtool(tmp, "check", "rules", "dashboard-rules.yml");
 
-        assertThat(result.exitCode()).as("promtool check rules on the dashboard's queries:\n%s\n%s", result.output(),
-                rules).isZero();
+        assertThat(result.exitCode())
+                .as("promtool check rules on the dashboard's queries:\n%s\n%s", result.output(), rules)
+                .isZero();
         assertThat(result.output()).contains(n + " rules found");
     }
 
@@ -103,31 +112,33 @@ class GrafanaDashboardTest {
         all.forEach(q -> used.addAll(OpsFiles.metricNames(q)));
         String joined = String.join("\n", all);
 
-        assertThat(used).contains(
-                "rabbitmq_queue_messages_ready",                  // messages per queue (events, dead letters, ...)
-                "gpu_gateway_jobs_by_state",                      // queue depth: job rows per pool and state
-                "gpu_gateway_jobs_queue_oldest_seconds",          // ... and the oldest queued job (scaling signal)
-                "gpu_gateway_workers_by_state",                   // workers per pool: available, paused, refused
-                "gpu_gateway_scheduler_handouts_seconds_count",   // hand-outs per second
-                "gpu_gateway_scheduler_handouts_seconds_bucket",  // ... and the decision latency
-                "gpu_gateway_scheduler_revocations_total",        // revocations by reason
-                "gpu_gateway_scheduler_leader",                   // the leader per gateway
-                "gpu_gateway_keys_jobs",                          // per key: queued and running
-                "gpu_gateway_keys_gpu_time_seconds_total",        // ... and GPU time share
-                "gpu_gateway_jobs_submitted_total",               // throughput
-                "gpu_gateway_jobs_finished_total",                // ... by outcome, failures by error code
-                "gpu_gateway_jobs_requeued_total",                // jobs given back
-                "gpu_gateway_jobs_queue_wait_seconds_bucket",     // queue wait percentiles
-                "gpu_gateway_jobs_run_time_seconds_bucket",       // run time percentiles
-                "gpu_worker_forge_calls_seconds_bucket",          // Forge call latency
-                "gpu_worker_busy_time_seconds_total",             // duty cycle per worker
-                "gpu_worker_forge_breaker_state",                 // breaker per worker
-                "gpu_worker_jobs_total",                          // worker outcomes
-                "gpu_gateway_websocket_sessions",                 // WebSocket sessions
-                "gpu_gateway_websocket_delivery_lag_seconds_bucket", // ... and their delivery lag
-                "http_server_requests_seconds_bucket",            // REST latency percentiles
-                "gpu_gateway_outbox_lag_seconds");                // outbox lag
-        assertThat(joined).contains("histogram_quantile(0.95, sum by (le) (rate(gpu_gateway_jobs_queue_wait_seconds_bucket")
+        assertThat(used)
+                .contains(
+                        "rabbitmq_queue_messages_ready", // messages per queue (events, dead letters, ...)
+                        "gpu_gateway_jobs_by_state", // queue depth: job rows per pool and state
+                        "gpu_gateway_jobs_queue_oldest_seconds", // ... and the oldest queued job (scaling signal)
+                        "gpu_gateway_workers_by_state", // workers per pool: available, paused, refused
+                        "gpu_gateway_scheduler_handouts_seconds_count", // hand-outs per second
+                        "gpu_gateway_scheduler_handouts_seconds_bucket", // ... and the decision latency
+                        "gpu_gateway_scheduler_revocations_total", // revocations by reason
+                        "gpu_gateway_scheduler_leader", // the leader per gateway
+                        "gpu_gateway_keys_jobs", // per key: queued and running
+                        "gpu_gateway_keys_gpu_time_seconds_total", // ... and GPU time share
+                        "gpu_gateway_jobs_submitted_total", // throughput
+                        "gpu_gateway_jobs_finished_total", // ... by outcome, failures by error code
+                        "gpu_gateway_jobs_requeued_total", // jobs given back
+                        "gpu_gateway_jobs_queue_wait_seconds_bucket", // queue wait percentiles
+                        "gpu_gateway_jobs_run_time_seconds_bucket", // run time percentiles
+                        "gpu_worker_forge_calls_seconds_bucket", // Forge call latency
+                        "gpu_worker_busy_time_seconds_total", // duty cycle per worker
+                        "gpu_worker_forge_breaker_state", // breaker per worker
+                        "gpu_worker_jobs_total", // worker outcomes
+                        "gpu_gateway_websocket_sessions", // WebSocket sessions
+                        "gpu_gateway_websocket_delivery_lag_seconds_bucket", // ... and their delivery lag
+                        "http_server_requests_seconds_bucket", // REST latency percentiles
+                        "gpu_gateway_outbox_lag_seconds"); // outbox lag
+        assertThat(joined)
+                .contains("histogram_quantile(0.95, sum by (le) (rate(gpu_gateway_jobs_queue_wait_seconds_bucket")
                 .contains("sum by (code) (increase(gpu_gateway_jobs_finished_total{outcome=\"failed\"")
                 .contains("max by (pool, state) (gpu_gateway_jobs_by_state{pool=~\"$pool\"})")
                 .contains("max by (pool, state) (gpu_gateway_workers_by_state{pool=~\"$pool\"})")
@@ -144,14 +155,19 @@ class GrafanaDashboardTest {
         Set<Object> ids = new HashSet<>();
 
         for (Map<String, Object> panel : panels()) {
-            assertThat(ids.add(panel.get("id"))).as("unique id of panel %s", panel.get("title")).isTrue();
+            assertThat(ids.add(panel.get("id")))
+                    .as("unique id of panel %s", panel.get("title"))
+                    .isTrue();
             if (!"row".equals(panel.get("type"))) {
-                assertThat(at(panel, "datasource.uid")).as("data source of %s", panel.get("title")).isEqualTo("${datasource}");
+                assertThat(at(panel, "datasource.uid"))
+                        .as("data source of %s", panel.get("title"))
+                        .isEqualTo("${datasource}");
             }
         }
 
         assertThat(string(dashboard, "uid")).isEqualTo("forge-queue");
-        assertThat(list(dashboard, "templating.list")).extracting(v -> v.get("name"))
+        assertThat(list(dashboard, "templating.list"))
+                .extracting(v -> v.get("name"))
                 .contains("datasource", "pool", "worker");
     }
 
@@ -160,9 +176,12 @@ class GrafanaDashboardTest {
         Map<String, Object> datasources = OpsFiles.yamlFile("infra/grafana/provisioning/datasources/prometheus.yml");
         Map<String, Object> dashboards = OpsFiles.yamlFile("infra/grafana/provisioning/dashboards/dashboards.yml");
 
-        assertThat(list(datasources, "datasources")).singleElement()
-                .satisfies(ds -> assertThat(ds).containsEntry("type", "prometheus").containsKey("url"));
-        assertThat(list(dashboards, "providers")).singleElement()
+        assertThat(list(datasources, "datasources"))
+                .singleElement()
+                .satisfies(
+                        ds -> assertThat(ds).containsEntry("type", "prometheus").containsKey("url"));
+        assertThat(list(dashboards, "providers"))
+                .singleElement()
                 .satisfies(p -> assertThat(p).containsEntry("type", "file"))
                 .satisfies(p -> assertThat(string(p, "options.path")).isNotBlank());
     }

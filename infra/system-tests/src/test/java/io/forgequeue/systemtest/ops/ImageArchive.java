@@ -1,6 +1,7 @@
 package io.forgequeue.systemtest.ops;
 
-import tools.jackson.databind.json.JsonMapper;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.map;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -16,9 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
-
-import static io.forgequeue.systemtest.ops.OpsFiles.list;
-import static io.forgequeue.systemtest.ops.OpsFiles.map;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * An image archive in the docker-archive format ({@code docker save}, Jib's buildTar): its tags, its container
@@ -38,8 +37,7 @@ final class ImageArchive {
      * @param directories paths of the directories in the layer, without a trailing slash
      * @param contents    contents of the small files Jib writes (jib-classpath-file, jib-main-class-file)
      */
-    record Layer(String comment, Set<String> files, Set<String> directories, Map<String, String> contents) {
-    }
+    record Layer(String comment, Set<String> files, Set<String> directories, Map<String, String> contents) {}
 
     private final List<String> repoTags;
     private final Map<String, Object> configFile;
@@ -105,7 +103,8 @@ final class ImageArchive {
             if (e.isFile()) {
                 files.add(e.name());
             } else if (e.isDirectory()) {
-                directories.add(e.name().endsWith("/") ? e.name().substring(0, e.name().length() - 1) : e.name());
+                directories.add(
+                        e.name().endsWith("/") ? e.name().substring(0, e.name().length() - 1) : e.name());
             }
             if (e.content() != null) {
                 contents.put(e.name(), new String(e.content(), StandardCharsets.UTF_8));
@@ -153,7 +152,8 @@ final class ImageArchive {
 
     /** The layer the image history gives this comment; fails when there is none or several. */
     Layer layer(String comment) {
-        List<Layer> found = layers.stream().filter(l -> comment.equals(l.comment())).toList();
+        List<Layer> found =
+                layers.stream().filter(l -> comment.equals(l.comment())).toList();
         if (found.size() != 1) {
             throw new AssertionError(found.size() + " layers named '" + comment + "' in the image; layers: "
                     + layers.stream().map(Layer::comment).toList());
@@ -170,7 +170,8 @@ final class ImageArchive {
 
     /** Whether any layer has this regular file or directory (a path without a leading slash). */
     boolean has(String path) {
-        return layers.stream().anyMatch(l -> l.files().contains(path) || l.directories().contains(path));
+        return layers.stream()
+                .anyMatch(l -> l.files().contains(path) || l.directories().contains(path));
     }
 
     /** The content of one of the small files Jib writes; fails when no layer has it. */

@@ -1,11 +1,5 @@
 package io.forgequeue.systemtest.ops;
 
-import org.w3c.dom.Document;
-import org.w3c.dom.Element;
-import org.w3c.dom.Node;
-
-import javax.xml.XMLConstants;
-import javax.xml.parsers.DocumentBuilderFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,6 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.xml.XMLConstants;
+import javax.xml.parsers.DocumentBuilderFactory;
+import org.w3c.dom.Document;
+import org.w3c.dom.Element;
+import org.w3c.dom.Node;
 
 /**
  * The container images the Maven build defines, read from the POMs: the parent's jib-maven-plugin configuration
@@ -30,8 +29,7 @@ final class ImageDefinitions {
 
     private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([^}]+)}");
 
-    private ImageDefinitions() {
-    }
+    private ImageDefinitions() {}
 
     /** The project's version (the root pom.xml), which is every image's tag. */
     static String projectVersion() {
@@ -92,14 +90,16 @@ final class ImageDefinitions {
     static String tagOf(String reference) {
         String name = withoutTag(reference);
         return reference.length() > name.length() && reference.charAt(name.length()) == ':'
-                ? reference.substring(name.length() + 1) : null;
+                ? reference.substring(name.length() + 1)
+                : null;
     }
 
     /** A setting of the parent's jib-maven-plugin configuration, e.g. ("to", "image"); as written, unresolved. */
     static String jibSetting(String... path) {
         Element plugins = child(child(child(rootPom(), "build"), "pluginManagement"), "plugins");
         Element jib = children(plugins, "plugin").stream()
-                .filter(p -> "jib-maven-plugin".equals(text(child(p, "artifactId")))).findFirst()
+                .filter(p -> "jib-maven-plugin".equals(text(child(p, "artifactId"))))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("no jib-maven-plugin in the root pom.xml's pluginManagement"));
         Element node = child(jib, "configuration");
         for (String name : path) {
@@ -131,7 +131,8 @@ final class ImageDefinitions {
         try {
             DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
             factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
-            Document document = factory.newDocumentBuilder().parse(OpsFiles.path(relative).toFile());
+            Document document =
+                    factory.newDocumentBuilder().parse(OpsFiles.path(relative).toFile());
             return document.getDocumentElement();
         } catch (Exception e) {
             throw new AssertionError("cannot parse " + relative + ": " + e, e);

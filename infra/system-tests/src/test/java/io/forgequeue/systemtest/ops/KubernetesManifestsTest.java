@@ -1,10 +1,13 @@
 package io.forgequeue.systemtest.ops;
 
-import org.junit.jupiter.api.BeforeAll;
-import io.forgequeue.testsupport.BrokerRoles;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static io.forgequeue.systemtest.ops.OpsFiles.at;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.map;
+import static io.forgequeue.systemtest.ops.OpsFiles.string;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
 
+import io.forgequeue.testsupport.BrokerRoles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -21,13 +24,9 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-
-import static io.forgequeue.systemtest.ops.OpsFiles.at;
-import static io.forgequeue.systemtest.ops.OpsFiles.list;
-import static io.forgequeue.systemtest.ops.OpsFiles.map;
-import static io.forgequeue.systemtest.ops.OpsFiles.string;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Kubernetes manifests of infra/k8s/: every document is a well-formed object, the Deployments run the images the
@@ -64,7 +63,8 @@ class KubernetesManifestsTest {
     static void parseEveryManifest() {
         documentsByFile = new LinkedHashMap<>();
         try (Stream<Path> files = Files.list(DIR)) {
-            files.filter(f -> f.toString().endsWith(".yaml") || f.toString().endsWith(".yml")).sorted()
+            files.filter(f -> f.toString().endsWith(".yaml") || f.toString().endsWith(".yml"))
+                    .sorted()
                     .forEach(f -> documentsByFile.put(f, OpsFiles.yamlDocuments(f)));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -85,16 +85,21 @@ class KubernetesManifestsTest {
 
             assertThat(string(object, "apiVersion")).as("apiVersion of %s", id).isNotBlank();
             assertThat(string(object, "kind")).as("kind of %s", id).isNotBlank();
-            assertThat(string(object, "metadata.name")).as("metadata.name of %s", id).matches("[a-z0-9][a-z0-9.-]*");
+            assertThat(string(object, "metadata.name"))
+                    .as("metadata.name of %s", id)
+                    .matches("[a-z0-9][a-z0-9.-]*");
             if (!CLUSTER_SCOPED.contains(string(object, "kind"))) {
-                assertThat(string(object, "metadata.namespace")).as("namespace of %s", id).isEqualTo(NAMESPACE);
+                assertThat(string(object, "metadata.namespace"))
+                        .as("namespace of %s", id)
+                        .isEqualTo(NAMESPACE);
             }
         }
     }
 
     @Test
     void theKustomizationListsEveryManifestExceptTheExamplesAndOnlyExistingFiles() {
-        Map<String, Object> kustomization = documentsByFile.get(DIR.resolve("kustomization.yaml")).get(0);
+        Map<String, Object> kustomization =
+                documentsByFile.get(DIR.resolve("kustomization.yaml")).get(0);
         List<?> resources = (List<?>) at(kustomization, "resources");
         Set<String> expected = new TreeSet<>();
         for (Path file : documentsByFile.keySet()) {
@@ -106,7 +111,8 @@ class KubernetesManifestsTest {
 
         assertThat(string(kustomization, "kind")).isEqualTo("Kustomization");
         assertThat(string(kustomization, "namespace")).isEqualTo(NAMESPACE);
-        assertThat(new TreeSet<>(resources.stream().map(Object::toString).toList())).isEqualTo(expected);
+        assertThat(new TreeSet<>(resources.stream().map(Object::toString).toList()))
+                .isEqualTo(expected);
     }
 
     @Test
@@ -116,8 +122,12 @@ class KubernetesManifestsTest {
                 String id = describe(deployment) + " container " + container.get("name");
 
                 assertThat(string(container, "image")).as("image of %s", id).isNotBlank();
-                assertThat(map(container, "resources.requests")).as("requests of %s", id).containsKeys("cpu", "memory");
-                assertThat(map(container, "resources.limits")).as("limits of %s", id).containsKey("memory");
+                assertThat(map(container, "resources.requests"))
+                        .as("requests of %s", id)
+                        .containsKeys("cpu", "memory");
+                assertThat(map(container, "resources.limits"))
+                        .as("limits of %s", id)
+                        .containsKey("memory");
             }
         }
     }
@@ -138,16 +148,20 @@ class KubernetesManifestsTest {
      */
     @Test
     void theKustomizationSetsEveryImageAndTheAppsImagesComeFromOneRegistryWithTheProjectVersion() {
-        Map<String, Object> kustomization = documentsByFile.get(DIR.resolve("kustomization.yaml")).get(0);
+        Map<String, Object> kustomization =
+                documentsByFile.get(DIR.resolve("kustomization.yaml")).get(0);
         Map<String, Map<String, Object>> entries = new LinkedHashMap<>();
         list(kustomization, "images").forEach(e -> entries.put(string(e, "name"), e));
         Set<String> named = new TreeSet<>();
-        ofKind("Deployment").forEach(d -> allContainers(d)
-                .forEach(c -> named.add(ImageDefinitions.withoutTag(string(c, "image")))));
+        ofKind("Deployment")
+                .forEach(d ->
+                        allContainers(d).forEach(c -> named.add(ImageDefinitions.withoutTag(string(c, "image")))));
         Set<String> registries = new TreeSet<>();
         String forge = string(container(deployment("gpu-worker"), "forge"), "image");
 
-        assertThat(entries.keySet()).as("images: entries of kustomization.yaml").containsExactlyInAnyOrderElementsOf(named);
+        assertThat(entries.keySet())
+                .as("images: entries of kustomization.yaml")
+                .containsExactlyInAnyOrderElementsOf(named);
         for (String app : List.of("api-gateway", "gpu-worker")) {
             Map<String, Object> entry = entries.get(ImageDefinitions.repository(app));
             String newName = string(entry, "newName");
@@ -157,8 +171,11 @@ class KubernetesManifestsTest {
             registries.add(newName.substring(0, newName.length() - app.length() - 1));
         }
         assertThat(registries).as("registries of the apps' images").hasSize(1);
-        assertThat(ImageDefinitions.withoutTag(forge)).as("the Forge image").isNotIn(
-                ImageDefinitions.APP_MODULES.keySet().stream().map(ImageDefinitions::repository).toList());
+        assertThat(ImageDefinitions.withoutTag(forge))
+                .as("the Forge image")
+                .isNotIn(ImageDefinitions.APP_MODULES.keySet().stream()
+                        .map(ImageDefinitions::repository)
+                        .toList());
     }
 
     @Test
@@ -171,7 +188,8 @@ class KubernetesManifestsTest {
         assertProbe(container, "readinessProbe", "/actuator/health/readiness", management);
         assertProbe(container, "livenessProbe", "/actuator/health/liveness", management);
         assertScrapeAnnotations(gateway, management);
-        assertThat(valueFrom(container, "GATEWAY_INSTANCE_ID")).as("GATEWAY_INSTANCE_ID")
+        assertThat(valueFrom(container, "GATEWAY_INSTANCE_ID"))
+                .as("GATEWAY_INSTANCE_ID")
                 .containsEntry("fieldRef", Map.of("fieldPath", "metadata.name"));
     }
 
@@ -200,7 +218,8 @@ class KubernetesManifestsTest {
         assertProbe(container, "readinessProbe", "/actuator/health/readiness", port);
         assertProbe(container, "livenessProbe", "/actuator/health/liveness", port);
         assertScrapeAnnotations(worker, port);
-        assertThat(valueFrom(container, "WORKER_ID")).as("WORKER_ID")
+        assertThat(valueFrom(container, "WORKER_ID"))
+                .as("WORKER_ID")
                 .containsEntry("fieldRef", Map.of("fieldPath", "metadata.name"));
 
         URI forge = URI.create(envValue(container, "FORGE_URL"));
@@ -211,7 +230,9 @@ class KubernetesManifestsTest {
                 list(c, "ports").forEach(p -> otherPorts.add((Integer) p.get("containerPort")));
             }
         }
-        assertThat(otherPorts).as("ports of the Forge container in the worker pod").contains(forge.getPort());
+        assertThat(otherPorts)
+                .as("ports of the Forge container in the worker pod")
+                .contains(forge.getPort());
     }
 
     /**
@@ -224,17 +245,20 @@ class KubernetesManifestsTest {
         Map<String, Object> worker = deployment("gpu-worker");
         Map<String, Object> container = container(worker, "gpu-worker");
         Map<String, Object> config = workerConfig();
-        Duration grace = OpsFiles.duration(envOr(container, "WORKER_SHUTDOWNGRACE", config.get("worker.shutdown-grace")));
+        Duration grace =
+                OpsFiles.duration(envOr(container, "WORKER_SHUTDOWNGRACE", config.get("worker.shutdown-grace")));
         Duration callTimeout = OpsFiles.duration(
                 envOr(container, "WORKER_FORGE_CALLTIMEOUT", config.get("worker.forge.call-timeout")));
         Duration afterGrace = OpsFiles.workerAfterGrace();
 
-        Duration terminationGrace = Duration.ofSeconds(((Number) at(worker,
-                "spec.template.spec.terminationGracePeriodSeconds")).longValue());
+        Duration terminationGrace = Duration.ofSeconds(
+                ((Number) at(worker, "spec.template.spec.terminationGracePeriodSeconds")).longValue());
 
-        assertThat(terminationGrace).as("terminationGracePeriodSeconds vs a job (%s) plus the shutdown grace (%s)",
-                callTimeout, grace).isGreaterThan(callTimeout.plus(grace));
-        assertThat(terminationGrace).as("terminationGracePeriodSeconds vs grace + give-back + Spring's 10 s")
+        assertThat(terminationGrace)
+                .as("terminationGracePeriodSeconds vs a job (%s) plus the shutdown grace (%s)", callTimeout, grace)
+                .isGreaterThan(callTimeout.plus(grace));
+        assertThat(terminationGrace)
+                .as("terminationGracePeriodSeconds vs grace + give-back + Spring's 10 s")
                 .isGreaterThan(grace.plus(afterGrace).plusSeconds(10));
     }
 
@@ -244,12 +268,15 @@ class KubernetesManifestsTest {
         Map<String, Object> container = container(gateway, "api-gateway");
         Object phase = gatewayConfig().getOrDefault("spring.lifecycle.timeout-per-shutdown-phase", "30s");
         List<?> preStop = (List<?>) at(container, "lifecycle.preStop.exec.command");
-        long pause = preStop == null ? 0 : Long.parseLong(preStop.get(preStop.size() - 1).toString());
+        long pause = preStop == null
+                ? 0
+                : Long.parseLong(preStop.get(preStop.size() - 1).toString());
 
         long terminationGrace = ((Number) at(gateway, "spec.template.spec.terminationGracePeriodSeconds")).longValue();
 
         assertThat(gatewayConfig().get("server.shutdown")).isEqualTo("graceful");
-        assertThat(terminationGrace).isGreaterThan(pause + OpsFiles.duration(phase).toSeconds());
+        assertThat(terminationGrace)
+                .isGreaterThan(pause + OpsFiles.duration(phase).toSeconds());
     }
 
     @Test
@@ -263,46 +290,60 @@ class KubernetesManifestsTest {
 
         assertThat(string(scaledObject, "apiVersion")).startsWith("keda.sh/");
         assertThat(string(scaledObject, "spec.scaleTargetRef.kind")).isEqualTo("Deployment");
-        assertThat(string(scaledObject, "spec.scaleTargetRef.name")).isEqualTo(string(deployment("gpu-worker"), "metadata.name"));
+        assertThat(string(scaledObject, "spec.scaleTargetRef.name"))
+                .isEqualTo(string(deployment("gpu-worker"), "metadata.name"));
         assertThat(map(deployment("gpu-worker"), "spec.template.metadata.labels"))
-                .as("the worker pods' pool label").containsEntry("forgequeue.io/pool", pool);
+                .as("the worker pods' pool label")
+                .containsEntry("forgequeue.io/pool", pool);
         assertThat(triggers).containsOnlyKeys("queue-depth", "oldest-wait");
         for (Map.Entry<String, Map<String, Object>> e : triggers.entrySet()) {
             Map<String, Object> trigger = e.getValue();
             String query = string(trigger, "metadata.query");
             assertThat(string(trigger, "type")).as("type of %s", e.getKey()).isEqualTo("prometheus");
-            assertThat(query).as("query of %s selects the worker's pool", e.getKey()).contains(poolSelector);
-            assertThat(URI.create(string(trigger, "metadata.serverAddress")).getScheme()).as("serverAddress")
+            assertThat(query)
+                    .as("query of %s selects the worker's pool", e.getKey())
+                    .contains(poolSelector);
+            assertThat(URI.create(string(trigger, "metadata.serverAddress")).getScheme())
+                    .as("serverAddress")
                     .isIn("http", "https");
-            assertThat(Double.parseDouble(string(trigger, "metadata.threshold"))).as("threshold of %s", e.getKey())
+            assertThat(Double.parseDouble(string(trigger, "metadata.threshold")))
+                    .as("threshold of %s", e.getKey())
                     .isPositive();
             assertThat(Double.parseDouble(string(trigger, "metadata.activationThreshold")))
-                    .as("activationThreshold of %s", e.getKey()).isNotNegative();
+                    .as("activationThreshold of %s", e.getKey())
+                    .isNotNegative();
             // an empty answer (no gateway scraped) must be an error that holds the replicas, not a 0 that scales in
-            assertThat(string(trigger, "metadata.ignoreNullValues")).as("ignoreNullValues of %s", e.getKey())
+            assertThat(string(trigger, "metadata.ignoreNullValues"))
+                    .as("ignoreNullValues of %s", e.getKey())
                     .isEqualTo("false");
         }
-        assertThat(string(triggers.get("queue-depth"), "metadata.query")).contains("gpu_gateway_jobs_by_state")
-                .contains("queued").contains("running");
+        assertThat(string(triggers.get("queue-depth"), "metadata.query"))
+                .contains("gpu_gateway_jobs_by_state")
+                .contains("queued")
+                .contains("running");
         assertThat(string(triggers.get("queue-depth"), "metricType")).isEqualTo("AverageValue");
         assertThat(string(triggers.get("oldest-wait"), "metadata.query"))
                 .contains("gpu_gateway_jobs_queue_oldest_seconds");
         assertThat(string(triggers.get("oldest-wait"), "metricType")).isEqualTo("Value");
         assertThat(min).isBetween(0, max);
         assertThat(max).isPositive();
-        assertThat(at(deployment("gpu-worker"), "spec.replicas")).as("replicas are KEDA's to set").isNull();
+        assertThat(at(deployment("gpu-worker"), "spec.replicas"))
+                .as("replicas are KEDA's to set")
+                .isNull();
     }
 
     /** One worker per job it can hold at once (running + lookahead), so at full load no job waits for a GPU. */
     @Test
     void theQueueDepthTriggerAsksForOneWorkerPerRunningJobAndItsLookahead() {
         Map<String, Object> depth = triggersByName(single("ScaledObject")).get("queue-depth");
-        String source = OpsFiles.read(
-                "api-gateway/src/main/java/io/forgequeue/gateway/schedule/SchedulerProperties.java");
+        String source =
+                OpsFiles.read("api-gateway/src/main/java/io/forgequeue/gateway/schedule/SchedulerProperties.java");
         Matcher lookahead = Pattern.compile("@DefaultValue\\(\"(\\d+)\"\\)\\s*@Min\\(0\\)\\s*int lookahead")
                 .matcher(source);
 
-        assertThat(lookahead.find()).as("SchedulerProperties.lookahead with its @DefaultValue").isTrue();
+        assertThat(lookahead.find())
+                .as("SchedulerProperties.lookahead with its @DefaultValue")
+                .isTrue();
         assertThat(Integer.parseInt(string(depth, "metadata.threshold")))
                 .isEqualTo(1 + Integer.parseInt(lookahead.group(1)));
     }
@@ -338,7 +379,9 @@ class KubernetesManifestsTest {
             series.append(seriesLine("gpu_gateway_jobs_by_state", target + pool + "\",state=\"queued\"", "5"))
                     .append(seriesLine("gpu_gateway_jobs_by_state", target + pool + "\",state=\"running\"", "2"))
                     .append(seriesLine("gpu_gateway_jobs_by_state", target + "other-pool\",state=\"queued\"", "40"))
-                    .append(seriesLine("gpu_gateway_jobs_queue_oldest_seconds", target + pool + "\"",
+                    .append(seriesLine(
+                            "gpu_gateway_jobs_queue_oldest_seconds",
+                            target + pool + "\"",
                             gw.endsWith("a") ? "91" : "90"))
                     .append(seriesLine("gpu_gateway_jobs_queue_oldest_seconds", target + "other-pool\"", "900"));
         }
@@ -354,7 +397,8 @@ class KubernetesManifestsTest {
 
         OpsFiles.Result result = OpsFiles.promtool(tmp, "test", "rules", "keda-test.yml");
 
-        assertThat(result.exitCode()).as("promtool test rules on the KEDA queries:\n%s\n%s", result.output(), test)
+        assertThat(result.exitCode())
+                .as("promtool test rules on the KEDA queries:\n%s\n%s", result.output(), test)
                 .isZero();
     }
 
@@ -366,7 +410,8 @@ class KubernetesManifestsTest {
         for (Map<String, Object> trigger : list(single("ScaledObject"), "spec.triggers")) {
             String ref = string(trigger, "authenticationRef.name");
             if (ref != null) {
-                assertThat(authentications).as("TriggerAuthentication of trigger %s", trigger.get("name"))
+                assertThat(authentications)
+                        .as("TriggerAuthentication of trigger %s", trigger.get("name"))
                         .contains(ref);
             }
         }
@@ -377,10 +422,14 @@ class KubernetesManifestsTest {
         Set<String> gatewayAllowed = allowedVariables("api-gateway/src/main/resources/application.yaml");
         Set<String> workerAllowed = allowedVariables("gpu-worker/src/main/resources/application.yml");
 
-        assertThat(envNames(container(deployment("api-gateway"), "api-gateway"))).as("gateway env")
-                .isNotEmpty().isSubsetOf(gatewayAllowed);
-        assertThat(envNames(container(deployment("gpu-worker"), "gpu-worker"))).as("worker env")
-                .isNotEmpty().isSubsetOf(workerAllowed);
+        assertThat(envNames(container(deployment("api-gateway"), "api-gateway")))
+                .as("gateway env")
+                .isNotEmpty()
+                .isSubsetOf(gatewayAllowed);
+        assertThat(envNames(container(deployment("gpu-worker"), "gpu-worker")))
+                .as("worker env")
+                .isNotEmpty()
+                .isSubsetOf(workerAllowed);
     }
 
     @Test
@@ -395,7 +444,9 @@ class KubernetesManifestsTest {
                     Map<String, Object> cm = map(env, "valueFrom.configMapKeyRef");
                     if (!cm.isEmpty()) {
                         assertThat(cm.get("name")).as(id).isEqualTo(string(configMap, "metadata.name"));
-                        assertThat(map(configMap, "data")).as(id).containsKey(cm.get("key").toString());
+                        assertThat(map(configMap, "data"))
+                                .as(id)
+                                .containsKey(cm.get("key").toString());
                     }
                     Map<String, Object> secret = map(env, "valueFrom.secretKeyRef");
                     if (!secret.isEmpty()) {
@@ -406,7 +457,9 @@ class KubernetesManifestsTest {
                         } else if (userSecrets().contains(name)) {
                             assertThat(USER_SECRET_KEYS).as(id).contains(key);
                         } else {
-                            assertThat(map(exampleSecret(name), "stringData")).as(id).containsKey(key);
+                            assertThat(map(exampleSecret(name), "stringData"))
+                                    .as(id)
+                                    .containsKey(key);
                         }
                     }
                 }
@@ -421,15 +474,18 @@ class KubernetesManifestsTest {
             for (Map<String, Object> container : allContainers(deployment)) {
                 for (Map<String, Object> env : list(container, "env")) {
                     assertThat(String.valueOf(map(env, "valueFrom.secretKeyRef").get("name")))
-                            .as(describe(deployment) + " " + env.get("name")).isNotEqualTo(admin);
+                            .as(describe(deployment) + " " + env.get("name"))
+                            .isNotEqualTo(admin);
                 }
             }
         }
         Map<String, Object> gateway = container(deployment("api-gateway"), "api-gateway");
         Map<String, Object> worker = container(deployment("gpu-worker"), "gpu-worker");
-        assertThat(map(valueFrom(gateway, "SPRING_RABBITMQ_USERNAME"), "secretKeyRef").get("name"))
+        assertThat(map(valueFrom(gateway, "SPRING_RABBITMQ_USERNAME"), "secretKeyRef")
+                        .get("name"))
                 .isEqualTo("forge-gateway-user-credentials");
-        assertThat(map(valueFrom(worker, "SPRING_RABBITMQ_PASSWORD"), "secretKeyRef").get("name"))
+        assertThat(map(valueFrom(worker, "SPRING_RABBITMQ_PASSWORD"), "secretKeyRef")
+                        .get("name"))
                 .isEqualTo("forge-worker-user-credentials");
 
         assertThat(permissions("forge-gateway")).isEqualTo(BrokerRoles.gateway());
@@ -437,7 +493,8 @@ class KubernetesManifestsTest {
         assertThat(permissions("forge-worker"))
                 .isEqualTo(BrokerRoles.workers(string(deployment("gpu-worker"), "metadata.name") + "-.+"));
         Map<String, Object> topic = ofKind("TopicPermission").stream()
-                .filter(t -> "forge-worker".equals(string(t, "spec.userReference.name"))).findFirst()
+                .filter(t -> "forge-worker".equals(string(t, "spec.userReference.name")))
+                .findFirst()
                 .orElseGet(() -> fail("no TopicPermission for forge-worker"));
         assertThat(string(topic, "spec.permissions.exchange")).isEqualTo(BrokerRoles.EVENTS_EXCHANGE);
         assertThat(string(topic, "spec.permissions.write")).isEqualTo(BrokerRoles.WORKER_TOPIC_WRITE);
@@ -456,7 +513,8 @@ class KubernetesManifestsTest {
         assertThat(string(exampleSecret(dbUrl.get("name").toString()), "stringData." + dbUrl.get("key")))
                 .startsWith("jdbc:postgresql://");
         assertThat(envValueOrRef(container(deployment("gpu-worker"), "gpu-worker"), "SPRING_DATASOURCE_URL"))
-                .as("the worker has no database").isNull();
+                .as("the worker has no database")
+                .isNull();
     }
 
     @Test
@@ -482,7 +540,8 @@ class KubernetesManifestsTest {
 
         assertThat(management).isNotEqualTo(port);
         List<Integer> routed = list(service, "spec.ports").stream()
-                .map(p -> portNumber(container, p.get("targetPort"))).toList();
+                .map(p -> portNumber(container, p.get("targetPort")))
+                .toList();
         assertThat(routed).containsExactly(port);
     }
 
@@ -491,7 +550,8 @@ class KubernetesManifestsTest {
     private static Map<String, Map<String, Object>> triggersByName(Map<String, Object> scaledObject) {
         Map<String, Map<String, Object>> byName = new LinkedHashMap<>();
         for (Map<String, Object> trigger : list(scaledObject, "spec.triggers")) {
-            assertThat(string(trigger, "name")).as("every trigger has a name (it names its metric in KEDA)")
+            assertThat(string(trigger, "name"))
+                    .as("every trigger has a name (it names its metric in KEDA)")
                     .isNotBlank();
             byName.put(string(trigger, "name"), trigger);
         }
@@ -521,7 +581,9 @@ class KubernetesManifestsTest {
     }
 
     private static Map<String, Object> deployment(String name) {
-        return ofKind("Deployment").stream().filter(d -> name.equals(string(d, "metadata.name"))).findFirst()
+        return ofKind("Deployment").stream()
+                .filter(d -> name.equals(string(d, "metadata.name")))
+                .findFirst()
                 .orElseGet(() -> fail("no Deployment " + name + " in " + DIR));
     }
 
@@ -532,7 +594,9 @@ class KubernetesManifestsTest {
     }
 
     private static Map<String, Object> container(Map<String, Object> deployment, String name) {
-        return allContainers(deployment).stream().filter(c -> name.equals(c.get("name"))).findFirst()
+        return allContainers(deployment).stream()
+                .filter(c -> name.equals(c.get("name")))
+                .findFirst()
                 .orElseGet(() -> fail("no container " + name + " in " + describe(deployment)));
     }
 
@@ -546,54 +610,76 @@ class KubernetesManifestsTest {
     /** The vhost permissions of a User, from its Permission resource. */
     private static BrokerRoles.Permissions permissions(String user) {
         Map<String, Object> p = ofKind("Permission").stream()
-                .filter(o -> user.equals(string(o, "spec.userReference.name"))).findFirst()
+                .filter(o -> user.equals(string(o, "spec.userReference.name")))
+                .findFirst()
                 .orElseGet(() -> fail("no Permission for " + user));
         assertThat(string(p, "spec.vhost")).isEqualTo("/");
-        return new BrokerRoles.Permissions(string(p, "spec.permissions.configure"),
-                string(p, "spec.permissions.write"), string(p, "spec.permissions.read"));
+        return new BrokerRoles.Permissions(
+                string(p, "spec.permissions.configure"),
+                string(p, "spec.permissions.write"),
+                string(p, "spec.permissions.read"));
     }
 
     private static Map<String, Object> exampleSecret(String name) {
-        return objects.stream().filter(o -> "Secret".equals(o.get("kind")) && name.equals(string(o, "metadata.name")))
-                .findFirst().orElseGet(() -> fail("no Secret " + name + " (secrets.example.yaml documents them)"));
+        return objects.stream()
+                .filter(o -> "Secret".equals(o.get("kind")) && name.equals(string(o, "metadata.name")))
+                .findFirst()
+                .orElseGet(() -> fail("no Secret " + name + " (secrets.example.yaml documents them)"));
     }
 
     private static Set<String> envNames(Map<String, Object> container) {
         Set<String> names = new TreeSet<>();
         list(container, "env").forEach(e -> names.add(e.get("name").toString()));
-        assertThat(list(container, "envFrom")).as("envFrom hides variable names; use env").isEmpty();
+        assertThat(list(container, "envFrom"))
+                .as("envFrom hides variable names; use env")
+                .isEmpty();
         return names;
     }
 
     private static Map<String, Object> valueFrom(Map<String, Object> container, String name) {
-        return list(container, "env").stream().filter(e -> name.equals(e.get("name"))).findFirst()
-                .map(e -> map(e, "valueFrom")).orElseGet(() -> fail("no env " + name + " in " + container.get("name")));
+        return list(container, "env").stream()
+                .filter(e -> name.equals(e.get("name")))
+                .findFirst()
+                .map(e -> map(e, "valueFrom"))
+                .orElseGet(() -> fail("no env " + name + " in " + container.get("name")));
     }
 
     private static String envValue(Map<String, Object> container, String name) {
-        return list(container, "env").stream().filter(e -> name.equals(e.get("name"))).findFirst()
-                .map(e -> string(e, "value")).orElseGet(() -> fail("no env " + name + " in " + container.get("name")));
+        return list(container, "env").stream()
+                .filter(e -> name.equals(e.get("name")))
+                .findFirst()
+                .map(e -> string(e, "value"))
+                .orElseGet(() -> fail("no env " + name + " in " + container.get("name")));
     }
 
     private static Object envValueOrRef(Map<String, Object> container, String name) {
-        return list(container, "env").stream().filter(e -> name.equals(e.get("name"))).findFirst()
-                .map(e -> (Object) e).orElse(null);
+        return list(container, "env").stream()
+                .filter(e -> name.equals(e.get("name")))
+                .findFirst()
+                .map(e -> (Object) e)
+                .orElse(null);
     }
 
     private static Object envOr(Map<String, Object> container, String name, Object fallback) {
-        return list(container, "env").stream().filter(e -> name.equals(e.get("name")) && e.get("value") != null)
-                .findFirst().map(e -> e.get("value")).orElse(fallback);
+        return list(container, "env").stream()
+                .filter(e -> name.equals(e.get("name")) && e.get("value") != null)
+                .findFirst()
+                .map(e -> e.get("value"))
+                .orElse(fallback);
     }
 
     private static void assertProbe(Map<String, Object> container, String probe, String path, int port) {
         Map<String, Object> http = map(container, probe + ".httpGet");
-        assertThat(http.get("path")).as("%s path of %s", probe, container.get("name")).isEqualTo(path);
+        assertThat(http.get("path"))
+                .as("%s path of %s", probe, container.get("name"))
+                .isEqualTo(path);
         assertThat(portNumber(container, http.get("port"))).as("%s port", probe).isEqualTo(port);
     }
 
     private static void assertScrapeAnnotations(Map<String, Object> deployment, int port) {
         Map<String, Object> annotations = map(deployment, "spec.template.metadata.annotations");
-        assertThat(annotations).as("scrape annotations of %s", describe(deployment))
+        assertThat(annotations)
+                .as("scrape annotations of %s", describe(deployment))
                 .containsEntry("prometheus.io/scrape", "true")
                 .containsEntry("prometheus.io/port", Integer.toString(port))
                 .containsEntry("prometheus.io/path", "/actuator/prometheus");
@@ -604,8 +690,10 @@ class KubernetesManifestsTest {
         if (port instanceof Number n) {
             return n.intValue();
         }
-        return list(container, "ports").stream().filter(p -> String.valueOf(port).equals(p.get("name")))
-                .map(p -> ((Number) p.get("containerPort")).intValue()).findFirst()
+        return list(container, "ports").stream()
+                .filter(p -> String.valueOf(port).equals(p.get("name")))
+                .map(p -> ((Number) p.get("containerPort")).intValue())
+                .findFirst()
                 .orElseGet(() -> fail("no port named " + port + " in " + container.get("name")));
     }
 
@@ -625,7 +713,8 @@ class KubernetesManifestsTest {
         Set<String> allowed = new TreeSet<>(JVM_VARIABLES);
         allowed.addAll(BOOT_RABBIT_VARIABLES);
         allowed.addAll(OpsFiles.placeholders(OpsFiles.read(applicationYml)));
-        for (String property : OpsFiles.flatten(OpsFiles.yamlFile(applicationYml)).keySet()) {
+        for (String property :
+                OpsFiles.flatten(OpsFiles.yamlFile(applicationYml)).keySet()) {
             allowed.addAll(OpsFiles.envNamesOf(property));
         }
         return allowed;

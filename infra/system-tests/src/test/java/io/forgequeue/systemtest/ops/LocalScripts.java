@@ -31,8 +31,7 @@ final class LocalScripts {
         }
     }
 
-    private LocalScripts() {
-    }
+    private LocalScripts() {}
 
     /** Runs {@code snippet} after sourcing lib/common.sh and lib/apps.sh (strict mode, as the scripts run). */
     static Run functions(Map<String, String> env, String snippet) {
@@ -55,11 +54,15 @@ final class LocalScripts {
             Path out = Files.createTempFile("local-scripts", ".out");
             Path err = Files.createTempFile("local-scripts", ".err");
             try {
-                ProcessBuilder pb = new ProcessBuilder(command).directory(OpsFiles.root().toFile())
-                        .redirectOutput(out.toFile()).redirectError(err.toFile())
-                        .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
-                pb.environment().keySet().removeIf(k -> k.startsWith("FQ_") || k.startsWith("FORGE_")
-                        || k.startsWith("GATEWAY_"));
+                ProcessBuilder pb = new ProcessBuilder(command)
+                        .directory(OpsFiles.root().toFile())
+                        .redirectOutput(out.toFile())
+                        .redirectError(err.toFile())
+                        .redirectInput(ProcessBuilder.Redirect.from(
+                                Path.of("/dev/null").toFile()));
+                pb.environment()
+                        .keySet()
+                        .removeIf(k -> k.startsWith("FQ_") || k.startsWith("FORGE_") || k.startsWith("GATEWAY_"));
                 pb.environment().putAll(env);
                 Process process = pb.start();
                 if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -68,7 +71,9 @@ final class LocalScripts {
                     throw new AssertionError("bash " + String.join(" ", args) + " did not finish within " + timeout
                             + "\n--- stdout\n" + Files.readString(out) + "--- stderr\n" + Files.readString(err));
                 }
-                return new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                return new Run(
+                        process.exitValue(),
+                        Files.readString(out, StandardCharsets.UTF_8),
                         Files.readString(err, StandardCharsets.UTF_8));
             } finally {
                 Files.deleteIfExists(out);

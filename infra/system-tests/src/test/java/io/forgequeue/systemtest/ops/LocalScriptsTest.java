@@ -1,9 +1,8 @@
 package io.forgequeue.systemtest.ops;
 
-import com.sun.net.httpserver.HttpServer;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -18,8 +17,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The decisions of infra/local/up.sh, checked through the functions of infra/local/lib/*.sh it uses: which API keys
@@ -31,8 +30,8 @@ class LocalScriptsTest {
     @Test
     void everyLocalScriptIsValidBash() throws IOException {
         List<Path> scripts;
-        try (Stream<Path> files = Stream.concat(Files.list(OpsFiles.path("infra/local")),
-                Files.list(OpsFiles.path("infra/local/lib")))) {
+        try (Stream<Path> files =
+                Stream.concat(Files.list(OpsFiles.path("infra/local")), Files.list(OpsFiles.path("infra/local/lib")))) {
             scripts = files.filter(p -> p.toString().endsWith(".sh")).sorted().toList();
         }
 
@@ -43,11 +42,12 @@ class LocalScriptsTest {
         }
     }
 
-    // Issue 19: an amqps listener needs its certificate, key and CA; a half-given TLS set-up stops before any node starts.
+    // Issue 19: an amqps listener needs its certificate, key and CA; a half-given TLS set-up stops before any node
+    // starts.
     @Test
     void aRabbitTlsPortWithoutItsCertificateKeyAndCaIsRefusedBeforeAnythingStarts() {
-        LocalScripts.Run run = LocalScripts.script(Map.of("FQ_RABBIT_TLS_PORT", "5671"), Duration.ofSeconds(30),
-                "rabbitmq.sh", "status");
+        LocalScripts.Run run = LocalScripts.script(
+                Map.of("FQ_RABBIT_TLS_PORT", "5671"), Duration.ofSeconds(30), "rabbitmq.sh", "status");
 
         assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
         assertThat(run.stderr()).contains("FQ_RABBIT_TLS_PORT is set: FQ_RABBIT_TLS_CERT (a PEM file) is required too");
@@ -56,9 +56,17 @@ class LocalScriptsTest {
     // Issue 19: clients verify the host name they connect to against the certificate's names.
     @Test
     void theCertificateScriptSignsAServerCertificateNamingEveryHostItIsGiven(@TempDir Path dir) throws Exception {
-        LocalScripts.Run ca = LocalScripts.script(Map.of(), Duration.ofSeconds(60), "tls-certs.sh", "ca", dir.toString());
-        LocalScripts.Run server = LocalScripts.script(Map.of(), Duration.ofSeconds(60), "tls-certs.sh", "server",
-                dir.toString(), "broker", "broker.example.com", "203.0.113.7");
+        LocalScripts.Run ca =
+                LocalScripts.script(Map.of(), Duration.ofSeconds(60), "tls-certs.sh", "ca", dir.toString());
+        LocalScripts.Run server = LocalScripts.script(
+                Map.of(),
+                Duration.ofSeconds(60),
+                "tls-certs.sh",
+                "server",
+                dir.toString(),
+                "broker",
+                "broker.example.com",
+                "203.0.113.7");
 
         assertThat(ca.exitCode()).as(ca.toString()).isZero();
         assertThat(server.exitCode()).as(server.toString()).isZero();
@@ -66,12 +74,14 @@ class LocalScriptsTest {
         X509Certificate certificate;
         X509Certificate authority;
         try (InputStream chain = Files.newInputStream(dir.resolve("broker.pem"));
-             InputStream caFile = Files.newInputStream(dir.resolve("ca.pem"))) {
-            certificate = (X509Certificate) x509.generateCertificates(chain).iterator().next();
+                InputStream caFile = Files.newInputStream(dir.resolve("ca.pem"))) {
+            certificate = (X509Certificate)
+                    x509.generateCertificates(chain).iterator().next();
             authority = (X509Certificate) x509.generateCertificate(caFile);
         }
         List<String> names = certificate.getSubjectAlternativeNames().stream()
-                .map(name -> String.valueOf(name.get(1))).toList();
+                .map(name -> String.valueOf(name.get(1)))
+                .toList();
         assertThat(names).containsExactlyInAnyOrder("broker.example.com", "203.0.113.7");
         certificate.verify(authority.getPublicKey()); // signed by the CA
         assertThat(authority.getBasicConstraints()).as("the CA is a CA").isGreaterThanOrEqualTo(0);
@@ -81,8 +91,8 @@ class LocalScriptsTest {
     // Issue 15, item 2: up.sh replaced the operator's GATEWAY_BOOTSTRAP_API_KEY with its local key.
     @Test
     void theLocalKeyIsAddedToTheOperatorsOwnKeysInsteadOfReplacingThem() {
-        LocalScripts.Run run = LocalScripts.functions(Map.of(),
-                "fq_merge_api_keys fq_local_abc ' mine-1, mine-2,,fq_local_abc,mine-1 '");
+        LocalScripts.Run run = LocalScripts.functions(
+                Map.of(), "fq_merge_api_keys fq_local_abc ' mine-1, mine-2,,fq_local_abc,mine-1 '");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
         assertThat(run.stdout().strip()).isEqualTo("fq_local_abc,mine-1,mine-2");
@@ -100,9 +110,9 @@ class LocalScriptsTest {
         LocalScripts.Run run = LocalScripts.functions(Map.of(), "fq_worker_layout 8080");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.lines()).containsExactly(
-                "worker-1 8091 http://127.0.0.1:7861 7861",
-                "worker-2 8092 http://127.0.0.1:7863 7863");
+        assertThat(run.lines())
+                .containsExactly(
+                        "worker-1 8091 http://127.0.0.1:7861 7861", "worker-2 8092 http://127.0.0.1:7863 7863");
     }
 
     // Issue 15, items 3 and 4: worker ports were fixed at 8091..; all workers shared one forge-sim.
@@ -113,10 +123,11 @@ class LocalScriptsTest {
                 "fq_worker_layout 18080");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.lines()).containsExactly(
-                "worker-1 18091 http://127.0.0.1:18861 18861",
-                "worker-2 18092 http://127.0.0.1:18863 18863",
-                "worker-3 18093 http://127.0.0.1:18865 18865");
+        assertThat(run.lines())
+                .containsExactly(
+                        "worker-1 18091 http://127.0.0.1:18861 18861",
+                        "worker-2 18092 http://127.0.0.1:18863 18863",
+                        "worker-3 18093 http://127.0.0.1:18865 18865");
     }
 
     @Test
@@ -126,27 +137,27 @@ class LocalScriptsTest {
                 "fq_worker_layout 8080");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.lines()).containsExactly(
-                "worker-1 9101 http://gpu-a:7860 -",
-                "worker-2 9102 http://gpu-b:7860 -");
+        assertThat(run.lines())
+                .containsExactly("worker-1 9101 http://gpu-a:7860 -", "worker-2 9102 http://gpu-b:7860 -");
     }
 
     @Test
     void oneRealForgeGetsOneWorker() {
-        LocalScripts.Run run = LocalScripts.functions(Map.of("FORGE_URL", "http://gpu-box:7860"), "fq_worker_layout 8080");
+        LocalScripts.Run run =
+                LocalScripts.functions(Map.of("FORGE_URL", "http://gpu-box:7860"), "fq_worker_layout 8080");
 
         assertThat(run.lines()).containsExactly("worker-1 8091 http://gpu-box:7860 -");
     }
 
     @Test
     void moreWorkersThanRealForgesAreRefusedWithHowToGiveSeveralForges() {
-        LocalScripts.Run run = LocalScripts.functions(Map.of("FORGE_URL", "http://gpu-box:7860", "FQ_WORKERS", "2"),
-                "fq_worker_layout 8080");
+        LocalScripts.Run run = LocalScripts.functions(
+                Map.of("FORGE_URL", "http://gpu-box:7860", "FQ_WORKERS", "2"), "fq_worker_layout 8080");
 
         assertThat(run.exitCode()).isNotZero();
         assertThat(run.stdout()).isEmpty();
-        assertThat(run.stderr()).contains("FQ_WORKERS=2, but 1 Forge URL(s) given", "one worker per Forge",
-                "FORGE_URLS=");
+        assertThat(run.stderr())
+                .contains("FQ_WORKERS=2, but 1 Forge URL(s) given", "one worker per Forge", "FORGE_URLS=");
     }
 
     @Test
@@ -172,8 +183,10 @@ class LocalScriptsTest {
         try (ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             int port = socket.getLocalPort();
 
-            LocalScripts.Run run = LocalScripts.functions(Map.of(), "fq_port_holder " + thisJvm + " " + port
-                    + "; fq_port_holder $$ " + port + "; fq_port_owners " + port);
+            LocalScripts.Run run = LocalScripts.functions(
+                    Map.of(),
+                    "fq_port_holder " + thisJvm + " " + port + "; fq_port_holder $$ " + port + "; fq_port_owners "
+                            + port);
 
             assertThat(run.exitCode()).as(run.toString()).isZero();
             assertThat(run.lines()).hasSize(3);
@@ -191,7 +204,8 @@ class LocalScriptsTest {
         try {
             int port = firstSystemsWorker.getAddress().getPort();
 
-            LocalScripts.Run run = LocalScripts.functions(Map.of("FQ_RUN_DIR", runDir.toString()), """
+            LocalScripts.Run run = LocalScripts.functions(
+                    Map.of("FQ_RUN_DIR", runDir.toString()), """
                     sleep 30 < /dev/null > /dev/null 2>&1 &
                     started=$!
                     if (fq_await_app worker-1 "$started" %d http://127.0.0.1:%d/actuator/health/readiness %s); then
@@ -205,8 +219,11 @@ class LocalScriptsTest {
 
             assertThat(run.exitCode()).as(run.toString()).isZero();
             assertThat(run.lines()).as(run.toString()).containsExactly("refused", "ended by signal 15");
-            assertThat(run.stderr()).contains("port " + port + " is held by pid " + ProcessHandle.current().pid(),
-                    "what answers there is not worker-1");
+            assertThat(run.stderr())
+                    .contains(
+                            "port " + port + " is held by pid "
+                                    + ProcessHandle.current().pid(),
+                            "what answers there is not worker-1");
         } finally {
             firstSystemsWorker.stop(0);
         }
@@ -218,21 +235,26 @@ class LocalScriptsTest {
         try (ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             int port = socket.getLocalPort();
 
-            LocalScripts.Run run = LocalScripts.functions(Map.of("FQ_RUN_DIR", runDir.toString()),
-                    "fq_start_app worker-2 " + jar + " " + port + " /actuator/health/readiness -- env SERVER_PORT=" + port);
+            LocalScripts.Run run = LocalScripts.functions(
+                    Map.of("FQ_RUN_DIR", runDir.toString()),
+                    "fq_start_app worker-2 " + jar + " " + port + " /actuator/health/readiness -- env SERVER_PORT="
+                            + port);
 
             assertThat(run.exitCode()).isNotZero();
-            assertThat(run.stderr()).contains("port " + port + ", wanted by worker-2, is already in use by pid "
-                    + ProcessHandle.current().pid());
+            assertThat(run.stderr())
+                    .contains("port " + port + ", wanted by worker-2, is already in use by pid "
+                            + ProcessHandle.current().pid());
             assertThat(runDir.resolve("local/pids/worker-2.pid")).doesNotExist();
         }
     }
 
     @Test
-    void anAppOfThisRunDirectoryRunningOnAnotherPortIsNotTakenForTheOneAskedFor(@TempDir Path runDir) throws IOException {
+    void anAppOfThisRunDirectoryRunningOnAnotherPortIsNotTakenForTheOneAskedFor(@TempDir Path runDir)
+            throws IOException {
         Path jar = Files.writeString(runDir.resolve("app.jar"), "never run");
 
-        LocalScripts.Run run = LocalScripts.functions(Map.of("FQ_RUN_DIR", runDir.toString()), """
+        LocalScripts.Run run =
+                LocalScripts.functions(Map.of("FQ_RUN_DIR", runDir.toString()), """
                 bash -c 'sleep 30; exit 0' %s < /dev/null > /dev/null 2>&1 &
                 running=$!
                 mkdir -p "$FQ_APP_DIR/pids"
@@ -263,11 +285,13 @@ class LocalScriptsTest {
         HttpServer a = answering("[{\"name\":\"Euler a\"},{\"name\":\"DPM++ 2M\"},{\"name\":\"LCM\"}]");
         HttpServer b = answering("[{\"name\":\"LCM\"},{\"name\":\"Euler a\"}]");
         try {
-            LocalScripts.Run run = LocalScripts.functions(Map.of(), "fq_forge_common_names /sdapi/v1/samplers name "
-                    + url(a) + " http://127.0.0.1:1 " + url(b));
+            LocalScripts.Run run = LocalScripts.functions(
+                    Map.of(),
+                    "fq_forge_common_names /sdapi/v1/samplers name " + url(a) + " http://127.0.0.1:1 " + url(b));
 
             assertThat(run.exitCode()).as(run.toString()).isZero();
-            assertThat(run.stdout().strip()).as("in the first Forge's order; one that cannot be asked is left out")
+            assertThat(run.stdout().strip())
+                    .as("in the first Forge's order; one that cannot be asked is left out")
                     .isEqualTo("Euler a,LCM");
         } finally {
             a.stop(0);

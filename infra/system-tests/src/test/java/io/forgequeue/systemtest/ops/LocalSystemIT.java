@@ -1,10 +1,9 @@
 package io.forgequeue.systemtest.ops;
 
-import io.forgequeue.testsupport.FreePort;
-import org.junit.jupiter.api.Test;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.forgequeue.testsupport.FreePort;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -26,9 +25,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code infra/local/up.sh} and {@code down.sh} for real, as an operator runs them, on throw-away ports and a run
@@ -38,7 +37,8 @@ import static org.awaitility.Awaitility.await;
  */
 class LocalSystemIT {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** Ports taken by this test so far, so that no two roles get the same one. */
@@ -55,11 +55,27 @@ class LocalSystemIT {
         String operatorKey = "fq_operator_" + UUID.randomUUID().toString().replace("-", "");
         Path runDir = Files.createDirectories(OpsFiles.path("infra/system-tests/target/local-system-it"))
                 .resolve("run-" + System.currentTimeMillis());
-        Map<String, String> env = new HashMap<>(Map.of("FQ_RUN_DIR", runDir.toString(), "FQ_SKIP_BUILD", "1",
-                "FQ_WORKERS", "2", "FQ_GATEWAY_PORT", Integer.toString(gateway),
-                "FQ_WORKER_PORT", Integer.toString(workers), "FQ_FORGE_SIM_PORT", Integer.toString(sims),
-                "FQ_RABBIT_PORT", Integer.toString(rabbit), "FQ_PG_PORT", Integer.toString(postgres),
-                "FQ_FORGE_SIM_STEP_MS", "0", "GATEWAY_BOOTSTRAP_API_KEY", operatorKey));
+        Map<String, String> env = new HashMap<>(Map.of(
+                "FQ_RUN_DIR",
+                runDir.toString(),
+                "FQ_SKIP_BUILD",
+                "1",
+                "FQ_WORKERS",
+                "2",
+                "FQ_GATEWAY_PORT",
+                Integer.toString(gateway),
+                "FQ_WORKER_PORT",
+                Integer.toString(workers),
+                "FQ_FORGE_SIM_PORT",
+                Integer.toString(sims),
+                "FQ_RABBIT_PORT",
+                Integer.toString(rabbit),
+                "FQ_PG_PORT",
+                Integer.toString(postgres),
+                "FQ_FORGE_SIM_STEP_MS",
+                "0",
+                "GATEWAY_BOOTSTRAP_API_KEY",
+                operatorKey));
         env.put("FQ_JAVA_OPTS", "-Xmx384m -XX:TieredStopAtLevel=1");
         env.put("FQ_GATEWAY_MANAGEMENT_PORT", Integer.toString(management));
         LocalScripts.Run down;
@@ -67,45 +83,77 @@ class LocalSystemIT {
             LocalScripts.Run up = LocalScripts.script(env, Duration.ofMinutes(8), "up.sh");
 
             assertThat(up.exitCode()).as("up.sh:\n%s", up).isZero();
-            assertThat(up.stdout()).contains("forge-sim-1 up", "forge-sim-2 up", "gateway up", "worker-1 up",
-                    "worker-2 up", "Forge Queue is up");
+            assertThat(up.stdout())
+                    .contains(
+                            "forge-sim-1 up",
+                            "forge-sim-2 up",
+                            "gateway up",
+                            "worker-1 up",
+                            "worker-2 up",
+                            "Forge Queue is up");
             String localKey = Files.readString(runDir.resolve("local/api-key")).strip();
             String queue = "http://127.0.0.1:" + gateway + "/api/v1/queue";
             assertThat(status(queue, operatorKey)).as("the operator's own key").isEqualTo(200);
             assertThat(status(queue, localKey)).as("the local key up.sh made").isEqualTo(200);
-            assertThat(status(queue, "fq_nobody_" + UUID.randomUUID())).as("any other key").isEqualTo(401);
+            assertThat(status(queue, "fq_nobody_" + UUID.randomUUID()))
+                    .as("any other key")
+                    .isEqualTo(401);
             assertThat(status("http://127.0.0.1:" + management + "/actuator/health/readiness", null))
-                    .as("the gateway's actuator on its management port").isEqualTo(200);
+                    .as("the gateway's actuator on its management port")
+                    .isEqualTo(200);
             assertThat(status("http://127.0.0.1:" + gateway + "/actuator/prometheus", null))
-                    .as("never on the public port").isEqualTo(404);
+                    .as("never on the public port")
+                    .isEqualTo(404);
             for (int i = 0; i < 2; i++) {
                 JsonNode health = json("http://127.0.0.1:" + (workers + i) + "/actuator/health");
-                assertThat(health.path("components").path("forge").path("details").path("url").asString())
-                        .as("the Forge of worker-%d", i + 1).isEqualTo("http://127.0.0.1:" + (sims + 2 * i));
-                assertThat(json("http://127.0.0.1:" + (sims + 2 * i) + "/sdapi/v1/progress").has("progress"))
-                        .as("forge-sim-%d answers", i + 1).isTrue();
+                assertThat(health.path("components")
+                                .path("forge")
+                                .path("details")
+                                .path("url")
+                                .asString())
+                        .as("the Forge of worker-%d", i + 1)
+                        .isEqualTo("http://127.0.0.1:" + (sims + 2 * i));
+                assertThat(json("http://127.0.0.1:" + (sims + 2 * i) + "/sdapi/v1/progress")
+                                .has("progress"))
+                        .as("forge-sim-%d answers", i + 1)
+                        .isTrue();
             }
             // issue 19: the apps connect with their own least-privilege broker users (guest is the operators'), and the
             // workers, announcing themselves with their user, are admitted by the gateway
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-                assertThat(brokerUsers(rabbit + 10000)).as("users of the broker's connections")
+                assertThat(brokerUsers(rabbit + 10000))
+                        .as("users of the broker's connections")
                         .containsExactlyInAnyOrder("fq-gateway", "worker-1", "worker-2");
-                JsonNode overview = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(queue))
-                        .header("Authorization", "Bearer " + localKey).timeout(Duration.ofSeconds(10)).build(),
-                        HttpResponse.BodyHandlers.ofString()).body());
-                assertThat(overview.path("availableWorkers").asInt()).as("workers admitted: %s", overview).isEqualTo(2);
+                JsonNode overview = JSON.readTree(HTTP.send(
+                                HttpRequest.newBuilder(URI.create(queue))
+                                        .header("Authorization", "Bearer " + localKey)
+                                        .timeout(Duration.ofSeconds(10))
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString())
+                        .body());
+                assertThat(overview.path("availableWorkers").asInt())
+                        .as("workers admitted: %s", overview)
+                        .isEqualTo(2);
             });
-            assertThat(up.stdout()).contains("FQ_RUN_DIR=" + runDir + " FQ_RABBIT_PORT=" + rabbit + " FQ_PG_PORT="
-                    + postgres + " infra/local/down.sh");
+            assertThat(up.stdout())
+                    .contains("FQ_RUN_DIR=" + runDir + " FQ_RABBIT_PORT=" + rabbit + " FQ_PG_PORT=" + postgres
+                            + " infra/local/down.sh");
         } finally {
             down = LocalScripts.script(env, Duration.ofMinutes(4), "down.sh");
         }
 
         assertThat(down.exitCode()).as("down.sh:\n%s", down).isZero();
-        assertThat(down.stdout()).contains("worker-1 stopped", "worker-2 stopped", "gateway stopped",
-                "forge-sim-1 stopped", "forge-sim-2 stopped");
+        assertThat(down.stdout())
+                .contains(
+                        "worker-1 stopped",
+                        "worker-2 stopped",
+                        "gateway stopped",
+                        "forge-sim-1 stopped",
+                        "forge-sim-2 stopped");
         for (int port : List.of(gateway, management, workers, workers + 1, sims, sims + 2, rabbit, postgres)) {
-            assertThat(listening(port)).as("something still listens on %d after down.sh", port).isFalse();
+            assertThat(listening(port))
+                    .as("something still listens on %d after down.sh", port)
+                    .isFalse();
         }
         deleteTree(runDir); // kept when a check failed, for a look at the logs under local/logs/
     }
@@ -119,17 +167,22 @@ class LocalSystemIT {
     }
 
     private static int status(String url, String apiKey) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + apiKey)
-                .timeout(Duration.ofSeconds(10)).build();
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url))
+                .header("Authorization", "Bearer " + apiKey)
+                .timeout(Duration.ofSeconds(10))
+                .build();
         return HTTP.send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     /** The distinct users of the broker's open connections (management API, as guest from the loopback). */
     private static Set<String> brokerUsers(int managementPort) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort
-                        + "/api/connections?columns=user")).header("Authorization", "Basic "
-                        + java.util.Base64.getEncoder().encodeToString("guest:guest".getBytes()))
-                .timeout(Duration.ofSeconds(10)).build();
+        HttpRequest request = HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + managementPort + "/api/connections?columns=user"))
+                .header(
+                        "Authorization",
+                        "Basic " + java.util.Base64.getEncoder().encodeToString("guest:guest".getBytes()))
+                .timeout(Duration.ofSeconds(10))
+                .build();
         Set<String> users = new HashSet<>();
         JSON.readTree(HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body())
                 .forEach(c -> users.add(c.path("user").asString()));
@@ -137,8 +190,11 @@ class LocalSystemIT {
     }
 
     private static JsonNode json(String url) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build();
-        return JSON.readTree(HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body());
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url))
+                .timeout(Duration.ofSeconds(10))
+                .build();
+        return JSON.readTree(
+                HTTP.send(request, HttpResponse.BodyHandlers.ofString()).body());
     }
 
     /** A base port such that base + each offset is free now and not taken by another role of this test. */

@@ -1,6 +1,8 @@
 package io.forgequeue.systemtest.ops;
 
-import org.junit.jupiter.api.Test;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.string;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,10 +17,7 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-
-import static io.forgequeue.systemtest.ops.OpsFiles.list;
-import static io.forgequeue.systemtest.ops.OpsFiles.string;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /**
  * docs/metrics.md against the code and the rules: every gpu.* meter the apps register is catalogued, every
@@ -34,6 +33,7 @@ class MetricsCatalogueTest {
     /** A gpu_* catalogue row: name, then the cells after the type (tags first). */
     private static final Pattern TAGGED_ROW =
             Pattern.compile("^\\|\\s*`(gpu_(?:gateway|worker)_[a-z0-9_]+)`\\s*\\|[^|]*\\|(.*)$");
+
     private static final Pattern TAG_KEY = Pattern.compile("^\\s*`([a-z_]+)`");
 
     @Test
@@ -49,7 +49,9 @@ class MetricsCatalogueTest {
         });
 
         assertThat(meters).as("gpu.* meters found in the apps' code").hasSizeGreaterThanOrEqualTo(20);
-        assertThat(missing).as("meters registered by the apps but not listed in docs/metrics.md").isEmpty();
+        assertThat(missing)
+                .as("meters registered by the apps but not listed in docs/metrics.md")
+                .isEmpty();
     }
 
     @Test
@@ -59,7 +61,9 @@ class MetricsCatalogueTest {
 
         unknown.removeAll(inCode);
 
-        assertThat(unknown).as("gpu_* metrics in docs/metrics.md that no app registers").isEmpty();
+        assertThat(unknown)
+                .as("gpu_* metrics in docs/metrics.md that no app registers")
+                .isEmpty();
     }
 
     @Test
@@ -84,7 +88,8 @@ class MetricsCatalogueTest {
     void theCatalogueMarksNoMetricAsMissingOrPlanned() {
         String doc = OpsFiles.read("docs/metrics.md");
 
-        assertThat(doc).doesNotContainPattern("(?i)missing in the apps|not exported by the apps|\\bplanned\\b")
+        assertThat(doc)
+                .doesNotContainPattern("(?i)missing in the apps|not exported by the apps|\\bplanned\\b")
                 .contains("from start");
     }
 
@@ -110,7 +115,9 @@ class MetricsCatalogueTest {
         assertThat(tagKeys("`outcome` = `a` \\| `b`; `code` = an `ErrorCode`, `none` otherwise; `pool`"))
                 .containsExactly("outcome", "code", "pool");
         assertThat(tagKeys("–")).isEmpty();
-        assertThat(missing).as("metric + catalogued tag -> app whose code never names that tag").isEmpty();
+        assertThat(missing)
+                .as("metric + catalogued tag -> app whose code never names that tag")
+                .isEmpty();
     }
 
     /** The tag keys of a catalogue "Tags" cell ("`key` = values; `key2`", or "–"), read up to the next cell. */

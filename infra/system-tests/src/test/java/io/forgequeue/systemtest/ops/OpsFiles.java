@@ -1,10 +1,6 @@
 package io.forgequeue.systemtest.ops;
 
 import io.forgequeue.testsupport.TestInfrastructure;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +17,9 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
  * Reading the operations files (Prometheus, Grafana, Kubernetes, the metric catalogue) and running promtool, for
@@ -29,8 +28,23 @@ import java.util.regex.Pattern;
 final class OpsFiles {
 
     /** PromQL words that look like metric names but are not. */
-    private static final Set<String> PROMQL_KEYWORDS = Set.of("and", "or", "unless", "bool", "offset", "by",
-            "without", "on", "ignoring", "group_left", "group_right", "inf", "nan", "atan2", "start", "end");
+    private static final Set<String> PROMQL_KEYWORDS = Set.of(
+            "and",
+            "or",
+            "unless",
+            "bool",
+            "offset",
+            "by",
+            "without",
+            "on",
+            "ignoring",
+            "group_left",
+            "group_right",
+            "inf",
+            "nan",
+            "atan2",
+            "start",
+            "end");
 
     /** An identifier not followed by "(" (a function call) and not part of a number, a label or a duration. */
     private static final Pattern IDENTIFIER = Pattern.compile("(?<![\\w.:$])([a-zA-Z_:][a-zA-Z0-9_:]*+)(?!\\s*\\()");
@@ -43,8 +57,7 @@ final class OpsFiles {
 
     private static Path promtool;
 
-    private OpsFiles() {
-    }
+    private OpsFiles() {}
 
     /** The repository root (see {@code TestInfrastructure.repositoryRoot()}). */
     static Path root() {
@@ -261,7 +274,8 @@ final class OpsFiles {
     /** AmqpConfiguration.AFTER_GRACE of the worker: the time it needs after the grace to give a job back. */
     static Duration workerAfterGrace() {
         String source = read("gpu-worker/src/main/java/io/forgequeue/worker/system/AmqpConfiguration.java");
-        Matcher m = Pattern.compile("AFTER_GRACE\\s*=\\s*Duration\\.ofSeconds\\((\\d+)\\)").matcher(source);
+        Matcher m = Pattern.compile("AFTER_GRACE\\s*=\\s*Duration\\.ofSeconds\\((\\d+)\\)")
+                .matcher(source);
         if (!m.find()) {
             throw new AssertionError("AmqpConfiguration.AFTER_GRACE is no longer 'Duration.ofSeconds(n)': update "
                     + "OpsFiles.workerAfterGrace");
@@ -272,8 +286,7 @@ final class OpsFiles {
     // ---- promtool -----------------------------------------------------------------------------------------------
 
     /** Output and exit code of a finished command. */
-    record Result(int exitCode, String output) {
-    }
+    record Result(int exitCode, String output) {}
 
     /** Runs a command in a directory, with a time limit; stdout and stderr together. */
     static Result run(Path dir, Duration timeout, String... command) {
@@ -293,8 +306,8 @@ final class OpsFiles {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly();
                 reader.join(5_000);
-                throw new AssertionError(String.join(" ", command) + " did not finish within " + timeout
-                        + "; output so far:\n" + out);
+                throw new AssertionError(
+                        String.join(" ", command) + " did not finish within " + timeout + "; output so far:\n" + out);
             }
             reader.join(10_000);
             return new Result(process.exitValue(), out.toString());

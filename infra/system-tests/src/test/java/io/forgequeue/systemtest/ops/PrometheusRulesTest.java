@@ -1,7 +1,10 @@
 package io.forgequeue.systemtest.ops;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static io.forgequeue.systemtest.ops.OpsFiles.at;
+import static io.forgequeue.systemtest.ops.OpsFiles.list;
+import static io.forgequeue.systemtest.ops.OpsFiles.map;
+import static io.forgequeue.systemtest.ops.OpsFiles.string;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,12 +17,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static io.forgequeue.systemtest.ops.OpsFiles.at;
-import static io.forgequeue.systemtest.ops.OpsFiles.list;
-import static io.forgequeue.systemtest.ops.OpsFiles.map;
-import static io.forgequeue.systemtest.ops.OpsFiles.string;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Prometheus files of infra/prometheus/: promtool accepts the local configuration and the alert rules, the
@@ -34,7 +33,9 @@ class PrometheusRulesTest {
     void promtoolAcceptsTheLocalPrometheusConfiguration() {
         OpsFiles.Result result = OpsFiles.promtool(DIR, "check", "config", "prometheus.yml");
 
-        assertThat(result.exitCode()).as("promtool check config prometheus.yml:\n%s", result.output()).isZero();
+        assertThat(result.exitCode())
+                .as("promtool check config prometheus.yml:\n%s", result.output())
+                .isZero();
         assertThat(result.output()).contains("1 rule files found");
     }
 
@@ -42,14 +43,18 @@ class PrometheusRulesTest {
     void promtoolAcceptsTheAlertRules() {
         OpsFiles.Result result = OpsFiles.promtool(DIR, "check", "rules", "alerts.yml");
 
-        assertThat(result.exitCode()).as("promtool check rules alerts.yml:\n%s", result.output()).isZero();
+        assertThat(result.exitCode())
+                .as("promtool check rules alerts.yml:\n%s", result.output())
+                .isZero();
     }
 
     @Test
     void alertUnitTestsPassOnSyntheticSeries() {
         OpsFiles.Result result = OpsFiles.promtool(DIR, "test", "rules", "alerts-test.yml");
 
-        assertThat(result.exitCode()).as("promtool test rules alerts-test.yml:\n%s", result.output()).isZero();
+        assertThat(result.exitCode())
+                .as("promtool test rules alerts-test.yml:\n%s", result.output())
+                .isZero();
         assertThat(result.output()).contains("SUCCESS");
     }
 
@@ -90,9 +95,16 @@ class PrometheusRulesTest {
         assertThat(alerts).hasSizeGreaterThanOrEqualTo(8);
         for (Map<String, Object> alert : alerts) {
             String name = string(alert, "alert");
-            assertThat(string(alert, "labels.severity")).as("severity of %s", name).isIn("critical", "warning");
-            assertThat(string(alert, "annotations.summary")).as("summary of %s", name).isNotBlank().hasSizeLessThan(120);
-            assertThat(string(alert, "annotations.description")).as("description of %s", name).hasSizeGreaterThan(80);
+            assertThat(string(alert, "labels.severity"))
+                    .as("severity of %s", name)
+                    .isIn("critical", "warning");
+            assertThat(string(alert, "annotations.summary"))
+                    .as("summary of %s", name)
+                    .isNotBlank()
+                    .hasSizeLessThan(120);
+            assertThat(string(alert, "annotations.description"))
+                    .as("description of %s", name)
+                    .hasSizeGreaterThan(80);
         }
     }
 
@@ -103,25 +115,43 @@ class PrometheusRulesTest {
             exprByAlert.put(string(alert, "alert"), string(alert, "expr"));
         }
 
-        assertThat(exprByAlert).containsKeys("ForgeQueueJobsWaitingWithoutWorker", "ForgeWorkerBreakerOpen",
-                "ForgeQueueStuckJobsSwept", "ForgeQueueOutboxLag", "ForgeQueueHighFailureRatio",
-                "ForgeQueueDeadLetters", "ForgeQueueGatewayDown", "ForgeWorkerDown", "ForgeWorkersMissing",
-                "ForgeQueueRabbitMQDown", "ForgeQueueRabbitMQNodesMissing", "ForgeQueueBacklogGrowing",
-                "ForgeQueueNoSchedulerLeader", "ForgeQueueSeveralSchedulerLeaders", "ForgeQueueSchedulerStuck",
-                "ForgeQueueWorkersRefused", "ForgeQueueRevocationSpike");
+        assertThat(exprByAlert)
+                .containsKeys(
+                        "ForgeQueueJobsWaitingWithoutWorker",
+                        "ForgeWorkerBreakerOpen",
+                        "ForgeQueueStuckJobsSwept",
+                        "ForgeQueueOutboxLag",
+                        "ForgeQueueHighFailureRatio",
+                        "ForgeQueueDeadLetters",
+                        "ForgeQueueGatewayDown",
+                        "ForgeWorkerDown",
+                        "ForgeWorkersMissing",
+                        "ForgeQueueRabbitMQDown",
+                        "ForgeQueueRabbitMQNodesMissing",
+                        "ForgeQueueBacklogGrowing",
+                        "ForgeQueueNoSchedulerLeader",
+                        "ForgeQueueSeveralSchedulerLeaders",
+                        "ForgeQueueSchedulerStuck",
+                        "ForgeQueueWorkersRefused",
+                        "ForgeQueueRevocationSpike");
         // the backlog is in PostgreSQL since issue 16: the gateways report it, not the broker
         assertThat(exprByAlert.get("ForgeQueueJobsWaitingWithoutWorker"))
-                .contains("gpu_gateway_jobs_by_state{state=\"queued\"}",
+                .contains(
+                        "gpu_gateway_jobs_by_state{state=\"queued\"}",
                         "gpu_gateway_workers_by_state{state=\"available\"}")
                 .doesNotContain("rabbitmq_");
         assertThat(exprByAlert.get("ForgeQueueBacklogGrowing"))
-                .contains("gpu_gateway_jobs_by_state{state=\"queued\"}").doesNotContain("rabbitmq_");
+                .contains("gpu_gateway_jobs_by_state{state=\"queued\"}")
+                .doesNotContain("rabbitmq_");
         assertThat(exprByAlert.get("ForgeQueueNoSchedulerLeader"))
                 .contains("sum(gpu_gateway_scheduler_leader) == 0", "absent(gpu_gateway_scheduler_leader)");
         assertThat(exprByAlert.get("ForgeQueueSeveralSchedulerLeaders"))
                 .contains("sum(gpu_gateway_scheduler_leader) > 1");
-        assertThat(exprByAlert.get("ForgeQueueSchedulerStuck")).contains("gpu_gateway_jobs_queue_oldest_seconds",
-                "gpu_gateway_workers_by_state{state=\"available\"}", "gpu_gateway_scheduler_handouts_seconds_count");
+        assertThat(exprByAlert.get("ForgeQueueSchedulerStuck"))
+                .contains(
+                        "gpu_gateway_jobs_queue_oldest_seconds",
+                        "gpu_gateway_workers_by_state{state=\"available\"}",
+                        "gpu_gateway_scheduler_handouts_seconds_count");
         assertThat(exprByAlert.get("ForgeQueueWorkersRefused"))
                 .contains("gpu_gateway_workers_by_state{state=\"refused\"}");
         assertThat(exprByAlert.get("ForgeQueueRevocationSpike")).contains("gpu_gateway_scheduler_revocations_total");
@@ -184,7 +214,8 @@ class PrometheusRulesTest {
         assertThat(watched).contains("api-gateway", "gpu-worker", "rabbitmq");
         for (String job : watched) {
             String selector = "up{job=\"" + job + "\"}";
-            assertThat(exprs).as("a rule on absent(%s) or count(%s)", selector, selector)
+            assertThat(exprs)
+                    .as("a rule on absent(%s) or count(%s)", selector, selector)
                     .anyMatch(e -> e.contains("absent(" + selector) || e.contains("count(" + selector));
         }
     }
@@ -206,7 +237,8 @@ class PrometheusRulesTest {
         }
 
         assertThat(at(config, "rule_files")).isEqualTo(List.of("alerts.yml"));
-        assertThat(pathByTarget).containsEntry("api-gateway 127.0.0.1:8081", "/actuator/prometheus")
+        assertThat(pathByTarget)
+                .containsEntry("api-gateway 127.0.0.1:8081", "/actuator/prometheus")
                 .containsEntry("gpu-worker 127.0.0.1:8091", "/actuator/prometheus")
                 .containsEntry("gpu-worker 127.0.0.1:8092", "/actuator/prometheus")
                 .containsEntry("rabbitmq 127.0.0.1:16701", "/metrics")
@@ -227,8 +259,10 @@ class PrometheusRulesTest {
         List<String> relabelText = new ArrayList<>();
 
         for (Map<String, Object> job : jobs) {
-            assertThat(list(job, "kubernetes_sd_configs")).as("kubernetes_sd_configs of %s", string(job, "job_name"))
-                    .isNotEmpty().allSatisfy(sd -> assertThat(sd).containsEntry("role", "pod"));
+            assertThat(list(job, "kubernetes_sd_configs"))
+                    .as("kubernetes_sd_configs of %s", string(job, "job_name"))
+                    .isNotEmpty()
+                    .allSatisfy(sd -> assertThat(sd).containsEntry("role", "pod"));
             for (Map<String, Object> rule : list(job, "relabel_configs")) {
                 relabelText.add(rule.toString());
             }
@@ -240,7 +274,9 @@ class PrometheusRulesTest {
                 .contains("__meta_kubernetes_pod_annotation_prometheus_io_scrape")
                 .contains("__meta_kubernetes_pod_annotation_prometheus_io_path")
                 .contains("__meta_kubernetes_pod_annotation_prometheus_io_port")
-                .contains("target_label=job").contains("target_label=worker").contains("target_label=gateway")
+                .contains("target_label=job")
+                .contains("target_label=worker")
+                .contains("target_label=gateway")
                 .contains("target_label=pool");
     }
 

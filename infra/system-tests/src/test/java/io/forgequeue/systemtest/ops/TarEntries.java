@@ -36,8 +36,7 @@ final class TarEntries {
         }
     }
 
-    private TarEntries() {
-    }
+    private TarEntries() {}
 
     /** Every entry of the stream; the content of the regular files whose name {@code keepContent} accepts. */
     static List<Entry> read(InputStream in, Predicate<String> keepContent) throws IOException {
