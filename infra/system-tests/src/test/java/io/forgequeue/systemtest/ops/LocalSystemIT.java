@@ -108,11 +108,18 @@ class LocalSystemIT {
                 JsonNode health = json("http://127.0.0.1:" + (workers + i) + "/actuator/health");
                 assertThat(health.path("components")
                                 .path("forge")
-                                .path("details")
-                                .path("url")
+                                .path("status")
                                 .asString())
+                        .as("worker-%d's Forge", i + 1)
+                        .isEqualTo("UP");
+                assertThat(health.path("components").path("forge").has("details"))
+                        .as("no health details on worker-%d's port", i + 1)
+                        .isFalse();
+                // the worker names the Forge it was given when it starts (its health details are not public)
+                assertThat(Files.readString(runDir.resolve("local/logs/worker-" + (i + 1) + ".log")))
                         .as("the Forge of worker-%d", i + 1)
-                        .isEqualTo("http://127.0.0.1:" + (sims + 2 * i));
+                        .containsPattern(
+                                "Forge client for http://127\\.0\\.0\\.1:" + (sims + 2 * i) + "/? \\(identity");
                 assertThat(json("http://127.0.0.1:" + (sims + 2 * i) + "/sdapi/v1/progress")
                                 .has("progress"))
                         .as("forge-sim-%d answers", i + 1)
