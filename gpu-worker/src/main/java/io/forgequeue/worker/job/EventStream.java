@@ -1,13 +1,8 @@
 package io.forgequeue.worker.job;
 
-import dev.failsafe.Failsafe;
-import dev.failsafe.FailsafeException;
-import dev.failsafe.RetryPolicy;
-import dev.failsafe.RetryPolicyBuilder;
 import io.forgequeue.model.JobEvent;
 import io.forgequeue.worker.system.WorkerProperties;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +21,7 @@ import org.springframework.amqp.rabbit.connection.CorrelationData;
  *
  * <p>An outcome the broker refuses or does not confirm is sent again, unchanged (same sequence number, so the
  * gateway's merge treats a second copy as a duplicate), after a pause that doubles up to a limit, for at most
- * {@link WorkerProperties.Outcome#retryFor()} (Failsafe, {@link #resendPolicy}). Giving the job back at once instead would hand it straight back to
+ * {@link WorkerProperties.Outcome#retryFor()}. Giving the job back at once instead would hand it straight back to
  * this worker, which would run it on Forge again and meet the same refusal: a tight loop of wasted GPU time.
  */
 final class EventStream {
@@ -45,48 +40,27 @@ final class EventStream {
         void awaitConfirm(CorrelationData correlation, JobEvent event, Duration timeout);
     }
 
+    /** Pauses the calling thread; replaced in tests. */
+    interface Pause {
+        void sleep(Duration duration) throws InterruptedException;
+    }
+
     private final Sink sink;
     private final Duration confirmTimeout;
-    private final RetryPolicy<Object> resend;
+    private final WorkerProperties.Outcome retry;
+    private final Pause pause;
     private long seq;
     private boolean closed;
 
-    /**
-     * @param resend how a refused outcome is sent again ({@link #resendPolicy}; built once per worker)
-     */
-    EventStream(Sink sink, Duration confirmTimeout, RetryPolicy<Object> resend) {
-        this.sink = sink;
-        this.confirmTimeout = confirmTimeout;
-        this.resend = resend;
+    EventStream(Sink sink, Duration confirmTimeout, WorkerProperties.Outcome retry) {
+        this(sink, confirmTimeout, retry, d -> Thread.sleep(d.toMillis()));
     }
 
-    /**
-     * The policy of {@link #finish}: on an {@link AmqpException} (refused, not confirmed in time), send again after
-     * a pause from {@code retryDelay} doubling up to {@code retryMaxDelay}, for at most {@code retryFor} (the last
-     * pause is shortened to end at {@code retryFor}); logs each resend at WARN and giving up at ERROR. A
-     * {@code retryFor} not above {@code retryDelay} leaves no time for a second send: the outcome is sent once.
-     */
-    static RetryPolicyBuilder<Object> resendPolicy(WorkerProperties.Outcome retry) {
-        RetryPolicyBuilder<Object> policy = RetryPolicy.builder()
-                .handle(AmqpException.class)
-                .onRetryScheduled(e -> log.warn(
-                        "{}; sending it again in {} ms",
-                        e.getLastException().getMessage(),
-                        e.getDelay().toMillis()))
-                .onRetriesExceeded(e -> log.error(
-                        "{} (sent {} times in {}); giving up on this attempt",
-                        e.getException().getMessage(),
-                        e.getAttemptCount(),
-                        retry.retryFor()));
-        if (retry.retryMaxDelay().compareTo(retry.retryDelay()) > 0) {
-            policy.withBackoff(retry.retryDelay(), retry.retryMaxDelay());
-        } else {
-            policy.withDelay(retry.retryDelay());
-        }
-        if (retry.retryFor().compareTo(retry.retryDelay()) <= 0) {
-            return policy.withMaxRetries(0);
-        }
-        return policy.withMaxRetries(-1).withMaxDuration(retry.retryFor());
+    EventStream(Sink sink, Duration confirmTimeout, WorkerProperties.Outcome retry, Pause pause) {
+        this.sink = sink;
+        this.confirmTimeout = confirmTimeout;
+        this.retry = retry;
+        this.pause = pause;
     }
 
     /**
@@ -117,35 +91,49 @@ final class EventStream {
      */
     JobEvent finish(LongFunction<JobEvent> event) {
         JobEvent e;
-        CorrelationData first;
+        CorrelationData correlation;
         synchronized (this) {
             closed = true;
             e = event.apply(++seq);
-            first = sink.send(e);
+            correlation = sink.send(e);
         }
-        AtomicReference<AmqpException> last = new AtomicReference<>();
-        try {
-            Failsafe.with(resend).run(attempt -> {
-                int sends = attempt.getAttemptCount() + 1;
-                try {
-                    sink.awaitConfirm(sends == 1 ? first : sink.send(e), e, confirmTimeout);
-                } catch (AmqpException refused) {
-                    last.set(refused);
-                    throw refused;
-                }
+        long deadline = System.nanoTime() + retry.retryFor().toNanos();
+        Duration delay = retry.retryDelay();
+        for (int sends = 1; ; sends++) {
+            try {
+                sink.awaitConfirm(correlation, e, confirmTimeout);
                 if (sends > 1) {
                     log.info("{} event of job {} confirmed at send {}", e.type(), e.jobId(), sends);
                 }
-            });
-            return e;
-        } catch (FailsafeException interrupted) {
-            // the pause before a resend was interrupted (Failsafe keeps the thread's interrupt flag)
-            throw last.get();
+                return e;
+            } catch (AmqpException ex) {
+                if (System.nanoTime() + delay.toNanos() - deadline > 0) {
+                    log.error(
+                            "{} (sent {} times in {}); giving up on this attempt",
+                            ex.getMessage(),
+                            sends,
+                            retry.retryFor());
+                    throw ex;
+                }
+                log.warn("{}; sending it again in {} ms", ex.getMessage(), delay.toMillis());
+                try {
+                    pause.sleep(delay);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw ex;
+                }
+                delay = min(delay.multipliedBy(2), retry.retryMaxDelay());
+                correlation = sink.send(e);
+            }
         }
     }
 
     /** The sequence number of the last event sent (0 before the first). */
     synchronized long lastSeq() {
         return seq;
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 }

@@ -1,7 +1,6 @@
 package io.forgequeue.worker.job;
 
 import dev.failsafe.CircuitBreakerOpenException;
-import dev.failsafe.RetryPolicy;
 import dev.failsafe.TimeoutExceededException;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.model.FieldViolation;
@@ -64,7 +63,6 @@ class JobRunner {
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
     private final AtomicReference<JobAttempt> current = new AtomicReference<>();
-    private final RetryPolicy<Object> outcomeResend;
 
     JobRunner(
             ForgeClient forge,
@@ -83,7 +81,6 @@ class JobRunner {
         this.metrics = metrics;
         this.scheduler = workerScheduler;
         this.clock = clock;
-        this.outcomeResend = EventStream.resendPolicy(worker.outcome()).build();
         cancelledJobs.onCancel(this::cancelIfRunning);
     }
 
@@ -95,7 +92,7 @@ class JobRunner {
     Disposition run(JobMessage job, long deliveredNanos) {
         UUID jobId = job.jobId();
         int attempt = job.attempt();
-        EventStream events = new EventStream(publisher, worker.confirmTimeout(), outcomeResend);
+        EventStream events = new EventStream(publisher, worker.confirmTimeout(), worker.outcome());
         if (!cancelledJobs.isCancelled(jobId) && cancelledJobs.isStopped(jobId, attempt)) {
             log.info(
                     "Job(id={}) attempt {} was taken back from this worker before it started; skipped", jobId, attempt);
