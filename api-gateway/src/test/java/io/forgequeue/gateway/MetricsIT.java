@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.forgequeue.gateway.apikey.ApiKeys;
+import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.model.ErrorCode;
 import io.forgequeue.testsupport.PostgresEndpoint;
 import io.forgequeue.testsupport.RabbitEndpoint;
@@ -431,14 +432,29 @@ class MetricsIT {
                 assertThat(now.value("gpu_gateway_workers_active")).isEqualTo(1.0);
             });
             worker.publish(worker.succeeded(1));
-            api.delete(key, "/api/v1/jobs/" + second);
+            assertThat(api.delete(key, "/api/v1/jobs/" + second)
+                            .json()
+                            .path("status")
+                            .asString())
+                    .as("the second job, cancelled before it started")
+                    .isEqualTo("CANCELLED");
         }
 
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+        // the gauges are refreshed from the in-memory queue index; if they lag, the message tells whether the index
+        // (fed by PostgreSQL's notifications) or the refresh is behind
+        QueueIndex index = gateway.getBean(QueueIndex.class);
+        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
             PrometheusScrape now = scrape();
+            String state = "index: " + index.counts().get("m-gauge") + ", second job: "
+                    + api.get(key, "/api/v1/jobs/" + second)
+                            .json()
+                            .path("status")
+                            .asString();
             assertThat(now.value("gpu_gateway_jobs_by_state", "state", "queued", "pool", "m-gauge"))
+                    .as(state)
                     .isZero();
             assertThat(now.value("gpu_gateway_jobs_by_state", "state", "running", "pool", "m-gauge"))
+                    .as(state)
                     .isZero();
         });
     }

@@ -635,7 +635,17 @@ class Dispatcher implements SmartLifecycle {
             }
             FleetWorker w = known.get();
             if (w.state() == WorkerState.GONE) {
-                revokeAll(workerId, "gone", "worker " + workerId + " shut down", l);
+                // it will start nothing more; its running job it delivered or gave back before the goodbye, but that
+                // event comes through the events queue and may be merged after the goodbye: taking the job back at
+                // once would reject the outcome and run the job again
+                boolean graceOver =
+                        now - w.lastSeenNanos() > properties.goodbyeGrace().toNanos();
+                revokeAll(
+                        workerId,
+                        graceOver ? JobMoves.Scope.ALL : JobMoves.Scope.NOT_STARTED,
+                        "gone",
+                        "worker " + workerId + " shut down",
+                        l);
                 continue;
             }
             if (!fleet.isAlive(w)) {
@@ -727,7 +737,11 @@ class Dispatcher implements SmartLifecycle {
     }
 
     private void revokeAll(String workerId, String tag, String reason, JobMoves.Lease l) {
-        List<JobRow> rows = moves.revokeWorker(workerId, JobMoves.Scope.ALL, reason, l);
+        revokeAll(workerId, JobMoves.Scope.ALL, tag, reason, l);
+    }
+
+    private void revokeAll(String workerId, JobMoves.Scope scope, String tag, String reason, JobMoves.Lease l) {
+        List<JobRow> rows = moves.revokeWorker(workerId, scope, reason, l);
         if (!rows.isEmpty()) {
             metrics.revoked(tag, rows.size());
             log.warn("{}: {} job(s) go back to the queue", reason, rows.size());

@@ -22,6 +22,8 @@ import org.springframework.validation.annotation.Validated;
  * @param lowPriorityMaxWait   a {@code low} job that waited this long competes as {@code normal}
  * @param lostMessageGrace     an assignment is taken for lost when its worker reported twice that it holds nothing,
  *                             the first time at least this long after the assignment
+ * @param goodbyeGrace         the running jobs of a worker that said goodbye go back to the queue after this (its last
+ *                             event, published before the goodbye, travels through another queue and may come later)
  * @param stopRepeat           a worker still reporting a revoked or finished attempt is told again to stop it after this
  * @param maxBatch             most hand-outs committed by one statement (decisions of one round, taken together)
  * @param affinity             model-aware placement: how far it looks and how long a job may be passed over
@@ -38,6 +40,7 @@ public record SchedulerProperties(
         @DefaultValue("250ms") @NotNull Duration tick,
         @DefaultValue("2m") @NotNull Duration lowPriorityMaxWait,
         @DefaultValue("1s") @NotNull Duration lostMessageGrace,
+        @DefaultValue("5s") @NotNull Duration goodbyeGrace,
         @DefaultValue("5s") @NotNull Duration stopRepeat,
         @DefaultValue("32") @Min(1) int maxBatch,
         @DefaultValue @Valid Affinity affinity) {

@@ -57,19 +57,21 @@ class DispatcherTakeBackTest {
     private final Dispatcher dispatcher;
 
     DispatcherTakeBackTest() {
-        SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        RabbitTemplate jobs = mock(RabbitTemplate.class);
         when(broker.isConnected()).thenReturn(true);
         long connectedAt = System.nanoTime(); // connected to the broker from now on
         when(broker.hearingSinceNanos(anyLong())).thenReturn(connectedAt);
-        SchedulerProperties properties = TestSchedulerProperties.defaults(true);
-        dispatcher = new Dispatcher(
+        dispatcher = dispatcher(TestSchedulerProperties.defaults(true));
+    }
+
+    private Dispatcher dispatcher(SchedulerProperties properties) {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        return new Dispatcher(
                 mock(SchedulerLease.class),
                 index,
                 fleet,
                 moves,
                 mock(ApiKeys.class),
-                new JobMessageTemplate(jobs),
+                new JobMessageTemplate(mock(RabbitTemplate.class)),
                 control,
                 json,
                 properties,
@@ -92,6 +94,37 @@ class DispatcherTakeBackTest {
         dispatcher.round(LEASE);
 
         assertThat(stopsSent()).containsExactlyInAnyOrder(running + "#3@w1", assigned + "#1@w1");
+    }
+
+    // Bug regression (MetricsIT, 1 run in 5): a worker published its job's outcome and said goodbye; the goodbye
+    // (relay queue) was handled before the outcome (events queue), the running job went back to the queue, the
+    // outcome was rejected as revoked and the finished job waited to run a second time.
+    @Test
+    void aWorkerThatSaidGoodbyeLosesItsNotStartedAssignmentsAtOnceAndItsRunningJobOnlyAfterTheGrace() {
+        Duration grace = Duration.ofMillis(200);
+        Dispatcher leader = dispatcher(TestSchedulerProperties.withGoodbyeGrace(grace));
+        UUID running = UUID.randomUUID();
+        UUID lookahead = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        fleet.accept(status("w1", WorkerState.GONE, 2));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        List<JobRow> notStarted = List.of(row(lookahead, 1));
+        List<JobRow> all = List.of(row(running, 1));
+        when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.NOT_STARTED), anyString(), eq(LEASE)))
+                .thenReturn(notStarted, List.of());
+        when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE)))
+                .thenReturn(all);
+
+        leader.round(LEASE);
+
+        verify(moves, never()).revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), any());
+        assertThat(stopsSent()).containsExactly(lookahead + "#1@w1");
+
+        sleep(grace.multipliedBy(2)); // its running job's outcome never came
+        leader.round(LEASE);
+
+        verify(moves).revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), eq("worker w1 shut down"), eq(LEASE));
+        assertThat(stopsSent()).containsExactly(lookahead + "#1@w1", running + "#1@w1");
     }
 
     @Test

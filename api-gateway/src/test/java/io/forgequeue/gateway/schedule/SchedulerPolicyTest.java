@@ -87,6 +87,7 @@ class SchedulerPolicyTest {
                 Duration.ofMinutes(2),
                 Duration.ofSeconds(1),
                 Duration.ofSeconds(5),
+                Duration.ofSeconds(5),
                 32,
                 AFFINITY);
 
@@ -101,6 +102,7 @@ class SchedulerPolicyTest {
                         Duration.ofMillis(250),
                         Duration.ofMinutes(2),
                         Duration.ofSeconds(1),
+                        Duration.ofSeconds(5),
                         Duration.ofSeconds(5),
                         32,
                         AFFINITY))

@@ -12,7 +12,17 @@ final class TestSchedulerProperties {
         return of(enabled, 5, Duration.ofSeconds(30), 32);
     }
 
+    /** The defaults, with the running jobs of a worker that said goodbye taken back after {@code goodbyeGrace}. */
+    static SchedulerProperties withGoodbyeGrace(Duration goodbyeGrace) {
+        return of(true, 5, Duration.ofSeconds(30), 32, goodbyeGrace);
+    }
+
     static SchedulerProperties of(boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch) {
+        return of(enabled, maxAttempts, maxDelay, maxBatch, Duration.ofSeconds(5));
+    }
+
+    private static SchedulerProperties of(
+            boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch, Duration goodbyeGrace) {
         return new SchedulerProperties(
                 enabled,
                 SchedulerPolicy.FAIR,
@@ -23,6 +33,7 @@ final class TestSchedulerProperties {
                 Duration.ofMillis(250),
                 Duration.ofMinutes(2),
                 Duration.ofSeconds(1),
+                goodbyeGrace,
                 Duration.ofSeconds(5),
                 maxBatch,
                 new SchedulerProperties.Affinity(32, 4, maxDelay, 10));
