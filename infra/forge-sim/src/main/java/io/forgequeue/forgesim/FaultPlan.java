@@ -43,10 +43,14 @@ final class FaultPlan {
 
         private final int ownStep;
 
+        /** The plan's {@code clearEpoch} when the hold was taken: a {@link #clear()} since cancels it. */
+        private final long clearEpoch;
+
         private int heldAt = -1;
 
-        private CallHold(int ownStep) {
+        private CallHold(int ownStep, long clearEpoch) {
             this.ownStep = ownStep;
+            this.clearEpoch = clearEpoch;
         }
     }
 
@@ -72,6 +76,9 @@ final class FaultPlan {
     private int heldNow;
 
     private long holdEpoch;
+
+    /** Counts {@link #clear()}s: a call's own hold taken before a clear is no hold any more. */
+    private long clearEpoch;
 
     private int interruptNext;
 
@@ -161,6 +168,7 @@ final class FaultPlan {
         interruptNext = 0;
         releaseEpoch++;
         holdEpoch++;
+        clearEpoch++;
         notifyAll();
     }
 
@@ -183,16 +191,16 @@ final class FaultPlan {
      */
     synchronized CallHold takeHold(int ownStep) {
         if (ownStep >= 0) {
-            return new CallHold(ownStep);
+            return new CallHold(ownStep, clearEpoch);
         }
         if (holdNext > 0) {
             int step = holdAtStep;
             if (--holdNext == 0) {
                 holdAtStep = 0;
             }
-            return new CallHold(step);
+            return new CallHold(step, clearEpoch);
         }
-        return new CallHold(-1);
+        return new CallHold(-1, clearEpoch);
     }
 
     /** The sampling step this call is to be interrupted at (consumes one from "interrupt next N"), or -1. */
@@ -218,7 +226,9 @@ final class FaultPlan {
         if (call.heldAt == steps) {
             return false;
         }
-        boolean own = call.ownStep == steps;
+        // a hold taken before a clear() is gone: the call took it when it took the lock, and the clear may come before
+        // the call reaches its step (waiting then for an epoch after the clear would hold it for ever)
+        boolean own = call.ownStep == steps && call.clearEpoch == clearEpoch;
         if (!own && !(holdsEveryCallAt(steps) && !interruptedOrSkipped.getAsBoolean())) {
             return false;
         }
