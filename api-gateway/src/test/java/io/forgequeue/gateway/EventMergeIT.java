@@ -215,6 +215,30 @@ class EventMergeIT extends IntegrationTestBase {
     }
 
     @Test
+    void thePoolsJobTimeLeavesOutTheCheckpointLoadsItsWorkersReported() {
+        String key = newKey();
+        String pool = newPool();
+        TestWorker gpu = worker(pool);
+        api().submit(key, Api.job(pool, "switched"));
+        JobAttempt switched = gpu.next();
+        switched.publish(
+                switched.running(), switched.succeededAfter(Duration.ofSeconds(10), Map.of("loadMillis", 8000)));
+        api().submit(key, Api.job(pool, "warm"));
+        JobAttempt warm = gpu.next();
+        warm.publish(warm.running(), warm.succeededAfter(Duration.ofSeconds(2), Map.of("forgeMillis", 2000)));
+
+        JsonNode queue = await().atMost(Duration.ofSeconds(10))
+                .until(
+                        () -> api().get(key, "/api/v1/queue").json(),
+                        q -> poolOf(q, pool) != null
+                                && poolOf(q, pool).path("samples").asInt() == 2);
+
+        assertThat(poolOf(queue, pool).get("meanJobSeconds").asDouble())
+                .as("2 s of generation each; the 8 s load of the switch is no part of the job time (10 s + 2 s before)")
+                .isCloseTo(2.0, org.assertj.core.api.Assertions.within(0.01));
+    }
+
+    @Test
     void theQueueOverviewAndEtaReflectTheAvailableWorkersAndRecentJobTimesOfThePool() {
         String key = newKey();
         String pool = newPool();

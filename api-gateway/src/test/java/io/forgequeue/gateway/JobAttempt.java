@@ -156,6 +156,13 @@ final class JobAttempt {
                 Map.of("seed", 42, "worker", Map.of("forgeMillis", 1234)));
     }
 
+    /** Succeeded {@code took} after the previous event, with {@code metadata} (e.g. the {@code loadMillis} of a call). */
+    JobEvent succeededAfter(java.time.Duration took, Map<String, Object> metadata) {
+        clock = clock.plus(took).minusMillis(250);
+        JobSucceeded plain = (JobSucceeded) succeeded(1);
+        return new JobSucceeded(jobId, attempt, workerId, plain.seq(), plain.occurredAt(), plain.images(), metadata);
+    }
+
     JobEvent failed(ErrorCode code) {
         return failed(code, code.defaultMessage(), Map.of("forgeError", "OutOfMemoryError"));
     }

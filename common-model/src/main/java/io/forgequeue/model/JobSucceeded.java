@@ -12,7 +12,10 @@ import java.util.UUID;
  *
  * @param images   the generated images in order, at least one; never null
  * @param metadata what Forge reported (e.g. {@code seed}, {@code sdModelName}, {@code sampler},
- *                 {@code forgeMillis}); deep-merged into the job's metadata; never null
+ *                 {@code forgeMillis}; {@code loadMillis}, the part of the call the worker measured as loading a
+ *                 checkpoint, only when it loaded one: the gateway leaves it out of the pool's job time for ETAs, and
+ *                 reads a job without it as one that loaded nothing); deep-merged into the job's metadata; never
+ *                 null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record JobSucceeded(

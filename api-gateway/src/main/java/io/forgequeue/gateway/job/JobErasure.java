@@ -53,6 +53,7 @@ public class JobErasure {
             "workerVersion",
             "forgeVersion",
             "forgeMillis",
+            "loadMillis",
             "imagesReturned",
             "jobTimestamp",
             "httpStatus",

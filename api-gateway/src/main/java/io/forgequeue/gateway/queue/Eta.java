@@ -1,8 +1,9 @@
 package io.forgequeue.gateway.queue;
 
 /**
- * Estimated seconds until a queued job is done: {@code position x mean job time of its pool / available workers of
- * its pool}. Workers that are paused (Forge unreachable), draining or gone do not count, so an outage shows as no
+ * Estimated seconds until a queued job is done: {@code position x (mean generation time + load seconds per job) of
+ * its pool / available workers of its pool}: the jobs ahead cause checkpoint switches at the rate the pool's recent
+ * jobs did, counted once per job (the generation time leaves loads out; see {@link QueueSnapshot.PoolHistory}). Workers that are paused (Forge unreachable), draining or gone do not count, so an outage shows as no
  * ETA instead of an optimistic one.
  *
  * @param seconds    the point estimate
@@ -28,14 +29,15 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
             return null;
         }
         double perWorker = position / availableWorkers;
-        double seconds = round(perWorker * history.meanJobSeconds());
+        double load = history.loadPerJob();
+        double seconds = round(perWorker * (history.meanJobSeconds() + load));
         if (history.samples() < minSamplesForRange
                 || history.lowJobSeconds() == null
                 || history.highJobSeconds() == null) {
             return new Eta(seconds, null, null);
         }
-        double low = Math.min(seconds, round(perWorker * history.lowJobSeconds()));
-        double high = Math.max(seconds, round(perWorker * history.highJobSeconds()));
+        double low = Math.min(seconds, round(perWorker * (history.lowJobSeconds() + load)));
+        double high = Math.max(seconds, round(perWorker * (history.highJobSeconds() + load)));
         return new Eta(seconds, low, high);
     }
 

@@ -53,7 +53,47 @@ public final class QueueIndex {
         }
     };
     private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+    /** Per pool, how fast each key submitted lately: the jobs it may still submit ahead of another's (ETAs). */
+    private final Map<String, Map<UUID, Arrivals>> arrivals = new HashMap<>();
+
+    private boolean reloading;
     private long changes;
+
+    /** Time constant of the submission rates ({@link Arrivals}). */
+    static final double ARRIVAL_SECONDS = 30.0;
+    /** Keys whose submissions an ETA looks at one by one; more are taken together. */
+    static final int INFLOW_KEYS = 64;
+
+    /**
+     * How fast one key submitted jobs to one pool lately, an exponentially decaying sum of their costs (time constant
+     * {@link #ARRIVAL_SECONDS}), and where its fair tags end.
+     *
+     * @param decayedCost the costs submitted, each decayed to {@code lastNanos}
+     * @param lastNanos   the last submission
+     * @param firstNanos  the first submission this gateway saw (a young series is divided by its age, not by the time
+     *                    constant, or every key would look slow for the first half minute)
+     * @param tagEnd      the highest fair tag + cost of its jobs seen: its next job is tagged no earlier
+     */
+    record Arrivals(double decayedCost, long lastNanos, long firstNanos, double tagEnd) {
+
+        Arrivals plus(JobState s, long now) {
+            return new Arrivals(
+                    decayedCost * decay(now - lastNanos) + s.cost(),
+                    now,
+                    firstNanos,
+                    Math.max(tagEnd, s.tag() + s.cost()));
+        }
+
+        /** Cost submitted per second, now. */
+        double costPerSecond(long now) {
+            double age = Math.max(5.0, (now - firstNanos) / 1e9);
+            return decayedCost * decay(now - lastNanos) / (ARRIVAL_SECONDS * (1 - Math.exp(-age / ARRIVAL_SECONDS)));
+        }
+
+        private static double decay(long nanos) {
+            return Math.exp(-Math.max(0, nanos) / 1e9 / ARRIVAL_SECONDS);
+        }
+    }
 
     /**
      * @param order     the scheduler's order of waiting jobs (a total order: ties end on the unique ticket)
@@ -135,8 +175,13 @@ public final class QueueIndex {
             byWorker.clear();
             heldByOwner.clear();
             removedVersions.clear();
-            for (JobState s : states) {
-                applyLocked(s);
+            reloading = true; // the jobs a reload finds were not submitted now: no arrivals
+            try {
+                for (JobState s : states) {
+                    applyLocked(s);
+                }
+            } finally {
+                reloading = false;
             }
         }
         fire(null);
@@ -158,6 +203,9 @@ public final class QueueIndex {
             removeHeld(knownHeld);
         }
         if (s.waiting()) {
+            if (known == null && knownHeld == null && knownVersion < 0 && !reloading && fairShare) {
+                arrived(s);
+            }
             addWaiting(s);
         } else if (s.held()) {
             boolean sameAssignment = knownHeld != null
@@ -174,6 +222,13 @@ public final class QueueIndex {
         }
         changes++;
         return true;
+    }
+
+    /** A job submitted now (first seen, waiting): counts towards its key's submission rate. */
+    private void arrived(JobState s) {
+        long now = nanoClock.getAsLong();
+        arrivals.computeIfAbsent(s.pool(), p -> new HashMap<>())
+                .merge(s.owner(), new Arrivals(s.cost(), now, now, s.tag() + s.cost()), (a, b) -> a.plus(s, now));
     }
 
     private void addWaiting(JobState s) {
@@ -295,18 +350,57 @@ public final class QueueIndex {
      * @param position    1 + the jobs that start before it
      * @param ownAhead    of those, the owner's own jobs
      * @param assigned    whether it is already assigned to a worker (it starts when that worker finishes its job)
-     * @param etaPosition the position its ETA counts, at least {@code position}: under fair share, jobs that other
-     *                    keys submit later are tagged before a job of a key that uses more than its share, so the jobs
-     *                    that will start before it are more than those waiting before it now. Projected from its fair
-     *                    tag: every key with jobs waiting is served up to the job's tag first, {@code (tag - the tag at
-     *                    the head of its class) x keys waiting} standard images, in jobs of the mean waiting cost
-     *                    (weights taken as 1). Position-based ETAs were 60 % off in issue 17's mixed-fleet benchmark,
-     *                    all too early.
+     * @param inflows     under fair share, the jobs other keys may still submit that will be tagged before it (a
+     *                    job of a key that uses more than its share is served after the jobs that keys within their
+     *                    share submit meanwhile), so the jobs that will start before it are more than those waiting
+     *                    before it now: each key as fast as it submitted lately, up to the job's tag
+     *                    ({@link #etaPosition}; weights taken as 1). Position-based ETAs were 60 % off in issue 17's
+     *                    mixed-fleet benchmark, all too early; counting every waiting key up to the tag, 66 %, too
+     *                    late for the keys over their share
      */
-    public record Standing(int position, int ownAhead, boolean assigned, double etaPosition) {
+    public record Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows) {
+
+        public Standing {
+            inflows = List.copyOf(inflows);
+        }
 
         public Standing(int position, int ownAhead, boolean assigned) {
-            this(position, ownAhead, assigned, position);
+            this(position, ownAhead, assigned, List.of());
+        }
+
+        /**
+         * The position the job's ETA counts: its position plus the jobs of other keys that will be submitted and
+         * tagged before it while it waits, {@code p = position + sum(min(inflow.jobs, inflow.jobsPerSecond x p x
+         * secondsPerPosition))}, the least such {@code p}. When the keys submit faster than the pool serves, each
+         * counts at its most.
+         *
+         * @param secondsPerPosition seconds one position takes (mean job time / available workers)
+         */
+        public double etaPosition(double secondsPerPosition) {
+            if (inflows.isEmpty() || !(secondsPerPosition > 0)) {
+                return position;
+            }
+            double most = position;
+            double rate = 0;
+            for (Inflow in : inflows) {
+                most += in.jobs();
+                rate += in.jobsPerSecond() * secondsPerPosition;
+            }
+            if (rate >= 1) {
+                return most; // they submit at least as fast as the pool serves: all of it comes before the job
+            }
+            double p = position;
+            for (int i = 0; i < 200; i++) { // increasing to the least fixed point; piecewise linear, slope < 1
+                double next = position;
+                for (Inflow in : inflows) {
+                    next += Math.min(in.jobs(), in.jobsPerSecond() * p * secondsPerPosition);
+                }
+                if (next - p < 1e-6) {
+                    return next;
+                }
+                p = next;
+            }
+            return p;
         }
 
         /** Jobs that start before this one. */
@@ -314,6 +408,15 @@ public final class QueueIndex {
             return position - 1;
         }
     }
+
+    /**
+     * Jobs of another key that may still be tagged before a job, as its ETA counts them.
+     *
+     * @param jobs          at most this many (jobs of the pool's mean waiting cost): up to the job's tag from where
+     *                      the key's tags stand now
+     * @param jobsPerSecond as fast as the key submitted lately
+     */
+    public record Inflow(double jobs, double jobsPerSecond) {}
 
     /** The standing of a queued job, or null when it is not queued here. */
     public synchronized Standing standing(UUID jobId) {
@@ -343,21 +446,50 @@ public final class QueueIndex {
             own += pool.groups.get(key).rank(s); // order statistics: a key's 10,000th job walks over no 9,999
         }
         int position = 1 + pool.assignedNotStarted + rank;
-        return new Standing(position, own, false, Math.max(position, fairPosition(pool, s)));
+        return new Standing(position, own, false, inflows(pool, s));
     }
 
-    /** The position projected from the job's fair tag ({@link Standing#etaPosition}), or 0 when there is none. */
-    private double fairPosition(Pool pool, JobState s) {
-        if (!fairShare || pool.ranked.size() == 0 || !(pool.waitingCost > 0)) {
-            return 0;
+    /**
+     * Under fair share, the jobs other keys may still submit that will be tagged before {@code s}: each key that
+     * submitted to the pool lately, from where its tags end (at least the head's tag: a key that comes back is tagged
+     * at the pool's virtual time) up to {@code s}'s tag, as fast as it submitted. Empty without fair share, for a job
+     * at the head's tag or for one of a lower class than the head (a higher class goes first whatever the tags).
+     * Counting every key with jobs waiting up to the tag, however little it submits, made the ETAs of a key over its
+     * share about 20 s too late in issue 17's mixed-fleet benchmark (the light key never submitted that much).
+     */
+    private List<Inflow> inflows(Pool pool, JobState s) {
+        Map<UUID, Arrivals> rates = arrivals.get(s.pool());
+        if (!fairShare || rates == null || pool.ranked.size() == 0 || !(pool.waitingCost > 0)) {
+            return List.of();
         }
         JobState head = pool.ranked.first();
         if (head.priority() != s.priority() || !(s.tag() > head.tag())) {
-            return 0; // jobs of a higher class go first whatever their tags: no projection
+            return List.of();
         }
         double meanCost = pool.waitingCost / pool.ranked.size();
-        double work = (s.tag() - head.tag()) * pool.groupsOfOwner.size();
-        return 1 + pool.assignedNotStarted + work / meanCost;
+        long now = nanoClock.getAsLong();
+        List<Inflow> out = new ArrayList<>();
+        double totalJobs = 0;
+        double totalRate = 0;
+        for (Iterator<Map.Entry<UUID, Arrivals>> it = rates.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<UUID, Arrivals> e = it.next();
+            double perSecond = e.getValue().costPerSecond(now) / meanCost;
+            if (perSecond < 1e-3) {
+                it.remove(); // quiet for minutes: forgotten
+                continue;
+            }
+            if (e.getKey().equals(s.owner())) {
+                continue; // its own later jobs are tagged after it
+            }
+            double jobs = (s.tag() - Math.max(head.tag(), e.getValue().tagEnd())) / meanCost;
+            if (jobs > 0) {
+                out.add(new Inflow(jobs, perSecond));
+                totalJobs += jobs;
+                totalRate += perSecond;
+            }
+        }
+        // bounded work per standing (positions are pushed to many clients per hand-out): many keys count as one
+        return out.size() <= INFLOW_KEYS ? out : List.of(new Inflow(totalJobs, totalRate));
     }
 
     /** Waiting and held counts of one pool. */

@@ -84,10 +84,19 @@ public class QueueStats {
 
     /**
      * The ETA of a queued job that stands at {@code standing}: counted at its projected position
-     * ({@link QueueIndex.Standing#etaPosition}), as {@link #etaFor(String, Integer, String)}.
+     * ({@link QueueIndex.Standing#etaPosition}, with the seconds a position takes in the pool now), as
+     * {@link #etaFor(String, Integer, String)}.
      */
     public Eta etaFor(String pool, QueueIndex.Standing standing, String checkpoint) {
-        return standing == null ? null : etaFor(pool, standing.etaPosition(), checkpoint);
+        if (standing == null) {
+            return null;
+        }
+        QueueSnapshot.PoolHistory history = snapshot.pool(pool);
+        int workers = fleetView().available(pool).size();
+        double perPosition = history.meanJobSeconds() == null || workers == 0
+                ? 0
+                : (history.meanJobSeconds() + history.loadPerJob()) / workers;
+        return etaFor(pool, standing.etaPosition(perPosition), checkpoint);
     }
 
     private Eta etaFor(String pool, double position, String checkpoint) {
@@ -250,6 +259,9 @@ public class QueueStats {
         jdbc.sql("""
                         with latest as (
                             select pool, extract(epoch from finished_at - started_at)::float8 as d,
+                                   case when jsonb_typeof(metadata -> 'loadMillis') = 'number'
+                                        then greatest((metadata ->> 'loadMillis')::float8, 0) / 1000.0
+                                        else 0 end as loaded,
                                    (spec ->> 'width')::float8 * (spec ->> 'height')::float8 * (spec ->> 'steps')::float8
                                        * greatest((spec ->> 'batchSize')::float8, 1) / (512.0 * 512.0 * 20.0) as units,
                                    finished_at
@@ -261,9 +273,10 @@ public class QueueStats {
                         ), recent as (
                             select *, row_number() over (partition by pool order by finished_at desc) as rn from latest
                         )
-                        select pool, count(*) as samples, avg(greatest(d, 0)) as mean,
-                               percentile_cont(0.2) within group (order by greatest(d, 0)) as low,
-                               percentile_cont(0.8) within group (order by greatest(d, 0)) as high,
+                        select pool, count(*) as samples, avg(greatest(d - loaded, 0)) as mean,
+                               percentile_cont(0.2) within group (order by greatest(d - loaded, 0)) as low,
+                               percentile_cont(0.8) within group (order by greatest(d - loaded, 0)) as high,
+                               avg(least(loaded, greatest(d, 0))) as load_mean,
                                sum(greatest(d, 0)) / nullif(sum(units), 0) as per_unit
                         from recent where rn <= :samples
                         group by pool""")
@@ -278,7 +291,8 @@ public class QueueStats {
                                     (Double) rs.getObject("mean"),
                                     (Double) rs.getObject("low"),
                                     (Double) rs.getObject("high"),
-                                    (Double) rs.getObject("per_unit")));
+                                    (Double) rs.getObject("per_unit"),
+                                    (Double) rs.getObject("load_mean")));
                 });
         return new QueueSnapshot(pools, Instant.now());
     }

@@ -35,4 +35,19 @@ class EtaTest {
         assertThat(eta.minSeconds()).isEqualTo(12.0);
         assertThat(eta.maxSeconds()).isEqualTo(30.0);
     }
+
+    @Test
+    void countsThePoolsLoadSecondsPerJobOnceAtEveryPositionOnTopOfTheGenerationTime() {
+        // 2.5 s of generation, and the recent jobs loaded checkpoints for 0.5 s per job on average
+        QueueSnapshot.PoolHistory history = new QueueSnapshot.PoolHistory(50, 2.5, 2.0, 3.0, 0.3, 0.5);
+
+        Eta eta = Eta.of(8, history, 4, 5);
+
+        assertThat(eta.seconds()).isEqualTo(6.0);
+        assertThat(eta.minSeconds()).isEqualTo(5.0);
+        assertThat(eta.maxSeconds()).isEqualTo(7.0);
+        assertThat(Eta.of(8, history(50, 2.5, 2.0, 3.0), 4, 5).seconds())
+                .as("without load history")
+                .isEqualTo(5.0);
+    }
 }

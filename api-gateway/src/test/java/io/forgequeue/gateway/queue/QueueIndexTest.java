@@ -1,6 +1,7 @@
 package io.forgequeue.gateway.queue;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.forgequeue.gateway.schedule.SchedulerPolicy;
 import io.forgequeue.model.JobStatus;
@@ -219,31 +220,98 @@ class QueueIndexTest {
         assertThat(index.backlog(POOL, "sdxl").jobs()).isEqualTo(2);
     }
 
-    @Test
-    void underFairShareTheEtaPositionCountsTheJobsOtherWaitingKeysWillBeTaggedBeforeAJob() {
+    private static final UUID CAROL = UUID.fromString("00000000-0000-0000-0000-00000000000c");
+    private static final long SECOND = 1_000_000_000L;
+
+    /** A fair index in which Bob submitted one job every 2 s for 8 s (each handed out at once) and Alice 4 at once. */
+    private QueueIndex fairWithBobSubmittingSteadilyAndAliceOverHerShare() {
         QueueIndex fair = new QueueIndex(SchedulerPolicy.FAIR.order(), true, nanos::get);
-        QueueIndex plain = new QueueIndex(SchedulerPolicy.FAIR.order(), nanos::get);
-        Job last = null;
-        for (int i = 0; i < 4; i++) { // Alice, over her share: tags 0, 1, 2, 3 (cost 1, weight 1)
-            last = new Job(10 + i).tag(i);
-            fair.apply(last.state());
-            plain.apply(last.state());
+        for (int i = 0; i < 5; i++) {
+            Job bob = new Job(100 + i).owner(BOB).tag(0);
+            fair.apply(bob.state());
+            fair.apply(bob.assignedTo("w1").state());
+            fair.apply(bob.succeeded().state());
+            if (i < 4) {
+                nanos.addAndGet(2 * SECOND);
+            }
         }
+        for (int i = 0; i < 4; i++) { // over her share: tags 0, 1, 2, 3 (cost 1, weight 1)
+            fair.apply(new Job(10 + i).tag(i).state());
+        }
+        return fair;
+    }
+
+    @Test
+    void underFairShareTheEtaCountsTheJobsAnotherKeyWillSubmitBeforeAJobOnlyAsFastAsItSubmits() {
+        QueueIndex fair = fairWithBobSubmittingSteadilyAndAliceOverHerShare();
+        Job last = new Job(13).tag(3);
+
+        QueueIndex.Standing standing = fair.standingOf(last.state());
+
+        assertThat(standing.position()).isEqualTo(4);
+        assertThat(standing.inflows())
+                .as("Bob's tags end at 1: at most 2 of his jobs before Alice's tag 3")
+                .hasSize(1);
+        QueueIndex.Inflow bob = standing.inflows().get(0);
+        assertThat(bob.jobs()).isEqualTo(2.0);
+        assertThat(bob.jobsPerSecond()).as("about one job per 2 s").isBetween(0.45, 0.65);
+        // a position takes 0.25 s: the job starts in about 1 s, Bob submits about half a job meanwhile, not 2
+        assertThat(standing.etaPosition(0.25)).isBetween(4.4, 4.8);
+        assertThat(standing.etaPosition(10.0)).as("a long wait: all of Bob's 2").isEqualTo(6.0);
+    }
+
+    @Test
+    void aKeyThatStoppedSubmittingOrIsTheJobsOwnAddsNothingToItsEta() {
+        QueueIndex fair = fairWithBobSubmittingSteadilyAndAliceOverHerShare();
+        nanos.addAndGet(600 * SECOND); // Bob has been quiet for 10 minutes
+        Job carol = new Job(50).owner(CAROL).tag(0);
+        fair.apply(carol.state());
+        Job alicesNext = new Job(14).tag(4);
+        fair.apply(alicesNext.state());
+
+        QueueIndex.Standing standing = fair.standing(alicesNext.id);
+
+        assertThat(standing.position()).isEqualTo(6);
+        assertThat(standing.inflows())
+                .as("Carol submitted one job just now; Bob none for minutes; Alice's own later jobs come after")
+                .singleElement()
+                .satisfies(in -> assertThat(in.jobs()).isEqualTo(3.0));
+    }
+
+    @Test
+    void noProjectionWithoutFairShareForTheHeadsTagOrAfterAReload() {
+        QueueIndex plain = new QueueIndex(SchedulerPolicy.FAIR.order(), nanos::get);
+        QueueIndex fair = fairWithBobSubmittingSteadilyAndAliceOverHerShare();
         Job bob = new Job(20).owner(BOB).tag(0);
         fair.apply(bob.state());
         plain.apply(bob.state());
+        plain.apply(new Job(13).tag(3).state());
+        QueueIndex reloaded = new QueueIndex(SchedulerPolicy.FAIR.order(), true, nanos::get);
+        reloaded.replaceAll(List.of(
+                bob.state(),
+                new Job(30).owner(CAROL).tag(0).state(),
+                new Job(13).tag(3).state()));
 
-        QueueIndex.Standing projected = fair.standing(last.id);
-
-        // Bob's one job is ahead now; as long as he keeps submitting, two more of his will be tagged 1 and 2
-        assertThat(projected.position()).isEqualTo(5);
-        assertThat(projected.etaPosition()).isEqualTo(7.0);
-        assertThat(plain.standing(last.id).etaPosition())
-                .as("no projection without fair share")
-                .isEqualTo(5.0);
-        assertThat(fair.standing(bob.id).etaPosition())
-                .as("tagged as the head: no projection")
+        assertThat(plain.standingOf(new Job(13).tag(3).state()).etaPosition(1.0))
                 .isEqualTo(2.0);
+        assertThat(fair.standing(bob.id).inflows()).as("tagged as the head").isEmpty();
+        assertThat(reloaded.standingOf(new Job(13).tag(3).state()).inflows())
+                .as("the jobs a reload finds were not submitted at that moment")
+                .isEmpty();
+    }
+
+    @Test
+    void theEtaPositionIsTheLeastPositionThatCountsTheInflowsOverItsOwnWait() {
+        QueueIndex.Standing one = new QueueIndex.Standing(4, 0, false, List.of(new QueueIndex.Inflow(2, 0.5)));
+        QueueIndex.Standing fast = new QueueIndex.Standing(
+                4, 0, false, List.of(new QueueIndex.Inflow(3, 1.5), new QueueIndex.Inflow(1, 0.1)));
+
+        assertThat(one.etaPosition(0.5)).as("p = 4 + 0.25 p").isCloseTo(16.0 / 3, within(1e-4));
+        assertThat(one.etaPosition(1.0)).as("p = 4 + min(2, 0.5 p): capped").isCloseTo(6.0, within(1e-4));
+        assertThat(fast.etaPosition(1.0))
+                .as("they submit faster than the pool serves: all of it")
+                .isEqualTo(8.0);
+        assertThat(one.etaPosition(0)).as("no job time known").isEqualTo(4.0);
     }
 
     @Test

@@ -307,6 +307,10 @@ public class ForgeClient {
         }
         Map<String, Object> metadata = new LinkedHashMap<>(info.toMetadata());
         metadata.put("forgeMillis", millis);
+        if (run.anyLoadNanos() > 0) {
+            // the part of forgeMillis that loaded a checkpoint: the gateway's job times (ETAs) leave it out
+            metadata.put("loadMillis", TimeUnit.NANOSECONDS.toMillis(run.anyLoadNanos()));
+        }
         metadata.put("imagesReturned", raw.images().size());
         if (verdict.kind() == ModelCheck.Kind.MATCH) {
             metadata.put("modelVerified", true);

@@ -25,10 +25,20 @@ final class ForgeModels {
     /**
      * What one answered call was, model-wise.
      *
-     * @param ran       the checkpoint that ran (offered name), or null when it cannot be told
-     * @param loadNanos the part of the call spent loading a checkpoint (0 without a switch or when unknown)
+     * @param ran            the checkpoint that ran (offered name), or null when it cannot be told
+     * @param loadNanos      the part of the call spent loading a checkpoint on a switch (0 without a switch or when
+     *                       unknown): the worker's GPU time loading
+     * @param firstLoadNanos the part of the call spent on a load judged after an unknown state (the worker's first
+     *                       call, or one after a failure; 0 when none or unknown): not a switch, but not generation
+     *                       either
      */
-    record Run(String ran, long loadNanos) {}
+    record Run(String ran, long loadNanos, long firstLoadNanos) {
+
+        /** The part of the call spent loading a checkpoint, whatever the cause. */
+        long anyLoadNanos() {
+            return loadNanos + firstLoadNanos;
+        }
+    }
 
     private final ForgeTimings timings = new ForgeTimings();
     private final CheckpointTags tags;
@@ -63,22 +73,21 @@ final class ForgeModels {
             loaded = ran;
         }
         if (ran == null) {
-            return new Run(null, 0);
+            return new Run(null, 0, 0);
         }
         double reference = ForgeTimings.referenceSteps(spec.steps(), spec.batchSize(), spec.width(), spec.height());
         if (before == null) {
             // perhaps a first load (Forge loads lazily, nothing at its start): the timings judge it once the speed is
             // known; no switch is counted, as none can be told
-            if (complete) {
-                timings.record(null, ran, reference, callNanos / 1e9, learn);
-            }
-            return new Run(ran, 0);
+            ForgeTimings.Split first =
+                    complete ? timings.record(null, ran, reference, callNanos / 1e9, learn) : ForgeTimings.Split.NONE;
+            return new Run(ran, 0, Math.round(first.loadSeconds() * 1e9));
         }
         ForgeTimings.Split split = complete
                 ? timings.record(before, ran, reference, callNanos / 1e9, learn)
                 : new ForgeTimings.Split(!before.equals(ran), 0);
         if (!split.switched()) {
-            return new Run(ran, 0);
+            return new Run(ran, 0, 0);
         }
         long loadNanos = complete && timings.secondsPerStep() != null && split.loadSeconds() >= 0
                 ? Math.round(split.loadSeconds() * 1e9)
@@ -89,7 +98,7 @@ final class ForgeModels {
                 before,
                 ran,
                 loadNanos < 0 ? "unknown" : loadNanos / 1_000_000);
-        return new Run(ran, Math.max(0, loadNanos));
+        return new Run(ran, Math.max(0, loadNanos), 0);
     }
 
     /** The worker asked Forge to select a checkpoint: the next call's timing may hold a load done meanwhile. */

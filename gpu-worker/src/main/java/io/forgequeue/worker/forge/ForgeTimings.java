@@ -36,7 +36,9 @@ final class ForgeTimings {
      * What one call was, as far as GPU time goes.
      *
      * @param switched    whether it loaded another checkpoint first (false also when that is unknown)
-     * @param loadSeconds the part of the call spent loading it (0 without a switch, or when the speed is not known yet)
+     * @param loadSeconds the part of the call spent loading a checkpoint: of the switch, or of a load judged from the
+     *                    call's time after an unknown state (a first load: {@code switched} false); 0 without either,
+     *                    or when the speed is not known yet
      */
     record Split(boolean switched, double loadSeconds) {
 
@@ -85,10 +87,8 @@ final class ForgeTimings {
             return Split.NONE;
         }
         if (before == null) {
-            if (learn) {
-                loadedAfterUnknown(ran, referenceSteps, seconds);
-            }
-            return Split.NONE;
+            double load = learn ? loadedAfterUnknown(ran, referenceSteps, seconds) : 0;
+            return load > 0 ? new Split(false, load) : Split.NONE;
         }
         if (before.equals(ran)) {
             if (learn) {
@@ -113,17 +113,23 @@ final class ForgeTimings {
         return new Split(true, load);
     }
 
-    /** A complete call after an unknown state (the worker's first, or after a failure): perhaps a first load. */
-    private void loadedAfterUnknown(String ran, double referenceSteps, double seconds) {
+    /**
+     * A complete call after an unknown state (the worker's first, or after a failure): perhaps a first load.
+     *
+     * @return the seconds it loaded, or 0 when it judged no load (or cannot yet: the speed is not known)
+     */
+    private double loadedAfterUnknown(String ran, double referenceSteps, double seconds) {
         if (secondsPerStep == null) {
             keep(new Pending(ran, referenceSteps, seconds, false));
-            return;
+            return 0;
         }
         double generation = secondsPerStep * referenceSteps;
         double load = seconds - generation;
         if (load >= UNKNOWN_LOAD_SHARE * generation && load > 0) {
             loadSeconds.put(ran, average(loadSeconds.get(ran), load));
+            return load;
         }
+        return 0;
     }
 
     private void keep(Pending call) {

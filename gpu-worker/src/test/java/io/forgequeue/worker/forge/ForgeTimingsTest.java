@@ -79,9 +79,10 @@ class ForgeTimingsTest {
         // the worker's first call: nothing was known to be loaded (Forge loads lazily, nothing at its start)
         ForgeTimings.Split first = timings.record(null, "a", TWENTY, 4.5, true);
         timings.record("a", "a", TWENTY, 2.0, true);
-        timings.record(null, "c", TWENTY, 6.0, true); // after a failed call: c loaded in 4 s
+        ForgeTimings.Split c = timings.record(null, "c", TWENTY, 6.0, true); // after a failed call: c loaded in 4 s
 
         assertThat(first).isEqualTo(ForgeTimings.Split.NONE);
+        assertThat(c).as("no switch, but a load all the same").isEqualTo(new ForgeTimings.Split(false, 4.0));
         assertThat(timings.loadSeconds().get("a")).isCloseTo(2.5, within(1e-12));
         assertThat(timings.loadSeconds().get("c")).isCloseTo(4.0, within(1e-12));
     }
