@@ -80,7 +80,8 @@ class FaultMessagesIT extends FaultSuite {
                     .contentType("application/json")
                     .deliveryMode(2)
                     .build();
-            // each worker's own queue gets every poison message, through the exchange the scheduler publishes to
+            // each worker's own queue gets every poison message, through the exchange the scheduler publishes to (the
+            // default exchange, routing key = the queue's name)
             int sent = 0;
             List<String> kinds = new ArrayList<>();
             for (int w = 0; w < workers.size(); w++) {
@@ -91,7 +92,7 @@ class FaultMessagesIT extends FaultSuite {
                     kinds.addAll(poison.keySet());
                 }
                 for (byte[] body : poison.values()) {
-                    r.observer.inject(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(target), json, body);
+                    r.observer.inject(Topology.HANDOUT_EXCHANGE, Topology.workerQueue(target), json, body);
                     sent++;
                     AppProcess.sleep(100);
                 }
