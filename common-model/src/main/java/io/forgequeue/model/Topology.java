@@ -10,8 +10,8 @@ import java.util.Map;
  * nothing else, README "Security").
  *
  * <pre>
- * scheduler --(routing key = queue name)--&gt; [default exchange] --&gt; forge.jobs.worker.&lt;worker-id&gt; (exclusive, DLX)
- *                                               forge.jobs.dlx --&gt; forge.jobs.&lt;pool&gt;.dead
+ * scheduler --(routing key = queue name)--&gt; [default exchange ""] --&gt; forge.jobs.worker.&lt;worker-id&gt;
+ *                       (exclusive, DLX)  forge.jobs.dlx --&gt; forge.jobs.&lt;pool&gt;.dead
  * worker  --(job.&lt;event&gt;)--------&gt; [forge.events] topic --&gt; forge.events.persist (quorum, all gateways)
  * gateway --(relay.&lt;kind&gt;)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt; (one per gateway)
  * worker  --(relay.preview)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt;

@@ -21,8 +21,8 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * What the gateway's scheduler would do, done by hand over a plain AMQP connection: hand jobs to a worker (its own
- * queue through the default exchange, with the next attempt of the job; mandatory, so a hand-out to a worker without a queue is seen as
- * returned), publish cancels and stops, look at queues.
+ * queue through the default exchange, with the next attempt of the job; mandatory, so a hand-out to a worker without
+ * a queue is seen as returned), publish cancels and stops, look at queues.
  */
 final class TestBroker implements AutoCloseable {
 

@@ -10,9 +10,9 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * The part of the broker topology this worker owns, declared at startup (and again after every reconnect) by
- * Spring's RabbitAdmin: its own job and control queues and the control queue's binding, nothing else (the gateway declares the
- * shared names). The queues are exclusive to its connection: they never outlive it, and the scheduler, not the
- * broker, decides what it runs.
+ * Spring's RabbitAdmin: its own job and control queues and the control queue's binding, nothing else (the gateway
+ * declares the shared names). The queues are exclusive to its connection: they never outlive it, and the scheduler,
+ * not the broker, decides what it runs.
  */
 @Configuration(proxyBeanMethods = false)
 public class AmqpTopologyConfiguration {

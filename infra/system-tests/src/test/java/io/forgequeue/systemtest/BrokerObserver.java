@@ -34,11 +34,11 @@ import tools.jackson.databind.JsonNode;
  * it). Job messages are observed through the firehose because they travel through the default exchange
  * ({@link Topology#HANDOUT_EXCHANGE}), where nobody can bind a queue of their own; and the scheduler publishes them
  * mandatory to the worker's queue name and takes the assignment back when the message is returned (the worker's
- * queue is gone), a path a queue of ours taking the same messages would hide. The queues are consumed with manual acks over a
- * connection with automatic recovery, so they survive broker restarts (the firehose, which a node forgets when it
- * restarts, is turned on again after each recovery); a message delivered twice (after a recovery) is recognised by
- * its identity and recorded once ({@link #rawDeliveries()} counts every delivery). Also publishes messages straight
- * to exchanges (poison messages, replayed events), with publisher confirms, marked with the header
+ * queue is gone), a path a queue of ours taking the same messages would hide. The queues are consumed with manual
+ * acks over a connection with automatic recovery, so they survive broker restarts (the firehose, which a node forgets
+ * when it restarts, is turned on again after each recovery); a message delivered twice (after a recovery) is
+ * recognised by its identity and recorded once ({@link #rawDeliveries()} counts every delivery). Also publishes
+ * messages straight to exchanges (poison messages, replayed events), with publisher confirms, marked with the header
  * {@value #INJECTED_HEADER}.
  */
 final class BrokerObserver implements AutoCloseable {
