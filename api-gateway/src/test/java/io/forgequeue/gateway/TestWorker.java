@@ -176,6 +176,9 @@ final class TestWorker implements AutoCloseable {
             status = connection.createChannel();
             events = connection.createChannel();
             consumer = connection.createChannel();
+            // as the real worker (SharedTopologyGate), start only once a gateway has declared the exchange it
+            // announces itself on: an announcement to a missing exchange would close its channel for good
+            status.exchangeDeclarePassive(Topology.EVENTS_EXCHANGE);
             String queue = Topology.workerQueue(id);
             consumer.queueDeclare(queue, false, true, true, Topology.workerQueueArguments(pool));
             consumer.basicQos(1);
