@@ -391,16 +391,20 @@ EOF
 }
 
 # --- broker users: least privilege (issue 19; README "Security", docs/operating.md "Adding a worker user") ---
-# guest (administrator) is for operators only. The gateway gets every forge.* name on the vhost; each worker its own
-# user that may configure and read only its own job queue (forge.jobs.worker.<id>) and control queue
-# (forge.control.<id>), bind them to forge.jobs / forge.control, name forge.jobs.dlx as their dead-letter exchange,
-# and publish on forge.events only the routing keys job.*, worker.status and relay.preview (topic permissions).
+# guest (administrator) is for operators only. The gateway gets every forge.* name on the vhost and write on the
+# default exchange (amq.default: the scheduler hands job messages out through it, routing key = the worker's queue
+# name); each worker its own user that may configure and read only its own job queue (forge.jobs.worker.<id>) and
+# control queue (forge.control.<id>), bind the control queue to forge.control, name forge.jobs.dlx as its job queue's
+# dead-letter exchange, and publish on forge.events only the routing keys job.*, worker.status and relay.preview
+# (topic permissions). A worker has no right on any exchange job messages travel through, so it cannot bind a queue
+# of its own to receive another worker's job messages (nobody can bind on the default exchange).
 # The regexes are the same as infra/test-support BrokerRoles (BrokerRolesScriptTest compares them). Passwords are
 # generated once into $FQ_RUN_DIR/rabbitmq/users/<user>.password (mode 600).
 USERS_DIR=$FQ_RUN_DIR/rabbitmq/users
 WORKER_TOPIC_WRITE='^(job\..+|worker\.status|relay\.preview)$'
 WORKER_TOPIC_READ='^$'
 GATEWAY_PERMISSION='^forge\..*'
+GATEWAY_WRITE='^(forge\..*|amq\.default)$'
 
 user_password() {
   local file=$USERS_DIR/$1.password
@@ -424,16 +428,16 @@ ensure_user() {
 cmd_add_gateway_user() {
   local user=${1:-fq-gateway}
   ensure_user "$user"
-  rabbitmqctl -n "$NODE" -q set_permissions -p / "$user" "$GATEWAY_PERMISSION" "$GATEWAY_PERMISSION" "$GATEWAY_PERMISSION"
-  fq_log "broker user $user (gateway): configure/write/read $GATEWAY_PERMISSION on /"
+  rabbitmqctl -n "$NODE" -q set_permissions -p / "$user" "$GATEWAY_PERMISSION" "$GATEWAY_WRITE" "$GATEWAY_PERMISSION"
+  fq_log "broker user $user (gateway): configure/read $GATEWAY_PERMISSION, write $GATEWAY_WRITE on /"
 }
 
 # worker_permissions <worker-id>: the configure, write and read regexes of its user, one a line
 worker_permissions() {
   local id=${1//./\\.}
   printf '%s\n' "^forge\\.(jobs\\.worker|control)\\.$id\$" \
-    "^(forge\\.jobs\\.worker\\.$id|forge\\.control\\.$id|forge\\.jobs\\.dlx|forge\\.events)\$" \
-    "^(forge\\.jobs\\.worker\\.$id|forge\\.control\\.$id|forge\\.jobs|forge\\.control)\$"
+    "^(forge\\.control\\.$id|forge\\.jobs\\.dlx|forge\\.events)\$" \
+    "^(forge\\.jobs\\.worker\\.$id|forge\\.control\\.$id|forge\\.control)\$"
 }
 
 cmd_add_worker_user() {

@@ -22,10 +22,12 @@ API = os.environ.get("FQ_BROKER_API", "http://rabbitmq:15672/api")
 ADMIN = (os.environ.get("FQ_BROKER_ADMIN_USER", "guest"), os.environ.get("FQ_BROKER_ADMIN_PASSWORD", "guest"))
 
 GATEWAY_ALL = r"^forge\..*"
+# job messages are handed out through the default exchange (routing key = the worker's queue name)
+GATEWAY_WRITE = r"^(forge\..*|amq\.default)$"
 # worker ids: any (.+)
 WORKER_CONFIGURE = r"^forge\.(jobs\.worker|control)\..+$"
-WORKER_WRITE = r"^(forge\.jobs\.worker\..+|forge\.control\..+|forge\.jobs\.dlx|forge\.events)$"
-WORKER_READ = r"^(forge\.jobs\.worker\..+|forge\.control\..+|forge\.jobs|forge\.control)$"
+WORKER_WRITE = r"^(forge\.control\..+|forge\.jobs\.dlx|forge\.events)$"
+WORKER_READ = r"^(forge\.jobs\.worker\..+|forge\.control\..+|forge\.control)$"
 WORKER_TOPIC_WRITE = r"^(job\..+|worker\.status|relay\.preview)$"
 WORKER_TOPIC_READ = r"^$"
 
@@ -52,7 +54,7 @@ def user(name, password, configure, write, read):
     put("/permissions/%2F/" + name, {"configure": configure, "write": write, "read": read})
 
 
-user("fq-gateway", os.environ.get("FQ_GATEWAY_BROKER_PASSWORD"), GATEWAY_ALL, GATEWAY_ALL, GATEWAY_ALL)
+user("fq-gateway", os.environ.get("FQ_GATEWAY_BROKER_PASSWORD"), GATEWAY_ALL, GATEWAY_WRITE, GATEWAY_ALL)
 user("fq-worker", os.environ.get("FQ_WORKER_BROKER_PASSWORD"), WORKER_CONFIGURE, WORKER_WRITE, WORKER_READ)
 put("/topic-permissions/%2F/fq-worker",
     {"exchange": "forge.events", "write": WORKER_TOPIC_WRITE, "read": WORKER_TOPIC_READ})

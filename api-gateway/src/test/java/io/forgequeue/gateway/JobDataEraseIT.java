@@ -376,7 +376,6 @@ class JobDataEraseIT {
             jobs.basicQos(1);
             String queue = Topology.workerQueue(id);
             jobs.queueDeclare(queue, false, true, true, Topology.workerQueueArguments(pool));
-            jobs.queueBind(queue, Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(id));
             jobs.basicConsume(queue, false, (tag, delivery) -> runner.execute(() -> run(delivery)), tag -> {});
             String control = jobs.queueDeclare().getQueue();
             jobs.queueBind(control, Topology.CONTROL_EXCHANGE, "");

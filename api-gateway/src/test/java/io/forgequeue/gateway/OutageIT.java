@@ -110,7 +110,8 @@ class OutageIT {
 
         BROKER.createVirtualHost();
 
-        // until the gateway has declared the exchanges again, a worker cannot bind its queue: keep trying
+        // until the gateway has declared the exchanges again, a worker does not start (it waits for them, as the
+        // real one does): keep trying
         TestWorker after = await().atMost(Duration.ofSeconds(30))
                 .pollInterval(Duration.ofMillis(250))
                 .ignoreExceptions()

@@ -35,9 +35,9 @@ import java.util.function.Consumer;
  * does it (docs/scheduling.md):
  * <ul>
  *   <li>declares its own job queue {@code forge.jobs.worker.<id>} (exclusive to its connection, so it goes with the
- *       connection) bound to {@code forge.jobs} with routing key {@code worker.<id>}, and consumes it with prefetch
- *       1: it holds one delivered job message at a time until the test settles it (an outcome or a give-back
- *       published through its {@link JobAttempt} does), then the broker delivers the next;</li>
+ *       connection; the scheduler publishes to it through the default exchange, so it binds nothing), and consumes
+ *       it with prefetch 1: it holds one delivered job message at a time until the test settles it (an outcome or a
+ *       give-back published through its {@link JobAttempt} does), then the broker delivers the next;</li>
  *   <li>announces itself ({@link WorkerStatus} on {@code worker.status} to {@code forge.events}) every
  *       {@link #INTERVAL} from a background thread while alive, with its pool, instance, state, the assignment it
  *       holds and, when given, its Forge offer;</li>
@@ -176,9 +176,11 @@ final class TestWorker implements AutoCloseable {
             status = connection.createChannel();
             events = connection.createChannel();
             consumer = connection.createChannel();
+            // as the real worker (SharedTopologyGate), start only once a gateway has declared the exchange it
+            // announces itself on: an announcement to a missing exchange would close its channel for good
+            status.exchangeDeclarePassive(Topology.EVENTS_EXCHANGE);
             String queue = Topology.workerQueue(id);
             consumer.queueDeclare(queue, false, true, true, Topology.workerQueueArguments(pool));
-            consumer.queueBind(queue, Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(id));
             consumer.basicQos(1);
             consumer.basicConsume(queue, false, (tag, delivery) -> onDelivery(gen, delivery), tag -> {});
             announcing = true;

@@ -10,8 +10,8 @@ import java.util.Map;
  * nothing else, README "Security").
  *
  * <pre>
- * scheduler --(routing key = worker id)--&gt; [forge.jobs] direct --&gt; forge.jobs.worker.&lt;worker-id&gt; (exclusive, DLX)
- *                                              forge.jobs.dlx --&gt; forge.jobs.&lt;pool&gt;.dead
+ * scheduler --(routing key = queue name)--&gt; [default exchange ""] --&gt; forge.jobs.worker.&lt;worker-id&gt;
+ *                       (exclusive, DLX)  forge.jobs.dlx --&gt; forge.jobs.&lt;pool&gt;.dead
  * worker  --(job.&lt;event&gt;)--------&gt; [forge.events] topic --&gt; forge.events.persist (quorum, all gateways)
  * gateway --(relay.&lt;kind&gt;)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt; (one per gateway)
  * worker  --(relay.preview)-------&gt; [forge.events] topic --&gt; forge.events.relay.&lt;gateway-id&gt;
@@ -24,8 +24,20 @@ import java.util.Map;
  */
 public final class Topology {
 
-    /** Direct exchange the scheduler publishes job messages to; the routing key is the worker's id. */
-    public static final String JOBS_EXCHANGE = "forge.jobs";
+    /**
+     * The exchange the scheduler hands job messages out through: the broker's default exchange ({@code ""}), with the
+     * worker's queue name ({@link #workerQueue}) as routing key. Every queue is bound to it by its own name and nobody
+     * can add or remove bindings on it, so no one can copy another worker's job messages into a queue of theirs (a
+     * named direct exchange would let anyone with read on it bind). Publishing to it needs write on the resource
+     * {@link #HANDOUT_EXCHANGE_RESOURCE}; a worker needs no right on it to receive.
+     */
+    public static final String HANDOUT_EXCHANGE = "";
+
+    /** The name RabbitMQ checks permissions against for {@link #HANDOUT_EXCHANGE} (the gateway's write right). */
+    public static final String HANDOUT_EXCHANGE_RESOURCE = "amq.default";
+
+    /** Prefix of the job queues' names (no exchange has this name). */
+    private static final String JOBS_PREFIX = "forge.jobs";
 
     /** Direct exchange that dead-letters rejected job messages; the routing key is the pool name. */
     public static final String JOBS_DEAD_LETTER_EXCHANGE = "forge.jobs.dlx";
@@ -77,21 +89,23 @@ public final class Topology {
 
     /**
      * A worker's own job queue, e.g. {@code forge.jobs.worker.gpu-box-0}: exclusive to the worker's connection, so
-     * it never outlives the worker; the scheduler publishes to it through {@link #JOBS_EXCHANGE} with the worker's
-     * id as routing key ({@link #workerRoutingKey}).
+     * it never outlives the worker; the scheduler publishes to it through {@link #HANDOUT_EXCHANGE} with this name as
+     * routing key.
      */
     public static String workerQueue(String workerId) {
-        return JOBS_EXCHANGE + ".worker." + requireWorkerId(workerId);
+        return JOBS_PREFIX + ".worker." + requireWorkerId(workerId);
     }
 
-    /** Routing key of a worker's job queue on {@link #JOBS_EXCHANGE}. */
-    public static String workerRoutingKey(String workerId) {
-        return "worker." + requireWorkerId(workerId);
+    /** Whether {@code queue} is the name of a worker's job queue ({@link #workerQueue}). */
+    public static boolean isWorkerQueue(String queue) {
+        return queue != null
+                && queue.startsWith(JOBS_PREFIX + ".worker.")
+                && isValidWorkerId(queue.substring(JOBS_PREFIX.length() + ".worker.".length()));
     }
 
     /** Dead-letter queue of a pool, e.g. {@code forge.jobs.default.dead}. */
     public static String deadLetterQueue(String pool) {
-        return JOBS_EXCHANGE + "." + requirePool(pool) + ".dead";
+        return JOBS_PREFIX + "." + requirePool(pool) + ".dead";
     }
 
     /** Relay queue of one gateway instance. */

@@ -34,11 +34,19 @@ class TopologyTest {
                 .containsEntry("x-dead-letter-exchange", "forge.jobs.dlx")
                 .containsEntry("x-dead-letter-routing-key", "sdxl");
         assertThat(Topology.workerQueue("gpu-box-0")).isEqualTo("forge.jobs.worker.gpu-box-0");
-        assertThat(Topology.workerRoutingKey("gpu-box-0")).isEqualTo("worker.gpu-box-0");
+        assertThat(Topology.isWorkerQueue("forge.jobs.worker.gpu-box-0")).isTrue();
+        assertThat(Topology.isWorkerQueue("forge.jobs.worker.")).isFalse();
+        assertThat(Topology.isWorkerQueue("forge.events.persist")).isFalse();
         assertThat(Topology.deadLetterQueue("gpu-xl")).isEqualTo("forge.jobs.gpu-xl.dead");
         assertThat(Topology.isValidWorkerId("w#1")).isFalse();
         assertThat(Topology.isValidWorkerId("")).isFalse();
         assertThatThrownBy(() -> Topology.workerQueue("a b")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void jobMessagesAreHandedOutThroughTheDefaultExchangeWhoseBindingsNobodyCanChange() {
+        assertThat(Topology.HANDOUT_EXCHANGE).isEmpty();
+        assertThat(Topology.HANDOUT_EXCHANGE_RESOURCE).isEqualTo("amq.default");
     }
 
     @Test

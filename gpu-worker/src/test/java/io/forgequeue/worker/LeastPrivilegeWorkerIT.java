@@ -30,8 +30,10 @@ import org.springframework.test.context.DynamicPropertySource;
  * A worker that connects with its own least-privilege broker user (the permissions of
  * {@code infra/local/rabbitmq.sh add-worker-user}, {@link BrokerRoles#worker}) runs jobs end to end, and what that
  * credential must not do the broker refuses: publish a relay update, read another worker's queue or the persist
- * queue, declare or delete the gateway's queues, publish as another user. The test plays the gateway with the admin
- * user (it declares the shared topology, {@link TestBroker}).
+ * queue, copy another worker's job messages into a queue of its own, hand out job messages itself, declare or delete
+ * the gateway's queues, publish as another user. The test plays the gateway with the gateway's least-privilege user
+ * ({@link BrokerRoles#gateway}: it declares the shared topology and hands jobs out through the default exchange,
+ * {@link TestBroker}).
  */
 @SpringBootTest(
         webEnvironment = SpringBootTest.WebEnvironment.NONE,
@@ -45,11 +47,13 @@ class LeastPrivilegeWorkerIT {
 
     static final Duration WAIT = Duration.ofSeconds(30);
     static final String WORKER = "lp.worker-1";
+    static final String OLD_JOBS_EXCHANGE = "forge.jobs";
     static final RabbitEndpoint ADMIN = TestInfrastructure.rabbit().withFreshVirtualHost("worker-least-privilege");
     static final RabbitEndpoint OWN =
             ADMIN.withNewUser("worker-1", BrokerRoles.worker(WORKER), BrokerRoles.WORKER_TOPIC_WRITE);
     static final RabbitEndpoint OTHER =
             ADMIN.withNewUser("worker-2", BrokerRoles.worker("lp.worker-2"), BrokerRoles.WORKER_TOPIC_WRITE);
+    static final RabbitEndpoint GATEWAY = ADMIN.withNewUser("gateway", BrokerRoles.gateway(), null);
     static final ForgeSimProcess SIM = startSim();
 
     static EventRecorder events;
@@ -72,7 +76,12 @@ class LeastPrivilegeWorkerIT {
 
     @BeforeAll
     static void watch() throws Exception {
-        broker = new TestBroker(ADMIN).to(WORKER);
+        broker = new TestBroker(GATEWAY).to(WORKER);
+        try (Channel admin = broker.adminChannel()) {
+            // the direct exchange job messages went through before they took the default exchange: a broker that
+            // ran an older gateway still has it (and a worker could bind to it as long as it could read it)
+            admin.exchangeDeclare(OLD_JOBS_EXCHANGE, "direct", true);
+        }
         events = new EventRecorder(ADMIN);
         own = OWN.connectionFactory().newConnection("least-privilege-probe");
     }
@@ -85,6 +94,7 @@ class LeastPrivilegeWorkerIT {
         SIM.close();
         OWN.deleteUser(ADMIN);
         OTHER.deleteUser(ADMIN);
+        GATEWAY.deleteUser(ADMIN);
     }
 
     @Test
@@ -118,6 +128,29 @@ class LeastPrivilegeWorkerIT {
         assertRefused(403, ch -> ch.basicGet(Topology.PERSIST_QUEUE, true));
         // nor copy every job event into its own queue: it has no read on forge.events
         assertRefused(403, ch -> ch.queueBind(Topology.workerQueue(WORKER), Topology.EVENTS_EXCHANGE, "#"));
+    }
+
+    /**
+     * Job messages (the prompts) reach a worker's queue through the default exchange, on which nobody can bind: the
+     * worker's user can neither bind a queue of its own there under another worker's queue name, nor bind one to the
+     * old {@code forge.jobs} direct exchange with another worker's routing key (it has no read on it), nor hand out
+     * job messages itself (no write on {@code amq.default}).
+     */
+    @Test
+    void theWorkerUserCannotCopyAnotherWorkersJobMessagesNorHandOutJobMessages() throws Exception {
+        String otherQueue = Topology.workerQueue("lp.worker-2");
+        // the one queue it may bind (to forge.control); the running worker holds it exclusively, so a bind the user
+        // were allowed would still fail, but later and otherwise (405 RESOURCE_LOCKED): 403 is the missing right
+        String ownControl = Topology.controlQueue(WORKER);
+
+        assertRefused(403, ch -> ch.queueBind(ownControl, Topology.HANDOUT_EXCHANGE, otherQueue));
+        assertRefused(403, ch -> ch.queueBind(Topology.workerQueue(WORKER), Topology.HANDOUT_EXCHANGE, otherQueue));
+        assertRefused(403, ch -> ch.queueBind(ownControl, OLD_JOBS_EXCHANGE, "worker.lp.worker-2"));
+        assertRefused(403, ch -> ch.queueBind(Topology.workerQueue(WORKER), OLD_JOBS_EXCHANGE, "worker.lp.worker-2"));
+        assertRefused(
+                403,
+                ch -> ch.basicPublish(
+                        Topology.HANDOUT_EXCHANGE, otherQueue, null, "{}".getBytes(StandardCharsets.UTF_8)));
     }
 
     @Test

@@ -21,8 +21,8 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * What the gateway's scheduler would do, done by hand over a plain AMQP connection: hand jobs to a worker (its own
- * queue, with the next attempt of the job; mandatory, so a hand-out to a worker without a queue is seen as
- * returned), publish cancels and stops, look at queues.
+ * queue through the default exchange, with the next attempt of the job; mandatory, so a hand-out to a worker without
+ * a queue is seen as returned), publish cancels and stops, look at queues.
  */
 final class TestBroker implements AutoCloseable {
 
@@ -53,7 +53,6 @@ final class TestBroker implements AutoCloseable {
      * the persist queue and the default pool's dead-letter queue.
      */
     static void declareGatewayTopology(Channel channel) throws Exception {
-        channel.exchangeDeclare(Topology.JOBS_EXCHANGE, "direct", true);
         channel.exchangeDeclare(Topology.JOBS_DEAD_LETTER_EXCHANGE, "direct", true);
         channel.exchangeDeclare(Topology.EVENTS_EXCHANGE, "topic", true);
         channel.exchangeDeclare(Topology.CONTROL_EXCHANGE, "fanout", true);
@@ -100,7 +99,7 @@ final class TestBroker implements AutoCloseable {
         int attempt = attempts.merge(jobId, 1, Integer::sum);
         JobMessage message = new JobMessage(
                 jobId, attempt, worker, tickets.incrementAndGet(), Topology.DEFAULT_POOL, spec, Instant.now());
-        publishRaw(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message), headers);
+        publishRaw(Topology.HANDOUT_EXCHANGE, Topology.workerQueue(worker), json.writeValueAsBytes(message), headers);
         return jobId;
     }
 
@@ -117,8 +116,7 @@ final class TestBroker implements AutoCloseable {
         attempts.put(jobId, attempt);
         JobMessage message = new JobMessage(
                 jobId, attempt, assignedTo, tickets.incrementAndGet(), Topology.DEFAULT_POOL, spec, Instant.now());
-        publishRaw(
-                Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(worker), json.writeValueAsBytes(message), Map.of());
+        publishRaw(Topology.HANDOUT_EXCHANGE, Topology.workerQueue(worker), json.writeValueAsBytes(message), Map.of());
         return jobId;
     }
 

@@ -514,8 +514,8 @@ class WorkerIT {
         broker.purge(dead);
 
         broker.publishRaw(
-                Topology.JOBS_EXCHANGE,
-                Topology.workerRoutingKey(WORKER),
+                Topology.HANDOUT_EXCHANGE,
+                Topology.workerQueue(WORKER),
                 "{not json".getBytes(StandardCharsets.UTF_8),
                 Map.of());
 

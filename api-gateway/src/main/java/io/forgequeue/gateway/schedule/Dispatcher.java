@@ -558,9 +558,10 @@ class Dispatcher implements SmartLifecycle {
     private void publish(JobMessage message) {
         CorrelationData correlation = new CorrelationData(message.jobId() + "/" + message.attempt());
         try {
+            // the default exchange: routing key = the worker's queue name, a binding no worker can add elsewhere
             jobs.send(
-                    Topology.JOBS_EXCHANGE,
-                    Topology.workerRoutingKey(message.workerId()),
+                    Topology.HANDOUT_EXCHANGE,
+                    Topology.workerQueue(message.workerId()),
                     ContractMessage.persistent(json.toBytes(message), message.jobId() + "/" + message.attempt()),
                     correlation);
         } catch (AmqpException e) {

@@ -21,7 +21,9 @@ import org.springframework.context.annotation.Primary;
  * The broker topology of the contract (common-model {@link Topology}), declared idempotently by every gateway (the
  * workers declare only their own queues: their broker users may not configure shared names): exchanges, the shared
  * persist queue, the control fanout and this instance's relay queue (bound to
- * relay updates, previews and worker announcements). Job queues belong to the workers (each declares its own).
+ * relay updates, previews and worker announcements). Job queues belong to the workers (each declares its own); job
+ * messages reach them through the broker's default exchange ({@link Topology#HANDOUT_EXCHANGE}), which needs no
+ * declaration and no binding.
  * Declarations are repeated by Spring's admin after every reconnect.
  */
 @Configuration(proxyBeanMethods = false)
@@ -32,7 +34,6 @@ class AmqpTopologyConfiguration {
 
     @Bean
     Declarables forgeTopology(InstanceProperties instance) {
-        DirectExchange jobs = new DirectExchange(Topology.JOBS_EXCHANGE, true, false);
         DirectExchange dlx = new DirectExchange(Topology.JOBS_DEAD_LETTER_EXCHANGE, true, false);
         TopicExchange events = new TopicExchange(Topology.EVENTS_EXCHANGE, true, false);
         FanoutExchange control = new FanoutExchange(Topology.CONTROL_EXCHANGE, true, false);
@@ -43,7 +44,7 @@ class AmqpTopologyConfiguration {
         Binding persistBinding = BindingBuilder.bind(persist).to(events).with(Topology.PERSIST_BINDING);
         Binding relayBinding = BindingBuilder.bind(relay).to(events).with(Topology.RELAY_BINDING);
         Binding workerBinding = BindingBuilder.bind(relay).to(events).with(Topology.WORKER_BINDING);
-        return new Declarables(jobs, dlx, events, control, persist, relay, persistBinding, relayBinding, workerBinding);
+        return new Declarables(dlx, events, control, persist, relay, persistBinding, relayBinding, workerBinding);
     }
 
     /** Fire-and-forget publications (relay updates) and cancel commands: not mandatory. */

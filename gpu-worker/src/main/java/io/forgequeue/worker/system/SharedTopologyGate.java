@@ -16,7 +16,8 @@ import org.springframework.stereotype.Component;
 /**
  * Holds the worker's start until the gateway's exchanges exist. The worker may not declare them (its broker user has
  * no configure right on shared names, README "Security"), so a worker started before any gateway would otherwise bind
- * its job queue to nothing: its queue would exist and be consumed, but no hand-out could reach it. Runs before the
+ * its control queue to nothing (no cancel or stop could reach it) and announce itself to no one. Its job queue needs
+ * no exchange of the gateway's: hand-outs come through the broker's default exchange. Runs before the
  * listener containers start; once the exchanges are there it declares its own queues and bindings again. When the
  * broker does not answer at all it does not wait (the connection is retried as before, and every new connection
  * declares the bindings).
@@ -25,8 +26,7 @@ import org.springframework.stereotype.Component;
 class SharedTopologyGate implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(SharedTopologyGate.class);
-    private static final List<String> EXCHANGES =
-            List.of(Topology.JOBS_EXCHANGE, Topology.CONTROL_EXCHANGE, Topology.EVENTS_EXCHANGE);
+    private static final List<String> EXCHANGES = List.of(Topology.CONTROL_EXCHANGE, Topology.EVENTS_EXCHANGE);
     /** Between checks; each failed check also makes the connection factory log the closed channel (ERROR). */
     private static final Duration PAUSE = Duration.ofSeconds(3);
 

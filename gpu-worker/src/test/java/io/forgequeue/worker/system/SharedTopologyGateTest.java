@@ -35,7 +35,7 @@ class SharedTopologyGateTest {
         when(connection.createChannel(anyBoolean())).thenReturn(channel);
         AtomicInteger checks = new AtomicInteger();
         doAnswer(call -> {
-                    if (call.getArgument(0).equals(Topology.JOBS_EXCHANGE) && checks.incrementAndGet() <= 2) {
+                    if (call.getArgument(0).equals(Topology.CONTROL_EXCHANGE) && checks.incrementAndGet() <= 2) {
                         throw new IOException("404 NOT_FOUND - no exchange");
                     }
                     return null;
@@ -46,9 +46,10 @@ class SharedTopologyGateTest {
 
         gate.start();
 
-        assertThat(checks.get()).as("checks of forge.jobs until it existed").isEqualTo(3);
-        verify(channel).exchangeDeclarePassive(Topology.CONTROL_EXCHANGE);
+        assertThat(checks.get()).as("checks of forge.control until it existed").isEqualTo(3);
         verify(channel).exchangeDeclarePassive(Topology.EVENTS_EXCHANGE);
+        verify(channel, never())
+                .exchangeDeclarePassive("forge.jobs"); // no gateway declares it any more: waiting for it never ends
         verify(admin, times(1)).initialize();
         assertThat(gate.isRunning()).isTrue();
     }

@@ -38,7 +38,6 @@ class WorkerReadinessIT {
     private static void declareGatewayExchanges() {
         try (var connection = RABBIT.connectionFactory().newConnection("readiness-it-topology");
                 var channel = connection.createChannel()) {
-            channel.exchangeDeclare(io.forgequeue.model.Topology.JOBS_EXCHANGE, "direct", true);
             channel.exchangeDeclare(io.forgequeue.model.Topology.JOBS_DEAD_LETTER_EXCHANGE, "direct", true);
             channel.exchangeDeclare(io.forgequeue.model.Topology.EVENTS_EXCHANGE, "topic", true);
             channel.exchangeDeclare(io.forgequeue.model.Topology.CONTROL_EXCHANGE, "fanout", true);

@@ -242,7 +242,7 @@ final class SimFleet implements AutoCloseable {
         void declare(SimWorker w) throws IOException {
             String queue = Topology.workerQueue(w.id);
             consume.queueDeclare(queue, false, true, true, Topology.workerQueueArguments(config.pool()));
-            consume.queueBind(queue, Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(w.id));
+            // no binding: the scheduler hands out through the default exchange (routing key = this queue's name)
             consume.basicConsume(queue, false, "sim-" + w.id, new DefaultConsumer(consume) {
                 @Override
                 public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {

@@ -29,15 +29,16 @@ import tools.jackson.databind.JsonNode;
  * The test's own view of the broker, in the system's virtual host: durable quorum queues of its own bound to
  * {@code forge.events} ({@code job.#}: every status event a worker published and the broker confirmed),
  * {@code forge.control} (every cancel and stop command) and the firehose {@code amq.rabbitmq.trace}
- * ({@code publish.forge.jobs}: a copy of every job message the scheduler published to a worker's queue, with the
- * routing key and whether any queue took it). Job messages are observed through the firehose rather than with a
- * queue of ours bound to {@code forge.jobs}: the scheduler publishes them mandatory to {@code worker.<id>} and takes
- * the assignment back when the message is returned (the worker's queue is gone); a queue of ours bound to that
- * routing key would take every such message and hide that path. The queues are consumed with manual acks over a
- * connection with automatic recovery, so they survive broker restarts (the firehose, which a node forgets when it
- * restarts, is turned on again after each recovery); a message delivered twice (after a recovery) is recognised by
- * its identity and recorded once ({@link #rawDeliveries()} counts every delivery). Also publishes messages straight
- * to exchanges (poison messages, replayed events), with publisher confirms, marked with the header
+ * ({@code publish.}, the default exchange's copies, of which only those routed by a worker's queue name count: a copy
+ * of every job message the scheduler published to a worker's queue, with the routing key and whether any queue took
+ * it). Job messages are observed through the firehose because they travel through the default exchange
+ * ({@link Topology#HANDOUT_EXCHANGE}), where nobody can bind a queue of their own; and the scheduler publishes them
+ * mandatory to the worker's queue name and takes the assignment back when the message is returned (the worker's
+ * queue is gone), a path a queue of ours taking the same messages would hide. The queues are consumed with manual
+ * acks over a connection with automatic recovery, so they survive broker restarts (the firehose, which a node forgets
+ * when it restarts, is turned on again after each recovery); a message delivered twice (after a recovery) is
+ * recognised by its identity and recorded once ({@link #rawDeliveries()} counts every delivery). Also publishes
+ * messages straight to exchanges (poison messages, replayed events), with publisher confirms, marked with the header
  * {@value #INJECTED_HEADER}.
  */
 final class BrokerObserver implements AutoCloseable {
@@ -132,7 +133,8 @@ final class BrokerObserver implements AutoCloseable {
             consumer.queueDeclare(EVENTS_QUEUE, true, false, false, quorum);
             consumer.queueBind(EVENTS_QUEUE, Topology.EVENTS_EXCHANGE, Topology.PERSIST_BINDING);
             consumer.queueDeclare(JOBS_QUEUE, true, false, false, quorum);
-            consumer.queueBind(JOBS_QUEUE, TRACE_EXCHANGE, "publish." + Topology.JOBS_EXCHANGE);
+            // the default exchange's name is empty: its firehose routing key is "publish."
+            consumer.queueBind(JOBS_QUEUE, TRACE_EXCHANGE, "publish." + Topology.HANDOUT_EXCHANGE);
             consumer.queueDeclare(CONTROL_QUEUE, true, false, false, quorum);
             consumer.queueBind(CONTROL_QUEUE, Topology.CONTROL_EXCHANGE, "");
             consumer.basicConsume(EVENTS_QUEUE, false, (tag, d) -> handle(d, this::onEvent), tag -> {});
@@ -147,7 +149,6 @@ final class BrokerObserver implements AutoCloseable {
 
     /** The exchanges exactly as gateway and worker declare them (idempotent). */
     private static void declareExchanges(Channel ch) throws IOException {
-        ch.exchangeDeclare(Topology.JOBS_EXCHANGE, "direct", true, false, null);
         ch.exchangeDeclare(Topology.EVENTS_EXCHANGE, "topic", true, false, null);
         ch.exchangeDeclare(Topology.CONTROL_EXCHANGE, "fanout", true, false, null);
     }
@@ -191,20 +192,26 @@ final class BrokerObserver implements AutoCloseable {
         }
     }
 
-    /** A firehose copy of a message published to {@code forge.jobs}; the original's headers are in "properties". */
+    /**
+     * A firehose copy of a message published to the default exchange; the original's headers are in "properties".
+     * Only those published to a worker's job queue are job messages.
+     */
     private void onJobMessage(Delivery d) {
-        jobMessageDeliveries.incrementAndGet();
         Map<String, Object> trace = d.getProperties().getHeaders();
         if (trace == null) {
             return;
         }
+        String routingKey =
+                trace.get("routing_keys") instanceof List<?> keys && !keys.isEmpty() ? String.valueOf(keys.get(0)) : "";
+        if (!Topology.isWorkerQueue(routingKey)) {
+            return;
+        }
+        jobMessageDeliveries.incrementAndGet();
         if (trace.get("properties") instanceof Map<?, ?> original
                 && original.get("headers") instanceof Map<?, ?> h
                 && h.containsKey(INJECTED_HEADER)) {
             return;
         }
-        String routingKey =
-                trace.get("routing_keys") instanceof List<?> keys && !keys.isEmpty() ? String.valueOf(keys.get(0)) : "";
         boolean routed = trace.get("routed_queues") instanceof List<?> queues && !queues.isEmpty();
         HandOut h;
         try {
@@ -265,7 +272,7 @@ final class BrokerObserver implements AutoCloseable {
         return out;
     }
 
-    /** Job ids of the job messages published to {@code forge.jobs}, not counting our own. */
+    /** Job ids of the job messages published to workers' queues, not counting our own. */
     Set<String> jobMessageIds() {
         Set<String> ids = new java.util.HashSet<>();
         handOutOrder.forEach(h -> ids.add(h.jobId()));
@@ -277,7 +284,7 @@ final class BrokerObserver implements AutoCloseable {
         return List.copyOf(handOutOrder);
     }
 
-    /** Every firehose copy of a message to {@code forge.jobs} (ours included, a redelivery counts again). */
+    /** Every firehose copy of a job message to a worker's queue (ours included, a redelivery counts again). */
     long jobMessageDeliveries() {
         return jobMessageDeliveries.get();
     }

@@ -80,7 +80,8 @@ class FaultMessagesIT extends FaultSuite {
                     .contentType("application/json")
                     .deliveryMode(2)
                     .build();
-            // each worker's own queue gets every poison message, through the exchange the scheduler publishes to
+            // each worker's own queue gets every poison message, through the exchange the scheduler publishes to (the
+            // default exchange, routing key = the queue's name)
             int sent = 0;
             List<String> kinds = new ArrayList<>();
             for (int w = 0; w < workers.size(); w++) {
@@ -91,7 +92,7 @@ class FaultMessagesIT extends FaultSuite {
                     kinds.addAll(poison.keySet());
                 }
                 for (byte[] body : poison.values()) {
-                    r.observer.inject(Topology.JOBS_EXCHANGE, Topology.workerRoutingKey(target), json, body);
+                    r.observer.inject(Topology.HANDOUT_EXCHANGE, Topology.workerQueue(target), json, body);
                     sent++;
                     AppProcess.sleep(100);
                 }
@@ -102,14 +103,21 @@ class FaultMessagesIT extends FaultSuite {
                     ofSeconds(30), () -> r.observer.readyMessages(deadQueue) >= deadBefore + poisonCount);
             long dead = r.observer.readyMessages(deadQueue) - deadBefore;
             Set<String> stillWorking = new HashSet<>();
+            Set<String> succeededAfter = new HashSet<>();
             BrokerObserver.waitFor(ofSeconds(30), () -> {
                 r.observer.events().stream()
                         .filter(e ->
                                 e.type().equals("SUCCEEDED") && e.receivedAt().isAfter(injected))
-                        .forEach(e -> stillWorking.add(e.workerId()));
+                        .forEach(e -> {
+                            stillWorking.add(e.workerId());
+                            succeededAfter.add(e.jobId());
+                        });
                 return stillWorking.size() == workers.size();
             });
             load.stop();
+            // the observer sees the scheduler's hand-outs (the default exchange's firehose): every job that ran
+            Set<String> notSeenHandedOut = new HashSet<>(succeededAfter);
+            notSeenHandedOut.removeAll(r.observer.jobMessageIds());
 
             // a worker busy rejecting poison reports itself idle (it holds no assignment), so the scheduler may take
             // the lookahead waiting behind the poison for a lost message and hand it out again: it tells the worker to
@@ -130,6 +138,9 @@ class FaultMessagesIT extends FaultSuite {
                             "workers that completed a job after the " + "poison: " + stillWorking)
                     .require(workers.stream().allMatch(AppProcess::isAlive), "a worker died")
                     .require(stored == 0, stored + " job rows appeared from poison messages")
+                    .require(
+                            !succeededAfter.isEmpty() && notSeenHandedOut.isEmpty(),
+                            "jobs that succeeded without a hand-out the observer saw: " + notSeenHandedOut)
                     .note("poison messages " + poisonCount + " (" + kinds.size() + " kinds to each of " + workers.size()
                             + " workers' queues: " + String.join(", ", kinds) + "); dead-lettered " + dead
                             + "; FAILED events for an unknown job refused by the gateway " + (long) unknown);

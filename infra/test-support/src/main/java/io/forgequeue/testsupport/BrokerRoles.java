@@ -20,14 +20,23 @@ public final class BrokerRoles {
     /** The gateway owns every {@code forge.*} name. */
     public static final String GATEWAY_ALL = "^forge\\..*";
 
+    /**
+     * The gateway writes every {@code forge.*} name and the default exchange ({@code amq.default}), through which the
+     * scheduler hands out job messages (routing key = the worker's queue name).
+     */
+    public static final String GATEWAY_WRITE = "^(forge\\..*|amq\\.default)$";
+
     private BrokerRoles() {}
 
     /** configure / write / read regexes of one worker's user on the virtual host. */
     public record Permissions(String configure, String write, String read) {}
 
     /**
-     * A worker's permissions: configure its own job and control queues; write them (to bind them), the dead-letter
-     * exchange its job queue names, and the events exchange; read them and the two exchanges it binds them to.
+     * A worker's permissions: configure its own job and control queues; write its control queue (to bind it to
+     * {@code forge.control}), the dead-letter exchange its job queue names, and the events exchange; read its two
+     * queues and {@code forge.control}. No right on any exchange job messages travel through: they reach its job queue
+     * through the default exchange, which needs none to receive and on which nobody can bind, so it cannot copy
+     * another worker's job messages into a queue of its own, nor hand out job messages itself.
      */
     public static Permissions worker(String workerId) {
         return workers(workerId.replace(".", "\\.")); // worker ids are [A-Za-z0-9._-]: only '.' needs escaping
@@ -42,12 +51,12 @@ public final class BrokerRoles {
     public static Permissions workers(String id) {
         return new Permissions(
                 "^forge\\.(jobs\\.worker|control)\\." + id + "$",
-                "^(forge\\.jobs\\.worker\\." + id + "|forge\\.control\\." + id + "|forge\\.jobs\\.dlx|forge\\.events)$",
-                "^(forge\\.jobs\\.worker\\." + id + "|forge\\.control\\." + id + "|forge\\.jobs|forge\\.control)$");
+                "^(forge\\.control\\." + id + "|forge\\.jobs\\.dlx|forge\\.events)$",
+                "^(forge\\.jobs\\.worker\\." + id + "|forge\\.control\\." + id + "|forge\\.control)$");
     }
 
-    /** The gateway's permissions: everything named {@code forge.*}. */
+    /** The gateway's permissions: everything named {@code forge.*}, and write on the default exchange. */
     public static Permissions gateway() {
-        return new Permissions(GATEWAY_ALL, GATEWAY_ALL, GATEWAY_ALL);
+        return new Permissions(GATEWAY_ALL, GATEWAY_WRITE, GATEWAY_ALL);
     }
 }

@@ -35,7 +35,9 @@ class BrokerRolesScriptTest {
         assertThat(script)
                 .contains("WORKER_TOPIC_WRITE='" + BrokerRoles.WORKER_TOPIC_WRITE + "'")
                 .contains("WORKER_TOPIC_READ='" + BrokerRoles.WORKER_TOPIC_READ + "'")
-                .contains("GATEWAY_PERMISSION='" + BrokerRoles.GATEWAY_ALL + "'");
+                .contains("GATEWAY_PERMISSION='" + BrokerRoles.GATEWAY_ALL + "'")
+                .contains("GATEWAY_WRITE='" + BrokerRoles.GATEWAY_WRITE + "'")
+                .contains("\"$GATEWAY_PERMISSION\" \"$GATEWAY_WRITE\" \"$GATEWAY_PERMISSION\"");
     }
 
     private static List<String> run(String command) throws Exception {

@@ -155,6 +155,8 @@ class ComposeFileTest {
         assertThat(script)
                 .contains(
                         "\"" + BrokerRoles.GATEWAY_ALL + "\"",
+                        "\"" + BrokerRoles.GATEWAY_WRITE + "\"",
+                        "GATEWAY_ALL, GATEWAY_WRITE, GATEWAY_ALL)",
                         "\"" + workers.configure() + "\"",
                         "\"" + workers.write() + "\"",
                         "\"" + workers.read() + "\"",
