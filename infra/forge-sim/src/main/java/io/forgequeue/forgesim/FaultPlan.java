@@ -43,10 +43,18 @@ final class FaultPlan {
 
         private final int ownStep;
 
+        /** {@link #clearEpoch} when a counted hold plan gave this call its step (-1: not from the plan). */
+        private final long planClearEpoch;
+
         private int heldAt = -1;
 
         private CallHold(int ownStep) {
+            this(ownStep, -1);
+        }
+
+        private CallHold(int ownStep, long planClearEpoch) {
             this.ownStep = ownStep;
+            this.planClearEpoch = planClearEpoch;
         }
     }
 
@@ -72,6 +80,9 @@ final class FaultPlan {
     private int heldNow;
 
     private long holdEpoch;
+
+    /** Counts {@link #clear()}s: a step a counted plan gave a call before a clear no longer holds it. */
+    private long clearEpoch;
 
     private int interruptNext;
 
@@ -161,6 +172,7 @@ final class FaultPlan {
         interruptNext = 0;
         releaseEpoch++;
         holdEpoch++;
+        clearEpoch++;
         notifyAll();
     }
 
@@ -190,7 +202,7 @@ final class FaultPlan {
             if (--holdNext == 0) {
                 holdAtStep = 0;
             }
-            return new CallHold(step);
+            return new CallHold(step, clearEpoch);
         }
         return new CallHold(-1);
     }
@@ -218,7 +230,9 @@ final class FaultPlan {
         if (call.heldAt == steps) {
             return false;
         }
-        boolean own = call.ownStep == steps;
+        // a call that took its step from the counted plan and reaches it after a clear goes on: the plan is gone (it
+        // was taken when the call started, the clear came during its first steps)
+        boolean own = call.ownStep == steps && (call.planClearEpoch < 0 || call.planClearEpoch == clearEpoch);
         if (!own && !(holdsEveryCallAt(steps) && !interruptedOrSkipped.getAsBoolean())) {
             return false;
         }
