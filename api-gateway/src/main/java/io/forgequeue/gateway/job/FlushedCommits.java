@@ -13,11 +13,12 @@ import org.springframework.transaction.support.TransactionTemplate;
  * <p><b>Why.</b> A PostgreSQL transaction that sent a NOTIFY holds a database-wide lock from just before its commit
  * until the commit is over, flush of the commit record included (it keeps the notification queue in commit order).
  * With {@code synchronous_commit = on} every notifying commit thus waits for its own WAL flush while every other
- * notifying commit waits for that lock: they are flushed one by one, never together. Each job needs at least four
- * (submit, assignment, RUNNING, outcome), so the whole gateway fleet did at most 1 / (4 x one flush) jobs a second:
- * about 50 on the shared build machine, a third of the throughput before the scheduler (issue 16; the wait shows in
+ * notifying commit waits for that lock: they are flushed one by one, never together. Each job needs several (its
+ * submit, its assignment, the merges of its RUNNING event and of its outcome, the latter two batched with other
+ * jobs' events), so the whole system did about 50 empty jobs a second on the shared build machine, whatever the
+ * lookahead or the number of workers: a third of the throughput before the scheduler (issue 16; the wait shows in
  * {@code pg_stat_activity} as {@code Lock:object} on {@code pg_database}, the {@code AccessExclusiveLock} of
- * {@code PreCommit_Notify}).
+ * {@code PreCommit_Notify}, then {@code IO:WALSync}).
  *
  * <p><b>How.</b> The transaction commits with {@code synchronous_commit = off}: it releases the lock as soon as its
  * commit record is written, before the flush. Then, outside any transaction, a transactional logical-decoding
