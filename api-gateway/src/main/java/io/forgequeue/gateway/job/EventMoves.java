@@ -23,7 +23,6 @@ import java.util.Map;
 import java.util.Optional;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * The moves a worker's status event makes: applies one event to its job with {@link MergeStatement} (the job row,
@@ -37,13 +36,13 @@ public class EventMoves {
     private final JdbcClient jdbc;
     private final JobRows rows;
     private final WireJson json;
-    private final TransactionTemplate tx;
+    private final FlushedCommits commits;
 
-    EventMoves(JdbcClient jdbc, JobRows rows, WireJson json, TransactionTemplate tx) {
+    EventMoves(JdbcClient jdbc, JobRows rows, WireJson json, FlushedCommits commits) {
         this.jdbc = jdbc;
         this.rows = rows;
         this.json = json;
-        this.tx = tx;
+        this.commits = commits;
     }
 
     /**
@@ -75,20 +74,21 @@ public class EventMoves {
     public record FairShare(double defaultWeight, String rateTable) {}
 
     /**
-     * Applies the event (autocommit: the job row, its history and its images commit together); empty: no such job.
-     * {@code publisher} is the broker user that published it ({@code user_id}, validated by RabbitMQ), or null.
+     * Applies the event (the job row, its history and its images commit together; returns once that is durable, see
+     * {@link FlushedCommits}); empty: no such job. {@code publisher} is the broker user that published it
+     * ({@code user_id}, validated by RabbitMQ), or null.
      */
     public Optional<Merged> merge(JobEvent event, String publisher, FairShare fairShare) {
-        return run(event, publisher, fairShare);
+        return commits.inTransaction(status -> run(event, publisher, fairShare));
     }
 
     /**
      * Applies the events in one transaction, in the order given (callers sort them by job, so concurrent batches
      * lock rows in the same order); an empty element: no such job. If any statement fails, nothing is applied and
-     * the exception is thrown.
+     * the exception is thrown. Returns once the transaction is durable ({@link FlushedCommits}).
      */
     public List<Optional<Merged>> mergeAll(List<Published> batch, FairShare fairShare) {
-        return tx.execute(status -> {
+        return commits.inTransaction(status -> {
             // PostgreSQL re-plans the merge for every execution otherwise: its cost model prefers custom plans for
             // this statement, and planning it costs more than running it (pg_stat_statements.track_planning shows
             // it; docs/decisions/0003). The generic plan is the same index lookup of one job.

@@ -29,8 +29,10 @@ public class JobMoves {
     private final JdbcClient jdbc;
     private final JobRows rows;
     private final ApplicationEventPublisher events;
+    private final FlushedCommits commits;
 
-    JobMoves(JdbcClient jdbc, JobRows rows, ApplicationEventPublisher events) {
+    JobMoves(JdbcClient jdbc, JobRows rows, ApplicationEventPublisher events, FlushedCommits commits) {
+        this.commits = commits;
         this.jdbc = jdbc;
         this.rows = rows;
         this.events = events;
@@ -65,7 +67,8 @@ public class JobMoves {
      * change nothing and are missing from the result. The pool's virtual time moves at most to each assignment's
      * {@code clockTag}: the tag of the job the fair order would hand out now. When placement takes a job out of that
      * order (a warm checkpoint elsewhere), the virtual time stays with the jobs passed over, so keys that submit
-     * meanwhile are tagged from there and not behind the passed-over jobs.
+     * meanwhile are tagged from there and not behind the passed-over jobs. Returns once the assignments are durable
+     * ({@link FlushedCommits}): the job messages may be published then.
      */
     public List<Assigned> assignAll(List<Assignment> assignments, int maxAttempts, Lease lease) {
         if (assignments.isEmpty()) {
@@ -83,7 +86,8 @@ public class JobMoves {
             workerUsers[i] = a.workerUser();
             clockTags[i] = a.clockTag();
         }
-        List<JobRow> assigned = jdbc.sql("""
+        List<JobRow> assigned =
+                commits.inTransaction(status -> jdbc.sql("""
                         with decided as (
                             select * from unnest(cast(:ids as uuid[]), cast(:workers as text[]),
                                                  cast(:workerUsers as text[]), cast(:clockTags as float8[]))
@@ -106,15 +110,15 @@ public class JobMoves {
                             select id, 'QUEUED', 'QUEUED', attempt, assigned_worker, 'assigned', now() from upd
                         )
                         select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
-                .param("ids", ids)
-                .param("workers", workers)
-                .param("workerUsers", workerUsers)
-                .param("clockTags", clockTags)
-                .param("max", maxAttempts)
-                .param("holder", lease.holder())
-                .param("epoch", lease.epoch())
-                .query(rows)
-                .list();
+                        .param("ids", ids)
+                        .param("workers", workers)
+                        .param("workerUsers", workerUsers)
+                        .param("clockTags", clockTags)
+                        .param("max", maxAttempts)
+                        .param("holder", lease.holder())
+                        .param("epoch", lease.epoch())
+                        .query(rows)
+                        .list());
         List<Assigned> result = new ArrayList<>(assigned.size());
         for (JobRow r : assigned) {
             events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null));

@@ -27,7 +27,6 @@ import org.slf4j.LoggerFactory;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Service;
-import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Submitting and cancelling jobs. Validation happens before anything is stored; the job row, its history and its
@@ -45,7 +44,7 @@ class JobService {
     private final JobProperties properties;
     private final String instanceId;
     private final WireJson json;
-    private final TransactionTemplate tx;
+    private final FlushedCommits commits;
     private final ApplicationEventPublisher events;
     private final GatewayMetrics metrics;
     private final JobCosts costs;
@@ -58,7 +57,7 @@ class JobService {
             JobProperties properties,
             InstanceProperties instance,
             WireJson json,
-            TransactionTemplate tx,
+            FlushedCommits commits,
             ApplicationEventPublisher events,
             GatewayMetrics metrics,
             JobCosts costs,
@@ -69,7 +68,7 @@ class JobService {
         this.properties = properties;
         this.instanceId = instance.instanceId();
         this.json = json;
-        this.tx = tx;
+        this.commits = commits;
         this.events = events;
         this.metrics = metrics;
         this.costs = costs;
@@ -130,10 +129,11 @@ class JobService {
                 spec.sampler());
         int maxQueued = caller.quota().maxQueued();
         if (idempotencyKey == null) {
-            return accepted(jobs.insert(job, maxQueued), maxQueued);
+            // answered only once durable; see FlushedCommits for why not with a synchronous commit
+            return accepted(commits.inTransaction(status -> jobs.insert(job, maxQueued)), maxQueued);
         }
         byte[] hash = sha256(pool + "\n" + specJson + (priority == Priority.NORMAL ? "" : "\npriority=" + priority));
-        Object outcome = tx.execute(status -> {
+        Object outcome = commits.inTransaction(status -> {
             if (!jobs.claimIdempotencyKey(owner, idempotencyKey, hash, job.id(), properties.idempotencyRetention())) {
                 return jobs.idempotencyKey(owner, idempotencyKey).orElseThrow();
             }

@@ -14,6 +14,6 @@ public final class JobRowsFixture {
     }
 
     public static EventMoves eventMoves(JdbcClient jdbc, WireJson json, TransactionTemplate tx) {
-        return new EventMoves(jdbc, new JobRows(json), json, tx);
+        return new EventMoves(jdbc, new JobRows(json), json, new FlushedCommits(jdbc, tx));
     }
 }
