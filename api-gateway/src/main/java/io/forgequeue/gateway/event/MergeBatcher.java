@@ -20,7 +20,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.springframework.context.SmartLifecycle;
-import org.springframework.dao.DataAccessException;
 import org.springframework.stereotype.Component;
 
 /**
@@ -146,7 +145,9 @@ class MergeBatcher implements SmartLifecycle {
             merger.merge(event, d.publisher());
             settle(d, true, false);
             return true;
-        } catch (DataAccessException e) {
+        } catch (RuntimeException e) {
+            // a lost connection shows as a DataAccessException, or, when it dies around the merge's transaction, as
+            // a TransactionException (cannot begin, rollback failed): either way the event goes back to the queue
             if (DatabaseFailures.isUnavailable(e)) {
                 log.warn(
                         "Job(id={}) event {} not merged, database unavailable; returning it to the queue",
@@ -156,11 +157,6 @@ class MergeBatcher implements SmartLifecycle {
                 settle(d, false, true);
                 return false;
             }
-            metrics.eventRejected("error");
-            log.error("Job(id={}) event {} could not be merged and is dropped", event.jobId(), event.type(), e);
-            settle(d, false, false);
-            return true;
-        } catch (RuntimeException e) {
             metrics.eventRejected("error");
             log.error("Job(id={}) event {} could not be merged and is dropped", event.jobId(), event.type(), e);
             settle(d, false, false);

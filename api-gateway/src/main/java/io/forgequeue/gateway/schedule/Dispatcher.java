@@ -11,6 +11,7 @@ import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.BackgroundLoop;
 import io.forgequeue.gateway.system.BrokerConnection;
 import io.forgequeue.gateway.system.ContractMessage;
+import io.forgequeue.gateway.system.DatabaseFailures;
 import io.forgequeue.gateway.system.JobMessageTemplate;
 import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.CancelJobCommand;
@@ -150,12 +151,15 @@ class Dispatcher implements SmartLifecycle {
             if (round(current.get())) {
                 wake(); // handed something out: there may be more to do
             }
-        } catch (DataAccessException e) {
-            suspicions.clear(); // nothing could be merged meanwhile either
-            log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
-            Thread.sleep(tickMillis);
         } catch (RuntimeException e) {
-            log.error("Scheduling round failed", e);
+            // the database unreachable shows as a DataAccessException, or as a TransactionException when the
+            // connection dies around a hand-out's transaction
+            if (e instanceof DataAccessException || DatabaseFailures.isUnavailable(e)) {
+                suspicions.clear(); // nothing could be merged meanwhile either
+                log.warn("Scheduling round failed ({}); retrying", e.getClass().getSimpleName());
+            } else {
+                log.error("Scheduling round failed", e);
+            }
             Thread.sleep(tickMillis);
         }
     }

@@ -12,6 +12,7 @@ import io.forgequeue.model.JobEvent;
 import io.forgequeue.model.JobHeartbeat;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.lang.reflect.Proxy;
+import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,10 +24,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.transaction.CannotCreateTransactionException;
 
 /**
  * The merge batching of the persist-queue consumer (issue 8): batches, acks only after the merge, one multiple-ack,
@@ -48,6 +51,7 @@ class MergeBatcherTest {
         volatile boolean hold;
         volatile Predicate<List<JobEvent>> batchFails = batch -> false;
         volatile Predicate<JobEvent> unavailable = e -> false;
+        volatile Supplier<RuntimeException> outage = () -> new DataAccessResourceFailureException("database down");
         volatile Predicate<JobEvent> broken = e -> false;
 
         FakeMerger() {
@@ -76,7 +80,7 @@ class MergeBatcherTest {
             awaitRelease();
             if (unavailable.test(event)) {
                 log.add("merge unavailable " + name(event));
-                throw new DataAccessResourceFailureException("database down");
+                throw outage.get();
             }
             if (broken.test(event)) {
                 log.add("merge broken " + name(event));
@@ -268,6 +272,24 @@ class MergeBatcherTest {
                         "merge unavailable b1",
                         "ch nack 2 requeue",
                         "ch nack 3 requeue");
+    }
+
+    // Bug regression (reliability scenario 4 after merges became transactions): a connection that died around the
+    // merge's transaction threw CannotCreateTransactionException, not a DataAccessException, and the event was dropped
+    @Test
+    void anEventWhoseTransactionCannotBeginForLackOfAConnectionGoesBackToTheQueue() throws Exception {
+        FakeMerger merger = new FakeMerger();
+        merger.unavailable = e -> true;
+        merger.outage = () -> new CannotCreateTransactionException(
+                "Could not open JDBC Connection for transaction",
+                new SQLTransientConnectionException("Connection is not available, request timed out"));
+        MergeBatcher batcher = start(merger, 1, 100);
+        Channel ch = channel("ch");
+
+        batcher.submit(new MergeBatcher.Delivery(event(A, 1), null, ch, 1));
+
+        awaitLog(l -> l.contains("ch nack 1 requeue") || l.contains("ch nack 1 drop"));
+        assertThat(log).containsExactly("merge unavailable a1", "ch nack 1 requeue");
     }
 
     @Test
