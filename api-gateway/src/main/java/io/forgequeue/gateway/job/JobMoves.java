@@ -68,7 +68,8 @@ public class JobMoves {
      * {@code clockTag}: the tag of the job the fair order would hand out now. When placement takes a job out of that
      * order (a warm checkpoint elsewhere), the virtual time stays with the jobs passed over, so keys that submit
      * meanwhile are tagged from there and not behind the passed-over jobs. Returns once the assignments are durable
-     * ({@link FlushedCommits}): the job messages may be published then.
+     * ({@link FlushedCommits}): the job messages may be published then. The result and the history rows keep the
+     * order of {@code assignments} (the order of the decisions).
      */
     public List<Assigned> assignAll(List<Assignment> assignments, int maxAttempts, Lease lease) {
         if (assignments.isEmpty()) {
@@ -91,7 +92,7 @@ public class JobMoves {
                         with decided as (
                             select * from unnest(cast(:ids as uuid[]), cast(:workers as text[]),
                                                  cast(:workerUsers as text[]), cast(:clockTags as float8[]))
-                                          as d(id, worker, worker_user, clock_tag)
+                                          with ordinality as d(id, worker, worker_user, clock_tag, ord)
                         ), upd as (
                             update job set assigned_worker = decided.worker, worker_user = decided.worker_user,
                                            assigned_at = now(), attempt = job.attempt + 1, last_seq = 0, progress = 0,
@@ -99,7 +100,7 @@ public class JobMoves {
                             from decided
                             where job.id = decided.id and job.status = 'QUEUED' and job.assigned_worker is null
                               and job.attempt < :max and %s
-                            returning decided.clock_tag, %s
+                            returning decided.clock_tag, decided.ord, %s
                         ), clock as (
                             insert into pool_clock (pool, vtime)
                             select pool, max(least(fair_tag, clock_tag)) from upd group by pool
@@ -108,8 +109,9 @@ public class JobMoves {
                             insert into job_state_history (job_id, from_status, to_status, attempt, worker_id, reason,
                                                            occurred_at)
                             select id, 'QUEUED', 'QUEUED', attempt, assigned_worker, 'assigned', now() from upd
+                            order by ord
                         )
-                        select * from upd""".formatted(LEASE_VALID, JobRows.columns("job")))
+                        select * from upd order by ord""".formatted(LEASE_VALID, JobRows.columns("job")))
                         .param("ids", ids)
                         .param("workers", workers)
                         .param("workerUsers", workerUsers)
