@@ -73,6 +73,8 @@ class SchedulerPolicyTest {
 
     private static final SchedulerProperties.Affinity AFFINITY =
             new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10);
+    private static final SchedulerProperties.ShortJobs SHORT_JOBS =
+            new SchedulerProperties.ShortJobs(Duration.ofMillis(50), 3, 20);
 
     @Test
     void aWorkerHasItsRunningSlotPlusTheLookaheadAndTheLeaseMustBeRenewedBeforeItExpires() {
@@ -89,7 +91,8 @@ class SchedulerPolicyTest {
                 Duration.ofSeconds(5),
                 Duration.ofSeconds(5),
                 32,
-                AFFINITY);
+                AFFINITY,
+                SHORT_JOBS);
 
         assertThat(properties.slotsPerWorker()).isEqualTo(2);
         assertThatThrownBy(() -> new SchedulerProperties(
@@ -105,7 +108,8 @@ class SchedulerPolicyTest {
                         Duration.ofSeconds(5),
                         Duration.ofSeconds(5),
                         32,
-                        AFFINITY))
+                        AFFINITY,
+                        SHORT_JOBS))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("renew-interval");
     }

@@ -36,6 +36,7 @@ final class TestSchedulerProperties {
                 goodbyeGrace,
                 Duration.ofSeconds(5),
                 maxBatch,
-                new SchedulerProperties.Affinity(32, 4, maxDelay, 10));
+                new SchedulerProperties.Affinity(32, 4, maxDelay, 10),
+                new SchedulerProperties.ShortJobs(Duration.ofMillis(50), 3, 20));
     }
 }
