@@ -162,11 +162,6 @@ public class QueueStats {
         return v;
     }
 
-    /** Finished jobs of {@code pool} that its measured job times come from (0: none yet). */
-    public int samples(String pool) {
-        return snapshot.pool(pool).samples();
-    }
-
     /** Measured GPU seconds of one standard image (512x512, 20 steps) in {@code pool}, or a default. */
     public double secondsPerStandardImage(String pool) {
         Double measured = snapshot.pool(pool).secondsPerStandardImage();

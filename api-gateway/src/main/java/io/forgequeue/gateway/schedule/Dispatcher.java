@@ -232,7 +232,7 @@ class Dispatcher implements SmartLifecycle {
                     }
                     long started = System.nanoTime();
                     JobState job = placement.choose(slot, ctx);
-                    if (job == null || !slot.takes(job)) {
+                    if (job == null) {
                         continue;
                     }
                     metrics.picked(System.nanoTime() - started);
@@ -386,15 +386,9 @@ class Dispatcher implements SmartLifecycle {
             double seconds = s.cost() * perUnit;
             busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
         }
-        SchedulerProperties.ShortJobs shortJobs = properties.shortJobs();
-        int extras = stats.samples(worker.pool()) < shortJobs.minSamples()
-                ? 0
-                : shortJobs.extraLookahead() - Math.max(0, holding - properties.slotsPerWorker());
         return new Slot(
                 worker,
                 properties.slotsPerWorker() - holding,
-                Math.max(0, extras),
-                shortJobs.horizon().toNanos() / 1e9,
                 loadedNext,
                 busy,
                 unmeasured.forPool(worker.pool()),

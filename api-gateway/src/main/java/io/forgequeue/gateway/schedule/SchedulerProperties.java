@@ -27,7 +27,6 @@ import org.springframework.validation.annotation.Validated;
  * @param stopRepeat           a worker still reporting a revoked or finished attempt is told again to stop it after this
  * @param maxBatch             most hand-outs committed by one statement (decisions of one round, taken together)
  * @param affinity             model-aware placement: how far it looks and how long a job may be passed over
- * @param shortJobs            more lookahead for jobs that take less time than a hand-out's round trip
  */
 @Validated
 @ConfigurationProperties("gateway.scheduler")
@@ -44,8 +43,7 @@ public record SchedulerProperties(
         @DefaultValue("5s") @NotNull Duration goodbyeGrace,
         @DefaultValue("5s") @NotNull Duration stopRepeat,
         @DefaultValue("32") @Min(1) int maxBatch,
-        @DefaultValue @Valid Affinity affinity,
-        @DefaultValue @Valid ShortJobs shortJobs) {
+        @DefaultValue @Valid Affinity affinity) {
 
     public SchedulerProperties {
         if (renewInterval.compareTo(leaseTtl) >= 0) {
@@ -67,24 +65,6 @@ public record SchedulerProperties(
             @DefaultValue("4") @Min(0) int maxPassOvers,
             @DefaultValue("30s") @NotNull Duration maxDelay,
             @DefaultValue("10") double defaultLoadSeconds) {}
-
-    /**
-     * Lookahead beyond {@code lookahead} for jobs shorter than the scheduler's round trip
-     * ({@code gateway.scheduler.short-jobs.*}). A worker that finishes a job before its outcome is merged and the next
-     * hand-out reaches it waits for the scheduler with one job of lookahead (jobs of some milliseconds, e.g. 1-step
-     * turbo models on a fast GPU, or a pool of tiny images). Such a worker gets one more job while what it holds is
-     * expected to end within {@code horizon}, up to {@code extraLookahead} more; a job of a second or more never
-     * qualifies, so real image jobs keep one job of lookahead.
-     *
-     * @param horizon        a worker whose held jobs are expected to end within this may be given one more
-     * @param extraLookahead most jobs beyond {@code lookahead} a worker may hold this way (0 = never)
-     * @param minSamples     the expectation must come from at least this many finished jobs of the pool (until
-     *                       then a job counts as the default job time, which is long)
-     */
-    public record ShortJobs(
-            @DefaultValue("50ms") @NotNull Duration horizon,
-            @DefaultValue("3") @Min(0) int extraLookahead,
-            @DefaultValue("20") @Min(1) int minSamples) {}
 
     /** GPU slots of one worker: the job it runs plus the lookahead. */
     int slotsPerWorker() {

@@ -221,85 +221,11 @@ class DispatcherPlacementTest {
         assertThat(assignedTo).hasSize(2);
     }
 
-    // ------------------------------------------------------------------------------------------ short jobs
-
-    /** Five jobs of 5 ms each: the worker's slot and lookahead, then 3 extras while what it holds ends within 50 ms. */
-    @Test
-    void aWorkerWhoseJobsTakeMillisecondsGetsTheShortJobExtrasBeyondItsLookahead() {
-        Dispatcher shortJobs = dispatcher(Duration.ofSeconds(30), 32, measured(0.005, 50));
-        worker("w-a", null);
-        for (int i = 0; i < 10; i++) {
-            job(null, i, i + 1, 1.0);
-        }
-        assignments(1.0);
-
-        shortJobs.start();
-        shortJobs.round(new JobMoves.Lease("gw-1", 1));
-        shortJobs.round(new JobMoves.Lease("gw-1", 1));
-
-        assertThat(assignedTo)
-                .as("1 running + 1 lookahead + 3 extras, also after another round")
-                .hasSize(5);
-    }
-
-    @Test
-    void aShortJobThatNeedsACheckpointSwitchIsNoExtra() {
-        Dispatcher shortJobs = dispatcher(Duration.ofSeconds(30), 32, measured(0.005, 50));
-        worker("w-a", "ckpt-a", Map.of("ckpt-b", 2.0));
-        job("ckpt-a", 0.0, 1, 1.0);
-        job("ckpt-a", 1.0, 2, 1.0);
-        for (int i = 2; i < 6; i++) {
-            job("ckpt-b", i, i + 1, 1.0);
-        }
-        assignments(1.0);
-
-        shortJobs.start();
-        shortJobs.round(new JobMoves.Lease("gw-1", 1));
-
-        assertThat(assignedTo)
-                .as("the next job would load ckpt-b for 2 s first")
-                .hasSize(2);
-    }
-
-    @Test
-    void jobsOfASecondKeepOneJobOfLookahead() {
-        Dispatcher longJobs = dispatcher(Duration.ofSeconds(30), 32, measured(1.0, 50));
-        worker("w-a", null);
-        for (int i = 0; i < 10; i++) {
-            job(null, i, i + 1, 1.0);
-        }
-        assignments(1.0);
-
-        longJobs.start();
-        longJobs.round(new JobMoves.Lease("gw-1", 1));
-
-        assertThat(assignedTo).hasSize(2);
-    }
-
-    @Test
-    void shortJobTimesFromTooFewFinishedJobsGiveNoExtras() {
-        Dispatcher fewSamples = dispatcher(Duration.ofSeconds(30), 32, measured(0.005, 19));
-        worker("w-a", null);
-        for (int i = 0; i < 10; i++) {
-            job(null, i, i + 1, 1.0);
-        }
-        assignments(1.0);
-
-        fewSamples.start();
-        fewSamples.round(new JobMoves.Lease("gw-1", 1));
-
-        assertThat(assignedTo).hasSize(2);
-    }
-
     private Dispatcher dispatcher(Duration maxDelay) {
         return dispatcher(maxDelay, 32);
     }
 
     private Dispatcher dispatcher(Duration maxDelay, int maxBatch) {
-        return dispatcher(maxDelay, maxBatch, oneSecondPerStandardImage());
-    }
-
-    private Dispatcher dispatcher(Duration maxDelay, int maxBatch, QueueStats stats) {
         return new Dispatcher(
                 mock(SchedulerLease.class),
                 index,
@@ -311,7 +237,7 @@ class DispatcherPlacementTest {
                 json,
                 TestSchedulerProperties.of(false, 5, maxDelay, maxBatch),
                 new SchedulerMetrics(registry, new GatewayMetrics(registry)),
-                stats,
+                oneSecondPerStandardImage(),
                 Brokers.connected());
     }
 
@@ -358,14 +284,6 @@ class DispatcherPlacementTest {
             }
             return committed;
         });
-    }
-
-    /** A pool whose {@code samples} finished jobs took {@code seconds} per standard image. */
-    private static QueueStats measured(double seconds, int samples) {
-        QueueStats stats = mock(QueueStats.class);
-        when(stats.secondsPerStandardImage(anyString())).thenReturn(seconds);
-        when(stats.samples(anyString())).thenReturn(samples);
-        return stats;
     }
 
     /** Job costs are in standard images; here one takes a GPU second, so a job's cost reads as its seconds. */

@@ -73,8 +73,6 @@ class SchedulerPolicyTest {
 
     private static final SchedulerProperties.Affinity AFFINITY =
             new SchedulerProperties.Affinity(32, 4, Duration.ofSeconds(30), 10);
-    private static final SchedulerProperties.ShortJobs SHORT_JOBS =
-            new SchedulerProperties.ShortJobs(Duration.ofMillis(50), 3, 20);
 
     @Test
     void aWorkerHasItsRunningSlotPlusTheLookaheadAndTheLeaseMustBeRenewedBeforeItExpires() {
@@ -91,8 +89,7 @@ class SchedulerPolicyTest {
                 Duration.ofSeconds(5),
                 Duration.ofSeconds(5),
                 32,
-                AFFINITY,
-                SHORT_JOBS);
+                AFFINITY);
 
         assertThat(properties.slotsPerWorker()).isEqualTo(2);
         assertThatThrownBy(() -> new SchedulerProperties(
@@ -108,8 +105,7 @@ class SchedulerPolicyTest {
                         Duration.ofSeconds(5),
                         Duration.ofSeconds(5),
                         32,
-                        AFFINITY,
-                        SHORT_JOBS))
+                        AFFINITY))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("renew-interval");
     }

@@ -36,7 +36,6 @@ final class TestSchedulerProperties {
                 goodbyeGrace,
                 Duration.ofSeconds(5),
                 maxBatch,
-                new SchedulerProperties.Affinity(32, 4, maxDelay, 10),
-                new SchedulerProperties.ShortJobs(Duration.ofMillis(50), 3, 20));
+                new SchedulerProperties.Affinity(32, 4, maxDelay, 10));
     }
 }
