@@ -415,7 +415,9 @@ final class ScaleScenario {
     /**
      * SIGKILLs the leader and waits until the other gateway hands out: the time from the kill to the first assignment
      * committed after it, both on PostgreSQL's clock ({@code assigned_at}, read through the partial index
-     * job_assigned), so how fast this process polls does not matter.
+     * job_assigned), so how fast this process polls does not matter. Only assignments whose transaction began once
+     * the leader was dead count ({@code assigned_at} is the transaction's start): the killed leader's last statement,
+     * sent before its death, may still commit afterwards.
      */
     private ScenarioResult failover(AppProcess leader) {
         ScenarioResult r = new ScenarioResult("scale-failover", "current");
@@ -424,12 +426,13 @@ final class ScaleScenario {
         System.out.println("  SIGKILL of the leader " + leader.name() + " under load ...");
         String killedAt = sqlText("select now()::text");
         leader.kill();
+        String deadAt = sqlText("select now()::text");
         double took = Double.NaN;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             String first = sqlText("select extract(epoch from min(assigned_at) - cast('" + killedAt
                     + "' as timestamptz))::text from job where assigned_worker is not null and assigned_at > cast('"
-                    + killedAt + "' as timestamptz)");
+                    + deadAt + "' as timestamptz)");
             if (first != null) {
                 took = Double.parseDouble(first);
                 break;
