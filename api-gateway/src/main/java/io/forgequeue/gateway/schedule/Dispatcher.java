@@ -455,54 +455,76 @@ class Dispatcher implements SmartLifecycle {
         }
 
         /**
-         * Per canonical checkpoint, the available workers that have it loaded (and offer it): how many, how soon the
-         * soonest could start a job and their summed busy time. Computed once per round and checkpoint, dropped for
-         * the checkpoints an assignment changes ({@link #assigned}). Asking every other worker for every candidate of
-         * every free worker would cost slots x candidates x workers per round, so a new leader or a fleet that came
-         * back idle would wait for its first hand-outs.
+         * Per canonical checkpoint, the available workers that have it loaded (and offer it): when each could start a
+         * job, soonest first. Computed once per round and checkpoint, dropped for the checkpoints an assignment changes
+         * ({@link #assigned}). Asking every other worker for every candidate of every free worker would cost slots x
+         * candidates x workers per round, so a new leader or a fleet that came back idle would wait for its first
+         * hand-outs.
          */
         private final Map<String, Holders> holders = new HashMap<>();
 
-        /** The workers that have one checkpoint loaded, in this round. */
-        private record Holders(int count, double soonest, double busy) {}
+        /** The workers that have one checkpoint loaded, in this round: their busy seconds, ascending, and the sum. */
+        private record Holders(double[] busy, double total) {
+
+            int count() {
+                return busy.length;
+            }
+
+            /**
+             * When the last of the first {@code jobs} waiting jobs of the checkpoint starts on these workers, each job
+             * taking {@code jobSeconds}: the {@code jobs}-th soonest worker while there is one per job, else the
+             * work spread over all of them.
+             */
+            double lastStart(int jobs, double jobSeconds) {
+                if (jobs <= busy.length) {
+                    return busy[Math.max(0, jobs - 1)];
+                }
+                return Math.max(busy[0], (total + (jobs - 1) * jobSeconds) / busy.length);
+            }
+        }
+
+        private Holders holdersOf(JobState job) {
+            return holders.computeIfAbsent(Placement.CheckpointKey.of(job.checkpoint()), k -> {
+                double[] busy = slots.stream()
+                        .filter(other ->
+                                !other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint()))
+                        .mapToDouble(Slot::busySeconds)
+                        .sorted()
+                        .toArray();
+                return new Holders(busy, java.util.Arrays.stream(busy).sum());
+            });
+        }
+
+        /** Whether a worker that needs no switch for {@code job} would start it before {@code here} seconds. */
+        private boolean warmWorkerSooner(JobState job, Slot worker, double here) {
+            for (Slot other : slots) {
+                if (other != worker
+                        && !other.needsSwitch(job)
+                        && other.worker().offersCheckpoint(job.checkpoint())
+                        && other.busySeconds() < here) {
+                    return true;
+                }
+            }
+            return false;
+        }
 
         /**
          * Whether the workers that have the job's checkpoint loaded would start the job no later than {@code worker}
          * could (after its work and the switch). A worker that needs no switch itself answers for the one job. One that
          * needs a switch answers for the checkpoint's whole waiting backlog: the workers holding it start its last
-         * waiting job after the work before it, spread over them ({@link QueueIndex#backlog}, kept as jobs come and
-         * go, so this costs no scan), and if that is later than this worker could start one, the switch saves
-         * waiting. Looking at the held work alone, one busy GPU holding a checkpoint with 30 jobs waiting made every
-         * idle GPU decline them (it "starts the next one in 5 s"; it starts the 30th in 75 s).
+         * waiting job after the work before it ({@link Holders#lastStart}; the backlog is {@link QueueIndex#backlog},
+         * kept as jobs come and go, so this costs no scan), and if that is later than this worker could start one, the
+         * switch saves waiting. Looking at the held work alone, one busy GPU holding a checkpoint with 30 jobs waiting
+         * made every idle GPU decline them (it "starts the next one in 5 s"; it starts the 30th in 75 s).
          */
         @Override
         public boolean cheaperElsewhere(JobState job, Slot worker) {
             double here = worker.busySeconds() + worker.switchSeconds(job);
             if (!worker.needsSwitch(job)) { // not how placement asks; kept exact
-                for (Slot other : slots) {
-                    if (other != worker
-                            && !other.needsSwitch(job)
-                            && other.worker().offersCheckpoint(job.checkpoint())
-                            && other.busySeconds() < here) {
-                        return true;
-                    }
-                }
-                return false;
+                return warmWorkerSooner(job, worker, here);
             }
             // the worker itself needs a switch for the job, so it is not among those that have it loaded
-            Holders h = holders.computeIfAbsent(Placement.CheckpointKey.of(job.checkpoint()), k -> {
-                int count = 0;
-                double soonest = Double.POSITIVE_INFINITY;
-                double busy = 0;
-                for (Slot other : slots) {
-                    if (!other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint())) {
-                        count++;
-                        soonest = Math.min(soonest, other.busySeconds());
-                        busy += other.busySeconds();
-                    }
-                }
-                return new Holders(count, soonest, busy);
-            });
+            Holders h = holdersOf(job);
             if (h.count() == 0) {
                 return false;
             }
@@ -510,9 +532,18 @@ class Dispatcher implements SmartLifecycle {
             QueueIndex.Backlog undecided = decided.get(Placement.CheckpointKey.of(job.checkpoint()));
             int jobs = indexed.jobs() - (undecided == null ? 0 : undecided.jobs());
             double cost = Math.max(0, indexed.cost() - (undecided == null ? 0 : undecided.cost()));
-            double before = jobs <= 1 ? 0 : cost * secondsPerUnit * (jobs - 1) / jobs;
-            double lastStart = Math.max(h.soonest(), (h.busy() + before) / h.count());
-            return lastStart <= here;
+            double jobSeconds = jobs <= 0 ? 0 : cost * secondsPerUnit / jobs;
+            return h.lastStart(Math.max(1, jobs), jobSeconds) <= here;
+        }
+
+        @Override
+        public boolean startsNoLaterElsewhere(JobState job, int ahead, Slot worker) {
+            double here = worker.busySeconds() + worker.switchSeconds(job);
+            if (!worker.needsSwitch(job)) {
+                return warmWorkerSooner(job, worker, here);
+            }
+            Holders h = holdersOf(job);
+            return h.count() > 0 && h.lastStart(ahead + 1, job.cost() * secondsPerUnit) <= here;
         }
 
         /**

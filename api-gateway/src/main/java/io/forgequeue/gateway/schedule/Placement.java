@@ -104,7 +104,7 @@ enum Placement {
             for (int i = 1; i < c.size(); i++) {
                 if (!worker.needsSwitch(c.get(i))) {
                     for (int k = 0; k < i; k++) {
-                        if (!ctx.cheaperElsewhere(c.get(k), worker)) {
+                        if (!ctx.startsNoLaterElsewhere(c.get(k), sameCheckpointBefore(c, k), worker)) {
                             ctx.passedOver(c.get(k));
                         }
                     }
@@ -123,6 +123,18 @@ enum Placement {
             return null;
         }
     };
+
+    /** How many of the candidates before {@code c.get(k)} are for the same checkpoint (they start before it). */
+    static int sameCheckpointBefore(List<JobState> c, int k) {
+        String checkpoint = CheckpointKey.of(c.get(k).checkpoint());
+        int n = 0;
+        for (int j = 0; j < k; j++) {
+            if (java.util.Objects.equals(CheckpointKey.of(c.get(j).checkpoint()), checkpoint)) {
+                n++;
+            }
+        }
+        return n;
+    }
 
     /** The job {@code worker} should get now, or null to give it nothing this round. */
     abstract JobState choose(Slot worker, Context ctx);
@@ -154,6 +166,15 @@ enum Placement {
          * backlog no later (else a switch here starts some of it sooner).
          */
         boolean cheaperElsewhere(JobState job, Slot worker);
+
+        /**
+         * Whether the job itself, with {@code ahead} jobs of its checkpoint before it, would start no later on the
+         * workers that have its checkpoint loaded than on {@code worker} (after its work and the switch): passing it
+         * over for a job that needs no switch here then delays nothing. Unlike {@link #cheaperElsewhere}, the rest of
+         * the checkpoint's backlog does not count: a job at the head of a long backlog still goes to the next GPU
+         * holding its checkpoint that frees up.
+         */
+        boolean startsNoLaterElsewhere(JobState job, int ahead, Slot worker);
 
         /** Now, in epoch milliseconds (PostgreSQL's clock is assumed close). */
         long nowMillis();

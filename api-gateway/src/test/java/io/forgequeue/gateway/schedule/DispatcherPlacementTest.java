@@ -14,6 +14,7 @@ import io.forgequeue.gateway.fleet.FleetProperties;
 import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.job.JobMoves;
 import io.forgequeue.gateway.job.JobRow;
+import io.forgequeue.gateway.queue.JobState;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.quota.Priority;
@@ -70,6 +71,53 @@ class DispatcherPlacementTest {
 
         // w-a runs the first one (1 s) and then the second; w-b would need a 10 s switch first
         assertThat(assignedTo).containsEntry(first, "w-a").containsEntry(second, "w-a");
+    }
+
+    /**
+     * Issue 21's steady state (short queue, many GPUs per checkpoint): the one waiting job starts on the soonest GPU
+     * holding its checkpoint, not after the holders' mean busy time (here 26 s, longer than the 10 s load, which made
+     * idle GPUs switch for single jobs: 28 % of the simulated fleet's time went to loading).
+     */
+    @Test
+    void aSingleWaitingJobGoesToTheSoonestWorkerHoldingItsCheckpointRatherThanCostAnIdleOneASwitch() {
+        worker("w-soon", "ckpt-a");
+        worker("w-late", "ckpt-a");
+        worker("w-idle", "ckpt-b");
+        running("w-soon", "ckpt-a", 2.0);
+        running("w-late", "ckpt-a", 50.0);
+        UUID waiting = job("ckpt-a", 0.0, 10, 1.0);
+        assignments(1.0);
+
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(assignedTo).containsEntry(waiting, "w-soon");
+    }
+
+    /**
+     * Issue 21's burst: the head of a long backlog skipped by a GPU for a job of its own checkpoint is not delayed when
+     * a GPU holding the head's checkpoint starts it sooner than the skipping GPU could load it; it is not counted as
+     * passed over (counted against the whole backlog, every head was, and after max-pass-overs forced onto a switch).
+     */
+    @Test
+    void theHeadOfALongBacklogIsNotPassedOverWhenAWorkerHoldingItsCheckpointStartsItSooner() {
+        worker("w-a", "ckpt-a");
+        worker("w-b", "ckpt-b");
+        running("w-a", "ckpt-a", 1.0);
+        UUID head = job("ckpt-a", 0.0, 1, 1.0);
+        for (int i = 1; i < 40; i++) {
+            job("ckpt-a", i, i + 10, 1.0);
+        }
+        UUID own = job("ckpt-b", 0.5, 2, 1.0);
+        assignments(1.0);
+
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(assignedTo).containsEntry(own, "w-b").containsEntry(head, "w-a");
+        assertThat(registry.get("gpu.gateway.scheduler.passed-over").counter().count())
+                .as("w-a frees up in 1 s; w-b would load ckpt-a for 10 s")
+                .isZero();
     }
 
     @Test
@@ -315,6 +363,28 @@ class DispatcherPlacementTest {
                         null),
                 1000,
                 Instant.now()));
+    }
+
+    /** A job of {@code seconds} that {@code worker} started just now. */
+    private void running(String worker, String checkpoint, double seconds) {
+        long now = System.currentTimeMillis();
+        index.apply(new JobState(
+                UUID.randomUUID(),
+                3,
+                JobStatus.RUNNING,
+                "default",
+                UUID.randomUUID(),
+                1,
+                0,
+                0,
+                checkpoint,
+                null,
+                seconds,
+                now,
+                worker,
+                1,
+                now,
+                now));
     }
 
     private UUID job(String checkpoint, double tag, long ticket, double cost) {
