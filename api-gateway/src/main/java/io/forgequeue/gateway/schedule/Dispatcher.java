@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.ToDoubleFunction;
 import org.slf4j.Logger;
@@ -198,7 +199,14 @@ class Dispatcher implements SmartLifecycle {
         UnmeasuredLoads unmeasured = new UnmeasuredLoads(available);
         for (FleetWorker worker : available) {
             if (unreachable.mayReceive(worker)) {
-                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot(worker, unmeasured));
+                Slot slot = slot(worker, unmeasured);
+                waitingForConfirm.add(worker.id()); // before the look: a confirm from now on wakes the dispatcher
+                if (unconfirmed.containsKey(worker.id())) {
+                    slot.fullThisRound(); // its last job message is not confirmed yet: the next must not overtake it
+                } else {
+                    waitingForConfirm.remove(worker.id());
+                }
+                byPool.computeIfAbsent(worker.pool(), p -> new ArrayList<>()).add(slot);
             }
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
@@ -306,6 +314,7 @@ class Dispatcher implements SmartLifecycle {
             byJob.put(a.row().id(), a);
             index.apply(a.row().toQueueState());
         }
+        List<JobMessage> messages = new ArrayList<>(committed.size());
         for (Decision d : batch) {
             JobMoves.Assigned assigned = byJob.get(d.job().id());
             if (assigned == null) {
@@ -314,7 +323,7 @@ class Dispatcher implements SmartLifecycle {
             JobRow row = assigned.row();
             metrics.handedOut(row.pool(), now - d.startedNanos()); // the decision: pick + committed assignment
             passOvers.remove(row.id());
-            publish(assigned.message());
+            messages.add(assigned.message());
             if (d.switching()) {
                 metrics.switching();
             }
@@ -328,6 +337,7 @@ class Dispatcher implements SmartLifecycle {
                     d.slot().worker().id(),
                     d.switching() ? " (checkpoint switch)" : "");
         }
+        publish(messages);
         batch.clear();
         pendingByOwner.clear();
         return committed.size();
@@ -590,42 +600,88 @@ class Dispatcher implements SmartLifecycle {
                         .mayRunMore(index.heldByOwner(job.owner()) + pendingByOwner.getOrDefault(job.owner(), 0));
     }
 
-    private void publish(JobMessage message) {
-        CorrelationData correlation = new CorrelationData(message.jobId() + "/" + message.attempt());
+    /**
+     * Workers with job messages the broker has not confirmed yet, and how many. A worker's job messages must reach its
+     * queue in the order they were decided (its running job before its lookahead; a high-priority job first). The
+     * template borrows a channel per operation, and a channel with unconfirmed messages is not lent again until they
+     * are confirmed, so two messages sent one after the other can travel on two channels, and the broker routes each
+     * channel on its own: the second may be queued first. So a batch's messages are sent over one channel, in
+     * order ({@link RabbitTemplate#invoke}), and a worker gets no new hand-out while one of its messages is
+     * unconfirmed: once confirmed, it is in the queue, ahead of whatever is sent next.
+     */
+    private final Map<String, Integer> unconfirmed = new ConcurrentHashMap<>();
+
+    /** Workers a round gave nothing because of {@link #unconfirmed}: their confirm wakes the dispatcher. */
+    private final Set<String> waitingForConfirm = ConcurrentHashMap.newKeySet();
+
+    /** Publishes a batch's job messages over one channel, in order, each mandatory and confirmed. */
+    private void publish(List<JobMessage> messages) {
+        if (messages.isEmpty()) {
+            return;
+        }
+        List<CorrelationData> correlations = new ArrayList<>(messages.size());
+        for (JobMessage message : messages) {
+            unconfirmed.merge(message.workerId(), 1, Integer::sum);
+            correlations.add(new CorrelationData(message.jobId() + "/" + message.attempt()));
+        }
+        int[] sent = {0};
         try {
-            // the default exchange: routing key = the worker's queue name, a binding no worker can add elsewhere
-            jobs.send(
-                    Topology.HANDOUT_EXCHANGE,
-                    Topology.workerQueue(message.workerId()),
-                    ContractMessage.persistent(json.toBytes(message), message.jobId() + "/" + message.attempt()),
-                    correlation);
+            jobs.invoke(ops -> {
+                for (int i = 0; i < messages.size(); i++) {
+                    JobMessage message = messages.get(i);
+                    // the default exchange: routing key = the worker's queue name, a binding no worker can add
+                    ops.send(
+                            Topology.HANDOUT_EXCHANGE,
+                            Topology.workerQueue(message.workerId()),
+                            ContractMessage.persistent(
+                                    json.toBytes(message), message.jobId() + "/" + message.attempt()),
+                            correlations.get(i));
+                    sent[0]++;
+                }
+                return null;
+            });
         } catch (AmqpException e) {
             sendFailedNanos = System.nanoTime();
             sendFailed = true;
-            log.warn(
-                    "Job(id={}) message to worker {} not sent ({}); taking the assignment back",
-                    message.jobId(),
-                    message.workerId(),
-                    e.getClass().getSimpleName());
-            revokeLater(message, "returned", "its job message could not be sent to the worker");
-            return;
-        }
-        correlation.getFuture().whenComplete((confirm, error) -> {
-            if (error != null || confirm == null || !confirm.ack()) {
+            for (int i = sent[0]; i < messages.size(); i++) {
+                JobMessage message = messages.get(i);
+                confirmed(message.workerId());
                 log.warn(
-                        "Job(id={}) message to worker {} not confirmed; taking the assignment back",
+                        "Job(id={}) message to worker {} not sent ({}); taking the assignment back",
                         message.jobId(),
-                        message.workerId());
-                revokeLater(message, "returned", "the broker did not take its job message");
-            } else if (correlation.getReturned() != null) {
-                log.warn(
-                        "Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
-                        message.jobId(),
-                        message.workerId());
-                unreachable.returned(message.workerId(), fleet.get(message.workerId()));
-                revokeLater(message, "returned", "the worker it was given to was gone");
+                        message.workerId(),
+                        e.getClass().getSimpleName());
+                revokeLater(message, "returned", "its job message could not be sent to the worker");
             }
-        });
+        }
+        for (int i = 0; i < sent[0]; i++) {
+            JobMessage message = messages.get(i);
+            CorrelationData correlation = correlations.get(i);
+            correlation.getFuture().whenComplete((confirm, error) -> {
+                confirmed(message.workerId());
+                if (error != null || confirm == null || !confirm.ack()) {
+                    log.warn(
+                            "Job(id={}) message to worker {} not confirmed; taking the assignment back",
+                            message.jobId(),
+                            message.workerId());
+                    revokeLater(message, "returned", "the broker did not take its job message");
+                } else if (correlation.getReturned() != null) {
+                    log.warn(
+                            "Job(id={}) message returned: worker {} has no queue (gone); taking the assignment back",
+                            message.jobId(),
+                            message.workerId());
+                    unreachable.returned(message.workerId(), fleet.get(message.workerId()));
+                    revokeLater(message, "returned", "the worker it was given to was gone");
+                }
+            });
+        }
+    }
+
+    private void confirmed(String workerId) {
+        unconfirmed.computeIfPresent(workerId, (w, n) -> n > 1 ? n - 1 : null);
+        if (!unconfirmed.containsKey(workerId) && waitingForConfirm.remove(workerId)) {
+            wake(); // a round passed it over for this confirm
+        }
     }
 
     private void revokeLater(JobMessage message, String reasonTag, String reason) {

@@ -55,6 +55,11 @@ final class Slot {
         return busySeconds;
     }
 
+    /** It may be given nothing more in this round. */
+    void fullThisRound() {
+        free = 0;
+    }
+
     /** Whether running {@code job} next here means loading another checkpoint first. */
     boolean needsSwitch(JobState job) {
         return job.checkpoint() != null

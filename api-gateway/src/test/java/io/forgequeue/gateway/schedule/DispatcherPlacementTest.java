@@ -25,6 +25,7 @@ import io.forgequeue.gateway.system.WireJson;
 import io.forgequeue.model.JobMessage;
 import io.forgequeue.model.JobSpec;
 import io.forgequeue.model.JobStatus;
+import io.forgequeue.model.Topology;
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -37,12 +38,16 @@ import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.rabbit.connection.CorrelationData;
+import org.springframework.amqp.rabbit.core.RabbitOperations;
 import org.springframework.amqp.rabbit.core.RabbitTemplate;
 
 /**
  * Placement within one round, with the soonest worker per loaded checkpoint remembered for the round (issue 21): a
  * worker is not given a checkpoint switch while another that has the checkpoint loaded would start the job sooner,
- * and what an assignment changes in the round is seen by the next decision.
+ * and what an assignment changes in the round is seen by the next decision. And the order in which a worker's job
+ * messages are sent: the order of the decisions.
  */
 class DispatcherPlacementTest {
 
@@ -53,6 +58,7 @@ class DispatcherPlacementTest {
     private final JobMoves moves = mock(JobMoves.class);
     private final ApiKeys keys = mock(ApiKeys.class);
     private final WireJson json = mock(WireJson.class);
+    private final RabbitTemplate template = mock(RabbitTemplate.class);
     private final Dispatcher dispatcher = dispatcher(Duration.ofSeconds(30));
     private final UUID owner = UUID.randomUUID();
     private final Map<UUID, JobRow> waiting = new HashMap<>();
@@ -269,6 +275,76 @@ class DispatcherPlacementTest {
         assertThat(assignedTo).hasSize(2);
     }
 
+    // ------------------------------------------------------------------------------------ job message order
+
+    /** Job messages sent through the template, in order, with the channel operation (invoke) each went through. */
+    private record Sent(String routingKey, CorrelationData correlation, int invoke) {}
+
+    /** The template runs each invoke's sends and records them; the broker confirms nothing until the test says so. */
+    private List<Sent> recordSends() {
+        List<Sent> sent = new ArrayList<>();
+        int[] invokes = {0};
+        when(template.invoke(any())).thenAnswer(call -> {
+            invokes[0]++;
+            RabbitOperations.OperationsCallback<?> callback = call.getArgument(0);
+            RabbitOperations ops = mock(RabbitOperations.class);
+            org.mockito.Mockito.doAnswer(send -> {
+                        sent.add(new Sent(send.getArgument(1), send.getArgument(3), invokes[0]));
+                        return null;
+                    })
+                    .when(ops)
+                    .send(anyString(), anyString(), any(Message.class), any(CorrelationData.class));
+            return callback.doInRabbit(ops);
+        });
+        return sent;
+    }
+
+    /**
+     * CI saw a worker receive its lookahead job before its running one: two sends one after the other went over two
+     * channels (a channel with unconfirmed messages is not lent again), which the broker routes independently.
+     */
+    @Test
+    void aRoundsJobMessagesGoOutOverOneChannelInTheOrderDecided() {
+        List<Sent> sent = recordSends();
+        worker("w-a", "ckpt-a");
+        UUID first = job("ckpt-a", 0.0, 1, 1.0);
+        UUID second = job("ckpt-a", 1.0, 2, 1.0);
+        assignments(1.0);
+
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(sent).extracting(s -> s.correlation().getId()).containsExactly(first + "/1", second + "/1");
+        assertThat(sent).extracting(Sent::invoke).containsOnly(1);
+        assertThat(sent).extracting(Sent::routingKey).containsOnly(Topology.workerQueue("w-a"));
+    }
+
+    @Test
+    void aWorkerGetsNoNewJobWhileItsLastJobMessageIsNotConfirmed() {
+        List<Sent> sent = recordSends();
+        worker("w-a", "ckpt-a");
+        UUID first = job("ckpt-a", 0.0, 1, 1.0);
+        job("ckpt-a", 1.0, 2, 1.0);
+        UUID third = job("ckpt-a", 2.0, 3, 1.0);
+        assignments(1.0);
+        dispatcher.start();
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+        finished(first);
+
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(assignedTo)
+                .as("a slot is free, but a message sent now could overtake the unconfirmed ones")
+                .doesNotContainKey(third);
+
+        sent.forEach(s -> s.correlation().getFuture().complete(new CorrelationData.Confirm(true, null)));
+        dispatcher.round(new JobMoves.Lease("gw-1", 1));
+
+        assertThat(assignedTo).containsEntry(third, "w-a");
+        assertThat(sent).hasSize(3);
+        assertThat(sent.get(2).invoke()).isEqualTo(2);
+    }
+
     private Dispatcher dispatcher(Duration maxDelay) {
         return dispatcher(maxDelay, 32);
     }
@@ -280,7 +356,7 @@ class DispatcherPlacementTest {
                 fleet,
                 moves,
                 keys,
-                new JobMessageTemplate(mock(RabbitTemplate.class)),
+                new JobMessageTemplate(template),
                 mock(RabbitTemplate.class),
                 json,
                 TestSchedulerProperties.of(false, 5, maxDelay, maxBatch),
@@ -363,6 +439,28 @@ class DispatcherPlacementTest {
                         null),
                 1000,
                 Instant.now()));
+    }
+
+    /** The job, assigned by an earlier round, succeeded: its worker holds it no longer. */
+    private void finished(UUID id) {
+        JobRow w = waiting.get(id);
+        index.apply(new JobState(
+                id,
+                3,
+                JobStatus.SUCCEEDED,
+                "default",
+                owner,
+                1,
+                w.fairTag(),
+                w.ticket(),
+                w.spec().checkpoint(),
+                null,
+                1.0,
+                0L,
+                null,
+                1,
+                0L,
+                0L));
     }
 
     /** A job of {@code seconds} that {@code worker} started just now. */
