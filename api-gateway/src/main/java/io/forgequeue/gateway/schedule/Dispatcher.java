@@ -21,6 +21,7 @@ import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -495,13 +496,18 @@ class Dispatcher implements SmartLifecycle {
 
         private Holders holdersOf(JobState job) {
             return holders.computeIfAbsent(Placement.CheckpointKey.of(job.checkpoint()), k -> {
-                double[] busy = slots.stream()
-                        .filter(other ->
-                                !other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint()))
-                        .mapToDouble(Slot::busySeconds)
-                        .sorted()
-                        .toArray();
-                return new Holders(busy, java.util.Arrays.stream(busy).sum());
+                double[] busy = new double[slots.size()];
+                int n = 0;
+                double total = 0;
+                for (Slot other : slots) {
+                    if (!other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint())) {
+                        busy[n++] = other.busySeconds();
+                        total += other.busySeconds();
+                    }
+                }
+                busy = Arrays.copyOf(busy, n);
+                Arrays.sort(busy);
+                return new Holders(busy, total);
             });
         }
 
