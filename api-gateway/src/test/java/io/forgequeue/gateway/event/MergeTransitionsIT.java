@@ -23,8 +23,6 @@ import io.forgequeue.model.JobRequeued;
 import io.forgequeue.model.JobStarted;
 import io.forgequeue.model.JobStatus;
 import io.forgequeue.model.JobSucceeded;
-import io.forgequeue.testsupport.PostgresEndpoint;
-import io.forgequeue.testsupport.TestInfrastructure;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Types;
 import java.time.Instant;
@@ -32,7 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.assertj.core.api.SoftAssertions;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -58,13 +55,7 @@ class MergeTransitionsIT {
 
     @BeforeAll
     static void migratedDatabase() {
-        PostgresEndpoint db = TestInfrastructure.postgres().withFreshDatabase("merge_it");
-        Flyway.configure()
-                .dataSource(db.jdbcUrl(), db.username(), db.password())
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
-        DriverManagerDataSource dataSource = new DriverManagerDataSource(db.jdbcUrl(), db.username(), db.password());
+        DriverManagerDataSource dataSource = JobRowsFixture.migratedDatabase("merge_it");
         jdbc = JdbcClient.create(dataSource);
         WireJson json = new WireJson();
         spec = json.toText(aSpec().build());

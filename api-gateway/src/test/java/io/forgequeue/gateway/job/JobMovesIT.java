@@ -4,15 +4,12 @@ import static io.forgequeue.model.fixtures.JobSpecBuilder.aSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.forgequeue.gateway.system.WireJson;
-import io.forgequeue.testsupport.PostgresEndpoint;
-import io.forgequeue.testsupport.TestInfrastructure;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -33,14 +30,8 @@ class JobMovesIT {
     private static String spec;
 
     @BeforeAll
-    static void migratedDatabase() {
-        PostgresEndpoint db = TestInfrastructure.postgres().withFreshDatabase("job_moves_it");
-        Flyway.configure()
-                .dataSource(db.jdbcUrl(), db.username(), db.password())
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
-        DriverManagerDataSource dataSource = new DriverManagerDataSource(db.jdbcUrl(), db.username(), db.password());
+    static void database() {
+        DriverManagerDataSource dataSource = JobRowsFixture.migratedDatabase("job_moves_it");
         jdbc = JdbcClient.create(dataSource);
         WireJson json = new WireJson();
         TransactionTemplate tx = new TransactionTemplate(new DataSourceTransactionManager(dataSource));
