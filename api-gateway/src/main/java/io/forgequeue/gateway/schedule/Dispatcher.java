@@ -535,31 +535,32 @@ class Dispatcher implements SmartLifecycle {
          */
         @Override
         public boolean cheaperElsewhere(JobState job, Slot worker) {
-            double here = worker.busySeconds() + worker.switchSeconds(job);
-            if (!worker.needsSwitch(job)) { // not how placement asks; kept exact
-                return warmWorkerSooner(job, worker, here);
-            }
-            // the worker itself needs a switch for the job, so it is not among those that have it loaded
-            Holders h = holdersOf(job);
-            if (h.count() == 0) {
-                return false;
-            }
             QueueIndex.Backlog indexed = index.backlog(pool, job.checkpoint());
             QueueIndex.Backlog undecided = decided.get(Placement.CheckpointKey.of(job.checkpoint()));
             int jobs = indexed.jobs() - (undecided == null ? 0 : undecided.jobs());
             double cost = Math.max(0, indexed.cost() - (undecided == null ? 0 : undecided.cost()));
             double jobSeconds = jobs <= 0 ? 0 : cost * secondsPerUnit / jobs;
-            return h.lastStart(Math.max(1, jobs), jobSeconds) <= here;
+            return startsNoLater(job, worker, Math.max(1, jobs), jobSeconds);
         }
 
         @Override
         public boolean startsNoLaterElsewhere(JobState job, int ahead, Slot worker) {
+            return startsNoLater(job, worker, ahead + 1, job.cost() * secondsPerUnit);
+        }
+
+        /**
+         * Whether the workers that have the job's checkpoint loaded start the last of its first {@code jobs} waiting
+         * jobs (each of {@code jobSeconds}) no later than {@code worker} could start the job, after its work and the
+         * switch. A worker that needs no switch itself answers for the one job (not how placement asks; kept exact).
+         */
+        private boolean startsNoLater(JobState job, Slot worker, int jobs, double jobSeconds) {
             double here = worker.busySeconds() + worker.switchSeconds(job);
             if (!worker.needsSwitch(job)) {
                 return warmWorkerSooner(job, worker, here);
             }
+            // the worker itself needs a switch for the job, so it is not among those that have it loaded
             Holders h = holdersOf(job);
-            return h.count() > 0 && h.lastStart(ahead + 1, job.cost() * secondsPerUnit) <= here;
+            return h.count() > 0 && h.lastStart(jobs, jobSeconds) <= here;
         }
 
         /**

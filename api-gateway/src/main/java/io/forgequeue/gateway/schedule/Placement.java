@@ -103,9 +103,13 @@ enum Placement {
             }
             for (int i = 1; i < c.size(); i++) {
                 if (!worker.needsSwitch(c.get(i))) {
+                    // per checkpoint, the candidates before this one that start before it
+                    Map<String, Integer> ahead = new HashMap<>();
                     for (int k = 0; k < i; k++) {
-                        if (!ctx.startsNoLaterElsewhere(c.get(k), sameCheckpointBefore(c, k), worker)) {
-                            ctx.passedOver(c.get(k));
+                        JobState skipped = c.get(k);
+                        int before = ahead.merge(CheckpointKey.of(skipped.checkpoint()), 1, Integer::sum) - 1;
+                        if (!ctx.startsNoLaterElsewhere(skipped, before, worker)) {
+                            ctx.passedOver(skipped);
                         }
                     }
                     return c.get(i);
@@ -123,18 +127,6 @@ enum Placement {
             return null;
         }
     };
-
-    /** How many of the candidates before {@code c.get(k)} are for the same checkpoint (they start before it). */
-    static int sameCheckpointBefore(List<JobState> c, int k) {
-        String checkpoint = CheckpointKey.of(c.get(k).checkpoint());
-        int n = 0;
-        for (int j = 0; j < k; j++) {
-            if (java.util.Objects.equals(CheckpointKey.of(c.get(j).checkpoint()), checkpoint)) {
-                n++;
-            }
-        }
-        return n;
-    }
 
     /** The job {@code worker} should get now, or null to give it nothing this round. */
     abstract JobState choose(Slot worker, Context ctx);
