@@ -52,6 +52,25 @@ final class WsClient implements AutoCloseable {
         socket.sendText(frame, true).join();
     }
 
+    /**
+     * Sends {@code frame} unless the server has closed the connection (the client then answers the close and its
+     * output is closed); false in that case.
+     */
+    boolean sendUnlessClosed(String frame) {
+        if (socket.isOutputClosed()) {
+            return false;
+        }
+        try {
+            send(frame);
+            return true;
+        } catch (java.util.concurrent.CompletionException e) {
+            if (socket.isOutputClosed()) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     void subscribe(java.util.UUID jobId) {
         send("{\"type\":\"subscribe\",\"jobId\":\"" + jobId + "\"}");
     }
