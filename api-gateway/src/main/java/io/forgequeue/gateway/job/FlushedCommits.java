@@ -29,6 +29,16 @@ import org.springframework.transaction.support.TransactionTemplate;
  * What others see of a commit before its flush (the notification, a read) is what they would see of any commit just
  * before a crash; whatever they do with it that leaves the gateway goes through a commit of their own, flushed the
  * same way and later in the WAL, so flushing theirs flushes this one.
+ *
+ * <p><b>Not for submissions.</b> A flushed commit has a window in which the transaction is committed but the caller
+ * cannot know it: the database stops (a fast shutdown ends every session) after the commit and before the flush.
+ * The row survives, yet the caller saw an error. For a merge or an assignment that is harmless (the event is
+ * redelivered and its merge is guarded; an assignment nobody was told of is taken back). For a submission it is not:
+ * the client is answered 503, which promises that nothing was stored, and a client without an Idempotency-Key
+ * submits again, so one request becomes two jobs (seen in reliability scenario 4). Submissions therefore commit
+ * {@link #synchronously}: the commit and its flush are one step, and an error before it ends means nothing was
+ * stored. They still send their notification and hold the lock through their own flush; that is the price of an
+ * exact answer to the client.
  */
 @Component
 final class FlushedCommits {
@@ -53,6 +63,15 @@ final class FlushedCommits {
         });
         flush();
         return result;
+    }
+
+    /**
+     * Runs {@code work} in a transaction with a synchronous commit: when this returns the commit is durable, and when
+     * it throws before the commit the transaction did not happen (see the class comment for who needs that).
+     */
+    <T> T synchronously(TransactionCallback<T> work) {
+        requireNoTransaction();
+        return tx.execute(work);
     }
 
     /** Returns once everything committed before this call is on disk. Outside a transaction only. */

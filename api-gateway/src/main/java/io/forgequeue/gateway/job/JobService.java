@@ -129,11 +129,11 @@ class JobService {
                 spec.sampler());
         int maxQueued = caller.quota().maxQueued();
         if (idempotencyKey == null) {
-            // answered only once durable; see FlushedCommits for why not with a synchronous commit
-            return accepted(commits.inTransaction(status -> jobs.insert(job, maxQueued)), maxQueued);
+            // a synchronous commit: an error answer must mean nothing was stored (see FlushedCommits)
+            return accepted(commits.synchronously(status -> jobs.insert(job, maxQueued)), maxQueued);
         }
         byte[] hash = sha256(pool + "\n" + specJson + (priority == Priority.NORMAL ? "" : "\npriority=" + priority));
-        Object outcome = commits.inTransaction(status -> {
+        Object outcome = commits.synchronously(status -> {
             if (!jobs.claimIdempotencyKey(owner, idempotencyKey, hash, job.id(), properties.idempotencyRetention())) {
                 return jobs.idempotencyKey(owner, idempotencyKey).orElseThrow();
             }

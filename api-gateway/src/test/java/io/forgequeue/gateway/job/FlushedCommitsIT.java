@@ -90,6 +90,31 @@ class FlushedCommitsIT {
                 .isZero();
     }
 
+    /**
+     * A submission's commit: synchronous, so that nothing durable happens after an error the client is answered with
+     * (a flushed commit can be committed and then fail its flush when the database stops).
+     */
+    @Test
+    void aSynchronousTransactionCommitsWithTheFlushAndLeavesNothingWhenRolledBack() {
+        String inside = commits.synchronously(status -> {
+            jdbc.sql("insert into t values (4)").update();
+            return jdbc.sql("show synchronous_commit").query(String.class).single();
+        });
+        commits.synchronously(status -> {
+            jdbc.sql("insert into t values (5)").update();
+            status.setRollbackOnly();
+            return null;
+        });
+
+        assertThat(inside).isEqualTo("on");
+        assertThat(jdbc.sql("select n from t where n in (4, 5)")
+                        .query(Integer.class)
+                        .list())
+                .containsExactly(4);
+        assertThatThrownBy(() -> tx.execute(status -> commits.synchronously(s -> 1)))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
     @Test
     void itRefusesToRunInsideATransactionWhoseCommitItCouldNotFlush() {
         assertThatThrownBy(() -> tx.execute(status -> commits.inTransaction(s -> 1)))
