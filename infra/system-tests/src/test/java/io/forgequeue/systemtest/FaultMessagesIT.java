@@ -341,8 +341,9 @@ class FaultMessagesIT extends FaultSuite {
                         a.jobId(), alice.get("/api/v1/jobs/" + a.jobId()).json());
             }
             Map<String, Double> rejectedBefore = r.rejectedByReason();
-            victim.resume();
+            // taken before the signal: the worker may send its late events before `kill -CONT` has even returned
             Instant resumedAt = Instant.now();
+            victim.resume();
             BrokerObserver.Event carriesOn = null;
             try {
                 carriesOn = r.observer.awaitEvent(
