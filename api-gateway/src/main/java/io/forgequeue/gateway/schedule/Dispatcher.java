@@ -717,12 +717,15 @@ class Dispatcher implements SmartLifecycle {
         }
         long timeout = fleet.timeoutNanos();
         // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
-        // leader, or its broker connection came back, that long ago)
-        boolean judging = now - Math.max(leaderSinceNanos, broker.hearingSinceNanos(now)) > timeout;
+        // leader, or its broker connection came back, that long ago); after a lost connection the workers, cut off
+        // too, reconnect on their own schedule: they get the reconnect grace on top
+        long hearingSince = broker.hearingSinceNanos(now)
+                + (broker.isReconnection() ? properties.reconnectGrace().toNanos() : 0);
+        boolean judging = now - Math.max(leaderSinceNanos, hearingSince) > timeout;
         // an instance that replaced one this gateway heard, or was first heard later than a presence timeout after
         // this gateway could hear workers, is a process that started since; a first instance heard sooner may just
         // be the first this gateway heard of a worker that ran all along
-        long newInstancesAfter = broker.hearingSinceNanos(now) + timeout;
+        long newInstancesAfter = hearingSince + timeout;
         Set<String> evaluated = new HashSet<>();
         for (String workerId : index.workersHolding()) {
             Optional<FleetWorker> known = fleet.get(workerId);

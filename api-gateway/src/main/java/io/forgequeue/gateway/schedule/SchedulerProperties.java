@@ -25,6 +25,9 @@ import org.springframework.validation.annotation.Validated;
  * @param goodbyeGrace         the running jobs of a worker that said goodbye go back to the queue after this (its last
  *                             event, published before the goodbye, travels through another queue and may come later)
  * @param stopRepeat           a worker still reporting a revoked or finished attempt is told again to stop it after this
+ * @param reconnectGrace       after this gateway's broker connection came back, a worker is taken for lost only when it
+ *                             stayed silent for this long plus the presence timeout: the outage cut the workers off
+ *                             too, and they reconnect on their own schedule
  * @param maxBatch             most hand-outs committed by one statement (decisions of one round, taken together)
  * @param affinity             model-aware placement: how far it looks and how long a job may be passed over
  */
@@ -42,6 +45,7 @@ public record SchedulerProperties(
         @DefaultValue("1s") @NotNull Duration lostMessageGrace,
         @DefaultValue("5s") @NotNull Duration goodbyeGrace,
         @DefaultValue("5s") @NotNull Duration stopRepeat,
+        @DefaultValue("10s") @NotNull Duration reconnectGrace,
         @DefaultValue("32") @Min(1) int maxBatch,
         @DefaultValue @Valid Affinity affinity) {
 

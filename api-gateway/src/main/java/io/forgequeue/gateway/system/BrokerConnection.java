@@ -31,6 +31,10 @@ public class BrokerConnection implements ConnectionListener {
 
     private final LongSupplier clock;
     private volatile long connectedSinceNanos;
+    /** Whether a connection was made before the one held now (so the one now came back after a loss). */
+    private boolean everConnected;
+
+    private volatile boolean reconnection;
 
     @Autowired
     BrokerConnection(ConnectionFactory connectionFactory, GatewayMetrics metrics) {
@@ -57,12 +61,24 @@ public class BrokerConnection implements ConnectionListener {
         return connected.get() ? connectedSinceNanos : nowNanos;
     }
 
+    /**
+     * Whether the connection held now came back after a lost one (not the first since this gateway started). The
+     * workers were cut off by the same outage and reconnect on their own schedule, so the scheduler gives them longer
+     * than a presence timeout to be heard again (issue 16: a broker restart had the workers taken for lost 0.6 s
+     * before their first announcement arrived, and a job they finished meanwhile ran a second time).
+     */
+    public boolean isReconnection() {
+        return connected.get() && reconnection;
+    }
+
     @Override
     public synchronized void onCreate(Connection connection) {
         tlsReported.set(false);
         metrics.brokerConnected(true);
         if (!connected.get()) {
             connectedSinceNanos = clock.getAsLong();
+            reconnection = everConnected;
+            everConnected = true;
         }
         if (!connected.getAndSet(true)) {
             log.info("Connected to the broker");

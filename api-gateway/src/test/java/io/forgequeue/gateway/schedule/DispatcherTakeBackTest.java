@@ -96,6 +96,38 @@ class DispatcherTakeBackTest {
         assertThat(stopsSent()).containsExactlyInAnyOrder(running + "#3@w1", assigned + "#1@w1");
     }
 
+    // Bug regression (reliability scenario 2, 1 run in 3): after a broker restart the gateway reconnected first and
+    // took both workers for lost 0.6 s before their first announcement came through; the jobs they were running
+    // went back to the queue, ran again elsewhere, and two jobs completed twice.
+    @Test
+    void afterTheBrokerConnectionCameBackASilentWorkerIsTakenForLostOnlyOnceTheReconnectGraceIsOver() {
+        Duration grace = Duration.ofSeconds(2);
+        Dispatcher leader = dispatcher(TestSchedulerProperties.withReconnectGrace(grace));
+        UUID running = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        when(broker.isReconnection()).thenReturn(true);
+        when(broker.hearingSinceNanos(anyLong())).thenReturn(System.nanoTime()); // the connection just came back
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        List<JobRow> revoked = List.of(row(running, 1));
+        when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE)))
+                .thenReturn(revoked);
+        sleep(PRESENCE.multipliedBy(3)); // silent past the presence timeout, well within the grace
+
+        leader.round(LEASE);
+
+        verify(moves, never()).revokeWorker(any(), any(), any(), any());
+        assertThat(stopsSent()).isEmpty();
+
+        // still silent once the grace and a presence timeout have passed since the connection came back
+        when(broker.hearingSinceNanos(anyLong()))
+                .thenReturn(
+                        System.nanoTime() - grace.plus(PRESENCE.multipliedBy(2)).toNanos());
+        leader.round(LEASE);
+
+        verify(moves).revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE));
+        assertThat(stopsSent()).containsExactly(running + "#1@w1");
+    }
+
     // Bug regression (MetricsIT, 1 run in 5): a worker published its job's outcome and said goodbye; the goodbye
     // (relay queue) was handled before the outcome (events queue), the running job went back to the queue, the
     // outcome was rejected as revoked and the finished job waited to run a second time.

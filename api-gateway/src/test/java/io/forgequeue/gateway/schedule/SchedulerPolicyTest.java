@@ -88,6 +88,7 @@ class SchedulerPolicyTest {
                 Duration.ofSeconds(1),
                 Duration.ofSeconds(5),
                 Duration.ofSeconds(5),
+                Duration.ofSeconds(10),
                 32,
                 AFFINITY);
 
@@ -104,6 +105,7 @@ class SchedulerPolicyTest {
                         Duration.ofSeconds(1),
                         Duration.ofSeconds(5),
                         Duration.ofSeconds(5),
+                        Duration.ofSeconds(10),
                         32,
                         AFFINITY))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -17,12 +17,27 @@ final class TestSchedulerProperties {
         return of(true, 5, Duration.ofSeconds(30), 32, goodbyeGrace);
     }
 
+    /** The defaults, with a worker given {@code reconnectGrace} to be heard after the broker connection came back. */
+    static SchedulerProperties withReconnectGrace(Duration reconnectGrace) {
+        return of(true, 5, Duration.ofSeconds(30), 32, Duration.ofSeconds(5), reconnectGrace);
+    }
+
     static SchedulerProperties of(boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch) {
         return of(enabled, maxAttempts, maxDelay, maxBatch, Duration.ofSeconds(5));
     }
 
     private static SchedulerProperties of(
             boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch, Duration goodbyeGrace) {
+        return of(enabled, maxAttempts, maxDelay, maxBatch, goodbyeGrace, Duration.ofSeconds(10));
+    }
+
+    private static SchedulerProperties of(
+            boolean enabled,
+            int maxAttempts,
+            Duration maxDelay,
+            int maxBatch,
+            Duration goodbyeGrace,
+            Duration reconnectGrace) {
         return new SchedulerProperties(
                 enabled,
                 SchedulerPolicy.FAIR,
@@ -35,6 +50,7 @@ final class TestSchedulerProperties {
                 Duration.ofSeconds(1),
                 goodbyeGrace,
                 Duration.ofSeconds(5),
+                reconnectGrace,
                 maxBatch,
                 new SchedulerProperties.Affinity(32, 4, maxDelay, 10));
     }

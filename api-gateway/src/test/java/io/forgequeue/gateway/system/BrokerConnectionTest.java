@@ -56,6 +56,19 @@ class BrokerConnectionTest {
         assertThat(link.hearingSinceNanos(now.get())).isEqualTo(4_000);
     }
 
+    @Test
+    void onlyAConnectionThatReplacedALostOneIsAReconnection() {
+        link.onCreate(null);
+        assertThat(link.isReconnection()).as("the first connection").isFalse();
+        link.onShutDown(new ShutdownSignalException(true, false, null, null));
+        assertThat(link.isReconnection()).as("while down").isFalse();
+
+        link.onCreate(null);
+        link.onCreate(null); // a second connection of the factory while the first is up changes nothing
+
+        assertThat(link.isReconnection()).isTrue();
+    }
+
     // Issue 19: a gateway that does not trust the broker's certificate says so once, clearly, not on every retry.
     @Test
     void aRefusedTlsHandshakeIsLoggedOnceAtErrorUntilAConnectionIsMade() {
