@@ -1,10 +1,13 @@
 package io.forgequeue.gateway.queue;
 
 /**
- * Estimated seconds until a queued job is done: {@code position x (mean generation time + load seconds per job) of
- * its pool / available workers of its pool}: the jobs ahead cause checkpoint switches at the rate the pool's recent
- * jobs did, counted once per job (the generation time leaves loads out; see {@link QueueSnapshot.PoolHistory}). Workers that are paused (Forge unreachable), draining or gone do not count, so an outage shows as no
- * ETA instead of an optimistic one.
+ * Estimated seconds until a queued job is done: until it starts, {@code position x (mean generation time + load
+ * seconds per job) of its pool / available workers} (it is the position-th job to start from now, and the pool's
+ * workers finish jobs at that rate; the jobs ahead cause checkpoint switches at the rate the pool's recent jobs did,
+ * counted once per job, see {@link QueueSnapshot.PoolHistory}), then its own generation time. Until issue 17's last
+ * round the own time was left out, so a job next in line on 4 GPUs showed a quarter of a job time "until done".
+ * Workers that are paused (Forge unreachable), draining or gone do not count, so an outage shows as no ETA instead of
+ * an optimistic one.
  *
  * @param seconds    the point estimate
  * @param minSeconds lower end of the range (from the 20th percentile of recent job times), or null while there
@@ -30,14 +33,15 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
         }
         double perWorker = position / availableWorkers;
         double load = history.loadPerJob();
-        double seconds = round(perWorker * (history.meanJobSeconds() + load));
+        double seconds = round(perWorker * (history.meanJobSeconds() + load) + history.meanJobSeconds());
         if (history.samples() < minSamplesForRange
                 || history.lowJobSeconds() == null
                 || history.highJobSeconds() == null) {
             return new Eta(seconds, null, null);
         }
-        double low = Math.min(seconds, round(perWorker * (history.lowJobSeconds() + load)));
-        double high = Math.max(seconds, round(perWorker * (history.highJobSeconds() + load)));
+        double low = Math.min(seconds, round(perWorker * (history.lowJobSeconds() + load) + history.lowJobSeconds()));
+        double high =
+                Math.max(seconds, round(perWorker * (history.highJobSeconds() + load) + history.highJobSeconds()));
         return new Eta(seconds, low, high);
     }
 

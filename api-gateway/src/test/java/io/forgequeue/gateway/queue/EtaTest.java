@@ -19,10 +19,12 @@ class EtaTest {
     }
 
     @Test
-    void isPositionTimesMeanJobTimeOverAvailableWorkers() {
+    void isPositionTimesMeanJobTimeOverAvailableWorkersUntilItStartsThenItsOwnJobTime() {
         Eta eta = Eta.of(6, history(2, 10.0, 8.0, 12.0), 3, 5);
 
-        assertThat(eta.seconds()).isEqualTo(20.0);
+        assertThat(eta.seconds())
+                .as("6 x 10 s / 3 workers, then 10 s of its own")
+                .isEqualTo(30.0);
         assertThat(eta.minSeconds()).as("no range below 5 samples").isNull();
         assertThat(eta.maxSeconds()).isNull();
     }
@@ -31,9 +33,9 @@ class EtaTest {
     void givesARangeFromThePercentilesOnceThereIsEnoughHistory() {
         Eta eta = Eta.of(4, history(50, 10.0, 6.0, 15.0), 2, 5);
 
-        assertThat(eta.seconds()).isEqualTo(20.0);
-        assertThat(eta.minSeconds()).isEqualTo(12.0);
-        assertThat(eta.maxSeconds()).isEqualTo(30.0);
+        assertThat(eta.seconds()).isEqualTo(30.0);
+        assertThat(eta.minSeconds()).as("4 x 6 s / 2, then 6 s").isEqualTo(18.0);
+        assertThat(eta.maxSeconds()).as("4 x 15 s / 2, then 15 s").isEqualTo(45.0);
     }
 
     @Test
@@ -43,11 +45,21 @@ class EtaTest {
 
         Eta eta = Eta.of(8, history, 4, 5);
 
-        assertThat(eta.seconds()).isEqualTo(6.0);
-        assertThat(eta.minSeconds()).isEqualTo(5.0);
-        assertThat(eta.maxSeconds()).isEqualTo(7.0);
+        assertThat(eta.seconds()).as("8 x (2.5 + 0.5) s / 4, then 2.5 s").isEqualTo(8.5);
+        assertThat(eta.minSeconds()).isEqualTo(7.0);
+        assertThat(eta.maxSeconds()).isEqualTo(10.0);
         assertThat(Eta.of(8, history(50, 2.5, 2.0, 3.0), 4, 5).seconds())
                 .as("without load history")
+                .isEqualTo(7.5);
+    }
+
+    // "Until done" left out the job's own run: the next job on 4 GPUs of 4 s jobs showed "about 1 s".
+    @Test
+    void aJobNextInLineIsDoneNoSoonerThanOneJobTime() {
+        Eta eta = Eta.of(1, history(2, 4.0, 3.0, 5.0), 4, 5);
+
+        assertThat(eta.seconds())
+                .as("a quarter of a job until a GPU frees, then its own 4 s")
                 .isEqualTo(5.0);
     }
 }
