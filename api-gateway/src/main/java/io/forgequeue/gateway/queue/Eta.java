@@ -4,8 +4,8 @@ package io.forgequeue.gateway.queue;
  * Estimated seconds until a queued job is done: until it starts, {@code position x (mean generation time + load
  * seconds per job) of its pool / available workers} (it is the position-th job to start from now, and the pool's
  * workers finish jobs at that rate; the jobs ahead cause checkpoint switches at the rate the pool's recent jobs did,
- * counted once per job, see {@link QueueSnapshot.PoolHistory}), then its own generation time. Until issue 17's last
- * round the own time was left out, so a job next in line on 4 GPUs showed a quarter of a job time "until done".
+ * counted once per job, see {@link QueueSnapshot.PoolHistory}), then its own generation time. (The own time used to
+ * be left out, so a job next in line on 4 GPUs showed a quarter of a job time "until done".)
  * Workers that are paused (Forge unreachable), draining or gone do not count, so an outage shows as no ETA instead of
  * an optimistic one.
  *

@@ -31,9 +31,9 @@ public class BrokerConnection implements ConnectionListener {
 
     private final LongSupplier clock;
     private volatile long connectedSinceNanos;
-    /** Whether a connection was made before the one held now (so the one now came back after a loss). */
+    /** Whether this gateway has had a broker connection since it started. */
     private boolean everConnected;
-
+    /** Whether the connection held now (or last held) replaced one that was lost. */
     private volatile boolean reconnection;
 
     @Autowired
