@@ -32,16 +32,29 @@ public record Eta(double seconds, Double minSeconds, Double maxSeconds) {
             return null;
         }
         double perWorker = position / availableWorkers;
+        return startingIn(perWorker * (history.meanJobSeconds() + history.loadPerJob()), history, minSamplesForRange);
+    }
+
+    /**
+     * The ETA of a job estimated to start {@code startSeconds} from now: then its own generation time. The range
+     * scales the start as the job times do ({@code start x (p20 + load) / (mean + load)}, likewise p80), so a start
+     * counted in jobs ahead gets the range those jobs would take. Null without history.
+     */
+    public static Eta startingIn(double startSeconds, QueueSnapshot.PoolHistory history, int minSamplesForRange) {
+        if (history.samples() == 0 || history.meanJobSeconds() == null || !(startSeconds >= 0)) {
+            return null;
+        }
+        double mean = history.meanJobSeconds();
         double load = history.loadPerJob();
-        double seconds = round(perWorker * (history.meanJobSeconds() + load) + history.meanJobSeconds());
+        double seconds = round(startSeconds + mean);
         if (history.samples() < minSamplesForRange
                 || history.lowJobSeconds() == null
                 || history.highJobSeconds() == null) {
             return new Eta(seconds, null, null);
         }
-        double low = Math.min(seconds, round(perWorker * (history.lowJobSeconds() + load) + history.lowJobSeconds()));
-        double high =
-                Math.max(seconds, round(perWorker * (history.highJobSeconds() + load) + history.highJobSeconds()));
+        double perJob = mean + load > 0 ? startSeconds / (mean + load) : 0;
+        double low = Math.min(seconds, round(perJob * (history.lowJobSeconds() + load) + history.lowJobSeconds()));
+        double high = Math.max(seconds, round(perJob * (history.highJobSeconds() + load) + history.highJobSeconds()));
         return new Eta(seconds, low, high);
     }
 

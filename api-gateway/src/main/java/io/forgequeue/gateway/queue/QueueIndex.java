@@ -40,6 +40,7 @@ public final class QueueIndex {
 
     private final Comparator<JobState> order;
     private final boolean fairShare;
+    private final boolean lanes;
     private final LongSupplier nanoClock;
     private final Map<UUID, JobState> waiting = new HashMap<>();
     private final Map<UUID, Held> held = new HashMap<>();
@@ -108,8 +109,18 @@ public final class QueueIndex {
      *                  projects the jobs of other keys that will be tagged before a job ({@link Standing#etaPosition})
      */
     public QueueIndex(Comparator<JobState> order, boolean fairShare, LongSupplier nanoClock) {
+        this(order, fairShare, false, nanoClock);
+    }
+
+    /**
+     * @param lanes whether the scheduler places jobs by checkpoint (a GPU that has a job's checkpoint loaded takes it
+     *              out of the order): then a standing also counts the waiting jobs of the job's own checkpoint ahead
+     *              of it ({@link Standing#laneAhead}), for an ETA that follows the GPUs holding that checkpoint
+     */
+    public QueueIndex(Comparator<JobState> order, boolean fairShare, boolean lanes, LongSupplier nanoClock) {
         this.order = order;
         this.fairShare = fairShare;
+        this.lanes = lanes;
         this.nanoClock = nanoClock;
     }
 
@@ -135,6 +146,8 @@ public final class QueueIndex {
         final Map<UUID, Set<GroupKey>> groupsOfOwner = new HashMap<>();
         final TreeSet<JobState> heads = new TreeSet<>(order);
         final Map<String, Integer> perCheckpoint = new HashMap<>();
+        /** With lanes, the waiting jobs of each canonical checkpoint in the order (jobs without one are left out). */
+        final Map<String, RankedSet<JobState>> byCheckpoint = new HashMap<>();
         /** Waiting work per canonical checkpoint ("" for none), kept as jobs enter and leave: no scan per decision. */
         final Map<String, Backlog> backlogs = new HashMap<>();
         /** Summed cost of the waiting jobs. */
@@ -248,6 +261,11 @@ public final class QueueIndex {
             pool.heads.add(s);
         }
         pool.perCheckpoint.merge(checkpointKey(s.checkpoint()), 1, Integer::sum);
+        if (lanes && s.checkpoint() != null) {
+            pool.byCheckpoint
+                    .computeIfAbsent(canonicalKey(s.checkpoint()), c -> new RankedSet<>(order))
+                    .add(s);
+        }
         pool.backlogs.merge(canonicalKey(s.checkpoint()), new Backlog(1, s.cost()), Backlog::plus);
         pool.waitingCost += s.cost();
     }
@@ -279,6 +297,16 @@ public final class QueueIndex {
             }
         }
         pool.perCheckpoint.computeIfPresent(checkpointKey(s.checkpoint()), (k, n) -> n <= 1 ? null : n - 1);
+        if (lanes && s.checkpoint() != null) {
+            String lane = canonicalKey(s.checkpoint());
+            RankedSet<JobState> same = pool.byCheckpoint.get(lane);
+            if (same != null) {
+                same.remove(s);
+                if (same.size() == 0) {
+                    pool.byCheckpoint.remove(lane);
+                }
+            }
+        }
         pool.backlogs.computeIfPresent(canonicalKey(s.checkpoint()), (k, b) -> b.minus(s.cost()));
         pool.waitingCost = pool.ranked.size() == 0 ? 0 : Math.max(0, pool.waitingCost - s.cost());
         dropIfEmpty(s.pool(), pool);
@@ -357,11 +385,18 @@ public final class QueueIndex {
      *                    ({@link #etaPosition}; weights taken as 1). Position-based ETAs were 60 % off in issue 17's
      *                    mixed-fleet benchmark, all too early; counting every waiting key up to the tag, 66 %, too
      *                    late for the keys over their share
+     * @param laneAhead   when the scheduler places by checkpoint and jobs of other checkpoints wait before this one:
+     *                    the waiting jobs of its own checkpoint before it (the GPUs that hold the checkpoint take
+     *                    those first, whatever else waits); null otherwise
      */
-    public record Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows) {
+    public record Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows, Integer laneAhead) {
 
         public Standing {
             inflows = List.copyOf(inflows);
+        }
+
+        public Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows) {
+            this(position, ownAhead, assigned, inflows, null);
         }
 
         public Standing(int position, int ownAhead, boolean assigned) {
@@ -446,7 +481,15 @@ public final class QueueIndex {
             own += pool.groups.get(key).rank(s); // order statistics: a key's 10,000th job walks over no 9,999
         }
         int position = 1 + pool.assignedNotStarted + rank;
-        return new Standing(position, own, false, inflows(pool, s));
+        Integer laneAhead = null;
+        if (lanes && s.checkpoint() != null) {
+            RankedSet<JobState> same = pool.byCheckpoint.get(canonicalKey(s.checkpoint()));
+            int sameAhead = same == null ? 0 : same.rank(s);
+            if (sameAhead < rank) {
+                laneAhead = sameAhead;
+            }
+        }
+        return new Standing(position, own, false, inflows(pool, s), laneAhead);
     }
 
     /**

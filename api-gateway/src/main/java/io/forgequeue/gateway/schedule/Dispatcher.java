@@ -6,6 +6,7 @@ import io.forgequeue.gateway.fleet.WorkerDirectory;
 import io.forgequeue.gateway.job.JobMoves;
 import io.forgequeue.gateway.job.JobRow;
 import io.forgequeue.gateway.queue.JobState;
+import io.forgequeue.gateway.queue.Lanes;
 import io.forgequeue.gateway.queue.QueueIndex;
 import io.forgequeue.gateway.queue.QueueStats;
 import io.forgequeue.gateway.system.BackgroundLoop;
@@ -377,31 +378,14 @@ class Dispatcher implements SmartLifecycle {
 
     /** A worker as this round sees it: free slots, the checkpoint it will have loaded, how long it is busy. */
     private Slot slot(FleetWorker worker, UnmeasuredLoads unmeasured) {
-        List<QueueIndex.Held> held = index.heldBy(worker.id());
-        String loadedNext = worker.loadedCheckpoint();
-        long latest = Long.MIN_VALUE;
-        double busy = 0;
-        long nowMillis = System.currentTimeMillis();
         double perUnit = stats.secondsPerStandardImage(worker.pool());
-        int holding = 0;
-        for (QueueIndex.Held h : held) {
-            JobState s = h.job();
-            if (worker.movedOn(s.id(), s.attempt())) {
-                continue; // the worker said it moved on: done on its side, the outcome's merge is on its way
-            }
-            holding++;
-            if (s.checkpoint() != null && s.assignedAtMillis() >= latest) {
-                latest = s.assignedAtMillis();
-                loadedNext = s.checkpoint();
-            }
-            double seconds = s.cost() * perUnit;
-            busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
-        }
+        Lanes.WorkerLoad load =
+                Lanes.WorkerLoad.of(worker, index.heldBy(worker.id()), perUnit, System.currentTimeMillis());
         return new Slot(
                 worker,
-                properties.slotsPerWorker() - holding,
-                loadedNext,
-                busy,
+                properties.slotsPerWorker() - load.holding(),
+                load.loadedNext(),
+                load.busySeconds(),
                 unmeasured.forPool(worker.pool()),
                 perUnit);
     }
@@ -487,10 +471,7 @@ class Dispatcher implements SmartLifecycle {
              * work spread over all of them.
              */
             double lastStart(int jobs, double jobSeconds) {
-                if (jobs <= busy.length) {
-                    return busy[Math.max(0, jobs - 1)];
-                }
-                return Math.max(busy[0], (total + (jobs - 1) * jobSeconds) / busy.length);
+                return Lanes.lastStart(busy, total, jobs, jobSeconds);
             }
         }
 

@@ -10,6 +10,10 @@ class SchedulerConfiguration {
 
     @Bean
     QueueIndex queueIndex(SchedulerProperties properties) {
-        return new QueueIndex(properties.policy().order(), properties.policy().usesPriorities(), System::nanoTime);
+        return new QueueIndex(
+                properties.policy().order(),
+                properties.policy().usesPriorities(),
+                properties.policy().placesByCheckpoint(),
+                System::nanoTime);
     }
 }

@@ -36,6 +36,11 @@ public enum SchedulerPolicy {
         return order == Order.FAIR;
     }
 
+    /** Whether a worker may take a job out of the order for the checkpoint it holds (every rule but the first). */
+    boolean placesByCheckpoint() {
+        return placement != Placement.FIRST;
+    }
+
     Placement placement() {
         return placement;
     }

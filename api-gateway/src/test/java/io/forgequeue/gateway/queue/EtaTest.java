@@ -62,4 +62,20 @@ class EtaTest {
                 .as("a quarter of a job until a GPU frees, then its own 4 s")
                 .isEqualTo(5.0);
     }
+
+    @Test
+    void aJobEstimatedToStartInSomeSecondsIsDoneAfterItsOwnJobTimeWithTheRangeScaledLikeTheJobsAhead() {
+        QueueSnapshot.PoolHistory history = new QueueSnapshot.PoolHistory(50, 2.5, 2.0, 3.0, 0.3, 0.5);
+
+        Eta eta = Eta.startingIn(6.0, history, 5);
+
+        assertThat(eta.seconds()).as("6 s, then 2.5 s").isEqualTo(8.5);
+        assertThat(eta.minSeconds()).as("6 x (2 + 0.5) / (2.5 + 0.5), then 2 s").isEqualTo(7.0);
+        assertThat(eta.maxSeconds()).as("6 x (3 + 0.5) / (2.5 + 0.5), then 3 s").isEqualTo(10.0);
+        assertThat(Eta.startingIn(6.0, history, 5))
+                .as("the same as counting 8 positions on 4 GPUs")
+                .isEqualTo(Eta.of(8, history, 4, 5));
+        assertThat(Eta.startingIn(0.0, history, 5).seconds()).as("starts now").isEqualTo(2.5);
+        assertThat(Eta.startingIn(6.0, history(0, null, null, null), 5)).isNull();
+    }
 }

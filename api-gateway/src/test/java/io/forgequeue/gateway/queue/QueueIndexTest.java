@@ -153,6 +153,53 @@ class QueueIndexTest {
     }
 
     @Test
+    void withLanesAStandingCountsTheWaitingJobsOfItsOwnCheckpointAheadOfIt() {
+        QueueIndex lanes = new QueueIndex(SchedulerPolicy.FAIR.order(), true, true, nanos::get);
+        Job a1 = new Job(1).checkpoint("sdxl/ckptA.safetensors [a1b2c3d4e5]");
+        Job b1 = new Job(2).checkpoint("ckptB");
+        Job a2 = new Job(3).checkpoint("sdxl_ckptA"); // another name of the same checkpoint
+        Job a3 = new Job(4).checkpoint("sdxl/ckptA.safetensors");
+        Job any = new Job(5);
+        for (Job j : List.of(a1, b1, a2, a3, any)) {
+            lanes.apply(j.state());
+        }
+
+        assertThat(lanes.standing(a1.id).laneAhead())
+                .as("nothing waits before it")
+                .isNull();
+        assertThat(lanes.standing(b1.id).laneAhead())
+                .as("only another checkpoint before it")
+                .isZero();
+        assertThat(lanes.standing(a2.id).laneAhead())
+                .as("a1 (by another name) and b1 before it")
+                .isEqualTo(1);
+        assertThat(lanes.standing(a3.id).laneAhead()).isEqualTo(2);
+        assertThat(lanes.standing(any.id).laneAhead())
+                .as("a job without a checkpoint has no lane")
+                .isNull();
+
+        lanes.apply(a1.assignedTo("w1").state());
+        assertThat(lanes.standing(a2.id).laneAhead())
+                .as("a1 left the waiting jobs")
+                .isZero();
+        assertThat(lanes.standing(a3.id).laneAhead()).isEqualTo(1);
+        lanes.apply(b1.assignedTo("w2").state());
+        assertThat(lanes.standing(a3.id).laneAhead())
+                .as("only its own checkpoint before it: the position says it all")
+                .isNull();
+        assertThat(lanes.standingOf(new Job(6).checkpoint("ckptB").state()).laneAhead())
+                .as("a job not indexed yet")
+                .isZero();
+
+        lanes.replaceAll(List.of(a2.state(), b1.givenBack().state(), a3.state()));
+        assertThat(lanes.standing(a3.id).laneAhead()).as("after a reload").isEqualTo(1);
+        add(new Job(7).checkpoint("ckptA"));
+        assertThat(index.standingOf(new Job(8).checkpoint("ckptB").state()).laneAhead())
+                .as("an index of a policy that does not place by checkpoint counts no lane")
+                .isNull();
+    }
+
+    @Test
     void theFifoPolicyOrdersByTicketOnly() {
         QueueIndex fifo = new QueueIndex(SchedulerPolicy.FIFO.order(), nanos::get);
         Job first = new Job(1).priority(2).tag(9);

@@ -1,0 +1,120 @@
+package io.forgequeue.gateway.queue;
+
+import io.forgequeue.gateway.fleet.FleetWorker;
+import io.forgequeue.model.WorkerStatus;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The checkpoint lanes of one pool: for each checkpoint, when the available GPUs that will have it loaded can start
+ * their next job. Under placement by checkpoint a GPU takes the jobs of the checkpoint it holds before the others, so
+ * a job's start follows the GPUs of its lane more than its place in the pool's order (issue 17: the ETA "knows which
+ * worker will run a job and whether it must load a model first"). Immutable; built from the workers' loads.
+ */
+public final class Lanes {
+
+    /**
+     * What one worker holds, as the scheduler counts it.
+     *
+     * @param worker       the worker
+     * @param loadedNext   the checkpoint it will have loaded when it starts its next job: that of the job assigned to
+     *                     it last, else the one it reported
+     * @param busySeconds  seconds until it could start another job, from the costs of the jobs it holds (a running
+     *                     one less the time it has run)
+     * @param holding      jobs it holds (assigned or running, not yet done on its side)
+     */
+    public record WorkerLoad(FleetWorker worker, String loadedNext, double busySeconds, int holding) {
+
+        /**
+         * The load of {@code worker} holding {@code held}, each job taking its cost x {@code secondsPerUnit}; jobs
+         * the worker said it moved on from are done on its side and do not count.
+         */
+        public static WorkerLoad of(
+                FleetWorker worker, List<QueueIndex.Held> held, double secondsPerUnit, long nowMillis) {
+            String loadedNext = worker.loadedCheckpoint();
+            long latest = Long.MIN_VALUE;
+            double busy = 0;
+            int holding = 0;
+            for (QueueIndex.Held h : held) {
+                JobState s = h.job();
+                if (worker.movedOn(s.id(), s.attempt())) {
+                    continue; // the outcome's merge is on its way
+                }
+                holding++;
+                if (s.checkpoint() != null && s.assignedAtMillis() >= latest) {
+                    latest = s.assignedAtMillis();
+                    loadedNext = s.checkpoint();
+                }
+                double seconds = s.cost() * secondsPerUnit;
+                busy += h.running() ? Math.max(0, seconds - (nowMillis - s.startedAtMillis()) / 1000.0) : seconds;
+            }
+            return new WorkerLoad(worker, loadedNext, busy, holding);
+        }
+    }
+
+    /** Per canonical checkpoint, the busy seconds of the workers that will have it loaded, ascending. */
+    private final Map<String, double[]> holders;
+
+    private final double soonest;
+
+    private Lanes(Map<String, double[]> holders, double soonest) {
+        this.holders = holders;
+        this.soonest = soonest;
+    }
+
+    /** The lanes of these workers (the available workers of one pool). */
+    public static Lanes of(List<WorkerLoad> loads) {
+        Map<String, List<Double>> busy = new HashMap<>();
+        double soonest = Double.POSITIVE_INFINITY;
+        for (WorkerLoad load : loads) {
+            soonest = Math.min(soonest, load.busySeconds());
+            String lane = WorkerStatus.ForgeOffer.canonical(load.loadedNext());
+            if (lane != null && load.worker().offersCheckpoint(load.loadedNext())) {
+                busy.computeIfAbsent(lane, c -> new java.util.ArrayList<>()).add(load.busySeconds());
+            }
+        }
+        Map<String, double[]> sorted = new HashMap<>();
+        busy.forEach((lane, list) -> {
+            double[] b = list.stream().mapToDouble(Double::doubleValue).toArray();
+            Arrays.sort(b);
+            sorted.put(lane, b);
+        });
+        return new Lanes(Map.copyOf(sorted), soonest);
+    }
+
+    /**
+     * Seconds from now until a job of {@code checkpoint} with {@code ahead} jobs of the same checkpoint before it can
+     * start on a GPU of its lane, each job taking {@code jobSeconds}: on the GPUs that will hold the checkpoint
+     * ({@link #lastStart}); when none does, on the GPU that frees up first, which then serves the lane alone (the
+     * load itself is not counted here). Null without workers.
+     */
+    public Double startIn(String checkpoint, int ahead, double jobSeconds) {
+        double[] busy = holders.get(WorkerStatus.ForgeOffer.canonical(checkpoint));
+        if (busy != null) {
+            return lastStart(busy, sum(busy), ahead + 1, jobSeconds);
+        }
+        return Double.isInfinite(soonest) ? null : soonest + ahead * jobSeconds;
+    }
+
+    /**
+     * When the last of the first {@code jobs} jobs of a checkpoint starts on the workers holding it, busy for
+     * {@code busy} seconds (ascending; {@code total} their sum), each job taking {@code jobSeconds}: the
+     * {@code jobs}-th soonest worker while there is one per job, else the work spread over all of them.
+     */
+    public static double lastStart(double[] busy, double total, int jobs, double jobSeconds) {
+        if (jobs <= busy.length) {
+            return busy[Math.max(0, jobs - 1)];
+        }
+        return Math.max(busy[0], (total + (jobs - 1) * jobSeconds) / busy.length);
+    }
+
+    private static double sum(double[] values) {
+        double total = 0;
+        for (double v : values) {
+            total += v;
+        }
+        return total;
+    }
+}
