@@ -14,8 +14,10 @@ import java.util.UUID;
  * @param metadata what Forge reported (e.g. {@code seed}, {@code sdModelName}, {@code sampler},
  *                 {@code forgeMillis}; {@code loadMillis}, the part of the call the worker measured as loading a
  *                 checkpoint, only when it loaded one: the gateway leaves it out of the pool's job time for ETAs, and
- *                 reads a job without it as one that loaded nothing); deep-merged into the job's metadata; never
- *                 null
+ *                 reads a job without it as one that loaded nothing; {@code loadUnsplit: true} when the call may have
+ *                 loaded one but the worker cannot tell how long yet (a fresh Forge's first call, before the worker
+ *                 knows its speed): the gateway then counts the job's time only while the pool has no other);
+ *                 deep-merged into the job's metadata; never null
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record JobSucceeded(

@@ -54,6 +54,7 @@ public class JobErasure {
             "forgeVersion",
             "forgeMillis",
             "loadMillis",
+            "loadUnsplit",
             "imagesReturned",
             "jobTimestamp",
             "httpStatus",

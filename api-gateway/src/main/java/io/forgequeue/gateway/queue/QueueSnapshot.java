@@ -27,7 +27,8 @@ public record QueueSnapshot(Map<String, PoolHistory> pools, Instant refreshedAt)
      * Run times of a pool's recently finished jobs. A job's run time is split into the checkpoint load its worker
      * measured and reported ({@code loadMillis} in its metadata, when its call loaded one) and the rest, its
      * generation: a job that needed a switch is not a slow job, and the loads are counted once, in
-     * {@code meanLoadSeconds}.
+     * {@code meanLoadSeconds}. A job whose worker could not split its call ({@code loadUnsplit}: a fresh Forge's first
+     * call, before the worker knew its speed) counts only while the pool has no other.
      *
      * @param samples                 finished jobs they are computed from (0 = no history)
      * @param meanJobSeconds          mean generation time (run time without checkpoint loads), or null without history

@@ -312,6 +312,9 @@ public class QueueStats {
                                    case when jsonb_typeof(metadata -> 'loadMillis') = 'number'
                                         then greatest((metadata ->> 'loadMillis')::float8, 0) / 1000.0
                                         else 0 end as loaded,
+                                   -- a call the worker could not split into load and generation (a fresh
+                                   -- Forge's first call loads lazily): counted only while the pool has no other
+                                   (metadata -> 'loadUnsplit') = 'true'::jsonb as unsplit,
                                    (spec ->> 'width')::float8 * (spec ->> 'height')::float8 * (spec ->> 'steps')::float8
                                        * greatest((spec ->> 'batchSize')::float8, 1) / (512.0 * 512.0 * 20.0) as units,
                                    finished_at
@@ -321,14 +324,16 @@ public class QueueStats {
                             order by finished_at desc
                             limit :scan
                         ), recent as (
-                            select *, row_number() over (partition by pool order by finished_at desc) as rn from latest
+                            select *, row_number() over (partition by pool order by finished_at desc) as rn,
+                                   count(*) filter (where unsplit is not true) over (partition by pool) as split
+                            from latest
                         )
                         select pool, count(*) as samples, avg(greatest(d - loaded, 0)) as mean,
                                percentile_cont(0.2) within group (order by greatest(d - loaded, 0)) as low,
                                percentile_cont(0.8) within group (order by greatest(d - loaded, 0)) as high,
                                avg(least(loaded, greatest(d, 0))) as load_mean,
                                sum(greatest(d, 0)) / nullif(sum(units), 0) as per_unit
-                        from recent where rn <= :samples
+                        from recent where rn <= :samples and (unsplit is not true or split = 0)
                         group by pool""")
                 .param("history", (double) properties.historyWindow().toSeconds())
                 .param("samples", properties.historySamples())

@@ -311,6 +311,9 @@ public class ForgeClient {
             // the part of forgeMillis that loaded a checkpoint: the gateway's job times (ETAs) leave it out
             metadata.put("loadMillis", TimeUnit.NANOSECONDS.toMillis(run.anyLoadNanos()));
         }
+        if (run.loadUnsplit()) {
+            metadata.put("loadUnsplit", true); // perhaps a load of unknown length: not a job time to learn from
+        }
         metadata.put("imagesReturned", raw.images().size());
         if (verdict.kind() == ModelCheck.Kind.MATCH) {
             metadata.put("modelVerified", true);

@@ -31,8 +31,16 @@ final class ForgeModels {
      * @param firstLoadNanos the part of the call spent on a load judged after an unknown state (the worker's first
      *                       call, or one after a failure; 0 when none or unknown): not a switch, but not generation
      *                       either
+     * @param loadUnsplit    the call may have loaded a checkpoint, but the worker cannot tell how long yet: its first
+     *                       complete call (Forge loads lazily, so that one usually loads) or a switch, before it has
+     *                       measured its own speed. The gateway then keeps the call's time out of the pool's job times
+     *                       (a Forge's first load, 5-100 s, counted as a slow job otherwise)
      */
-    record Run(String ran, long loadNanos, long firstLoadNanos) {
+    record Run(String ran, long loadNanos, long firstLoadNanos, boolean loadUnsplit) {
+
+        Run(String ran, long loadNanos, long firstLoadNanos) {
+            this(ran, loadNanos, firstLoadNanos, false);
+        }
 
         /** The part of the call spent loading a checkpoint, whatever the cause. */
         long anyLoadNanos() {
@@ -76,12 +84,13 @@ final class ForgeModels {
             return new Run(null, 0, 0);
         }
         double reference = ForgeTimings.referenceSteps(spec.steps(), spec.batchSize(), spec.width(), spec.height());
+        boolean speedKnown = timings.secondsPerStep() != null;
         if (before == null) {
             // perhaps a first load (Forge loads lazily, nothing at its start): the timings judge it once the speed is
             // known; no switch is counted, as none can be told
             ForgeTimings.Split first =
                     complete ? timings.record(null, ran, reference, callNanos / 1e9, learn) : ForgeTimings.Split.NONE;
-            return new Run(ran, 0, Math.round(first.loadSeconds() * 1e9));
+            return new Run(ran, 0, Math.round(first.loadSeconds() * 1e9), complete && !speedKnown);
         }
         ForgeTimings.Split split = complete
                 ? timings.record(before, ran, reference, callNanos / 1e9, learn)
@@ -98,7 +107,7 @@ final class ForgeModels {
                 before,
                 ran,
                 loadNanos < 0 ? "unknown" : loadNanos / 1_000_000);
-        return new Run(ran, Math.max(0, loadNanos), 0);
+        return new Run(ran, Math.max(0, loadNanos), 0, loadNanos < 0);
     }
 
     /** The worker asked Forge to select a checkpoint: the next call's timing may hold a load done meanwhile. */
