@@ -224,10 +224,14 @@ final class KeyedLoad implements AutoCloseable {
         Sleep.millis(1500);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         Double mean = null;
+        // the first call of each worker loads its first checkpoint before the worker knows its speed: the gateway
+        // leaves such a job out of the pool's job times (loadUnsplit), so up to one per worker is missing
+        int expected = Math.max(
+                1, Math.min(bodies.size(), historySamples) - system.workers().size());
         while (System.nanoTime() < deadline) {
             JsonNode q = queue(system, key);
             JsonNode pool = q == null ? null : pool(q);
-            if (pool != null && pool.path("samples").asInt() >= Math.min(bodies.size(), historySamples)) {
+            if (pool != null && pool.path("samples").asInt() >= expected) {
                 mean = pool.path("meanJobSeconds").asDouble();
                 break;
             }
