@@ -54,12 +54,45 @@ public final class Lanes {
         }
     }
 
-    /** Per canonical checkpoint, the busy seconds of the workers that will have it loaded, ascending. */
-    private final Map<String, double[]> holders;
+    /**
+     * The workers that have one checkpoint loaded: their busy seconds, ascending, and their sum. The dispatcher keeps
+     * one per checkpoint for a round, the ETA one per checkpoint of a pool.
+     */
+    public record Lane(double[] busy, double total) {
+
+        /** The lane of workers busy for {@code busySeconds} (any order; the array is sorted in place). */
+        public static Lane of(double[] busySeconds) {
+            double total = 0;
+            for (double b : busySeconds) {
+                total += b;
+            }
+            Arrays.sort(busySeconds);
+            return new Lane(busySeconds, total);
+        }
+
+        public int count() {
+            return busy.length;
+        }
+
+        /**
+         * When the last of the first {@code jobs} waiting jobs of the checkpoint starts on these workers, each job
+         * taking {@code jobSeconds}: the {@code jobs}-th soonest worker while there is one per job, else the work
+         * spread over all of them.
+         */
+        public double lastStart(int jobs, double jobSeconds) {
+            if (jobs <= busy.length) {
+                return busy[Math.max(0, jobs - 1)];
+            }
+            return Math.max(busy[0], (total + (jobs - 1) * jobSeconds) / busy.length);
+        }
+    }
+
+    /** Per canonical checkpoint, the workers that will have it loaded. */
+    private final Map<String, Lane> holders;
 
     private final double soonest;
 
-    private Lanes(Map<String, double[]> holders, double soonest) {
+    private Lanes(Map<String, Lane> holders, double soonest) {
         this.holders = holders;
         this.soonest = soonest;
     }
@@ -75,46 +108,23 @@ public final class Lanes {
                 busy.computeIfAbsent(lane, c -> new java.util.ArrayList<>()).add(load.busySeconds());
             }
         }
-        Map<String, double[]> sorted = new HashMap<>();
-        busy.forEach((lane, list) -> {
-            double[] b = list.stream().mapToDouble(Double::doubleValue).toArray();
-            Arrays.sort(b);
-            sorted.put(lane, b);
-        });
-        return new Lanes(Map.copyOf(sorted), soonest);
+        Map<String, Lane> lanes = new HashMap<>();
+        busy.forEach((lane, list) -> lanes.put(
+                lane, Lane.of(list.stream().mapToDouble(Double::doubleValue).toArray())));
+        return new Lanes(Map.copyOf(lanes), soonest);
     }
 
     /**
      * Seconds from now until a job of {@code checkpoint} with {@code ahead} jobs of the same checkpoint before it can
      * start on a GPU of its lane, each job taking {@code jobSeconds}: on the GPUs that will hold the checkpoint
-     * ({@link #lastStart}); when none does, on the GPU that frees up first, which then serves the lane alone (the
+     * ({@link Lane#lastStart}); when none does, on the GPU that frees up first, which then serves the lane alone (the
      * load itself is not counted here). Null without workers.
      */
     public Double startIn(String checkpoint, int ahead, double jobSeconds) {
-        double[] busy = holders.get(WorkerStatus.ForgeOffer.canonical(checkpoint));
-        if (busy != null) {
-            return lastStart(busy, sum(busy), ahead + 1, jobSeconds);
+        Lane lane = holders.get(WorkerStatus.ForgeOffer.canonical(checkpoint));
+        if (lane != null) {
+            return lane.lastStart(ahead + 1, jobSeconds);
         }
         return Double.isInfinite(soonest) ? null : soonest + ahead * jobSeconds;
-    }
-
-    /**
-     * When the last of the first {@code jobs} jobs of a checkpoint starts on the workers holding it, busy for
-     * {@code busy} seconds (ascending; {@code total} their sum), each job taking {@code jobSeconds}: the
-     * {@code jobs}-th soonest worker while there is one per job, else the work spread over all of them.
-     */
-    public static double lastStart(double[] busy, double total, int jobs, double jobSeconds) {
-        if (jobs <= busy.length) {
-            return busy[Math.max(0, jobs - 1)];
-        }
-        return Math.max(busy[0], (total + (jobs - 1) * jobSeconds) / busy.length);
-    }
-
-    private static double sum(double[] values) {
-        double total = 0;
-        for (double v : values) {
-            total += v;
-        }
-        return total;
     }
 }

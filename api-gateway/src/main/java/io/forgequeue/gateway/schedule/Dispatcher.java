@@ -456,39 +456,18 @@ class Dispatcher implements SmartLifecycle {
          * candidates x workers per round, so a new leader or a fleet that came back idle would wait for its first
          * hand-outs.
          */
-        private final Map<String, Holders> holders = new HashMap<>();
+        private final Map<String, Lanes.Lane> holders = new HashMap<>();
 
-        /** The workers that have one checkpoint loaded, in this round: their busy seconds, ascending, and the sum. */
-        private record Holders(double[] busy, double total) {
-
-            int count() {
-                return busy.length;
-            }
-
-            /**
-             * When the last of the first {@code jobs} waiting jobs of the checkpoint starts on these workers, each job
-             * taking {@code jobSeconds}: the {@code jobs}-th soonest worker while there is one per job, else the
-             * work spread over all of them.
-             */
-            double lastStart(int jobs, double jobSeconds) {
-                return Lanes.lastStart(busy, total, jobs, jobSeconds);
-            }
-        }
-
-        private Holders holdersOf(JobState job) {
+        private Lanes.Lane holdersOf(JobState job) {
             return holders.computeIfAbsent(Placement.CheckpointKey.of(job.checkpoint()), k -> {
                 double[] busy = new double[slots.size()];
                 int n = 0;
-                double total = 0;
                 for (Slot other : slots) {
                     if (!other.needsSwitch(job) && other.worker().offersCheckpoint(job.checkpoint())) {
                         busy[n++] = other.busySeconds();
-                        total += other.busySeconds();
                     }
                 }
-                busy = Arrays.copyOf(busy, n);
-                Arrays.sort(busy);
-                return new Holders(busy, total);
+                return Lanes.Lane.of(Arrays.copyOf(busy, n));
             });
         }
 
@@ -509,7 +488,7 @@ class Dispatcher implements SmartLifecycle {
          * Whether the workers that have the job's checkpoint loaded would start the job no later than {@code worker}
          * could (after its work and the switch). A worker that needs no switch itself answers for the one job. One that
          * needs a switch answers for the checkpoint's whole waiting backlog: the workers holding it start its last
-         * waiting job after the work before it ({@link Holders#lastStart}; the backlog is {@link QueueIndex#backlog},
+         * waiting job after the work before it ({@link Lanes.Lane#lastStart}; the backlog is {@link QueueIndex#backlog},
          * kept as jobs come and go, so this costs no scan), and if that is later than this worker could start one, the
          * switch saves waiting. Looking at the held work alone, one busy GPU holding a checkpoint with 30 jobs waiting
          * made every idle GPU decline them (it "starts the next one in 5 s"; it starts the 30th in 75 s).
@@ -540,7 +519,7 @@ class Dispatcher implements SmartLifecycle {
                 return warmWorkerSooner(job, worker, here);
             }
             // the worker itself needs a switch for the job, so it is not among those that have it loaded
-            Holders h = holdersOf(job);
+            Lanes.Lane h = holdersOf(job);
             return h.count() > 0 && h.lastStart(jobs, jobSeconds) <= here;
         }
 
