@@ -223,7 +223,9 @@ class Dispatcher implements SmartLifecycle {
      * Decisions are taken in memory as if each committed at once, and committed together, up to
      * {@link SchedulerProperties#maxBatch()} per statement: jobs that free up together (a burst, short jobs, the jobs
      * of a lost worker) cost one commit instead of one each. When a decision did not commit (the job changed
-     * meanwhile, or the lease ended), the round ends and a new one starts from what committed.
+     * meanwhile, or the lease ended), the round ends and a new one starts from what committed. A worker whose job was
+     * committed before the round's end (a full batch) gets nothing more in this round: its message is not confirmed
+     * yet, and the next one, sent over another channel, could overtake it.
      */
     private boolean fill(String pool, List<Slot> slots, JobMoves.Lease l) {
         Set<UUID> skip = new HashSet<>();
@@ -271,12 +273,9 @@ class Dispatcher implements SmartLifecycle {
                     ctx.assigned(slot, loadedBefore, job);
                     pendingByOwner.merge(job.owner(), 1, Integer::sum);
                     if (batch.size() >= properties.maxBatch()) {
-                        int decided = batch.size();
-                        int committed = commit(batch, l);
-                        ctx.committed();
-                        any |= committed > 0;
-                        if (committed < decided) {
-                            wake(); // what this round assumed of the lost decisions is wrong: start afresh
+                        Committed c = commitEarly(batch, ctx, l);
+                        any |= c.any();
+                        if (!c.complete()) {
                             return any;
                         }
                     }
@@ -288,6 +287,34 @@ class Dispatcher implements SmartLifecycle {
             pendingByOwner.clear();
         }
     }
+
+    /**
+     * Commits {@code batch} before the round ends (the batch is full). The
+     * workers it gave jobs to are full for the rest of the round: their messages are not confirmed yet (a confirm
+     * wakes the dispatcher, and a round that handed out starts another at once). Not complete when a decision did not
+     * commit: what the round assumed of it is wrong, so the round must end (a new one is asked for).
+     */
+    private Committed commitEarly(List<Decision> batch, RoundContext ctx, JobMoves.Lease l) {
+        int decided = batch.size();
+        List<Slot> given = new ArrayList<>(decided);
+        for (Decision d : batch) {
+            given.add(d.slot());
+        }
+        int committed = commit(batch, l);
+        ctx.committed();
+        if (committed < decided) {
+            wake();
+            return new Committed(committed > 0, false);
+        }
+        for (Slot slot : given) {
+            waitingForConfirm.add(slot.worker().id());
+            slot.fullThisRound();
+        }
+        return new Committed(committed > 0, true);
+    }
+
+    /** What an early commit did: whether it handed out, and whether every decision of the batch committed. */
+    private record Committed(boolean any, boolean complete) {}
 
     /** A hand-out decided in memory, not committed yet. */
     private record Decision(
@@ -309,8 +336,10 @@ class Dispatcher implements SmartLifecycle {
             assignments.add(new JobMoves.Assignment(
                     d.job().id(), d.slot().worker().id(), d.slot().worker().brokerUser(), d.clockTag()));
         }
+        long asked = System.nanoTime();
         List<JobMoves.Assigned> committed = moves.assignAll(assignments, properties.maxAttempts(), l);
         long now = System.nanoTime();
+        metrics.committed(now - asked);
         Map<UUID, JobMoves.Assigned> byJob = new HashMap<>();
         for (JobMoves.Assigned a : committed) {
             byJob.put(a.row().id(), a);

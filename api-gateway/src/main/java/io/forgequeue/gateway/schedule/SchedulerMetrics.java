@@ -31,6 +31,7 @@ class SchedulerMetrics {
     private final Counter switching;
     private final Map<String, Counter> revocations;
     private final Timer picks;
+    private final Timer commits;
 
     SchedulerMetrics(MeterRegistry registry, GatewayMetrics gatewayMetrics) {
         this.gatewayMetrics = gatewayMetrics;
@@ -58,6 +59,13 @@ class SchedulerMetrics {
                 .minimumExpectedValue(Duration.ofNanos(1_000))
                 .maximumExpectedValue(Duration.ofSeconds(1))
                 .register(registry);
+        commits = Timer.builder("gpu.gateway.scheduler.commits")
+                .description("The database part of the hand-outs: one assignment statement for a batch of decisions, "
+                        + "from asking for a connection to the commit flushed")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(50_000))
+                .maximumExpectedValue(Duration.ofSeconds(5))
+                .register(registry);
         revocations = REVOCATION_REASONS.stream()
                 .collect(Collectors.toUnmodifiableMap(
                         Function.identity(),
@@ -75,6 +83,11 @@ class SchedulerMetrics {
     /** A job was chosen for a worker in {@code pickNanos} (in memory; the assignment statement follows). */
     void picked(long pickNanos) {
         picks.record(pickNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    /** A batch of hand-outs was committed (or found changed) in {@code commitNanos}. */
+    void committed(long commitNanos) {
+        commits.record(commitNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     /** The scheduler failed a job of {@code pool} (TOO_MANY_ATTEMPTS): counted with every other terminal job. */

@@ -239,23 +239,35 @@ class DispatcherPlacementTest {
 
     @Test
     void theDecisionsOfOneRoundAreCommittedTogetherUpToTheBatchSize() {
+        List<Sent> sent = recordSends();
         Dispatcher batchOfThree = dispatcher(Duration.ofSeconds(30), 3);
         worker("w-a", "ckpt-a");
         worker("w-b", "ckpt-b");
         job("ckpt-a", 0, 1, 1.0);
         job("ckpt-b", 1, 2, 1.0);
         job("ckpt-a", 2, 3, 1.0);
-        job("ckpt-b", 3, 4, 1.0);
+        UUID fourth = job("ckpt-b", 3, 4, 1.0);
         assignments(1.0);
         batchOfThree.start();
 
         batchOfThree.round(new JobMoves.Lease("gw-1", 1));
 
-        // four free slots, four decisions: one statement of three and one of the last
+        // four free slots: the batch is full after three decisions and commits; w-b's job in it is not confirmed
+        // yet, so w-b gets its second job only after the confirm (else it could overtake the first)
         ArgumentCaptor<List<JobMoves.Assignment>> statements = ArgumentCaptor.captor();
+        verify(moves, times(1)).assignAll(statements.capture(), anyInt(), any());
+        assertThat(statements.getValue()).hasSize(3);
+        assertThat(assignedTo).hasSize(3).doesNotContainKey(fourth);
+
+        sent.forEach(s -> s.correlation().getFuture().complete(new CorrelationData.Confirm(true, null)));
+        batchOfThree.round(new JobMoves.Lease("gw-1", 1));
+
         verify(moves, times(2)).assignAll(statements.capture(), anyInt(), any());
-        assertThat(statements.getAllValues()).extracting(List::size).containsExactly(3, 1);
-        assertThat(assignedTo).hasSize(4);
+        assertThat(statements.getValue()).extracting(JobMoves.Assignment::jobId).containsExactly(fourth);
+        assertThat(assignedTo).containsEntry(fourth, "w-b");
+        assertThat(registry.get("gpu.gateway.scheduler.commits").timer().count())
+                .as("one sample per statement")
+                .isEqualTo(2);
     }
 
     @Test

@@ -237,7 +237,16 @@ final class ScaleScenario {
         System.out.printf(
                 "  of which the in-memory pick: p50 %.3f ms, p99 %.3f ms (max %.1f ms)%n",
                 pickP50, pickP99, after.max(pk + "_max") * 1000);
+        String cm = "gpu_gateway_scheduler_commits_seconds";
+        double commitP50 = PromPage.quantile(0.50, before.buckets(cm), after.buckets(cm)) * 1000;
+        double commitP99 = PromPage.quantile(0.99, before.buckets(cm), after.buckets(cm)) * 1000;
+        double commits = after.sum(cm + "_count") - before.sum(cm + "_count");
+        System.out.printf(
+                "  and the assignment statements: %.0f (%.1f hand-outs each), p50 %.2f ms, p99 %.2f ms (max %.1f ms)%n",
+                commits, handouts / commits, commitP50, commitP99, after.max(cm + "_max") * 1000);
         r.figure(Figure.atMost(s, "decision latency p99", p99, "ms", 5));
+        r.figure(Figure.of(s, "assignment statement p50", commitP50, "ms"));
+        r.figure(Figure.of(s, "assignment statement p99", commitP99, "ms"));
         r.figure(Figure.of(s, "pick (in memory) p50", pickP50, "ms"));
         r.figure(Figure.atMost(s, "pick (in memory) p99", pickP99, "ms", 5));
         r.figure(Figure.of(s, "decision latency p50", p50, "ms"));
