@@ -1,7 +1,6 @@
 package io.forgequeue.gateway.relay;
 
 import io.forgequeue.gateway.job.JobChanged;
-import io.forgequeue.gateway.job.JobView;
 import io.forgequeue.gateway.job.JobViews;
 import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
@@ -66,31 +65,15 @@ class JobUpdatePublisher implements SmartLifecycle {
         this.sender = new UpdateQueue(properties.maxPendingUpdates(), metrics);
     }
 
-    /**
-     * Queues the update; its view (with the job's standing and ETA when it waits) is built on the sender's thread, not
-     * on the thread that committed the change: that is the scheduler's for every hand-out, and building the view there
-     * took about a millisecond of each hand-out's decision (issue 21's scale run). The view then shows the queue as it
-     * is when it is sent, which is what a client should see; the row is the committed one either way.
-     */
     @EventListener
     void onJobChanged(JobChanged change) {
-        java.time.Instant changedAt = java.time.Instant.now();
-        sender.submit(() -> {
-            JobView view;
-            try {
-                view = views.toView(change.row());
-            } catch (RuntimeException e) {
-                log.warn(
-                        "Job(id={}) update not sent: its view failed: {}",
-                        change.row().id(),
-                        e.toString());
-                return; // the reconcile sends it
-            }
-            send(
-                    change,
-                    new JobUpdate(
-                            change.row().ownerKeyId(), change.previousStatus(), change.queueMoved(), view, changedAt));
-        });
+        JobUpdate update = new JobUpdate(
+                change.row().ownerKeyId(),
+                change.previousStatus(),
+                change.queueMoved(),
+                views.toView(change.row()),
+                java.time.Instant.now());
+        sender.submit(() -> send(change, update));
     }
 
     @Override
