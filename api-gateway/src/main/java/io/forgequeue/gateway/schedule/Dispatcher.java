@@ -289,10 +289,10 @@ class Dispatcher implements SmartLifecycle {
     }
 
     /**
-     * Commits {@code batch} before the round ends (the batch is full). The
-     * workers it gave jobs to are full for the rest of the round: their messages are not confirmed yet (a confirm
-     * wakes the dispatcher, and a round that handed out starts another at once). Not complete when a decision did not
-     * commit: what the round assumed of it is wrong, so the round must end (a new one is asked for).
+     * Commits a full {@code batch} before the round ends. The workers it gave jobs to are full for the rest of the
+     * round: their messages are not confirmed yet (a confirm wakes the dispatcher, and a round that handed out starts
+     * another at once). Not complete when a decision did not commit: what the round assumed of it is wrong, so the
+     * round must end (a new one is asked for).
      */
     private Committed commitEarly(List<Decision> batch, RoundContext ctx, JobMoves.Lease l) {
         int decided = batch.size();
