@@ -214,6 +214,12 @@ class EventMergeIT extends IntegrationTestBase {
         return null;
     }
 
+    /** {@code pool} as {@code GET /api/v1/queue} shows it to {@code key}, once it is there and {@code ready}. */
+    private JsonNode awaitPool(String key, String pool, java.util.function.Predicate<JsonNode> ready) {
+        return await().atMost(Duration.ofSeconds(10))
+                .until(() -> poolOf(api().get(key, "/api/v1/queue").json(), pool), p -> p != null && ready.test(p));
+    }
+
     @Test
     void thePoolsJobTimeLeavesOutTheCheckpointLoadsItsWorkersReported() {
         String key = newKey();
@@ -227,13 +233,9 @@ class EventMergeIT extends IntegrationTestBase {
         JobAttempt warm = gpu.next();
         warm.publish(warm.running(), warm.succeededAfter(Duration.ofSeconds(2), Map.of("forgeMillis", 2000)));
 
-        JsonNode queue = await().atMost(Duration.ofSeconds(10))
-                .until(
-                        () -> api().get(key, "/api/v1/queue").json(),
-                        q -> poolOf(q, pool) != null
-                                && poolOf(q, pool).path("samples").asInt() == 2);
+        JsonNode mine = awaitPool(key, pool, p -> p.path("samples").asInt() == 2);
 
-        assertThat(poolOf(queue, pool).get("meanJobSeconds").asDouble())
+        assertThat(mine.get("meanJobSeconds").asDouble())
                 .as("2 s of generation each; the 8 s load of the switch is no part of the job time (10 s + 2 s before)")
                 .isCloseTo(2.0, org.assertj.core.api.Assertions.within(0.01));
     }
@@ -250,12 +252,8 @@ class EventMergeIT extends IntegrationTestBase {
         JobAttempt first = gpu.next();
         first.publish(first.running(), first.succeededAfter(Duration.ofSeconds(12), Map.of("loadUnsplit", true)));
 
-        JsonNode alone = await().atMost(Duration.ofSeconds(10))
-                .until(
-                        () -> api().get(key, "/api/v1/queue").json(),
-                        q -> poolOf(q, pool) != null
-                                && poolOf(q, pool).path("samples").asInt() == 1);
-        assertThat(poolOf(alone, pool).get("meanJobSeconds").asDouble())
+        JsonNode alone = awaitPool(key, pool, p -> p.path("samples").asInt() == 1);
+        assertThat(alone.get("meanJobSeconds").asDouble())
                 .as("the only job time there is: better than none")
                 .isCloseTo(12.0, org.assertj.core.api.Assertions.within(0.01));
 
@@ -263,13 +261,9 @@ class EventMergeIT extends IntegrationTestBase {
         JobAttempt second = gpu.next();
         second.publish(second.running(), second.succeededAfter(Duration.ofSeconds(2), Map.of("forgeMillis", 2000)));
 
-        JsonNode queue = await().atMost(Duration.ofSeconds(10))
-                .until(
-                        () -> api().get(key, "/api/v1/queue").json(),
-                        q -> poolOf(q, pool) != null
-                                && poolOf(q, pool).path("meanJobSeconds").asDouble() < 11);
-        assertThat(poolOf(queue, pool).get("samples").asInt()).isEqualTo(1);
-        assertThat(poolOf(queue, pool).get("meanJobSeconds").asDouble())
+        JsonNode both = awaitPool(key, pool, p -> p.path("meanJobSeconds").asDouble() < 11);
+        assertThat(both.get("samples").asInt()).isEqualTo(1);
+        assertThat(both.get("meanJobSeconds").asDouble())
                 .as("the second call's 2 s alone (7 s with the first)")
                 .isCloseTo(2.0, org.assertj.core.api.Assertions.within(0.01));
     }
@@ -290,14 +284,12 @@ class EventMergeIT extends IntegrationTestBase {
         UUID next = api().submit(key, Api.job(pool, "next")).id();
         UUID waiting = api().submit(key, Api.job(pool, "waiting")).id();
 
-        JsonNode queue = await().atMost(Duration.ofSeconds(10))
-                .until(
-                        () -> api().get(key, "/api/v1/queue").json(),
-                        q -> poolOf(q, pool) != null
-                                && poolOf(q, pool).path("samples").asInt() == 2
-                                && poolOf(q, pool).get("running").asInt() == 1
-                                && poolOf(q, pool).get("depth").asInt() == 2);
-        JsonNode mine = poolOf(queue, pool);
+        JsonNode mine = awaitPool(
+                key,
+                pool,
+                p -> p.path("samples").asInt() == 2
+                        && p.get("running").asInt() == 1
+                        && p.get("depth").asInt() == 2);
         assertThat(busy.jobId()).isEqualTo(running);
         assertThat(assignedWorker(next)).as("the worker's lookahead").isEqualTo(gpu.id());
         assertThat(assignedWorker(waiting)).as("the worker has no free slot").isNull();
