@@ -463,9 +463,16 @@ final class ScaleScenario {
     private ScenarioResult steady(SimFleet fleet) {
         ScenarioResult r = new ScenarioResult("scale-steady", "current");
         AppProcess gateway = leader();
-        int withdrawn = sqlUpdate("""
-                update job set status = 'CANCELLED', finished_at = now(), version = version + 1
-                where status = 'QUEUED' and assigned_worker is null""");
+        // rows the scheduler has locked for an assignment are skipped, not waited for: one statement over the whole
+        // backlog, waiting on them, locks in another order than the scheduler's batches and could deadlock with one
+        int withdrawn = 0;
+        for (int n = -1; n != 0; withdrawn += n) {
+            n = sqlUpdate("""
+                    update job set status = 'CANCELLED', finished_at = now(), version = version + 1
+                    where id in (select id from job where status = 'QUEUED' and assigned_worker is null
+                                 for update skip locked)
+                      and status = 'QUEUED' and assigned_worker is null""");
+        }
         System.out.printf(
                 "  steady state: %,d queued jobs withdrawn; submitting at the fleet's capacity through %s%n",
                 withdrawn, gateway.name());
