@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.function.Consumer;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
@@ -57,11 +56,7 @@ public class JobMoves {
      * up {@code maxAttempts}, or the lease is not valid. Moves the pool's virtual time to the job's fair tag.
      */
     public Optional<Assigned> assign(UUID jobId, String worker, int maxAttempts, Lease lease) {
-        return assignAll(
-                        List.of(new Assignment(jobId, worker, null, Double.POSITIVE_INFINITY)),
-                        maxAttempts,
-                        lease,
-                        committed -> {})
+        return assignAll(List.of(new Assignment(jobId, worker, null, Double.POSITIVE_INFINITY)), maxAttempts, lease)
                 .stream()
                 .findFirst();
     }
@@ -72,14 +67,11 @@ public class JobMoves {
      * change nothing and are missing from the result. The pool's virtual time moves at most to each assignment's
      * {@code clockTag}: the tag of the job the fair order would hand out now. When placement takes a job out of that
      * order (a warm checkpoint elsewhere), the virtual time stays with the jobs passed over, so keys that submit
-     * meanwhile are tagged from there and not behind the passed-over jobs. Once the assignments are durable
-     * ({@link FlushedCommits}) {@code beforeAnnouncing} gets the committed hand-outs, so their job messages go to the
-     * workers before the {@link JobChanged} notifications, whose listeners build each job's WebSocket view on this
-     * thread (about a millisecond per statement at scale, which a worker need not wait for). The result and the
-     * history rows keep the order of {@code assignments} (the order of the decisions).
+     * meanwhile are tagged from there and not behind the passed-over jobs. Returns once the assignments are durable
+     * ({@link FlushedCommits}): the job messages may be published then. The result and the history rows keep the
+     * order of {@code assignments} (the order of the decisions).
      */
-    public List<Assigned> assignAll(
-            List<Assignment> assignments, int maxAttempts, Lease lease, Consumer<List<Assigned>> beforeAnnouncing) {
+    public List<Assigned> assignAll(List<Assignment> assignments, int maxAttempts, Lease lease) {
         if (assignments.isEmpty()) {
             return List.of();
         }
@@ -131,17 +123,11 @@ public class JobMoves {
                         .list());
         List<Assigned> result = new ArrayList<>(assigned.size());
         for (JobRow r : assigned) {
+            events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null));
             result.add(new Assigned(
                     r,
                     new JobMessage(
                             r.id(), r.attempt(), r.assignedWorker(), r.ticket(), r.pool(), r.spec(), r.createdAt())));
-        }
-        try {
-            beforeAnnouncing.accept(result);
-        } finally {
-            for (JobRow r : assigned) {
-                events.publishEvent(new JobChanged(r, JobStatus.QUEUED, null));
-            }
         }
         return result;
     }

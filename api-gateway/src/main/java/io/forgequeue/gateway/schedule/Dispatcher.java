@@ -324,8 +324,8 @@ class Dispatcher implements SmartLifecycle {
     private final Map<UUID, Integer> pendingByOwner = new HashMap<>();
 
     /**
-     * Commits {@code batch} in one statement, then publishes the job message of each committed hand-out (before the
-     * hand-outs are announced to the WebSocket relay); returns how many committed. Clears the batch.
+     * Commits {@code batch} in one statement, then publishes the job message of each committed hand-out; returns
+     * how many committed. Clears the batch.
      */
     private int commit(List<Decision> batch, JobMoves.Lease l) {
         if (batch.isEmpty()) {
@@ -337,16 +337,7 @@ class Dispatcher implements SmartLifecycle {
                     d.job().id(), d.slot().worker().id(), d.slot().worker().brokerUser(), d.clockTag()));
         }
         long asked = System.nanoTime();
-        int committed = moves.assignAll(
-                        assignments, properties.maxAttempts(), l, assigned -> handOut(batch, assigned, asked))
-                .size();
-        batch.clear();
-        pendingByOwner.clear();
-        return committed;
-    }
-
-    /** Records the committed hand-outs of {@code batch} and publishes their job messages. */
-    private void handOut(List<Decision> batch, List<JobMoves.Assigned> committed, long asked) {
+        List<JobMoves.Assigned> committed = moves.assignAll(assignments, properties.maxAttempts(), l);
         long now = System.nanoTime();
         metrics.committed(now - asked);
         Map<UUID, JobMoves.Assigned> byJob = new HashMap<>();
@@ -378,6 +369,9 @@ class Dispatcher implements SmartLifecycle {
                     d.switching() ? " (checkpoint switch)" : "");
         }
         publish(messages);
+        batch.clear();
+        pendingByOwner.clear();
+        return committed.size();
     }
 
     /**

@@ -26,8 +26,6 @@ class JobMovesIT {
 
     private static JdbcClient jdbc;
     private static JobMoves moves;
-    private static JobRows rows;
-    private static FlushedCommits commits;
     private static UUID key;
     private static String spec;
 
@@ -37,9 +35,7 @@ class JobMovesIT {
         jdbc = JdbcClient.create(dataSource);
         WireJson json = new WireJson();
         TransactionTemplate tx = new TransactionTemplate(new DataSourceTransactionManager(dataSource));
-        rows = new JobRows(json);
-        commits = new FlushedCommits(jdbc, tx);
-        moves = new JobMoves(jdbc, rows, event -> {}, commits);
+        moves = new JobMoves(jdbc, new JobRows(json), event -> {}, new FlushedCommits(jdbc, tx));
         spec = json.toText(aSpec().build());
         key = UUID.randomUUID();
         jdbc.sql("insert into api_key (id, name, key_hash) values (?, 'moves', ?)")
@@ -82,7 +78,7 @@ class JobMovesIT {
             round.add(new JobMoves.Assignment(decided.get(i), "gpu-" + (i % 3), null, Double.POSITIVE_INFINITY));
         }
 
-        List<JobMoves.Assigned> committed = moves.assignAll(round, 3, lease(), sent -> {});
+        List<JobMoves.Assigned> committed = moves.assignAll(round, 3, lease());
 
         assertThat(committed.stream().map(a -> a.row().id()).toList()).isEqualTo(decided);
         assertThat(handOuts(pool))
@@ -97,35 +93,6 @@ class JobMovesIT {
     }
 
     @Test
-    void theWorkersGetTheirJobMessagesBeforeTheHandOutsAreAnnounced() {
-        List<String> happened = new ArrayList<>();
-        JobMoves announcing = new JobMoves(
-                jdbc,
-                rows,
-                event -> happened.add("announced " + ((JobChanged) event).row().id()),
-                commits);
-        List<UUID> jobs = queuedJobs("first-" + UUID.randomUUID(), 2);
-        List<JobMoves.Assignment> round = jobs.stream()
-                .map(id -> new JobMoves.Assignment(id, "gpu-0", null, Double.POSITIVE_INFINITY))
-                .toList();
-
-        announcing.assignAll(
-                round,
-                3,
-                lease(),
-                committed -> committed.forEach(
-                        a -> happened.add("sent " + a.message().jobId())));
-
-        assertThat(happened)
-                .as("the relay's views are built after the job messages went out, not before")
-                .containsExactly(
-                        "sent " + jobs.get(0),
-                        "sent " + jobs.get(1),
-                        "announced " + jobs.get(0),
-                        "announced " + jobs.get(1));
-    }
-
-    @Test
     void aJobThatIsNoLongerWaitingIsLeftOutAndTheOthersKeepTheirOrder() {
         String pool = "gone-" + UUID.randomUUID();
         List<UUID> jobs = queuedJobs(pool, 3);
@@ -136,7 +103,7 @@ class JobMovesIT {
                 .map(id -> new JobMoves.Assignment(id, "gpu-0", null, Double.POSITIVE_INFINITY))
                 .toList();
 
-        List<JobMoves.Assigned> committed = moves.assignAll(round, 3, lease(), sent -> {});
+        List<JobMoves.Assigned> committed = moves.assignAll(round, 3, lease());
 
         assertThat(committed.stream().map(a -> a.row().id()).toList()).containsExactly(jobs.get(2), jobs.get(0));
         assertThat(handOuts(pool)).containsExactly(jobs.get(2), jobs.get(0));

@@ -36,7 +36,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
 import org.springframework.amqp.core.Message;
@@ -256,14 +255,14 @@ class DispatcherPlacementTest {
         // four free slots: the batch is full after three decisions and commits; w-b's job in it is not confirmed
         // yet, so w-b gets its second job only after the confirm (else it could overtake the first)
         ArgumentCaptor<List<JobMoves.Assignment>> statements = ArgumentCaptor.captor();
-        verify(moves, times(1)).assignAll(statements.capture(), anyInt(), any(), any());
+        verify(moves, times(1)).assignAll(statements.capture(), anyInt(), any());
         assertThat(statements.getValue()).hasSize(3);
         assertThat(assignedTo).hasSize(3).doesNotContainKey(fourth);
 
         sent.forEach(s -> s.correlation().getFuture().complete(new CorrelationData.Confirm(true, null)));
         batchOfThree.round(new JobMoves.Lease("gw-1", 1));
 
-        verify(moves, times(2)).assignAll(statements.capture(), anyInt(), any(), any());
+        verify(moves, times(2)).assignAll(statements.capture(), anyInt(), any());
         assertThat(statements.getValue()).extracting(JobMoves.Assignment::jobId).containsExactly(fourth);
         assertThat(assignedTo).containsEntry(fourth, "w-b");
         assertThat(registry.get("gpu.gateway.scheduler.commits").timer().count())
@@ -382,7 +381,7 @@ class DispatcherPlacementTest {
     private void assignments(double cost) {
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
         when(json.toBytes(any())).thenReturn(new byte[] {'{', '}'});
-        when(moves.assignAll(any(), anyInt(), any(), any())).thenAnswer(call -> {
+        when(moves.assignAll(any(), anyInt(), any())).thenAnswer(call -> {
             List<JobMoves.Assignment> decided = call.getArgument(0);
             List<JobMoves.Assigned> committed = new ArrayList<>();
             for (JobMoves.Assignment a : decided) {
@@ -419,8 +418,6 @@ class DispatcherPlacementTest {
                 committed.add(new JobMoves.Assigned(
                         row, new JobMessage(a.jobId(), 1, a.worker(), w.ticket(), "default", w.spec(), Instant.now())));
             }
-            Consumer<List<JobMoves.Assigned>> beforeAnnouncing = call.getArgument(3);
-            beforeAnnouncing.accept(committed);
             return committed;
         });
     }

@@ -87,7 +87,7 @@ class DispatcherQuotaTest {
         fleet.accept(new WorkerStatus(
                 "w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 1000, Instant.now()));
         when(keys.quotaOf(any())).thenReturn(new Quota(50, 0, 1.0, Priority.NORMAL));
-        when(moves.assignAll(any(), anyInt(), any(), any())).thenReturn(List.of());
+        when(moves.assignAll(any(), anyInt(), any())).thenReturn(List.of());
 
         dispatcher.start();
         dispatcher.round(new JobMoves.Lease("gw-1", 1));
