@@ -92,9 +92,12 @@ public final class Lanes {
 
     private final double soonest;
 
-    private Lanes(Map<String, Lane> holders, double soonest) {
+    private final List<WorkerLoad> loads;
+
+    private Lanes(Map<String, Lane> holders, double soonest, List<WorkerLoad> loads) {
         this.holders = holders;
         this.soonest = soonest;
+        this.loads = loads;
     }
 
     /** The lanes of these workers (the available workers of one pool). */
@@ -111,7 +114,7 @@ public final class Lanes {
         Map<String, Lane> lanes = new HashMap<>();
         busy.forEach((lane, list) -> lanes.put(
                 lane, Lane.of(list.stream().mapToDouble(Double::doubleValue).toArray())));
-        return new Lanes(Map.copyOf(lanes), soonest);
+        return new Lanes(Map.copyOf(lanes), soonest, List.copyOf(loads));
     }
 
     /**
@@ -126,5 +129,75 @@ public final class Lanes {
             return lane.lastStart(ahead + 1, jobSeconds);
         }
         return Double.isInfinite(soonest) ? null : soonest + ahead * jobSeconds;
+    }
+
+    /**
+     * Seconds from now until a job of {@code checkpoint} starts when the waiting jobs {@code before} it start first,
+     * in their order, each on the GPU that can start it soonest: the GPU's busy seconds, plus its measured load time
+     * when it will hold another checkpoint then (the pool's mean for a checkpoint it never loaded; nothing when no GPU
+     * measured one); each job then keeps its GPU busy for its cost x {@code secondsPerUnit}. GPUs that do not offer a
+     * job's checkpoint do not take it. The plan the ETA follows near the head of the order (issue 17: it "knows which
+     * worker will run a job and whether it must load a model first"). Null when no GPU offers the checkpoint.
+     */
+    public Double plannedStart(List<JobState> before, String checkpoint, double secondsPerUnit) {
+        int n = loads.size();
+        double[] free = new double[n];
+        String[] holds = new String[n];
+        for (int i = 0; i < n; i++) {
+            free[i] = loads.get(i).busySeconds();
+            holds[i] = WorkerStatus.ForgeOffer.canonical(loads.get(i).loadedNext());
+        }
+        Map<String, Double> poolLoads = new HashMap<>();
+        for (JobState job : before) {
+            int gpu = soonest(job.checkpoint(), free, holds, poolLoads);
+            if (gpu >= 0) {
+                free[gpu] = startOn(gpu, job.checkpoint(), free, holds, poolLoads) + job.cost() * secondsPerUnit;
+                if (job.checkpoint() != null) {
+                    holds[gpu] = WorkerStatus.ForgeOffer.canonical(job.checkpoint());
+                }
+            }
+        }
+        int gpu = soonest(checkpoint, free, holds, poolLoads);
+        return gpu < 0 ? null : startOn(gpu, checkpoint, free, holds, poolLoads);
+    }
+
+    /** The GPU that can start a job of {@code checkpoint} soonest, or -1 when none offers it. */
+    private int soonest(String checkpoint, double[] free, String[] holds, Map<String, Double> poolLoads) {
+        int best = -1;
+        double bestStart = Double.POSITIVE_INFINITY;
+        for (int i = 0; i < free.length; i++) {
+            if (checkpoint != null && !loads.get(i).worker().offersCheckpoint(checkpoint)) {
+                continue;
+            }
+            double start = startOn(i, checkpoint, free, holds, poolLoads);
+            if (start < bestStart) {
+                bestStart = start;
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private double startOn(int gpu, String checkpoint, double[] free, String[] holds, Map<String, Double> poolLoads) {
+        String lane = WorkerStatus.ForgeOffer.canonical(checkpoint);
+        if (lane == null || lane.equals(holds[gpu])) {
+            return free[gpu];
+        }
+        Double own = loads.get(gpu).worker().loadSeconds(checkpoint);
+        return free[gpu] + (own != null ? own : poolLoads.computeIfAbsent(lane, c -> meanLoad(checkpoint)));
+    }
+
+    /** The mean of the GPUs' measured load times of {@code checkpoint}, 0 when none measured it. */
+    private double meanLoad(String checkpoint) {
+        double sum = 0;
+        int count = 0;
+        for (WorkerLoad load : loads) {
+            Double seconds = load.worker().loadSeconds(checkpoint);
+            if (seconds != null) {
+                sum += seconds;
+                count++;
+            }
+        }
+        return count == 0 ? 0 : sum / count;
     }
 }

@@ -388,11 +388,25 @@ public final class QueueIndex {
      * @param laneAhead   when the scheduler places by checkpoint and jobs of other checkpoints wait before this one:
      *                    the waiting jobs of its own checkpoint before it (the GPUs that hold the checkpoint take
      *                    those first, whatever else waits); null otherwise
+     * @param before      the waiting jobs before it, in the order, when there are at most {@link #PLANNED_BEFORE}
+     *                    (its ETA then follows them over the GPUs one by one, {@link Lanes#plannedStart}); null
+     *                    when there are more
      */
-    public record Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows, Integer laneAhead) {
+    public record Standing(
+            int position,
+            int ownAhead,
+            boolean assigned,
+            List<Inflow> inflows,
+            Integer laneAhead,
+            List<JobState> before) {
 
         public Standing {
             inflows = List.copyOf(inflows);
+            before = before == null ? null : List.copyOf(before);
+        }
+
+        public Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows, Integer laneAhead) {
+            this(position, ownAhead, assigned, inflows, laneAhead, null);
         }
 
         public Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows) {
@@ -473,7 +487,7 @@ public final class QueueIndex {
     public synchronized Standing standingOf(JobState s) {
         Pool pool = pools.get(s.pool());
         if (pool == null) {
-            return new Standing(1, 0, false);
+            return new Standing(1, 0, false, List.of(), null, List.of());
         }
         int rank = pool.ranked.rank(s);
         int own = 0;
@@ -489,7 +503,23 @@ public final class QueueIndex {
                 laneAhead = sameAhead;
             }
         }
-        return new Standing(position, own, false, inflows(pool, s), laneAhead);
+        return new Standing(
+                position, own, false, inflows(pool, s), laneAhead, rank <= PLANNED_BEFORE ? before(pool, rank) : null);
+    }
+
+    /**
+     * A waiting job with at most this many waiting jobs before it carries them in its standing: near the head of the
+     * order, the GPUs that free up next decide when it starts, more than a rate does.
+     */
+    public static final int PLANNED_BEFORE = 64;
+
+    /** The first {@code count} waiting jobs of {@code pool} in the order. */
+    private static List<JobState> before(Pool pool, int count) {
+        List<JobState> out = new ArrayList<>(count);
+        for (Iterator<JobState> it = pool.ranked.iterator(); out.size() < count && it.hasNext(); ) {
+            out.add(it.next());
+        }
+        return out;
     }
 
     /**

@@ -40,6 +40,50 @@ class LanesTest {
         return worker(id, loaded, OFFERED, null);
     }
 
+    /** A worker that measured {@code loadSeconds} for its checkpoints, busy for {@code busy} seconds. */
+    private static Lanes.WorkerLoad measured(
+            String id, String loaded, List<String> offered, Map<String, Double> loadSeconds, double busy) {
+        FleetWorker w = new FleetWorker(
+                id,
+                UUID.randomUUID(),
+                "default",
+                WorkerState.READY,
+                null,
+                new WorkerStatus.ForgeOffer("forge-" + id, offered, List.of(), List.of(), loaded, loadSeconds, null),
+                0,
+                false,
+                0,
+                0,
+                0,
+                null,
+                1,
+                1_000_000_000L,
+                List.of(),
+                null);
+        return new Lanes.WorkerLoad(w, loaded, busy, 0);
+    }
+
+    /** A waiting job of {@code checkpoint} that takes {@code cost} standard images. */
+    private static JobState waiting(String checkpoint, double cost) {
+        return new JobState(
+                UUID.randomUUID(),
+                1,
+                JobStatus.QUEUED,
+                "default",
+                UUID.randomUUID(),
+                1,
+                0,
+                1,
+                checkpoint,
+                null,
+                cost,
+                0,
+                null,
+                0,
+                0,
+                0);
+    }
+
     private static QueueIndex.Held held(
             String worker, String checkpoint, double cost, long assignedAt, Long startedAt, UUID id) {
         JobState s = new JobState(
@@ -104,6 +148,60 @@ class LanesTest {
                 .as("no GPU of A: the soonest GPU switches")
                 .isEqualTo(0.0);
         assertThat(lanes.startIn("ckptA", 1, 2.0)).isEqualTo(2.0);
+    }
+
+    @Test
+    void aPlannedStartWeighsAWarmGpuThatFreesLaterAgainstASwitchOnOneThatFreesSooner() {
+        Map<String, Double> loads = Map.of("ckptA.safetensors", 4.0, "ckptB.safetensors", 1.0);
+        Lanes lanes = Lanes.of(List.of(
+                measured("w1", "ckptA.safetensors", OFFERED, loads, 3.0),
+                measured("w2", "ckptB.safetensors", OFFERED, loads, 1.0)));
+
+        assertThat(lanes.plannedStart(List.of(), "ckptA", 2.0))
+                .as("w1 holds A and frees at 3 s; w2 frees at 1 s but loads A for 4 s")
+                .isEqualTo(3.0);
+        assertThat(lanes.plannedStart(List.of(), "ckptB.safetensors [0123456789]", 2.0))
+                .as("w2 holds B (another name of it)")
+                .isEqualTo(1.0);
+        assertThat(lanes.plannedStart(List.of(), "ckptC", 2.0))
+                .as("nobody measured C: the GPU that frees first, no load counted")
+                .isEqualTo(1.0);
+    }
+
+    @Test
+    void thePlannedStartComesAfterTheJobsBeforeItEachOnTheGpuThatStartsItSoonest() {
+        Map<String, Double> loads = Map.of("ckptA.safetensors", 4.0, "ckptB.safetensors", 1.0);
+        Lanes lanes = Lanes.of(List.of(
+                measured("w1", "ckptA.safetensors", OFFERED, loads, 3.0),
+                measured("w2", "ckptB.safetensors", OFFERED, loads, 1.0)));
+
+        // B (1 s at 2 s per image) on w2 at 1 s, busy to 2 s; then A on w1 at 3 s (w2 would load A: 2 + 4), busy
+        // to 5 s; then B on w2 at 2 s, busy to 4 s
+        List<JobState> before = List.of(waiting("ckptB", 0.5), waiting("ckptA", 1.0), waiting("ckptB", 1.0));
+
+        assertThat(lanes.plannedStart(before, "ckptB", 2.0))
+                .as("w2 again, at 4 s")
+                .isEqualTo(4.0);
+        assertThat(lanes.plannedStart(before, "ckptA", 2.0))
+                .as("w1 at 5 s, against w2 at 4 + a load of 4 s")
+                .isEqualTo(5.0);
+    }
+
+    @Test
+    void aPlanSkipsGpusThatDoNotOfferAJobsCheckpointAndHasNoStartWhenNoneDoes() {
+        Lanes lanes = Lanes.of(List.of(
+                measured("w1", "ckptA.safetensors", List.of("ckptA.safetensors"), Map.of(), 0.0),
+                measured("w2", "ckptB.safetensors", OFFERED, Map.of("ckptA.safetensors", 2.0), 5.0)));
+
+        assertThat(lanes.plannedStart(List.of(), "ckptC", 1.0))
+                .as("only w2 offers C; nobody measured it")
+                .isEqualTo(5.0);
+        assertThat(lanes.plannedStart(List.of(waiting("ckptA", 10.0)), "ckptA", 1.0))
+                .as("after a 10-s job of A on w1, w2 at 5 s + its 2 s for A beats w1 at 10 s")
+                .isEqualTo(7.0);
+        assertThat(lanes.plannedStart(List.of(), "ckptD", 1.0))
+                .as("nobody offers D")
+                .isNull();
     }
 
     @Test

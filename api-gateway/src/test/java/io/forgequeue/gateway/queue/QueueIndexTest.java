@@ -220,7 +220,9 @@ class QueueIndexTest {
         index.apply(running.running().state());
         index.apply(assigned.assignedTo("w1").state());
 
-        assertThat(index.standing(mine.id)).isEqualTo(new QueueIndex.Standing(2, 0, false));
+        assertThat(index.standing(mine.id))
+                .as("no job waits before it: the assigned one holds a slot")
+                .isEqualTo(new QueueIndex.Standing(2, 0, false, List.of(), null, List.of()));
         assertThat(index.standing(assigned.id)).as("it starts next").isEqualTo(new QueueIndex.Standing(1, 0, true));
         assertThat(index.standing(running.id)).as("not queued").isNull();
         assertThat(index.counts().get(POOL)).isEqualTo(new QueueIndex.PoolCounts(1, 1, 1, Map.of("", 1)));
@@ -362,12 +364,31 @@ class QueueIndexTest {
     }
 
     @Test
+    void aJobNearTheHeadCarriesTheWaitingJobsBeforeItInOrderAndOneFurtherBackNone() {
+        List<Job> jobs = new ArrayList<>();
+        for (int i = 1; i <= QueueIndex.PLANNED_BEFORE + 2; i++) {
+            jobs.add(waiting(i));
+        }
+
+        assertThat(index.standing(jobs.get(2).id).before())
+                .extracting(JobState::id)
+                .containsExactly(jobs.get(0).id, jobs.get(1).id);
+        assertThat(index.standing(jobs.get(QueueIndex.PLANNED_BEFORE).id).before())
+                .hasSize(QueueIndex.PLANNED_BEFORE);
+        assertThat(index.standing(jobs.get(QueueIndex.PLANNED_BEFORE + 1).id).before())
+                .as("more jobs before it than a plan follows")
+                .isNull();
+    }
+
+    @Test
     void aJobJustSubmittedGetsTheStandingItWillHaveOnceItsNotificationArrives() {
-        waiting(1);
+        Job first = waiting(1);
         Job fresh = new Job(2);
 
-        assertThat(index.standingOf(fresh.state())).isEqualTo(new QueueIndex.Standing(2, 1, false));
-        assertThat(index.standingOf(new Job(1).pool("empty").state())).isEqualTo(new QueueIndex.Standing(1, 0, false));
+        assertThat(index.standingOf(fresh.state()))
+                .isEqualTo(new QueueIndex.Standing(2, 1, false, List.of(), null, List.of(first.state())));
+        assertThat(index.standingOf(new Job(1).pool("empty").state()))
+                .isEqualTo(new QueueIndex.Standing(1, 0, false, List.of(), null, List.of()));
     }
 
     @Test
@@ -530,7 +551,8 @@ class QueueIndexTest {
         index.replaceAll(List.of(stays.state(), assigned.state()));
 
         assertThat(index.standing(gone.id)).isNull();
-        assertThat(index.standing(stays.id)).isEqualTo(new QueueIndex.Standing(2, 0, false));
+        assertThat(index.standing(stays.id))
+                .isEqualTo(new QueueIndex.Standing(2, 0, false, List.of(), null, List.of()));
         assertThat(index.heldBy("w1")).hasSize(1);
         assertThat(index.waitingCount()).isEqualTo(1);
         assertThat(pools).as("one change, for every pool").containsExactly((String) null);
