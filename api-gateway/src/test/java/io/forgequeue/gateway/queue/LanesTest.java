@@ -150,12 +150,17 @@ class LanesTest {
         assertThat(lanes.startIn("ckptA", 1, 2.0)).isEqualTo(2.0);
     }
 
-    @Test
-    void aPlannedStartWeighsAWarmGpuThatFreesLaterAgainstASwitchOnOneThatFreesSooner() {
+    /** w1 holds A and is busy for 3 s, w2 holds B and is busy for 1 s; both measured A at 4 s and B at 1 s. */
+    private static Lanes aHoldsABusy3sBHoldsBBusy1s() {
         Map<String, Double> loads = Map.of("ckptA.safetensors", 4.0, "ckptB.safetensors", 1.0);
-        Lanes lanes = Lanes.of(List.of(
+        return Lanes.of(List.of(
                 measured("w1", "ckptA.safetensors", OFFERED, loads, 3.0),
                 measured("w2", "ckptB.safetensors", OFFERED, loads, 1.0)));
+    }
+
+    @Test
+    void aPlannedStartWeighsAWarmGpuThatFreesLaterAgainstASwitchOnOneThatFreesSooner() {
+        Lanes lanes = aHoldsABusy3sBHoldsBBusy1s();
 
         assertThat(lanes.plannedStart(List.of(), "ckptA", 2.0))
                 .as("w1 holds A and frees at 3 s; w2 frees at 1 s but loads A for 4 s")
@@ -170,10 +175,7 @@ class LanesTest {
 
     @Test
     void thePlannedStartComesAfterTheJobsBeforeItEachOnTheGpuThatStartsItSoonest() {
-        Map<String, Double> loads = Map.of("ckptA.safetensors", 4.0, "ckptB.safetensors", 1.0);
-        Lanes lanes = Lanes.of(List.of(
-                measured("w1", "ckptA.safetensors", OFFERED, loads, 3.0),
-                measured("w2", "ckptB.safetensors", OFFERED, loads, 1.0)));
+        Lanes lanes = aHoldsABusy3sBHoldsBBusy1s();
 
         // B (1 s at 2 s per image) on w2 at 1 s, busy to 2 s; then A on w1 at 3 s (w2 would load A: 2 + 4), busy
         // to 5 s; then B on w2 at 2 s, busy to 4 s
