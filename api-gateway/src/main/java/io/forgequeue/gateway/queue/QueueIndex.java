@@ -405,12 +405,8 @@ public final class QueueIndex {
             before = before == null ? null : List.copyOf(before);
         }
 
-        public Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows, Integer laneAhead) {
-            this(position, ownAhead, assigned, inflows, laneAhead, null);
-        }
-
         public Standing(int position, int ownAhead, boolean assigned, List<Inflow> inflows) {
-            this(position, ownAhead, assigned, inflows, null);
+            this(position, ownAhead, assigned, inflows, null, null);
         }
 
         public Standing(int position, int ownAhead, boolean assigned) {
