@@ -1,13 +1,21 @@
 package io.forgequeue.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.forgequeue.gateway.quota.Priority;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
@@ -117,6 +125,56 @@ class JobHistoryIT extends IntegrationTestBase {
                         .get("status")
                         .asString())
                 .isEqualTo("QUEUED");
+    }
+
+    /**
+     * A batch of hand-outs locks its rows in decision order. A cancel that held some of a key's rows while it waited
+     * for another (the batch's) locked in another order, and PostgreSQL failed one of the two with a deadlock: the
+     * owner saw an error. The test's transaction stands in for the batch: it holds the middle job, the cancel takes
+     * the others and commits them without waiting, then cancels the held one once it is released.
+     */
+    @Test
+    void cancelWaitingNeverHoldsTheJobsItTookWhileAnotherTransactionHoldsOneOfThem() throws Exception {
+        String key = newKey();
+        String pool = newPool(); // no worker: the jobs stay waiting
+        List<UUID> mine = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            mine.add(api().submit(key, Api.job(pool, "held " + i)).id());
+        }
+        CompletableFuture<Api.Response> cancelling;
+        try (Connection batch = jdbc.getDataSource().getConnection()) {
+            batch.setAutoCommit(false);
+            try (Statement st = batch.createStatement()) {
+                st.execute("set local lock_timeout = '5s'");
+            }
+            lockRow(batch, mine.get(1));
+
+            cancelling = CompletableFuture.supplyAsync(() -> api().post(key, "/api/v1/jobs/cancel-waiting", null));
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> status(mine.get(0)).equals("CANCELLED")
+                            && status(mine.get(2)).equals("CANCELLED"));
+            // what the batch would lock next is free: no cycle of waits
+            lockRow(batch, mine.get(2));
+            assertThat(status(mine.get(1))).isEqualTo("QUEUED");
+            assertThat(cancelling).as("waits for the held job").isNotDone();
+            batch.commit();
+        }
+
+        Api.Response cancelled = cancelling.get(30, TimeUnit.SECONDS);
+        assertThat(cancelled.status()).isEqualTo(200);
+        assertThat(cancelled.json().get("cancelled").asInt()).isEqualTo(3);
+        assertThat(mine).allSatisfy(id -> assertThat(status(id)).isEqualTo("CANCELLED"));
+    }
+
+    private static void lockRow(Connection connection, UUID jobId) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement("select id from job where id = ? for update")) {
+            ps.setObject(1, jobId);
+            ps.executeQuery().close();
+        }
+    }
+
+    private String status(UUID jobId) {
+        return jdbc.queryForObject("select status from job where id = ?", String.class, jobId);
     }
 
     @Test

@@ -278,16 +278,22 @@ class JobRepository {
     }
 
     /**
-     * Cancels every QUEUED job of {@code owner} in one statement (its key was disabled): each becomes CANCELLED with
-     * its history row and an outbox entry for the cancel command (a job already handed to a worker is taken back by
-     * it), claimed by {@code instance}. RUNNING jobs are left to finish.
+     * Cancels the QUEUED jobs of {@code owner} up to ticket {@code upTo} in one statement (its key was disabled, or
+     * its owner cancels all its waiting jobs): each becomes CANCELLED with its history row and an outbox entry for
+     * the cancel command (a job already handed to a worker is taken back by it), claimed by {@code instance}.
+     * RUNNING jobs are left to finish.
+     *
+     * <p>With {@code skipLocked}, rows another transaction holds (a batch of hand-outs commits) are left for the
+     * next call instead of waited for: a statement that waits for one row while it holds the others locks rows in
+     * another order than the hand-outs, which lock theirs in decision order, and the two deadlock.
      */
-    List<Cancelled> cancelQueuedOf(UUID owner, String reason, String instance, Duration lease) {
+    List<Cancelled> cancelQueuedOf(
+            UUID owner, long upTo, boolean skipLocked, String reason, String instance, Duration lease) {
         return jdbc.sql("""
                         with cur as (
                             select id from job
-                            where owner_key_id = :owner and status = 'QUEUED'
-                            for update
+                            where owner_key_id = :owner and status = 'QUEUED' and ticket <= :upTo
+                            for update%s
                         ), upd as (
                             update job set
                                 status = 'CANCELLED', finished_at = now(), assigned_worker = null,
@@ -306,8 +312,12 @@ class JobRepository {
                         )
                         select ob.id as outbox_id, ob.created_at as outbox_created_at, upd.*
                         from upd join ob on ob.job_id = upd.id
-                        order by upd.ticket""".formatted(JobTransitions.sourcesOf(JobStatus.CANCELLED), JobRows.columns("job")))
+                        order by upd.ticket""".formatted(
+                                skipLocked ? " skip locked" : "",
+                                JobTransitions.sourcesOf(JobStatus.CANCELLED),
+                                JobRows.columns("job")))
                 .param("owner", owner)
+                .param("upTo", upTo)
                 .param("reason", reason)
                 .param("instance", instance)
                 .param("lease", (double) lease.toMillis() / 1000)
@@ -317,6 +327,25 @@ class JobRepository {
                         rs.getLong("outbox_id"),
                         DbTime.get(rs, "outbox_created_at")))
                 .list();
+    }
+
+    /** The last ticket of {@code owner}'s QUEUED jobs, or -1 when it has none. */
+    long lastQueuedTicketOf(UUID owner) {
+        return jdbc.sql("select coalesce(max(ticket), -1) from job where owner_key_id = :owner and status = 'QUEUED'")
+                .param("owner", owner)
+                .query(Long.class)
+                .single();
+    }
+
+    /** Whether {@code owner} has a QUEUED job up to ticket {@code upTo} (a row locked elsewhere counts). */
+    boolean hasQueuedOf(UUID owner, long upTo) {
+        return jdbc.sql("""
+                        select exists (select 1 from job
+                                       where owner_key_id = :owner and status = 'QUEUED' and ticket <= :upTo)""")
+                .param("owner", owner)
+                .param("upTo", upTo)
+                .query(Boolean.class)
+                .single();
     }
 
     /** The image's type, validator and bytes (null bytes when {@code ifNoneMatch} equals the validator). */

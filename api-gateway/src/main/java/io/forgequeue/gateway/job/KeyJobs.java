@@ -4,6 +4,7 @@ import io.forgequeue.gateway.system.GatewayMetrics;
 import io.forgequeue.gateway.system.InstanceProperties;
 import io.forgequeue.model.CancelJobCommand;
 import io.forgequeue.model.JobStatus;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
@@ -53,9 +54,40 @@ public class KeyJobs {
         return cancelQueued(keyId, "cancelled by its owner with all its waiting jobs");
     }
 
+    /**
+     * Cancels the jobs that were QUEUED when asked (the owner may submit meanwhile: those stay). Passes skip the rows
+     * another transaction holds (a batch of hand-outs that takes some of them is committing) and repeat until none
+     * is left, so the statement never waits for a row while it holds others: a hand-out batch locks its rows in
+     * decision order and the two would deadlock, and PostgreSQL would fail one of them. A row still held after
+     * {@link #SKIP_LOCKED_FOR} is waited for (a transaction that holds a job row that long is not a hand-out).
+     */
     private int cancelQueued(UUID keyId, String reason) {
-        List<JobRepository.Cancelled> cancelled =
-                jobs.cancelQueuedOf(keyId, reason, instanceId, properties.outboxLease());
+        long upTo = jobs.lastQueuedTicketOf(keyId);
+        if (upTo < 0) {
+            log.info("ApiKey(id={}): no queued jobs to cancel ({})", keyId, reason);
+            return 0;
+        }
+        long deadline = System.nanoTime() + SKIP_LOCKED_FOR.toNanos();
+        int count = 0;
+        long pauseMillis = 5;
+        while (true) {
+            boolean waitForLocked = System.nanoTime() - deadline > 0;
+            count += announce(
+                    jobs.cancelQueuedOf(keyId, upTo, !waitForLocked, reason, instanceId, properties.outboxLease()));
+            if (waitForLocked || !jobs.hasQueuedOf(keyId, upTo)) {
+                break;
+            }
+            sleep(pauseMillis); // a hand-out batch holds the rest: it commits within milliseconds
+            pauseMillis = Math.min(100, pauseMillis * 2);
+        }
+        log.info("ApiKey(id={}): {} queued jobs cancelled ({})", keyId, count, reason);
+        return count;
+    }
+
+    /** How long a cancel of a key's queued jobs passes over rows other transactions hold before it waits for them. */
+    static final Duration SKIP_LOCKED_FOR = Duration.ofSeconds(10);
+
+    private int announce(List<JobRepository.Cancelled> cancelled) {
         for (JobRepository.Cancelled c : cancelled) {
             JobRow row = c.row();
             events.publishEvent(new DispatchRequested(
@@ -64,7 +96,15 @@ public class KeyJobs {
             metrics.jobFinished(JobStatus.CANCELLED, row.pool(), null);
             events.publishEvent(new JobChanged(row, JobStatus.QUEUED, null));
         }
-        log.info("ApiKey(id={}): {} queued jobs cancelled ({})", keyId, cancelled.size(), reason);
         return cancelled.size();
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while cancelling a key's queued jobs", e);
+        }
     }
 }
