@@ -2,8 +2,11 @@ package io.forgequeue.gateway.fleet;
 
 import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
+import java.util.Iterator;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.UUID;
+import java.util.stream.Stream;
 
 /**
  * One worker as the gateway last heard of it. Immutable; the directory replaces it with every status.
@@ -132,6 +135,23 @@ public record FleetWorker(
             }
         }
         return null;
+    }
+
+    /**
+     * The mean of the load times of {@code checkpoint} that {@code workers} measured, empty when none did: what a
+     * worker that never loaded it is expected to take (the scheduler's switch decisions, the ETAs' load time).
+     */
+    public static OptionalDouble meanLoadSeconds(Stream<FleetWorker> workers, String checkpoint) {
+        double sum = 0;
+        int count = 0;
+        for (Iterator<FleetWorker> it = workers.iterator(); it.hasNext(); ) {
+            Double seconds = it.next().loadSeconds(checkpoint);
+            if (seconds != null) {
+                sum += seconds;
+                count++;
+            }
+        }
+        return count == 0 ? OptionalDouble.empty() : OptionalDouble.of(sum / count);
     }
 
     /** Whether its Forge offers {@code sampler} (null = the server's default; unknown lists offer all). */

@@ -189,15 +189,7 @@ public final class Lanes {
 
     /** The mean of the GPUs' measured load times of {@code checkpoint}, 0 when none measured it. */
     private double meanLoad(String checkpoint) {
-        double sum = 0;
-        int count = 0;
-        for (WorkerLoad load : loads) {
-            Double seconds = load.worker().loadSeconds(checkpoint);
-            if (seconds != null) {
-                sum += seconds;
-                count++;
-            }
-        }
-        return count == 0 ? 0 : sum / count;
+        return FleetWorker.meanLoadSeconds(loads.stream().map(WorkerLoad::worker), checkpoint)
+                .orElse(0);
     }
 }

@@ -168,12 +168,8 @@ public class QueueStats {
         if (eta == null || checkpoint == null || workers.stream().anyMatch(w -> w.hasLoaded(checkpoint))) {
             return eta;
         }
-        double load = workers.stream()
-                .filter(w -> w.offersCheckpoint(checkpoint))
-                .map(w -> w.loadSeconds(checkpoint))
-                .filter(java.util.Objects::nonNull)
-                .mapToDouble(Double::doubleValue)
-                .average()
+        double load = FleetWorker.meanLoadSeconds(
+                        workers.stream().filter(w -> w.offersCheckpoint(checkpoint)), checkpoint)
                 .orElse(0);
         return load <= 0 ? eta : eta.plus(load);
     }

@@ -390,18 +390,11 @@ class Dispatcher implements SmartLifecycle {
         }
 
         ToDoubleFunction<String> forPool(String pool) {
-            return checkpoint -> seconds.computeIfAbsent(pool + "\n" + Placement.CheckpointKey.of(checkpoint), k -> {
-                double sum = 0;
-                int n = 0;
-                for (FleetWorker w : workers) {
-                    Double measured = w.pool().equals(pool) ? w.loadSeconds(checkpoint) : null;
-                    if (measured != null) {
-                        sum += measured;
-                        n++;
-                    }
-                }
-                return n == 0 ? properties.affinity().defaultLoadSeconds() : sum / n;
-            });
+            return checkpoint -> seconds.computeIfAbsent(
+                    pool + "\n" + Placement.CheckpointKey.of(checkpoint),
+                    k -> FleetWorker.meanLoadSeconds(
+                                    workers.stream().filter(w -> w.pool().equals(pool)), checkpoint)
+                            .orElse(properties.affinity().defaultLoadSeconds()));
         }
     }
 

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.forgequeue.gateway.fleet.FleetWorker;
+import io.forgequeue.gateway.fleet.TestWorkers;
 import io.forgequeue.model.JobStatus;
-import io.forgequeue.model.WorkerState;
 import io.forgequeue.model.WorkerStatus;
 import java.util.List;
 import java.util.Map;
@@ -17,23 +17,12 @@ class LanesTest {
     private static final List<String> OFFERED = List.of("ckptA.safetensors", "ckptB.safetensors", "ckptC.safetensors");
 
     private static FleetWorker worker(String id, String loaded, List<String> offered, WorkerStatus.Assignment movedOn) {
-        return new FleetWorker(
+        return TestWorkers.ready(
                 id,
                 UUID.randomUUID(),
-                "default",
-                WorkerState.READY,
-                null,
-                new WorkerStatus.ForgeOffer("forge-" + id, offered, List.of(), List.of(), loaded, Map.of(), null),
-                0,
-                false,
-                0,
-                0,
-                0,
-                null,
+                TestWorkers.forge(id, offered, loaded, Map.of()),
                 1,
-                1_000_000_000L,
-                movedOn == null ? List.of() : List.of(movedOn),
-                null);
+                movedOn == null ? List.of() : List.of(movedOn));
     }
 
     private static FleetWorker worker(String id, String loaded) {
@@ -43,23 +32,7 @@ class LanesTest {
     /** A worker that measured {@code loadSeconds} for its checkpoints, busy for {@code busy} seconds. */
     private static Lanes.WorkerLoad measured(
             String id, String loaded, List<String> offered, Map<String, Double> loadSeconds, double busy) {
-        FleetWorker w = new FleetWorker(
-                id,
-                UUID.randomUUID(),
-                "default",
-                WorkerState.READY,
-                null,
-                new WorkerStatus.ForgeOffer("forge-" + id, offered, List.of(), List.of(), loaded, loadSeconds, null),
-                0,
-                false,
-                0,
-                0,
-                0,
-                null,
-                1,
-                1_000_000_000L,
-                List.of(),
-                null);
+        FleetWorker w = TestWorkers.ready(id, TestWorkers.forge(id, offered, loaded, loadSeconds));
         return new Lanes.WorkerLoad(w, loaded, busy, 0);
     }
 

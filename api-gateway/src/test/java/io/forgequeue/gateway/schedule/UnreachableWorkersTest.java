@@ -3,7 +3,7 @@ package io.forgequeue.gateway.schedule;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.forgequeue.gateway.fleet.FleetWorker;
-import io.forgequeue.model.WorkerState;
+import io.forgequeue.gateway.fleet.TestWorkers;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -14,23 +14,7 @@ class UnreachableWorkersTest {
     private static final UUID INSTANCE = UUID.randomUUID();
 
     private static FleetWorker worker(UUID instance, long seq) {
-        return new FleetWorker(
-                "w1",
-                instance,
-                "default",
-                WorkerState.READY,
-                null,
-                null,
-                0,
-                false,
-                0,
-                0,
-                0,
-                null,
-                seq,
-                1_000_000_000L,
-                List.of(),
-                null);
+        return TestWorkers.ready("w1", instance, null, seq, List.of());
     }
 
     @Test
