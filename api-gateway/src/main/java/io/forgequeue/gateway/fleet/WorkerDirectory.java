@@ -38,13 +38,15 @@ public class WorkerDirectory {
     private final long timeoutNanos;
     private final long forgetNanos;
     private final LongSupplier clock;
+    /** Grows when a worker joins, restarts, leaves, falls silent, comes back or changes state ({@link #standings}). */
+    private final java.util.concurrent.atomic.AtomicLong standings = new java.util.concurrent.atomic.AtomicLong();
 
     @org.springframework.beans.factory.annotation.Autowired
     public WorkerDirectory(FleetProperties properties) {
         this(properties, System::nanoTime);
     }
 
-    WorkerDirectory(FleetProperties properties, LongSupplier nanoClock) {
+    public WorkerDirectory(FleetProperties properties, LongSupplier nanoClock) {
         this.timeoutNanos = properties.presenceTimeout().toNanos();
         this.forgetNanos = properties.forgetAfter().toNanos();
         this.clock = nanoClock;
@@ -131,6 +133,9 @@ public class WorkerDirectory {
                     || !java.util.Objects.equals(old.forge(), next.forge())
                     || !old.alive(now, timeoutNanos)
                     || idleReports == 2;
+            if (old == null || !sameInstance || old.state() != next.state() || !old.alive(now, timeoutNanos)) {
+                standings.incrementAndGet();
+            }
             oldIdentity[0] = old == null ? null : old.forgeIdentity();
             identityMayMatter[0] = old == null
                     || !sameInstance
@@ -263,6 +268,9 @@ public class WorkerDirectory {
         }
         boolean availabilityChanged = !available.equals(lastAvailable);
         lastAvailable = available;
+        if (removed || availabilityChanged) {
+            standings.incrementAndGet();
+        }
         if (refreshRefusals() || removed || availabilityChanged) {
             fire();
         }
@@ -331,6 +339,15 @@ public class WorkerDirectory {
     }
 
     /** This directory's clock ({@link System#nanoTime()} in production). */
+    /**
+     * A number that grows whenever a worker joins, restarts, leaves (goodbye, or forgotten), changes state (paused,
+     * draining) or falls silent or comes back as {@link #expire} sees it; not when it only reports other jobs. The
+     * scheduler checks the fleet's assignments at once when it moved, and otherwise only now and then.
+     */
+    public long standings() {
+        return standings.get();
+    }
+
     public long nanoTime() {
         return clock.getAsLong();
     }

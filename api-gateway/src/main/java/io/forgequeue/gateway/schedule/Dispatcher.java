@@ -90,6 +90,12 @@ class Dispatcher implements SmartLifecycle {
     private volatile long leaderSinceNanos;
     /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
     private long suspicionsTerm;
+    /** When the last check of the fleet's assignments ran ({@link #checkFleet}); none yet in this term when false. */
+    private long fleetCheckedNanos;
+
+    private boolean fleetChecked;
+    /** The fleet's {@link WorkerDirectory#standings()} the last check saw. */
+    private long fleetCheckedStandings;
 
     private long lastPromoteNanos;
     private volatile long sendFailedNanos;
@@ -173,8 +179,23 @@ class Dispatcher implements SmartLifecycle {
         if (suspicionsTerm != leaderSinceNanos) {
             suspicionsTerm = leaderSinceNanos;
             suspicions.clear(); // what a previous term suspected was seen before a gap in which nothing was judged
+            fleetChecked = false;
         }
-        takeBack(l, now);
+        takeBackRequested(l);
+        // a round runs for every change of the queue and the fleet, many a second with a large fleet, and checking
+        // every assignment against its worker's reports costs a walk over the whole fleet (in the scale bench's
+        // steady state with 500 workers it was most of the scheduler thread's CPU): checked at once when a worker
+        // came, went, restarted, paused or fell silent (its jobs go elsewhere before anything else is decided), and
+        // otherwise once per fleet-check (the rest judges what workers report, which waits that long)
+        long standings = fleet.standings();
+        if (!fleetChecked
+                || standings != fleetCheckedStandings
+                || now - fleetCheckedNanos >= properties.fleetCheck().toNanos()) {
+            fleetChecked = true;
+            fleetCheckedNanos = now;
+            fleetCheckedStandings = standings;
+            checkFleet(l, now);
+        }
         if (!broker.isConnected()) {
             return false; // a job message could not be published: the job would only lose an attempt
         }
@@ -680,14 +701,8 @@ class Dispatcher implements SmartLifecycle {
 
     private record Revocation(UUID jobId, int attempt, String worker, String tag, String reason) {}
 
-    /**
-     * Takes back: returned or unconfirmed hand-outs; every assignment of a worker that is lost (silent past the
-     * presence timeout), gone or unknown (after the grace of one presence timeout from becoming leader); the
-     * assignments a worker got before it restarted; the not-started ones of a worker that paused or drains; those a
-     * worker evidently never received (idle twice since). Also tells workers to stop attempts they report that are
-     * no longer theirs.
-     */
-    private void takeBack(JobMoves.Lease l, long now) {
+    /** Takes back the hand-outs their workers returned or did not confirm (asked for between rounds). */
+    private void takeBackRequested(JobMoves.Lease l) {
         for (Revocation r; (r = toRevoke.poll()) != null; ) {
             Revocation rev = r;
             moves.revokeAssignment(r.jobId(), r.attempt(), r.worker(), r.reason(), l)
@@ -697,6 +712,15 @@ class Dispatcher implements SmartLifecycle {
                         sendStop(rev.jobId(), rev.attempt(), rev.worker());
                     });
         }
+    }
+
+    /**
+     * Takes back every assignment of a worker that is lost (silent past the presence timeout), gone or unknown (after
+     * the grace of one presence timeout from becoming leader); the assignments a worker got before it restarted; the
+     * not-started ones of a worker that paused or drains; those a worker evidently never received (idle twice
+     * since). Also tells workers to stop attempts they report that are no longer theirs.
+     */
+    private void checkFleet(JobMoves.Lease l, long now) {
         long timeout = fleet.timeoutNanos();
         // workers are judged silent only after this gateway could hear them for a whole presence timeout (it became
         // leader, or its broker connection came back, that long ago); after a lost connection the workers, cut off

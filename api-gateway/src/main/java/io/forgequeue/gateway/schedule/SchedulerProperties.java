@@ -19,6 +19,10 @@ import org.springframework.validation.annotation.Validated;
  * @param leaseTtl             how long the leader's lease lasts without renewal (the failover time, about)
  * @param renewInterval        how often the leader renews its lease and the others try to take it
  * @param tick                 the dispatcher checks the fleet at least this often (it also wakes on every change)
+ * @param fleetCheck           how often the dispatcher checks every assignment against its worker's reports
+ *                             (hand-outs never received, attempts a worker runs that are not its own) when no worker
+ *                             came, went, restarted, paused or fell silent meanwhile (then it checks at once);
+ *                             hand-outs are decided on every change (0: the check too)
  * @param lowPriorityMaxWait   a {@code low} job that waited this long competes as {@code normal}
  * @param lostMessageGrace     an assignment is taken for lost when its worker reported twice that it holds nothing,
  *                             the first time at least this long after the assignment
@@ -41,6 +45,7 @@ public record SchedulerProperties(
         @DefaultValue("3s") @NotNull Duration leaseTtl,
         @DefaultValue("500ms") @NotNull Duration renewInterval,
         @DefaultValue("250ms") @NotNull Duration tick,
+        @DefaultValue("250ms") @NotNull Duration fleetCheck,
         @DefaultValue("2m") @NotNull Duration lowPriorityMaxWait,
         @DefaultValue("1s") @NotNull Duration lostMessageGrace,
         @DefaultValue("5s") @NotNull Duration goodbyeGrace,

@@ -36,6 +36,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.mockito.ArgumentCaptor;
 import org.springframework.amqp.core.Message;
@@ -49,7 +50,11 @@ class DispatcherTakeBackTest {
     private static final UUID INSTANCE = UUID.randomUUID();
 
     private final QueueIndex index = mock(QueueIndex.class);
-    private final WorkerDirectory fleet = new WorkerDirectory(new FleetProperties(PRESENCE, Duration.ofMinutes(10)));
+    /** The fleet's clock: it moves only when a test moves it, so no pause of the machine makes a worker silent. */
+    private final AtomicLong clock = new AtomicLong(System.nanoTime());
+
+    private final WorkerDirectory fleet =
+            new WorkerDirectory(new FleetProperties(PRESENCE, Duration.ofMinutes(10)), clock::get);
     private final JobMoves moves = mock(JobMoves.class);
     private final RabbitTemplate control = mock(RabbitTemplate.class);
     private final WireJson json = new WireJson();
@@ -58,12 +63,16 @@ class DispatcherTakeBackTest {
 
     DispatcherTakeBackTest() {
         when(broker.isConnected()).thenReturn(true);
-        long connectedAt = System.nanoTime(); // connected to the broker from now on
+        long connectedAt = clock.get(); // connected to the broker from now on
         when(broker.hearingSinceNanos(anyLong())).thenReturn(connectedAt);
         dispatcher = dispatcher(TestSchedulerProperties.defaults(true));
     }
 
     private Dispatcher dispatcher(SchedulerProperties properties) {
+        return dispatcher(fleet, properties);
+    }
+
+    private Dispatcher dispatcher(WorkerDirectory fleet, SchedulerProperties properties) {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         return new Dispatcher(
                 mock(SchedulerLease.class),
@@ -106,7 +115,7 @@ class DispatcherTakeBackTest {
         UUID running = UUID.randomUUID();
         fleet.accept(status("w1", WorkerState.READY, 1));
         when(broker.isReconnection()).thenReturn(true);
-        when(broker.hearingSinceNanos(anyLong())).thenReturn(System.nanoTime()); // the connection just came back
+        when(broker.hearingSinceNanos(anyLong())).thenReturn(clock.get()); // the connection just came back
         when(index.workersHolding()).thenReturn(Set.of("w1"));
         List<JobRow> revoked = List.of(row(running, 1));
         when(moves.revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE)))
@@ -120,8 +129,7 @@ class DispatcherTakeBackTest {
 
         // still silent once the grace and a presence timeout have passed since the connection came back
         when(broker.hearingSinceNanos(anyLong()))
-                .thenReturn(
-                        System.nanoTime() - grace.plus(PRESENCE.multipliedBy(2)).toNanos());
+                .thenReturn(clock.get() - grace.plus(PRESENCE.multipliedBy(2)).toNanos());
         leader.round(LEASE);
 
         verify(moves).revokeWorker(eq("w1"), eq(JobMoves.Scope.ALL), anyString(), eq(LEASE));
@@ -164,7 +172,7 @@ class DispatcherTakeBackTest {
         UUID lookahead = UUID.randomUUID();
         fleet.accept(status("w1", WorkerState.READY, 1));
         sleep(Duration.ofMillis(5));
-        QueueIndex.Held held = new QueueIndex.Held(job(lookahead, 2), System.nanoTime(), 0);
+        QueueIndex.Held held = new QueueIndex.Held(job(lookahead, 2), clock.get(), 0);
         fleet.accept(status("w1", WorkerState.PAUSED, 2));
         when(index.workersHolding()).thenReturn(Set.of("w1"));
         when(index.heldBy("w1")).thenReturn(List.of(held));
@@ -177,13 +185,57 @@ class DispatcherTakeBackTest {
         assertThat(stopsSent()).containsExactly(lookahead + "#2@w1");
     }
 
+    /**
+     * A round runs for every change of the queue and the fleet; the walk over every assignment of the fleet runs in
+     * the first round, when a worker came, went or changed state, and otherwise at most once per fleet-check, so the
+     * lookahead of a worker that stays paused waits for the next check.
+     */
+    @Test
+    void theFleetsAssignmentsAreCheckedAtOnceWhenAWorkerChangesStateAndOtherwiseOncePerFleetCheck() {
+        WorkerDirectory fleet =
+                new WorkerDirectory(new FleetProperties(Duration.ofSeconds(10), Duration.ofMinutes(10)), clock::get);
+        Dispatcher checked = dispatcher(fleet, TestSchedulerProperties.withFleetCheck(Duration.ofSeconds(1)));
+        UUID first = UUID.randomUUID();
+        UUID second = UUID.randomUUID();
+        UUID third = UUID.randomUUID();
+        fleet.accept(status("w1", WorkerState.READY, 1));
+        sleep(Duration.ofMillis(5));
+        when(index.workersHolding()).thenReturn(Set.of("w1"));
+        when(index.heldBy("w1")).thenReturn(List.of(new QueueIndex.Held(job(first, 1), clock.get(), 0)));
+        fleet.accept(status("w1", WorkerState.PAUSED, 2));
+        for (UUID id : List.of(first, second, third)) {
+            JobRow revoked = row(id, 1);
+            when(moves.revokeAssignment(eq(id), eq(1), eq("w1"), anyString(), eq(LEASE)))
+                    .thenReturn(Optional.of(revoked));
+        }
+
+        checked.round(LEASE); // the first round checks
+        List<String> afterFirst = stopsSent();
+        when(index.heldBy("w1")).thenReturn(List.of(new QueueIndex.Held(job(second, 1), clock.get(), 0)));
+        sleep(Duration.ofMillis(999));
+        fleet.accept(status("w1", WorkerState.PAUSED, 3)); // still paused: nothing changed
+        checked.round(LEASE);
+        List<String> withinTheFleetCheck = stopsSent();
+        sleep(Duration.ofMillis(1));
+        checked.round(LEASE);
+        List<String> afterTheFleetCheck = stopsSent();
+        when(index.heldBy("w1")).thenReturn(List.of(new QueueIndex.Held(job(third, 1), clock.get(), 0)));
+        fleet.accept(status("w1", WorkerState.DRAINING, 4)); // shutting down: checked at once
+        checked.round(LEASE);
+
+        assertThat(afterFirst).containsExactly(first + "#1@w1");
+        assertThat(withinTheFleetCheck).containsExactly(first + "#1@w1");
+        assertThat(afterTheFleetCheck).containsExactly(first + "#1@w1", second + "#1@w1");
+        assertThat(stopsSent()).containsExactly(first + "#1@w1", second + "#1@w1", third + "#1@w1");
+    }
+
     // Bug regression (issue 18's browser test, 1 run in 3): right after the only gateway restarted it learned the
     // assignments from the database before the first status of their workers arrived, took every one for "assigned
     // before the worker restarted", and a job that had finished while the gateway was down ran a second time.
     @Test
     void anAssignmentLearnedBeforeTheFirstStatusOfItsWorkerAfterTheGatewayStartedIsNotTakenBack() {
         UUID finishedWhileAway = UUID.randomUUID();
-        QueueIndex.Held held = new QueueIndex.Held(running(finishedWhileAway, 1), System.nanoTime(), System.nanoTime());
+        QueueIndex.Held held = new QueueIndex.Held(running(finishedWhileAway, 1), clock.get(), clock.get());
         sleep(Duration.ofMillis(5));
         fleet.accept(status("w1", WorkerState.READY, 1)); // it finished the job while no gateway ran: idle
         // the gateway could hear workers from just before it first heard this one
@@ -203,8 +255,8 @@ class DispatcherTakeBackTest {
         UUID lostInTheRestart = UUID.randomUUID();
         // the gateway has heard workers for longer than a presence timeout; then the assignment; then a new process
         when(broker.hearingSinceNanos(anyLong()))
-                .thenReturn(System.nanoTime() - PRESENCE.multipliedBy(3).toNanos());
-        QueueIndex.Held held = new QueueIndex.Held(running(lostInTheRestart, 1), System.nanoTime(), System.nanoTime());
+                .thenReturn(clock.get() - PRESENCE.multipliedBy(3).toNanos());
+        QueueIndex.Held held = new QueueIndex.Held(running(lostInTheRestart, 1), clock.get(), clock.get());
         sleep(Duration.ofMillis(5));
         fleet.accept(status("w1", WorkerState.READY, 1));
         when(index.workersHolding()).thenReturn(Set.of("w1"));
@@ -228,8 +280,7 @@ class DispatcherTakeBackTest {
         // the gateway could hear workers from just before it first heard this one: within the presence timeout
         when(broker.hearingSinceNanos(anyLong()))
                 .thenReturn(fleet.get("w1").orElseThrow().instanceSeenNanos() - 1_000_000);
-        QueueIndex.Held held =
-                new QueueIndex.Held(running(heldByTheOldInstance, 1), System.nanoTime(), System.nanoTime());
+        QueueIndex.Held held = new QueueIndex.Held(running(heldByTheOldInstance, 1), clock.get(), clock.get());
         sleep(Duration.ofMillis(5));
         fleet.accept(new WorkerStatus(
                 "w1", UUID.randomUUID(), "default", WorkerState.READY, 1, null, null, 50, Instant.now()));
@@ -282,11 +333,7 @@ class DispatcherTakeBackTest {
                 id, 2, JobStatus.RUNNING, "default", UUID.randomUUID(), 1, 0, 1, null, null, 1, 0, "w1", attempt, 0, 1);
     }
 
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    private void sleep(Duration d) {
+        clock.addAndGet(d.toNanos());
     }
 }

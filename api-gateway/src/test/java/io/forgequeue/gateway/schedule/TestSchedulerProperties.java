@@ -2,7 +2,10 @@ package io.forgequeue.gateway.schedule;
 
 import java.time.Duration;
 
-/** Scheduler settings for unit tests: the shipped defaults, with the few values a test varies. */
+/**
+ * Scheduler settings for unit tests: the shipped defaults, with the few values a test varies, except that the fleet is
+ * checked on every round ({@code fleet-check} 0): the tests drive rounds one by one.
+ */
 final class TestSchedulerProperties {
 
     private TestSchedulerProperties() {}
@@ -19,7 +22,12 @@ final class TestSchedulerProperties {
 
     /** The defaults, with a worker given {@code reconnectGrace} to be heard after the broker connection came back. */
     static SchedulerProperties withReconnectGrace(Duration reconnectGrace) {
-        return of(true, 5, Duration.ofSeconds(30), 32, Duration.ofSeconds(5), reconnectGrace);
+        return of(true, 5, Duration.ofSeconds(30), 32, Duration.ofSeconds(5), reconnectGrace, Duration.ZERO);
+    }
+
+    /** The defaults, with the fleet's assignments checked at most every {@code fleetCheck}. */
+    static SchedulerProperties withFleetCheck(Duration fleetCheck) {
+        return of(true, 5, Duration.ofSeconds(30), 32, Duration.ofSeconds(5), Duration.ofSeconds(10), fleetCheck);
     }
 
     static SchedulerProperties of(boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch) {
@@ -28,7 +36,7 @@ final class TestSchedulerProperties {
 
     private static SchedulerProperties of(
             boolean enabled, int maxAttempts, Duration maxDelay, int maxBatch, Duration goodbyeGrace) {
-        return of(enabled, maxAttempts, maxDelay, maxBatch, goodbyeGrace, Duration.ofSeconds(10));
+        return of(enabled, maxAttempts, maxDelay, maxBatch, goodbyeGrace, Duration.ofSeconds(10), Duration.ZERO);
     }
 
     private static SchedulerProperties of(
@@ -37,7 +45,8 @@ final class TestSchedulerProperties {
             Duration maxDelay,
             int maxBatch,
             Duration goodbyeGrace,
-            Duration reconnectGrace) {
+            Duration reconnectGrace,
+            Duration fleetCheck) {
         return new SchedulerProperties(
                 enabled,
                 SchedulerPolicy.FAIR,
@@ -46,6 +55,7 @@ final class TestSchedulerProperties {
                 Duration.ofSeconds(3),
                 Duration.ofMillis(500),
                 Duration.ofMillis(250),
+                fleetCheck,
                 Duration.ofMinutes(2),
                 Duration.ofSeconds(1),
                 goodbyeGrace,
