@@ -34,6 +34,7 @@ public class WorkerDirectory {
     private final Map<String, FleetWorker> workers = new ConcurrentHashMap<>();
     private final Map<String, Long> lastSeq = new ConcurrentHashMap<>();
     private volatile java.util.Set<String> lastAvailable = java.util.Set.of();
+    private java.util.Set<String> lastAlive = java.util.Set.of();
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private final long timeoutNanos;
     private final long forgetNanos;
@@ -261,16 +262,22 @@ public class WorkerDirectory {
         long now = clock.getAsLong();
         boolean removed = workers.values().removeIf(w -> now - w.lastSeenNanos() > forgetNanos);
         java.util.Set<String> available = new java.util.HashSet<>();
+        java.util.Set<String> alive = new java.util.HashSet<>();
         for (FleetWorker w : workers.values()) {
             if (w.available(now, timeoutNanos)) {
                 available.add(w.id());
             }
+            if (w.alive(now, timeoutNanos)) {
+                alive.add(w.id());
+            }
         }
         boolean availabilityChanged = !available.equals(lastAvailable);
         lastAvailable = available;
-        if (removed || availabilityChanged) {
+        // a paused worker that falls silent stays unavailable, but it is lost now: its jobs go elsewhere
+        if (removed || availabilityChanged || !alive.equals(lastAlive)) {
             standings.incrementAndGet();
         }
+        lastAlive = alive;
         if (refreshRefusals() || removed || availabilityChanged) {
             fire();
         }
@@ -338,7 +345,6 @@ public class WorkerDirectory {
         return timeoutNanos;
     }
 
-    /** This directory's clock ({@link System#nanoTime()} in production). */
     /**
      * A number that grows whenever a worker joins, restarts, leaves (goodbye, or forgotten), changes state (paused,
      * draining) or falls silent or comes back as {@link #expire} sees it; not when it only reports other jobs. The
@@ -348,6 +354,7 @@ public class WorkerDirectory {
         return standings.get();
     }
 
+    /** This directory's clock ({@link System#nanoTime()} in production). */
     public long nanoTime() {
         return clock.getAsLong();
     }

@@ -57,6 +57,35 @@ class WorkerDirectoryTest {
         return directory.get(id).orElseThrow();
     }
 
+    /** The scheduler checks every assignment at once when the standings move, so they must move only for these. */
+    @Test
+    void theStandingsMoveWhenAWorkerJoinsChangesStateFallsSilentOrRestartsNotWhenItReportsOtherJobs() {
+        Announcer w1 = new Announcer("w1", "default");
+        long start = directory.standings();
+
+        directory.accept(w1.ready());
+        long joined = directory.standings();
+        directory.accept(w1.status(WorkerState.READY, new WorkerStatus.Assignment(UUID.randomUUID(), 1), null));
+        directory.accept(w1.ready());
+        long reported = directory.standings();
+        directory.accept(w1.status(WorkerState.PAUSED, null, null));
+        directory.expire(); // every second in production: it sees the worker alive
+        long paused = directory.standings();
+        now.addAndGet(6 * SECOND);
+        directory.expire();
+        long silent = directory.standings();
+        directory.accept(new Announcer("w1", "default").ready());
+        long restarted = directory.standings();
+
+        assertThat(joined).isGreaterThan(start);
+        assertThat(reported).as("only other jobs reported").isEqualTo(joined);
+        assertThat(paused).isGreaterThan(reported);
+        assertThat(silent)
+                .as("past the presence timeout, paused and so already unavailable")
+                .isGreaterThan(paused);
+        assertThat(restarted).isGreaterThan(silent);
+    }
+
     @Test
     void aLiveWorkersIdBelongsToTheBrokerUserThatAnnouncedItAnotherUserMayTakeItOnlyOnceItIsLost() {
         Announcer own = new Announcer("gpu-1", "default");
