@@ -297,15 +297,22 @@ class ClusterSystemIT {
                             .as("versions of job %s on gw%s", id, g + 1)
                             .isSorted()
                             .doesNotHaveDuplicates();
-                    assertThat(frames.stream()
-                                    .filter(f -> f.path("job")
-                                            .path("status")
-                                            .asString()
-                                            .equals("SUCCEEDED")))
+                    // one outcome: a RUNNING event merged after it (the mergers run in parallel) only fills in
+                    // startedAt, a new version of the same outcome, so a client may get the outcome twice
+                    List<JsonNode> succeeded = frames.stream()
+                            .filter(f -> f.path("job").path("status").asString().equals("SUCCEEDED"))
+                            .toList();
+                    assertThat(succeeded)
                             .as(
                                     "SUCCEEDED frames of job %s on gw%s (submitted via gw%s)",
                                     id, g + 1, gatewayOfJob.get(id) + 1)
-                            .hasSize(1);
+                            .isNotEmpty()
+                            .allSatisfy(f -> {
+                                assertThat(f.path("job").path("attempt"))
+                                        .isEqualTo(succeeded.get(0).path("job").path("attempt"));
+                                assertThat(f.path("job").path("images"))
+                                        .isEqualTo(succeeded.get(0).path("job").path("images"));
+                            });
                 }
             }
         }
