@@ -90,12 +90,10 @@ class Dispatcher implements SmartLifecycle {
     private volatile long leaderSinceNanos;
     /** The term ({@link #leaderSinceNanos}) the suspicions belong to. */
     private long suspicionsTerm;
-    /** When the last check of the fleet's assignments ran ({@link #checkFleet}); none yet in this term when false. */
+    /** When the last check of the fleet's assignments ran ({@link #checkFleet}). */
     private long fleetCheckedNanos;
-
-    private boolean fleetChecked;
-    /** The fleet's {@link WorkerDirectory#standings()} the last check saw. */
-    private long fleetCheckedStandings;
+    /** The fleet's {@link WorkerDirectory#standings()} the last check saw; -1 (never a standing) for none this term. */
+    private long fleetCheckedStandings = -1;
 
     private long lastPromoteNanos;
     private volatile long sendFailedNanos;
@@ -179,7 +177,7 @@ class Dispatcher implements SmartLifecycle {
         if (suspicionsTerm != leaderSinceNanos) {
             suspicionsTerm = leaderSinceNanos;
             suspicions.clear(); // what a previous term suspected was seen before a gap in which nothing was judged
-            fleetChecked = false;
+            fleetCheckedStandings = -1;
         }
         takeBackRequested(l);
         // a round runs for every change of the queue and the fleet, many a second with a large fleet, and checking
@@ -188,10 +186,8 @@ class Dispatcher implements SmartLifecycle {
         // came, went, restarted, paused or fell silent (its jobs go elsewhere before anything else is decided), and
         // otherwise once per fleet-check (the rest judges what workers report, which waits that long)
         long standings = fleet.standings();
-        if (!fleetChecked
-                || standings != fleetCheckedStandings
+        if (standings != fleetCheckedStandings
                 || now - fleetCheckedNanos >= properties.fleetCheck().toNanos()) {
-            fleetChecked = true;
             fleetCheckedNanos = now;
             fleetCheckedStandings = standings;
             checkFleet(l, now);
