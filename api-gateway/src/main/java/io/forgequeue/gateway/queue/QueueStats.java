@@ -10,6 +10,8 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -321,28 +323,41 @@ public class QueueStats {
                         ) oldest""").param("pool", pool).query(Double.class).single();
     }
 
+    /**
+     * The job times of the pools the gateway knows now (those with waiting or running jobs, or with workers: the
+     * pools of the queue overview), each from its own latest successful jobs within the history window
+     * ({@code job_succeeded}: one index range per pool, never the other pools' or the failed and cancelled jobs).
+     */
     QueueSnapshot load() {
+        Set<String> known = new TreeSet<>(index.counts().keySet());
+        known.addAll(fleet.byPool().keySet());
         Map<String, QueueSnapshot.PoolHistory> pools = new HashMap<>();
+        if (known.isEmpty()) {
+            return new QueueSnapshot(pools, Instant.now());
+        }
         jdbc.sql("""
                         with latest as (
-                            select pool, extract(epoch from finished_at - started_at)::float8 as d,
-                                   case when jsonb_typeof(metadata -> 'loadMillis') = 'number'
-                                        then greatest((metadata ->> 'loadMillis')::float8, 0) / 1000.0
-                                        else 0 end as loaded,
-                                   -- a call the worker could not split into load and generation (a fresh
-                                   -- Forge's first call loads lazily): counted only while the pool has no other
-                                   (metadata -> 'loadUnsplit') = 'true'::jsonb as unsplit,
-                                   (spec ->> 'width')::float8 * (spec ->> 'height')::float8 * (spec ->> 'steps')::float8
-                                       * greatest((spec ->> 'batchSize')::float8, 1) / (512.0 * 512.0 * 20.0) as units,
-                                   finished_at
-                            from job
-                            where finished_at > now() - make_interval(secs => :history)
-                              and status = 'SUCCEEDED' and started_at is not null
-                            order by finished_at desc
-                            limit :scan
+                            select p.pool, r.*
+                            from unnest(cast(:pools as text[])) as p(pool)
+                            cross join lateral (
+                                select extract(epoch from finished_at - started_at)::float8 as d,
+                                       case when jsonb_typeof(metadata -> 'loadMillis') = 'number'
+                                            then greatest((metadata ->> 'loadMillis')::float8, 0) / 1000.0
+                                            else 0 end as loaded,
+                                       -- a call the worker could not split into load and generation (a fresh
+                                       -- Forge's first call loads lazily): counted only while the pool has no other
+                                       (metadata -> 'loadUnsplit') = 'true'::jsonb as unsplit,
+                                       (spec ->> 'width')::float8 * (spec ->> 'height')::float8
+                                           * (spec ->> 'steps')::float8 * greatest((spec ->> 'batchSize')::float8, 1)
+                                           / (512.0 * 512.0 * 20.0) as units
+                                from job
+                                where job.pool = p.pool and status = 'SUCCEEDED' and started_at is not null
+                                  and finished_at > now() - make_interval(secs => :history)
+                                order by finished_at desc
+                                limit :samples
+                            ) r
                         ), recent as (
-                            select *, row_number() over (partition by pool order by finished_at desc) as rn,
-                                   count(*) filter (where unsplit is not true) over (partition by pool) as split
+                            select *, count(*) filter (where unsplit is not true) over (partition by pool) as split
                             from latest
                         )
                         select pool, count(*) as samples, avg(greatest(d - loaded, 0)) as mean,
@@ -350,11 +365,11 @@ public class QueueStats {
                                percentile_cont(0.8) within group (order by greatest(d - loaded, 0)) as high,
                                avg(least(loaded, greatest(d, 0))) as load_mean,
                                sum(greatest(d, 0)) / nullif(sum(units), 0) as per_unit
-                        from recent where rn <= :samples and (unsplit is not true or split = 0)
+                        from recent where unsplit is not true or split = 0
                         group by pool""")
+                .param("pools", known.toArray(String[]::new))
                 .param("history", (double) properties.historyWindow().toSeconds())
                 .param("samples", properties.historySamples())
-                .param("scan", properties.historySamples() * 20)
                 .query(rs -> {
                     pools.put(
                             rs.getString("pool"),

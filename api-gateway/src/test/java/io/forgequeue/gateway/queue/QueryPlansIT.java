@@ -296,7 +296,7 @@ class QueryPlansIT {
     @Test
     void theCheckFailsWhenAnIndexIsDropped() throws Exception {
         load();
-        // the queue stats refresh reads recent outcomes through job_finished; without it, it reads the whole table
+        // the queue stats refresh reads each pool's recent successes through job_succeeded; without it, the table
         CAPTURED.clear();
         recording = true;
         try {
@@ -310,12 +310,12 @@ class QueryPlansIT {
                 .orElseThrow();
         try (Connection c = DB.connect()) {
             assertThat(FORBIDDEN.matcher(explain(c, refresh)).find())
-                    .as("with job_finished")
+                    .as("with job_succeeded")
                     .isFalse();
             c.setAutoCommit(false);
             try (Statement s = c.createStatement()) {
-                s.execute("drop index job_finished");
-                assertThat(explain(c, refresh)).as("without job_finished").containsPattern(FORBIDDEN);
+                s.execute("drop index job_succeeded");
+                assertThat(explain(c, refresh)).as("without job_succeeded").containsPattern(FORBIDDEN);
             } finally {
                 c.rollback();
                 c.setAutoCommit(true);
