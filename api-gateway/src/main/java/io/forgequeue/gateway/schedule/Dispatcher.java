@@ -154,6 +154,7 @@ class Dispatcher implements SmartLifecycle {
             toRevoke.clear();
             return;
         }
+        metrics.round();
         try {
             if (round(current.get())) {
                 wake(); // handed something out: there may be more to do
@@ -216,8 +217,12 @@ class Dispatcher implements SmartLifecycle {
         Map<String, List<Slot>> byPool = new HashMap<>();
         List<FleetWorker> available = fleet.available();
         UnmeasuredLoads unmeasured = new UnmeasuredLoads(available);
+        Map<String, QueueIndex.PoolCounts> counts = index.counts();
         for (FleetWorker worker : available) {
-            if (unreachable.mayReceive(worker)) {
+            // a pool with no waiting job has nothing to hand out: most rounds of a fleet at capacity, and the slots
+            // (each worker's held jobs and busy seconds) were most of such a round's work with 500 workers
+            QueueIndex.PoolCounts poolCounts = counts.get(worker.pool());
+            if (poolCounts != null && poolCounts.waiting() > 0 && unreachable.mayReceive(worker)) {
                 Slot slot = slot(worker, unmeasured);
                 waitingForConfirm.add(worker.id()); // before the look: a confirm from now on wakes the dispatcher
                 if (unconfirmed.containsKey(worker.id())) {

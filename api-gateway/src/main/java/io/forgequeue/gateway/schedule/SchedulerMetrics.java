@@ -29,6 +29,7 @@ class SchedulerMetrics {
     private final Counter passedOver;
     private final Counter forced;
     private final Counter switching;
+    private final Counter rounds;
     private final Map<String, Counter> revocations;
     private final Timer picks;
     private final Timer commits;
@@ -51,6 +52,10 @@ class SchedulerMetrics {
                 .register(registry);
         switching = Counter.builder("gpu.gateway.scheduler.handouts.switching")
                 .description("Hand-outs that make the worker load another checkpoint first")
+                .register(registry);
+        rounds = Counter.builder("gpu.gateway.scheduler.rounds")
+                .description("Scheduling rounds run by the leader: one per wake-up (a change of the queue index or "
+                        + "the fleet, a confirm) or tick")
                 .register(registry);
         picks = Timer.builder("gpu.gateway.scheduler.picks")
                 .description("The in-memory part of each hand-out: choosing the job for a worker from the queue index "
@@ -100,6 +105,10 @@ class SchedulerMetrics {
         if (c != null) {
             c.increment(count);
         }
+    }
+
+    void round() {
+        rounds.increment();
     }
 
     void stopSent() {

@@ -244,6 +244,13 @@ final class ScaleScenario {
         System.out.printf(
                 "  and the assignment statements: %.0f (%.1f hand-outs each), p50 %.2f ms, p99 %.2f ms (max %.1f ms)%n",
                 commits, handouts / commits, commitP50, commitP99, after.max(cm + "_max") * 1000);
+        String rd = "gpu_gateway_scheduler_rounds_total";
+        double rounds = after.sum(rd) - before.sum(rd);
+        System.out.printf(
+                "  scheduling rounds: %.0f (%.1f/s, %.2f per hand-out)%n",
+                rounds, rounds / seconds, handouts == 0 ? Double.NaN : rounds / handouts);
+        r.figure(Figure.of(s, "scheduling rounds per hand-out", handouts == 0 ? Double.NaN : rounds / handouts, ""));
+        r.detail("rounds", rounds);
         r.figure(Figure.atMost(s, "decision latency p99", p99, "ms", 5));
         r.figure(Figure.of(s, "assignment statement p50", commitP50, "ms"));
         r.figure(Figure.of(s, "assignment statement p99", commitP99, "ms"));
