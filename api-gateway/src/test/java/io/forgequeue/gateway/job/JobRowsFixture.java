@@ -22,6 +22,9 @@ public final class JobRowsFixture {
         Flyway.configure()
                 .dataSource(db.jdbcUrl(), db.username(), db.password())
                 .locations("classpath:db/migration")
+                // as the gateway (application.yaml): V6 builds an index concurrently, which would wait for ever
+                // for the transaction of Flyway's default lock
+                .configuration(java.util.Map.of("flyway.postgresql.transactional.lock", "false"))
                 .load()
                 .migrate();
         return new DriverManagerDataSource(db.jdbcUrl(), db.username(), db.password());
