@@ -42,7 +42,8 @@ class MetricsIT {
     static final PostgresEndpoint DB = TestInfrastructure.postgres().withFreshDatabase("metrics");
     static final Broker BROKER = new Broker(RABBIT);
     /** The configured pools: one per test, so no test sees another's jobs in its pool. */
-    static final List<String> POOLS = List.of("default", "m-fail", "m-lag", "m-http", "m-stuck", "m-cancel", "m-gauge");
+    static final List<String> POOLS =
+            List.of("default", "m-fail", "m-lag", "m-http", "m-stuck", "m-cancel", "m-gauge", "m-position");
 
     static org.springframework.context.ConfigurableApplicationContext gateway;
     static Api api;
@@ -369,6 +370,40 @@ class MetricsIT {
         assertThat(delta(before, after, "gpu_gateway_websocket_delivery_lag_seconds_sum"))
                 .as("total lag of these frames, in seconds")
                 .isBetween(0.0, 10.0);
+    }
+
+    @Test
+    void aPositionPushCountsTheStandingsItLooksUpAndBuildsEachJobsFrameOnceForAllItsWatchers() {
+        String key = newKey();
+        UUID first = api.submit(key, Api.job("m-position", "first")).id();
+        UUID second = api.submit(key, Api.job("m-position", "second")).id();
+        try (WsClient one = WsClient.authenticated(port, key);
+                WsClient two = WsClient.authenticated(port, key)) {
+            for (WsClient ws : List.of(one, two)) {
+                ws.subscribe(second);
+                assertThat(ws.nextOfType("snapshot").get("job").get("position").asInt())
+                        .isEqualTo(2);
+            }
+            PrometheusScrape before = scrape();
+
+            assertThat(api.delete(key, "/api/v1/jobs/" + first).status()).isLessThan(300);
+            for (WsClient ws : List.of(one, two)) {
+                ws.next(f -> "position".equals(f.path("type").asString())
+                        && f.path("position").asInt() == 1);
+            }
+            PrometheusScrape after = scrape();
+
+            String work = "gpu_gateway_websocket_position_computations_total";
+            double standings = delta(before, after, work, "kind", "standing");
+            double built = delta(before, after, work, "kind", "frame");
+            double pushed = delta(before, after, "gpu_gateway_websocket_frames_total", "type", "position");
+            assertThat(built).as("the new position's frame was built").isGreaterThanOrEqualTo(1);
+            assertThat(standings).as("a frame needs its standing").isGreaterThanOrEqualTo(built);
+            assertThat(pushed).as("both watchers got it").isGreaterThanOrEqualTo(2);
+            assertThat(built)
+                    .as("built once per push for both watchers, not once per watcher")
+                    .isLessThan(pushed);
+        }
     }
 
     @Test

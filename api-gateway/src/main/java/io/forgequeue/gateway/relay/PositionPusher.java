@@ -103,6 +103,7 @@ class PositionPusher implements SmartLifecycle {
 
     private void push(UUID jobId, List<SocketSession> sessions, Map<List<String>, Optional<String>> blockedMemo) {
         QueueIndex.Standing standing = index.standing(jobId);
+        metrics.positionComputed("standing");
         if (standing == null) {
             return; // no longer queued: its update frame says so
         }
@@ -118,8 +119,10 @@ class PositionPusher implements SmartLifecycle {
         long detail = Objects.hash(standing.ownAhead(), standing.assigned(), blocked);
         // encoded once per version for all the sessions watching this job
         Map<Long, String> encoded = new HashMap<>(2);
-        java.util.function.LongFunction<String> frame = version ->
-                encoded.computeIfAbsent(version, v -> frames.position(jobId, pool, checkpoint, standing, blocked, v));
+        java.util.function.LongFunction<String> frame = version -> encoded.computeIfAbsent(version, v -> {
+            metrics.positionComputed("frame");
+            return frames.position(jobId, pool, checkpoint, standing, blocked, v);
+        });
         for (SocketSession session : sessions) {
             if (session.position(jobId, standing.position(), detail, frame)) {
                 metrics.framePushed("position");

@@ -60,6 +60,7 @@ public class GatewayMetrics {
     static final String HANDOUTS = "gpu.gateway.scheduler.handouts";
     static final String SESSIONS = "gpu.gateway.websocket.sessions";
     static final String FRAMES = "gpu.gateway.websocket.frames";
+    static final String POSITION_WORK = "gpu.gateway.websocket.position.computations";
     static final String DELIVERY_LAG = "gpu.gateway.websocket.delivery.lag";
     static final String UPDATES_DROPPED = "gpu.gateway.websocket.updates.dropped";
     static final String OUTBOX_LAG = "gpu.gateway.outbox.lag";
@@ -105,6 +106,9 @@ public class GatewayMetrics {
             "error",
             "wrong-publisher");
     static final List<String> FRAME_TYPES = List.of("snapshot", "update", "position", "preview", "queue");
+    /** {@code kind} tag of {@link #POSITION_WORK}: a watched job's standing looked up, or its frame built (ETA). */
+    static final List<String> POSITION_WORK_KINDS = List.of("standing", "frame");
+
     static final List<String> WORKER_STATES = List.of("available", "paused", "refused");
 
     private final MeterRegistry registry;
@@ -124,6 +128,7 @@ public class GatewayMetrics {
     private final Tagged eventsMerged;
     private final Tagged eventsRejected;
     private final Tagged frames;
+    private final Tagged positionWork;
     private final Tagged workerMessagesRefused;
     /** The meters of each pool that has its own series, and of {@link #OTHER_POOL} once used. */
     private final Map<String, PoolMeters> pools = new ConcurrentHashMap<>();
@@ -177,6 +182,7 @@ public class GatewayMetrics {
         eventsMerged = new Tagged(EVENTS_MERGED, "outcome", MERGE_OUTCOMES);
         eventsRejected = new Tagged(EVENTS_REJECTED, "reason", REJECTION_REASONS);
         frames = new Tagged(FRAMES, "type", FRAME_TYPES);
+        positionWork = new Tagged(POSITION_WORK, "kind", POSITION_WORK_KINDS);
         rateLimited = new Tagged(RATE_LIMITED, "limit", LIMITS);
         workerMessagesRefused = new Tagged(WORKER_MESSAGES_REFUSED, "kind", REFUSED_KINDS);
     }
@@ -401,6 +407,14 @@ public class GatewayMetrics {
      */
     public void framePushed(String type) {
         frames.of(type).increment();
+    }
+
+    /**
+     * Work of a position push: {@code standing} (a watched waiting job's place looked up in the queue index) or
+     * {@code frame} (its position frame built, with the ETA; once per job and push, whatever the sessions watching).
+     */
+    public void positionComputed(String kind) {
+        positionWork.of(kind).increment();
     }
 
     /** A counter with one tag (Micrometer's registry keeps one counter per value), every known value at zero. */

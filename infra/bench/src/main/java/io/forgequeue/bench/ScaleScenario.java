@@ -315,6 +315,27 @@ final class ScaleScenario {
             r.figure(Figure.of(
                     s, "position frames per hand-out", handouts == 0 ? Double.NaN : positions / handouts, ""));
             r.detail("positionFrames", positions).detail("frames", frames);
+            String pw = "gpu_gateway_websocket_position_computations_total";
+            double standings = after.sum(pw, "kind=\"standing\"") - before.sum(pw, "kind=\"standing\"");
+            double built = after.sum(pw, "kind=\"frame\"") - before.sum(pw, "kind=\"frame\"");
+            System.out.printf(
+                    "  position recomputations: %.0f standings looked up (%.1f per hand-out), %.0f frames built with "
+                            + "their ETA (%.1f per hand-out)%n",
+                    standings,
+                    handouts == 0 ? Double.NaN : standings / handouts,
+                    built,
+                    handouts == 0 ? Double.NaN : built / handouts);
+            r.figure(Figure.of(
+                    s,
+                    "position standings looked up per hand-out",
+                    handouts == 0 ? Double.NaN : standings / handouts,
+                    ""));
+            r.figure(Figure.of(
+                    s,
+                    "position frames built (with ETA) per hand-out",
+                    handouts == 0 ? Double.NaN : built / handouts,
+                    ""));
+            r.detail("positionStandings", standings).detail("positionFramesBuilt", built);
         }
         // useful GPU share: generating time over wall time of the fleet (what finished in the window)
         double generating = (fleetAfter.generatingMillis() - fleetBefore.generatingMillis()) / 1000.0;
