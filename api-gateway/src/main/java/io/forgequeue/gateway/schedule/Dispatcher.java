@@ -219,8 +219,8 @@ class Dispatcher implements SmartLifecycle {
         UnmeasuredLoads unmeasured = new UnmeasuredLoads(available);
         Map<String, QueueIndex.PoolCounts> counts = index.counts();
         for (FleetWorker worker : available) {
-            // a pool with no waiting job has nothing to hand out: most rounds of a fleet at capacity, and the slots
-            // (each worker's held jobs and busy seconds) were most of such a round's work with 500 workers
+            // a pool with no waiting job has nothing to hand out (most rounds of a fleet below its capacity), and the
+            // slots (each worker's held jobs and busy seconds) would be most of such a round's work
             QueueIndex.PoolCounts poolCounts = counts.get(worker.pool());
             if (poolCounts != null && poolCounts.waiting() > 0 && unreachable.mayReceive(worker)) {
                 Slot slot = slot(worker, unmeasured);
