@@ -234,7 +234,7 @@ class Dispatcher implements SmartLifecycle {
             }
         }
         for (Map.Entry<String, List<Slot>> pool : byPool.entrySet()) {
-            handedOut |= fill(pool.getKey(), pool.getValue(), l);
+            handedOut |= fill(pool.getKey(), counts.get(pool.getKey()), pool.getValue(), l);
         }
         passOvers.keySet().removeIf(id -> !index.isWaiting(id));
         return handedOut;
@@ -249,9 +249,9 @@ class Dispatcher implements SmartLifecycle {
      * committed before the round's end (a full batch) gets nothing more in this round: its message is not confirmed
      * yet, and the next one, sent over another channel, could overtake it.
      */
-    private boolean fill(String pool, List<Slot> slots, JobMoves.Lease l) {
+    private boolean fill(String pool, QueueIndex.PoolCounts counts, List<Slot> slots, JobMoves.Lease l) {
         Set<UUID> skip = new HashSet<>();
-        RoundContext ctx = new RoundContext(pool, slots, skip);
+        RoundContext ctx = new RoundContext(pool, counts, slots, skip);
         Placement placement = properties.policy().placement();
         List<Decision> batch = new ArrayList<>();
         boolean any = false;
@@ -449,13 +449,13 @@ class Dispatcher implements SmartLifecycle {
         private final Map<String, Integer> waiting;
         private final double secondsPerUnit;
 
-        RoundContext(String pool, List<Slot> slots, Set<UUID> skip) {
+        /** {@code counts}: the pool's counts as the round found them (it fills only pools with waiting jobs). */
+        RoundContext(String pool, QueueIndex.PoolCounts counts, List<Slot> slots, Set<UUID> skip) {
             this.pool = pool;
             this.secondsPerUnit = stats.secondsPerStandardImage(pool);
             this.slots = slots;
             this.skip = skip;
-            QueueIndex.PoolCounts counts = index.counts().get(pool);
-            this.waiting = counts == null ? Map.of() : counts.perCheckpoint();
+            this.waiting = counts.perCheckpoint();
         }
 
         @Override

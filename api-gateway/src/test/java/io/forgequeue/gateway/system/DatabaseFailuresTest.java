@@ -33,13 +33,11 @@ class DatabaseFailuresTest {
     @Test
     void aCommitCutOffByTheServerGoingAwayIsAnOutage() {
         // scenario 4's kill -9 of PostgreSQL during a merge's commit: the driver's error, untranslated
-        assertThat(DatabaseFailures.isUnavailable(new TransactionSystemException(
-                        "JDBC commit failed",
-                        new SQLException("FATAL: terminating connection due to unexpected postmaster exit", "57P01"))))
+        assertThat(DatabaseFailures.isUnavailable(
+                        commitFailed("FATAL: terminating connection due to unexpected postmaster exit", "57P01")))
                 .isTrue();
-        assertThat(DatabaseFailures.isUnavailable(new TransactionSystemException(
-                        "JDBC commit failed",
-                        new SQLException("An I/O error occurred while sending to the backend.", "08006"))))
+        assertThat(DatabaseFailures.isUnavailable(
+                        commitFailed("An I/O error occurred while sending to the backend.", "08006")))
                 .isTrue();
         assertThat(DatabaseFailures.isUnavailable(new SQLException("the database system is starting up", "57P03")))
                 .isTrue();
@@ -47,11 +45,15 @@ class DatabaseFailuresTest {
 
     @Test
     void aCommitRefusedForTheDataIsNot() {
-        assertThat(DatabaseFailures.isUnavailable(new TransactionSystemException(
-                        "JDBC commit failed",
-                        new SQLException("duplicate key value violates unique constraint", "23505"))))
+        assertThat(DatabaseFailures.isUnavailable(
+                        commitFailed("duplicate key value violates unique constraint", "23505")))
                 .isFalse();
         assertThat(DatabaseFailures.isUnavailable(new SQLException("no state"))).isFalse();
+    }
+
+    /** A failed commit as Spring passes it on: the driver's error with its SQLSTATE, untranslated. */
+    private static TransactionSystemException commitFailed(String driverMessage, String sqlState) {
+        return new TransactionSystemException("JDBC commit failed", new SQLException(driverMessage, sqlState));
     }
 
     @Test
